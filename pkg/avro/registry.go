@@ -1,0 +1,250 @@
+package avro
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/linkedin/goavro/v2"
+	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/touchline-io/touchline/schemas"
+)
+
+// Kind names a record kind touchline ships a schema for.
+type Kind string
+
+// The record kinds.
+const (
+	KindTouchpoint Kind = "touchpoint"
+	KindSpend      Kind = "spend"
+)
+
+// Shipped describes a schema version shipped in schemas/avro and the id it has
+// when no Schema Registry is configured.
+type Shipped struct {
+	Kind    Kind
+	Version int
+	ID      int
+	File    string
+}
+
+// ShippedSchemas lists the shipped schemas. Ids are fixed forever: a new
+// version gets a new id.
+var ShippedSchemas = []Shipped{
+	{Kind: KindTouchpoint, Version: 1, ID: 1, File: "avro/touchpoint.v1.avsc"},
+	{Kind: KindSpend, Version: 1, ID: 2, File: "avro/spend.v1.avsc"},
+}
+
+// Latest returns the newest shipped schema of kind k.
+func Latest(k Kind) Shipped {
+	var best Shipped
+	for _, s := range ShippedSchemas {
+		if s.Kind == k && s.Version > best.Version {
+			best = s
+		}
+	}
+	return best
+}
+
+// Text returns the schema's JSON text.
+func (s Shipped) Text() (string, error) {
+	b, err := fs.ReadFile(schemas.Avro, s.File)
+	if err != nil {
+		return "", fmt.Errorf("reading shipped schema %s: %w", s.File, err)
+	}
+	return string(b), nil
+}
+
+// Registry resolves schema ids to their schema text and registers schemas.
+// Implementations are safe for concurrent use.
+type Registry interface {
+	// SchemaText returns the schema with id, or an error wrapping
+	// ErrUnknownSchema.
+	SchemaText(ctx context.Context, id int) (string, error)
+	// Register returns the id of schema text under subject, registering it
+	// if needed.
+	Register(ctx context.Context, subject, text string) (int, error)
+}
+
+// StaticRegistry is a Registry of the shipped schemas with their fixed ids,
+// used when no Schema Registry is configured. It registers nothing: Register
+// only finds shipped schemas.
+type StaticRegistry struct {
+	byID map[int]string
+}
+
+// NewStaticRegistry returns a registry of extra schemas by id in addition to
+// the shipped ones (extra may be nil; it is how tests add versions).
+func NewStaticRegistry(extra map[int]string) (*StaticRegistry, error) {
+	r := &StaticRegistry{byID: map[int]string{}}
+	for _, s := range ShippedSchemas {
+		text, err := s.Text()
+		if err != nil {
+			return nil, err
+		}
+		r.byID[s.ID] = text
+	}
+	for id, text := range extra {
+		if _, dup := r.byID[id]; dup {
+			return nil, fmt.Errorf("schema id %d is already taken by a shipped schema", id)
+		}
+		r.byID[id] = text
+	}
+	return r, nil
+}
+
+// SchemaText implements Registry.
+func (r *StaticRegistry) SchemaText(_ context.Context, id int) (string, error) {
+	text, ok := r.byID[id]
+	if !ok {
+		return "", fmt.Errorf("%w: %d (no Schema Registry configured; known ids: %s)", ErrUnknownSchema, id, r.ids())
+	}
+	return text, nil
+}
+
+// Register implements Registry for shipped schemas only.
+func (r *StaticRegistry) Register(_ context.Context, subject, text string) (int, error) {
+	for id, known := range r.byID {
+		if known == text {
+			return id, nil
+		}
+	}
+	return 0, fmt.Errorf("registering a schema under %s needs a Schema Registry", subject)
+}
+
+func (r *StaticRegistry) ids() string {
+	ids := make([]string, 0, len(r.byID))
+	for id := range r.byID {
+		ids = append(ids, fmt.Sprint(id))
+	}
+	sort.Strings(ids)
+	return strings.Join(ids, ",")
+}
+
+// SchemaRegistry is a Registry backed by a Confluent-compatible Schema Registry.
+type SchemaRegistry struct {
+	cl *sr.Client
+}
+
+// NewSchemaRegistry returns a Registry talking to the Schema Registry cl.
+func NewSchemaRegistry(cl *sr.Client) *SchemaRegistry { return &SchemaRegistry{cl: cl} }
+
+// SchemaText implements Registry.
+func (r *SchemaRegistry) SchemaText(ctx context.Context, id int) (string, error) {
+	s, err := r.cl.SchemaByID(ctx, id)
+	if err != nil {
+		var re *sr.ResponseError
+		if errors.As(err, &re) && re.StatusCode == 404 {
+			return "", fmt.Errorf("%w: %d: %v", ErrUnknownSchema, id, err)
+		}
+		return "", fmt.Errorf("fetching schema %d from the Schema Registry: %w", id, err)
+	}
+	return s.Schema, nil
+}
+
+// Register implements Registry.
+func (r *SchemaRegistry) Register(ctx context.Context, subject, text string) (int, error) {
+	ss, err := r.cl.CreateSchema(ctx, subject, sr.Schema{Schema: text, Type: sr.TypeAvro})
+	if err != nil {
+		return 0, fmt.Errorf("registering schema under %s: %w", subject, err)
+	}
+	return ss.ID, nil
+}
+
+// Codecs caches compiled codecs by schema id over a Registry. It is safe for
+// concurrent use.
+type Codecs struct {
+	reg   Registry
+	mu    sync.RWMutex
+	byID  map[int]*goavro.Codec
+	known map[int]error
+}
+
+// NewCodecs returns a codec cache over reg.
+func NewCodecs(reg Registry) *Codecs {
+	return &Codecs{reg: reg, byID: map[int]*goavro.Codec{}, known: map[int]error{}}
+}
+
+// Codec returns the compiled codec of schema id. Unknown ids are remembered,
+// so a stream of records with a bad id costs one registry lookup.
+func (c *Codecs) Codec(ctx context.Context, id int) (*goavro.Codec, error) {
+	c.mu.RLock()
+	codec, ok := c.byID[id]
+	bad := c.known[id]
+	c.mu.RUnlock()
+	if ok {
+		return codec, nil
+	}
+	if bad != nil {
+		return nil, bad
+	}
+	text, err := c.reg.SchemaText(ctx, id)
+	if err != nil {
+		if errors.Is(err, ErrUnknownSchema) {
+			c.remember(id, nil, err)
+		}
+		return nil, err
+	}
+	codec, err = goavro.NewCodec(text)
+	if err != nil {
+		err = fmt.Errorf("%w: schema %d does not compile: %v", ErrUnknownSchema, id, err)
+		c.remember(id, nil, err)
+		return nil, err
+	}
+	c.remember(id, codec, nil)
+	return codec, nil
+}
+
+func (c *Codecs) remember(id int, codec *goavro.Codec, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if codec != nil {
+		c.byID[id] = codec
+	} else {
+		c.known[id] = err
+	}
+}
+
+// Decode decodes a wire-format message to its schema id and native Avro
+// record. Errors wrap ErrNotWireFormat, ErrUnknownSchema or ErrCorrupt, or are
+// registry failures worth retrying.
+func (c *Codecs) Decode(ctx context.Context, b []byte) (int, map[string]any, error) {
+	id, body, err := SplitHeader(b)
+	if err != nil {
+		return 0, nil, err
+	}
+	codec, err := c.Codec(ctx, id)
+	if err != nil {
+		return id, nil, err
+	}
+	native, rest, err := codec.NativeFromBinary(body)
+	if err != nil {
+		return id, nil, fmt.Errorf("%w: schema %d: %v", ErrCorrupt, id, err)
+	}
+	if len(rest) > 0 {
+		return id, nil, fmt.Errorf("%w: schema %d: %d trailing bytes", ErrCorrupt, id, len(rest))
+	}
+	rec, ok := native.(map[string]any)
+	if !ok {
+		return id, nil, fmt.Errorf("%w: schema %d is not a record", ErrCorrupt, id)
+	}
+	return id, rec, nil
+}
+
+// Encode encodes native with schema id into a wire-format message.
+func (c *Codecs) Encode(ctx context.Context, id int, native map[string]any) ([]byte, error) {
+	codec, err := c.Codec(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	b, err := codec.BinaryFromNative(AppendHeader(make([]byte, 0, 256), id), native)
+	if err != nil {
+		return nil, fmt.Errorf("encoding with schema %d: %w", id, err)
+	}
+	return b, nil
+}

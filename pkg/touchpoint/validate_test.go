@@ -1,0 +1,76 @@
+package touchpoint
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func valid() *Touchpoint {
+	rev := Money(19_990_000)
+	return &Touchpoint{
+		EventID: "e1", EventTime: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC), EventType: "purchase",
+		Identifiers: map[string]string{"anonymous_id": "a1"}, Revenue: &rev, Currency: "USD",
+	}
+}
+
+func TestTouchpointValidate(t *testing.T) {
+	now := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
+	neg := Money(-1)
+	for _, tc := range []struct {
+		name   string
+		mutate func(*Touchpoint)
+		reason Reason
+	}{
+		{"valid", func(*Touchpoint) {}, ""},
+		{"no event_id", func(t *Touchpoint) { t.EventID = "" }, ReasonMissingField},
+		{"no event_type", func(t *Touchpoint) { t.EventType = "" }, ReasonMissingField},
+		{"no event_time", func(t *Touchpoint) { t.EventTime = time.Time{} }, ReasonMissingField},
+		{"before 2000", func(t *Touchpoint) { t.EventTime = time.Date(1999, 1, 1, 0, 0, 0, 0, time.UTC) }, ReasonInvalidTime},
+		{"far future", func(t *Touchpoint) { t.EventTime = now.Add(25 * time.Hour) }, ReasonInvalidTime},
+		{"near future", func(t *Touchpoint) { t.EventTime = now.Add(23 * time.Hour) }, ""},
+		{"no identifiers", func(t *Touchpoint) { t.Identifiers = nil }, ReasonMissingField},
+		{"empty identifier", func(t *Touchpoint) { t.Identifiers = map[string]string{"email": ""} }, ReasonInvalidField},
+		{"negative revenue", func(t *Touchpoint) { t.Revenue = &neg }, ReasonNegativeRevenue},
+		{"bad currency", func(t *Touchpoint) { t.Currency = "usd" }, ReasonInvalidField},
+		{"oversize url", func(t *Touchpoint) { t.PageURL = strings.Repeat("x", 8193) }, ReasonOversizeField},
+		{"oversize property", func(t *Touchpoint) { t.Properties = map[string]string{"k": strings.Repeat("x", 8193)} }, ReasonOversizeField},
+		{"too many properties", func(t *Touchpoint) {
+			t.Properties = map[string]string{}
+			for i := 0; i < 101; i++ {
+				t.Properties[strings.Repeat("k", i+1)] = "v"
+			}
+		}, ReasonOversizeField},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tp := valid()
+			tc.mutate(tp)
+			err := tp.Validate(DefaultLimits(), now)
+			var ve *ValidationError
+			switch {
+			case tc.reason == "" && err != nil:
+				t.Fatalf("unexpected error %v", err)
+			case tc.reason != "" && (!errors.As(err, &ve) || ve.Reason != tc.reason):
+				t.Fatalf("got %v, want reason %s", err, tc.reason)
+			}
+		})
+	}
+}
+
+func TestSpendValidate(t *testing.T) {
+	now := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
+	s := Spend{Date: DayOf(now), Channel: "paid_search", Cost: 100, Currency: "USD", Source: "google_ads"}
+	if err := s.Validate(DefaultLimits(), now); err != nil {
+		t.Fatal(err)
+	}
+	s.Cost = -1
+	var ve *ValidationError
+	if err := s.Validate(DefaultLimits(), now); !errors.As(err, &ve) || ve.Reason != ReasonNegativeRevenue {
+		t.Fatalf("negative cost: %v", err)
+	}
+	s.Cost, s.Source = 1, ""
+	if err := s.Validate(DefaultLimits(), now); !errors.As(err, &ve) || ve.Reason != ReasonMissingField {
+		t.Fatalf("no source: %v", err)
+	}
+}

@@ -1,0 +1,193 @@
+package clickhouse
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"go.uber.org/zap"
+
+	"github.com/touchline-io/touchline/schemas"
+)
+
+// MigrationsTable records the applied migrations in the configured database.
+const MigrationsTable = "touchline_migrations"
+
+// Migration is one file of schemas/clickhouse: NNNN_name.sql.
+type Migration struct {
+	Version    int
+	Name       string
+	Statements []string
+	Checksum   string
+}
+
+// Migrations returns the shipped migrations in version order.
+func Migrations() ([]Migration, error) {
+	return loadMigrations(schemas.ClickHouse, "clickhouse")
+}
+
+func loadMigrations(fsys fs.FS, dir string) ([]Migration, error) {
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return nil, fmt.Errorf("listing migrations: %w", err)
+	}
+	var out []Migration
+	seen := map[int]string{}
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".sql") {
+			continue
+		}
+		num, name, ok := strings.Cut(strings.TrimSuffix(e.Name(), ".sql"), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return nil, fmt.Errorf("migration %s: name must be NNNN_name.sql", e.Name())
+		}
+		if other, dup := seen[v]; dup {
+			return nil, fmt.Errorf("migrations %s and %s share version %d", other, e.Name(), v)
+		}
+		seen[v] = e.Name()
+		body, err := fs.ReadFile(fsys, dir+"/"+e.Name())
+		if err != nil {
+			return nil, fmt.Errorf("reading migration %s: %w", e.Name(), err)
+		}
+		sum := sha256.Sum256(body)
+		out = append(out, Migration{Version: v, Name: name, Statements: SplitStatements(string(body)), Checksum: hex.EncodeToString(sum[:])})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	return out, nil
+}
+
+// SplitStatements splits SQL text on semicolons outside quotes and comments,
+// dropping comments and empty statements.
+func SplitStatements(sql string) []string {
+	var (
+		out   []string
+		cur   strings.Builder
+		quote byte
+	)
+	flush := func() {
+		if s := strings.TrimSpace(cur.String()); s != "" {
+			out = append(out, s)
+		}
+		cur.Reset()
+	}
+	for i := 0; i < len(sql); i++ {
+		c := sql[i]
+		switch {
+		case quote != 0:
+			cur.WriteByte(c)
+			if c == '\\' && i+1 < len(sql) {
+				i++
+				cur.WriteByte(sql[i])
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"' || c == '`':
+			quote = c
+			cur.WriteByte(c)
+		case c == '-' && i+1 < len(sql) && sql[i+1] == '-':
+			for i < len(sql) && sql[i] != '\n' {
+				i++
+			}
+			cur.WriteByte('\n')
+		case c == ';':
+			flush()
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	flush()
+	return out
+}
+
+// Migrate creates the configured database if needed and applies, in order,
+// every shipped migration not yet recorded in MigrationsTable. It is
+// idempotent: statements use IF NOT EXISTS, so a migration interrupted half-way
+// is simply applied again. It returns the names of the migrations it applied.
+// A recorded migration whose file changed since is an error.
+func Migrate(ctx context.Context, cfg Config, log *zap.Logger) ([]string, error) {
+	migrations, err := Migrations()
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	boot, err := open(ctx, cfg, "default", log)
+	if err != nil {
+		return nil, err
+	}
+	err = boot.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+cfg.Database)
+	_ = boot.Close()
+	if err != nil {
+		return nil, fmt.Errorf("creating database %s: %w", cfg.Database, err)
+	}
+	conn, err := Open(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	return applyMigrations(ctx, conn, migrations, log)
+}
+
+func applyMigrations(ctx context.Context, conn driver.Conn, migrations []Migration, log *zap.Logger) ([]string, error) {
+	if err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+MigrationsTable+` (
+    version UInt32, name String, checksum String, applied_at DateTime('UTC')
+) ENGINE = ReplacingMergeTree(applied_at) ORDER BY version`); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", MigrationsTable, err)
+	}
+	applied, err := appliedMigrations(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	var done []string
+	for _, m := range migrations {
+		label := fmt.Sprintf("%04d_%s", m.Version, m.Name)
+		if sum, ok := applied[m.Version]; ok {
+			if sum != m.Checksum {
+				return done, fmt.Errorf("migration %s was applied with checksum %s but the file now has %s: migrations are immutable, add a new one", label, sum, m.Checksum)
+			}
+			continue
+		}
+		for i, stmt := range m.Statements {
+			if err := conn.Exec(ctx, stmt); err != nil {
+				return done, fmt.Errorf("migration %s statement %d: %w", label, i+1, err)
+			}
+		}
+		if err := insert(ctx, conn, `INSERT INTO `+MigrationsTable+` (version, name, checksum, applied_at)`, 1, func(b driver.Batch, _ int) error {
+			return b.Append(uint32(m.Version), m.Name, m.Checksum, time.Now().UTC())
+		}); err != nil {
+			return done, fmt.Errorf("recording migration %s: %w", label, err)
+		}
+		log.Info("migration applied", zap.String("migration", label))
+		done = append(done, label)
+	}
+	return done, nil
+}
+
+func appliedMigrations(ctx context.Context, conn driver.Conn) (map[int]string, error) {
+	rows, err := conn.Query(ctx, `SELECT version, argMax(checksum, applied_at) FROM `+MigrationsTable+` GROUP BY version`)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", MigrationsTable, err)
+	}
+	defer rows.Close()
+	out := map[int]string{}
+	for rows.Next() {
+		var (
+			v   uint32
+			sum string
+		)
+		if err := rows.Scan(&v, &sum); err != nil {
+			return nil, fmt.Errorf("reading %s: %w", MigrationsTable, err)
+		}
+		out[int(v)] = sum
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,100 @@
+package clickhouse
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// TouchpointRow is one row of the touchpoints table.
+type TouchpointRow struct {
+	EventID          string
+	EventTime        time.Time
+	EventMillis      uint16
+	EventType        string
+	Channel          string
+	Campaign         string
+	UTMSource        string
+	UTMMedium        string
+	UTMCampaign      string
+	UTMContent       string
+	UTMTerm          string
+	Referrer         string
+	PageURL          string
+	PersonID         string
+	IdentifierTypes  []string
+	IdentifierValues []string
+	Revenue          int64
+	Currency         string
+	OrderID          string
+	PropertyKeys     []string
+	PropertyValues   []string
+	DeviceType       string
+	OS               string
+	Country          string
+	SourcePartition  int32
+	SourceOffset     int64
+	IngestedAt       time.Time
+}
+
+const insertTouchpoints = `INSERT INTO touchpoints (event_id, event_time, event_millis, event_type, channel, campaign,
+ utm_source, utm_medium, utm_campaign, utm_content, utm_term, referrer, page_url, person_id,
+ identifier_types, identifier_values, revenue, currency, order_id, property_keys, property_values,
+ device_type, os, country, source_partition, source_offset, ingested_at)`
+
+// SpendRow is one row of the spend table.
+type SpendRow struct {
+	Date        time.Time
+	Channel     string
+	Campaign    string
+	Source      string
+	Cost        int64
+	Currency    string
+	Impressions *int64
+	Clicks      *int64
+	Version     uint64
+	IngestedAt  time.Time
+}
+
+const insertSpend = `INSERT INTO spend (date, channel, campaign, source, cost, currency, impressions, clicks, version, ingested_at)`
+
+// InsertTouchpoints writes rows to the touchpoints table in one batch.
+func InsertTouchpoints(ctx context.Context, conn driver.Conn, rows []TouchpointRow) error {
+	return insert(ctx, conn, insertTouchpoints, len(rows), func(b driver.Batch, i int) error {
+		r := &rows[i]
+		return b.Append(r.EventID, r.EventTime, r.EventMillis, r.EventType, r.Channel, r.Campaign,
+			r.UTMSource, r.UTMMedium, r.UTMCampaign, r.UTMContent, r.UTMTerm, r.Referrer, r.PageURL, r.PersonID,
+			r.IdentifierTypes, r.IdentifierValues, r.Revenue, r.Currency, r.OrderID, r.PropertyKeys, r.PropertyValues,
+			r.DeviceType, r.OS, r.Country, r.SourcePartition, r.SourceOffset, r.IngestedAt)
+	})
+}
+
+// InsertSpend writes rows to the spend table in one batch.
+func InsertSpend(ctx context.Context, conn driver.Conn, rows []SpendRow) error {
+	return insert(ctx, conn, insertSpend, len(rows), func(b driver.Batch, i int) error {
+		r := &rows[i]
+		return b.Append(r.Date, r.Channel, r.Campaign, r.Source, r.Cost, r.Currency, r.Impressions, r.Clicks, r.Version, r.IngestedAt)
+	})
+}
+
+func insert(ctx context.Context, conn driver.Conn, stmt string, n int, appendRow func(driver.Batch, int) error) error {
+	if n == 0 {
+		return nil
+	}
+	b, err := conn.PrepareBatch(ctx, stmt)
+	if err != nil {
+		return fmt.Errorf("preparing batch: %w", err)
+	}
+	for i := 0; i < n; i++ {
+		if err := appendRow(b, i); err != nil {
+			_ = b.Abort()
+			return fmt.Errorf("appending row %d: %w", i, err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("sending batch of %d rows: %w", n, err)
+	}
+	return nil
+}

@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# install-deps.sh installs the servers and tools that touchline's tests and dev
+# mode run as child processes (no Docker needed). It is idempotent: components
+# that are already present are left alone.
+#
+# Usage: scripts/install-deps.sh [clickhouse|kafka|chdb|all]   (default: all)
+#
+#   clickhouse  Debian packages clickhouse-server and clickhouse-client.
+#   kafka       Apache Kafka jars, fetched from Maven Central with mvn, into
+#               $TOUCHLINE_KAFKA_LIBS or else
+#               ${XDG_CACHE_HOME:-$HOME/.cache}/touchline/kafka-3.9.1/libs
+#               (the same default pkg/servers uses).
+#   chdb        The chdb Python module, with pip.
+set -euo pipefail
+
+readonly KAFKA_VERSION=3.9.1
+readonly SCALA_VERSION=2.13
+readonly SLF4J_VERSION=1.7.36
+
+usage() {
+	echo "usage: $0 [clickhouse|kafka|chdb|all]" >&2
+	exit 2
+}
+
+# as_root runs a command as root, through sudo when we are not root already.
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then
+		"$@"
+	elif command -v sudo >/dev/null 2>&1; then
+		sudo "$@"
+	else
+		echo "install-deps: need root (and no sudo) to run: $*" >&2
+		return 1
+	fi
+}
+
+apt_updated=false
+
+# cleanup_dir names a temporary directory to remove when the script exits.
+cleanup_dir=""
+trap '[ -z "$cleanup_dir" ] || rm -rf "$cleanup_dir"' EXIT
+apt_install() {
+	if [ "$apt_updated" = false ]; then
+		as_root apt-get update
+		apt_updated=true
+	fi
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "$@"
+}
+
+# have_clickhouse_server also looks in the sbin directories, which are often
+# missing from a non-root user's PATH (Debian installs the server there).
+have_clickhouse_server() {
+	command -v clickhouse-server >/dev/null 2>&1 ||
+		[ -x /usr/sbin/clickhouse-server ] ||
+		[ -x /usr/bin/clickhouse-server ]
+}
+
+install_clickhouse() {
+	if have_clickhouse_server; then
+		echo "clickhouse: clickhouse-server already installed, nothing to do"
+		return
+	fi
+	apt_install clickhouse-server clickhouse-client
+	echo "clickhouse: installed clickhouse-server and clickhouse-client with apt-get"
+}
+
+kafka_lib_dir() {
+	if [ -n "${TOUCHLINE_KAFKA_LIBS:-}" ]; then
+		echo "$TOUCHLINE_KAFKA_LIBS"
+	else
+		echo "${XDG_CACHE_HOME:-$HOME/.cache}/touchline/kafka-${KAFKA_VERSION}/libs"
+	fi
+}
+
+install_kafka() {
+	local libdir
+	libdir="$(kafka_lib_dir)"
+	if [ -f "$libdir/kafka_${SCALA_VERSION}-${KAFKA_VERSION}.jar" ]; then
+		echo "kafka: jars already in $libdir, nothing to do"
+		return
+	fi
+	command -v mvn >/dev/null 2>&1 || {
+		echo "kafka: mvn not found; install Maven (e.g. apt-get install maven) and a JDK 17+" >&2
+		return 1
+	}
+
+	local parent work
+	parent="$(dirname "$libdir")"
+	mkdir -p "$parent"
+	# The work directory is a sibling of libdir so the final mv is a rename
+	# on the same file system, hence atomic. It is removed on exit, also
+	# when mvn fails.
+	work="$(mktemp -d "$parent/.install.XXXXXX")"
+	cleanup_dir="$work"
+
+	cat >"$work/pom.xml" <<EOF
+<?xml version="1.0" encoding="UTF-8"?>
+<project xmlns="http://maven.apache.org/POM/4.0.0"
+         xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+         xsi:schemaLocation="http://maven.apache.org/POM/4.0.0 http://maven.apache.org/xsd/maven-4.0.0.xsd">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>io.touchline</groupId>
+  <artifactId>kafka-libs</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>org.apache.kafka</groupId>
+      <artifactId>kafka_${SCALA_VERSION}</artifactId>
+      <version>${KAFKA_VERSION}</version>
+    </dependency>
+    <dependency>
+      <groupId>org.slf4j</groupId>
+      <artifactId>slf4j-reload4j</artifactId>
+      <version>${SLF4J_VERSION}</version>
+    </dependency>
+  </dependencies>
+</project>
+EOF
+	# mvn's output is kept quiet and only shown when it fails.
+	if ! (cd "$work" && mvn -q -B dependency:copy-dependencies \
+		-DoutputDirectory="$work/libs" -DincludeScope=runtime) >"$work/mvn.log" 2>&1; then
+		cat "$work/mvn.log" >&2
+		echo "kafka: mvn dependency:copy-dependencies failed" >&2
+		return 1
+	fi
+	if [ ! -f "$work/libs/kafka_${SCALA_VERSION}-${KAFKA_VERSION}.jar" ]; then
+		echo "kafka: mvn did not produce kafka_${SCALA_VERSION}-${KAFKA_VERSION}.jar" >&2
+		return 1
+	fi
+	# A partial directory left by an older, interrupted layout is replaced.
+	rm -rf "$libdir"
+	mv "$work/libs" "$libdir"
+	echo "kafka: installed $(find "$libdir" -name '*.jar' | wc -l) jars of Kafka ${KAFKA_VERSION} into $libdir"
+}
+
+install_chdb() {
+	if python3 -c 'import chdb' >/dev/null 2>&1; then
+		echo "chdb: python module already installed, nothing to do"
+		return
+	fi
+	python3 -m pip install --quiet chdb
+	echo "chdb: installed the chdb python module with pip"
+}
+
+main() {
+	[ $# -le 1 ] || usage
+	case "${1:-all}" in
+	clickhouse) install_clickhouse ;;
+	kafka) install_kafka ;;
+	chdb) install_chdb ;;
+	all)
+		install_clickhouse
+		install_kafka
+		install_chdb
+		;;
+	-h | --help) usage ;;
+	*) usage ;;
+	esac
+}
+
+main "$@"

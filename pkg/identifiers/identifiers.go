@@ -1,0 +1,173 @@
+// Package identifiers normalises the identifiers a touchpoint carries and
+// hashes the personal ones (email, phone) so that they never leave the ingest
+// service in clear text.
+package identifiers
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// The identifier types touchline knows. Producers may send other types; they
+// are trimmed and kept as they are.
+const (
+	AnonymousID = "anonymous_id"
+	DeviceID    = "device_id"
+	CustomerID  = "customer_id"
+	Email       = "email"
+	Phone       = "phone"
+)
+
+// Config configures normalisation and hashing.
+type Config struct {
+	// Pepper, when set, turns the hash into HMAC-SHA256 keyed with it, so
+	// hashes cannot be matched against lists of known emails. Default empty:
+	// plain SHA-256 of the normalised value, the form ad platforms' customer
+	// lists use. Changing it changes every hash: set it once.
+	Pepper string `yaml:"pepper"`
+	// Hashed lists the types hashed after normalisation. Default email, phone.
+	Hashed []string `yaml:"hashed"`
+	// DefaultCountryCode is the calling code (digits, e.g. "1" or "44") put in
+	// front of phone numbers written without one. Default "1".
+	DefaultCountryCode string `yaml:"default_country_code"`
+}
+
+// DefaultConfig returns the defaults documented on Config.
+func DefaultConfig() Config {
+	return Config{Hashed: []string{Email, Phone}, DefaultCountryCode: "1"}
+}
+
+// Validate reports invalid settings.
+func (c Config) Validate() error {
+	if c.DefaultCountryCode == "" || !allDigits(c.DefaultCountryCode) || len(c.DefaultCountryCode) > 3 {
+		return fmt.Errorf("default_country_code %q must be 1 to 3 digits", c.DefaultCountryCode)
+	}
+	return nil
+}
+
+// ErrInvalid reports an identifier value that normalises to nothing usable.
+var ErrInvalid = errors.New("invalid identifier")
+
+// Normalizer normalises and hashes identifiers. It is immutable and safe for
+// concurrent use.
+type Normalizer struct {
+	cfg    Config
+	hashed map[string]bool
+}
+
+// New returns a Normalizer for cfg.
+func New(cfg Config) (*Normalizer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	n := &Normalizer{cfg: cfg, hashed: map[string]bool{}}
+	for _, t := range cfg.Hashed {
+		n.hashed[NormalizeType(t)] = true
+	}
+	return n, nil
+}
+
+// NormalizeType lower-cases and trims an identifier type.
+func NormalizeType(t string) string { return strings.ToLower(strings.TrimSpace(t)) }
+
+// Identifier is one normalised identifier.
+type Identifier struct {
+	Type  string
+	Value string
+}
+
+// Normalize returns the identifiers of a touchpoint, normalised, hashed where
+// configured, sorted by type then value. An invalid value is an error wrapping
+// ErrInvalid that names the type.
+func (n *Normalizer) Normalize(in map[string]string) ([]Identifier, error) {
+	out := make([]Identifier, 0, len(in))
+	for t, v := range in {
+		typ := NormalizeType(t)
+		val, err := n.Value(typ, v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Identifier{Type: typ, Value: val})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Type != out[j].Type {
+			return out[i].Type < out[j].Type
+		}
+		return out[i].Value < out[j].Value
+	})
+	return out, nil
+}
+
+// Value normalises one value of type typ (already normalised) and hashes it
+// when typ is hashed.
+func (n *Normalizer) Value(typ, v string) (string, error) {
+	v = strings.TrimSpace(v)
+	switch typ {
+	case Email:
+		v = strings.ToLower(v)
+		if at := strings.IndexByte(v, '@'); at <= 0 || at == len(v)-1 {
+			return "", fmt.Errorf("%w: email is not an address", ErrInvalid)
+		}
+	case Phone:
+		p, err := n.phone(v)
+		if err != nil {
+			return "", err
+		}
+		v = p
+	}
+	if v == "" {
+		return "", fmt.Errorf("%w: %s is empty", ErrInvalid, typ)
+	}
+	if n.hashed[typ] {
+		return n.hash(v), nil
+	}
+	return v, nil
+}
+
+// phone returns v in E.164 form: "+" and digits. A number without a country
+// code gets the default one; a national trunk prefix 0 is dropped.
+func (n *Normalizer) phone(v string) (string, error) {
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c >= '0' && c <= '9' {
+			b.WriteByte(c)
+		}
+	}
+	d := b.String()
+	switch {
+	case strings.HasPrefix(v, "+"):
+	case strings.HasPrefix(d, "00"):
+		d = d[2:]
+	case n.cfg.DefaultCountryCode == "1" && len(d) == 11 && d[0] == '1':
+	default:
+		d = n.cfg.DefaultCountryCode + strings.TrimPrefix(d, "0")
+	}
+	if len(d) < 8 || len(d) > 15 {
+		return "", fmt.Errorf("%w: phone has %d digits after normalisation, E.164 allows 8 to 15", ErrInvalid, len(d))
+	}
+	return "+" + d, nil
+}
+
+func (n *Normalizer) hash(v string) string {
+	if n.cfg.Pepper == "" {
+		sum := sha256.Sum256([]byte(v))
+		return hex.EncodeToString(sum[:])
+	}
+	m := hmac.New(sha256.New, []byte(n.cfg.Pepper))
+	m.Write([]byte(v))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}

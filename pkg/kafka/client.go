@@ -1,0 +1,107 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+	"github.com/twmb/franz-go/pkg/sr"
+	"github.com/twmb/franz-go/plugin/kzap"
+	"go.uber.org/zap"
+
+	"github.com/touchline-io/touchline/pkg/avro"
+)
+
+// NewClient returns a franz-go client for cfg with extra options appended
+// (consumer group, topics, ...). Logs go to log through kzap at warn level.
+func NewClient(cfg Config, log *zap.Logger, extra ...kgo.Opt) (*kgo.Client, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.ClientID(cfg.ClientID),
+		kgo.WithLogger(kzap.New(log.Named("kafka"), kzap.Level(kgo.LogLevelWarn))),
+	}
+	tlsCfg, err := cfg.TLS.Build()
+	if err != nil {
+		return nil, fmt.Errorf("kafka tls: %w", err)
+	}
+	dialer := &net.Dialer{Timeout: cfg.DialTimeout}
+	if tlsCfg != nil {
+		opts = append(opts, kgo.DialTLSConfig(tlsCfg), kgo.Dialer(dialer.DialContext))
+	} else {
+		opts = append(opts, kgo.Dialer(dialer.DialContext))
+	}
+	if m := saslMechanism(cfg.SASL); m != nil {
+		opts = append(opts, kgo.SASL(m))
+	}
+	cl, err := kgo.NewClient(append(opts, extra...)...)
+	if err != nil {
+		return nil, fmt.Errorf("creating kafka client: %w", err)
+	}
+	return cl, nil
+}
+
+func saslMechanism(c SASLConfig) sasl.Mechanism {
+	switch strings.ToUpper(c.Mechanism) {
+	case "PLAIN":
+		return plain.Auth{User: c.User, Pass: c.Password}.AsMechanism()
+	case "SCRAM-SHA-256":
+		return scram.Auth{User: c.User, Pass: c.Password}.AsSha256Mechanism()
+	case "SCRAM-SHA-512":
+		return scram.Auth{User: c.User, Pass: c.Password}.AsSha512Mechanism()
+	}
+	return nil
+}
+
+// EnsureTopics creates the topics that do not exist yet with the given number
+// of partitions and replication factor (-1 for the broker default).
+func EnsureTopics(ctx context.Context, cl *kgo.Client, partitions int32, replication int16, topics ...string) error {
+	resp, err := kadm.NewClient(cl).CreateTopics(ctx, partitions, replication, nil, topics...)
+	if err != nil {
+		return fmt.Errorf("creating topics %v: %w", topics, err)
+	}
+	for _, t := range resp.Sorted() {
+		if t.Err != nil && !errors.Is(t.Err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("creating topic %s: %w", t.Topic, t.Err)
+		}
+	}
+	return nil
+}
+
+// NewRegistry returns the schema registry cfg names: a Confluent-compatible
+// Schema Registry when schema_registry.url is set, the shipped schemas
+// otherwise.
+func NewRegistry(cfg Config) (avro.Registry, error) {
+	if cfg.SchemaRegistry.URL == "" {
+		return avro.NewStaticRegistry(nil)
+	}
+	opts := []sr.ClientOpt{sr.URLs(cfg.SchemaRegistry.URL)}
+	if cfg.SchemaRegistry.User != "" {
+		opts = append(opts, sr.BasicAuth(cfg.SchemaRegistry.User, cfg.SchemaRegistry.Password))
+	}
+	tlsCfg, err := cfg.SchemaRegistry.TLS.Build()
+	if err != nil {
+		return nil, fmt.Errorf("schema registry tls: %w", err)
+	}
+	if tlsCfg != nil {
+		opts = append(opts, sr.DialTLSConfig(tlsCfg))
+	}
+	cl, err := sr.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("creating schema registry client: %w", err)
+	}
+	return avro.NewSchemaRegistry(cl), nil
+}

@@ -1,0 +1,111 @@
+// Package kafka builds touchline's franz-go clients from configuration:
+// brokers, TLS, SASL, the topic names, and the Schema Registry.
+package kafka
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/touchline-io/touchline/pkg/tlsconfig"
+)
+
+// Config configures the Kafka connection and topics.
+type Config struct {
+	// Brokers lists seed brokers (host:port). Default 127.0.0.1:9092.
+	Brokers []string `yaml:"brokers"`
+	// ClientID names the client in broker logs. Default touchline.
+	ClientID string `yaml:"client_id"`
+	// TLS secures the connection.
+	TLS tlsconfig.Config `yaml:"tls"`
+	// SASL authenticates the connection.
+	SASL SASLConfig `yaml:"sasl"`
+	// Topics names the topics touchline reads and writes.
+	Topics Topics `yaml:"topics"`
+	// SchemaRegistry, when its URL is set, resolves schema ids; otherwise the
+	// ids of the schemas shipped in schemas/avro are used.
+	SchemaRegistry SchemaRegistryConfig `yaml:"schema_registry"`
+	// DialTimeout bounds connecting to a broker. Default 10s.
+	DialTimeout time.Duration `yaml:"dial_timeout"`
+}
+
+// Topics names the topics touchline uses.
+type Topics struct {
+	// Touchpoints carries Touchpoint records. Default touchline.touchpoints.
+	Touchpoints string `yaml:"touchpoints"`
+	// Spend carries Spend records. Default touchline.spend.
+	Spend string `yaml:"spend"`
+	// DeadLetter receives records that cannot be decoded or fail validation,
+	// with the reason in headers. Default touchline.deadletter.
+	DeadLetter string `yaml:"dead_letter"`
+}
+
+// SASLConfig configures SASL authentication.
+type SASLConfig struct {
+	// Mechanism is one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, or empty for
+	// none (the default).
+	Mechanism string `yaml:"mechanism"`
+	User      string `yaml:"user"`
+	Password  string `yaml:"password"`
+}
+
+// SchemaRegistryConfig configures a Confluent-compatible Schema Registry.
+type SchemaRegistryConfig struct {
+	// URL of the registry, e.g. http://localhost:8081. Default empty: none.
+	URL      string           `yaml:"url"`
+	User     string           `yaml:"user"`
+	Password string           `yaml:"password"`
+	TLS      tlsconfig.Config `yaml:"tls"`
+}
+
+// DefaultConfig returns the defaults documented on Config.
+func DefaultConfig() Config {
+	return Config{
+		Brokers:     []string{"127.0.0.1:9092"},
+		ClientID:    "touchline",
+		DialTimeout: 10 * time.Second,
+		Topics: Topics{
+			Touchpoints: "touchline.touchpoints",
+			Spend:       "touchline.spend",
+			DeadLetter:  "touchline.deadletter",
+		},
+	}
+}
+
+// ErrConfig reports an invalid Kafka setting.
+var ErrConfig = errors.New("invalid kafka config")
+
+// Validate reports the first invalid setting, wrapping ErrConfig.
+func (c Config) Validate() error {
+	if len(c.Brokers) == 0 {
+		return fmt.Errorf("%w: brokers is empty", ErrConfig)
+	}
+	for _, b := range c.Brokers {
+		if !strings.Contains(b, ":") {
+			return fmt.Errorf("%w: broker %q needs host:port", ErrConfig, b)
+		}
+	}
+	if c.Topics.Touchpoints == "" || c.Topics.Spend == "" || c.Topics.DeadLetter == "" {
+		return fmt.Errorf("%w: topics.touchpoints, topics.spend and topics.dead_letter must be set", ErrConfig)
+	}
+	switch strings.ToUpper(c.SASL.Mechanism) {
+	case "":
+	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+		if c.SASL.User == "" {
+			return fmt.Errorf("%w: sasl.user is required with sasl.mechanism %s", ErrConfig, c.SASL.Mechanism)
+		}
+	default:
+		return fmt.Errorf("%w: sasl.mechanism %q is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", ErrConfig, c.SASL.Mechanism)
+	}
+	if c.DialTimeout <= 0 {
+		return fmt.Errorf("%w: dial_timeout must be positive", ErrConfig)
+	}
+	if err := c.TLS.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	if err := c.SchemaRegistry.TLS.Validate(); err != nil {
+		return fmt.Errorf("%w: schema_registry: %v", ErrConfig, err)
+	}
+	return nil
+}

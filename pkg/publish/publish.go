@@ -1,0 +1,194 @@
+// Package publish encodes touchpoint and spend records as Confluent
+// wire-format Avro and produces them to Kafka. The CLI's produce and generate
+// commands, the dev mode and the test suites all publish through it.
+package publish
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/touchline-io/touchline/pkg/avro"
+	"github.com/touchline-io/touchline/pkg/generate"
+	"github.com/touchline-io/touchline/pkg/kafka"
+	"github.com/touchline-io/touchline/pkg/touchpoint"
+)
+
+// Publisher produces records asynchronously; Flush waits for them and reports
+// the first failure. It is safe for concurrent use.
+type Publisher struct {
+	cl      *kgo.Client
+	codecs  *avro.Codecs
+	topics  kafka.Topics
+	tpID    int
+	spendID int
+	owned   bool
+
+	mu       sync.Mutex
+	firstErr error
+}
+
+// New returns a Publisher producing through cl. With a Schema Registry, the
+// newest shipped schemas are registered under <topic>-value (the topic-name
+// strategy) and their ids used; without one, the shipped ids.
+func New(ctx context.Context, cl *kgo.Client, reg avro.Registry, topics kafka.Topics) (*Publisher, error) {
+	p := &Publisher{cl: cl, codecs: avro.NewCodecs(reg), topics: topics}
+	for _, k := range []struct {
+		kind  avro.Kind
+		topic string
+		id    *int
+	}{{avro.KindTouchpoint, topics.Touchpoints, &p.tpID}, {avro.KindSpend, topics.Spend, &p.spendID}} {
+		s := avro.Latest(k.kind)
+		text, err := s.Text()
+		if err != nil {
+			return nil, err
+		}
+		if *k.id, err = reg.Register(ctx, k.topic+"-value", text); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// Dial connects a producer to the brokers of cfg and returns a Publisher that
+// owns it: Close closes the connection.
+func Dial(ctx context.Context, cfg kafka.Config) (*Publisher, error) {
+	cl, err := kafka.NewClient(cfg, nil, kgo.ProducerLinger(5*time.Millisecond))
+	if err != nil {
+		return nil, err
+	}
+	reg, err := kafka.NewRegistry(cfg)
+	if err != nil {
+		cl.Close()
+		return nil, err
+	}
+	p, err := New(ctx, cl, reg, cfg.Topics)
+	if err != nil {
+		cl.Close()
+		return nil, err
+	}
+	p.owned = true
+	return p, nil
+}
+
+// Close closes the Kafka client when the Publisher owns it (see Dial). Call
+// Flush first: Close drops what is not acknowledged.
+func (p *Publisher) Close() {
+	if p.owned {
+		p.cl.Close()
+	}
+}
+
+// Touchpoint encodes t and produces it to the touchpoints topic, keyed by
+// TouchpointKey.
+func (p *Publisher) Touchpoint(ctx context.Context, t *touchpoint.Touchpoint) error {
+	b, err := p.codecs.Encode(ctx, p.tpID, t.ToAvro())
+	if err != nil {
+		return fmt.Errorf("event %s: %w", t.EventID, err)
+	}
+	p.produce(ctx, &kgo.Record{Topic: p.topics.Touchpoints, Key: []byte(TouchpointKey(t)), Value: b})
+	return nil
+}
+
+// Spend encodes s and produces it to the spend topic, keyed by its
+// restatement key so restatements stay in order.
+func (p *Publisher) Spend(ctx context.Context, s *touchpoint.Spend) error {
+	b, err := p.codecs.Encode(ctx, p.spendID, s.ToAvro())
+	if err != nil {
+		return fmt.Errorf("spend %s: %w", s.Key(), err)
+	}
+	p.produce(ctx, &kgo.Record{Topic: p.topics.Spend, Key: []byte(s.Key()), Value: b})
+	return nil
+}
+
+// Raw produces value as it is to topic, for tools and tests that need to
+// publish bytes touchline did not encode.
+func (p *Publisher) Raw(ctx context.Context, topic string, key, value []byte) {
+	p.produce(ctx, &kgo.Record{Topic: topic, Key: key, Value: value})
+}
+
+func (p *Publisher) produce(ctx context.Context, r *kgo.Record) {
+	p.cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
+		if err != nil {
+			p.mu.Lock()
+			if p.firstErr == nil {
+				p.firstErr = err
+			}
+			p.mu.Unlock()
+		}
+	})
+}
+
+// Flush waits until every produced record is acknowledged and returns the
+// first error any of them had.
+func (p *Publisher) Flush(ctx context.Context) error {
+	if err := p.cl.Flush(ctx); err != nil {
+		return fmt.Errorf("flushing producer: %w", err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.firstErr != nil {
+		return fmt.Errorf("producing: %w", p.firstErr)
+	}
+	return nil
+}
+
+// keyTypes are the identifier types used as record keys, in order. They are
+// not personal data, so they may appear in clear in Kafka keys.
+var keyTypes = []string{"customer_id", "device_id", "anonymous_id"}
+
+// TouchpointKey returns the Kafka key of t: its customer_id, device_id or
+// anonymous_id, else a SHA-256 of its identifiers so that no personal data
+// appears in clear in keys.
+func TouchpointKey(t *touchpoint.Touchpoint) string {
+	for _, k := range keyTypes {
+		if v := t.Identifiers[k]; v != "" {
+			return k + ":" + v
+		}
+	}
+	h := sha256.New()
+	for _, k := range sortedKeys(t.Identifiers) {
+		h.Write([]byte(k + "=" + t.Identifiers[k] + ";"))
+	}
+	return "h:" + hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// Record publishes a *touchpoint.Touchpoint or a *touchpoint.Spend.
+func (p *Publisher) Record(ctx context.Context, rec any) error {
+	switch r := rec.(type) {
+	case *touchpoint.Touchpoint:
+		return p.Touchpoint(ctx, r)
+	case *touchpoint.Spend:
+		return p.Spend(ctx, r)
+	}
+	return fmt.Errorf("cannot publish %T", rec)
+}
+
+// Generated publishes the touchpoints of gen and then its daily spend. each,
+// when not nil, is called after every touchpoint is handed to the producer
+// (it may call Flush). Call Flush afterwards to wait for acknowledgements.
+func (p *Publisher) Generated(ctx context.Context, gen *generate.Generator, each func(*touchpoint.Touchpoint) error) (touchpoints, spend int, err error) {
+	err = gen.Touchpoints(func(t *touchpoint.Touchpoint) error {
+		if err := p.Touchpoint(ctx, t); err != nil {
+			return err
+		}
+		touchpoints++
+		if each != nil {
+			return each(t)
+		}
+		return nil
+	})
+	if err != nil {
+		return touchpoints, spend, err
+	}
+	err = gen.Spend(func(s *touchpoint.Spend) error {
+		spend++
+		return p.Spend(ctx, s)
+	})
+	return touchpoints, spend, err
+}

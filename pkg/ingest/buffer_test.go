@@ -1,0 +1,52 @@
+package ingest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/touchline-io/touchline/pkg/clickhouse"
+)
+
+func TestBufferDropKeepsOwnedPartitions(t *testing.T) {
+	var b buffer
+	now := time.Now()
+	add := func(topic string, p int32, off int64) *kgo.Record {
+		r := &kgo.Record{Topic: topic, Partition: p, Offset: off}
+		b.consumed(r, now)
+		return r
+	}
+	for p := int32(0); p < 3; p++ {
+		add("tp", p, 10)
+		b.touchpoints = append(b.touchpoints, clickhouse.TouchpointRow{SourcePartition: p})
+		add("sp", p, 20)
+		b.spend = append(b.spend, clickhouse.SpendRow{})
+		b.spendFrom = append(b.spendFrom, p)
+		r := add("tp", p, 11)
+		b.dead = append(b.dead, r)
+		b.deadFrom = append(b.deadFrom, partitionRef{"tp", p})
+	}
+	b.drop("tp", "sp", map[string][]int32{"tp": {1}, "sp": {0, 2}})
+	if len(b.touchpoints) != 2 || b.touchpoints[0].SourcePartition != 0 || b.touchpoints[1].SourcePartition != 2 {
+		t.Fatalf("touchpoints left: %+v", b.touchpoints)
+	}
+	if len(b.spend) != 1 || b.spendFrom[0] != 1 {
+		t.Fatalf("spend left from %v", b.spendFrom)
+	}
+	if len(b.dead) != 2 || b.deadFrom[0].partition != 0 || b.deadFrom[1].partition != 2 {
+		t.Fatalf("dead letters left from %v", b.deadFrom)
+	}
+	if b.records != 5 {
+		t.Fatalf("records = %d, want 5", b.records)
+	}
+	if _, ok := b.offsets["tp"][1]; ok {
+		t.Fatal("offset of a dropped partition kept")
+	}
+	if got := b.offsets["tp"][0].Offset; got != 12 {
+		t.Fatalf("commit offset of tp/0 = %d, want 12 (last consumed + 1)", got)
+	}
+	if got := b.offsets["sp"][1].Offset; got != 21 {
+		t.Fatalf("commit offset of sp/1 = %d, want 21", got)
+	}
+}

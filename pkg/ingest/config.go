@@ -1,0 +1,84 @@
+// Package ingest is the ingest service: it consumes touchpoint and spend
+// records from Kafka, decodes, validates and normalises them, writes them to
+// ClickHouse in batches, sends what it cannot use to the dead-letter topic, and
+// commits offsets only once ClickHouse and the dead-letter topic hold the
+// result.
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/touchline-io/touchline/pkg/touchpoint"
+)
+
+// Config configures the ingest service.
+type Config struct {
+	// Group is the Kafka consumer group. Default touchline-ingest.
+	Group string `yaml:"group"`
+	// BatchSize is the number of records that triggers a flush. Default 20000.
+	BatchSize int `yaml:"batch_size"`
+	// FlushInterval is the age of the oldest buffered record that triggers a
+	// flush. Default 1s.
+	FlushInterval time.Duration `yaml:"flush_interval"`
+	// FetchMaxBytes bounds what the Kafka client buffers ahead of processing,
+	// which with BatchSize bounds memory. Default 16 MiB.
+	FetchMaxBytes int32 `yaml:"fetch_max_bytes"`
+	// RetryBackoff is the first wait after a failed ClickHouse or Kafka write;
+	// it doubles up to RetryBackoffMax. Defaults 200ms and 10s.
+	RetryBackoff    time.Duration `yaml:"retry_backoff"`
+	RetryBackoffMax time.Duration `yaml:"retry_backoff_max"`
+	// ShutdownTimeout bounds the final flush and commit on shutdown. Default 30s.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// RebalanceFlushTimeout bounds the flush of partitions being revoked; what
+	// is not flushed by then is left to the partitions' next owner. Default 15s.
+	RebalanceFlushTimeout time.Duration `yaml:"rebalance_flush_timeout"`
+	// SessionTimeout is how long the group waits for a silent instance before
+	// giving its partitions to others, e.g. after a crash. Default 45s.
+	SessionTimeout time.Duration `yaml:"session_timeout"`
+	// Limits bounds valid records.
+	Limits touchpoint.Limits `yaml:"limits"`
+}
+
+// DefaultConfig returns the defaults documented on Config.
+func DefaultConfig() Config {
+	return Config{
+		Group:                 "touchline-ingest",
+		BatchSize:             20000,
+		FlushInterval:         time.Second,
+		FetchMaxBytes:         16 << 20,
+		RetryBackoff:          200 * time.Millisecond,
+		RetryBackoffMax:       10 * time.Second,
+		ShutdownTimeout:       30 * time.Second,
+		RebalanceFlushTimeout: 15 * time.Second,
+		SessionTimeout:        45 * time.Second,
+		Limits:                touchpoint.DefaultLimits(),
+	}
+}
+
+// ErrConfig reports an invalid ingest setting.
+var ErrConfig = errors.New("invalid ingest config")
+
+// Validate reports the first invalid setting, wrapping ErrConfig.
+func (c Config) Validate() error {
+	switch {
+	case c.Group == "":
+		return fmt.Errorf("%w: group is empty", ErrConfig)
+	case c.BatchSize < 1:
+		return fmt.Errorf("%w: batch_size must be at least 1", ErrConfig)
+	case c.FlushInterval <= 0:
+		return fmt.Errorf("%w: flush_interval must be positive", ErrConfig)
+	case c.FetchMaxBytes < 1<<20:
+		return fmt.Errorf("%w: fetch_max_bytes must be at least 1 MiB", ErrConfig)
+	case c.RetryBackoff <= 0 || c.RetryBackoffMax < c.RetryBackoff:
+		return fmt.Errorf("%w: retry_backoff must be positive and at most retry_backoff_max", ErrConfig)
+	case c.ShutdownTimeout <= 0 || c.RebalanceFlushTimeout <= 0:
+		return fmt.Errorf("%w: shutdown_timeout and rebalance_flush_timeout must be positive", ErrConfig)
+	case c.SessionTimeout < 6*time.Second:
+		return fmt.Errorf("%w: session_timeout must be at least 6s (the broker's minimum)", ErrConfig)
+	case c.Limits.MaxFieldBytes < 1 || c.Limits.MaxIdentifiers < 1 || c.Limits.MaxProperties < 0 || c.Limits.MaxFuture < 0:
+		return fmt.Errorf("%w: limits must be positive", ErrConfig)
+	}
+	return nil
+}

@@ -1,0 +1,53 @@
+package ingest
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the ingest service's Prometheus metrics.
+type Metrics struct {
+	records      *prometheus.CounterVec
+	rows         *prometheus.CounterVec
+	deadLetters  *prometheus.CounterVec
+	batchRows    prometheus.Histogram
+	flushSeconds prometheus.Histogram
+	writeErrors  *prometheus.CounterVec
+	lag          *prometheus.GaugeVec
+	buffered     prometheus.Gauge
+	commits      prometheus.Counter
+	commitErrors prometheus.Counter
+	clickhouseUp prometheus.Gauge
+}
+
+// NewMetrics creates the metrics and registers them with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	const ns, sub = "touchline", "ingest"
+	m := &Metrics{
+		records: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "records_consumed_total", Help: "Kafka records consumed, by topic."}, []string{"topic"}),
+		rows: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "rows_written_total", Help: "Rows written to ClickHouse, by table."}, []string{"table"}),
+		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "dead_letters_total", Help: "Records sent to the dead-letter topic, by topic and reason."}, []string{"topic", "reason"}),
+		batchRows: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
+			Name: "batch_records", Help: "Records per flushed batch.", Buckets: prometheus.ExponentialBuckets(1, 4, 10)}),
+		flushSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
+			Name: "flush_seconds", Help: "Time to flush a batch: ClickHouse inserts, dead letters and the offset commit, retries included.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
+		writeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "write_errors_total", Help: "Failed writes that will be retried, by target."}, []string{"target"}),
+		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "consumer_lag", Help: "Records between the high watermark and the last consumed record, by topic and partition."}, []string{"topic", "partition"}),
+		buffered: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "buffered_records", Help: "Records consumed and not yet flushed."}),
+		commits: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "offset_commits_total", Help: "Successful offset commits."}),
+		commitErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "offset_commit_errors_total", Help: "Failed offset commits; the records are consumed again later."}),
+		clickhouseUp: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "clickhouse_up", Help: "1 when the last ClickHouse write succeeded, 0 while writes fail and consumption is paused."}),
+	}
+	reg.MustRegister(m.records, m.rows, m.deadLetters, m.batchRows, m.flushSeconds, m.writeErrors,
+		m.lag, m.buffered, m.commits, m.commitErrors, m.clickhouseUp)
+	return m
+}

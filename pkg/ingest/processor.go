@@ -1,0 +1,221 @@
+package ingest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/touchline-io/touchline/pkg/avro"
+	"github.com/touchline-io/touchline/pkg/channel"
+	"github.com/touchline-io/touchline/pkg/clickhouse"
+	"github.com/touchline-io/touchline/pkg/identifiers"
+	"github.com/touchline-io/touchline/pkg/touchpoint"
+)
+
+// Dead-letter reasons for records that never reach validation.
+const (
+	ReasonNotWireFormat     touchpoint.Reason = "not_wire_format"
+	ReasonUnknownSchema     touchpoint.Reason = "unknown_schema"
+	ReasonCorrupt           touchpoint.Reason = "corrupt"
+	ReasonInvalidIdentifier touchpoint.Reason = "invalid_identifier"
+)
+
+// Rejection is why a record goes to the dead-letter topic.
+type Rejection struct {
+	Reason touchpoint.Reason
+	Err    error
+}
+
+// Processor turns Kafka records into ClickHouse rows. It holds no mutable
+// state besides the codec cache and is safe for concurrent use.
+type Processor struct {
+	codecs     *avro.Codecs
+	channels   *channel.Rules
+	normalizer *identifiers.Normalizer
+	limits     touchpoint.Limits
+	now        func() time.Time
+}
+
+// NewProcessor returns a Processor that decodes with codecs, derives channels
+// with rules, normalises identifiers with norm and validates against limits.
+func NewProcessor(codecs *avro.Codecs, rules *channel.Rules, norm *identifiers.Normalizer, limits touchpoint.Limits) *Processor {
+	return &Processor{codecs: codecs, channels: rules, normalizer: norm, limits: limits, now: time.Now}
+}
+
+// decode decodes a wire-format record. A non-nil Rejection means the record is
+// bad; a non-nil error means the registry could not be asked and the record
+// must be retried.
+func (p *Processor) decode(ctx context.Context, r *kgo.Record) (map[string]any, *Rejection, error) {
+	_, native, err := p.codecs.Decode(ctx, r.Value)
+	switch {
+	case err == nil:
+		return native, nil, nil
+	case errors.Is(err, avro.ErrNotWireFormat):
+		return nil, &Rejection{ReasonNotWireFormat, err}, nil
+	case errors.Is(err, avro.ErrUnknownSchema):
+		return nil, &Rejection{ReasonUnknownSchema, err}, nil
+	case errors.Is(err, avro.ErrCorrupt):
+		return nil, &Rejection{ReasonCorrupt, err}, nil
+	default:
+		return nil, nil, err
+	}
+}
+
+func reject(err error) *Rejection {
+	var ve *touchpoint.ValidationError
+	if errors.As(err, &ve) {
+		return &Rejection{ve.Reason, err}
+	}
+	return &Rejection{touchpoint.ReasonInvalidField, err}
+}
+
+// Touchpoint converts a record of the touchpoints topic to a row.
+func (p *Processor) Touchpoint(ctx context.Context, r *kgo.Record) (*clickhouse.TouchpointRow, *Rejection, error) {
+	native, rej, err := p.decode(ctx, r)
+	if rej != nil || err != nil {
+		return nil, rej, err
+	}
+	t, err := touchpoint.TouchpointFromAvro(native)
+	if err != nil {
+		return nil, reject(err), nil
+	}
+	if err := t.Validate(p.limits, p.now()); err != nil {
+		return nil, reject(err), nil
+	}
+	ids, err := p.normalizer.Normalize(t.Identifiers)
+	if err != nil {
+		return nil, &Rejection{ReasonInvalidIdentifier, err}, nil
+	}
+	row := &clickhouse.TouchpointRow{
+		EventID:     t.EventID,
+		EventTime:   t.EventTime.Truncate(time.Second),
+		EventMillis: uint16(t.EventTime.Nanosecond() / int(time.Millisecond)),
+		EventType:   t.EventType,
+		Channel: p.channels.Classify(channel.Input{
+			Channel: t.Channel, UTMSource: t.UTMSource, UTMMedium: t.UTMMedium,
+			UTMCampaign: t.UTMCampaign, Referrer: t.Referrer, EventType: t.EventType,
+		}),
+		Campaign:        firstNonEmpty(t.Campaign, t.UTMCampaign),
+		UTMSource:       t.UTMSource,
+		UTMMedium:       t.UTMMedium,
+		UTMCampaign:     t.UTMCampaign,
+		UTMContent:      t.UTMContent,
+		UTMTerm:         t.UTMTerm,
+		Referrer:        t.Referrer,
+		PageURL:         t.PageURL,
+		PersonID:        PersonID(ids),
+		Currency:        t.Currency,
+		OrderID:         t.OrderID,
+		SourcePartition: r.Partition,
+		SourceOffset:    r.Offset,
+		IngestedAt:      p.now().UTC().Truncate(time.Second),
+	}
+	for _, id := range ids {
+		row.IdentifierTypes = append(row.IdentifierTypes, id.Type)
+		row.IdentifierValues = append(row.IdentifierValues, id.Value)
+	}
+	if t.Revenue != nil {
+		row.Revenue = int64(*t.Revenue)
+	}
+	keys := make([]string, 0, len(t.Properties))
+	for k := range t.Properties {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		row.PropertyKeys = append(row.PropertyKeys, k)
+		row.PropertyValues = append(row.PropertyValues, t.Properties[k])
+	}
+	if c := t.Context; c != nil {
+		row.DeviceType, row.OS, row.Country = c.DeviceType, c.OS, c.Country
+	}
+	return row, nil, nil
+}
+
+// Spend converts a record of the spend topic to a row. The row's version grows
+// with the record's timestamp and offset, so the newest restatement wins and a
+// replay of older records never brings an old value back.
+func (p *Processor) Spend(ctx context.Context, r *kgo.Record) (*clickhouse.SpendRow, *Rejection, error) {
+	native, rej, err := p.decode(ctx, r)
+	if rej != nil || err != nil {
+		return nil, rej, err
+	}
+	s, err := touchpoint.SpendFromAvro(native)
+	if err != nil {
+		return nil, reject(err), nil
+	}
+	if err := s.Validate(p.limits, p.now()); err != nil {
+		return nil, reject(err), nil
+	}
+	ch, ok := p.channels.Lookup(s.Channel)
+	if !ok {
+		return nil, &Rejection{touchpoint.ReasonInvalidField, fmt.Errorf("channel: %q is not a channel of pipelines/channels.yaml", s.Channel)}, nil
+	}
+	return &clickhouse.SpendRow{
+		Date:        s.Date.Time,
+		Channel:     ch,
+		Campaign:    s.Campaign,
+		Source:      s.Source,
+		Cost:        int64(s.Cost),
+		Currency:    s.Currency,
+		Impressions: s.Impressions,
+		Clicks:      s.Clicks,
+		Version:     SpendVersion(r),
+		IngestedAt:  p.now().UTC().Truncate(time.Second),
+	}, nil, nil
+}
+
+// SpendVersion orders restatements: the record timestamp in milliseconds in
+// the high bits and the low 20 bits of the offset below, so two restatements
+// in the same millisecond keep their log order.
+func SpendVersion(r *kgo.Record) uint64 {
+	return uint64(r.Timestamp.UnixMilli())<<20 | uint64(r.Offset)&(1<<20-1)
+}
+
+// personPriority orders identifier types for the provisional person id: the
+// most stable identifier a touchpoint carries names the person.
+var personPriority = map[string]int{
+	identifiers.CustomerID:  0,
+	identifiers.Email:       1,
+	identifiers.Phone:       2,
+	identifiers.DeviceID:    3,
+	identifiers.AnonymousID: 4,
+}
+
+// PersonID returns the person id derived from a touchpoint's normalised
+// identifiers (sorted by type then value): a hash of the highest-priority
+// identifier (customer_id, email, phone, device_id, anonymous_id, then other
+// types alphabetically). The same identifiers always give the same id.
+func PersonID(ids []identifiers.Identifier) string {
+	best := -1
+	for i, id := range ids {
+		if best < 0 || rank(id.Type) < rank(ids[best].Type) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(ids[best].Type + ":" + ids[best].Value))
+	return "p_" + hex.EncodeToString(sum[:10])
+}
+
+func rank(t string) int {
+	if r, ok := personPriority[t]; ok {
+		return r
+	}
+	return len(personPriority)
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}

@@ -1,0 +1,107 @@
+package ingest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/touchline-io/touchline/pkg/avro"
+	"github.com/touchline-io/touchline/pkg/channel"
+	"github.com/touchline-io/touchline/pkg/identifiers"
+	"github.com/touchline-io/touchline/pkg/touchpoint"
+)
+
+func newProcessor(t *testing.T) (*Processor, *avro.Codecs) {
+	t.Helper()
+	rules, err := channel.Load("../../pipelines/channels.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	norm, err := identifiers.New(identifiers.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, _ := avro.NewStaticRegistry(nil)
+	codecs := avro.NewCodecs(reg)
+	return NewProcessor(codecs, rules, norm, touchpoint.DefaultLimits()), codecs
+}
+
+func hexSHA(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+func TestProcessorTouchpointRow(t *testing.T) {
+	p, codecs := newProcessor(t)
+	ctx := context.Background()
+	rev := touchpoint.Money(19_990_000)
+	at := time.Date(2026, 11, 3, 8, 30, 15, 250_000_000, time.UTC)
+	tp := &touchpoint.Touchpoint{
+		EventID: "e1", EventTime: at, EventType: "purchase",
+		UTMSource: "google", UTMMedium: "cpc", UTMCampaign: "brand",
+		Identifiers: map[string]string{"anonymous_id": "a1", "email": " Jane@Example.com", "customer_id": "c9"},
+		Revenue:     &rev, Currency: "USD", Properties: map[string]string{"b": "2", "a": "1"},
+	}
+	b, err := codecs.Encode(ctx, 1, tp.ToAvro())
+	if err != nil {
+		t.Fatal(err)
+	}
+	row, rej, err := p.Touchpoint(ctx, &kgo.Record{Topic: "t", Partition: 3, Offset: 77, Value: b})
+	if err != nil || rej != nil {
+		t.Fatalf("%v %v", err, rej)
+	}
+	sum := sha256.Sum256([]byte("customer_id:c9"))
+	want := map[string]any{
+		"channel":   "paid_search",
+		"campaign":  "brand",
+		"time":      time.Date(2026, 11, 3, 8, 30, 15, 0, time.UTC),
+		"millis":    uint16(250),
+		"revenue":   int64(19_990_000),
+		"person":    "p_" + hex.EncodeToString(sum[:10]),
+		"types":     "[anonymous_id customer_id email]",
+		"values":    "[a1 c9 " + hexSHA("jane@example.com") + "]",
+		"props":     "[a b][1 2]",
+		"partition": int32(3),
+		"offset":    int64(77),
+	}
+	got := map[string]any{
+		"channel": row.Channel, "campaign": row.Campaign, "time": row.EventTime, "millis": row.EventMillis,
+		"revenue": row.Revenue, "person": row.PersonID,
+		"types": fmtSlice(row.IdentifierTypes), "values": fmtSlice(row.IdentifierValues),
+		"props":     fmtSlice(row.PropertyKeys) + fmtSlice(row.PropertyValues),
+		"partition": row.SourcePartition, "offset": row.SourceOffset,
+	}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s = %v, want %v", k, got[k], w)
+		}
+	}
+}
+
+func fmtSlice(s []string) string {
+	out := "["
+	for i, v := range s {
+		if i > 0 {
+			out += " "
+		}
+		out += v
+	}
+	return out + "]"
+}
+
+func TestSpendVersionOrdersRestatements(t *testing.T) {
+	t0 := time.UnixMilli(1_700_000_000_000)
+	older := SpendVersion(&kgo.Record{Timestamp: t0, Offset: (1 << 20) - 1})
+	sameMsLater := SpendVersion(&kgo.Record{Timestamp: t0, Offset: 1 << 20})
+	nextMs := SpendVersion(&kgo.Record{Timestamp: t0.Add(time.Millisecond), Offset: 0})
+	if !(nextMs > older) {
+		t.Fatalf("a later timestamp must win: %d <= %d", nextMs, older)
+	}
+	if sameMsLater >= nextMs {
+		t.Fatalf("the timestamp dominates the offset: %d >= %d", sameMsLater, nextMs)
+	}
+}

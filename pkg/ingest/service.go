@@ -1,0 +1,315 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
+
+	"github.com/touchline-io/touchline/pkg/clickhouse"
+	"github.com/touchline-io/touchline/pkg/kafka"
+)
+
+// Dead-letter headers. The record keeps its original key, value and headers.
+const (
+	HeaderReason          = "touchline.reason"
+	HeaderError           = "touchline.error"
+	HeaderSourceTopic     = "touchline.source.topic"
+	HeaderSourcePartition = "touchline.source.partition"
+	HeaderSourceOffset    = "touchline.source.offset"
+)
+
+// ErrNotReady reports that the service cannot currently write to ClickHouse.
+var ErrNotReady = errors.New("clickhouse writes are failing; consumption is paused")
+
+// Service is the ingest service. Create it with New, then call Run once, then
+// Close. Ready is safe for concurrent use.
+type Service struct {
+	cfg    Config
+	topics kafka.Topics
+	cl     *kgo.Client
+	conn   driver.Conn
+	proc   *Processor
+	m      *Metrics
+	log    *zap.Logger
+
+	mu      sync.Mutex // guards buf; held while processing and flushing
+	buf     buffer
+	healthy atomic.Bool
+}
+
+// New creates the service and its Kafka consumer (group cfg.Group, topics
+// touchpoints and spend, starting at the earliest offset for a new group).
+// The service writes through conn, which the caller owns.
+func New(cfg Config, kcfg kafka.Config, conn driver.Conn, proc *Processor, m *Metrics, log *zap.Logger) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, topics: kcfg.Topics, conn: conn, proc: proc, m: m, log: log}
+	s.healthy.Store(true)
+	m.clickhouseUp.Set(1)
+	cl, err := kafka.NewClient(kcfg, log,
+		kgo.ConsumerGroup(cfg.Group),
+		kgo.ConsumeTopics(kcfg.Topics.Touchpoints, kcfg.Topics.Spend),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.SessionTimeout(cfg.SessionTimeout),
+		kgo.FetchMaxBytes(cfg.FetchMaxBytes),
+		kgo.FetchMaxPartitionBytes(cfg.FetchMaxBytes/4),
+		kgo.OnPartitionsRevoked(s.onRevoked),
+		kgo.OnPartitionsLost(s.onLost),
+	)
+	if err != nil {
+		return nil, err
+	}
+	s.cl = cl
+	return s, nil
+}
+
+// Ready returns nil while ClickHouse writes succeed, ErrNotReady otherwise.
+func (s *Service) Ready() error {
+	if s.healthy.Load() {
+		return nil
+	}
+	return ErrNotReady
+}
+
+// Close leaves the consumer group and closes the Kafka client. Call it after
+// Run has returned.
+func (s *Service) Close() { s.cl.Close() }
+
+// Run consumes until ctx is cancelled, then flushes and commits what it holds
+// within the shutdown timeout. It returns nil after a clean shutdown.
+func (s *Service) Run(ctx context.Context) error {
+	s.log.Info("ingest started", zap.String("group", s.cfg.Group),
+		zap.Strings("topics", []string{s.topics.Touchpoints, s.topics.Spend}))
+	for ctx.Err() == nil {
+		s.pollOnce(ctx)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := s.flushLocked(shutdownCtx); err != nil {
+		return fmt.Errorf("final flush: %w (uncommitted records are consumed again at the next start)", err)
+	}
+	s.log.Info("ingest stopped")
+	return nil
+}
+
+func (s *Service) pollOnce(ctx context.Context) {
+	s.mu.Lock()
+	wait := s.cfg.FlushInterval
+	if s.buf.records > 0 {
+		wait = max(time.Until(s.buf.oldest.Add(s.cfg.FlushInterval)), time.Millisecond)
+	}
+	room := max(s.cfg.BatchSize-s.buf.records, 1)
+	s.mu.Unlock()
+
+	pollCtx, cancel := context.WithTimeout(ctx, wait)
+	fetches := s.cl.PollRecords(pollCtx, room)
+	cancel()
+	defer s.cl.AllowRebalance()
+	fetches.EachError(func(topic string, p int32, err error) {
+		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+			s.log.Warn("fetch failed", zap.String("topic", topic), zap.Int32("partition", p), zap.Error(err))
+		}
+	})
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		if n := len(p.Records); n > 0 {
+			last := p.Records[n-1].Offset
+			s.m.lag.WithLabelValues(p.Topic, strconv.Itoa(int(p.Partition))).Set(float64(max(p.HighWatermark-last-1, 0)))
+			s.m.records.WithLabelValues(p.Topic).Add(float64(n))
+		}
+		for _, r := range p.Records {
+			if err := s.processRecord(ctx, r); err != nil {
+				return // ctx cancelled: the record stays uncommitted
+			}
+		}
+	})
+	s.m.buffered.Set(float64(s.buf.records))
+	if s.buf.records >= s.cfg.BatchSize || (s.buf.records > 0 && time.Since(s.buf.oldest) >= s.cfg.FlushInterval) {
+		if err := s.flushLocked(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("flush failed", zap.Error(err))
+		}
+	}
+}
+
+// processRecord adds r to the buffer as a row or a dead letter. It only fails
+// when ctx is cancelled while the schema registry is unreachable.
+func (s *Service) processRecord(ctx context.Context, r *kgo.Record) error {
+	var rej *Rejection
+	err := s.retry(ctx, "schema_registry", func(ctx context.Context) error {
+		var err error
+		switch r.Topic {
+		case s.topics.Touchpoints:
+			var row *clickhouse.TouchpointRow
+			if row, rej, err = s.proc.Touchpoint(ctx, r); row != nil {
+				s.buf.touchpoints = append(s.buf.touchpoints, *row)
+			}
+		case s.topics.Spend:
+			var row *clickhouse.SpendRow
+			if row, rej, err = s.proc.Spend(ctx, r); row != nil {
+				s.buf.spend = append(s.buf.spend, *row)
+				s.buf.spendFrom = append(s.buf.spendFrom, r.Partition)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if rej != nil {
+		s.buf.dead = append(s.buf.dead, s.deadLetter(r, rej))
+		s.buf.deadFrom = append(s.buf.deadFrom, partitionRef{r.Topic, r.Partition})
+		s.m.deadLetters.WithLabelValues(r.Topic, string(rej.Reason)).Inc()
+		s.log.Debug("dead letter", zap.String("topic", r.Topic), zap.Int32("partition", r.Partition),
+			zap.Int64("offset", r.Offset), zap.String("reason", string(rej.Reason)), zap.Error(rej.Err))
+	}
+	s.buf.consumed(r, time.Now())
+	return nil
+}
+
+func (s *Service) deadLetter(r *kgo.Record, rej *Rejection) *kgo.Record {
+	headers := make([]kgo.RecordHeader, 0, len(r.Headers)+5)
+	headers = append(headers, r.Headers...)
+	headers = append(headers,
+		kgo.RecordHeader{Key: HeaderReason, Value: []byte(rej.Reason)},
+		kgo.RecordHeader{Key: HeaderError, Value: []byte(rej.Err.Error())},
+		kgo.RecordHeader{Key: HeaderSourceTopic, Value: []byte(r.Topic)},
+		kgo.RecordHeader{Key: HeaderSourcePartition, Value: []byte(strconv.Itoa(int(r.Partition)))},
+		kgo.RecordHeader{Key: HeaderSourceOffset, Value: []byte(strconv.FormatInt(r.Offset, 10))},
+	)
+	return &kgo.Record{Topic: s.topics.DeadLetter, Key: r.Key, Value: r.Value, Headers: headers}
+}
+
+// flushLocked makes the buffer durable (ClickHouse rows, then dead letters)
+// and then commits the offsets. Writes are retried until they succeed or ctx
+// ends; parts already written are not written again.
+func (s *Service) flushLocked(ctx context.Context) error {
+	if s.buf.records == 0 {
+		return nil
+	}
+	start := time.Now()
+	if len(s.buf.touchpoints) > 0 {
+		if err := s.retry(ctx, "clickhouse", func(ctx context.Context) error {
+			return clickhouse.InsertTouchpoints(ctx, s.conn, s.buf.touchpoints)
+		}); err != nil {
+			return err
+		}
+		s.m.rows.WithLabelValues("touchpoints").Add(float64(len(s.buf.touchpoints)))
+		s.buf.touchpoints = s.buf.touchpoints[:0]
+	}
+	if len(s.buf.spend) > 0 {
+		if err := s.retry(ctx, "clickhouse", func(ctx context.Context) error {
+			return clickhouse.InsertSpend(ctx, s.conn, s.buf.spend)
+		}); err != nil {
+			return err
+		}
+		s.m.rows.WithLabelValues("spend").Add(float64(len(s.buf.spend)))
+		s.buf.spend, s.buf.spendFrom = s.buf.spend[:0], s.buf.spendFrom[:0]
+	}
+	if len(s.buf.dead) > 0 {
+		if err := s.retry(ctx, "dead_letter", func(ctx context.Context) error {
+			return s.cl.ProduceSync(ctx, s.buf.dead...).FirstErr()
+		}); err != nil {
+			return err
+		}
+		s.buf.dead, s.buf.deadFrom = s.buf.dead[:0], s.buf.deadFrom[:0]
+	}
+	s.commit(ctx)
+	s.m.batchRows.Observe(float64(s.buf.records))
+	s.m.flushSeconds.Observe(time.Since(start).Seconds())
+	s.buf.reset()
+	s.m.buffered.Set(0)
+	return nil
+}
+
+// commit commits the buffered offsets. A failed commit is logged and not
+// retried: the records are consumed again later and deduplicated by
+// ClickHouse.
+func (s *Service) commit(ctx context.Context) {
+	var commitErr error
+	s.cl.CommitOffsetsSync(ctx, s.buf.offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+		if err != nil {
+			commitErr = err
+			return
+		}
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if p.ErrorCode != 0 && commitErr == nil {
+					commitErr = fmt.Errorf("topic %s partition %d: error code %d", t.Topic, p.Partition, p.ErrorCode)
+				}
+			}
+		}
+	})
+	if commitErr != nil {
+		s.m.commitErrors.Inc()
+		s.log.Warn("offset commit failed", zap.Error(commitErr))
+		return
+	}
+	s.m.commits.Inc()
+}
+
+// retry runs op until it succeeds or ctx ends, backing off exponentially.
+// Consumption is paused meanwhile, which bounds memory.
+func (s *Service) retry(ctx context.Context, target string, op func(context.Context) error) error {
+	backoff := s.cfg.RetryBackoff
+	for attempt := 1; ; attempt++ {
+		err := op(ctx)
+		if err == nil {
+			if target == "clickhouse" && !s.healthy.Load() {
+				s.healthy.Store(true)
+				s.m.clickhouseUp.Set(1)
+				s.log.Info("clickhouse writes recovered", zap.Int("attempts", attempt))
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		s.m.writeErrors.WithLabelValues(target).Inc()
+		if target == "clickhouse" {
+			s.healthy.Store(false)
+			s.m.clickhouseUp.Set(0)
+		}
+		s.log.Warn("write failed, retrying", zap.String("target", target), zap.Int("attempt", attempt),
+			zap.Duration("backoff", backoff), zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, s.cfg.RetryBackoffMax)
+	}
+}
+
+func (s *Service) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.RebalanceFlushTimeout)
+	defer cancel()
+	if err := s.flushLocked(flushCtx); err != nil {
+		s.log.Warn("flush on revoke failed; leaving the revoked partitions to their next owner", zap.Error(err))
+		s.buf.drop(s.topics.Touchpoints, s.topics.Spend, revoked)
+	}
+}
+
+func (s *Service) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.buf.drop(s.topics.Touchpoints, s.topics.Spend, lost)
+	s.log.Warn("partitions lost; their buffered records are left to the next owner", zap.Any("partitions", lost))
+}

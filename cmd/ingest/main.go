@@ -1,0 +1,11 @@
+// Command ingest runs touchline's ingest service: touchpoints and spend from
+// Kafka into ClickHouse. Run `ingest --help` for its flags.
+package main
+
+import (
+	"os"
+
+	"github.com/touchline-io/touchline/pkg/cli"
+)
+
+func main() { os.Exit(cli.Main(cli.NewService("ingest"))) }

@@ -1,0 +1,80 @@
+// Package app wires touchline's packages into runnable services, shared by
+// the per-service mains under cmd/ and by the all-in-one dev mode.
+package app
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/touchline-io/touchline/pkg/avro"
+	"github.com/touchline-io/touchline/pkg/channel"
+	"github.com/touchline-io/touchline/pkg/clickhouse"
+	"github.com/touchline-io/touchline/pkg/config"
+	"github.com/touchline-io/touchline/pkg/identifiers"
+	"github.com/touchline-io/touchline/pkg/ingest"
+	"github.com/touchline-io/touchline/pkg/kafka"
+	"github.com/touchline-io/touchline/pkg/observe"
+)
+
+// ChannelsFile is the channel rules file inside the pipelines directory.
+const ChannelsFile = "channels.yaml"
+
+// NewRegistry returns a Prometheus registry with the Go and process
+// collectors, for one service process.
+func NewRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// NewIngestProcessor builds the ingest processor of cfg: schema registry,
+// channel rules from the pipelines directory, identifier normaliser.
+func NewIngestProcessor(cfg config.Config) (*ingest.Processor, error) {
+	reg, err := kafka.NewRegistry(cfg.Kafka)
+	if err != nil {
+		return nil, err
+	}
+	rules, err := channel.Load(filepath.Join(cfg.Pipelines, ChannelsFile))
+	if err != nil {
+		return nil, err
+	}
+	norm, err := identifiers.New(cfg.Identifiers)
+	if err != nil {
+		return nil, fmt.Errorf("identifiers: %w", err)
+	}
+	return ingest.NewProcessor(avro.NewCodecs(reg), rules, norm, cfg.Ingest.Limits), nil
+}
+
+// RunIngest runs the ingest service of cfg with its HTTP endpoints on
+// cfg.HTTPAddr until ctx is cancelled. Metrics register with reg.
+func RunIngest(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *zap.Logger) error {
+	proc, err := NewIngestProcessor(cfg)
+	if err != nil {
+		return err
+	}
+	conn, err := clickhouse.Open(ctx, cfg.ClickHouse, log)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	svc, err := ingest.New(cfg.Ingest, cfg.Kafka, conn, proc, ingest.NewMetrics(reg), log.Named("ingest"))
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	srv, err := observe.Listen(cfg.HTTPAddr, reg, svc.Ready, log)
+	if err != nil {
+		return err
+	}
+	log.Info("serving metrics and health", zap.String("addr", srv.Addr()))
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Serve(gctx) })
+	g.Go(func() error { return svc.Run(gctx) })
+	return g.Wait()
+}

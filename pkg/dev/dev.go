@@ -1,0 +1,170 @@
+// Package dev is touchline's all-in-one mode: an embedded Kafka broker that
+// outside producers can use, every service in one process, ClickHouse from a
+// DSN or a local clickhouse-server it starts itself, synthetic traffic, and a
+// report of what arrived.
+package dev
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/touchline-io/touchline/pkg/app"
+	"github.com/touchline-io/touchline/pkg/clickhouse"
+	"github.com/touchline-io/touchline/pkg/config"
+	"github.com/touchline-io/touchline/pkg/generate"
+	"github.com/touchline-io/touchline/pkg/publish"
+	"github.com/touchline-io/touchline/pkg/servers"
+)
+
+// Options configures the dev mode.
+type Options struct {
+	// KafkaPort is the embedded broker's port on 127.0.0.1. Default 9092.
+	KafkaPort int
+	// ExternalClickHouse uses the configured ClickHouse instead of starting a
+	// local clickhouse-server.
+	ExternalClickHouse bool
+	// DataDir holds the local ClickHouse server's files. Default .touchline/dev.
+	DataDir string
+	// Generate publishes synthetic traffic (Traffic) at start.
+	Generate bool
+	// Traffic sizes the synthetic traffic.
+	Traffic generate.Config
+	// ReportEvery is the interval of progress lines. Default 5s.
+	ReportEvery time.Duration
+	// Once stops after the synthetic traffic is ingested and reported,
+	// instead of running until interrupted.
+	Once bool
+}
+
+// Run runs the dev mode until ctx is cancelled (or, with Once, until the
+// report is printed). It writes its human-readable output to out.
+func Run(ctx context.Context, cfg config.Config, opts Options, out io.Writer, log *zap.Logger) error {
+	cluster, err := kfake.NewCluster(
+		kfake.Ports(opts.KafkaPort),
+		kfake.SeedTopics(4, cfg.Kafka.Topics.Touchpoints, cfg.Kafka.Topics.Spend),
+		kfake.SeedTopics(1, cfg.Kafka.Topics.DeadLetter),
+		kfake.AllowAutoTopicCreation(),
+	)
+	if err != nil {
+		return fmt.Errorf("starting the embedded kafka broker on port %d: %w", opts.KafkaPort, err)
+	}
+	defer cluster.Close()
+	cfg.Kafka.Brokers = cluster.ListenAddrs()
+	cfg.Kafka.SchemaRegistry.URL = ""
+	fmt.Fprintf(out, "kafka:       embedded broker at %v (topics %s, %s, %s)\n", cfg.Kafka.Brokers,
+		cfg.Kafka.Topics.Touchpoints, cfg.Kafka.Topics.Spend, cfg.Kafka.Topics.DeadLetter)
+
+	if !opts.ExternalClickHouse {
+		srv, err := servers.StartClickHouse(ctx, servers.ClickHouseOptions{Dir: filepath.Join(opts.DataDir, "clickhouse"), Logger: log})
+		if err != nil {
+			if errors.Is(err, servers.ErrNotInstalled) {
+				return fmt.Errorf("%w\n(or pass --clickhouse-dsn to use a running ClickHouse)", err)
+			}
+			return err
+		}
+		defer srv.Stop() //nolint:errcheck // best effort at exit; the process group dies with us anyway
+		cfg.ClickHouse.Addr = []string{srv.Addr()}
+		fmt.Fprintf(out, "clickhouse:  local clickhouse-server at %s (http %s, data in %s)\n", srv.Addr(), srv.HTTPAddr(), srv.Dir())
+	} else {
+		fmt.Fprintf(out, "clickhouse:  %v database %s\n", cfg.ClickHouse.Addr, cfg.ClickHouse.Database)
+	}
+	applied, err := clickhouse.Migrate(ctx, cfg.ClickHouse, log)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "migrations:  %d applied\n", len(applied))
+	conn, err := clickhouse.Open(ctx, cfg.ClickHouse, log)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+
+	g, gctx := errgroup.WithContext(ctx)
+	svcCtx, stopServices := context.WithCancel(gctx)
+	defer stopServices()
+	g.Go(func() error { return app.RunIngest(svcCtx, cfg, app.NewRegistry(), log) })
+	fmt.Fprintf(out, "services:    ingest (metrics on %s)\n", cfg.HTTPAddr)
+	printHowToQuery(out, cfg)
+
+	g.Go(func() error {
+		defer func() {
+			if opts.Once {
+				stopServices()
+			}
+		}()
+		want := int64(0)
+		if opts.Generate {
+			n, err := publishTraffic(gctx, cfg, opts.Traffic, out)
+			if err != nil {
+				return err
+			}
+			want = n
+		}
+		return report(svcCtx, conn, out, want, opts)
+	})
+	return g.Wait()
+}
+
+func publishTraffic(ctx context.Context, cfg config.Config, traffic generate.Config, out io.Writer) (int64, error) {
+	gen, err := generate.New(traffic)
+	if err != nil {
+		return 0, err
+	}
+	p, err := publish.Dial(ctx, cfg.Kafka)
+	if err != nil {
+		return 0, err
+	}
+	defer p.Close()
+	start := time.Now()
+	n, _, err := p.Generated(ctx, gen, nil)
+	if err == nil {
+		err = p.Flush(ctx)
+	}
+	if err != nil {
+		return int64(n), fmt.Errorf("publishing synthetic traffic: %w", err)
+	}
+	fmt.Fprintf(out, "traffic:     published %d touchpoints and the daily spend in %s\n", n, time.Since(start).Round(time.Millisecond))
+	return int64(n), nil
+}
+
+// report prints progress until want touchpoints are queryable, then the
+// channel report; without Once it goes on printing progress until ctx ends.
+func report(ctx context.Context, conn driver.Conn, out io.Writer, want int64, opts Options) error {
+	tick := time.NewTicker(opts.ReportEvery)
+	defer tick.Stop()
+	start := time.Now()
+	reported := false
+	for {
+		var rows uint64
+		if err := conn.QueryRow(ctx, "SELECT count() FROM touchpoints FINAL").Scan(&rows); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("counting touchpoints: %w", err)
+		}
+		fmt.Fprintf(out, "progress:    %d touchpoints queryable after %s\n", rows, time.Since(start).Round(time.Second))
+		if !reported && int64(rows) >= want && want > 0 {
+			if err := printChannelReport(ctx, conn, out); err != nil {
+				return err
+			}
+			reported = true
+			if opts.Once {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}

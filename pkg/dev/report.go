@@ -1,0 +1,80 @@
+package dev
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"text/tabwriter"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/touchline-io/touchline/pkg/config"
+)
+
+// ChannelReportSQL is the dev mode's report: touchpoints, persons, purchases,
+// revenue and spend per channel, in currency units. It runs on ClickHouse
+// 18.16 and current releases.
+const ChannelReportSQL = `SELECT
+    t.channel AS channel,
+    t.touchpoints AS touchpoints,
+    t.persons AS persons,
+    t.purchases AS purchases,
+    t.revenue AS revenue,
+    s.spend AS spend
+FROM
+(
+    SELECT channel, count() AS touchpoints, uniqExact(person_id) AS persons,
+           countIf(event_type = 'purchase') AS purchases, sum(revenue) / 1000000 AS revenue
+    FROM touchpoints FINAL
+    GROUP BY channel
+) AS t
+ANY LEFT JOIN
+(
+    SELECT channel, sum(cost) / 1000000 AS spend
+    FROM spend FINAL
+    GROUP BY channel
+) AS s USING (channel)
+ORDER BY touchpoints DESC, channel`
+
+func printChannelReport(ctx context.Context, conn driver.Conn, out io.Writer) error {
+	rows, err := conn.Query(ctx, ChannelReportSQL)
+	if err != nil {
+		return fmt.Errorf("channel report: %w", err)
+	}
+	defer rows.Close()
+	fmt.Fprintln(out, "\nreport:      touchpoints per channel (all currencies summed)")
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "channel\ttouchpoints\tpersons\tpurchases\trevenue\tspend\t")
+	for rows.Next() {
+		var (
+			channel                    string
+			touchpoints, persons, buys uint64
+			revenue, spend             float64
+		)
+		if err := rows.Scan(&channel, &touchpoints, &persons, &buys, &revenue, &spend); err != nil {
+			return fmt.Errorf("channel report: %w", err)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.2f\t%.2f\t\n", channel, touchpoints, persons, buys, revenue, spend)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("channel report: %w", err)
+	}
+	fmt.Fprintln(out)
+	return tw.Flush()
+}
+
+func printHowToQuery(out io.Writer, cfg config.Config) {
+	host, port, err := net.SplitHostPort(cfg.ClickHouse.Addr[0])
+	if err != nil {
+		host, port = cfg.ClickHouse.Addr[0], "9000"
+	}
+	fmt.Fprintf(out, `
+how to use:
+  publish:     touchline produce --brokers %s --file events.jsonl
+  query:       clickhouse-client --host %s --port %s -d %s -q "SELECT channel, count() FROM touchpoints FINAL GROUP BY channel"
+  metrics:     curl http://localhost%s/metrics
+  stop:        Ctrl-C
+
+`, cfg.Kafka.Brokers[0], host, port, cfg.ClickHouse.Database, cfg.HTTPAddr)
+}

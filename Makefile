@@ -1,0 +1,49 @@
+# touchline's developer entry points. `make help` lists them.
+GO ?= go
+PYTHON ?= python3
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
+
+.PHONY: deps
+deps: ## install the real servers and tools the tests need (clickhouse-server, Kafka jars, chDB)
+	scripts/install-deps.sh all
+
+.PHONY: dev
+dev: ## all-in-one dev mode: embedded Kafka, all services, local ClickHouse, synthetic traffic, reports
+	scripts/install-deps.sh clickhouse
+	$(GO) run ./cmd/touchline dev
+
+.PHONY: build
+build: ## build every command into bin/
+	$(GO) build -o bin/ ./cmd/...
+
+.PHONY: test
+test: deps ## unit tests, the integration suite on real Kafka and ClickHouse, and the chDB check
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 60m ./...
+	$(GO) run ./test/chdb/dump | $(PYTHON) test/chdb/check.py
+
+.PHONY: test-unit
+test-unit: ## unit tests only (no servers needed)
+	$(GO) test -count=1 -short ./pkg/...
+
+.PHONY: test-integration
+test-integration: deps ## the integration suite on real Kafka and ClickHouse
+	$(GO) test -count=1 -timeout 60m -v ./test/integration/
+
+.PHONY: bench
+bench: deps ## end-to-end ingest benchmark against bare franz-go and clickhouse-go baselines
+	$(GO) run ./test/bench
+
+.PHONY: fmt
+fmt: ## format the code
+	gofmt -w cmd pkg test schemas
+
+.PHONY: lint
+lint: ## vet, and golangci-lint when installed
+	$(GO) vet ./...
+	@command -v golangci-lint >/dev/null && golangci-lint run || echo "golangci-lint not installed; ran go vet only"

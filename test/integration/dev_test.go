@@ -1,0 +1,48 @@
+package integration
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/touchline-io/touchline/test/testenv"
+)
+
+// TestDevMode runs `touchline dev --once` as a user would on a fresh machine:
+// it starts its own broker and ClickHouse server, publishes synthetic traffic
+// and prints a report once every touchpoint is queryable.
+func TestDevMode(t *testing.T) {
+	servers(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	const events = 3000
+	cmd := exec.CommandContext(ctx, touchlineBin, "dev", "--once",
+		"--events", strconv.Itoa(events), "--persons", "200", "--days", "10",
+		"--kafka-port", strconv.Itoa(freePort(t)), "--data-dir", t.TempDir(),
+		"--http-addr", "127.0.0.1:0", "--report-every", "500ms")
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(os.Environ(), "TOUCHLINE_PIPELINES="+filepath.Join(testenv.RepoRoot(), "pipelines"))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("touchline dev: %v\n%s", err, out)
+	}
+	text := string(out)
+	for _, want := range []string{"kafka:", "clickhouse:", "migrations:  2 applied", "services:    ingest", "report:", "clickhouse-client --host"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q:\n%s", want, text)
+		}
+	}
+	m := regexp.MustCompile(`published (\d+) touchpoints`).FindStringSubmatch(text)
+	if m == nil || m[1] != strconv.Itoa(events) {
+		t.Fatalf("published count missing or wrong:\n%s", text)
+	}
+	if !strings.Contains(text, "progress:    "+strconv.Itoa(events)+" touchpoints queryable") {
+		t.Fatalf("never saw all %d touchpoints queryable:\n%s", events, text)
+	}
+}

@@ -1,0 +1,101 @@
+// Package integration tests touchline's services end to end on a real Apache
+// Kafka broker and a real ClickHouse server, started once for the package.
+package integration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/touchline-io/touchline/test/testenv"
+)
+
+var (
+	srv          *testenv.Servers
+	ingestBin    string
+	touchlineBin string
+	skipWhy      string
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "touchline-it-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	srv, err = testenv.Start(ctx, dir)
+	if err != nil {
+		if errors.Is(err, testenv.ErrUnavailable) && os.Getenv("CI") != "true" {
+			skipWhy = err.Error()
+			return m.Run()
+		}
+		fmt.Fprintln(os.Stderr, "starting real servers:", err)
+		return 1
+	}
+	defer srv.Stop()
+	if ingestBin, err = testenv.Build(ctx, dir, "ingest"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if touchlineBin, err = testenv.Build(ctx, dir, "touchline"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
+// servers returns the shared servers, skipping the test when they are not
+// installed outside CI.
+func servers(t testing.TB) *testenv.Servers {
+	t.Helper()
+	if srv == nil {
+		t.Skip(skipWhy)
+	}
+	return srv
+}
+
+var unsafeName = regexp.MustCompile(`[^a-z0-9]+`)
+
+// uniqueName names a test's topics, group and database.
+func uniqueName(t testing.TB) string {
+	return fmt.Sprintf("t_%s_%d", strings.Trim(unsafeName.ReplaceAllString(strings.ToLower(t.Name()), "_"), "_"), time.Now().UnixNano()%1_000_000)
+}
+
+// logPath returns where a test's service process logs; the log is printed
+// when the test fails.
+func logPath(t *testing.T) string {
+	p := filepath.Join(t.TempDir(), "service.log")
+	t.Cleanup(func() {
+		if t.Failed() {
+			if b, err := os.ReadFile(p); err == nil {
+				if len(b) > 20000 {
+					b = b[len(b)-20000:]
+				}
+				t.Logf("service log tail:\n%s", b)
+			}
+		}
+	})
+	return p
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	port, err := testenv.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
+}

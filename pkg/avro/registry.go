@@ -149,11 +149,11 @@ func (r *SchemaRegistry) SchemaText(ctx context.Context, id int) (string, error)
 
 // Register implements Registry.
 func (r *SchemaRegistry) Register(ctx context.Context, subject, text string) (int, error) {
-	ss, err := r.cl.CreateSchema(ctx, subject, sr.Schema{Schema: text, Type: sr.TypeAvro})
+	id, err := r.cl.RegisterSchema(ctx, subject, sr.Schema{Schema: text, Type: sr.TypeAvro}, -1, -1)
 	if err != nil {
 		return 0, fmt.Errorf("registering schema under %s: %w", subject, err)
 	}
-	return ss.ID, nil
+	return id, nil
 }
 
 // Codecs caches compiled codecs by schema id over a Registry. It is safe for

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
@@ -21,6 +22,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/generate"
+	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/publish"
 	"github.com/touchline-io/touchline/pkg/servers"
 )
@@ -101,27 +103,24 @@ func Run(ctx context.Context, cfg config.Config, opts Options, out io.Writer, lo
 				stopServices()
 			}
 		}()
-		want := int64(0)
 		if opts.Generate {
-			n, err := publishTraffic(gctx, cfg, opts.Traffic, out)
-			if err != nil {
+			if err := publishTraffic(gctx, cfg, opts.Traffic, out); err != nil {
 				return err
 			}
-			want = n
 		}
-		return report(svcCtx, conn, out, want, opts)
+		return report(svcCtx, conn, out, caughtUp(cfg), opts)
 	})
 	return g.Wait()
 }
 
-func publishTraffic(ctx context.Context, cfg config.Config, traffic generate.Config, out io.Writer) (int64, error) {
+func publishTraffic(ctx context.Context, cfg config.Config, traffic generate.Config, out io.Writer) error {
 	gen, err := generate.New(traffic)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	p, err := publish.Dial(ctx, cfg.Kafka)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer p.Close()
 	start := time.Now()
@@ -130,15 +129,29 @@ func publishTraffic(ctx context.Context, cfg config.Config, traffic generate.Con
 		err = p.Flush(ctx)
 	}
 	if err != nil {
-		return int64(n), fmt.Errorf("publishing synthetic traffic: %w", err)
+		return fmt.Errorf("publishing synthetic traffic: %w", err)
 	}
 	fmt.Fprintf(out, "traffic:     published %d touchpoints and the daily spend in %s\n", n, time.Since(start).Round(time.Millisecond))
-	return int64(n), nil
+	return nil
 }
 
-// report prints progress until want touchpoints are queryable, then the
-// channel report; without Once it goes on printing progress until ctx ends.
-func report(ctx context.Context, conn driver.Conn, out io.Writer, want int64, opts Options) error {
+// caughtUp returns a check of whether the ingest service has processed
+// everything published so far.
+func caughtUp(cfg config.Config) func(context.Context) (bool, error) {
+	return func(ctx context.Context) (bool, error) {
+		cl, err := kafka.NewClient(cfg.Kafka, nil)
+		if err != nil {
+			return false, err
+		}
+		defer cl.Close()
+		return kafka.GroupCaughtUp(ctx, kadm.NewClient(cl), cfg.Ingest.Group, cfg.Kafka.Topics.Touchpoints, cfg.Kafka.Topics.Spend)
+	}
+}
+
+// report prints progress until the ingest service has caught up with what was
+// published, then the channel report; without Once it goes on printing
+// progress until ctx ends.
+func report(ctx context.Context, conn driver.Conn, out io.Writer, caughtUp func(context.Context) (bool, error), opts Options) error {
 	tick := time.NewTicker(opts.ReportEvery)
 	defer tick.Stop()
 	start := time.Now()
@@ -152,7 +165,11 @@ func report(ctx context.Context, conn driver.Conn, out io.Writer, want int64, op
 			return fmt.Errorf("counting touchpoints: %w", err)
 		}
 		fmt.Fprintf(out, "progress:    %d touchpoints queryable after %s\n", rows, time.Since(start).Round(time.Second))
-		if !reported && int64(rows) >= want && want > 0 {
+		done, err := caughtUp(ctx)
+		if err != nil && ctx.Err() == nil {
+			return fmt.Errorf("checking the ingest group: %w", err)
+		}
+		if !reported && done {
 			if err := printChannelReport(ctx, conn, out); err != nil {
 				return err
 			}

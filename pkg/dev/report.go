@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -69,12 +70,16 @@ func printHowToQuery(out io.Writer, cfg config.Config) {
 	if err != nil {
 		host, port = cfg.ClickHouse.Addr[0], "9000"
 	}
+	metrics := cfg.HTTPAddr
+	if strings.HasPrefix(metrics, ":") {
+		metrics = "localhost" + metrics
+	}
 	fmt.Fprintf(out, `
 how to use:
   publish:     touchline produce --brokers %s --file events.jsonl
   query:       clickhouse-client --host %s --port %s -d %s -q "SELECT channel, count() FROM touchpoints FINAL GROUP BY channel"
-  metrics:     curl http://localhost%s/metrics
+  metrics:     curl http://%s/metrics
   stop:        Ctrl-C
 
-`, cfg.Kafka.Brokers[0], host, port, cfg.ClickHouse.Database, cfg.HTTPAddr)
+`, cfg.Kafka.Brokers[0], host, port, cfg.ClickHouse.Database, metrics)
 }

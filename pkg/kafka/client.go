@@ -105,3 +105,25 @@ func NewRegistry(cfg Config) (avro.Registry, error) {
 	}
 	return avro.NewSchemaRegistry(cl), nil
 }
+
+// GroupCaughtUp reports whether group has committed the end offset of every
+// non-empty partition of topics, i.e. has processed everything published so
+// far.
+func GroupCaughtUp(ctx context.Context, adm *kadm.Client, group string, topics ...string) (bool, error) {
+	ends, err := adm.ListEndOffsets(ctx, topics...)
+	if err != nil {
+		return false, fmt.Errorf("listing end offsets: %w", err)
+	}
+	committed, err := adm.FetchOffsets(ctx, group)
+	if err != nil {
+		return false, fmt.Errorf("fetching offsets of group %s: %w", group, err)
+	}
+	done := true
+	ends.Each(func(o kadm.ListedOffset) {
+		c, ok := committed.Lookup(o.Topic, o.Partition)
+		if o.Offset > 0 && (!ok || c.At < o.Offset) {
+			done = false
+		}
+	})
+	return done, nil
+}

@@ -147,22 +147,9 @@ func waitCommitted(ctx context.Context, t *testing.T, cfg config.Config) {
 	t.Helper()
 	adm := admin(t, cfg)
 	for {
-		ends, err := adm.ListEndOffsets(ctx, cfg.Kafka.Topics.Touchpoints, cfg.Kafka.Topics.Spend)
-		if err != nil {
-			t.Fatal(err)
-		}
-		committed, err := adm.FetchOffsets(ctx, cfg.Ingest.Group)
-		if err == nil {
-			done := true
-			ends.Each(func(o kadm.ListedOffset) {
-				c, ok := committed.Lookup(o.Topic, o.Partition)
-				if o.Offset > 0 && (!ok || c.At < o.Offset) {
-					done = false
-				}
-			})
-			if done {
-				return
-			}
+		done, err := kafka.GroupCaughtUp(ctx, adm, cfg.Ingest.Group, cfg.Kafka.Topics.Touchpoints, cfg.Kafka.Topics.Spend)
+		if err == nil && done {
+			return
 		}
 		select {
 		case <-ctx.Done():

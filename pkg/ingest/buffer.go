@@ -45,16 +45,6 @@ func (b *buffer) consumed(r *kgo.Record, now time.Time) {
 	b.records++
 }
 
-func (b *buffer) reset() {
-	b.touchpoints = b.touchpoints[:0]
-	b.spend = b.spend[:0]
-	b.spendFrom = b.spendFrom[:0]
-	b.dead = b.dead[:0]
-	b.deadFrom = b.deadFrom[:0]
-	b.offsets = nil
-	b.records = 0
-}
-
 // drop forgets everything consumed from the given partitions, which this
 // instance no longer owns: their next owner consumes them again from the last
 // committed offset.

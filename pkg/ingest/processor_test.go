@@ -15,7 +15,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 )
 
-func newProcessor(t *testing.T) (*Processor, *avro.Codecs) {
+func newProcessor(t testing.TB) (*Processor, *avro.Codecs) {
 	t.Helper()
 	rules, err := channel.Load("../../pipelines/channels.yaml")
 	if err != nil {

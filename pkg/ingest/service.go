@@ -41,9 +41,12 @@ type Service struct {
 	m      *Metrics
 	log    *zap.Logger
 
-	mu      sync.Mutex // guards buf; held while processing and flushing
-	buf     buffer
-	healthy atomic.Bool
+	mu       sync.Mutex // guards buf; held while processing a poll
+	buf      *buffer
+	batches  chan *buffer   // full buffers, to the flusher
+	closed   bool           // batches is closed: Run has returned
+	inflight sync.WaitGroup // buffers handed off and not yet flushed
+	healthy  atomic.Bool
 }
 
 // New creates the service and its Kafka consumer (group cfg.Group, topics
@@ -53,7 +56,8 @@ func New(cfg Config, kcfg kafka.Config, conn driver.Conn, proc *Processor, m *Me
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, topics: kcfg.Topics, conn: conn, proc: proc, m: m, log: log}
+	s := &Service{cfg: cfg, topics: kcfg.Topics, conn: conn, proc: proc, m: m, log: log,
+		buf: &buffer{}, batches: make(chan *buffer)}
 	s.healthy.Store(true)
 	m.clickhouseUp.Set(1)
 	cl, err := kafka.NewClient(kcfg, log,
@@ -89,21 +93,74 @@ func (s *Service) Close() { s.cl.Close() }
 
 // Run consumes until ctx is cancelled, then flushes and commits what it holds
 // within the shutdown timeout. It returns nil after a clean shutdown.
+//
+// A poll loop decodes records into a buffer while a flusher goroutine writes
+// the previous buffer, so decoding overlaps with ClickHouse inserts. At most
+// one buffer is being written while the next one fills; when writes fail the
+// hand-off blocks, and with it consumption.
 func (s *Service) Run(ctx context.Context) error {
 	s.log.Info("ingest started", zap.String("group", s.cfg.Group),
 		zap.Strings("topics", []string{s.topics.Touchpoints, s.topics.Spend}))
+	flushCtx, cancelFlush := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelFlush()
+	flushed := make(chan error, 1)
+	go func() { flushed <- s.flusher(flushCtx) }()
 	for ctx.Err() == nil {
 		s.pollOnce(ctx)
 	}
+	stop := time.AfterFunc(s.cfg.ShutdownTimeout, cancelFlush)
+	defer stop.Stop()
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
-	defer cancel()
-	if err := s.flushLocked(shutdownCtx); err != nil {
+	s.handOffLocked(flushCtx)
+	close(s.batches)
+	s.closed = true
+	s.mu.Unlock()
+	if err := <-flushed; err != nil {
 		return fmt.Errorf("final flush: %w (uncommitted records are consumed again at the next start)", err)
 	}
 	s.log.Info("ingest stopped")
 	return nil
+}
+
+// flusher writes handed-off buffers in order until the channel closes. It
+// returns the first error, which only happens when ctx ends mid-write.
+func (s *Service) flusher(ctx context.Context) error {
+	var first error
+	for b := range s.batches {
+		if err := s.flush(ctx, b); err != nil && first == nil {
+			first = err
+		}
+		s.inflight.Done()
+	}
+	return first
+}
+
+// handOffLocked passes the current buffer to the flusher, waiting while the
+// flusher is busy with the previous one, and starts a new buffer.
+func (s *Service) handOffLocked(ctx context.Context) {
+	if s.buf.records == 0 || s.closed {
+		return
+	}
+	s.inflight.Add(1)
+	select {
+	case s.batches <- s.buf:
+		s.buf = &buffer{}
+		s.m.buffered.Set(0)
+	case <-ctx.Done():
+		s.inflight.Done()
+	}
+}
+
+// waitFlushed waits until every handed-off buffer is written, or ctx ends.
+func (s *Service) waitFlushed(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { s.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (s *Service) pollOnce(ctx context.Context) {
@@ -141,9 +198,7 @@ func (s *Service) pollOnce(ctx context.Context) {
 	})
 	s.m.buffered.Set(float64(s.buf.records))
 	if s.buf.records >= s.cfg.BatchSize || (s.buf.records > 0 && time.Since(s.buf.oldest) >= s.cfg.FlushInterval) {
-		if err := s.flushLocked(ctx); err != nil && ctx.Err() == nil {
-			s.log.Error("flush failed", zap.Error(err))
-		}
+		s.handOffLocked(ctx)
 	}
 }
 
@@ -195,54 +250,49 @@ func (s *Service) deadLetter(r *kgo.Record, rej *Rejection) *kgo.Record {
 	return &kgo.Record{Topic: s.topics.DeadLetter, Key: r.Key, Value: r.Value, Headers: headers}
 }
 
-// flushLocked makes the buffer durable (ClickHouse rows, then dead letters)
-// and then commits the offsets. Writes are retried until they succeed or ctx
-// ends; parts already written are not written again.
-func (s *Service) flushLocked(ctx context.Context) error {
-	if s.buf.records == 0 {
-		return nil
-	}
+// flush makes b durable (ClickHouse rows, then dead letters) and then commits
+// its offsets. Writes are retried until they succeed or ctx ends; parts
+// already written are not written again.
+func (s *Service) flush(ctx context.Context, b *buffer) error {
 	start := time.Now()
-	if len(s.buf.touchpoints) > 0 {
+	if len(b.touchpoints) > 0 {
 		if err := s.retry(ctx, "clickhouse", func(ctx context.Context) error {
-			return clickhouse.InsertTouchpoints(ctx, s.conn, s.buf.touchpoints)
+			return clickhouse.InsertTouchpoints(ctx, s.conn, b.touchpoints)
 		}); err != nil {
 			return err
 		}
-		s.m.rows.WithLabelValues("touchpoints").Add(float64(len(s.buf.touchpoints)))
-		s.buf.touchpoints = s.buf.touchpoints[:0]
+		s.m.rows.WithLabelValues("touchpoints").Add(float64(len(b.touchpoints)))
+		b.touchpoints = nil
 	}
-	if len(s.buf.spend) > 0 {
+	if len(b.spend) > 0 {
 		if err := s.retry(ctx, "clickhouse", func(ctx context.Context) error {
-			return clickhouse.InsertSpend(ctx, s.conn, s.buf.spend)
+			return clickhouse.InsertSpend(ctx, s.conn, b.spend)
 		}); err != nil {
 			return err
 		}
-		s.m.rows.WithLabelValues("spend").Add(float64(len(s.buf.spend)))
-		s.buf.spend, s.buf.spendFrom = s.buf.spend[:0], s.buf.spendFrom[:0]
+		s.m.rows.WithLabelValues("spend").Add(float64(len(b.spend)))
+		b.spend = nil
 	}
-	if len(s.buf.dead) > 0 {
+	if len(b.dead) > 0 {
 		if err := s.retry(ctx, "dead_letter", func(ctx context.Context) error {
-			return s.cl.ProduceSync(ctx, s.buf.dead...).FirstErr()
+			return s.cl.ProduceSync(ctx, b.dead...).FirstErr()
 		}); err != nil {
 			return err
 		}
-		s.buf.dead, s.buf.deadFrom = s.buf.dead[:0], s.buf.deadFrom[:0]
+		b.dead = nil
 	}
-	s.commit(ctx)
-	s.m.batchRows.Observe(float64(s.buf.records))
+	s.commit(ctx, b.offsets)
+	s.m.batchRows.Observe(float64(b.records))
 	s.m.flushSeconds.Observe(time.Since(start).Seconds())
-	s.buf.reset()
-	s.m.buffered.Set(0)
 	return nil
 }
 
 // commit commits the buffered offsets. A failed commit is logged and not
 // retried: the records are consumed again later and deduplicated by
 // ClickHouse.
-func (s *Service) commit(ctx context.Context) {
+func (s *Service) commit(ctx context.Context, offsets map[string]map[int32]kgo.EpochOffset) {
 	var commitErr error
-	s.cl.CommitOffsetsSync(ctx, s.buf.offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+	s.cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
 		if err != nil {
 			commitErr = err
 			return
@@ -301,8 +351,9 @@ func (s *Service) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[stri
 	defer s.mu.Unlock()
 	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.RebalanceFlushTimeout)
 	defer cancel()
-	if err := s.flushLocked(flushCtx); err != nil {
-		s.log.Warn("flush on revoke failed; leaving the revoked partitions to their next owner", zap.Error(err))
+	s.handOffLocked(flushCtx)
+	if err := s.waitFlushed(flushCtx); err != nil || s.buf.records > 0 {
+		s.log.Warn("flush on revoke did not finish; leaving the revoked partitions to their next owner", zap.Error(err))
 		s.buf.drop(s.topics.Touchpoints, s.topics.Spend, revoked)
 	}
 }

@@ -1,5 +1,6 @@
 // Package observe serves a service's operational HTTP endpoints: Prometheus
-// metrics on /metrics, liveness on /healthz and readiness on /readyz.
+// metrics on /metrics, liveness on /healthz, readiness on /readyz, and Go
+// profiles under /debug/pprof/.
 package observe
 
 import (
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,6 +35,8 @@ func Listen(addr string, g prometheus.Gatherer, ready ReadyFunc, log *zap.Logger
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 	})

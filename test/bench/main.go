@@ -11,6 +11,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -28,14 +30,15 @@ import (
 func main() {
 	events := flag.Int("events", 200_000, "touchpoints to publish and ingest")
 	batch := flag.Int("batch", 20_000, "ingest batch size, also used by the insert baseline")
+	profile := flag.String("cpuprofile", "", "write a 5-second CPU profile of the ingest process to this file")
 	flag.Parse()
-	if err := run(*events, *batch); err != nil {
+	if err := run(*events, *batch, *profile); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(n, batch int) error {
+func run(n, batch int, profile string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	dir, err := os.MkdirTemp("", "touchline-bench-")
@@ -50,6 +53,11 @@ func run(n, batch int) error {
 	defer srv.Stop()
 	cfg := srv.Config("bench")
 	cfg.Ingest.BatchSize = batch
+	port, err := testenv.FreePort()
+	if err != nil {
+		return err
+	}
+	cfg.HTTPAddr = fmt.Sprintf("127.0.0.1:%d", port)
 	conn, err := testenv.Prepare(ctx, cfg, 4)
 	if err != nil {
 		return err
@@ -70,7 +78,7 @@ func run(n, batch int) error {
 		return err
 	}
 	records = nil
-	ingestRate, peak, err := endToEnd(ctx, cfg, conn, dir, n)
+	ingestRate, peak, err := endToEnd(ctx, cfg, conn, dir, n, profile)
 	if err != nil {
 		return err
 	}
@@ -142,7 +150,7 @@ func bareInsert(ctx context.Context, cfg config.Config, records []*kgo.Record, b
 
 // endToEnd runs the ingest service as its own process and times it from
 // start until every touchpoint is in ClickHouse.
-func endToEnd(ctx context.Context, cfg config.Config, conn driver.Conn, dir string, n int) (float64, int64, error) {
+func endToEnd(ctx context.Context, cfg config.Config, conn driver.Conn, dir string, n int, profile string) (float64, int64, error) {
 	bin, err := testenv.Build(ctx, dir, "ingest")
 	if err != nil {
 		return 0, 0, err
@@ -157,6 +165,9 @@ func endToEnd(ctx context.Context, cfg config.Config, conn driver.Conn, dir stri
 		return 0, 0, err
 	}
 	defer p.Kill()
+	if profile != "" {
+		go saveProfile(ctx, "http://"+cfg.HTTPAddr+"/debug/pprof/profile?seconds=5", profile)
+	}
 	var peak int64
 	for {
 		var rows uint64
@@ -179,4 +190,23 @@ func endToEnd(ctx context.Context, cfg config.Config, conn driver.Conn, dir stri
 		peak = max(peak, pk)
 	}
 	return rate, peak, p.Terminate(time.Minute)
+}
+
+// saveProfile fetches a CPU profile from url into path, retrying until the
+// service answers.
+func saveProfile(ctx context.Context, url, path string) {
+	for ctx.Err() == nil {
+		resp, err := http.Get(url) //nolint:gosec // loopback URL built by the benchmark
+		if err != nil {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		defer resp.Body.Close()
+		f, err := os.Create(path)
+		if err == nil {
+			_, _ = io.Copy(f, resp.Body)
+			_ = f.Close()
+		}
+		return
+	}
 }

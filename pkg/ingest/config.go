@@ -8,6 +8,7 @@ package ingest
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/touchline-io/touchline/pkg/touchpoint"
@@ -22,6 +23,9 @@ type Config struct {
 	// FlushInterval is the age of the oldest buffered record that triggers a
 	// flush. Default 1s.
 	FlushInterval time.Duration `yaml:"flush_interval"`
+	// Workers is the number of goroutines decoding and validating records.
+	// Default: the number of CPUs.
+	Workers int `yaml:"workers"`
 	// FetchMaxBytes bounds what the Kafka client buffers ahead of processing,
 	// which with BatchSize bounds memory. Default 16 MiB.
 	FetchMaxBytes int32 `yaml:"fetch_max_bytes"`
@@ -47,6 +51,7 @@ func DefaultConfig() Config {
 		Group:                 "touchline-ingest",
 		BatchSize:             20000,
 		FlushInterval:         time.Second,
+		Workers:               runtime.NumCPU(),
 		FetchMaxBytes:         16 << 20,
 		RetryBackoff:          200 * time.Millisecond,
 		RetryBackoffMax:       10 * time.Second,
@@ -67,6 +72,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: group is empty", ErrConfig)
 	case c.BatchSize < 1:
 		return fmt.Errorf("%w: batch_size must be at least 1", ErrConfig)
+	case c.Workers < 1:
+		return fmt.Errorf("%w: workers must be at least 1", ErrConfig)
 	case c.FlushInterval <= 0:
 		return fmt.Errorf("%w: flush_interval must be positive", ErrConfig)
 	case c.FetchMaxBytes < 1<<20:

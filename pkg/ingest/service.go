@@ -182,51 +182,87 @@ func (s *Service) pollOnce(ctx context.Context) {
 		}
 	})
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	var records []*kgo.Record
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 		if n := len(p.Records); n > 0 {
 			last := p.Records[n-1].Offset
 			s.m.lag.WithLabelValues(p.Topic, strconv.Itoa(int(p.Partition))).Set(float64(max(p.HighWatermark-last-1, 0)))
 			s.m.records.WithLabelValues(p.Topic).Add(float64(n))
-		}
-		for _, r := range p.Records {
-			if err := s.processRecord(ctx, r); err != nil {
-				return // ctx cancelled: the record stays uncommitted
-			}
+			records = append(records, p.Records...)
 		}
 	})
+	outcomes := s.processAll(ctx, records)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, o := range outcomes {
+		if o.err != nil {
+			break // ctx cancelled: this record and the rest stay uncommitted
+		}
+		s.add(records[i], o)
+	}
 	s.m.buffered.Set(float64(s.buf.records))
 	if s.buf.records >= s.cfg.BatchSize || (s.buf.records > 0 && time.Since(s.buf.oldest) >= s.cfg.FlushInterval) {
 		s.handOffLocked(ctx)
 	}
 }
 
-// processRecord adds r to the buffer as a row or a dead letter. It only fails
-// when ctx is cancelled while the schema registry is unreachable.
-func (s *Service) processRecord(ctx context.Context, r *kgo.Record) error {
-	var rej *Rejection
-	err := s.retry(ctx, "schema_registry", func(ctx context.Context) error {
+// outcome is what one record becomes: a row for one of the tables, or a dead
+// letter; err is set only when ctx ended while the schema registry was
+// unreachable.
+type outcome struct {
+	touchpoint *clickhouse.TouchpointRow
+	spend      *clickhouse.SpendRow
+	rejection  *Rejection
+	err        error
+}
+
+// processAll processes records on cfg.Workers goroutines, each taking an
+// interleaved share, and returns their outcomes in record order.
+func (s *Service) processAll(ctx context.Context, records []*kgo.Record) []outcome {
+	outcomes := make([]outcome, len(records))
+	workers := min(s.cfg.Workers, len(records))
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(records); i += workers {
+				outcomes[i] = s.process(ctx, records[i])
+			}
+		}()
+	}
+	wg.Wait()
+	return outcomes
+}
+
+// process turns r into an outcome, retrying while the schema registry is
+// unreachable. It is safe for concurrent use.
+func (s *Service) process(ctx context.Context, r *kgo.Record) outcome {
+	var o outcome
+	o.err = s.retry(ctx, "schema_registry", func(ctx context.Context) error {
 		var err error
 		switch r.Topic {
 		case s.topics.Touchpoints:
-			var row *clickhouse.TouchpointRow
-			if row, rej, err = s.proc.Touchpoint(ctx, r); row != nil {
-				s.buf.touchpoints = append(s.buf.touchpoints, *row)
-			}
+			o.touchpoint, o.rejection, err = s.proc.Touchpoint(ctx, r)
 		case s.topics.Spend:
-			var row *clickhouse.SpendRow
-			if row, rej, err = s.proc.Spend(ctx, r); row != nil {
-				s.buf.spend = append(s.buf.spend, *row)
-				s.buf.spendFrom = append(s.buf.spendFrom, r.Partition)
-			}
+			o.spend, o.rejection, err = s.proc.Spend(ctx, r)
 		}
 		return err
 	})
-	if err != nil {
-		return err
-	}
-	if rej != nil {
+	return o
+}
+
+// add puts the outcome of r into the buffer and records r as consumed.
+func (s *Service) add(r *kgo.Record, o outcome) {
+	switch {
+	case o.touchpoint != nil:
+		s.buf.touchpoints = append(s.buf.touchpoints, *o.touchpoint)
+	case o.spend != nil:
+		s.buf.spend = append(s.buf.spend, *o.spend)
+		s.buf.spendFrom = append(s.buf.spendFrom, r.Partition)
+	case o.rejection != nil:
+		rej := o.rejection
 		s.buf.dead = append(s.buf.dead, s.deadLetter(r, rej))
 		s.buf.deadFrom = append(s.buf.deadFrom, partitionRef{r.Topic, r.Partition})
 		s.m.deadLetters.WithLabelValues(r.Topic, string(rej.Reason)).Inc()
@@ -234,7 +270,6 @@ func (s *Service) processRecord(ctx context.Context, r *kgo.Record) error {
 			zap.Int64("offset", r.Offset), zap.String("reason", string(rej.Reason)), zap.Error(rej.Err))
 	}
 	s.buf.consumed(r, time.Now())
-	return nil
 }
 
 func (s *Service) deadLetter(r *kgo.Record, rej *Rejection) *kgo.Record {

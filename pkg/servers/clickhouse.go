@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"text/template"
 	"time"
@@ -31,6 +32,9 @@ type ClickHouseOptions struct {
 	TCPPort int
 	// HTTPPort is the HTTP port. Default 0 picks a free port.
 	HTTPPort int
+	// Users adds users, by name, with their plain-text passwords and the
+	// default profile, besides the password-less user "default".
+	Users map[string]string
 	// StartTimeout bounds waiting for the server to answer /ping after each
 	// start. Default 60s.
 	StartTimeout time.Duration
@@ -38,6 +42,8 @@ type ClickHouseOptions struct {
 	// Default: no logging.
 	Logger *zap.Logger
 }
+
+var userName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // ClickHouse is a clickhouse-server child process listening on 127.0.0.1.
 // Its methods are safe for concurrent use.
@@ -55,6 +61,11 @@ type ClickHouse struct {
 func StartClickHouse(ctx context.Context, opts ClickHouseOptions) (*ClickHouse, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("starting clickhouse-server: ClickHouseOptions.Dir is required")
+	}
+	for name := range opts.Users {
+		if !userName.MatchString(name) || name == "default" {
+			return nil, fmt.Errorf("starting clickhouse-server: user name %q must be a plain identifier other than default", name)
+		}
 	}
 	argv, err := clickHouseCommand(opts.Binary)
 	if err != nil {
@@ -289,6 +300,16 @@ const (
             <profile>default</profile>
             <quota>default</quota>
         </default>
+{{- range $name, $password := .Users}}
+        <{{$name}}>
+            <password>{{xml $password}}</password>
+            <networks>
+                <ip>::/0</ip>
+            </networks>
+            <profile>default</profile>
+            <quota>default</quota>
+        </{{$name}}>
+{{- end}}
     </users>
     <quotas>
         <default>

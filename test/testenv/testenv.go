@@ -33,6 +33,12 @@ import (
 // ErrUnavailable reports that the real servers cannot be started here.
 var ErrUnavailable = errors.New("real kafka and clickhouse servers are not available (run scripts/install-deps.sh)")
 
+// The ClickHouse user with a password that Start creates besides "default".
+const (
+	PasswordUser = "analyst"
+	Password     = "s3cret <&> pass"
+)
+
 // Servers are the real Kafka and ClickHouse servers of a suite.
 type Servers struct {
 	Kafka      *servers.Kafka
@@ -43,7 +49,9 @@ type Servers struct {
 // Start starts both servers under dir. The error wraps ErrUnavailable when a
 // server is not installed.
 func Start(ctx context.Context, dir string) (*Servers, error) {
-	ch, err := servers.StartClickHouse(ctx, servers.ClickHouseOptions{Dir: filepath.Join(dir, "clickhouse")})
+	ch, err := servers.StartClickHouse(ctx, servers.ClickHouseOptions{
+		Dir: filepath.Join(dir, "clickhouse"), Users: map[string]string{PasswordUser: Password},
+	})
 	if err != nil {
 		return nil, wrapUnavailable(err)
 	}

@@ -85,12 +85,22 @@ func (p *Processor) Touchpoint(ctx context.Context, r *kgo.Record) (*clickhouse.
 	if err != nil {
 		return nil, reject(err), nil
 	}
+	row, rej := p.TouchpointRow(t)
+	if row != nil {
+		row.SourcePartition, row.SourceOffset = r.Partition, r.Offset
+	}
+	return row, rej, nil
+}
+
+// TouchpointRow validates and normalises t into a row, or says why it is
+// rejected. The row's source partition and offset are left zero.
+func (p *Processor) TouchpointRow(t *touchpoint.Touchpoint) (*clickhouse.TouchpointRow, *Rejection) {
 	if err := t.Validate(p.limits, p.now()); err != nil {
-		return nil, reject(err), nil
+		return nil, reject(err)
 	}
 	ids, err := p.normalizer.Normalize(t.Identifiers)
 	if err != nil {
-		return nil, &Rejection{ReasonInvalidIdentifier, err}, nil
+		return nil, &Rejection{ReasonInvalidIdentifier, err}
 	}
 	row := &clickhouse.TouchpointRow{
 		EventID:     t.EventID,
@@ -101,20 +111,18 @@ func (p *Processor) Touchpoint(ctx context.Context, r *kgo.Record) (*clickhouse.
 			Channel: t.Channel, UTMSource: t.UTMSource, UTMMedium: t.UTMMedium,
 			UTMCampaign: t.UTMCampaign, Referrer: t.Referrer, EventType: t.EventType,
 		}),
-		Campaign:        firstNonEmpty(t.Campaign, t.UTMCampaign),
-		UTMSource:       t.UTMSource,
-		UTMMedium:       t.UTMMedium,
-		UTMCampaign:     t.UTMCampaign,
-		UTMContent:      t.UTMContent,
-		UTMTerm:         t.UTMTerm,
-		Referrer:        t.Referrer,
-		PageURL:         t.PageURL,
-		PersonID:        PersonID(ids),
-		Currency:        t.Currency,
-		OrderID:         t.OrderID,
-		SourcePartition: r.Partition,
-		SourceOffset:    r.Offset,
-		IngestedAt:      p.now().UTC().Truncate(time.Second),
+		Campaign:    firstNonEmpty(t.Campaign, t.UTMCampaign),
+		UTMSource:   t.UTMSource,
+		UTMMedium:   t.UTMMedium,
+		UTMCampaign: t.UTMCampaign,
+		UTMContent:  t.UTMContent,
+		UTMTerm:     t.UTMTerm,
+		Referrer:    t.Referrer,
+		PageURL:     t.PageURL,
+		PersonID:    PersonID(ids),
+		Currency:    t.Currency,
+		OrderID:     t.OrderID,
+		IngestedAt:  p.now().UTC().Truncate(time.Second),
 	}
 	for _, id := range ids {
 		row.IdentifierTypes = append(row.IdentifierTypes, id.Type)
@@ -135,7 +143,7 @@ func (p *Processor) Touchpoint(ctx context.Context, r *kgo.Record) (*clickhouse.
 	if c := t.Context; c != nil {
 		row.DeviceType, row.OS, row.Country = c.DeviceType, c.OS, c.Country
 	}
-	return row, nil, nil
+	return row, nil
 }
 
 // Spend converts a record of the spend topic to a row. The row's version grows

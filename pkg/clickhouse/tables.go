@@ -60,6 +60,18 @@ type SpendRow struct {
 
 const insertSpend = `INSERT INTO spend (date, channel, campaign, source, cost, currency, impressions, clicks, version, ingested_at)`
 
+// PersonOverrideRow is one row of the person_overrides table: a stored
+// person id and the person it now belongs to. A higher Version replaces a
+// lower one.
+type PersonOverrideRow struct {
+	PersonID          string
+	SurvivingPersonID string
+	MergedAt          time.Time
+	Version           uint64
+}
+
+const insertPersonOverrides = `INSERT INTO person_overrides (person_id, surviving_person_id, merged_at, version)`
+
 // InsertTouchpoints writes rows to the touchpoints table in one batch.
 func InsertTouchpoints(ctx context.Context, conn driver.Conn, rows []TouchpointRow) error {
 	return insert(ctx, conn, insertTouchpoints, len(rows), func(b driver.Batch, i int) error {
@@ -76,6 +88,15 @@ func InsertSpend(ctx context.Context, conn driver.Conn, rows []SpendRow) error {
 	return insert(ctx, conn, insertSpend, len(rows), func(b driver.Batch, i int) error {
 		r := &rows[i]
 		return b.Append(r.Date, r.Channel, r.Campaign, r.Source, r.Cost, r.Currency, r.Impressions, r.Clicks, r.Version, r.IngestedAt)
+	})
+}
+
+// InsertPersonOverrides writes rows to the person_overrides table in one
+// batch.
+func InsertPersonOverrides(ctx context.Context, conn driver.Conn, rows []PersonOverrideRow) error {
+	return insert(ctx, conn, insertPersonOverrides, len(rows), func(b driver.Batch, i int) error {
+		r := &rows[i]
+		return b.Append(r.PersonID, r.SurvivingPersonID, r.MergedAt, r.Version)
 	})
 }
 

@@ -1,0 +1,188 @@
+// Package analytics builds touchline's analyses as ClickHouse SQL (funnels,
+// multi-touch attribution, ROMI per channel, cohorts) and runs them.
+//
+// Every query is plain SQL that runs on ClickHouse 18.16 and on current
+// releases: no window functions, no DateTime64, no functions added after
+// 18.16, and no alias that shadows a column (18.16 resolves aliases anywhere
+// in a SELECT). Persons are always the resolved persons: a touchpoint's
+// person_id is mapped through person_overrides at query time, so events
+// ingested before an identity merge count for the surviving person. The exact
+// semantics are those of docs/analytics.md.
+package analytics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// Range is a half-open time range [From, To) in UTC.
+type Range struct {
+	From, To time.Time
+}
+
+// Validate reports an empty or inverted range.
+func (r Range) Validate() error {
+	if !r.From.Before(r.To) {
+		return fmt.Errorf("empty time range: from %s is not before to %s",
+			r.From.UTC().Format(time.RFC3339), r.To.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// Result is the outcome of a query: column names and rows of Go values
+// (string, int64, uint64, float64, time.Time or nil for NULL).
+type Result struct {
+	Columns []string
+	Rows    [][]any
+}
+
+// Run runs a query and collects its result. Integers become int64 or uint64,
+// floats float64, dates and times time.Time in UTC, and NULL nil.
+func Run(ctx context.Context, conn driver.Conn, sql string) (*Result, error) {
+	rows, err := conn.Query(ctx, sql)
+	if err != nil {
+		return nil, fmt.Errorf("running query: %w", err)
+	}
+	defer rows.Close()
+	types := rows.ColumnTypes()
+	res := &Result{Columns: rows.Columns()}
+	for rows.Next() {
+		dest := make([]any, len(types))
+		for i, t := range types {
+			dest[i] = reflect.New(t.ScanType()).Interface()
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("reading query result: %w", err)
+		}
+		row := make([]any, len(dest))
+		for i, d := range dest {
+			row[i] = plain(reflect.ValueOf(d).Elem())
+		}
+		res.Rows = append(res.Rows, row)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading query result: %w", err)
+	}
+	return res, nil
+}
+
+// plain converts a scanned value to one of the types Result documents.
+func plain(v reflect.Value) any {
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return nil
+		}
+		v = v.Elem()
+	}
+	switch x := v.Interface().(type) {
+	case time.Time:
+		return x.UTC()
+	}
+	switch v.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return v.Int()
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return v.Uint()
+	case reflect.Float32, reflect.Float64:
+		return v.Float()
+	case reflect.String:
+		return v.String()
+	}
+	return fmt.Sprint(v.Interface())
+}
+
+// quote renders s as a ClickHouse string literal.
+func quote(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+// timeLit renders t as a DateTime literal in UTC (whole seconds; ranges are
+// given to the second).
+func timeLit(t time.Time) string {
+	return "toDateTime(" + quote(t.UTC().Format(time.DateTime)) + ", 'UTC')"
+}
+
+// dateLit renders the UTC date of t as a Date literal.
+func dateLit(t time.Time) string {
+	return "toDate(" + quote(t.UTC().Format(time.DateOnly)) + ")"
+}
+
+// ceilDay returns the first UTC midnight at or after t: the days whose start
+// lies in [from, to) are those in [ceilDay(from), ceilDay(to)).
+func ceilDay(t time.Time) time.Time {
+	d := t.UTC().Truncate(24 * time.Hour)
+	if d.Before(t) {
+		d = d.AddDate(0, 0, 1)
+	}
+	return d
+}
+
+// quoteList renders a list of string literals for IN (...).
+func quoteList(values []string) string {
+	q := make([]string, len(values))
+	for i, v := range values {
+		q[i] = quote(v)
+	}
+	return strings.Join(q, ", ")
+}
+
+// eventMillis is the SQL of a touchpoint's time in Unix milliseconds.
+const eventMillis = "toUInt64(toUInt32(event_time)) * 1000 + event_millis"
+
+// column is one output column of resolvedEvents: an expression over the
+// touchpoints table and the name it is selected as.
+type column struct {
+	expr, name string
+}
+
+// col names a column of the touchpoints table as it is.
+func col(name string) column { return column{expr: name, name: name} }
+
+// resolvedEvents renders a subquery over deduplicated touchpoints that
+// returns the given columns and `person`, the resolved person, for the
+// touchpoints matching where. Names must differ from the touchpoints columns
+// that other expressions use, as 18.16 would substitute them there.
+func resolvedEvents(columns []column, where string) string {
+	inner := make([]string, len(columns))
+	outer := make([]string, len(columns))
+	for i, c := range columns {
+		inner[i] = c.expr
+		if c.expr != c.name {
+			inner[i] += " AS " + c.name
+		}
+		outer[i] = c.name
+	}
+	return `(
+        SELECT
+            ` + strings.Join(outer, ",\n            ") + `,
+            if(surviving_person_id = '', person_id, surviving_person_id) AS person
+        FROM
+        (
+            SELECT
+                person_id,
+                ` + strings.Join(inner, ",\n                ") + `
+            FROM touchpoints FINAL
+            WHERE ` + where + `
+        ) AS events
+        ANY LEFT JOIN
+        (
+            -- identity overrides: a person id -> the person it merged into
+            SELECT person_id, surviving_person_id
+            FROM person_overrides FINAL
+        ) AS overrides USING person_id
+    )`
+}
+
+// errorList joins problems into one error, or returns nil.
+func errorList(problems []string) error {
+	if len(problems) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(problems, "; "))
+}

@@ -1,0 +1,295 @@
+package analytics
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Model is a multi-touch attribution model: how a conversion's credit is
+// shared among the touches that preceded it.
+type Model string
+
+// The attribution models. Weights are per touch, oldest first, and sum to 1.
+const (
+	// FirstTouch gives all credit to the oldest touch.
+	FirstTouch Model = "first_touch"
+	// LastTouch gives all credit to the newest touch.
+	LastTouch Model = "last_touch"
+	// LastNonDirect gives all credit to the newest touch whose channel is not
+	// direct, or to the newest touch when all are direct.
+	LastNonDirect Model = "last_non_direct"
+	// Linear shares credit equally.
+	Linear Model = "linear"
+	// PositionBased gives 40% to the oldest and 40% to the newest touch and
+	// shares 20% among the touches between; one touch gets 100%, two 50% each.
+	PositionBased Model = "position_based"
+	// TimeDecay weighs a touch by 2^(-(conversion time - touch time)/half-life),
+	// normalised so the weights sum to 1.
+	TimeDecay Model = "time_decay"
+)
+
+// Models lists every attribution model.
+var Models = []Model{FirstTouch, LastTouch, LastNonDirect, Linear, PositionBased, TimeDecay}
+
+// ParseModel returns the model named s.
+func ParseModel(s string) (Model, error) {
+	for _, m := range Models {
+		if string(m) == s {
+			return m, nil
+		}
+	}
+	names := make([]string, len(Models))
+	for i, m := range Models {
+		names[i] = string(m)
+	}
+	return "", fmt.Errorf("unknown attribution model %q: want one of %s", s, strings.Join(names, ", "))
+}
+
+// NoTouch is the channel and campaign credited with a conversion that had no
+// touch in its lookback window.
+const NoTouch = "(none)"
+
+// Attribution says what converts, what counts as a touch, and how credit is
+// shared. Its defaults live in pipelines/attribution.yaml.
+type Attribution struct {
+	// ConversionType is the event type of conversions; their revenue is
+	// what gets attributed.
+	ConversionType string
+	// TouchTypes are the event types that count as touches.
+	TouchTypes []string
+	// Lookback is how far before a conversion a touch may be:
+	// conversion time - Lookback <= touch time < conversion time.
+	Lookback time.Duration
+	// HalfLife is the time decay model's half-life.
+	HalfLife time.Duration
+	// Model is the default model.
+	Model Model
+}
+
+// DefaultAttribution returns the attribution settings that hold when
+// pipelines/attribution.yaml does not say otherwise.
+func DefaultAttribution() Attribution {
+	return Attribution{
+		ConversionType: "purchase",
+		TouchTypes:     []string{"click", "email_click", "sms_click", "push_open", "store_visit"},
+		Lookback:       30 * 24 * time.Hour,
+		HalfLife:       7 * 24 * time.Hour,
+		Model:          TimeDecay,
+	}
+}
+
+// Validate reports settings no query can run with.
+func (a Attribution) Validate() error {
+	var problems []string
+	if a.ConversionType == "" {
+		problems = append(problems, "conversion_type is empty")
+	}
+	if len(a.TouchTypes) == 0 {
+		problems = append(problems, "touch_types is empty")
+	}
+	for _, t := range a.TouchTypes {
+		if t == "" {
+			problems = append(problems, "touch_types has an empty entry")
+		}
+	}
+	if a.Lookback < time.Millisecond {
+		problems = append(problems, fmt.Sprintf("lookback %s is shorter than a millisecond", a.Lookback))
+	}
+	if a.HalfLife < time.Millisecond {
+		problems = append(problems, fmt.Sprintf("half_life %s is shorter than a millisecond", a.HalfLife))
+	}
+	if _, err := ParseModel(string(a.Model)); err != nil {
+		problems = append(problems, err.Error())
+	}
+	return errorList(problems)
+}
+
+// AttributionQuery attributes the revenue of the conversions in Range to
+// channels (and campaigns) under Attribution.Model.
+type AttributionQuery struct {
+	Range       Range
+	Attribution Attribution
+	// ByCampaign splits the result by campaign within each channel.
+	ByCampaign bool
+}
+
+// SQL returns the query. Its columns: channel, [campaign,] conversions
+// (fractional credit), revenue (currency units).
+func (q AttributionQuery) SQL() (string, error) {
+	if err := q.validate(); err != nil {
+		return "", err
+	}
+	keys := groupKeys(q.ByCampaign)
+	return q.header("Multi-touch attribution") + `SELECT
+    ` + keys + `,
+    sum(credit) AS conversions,
+    sum(credit * conversion_revenue) / 1000000 AS revenue
+FROM ` + q.credits() + `
+GROUP BY ` + keys + `
+ORDER BY revenue DESC, ` + keys, nil
+}
+
+// ROMIQuery sets attributed revenue against spend per channel (and campaign).
+type ROMIQuery struct {
+	Range       Range
+	Attribution Attribution
+	// ByCampaign splits the result by campaign within each channel.
+	ByCampaign bool
+}
+
+// SQL returns the query. Its columns: channel, [campaign,] conversions,
+// revenue, spend (currency units), roas, romi, cpa (NULL where spend or
+// conversions are zero).
+func (q ROMIQuery) SQL() (string, error) {
+	a := AttributionQuery(q)
+	if err := a.validate(); err != nil {
+		return "", err
+	}
+	keys := groupKeys(q.ByCampaign)
+	return a.header("ROMI per channel") + `-- Spend: days whose start lies in the range, restatements applied (FINAL).
+SELECT
+    ` + keys + `,
+    sum(attributed_conversions) AS conversions,
+    sum(attributed_revenue) AS revenue,
+    sum(spend_units) AS spend,
+    if(spend = 0, NULL, revenue / spend) AS roas,
+    if(spend = 0, NULL, (revenue - spend) / spend) AS romi,
+    if(spend = 0 OR conversions = 0, NULL, spend / conversions) AS cpa
+FROM
+(
+    SELECT
+        ` + keys + `,
+        sum(credit) AS attributed_conversions,
+        sum(credit * conversion_revenue) / 1000000 AS attributed_revenue,
+        toFloat64(0) AS spend_units
+    FROM ` + a.credits() + `
+    GROUP BY ` + keys + `
+    UNION ALL
+    SELECT
+        ` + keys + `,
+        toFloat64(0) AS attributed_conversions,
+        toFloat64(0) AS attributed_revenue,
+        sum(cost) / 1000000 AS spend_units
+    FROM spend FINAL
+    WHERE date >= ` + dateLit(ceilDay(q.Range.From)) + ` AND date < ` + dateLit(ceilDay(q.Range.To)) + `
+    GROUP BY ` + keys + `
+)
+GROUP BY ` + keys + `
+ORDER BY revenue DESC, spend DESC, ` + keys, nil
+}
+
+func groupKeys(byCampaign bool) string {
+	if byCampaign {
+		return "channel, campaign"
+	}
+	return "channel"
+}
+
+func (q AttributionQuery) validate() error {
+	if err := q.Range.Validate(); err != nil {
+		return err
+	}
+	return q.Attribution.Validate()
+}
+
+func (q AttributionQuery) header(title string) string {
+	a := q.Attribution
+	return fmt.Sprintf(`-- %s, model %s: conversions (%s) in [%s, %s),
+-- touches (%s) within %s before each conversion; time decay half-life %s.
+`, title, a.Model, a.ConversionType, q.Range.From.UTC().Format(time.RFC3339), q.Range.To.UTC().Format(time.RFC3339),
+		strings.Join(a.TouchTypes, ", "), a.Lookback, a.HalfLife)
+}
+
+// credits renders a subquery with one row per (conversion, credited touch):
+// channel, campaign, credit (the touch's share of the conversion) and
+// conversion_revenue (the whole conversion's revenue in micros).
+func (q AttributionQuery) credits() string {
+	a := q.Attribution
+	lookback := strconv.FormatInt(a.Lookback.Milliseconds(), 10)
+	isConversion := "event_type = " + quote(a.ConversionType) + " AND event_time >= " + timeLit(q.Range.From)
+	where := "event_time >= " + timeLit(q.Range.From.Add(-a.Lookback).Truncate(time.Second)) +
+		" AND event_time < " + timeLit(q.Range.To) +
+		" AND event_type IN (" + quoteList(append([]string{a.ConversionType}, a.TouchTypes...)) + ")"
+	events := resolvedEvents([]column{
+		{expr: eventMillis, name: "at_ms"},
+		col("event_id"),
+		col("channel"),
+		col("campaign"),
+		col("revenue"),
+		{expr: "event_type IN (" + quoteList(a.TouchTypes) + ")", name: "is_touch"},
+		{expr: isConversion, name: "is_conversion"},
+	}, where)
+	return `
+(
+    -- one row per conversion and credited touch
+    SELECT
+        tupleElement(touch, 3) AS channel,
+        tupleElement(touch, 4) AS campaign,
+        credit,
+        conversion_revenue
+    FROM
+    (
+        -- each conversion with the touches of its lookback window, oldest
+        -- first, or the single pseudo-touch (none) when there is none
+        SELECT
+            tupleElement(conversion, 1) AS conversion_ms,
+            tupleElement(conversion, 2) AS conversion_revenue,
+            arrayFilter(t -> tupleElement(t, 1) < conversion_ms AND tupleElement(t, 1) + ` + lookback + ` >= conversion_ms, touches) AS window_touches,
+            if(empty(window_touches), [(toUInt64(0), '', ` + quote(NoTouch) + `, ` + quote(NoTouch) + `)], window_touches) AS credited,
+            length(credited) AS n,` + lastNonDirect(a) + `
+            ` + weights(a) + ` AS credits
+        FROM
+        (
+            -- per resolved person: touches as (ms, event id, channel,
+            -- campaign) sorted by time, and conversions as (ms, revenue)
+            SELECT
+                person,
+                arraySort(groupArrayIf((at_ms, event_id, channel, campaign), is_touch)) AS touches,
+                groupArrayIf((at_ms, revenue), is_conversion) AS conversions
+            FROM ` + events + `
+            GROUP BY person
+            HAVING notEmpty(conversions)
+        )
+        ARRAY JOIN conversions AS conversion
+    )
+    ARRAY JOIN credited AS touch, credits AS credit
+    WHERE credit > 0
+)`
+}
+
+// lastNonDirect renders, for the last non-direct model only, the select
+// items that find the index of the newest touch whose channel is not direct
+// (the newest touch when all are).
+func lastNonDirect(a Attribution) string {
+	if a.Model != LastNonDirect {
+		return ""
+	}
+	return `
+            arrayFilter((i, t) -> tupleElement(t, 3) != 'direct', arrayEnumerate(credited), credited) AS non_direct_indexes,
+            if(empty(non_direct_indexes), n, arrayElement(non_direct_indexes, length(non_direct_indexes))) AS last_non_direct,`
+}
+
+// weights renders the array of credits of the touches in `credited` (oldest
+// first, n of them) under the model.
+func weights(a Attribution) string {
+	switch a.Model {
+	case FirstTouch:
+		return "arrayMap(i -> toFloat64(i = 1), arrayEnumerate(credited))"
+	case LastTouch:
+		return "arrayMap(i -> toFloat64(i = n), arrayEnumerate(credited))"
+	case LastNonDirect:
+		return "arrayMap(i -> toFloat64(i = last_non_direct), arrayEnumerate(credited))"
+	case Linear:
+		return "arrayMap(i -> 1 / n, arrayEnumerate(credited))"
+	case PositionBased:
+		return "arrayMap(i -> multiIf(n = 1, toFloat64(1), n = 2, 0.5, i = 1 OR i = n, 0.4, 0.2 / (n - 2)), arrayEnumerate(credited))"
+	case TimeDecay:
+		// Relative to the newest touch, which weighs 1, so the sum never
+		// underflows to zero; normalising makes it equal to the formula.
+		halfLife := strconv.FormatInt(a.HalfLife.Milliseconds(), 10)
+		return `arrayMap(w -> w / arraySum(decay), arrayMap(t -> pow(2, (toFloat64(tupleElement(t, 1)) - toFloat64(tupleElement(arrayElement(credited, n), 1))) / ` + halfLife + `), credited) AS decay)`
+	}
+	panic("unvalidated attribution model " + string(a.Model))
+}

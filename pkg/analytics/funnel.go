@@ -1,0 +1,279 @@
+package analytics
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Fields are the touchpoint columns a funnel step can filter on and a funnel
+// can be broken down by. Any other filter name is looked up in the
+// touchpoint's properties.
+var Fields = []string{"channel", "campaign", "utm_source", "utm_medium", "utm_campaign", "utm_content",
+	"utm_term", "referrer", "page_url", "currency", "order_id", "device_type", "os", "country"}
+
+func isField(name string) bool {
+	for _, f := range Fields {
+		if f == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Filter requires a field, or else a property, of an event to equal Value.
+type Filter struct {
+	Name, Value string
+}
+
+// Step is one step of a funnel: an event type and filters that all hold.
+type Step struct {
+	EventType string
+	Filters   []Filter
+}
+
+// String renders the step in the syntax ParseSteps reads.
+func (s Step) String() string {
+	if len(s.Filters) == 0 {
+		return s.EventType
+	}
+	f := make([]string, len(s.Filters))
+	for i, x := range s.Filters {
+		f[i] = x.Name + "=" + x.Value
+	}
+	return s.EventType + "[" + strings.Join(f, ";") + "]"
+}
+
+// condition renders the SQL that an event matches the step.
+func (s Step) condition() string {
+	conds := []string{"event_type = " + quote(s.EventType)}
+	for _, f := range s.Filters {
+		if isField(f.Name) {
+			conds = append(conds, f.Name+" = "+quote(f.Value))
+		} else {
+			conds = append(conds, "property_values[indexOf(property_keys, "+quote(f.Name)+")] = "+quote(f.Value))
+		}
+	}
+	return strings.Join(conds, " AND ")
+}
+
+var (
+	stepSyntax = regexp.MustCompile(`^([a-z][a-z0-9_]*)(?:\[(.*)\])?$`)
+	nameSyntax = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.\-]*$`)
+)
+
+// ParseSteps reads funnel steps separated by commas; a step may carry
+// filters in brackets, separated by semicolons:
+//
+//	page_view[channel=email;category=shoes],add_to_cart,purchase
+func ParseSteps(s string) ([]Step, error) {
+	var steps []Step
+	depth, start := 0, 0
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) {
+			switch s[i] {
+			case '[':
+				depth++
+			case ']':
+				depth--
+			}
+			if s[i] != ',' || depth > 0 {
+				continue
+			}
+		}
+		step, err := parseStep(strings.TrimSpace(s[start:i]))
+		if err != nil {
+			return nil, fmt.Errorf("funnel step %d: %w", len(steps)+1, err)
+		}
+		steps = append(steps, step)
+		start = i + 1
+	}
+	return steps, nil
+}
+
+func parseStep(s string) (Step, error) {
+	m := stepSyntax.FindStringSubmatch(s)
+	if m == nil {
+		return Step{}, fmt.Errorf("%q is not an event type with optional [name=value;...] filters", s)
+	}
+	step := Step{EventType: m[1]}
+	if m[2] == "" {
+		return step, nil
+	}
+	for _, f := range strings.Split(m[2], ";") {
+		name, value, ok := strings.Cut(f, "=")
+		name = strings.TrimSpace(name)
+		if !ok || !nameSyntax.MatchString(name) {
+			return Step{}, fmt.Errorf("filter %q of %s: want name=value", f, m[1])
+		}
+		step.Filters = append(step.Filters, Filter{Name: name, Value: strings.TrimSpace(value)})
+	}
+	return step, nil
+}
+
+// FunnelQuery counts the persons who reach each step of an ordered funnel.
+type FunnelQuery struct {
+	Range Range
+	Steps []Step
+	// Window bounds the time from step 1 to the last step reached.
+	Window time.Duration
+	// Breakdown, when set, is a field (see Fields) of the person's first
+	// step-1 event in the range by which the result is split.
+	Breakdown string
+}
+
+// SQL returns the query. Its columns: [the breakdown field,] step,
+// step_name, persons, conversion_from_first, conversion_from_previous,
+// median_seconds_from_first.
+//
+// A person reaches step k when events matching steps 1..k occur in that
+// order, at strictly increasing times, with step k at most Window after step
+// 1 (windowFunnel semantics). For each step-1 event the query follows the
+// earliest matching events (which reaches the furthest step from that start);
+// the person's level is the best over all starts, and the time to step k is
+// taken from the earliest start that reaches it.
+func (q FunnelQuery) SQL() (string, error) {
+	if err := q.validate(); err != nil {
+		return "", err
+	}
+	n := len(q.Steps)
+	window := strconv.FormatInt(q.Window.Milliseconds(), 10)
+	conds := make([]string, n)
+	names := make([]string, n) // step names as SQL literals
+	cols := []column{{expr: eventMillis, name: "at_ms"}}
+	for i, s := range q.Steps {
+		conds[i] = "(" + s.condition() + ")"
+		names[i] = quote(s.String())
+		cols = append(cols, column{expr: conds[i], name: fmt.Sprintf("is_step_%d", i+1)})
+	}
+	bd, bdKey, bdOut := "", "", ""
+	if q.Breakdown != "" {
+		cols = append(cols, column{expr: q.Breakdown, name: "breakdown_value"})
+		bd = "argMinIf(breakdown_value, at_ms, is_step_1) AS first_breakdown"
+		bdKey = "first_breakdown, "
+		bdOut = "first_breakdown AS " + q.Breakdown + ",\n    "
+	}
+	where := "event_time >= " + timeLit(q.Range.From) + " AND event_time < " + timeLit(q.Range.To) +
+		" AND (" + strings.Join(conds, " OR ") + ")"
+
+	perPerson := []string{"person"}
+	if bd != "" {
+		perPerson = append(perPerson, bd)
+	}
+	var chain, level, since strings.Builder
+	steps := make([]string, n)
+	for k := 1; k <= n; k++ {
+		steps[k-1] = strconv.Itoa(k)
+		perPerson = append(perPerson, fmt.Sprintf("arraySort(groupArrayIf(at_ms, is_step_%d)) AS times_%d", k, k))
+		if k == 1 {
+			continue
+		}
+		prev, guard := "start", ""
+		if k > 2 {
+			prev = fmt.Sprintf("at_%d", k-1)
+			guard = prev + " > 0 AND "
+		}
+		fmt.Fprintf(&chain, "\n                    arrayFirst(t -> %st > %s AND t <= start + %s, times_%d) AS at_%d,", guard, prev, window, k, k)
+		fmt.Fprintf(&level, " + (at_%d > 0)", k)
+		fmt.Fprintf(&since, ", argMinIf(at_%d - start, start, at_%d > 0)", k, k)
+	}
+	groupBreakdown := ""
+	if bdKey != "" {
+		groupBreakdown = "\n    GROUP BY " + strings.TrimSuffix(bdKey, ", ")
+	}
+	sql := fmt.Sprintf(`-- Funnel %s over [%s, %s), window %s.
+SELECT
+    %sstep,
+    arrayElement([%s], step) AS step_name,
+    tupleElement(step_row, 2) AS persons,
+    persons / tupleElement(arrayElement(step_rows, 1), 2) AS conversion_from_first,
+    persons / tupleElement(arrayElement(step_rows, if(step = 1, 1, step - 1)), 2) AS conversion_from_previous,
+    tupleElement(step_row, 3) / 1000 AS median_seconds_from_first
+FROM
+(
+    SELECT
+        %sarraySort(groupArray((step_number, reached, median_ms))) AS step_rows
+    FROM
+    (
+        -- per step: persons who reached it, and the exact median of their
+        -- times from step 1 (the mean of the two middle ones for an even count)
+        SELECT
+            %sstep_number,
+            countIf(person_level >= step_number) AS reached,
+            arraySort(groupArrayIf(since_first, person_level >= step_number)) AS durations,
+            if(empty(durations), NULL,
+               (arrayElement(durations, intDiv(length(durations) + 1, 2)) + arrayElement(durations, intDiv(length(durations), 2) + 1)) / 2) AS median_ms
+        FROM
+        (
+            -- per person: the furthest step, and the time from step 1 to
+            -- each step, from the earliest step-1 event that reaches it
+            SELECT
+                %sperson,
+                max(chain_level) AS person_level,
+                [toInt64(0)%s] AS since_first_by_step
+            FROM
+            (
+                -- per step-1 event (start): the earliest events of the next
+                -- steps in order within the window, 0 where the chain stops
+                SELECT
+                    %sperson,
+                    start,%s
+                    1%s AS chain_level
+                FROM
+                (
+                    SELECT
+                        %s
+                    FROM %s
+                    GROUP BY person
+                    HAVING notEmpty(times_1)
+                )
+                ARRAY JOIN times_1 AS start
+            )
+            GROUP BY %sperson
+        )
+        ARRAY JOIN [%s] AS step_number, since_first_by_step AS since_first
+        GROUP BY %sstep_number
+    )%s
+)
+ARRAY JOIN step_rows AS step_row, arrayEnumerate(step_rows) AS step
+ORDER BY %sstep`,
+		strings.Join(stepNames(q.Steps), " -> "), q.Range.From.UTC().Format(time.RFC3339), q.Range.To.UTC().Format(time.RFC3339), q.Window,
+		bdOut, strings.Join(names, ", "),
+		bdKey,
+		bdKey,
+		bdKey, since.String(),
+		bdKey, chain.String(), level.String(),
+		strings.Join(perPerson, ",\n                        "), resolvedEvents(cols, where),
+		bdKey,
+		strings.Join(steps, ", "),
+		bdKey, groupBreakdown,
+		bdKey)
+	return sql, nil
+}
+
+func stepNames(steps []Step) []string {
+	out := make([]string, len(steps))
+	for i, s := range steps {
+		out[i] = s.String()
+	}
+	return out
+}
+
+func (q FunnelQuery) validate() error {
+	if err := q.Range.Validate(); err != nil {
+		return err
+	}
+	var problems []string
+	if len(q.Steps) < 1 {
+		problems = append(problems, "a funnel needs at least one step")
+	}
+	if q.Window < time.Second {
+		problems = append(problems, fmt.Sprintf("window %s is shorter than a second", q.Window))
+	}
+	if q.Breakdown != "" && !isField(q.Breakdown) {
+		problems = append(problems, fmt.Sprintf("cannot break down by %q: want one of %s", q.Breakdown, strings.Join(Fields, ", ")))
+	}
+	return errorList(problems)
+}

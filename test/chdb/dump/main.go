@@ -1,6 +1,7 @@
 // Command dump prints, as JSON, every ClickHouse statement touchline ships:
-// the migrations' statements in order and the named queries, for check.py to
-// run on a current ClickHouse engine (chDB).
+// the migrations' statements in order, the named queries, and the analytics
+// cases (fixture inserts, query, expected rows), for check.py to run on a
+// current ClickHouse engine (chDB).
 package main
 
 import (
@@ -10,11 +11,22 @@ import (
 
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/dev"
+	"github.com/touchline-io/touchline/test/analyticscases"
 )
 
 type shipped struct {
 	Migrations []string          `json:"migrations"`
 	Queries    map[string]string `json:"queries"`
+	Cases      []analyticsCase   `json:"cases"`
+}
+
+type analyticsCase struct {
+	Name    string   `json:"name"`
+	Inserts []string `json:"inserts"`
+	SQL     string   `json:"sql"`
+	Columns []string `json:"columns"`
+	Key     int      `json:"key"`
+	Want    [][]any  `json:"want"`
 }
 
 func main() {
@@ -26,6 +38,15 @@ func main() {
 	out := shipped{Queries: map[string]string{"dev.channel_report": dev.ChannelReportSQL}}
 	for _, m := range ms {
 		out.Migrations = append(out.Migrations, m.Statements...)
+	}
+	cases, err := analyticscases.All()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	for _, c := range cases {
+		out.Cases = append(out.Cases, analyticsCase{Name: c.Name, Inserts: c.Fixture.Inserts(), SQL: c.SQL,
+			Columns: c.Columns, Key: c.Key, Want: c.Want})
 	}
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")

@@ -5,31 +5,16 @@ import (
 	"os"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/touchline-io/touchline/pkg/pipefile"
 )
 
 // ConfigError is an error in a rule file, with its place. Every error of Load
 // and Parse about the file's content is a *ConfigError.
-type ConfigError struct {
-	// File is the path given to Load or the name given to Parse.
-	File string
-	// Line is the 1-based line of the offending YAML node, or 0 when the
-	// error has no line (for example an unreadable YAML stream).
-	Line int
-	// Reason says what is wrong, e.g. `rule 7: unknown channel "emial"`.
-	Reason string
-}
-
-// Error formats the error as file:line: reason (file: reason without a line).
-func (e *ConfigError) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Reason)
-	}
-	return e.File + ": " + e.Reason
-}
+type ConfigError = pipefile.ConfigError
 
 // Load reads and compiles the rule file at path. An unreadable file gives the
 // *os.PathError (wrapped); a bad file gives a *ConfigError naming path, the
@@ -53,9 +38,6 @@ func Parse(name string, data []byte) (*Rules, error) {
 	return p.parse(data)
 }
 
-// yamlLine extracts the line of yaml.v3's syntax errors ("yaml: line 3: ...").
-var yamlLine = regexp.MustCompile(`(?s)^yaml: line (\d+): (.*)$`)
-
 // namePattern is the syntax of channel ids and list names.
 var namePattern = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 
@@ -70,7 +52,7 @@ type parser struct {
 }
 
 func (p *parser) errf(line int, format string, args ...any) error {
-	return &ConfigError{File: p.file, Line: line, Reason: fmt.Sprintf(format, args...)}
+	return pipefile.Errorf(p.file, line, format, args...)
 }
 
 // pair is one key and value of a YAML mapping.
@@ -78,13 +60,6 @@ type pair struct {
 	key       string
 	keyNode   *yaml.Node
 	valueNode *yaml.Node
-}
-
-func deref(n *yaml.Node) *yaml.Node {
-	for n != nil && n.Kind == yaml.AliasNode {
-		n = n.Alias
-	}
-	return n
 }
 
 // mapping returns the pairs of mapping node n, rejecting other kinds and
@@ -96,7 +71,7 @@ func (p *parser) mapping(n *yaml.Node, what, want string) ([]pair, error) {
 	pairs := make([]pair, 0, len(n.Content)/2)
 	seen := make(map[string]int, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := deref(n.Content[i]), deref(n.Content[i+1])
+		k, v := pipefile.Deref(n.Content[i]), pipefile.Deref(n.Content[i+1])
 		if k.Kind != yaml.ScalarNode {
 			return nil, p.errf(k.Line, "%s: keys must be strings", what)
 		}
@@ -120,7 +95,7 @@ func (p *parser) scalars(n *yaml.Node, what string, single bool) ([]*yaml.Node, 
 	}
 	out := make([]*yaml.Node, 0, len(n.Content))
 	for _, e := range n.Content {
-		e = deref(e)
+		e = pipefile.Deref(e)
 		if e.Kind != yaml.ScalarNode || e.Tag == "!!null" {
 			return nil, p.errf(e.Line, "%s: want a string, got %s", what, kindName(e))
 		}
@@ -145,24 +120,13 @@ func kindName(n *yaml.Node) string {
 }
 
 func (p *parser) parse(data []byte) (*Rules, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-			line, _ := strconv.Atoi(m[1])
-			// yaml.v3 numbers the lines of its parser errors ("did not
-			// find expected ...") from 0 and those of its scanner errors
-			// from 1.
-			if strings.HasPrefix(m[2], "did not find expected") {
-				line++
-			}
-			return nil, p.errf(line, "%s", m[2])
-		}
-		return nil, p.errf(0, "%s", strings.TrimPrefix(err.Error(), "yaml: "))
+	root, err := pipefile.Document(p.file, data)
+	if err != nil {
+		return nil, err
 	}
-	if doc.Kind == 0 || len(doc.Content) == 0 {
+	if root == nil {
 		return nil, p.errf(1, "empty file: want channels and rules")
 	}
-	root := deref(doc.Content[0])
 	top, err := p.mapping(root, "top level", "a mapping with channels, lists, internal_hosts and rules")
 	if err != nil {
 		return nil, err
@@ -221,7 +185,7 @@ func (p *parser) channels(r *Rules, n *yaml.Node) error {
 	}
 	taken := map[string]claim{}
 	for i, item := range n.Content {
-		item = deref(item)
+		item = pipefile.Deref(item)
 		what := fmt.Sprintf("channel %d", i+1)
 		pairs, err := p.mapping(item, what, "a mapping with id, description and aliases")
 		if err != nil {
@@ -364,7 +328,7 @@ func (p *parser) rules(r *Rules, n *yaml.Node, lists map[string]*hostList) error
 		return p.errf(n.Line, "no rules: want a non-empty list of rules, got %s", kindName(n))
 	}
 	for i, item := range n.Content {
-		item = deref(item)
+		item = pipefile.Deref(item)
 		what := fmt.Sprintf("rule %d", i+1)
 		pairs, err := p.mapping(item, what, "a mapping with channel and conditions")
 		if err != nil {

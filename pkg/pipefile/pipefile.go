@@ -1,0 +1,71 @@
+// Package pipefile reads the declarative files of the pipelines directory:
+// YAML documents whose errors name the file, the line and the reason.
+package pipefile
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// ConfigError is an error in a pipeline file, with its place.
+type ConfigError struct {
+	// File is the path or name of the file.
+	File string
+	// Line is the 1-based line of the offending YAML node, or 0 when the
+	// error has no line (for example an unreadable YAML stream).
+	Line int
+	// Reason says what is wrong, e.g. `rule 7: unknown channel "emial"`.
+	Reason string
+}
+
+// Error formats the error as file:line: reason (file: reason without a line).
+func (e *ConfigError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Reason)
+	}
+	return e.File + ": " + e.Reason
+}
+
+// Errorf returns a *ConfigError for file and line.
+func Errorf(file string, line int, format string, args ...any) error {
+	return &ConfigError{File: file, Line: line, Reason: fmt.Sprintf(format, args...)}
+}
+
+// yamlLine extracts the line of yaml.v3's syntax errors ("yaml: line 3: ...").
+var yamlLine = regexp.MustCompile(`(?s)^yaml: line (\d+): (.*)$`)
+
+// Document parses data, the content of file, and returns its root node with
+// aliases resolved, or nil for an empty document. A syntax error is a
+// *ConfigError with the line of the problem.
+func Document(file string, data []byte) (*yaml.Node, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			// yaml.v3 numbers the lines of its parser errors ("did not
+			// find expected ...") from 0 and those of its scanner errors
+			// from 1.
+			if strings.HasPrefix(m[2], "did not find expected") {
+				line++
+			}
+			return nil, Errorf(file, line, "%s", m[2])
+		}
+		return nil, Errorf(file, 0, "%s", strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		return nil, nil
+	}
+	return Deref(doc.Content[0]), nil
+}
+
+// Deref follows a YAML alias to the node it names.
+func Deref(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}

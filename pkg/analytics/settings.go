@@ -1,0 +1,116 @@
+package analytics
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/touchline-io/touchline/pkg/pipefile"
+)
+
+// AttributionFile is the name of the attribution settings file in the
+// pipelines directory.
+const AttributionFile = "attribution.yaml"
+
+// LoadAttribution reads the attribution settings at path; keys the file
+// leaves out keep their defaults (DefaultAttribution). A missing file gives
+// the defaults. A bad file gives a *pipefile.ConfigError naming path, the
+// line and the reason.
+func LoadAttribution(path string) (Attribution, error) {
+	data, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return DefaultAttribution(), nil
+	}
+	if err != nil {
+		return Attribution{}, fmt.Errorf("attribution settings: %w", err)
+	}
+	return ParseAttribution(path, data)
+}
+
+// ParseAttribution reads attribution settings from data; name is the file
+// name used in errors.
+func ParseAttribution(name string, data []byte) (Attribution, error) {
+	a := DefaultAttribution()
+	root, err := pipefile.Document(name, data)
+	if err != nil || root == nil {
+		return a, err
+	}
+	if root.Kind != yaml.MappingNode {
+		return a, pipefile.Errorf(name, root.Line, "want a mapping of settings")
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := pipefile.Deref(root.Content[i]), pipefile.Deref(root.Content[i+1])
+		if seen[k.Value] {
+			return a, pipefile.Errorf(name, k.Line, "duplicate key %q", k.Value)
+		}
+		seen[k.Value] = true
+		if err := setAttribution(&a, k.Value, v); err != nil {
+			return a, pipefile.Errorf(name, v.Line, "%s: %v", k.Value, err)
+		}
+	}
+	if err := a.Validate(); err != nil {
+		return a, pipefile.Errorf(name, root.Line, "%v", err)
+	}
+	return a, nil
+}
+
+// setAttribution sets the setting key of a from node v.
+func setAttribution(a *Attribution, key string, v *yaml.Node) error {
+	scalar := func() (string, error) {
+		if v.Kind != yaml.ScalarNode || v.Value == "" {
+			return "", fmt.Errorf("want a value")
+		}
+		return v.Value, nil
+	}
+	var err error
+	var s string
+	switch key {
+	case "conversion_type":
+		a.ConversionType, err = scalar()
+	case "touch_types":
+		var types []string
+		if v.Kind != yaml.SequenceNode || v.Decode(&types) != nil {
+			return fmt.Errorf("want a list of event types")
+		}
+		a.TouchTypes = types
+	case "lookback":
+		if s, err = scalar(); err == nil {
+			a.Lookback, err = ParseDuration(s)
+		}
+	case "half_life":
+		if s, err = scalar(); err == nil {
+			a.HalfLife, err = ParseDuration(s)
+		}
+	case "model":
+		if s, err = scalar(); err == nil {
+			a.Model, err = ParseModel(s)
+		}
+	default:
+		return fmt.Errorf("unknown setting (want conversion_type, touch_types, lookback, half_life or model)")
+	}
+	return err
+}
+
+// ParseDuration reads a duration as time.ParseDuration does, and also in
+// whole days or weeks: "30d", "2w". It refuses negative durations.
+func ParseDuration(s string) (time.Duration, error) {
+	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
+		if n, ok := strings.CutSuffix(s, suffix); ok {
+			k, err := strconv.Atoi(n)
+			if err != nil || k < 0 {
+				return 0, fmt.Errorf("duration %q: want a whole number of %s, or a Go duration like 36h", s, map[string]string{"d": "days", "w": "weeks"}[suffix])
+			}
+			return time.Duration(k) * unit, nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("duration %q: want e.g. 30d, 2w, 36h or 90m", s)
+	}
+	return d, nil
+}

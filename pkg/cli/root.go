@@ -111,6 +111,7 @@ func NewRoot() *cobra.Command {
 		newGenerateCommand(g),
 		newIngestCommand(g),
 		newDevCommand(g),
+		newQueryCommand(g),
 	)
 	return root
 }

@@ -1,7 +1,13 @@
 package integration
 
 import (
+	"bytes"
 	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,4 +62,82 @@ func loadFixture(ctx context.Context, t *testing.T, cfg config.Config, f analyti
 		t.Fatal(err)
 	}
 	return conn
+}
+
+// TestQueryCommand runs `touchline query` on fixtures and checks its JSON
+// output against the same hand-computed rows, and its CSV and --sql forms.
+func TestQueryCommand(t *testing.T) {
+	s := servers(t)
+	cases, err := analyticscases.All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]analyticscases.Case{}
+	for _, c := range cases {
+		byName[c.Name] = c
+	}
+	for _, tc := range []struct {
+		caseName string
+		args     []string
+	}{
+		{"funnel: breakdown by the channel of the first step-1 event",
+			[]string{"funnel", "--steps", "page_view,purchase", "--window", "1d", "--breakdown", "channel", "--from", "2026-03-02", "--to", "2026-03-09"}},
+		{"attribution: linear", []string{"attribution", "--model", "linear", "--lookback", "30d", "--from", "2026-04-01", "--to", "2026-05-01T00:00:00Z"}},
+		{"romi: first touch per campaign", []string{"romi", "--model", "first_touch", "--by-campaign", "--from", "2026-04-01", "--to", "2026-05-01"}},
+		{"cohort: monthly by first purchase across the year boundary",
+			[]string{"cohort", "--period", "month", "--periods", "3", "--from", "2025-11-01", "--to", "2026-02-01"}},
+	} {
+		c, ok := byName[tc.caseName]
+		if !ok {
+			t.Fatalf("no case %q", tc.caseName)
+		}
+		t.Run(tc.args[0], func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			cfg := s.Config(uniqueName(t))
+			loadFixture(ctx, t, cfg, c.Fixture)
+			query := func(extra ...string) []byte {
+				args := append([]string{"query"}, tc.args...)
+				args = append(args, "--clickhouse-addr", cfg.ClickHouse.Addr[0], "--database", cfg.ClickHouse.Database,
+					"--pipelines", cfg.Pipelines)
+				out, err := exec.CommandContext(ctx, touchlineBin, append(args, extra...)...).Output()
+				if err != nil {
+					t.Fatalf("touchline %s: %v\n%s", strings.Join(args, " "), err, stderrOf(err))
+				}
+				return out
+			}
+			var objects []map[string]any
+			out := query("--format", "json")
+			if err := json.Unmarshal(out, &objects); err != nil {
+				t.Fatalf("not a JSON array: %v\n%s", err, out)
+			}
+			rows := make([][]any, len(objects))
+			for i, o := range objects {
+				if len(o) != len(c.Columns) {
+					t.Fatalf("row %d has keys %v, want %v", i+1, o, c.Columns)
+				}
+				for _, col := range c.Columns {
+					rows[i] = append(rows[i], o[col])
+				}
+			}
+			if err := c.Check(c.Columns, rows); err != nil {
+				t.Fatal(err)
+			}
+			csvOut, err := csv.NewReader(bytes.NewReader(query("--format", "csv"))).ReadAll()
+			if err != nil || len(csvOut) != len(c.Want)+1 || strings.Join(csvOut[0], ",") != strings.Join(c.Columns, ",") {
+				t.Errorf("csv: %v, %v", csvOut, err)
+			}
+			if sql := string(query("--sql")); strings.TrimSpace(sql) != c.SQL+";" {
+				t.Errorf("--sql printed\n%s\nwant the query of the case\n%s", sql, c.SQL)
+			}
+		})
+	}
+}
+
+func stderrOf(err error) string {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return string(ee.Stderr)
+	}
+	return ""
 }

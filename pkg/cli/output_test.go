@@ -1,0 +1,68 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/touchline-io/touchline/pkg/analytics"
+)
+
+var sample = &analytics.Result{
+	Columns: []string{"channel", "conversions", "revenue", "roas"},
+	Rows: [][]any{
+		{"paid, \"search\"", uint64(3), 900.125, 3.6},
+		{"direct", uint64(1), 100.0, nil},
+	},
+}
+
+func TestWriteJSON(t *testing.T) {
+	var out bytes.Buffer
+	if err := writeResult(&out, sample, "json"); err != nil {
+		t.Fatal(err)
+	}
+	var rows []map[string]any
+	if err := json.Unmarshal(out.Bytes(), &rows); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out.String())
+	}
+	if len(rows) != 2 || rows[0]["channel"] != `paid, "search"` || rows[0]["conversions"] != 3.0 ||
+		rows[0]["revenue"] != 900.125 || rows[1]["roas"] != nil {
+		t.Errorf("got %v", rows)
+	}
+	// Keys keep the column order.
+	first := strings.SplitN(out.String(), "\n", 3)[1]
+	if !strings.HasPrefix(strings.TrimSpace(first), `{"channel": `) || !strings.Contains(first, `"revenue": 900.125, "roas": 3.6}`) {
+		t.Errorf("row not in column order: %s", first)
+	}
+	out.Reset()
+	if err := writeResult(&out, &analytics.Result{Columns: []string{"a"}}, "json"); err != nil || out.String() != "[]\n" {
+		t.Errorf("empty result: %q, %v", out.String(), err)
+	}
+}
+
+func TestWriteCSVAndTable(t *testing.T) {
+	var out bytes.Buffer
+	if err := writeResult(&out, sample, "csv"); err != nil {
+		t.Fatal(err)
+	}
+	want := "channel,conversions,revenue,roas\n\"paid, \"\"search\"\"\",3,900.125,3.6\ndirect,1,100,\n"
+	if out.String() != want {
+		t.Errorf("csv:\n%s\nwant:\n%s", out.String(), want)
+	}
+	out.Reset()
+	res := &analytics.Result{Columns: []string{"channel", "cpa"}, Rows: [][]any{{"email", 13.043478260869565}, {"sms", nil}}}
+	if err := writeResult(&out, res, "table"); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
+	if len(lines) != 3 || !strings.HasSuffix(strings.TrimRight(lines[1], " "), "13.0435") || !strings.HasSuffix(strings.TrimRight(lines[2], " "), "NULL") {
+		t.Errorf("table:\n%s", out.String())
+	}
+}
+
+func TestCheckFormat(t *testing.T) {
+	if err := checkFormat("xml"); err == nil {
+		t.Error("xml accepted")
+	}
+}

@@ -26,6 +26,13 @@ type Range struct {
 	From, To time.Time
 }
 
+// LastDays returns the range of the n whole UTC days up to and including the
+// day of now: [midnight after now - n days, midnight after now).
+func LastDays(now time.Time, n int) Range {
+	to := now.UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
+	return Range{From: to.AddDate(0, 0, -n), To: to}
+}
+
 // Validate reports an empty or inverted range.
 func (r Range) Validate() error {
 	if !r.From.Before(r.To) {

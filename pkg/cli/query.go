@@ -77,7 +77,7 @@ func (f *queryFlags) command(g *globals, use, short string, sql sqlBuilder) *cob
 
 // run prints the SQL that sql builds from the configuration, or runs it on ClickHouse and prints the result.
 func (f *queryFlags) run(cmd *cobra.Command, g *globals, sql sqlBuilder) error {
-	if err := checkFormat(f.format); err != nil {
+	if err := analytics.CheckFormat(f.format); err != nil {
 		return err
 	}
 	r, err := f.queryRange(time.Now())
@@ -105,7 +105,7 @@ func (f *queryFlags) run(cmd *cobra.Command, g *globals, sql sqlBuilder) error {
 	if err != nil {
 		return err
 	}
-	return writeResult(cmd.OutOrStdout(), res, f.format)
+	return res.Write(cmd.OutOrStdout(), f.format)
 }
 
 func newQueryCommand(g *globals) *cobra.Command {

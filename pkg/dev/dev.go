@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/app"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
@@ -108,7 +109,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, out io.Writer, lo
 				return err
 			}
 		}
-		return report(svcCtx, conn, out, caughtUp(cfg), opts)
+		return report(svcCtx, conn, out, caughtUp(cfg), cfg.Pipelines, opts)
 	})
 	return g.Wait()
 }
@@ -149,9 +150,9 @@ func caughtUp(cfg config.Config) func(context.Context) (bool, error) {
 }
 
 // report prints progress until the ingest service has caught up with what was
-// published, then the channel report; without Once it goes on printing
-// progress until ctx ends.
-func report(ctx context.Context, conn driver.Conn, out io.Writer, caughtUp func(context.Context) (bool, error), opts Options) error {
+// published, then the channel report and the analyses of the traffic's days;
+// without Once it goes on printing progress until ctx ends.
+func report(ctx context.Context, conn driver.Conn, out io.Writer, caughtUp func(context.Context) (bool, error), pipelines string, opts Options) error {
 	tick := time.NewTicker(opts.ReportEvery)
 	defer tick.Stop()
 	start := time.Now()
@@ -171,6 +172,13 @@ func report(ctx context.Context, conn driver.Conn, out io.Writer, caughtUp func(
 		}
 		if !reported && done {
 			if err := printChannelReport(ctx, conn, out); err != nil {
+				return err
+			}
+			days := opts.Traffic.Days
+			if days <= 0 {
+				days = generate.DefaultDays
+			}
+			if err := printAnalyses(ctx, conn, out, pipelines, analytics.LastDays(time.Now(), days)); err != nil {
 				return err
 			}
 			reported = true

@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/config"
 )
 
@@ -63,6 +66,44 @@ func printChannelReport(ctx context.Context, conn driver.Conn, out io.Writer) er
 	}
 	fmt.Fprintln(out)
 	return tw.Flush()
+}
+
+// printAnalyses prints two of touchline's analyses over r: the
+// page_view -> add_to_cart -> purchase funnel within 24 hours, and ROMI per
+// channel under the attribution settings of the pipelines directory.
+func printAnalyses(ctx context.Context, conn driver.Conn, out io.Writer, pipelines string, r analytics.Range) error {
+	a, err := analytics.LoadAttribution(filepath.Join(pipelines, analytics.AttributionFile))
+	if err != nil {
+		return err
+	}
+	steps, err := analytics.ParseSteps("page_view,add_to_cart,purchase")
+	if err != nil {
+		return err
+	}
+	span := fmt.Sprintf("[%s, %s)", r.From.Format(time.DateOnly), r.To.Format(time.DateOnly))
+	for _, q := range []struct {
+		title string
+		query interface{ SQL() (string, error) }
+	}{
+		{"funnel page_view -> add_to_cart -> purchase within 24h, " + span, analytics.FunnelQuery{Range: r, Steps: steps, Window: 24 * time.Hour}},
+		{"ROMI per channel, " + string(a.Model) + " attribution, " + span, analytics.ROMIQuery{Range: r, Attribution: a}},
+	} {
+		sql, err := q.query.SQL()
+		if err != nil {
+			return err
+		}
+		res, err := analytics.Run(ctx, conn, sql)
+		if err != nil {
+			return fmt.Errorf("%s: %w", q.title, err)
+		}
+		fmt.Fprintf(out, "report:      %s\n\n", q.title)
+		if err := res.Write(out, "table"); err != nil {
+			return err
+		}
+		fmt.Fprintln(out)
+	}
+	fmt.Fprintln(out, "more:        touchline query funnel|attribution|romi|cohort --help (docs/analytics.md)")
+	return nil
 }
 
 func printHowToQuery(out io.Writer, cfg config.Config) {

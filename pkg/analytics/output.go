@@ -1,4 +1,4 @@
-package cli
+package analytics
 
 import (
 	"encoding/csv"
@@ -10,27 +10,26 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-
-	"github.com/touchline-io/touchline/pkg/analytics"
 )
 
-// formats are the output formats of query results.
-var formats = []string{"table", "csv", "json"}
+// Formats are the output formats of Result.Write.
+var Formats = []string{"table", "csv", "json"}
 
-// checkFormat refuses an unknown output format.
-func checkFormat(format string) error {
-	for _, f := range formats {
+// CheckFormat refuses an unknown output format.
+func CheckFormat(format string) error {
+	for _, f := range Formats {
 		if f == format {
 			return nil
 		}
 	}
-	return fmt.Errorf("unknown format %q: want %s", format, strings.Join(formats, ", "))
+	return fmt.Errorf("unknown format %q: want %s", format, strings.Join(Formats, ", "))
 }
 
-// writeResult prints res as an aligned table, CSV with a header, or a JSON
-// array of row objects whose keys are the column names (snake_case) in
+// Write prints the result as an aligned table (floats rounded to four
+// decimals, NULL spelled out), CSV with a header (values in full, NULL
+// empty), or a JSON array of row objects whose keys are the column names in
 // column order, numbers as numbers and NULL as null.
-func writeResult(w io.Writer, res *analytics.Result, format string) error {
+func (res *Result) Write(w io.Writer, format string) error {
 	switch format {
 	case "csv":
 		cw := csv.NewWriter(w)
@@ -52,7 +51,7 @@ func writeResult(w io.Writer, res *analytics.Result, format string) error {
 	}
 }
 
-func writeJSON(w io.Writer, res *analytics.Result) error {
+func writeJSON(w io.Writer, res *Result) error {
 	var b strings.Builder
 	b.WriteString("[")
 	for i, row := range res.Rows {

@@ -1,15 +1,13 @@
-package cli
+package analytics
 
 import (
 	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
-
-	"github.com/touchline-io/touchline/pkg/analytics"
 )
 
-var sample = &analytics.Result{
+var sample = &Result{
 	Columns: []string{"channel", "conversions", "revenue", "roas"},
 	Rows: [][]any{
 		{"paid, \"search\"", uint64(3), 900.125, 3.6},
@@ -19,7 +17,7 @@ var sample = &analytics.Result{
 
 func TestWriteJSON(t *testing.T) {
 	var out bytes.Buffer
-	if err := writeResult(&out, sample, "json"); err != nil {
+	if err := sample.Write(&out, "json"); err != nil {
 		t.Fatal(err)
 	}
 	var rows []map[string]any
@@ -36,14 +34,14 @@ func TestWriteJSON(t *testing.T) {
 		t.Errorf("row not in column order: %s", first)
 	}
 	out.Reset()
-	if err := writeResult(&out, &analytics.Result{Columns: []string{"a"}}, "json"); err != nil || out.String() != "[]\n" {
+	if err := (&Result{Columns: []string{"a"}}).Write(&out, "json"); err != nil || out.String() != "[]\n" {
 		t.Errorf("empty result: %q, %v", out.String(), err)
 	}
 }
 
 func TestWriteCSVAndTable(t *testing.T) {
 	var out bytes.Buffer
-	if err := writeResult(&out, sample, "csv"); err != nil {
+	if err := sample.Write(&out, "csv"); err != nil {
 		t.Fatal(err)
 	}
 	want := "channel,conversions,revenue,roas\n\"paid, \"\"search\"\"\",3,900.125,3.6\ndirect,1,100,\n"
@@ -51,8 +49,8 @@ func TestWriteCSVAndTable(t *testing.T) {
 		t.Errorf("csv:\n%s\nwant:\n%s", out.String(), want)
 	}
 	out.Reset()
-	res := &analytics.Result{Columns: []string{"channel", "cpa"}, Rows: [][]any{{"email", 13.043478260869565}, {"sms", nil}}}
-	if err := writeResult(&out, res, "table"); err != nil {
+	res := &Result{Columns: []string{"channel", "cpa"}, Rows: [][]any{{"email", 13.043478260869565}, {"sms", nil}}}
+	if err := res.Write(&out, "table"); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
@@ -62,7 +60,7 @@ func TestWriteCSVAndTable(t *testing.T) {
 }
 
 func TestCheckFormat(t *testing.T) {
-	if err := checkFormat("xml"); err == nil {
+	if err := CheckFormat("xml"); err == nil {
 		t.Error("xml accepted")
 	}
 }

@@ -39,6 +39,10 @@ test-integration: deps ## the integration suite on real Kafka and ClickHouse
 bench: deps ## end-to-end ingest benchmark against bare franz-go and clickhouse-go baselines
 	$(GO) run ./test/bench
 
+.PHONY: bench-queries
+bench-queries: deps ## analytics query times on 1M and 10M generated events
+	$(GO) run ./test/bench/queries
+
 .PHONY: fmt
 fmt: ## format the code
 	gofmt -w cmd pkg test schemas

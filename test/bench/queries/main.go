@@ -1,0 +1,459 @@
+// Command queries measures touchline's analytics queries on a real ClickHouse
+// server at several sizes of generated traffic. For each size it loads the
+// generated touchpoints and spend into a fresh database, converted to rows by
+// the ingest service's own processor and inserted in batches, waits for the
+// background merges the load started, and then times every query: funnels,
+// attribution under each model, ROMI and cohorts. It prints the median wall
+// time and the rows returned of each query at each size and the growth of the
+// time from the smallest to the largest size (about 10 from 1M to 10M events
+// means linear). Timings are printed, never asserted.
+//
+//	go run ./test/bench/queries [-sizes 1000000,10000000] [-runs 3]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/touchline-io/touchline/pkg/analytics"
+	"github.com/touchline-io/touchline/pkg/app"
+	"github.com/touchline-io/touchline/pkg/avro"
+	"github.com/touchline-io/touchline/pkg/clickhouse"
+	"github.com/touchline-io/touchline/pkg/config"
+	"github.com/touchline-io/touchline/pkg/generate"
+	"github.com/touchline-io/touchline/pkg/ingest"
+	"github.com/touchline-io/touchline/pkg/servers"
+	"github.com/touchline-io/touchline/pkg/touchpoint"
+	"github.com/touchline-io/touchline/test/testenv"
+)
+
+const (
+	// seed is the generator seed of every size.
+	seed = 7
+	// batchRows is the number of touchpoint rows of one insert.
+	batchRows = 100_000
+	// inserters is the number of batches inserted concurrently.
+	inserters = 2
+	// mergeWait bounds waiting for the background merges after a load.
+	mergeWait = 2 * time.Minute
+	// queryTimeout bounds one query run (and one insert).
+	queryTimeout = 30 * time.Minute
+)
+
+func main() {
+	sizes := flag.String("sizes", "1000000,10000000", "comma-separated numbers of generated events, one database each")
+	runs := flag.Int("runs", 3, "runs of each query; the median is reported")
+	flag.Parse()
+	ns, err := parseSizes(*sizes)
+	if err == nil && *runs < 1 {
+		err = fmt.Errorf("-runs must be at least 1, got %d", *runs)
+	}
+	if err == nil {
+		err = run(ns, *runs)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench queries:", err)
+		os.Exit(1)
+	}
+}
+
+// parseSizes parses the -sizes flag.
+func parseSizes(s string) ([]int, error) {
+	var ns []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("-sizes: %q is not a positive number of events", f)
+		}
+		ns = append(ns, n)
+	}
+	return ns, nil
+}
+
+// timing is the outcome of one query at one size.
+type timing struct {
+	median time.Duration
+	rows   int
+	err    error
+}
+
+func run(sizes []int, runs int) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Hour)
+	defer cancel()
+	dir, err := os.MkdirTemp("", "touchline-bench-queries-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	srv, err := servers.StartClickHouse(ctx, servers.ClickHouseOptions{Dir: filepath.Join(dir, "clickhouse")})
+	if err != nil {
+		return err
+	}
+	defer srv.Stop()
+	version, err := srv.Version(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("clickhouse server version %s on %s\n", version, srv.Addr())
+
+	cfg := config.Default()
+	cfg.Pipelines = filepath.Join(testenv.RepoRoot(), "pipelines")
+	cfg.ClickHouse.Addr = []string{srv.Addr()}
+	cfg.ClickHouse.QueryTimeout = queryTimeout
+	proc, err := app.NewIngestProcessor(cfg)
+	if err != nil {
+		return err
+	}
+
+	var names []string
+	results := map[string][]timing{}
+	for _, n := range sizes {
+		chCfg := cfg.ClickHouse
+		chCfg.Database = fmt.Sprintf("bench_%d", n)
+		qs, err := measure(ctx, chCfg, proc, n, runs)
+		if err != nil {
+			return fmt.Errorf("%d events: %w", n, err)
+		}
+		for _, q := range qs {
+			if _, ok := results[q.name]; !ok {
+				names = append(names, q.name)
+			}
+			results[q.name] = append(results[q.name], q.timing)
+		}
+	}
+	report(sizes, runs, names, results)
+	if peak, err := peakRSS(); err == nil {
+		fmt.Printf("\nbench process peak RSS: %d MiB\n", peak>>20)
+	}
+	return nil
+}
+
+// namedTiming is a query's name and its timing at one size.
+type namedTiming struct {
+	name string
+	timing
+}
+
+// measure loads n generated events into the database of chCfg and times
+// every query on it.
+func measure(ctx context.Context, chCfg clickhouse.Config, proc *ingest.Processor, n, runs int) ([]namedTiming, error) {
+	gen, err := generate.New(generate.Config{Events: n, Persons: max(n/20, 1), Days: 30, Seed: seed})
+	if err != nil {
+		return nil, err
+	}
+	from, to := gen.Period()
+	queries, err := buildQueries(analytics.Range{From: from, To: to})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := clickhouse.Migrate(ctx, chCfg, nil); err != nil {
+		return nil, err
+	}
+	conn, err := clickhouse.Open(ctx, chCfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+
+	fmt.Printf("\n== %d events (%d persons, %s to %s) in database %s\n", n, max(n/20, 1),
+		from.Format(time.DateTime), to.Format(time.DateTime), chCfg.Database)
+	start := time.Now()
+	tps, spend, err := load(ctx, conn, proc, gen)
+	if err != nil {
+		return nil, err
+	}
+	took := time.Since(start)
+	fmt.Printf("loaded %d touchpoints and %d spend rows in %s: %.0f events/s (generation, conversion and insert)\n",
+		tps, spend, took.Round(time.Millisecond), float64(tps)/took.Seconds())
+	if err := settle(ctx, conn, chCfg.Database); err != nil {
+		return nil, err
+	}
+	var rows, final uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM touchpoints").Scan(&rows); err != nil {
+		return nil, err
+	}
+	if err := conn.QueryRow(ctx, "SELECT count() FROM touchpoints FINAL").Scan(&final); err != nil {
+		return nil, err
+	}
+	fmt.Printf("rows in touchpoints: %d (%d with FINAL)\n", rows, final)
+
+	out := make([]namedTiming, 0, len(queries))
+	for _, q := range queries {
+		t := timeQuery(ctx, conn, q.sql, runs)
+		if t.err != nil {
+			fmt.Printf("  %-34s FAILED: %v\n", q.name, t.err)
+		} else {
+			fmt.Printf("  %-34s %10s  %6d rows\n", q.name, fmtDur(t.median), t.rows)
+		}
+		out = append(out, namedTiming{q.name, t})
+	}
+	return out, nil
+}
+
+// query is a named analytics query.
+type query struct {
+	name, sql string
+}
+
+// buildQueries returns the queries to time over r.
+func buildQueries(r analytics.Range) ([]query, error) {
+	steps, err := analytics.ParseSteps("page_view,add_to_cart,purchase")
+	if err != nil {
+		return nil, err
+	}
+	var qs []query
+	var errs []error
+	build := func(name string, b interface{ SQL() (string, error) }) {
+		sql, err := b.SQL()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			return
+		}
+		qs = append(qs, query{name, sql})
+	}
+	funnel := analytics.FunnelQuery{Range: r, Steps: steps, Window: 24 * time.Hour}
+	build("funnel (3 steps, 24h)", funnel)
+	funnel.Breakdown = "channel"
+	build("funnel by channel", funnel)
+	for _, m := range analytics.Models {
+		a := analytics.DefaultAttribution()
+		a.Model = m
+		build("attribution "+string(m), analytics.AttributionQuery{Range: r, Attribution: a})
+	}
+	a := analytics.DefaultAttribution()
+	a.Model = analytics.TimeDecay
+	build("romi time_decay", analytics.ROMIQuery{Range: r, Attribution: a})
+	build("cohort week x4 first_purchase", analytics.CohortQuery{Range: r, Period: analytics.Week, Periods: 4,
+		By: analytics.FirstPurchase, Activity: analytics.PurchaseActivity, PurchaseType: a.ConversionType})
+	build("cohort day x7 first_seen any", analytics.CohortQuery{Range: r, Period: analytics.Day, Periods: 7,
+		By: analytics.FirstSeen, Activity: analytics.AnyActivity, PurchaseType: a.ConversionType})
+	return qs, errors.Join(errs...)
+}
+
+// load streams the generated touchpoints through the ingest processor into
+// batches of batchRows rows, inserted by inserters goroutines, then inserts
+// the generated spend. At most inserters+2 batches are in memory at once.
+func load(ctx context.Context, conn driver.Conn, proc *ingest.Processor, gen *generate.Generator) (touchpoints, spend int, err error) {
+	g, gctx := errgroup.WithContext(ctx)
+	batches := make(chan []clickhouse.TouchpointRow)
+	for range inserters {
+		g.Go(func() error {
+			for b := range batches {
+				if err := clickhouse.InsertTouchpoints(gctx, conn, b); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		defer close(batches)
+		rows := make([]clickhouse.TouchpointRow, 0, batchRows)
+		send := func() error {
+			select {
+			case batches <- rows:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+			rows = make([]clickhouse.TouchpointRow, 0, batchRows)
+			return nil
+		}
+		if err := gen.Touchpoints(func(t *touchpoint.Touchpoint) error {
+			row, rej := proc.TouchpointRow(t)
+			if rej != nil {
+				return fmt.Errorf("generated touchpoint %s rejected (%s): %v", t.EventID, rej.Reason, rej.Err)
+			}
+			rows = append(rows, *row)
+			if touchpoints++; len(rows) == batchRows {
+				return send()
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		if len(rows) > 0 {
+			return send()
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return touchpoints, 0, err
+	}
+	rows, err := spendRows(ctx, proc, gen)
+	if err != nil {
+		return touchpoints, 0, err
+	}
+	return touchpoints, len(rows), clickhouse.InsertSpend(ctx, conn, rows)
+}
+
+// spendRows converts the generated spend to rows with the ingest processor.
+// The processor takes Kafka records, so each spend record is Avro-encoded
+// as the publisher would and given increasing offsets, which gives
+// restatements higher versions than the records they correct.
+func spendRows(ctx context.Context, proc *ingest.Processor, gen *generate.Generator) ([]clickhouse.SpendRow, error) {
+	reg, err := avro.NewStaticRegistry(nil)
+	if err != nil {
+		return nil, err
+	}
+	codecs := avro.NewCodecs(reg)
+	id := avro.Latest(avro.KindSpend).ID
+	now := time.Now()
+	var rows []clickhouse.SpendRow
+	err = gen.Spend(func(s *touchpoint.Spend) error {
+		b, err := codecs.Encode(ctx, id, s.ToAvro())
+		if err != nil {
+			return fmt.Errorf("spend %s: %w", s.Key(), err)
+		}
+		row, rej, err := proc.Spend(ctx, &kgo.Record{Value: b, Timestamp: now, Offset: int64(len(rows))})
+		if err != nil {
+			return err
+		}
+		if rej != nil {
+			return fmt.Errorf("generated spend %s rejected (%s): %v", s.Key(), rej.Reason, rej.Err)
+		}
+		rows = append(rows, *row)
+		return nil
+	})
+	return rows, err
+}
+
+// settle waits up to mergeWait until no merge runs in database and prints
+// how long that took and the active parts of touchpoints. Nothing is
+// optimised: the queries see the table as ingest leaves it.
+func settle(ctx context.Context, conn driver.Conn, database string) error {
+	start := time.Now()
+	var merges uint64
+	for {
+		if err := conn.QueryRow(ctx, "SELECT count() FROM system.merges WHERE database = ?", database).Scan(&merges); err != nil {
+			return err
+		}
+		if merges == 0 || time.Since(start) > mergeWait {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	var parts uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM system.parts WHERE database = ? AND table = 'touchpoints' AND active",
+		database).Scan(&parts); err != nil {
+		return err
+	}
+	state := "no merge running"
+	if merges > 0 {
+		state = fmt.Sprintf("%d merges still running", merges)
+	}
+	fmt.Printf("waited %s for background merges (%s); touchpoints has %d active parts\n",
+		time.Since(start).Round(time.Second), state, parts)
+	return nil
+}
+
+// timeQuery runs sql runs times and returns the median wall time, including
+// reading the result, and the number of rows of the last run.
+func timeQuery(ctx context.Context, conn driver.Conn, sql string, runs int) timing {
+	times := make([]time.Duration, 0, runs)
+	var rows int
+	for range runs {
+		start := time.Now()
+		res, err := analytics.Run(ctx, conn, sql)
+		if err != nil {
+			return timing{err: err}
+		}
+		times = append(times, time.Since(start))
+		rows = len(res.Rows)
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	m := times[len(times)/2]
+	if len(times)%2 == 0 {
+		m = (times[len(times)/2-1] + m) / 2
+	}
+	return timing{median: m, rows: rows}
+}
+
+// report prints the table of median times per query and size, and the
+// growth from the first size to the last.
+func report(sizes []int, runs int, names []string, results map[string][]timing) {
+	fmt.Printf("\nmedian wall time of %d runs per query (rows returned in brackets)\n", runs)
+	fmt.Printf("%-34s", "query")
+	for _, n := range sizes {
+		fmt.Printf(" %20s", sizeLabel(n)+" median")
+	}
+	growth := len(sizes) > 1
+	if growth {
+		fmt.Printf(" %16s", fmt.Sprintf("growth (%s/%s)", sizeLabel(sizes[len(sizes)-1]), sizeLabel(sizes[0])))
+	}
+	fmt.Println()
+	var failures []string
+	for _, name := range names {
+		ts := results[name]
+		fmt.Printf("%-34s", name)
+		for i, t := range ts {
+			if t.err != nil {
+				fmt.Printf(" %20s", "FAILED")
+				failures = append(failures, fmt.Sprintf("%s at %s events: %v", name, sizeLabel(sizes[i]), t.err))
+				continue
+			}
+			fmt.Printf(" %20s", fmt.Sprintf("%s (%d)", fmtDur(t.median), t.rows))
+		}
+		if growth {
+			first, last := ts[0], ts[len(ts)-1]
+			if first.err != nil || last.err != nil {
+				fmt.Printf(" %16s", "-")
+			} else {
+				fmt.Printf(" %16.2f", last.median.Seconds()/first.median.Seconds())
+			}
+		}
+		fmt.Println()
+	}
+	if growth {
+		fmt.Printf("growth: time at %s / time at %s; %.0f means linear\n", sizeLabel(sizes[len(sizes)-1]), sizeLabel(sizes[0]),
+			float64(sizes[len(sizes)-1])/float64(sizes[0]))
+	}
+	for _, f := range failures {
+		fmt.Println("FAILED:", f)
+	}
+}
+
+// sizeLabel writes n events as 100k, 1M, 10M or the plain number.
+func sizeLabel(n int) string {
+	switch {
+	case n%1_000_000 == 0:
+		return fmt.Sprintf("%dM", n/1_000_000)
+	case n%1_000 == 0:
+		return fmt.Sprintf("%dk", n/1_000)
+	}
+	return strconv.Itoa(n)
+}
+
+// fmtDur rounds d for the table.
+func fmtDur(d time.Duration) string {
+	if d < time.Second {
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(10 * time.Millisecond).String()
+}
+
+// peakRSS returns this process's peak resident set size in bytes.
+func peakRSS() (int64, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, errors.New("no VmHWM in /proc/self/status")
+}

@@ -39,16 +39,12 @@ func ParseAttribution(name string, data []byte) (Attribution, error) {
 	if err != nil || root == nil {
 		return a, err
 	}
-	if root.Kind != yaml.MappingNode {
-		return a, pipefile.Errorf(name, root.Line, "want a mapping of settings")
+	settings, err := pipefile.Pairs(name, root, "settings")
+	if err != nil {
+		return a, err
 	}
-	seen := map[string]bool{}
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		k, v := pipefile.Deref(root.Content[i]), pipefile.Deref(root.Content[i+1])
-		if seen[k.Value] {
-			return a, pipefile.Errorf(name, k.Line, "duplicate key %q", k.Value)
-		}
-		seen[k.Value] = true
+	for _, kv := range settings {
+		k, v := kv[0], kv[1]
 		if err := setAttribution(&a, k.Value, v); err != nil {
 			return a, pipefile.Errorf(name, v.Line, "%s: %v", k.Value, err)
 		}

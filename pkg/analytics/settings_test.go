@@ -40,9 +40,9 @@ func TestParseAttributionErrorsNameFileAndLine(t *testing.T) {
 		"conversion_type: purchase\nmodle: x\n": "a.yaml:2: modle: unknown setting",
 		"touch_types: click\n":                  "a.yaml:1: touch_types: want a list",
 		"touch_types: []\n":                     "a.yaml:1: touch_types is empty",
-		"model: linear\nmodel: first_touch\n":   "a.yaml:2: duplicate key",
+		"model: linear\nmodel: first_touch\n":   "a.yaml:2: settings: duplicate key \"model\" (first on line 1)",
 		"model: [linear\n":                      "a.yaml:2:",
-		"- linear\n":                            "a.yaml:1: want a mapping",
+		"- linear\n":                            "a.yaml:1: settings: want a mapping",
 		"half_life: 0s\n":                       "half_life 0s is shorter",
 	} {
 		_, err := ParseAttribution("a.yaml", []byte(in))

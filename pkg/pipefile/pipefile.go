@@ -69,3 +69,23 @@ func Deref(n *yaml.Node) *yaml.Node {
 	}
 	return n
 }
+
+// Pairs returns the key and value nodes of mapping node n (aliases
+// resolved), refusing other kinds and duplicate keys with a *ConfigError of
+// file; what names n in errors ("top level", "type 2").
+func Pairs(file string, n *yaml.Node, what string) ([][2]*yaml.Node, error) {
+	if n.Kind != yaml.MappingNode {
+		return nil, Errorf(file, n.Line, "%s: want a mapping", what)
+	}
+	out := make([][2]*yaml.Node, 0, len(n.Content)/2)
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := Deref(n.Content[i]), Deref(n.Content[i+1])
+		if first, dup := seen[k.Value]; dup {
+			return nil, Errorf(file, k.Line, "%s: duplicate key %q (first on line %d)", what, k.Value, first)
+		}
+		seen[k.Value] = k.Line
+		out = append(out, [2]*yaml.Node{k, v})
+	}
+	return out, nil
+}

@@ -16,7 +16,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/channel"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
-	"github.com/touchline-io/touchline/pkg/identifiers"
+	"github.com/touchline-io/touchline/pkg/identity"
 	"github.com/touchline-io/touchline/pkg/ingest"
 	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/observe"
@@ -34,7 +34,7 @@ func NewRegistry() *prometheus.Registry {
 }
 
 // NewIngestProcessor builds the ingest processor of cfg: schema registry,
-// channel rules from the pipelines directory, identifier normaliser.
+// channel and identity rules from the pipelines directory.
 func NewIngestProcessor(cfg config.Config) (*ingest.Processor, error) {
 	reg, err := kafka.NewRegistry(cfg.Kafka)
 	if err != nil {
@@ -44,11 +44,15 @@ func NewIngestProcessor(cfg config.Config) (*ingest.Processor, error) {
 	if err != nil {
 		return nil, err
 	}
-	norm, err := identifiers.New(cfg.Identifiers)
+	ids, err := identity.LoadRules(filepath.Join(cfg.Pipelines, identity.RulesFile))
 	if err != nil {
-		return nil, fmt.Errorf("identifiers: %w", err)
+		return nil, err
 	}
-	return ingest.NewProcessor(avro.NewCodecs(reg), rules, norm, cfg.Ingest.Limits), nil
+	norm, err := ids.Normalizer(cfg.Identifiers.Pepper)
+	if err != nil {
+		return nil, fmt.Errorf("identity rules: %w", err)
+	}
+	return ingest.NewProcessor(avro.NewCodecs(reg), rules, norm, ids, cfg.Ingest.Limits), nil
 }
 
 // RunIngest runs the ingest service of cfg with its HTTP endpoints on

@@ -44,14 +44,16 @@ func TestNormalize(t *testing.T) {
 }
 
 func TestPepperAndSorting(t *testing.T) {
-	n, _ := New(Config{Pepper: "s3cret", Hashed: []string{"Email"}, DefaultCountryCode: "44"})
+	n, _ := New(Config{Pepper: "s3cret", Hashed: []string{"Email"}, CountryCode: "44",
+		Kinds: map[string]string{"email": Email, "phone": Phone}})
 	ids, err := n.Normalize(map[string]string{"Email": "a@b.co", "device_id": "d1", "phone": "020 7946 0000"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := hmac.New(sha256.New, []byte("s3cret"))
 	m.Write([]byte("a@b.co"))
-	want := []Identifier{{"device_id", "d1"}, {"email", hex.EncodeToString(m.Sum(nil))}, {"phone", "+442079460000"}}
+	want := []Identifier{{Type: "device_id", Value: "d1"}, {Type: "email", Value: hex.EncodeToString(m.Sum(nil))},
+		{Type: "phone", Value: "+442079460000"}}
 	if len(ids) != len(want) {
 		t.Fatalf("got %v", ids)
 	}
@@ -60,7 +62,41 @@ func TestPepperAndSorting(t *testing.T) {
 			t.Errorf("ids[%d] = %v, want %v", i, ids[i], want[i])
 		}
 	}
-	if _, err := New(Config{DefaultCountryCode: "x1"}); err == nil {
-		t.Error("bad default_country_code accepted")
+	if _, err := New(Config{CountryCode: "x1"}); err == nil {
+		t.Error("bad calling code accepted")
+	}
+	if _, err := New(Config{CountryCode: "1", Kinds: map[string]string{"work_email": "mail"}}); err == nil {
+		t.Error("unknown normalisation accepted")
+	}
+}
+
+func TestBlocklist(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Kinds["work_email"] = Email
+	cfg.Blocked = map[string][]string{"any": {"Unknown", "0"}, "email": {" Test@Example.com"}}
+	n, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		typ, in string
+		blocked bool
+		value   string
+	}{
+		{"email", "test@example.COM", true, sha("test@example.com")},
+		{"email", "unknown", true, sha("unknown")}, // blocked before validation: not an invalid email
+		{"customer_id", " UNKNOWN ", true, "UNKNOWN"},
+		{"customer_id", "0", true, "0"},
+		{"customer_id", "c-1", false, "c-1"},
+		{"work_email", "Test@Example.com", false, "test@example.com"}, // the email list names email only
+	} {
+		id, err := n.Identifier(tc.typ, tc.in)
+		if err != nil || id.Blocked != tc.blocked || id.Value != tc.value {
+			t.Errorf("Identifier(%s, %q) = %+v, %v; want blocked %v, value %q", tc.typ, tc.in, id, err, tc.blocked, tc.value)
+		}
+	}
+	cfg.Blocked = map[string][]string{"email": {"not-an-address"}}
+	if _, err := New(cfg); err == nil {
+		t.Error("a blocked email that is no address was accepted")
 	}
 }

@@ -2,8 +2,6 @@ package ingest
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"sort"
@@ -15,6 +13,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/channel"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/identifiers"
+	"github.com/touchline-io/touchline/pkg/identity"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 )
 
@@ -38,14 +37,16 @@ type Processor struct {
 	codecs     *avro.Codecs
 	channels   *channel.Rules
 	normalizer *identifiers.Normalizer
+	identity   *identity.Rules
 	limits     touchpoint.Limits
 	now        func() time.Time
 }
 
 // NewProcessor returns a Processor that decodes with codecs, derives channels
-// with rules, normalises identifiers with norm and validates against limits.
-func NewProcessor(codecs *avro.Codecs, rules *channel.Rules, norm *identifiers.Normalizer, limits touchpoint.Limits) *Processor {
-	return &Processor{codecs: codecs, channels: rules, normalizer: norm, limits: limits, now: time.Now}
+// with rules, normalises identifiers with norm, names persons by the
+// identity rules ids and validates against limits.
+func NewProcessor(codecs *avro.Codecs, rules *channel.Rules, norm *identifiers.Normalizer, ids *identity.Rules, limits touchpoint.Limits) *Processor {
+	return &Processor{codecs: codecs, channels: rules, normalizer: norm, identity: ids, limits: limits, now: time.Now}
 }
 
 // decode decodes a wire-format record. A non-nil Rejection means the record is
@@ -119,7 +120,7 @@ func (p *Processor) TouchpointRow(t *touchpoint.Touchpoint) (*clickhouse.Touchpo
 		UTMTerm:     t.UTMTerm,
 		Referrer:    t.Referrer,
 		PageURL:     t.PageURL,
-		PersonID:    PersonID(ids),
+		PersonID:    p.identity.PersonID(ids),
 		Currency:    t.Currency,
 		OrderID:     t.OrderID,
 		IngestedAt:  p.now().UTC().Truncate(time.Second),
@@ -184,41 +185,6 @@ func (p *Processor) Spend(ctx context.Context, r *kgo.Record) (*clickhouse.Spend
 // in the same millisecond keep their log order.
 func SpendVersion(r *kgo.Record) uint64 {
 	return uint64(r.Timestamp.UnixMilli())<<20 | uint64(r.Offset)&(1<<20-1)
-}
-
-// personPriority orders identifier types for the provisional person id: the
-// most stable identifier a touchpoint carries names the person.
-var personPriority = map[string]int{
-	identifiers.CustomerID:  0,
-	identifiers.Email:       1,
-	identifiers.Phone:       2,
-	identifiers.DeviceID:    3,
-	identifiers.AnonymousID: 4,
-}
-
-// PersonID returns the person id derived from a touchpoint's normalised
-// identifiers (sorted by type then value): a hash of the highest-priority
-// identifier (customer_id, email, phone, device_id, anonymous_id, then other
-// types alphabetically). The same identifiers always give the same id.
-func PersonID(ids []identifiers.Identifier) string {
-	best := -1
-	for i, id := range ids {
-		if best < 0 || rank(id.Type) < rank(ids[best].Type) {
-			best = i
-		}
-	}
-	if best < 0 {
-		return ""
-	}
-	sum := sha256.Sum256([]byte(ids[best].Type + ":" + ids[best].Value))
-	return "p_" + hex.EncodeToString(sum[:10])
-}
-
-func rank(t string) int {
-	if r, ok := personPriority[t]; ok {
-		return r
-	}
-	return len(personPriority)
 }
 
 func firstNonEmpty(a, b string) string {

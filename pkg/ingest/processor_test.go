@@ -11,7 +11,7 @@ import (
 
 	"github.com/touchline-io/touchline/pkg/avro"
 	"github.com/touchline-io/touchline/pkg/channel"
-	"github.com/touchline-io/touchline/pkg/identifiers"
+	"github.com/touchline-io/touchline/pkg/identity"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 )
 
@@ -21,13 +21,14 @@ func newProcessor(t testing.TB) (*Processor, *avro.Codecs) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	norm, err := identifiers.New(identifiers.DefaultConfig())
+	ids := identity.DefaultRules()
+	norm, err := ids.Normalizer("")
 	if err != nil {
 		t.Fatal(err)
 	}
 	reg, _ := avro.NewStaticRegistry(nil)
 	codecs := avro.NewCodecs(reg)
-	return NewProcessor(codecs, rules, norm, touchpoint.DefaultLimits()), codecs
+	return NewProcessor(codecs, rules, norm, ids, touchpoint.DefaultLimits()), codecs
 }
 
 func hexSHA(s string) string {

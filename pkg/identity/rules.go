@@ -1,0 +1,289 @@
+// Package identity stitches the identifiers of touchpoints into persons: the
+// identity rules of pipelines/identity.yaml (identifier types, normalisation,
+// hashing, per-person limits, priorities, blocked values) and the resolver
+// that applies link requests to a union-find under those rules.
+package identity
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/touchline-io/touchline/pkg/identifiers"
+	"github.com/touchline-io/touchline/pkg/pipefile"
+)
+
+// RulesFile is the name of the identity rules file in the pipelines
+// directory.
+const RulesFile = "identity.yaml"
+
+// Type is the rule of one identifier type.
+type Type struct {
+	// Name is the type as producers send it, lower case.
+	Name string
+	// Normalize is "email", "phone" or "" (values are only trimmed).
+	Normalize string
+	// Hash says whether values are hashed after normalisation.
+	Hash bool
+	// MaxPerPerson bounds the values of this type one person may have; 0
+	// means no bound.
+	MaxPerPerson int
+}
+
+// Rules are the identity rules. They are immutable once loaded.
+type Rules struct {
+	// Types are the configured types, most trusted first: the person id of
+	// an event comes from its highest-priority identifier. Types not listed
+	// rank after them (alphabetically) with no normalisation, no hashing and
+	// no limit.
+	Types []Type
+	// PhoneRegion is the region whose calling code a phone number written
+	// without one gets (ISO 3166 code such as "US", or "+44").
+	PhoneRegion string
+	// Blocklist maps a type, or "any", to values that never link (compared
+	// after normalisation, before hashing).
+	Blocklist map[string][]string
+
+	rank map[string]int
+}
+
+// DefaultRules returns the rules that hold without pipelines/identity.yaml;
+// the shipped file spells them out.
+func DefaultRules() *Rules {
+	r := &Rules{
+		Types: []Type{
+			{Name: identifiers.CustomerID, MaxPerPerson: 1},
+			{Name: identifiers.Email, Normalize: "email", Hash: true},
+			{Name: identifiers.Phone, Normalize: "phone", Hash: true},
+			{Name: identifiers.DeviceID},
+			{Name: identifiers.AnonymousID},
+		},
+		PhoneRegion: "US",
+		Blocklist: map[string][]string{
+			"any":                {"unknown", "null", "none", "undefined", "nil", "0", "-", "n/a", "test"},
+			identifiers.Email:    {"test@test.com", "test@example.com", "noreply@example.com", "no-reply@example.com"},
+			identifiers.Phone:    {"+10000000000", "+11111111111", "+15555555555"},
+			identifiers.DeviceID: {"00000000-0000-0000-0000-000000000000"},
+		},
+	}
+	r.index()
+	return r
+}
+
+func (r *Rules) index() {
+	r.rank = make(map[string]int, len(r.Types))
+	for i, t := range r.Types {
+		r.rank[t.Name] = i
+	}
+}
+
+// Rank orders identifier types by priority: lower is more trusted. Unlisted
+// types rank after every listed one.
+func (r *Rules) Rank(typ string) int {
+	if i, ok := r.rank[typ]; ok {
+		return i
+	}
+	return len(r.Types)
+}
+
+// Limit returns the per-person bound of a type, 0 for none.
+func (r *Rules) Limit(typ string) int {
+	if i, ok := r.rank[typ]; ok {
+		return r.Types[i].MaxPerPerson
+	}
+	return 0
+}
+
+// Normalizer returns the normaliser these rules describe, hashing with
+// pepper (HMAC-SHA256 when set).
+func (r *Rules) Normalizer(pepper string) (*identifiers.Normalizer, error) {
+	cfg := identifiers.Config{Pepper: pepper, CountryCode: callingCodes[strings.ToUpper(r.PhoneRegion)],
+		Kinds: map[string]string{}, Blocked: r.Blocklist}
+	if strings.HasPrefix(r.PhoneRegion, "+") {
+		cfg.CountryCode = r.PhoneRegion[1:]
+	}
+	for _, t := range r.Types {
+		if t.Hash {
+			cfg.Hashed = append(cfg.Hashed, t.Name)
+		}
+		if t.Normalize != "" {
+			cfg.Kinds[t.Name] = t.Normalize
+		}
+	}
+	return identifiers.New(cfg)
+}
+
+// PersonID returns the person id an event with these identifiers has until
+// the resolver says otherwise: the id of its highest-priority identifier that
+// is not blocked (ties: the first in the given order), or "" when every
+// identifier is blocked.
+func (r *Rules) PersonID(ids []identifiers.Identifier) string {
+	best := -1
+	for i, id := range ids {
+		if !id.Blocked && (best < 0 || r.Rank(id.Type) < r.Rank(ids[best].Type)) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return ""
+	}
+	return SingletonID(ids[best])
+}
+
+// SingletonID is the person id of an identifier on its own: "p_" and 20 hex
+// digits of the SHA-256 of "type:value". Every identifier starts as this
+// person; merges keep one of the merged persons' ids.
+func SingletonID(id identifiers.Identifier) string {
+	sum := sha256.Sum256([]byte(id.Type + ":" + id.Value))
+	return "p_" + hex.EncodeToString(sum[:10])
+}
+
+// callingCodes maps ISO 3166 regions to their calling codes.
+var callingCodes = map[string]string{
+	"US": "1", "CA": "1", "GB": "44", "IE": "353", "DE": "49", "FR": "33", "ES": "34", "IT": "39",
+	"PT": "351", "NL": "31", "BE": "32", "LU": "352", "CH": "41", "AT": "43", "DK": "45", "SE": "46",
+	"NO": "47", "FI": "358", "IS": "354", "PL": "48", "CZ": "420", "SK": "421", "HU": "36", "RO": "40",
+	"GR": "30", "TR": "90", "IL": "972", "AE": "971", "SA": "966", "ZA": "27", "NG": "234", "EG": "20",
+	"IN": "91", "CN": "86", "HK": "852", "JP": "81", "KR": "82", "SG": "65", "AU": "61", "NZ": "64",
+	"BR": "55", "MX": "52", "AR": "54", "CL": "56", "CO": "57", "UA": "380", "RU": "7",
+}
+
+var (
+	typeName    = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+	callingCode = regexp.MustCompile(`^\+[1-9][0-9]{0,2}$`)
+)
+
+// LoadRules reads the identity rules at path. A missing file gives the
+// defaults; a bad file gives a *pipefile.ConfigError naming path, the line
+// and the reason.
+func LoadRules(path string) (*Rules, error) {
+	data, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return DefaultRules(), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("identity rules: %w", err)
+	}
+	return ParseRules(path, data)
+}
+
+// ParseRules reads identity rules from data; name is the file name used in
+// errors. Keys the file leaves out keep their defaults.
+func ParseRules(name string, data []byte) (*Rules, error) {
+	r := DefaultRules()
+	root, err := pipefile.Document(name, data)
+	if err != nil || root == nil {
+		return r, err
+	}
+	errf := func(n *yaml.Node, format string, args ...any) error {
+		return pipefile.Errorf(name, n.Line, format, args...)
+	}
+	top, err := pipefile.Pairs(name, root, "top level")
+	if err != nil {
+		return nil, err
+	}
+	var blocklistNode *yaml.Node
+	for _, kv := range top {
+		switch kv[0].Value {
+		case "types":
+			if r.Types, err = parseTypes(name, kv[1], errf); err != nil {
+				return nil, err
+			}
+		case "phone_default_region":
+			region := strings.ToUpper(kv[1].Value)
+			if _, ok := callingCodes[region]; !ok && !callingCode.MatchString(kv[1].Value) {
+				return nil, errf(kv[1], "phone_default_region %q: want a region code such as US or GB, or a calling code such as +44", kv[1].Value)
+			}
+			r.PhoneRegion = kv[1].Value
+		case "blocklist":
+			if r.Blocklist, err = parseBlocklist(name, kv[1], errf); err != nil {
+				return nil, err
+			}
+			blocklistNode = kv[1]
+		default:
+			return nil, errf(kv[0], "unknown key %q (want types, phone_default_region or blocklist)", kv[0].Value)
+		}
+	}
+	r.index()
+	if blocklistNode != nil {
+		entries, _ := pipefile.Pairs(name, blocklistNode, "blocklist")
+		for _, kv := range entries {
+			if _, ok := r.rank[kv[0].Value]; !ok && kv[0].Value != "any" {
+				return nil, errf(kv[0], "blocklist names type %q, which is not in types", kv[0].Value)
+			}
+		}
+	}
+	return r, nil
+}
+
+type errorf func(n *yaml.Node, format string, args ...any) error
+
+func parseTypes(file string, n *yaml.Node, errf errorf) ([]Type, error) {
+	if n.Kind != yaml.SequenceNode || len(n.Content) == 0 {
+		return nil, errf(n, "types: want a list of identifier types, most trusted first")
+	}
+	var types []Type
+	seen := map[string]int{}
+	for i, item := range n.Content {
+		item = pipefile.Deref(item)
+		fields, err := pipefile.Pairs(file, item, fmt.Sprintf("type %d", i+1))
+		if err != nil {
+			return nil, err
+		}
+		var t Type
+		for _, kv := range fields {
+			k, v := kv[0], kv[1]
+			switch k.Value {
+			case "name":
+				t.Name = v.Value
+			case "normalize":
+				if v.Value != "email" && v.Value != "phone" {
+					return nil, errf(v, "normalize %q: want email or phone", v.Value)
+				}
+				t.Normalize = v.Value
+			case "hash":
+				if v.Decode(&t.Hash) != nil {
+					return nil, errf(v, "hash: want true or false")
+				}
+			case "max_per_person":
+				if v.Decode(&t.MaxPerPerson) != nil || t.MaxPerPerson < 0 {
+					return nil, errf(v, "max_per_person: want 0 (no limit) or a positive number")
+				}
+			default:
+				return nil, errf(k, "unknown key %q (want name, normalize, hash or max_per_person)", k.Value)
+			}
+		}
+		if !typeName.MatchString(t.Name) {
+			return nil, errf(item, "type name %q: want lower-case letters, digits and _", t.Name)
+		}
+		if line, dup := seen[t.Name]; dup {
+			return nil, errf(item, "type %q listed twice (first on line %d)", t.Name, line)
+		}
+		seen[t.Name] = item.Line
+		types = append(types, t)
+	}
+	return types, nil
+}
+
+func parseBlocklist(file string, n *yaml.Node, errf errorf) (map[string][]string, error) {
+	fields, err := pipefile.Pairs(file, n, "blocklist")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	for _, kv := range fields {
+		var values []string
+		if kv[1].Kind != yaml.SequenceNode || kv[1].Decode(&values) != nil {
+			return nil, errf(kv[1], "blocklist %s: want a list of values", kv[0].Value)
+		}
+		sort.Strings(values)
+		out[kv[0].Value] = values
+	}
+	return out, nil
+}

@@ -1,0 +1,95 @@
+package identity
+
+import (
+	"errors"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/touchline-io/touchline/pkg/identifiers"
+	"github.com/touchline-io/touchline/pkg/pipefile"
+)
+
+func TestShippedRulesAreTheDefaults(t *testing.T) {
+	r, err := LoadRules(filepath.Join("..", "..", "pipelines", RulesFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := DefaultRules()
+	if !reflect.DeepEqual(r.Types, want.Types) || r.PhoneRegion != want.PhoneRegion {
+		t.Errorf("pipelines/%s: types %+v region %s, want the defaults %+v %s", RulesFile, r.Types, r.PhoneRegion, want.Types, want.PhoneRegion)
+	}
+	for typ, values := range want.Blocklist {
+		got := append([]string(nil), r.Blocklist[typ]...)
+		w := append([]string(nil), values...)
+		if strings.Join(sorted(got), ",") != strings.Join(sorted(w), ",") {
+			t.Errorf("blocklist %s: %v, want %v", typ, got, w)
+		}
+	}
+}
+
+func sorted(s []string) []string {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+	return s
+}
+
+func TestParseRules(t *testing.T) {
+	r, err := ParseRules("i.yaml", []byte(`
+types:
+  - name: loyalty_id
+    max_per_person: 2
+  - {name: email, normalize: email, hash: true}
+  - {name: work_phone, normalize: phone}
+phone_default_region: GB
+blocklist:
+  work_phone: ["07700 900000"]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Rank("loyalty_id") != 0 || r.Rank("email") != 1 || r.Rank("customer_id") != 3 || r.Limit("loyalty_id") != 2 || r.Limit("customer_id") != 0 {
+		t.Errorf("ranks or limits wrong: %+v", r.Types)
+	}
+	n, err := r.Normalizer("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := n.Identifier("work_phone", "07700 900000")
+	if err != nil || id.Value != "+447700900000" || !id.Blocked {
+		t.Errorf("work_phone: %+v, %v; want +447700900000, blocked (GB region, unhashed)", id, err)
+	}
+	ids := []identifiers.Identifier{{Type: "anonymous_id", Value: "a"}, {Type: "email", Value: "e", Blocked: true}, {Type: "loyalty_id", Value: "l"}}
+	if got, want := r.PersonID(ids), SingletonID(ids[2]); got != want {
+		t.Errorf("PersonID = %s, want the loyalty_id's %s", got, want)
+	}
+	if got := r.PersonID(ids[1:2]); got != "" {
+		t.Errorf("PersonID of blocked identifiers only = %q, want empty", got)
+	}
+}
+
+func TestParseRulesErrorsNameFileAndLine(t *testing.T) {
+	for in, want := range map[string]string{
+		"types:\n  - name: email\n    normalize: lower\n": "i.yaml:3: normalize \"lower\"",
+		"types:\n  - name: Email\n":                       "i.yaml:2: type name \"Email\"",
+		"types:\n  - name: a\n  - name: a\n":              "i.yaml:3: type \"a\" listed twice (first on line 2)",
+		"types:\n  - name: a\n    max_per_person: -1\n":   "i.yaml:3: max_per_person",
+		"types:\n  - name: a\n    limit: 1\n":             "i.yaml:3: unknown key \"limit\"",
+		"types: []\n":                                     "i.yaml:1: types: want a list",
+		"phone_default_region: Atlantis\n":                "i.yaml:1: phone_default_region \"Atlantis\"",
+		"blocklist:\n  fax: [x]\n":                        "i.yaml:2: blocklist names type \"fax\"",
+		"blocklist:\n  any: x\n":                          "i.yaml:2: blocklist any: want a list",
+		"rules: {}\n":                                     "i.yaml:1: unknown key \"rules\"",
+		"types:\n  - name: email\n    hash: maybe\n":      "i.yaml:3: hash: want true or false",
+	} {
+		_, err := ParseRules("i.yaml", []byte(in))
+		var ce *pipefile.ConfigError
+		if !errors.As(err, &ce) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: got %v, want a *pipefile.ConfigError containing %q", in, err, want)
+		}
+	}
+}

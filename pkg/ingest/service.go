@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 
+	"github.com/touchline-io/touchline/pkg/backoff"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/kafka"
 )
@@ -351,34 +352,21 @@ func (s *Service) commit(ctx context.Context, offsets map[string]map[int32]kgo.E
 // retry runs op until it succeeds or ctx ends, backing off exponentially.
 // Consumption is paused meanwhile, which bounds memory.
 func (s *Service) retry(ctx context.Context, target string, op func(context.Context) error) error {
-	backoff := s.cfg.RetryBackoff
-	for attempt := 1; ; attempt++ {
-		err := op(ctx)
-		if err == nil {
-			if target == "clickhouse" && !s.healthy.Load() {
-				s.healthy.Store(true)
-				s.m.clickhouseUp.Set(1)
-				s.log.Info("clickhouse writes recovered", zap.Int("attempts", attempt))
-			}
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+	err := backoff.Retry(ctx, s.cfg.RetryBackoff, s.cfg.RetryBackoffMax, op, func(attempt int, wait time.Duration, err error) {
 		s.m.writeErrors.WithLabelValues(target).Inc()
 		if target == "clickhouse" {
 			s.healthy.Store(false)
 			s.m.clickhouseUp.Set(0)
 		}
 		s.log.Warn("write failed, retrying", zap.String("target", target), zap.Int("attempt", attempt),
-			zap.Duration("backoff", backoff), zap.Error(err))
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, s.cfg.RetryBackoffMax)
+			zap.Duration("backoff", wait), zap.Error(err))
+	})
+	if err == nil && target == "clickhouse" && !s.healthy.Load() {
+		s.healthy.Store(true)
+		s.m.clickhouseUp.Set(1)
+		s.log.Info("clickhouse writes recovered")
 	}
+	return err
 }
 
 func (s *Service) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {

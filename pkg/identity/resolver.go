@@ -101,6 +101,13 @@ func (r *Resolver) Lookup(id identifiers.Identifier) string {
 	return ""
 }
 
+// Drop removes an identifier read back as a tombstone of the identity map.
+func (r *Resolver) Drop(id identifiers.Identifier) {
+	if p := r.of[keyOf(id)]; p != nil {
+		r.remove(p, id)
+	}
+}
+
 // Restore adds an assignment read back from the identity map, as on a
 // restart. Assignments of one person must agree on its first-seen time.
 func (r *Resolver) Restore(a Assignment) {

@@ -72,13 +72,19 @@ func RunIngest(ctx context.Context, cfg config.Config, reg *prometheus.Registry,
 		return err
 	}
 	defer svc.Close()
-	srv, err := observe.Listen(cfg.HTTPAddr, reg, svc.Ready, log)
+	return serve(ctx, cfg.HTTPAddr, reg, svc.Ready, svc.Run, log)
+}
+
+// serve runs a service with /metrics, /healthz and /readyz (ready answers
+// it) on addr until ctx ends or either fails.
+func serve(ctx context.Context, addr string, reg *prometheus.Registry, ready func() error, run func(context.Context) error, log *zap.Logger) error {
+	srv, err := observe.Listen(addr, reg, ready, log)
 	if err != nil {
 		return err
 	}
 	log.Info("serving metrics and health", zap.String("addr", srv.Addr()))
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx) })
-	g.Go(func() error { return svc.Run(gctx) })
+	g.Go(func() error { return run(gctx) })
 	return g.Wait()
 }

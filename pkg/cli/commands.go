@@ -1,13 +1,17 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
+	"go.uber.org/zap"
 
 	"github.com/touchline-io/touchline/pkg/app"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
+	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/publish"
 )
 
@@ -37,9 +41,20 @@ func newMigrateCommand(g *globals) *cobra.Command {
 }
 
 func newIngestCommand(g *globals) *cobra.Command {
+	return newServiceCommand(g, "ingest", "Run the ingest service: Kafka touchpoints and spend into ClickHouse", app.RunIngest)
+}
+
+func newIdentityCommand(g *globals) *cobra.Command {
+	return newServiceCommand(g, "identity",
+		"Run the identity resolver: link requests into the identity map, merges into ClickHouse", app.RunIdentity)
+}
+
+// newServiceCommand returns the command that runs a service until SIGINT
+// or SIGTERM.
+func newServiceCommand(g *globals, use, short string, run func(context.Context, config.Config, *prometheus.Registry, *zap.Logger) error) *cobra.Command {
 	return &cobra.Command{
-		Use:   "ingest",
-		Short: "Run the ingest service: Kafka touchpoints and spend into ClickHouse",
+		Use:   use,
+		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, log, err := g.setup(cmd)
@@ -47,7 +62,7 @@ func newIngestCommand(g *globals) *cobra.Command {
 				return err
 			}
 			defer log.Sync() //nolint:errcheck // stderr sync errors are meaningless
-			return app.RunIngest(cmd.Context(), cfg, app.NewRegistry(), log)
+			return run(cmd.Context(), cfg, app.NewRegistry(), log)
 		},
 	}
 }

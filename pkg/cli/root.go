@@ -110,6 +110,7 @@ func NewRoot() *cobra.Command {
 		newProduceCommand(g),
 		newGenerateCommand(g),
 		newIngestCommand(g),
+		newIdentityCommand(g),
 		newDevCommand(g),
 		newQueryCommand(g),
 	)
@@ -124,6 +125,8 @@ func NewService(name string) *cobra.Command {
 	switch name {
 	case "ingest":
 		cmd = newIngestCommand(g)
+	case "identity":
+		cmd = newIdentityCommand(g)
 	default:
 		panic("unknown service " + name)
 	}

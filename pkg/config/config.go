@@ -20,6 +20,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/ingest"
 	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/logging"
+	"github.com/touchline-io/touchline/pkg/resolver"
 )
 
 // Config is the whole configuration of every touchline command.
@@ -28,6 +29,7 @@ type Config struct {
 	ClickHouse  clickhouse.Config  `yaml:"clickhouse"`
 	Ingest      ingest.Config      `yaml:"ingest"`
 	Identifiers identifiers.Config `yaml:"identifiers"`
+	Identity    resolver.Config    `yaml:"identity"`
 	Log         logging.Config     `yaml:"log"`
 	// Pipelines is the directory of the declarative pipeline files
 	// (channels.yaml, ...). Default "pipelines".
@@ -47,6 +49,7 @@ func Default() Config {
 		ClickHouse:  clickhouse.DefaultConfig(),
 		Ingest:      ingest.DefaultConfig(),
 		Identifiers: identifiers.DefaultConfig(),
+		Identity:    resolver.DefaultConfig(),
 		Log:         logging.DefaultConfig(),
 		Pipelines:   "pipelines",
 		HTTPAddr:    ":8080",
@@ -151,6 +154,7 @@ func (c *Config) Validate() error {
 		{"clickhouse", c.ClickHouse.Validate()},
 		{"ingest", c.Ingest.Validate()},
 		{"identifiers", c.Identifiers.Validate()},
+		{"identity", c.Identity.Validate()},
 		{"log", c.Log.Validate()},
 	} {
 		if s.err != nil {

@@ -23,6 +23,34 @@ import (
 // NewClient returns a franz-go client for cfg with extra options appended
 // (consumer group, topics, ...). Logs go to log through kzap at warn level.
 func NewClient(cfg Config, log *zap.Logger, extra ...kgo.Opt) (*kgo.Client, error) {
+	opts, err := clientOptions(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := kgo.NewClient(append(opts, extra...)...)
+	if err != nil {
+		return nil, fmt.Errorf("creating kafka client: %w", err)
+	}
+	return cl, nil
+}
+
+// NewGroupTransactSession is NewClient for a transactional consumer and
+// producer in a group (exactly-once consume-transform-produce).
+func NewGroupTransactSession(cfg Config, log *zap.Logger, extra ...kgo.Opt) (*kgo.GroupTransactSession, error) {
+	opts, err := clientOptions(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	s, err := kgo.NewGroupTransactSession(append(opts, extra...)...)
+	if err != nil {
+		return nil, fmt.Errorf("creating kafka transact session: %w", err)
+	}
+	return s, nil
+}
+
+// clientOptions are the options every client of cfg has: brokers, client
+// id, logger, TLS and SASL.
+func clientOptions(cfg Config, log *zap.Logger) ([]kgo.Opt, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -47,11 +75,7 @@ func NewClient(cfg Config, log *zap.Logger, extra ...kgo.Opt) (*kgo.Client, erro
 	if m := saslMechanism(cfg.SASL); m != nil {
 		opts = append(opts, kgo.SASL(m))
 	}
-	cl, err := kgo.NewClient(append(opts, extra...)...)
-	if err != nil {
-		return nil, fmt.Errorf("creating kafka client: %w", err)
-	}
-	return cl, nil
+	return opts, nil
 }
 
 func saslMechanism(c SASLConfig) sasl.Mechanism {
@@ -69,7 +93,18 @@ func saslMechanism(c SASLConfig) sasl.Mechanism {
 // EnsureTopics creates the topics that do not exist yet with the given number
 // of partitions and replication factor (-1 for the broker default).
 func EnsureTopics(ctx context.Context, cl *kgo.Client, partitions int32, replication int16, topics ...string) error {
-	resp, err := kadm.NewClient(cl).CreateTopics(ctx, partitions, replication, nil, topics...)
+	return ensureTopics(ctx, cl, partitions, replication, nil, topics)
+}
+
+// EnsureCompactedTopics is EnsureTopics for log-compacted topics (keyed
+// state such as the identity map).
+func EnsureCompactedTopics(ctx context.Context, cl *kgo.Client, partitions int32, replication int16, topics ...string) error {
+	compact := "compact"
+	return ensureTopics(ctx, cl, partitions, replication, map[string]*string{"cleanup.policy": &compact}, topics)
+}
+
+func ensureTopics(ctx context.Context, cl *kgo.Client, partitions int32, replication int16, configs map[string]*string, topics []string) error {
+	resp, err := kadm.NewClient(cl).CreateTopics(ctx, partitions, replication, configs, topics...)
 	if err != nil {
 		return fmt.Errorf("creating topics %v: %w", topics, err)
 	}

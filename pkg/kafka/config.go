@@ -39,6 +39,13 @@ type Topics struct {
 	// DeadLetter receives records that cannot be decoded or fail validation,
 	// with the reason in headers. Default touchline.deadletter.
 	DeadLetter string `yaml:"dead_letter"`
+	// IdentityLinks carries identity link requests to the resolver; it has
+	// one partition so one resolver applies them in order. Default
+	// touchline.identity.links.
+	IdentityLinks string `yaml:"identity_links"`
+	// IdentityMap is the compacted identifier -> person map the resolver
+	// publishes. Default touchline.identity.map.
+	IdentityMap string `yaml:"identity_map"`
 }
 
 // SASLConfig configures SASL authentication.
@@ -66,9 +73,11 @@ func DefaultConfig() Config {
 		ClientID:    "touchline",
 		DialTimeout: 10 * time.Second,
 		Topics: Topics{
-			Touchpoints: "touchline.touchpoints",
-			Spend:       "touchline.spend",
-			DeadLetter:  "touchline.deadletter",
+			Touchpoints:   "touchline.touchpoints",
+			Spend:         "touchline.spend",
+			DeadLetter:    "touchline.deadletter",
+			IdentityLinks: "touchline.identity.links",
+			IdentityMap:   "touchline.identity.map",
 		},
 	}
 }
@@ -86,8 +95,8 @@ func (c Config) Validate() error {
 			return fmt.Errorf("%w: broker %q needs host:port", ErrConfig, b)
 		}
 	}
-	if c.Topics.Touchpoints == "" || c.Topics.Spend == "" || c.Topics.DeadLetter == "" {
-		return fmt.Errorf("%w: topics.touchpoints, topics.spend and topics.dead_letter must be set", ErrConfig)
+	if c.Topics.Touchpoints == "" || c.Topics.Spend == "" || c.Topics.DeadLetter == "" || c.Topics.IdentityLinks == "" || c.Topics.IdentityMap == "" {
+		return fmt.Errorf("%w: topics.touchpoints, topics.spend, topics.dead_letter, topics.identity_links and topics.identity_map must be set", ErrConfig)
 	}
 	switch strings.ToUpper(c.SASL.Mechanism) {
 	case "":

@@ -82,13 +82,16 @@ func (s *Servers) Config(name string) config.Config {
 	cfg := config.Default()
 	cfg.Kafka.Brokers = s.Kafka.Brokers()
 	cfg.Kafka.Topics = kafka.Topics{
-		Touchpoints: name + ".touchpoints",
-		Spend:       name + ".spend",
-		DeadLetter:  name + ".deadletter",
+		Touchpoints:   name + ".touchpoints",
+		Spend:         name + ".spend",
+		DeadLetter:    name + ".deadletter",
+		IdentityLinks: name + ".identity.links",
+		IdentityMap:   name + ".identity.map",
 	}
 	cfg.ClickHouse.Addr = []string{s.ClickHouse.Addr()}
 	cfg.ClickHouse.Database = strings.ReplaceAll(name, "-", "_")
 	cfg.Ingest.Group = name + ".ingest"
+	cfg.Identity.Group = name + ".identity"
 	cfg.Pipelines = filepath.Join(RepoRoot(), "pipelines")
 	cfg.HTTPAddr = "127.0.0.1:0"
 	return cfg
@@ -182,6 +185,8 @@ func WriteConfig(cfg config.Config, path string) error {
     touchpoints: %s
     spend: %s
     dead_letter: %s
+    identity_links: %s
+    identity_map: %s
 clickhouse:
   addr: [%s]
   database: %s
@@ -190,13 +195,17 @@ ingest:
   batch_size: %d
   flush_interval: %s
   session_timeout: 6s
+identity:
+  group: %s
+  session_timeout: 6s
 pipelines: %s
 http_addr: %s
 log:
   level: info
 `, strings.Join(cfg.Kafka.Brokers, ", "), cfg.Kafka.Topics.Touchpoints, cfg.Kafka.Topics.Spend, cfg.Kafka.Topics.DeadLetter,
+		cfg.Kafka.Topics.IdentityLinks, cfg.Kafka.Topics.IdentityMap,
 		strings.Join(cfg.ClickHouse.Addr, ", "), cfg.ClickHouse.Database, cfg.Ingest.Group,
-		cfg.Ingest.BatchSize, cfg.Ingest.FlushInterval, cfg.Pipelines, cfg.HTTPAddr)
+		cfg.Ingest.BatchSize, cfg.Ingest.FlushInterval, cfg.Identity.Group, cfg.Pipelines, cfg.HTTPAddr)
 	return os.WriteFile(path, []byte(yaml), 0o600)
 }
 

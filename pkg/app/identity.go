@@ -1,0 +1,45 @@
+package app
+
+import (
+	"context"
+	"path/filepath"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/touchline-io/touchline/pkg/clickhouse"
+	"github.com/touchline-io/touchline/pkg/config"
+	"github.com/touchline-io/touchline/pkg/identity"
+	"github.com/touchline-io/touchline/pkg/kafka"
+	"github.com/touchline-io/touchline/pkg/resolver"
+)
+
+// RunIdentity runs the identity resolver service of cfg, with its HTTP
+// endpoints on cfg.HTTPAddr, until ctx is cancelled. It creates the identity
+// topics when they do not exist. Metrics register with reg.
+func RunIdentity(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *zap.Logger) error {
+	rules, err := identity.LoadRules(filepath.Join(cfg.Pipelines, identity.RulesFile))
+	if err != nil {
+		return err
+	}
+	admin, err := kafka.NewClient(cfg.Kafka, log)
+	if err != nil {
+		return err
+	}
+	err = resolver.EnsureTopics(ctx, admin, cfg.Kafka.Topics, cfg.Identity.MapPartitions)
+	admin.Close()
+	if err != nil {
+		return err
+	}
+	conn, err := clickhouse.Open(ctx, cfg.ClickHouse, log)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	svc, err := resolver.New(cfg.Identity, cfg.Kafka, conn, rules, resolver.NewMetrics(reg), log.Named("identity"))
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	return serve(ctx, cfg.HTTPAddr, reg, svc.Ready, svc.Run, log)
+}

@@ -1,0 +1,325 @@
+package resolver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"github.com/touchline-io/touchline/pkg/backoff"
+	"github.com/touchline-io/touchline/pkg/clickhouse"
+	"github.com/touchline-io/touchline/pkg/identity"
+	"github.com/touchline-io/touchline/pkg/kafka"
+)
+
+// Service is the identity resolver service.
+type Service struct {
+	cfg    Config
+	kcfg   kafka.Config
+	conn   driver.Conn
+	rules  *identity.Rules
+	m      *Metrics
+	log    *zap.Logger
+	sess   *kgo.GroupTransactSession
+	res    *identity.Resolver
+	stale  atomic.Bool // the partition was (re)assigned: rebuild before applying
+	loaded atomic.Bool // the union-find holds the map: ready
+}
+
+// New returns a resolver service; Run starts it.
+func New(cfg Config, kcfg kafka.Config, conn driver.Conn, rules *identity.Rules, m *Metrics, log *zap.Logger) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, kcfg: kcfg, conn: conn, rules: rules, m: m, log: log}
+	sess, err := kafka.NewGroupTransactSession(kcfg, log,
+		kgo.ConsumerGroup(cfg.Group),
+		kgo.ConsumeTopics(kcfg.Topics.IdentityLinks),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.RequireStableFetchOffsets(),
+		// Every instance shares the transactional id: the one that becomes
+		// active fences a predecessor that is still alive but stalled.
+		kgo.TransactionalID(cfg.Group+"-resolver"),
+		kgo.TransactionTimeout(cfg.SessionTimeout*6),
+		kgo.SessionTimeout(cfg.SessionTimeout),
+		kgo.DefaultProduceTopic(kcfg.Topics.IdentityMap),
+		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+			if len(assigned[kcfg.Topics.IdentityLinks]) > 0 {
+				s.stale.Store(true)
+			}
+		}),
+	)
+	if err != nil {
+		return nil, err
+	}
+	s.sess = sess
+	return s, nil
+}
+
+// EnsureTopics creates the links topic (one partition) and the compacted
+// map topic (partitions of them) when they do not exist.
+func EnsureTopics(ctx context.Context, cl *kgo.Client, topics kafka.Topics, partitions int32) error {
+	if err := kafka.EnsureTopics(ctx, cl, 1, -1, topics.IdentityLinks); err != nil {
+		return err
+	}
+	return kafka.EnsureCompactedTopics(ctx, cl, partitions, -1, topics.IdentityMap)
+}
+
+// Ready reports whether this instance holds the identity map (it is the
+// active resolver, or a standby that has not been assigned yet).
+func (s *Service) Ready() error {
+	if !s.loaded.Load() && s.stale.Load() {
+		return fmt.Errorf("rebuilding the identity map")
+	}
+	return nil
+}
+
+// Close leaves the group and closes the Kafka client; call it after Run.
+func (s *Service) Close() { s.sess.Close() }
+
+// Run applies link requests until ctx ends. Each batch of requests is
+// applied to the union-find, its rows written to ClickHouse, and then its
+// map records and its offsets committed in one Kafka transaction. When the
+// transaction does not commit (a crash, a rebalance, a fenced instance) the
+// requests are applied again from the last committed map: the same requests
+// on the same state give the same rows, which ClickHouse deduplicates.
+func (s *Service) Run(ctx context.Context) error {
+	s.log.Info("identity resolver started", zap.String("group", s.cfg.Group),
+		zap.String("links", s.kcfg.Topics.IdentityLinks), zap.String("map", s.kcfg.Topics.IdentityMap))
+	for ctx.Err() == nil {
+		// Polls end at least every second, so a newly assigned resolver
+		// loads the map before the next request arrives.
+		pollCtx, cancel := context.WithTimeout(ctx, time.Second)
+		fetches := s.sess.PollRecords(pollCtx, s.cfg.MaxPollRecords)
+		cancel()
+		if ctx.Err() != nil {
+			break
+		}
+		fetches.EachError(func(t string, p int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) {
+				s.log.Warn("fetch failed", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
+			}
+		})
+		if err := s.step(ctx, fetches); err != nil && ctx.Err() == nil {
+			return err
+		}
+	}
+	s.log.Info("identity resolver stopped")
+	return nil
+}
+
+// step applies the records of one poll.
+func (s *Service) step(ctx context.Context, fetches kgo.Fetches) error {
+	if s.stale.Load() {
+		if err := s.retry(ctx, "kafka", s.rebuild); err != nil {
+			return err
+		}
+	}
+	records := fetches.Records()
+	if len(records) == 0 {
+		return nil
+	}
+	if s.res == nil { // records without an assignment callback: never expected
+		if err := s.retry(ctx, "kafka", s.rebuild); err != nil {
+			return err
+		}
+	}
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		if n := len(p.Records); n > 0 {
+			s.m.lag.Set(float64(p.HighWatermark - p.Records[n-1].Offset - 1))
+		}
+	})
+	w := &writes{}
+	for _, r := range records {
+		s.apply(r, w)
+	}
+	if err := s.retry(ctx, "clickhouse", w.insert(s.conn)); err != nil {
+		return err
+	}
+	if err := s.sess.Begin(); err != nil {
+		return fmt.Errorf("beginning a transaction: %w", err)
+	}
+	produced := s.sess.ProduceSync(ctx, w.records...).FirstErr()
+	committed, err := s.sess.End(ctx, kgo.TransactionEndTry(produced == nil))
+	if err != nil {
+		return fmt.Errorf("ending the transaction: %w", err)
+	}
+	if !committed {
+		// The session rewound to the committed offsets; the union-find
+		// holds changes the map does not: rebuild before the next batch.
+		s.stale.Store(true)
+		s.m.writeErrors.WithLabelValues("kafka").Inc()
+		s.log.Warn("transaction aborted; applying the requests again", zap.Error(produced), zap.Int("requests", len(records)))
+		return nil
+	}
+	s.m.identifiers.Set(float64(s.res.Identifiers()))
+	s.m.persons.Set(float64(s.res.Persons()))
+	return nil
+}
+
+// writes are the changes of one batch.
+type writes struct {
+	records   []*kgo.Record
+	mapRows   []clickhouse.IdentityMapRow
+	merges    []clickhouse.IdentityMergeRow
+	refusals  []clickhouse.IdentityRefusalRow
+	overrides []clickhouse.PersonOverrideRow
+}
+
+func (w *writes) insert(conn driver.Conn) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if err := clickhouse.InsertIdentityMap(ctx, conn, w.mapRows); err != nil {
+			return err
+		}
+		if err := clickhouse.InsertIdentityMerges(ctx, conn, w.merges); err != nil {
+			return err
+		}
+		if err := clickhouse.InsertIdentityRefusals(ctx, conn, w.refusals); err != nil {
+			return err
+		}
+		return clickhouse.InsertPersonOverrides(ctx, conn, w.overrides)
+	}
+}
+
+// versionsPerRequest spaces the versions of the rows of consecutive
+// requests: a row's version is the request's offset times this, plus its
+// index among the request's rows of its table.
+const versionsPerRequest = 1 << 16
+
+// apply applies one link request and adds its changes to w.
+func (s *Service) apply(r *kgo.Record, w *writes) {
+	req, err := identity.DecodeLinkRequest(r.Value)
+	if err != nil {
+		s.m.requests.WithLabelValues("invalid").Inc()
+		s.log.Warn("skipping an invalid link request", zap.Int64("offset", r.Offset), zap.Error(err))
+		return
+	}
+	out := s.res.Apply(req)
+	base := uint64(r.Offset+1) * versionsPerRequest
+	for i, a := range out.Assignments {
+		key, value := identity.EncodeAssignment(a)
+		w.records = append(w.records, &kgo.Record{Key: key, Value: value})
+		w.mapRows = append(w.mapRows, clickhouse.IdentityMapRow{IdentifierType: a.Identifier.Type, IdentifierValue: a.Identifier.Value,
+			PersonID: a.Person, FirstSeen: a.FirstSeen.Truncate(time.Second), Version: base + uint64(i)})
+	}
+	at := req.At.UTC().Truncate(time.Second)
+	for i, m := range out.Merges {
+		w.merges = append(w.merges, clickhouse.IdentityMergeRow{MergedPersonID: m.From, SurvivingPersonID: m.Into,
+			RequestID: m.Request, MergedAt: at, Version: base + uint64(i)})
+	}
+	for i, o := range out.Overrides {
+		w.overrides = append(w.overrides, clickhouse.PersonOverrideRow{PersonID: o.Person, SurvivingPersonID: o.Survivor,
+			MergedAt: at, Version: base + uint64(i)})
+	}
+	for i, f := range out.Refusals {
+		w.refusals = append(w.refusals, clickhouse.IdentityRefusalRow{RequestID: f.Request, PersonID: f.Person,
+			OtherPersonID: f.Other, ConflictingType: f.ConflictingType, Reason: f.Reason, RefusedAt: at, Version: base + uint64(i)})
+		s.m.refusals.WithLabelValues(f.ConflictingType).Inc()
+	}
+	s.m.merges.Add(float64(len(out.Merges)))
+	switch {
+	case len(out.Refusals) > 0:
+		s.m.requests.WithLabelValues("refused").Inc()
+	case len(out.Assignments) > 0:
+		s.m.requests.WithLabelValues("applied").Inc()
+	default:
+		s.m.requests.WithLabelValues("unchanged").Inc()
+	}
+}
+
+// rebuild reads the whole map topic into a fresh union-find: what every
+// earlier owner of the links partition committed.
+func (s *Service) rebuild(ctx context.Context) error {
+	s.stale.Store(false)
+	s.loaded.Store(false)
+	start := time.Now()
+	res := identity.NewResolver(s.rules)
+	err := ReadMap(ctx, s.kcfg, s.log, func(a identity.Assignment, present bool) {
+		if present {
+			res.Restore(a)
+		} else {
+			res.Drop(a.Identifier)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	s.res = res
+	s.loaded.Store(true)
+	s.m.identifiers.Set(float64(res.Identifiers()))
+	s.m.persons.Set(float64(res.Persons()))
+	s.log.Info("identity map loaded", zap.Int("identifiers", res.Identifiers()), zap.Int("persons", res.Persons()),
+		zap.Duration("took", time.Since(start)))
+	return nil
+}
+
+// ReadMap reads the committed identity map topic of kcfg from its start to
+// the end it has when ReadMap is called, and calls apply for every record
+// in order: present is false for a tombstone. Invalid records are logged and
+// skipped.
+func ReadMap(ctx context.Context, kcfg kafka.Config, log *zap.Logger, apply func(a identity.Assignment, present bool)) error {
+	topic := kcfg.Topics.IdentityMap
+	cl, err := kafka.NewClient(kcfg, log, kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// Transaction markers are the last offsets of the topic; seeing
+		// them tells when the end is reached.
+		kgo.KeepControlRecords())
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("reading the end offsets of %s: %w", topic, err)
+	}
+	pending := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			pending[o.Partition] = o.Offset
+		}
+	})
+	for len(pending) > 0 {
+		fetches := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fetches.Err(); err != nil {
+			return fmt.Errorf("reading %s: %w", topic, err)
+		}
+		fetches.EachRecord(func(r *kgo.Record) {
+			if end, ok := pending[r.Partition]; ok && r.Offset >= end-1 {
+				delete(pending, r.Partition)
+			}
+			if r.Attrs.IsControl() {
+				return
+			}
+			a, present, err := identity.DecodeAssignment(r.Key, r.Value)
+			if err != nil {
+				log.Warn("skipping an invalid identity map record", zap.Int32("partition", r.Partition), zap.Int64("offset", r.Offset), zap.Error(err))
+				return
+			}
+			apply(a, present)
+		})
+	}
+	return nil
+}
+
+// retry runs op until it succeeds or ctx ends, backing off exponentially;
+// consumption waits meanwhile.
+func (s *Service) retry(ctx context.Context, target string, op func(context.Context) error) error {
+	return backoff.Retry(ctx, s.cfg.RetryBackoff, s.cfg.RetryBackoffMax, op, func(attempt int, wait time.Duration, err error) {
+		s.m.writeErrors.WithLabelValues(target).Inc()
+		s.log.Warn("identity write failed, retrying", zap.String("target", target), zap.Int("attempt", attempt),
+			zap.Duration("backoff", wait), zap.Error(err))
+	})
+}

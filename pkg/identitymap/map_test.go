@@ -1,0 +1,346 @@
+package identitymap
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"github.com/touchline-io/touchline/pkg/identifiers"
+	"github.com/touchline-io/touchline/pkg/identity"
+	"github.com/touchline-io/touchline/pkg/kafka"
+)
+
+func open(t testing.TB, dir string) *Map {
+	t.Helper()
+	m, err := Open(dir, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close() })
+	return m
+}
+
+func cust(v string) identifiers.Identifier {
+	return identifiers.Identifier{Type: identifiers.CustomerID, Value: v}
+}
+
+// recs builds records of one partition from consecutive offsets.
+type recs struct {
+	partition int32
+	offset    int64
+	out       []*kgo.Record
+}
+
+func (r *recs) add(key, value []byte) *recs {
+	r.out = append(r.out, &kgo.Record{Topic: "map", Partition: r.partition, Offset: r.offset, Key: key, Value: value})
+	r.offset++
+	return r
+}
+
+func (r *recs) assign(id identifiers.Identifier, person string) *recs {
+	return r.add(identity.EncodeAssignment(identity.Assignment{Identifier: id, Person: person, FirstSeen: time.UnixMilli(1)}))
+}
+
+func (r *recs) tombstone(id identifiers.Identifier) *recs { return r.add(identity.MapKey(id), nil) }
+
+func (r *recs) take() []*kgo.Record {
+	out := r.out
+	r.out = nil
+	return out
+}
+
+func lookup(t testing.TB, m *Map, id identifiers.Identifier) string {
+	t.Helper()
+	p, err := m.Lookup(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestApplySetsDeletesAndSkipsMalformed(t *testing.T) {
+	m := open(t, t.TempDir())
+	p0 := &recs{partition: 0}
+	p0.assign(cust("a"), "p_1").
+		assign(cust("b"), "p_2").
+		assign(cust("a"), "p_3"). // re-assignment in the same batch
+		tombstone(cust("b")).
+		tombstone(cust("never")). // tombstone of an unknown identifier
+		add([]byte("nocolon"), []byte(`{"person":"p_9","first_seen":1}`)).
+		add(identity.MapKey(cust("c")), []byte(`not json`)).
+		assign(identifiers.Identifier{Type: identifiers.Email, Value: "h:a:s:h"}, "p_4")
+	p2 := &recs{partition: 2, offset: 40}
+	p2.assign(cust("d"), "p_5")
+	if err := m.apply(append(p0.take(), p2.take()...)); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[identifiers.Identifier]string{
+		cust("a"): "p_3", cust("b"): "", cust("never"): "", cust("c"): "", cust("d"): "p_5",
+		{Type: identifiers.Email, Value: "h:a:s:h"}: "p_4", {Type: "nocolon"}: "",
+	} {
+		if got := lookup(t, m, id); got != want {
+			t.Errorf("Lookup(%v) = %q, want %q", id, got, want)
+		}
+	}
+	if m.Len() != 3 {
+		t.Errorf("Len = %d, want 3", m.Len())
+	}
+	if got := m.Offsets(); len(got) != 2 || got[0] != 8 || got[2] != 41 {
+		t.Errorf("Offsets = %v, want map[0:8 2:41]", got)
+	}
+
+	// A malformed value does not disturb the identifier's current person.
+	p0.add(identity.MapKey(cust("a")), []byte(`{"person":""}`)).tombstone(cust("d")).assign(cust("b"), "p_6")
+	if err := m.apply(p0.take()); err != nil {
+		t.Fatal(err)
+	}
+	if got := lookup(t, m, cust("a")); got != "p_3" {
+		t.Errorf("after malformed value, a = %q, want p_3", got)
+	}
+	if got, want := [2]string{lookup(t, m, cust("b")), lookup(t, m, cust("d"))}, [2]string{"p_6", ""}; got != want {
+		t.Errorf("b, d = %v, want %v", got, want)
+	}
+	if m.Len() != 3 {
+		t.Errorf("Len = %d, want 3", m.Len())
+	}
+	if got := m.Offsets()[0]; got != 11 {
+		t.Errorf("offset of partition 0 = %d, want 11", got)
+	}
+}
+
+func TestReopenKeepsRecordsCountAndOffsets(t *testing.T) {
+	dir := t.TempDir()
+	m, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &recs{partition: 0, offset: 100}
+	for i := range 1000 {
+		r.assign(cust(fmt.Sprint(i)), fmt.Sprintf("p_%d", i%10))
+	}
+	for i := range 100 {
+		r.tombstone(cust(fmt.Sprint(i * 3)))
+	}
+	if err := m.apply(r.take()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.beginFollow("identity.map"); err != nil {
+		t.Fatal(err)
+	}
+	m.endFollow(nil)
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+
+	m = open(t, dir)
+	if m.Len() != 900 {
+		t.Errorf("Len after reopen = %d, want 900", m.Len())
+	}
+	if got := m.Offsets(); len(got) != 1 || got[0] != 1200 {
+		t.Errorf("Offsets after reopen = %v, want map[0:1200]", got)
+	}
+	if m.Topic() != "identity.map" {
+		t.Errorf("Topic after reopen = %q", m.Topic())
+	}
+	if got := lookup(t, m, cust("3")); got != "" {
+		t.Errorf("deleted identifier 3 = %q", got)
+	}
+	if got := lookup(t, m, cust("301")); got != "p_1" {
+		t.Errorf("identifier 301 = %q, want p_1", got)
+	}
+}
+
+func TestLookupKeyIsMapKey(t *testing.T) {
+	for _, id := range []identifiers.Identifier{cust("c1"), {Type: "email", Value: "a:b"}, {Type: "x", Value: ""}, {}} {
+		want := append([]byte{prefixIdentifier}, identity.MapKey(id)...)
+		if got := appendIdentifierKey(nil, id); !bytes.Equal(got, want) {
+			t.Errorf("key of %v = %q, want %q", id, got, want)
+		}
+	}
+}
+
+func TestClosedMap(t *testing.T) {
+	m := open(t, t.TempDir())
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Lookup(cust("a")); !errors.Is(err, ErrClosed) {
+		t.Errorf("Lookup after Close: %v, want ErrClosed", err)
+	}
+	r := &recs{}
+	if err := m.apply(r.assign(cust("a"), "p").take()); !errors.Is(err, ErrClosed) {
+		t.Errorf("apply after Close: %v, want ErrClosed", err)
+	}
+	if err := m.Follow(context.Background(), kafka.DefaultConfig(), "t"); !errors.Is(err, ErrClosed) {
+		t.Errorf("Follow after Close: %v, want ErrClosed", err)
+	}
+}
+
+func TestFollowRefusesAnotherTopic(t *testing.T) {
+	m := open(t, t.TempDir())
+	if _, err := m.beginFollow("first"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Follow(context.Background(), kafka.DefaultConfig(), "first"); err == nil {
+		t.Error("a second concurrent Follow started")
+	}
+	m.endFollow(nil)
+	err := m.Follow(context.Background(), kafka.DefaultConfig(), "second")
+	if err == nil || !bytes.Contains([]byte(err.Error()), []byte(`holds topic "first"`)) {
+		t.Errorf("Follow of another topic: %v", err)
+	}
+	if err := m.Follow(context.Background(), kafka.DefaultConfig(), ""); err == nil {
+		t.Error("Follow of an empty topic name started")
+	}
+}
+
+func TestCatchUpReportsFailedFollow(t *testing.T) {
+	m := open(t, t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	caught := make(chan error, 1)
+	go func() { caught <- m.CatchUp(ctx) }()
+	bad := kafka.DefaultConfig()
+	bad.Brokers = nil
+	if err := m.Follow(ctx, bad, "t"); !errors.Is(err, kafka.ErrConfig) {
+		t.Fatalf("Follow with no brokers: %v", err)
+	}
+	if err := <-caught; !errors.Is(err, ErrNotFollowing) || !errors.Is(err, kafka.ErrConfig) {
+		t.Errorf("CatchUp: %v, want ErrNotFollowing wrapping the config error", err)
+	}
+}
+
+func TestCatchUpWithoutFollowEndsWithContext(t *testing.T) {
+	m := open(t, t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := m.CatchUp(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("CatchUp: %v, want deadline exceeded", err)
+	}
+}
+
+func TestConcurrentLookupsDuringApply(t *testing.T) {
+	m := open(t, t.TempDir())
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				p, err := m.Lookup(cust(fmt.Sprint((i * (g + 1)) % 2000)))
+				if err != nil || (p != "" && p[:2] != "p_") {
+					t.Errorf("Lookup: %q, %v", p, err)
+					return
+				}
+			}
+		}()
+	}
+	r := &recs{}
+	for round := range 20 {
+		for i := range 2000 {
+			if (i+round)%7 == 0 {
+				r.tombstone(cust(fmt.Sprint(i)))
+			} else {
+				r.assign(cust(fmt.Sprint(i)), fmt.Sprintf("p_%d", round))
+			}
+		}
+		if err := m.apply(r.take()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	want := 0
+	for i := range 2000 {
+		if (i+19)%7 != 0 {
+			want++
+		}
+	}
+	if m.Len() != want {
+		t.Errorf("Len = %d, want %d", m.Len(), want)
+	}
+}
+
+// BenchmarkLookup fills a map with 1,000,000 identifiers through apply, the
+// path Follow uses, in batches of maxPollRecords, then looks up random known
+// identifiers (and unknown ones).
+func BenchmarkLookup(b *testing.B) {
+	const n = 1_000_000
+	m := open(b, b.TempDir())
+	ids := make([]identifiers.Identifier, n)
+	start := time.Now()
+	r := &recs{}
+	for i := range ids {
+		ids[i] = identifiers.Identifier{Type: identifiers.Email, Value: fmt.Sprintf("%064x", uint64(i)*0x9e3779b97f4a7c15)}
+		r.assign(ids[i], fmt.Sprintf("p_%016x", i/3))
+		if len(r.out) == maxPollRecords || i == n-1 {
+			if err := m.apply(r.take()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if m.Len() != n {
+		b.Fatalf("Len = %d, want %d", m.Len(), n)
+	}
+	b.Logf("filled %d identifiers in %s", n, time.Since(start).Round(time.Millisecond))
+	// Settle the LSM tree, as it is once a map has caught up for a while, so
+	// that background compactions do not compete with the lookups measured.
+	if err := m.db.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	if err := m.db.Compact(context.Background(), []byte{0}, []byte{0xff}, true); err != nil {
+		b.Fatal(err)
+	}
+
+	b.Run("known", func(b *testing.B) {
+		rng := rand.New(rand.NewPCG(1, 2))
+		b.ReportAllocs()
+		for b.Loop() {
+			if p, err := m.Lookup(ids[rng.IntN(n)]); err != nil || p == "" {
+				b.Fatalf("Lookup: %q, %v", p, err)
+			}
+		}
+	})
+	b.Run("known-parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			rng := rand.New(rand.NewPCG(rand.Uint64(), 2))
+			for pb.Next() {
+				if p, err := m.Lookup(ids[rng.IntN(n)]); err != nil || p == "" {
+					b.Errorf("Lookup: %q, %v", p, err)
+					return
+				}
+			}
+		})
+	})
+	b.Run("unknown", func(b *testing.B) {
+		unknown := make([]identifiers.Identifier, 100_000)
+		for i := range unknown {
+			unknown[i] = identifiers.Identifier{Type: identifiers.Email, Value: fmt.Sprintf("%063xz", i)}
+		}
+		rng := rand.New(rand.NewPCG(3, 4))
+		b.ReportAllocs()
+		for b.Loop() {
+			if p, err := m.Lookup(unknown[rng.IntN(len(unknown))]); err != nil || p != "" {
+				b.Fatalf("Lookup: %q, %v", p, err)
+			}
+		}
+	})
+}

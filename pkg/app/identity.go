@@ -22,13 +22,7 @@ func RunIdentity(ctx context.Context, cfg config.Config, reg *prometheus.Registr
 	if err != nil {
 		return err
 	}
-	admin, err := kafka.NewClient(cfg.Kafka, log)
-	if err != nil {
-		return err
-	}
-	err = resolver.EnsureTopics(ctx, admin, cfg.Kafka.Topics, cfg.Identity.MapPartitions)
-	admin.Close()
-	if err != nil {
+	if err := ensureIdentityTopics(ctx, cfg, log); err != nil {
 		return err
 	}
 	conn, err := clickhouse.Open(ctx, cfg.ClickHouse, log)
@@ -42,4 +36,15 @@ func RunIdentity(ctx context.Context, cfg config.Config, reg *prometheus.Registr
 	}
 	defer svc.Close()
 	return serve(ctx, cfg.HTTPAddr, reg, svc.Ready, svc.Run, log)
+}
+
+// ensureIdentityTopics creates the identity links and map topics when they
+// do not exist.
+func ensureIdentityTopics(ctx context.Context, cfg config.Config, log *zap.Logger) error {
+	admin, err := kafka.NewClient(cfg.Kafka, log)
+	if err != nil {
+		return err
+	}
+	defer admin.Close()
+	return resolver.EnsureTopics(ctx, admin, cfg.Kafka.Topics, cfg.Identity.MapPartitions)
 }

@@ -62,6 +62,11 @@ func RunIngest(ctx context.Context, cfg config.Config, reg *prometheus.Registry,
 	if err != nil {
 		return err
 	}
+	// Ingest sends link requests to the identity resolver: make sure their
+	// topic is there even before the resolver first runs.
+	if err := ensureIdentityTopics(ctx, cfg, log); err != nil {
+		return err
+	}
 	conn, err := clickhouse.Open(ctx, cfg.ClickHouse, log)
 	if err != nil {
 		return err

@@ -17,9 +17,12 @@ type buffer struct {
 	spendFrom   []int32
 	dead        []*kgo.Record
 	deadFrom    []partitionRef
-	offsets     map[string]map[int32]kgo.EpochOffset
-	records     int
-	oldest      time.Time
+	// links are identity link requests; those of dropped partitions are
+	// kept, since the resolver applies a request twice to no effect.
+	links   []*kgo.Record
+	offsets map[string]map[int32]kgo.EpochOffset
+	records int
+	oldest  time.Time
 }
 
 type partitionRef struct {

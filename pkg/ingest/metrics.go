@@ -9,6 +9,7 @@ type Metrics struct {
 	records      *prometheus.CounterVec
 	rows         *prometheus.CounterVec
 	deadLetters  *prometheus.CounterVec
+	linkRequests prometheus.Counter
 	batchRows    prometheus.Histogram
 	flushSeconds prometheus.Histogram
 	writeErrors  *prometheus.CounterVec
@@ -29,6 +30,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "rows_written_total", Help: "Rows written to ClickHouse, by table."}, []string{"table"}),
 		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "dead_letters_total", Help: "Records sent to the dead-letter topic, by topic and reason."}, []string{"topic", "reason"}),
+		linkRequests: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "link_requests_total", Help: "Identity link requests sent to the resolver (events with two or more identifiers not sent recently)."}),
 		batchRows: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
 			Name: "batch_records", Help: "Records per flushed batch.", Buckets: prometheus.ExponentialBuckets(1, 4, 10)}),
 		flushSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
@@ -47,7 +50,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		clickhouseUp: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
 			Name: "clickhouse_up", Help: "1 when the last ClickHouse write succeeded, 0 while writes fail and consumption is paused."}),
 	}
-	reg.MustRegister(m.records, m.rows, m.deadLetters, m.batchRows, m.flushSeconds, m.writeErrors,
+	reg.MustRegister(m.records, m.rows, m.deadLetters, m.linkRequests, m.batchRows, m.flushSeconds, m.writeErrors,
 		m.lag, m.buffered, m.commits, m.commitErrors, m.clickhouseUp)
 	return m
 }

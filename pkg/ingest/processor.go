@@ -76,8 +76,16 @@ func reject(err error) *Rejection {
 	return &Rejection{touchpoint.ReasonInvalidField, err}
 }
 
-// Touchpoint converts a record of the touchpoints topic to a row.
-func (p *Processor) Touchpoint(ctx context.Context, r *kgo.Record) (*clickhouse.TouchpointRow, *Rejection, error) {
+// Touchpoint is a touchpoint ready for ClickHouse, and the link request its
+// identifiers make for the identity resolver (nil with fewer than two
+// identifiers that may link).
+type Touchpoint struct {
+	Row  clickhouse.TouchpointRow
+	Link *identity.LinkRequest
+}
+
+// Touchpoint converts a record of the touchpoints topic.
+func (p *Processor) Touchpoint(ctx context.Context, r *kgo.Record) (*Touchpoint, *Rejection, error) {
 	native, rej, err := p.decode(ctx, r)
 	if rej != nil || err != nil {
 		return nil, rej, err
@@ -86,16 +94,17 @@ func (p *Processor) Touchpoint(ctx context.Context, r *kgo.Record) (*clickhouse.
 	if err != nil {
 		return nil, reject(err), nil
 	}
-	row, rej := p.TouchpointRow(t)
-	if row != nil {
-		row.SourcePartition, row.SourceOffset = r.Partition, r.Offset
+	tp, rej := p.TouchpointRow(t)
+	if tp != nil {
+		tp.Row.SourcePartition, tp.Row.SourceOffset = r.Partition, r.Offset
 	}
-	return row, rej, nil
+	return tp, rej, nil
 }
 
-// TouchpointRow validates and normalises t into a row, or says why it is
-// rejected. The row's source partition and offset are left zero.
-func (p *Processor) TouchpointRow(t *touchpoint.Touchpoint) (*clickhouse.TouchpointRow, *Rejection) {
+// TouchpointRow validates and normalises t into a row and its link request,
+// or says why it is rejected. The row's source partition and offset are left
+// zero.
+func (p *Processor) TouchpointRow(t *touchpoint.Touchpoint) (*Touchpoint, *Rejection) {
 	if err := t.Validate(p.limits, p.now()); err != nil {
 		return nil, reject(err)
 	}
@@ -144,7 +153,22 @@ func (p *Processor) TouchpointRow(t *touchpoint.Touchpoint) (*clickhouse.Touchpo
 	if c := t.Context; c != nil {
 		row.DeviceType, row.OS, row.Country = c.DeviceType, c.OS, c.Country
 	}
-	return row, nil
+	return &Touchpoint{Row: *row, Link: linkRequest(t, ids)}, nil
+}
+
+// linkRequest returns the link request of an event whose identifiers may
+// link (two or more that are not blocked), or nil.
+func linkRequest(t *touchpoint.Touchpoint, ids []identifiers.Identifier) *identity.LinkRequest {
+	var linkable []identifiers.Identifier
+	for _, id := range ids {
+		if !id.Blocked {
+			linkable = append(linkable, id)
+		}
+	}
+	if len(linkable) < 2 {
+		return nil
+	}
+	return &identity.LinkRequest{ID: t.EventID, Identifiers: linkable, At: t.EventTime}
 }
 
 // Spend converts a record of the spend topic to a row. The row's version grows

@@ -51,9 +51,13 @@ func TestProcessorTouchpointRow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	row, rej, err := p.Touchpoint(ctx, &kgo.Record{Topic: "t", Partition: 3, Offset: 77, Value: b})
+	out, rej, err := p.Touchpoint(ctx, &kgo.Record{Topic: "t", Partition: 3, Offset: 77, Value: b})
 	if err != nil || rej != nil {
 		t.Fatalf("%v %v", err, rej)
+	}
+	row := &out.Row
+	if out.Link == nil || out.Link.ID != "e1" || len(out.Link.Identifiers) != 3 || !out.Link.At.Equal(at) {
+		t.Errorf("link request %+v, want the event's three identifiers", out.Link)
 	}
 	sum := sha256.Sum256([]byte("customer_id:c9"))
 	want := map[string]any{

@@ -16,6 +16,7 @@ import (
 
 	"github.com/touchline-io/touchline/pkg/backoff"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
+	"github.com/touchline-io/touchline/pkg/identity"
 	"github.com/touchline-io/touchline/pkg/kafka"
 )
 
@@ -42,8 +43,9 @@ type Service struct {
 	m      *Metrics
 	log    *zap.Logger
 
-	mu       sync.Mutex // guards buf; held while processing a poll
+	mu       sync.Mutex // guards buf and links; held while processing a poll
 	buf      *buffer
+	links    *recentLinks
 	batches  chan *buffer   // full buffers, to the flusher
 	closed   bool           // batches is closed: Run has returned
 	inflight sync.WaitGroup // buffers handed off and not yet flushed
@@ -58,7 +60,7 @@ func New(cfg Config, kcfg kafka.Config, conn driver.Conn, proc *Processor, m *Me
 		return nil, err
 	}
 	s := &Service{cfg: cfg, topics: kcfg.Topics, conn: conn, proc: proc, m: m, log: log,
-		buf: &buffer{}, batches: make(chan *buffer)}
+		buf: &buffer{}, links: newRecentLinks(), batches: make(chan *buffer)}
 	s.healthy.Store(true)
 	m.clickhouseUp.Set(1)
 	cl, err := kafka.NewClient(kcfg, log,
@@ -212,7 +214,7 @@ func (s *Service) pollOnce(ctx context.Context) {
 // letter; err is set only when ctx ended while the schema registry was
 // unreachable.
 type outcome struct {
-	touchpoint *clickhouse.TouchpointRow
+	touchpoint *Touchpoint
 	spend      *clickhouse.SpendRow
 	rejection  *Rejection
 	err        error
@@ -258,7 +260,11 @@ func (s *Service) process(ctx context.Context, r *kgo.Record) outcome {
 func (s *Service) add(r *kgo.Record, o outcome) {
 	switch {
 	case o.touchpoint != nil:
-		s.buf.touchpoints = append(s.buf.touchpoints, *o.touchpoint)
+		s.buf.touchpoints = append(s.buf.touchpoints, o.touchpoint.Row)
+		if l := o.touchpoint.Link; l != nil && s.links.fresh(l) {
+			key, value := identity.EncodeLinkRequest(*l)
+			s.buf.links = append(s.buf.links, &kgo.Record{Topic: s.topics.IdentityLinks, Key: key, Value: value})
+		}
 	case o.spend != nil:
 		s.buf.spend = append(s.buf.spend, *o.spend)
 		s.buf.spendFrom = append(s.buf.spendFrom, r.Partition)
@@ -316,6 +322,15 @@ func (s *Service) flush(ctx context.Context, b *buffer) error {
 			return err
 		}
 		b.dead = nil
+	}
+	if len(b.links) > 0 {
+		if err := s.retry(ctx, "identity_links", func(ctx context.Context) error {
+			return s.cl.ProduceSync(ctx, b.links...).FirstErr()
+		}); err != nil {
+			return err
+		}
+		s.m.linkRequests.Add(float64(len(b.links)))
+		b.links = nil
 	}
 	s.commit(ctx, b.offsets)
 	s.m.batchRows.Observe(float64(b.records))

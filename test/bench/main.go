@@ -121,11 +121,11 @@ func bareInsert(ctx context.Context, cfg config.Config, records []*kgo.Record, b
 	}
 	rows := make([]clickhouse.TouchpointRow, 0, len(records))
 	for _, r := range records {
-		row, rej, err := proc.Touchpoint(ctx, r)
+		tp, rej, err := proc.Touchpoint(ctx, r)
 		if err != nil || rej != nil {
 			return 0, fmt.Errorf("building baseline rows: %v %v", err, rej)
 		}
-		rows = append(rows, *row)
+		rows = append(rows, tp.Row)
 	}
 	// The baseline writes to a database of its own, so the ingest run
 	// starts from an empty table.

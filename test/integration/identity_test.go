@@ -32,7 +32,7 @@ func TestIdentityResolverMatchesReference(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	cfg := s.Config(uniqueName(t))
-	conn, err := testenv.Prepare(ctx, cfg, 1)
+	conn, err := testenv.Prepare(ctx, cfg, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,9 +42,6 @@ func TestIdentityResolverMatchesReference(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	if err := resolver.EnsureTopics(ctx, cl, cfg.Kafka.Topics, 3); err != nil {
-		t.Fatal(err)
-	}
 	cfgPath := filepath.Join(t.TempDir(), "touchline.yaml")
 	if err := testenv.WriteConfig(cfg, cfgPath); err != nil {
 		t.Fatal(err)

@@ -26,6 +26,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/generate"
 	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/publish"
+	"github.com/touchline-io/touchline/pkg/resolver"
 	"github.com/touchline-io/touchline/pkg/servers"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 )
@@ -97,7 +98,8 @@ func (s *Servers) Config(name string) config.Config {
 	return cfg
 }
 
-// Prepare creates the topics (partitions each) and migrates the database of
+// Prepare creates the topics (partitions each; the identity links topic has
+// one) and migrates the database of
 // cfg, and returns a ClickHouse connection the caller closes.
 func Prepare(ctx context.Context, cfg config.Config, partitions int32) (driver.Conn, error) {
 	cl, err := kafka.NewClient(cfg.Kafka, nil)
@@ -106,6 +108,9 @@ func Prepare(ctx context.Context, cfg config.Config, partitions int32) (driver.C
 	}
 	defer cl.Close()
 	if err := kafka.EnsureTopics(ctx, cl, partitions, 1, cfg.Kafka.Topics.Touchpoints, cfg.Kafka.Topics.Spend, cfg.Kafka.Topics.DeadLetter); err != nil {
+		return nil, err
+	}
+	if err := resolver.EnsureTopics(ctx, cl, cfg.Kafka.Topics, partitions); err != nil {
 		return nil, err
 	}
 	if _, err := clickhouse.Migrate(ctx, cfg.ClickHouse, zap.NewNop()); err != nil {

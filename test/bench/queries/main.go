@@ -271,11 +271,11 @@ func load(ctx context.Context, conn driver.Conn, proc *ingest.Processor, gen *ge
 			return nil
 		}
 		if err := gen.Touchpoints(func(t *touchpoint.Touchpoint) error {
-			row, rej := proc.TouchpointRow(t)
+			tp, rej := proc.TouchpointRow(t)
 			if rej != nil {
 				return fmt.Errorf("generated touchpoint %s rejected (%s): %v", t.EventID, rej.Reason, rej.Err)
 			}
-			rows = append(rows, *row)
+			rows = append(rows, tp.Row)
 			if touchpoints++; len(rows) == batchRows {
 				return send()
 			}

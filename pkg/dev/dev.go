@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -54,7 +56,8 @@ func Run(ctx context.Context, cfg config.Config, opts Options, out io.Writer, lo
 	cluster, err := kfake.NewCluster(
 		kfake.Ports(opts.KafkaPort),
 		kfake.SeedTopics(4, cfg.Kafka.Topics.Touchpoints, cfg.Kafka.Topics.Spend),
-		kfake.SeedTopics(1, cfg.Kafka.Topics.DeadLetter),
+		kfake.SeedTopics(1, cfg.Kafka.Topics.DeadLetter, cfg.Kafka.Topics.IdentityLinks),
+		kfake.SeedTopics(4, cfg.Kafka.Topics.IdentityMap),
 		kfake.AllowAutoTopicCreation(),
 	)
 	if err != nil {
@@ -95,7 +98,10 @@ func Run(ctx context.Context, cfg config.Config, opts Options, out io.Writer, lo
 	svcCtx, stopServices := context.WithCancel(gctx)
 	defer stopServices()
 	g.Go(func() error { return app.RunIngest(svcCtx, cfg, app.NewRegistry(), log) })
-	fmt.Fprintf(out, "services:    ingest (metrics on %s)\n", cfg.HTTPAddr)
+	identityCfg := cfg
+	identityCfg.HTTPAddr = nextPort(cfg.HTTPAddr)
+	g.Go(func() error { return app.RunIdentity(svcCtx, identityCfg, app.NewRegistry(), log) })
+	fmt.Fprintf(out, "services:    ingest (metrics on %s), identity resolver (metrics on %s)\n", cfg.HTTPAddr, identityCfg.HTTPAddr)
 	printHowToQuery(out, cfg)
 
 	g.Go(func() error {
@@ -192,4 +198,15 @@ func report(ctx context.Context, conn driver.Conn, out io.Writer, caughtUp func(
 		case <-tick.C:
 		}
 	}
+}
+
+// nextPort returns addr with the port after its own, or addr itself when
+// its port is 0 (any free port) or unreadable.
+func nextPort(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	n, perr := strconv.Atoi(port)
+	if err != nil || perr != nil || n == 0 {
+		return addr
+	}
+	return net.JoinHostPort(host, strconv.Itoa(n+1))
 }

@@ -45,8 +45,10 @@ func newIngestCommand(g *globals) *cobra.Command {
 }
 
 func newIdentityCommand(g *globals) *cobra.Command {
-	return newServiceCommand(g, "identity",
+	cmd := newServiceCommand(g, "identity",
 		"Run the identity resolver: link requests into the identity map, merges into ClickHouse", app.RunIdentity)
+	cmd.AddCommand(newIdentityShowCommand(g))
+	return cmd
 }
 
 // newServiceCommand returns the command that runs a service until SIGINT

@@ -31,7 +31,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "dead_letters_total", Help: "Records sent to the dead-letter topic, by topic and reason."}, []string{"topic", "reason"}),
 		linkRequests: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-			Name: "link_requests_total", Help: "Identity link requests sent to the resolver (events with two or more identifiers not sent recently)."}),
+			Name: "link_requests_total", Help: "Identity link requests sent to the resolver (events whose identifier set was not sent recently)."}),
 		batchRows: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
 			Name: "batch_records", Help: "Records per flushed batch.", Buckets: prometheus.ExponentialBuckets(1, 4, 10)}),
 		flushSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,

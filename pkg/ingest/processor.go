@@ -77,8 +77,7 @@ func reject(err error) *Rejection {
 }
 
 // Touchpoint is a touchpoint ready for ClickHouse, and the link request its
-// identifiers make for the identity resolver (nil with fewer than two
-// identifiers that may link).
+// identifiers make for the identity resolver (nil when all are blocked).
 type Touchpoint struct {
 	Row  clickhouse.TouchpointRow
 	Link *identity.LinkRequest
@@ -156,8 +155,9 @@ func (p *Processor) TouchpointRow(t *touchpoint.Touchpoint) (*Touchpoint, *Rejec
 	return &Touchpoint{Row: *row, Link: linkRequest(t, ids)}, nil
 }
 
-// linkRequest returns the link request of an event whose identifiers may
-// link (two or more that are not blocked), or nil.
+// linkRequest returns the link request of an event with identifiers that
+// are not blocked, or nil. With one identifier it links nothing but tells
+// the resolver when the identifier was first seen.
 func linkRequest(t *touchpoint.Touchpoint, ids []identifiers.Identifier) *identity.LinkRequest {
 	var linkable []identifiers.Identifier
 	for _, id := range ids {
@@ -165,7 +165,7 @@ func linkRequest(t *touchpoint.Touchpoint, ids []identifiers.Identifier) *identi
 			linkable = append(linkable, id)
 		}
 	}
-	if len(linkable) < 2 {
+	if len(linkable) == 0 {
 		return nil
 	}
 	return &identity.LinkRequest{ID: t.EventID, Identifiers: linkable, At: t.EventTime}

@@ -2,13 +2,19 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/touchline-io/touchline/pkg/analytics"
+	"github.com/touchline-io/touchline/pkg/identifiers"
+	"github.com/touchline-io/touchline/pkg/identity"
 	"github.com/touchline-io/touchline/pkg/publish"
+	"github.com/touchline-io/touchline/pkg/resolver"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 	"github.com/touchline-io/touchline/test/analyticscases"
 	"github.com/touchline-io/touchline/test/testenv"
@@ -87,6 +93,24 @@ func TestJourneyAcrossDevices(t *testing.T) {
 			t.Fatalf("not stitched in time:\n%v\n%v", err1, err2)
 		case <-time.After(500 * time.Millisecond):
 		}
+	}
+	// The person first seen (device A's, at the ad click) survived both merges.
+	out, err := exec.CommandContext(ctx, touchlineBin, "identity", "show", "customer_id:cust-1", "--format", "json", "--config", cfgPath).Output()
+	if err != nil {
+		t.Fatalf("identity show: %v\n%s", err, stderrOf(err))
+	}
+	var shown resolver.Person
+	if err := json.Unmarshal(out, &shown); err != nil {
+		t.Fatalf("identity show printed %s: %v", out, err)
+	}
+	deviceA := identity.SingletonID(identifiers.Identifier{Type: "anonymous_id", Value: "device-a"})
+	var ids []string
+	for _, k := range shown.Identifiers {
+		ids = append(ids, k.Type+":"+k.Value)
+	}
+	if shown.PersonID != deviceA || !shown.FirstSeen.Equal(t0) || len(shown.Merges) != 2 ||
+		strings.Join(ids, " ") != "anonymous_id:device-a anonymous_id:device-b customer_id:cust-1" {
+		t.Errorf("identity show: %+v, want device A's person, first seen %s, with both devices and the customer id, after 2 merges", shown, t0)
 	}
 	var persons, stored uint64
 	if err := conn.QueryRow(ctx, "SELECT uniqExact(resolved_person_id), uniqExact(person_id) FROM touchpoints_resolved").Scan(&persons, &stored); err != nil {

@@ -8,9 +8,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/dev"
+	"github.com/touchline-io/touchline/pkg/resolver"
 	"github.com/touchline-io/touchline/test/analyticscases"
 )
 
@@ -38,6 +40,11 @@ func main() {
 	out := shipped{Queries: map[string]string{"dev.channel_report": dev.ChannelReportSQL}}
 	for _, m := range ms {
 		out.Migrations = append(out.Migrations, m.Statements...)
+	}
+	for i, q := range resolver.DescribeQueries() {
+		// Sample arguments: an array where has() takes one, else a string.
+		q = strings.ReplaceAll(q, "has(?", "has(['p_1']")
+		out.Queries[fmt.Sprintf("resolver.describe_%d", i+1)] = strings.ReplaceAll(q, "?", "'p_1'")
 	}
 	cases, err := analyticscases.All()
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -17,6 +18,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/identity"
+	"github.com/touchline-io/touchline/pkg/identitymap"
 	"github.com/touchline-io/touchline/pkg/ingest"
 	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/observe"
@@ -67,12 +69,33 @@ func RunIngest(ctx context.Context, cfg config.Config, reg *prometheus.Registry,
 	if err := ensureIdentityTopics(ctx, cfg, log); err != nil {
 		return err
 	}
+	persons, err := identitymap.Open(filepath.Join(cfg.StateDir, "identity-map"), log.Named("identity-map"))
+	if err != nil {
+		return err
+	}
+	defer persons.Close()
+	followCtx, stopFollowing := context.WithCancel(ctx)
+	followed := make(chan error, 1)
+	go func() { followed <- persons.Follow(followCtx, cfg.Kafka, cfg.Kafka.Topics.IdentityMap) }()
+	defer func() {
+		stopFollowing()
+		if err := <-followed; err != nil {
+			log.Warn("following the identity map failed", zap.Error(err))
+		}
+	}()
+	start := time.Now()
+	if err := persons.CatchUp(ctx); err != nil {
+		return fmt.Errorf("catching up with the identity map: %w", err)
+	}
+	log.Info("identity map caught up", zap.Int("identifiers", persons.Len()), zap.Duration("took", time.Since(start)))
+	metrics := ingest.NewMetrics(reg)
+	proc.WithPersons(metrics.TimeLookups(persons))
 	conn, err := clickhouse.Open(ctx, cfg.ClickHouse, log)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	svc, err := ingest.New(cfg.Ingest, cfg.Kafka, conn, proc, ingest.NewMetrics(reg), log.Named("ingest"))
+	svc, err := ingest.New(cfg.Ingest, cfg.Kafka, conn, proc, metrics, log.Named("ingest"))
 	if err != nil {
 		return err
 	}

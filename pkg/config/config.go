@@ -37,6 +37,10 @@ type Config struct {
 	// HTTPAddr is where a service serves /metrics, /healthz and /readyz.
 	// Default ":8080".
 	HTTPAddr string `yaml:"http_addr"`
+	// StateDir holds a service instance's local state (the ingest service's
+	// copy of the identity map). Each instance needs its own. Default
+	// ".touchline/state".
+	StateDir string `yaml:"state_dir"`
 
 	file  string
 	lines map[string]int
@@ -53,6 +57,7 @@ func Default() Config {
 		Log:         logging.DefaultConfig(),
 		Pipelines:   "pipelines",
 		HTTPAddr:    ":8080",
+		StateDir:    ".touchline/state",
 	}
 }
 
@@ -163,6 +168,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Pipelines == "" {
 		return &Error{File: c.file, Line: c.lines["pipelines"], Section: "pipelines", Err: errors.New("is empty")}
+	}
+	if c.StateDir == "" {
+		return &Error{File: c.file, Line: c.lines["state_dir"], Section: "state_dir", Err: errors.New("is empty")}
 	}
 	return nil
 }

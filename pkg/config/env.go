@@ -55,6 +55,7 @@ var EnvVars = []EnvVar{
 	}},
 	{"TOUCHLINE_PEPPER", "secret key for hashing emails and phones (HMAC-SHA256)", func(c *Config, v string) error { c.Identifiers.Pepper = v; return nil }},
 	{"TOUCHLINE_PIPELINES", "directory of pipeline files", func(c *Config, v string) error { c.Pipelines = v; return nil }},
+	{"TOUCHLINE_STATE_DIR", "directory of the instance's local state", func(c *Config, v string) error { c.StateDir = v; return nil }},
 	{"TOUCHLINE_LOG_LEVEL", "debug, info, warn or error", func(c *Config, v string) error { c.Log.Level = v; return nil }},
 	{"TOUCHLINE_HTTP_ADDR", "address of /metrics, /healthz and /readyz", func(c *Config, v string) error { c.HTTPAddr = v; return nil }},
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -53,6 +54,12 @@ type Options struct {
 // Run runs the dev mode until ctx is cancelled (or, with Once, until the
 // report is printed). It writes its human-readable output to out.
 func Run(ctx context.Context, cfg config.Config, opts Options, out io.Writer, log *zap.Logger) error {
+	// The embedded broker starts empty every time: so does the services'
+	// local state, which follows its topics.
+	cfg.StateDir = filepath.Join(opts.DataDir, "state")
+	if err := os.RemoveAll(cfg.StateDir); err != nil {
+		return err
+	}
 	cluster, err := kfake.NewCluster(
 		kfake.Ports(opts.KafkaPort),
 		kfake.SeedTopics(4, cfg.Kafka.Topics.Touchpoints, cfg.Kafka.Topics.Spend),

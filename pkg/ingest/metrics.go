@@ -1,7 +1,11 @@
 package ingest
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/touchline-io/touchline/pkg/identifiers"
 )
 
 // Metrics are the ingest service's Prometheus metrics.
@@ -10,6 +14,7 @@ type Metrics struct {
 	rows         *prometheus.CounterVec
 	deadLetters  *prometheus.CounterVec
 	linkRequests prometheus.Counter
+	lookups      prometheus.Histogram
 	batchRows    prometheus.Histogram
 	flushSeconds prometheus.Histogram
 	writeErrors  *prometheus.CounterVec
@@ -32,6 +37,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "dead_letters_total", Help: "Records sent to the dead-letter topic, by topic and reason."}, []string{"topic", "reason"}),
 		linkRequests: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "link_requests_total", Help: "Identity link requests sent to the resolver (events whose identifier set was not sent recently)."}),
+		lookups: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
+			Name: "identity_lookup_seconds", Help: "Time of one identifier lookup in the local identity map.",
+			Buckets: prometheus.ExponentialBuckets(1e-7, 2, 16)}),
 		batchRows: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
 			Name: "batch_records", Help: "Records per flushed batch.", Buckets: prometheus.ExponentialBuckets(1, 4, 10)}),
 		flushSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
@@ -50,7 +58,25 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		clickhouseUp: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
 			Name: "clickhouse_up", Help: "1 when the last ClickHouse write succeeded, 0 while writes fail and consumption is paused."}),
 	}
-	reg.MustRegister(m.records, m.rows, m.deadLetters, m.linkRequests, m.batchRows, m.flushSeconds, m.writeErrors,
+	reg.MustRegister(m.records, m.rows, m.deadLetters, m.linkRequests, m.lookups, m.batchRows, m.flushSeconds, m.writeErrors,
 		m.lag, m.buffered, m.commits, m.commitErrors, m.clickhouseUp)
 	return m
+}
+
+// TimeLookups returns persons with each lookup timed into
+// touchline_ingest_identity_lookup_seconds.
+func (m *Metrics) TimeLookups(persons PersonLookup) PersonLookup {
+	return timedLookup{persons: persons, seconds: m.lookups}
+}
+
+type timedLookup struct {
+	persons PersonLookup
+	seconds prometheus.Histogram
+}
+
+func (t timedLookup) Lookup(id identifiers.Identifier) (string, error) {
+	start := time.Now()
+	person, err := t.persons.Lookup(id)
+	t.seconds.Observe(time.Since(start).Seconds())
+	return person, err
 }

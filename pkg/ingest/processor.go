@@ -38,8 +38,25 @@ type Processor struct {
 	channels   *channel.Rules
 	normalizer *identifiers.Normalizer
 	identity   *identity.Rules
+	persons    PersonLookup
 	limits     touchpoint.Limits
 	now        func() time.Time
+}
+
+// PersonLookup resolves identifiers to persons from a local copy of the
+// identity map; "" means unknown. It must be safe for concurrent use.
+type PersonLookup interface {
+	Lookup(id identifiers.Identifier) (string, error)
+}
+
+// WithPersons makes the processor resolve persons through persons (the
+// local identity map): an event gets the person of its highest-priority
+// known identifier, and sends a link request only when some identifier is
+// unknown or its identifiers belong to different persons. Without it every
+// event gets the singleton id of its best identifier and sends a request.
+func (p *Processor) WithPersons(persons PersonLookup) *Processor {
+	p.persons = persons
+	return p
 }
 
 // NewProcessor returns a Processor that decodes with codecs, derives channels
@@ -128,7 +145,7 @@ func (p *Processor) TouchpointRow(t *touchpoint.Touchpoint) (*Touchpoint, *Rejec
 		UTMTerm:     t.UTMTerm,
 		Referrer:    t.Referrer,
 		PageURL:     t.PageURL,
-		PersonID:    p.identity.PersonID(ids),
+		PersonID:    p.identity.PersonID(ids), // or the resolved person, below
 		Currency:    t.Currency,
 		OrderID:     t.OrderID,
 		IngestedAt:  p.now().UTC().Truncate(time.Second),
@@ -152,7 +169,41 @@ func (p *Processor) TouchpointRow(t *touchpoint.Touchpoint) (*Touchpoint, *Rejec
 	if c := t.Context; c != nil {
 		row.DeviceType, row.OS, row.Country = c.DeviceType, c.OS, c.Country
 	}
-	return &Touchpoint{Row: *row, Link: linkRequest(t, ids)}, nil
+	link := linkRequest(t, ids)
+	if p.persons != nil && link != nil {
+		person, linked := p.resolve(link.Identifiers)
+		if person != "" {
+			row.PersonID = person
+		}
+		if linked {
+			link = nil
+		}
+	}
+	return &Touchpoint{Row: *row, Link: link}, nil
+}
+
+// resolve looks identifiers up in the local identity map: the person of the
+// highest-priority known one, and whether all are known and of that person
+// (nothing to link). A failed lookup counts as unknown.
+func (p *Processor) resolve(ids []identifiers.Identifier) (person string, linked bool) {
+	linked = true
+	bestRank, first := -1, ""
+	for _, id := range ids {
+		found, err := p.persons.Lookup(id)
+		if err != nil || found == "" {
+			linked = false
+			continue
+		}
+		if first == "" {
+			first = found
+		} else if found != first {
+			linked = false
+		}
+		if r := p.identity.Rank(id.Type); bestRank < 0 || r < bestRank {
+			person, bestRank = found, r
+		}
+	}
+	return person, linked
 }
 
 // linkRequest returns the link request of an event with identifiers that

@@ -11,6 +11,7 @@ import (
 
 	"github.com/touchline-io/touchline/pkg/avro"
 	"github.com/touchline-io/touchline/pkg/channel"
+	"github.com/touchline-io/touchline/pkg/identifiers"
 	"github.com/touchline-io/touchline/pkg/identity"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 )
@@ -108,5 +109,41 @@ func TestSpendVersionOrdersRestatements(t *testing.T) {
 	}
 	if sameMsLater >= nextMs {
 		t.Fatalf("the timestamp dominates the offset: %d >= %d", sameMsLater, nextMs)
+	}
+}
+
+// fakeMap is a local identity map held in a Go map.
+type fakeMap map[string]string
+
+func (m fakeMap) Lookup(id identifiers.Identifier) (string, error) {
+	return m[id.Type+":"+id.Value], nil
+}
+
+func TestProcessorResolvesPersonsThroughTheLocalMap(t *testing.T) {
+	p, _ := newProcessor(t)
+	at := time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond)
+	event := func(ids map[string]string) *touchpoint.Touchpoint {
+		return &touchpoint.Touchpoint{EventID: "e", EventType: "click", EventTime: at, Identifiers: ids}
+	}
+	p.WithPersons(fakeMap{"anonymous_id:a": "p_device", "customer_id:c": "p_customer", "device_id:d": "p_customer"})
+	for _, tc := range []struct {
+		name   string
+		ids    map[string]string
+		person string
+		link   bool
+	}{
+		{"all known, one person: nothing to link", map[string]string{"customer_id": "c", "device_id": "d"}, "p_customer", false},
+		{"known persons differ: the best identifier's person, and a link", map[string]string{"customer_id": "c", "anonymous_id": "a"}, "p_customer", true},
+		{"one unknown: the known person, and a link", map[string]string{"anonymous_id": "a", "device_id": "new"}, "p_device", true},
+		{"none known: the singleton id, and a link", map[string]string{"anonymous_id": "zzz"}, identity.SingletonID(identifiers.Identifier{Type: "anonymous_id", Value: "zzz"}), true},
+		{"blocked values are ignored", map[string]string{"customer_id": "c", "anonymous_id": "unknown"}, "p_customer", false},
+	} {
+		out, rej := p.TouchpointRow(event(tc.ids))
+		if rej != nil {
+			t.Fatalf("%s: rejected: %v", tc.name, rej.Err)
+		}
+		if out.Row.PersonID != tc.person || (out.Link != nil) != tc.link {
+			t.Errorf("%s: person %s, link %v; want %s, %v", tc.name, out.Row.PersonID, out.Link != nil, tc.person, tc.link)
+		}
 	}
 }

@@ -95,6 +95,7 @@ func (s *Servers) Config(name string) config.Config {
 	cfg.Identity.Group = name + ".identity"
 	cfg.Pipelines = filepath.Join(RepoRoot(), "pipelines")
 	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.StateDir = filepath.Join(s.Dir, "state", name)
 	return cfg
 }
 
@@ -204,13 +205,14 @@ identity:
   group: %s
   session_timeout: 6s
 pipelines: %s
+state_dir: %s
 http_addr: %s
 log:
   level: info
 `, strings.Join(cfg.Kafka.Brokers, ", "), cfg.Kafka.Topics.Touchpoints, cfg.Kafka.Topics.Spend, cfg.Kafka.Topics.DeadLetter,
 		cfg.Kafka.Topics.IdentityLinks, cfg.Kafka.Topics.IdentityMap,
 		strings.Join(cfg.ClickHouse.Addr, ", "), cfg.ClickHouse.Database, cfg.Ingest.Group,
-		cfg.Ingest.BatchSize, cfg.Ingest.FlushInterval, cfg.Identity.Group, cfg.Pipelines, cfg.HTTPAddr)
+		cfg.Ingest.BatchSize, cfg.Ingest.FlushInterval, cfg.Identity.Group, cfg.Pipelines, cfg.StateDir, cfg.HTTPAddr)
 	return os.WriteFile(path, []byte(yaml), 0o600)
 }
 

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/touchline-io/touchline/pkg/clickhouse"
+	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/identifiers"
 	"github.com/touchline-io/touchline/pkg/identity"
 	"github.com/touchline-io/touchline/pkg/resolver"
@@ -32,24 +34,9 @@ func newIdentityShowCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			typ, value, ok := strings.Cut(args[0], ":")
-			if !ok || typ == "" || value == "" {
-				return fmt.Errorf("%q: want <type>:<value>, e.g. email:jane@example.com", args[0])
-			}
-			rules, err := identity.LoadRules(filepath.Join(cfg.Pipelines, identity.RulesFile))
+			id, err := parseIdentifier(cfg, args[0])
 			if err != nil {
 				return err
-			}
-			norm, err := rules.Normalizer(cfg.Identifiers.Pepper)
-			if err != nil {
-				return err
-			}
-			id, err := norm.Identifier(identifiers.NormalizeType(typ), value)
-			if err != nil {
-				return err
-			}
-			if id.Blocked {
-				return fmt.Errorf("%s is on the blocklist of %s: it never links persons", args[0], identity.RulesFile)
 			}
 			conn, err := clickhouse.Open(cmd.Context(), cfg.ClickHouse, log)
 			if err != nil {
@@ -72,6 +59,31 @@ func newIdentityShowCommand(g *globals) *cobra.Command {
 	return cmd
 }
 
+// parseIdentifier reads "type:value" and normalises and hashes the value as
+// ingest does.
+func parseIdentifier(cfg config.Config, arg string) (identifiers.Identifier, error) {
+	typ, value, ok := strings.Cut(arg, ":")
+	if !ok || typ == "" || value == "" {
+		return identifiers.Identifier{}, fmt.Errorf("%q: want <type>:<value>, e.g. email:jane@example.com", arg)
+	}
+	rules, err := identity.LoadRules(filepath.Join(cfg.Pipelines, identity.RulesFile))
+	if err != nil {
+		return identifiers.Identifier{}, err
+	}
+	norm, err := rules.Normalizer(cfg.Identifiers.Pepper)
+	if err != nil {
+		return identifiers.Identifier{}, err
+	}
+	id, err := norm.Identifier(identifiers.NormalizeType(typ), value)
+	if err != nil {
+		return id, err
+	}
+	if id.Blocked {
+		return id, fmt.Errorf("%s is on the blocklist of %s: it names no person", arg, identity.RulesFile)
+	}
+	return id, nil
+}
+
 func printPerson(cmd *cobra.Command, p *resolver.Person) error {
 	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "person\t%s\nfirst seen\t%s\n\nidentifiers\n", p.PersonID, p.FirstSeen.UTC().Format(time.RFC3339))
@@ -87,4 +99,45 @@ func printPerson(cmd *cobra.Command, p *resolver.Person) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.OtherPersonID, r.Reason, r.RequestID, r.RefusedAt.UTC().Format(time.RFC3339))
 	}
 	return tw.Flush()
+}
+
+func newForgetCommand(g *globals) *cobra.Command {
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "forget <type>:<value>",
+		Short: "Erase the person of an identifier everywhere (right to erasure) and report what was removed",
+		Long: "Sends a forget request through the identity links topic: the identity resolver drops the\n" +
+			"person's identifiers and puts tombstones on the identity map topic, which removes them\n" +
+			"from every local copy. Once the resolver has passed the request, deletes the person's\n" +
+			"touchpoints (also any event carrying one of its identifiers), identity map, merges,\n" +
+			"refusals and person overrides from ClickHouse and waits for the deletions. The identity\n" +
+			"resolver must be running. Prints what it removed as JSON.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, log, err := g.setup(cmd)
+			if err != nil {
+				return err
+			}
+			id, err := parseIdentifier(cfg, args[0])
+			if err != nil {
+				return err
+			}
+			conn, err := clickhouse.Open(cmd.Context(), cfg.ClickHouse, log)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			erased, err := resolver.Forget(ctx, cfg.Kafka, cfg.Identity.Group, conn, id)
+			if err != nil {
+				return err
+			}
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			enc.SetIndent("", "  ")
+			return enc.Encode(erased)
+		},
+	}
+	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "give up after this long")
+	return cmd
 }

@@ -111,6 +111,7 @@ func NewRoot() *cobra.Command {
 		newGenerateCommand(g),
 		newIngestCommand(g),
 		newIdentityCommand(g),
+		newForgetCommand(g),
 		newDevCommand(g),
 		newQueryCommand(g),
 	)

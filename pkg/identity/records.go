@@ -63,6 +63,7 @@ type linkValue struct {
 	ID          string          `json:"id"`
 	At          int64           `json:"at"`
 	Identifiers []identifierKey `json:"identifiers"`
+	Forget      bool            `json:"forget,omitempty"`
 }
 
 type identifierKey struct {
@@ -72,9 +73,10 @@ type identifierKey struct {
 
 // EncodeLinkRequest returns the links topic record of a request: keyed by
 // its id, the value {"id", "at" (unix ms), "identifiers": [{"type",
-// "value"}]}. Blocked identifiers are left out.
+// "value"}]}, and "forget": true for a forget request. Blocked identifiers
+// are left out.
 func EncodeLinkRequest(req LinkRequest) (key, value []byte) {
-	v := linkValue{ID: req.ID, At: req.At.UnixMilli()}
+	v := linkValue{ID: req.ID, At: req.At.UnixMilli(), Forget: req.Forget}
 	for _, id := range req.Identifiers {
 		if !id.Blocked {
 			v.Identifiers = append(v.Identifiers, identifierKey{Type: id.Type, Value: id.Value})
@@ -93,7 +95,7 @@ func DecodeLinkRequest(value []byte) (LinkRequest, error) {
 	if len(v.Identifiers) == 0 {
 		return LinkRequest{}, fmt.Errorf("link request %q has no identifiers", v.ID)
 	}
-	req := LinkRequest{ID: v.ID, At: time.UnixMilli(v.At).UTC()}
+	req := LinkRequest{ID: v.ID, At: time.UnixMilli(v.At).UTC(), Forget: v.Forget}
 	for _, id := range v.Identifiers {
 		if id.Type == "" || id.Value == "" {
 			return LinkRequest{}, fmt.Errorf("link request %q: identifier with empty type or value", v.ID)

@@ -18,6 +18,9 @@ type LinkRequest struct {
 	// At is the event time, the first-seen time of identifiers new to the
 	// resolver.
 	At time.Time
+	// Forget asks instead to remove the persons of Identifiers and all
+	// their identifiers (right to erasure).
+	Forget bool
 }
 
 // Assignment says that an identifier belongs to a person now.

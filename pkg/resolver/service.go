@@ -201,6 +201,10 @@ func (s *Service) apply(r *kgo.Record, w *writes) {
 		s.log.Warn("skipping an invalid link request", zap.Int64("offset", r.Offset), zap.Error(err))
 		return
 	}
+	if req.Forget {
+		s.forget(req, w)
+		return
+	}
 	out := s.res.Apply(req)
 	base := uint64(r.Offset+1) * versionsPerRequest
 	for i, a := range out.Assignments {
@@ -232,6 +236,22 @@ func (s *Service) apply(r *kgo.Record, w *writes) {
 	default:
 		s.m.requests.WithLabelValues("unchanged").Inc()
 	}
+}
+
+// forget removes the persons of a forget request's identifiers: every
+// identifier of theirs gets a tombstone on the map topic. Their ClickHouse
+// rows are deleted by whoever asked (touchline forget), once the resolver
+// has passed the request.
+func (s *Service) forget(req identity.LinkRequest, w *writes) {
+	removed := 0
+	for _, id := range req.Identifiers {
+		for _, gone := range s.res.Forget(id) {
+			w.records = append(w.records, &kgo.Record{Key: identity.MapKey(gone)})
+			removed++
+		}
+	}
+	s.m.requests.WithLabelValues("forget").Inc()
+	s.log.Info("forgot a person", zap.String("request", req.ID), zap.Int("identifiers", removed))
 }
 
 // rebuild reads the whole map topic into a fresh union-find: what every

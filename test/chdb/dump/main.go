@@ -46,6 +46,9 @@ func main() {
 		q = strings.ReplaceAll(q, "has(?", "has(['p_1']")
 		out.Queries[fmt.Sprintf("resolver.describe_%d", i+1)] = strings.ReplaceAll(q, "?", "'p_1'")
 	}
+	for i, q := range resolver.ForgetStatements() {
+		out.Queries[fmt.Sprintf("resolver.forget_%d", i+1)] = strings.ReplaceAll(q, "?", "['p_1']")
+	}
 	cases, err := analyticscases.All()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

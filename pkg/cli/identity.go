@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/spf13/cobra"
 
 	"github.com/touchline-io/touchline/pkg/clickhouse"
@@ -30,33 +31,45 @@ func newIdentityShowCommand(g *globals) *cobra.Command {
 			if format != "text" && format != "json" {
 				return fmt.Errorf("unknown format %q: want text or json", format)
 			}
-			cfg, log, err := g.setup(cmd)
-			if err != nil {
-				return err
-			}
-			id, err := parseIdentifier(cfg, args[0])
-			if err != nil {
-				return err
-			}
-			conn, err := clickhouse.Open(cmd.Context(), cfg.ClickHouse, log)
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			p, err := resolver.Describe(cmd.Context(), conn, id)
-			if err != nil {
-				return err
-			}
-			if format == "json" {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(p)
-			}
-			return printPerson(cmd, p)
+			return withIdentifier(cmd, g, args[0], func(_ config.Config, conn driver.Conn, id identifiers.Identifier) error {
+				p, err := resolver.Describe(cmd.Context(), conn, id)
+				if err != nil {
+					return err
+				}
+				if format == "json" {
+					return printJSON(cmd, p)
+				}
+				return printPerson(cmd, p)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
 	return cmd
+}
+
+// withIdentifier loads the configuration, reads the identifier argument and
+// connects to ClickHouse for run.
+func withIdentifier(cmd *cobra.Command, g *globals, arg string, run func(config.Config, driver.Conn, identifiers.Identifier) error) error {
+	cfg, log, err := g.setup(cmd)
+	if err != nil {
+		return err
+	}
+	id, err := parseIdentifier(cfg, arg)
+	if err != nil {
+		return err
+	}
+	conn, err := clickhouse.Open(cmd.Context(), cfg.ClickHouse, log)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return run(cfg, conn, id)
+}
+
+func printJSON(cmd *cobra.Command, v any) error {
+	enc := json.NewEncoder(cmd.OutOrStdout())
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 // parseIdentifier reads "type:value" and normalises and hashes the value as
@@ -114,28 +127,15 @@ func newForgetCommand(g *globals) *cobra.Command {
 			"resolver must be running. Prints what it removed as JSON.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, log, err := g.setup(cmd)
-			if err != nil {
-				return err
-			}
-			id, err := parseIdentifier(cfg, args[0])
-			if err != nil {
-				return err
-			}
-			conn, err := clickhouse.Open(cmd.Context(), cfg.ClickHouse, log)
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
-			defer cancel()
-			erased, err := resolver.Forget(ctx, cfg.Kafka, cfg.Identity.Group, conn, id)
-			if err != nil {
-				return err
-			}
-			enc := json.NewEncoder(cmd.OutOrStdout())
-			enc.SetIndent("", "  ")
-			return enc.Encode(erased)
+			return withIdentifier(cmd, g, args[0], func(cfg config.Config, conn driver.Conn, id identifiers.Identifier) error {
+				ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+				defer cancel()
+				erased, err := resolver.Forget(ctx, cfg.Kafka, cfg.Identity.Group, conn, id)
+				if err != nil {
+					return err
+				}
+				return printJSON(cmd, erased)
+			})
 		},
 	}
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "give up after this long")

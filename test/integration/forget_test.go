@@ -15,7 +15,6 @@ import (
 	"github.com/touchline-io/touchline/pkg/publish"
 	"github.com/touchline-io/touchline/pkg/resolver"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
-	"github.com/touchline-io/touchline/test/testenv"
 )
 
 // TestForgetRemovesEveryTrace stitches two persons, forgets one by its
@@ -27,11 +26,7 @@ func TestForgetRemovesEveryTrace(t *testing.T) {
 	defer cancel()
 	cfg, conn, cfgPath := setup(ctx, t, 2, nil)
 	log := logPath(t)
-	resolverProc, err := testenv.StartProcess(touchlineBin, log, "identity", "--config", cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(resolverProc.Kill)
+	startResolver(t, cfgPath, log)
 	startIngest(t, cfgPath, log)
 	p, err := publish.Dial(ctx, cfg.Kafka)
 	if err != nil {

@@ -46,6 +46,17 @@ func setup(ctx context.Context, t *testing.T, partitions int32, tune func(*confi
 	return cfg, conn, cfgPath
 }
 
+// startResolver runs the identity resolver as a process until the test ends.
+func startResolver(t *testing.T, cfgPath, log string) *testenv.Process {
+	t.Helper()
+	p, err := testenv.StartProcess(touchlineBin, log, "identity", "--config", cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Kill)
+	return p
+}
+
 func startIngest(t *testing.T, cfgPath, log string) *testenv.Process {
 	t.Helper()
 	p, err := testenv.StartProcess(ingestBin, log, "--config", cfgPath)

@@ -17,7 +17,6 @@ import (
 	"github.com/touchline-io/touchline/pkg/resolver"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 	"github.com/touchline-io/touchline/test/analyticscases"
-	"github.com/touchline-io/touchline/test/testenv"
 )
 
 // TestJourneyAcrossDevices runs ingest and the identity resolver as
@@ -31,11 +30,7 @@ func TestJourneyAcrossDevices(t *testing.T) {
 	cfg, conn, cfgPath := setup(ctx, t, 2, nil)
 	log := logPath(t)
 	startIngest(t, cfgPath, log)
-	resolverProc, err := testenv.StartProcess(touchlineBin, log, "identity", "--config", cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(resolverProc.Kill)
+	startResolver(t, cfgPath, log)
 
 	p, err := publish.Dial(ctx, cfg.Kafka)
 	if err != nil {

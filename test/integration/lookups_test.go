@@ -31,11 +31,7 @@ func TestIngestInstancesConvergeOnTheIdentityMap(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := logPath(t)
-	resolverProc, err := testenv.StartProcess(touchlineBin, log, "identity", "--config", cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(resolverProc.Kill)
+	startResolver(t, cfgPath, log)
 	startIngest(t, cfgPath, log)
 	startIngest(t, secondPath, log)
 

@@ -43,6 +43,10 @@ bench: deps ## end-to-end ingest benchmark against bare franz-go and clickhouse-
 bench-queries: deps ## analytics query times on 1M and 10M generated events
 	$(GO) run ./test/bench/queries
 
+.PHONY: bench-identity
+bench-identity: deps ## identity resolver, lookups and catch-up at 1M persons and 3M identifiers
+	$(GO) run ./test/bench/identity
+
 .PHONY: fmt
 fmt: ## format the code
 	gofmt -w cmd pkg test schemas

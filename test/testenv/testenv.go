@@ -268,7 +268,19 @@ func (p *Process) Terminate(timeout time.Duration) error {
 
 // RSS returns the process's resident set size and its peak, in bytes.
 func (p *Process) RSS() (rss, peak int64, err error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Pid()))
+	return memory(strconv.Itoa(p.Pid()))
+}
+
+// PeakRSS returns the peak resident set size of the calling process, in
+// bytes.
+func PeakRSS() (int64, error) {
+	_, peak, err := memory("self")
+	return peak, err
+}
+
+// memory reads the resident set size and its peak of /proc/<pid>.
+func memory(pid string) (rss, peak int64, err error) {
+	b, err := os.ReadFile("/proc/" + pid + "/status")
 	if err != nil {
 		return 0, 0, err
 	}

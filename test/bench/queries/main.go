@@ -134,7 +134,7 @@ func run(sizes []int, runs int) error {
 		}
 	}
 	report(sizes, runs, names, results)
-	if peak, err := peakRSS(); err == nil {
+	if peak, err := testenv.PeakRSS(); err == nil {
 		fmt.Printf("\nbench process peak RSS: %d MiB\n", peak>>20)
 	}
 	return nil
@@ -441,19 +441,4 @@ func fmtDur(d time.Duration) string {
 		return d.Round(time.Millisecond).String()
 	}
 	return d.Round(10 * time.Millisecond).String()
-}
-
-// peakRSS returns this process's peak resident set size in bytes.
-func peakRSS() (int64, error) {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
-			kb, err := strconv.ParseInt(f[1], 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, errors.New("no VmHWM in /proc/self/status")
 }

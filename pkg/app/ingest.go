@@ -69,7 +69,7 @@ func RunIngest(ctx context.Context, cfg config.Config, reg *prometheus.Registry,
 	if err := ensureIdentityTopics(ctx, cfg, log); err != nil {
 		return err
 	}
-	persons, err := identitymap.Open(filepath.Join(cfg.StateDir, "identity-map"), log.Named("identity-map"))
+	persons, err := identitymap.Open(filepath.Join(cfg.StateDir, "identity-map"), cfg.Ingest.IdentityCacheEntries, log.Named("identity-map"))
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,7 @@
 // and then serves Lookup from the local copy while Follow keeps applying new
 // records:
 //
-//	m, err := identitymap.Open(dir, log)
+//	m, err := identitymap.Open(dir, identitymap.DefaultCacheEntries, log)
 //	...
 //	go m.Follow(ctx, kcfg, topic)
 //	if err := m.CatchUp(ctx); err != nil { ... }
@@ -65,9 +65,10 @@ var ErrNotFollowing = errors.New("identity map is not following its topic")
 // Lookup and Len are safe for concurrent use, also while Follow runs; at
 // most one Follow runs at a time. Close the map after Follow has returned.
 type Map struct {
-	db   *pebble.DB
-	log  *zap.Logger
-	keys sync.Pool // *[]byte, Lookup's key buffers
+	db    *pebble.DB
+	log   *zap.Logger
+	cache *cache    // nil when disabled
+	keys  sync.Pool // *[]byte, Lookup's key buffers
 
 	dbMu   sync.RWMutex // held shared while using db, exclusively to close it
 	closed bool
@@ -85,7 +86,11 @@ type Map struct {
 
 // Open opens (or creates) the pebble database in dir and returns the map; it
 // does not read Kafka yet. A nil log discards logs.
-func Open(dir string, log *zap.Logger) (*Map, error) {
+//
+// cacheEntries bounds the in-memory cache of identifiers in front of the
+// database (DefaultCacheEntries is a good start; 0 disables it). Lookups it
+// answers cost tens of nanoseconds instead of microseconds.
+func Open(dir string, cacheEntries int, log *zap.Logger) (*Map, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
@@ -105,7 +110,7 @@ func Open(dir string, log *zap.Logger) (*Map, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening identity map database %s: %w", dir, err)
 	}
-	m := &Map{db: db, log: log, next: make(map[int32]int64), changed: make(chan struct{})}
+	m := &Map{db: db, log: log, cache: newCache(cacheEntries), next: make(map[int32]int64), changed: make(chan struct{})}
 	m.keys.New = func() any { b := make([]byte, 0, 128); return &b }
 	if err := m.load(); err != nil {
 		_ = db.Close()
@@ -165,6 +170,18 @@ func (m *Map) get(key []byte) ([]byte, error) {
 func (m *Map) Lookup(id identifiers.Identifier) (string, error) {
 	bp := m.keys.Get().(*[]byte)
 	key := appendIdentifierKey((*bp)[:0], id)
+	var epoch uint64
+	if m.cache != nil {
+		var (
+			person string
+			ok     bool
+		)
+		if person, ok, epoch = m.cache.get(key); ok {
+			*bp = key
+			m.keys.Put(bp)
+			return person, nil
+		}
+	}
 	m.dbMu.RLock()
 	if m.closed {
 		m.dbMu.RUnlock()
@@ -179,12 +196,15 @@ func (m *Map) Lookup(id identifiers.Identifier) (string, error) {
 		err = closer.Close()
 	}
 	m.dbMu.RUnlock()
+	if errors.Is(err, pebble.ErrNotFound) {
+		err = nil
+	}
+	if err == nil && m.cache != nil {
+		m.cache.fill(key, person, epoch)
+	}
 	*bp = key
 	m.keys.Put(bp)
-	switch {
-	case errors.Is(err, pebble.ErrNotFound):
-		return "", nil
-	case err != nil:
+	if err != nil {
 		return "", fmt.Errorf("identity map lookup of %s: %w", id.Type, err)
 	}
 	return person, nil
@@ -326,6 +346,11 @@ func (m *Map) apply(records []*kgo.Record) error {
 	}
 	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("committing identity map batch: %w", err)
+	}
+	if m.cache != nil {
+		for key, person := range current {
+			m.cache.set([]byte(key), person)
+		}
 	}
 	m.count.Store(count)
 	m.mu.Lock()

@@ -18,9 +18,16 @@ import (
 	"github.com/touchline-io/touchline/pkg/kafka"
 )
 
+// open opens a map with a cache of 16 entries, so that every test also
+// exercises the cache's eviction and its coherence with apply.
 func open(t testing.TB, dir string) *Map {
 	t.Helper()
-	m, err := Open(dir, zap.NewNop())
+	return openCached(t, dir, 16)
+}
+
+func openCached(t testing.TB, dir string, cacheEntries int) *Map {
+	t.Helper()
+	m, err := Open(dir, cacheEntries, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +125,7 @@ func TestApplySetsDeletesAndSkipsMalformed(t *testing.T) {
 
 func TestReopenKeepsRecordsCountAndOffsets(t *testing.T) {
 	dir := t.TempDir()
-	m, err := Open(dir, nil)
+	m, err := Open(dir, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,9 +288,16 @@ func TestConcurrentLookupsDuringApply(t *testing.T) {
 // BenchmarkLookup fills a map with 1,000,000 identifiers through apply, the
 // path Follow uses, in batches of maxPollRecords, then looks up random known
 // identifiers (and unknown ones).
+// BenchmarkLookup looks up random identifiers among a million, from pebble
+// alone and through the in-memory cache.
 func BenchmarkLookup(b *testing.B) {
+	b.Run("pebble", func(b *testing.B) { benchmarkLookup(b, 0) })
+	b.Run("cached", func(b *testing.B) { benchmarkLookup(b, DefaultCacheEntries) })
+}
+
+func benchmarkLookup(b *testing.B, cacheEntries int) {
 	const n = 1_000_000
-	m := open(b, b.TempDir())
+	m := openCached(b, b.TempDir(), cacheEntries)
 	ids := make([]identifiers.Identifier, n)
 	start := time.Now()
 	r := &recs{}
@@ -343,4 +357,27 @@ func BenchmarkLookup(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestCacheFollowsApply(t *testing.T) {
+	m := openCached(t, t.TempDir(), 1000)
+	r := &recs{}
+	if got := lookup(t, m, cust("a")); got != "" { // caches "unknown"
+		t.Fatalf("unknown identifier: %q", got)
+	}
+	if err := m.apply(r.assign(cust("a"), "p1").take()); err != nil {
+		t.Fatal(err)
+	}
+	if got := lookup(t, m, cust("a")); got != "p1" {
+		t.Fatalf("after an assignment: %q, want p1 (a cached unknown must not hide it)", got)
+	}
+	if err := m.apply(r.assign(cust("a"), "p2").tombstone(cust("a")).assign(cust("b"), "p3").take()); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := lookup(t, m, cust("a")), lookup(t, m, cust("b")); a != "" || b != "p3" {
+		t.Fatalf("after re-assignment and tombstone: a %q, b %q; want \"\", p3", a, b)
+	}
+	if m.cache.len() == 0 {
+		t.Fatal("nothing was cached")
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/touchline-io/touchline/pkg/identitymap"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 )
 
@@ -41,6 +42,10 @@ type Config struct {
 	// SessionTimeout is how long the group waits for a silent instance before
 	// giving its partitions to others, e.g. after a crash. Default 45s.
 	SessionTimeout time.Duration `yaml:"session_timeout"`
+	// IdentityCacheEntries bounds the identifiers the local identity map
+	// keeps in memory in front of its database (0: none). Default 2,000,000
+	// (about 250 MiB).
+	IdentityCacheEntries int `yaml:"identity_cache_entries"`
 	// Limits bounds valid records.
 	Limits touchpoint.Limits `yaml:"limits"`
 }
@@ -58,6 +63,7 @@ func DefaultConfig() Config {
 		ShutdownTimeout:       30 * time.Second,
 		RebalanceFlushTimeout: 15 * time.Second,
 		SessionTimeout:        45 * time.Second,
+		IdentityCacheEntries:  identitymap.DefaultCacheEntries,
 		Limits:                touchpoint.DefaultLimits(),
 	}
 }
@@ -84,6 +90,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: shutdown_timeout and rebalance_flush_timeout must be positive", ErrConfig)
 	case c.SessionTimeout < 6*time.Second:
 		return fmt.Errorf("%w: session_timeout must be at least 6s (the broker's minimum)", ErrConfig)
+	case c.IdentityCacheEntries < 0:
+		return fmt.Errorf("%w: identity_cache_entries must not be negative", ErrConfig)
 	case c.Limits.MaxFieldBytes < 1 || c.Limits.MaxIdentifiers < 1 || c.Limits.MaxProperties < 0 || c.Limits.MaxFuture < 0:
 		return fmt.Errorf("%w: limits must be positive", ErrConfig)
 	}

@@ -122,7 +122,7 @@ type following struct {
 
 func follow(t *testing.T, dir string, kcfg kafka.Config, topic string) *following {
 	t.Helper()
-	m, err := identitymap.Open(dir, zaptest.NewLogger(t))
+	m, err := identitymap.Open(dir, identitymap.DefaultCacheEntries, zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -93,9 +93,11 @@ func main() {
 	lookups := flag.Int("lookups", 1_000_000, "lookups of known identifiers per goroutine")
 	events := flag.Int("events", 100_000, "generated touchpoints timed through the ingest processor")
 	settle := flag.Duration("settle", 30*time.Second, "idle time before a second round of lookups, letting pebble's compactions after the catch-up settle (0: no second round)")
+	cacheEntries := flag.Int("cache", identitymap.DefaultCacheEntries, "identifiers the identity map caches in memory (0: pebble alone)")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof -focus inProcess|service|lookupPhase|ingestCost)")
 	flag.Parse()
 	w, err := newWorkload(*persons, *ids)
+	w.cacheEntries = *cacheEntries
 	if err == nil && (*lookups < 1 || *events < 1) {
 		err = errors.New("-lookups and -events must be positive")
 	}
@@ -214,6 +216,7 @@ func run(w workload, lookups, events int, settle time.Duration, profile string) 
 // workload generates the link requests deterministically.
 type workload struct {
 	persons, identifiers int
+	cacheEntries         int // of the identity map
 	base, extra          int // identifiers of person i: base, plus one when i < extra
 	start                time.Time
 }
@@ -571,7 +574,8 @@ func clickhouseCounts(ctx context.Context, conn driver.Conn) error {
 func lookupPhase(ctx context.Context, cfg config.Config, dir string, w workload, lookups int, settle time.Duration, log *zap.Logger, res *results) error {
 	fmt.Printf("\n== identity map (pebble) on %s\n", cfg.Kafka.Topics.IdentityMap)
 	mdir := filepath.Join(dir, "identitymap")
-	m, err := identitymap.Open(mdir, log)
+	fmt.Printf("in-memory cache: %d identifiers\n", w.cacheEntries)
+	m, err := identitymap.Open(mdir, w.cacheEntries, log)
 	if err != nil {
 		return err
 	}

@@ -125,6 +125,7 @@ type results struct {
 	heapAlloc       uint64
 	pebbleBytes     int64
 	lookup1Rate     float64
+	zipfRate        float64 // lookups/s, persons drawn from a Zipf distribution
 	lookup2Rate     float64
 	unknownRate     float64
 	settle          time.Duration
@@ -629,6 +630,21 @@ func lookupPhase(ctx context.Context, cfg config.Config, dir string, w workload,
 		return err
 	}
 	res.lookup1Rate, res.lookup2Rate, res.unknownRate = first.known1, first.known2, first.unknown
+	// Real traffic has locality: a few persons are active at a time, and an
+	// event looks up all of its person's identifiers. Persons drawn from a
+	// Zipf distribution (s = 1.1) model that.
+	zipf := rand.NewZipf(rand.New(rand.NewPCG(5, 6)), 1.1, 1, uint64(w.persons-1))
+	var skewed []identifiers.Identifier
+	for len(skewed) < lookups {
+		skewed = append(skewed, w.ids(int(zipf.Uint64()))...)
+	}
+	took, err := timeLookups(m, skewed, 1, len(skewed), true)
+	if err != nil {
+		return err
+	}
+	res.zipfRate = float64(len(skewed)) / took.Seconds()
+	fmt.Printf("lookups of the identifiers of Zipf-distributed persons (s = 1.1): 1 goroutine %.0f/s (%s each)\n",
+		res.zipfRate, perOp(took, len(skewed)))
 	if settle > 0 {
 		fmt.Printf("idle for %s ...\n", settle)
 		select {
@@ -819,6 +835,7 @@ func report(w workload, r *results) {
 	row("  identifiers in the map", strconv.Itoa(r.mapLen))
 	row("  map topic offsets read", strconv.FormatInt(r.mapTopicRecords, 10))
 	row("lookups of known identifiers, 1 goroutine", rate(r.lookup1Rate))
+	row("lookups of Zipf-distributed persons' identifiers, 1 goroutine", rate(r.zipfRate))
 	row("lookups of known identifiers, 2 goroutines", rate(r.lookup2Rate))
 	row("lookups of unknown identifiers, 1 goroutine", rate(r.unknownRate))
 	if r.settled != nil {
@@ -840,6 +857,7 @@ func report(w workload, r *results) {
 
 	fmt.Println()
 	r.share("right after catch-up", r.lookup1Rate)
+	r.share("persons drawn from a Zipf distribution", r.zipfRate)
 	if r.settled != nil {
 		r.share("after "+r.settle.String()+" idle", r.settled.known1)
 	}

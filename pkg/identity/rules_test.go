@@ -4,6 +4,7 @@ import (
 	"errors"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -23,19 +24,12 @@ func TestShippedRulesAreTheDefaults(t *testing.T) {
 	for typ, values := range want.Blocklist {
 		got := append([]string(nil), r.Blocklist[typ]...)
 		w := append([]string(nil), values...)
-		if strings.Join(sorted(got), ",") != strings.Join(sorted(w), ",") {
+		slices.Sort(got)
+		slices.Sort(w)
+		if !slices.Equal(got, w) {
 			t.Errorf("blocklist %s: %v, want %v", typ, got, w)
 		}
 	}
-}
-
-func sorted(s []string) []string {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
-	return s
 }
 
 func TestParseRules(t *testing.T) {

@@ -145,7 +145,6 @@ func (p *Processor) TouchpointRow(t *touchpoint.Touchpoint) (*Touchpoint, *Rejec
 		UTMTerm:     t.UTMTerm,
 		Referrer:    t.Referrer,
 		PageURL:     t.PageURL,
-		PersonID:    p.identity.PersonID(ids), // or the resolved person, below
 		Currency:    t.Currency,
 		OrderID:     t.OrderID,
 		IngestedAt:  p.now().UTC().Truncate(time.Second),
@@ -171,13 +170,13 @@ func (p *Processor) TouchpointRow(t *touchpoint.Touchpoint) (*Touchpoint, *Rejec
 	}
 	link := linkRequest(t, ids)
 	if p.persons != nil && link != nil {
-		person, linked := p.resolve(link.Identifiers)
-		if person != "" {
-			row.PersonID = person
-		}
-		if linked {
+		var linked bool
+		if row.PersonID, linked = p.resolve(link.Identifiers); linked {
 			link = nil
 		}
+	}
+	if row.PersonID == "" { // unknown to the map: the best identifier names the person
+		row.PersonID = p.identity.PersonID(ids)
 	}
 	return &Touchpoint{Row: *row, Link: link}, nil
 }

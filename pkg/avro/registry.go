@@ -22,6 +22,7 @@ type Kind string
 const (
 	KindTouchpoint Kind = "touchpoint"
 	KindSpend      Kind = "spend"
+	KindAlert      Kind = "alert"
 )
 
 // Shipped describes a schema version shipped in schemas/avro and the id it has
@@ -38,6 +39,7 @@ type Shipped struct {
 var ShippedSchemas = []Shipped{
 	{Kind: KindTouchpoint, Version: 1, ID: 1, File: "avro/touchpoint.v1.avsc"},
 	{Kind: KindSpend, Version: 1, ID: 2, File: "avro/spend.v1.avsc"},
+	{Kind: KindAlert, Version: 1, ID: 3, File: "avro/alert.v1.avsc"},
 }
 
 // Latest returns the newest shipped schema of kind k.
@@ -58,6 +60,16 @@ func (s Shipped) Text() (string, error) {
 		return "", fmt.Errorf("reading shipped schema %s: %w", s.File, err)
 	}
 	return string(b), nil
+}
+
+// RegisterLatest registers the newest shipped schema of kind k under
+// <topic>-value (the topic-name strategy) and returns its id.
+func RegisterLatest(ctx context.Context, reg Registry, k Kind, topic string) (int, error) {
+	text, err := Latest(k).Text()
+	if err != nil {
+		return 0, err
+	}
+	return reg.Register(ctx, topic+"-value", text)
 }
 
 // Registry resolves schema ids to their schema text and registers schemas.

@@ -50,11 +50,18 @@ func newIdentityShowCommand(g *globals) *cobra.Command {
 // withIdentifier loads the configuration, reads the identifier argument and
 // connects to ClickHouse for run.
 func withIdentifier(cmd *cobra.Command, g *globals, arg string, run func(config.Config, driver.Conn, identifiers.Identifier) error) error {
+	return withClickHouse(cmd, g, func(cfg config.Config, conn driver.Conn) error {
+		id, err := parseIdentifier(cfg, arg)
+		if err != nil {
+			return err
+		}
+		return run(cfg, conn, id)
+	})
+}
+
+// withClickHouse loads the configuration and connects to ClickHouse for run.
+func withClickHouse(cmd *cobra.Command, g *globals, run func(config.Config, driver.Conn) error) error {
 	cfg, log, err := g.setup(cmd)
-	if err != nil {
-		return err
-	}
-	id, err := parseIdentifier(cfg, arg)
 	if err != nil {
 		return err
 	}
@@ -63,7 +70,7 @@ func withIdentifier(cmd *cobra.Command, g *globals, arg string, run func(config.
 		return err
 	}
 	defer conn.Close()
-	return run(cfg, conn, id)
+	return run(cfg, conn)
 }
 
 func printJSON(cmd *cobra.Command, v any) error {

@@ -112,6 +112,7 @@ func NewRoot() *cobra.Command {
 		newIngestCommand(g),
 		newIdentityCommand(g),
 		newForgetCommand(g),
+		newAlertsCommand(g),
 		newDevCommand(g),
 		newQueryCommand(g),
 	)
@@ -128,6 +129,8 @@ func NewService(name string) *cobra.Command {
 		cmd = newIngestCommand(g)
 	case "identity":
 		cmd = newIdentityCommand(g)
+	case "alerts":
+		cmd = newAlertsCommand(g)
 	default:
 		panic("unknown service " + name)
 	}

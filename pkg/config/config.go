@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/touchline-io/touchline/pkg/alerts"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/identifiers"
 	"github.com/touchline-io/touchline/pkg/ingest"
@@ -30,6 +31,7 @@ type Config struct {
 	Ingest      ingest.Config      `yaml:"ingest"`
 	Identifiers identifiers.Config `yaml:"identifiers"`
 	Identity    resolver.Config    `yaml:"identity"`
+	Alerts      alerts.Config      `yaml:"alerts"`
 	Log         logging.Config     `yaml:"log"`
 	// Pipelines is the directory of the declarative pipeline files
 	// (channels.yaml, ...). Default "pipelines".
@@ -54,6 +56,7 @@ func Default() Config {
 		Ingest:      ingest.DefaultConfig(),
 		Identifiers: identifiers.DefaultConfig(),
 		Identity:    resolver.DefaultConfig(),
+		Alerts:      alerts.DefaultConfig(),
 		Log:         logging.DefaultConfig(),
 		Pipelines:   "pipelines",
 		HTTPAddr:    ":8080",
@@ -160,6 +163,7 @@ func (c *Config) Validate() error {
 		{"ingest", c.Ingest.Validate()},
 		{"identifiers", c.Identifiers.Validate()},
 		{"identity", c.Identity.Validate()},
+		{"alerts", c.Alerts.Validate()},
 		{"log", c.Log.Validate()},
 	} {
 		if s.err != nil {

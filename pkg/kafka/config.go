@@ -46,6 +46,10 @@ type Topics struct {
 	// IdentityMap is the compacted identifier -> person map the resolver
 	// publishes. Default touchline.identity.map.
 	IdentityMap string `yaml:"identity_map"`
+	// Alerts carries the alerts service's firing and resolved
+	// notifications as Alert records, keyed by incident. Default
+	// touchline.alerts.
+	Alerts string `yaml:"alerts"`
 }
 
 // SASLConfig configures SASL authentication.
@@ -78,6 +82,7 @@ func DefaultConfig() Config {
 			DeadLetter:    "touchline.deadletter",
 			IdentityLinks: "touchline.identity.links",
 			IdentityMap:   "touchline.identity.map",
+			Alerts:        "touchline.alerts",
 		},
 	}
 }
@@ -95,8 +100,8 @@ func (c Config) Validate() error {
 			return fmt.Errorf("%w: broker %q needs host:port", ErrConfig, b)
 		}
 	}
-	if c.Topics.Touchpoints == "" || c.Topics.Spend == "" || c.Topics.DeadLetter == "" || c.Topics.IdentityLinks == "" || c.Topics.IdentityMap == "" {
-		return fmt.Errorf("%w: topics.touchpoints, topics.spend, topics.dead_letter, topics.identity_links and topics.identity_map must be set", ErrConfig)
+	if c.Topics.Touchpoints == "" || c.Topics.Spend == "" || c.Topics.DeadLetter == "" || c.Topics.IdentityLinks == "" || c.Topics.IdentityMap == "" || c.Topics.Alerts == "" {
+		return fmt.Errorf("%w: every topic (touchpoints, spend, dead_letter, identity_links, identity_map, alerts) must be named", ErrConfig)
 	}
 	switch strings.ToUpper(c.SASL.Mechanism) {
 	case "":

@@ -43,12 +43,8 @@ func New(ctx context.Context, cl *kgo.Client, reg avro.Registry, topics kafka.To
 		topic string
 		id    *int
 	}{{avro.KindTouchpoint, topics.Touchpoints, &p.tpID}, {avro.KindSpend, topics.Spend, &p.spendID}} {
-		s := avro.Latest(k.kind)
-		text, err := s.Text()
-		if err != nil {
-			return nil, err
-		}
-		if *k.id, err = reg.Register(ctx, k.topic+"-value", text); err != nil {
+		var err error
+		if *k.id, err = avro.RegisterLatest(ctx, reg, k.kind, k.topic); err != nil {
 			return nil, err
 		}
 	}

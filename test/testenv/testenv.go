@@ -88,6 +88,7 @@ func (s *Servers) Config(name string) config.Config {
 		DeadLetter:    name + ".deadletter",
 		IdentityLinks: name + ".identity.links",
 		IdentityMap:   name + ".identity.map",
+		Alerts:        name + ".alerts",
 	}
 	cfg.ClickHouse.Addr = []string{s.ClickHouse.Addr()}
 	cfg.ClickHouse.Database = strings.ReplaceAll(name, "-", "_")
@@ -193,6 +194,7 @@ func WriteConfig(cfg config.Config, path string) error {
     dead_letter: %s
     identity_links: %s
     identity_map: %s
+    alerts: %s
 clickhouse:
   addr: [%s]
   database: %s
@@ -210,7 +212,7 @@ http_addr: %s
 log:
   level: info
 `, strings.Join(cfg.Kafka.Brokers, ", "), cfg.Kafka.Topics.Touchpoints, cfg.Kafka.Topics.Spend, cfg.Kafka.Topics.DeadLetter,
-		cfg.Kafka.Topics.IdentityLinks, cfg.Kafka.Topics.IdentityMap,
+		cfg.Kafka.Topics.IdentityLinks, cfg.Kafka.Topics.IdentityMap, cfg.Kafka.Topics.Alerts,
 		strings.Join(cfg.ClickHouse.Addr, ", "), cfg.ClickHouse.Database, cfg.Ingest.Group,
 		cfg.Ingest.BatchSize, cfg.Ingest.FlushInterval, cfg.Identity.Group, cfg.Pipelines, cfg.StateDir, cfg.HTTPAddr)
 	return os.WriteFile(path, []byte(yaml), 0o600)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/touchline-io/touchline/pkg/alerts"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/dev"
 	"github.com/touchline-io/touchline/pkg/resolver"
@@ -37,7 +38,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	out := shipped{Queries: map[string]string{"dev.channel_report": dev.ChannelReportSQL}}
+	out := shipped{Queries: map[string]string{"dev.channel_report": dev.ChannelReportSQL, "alerts.states": alerts.StatesQuery}}
 	for _, m := range ms {
 		out.Migrations = append(out.Migrations, m.Statements...)
 	}

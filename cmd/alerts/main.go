@@ -1,0 +1,12 @@
+// Command alerts runs touchline's alerts service: KPI rules evaluated against
+// ClickHouse, notifications to webhooks, Kafka and Prometheus. Run
+// `alerts --help` for its flags and subcommands.
+package main
+
+import (
+	"os"
+
+	"github.com/touchline-io/touchline/pkg/cli"
+)
+
+func main() { os.Exit(cli.Main(cli.NewService("alerts"))) }

@@ -1,0 +1,97 @@
+package alerts
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+)
+
+// Config configures the alerts service (the alerts section of
+// touchline.yaml). The rules live in pipelines/alerts.yaml.
+type Config struct {
+	// Tick is how often the service looks for rules that are due (each
+	// rule's `every`). Default 10s.
+	Tick time.Duration `yaml:"tick"`
+	// Webhooks receive every notification.
+	Webhooks []WebhookConfig `yaml:"webhooks"`
+	// Topic, when true (the default), sends every notification to the
+	// alerts topic (kafka.topics.alerts) as an Avro record.
+	Topic bool `yaml:"topic"`
+	// MaxAttempts bounds the attempts to deliver a notification to a sink
+	// within one evaluation; what fails stays in the outbox and is tried
+	// again at the next tick. Default 5.
+	MaxAttempts int `yaml:"max_attempts"`
+	// RetryBackoff and RetryBackoffMax bound the waits between attempts.
+	// Defaults 500ms and 10s.
+	RetryBackoff    time.Duration `yaml:"retry_backoff"`
+	RetryBackoffMax time.Duration `yaml:"retry_backoff_max"`
+}
+
+// WebhookConfig is one webhook.
+type WebhookConfig struct {
+	// Name names the webhook in metrics and logs. Default webhook-N.
+	Name string `yaml:"name"`
+	// URL receives a POST per notification.
+	URL string `yaml:"url"`
+	// Format is json (the notification as is, the default) or slack (a
+	// Slack incoming-webhook message).
+	Format string `yaml:"format"`
+	// Timeout bounds one attempt. Default 10s.
+	Timeout time.Duration `yaml:"timeout"`
+	// Headers are added to every request (e.g. Authorization).
+	Headers map[string]string `yaml:"headers"`
+}
+
+// The webhook formats.
+const (
+	FormatJSON  = "json"
+	FormatSlack = "slack"
+)
+
+// DefaultConfig returns the defaults documented on Config.
+func DefaultConfig() Config {
+	return Config{Tick: 10 * time.Second, Topic: true, MaxAttempts: 5, RetryBackoff: 500 * time.Millisecond, RetryBackoffMax: 10 * time.Second}
+}
+
+// ErrConfig reports an invalid setting.
+var ErrConfig = errors.New("invalid alerts config")
+
+// Validate reports the first invalid setting, wrapping ErrConfig.
+func (c Config) Validate() error {
+	switch {
+	case c.Tick < 100*time.Millisecond:
+		return fmt.Errorf("%w: tick must be at least 100ms", ErrConfig)
+	case c.MaxAttempts < 1:
+		return fmt.Errorf("%w: max_attempts must be at least 1", ErrConfig)
+	case c.RetryBackoff <= 0 || c.RetryBackoffMax < c.RetryBackoff:
+		return fmt.Errorf("%w: retry_backoff must be positive and at most retry_backoff_max", ErrConfig)
+	}
+	names := map[string]bool{}
+	for i, w := range c.Webhooks {
+		name := w.name(i)
+		if names[name] {
+			return fmt.Errorf("%w: webhook %d: duplicate name %q", ErrConfig, i+1, name)
+		}
+		names[name] = true
+		u, err := url.Parse(w.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("%w: webhook %s: url %q is not an http(s) URL", ErrConfig, name, w.URL)
+		}
+		if w.Format != "" && w.Format != FormatJSON && w.Format != FormatSlack {
+			return fmt.Errorf("%w: webhook %s: format %q: want json or slack", ErrConfig, name, w.Format)
+		}
+		if w.Timeout < 0 {
+			return fmt.Errorf("%w: webhook %s: timeout is negative", ErrConfig, name)
+		}
+	}
+	return nil
+}
+
+// name returns the name of the i-th webhook.
+func (w WebhookConfig) name(i int) string {
+	if w.Name != "" {
+		return w.Name
+	}
+	return fmt.Sprintf("webhook-%d", i+1)
+}

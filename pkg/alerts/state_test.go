@@ -1,0 +1,64 @@
+package alerts
+
+import (
+	"testing"
+	"time"
+
+	"github.com/touchline-io/touchline/pkg/analytics"
+)
+
+// TestIncidentLifecycle walks one rule and group through pending, firing,
+// resolved, a breach within the cooldown, and the next incident.
+func TestIncidentLifecycle(t *testing.T) {
+	r := &Rule{Name: "ctr", KPI: CTR, For: 3, Cooldown: time.Hour, Severity: "critical"}
+	r.Message, _ = parseMessage(DefaultMessage)
+	s := &State{Rule: r.Name, Group: Group{Channel: "email"}, Status: StatusOK}
+	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	step := func(i int, breach bool) *Notification {
+		return advance(r, s, Observation{Group: s.Group, Value: 0.01, Defined: true, Breach: breach}, t0.Add(time.Duration(i)*10*time.Minute), r.windowsAtZero())
+	}
+	var sent []*Notification
+	for i, breach := range []bool{true, true, true, true, false, true, true, true, true, true, true, true} {
+		if n := step(i, breach); n != nil {
+			sent = append(sent, n)
+			t.Logf("step %d: %s %s", i, n.Status, n.Key)
+		}
+		if i == 1 && s.Status != StatusPending {
+			t.Fatalf("after two breaches: %s, want pending", s.Status)
+		}
+	}
+	// Fires at the third breach (step 2), resolves at step 4; breaches
+	// again from step 5 but the cooldown (until step 4 + 1h = step 10)
+	// holds it pending; fires at step 10.
+	if len(sent) != 3 || sent[0].Status != Firing || sent[1].Status != Resolved || sent[2].Status != Firing {
+		t.Fatalf("sent %d notifications: %+v", len(sent), sent)
+	}
+	if !sent[0].At.Equal(t0.Add(20*time.Minute)) || !sent[1].At.Equal(t0.Add(40*time.Minute)) || !sent[2].At.Equal(t0.Add(100*time.Minute)) {
+		t.Errorf("times %v %v %v", sent[0].At, sent[1].At, sent[2].At)
+	}
+	if sent[0].Incident != sent[1].Incident || sent[2].Incident == sent[0].Incident || sent[0].Key == sent[1].Key {
+		t.Errorf("incidents %s %s %s", sent[0].Key, sent[1].Key, sent[2].Key)
+	}
+	if sent[0].Message != "ctr firing: ctr of email is 0.01" {
+		t.Errorf("message %q", sent[0].Message)
+	}
+}
+
+func TestPendingIncidentClearsSilently(t *testing.T) {
+	r := &Rule{Name: "x", For: 2}
+	r.Message, _ = parseMessage(DefaultMessage)
+	s := &State{Status: StatusOK}
+	at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	if n := advance(r, s, Observation{Breach: true, Defined: true}, at, r.windowsAtZero()); n != nil || s.Status != StatusPending {
+		t.Fatalf("first breach: %v %s", n, s.Status)
+	}
+	if n := advance(r, s, Observation{Defined: true}, at.Add(time.Minute), r.windowsAtZero()); n != nil || s.Status != StatusOK || s.Incident != "" {
+		t.Fatalf("clear: %v %+v", n, s)
+	}
+}
+
+// windowsAtZero is a window for tests that do not look at it.
+func (r *Rule) windowsAtZero() analytics.Range {
+	w, _ := r.windows(time.Time{})
+	return w
+}

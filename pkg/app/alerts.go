@@ -1,0 +1,70 @@
+package app
+
+import (
+	"context"
+	"path/filepath"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/touchline-io/touchline/pkg/alerts"
+	"github.com/touchline-io/touchline/pkg/analytics"
+	"github.com/touchline-io/touchline/pkg/clickhouse"
+	"github.com/touchline-io/touchline/pkg/config"
+	"github.com/touchline-io/touchline/pkg/kafka"
+)
+
+// RunAlerts runs the alerts service of cfg, with its HTTP endpoints on
+// cfg.HTTPAddr, until ctx is cancelled. It creates the alerts topic when it
+// does not exist. Metrics, the KPI gauges included, register with reg.
+func RunAlerts(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *zap.Logger) error {
+	rules, err := alerts.LoadRules(filepath.Join(cfg.Pipelines, alerts.RulesFile))
+	if err != nil {
+		return err
+	}
+	conn, err := clickhouse.Open(ctx, cfg.ClickHouse, log)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	var sinks []alerts.Sink
+	for _, w := range alerts.NewWebhooks(cfg.Alerts) {
+		sinks = append(sinks, w)
+	}
+	if cfg.Alerts.Topic {
+		cl, err := kafka.NewClient(cfg.Kafka, log)
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		if err := kafka.EnsureTopics(ctx, cl, 1, -1, cfg.Kafka.Topics.Alerts); err != nil {
+			return err
+		}
+		registry, err := kafka.NewRegistry(cfg.Kafka)
+		if err != nil {
+			return err
+		}
+		topic, err := alerts.NewTopic(ctx, cl, registry, cfg.Kafka.Topics.Alerts)
+		if err != nil {
+			return err
+		}
+		sinks = append(sinks, topic)
+	}
+	engine, err := NewAlertsEngine(ctx, cfg, conn, rules, sinks, alerts.NewMetrics(reg), log.Named("alerts"))
+	if err != nil {
+		return err
+	}
+	log.Info("alerts service started", zap.Int("rules", len(rules.Rules)), zap.Int("sinks", len(sinks)))
+	return serve(ctx, cfg.HTTPAddr, reg, engine.Ready, engine.Run, log)
+}
+
+// NewAlertsEngine builds the alerts engine of cfg over conn: the attribution
+// defaults of the pipelines directory, the states stored in ClickHouse.
+func NewAlertsEngine(ctx context.Context, cfg config.Config, conn driver.Conn, rules *alerts.Rules, sinks []alerts.Sink, metrics *alerts.Metrics, log *zap.Logger) (*alerts.Engine, error) {
+	attribution, err := analytics.LoadAttribution(filepath.Join(cfg.Pipelines, analytics.AttributionFile))
+	if err != nil {
+		return nil, err
+	}
+	return alerts.NewEngine(ctx, rules, alerts.NewSource(conn, attribution), alerts.NewStore(conn), sinks, cfg.Alerts, metrics, log)
+}

@@ -1,0 +1,112 @@
+package cli
+
+import (
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+
+	"github.com/touchline-io/touchline/pkg/alerts"
+	"github.com/touchline-io/touchline/pkg/analytics"
+	"github.com/touchline-io/touchline/pkg/app"
+	"github.com/touchline-io/touchline/pkg/config"
+)
+
+func newAlertsCommand(g *globals) *cobra.Command {
+	cmd := newServiceCommand(g, "alerts",
+		"Run the alerts service: KPI rules evaluated against ClickHouse, notifications to webhooks, Kafka and Prometheus", app.RunAlerts)
+	cmd.AddCommand(newAlertsCheckCommand(), newAlertsEvalCommand(g), newAlertsListCommand(g))
+	return cmd
+}
+
+func newAlertsCheckCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "check <file>",
+		Short: "Validate an alert rules file; errors name the file, the line and the reason",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rules, err := alerts.LoadRulesFile(args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %d rules OK\n", args[0], len(rules.Rules))
+			return nil
+		},
+	}
+}
+
+func newAlertsEvalCommand(g *globals) *cobra.Command {
+	var at, format, rulesFile string
+	cmd := &cobra.Command{
+		Use:   "eval [--at TIME] [--rules FILE]",
+		Short: "Dry run: evaluate every rule at a time and show its values, states and what would be sent",
+		Long: "Evaluates every rule against ClickHouse as the alerts service would at --at (default\n" +
+			"now), starting from the stored alert states, and prints one row per rule and group:\n" +
+			"the value, its volume and reference, whether the condition holds, the state before\n" +
+			"and after, and the notification that would be sent. Nothing is stored or sent.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := analytics.CheckFormat(format); err != nil {
+				return err
+			}
+			when := time.Now()
+			if at != "" {
+				var err error
+				if when, err = parseTime(at); err != nil {
+					return fmt.Errorf("--at: %w", err)
+				}
+			}
+			return withClickHouse(cmd, g, func(cfg config.Config, conn driver.Conn) error {
+				path := rulesFile
+				if path == "" {
+					path = filepath.Join(cfg.Pipelines, alerts.RulesFile)
+				}
+				rules, err := alerts.LoadRulesFile(path)
+				if err != nil {
+					return err
+				}
+				engine, err := app.NewAlertsEngine(cmd.Context(), cfg, conn, rules, nil, alerts.NewMetrics(prometheus.NewRegistry()), nil)
+				if err != nil {
+					return err
+				}
+				outcomes, err := engine.Plan(cmd.Context(), when, rules.Rules)
+				if err != nil {
+					return err
+				}
+				return alerts.OutcomesResult(outcomes).Write(cmd.OutOrStdout(), format)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&at, "at", "", "evaluation time (RFC 3339 or YYYY-MM-DD); default now")
+	cmd.Flags().StringVar(&rulesFile, "rules", "", "rules file; default alerts.yaml of the pipelines directory")
+	cmd.Flags().StringVar(&format, "format", "table", "output format: table, csv or json")
+	return cmd
+}
+
+func newAlertsListCommand(g *globals) *cobra.Command {
+	var format string
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "list [--all]",
+		Short: "List the current incidents (pending and firing), or with --all every stored state",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := analytics.CheckFormat(format); err != nil {
+				return err
+			}
+			return withClickHouse(cmd, g, func(_ config.Config, conn driver.Conn) error {
+				states, err := alerts.NewStore(conn).States(cmd.Context())
+				if err != nil {
+					return err
+				}
+				return alerts.StatesResult(states, all).Write(cmd.OutOrStdout(), format)
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "also list rules and groups that are ok")
+	cmd.Flags().StringVar(&format, "format", "table", "output format: table, csv or json")
+	return cmd
+}

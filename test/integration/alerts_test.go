@@ -1,0 +1,382 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/touchline-io/touchline/pkg/alerts"
+	"github.com/touchline-io/touchline/pkg/app"
+	"github.com/touchline-io/touchline/pkg/avro"
+	"github.com/touchline-io/touchline/pkg/clickhouse"
+	"github.com/touchline-io/touchline/pkg/config"
+	"github.com/touchline-io/touchline/pkg/kafka"
+	"github.com/touchline-io/touchline/test/testenv"
+)
+
+// flakyWebhook answers 500 to its first `failures` requests, then 200, and
+// records what it accepted by idempotency key.
+type flakyWebhook struct {
+	mu       sync.Mutex
+	failures int
+	attempts map[string]int
+	accepted []alerts.Notification
+}
+
+func (w *flakyWebhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	var n alerts.Notification
+	if err := json.NewDecoder(r.Body).Decode(&n); err != nil || n.Key != r.Header.Get("Idempotency-Key") {
+		http.Error(rw, "bad notification", http.StatusBadRequest)
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.attempts[n.Key]++
+	if w.failures > 0 {
+		w.failures--
+		http.Error(rw, "try later", http.StatusInternalServerError)
+		return
+	}
+	for _, a := range w.accepted {
+		if a.Key == n.Key { // a receiver deduplicates by key; the test wants none
+			rw.WriteHeader(http.StatusOK)
+			return
+		}
+	}
+	w.accepted = append(w.accepted, n)
+	rw.WriteHeader(http.StatusOK)
+}
+
+// ctrFixture: three channels with 100 impressions and 5 clicks (CTR 5%)
+// per 10 minutes from 09:00 to 16:00 on 2026-03-02, except email, which
+// gets 1 click (CTR 1%) in the buckets of three drops.
+func ctrFixture(day time.Time) []clickhouse.TouchpointRow {
+	drops := []struct{ from, to time.Duration }{
+		{11 * time.Hour, 12 * time.Hour},
+		{12*time.Hour + 40*time.Minute, 13*time.Hour + 10*time.Minute},
+		{14*time.Hour + 30*time.Minute, 15*time.Hour + 10*time.Minute},
+	}
+	var rows []clickhouse.TouchpointRow
+	for _, channel := range []string{"email", "paid_search", "social"} {
+		for b := 9 * time.Hour; b < 16*time.Hour; b += 10 * time.Minute {
+			clicks := 5
+			for _, d := range drops {
+				if channel == "email" && b >= d.from && b < d.to {
+					clicks = 1
+				}
+			}
+			for i := 0; i < 100; i++ {
+				rows = append(rows, fixtureRow(fmt.Sprintf("%s-%d-i%d", channel, b/time.Minute, i), "impression", channel, day.Add(b+time.Duration(i)*time.Second)))
+			}
+			for i := 0; i < clicks; i++ {
+				rows = append(rows, fixtureRow(fmt.Sprintf("%s-%d-c%d", channel, b/time.Minute, i), "click", channel, day.Add(b+time.Duration(i)*time.Second)))
+			}
+		}
+	}
+	return rows
+}
+
+func fixtureRow(id, typ, channel string, at time.Time) clickhouse.TouchpointRow {
+	return clickhouse.TouchpointRow{EventID: id, EventType: typ, Channel: channel, Campaign: "c", EventTime: at,
+		PersonID: "p_" + id, IngestedAt: time.Now().UTC().Truncate(time.Second)}
+}
+
+const ctrRule = `rules:
+  - name: ctr-low
+    kpi: ctr
+    scope: channel
+    window: 30m
+    every: 10m
+    threshold: {below: 0.03}
+    min_volume: 100
+    for: 3
+    severity: critical
+    cooldown: 2h
+    labels: {team: growth}
+    message: 'CTR of {{.Channel}} is {{percent .Value}}'
+`
+
+// TestAlertsFireOnceResolveAndSurviveRestarts evaluates a CTR rule every
+// 10 minutes over a day with three drops of email's CTR, on real ClickHouse
+// and Kafka, with a webhook that fails twice and a restart mid-incident.
+// Worked out by hand from the fixture (window 30m, for 3, cooldown 2h):
+//   - drop 1 (11:00-12:00): windows ending 11:20, 11:30, 11:40 breach: fires
+//     at 11:40; the window ending 12:20 holds two healthy buckets: resolves.
+//   - drop 2 (12:40-13:10): breaches at 13:00, 13:10 and 13:20, but the
+//     cooldown lasts until 14:20: nothing is sent, and 13:30 clears it.
+//   - drop 3 (14:30-15:10): fires at 15:10, resolves at 15:30.
+func TestAlertsFireOnceResolveAndSurviveRestarts(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cfg, conn, cfgPath := setup(ctx, t, 1, nil)
+	day := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	if err := clickhouse.InsertTouchpoints(ctx, conn, ctrFixture(day)); err != nil {
+		t.Fatal(err)
+	}
+	rulesPath := filepath.Join(t.TempDir(), "alerts.yaml")
+	if err := os.WriteFile(rulesPath, []byte(ctrRule), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rules, err := alerts.LoadRulesFile(rulesPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook := &flakyWebhook{failures: 2, attempts: map[string]int{}}
+	srv := httptest.NewServer(hook)
+	defer srv.Close()
+	cfg.Alerts.Webhooks = []alerts.WebhookConfig{{Name: "ops", URL: srv.URL}}
+	cfg.Alerts.RetryBackoff, cfg.Alerts.RetryBackoffMax = 10*time.Millisecond, 50*time.Millisecond
+	cl, err := kafka.NewClient(cfg.Kafka, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := kafka.EnsureTopics(ctx, cl, 1, 1, cfg.Kafka.Topics.Alerts); err != nil {
+		t.Fatal(err)
+	}
+	newEngine := func() *alerts.Engine {
+		reg, err := kafka.NewRegistry(cfg.Kafka)
+		if err != nil {
+			t.Fatal(err)
+		}
+		topic, err := alerts.NewTopic(ctx, cl, reg, cfg.Kafka.Topics.Alerts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sinks := []alerts.Sink{alerts.NewWebhooks(cfg.Alerts)[0], topic}
+		e, err := app.NewAlertsEngine(ctx, cfg, conn, rules, sinks, alerts.NewMetrics(prometheus.NewRegistry()), zaptest.NewLogger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	engine := newEngine()
+	for at := day.Add(10 * time.Hour); !at.After(day.Add(15*time.Hour + 40*time.Minute)); at = at.Add(10 * time.Minute) {
+		if at.Equal(day.Add(11*time.Hour + 50*time.Minute)) {
+			// Mid-incident: list it, dry-run the next evaluation, restart.
+			checkAlertsCLI(ctx, t, cfgPath, rulesPath, at)
+			engine = newEngine()
+		}
+		if err := engine.Step(ctx, at); err != nil {
+			t.Fatalf("step at %s: %v", at.Format(time.TimeOnly), err)
+		}
+	}
+
+	want := []string{"firing email 11:40", "resolved email 12:20", "firing email 15:10", "resolved email 15:30"}
+	var got []string
+	for _, n := range hook.accepted {
+		got = append(got, fmt.Sprintf("%s %s %s", n.Status, n.Channel, n.At.Format("15:04")))
+	}
+	if strings.Join(got, ", ") != strings.Join(want, ", ") {
+		t.Fatalf("webhook accepted %v, want %v", got, want)
+	}
+	first := hook.accepted[0]
+	if hook.attempts[first.Key] != 3 || first.Message != "CTR of email is 1.00%" || first.Labels["team"] != "growth" ||
+		first.Severity != "critical" || hook.accepted[1].Incident != first.Incident || hook.accepted[2].Incident == first.Incident {
+		t.Errorf("first notification %+v after %d attempts", first, hook.attempts[first.Key])
+	}
+	for key, n := range hook.attempts {
+		if key != first.Key && n != 1 {
+			t.Errorf("%s was posted %d times", key, n)
+		}
+	}
+	checkAlertTopic(ctx, t, cfg, hook.accepted)
+	var history uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM alert_notifications FINAL").Scan(&history); err != nil || history != 4 {
+		t.Errorf("alert_notifications holds %d rows (%v), want 4", history, err)
+	}
+	states, err := alerts.NewStore(conn).States(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range states {
+		if s.Status != alerts.StatusOK || len(s.Outbox) > 0 {
+			t.Errorf("state at the end: %+v", s)
+		}
+	}
+}
+
+// checkAlertsCLI runs `touchline alerts list` and `alerts eval` while
+// email's first incident fires.
+func checkAlertsCLI(ctx context.Context, t *testing.T, cfgPath, rulesPath string, at time.Time) {
+	t.Helper()
+	run := func(args ...string) []map[string]any {
+		out, err := exec.CommandContext(ctx, touchlineBin, append(append([]string{"--config", cfgPath, "alerts"}, args...), "--format", "json")...).Output()
+		if err != nil {
+			t.Fatalf("touchline alerts %v: %v\n%s", args, err, stderrOf(err))
+		}
+		var rows []map[string]any
+		if err := json.Unmarshal(out, &rows); err != nil {
+			t.Fatalf("touchline alerts %v printed %s: %v", args, out, err)
+		}
+		return rows
+	}
+	list := run("list")
+	if len(list) != 1 || list[0]["channel"] != "email" || list[0]["status"] != "firing" || list[0]["undelivered"] != 0.0 {
+		t.Errorf("alerts list: %v", list)
+	}
+	eval := run("eval", "--rules", rulesPath, "--at", at.Format(time.RFC3339))
+	if len(eval) != 3 {
+		t.Fatalf("alerts eval: %v", eval)
+	}
+	for _, row := range eval {
+		wantAfter, wantBreach := "ok", 0.0
+		if row["channel"] == "email" {
+			wantAfter, wantBreach = "firing", 1.0
+		}
+		if row["after"] != wantAfter || row["breach"] != wantBreach || row["sends"] != "" {
+			t.Errorf("alerts eval row %v", row)
+		}
+	}
+}
+
+// checkAlertTopic reads the alerts topic: one Avro record per notification,
+// keyed by incident, in order.
+func checkAlertTopic(ctx context.Context, t *testing.T, cfg config.Config, want []alerts.Notification) {
+	t.Helper()
+	cl, err := kafka.NewClient(cfg.Kafka, nil, kgo.ConsumeTopics(cfg.Kafka.Topics.Alerts), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	reg, err := kafka.NewRegistry(cfg.Kafka)
+	if err != nil {
+		t.Fatal(err)
+	}
+	codecs := avro.NewCodecs(reg)
+	var got []map[string]any
+	for len(got) < len(want) {
+		fetches := cl.PollFetches(ctx)
+		if err := fetches.Err0(); err != nil {
+			t.Fatalf("reading the alerts topic after %d records: %v", len(got), err)
+		}
+		fetches.EachRecord(func(r *kgo.Record) {
+			_, rec, err := codecs.Decode(ctx, r.Value)
+			if err != nil {
+				t.Fatalf("alert record: %v", err)
+			}
+			if string(r.Key) != rec["incident"] {
+				t.Errorf("record keyed %q, incident %v", r.Key, rec["incident"])
+			}
+			got = append(got, rec)
+		})
+	}
+	for i, rec := range got {
+		if rec["idempotency_key"] != want[i].Key || rec["status"] != want[i].Status ||
+			rec["channel"].(map[string]any)["string"] != "email" || math.Abs(rec["value"].(float64)-want[i].Value) > 1e-12 {
+			t.Errorf("alert record %d: %v, want %+v", i, rec, want[i])
+		}
+	}
+}
+
+// recordingSink collects notifications.
+type recordingSink struct{ sent []alerts.Notification }
+
+func (s *recordingSink) Name() string { return "recording" }
+
+func (s *recordingSink) Send(_ context.Context, n *alerts.Notification) error {
+	s.sent = append(s.sent, *n)
+	return nil
+}
+
+// TestAnomalyRuleFiresOnlyAtTheSpike evaluates an hourly z-score rule over
+// four days of a daily seasonal series of web events with one spike, and a
+// small sms channel with a spike of its own under the minimum volume.
+// Against the trailing 24 hours, a sinusoid of amplitude A has a standard
+// deviation of about A/sqrt(2), so no ordinary hour scores above sqrt(2)
+// plus the noise, while the spike scores about (900-200)/71 = 9.9.
+func TestAnomalyRuleFiresOnlyAtTheSpike(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cfg, conn, _ := setup(ctx, t, 1, nil)
+	start := time.Date(2026, 5, 4, 0, 0, 0, 0, time.UTC)
+	spike := start.Add(3*24*time.Hour + 14*time.Hour)
+	var rows []clickhouse.TouchpointRow
+	for h := 0; h < 4*24; h++ {
+		hour := start.Add(time.Duration(h) * time.Hour)
+		web := int(200 + 100*math.Sin(2*math.Pi*float64(h)/24) + float64(h*37%11) - 5)
+		sms := 3 + h%3
+		if hour.Equal(spike) {
+			web, sms = 900, 40
+		}
+		for channel, n := range map[string]int{"web": web, "sms": sms} {
+			for i := 0; i < n; i++ {
+				rows = append(rows, fixtureRow(fmt.Sprintf("%s-%d-%d", channel, h, i), "page_view", channel, hour.Add(time.Duration(i)*time.Second)))
+			}
+		}
+	}
+	if err := clickhouse.InsertTouchpoints(ctx, conn, rows); err != nil {
+		t.Fatal(err)
+	}
+	rules, err := alerts.ParseRules("anomaly.yaml", []byte(`rules:
+  - name: volume-anomaly
+    kpi: events
+    scope: channel
+    window: 1h
+    every: 1h
+    anomaly: {z: 4, trailing: 24}
+    min_volume: 50
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &recordingSink{}
+	engine, err := app.NewAlertsEngine(ctx, cfg, conn, rules, []alerts.Sink{sink}, alerts.NewMetrics(prometheus.NewRegistry()), zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for at := start.Add(25 * time.Hour); !at.After(start.Add(4 * 24 * time.Hour)); at = at.Add(time.Hour) {
+		if err := engine.Step(ctx, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := fmt.Sprintf("firing web %s, resolved web %s", spike.Add(time.Hour).Format(time.RFC3339), spike.Add(2*time.Hour).Format(time.RFC3339))
+	var got []string
+	for _, n := range sink.sent {
+		got = append(got, fmt.Sprintf("%s %s %s", n.Status, n.Channel, n.At.Format(time.RFC3339)))
+	}
+	if strings.Join(got, ", ") != want {
+		t.Fatalf("sent %v, want %s", got, want)
+	}
+	if z := sink.sent[0].Score; z < 8 || z > 12 || sink.sent[0].Value != 900 {
+		t.Errorf("spike scored z=%v with value %v, want about 9.9 and 900", z, sink.sent[0].Value)
+	}
+}
+
+// TestServiceRefusesBadAlertRules starts the alerts service with a rule file
+// that has an error: it exits at once, naming the file, line and reason.
+func TestServiceRefusesBadAlertRules(t *testing.T) {
+	cfg := servers(t).Config(uniqueName(t))
+	cfg.Pipelines = t.TempDir()
+	bad := "rules:\n  - name: ctr\n    kpi: ctr\n    window: 1h\n    threshold: {belw: 0.01}\n"
+	if err := os.WriteFile(filepath.Join(cfg.Pipelines, alerts.RulesFile), []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(t.TempDir(), "touchline.yaml")
+	if err := testenv.WriteConfig(cfg, cfgPath); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, args := range [][]string{{"alerts"}, {"alerts", "check", filepath.Join(cfg.Pipelines, alerts.RulesFile)}} {
+		out, err := exec.CommandContext(ctx, touchlineBin, append([]string{"--config", cfgPath}, args...)...).CombinedOutput()
+		want := filepath.Join(cfg.Pipelines, alerts.RulesFile) + `:5: rule "ctr": threshold: unknown key "belw"`
+		if err == nil || !strings.Contains(string(out), want) {
+			t.Errorf("touchline %v: %v\n%s\nwant an error with %s", args, err, out, want)
+		}
+	}
+}

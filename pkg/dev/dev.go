@@ -108,7 +108,11 @@ func Run(ctx context.Context, cfg config.Config, opts Options, out io.Writer, lo
 	identityCfg := cfg
 	identityCfg.HTTPAddr = nextPort(cfg.HTTPAddr)
 	g.Go(func() error { return app.RunIdentity(svcCtx, identityCfg, app.NewRegistry(), log) })
-	fmt.Fprintf(out, "services:    ingest (metrics on %s), identity resolver (metrics on %s)\n", cfg.HTTPAddr, identityCfg.HTTPAddr)
+	alertsCfg := identityCfg
+	alertsCfg.HTTPAddr = nextPort(identityCfg.HTTPAddr)
+	g.Go(func() error { return app.RunAlerts(svcCtx, alertsCfg, app.NewRegistry(), log) })
+	fmt.Fprintf(out, "services:    ingest (metrics on %s), identity resolver (metrics on %s), alerts (metrics on %s)\n",
+		cfg.HTTPAddr, identityCfg.HTTPAddr, alertsCfg.HTTPAddr)
 	printHowToQuery(out, cfg)
 
 	g.Go(func() error {

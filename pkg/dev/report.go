@@ -11,8 +11,11 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/touchline-io/touchline/pkg/alerts"
 	"github.com/touchline-io/touchline/pkg/analytics"
+	"github.com/touchline-io/touchline/pkg/app"
 	"github.com/touchline-io/touchline/pkg/config"
 )
 
@@ -103,6 +106,39 @@ func printAnalyses(ctx context.Context, conn driver.Conn, out io.Writer, pipelin
 		fmt.Fprintln(out)
 	}
 	fmt.Fprintln(out, "more:        touchline query funnel|attribution|romi|cohort --help (docs/analytics.md)")
+	return printAlerts(ctx, conn, out, pipelines)
+}
+
+// printAlerts prints what the alert rules see now: the groups in breach.
+func printAlerts(ctx context.Context, conn driver.Conn, out io.Writer, pipelines string) error {
+	rules, err := alerts.LoadRules(filepath.Join(pipelines, alerts.RulesFile))
+	if err != nil {
+		return err
+	}
+	cfg := config.Default()
+	cfg.Pipelines = pipelines
+	engine, err := app.NewAlertsEngine(ctx, cfg, conn, rules, nil, alerts.NewMetrics(prometheus.NewRegistry()), nil)
+	if err != nil {
+		return err
+	}
+	outcomes, err := engine.Plan(ctx, time.Now(), rules.Rules)
+	if err != nil {
+		return err
+	}
+	var breaching []alerts.Outcome
+	for _, o := range outcomes {
+		if o.Observation.Breach {
+			breaching = append(breaching, o)
+		}
+	}
+	fmt.Fprintf(out, "\nreport:      alert rules now: %d rules, %d groups measured, %d in breach\n\n", len(rules.Rules), len(outcomes), len(breaching))
+	if len(breaching) > 0 {
+		if err := alerts.OutcomesResult(breaching).Write(out, "table"); err != nil {
+			return err
+		}
+		fmt.Fprintln(out)
+	}
+	fmt.Fprintln(out, "more:        touchline alerts eval|list --help (docs/alerts.md)")
 	return nil
 }
 

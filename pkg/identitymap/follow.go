@@ -100,7 +100,7 @@ func (m *Map) beginFollow(topic string) (map[int32]int64, error) {
 	}
 	m.dbMu.RLock()
 	defer m.dbMu.RUnlock()
-	if m.closed {
+	if m.closed.Load() {
 		return nil, ErrClosed
 	}
 	m.mu.Lock()

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
@@ -303,7 +305,7 @@ func benchmarkLookup(b *testing.B, cacheEntries int) {
 	r := &recs{}
 	for i := range ids {
 		ids[i] = identifiers.Identifier{Type: identifiers.Email, Value: fmt.Sprintf("%064x", uint64(i)*0x9e3779b97f4a7c15)}
-		r.assign(ids[i], fmt.Sprintf("p_%016x", i/3))
+		r.assign(ids[i], person(i/3))
 		if len(r.out) == maxPollRecords || i == n-1 {
 			if err := m.apply(r.take()); err != nil {
 				b.Fatal(err)
@@ -379,5 +381,174 @@ func TestCacheFollowsApply(t *testing.T) {
 	}
 	if m.cache.len() == 0 {
 		t.Fatal("nothing was cached")
+	}
+}
+
+// person returns a person id of identity.SingletonID's form, the form the
+// cache holds compactly.
+func person(i int) string { return identity.SingletonID(cust(fmt.Sprint("person", i))) }
+
+// fill applies n identifiers, every third one assigned to a person named
+// otherwise than identity.SingletonID does, then tombstones every seventh,
+// and returns the persons the map must answer.
+func fill(t testing.TB, m *Map, n int) map[identifiers.Identifier]string {
+	t.Helper()
+	want := make(map[identifiers.Identifier]string, n)
+	r := &recs{}
+	for i := range n {
+		p := person(i / 2)
+		if i%3 == 0 {
+			p = fmt.Sprintf("P_other_%d", i/2)
+		}
+		r.assign(cust(fmt.Sprint(i)), p)
+		want[cust(fmt.Sprint(i))] = p
+	}
+	for i := 0; i < n; i += 7 {
+		r.tombstone(cust(fmt.Sprint(i)))
+		want[cust(fmt.Sprint(i))] = ""
+	}
+	if err := m.apply(r.take()); err != nil {
+		t.Fatal(err)
+	}
+	return want
+}
+
+func checkAnswers(t *testing.T, m *Map, want map[identifiers.Identifier]string) {
+	t.Helper()
+	known := 0
+	for id, p := range want {
+		if got := lookup(t, m, id); got != p {
+			t.Errorf("Lookup(%v) = %q, want %q", id, got, p)
+		}
+		if p != "" {
+			known++
+		}
+	}
+	if m.Len() != known {
+		t.Errorf("Len = %d, want %d", m.Len(), known)
+	}
+}
+
+func TestCacheCompleteWhileEverythingFits(t *testing.T) {
+	m := openCached(t, t.TempDir(), 64*1000)
+	want := fill(t, m, 3000)
+	if !m.cache.complete.Load() {
+		t.Fatal("a cache that holds every identifier is not complete")
+	}
+	checkAnswers(t, m, want)
+	if _, err := m.Lookup(cust("unknown")); err != nil {
+		t.Fatal(err)
+	}
+	if n := m.cache.len(); n != m.Len() {
+		t.Errorf("complete cache holds %d entries, want the %d identifiers and no unknown one", n, m.Len())
+	}
+	// The count stays exact when apply reads old persons from the cache.
+	r := &recs{}
+	r.assign(cust("0"), person(1)).tombstone(cust("1")).assign(cust("2"), want[cust("2")]).tombstone(cust("unknown"))
+	if err := m.apply(r.take()); err != nil {
+		t.Fatal(err)
+	}
+	want[cust("0")], want[cust("1")] = person(1), ""
+	checkAnswers(t, m, want)
+}
+
+func TestCacheEvictionFallsBackToTheDatabase(t *testing.T) {
+	m := openCached(t, t.TempDir(), 64*10)
+	want := fill(t, m, 3000)
+	if m.cache.complete.Load() {
+		t.Fatal("a cache that evicted known identifiers is still complete")
+	}
+	if n := m.cache.len(); n > 64*10 {
+		t.Errorf("cache holds %d entries, more than its 640", n)
+	}
+	checkAnswers(t, m, want)
+	r := &recs{}
+	for i := range 3000 {
+		if i%5 == 0 {
+			r.tombstone(cust(fmt.Sprint(i)))
+			want[cust(fmt.Sprint(i))] = ""
+		}
+	}
+	if err := m.apply(r.take()); err != nil {
+		t.Fatal(err)
+	}
+	checkAnswers(t, m, want)
+}
+
+func TestReopenFillsTheCacheWhenTheMapFits(t *testing.T) {
+	dir := t.TempDir()
+	m, err := Open(dir, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fill(t, m, 3000)
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		entries  int
+		complete bool
+	}{{64 * 1000, true}, {64 * 10, false}} {
+		m, err := Open(dir, tc.entries, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.cache.complete.Load() != tc.complete {
+			t.Errorf("cache of %d entries: complete %v, want %v", tc.entries, !tc.complete, tc.complete)
+		}
+		if tc.complete && m.cache.len() != m.Len() {
+			t.Errorf("cache of %d entries holds %d of the %d identifiers", tc.entries, m.cache.len(), m.Len())
+		}
+		checkAnswers(t, m, want)
+		if err := m.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestPersonsAnswersAnEventsIdentifiers(t *testing.T) {
+	for _, entries := range []int{0, 16, DefaultCacheEntries} {
+		m := openCached(t, t.TempDir(), entries)
+		r := &recs{}
+		if err := m.apply(r.assign(cust("a"), person(1)).assign(cust("b"), person(1)).assign(cust("c"), "p_device").take()); err != nil {
+			t.Fatal(err)
+		}
+		ids := []identifiers.Identifier{cust("a"), cust("new"), cust("b"), cust("c")}
+		got := make([]string, len(ids))
+		for range 2 { // from the database (or a complete cache), then from the cache
+			if err := m.Persons(ids, got); err != nil {
+				t.Fatal(err)
+			}
+			if want := []string{person(1), "", person(1), "p_device"}; fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("cache of %d entries: Persons = %q, want %q", entries, got, want)
+			}
+			if entries > 0 && unsafe.StringData(got[0]) != unsafe.StringData(got[2]) {
+				t.Errorf("cache of %d entries: identifiers of one person got two copies of its id", entries)
+			}
+		}
+	}
+}
+
+func TestCompactPersonKeepsOnlyCanonicalSingletonIDs(t *testing.T) {
+	canonical := person(7)
+	for _, tc := range []struct {
+		person string
+		kind   personKind
+	}{
+		{"", personUnknown},
+		{canonical, personDigest},
+		{"P_" + canonical[2:], personOther},
+		{"p_" + strings.ToUpper(canonical[2:]), personOther},
+		{canonical + "0", personOther},
+		{"p_device", personOther},
+		{"p_zzzzzzzzzzzzzzzzzzzz", personOther},
+	} {
+		c := compactPerson(tc.person)
+		if c.kind != tc.kind {
+			t.Errorf("compactPerson(%q): kind %d, want %d", tc.person, c.kind, tc.kind)
+		}
+		if c.kind == personDigest && string(c.appendName(nil)) != tc.person {
+			t.Errorf("compactPerson(%q) names %q", tc.person, c.appendName(nil))
+		}
 	}
 }

@@ -38,7 +38,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		linkRequests: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "link_requests_total", Help: "Identity link requests sent to the resolver (events whose identifier set was not sent recently)."}),
 		lookups: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
-			Name: "identity_lookup_seconds", Help: "Time of one identifier lookup in the local identity map.",
+			Name: "identity_lookup_seconds", Help: "Time of the lookup of one event's identifiers in the local identity map.",
 			Buckets: prometheus.ExponentialBuckets(1e-7, 2, 16)}),
 		batchRows: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
 			Name: "batch_records", Help: "Records per flushed batch.", Buckets: prometheus.ExponentialBuckets(1, 4, 10)}),
@@ -63,8 +63,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-// TimeLookups returns persons with each lookup timed into
-// touchline_ingest_identity_lookup_seconds.
+// TimeLookups returns persons with each lookup (of one event's identifiers)
+// timed into touchline_ingest_identity_lookup_seconds.
 func (m *Metrics) TimeLookups(persons PersonLookup) PersonLookup {
 	return timedLookup{persons: persons, seconds: m.lookups}
 }
@@ -74,9 +74,9 @@ type timedLookup struct {
 	seconds prometheus.Histogram
 }
 
-func (t timedLookup) Lookup(id identifiers.Identifier) (string, error) {
+func (t timedLookup) Persons(ids []identifiers.Identifier, persons []string) error {
 	start := time.Now()
-	person, err := t.persons.Lookup(id)
+	err := t.persons.Persons(ids, persons)
 	t.seconds.Observe(time.Since(start).Seconds())
-	return person, err
+	return err
 }

@@ -44,9 +44,11 @@ type Processor struct {
 }
 
 // PersonLookup resolves identifiers to persons from a local copy of the
-// identity map; "" means unknown. It must be safe for concurrent use.
+// identity map (identitymap.Map). It must be safe for concurrent use.
 type PersonLookup interface {
-	Lookup(id identifiers.Identifier) (string, error)
+	// Persons sets persons[i] to the person of ids[i], "" when unknown;
+	// persons is at least as long as ids.
+	Persons(ids []identifiers.Identifier, persons []string) error
 }
 
 // WithPersons makes the processor resolve persons through persons (the
@@ -168,57 +170,64 @@ func (p *Processor) TouchpointRow(t *touchpoint.Touchpoint) (*Touchpoint, *Rejec
 	if c := t.Context; c != nil {
 		row.DeviceType, row.OS, row.Country = c.DeviceType, c.OS, c.Country
 	}
-	link := linkRequest(t, ids)
-	if p.persons != nil && link != nil {
-		var linked bool
-		if row.PersonID, linked = p.resolve(link.Identifiers); linked {
-			link = nil
+	tp := &Touchpoint{Row: *row}
+	if linkable := linkableIdentifiers(ids); len(linkable) > 0 {
+		linked := false
+		if p.persons != nil {
+			tp.Row.PersonID, linked = p.resolve(linkable)
+		}
+		if !linked {
+			tp.Link = &identity.LinkRequest{ID: t.EventID, Identifiers: linkable, At: t.EventTime}
 		}
 	}
-	if row.PersonID == "" { // unknown to the map: the best identifier names the person
-		row.PersonID = p.identity.PersonID(ids)
+	if tp.Row.PersonID == "" { // unknown to the map: the best identifier names the person
+		tp.Row.PersonID = p.identity.PersonID(ids)
 	}
-	return &Touchpoint{Row: *row, Link: link}, nil
+	return tp, nil
 }
 
-// resolve looks identifiers up in the local identity map: the person of the
-// highest-priority known one, and whether all are known and of that person
-// (nothing to link). A failed lookup counts as unknown.
+// resolve looks an event's identifiers up in the local identity map, in one
+// call: the person of the highest-priority known one, and whether all are
+// known and of that person (nothing to link). When the lookup fails, all
+// count as unknown.
 func (p *Processor) resolve(ids []identifiers.Identifier) (person string, linked bool) {
+	found := make([]string, len(ids))
+	if err := p.persons.Persons(ids, found); err != nil {
+		return "", false
+	}
 	linked = true
-	bestRank, first := -1, ""
-	for _, id := range ids {
-		found, err := p.persons.Lookup(id)
-		if err != nil || found == "" {
+	bestRank := -1
+	for i, id := range ids {
+		if found[i] == "" || found[i] != found[0] {
 			linked = false
+		}
+		if found[i] == "" {
 			continue
 		}
-		if first == "" {
-			first = found
-		} else if found != first {
-			linked = false
-		}
 		if r := p.identity.Rank(id.Type); bestRank < 0 || r < bestRank {
-			person, bestRank = found, r
+			person, bestRank = found[i], r
 		}
 	}
 	return person, linked
 }
 
-// linkRequest returns the link request of an event with identifiers that
-// are not blocked, or nil. With one identifier it links nothing but tells
-// the resolver when the identifier was first seen.
-func linkRequest(t *touchpoint.Touchpoint, ids []identifiers.Identifier) *identity.LinkRequest {
-	var linkable []identifiers.Identifier
-	for _, id := range ids {
-		if !id.Blocked {
-			linkable = append(linkable, id)
+// linkableIdentifiers returns the identifiers that are not blocked, the
+// ones an event's link request carries: ids itself when none is blocked.
+// With one identifier the request links nothing but tells the resolver
+// when the identifier was first seen.
+func linkableIdentifiers(ids []identifiers.Identifier) []identifiers.Identifier {
+	for i, id := range ids {
+		if id.Blocked {
+			linkable := append([]identifiers.Identifier(nil), ids[:i]...)
+			for _, id := range ids[i+1:] {
+				if !id.Blocked {
+					linkable = append(linkable, id)
+				}
+			}
+			return linkable
 		}
 	}
-	if len(linkable) == 0 {
-		return nil
-	}
-	return &identity.LinkRequest{ID: t.EventID, Identifiers: linkable, At: t.EventTime}
+	return ids
 }
 
 // Spend converts a record of the spend topic to a row. The row's version grows

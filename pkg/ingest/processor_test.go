@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"testing"
 	"time"
 
@@ -115,8 +116,11 @@ func TestSpendVersionOrdersRestatements(t *testing.T) {
 // fakeMap is a local identity map held in a Go map.
 type fakeMap map[string]string
 
-func (m fakeMap) Lookup(id identifiers.Identifier) (string, error) {
-	return m[id.Type+":"+id.Value], nil
+func (m fakeMap) Persons(ids []identifiers.Identifier, persons []string) error {
+	for i, id := range ids {
+		persons[i] = m[id.Type+":"+id.Value]
+	}
+	return nil
 }
 
 func TestProcessorResolvesPersonsThroughTheLocalMap(t *testing.T) {
@@ -145,5 +149,25 @@ func TestProcessorResolvesPersonsThroughTheLocalMap(t *testing.T) {
 		if out.Row.PersonID != tc.person || (out.Link != nil) != tc.link {
 			t.Errorf("%s: person %s, link %v; want %s, %v", tc.name, out.Row.PersonID, out.Link != nil, tc.person, tc.link)
 		}
+	}
+}
+
+// failingMap is a local identity map whose lookups fail.
+type failingMap struct{}
+
+func (failingMap) Persons([]identifiers.Identifier, []string) error { return errors.New("closed") }
+
+func TestProcessorTreatsAFailedLookupAsUnknown(t *testing.T) {
+	p, _ := newProcessor(t)
+	p.WithPersons(failingMap{})
+	ids := map[string]string{"customer_id": "c", "anonymous_id": "a"}
+	out, rej := p.TouchpointRow(&touchpoint.Touchpoint{EventID: "e", EventType: "click",
+		EventTime: time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond), Identifiers: ids})
+	if rej != nil {
+		t.Fatalf("rejected: %v", rej.Err)
+	}
+	want := identity.SingletonID(identifiers.Identifier{Type: "customer_id", Value: "c"})
+	if out.Row.PersonID != want || out.Link == nil || len(out.Link.Identifiers) != 2 {
+		t.Errorf("person %s, link %+v; want %s and a link of both identifiers", out.Row.PersonID, out.Link, want)
 	}
 }

@@ -10,13 +10,16 @@
 //   - the catch-up time of a fresh local identity map (pkg/identitymap) on
 //     the map topic the resolver produced;
 //   - lookups/s of random known identifiers on that map, from one goroutine
-//     and from two (and, for reference, of unknown identifiers);
+//     and from two (and, for reference, of unknown identifiers), and of the
+//     identifier sets of random and of Zipf-distributed persons looked up
+//     as ingest does, one Persons call per event;
 //   - memory and disk: the peak RSS of this process, the Go heap in use after
 //     the catch-up, the size of the map's pebble directory and an estimate
 //     of the resolver's in-memory state;
 //   - the share of the ingest processor's per-event time that identity
 //     lookups would add: (identifiers per event x lookup time) / (processor
-//     time per event + identifiers per event x lookup time).
+//     time per event + identifiers per event x lookup time), with the lookup
+//     time per identifier of single lookups and of per-event Persons calls.
 //
 // The link requests are generated deterministically. Person i has
 // identifiers/persons identifiers (the first identifiers%persons persons one
@@ -126,6 +129,8 @@ type results struct {
 	pebbleBytes     int64
 	lookup1Rate     float64
 	zipfRate        float64 // lookups/s, persons drawn from a Zipf distribution
+	eventRate       float64 // identifiers/s, Persons per random person's identifiers
+	zipfEventRate   float64 // identifiers/s, Persons per Zipf-distributed person's identifiers
 	lookup2Rate     float64
 	unknownRate     float64
 	settle          time.Duration
@@ -645,6 +650,27 @@ func lookupPhase(ctx context.Context, cfg config.Config, dir string, w workload,
 	res.zipfRate = float64(len(skewed)) / took.Seconds()
 	fmt.Printf("lookups of the identifiers of Zipf-distributed persons (s = 1.1): 1 goroutine %.0f/s (%s each)\n",
 		res.zipfRate, perOp(took, len(skewed)))
+	uniform := make([]int, lookups/max(w.base, 1))
+	for k := range uniform {
+		uniform[k] = rng.IntN(w.persons)
+	}
+	zipfPersons := make([]int, len(uniform))
+	for k := range zipfPersons {
+		zipfPersons[k] = int(zipf.Uint64())
+	}
+	for _, c := range []struct {
+		label   string
+		persons []int
+		rate    *float64
+	}{{"random persons", uniform, &res.eventRate}, {"Zipf-distributed persons (s = 1.1)", zipfPersons, &res.zipfEventRate}} {
+		took, n, err := timePersons(m, w, c.persons)
+		if err != nil {
+			return err
+		}
+		*c.rate = float64(n) / took.Seconds()
+		fmt.Printf("Persons of the identifiers of %s, one call per person: 1 goroutine %.0f identifiers/s (%s each, %s per call)\n",
+			c.label, *c.rate, perOp(took, n), perOp(took, len(c.persons)))
+	}
 	if settle > 0 {
 		fmt.Printf("idle for %s ...\n", settle)
 		select {
@@ -713,6 +739,31 @@ func checkConsistent(m *identitymap.Map, w workload, rng *rand.Rand) error {
 		}
 	}
 	return nil
+}
+
+// timePersons looks up the identifiers of each of persons with one Persons
+// call, as ingest looks up an event's, and returns the time taken and the
+// identifiers looked up. Every identifier must resolve to one person.
+func timePersons(m *identitymap.Map, w workload, persons []int) (time.Duration, int, error) {
+	events := make([][]identifiers.Identifier, len(persons))
+	n := 0
+	for k, i := range persons {
+		events[k] = w.ids(i)
+		n += len(events[k])
+	}
+	found := make([]string, w.base+1)
+	start := time.Now()
+	for k, ids := range events {
+		if err := m.Persons(ids, found); err != nil {
+			return 0, 0, err
+		}
+		for _, p := range found[:len(ids)] {
+			if p == "" || p != found[0] {
+				return 0, 0, fmt.Errorf("person %d: identifiers resolve to %q", persons[k], found[:len(ids)])
+			}
+		}
+	}
+	return time.Since(start), n, nil
 }
 
 // timeLookups runs n lookups of ids (cycled) in each of goroutines
@@ -837,6 +888,8 @@ func report(w workload, r *results) {
 	row("lookups of known identifiers, 1 goroutine", rate(r.lookup1Rate))
 	row("lookups of Zipf-distributed persons' identifiers, 1 goroutine", rate(r.zipfRate))
 	row("lookups of known identifiers, 2 goroutines", rate(r.lookup2Rate))
+	row("Persons per random person's identifiers, 1 goroutine", rate(r.eventRate))
+	row("Persons per Zipf-distributed person's identifiers, 1 goroutine", rate(r.zipfEventRate))
 	row("lookups of unknown identifiers, 1 goroutine", rate(r.unknownRate))
 	if r.settled != nil {
 		idle := " (after " + r.settle.String() + " idle)"
@@ -858,6 +911,8 @@ func report(w workload, r *results) {
 	fmt.Println()
 	r.share("right after catch-up", r.lookup1Rate)
 	r.share("persons drawn from a Zipf distribution", r.zipfRate)
+	r.share("one Persons call per random person", r.eventRate)
+	r.share("one Persons call per Zipf-distributed person", r.zipfEventRate)
 	if r.settled != nil {
 		r.share("after "+r.settle.String()+" idle", r.settled.known1)
 	}

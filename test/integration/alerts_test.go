@@ -380,3 +380,55 @@ func TestServiceRefusesBadAlertRules(t *testing.T) {
 		}
 	}
 }
+
+// TestUndeliveredNotificationsWaitInTheOutbox: a webhook that fails more
+// times than a step's attempts leaves the notification in the outbox, where
+// `alerts list` shows it, and a later step (here after a restart) delivers
+// it, once.
+func TestUndeliveredNotificationsWaitInTheOutbox(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg, conn, _ := setup(ctx, t, 1, nil)
+	day := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	if err := clickhouse.InsertTouchpoints(ctx, conn, ctrFixture(day)); err != nil {
+		t.Fatal(err)
+	}
+	rules, err := alerts.ParseRules("alerts.yaml", []byte(strings.Replace(ctrRule, "for: 3", "for: 1", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook := &flakyWebhook{failures: 3, attempts: map[string]int{}}
+	srv := httptest.NewServer(hook)
+	defer srv.Close()
+	cfg.Alerts.Webhooks = []alerts.WebhookConfig{{URL: srv.URL, Format: alerts.FormatJSON}}
+	cfg.Alerts.MaxAttempts, cfg.Alerts.RetryBackoff, cfg.Alerts.RetryBackoffMax = 2, 10*time.Millisecond, 10*time.Millisecond
+	newEngine := func() *alerts.Engine {
+		e, err := app.NewAlertsEngine(ctx, cfg, conn, rules, []alerts.Sink{alerts.NewWebhooks(cfg.Alerts)[0]},
+			alerts.NewMetrics(prometheus.NewRegistry()), zaptest.NewLogger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	firing := day.Add(11*time.Hour + 20*time.Minute) // the first breach; for: 1
+	if err := newEngine().Step(ctx, firing); err != nil {
+		t.Fatal(err)
+	}
+	states, err := alerts.NewStore(conn).States(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(states) != 1 || states[0].Status != alerts.StatusFiring || len(states[0].Outbox) != 1 || len(hook.accepted) != 0 {
+		t.Fatalf("after two failed attempts: states %+v, accepted %d", states, len(hook.accepted))
+	}
+	// The third attempt fails, the fourth is accepted.
+	if err := newEngine().Step(ctx, firing.Add(10*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if len(hook.accepted) != 1 || hook.accepted[0].Status != alerts.Firing || hook.attempts[hook.accepted[0].Key] != 4 {
+		t.Fatalf("accepted %+v after %v", hook.accepted, hook.attempts)
+	}
+	if states, err = alerts.NewStore(conn).States(ctx); err != nil || len(states[0].Outbox) != 0 {
+		t.Fatalf("outbox after delivery: %+v, %v", states, err)
+	}
+}

@@ -43,8 +43,8 @@ type Config struct {
 	// giving its partitions to others, e.g. after a crash. Default 45s.
 	SessionTimeout time.Duration `yaml:"session_timeout"`
 	// IdentityCacheEntries bounds the identifiers the local identity map
-	// keeps in memory in front of its database (0: none). Default 2,000,000
-	// (about 250 MiB).
+	// keeps in memory in front of its database (0: none). Default
+	// identitymap.DefaultCacheEntries (4,000,000, at most 163 MiB).
 	IdentityCacheEntries int `yaml:"identity_cache_entries"`
 	// Limits bounds valid records.
 	Limits touchpoint.Limits `yaml:"limits"`

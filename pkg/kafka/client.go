@@ -150,6 +150,9 @@ func GroupCaughtUp(ctx context.Context, adm *kadm.Client, group string, topics .
 		return false, fmt.Errorf("listing end offsets: %w", err)
 	}
 	committed, err := adm.FetchOffsets(ctx, group)
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		return false, nil // the group has not committed yet
+	}
 	if err != nil {
 		return false, fmt.Errorf("fetching offsets of group %s: %w", group, err)
 	}

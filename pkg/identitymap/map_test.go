@@ -522,7 +522,9 @@ func TestPersonsAnswersAnEventsIdentifiers(t *testing.T) {
 			if want := []string{person(1), "", person(1), "p_device"}; fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Fatalf("cache of %d entries: Persons = %q, want %q", entries, got, want)
 			}
-			if entries > 0 && unsafe.StringData(got[0]) != unsafe.StringData(got[2]) {
+			// A cache too small for the three identifiers evicts and reads
+			// the database again, which may give copies; a large one may not.
+			if entries == DefaultCacheEntries && unsafe.StringData(got[0]) != unsafe.StringData(got[2]) {
 				t.Errorf("cache of %d entries: identifiers of one person got two copies of its id", entries)
 			}
 		}

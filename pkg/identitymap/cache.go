@@ -5,6 +5,7 @@ import (
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/touchline-io/touchline/pkg/identifiers"
 )
@@ -132,13 +133,32 @@ type cache struct {
 	shards   [cacheShards]cacheShard
 }
 
+// cacheShard is one shard of the cache. Writers hold mu; lookups read
+// persons without taking it, as readers of a sequence lock: seq is odd
+// while a writer changes persons, and a lookup that sees seq change (or
+// odd) reads again under mu. A lookup thus does no atomic read-modify-write
+// that would wait for its memory reads, and the cache misses of lookups
+// that follow each other overlap.
 type cacheShard struct {
-	mu      sync.RWMutex
+	mu      sync.Mutex
+	seq     atomic.Uint64
 	persons table
-	others  map[cacheKey]string // the persons of entries of kind personOther
+	others  map[cacheKey]string // the persons of entries of kind personOther, under mu
 	// epoch counts the writes of apply, so that a lookup that read pebble
 	// before a write does not put the older value back.
-	epoch uint64
+	epoch atomic.Uint64
+}
+
+// lock starts a write.
+func (s *cacheShard) lock() {
+	s.mu.Lock()
+	s.seq.Add(1)
+}
+
+// unlock ends a write.
+func (s *cacheShard) unlock() {
+	s.seq.Add(1)
+	s.mu.Unlock()
 }
 
 func newCache(entries int) *cache {
@@ -147,7 +167,7 @@ func newCache(entries int) *cache {
 	}
 	c := &cache{hash: newKeyHasher(), perShard: max(entries/cacheShards, 1)}
 	for i := range c.shards {
-		c.shards[i].persons = newTable(c.perShard)
+		c.shards[i].persons.init(c.perShard)
 		c.shards[i].others = make(map[cacheKey]string)
 	}
 	return c
@@ -186,42 +206,60 @@ func (a cacheAnswer) name(earlier []string) string {
 	return string(name)
 }
 
-// get returns what the cache knows of k.
+// prefetch starts fetching the cache line of k's first slot, where a
+// lookup of k most likely ends, without waiting for it. It takes no lock:
+// it reads only the table's slots pointer.
+func (c *cache) prefetch(k cacheKey) {
+	slots := *c.shard(k).persons.slots.Load()
+	prefetch(unsafe.Pointer(&slots[home(k, len(slots))]))
+}
+
+// get returns what the cache knows of k: without locking when no write is
+// under way and the person is in the table, else under the shard's lock.
 func (c *cache) get(k cacheKey) cacheAnswer {
 	s := c.shard(k)
-	s.mu.RLock()
-	p := s.persons.get(k)
-	a := cacheAnswer{person: p, found: p.kind != personAbsent, epoch: s.epoch}
-	if p.kind == personOther {
+	if seq := s.seq.Load(); seq&1 == 0 {
+		a := c.answer(s, k)
+		if a.person.kind != personOther && s.seq.Load() == seq {
+			return a
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := c.answer(s, k)
+	if a.person.kind == personOther {
 		a.other = s.others[k]
 	}
-	if !a.found {
-		// Read under the shard's lock: the eviction of k, if any, has
-		// made the cache incomplete before releasing it.
-		a.found = c.complete.Load()
-	}
-	s.mu.RUnlock()
 	return a
+}
+
+// answer reads what the cache knows of k in s, valid when no write runs
+// meanwhile.
+func (c *cache) answer(s *cacheShard, k cacheKey) cacheAnswer {
+	p := s.persons.get(k)
+	// complete is read within the same check of seq as the table: the
+	// eviction of k, if any, made the cache incomplete before it ended.
+	return cacheAnswer{person: p, found: p.kind != personAbsent || c.complete.Load(), epoch: s.epoch.Load()}
 }
 
 // fill caches what a lookup read from pebble, unless apply wrote to the
 // shard since get returned epoch.
 func (c *cache) fill(k cacheKey, person string, epoch uint64) {
 	s := c.shard(k)
-	s.mu.Lock()
-	if s.epoch == epoch {
+	s.lock()
+	if s.epoch.Load() == epoch {
 		c.putLocked(s, k, person)
 	}
-	s.mu.Unlock()
+	s.unlock()
 }
 
 // set records a write of apply ("" for a deletion).
 func (c *cache) set(k cacheKey, person string) {
 	s := c.shard(k)
-	s.mu.Lock()
-	s.epoch++
+	s.lock()
+	s.epoch.Add(1)
 	c.putLocked(s, k, person)
-	s.mu.Unlock()
+	s.unlock()
 }
 
 func (c *cache) putLocked(s *cacheShard, k cacheKey, person string) {
@@ -246,11 +284,11 @@ func (c *cache) putLocked(s *cacheShard, k cacheKey, person string) {
 // evictLocked forgets an eighth of the shard's entries, the next ones of
 // its table's eviction round.
 func (c *cache) evictLocked(s *cacheShard) {
-	s.persons.evict(max(c.perShard/8, 1), func(dropped cacheSlot) {
-		if dropped.person.kind != personUnknown {
+	s.persons.evict(max(c.perShard/8, 1), func(k cacheKey, p cachedPerson) {
+		if p.kind != personUnknown {
 			c.complete.Store(false)
 		}
-		delete(s.others, dropped.key)
+		delete(s.others, k)
 	})
 }
 
@@ -258,9 +296,9 @@ func (c *cache) evictLocked(s *cacheShard) {
 func (c *cache) len() int {
 	n := 0
 	for i := range c.shards {
-		c.shards[i].mu.RLock()
+		c.shards[i].mu.Lock()
 		n += c.shards[i].persons.used
-		c.shards[i].mu.RUnlock()
+		c.shards[i].mu.Unlock()
 	}
 	return n
 }

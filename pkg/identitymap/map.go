@@ -204,8 +204,12 @@ func (m *Map) get(key []byte) ([]byte, error) {
 // for concurrent use. An answer from the cache allocates only the returned
 // string.
 func (m *Map) Lookup(id identifiers.Identifier) (string, error) {
-	return m.lookup(id, nil)
+	return m.lookup(id, m.cacheKey(id), nil)
 }
+
+// prefetchIdentifiers bounds the identifiers of one Persons call whose
+// cache slots are fetched ahead.
+const prefetchIdentifiers = 8
 
 // Persons looks up the identifiers of one event in one call: it sets
 // persons[i] to the person of ids[i], "" when unknown, and returns the
@@ -213,8 +217,27 @@ func (m *Map) Lookup(id identifiers.Identifier) (string, error) {
 // concurrent use; identifiers of the same person share one string.
 func (m *Map) Persons(ids []identifiers.Identifier, persons []string) error {
 	persons = persons[:len(ids)]
+	// Hash the identifiers and start fetching their cache slots before
+	// reading any, so that the memory reads of all overlap instead of
+	// waiting for each other.
+	var keys [prefetchIdentifiers]cacheKey
+	ahead := keys[:min(len(ids), len(keys))]
+	for i := range ahead {
+		ahead[i] = m.cacheKey(ids[i])
+	}
+	if m.cache != nil {
+		for _, k := range ahead {
+			m.cache.prefetch(k)
+		}
+	}
 	for i, id := range ids {
-		p, err := m.lookup(id, persons[:i])
+		var k cacheKey
+		if i < len(ahead) {
+			k = ahead[i]
+		} else {
+			k = m.cacheKey(id)
+		}
+		p, err := m.lookup(id, k, persons[:i])
 		if err != nil {
 			return err
 		}
@@ -223,17 +246,24 @@ func (m *Map) Persons(ids []identifiers.Identifier, persons []string) error {
 	return nil
 }
 
-// lookup returns the person of id: from the cache when it knows, else from
-// the database, filling the cache. A person equal to one of earlier is
-// returned as that string rather than a new one.
-func (m *Map) lookup(id identifiers.Identifier, earlier []string) (string, error) {
+// cacheKey returns the cache key of id, zero without a cache.
+func (m *Map) cacheKey(id identifiers.Identifier) cacheKey {
+	if m.cache == nil {
+		return cacheKey{}
+	}
+	return m.cache.hash.identifierKey(id)
+}
+
+// lookup returns the person of id, whose cache key is k: from the cache
+// when it knows, else from the database, filling the cache. A person equal
+// to one of earlier is returned as that string rather than a new one.
+func (m *Map) lookup(id identifiers.Identifier, k cacheKey, earlier []string) (string, error) {
 	if m.closed.Load() {
 		return "", ErrClosed
 	}
 	if m.cache == nil {
 		return m.read(id)
 	}
-	k := m.cache.hash.identifierKey(id)
 	a := m.cache.get(k)
 	if a.found {
 		return a.name(earlier), nil

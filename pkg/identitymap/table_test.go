@@ -10,7 +10,8 @@ import (
 func TestTableMatchesAMap(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, capacity := range []int{1, 5, 48, 700} {
-		tb := newTable(capacity)
+		var tb table
+		tb.init(capacity)
 		want := make(map[cacheKey]cachedPerson)
 		keys := make([]cacheKey, 3*capacity)
 		for i := range keys {
@@ -20,14 +21,14 @@ func TestTableMatchesAMap(t *testing.T) {
 			k := keys[rng.IntN(len(keys))]
 			switch op := rng.IntN(10); {
 			case op < 6:
-				p := cachedPerson{digest: [singletonDigest]byte{byte(step)}, kind: personDigest}
+				p := cachedPerson{digest: [singletonDigest]byte{byte(step), 9: byte(step >> 8)}, kind: personKind(1 + step%3)}
 				if tb.full() && tb.get(k).kind == personAbsent {
 					n := 1 + rng.IntN(capacity)
-					tb.evict(n, func(s cacheSlot) {
-						if want[s.key] != s.person {
-							t.Fatalf("capacity %d: evicted %v with %v, want %v", capacity, s.key, s.person, want[s.key])
+					tb.evict(n, func(k cacheKey, p cachedPerson) {
+						if want[k] != p {
+							t.Fatalf("capacity %d: evicted %v with %v, want %v", capacity, k, p, want[k])
 						}
-						delete(want, s.key)
+						delete(want, k)
 						n--
 					})
 					if n != 0 {
@@ -48,9 +49,9 @@ func TestTableMatchesAMap(t *testing.T) {
 					}
 				}
 			}
-			if tb.used != len(want) || tb.used > capacity || len(tb.slots) > maxSlots(capacity) {
+			if slots := len(*tb.slots.Load()); tb.used != len(want) || tb.used > capacity || slots > maxSlots(capacity) {
 				t.Fatalf("capacity %d: %d used of %d slots, want %d used, at most %d in %d slots",
-					capacity, tb.used, len(tb.slots), len(want), capacity, maxSlots(capacity))
+					capacity, tb.used, slots, len(want), capacity, maxSlots(capacity))
 			}
 		}
 	}

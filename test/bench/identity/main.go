@@ -18,8 +18,14 @@
 //     of the resolver's in-memory state;
 //   - the share of the ingest processor's per-event time that identity
 //     lookups would add: (identifiers per event x lookup time) / (processor
-//     time per event + identifiers per event x lookup time), with the lookup
-//     time per identifier of single lookups and of per-event Persons calls.
+//     time per event + identifiers per event x lookup time) for single
+//     lookups, and (time of one Persons call) / (processor time per event +
+//     time of one Persons call) for the per-event calls ingest makes, whose
+//     persons have more identifiers (3) than the processor's events;
+//   - the same share measured in the ingest processor: its time per event
+//     with the map, less its time with lookups that cost nothing, over its
+//     time with the map, on touchpoints carrying the customer_id and a
+//     device_id of random and of Zipf-distributed persons.
 //
 // The link requests are generated deterministically. Person i has
 // identifiers/persons identifiers (the first identifiers%persons persons one
@@ -65,6 +71,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/identifiers"
 	"github.com/touchline-io/touchline/pkg/identity"
 	"github.com/touchline-io/touchline/pkg/identitymap"
+	"github.com/touchline-io/touchline/pkg/ingest"
 	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/resolver"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
@@ -88,6 +95,9 @@ const (
 	// consistencyPersons is the number of persons whose identifiers are
 	// checked to resolve to one person in the map.
 	consistencyPersons = 10_000
+	// warmUpEvents is the number of touchpoints the ingest processor runs
+	// before it is timed.
+	warmUpEvents = 10_000
 )
 
 func main() {
@@ -128,9 +138,11 @@ type results struct {
 	heapAlloc       uint64
 	pebbleBytes     int64
 	lookup1Rate     float64
-	zipfRate        float64 // lookups/s, persons drawn from a Zipf distribution
-	eventRate       float64 // identifiers/s, Persons per random person's identifiers
-	zipfEventRate   float64 // identifiers/s, Persons per Zipf-distributed person's identifiers
+	zipfRate        float64       // lookups/s, persons drawn from a Zipf distribution
+	eventCalls      personsCalls  // one Persons call per random person
+	zipfEventCalls  personsCalls  // one Persons call per Zipf-distributed person
+	ingestRandom    ingestLookups // the processor with the map, random persons
+	ingestZipf      ingestLookups // the processor with the map, Zipf-distributed persons
 	lookup2Rate     float64
 	unknownRate     float64
 	settle          time.Duration
@@ -140,6 +152,13 @@ type results struct {
 	idsPerEvent     float64
 	peakAfter       []phasePeak
 	mapTopicRecords int64
+}
+
+// personsCalls is the timing of Persons calls, one per person.
+type personsCalls struct {
+	rate    float64       // identifiers/s
+	perCall time.Duration // time of one call
+	ids     float64       // identifiers per call
 }
 
 // phasePeak is the process's peak RSS after a phase.
@@ -207,7 +226,7 @@ func run(w workload, lookups, events int, settle time.Duration, profile string) 
 		return fmt.Errorf("resolver service: %w", err)
 	}
 	res.notePeak("resolver service")
-	if err := lookupPhase(ctx, cfg, dir, w, lookups, settle, log, &res); err != nil {
+	if err := lookupPhase(ctx, cfg, dir, w, lookups, events, settle, log, &res); err != nil {
 		return fmt.Errorf("identity map: %w", err)
 	}
 	res.notePeak("identity map catch-up and lookups")
@@ -577,7 +596,7 @@ func clickhouseCounts(ctx context.Context, conn driver.Conn) error {
 
 // lookupPhase catches a fresh identity map up with the map topic and times
 // lookups on it.
-func lookupPhase(ctx context.Context, cfg config.Config, dir string, w workload, lookups int, settle time.Duration, log *zap.Logger, res *results) error {
+func lookupPhase(ctx context.Context, cfg config.Config, dir string, w workload, lookups, events int, settle time.Duration, log *zap.Logger, res *results) error {
 	fmt.Printf("\n== identity map (pebble) on %s\n", cfg.Kafka.Topics.IdentityMap)
 	mdir := filepath.Join(dir, "identitymap")
 	fmt.Printf("in-memory cache: %d identifiers\n", w.cacheEntries)
@@ -661,15 +680,30 @@ func lookupPhase(ctx context.Context, cfg config.Config, dir string, w workload,
 	for _, c := range []struct {
 		label   string
 		persons []int
-		rate    *float64
-	}{{"random persons", uniform, &res.eventRate}, {"Zipf-distributed persons (s = 1.1)", zipfPersons, &res.zipfEventRate}} {
+		calls   *personsCalls
+	}{{"random persons", uniform, &res.eventCalls}, {"Zipf-distributed persons (s = 1.1)", zipfPersons, &res.zipfEventCalls}} {
 		took, n, err := timePersons(m, w, c.persons)
 		if err != nil {
 			return err
 		}
-		*c.rate = float64(n) / took.Seconds()
-		fmt.Printf("Persons of the identifiers of %s, one call per person: 1 goroutine %.0f identifiers/s (%s each, %s per call)\n",
-			c.label, *c.rate, perOp(took, n), perOp(took, len(c.persons)))
+		*c.calls = personsCalls{rate: float64(n) / took.Seconds(), perCall: perOp(took, len(c.persons)),
+			ids: float64(n) / float64(len(c.persons))}
+		fmt.Printf("Persons of the identifiers of %s, one call per person: 1 goroutine %.0f identifiers/s (%s each, %s per call of %.2f)\n",
+			c.label, c.calls.rate, perOp(took, n), c.calls.perCall, c.calls.ids)
+	}
+	for _, c := range []struct {
+		label  string
+		person func() int
+		into   *ingestLookups
+	}{
+		{"random persons", func() int { return rng.IntN(w.persons) }, &res.ingestRandom},
+		{"Zipf-distributed persons (s = 1.1)", func() int { return int(zipf.Uint64()) }, &res.ingestZipf},
+	} {
+		if *c.into, err = ingestWithMap(ctx, cfg, m, w, events, c.person); err != nil {
+			return err
+		}
+		fmt.Printf("ingest processor, touchpoints of %s (customer_id and a device_id): %s per event with the map, %s with lookups that cost nothing (fastest of %d rounds)\n",
+			c.label, c.into.withMap, c.into.withoutCost, ingestRounds)
 	}
 	if settle > 0 {
 		fmt.Printf("idle for %s ...\n", settle)
@@ -825,19 +859,43 @@ func ingestCost(ctx context.Context, cfg config.Config, events int, res *results
 	if err != nil {
 		return err
 	}
-	gen, err := generate.New(generate.Config{Events: events, Persons: max(events/20, 1), Days: 30, Seed: 7})
+	records, idCount, err := encodeTouchpoints(ctx, events, func(*touchpoint.Touchpoint) {})
 	if err != nil {
 		return err
 	}
-	reg, err := avro.NewStaticRegistry(nil)
+	accept := func(*ingest.Touchpoint) error { return nil }
+	if _, err := timeProcessor(ctx, proc, records[:min(len(records), warmUpEvents)], accept); err != nil {
+		return err
+	}
+	took, err := timeProcessor(ctx, proc, records, accept)
 	if err != nil {
 		return err
+	}
+	res.procPerEvent = took / time.Duration(len(records))
+	res.idsPerEvent = float64(idCount) / float64(len(records))
+	fmt.Printf("%d generated touchpoints in %s: %s per event (%.0f events/s on one goroutine), %.2f identifiers per event\n",
+		len(records), took.Round(time.Millisecond), res.procPerEvent, float64(len(records))/took.Seconds(), res.idsPerEvent)
+	return nil
+}
+
+// encodeTouchpoints generates touchpoints, lets rewrite change each, and
+// encodes them as the publisher does. It returns the records and their
+// identifiers.
+func encodeTouchpoints(ctx context.Context, events int, rewrite func(*touchpoint.Touchpoint)) ([]*kgo.Record, int, error) {
+	gen, err := generate.New(generate.Config{Events: events, Persons: max(events/20, 1), Days: 30, Seed: 7})
+	if err != nil {
+		return nil, 0, err
+	}
+	reg, err := avro.NewStaticRegistry(nil)
+	if err != nil {
+		return nil, 0, err
 	}
 	codecs := avro.NewCodecs(reg)
 	schemaID := avro.Latest(avro.KindTouchpoint).ID
 	records := make([]*kgo.Record, 0, events)
 	idCount := 0
-	if err := gen.Touchpoints(func(t *touchpoint.Touchpoint) error {
+	err = gen.Touchpoints(func(t *touchpoint.Touchpoint) error {
+		rewrite(t)
 		v, err := codecs.Encode(ctx, schemaID, t.ToAvro())
 		if err != nil {
 			return err
@@ -845,30 +903,99 @@ func ingestCost(ctx context.Context, cfg config.Config, events int, res *results
 		idCount += len(t.Identifiers)
 		records = append(records, &kgo.Record{Value: v, Offset: int64(len(records))})
 		return nil
-	}); err != nil {
-		return err
+	})
+	return records, idCount, err
+}
+
+// timeProcessor passes records through proc.Touchpoint, calls check with
+// each result and returns the time taken.
+func timeProcessor(ctx context.Context, proc *ingest.Processor, records []*kgo.Record, check func(*ingest.Touchpoint) error) (time.Duration, error) {
+	start := time.Now()
+	for _, r := range records {
+		tp, rej, err := proc.Touchpoint(ctx, r)
+		if err == nil && rej == nil {
+			err = check(tp)
+		}
+		if err != nil || rej != nil {
+			return 0, fmt.Errorf("generated touchpoint at %d: %v %v", r.Offset, err, rej)
+		}
 	}
-	apply := func(rs []*kgo.Record) error {
-		for _, r := range rs {
-			if _, rej, err := proc.Touchpoint(ctx, r); err != nil || rej != nil {
-				return fmt.Errorf("generated touchpoint at %d: %v %v", r.Offset, err, rej)
-			}
+	return time.Since(start), nil
+}
+
+// instantPersons answers every lookup at once with one person, reading no
+// memory: with it the ingest processor does all its work but the lookups.
+type instantPersons struct{}
+
+// instantPerson is the person instantPersons answers.
+const instantPerson = "p_00000000000000000000"
+
+func (instantPersons) Persons(ids []identifiers.Identifier, persons []string) error {
+	for i := range ids {
+		persons[i] = instantPerson
+	}
+	return nil
+}
+
+// ingestRounds is how many times ingestWithMap times each processor; the
+// fastest round counts, the one least disturbed by the rest of the machine.
+const ingestRounds = 5
+
+// ingestWithMap times the ingest processor resolving persons through m, and
+// through instantPersons, on the same generated touchpoints, whose
+// identifiers are the customer_id and the last device_id of persons drawn
+// by person. The difference is what the lookups cost the processor. Every
+// event must find its person and need no link request.
+func ingestWithMap(ctx context.Context, cfg config.Config, m *identitymap.Map, w workload, events int, person func() int) (ingestLookups, error) {
+	records, idCount, err := encodeTouchpoints(ctx, events, func(t *touchpoint.Touchpoint) {
+		ids := w.ids(person())
+		last := ids[len(ids)-1]
+		t.Identifiers = map[string]string{ids[0].Type: ids[0].Value, last.Type: last.Value}
+	})
+	if err != nil {
+		return ingestLookups{}, err
+	}
+	linked := func(tp *ingest.Touchpoint) error {
+		if tp.Link != nil {
+			return fmt.Errorf("identifiers %v: the map does not link them", tp.Link.Identifiers)
 		}
 		return nil
 	}
-	if err := apply(records[:min(len(records), 10_000)]); err != nil { // warm-up
-		return err
+	var fastest [2]time.Duration // with m, with instantPersons
+	for _, persons := range []ingest.PersonLookup{m, instantPersons{}} {
+		proc, err := app.NewIngestProcessor(cfg)
+		if err != nil {
+			return ingestLookups{}, err
+		}
+		proc.WithPersons(persons)
+		if _, err := timeProcessor(ctx, proc, records[:min(len(records), warmUpEvents)], linked); err != nil {
+			return ingestLookups{}, err
+		}
 	}
-	start := time.Now()
-	if err := apply(records); err != nil {
-		return err
+	for range ingestRounds {
+		for i, persons := range []ingest.PersonLookup{m, instantPersons{}} {
+			proc, err := app.NewIngestProcessor(cfg)
+			if err != nil {
+				return ingestLookups{}, err
+			}
+			took, err := timeProcessor(ctx, proc.WithPersons(persons), records, linked)
+			if err != nil {
+				return ingestLookups{}, err
+			}
+			if fastest[i] == 0 || took < fastest[i] {
+				fastest[i] = took
+			}
+		}
 	}
-	took := time.Since(start)
-	res.procPerEvent = took / time.Duration(len(records))
-	res.idsPerEvent = float64(idCount) / float64(len(records))
-	fmt.Printf("%d generated touchpoints in %s: %s per event (%.0f events/s on one goroutine), %.2f identifiers per event\n",
-		len(records), took.Round(time.Millisecond), res.procPerEvent, float64(len(records))/took.Seconds(), res.idsPerEvent)
-	return nil
+	n := time.Duration(len(records))
+	return ingestLookups{withMap: fastest[0] / n, withoutCost: fastest[1] / n, ids: float64(idCount) / float64(len(records))}, nil
+}
+
+// ingestLookups is the ingest processor's time per event with the identity
+// map and with instantPersons.
+type ingestLookups struct {
+	withMap, withoutCost time.Duration
+	ids                  float64 // identifiers per event
 }
 
 // report prints the summary.
@@ -888,8 +1015,8 @@ func report(w workload, r *results) {
 	row("lookups of known identifiers, 1 goroutine", rate(r.lookup1Rate))
 	row("lookups of Zipf-distributed persons' identifiers, 1 goroutine", rate(r.zipfRate))
 	row("lookups of known identifiers, 2 goroutines", rate(r.lookup2Rate))
-	row("Persons per random person's identifiers, 1 goroutine", rate(r.eventRate))
-	row("Persons per Zipf-distributed person's identifiers, 1 goroutine", rate(r.zipfEventRate))
+	row("Persons per random person's identifiers, 1 goroutine", rate(r.eventCalls.rate))
+	row("Persons per Zipf-distributed person's identifiers, 1 goroutine", rate(r.zipfEventCalls.rate))
 	row("lookups of unknown identifiers, 1 goroutine", rate(r.unknownRate))
 	if r.settled != nil {
 		idle := " (after " + r.settle.String() + " idle)"
@@ -911,8 +1038,10 @@ func report(w workload, r *results) {
 	fmt.Println()
 	r.share("right after catch-up", r.lookup1Rate)
 	r.share("persons drawn from a Zipf distribution", r.zipfRate)
-	r.share("one Persons call per random person", r.eventRate)
-	r.share("one Persons call per Zipf-distributed person", r.zipfEventRate)
+	r.shareOfCalls("one Persons call per event, random persons", r.eventCalls)
+	r.shareOfCalls("one Persons call per event, Zipf-distributed persons", r.zipfEventCalls)
+	r.shareInIngest("random persons", r.ingestRandom)
+	r.shareInIngest("Zipf-distributed persons", r.ingestZipf)
 	if r.settled != nil {
 		r.share("after "+r.settle.String()+" idle", r.settled.known1)
 	}
@@ -926,6 +1055,22 @@ func (r *results) share(label string, rate float64) {
 	share := float64(perEvent) / float64(r.procPerEvent+perEvent)
 	fmt.Printf("lookup share, %s = (%.2f identifiers/event x %s) / (%s processor/event + %s) = %.1f%% (aim: < 5%%)\n",
 		label, r.idsPerEvent, lookup, r.procPerEvent, perEvent, 100*share)
+}
+
+// shareOfCalls prints the share of ingest time per event that one Persons
+// call per event, timed as c, would cost.
+func (r *results) shareOfCalls(label string, c personsCalls) {
+	share := float64(c.perCall) / float64(r.procPerEvent+c.perCall)
+	fmt.Printf("lookup share, %s = (1 call of %.2f identifiers: %s) / (%s processor/event + %s) = %.1f%% (aim: < 5%%)\n",
+		label, c.ids, c.perCall, r.procPerEvent, c.perCall, 100*share)
+}
+
+// shareInIngest prints the share of the ingest processor's time per event
+// that lookups in the map cost, measured in the processor.
+func (r *results) shareInIngest(label string, l ingestLookups) {
+	cost := l.withMap - l.withoutCost
+	fmt.Printf("lookup share, measured in the ingest processor, %s (%.2f identifiers/event) = (%s with the map - %s without lookup costs) / %s = %.1f%% (aim: < 5%%)\n",
+		label, l.ids, l.withMap, l.withoutCost, l.withMap, 100*float64(cost)/float64(l.withMap))
 }
 
 func mib(b int64) string { return strconv.FormatInt(b>>20, 10) + " MiB" }

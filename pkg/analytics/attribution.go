@@ -180,9 +180,9 @@ GROUP BY ` + keys + `
 ORDER BY revenue DESC, spend DESC, ` + keys, nil
 }
 
-// formatDuration renders whole days as such ("30d"), anything else as Go
+// FormatDuration renders whole days as such ("30d"), anything else as Go
 // does ("36h0m0s").
-func formatDuration(d time.Duration) string {
+func FormatDuration(d time.Duration) string {
 	if d > 0 && d%(24*time.Hour) == 0 {
 		return strconv.FormatInt(int64(d/(24*time.Hour)), 10) + "d"
 	}
@@ -208,7 +208,7 @@ func (q AttributionQuery) header(title string) string {
 	return fmt.Sprintf(`-- %s, model %s: conversions (%s) in [%s, %s),
 -- touches (%s) within %s before each conversion; time decay half-life %s.
 `, title, a.Model, a.ConversionType, q.Range.From.UTC().Format(time.RFC3339), q.Range.To.UTC().Format(time.RFC3339),
-		strings.Join(a.TouchTypes, ", "), formatDuration(a.Lookback), formatDuration(a.HalfLife))
+		strings.Join(a.TouchTypes, ", "), FormatDuration(a.Lookback), FormatDuration(a.HalfLife))
 }
 
 // credits renders a subquery with one row per (conversion, credited touch):

@@ -239,7 +239,7 @@ FROM
 )
 ARRAY JOIN step_rows AS step_row, arrayEnumerate(step_rows) AS step
 ORDER BY %sstep`,
-		strings.Join(stepNames(q.Steps), " -> "), q.Range.From.UTC().Format(time.RFC3339), q.Range.To.UTC().Format(time.RFC3339), formatDuration(q.Window),
+		strings.Join(stepNames(q.Steps), " -> "), q.Range.From.UTC().Format(time.RFC3339), q.Range.To.UTC().Format(time.RFC3339), FormatDuration(q.Window),
 		bdOut, strings.Join(names, ", "),
 		bdKey,
 		bdKey,

@@ -1,0 +1,62 @@
+package segments
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/touchline-io/touchline/pkg/pipefile"
+)
+
+func TestShippedDefinitionsLoad(t *testing.T) {
+	d, err := LoadDefinitions("../../pipelines/segments.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"cart_abandoners", "high_value_customers", "lapsed_buyers", "engaged_email_readers", "new_leads", "rfm_champions", "rfm_at_risk"}
+	if strings.Join(d.Names(), ",") != strings.Join(want, ",") {
+		t.Errorf("segments %v, want %v", d.Names(), want)
+	}
+	if d.maxWindow != 30*24*time.Hour || d.AllowedLateness != 5*time.Minute {
+		t.Errorf("longest window %s, lateness %s", d.maxWindow, d.AllowedLateness)
+	}
+	if _, err := NewProcessor(d); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBadDefinitionsAreRefusedWithFileLineAndReason(t *testing.T) {
+	const head = "segments:\n  - name: s\n"
+	for _, c := range []struct {
+		name, yaml string
+		line       int
+		reason     string
+	}{
+		{"unknown feature", head + "    when: carts > 0\n", 3, "undeclared reference to 'carts'"},
+		{"bad CEL", head + "    when: count(\"x\") >\n", 3, "Syntax error"},
+		{"not a bool", head + "    when: count(\"x\")\n", 3, "want bool"},
+		{"type error", head + "    when: count(\"x\") > \"a\"\n", 3, "no matching overload"},
+		{"bad window", head + "    when: count(\"x\", \"an hour\") > 0\n", 3, `window "an hour"`},
+		{"dynamic argument", head + "    when: count(last(\"x\", \"channel\")) > 0\n", 3, "want a literal"},
+		{"unknown key", head + "    wen: true\n", 3, `unknown key "wen"`},
+		{"no condition", head + "    description: x\n", 2, "when is missing"},
+		{"duplicate", head + "    when: true\n  - name: s\n    when: true\n", 4, "duplicate name"},
+		{"bad name", "segments:\n  - name: Cart-Abandoners\n    when: true\n", 2, "lower-case"},
+		{"bad feature", "features:\n  n: count(\"x\", \"0s\")\n" + head + "    when: n > 0\n", 2, "positive duration"},
+		{"bad rfm", "rfm:\n  frequency: [3, 2, 1, 0]\n" + head + "    when: true\n", 2, "ascending"},
+		{"bad lateness", "allowed_lateness: soon\n" + head + "    when: true\n", 1, "allowed_lateness"},
+		{"block scalar", head + "    when: |\n      count(\"x\") > 0 &&\n      nope\n", 5, "undeclared reference to 'nope'"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := ParseDefinitions("segments.yaml", []byte(c.yaml))
+			var ce *pipefile.ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("got %v, want a *pipefile.ConfigError", err)
+			}
+			if ce.File != "segments.yaml" || ce.Line != c.line || !strings.Contains(ce.Reason, c.reason) {
+				t.Errorf("got %q (line %d), want line %d with %q", err, ce.Line, c.line, c.reason)
+			}
+		})
+	}
+}

@@ -1,0 +1,380 @@
+package segments
+
+import (
+	"container/heap"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
+)
+
+// Merge says that person From is now part of person Into (an identity
+// merge) as of At.
+type Merge struct {
+	From string    `json:"from"`
+	Into string    `json:"into"`
+	At   time.Time `json:"at"`
+}
+
+// Input is one event or one merge.
+type Input struct {
+	Event *Event `json:"event,omitempty"`
+	Merge *Merge `json:"merge,omitempty"`
+}
+
+func (in *Input) at() time.Time {
+	if in.Event != nil {
+		return in.Event.At
+	}
+	return in.Merge.At
+}
+
+// Change is a person entering or leaving a segment.
+type Change struct {
+	Person  string    `json:"person"`
+	Segment string    `json:"segment"`
+	Entered bool      `json:"entered"`
+	At      time.Time `json:"at"`
+	// Features are the values the condition read when it changed, by call
+	// (`count("add_to_cart", "1h")`) or feature name.
+	Features map[string]any `json:"features,omitempty"`
+}
+
+// Processor holds the persons of one partition and turns their events and
+// merges, processed in event time, into segment changes. It is not safe for
+// concurrent use.
+type Processor struct {
+	defs     *Definitions
+	features []cel.Program
+	segments []cel.Program
+
+	state processorState
+	// timers orders persons by their next timer; entries that no longer
+	// match the person's Timer are skipped.
+	timers timerHeap
+
+	// The person being evaluated, the evaluation time and what it read.
+	current *Person
+	now     time.Time
+	read    map[string]any
+}
+
+// processorState is what a snapshot holds.
+type processorState struct {
+	Persons map[string]*Person `json:"persons"`
+	// Pending are the inputs after the watermark, waiting for it, with
+	// their arrival order.
+	Pending []pending `json:"pending"`
+	// MaxSeen is the latest input time seen; Watermark = MaxSeen - allowed
+	// lateness, or later after Advance. Inputs at or before it are late.
+	MaxSeen   time.Time `json:"max_seen"`
+	Watermark time.Time `json:"watermark"`
+	Arrivals  int64     `json:"arrivals"`
+	// Dropped counts the inputs that arrived late.
+	Dropped int64 `json:"dropped"`
+}
+
+type pending struct {
+	Input   Input `json:"input"`
+	Arrival int64 `json:"arrival"`
+}
+
+// NewProcessor returns a processor of defs with no state.
+func NewProcessor(defs *Definitions) (*Processor, error) {
+	p := &Processor{defs: defs, state: processorState{Persons: map[string]*Person{}}}
+	env, err := newEnv(p)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range defs.Features {
+		prg, err := env.Program(f.ast)
+		if err != nil {
+			return nil, fmt.Errorf("feature %s: %w", f.Name, err)
+		}
+		p.features = append(p.features, prg)
+		if env, err = env.Extend(cel.Variable(f.Name, f.ast.OutputType())); err != nil {
+			return nil, err
+		}
+	}
+	for _, s := range defs.Segments {
+		prg, err := env.Program(s.ast)
+		if err != nil {
+			return nil, fmt.Errorf("segment %s: %w", s.Name, err)
+		}
+		p.segments = append(p.segments, prg)
+	}
+	return p, nil
+}
+
+// Snapshot returns the processor's state; Restore on a new processor of the
+// same definitions continues exactly where this one stands.
+func (p *Processor) Snapshot() ([]byte, error) { return json.Marshal(&p.state) }
+
+// Restore replaces the processor's state with a snapshot.
+func (p *Processor) Restore(snapshot []byte) error {
+	var s processorState
+	if err := json.Unmarshal(snapshot, &s); err != nil {
+		return fmt.Errorf("reading segments snapshot: %w", err)
+	}
+	if s.Persons == nil {
+		s.Persons = map[string]*Person{}
+	}
+	p.state, p.timers = s, nil
+	for _, person := range s.Persons {
+		if person.Lifetime == nil {
+			person.Lifetime = map[string]*aggregate{}
+		}
+		if person.Last == nil {
+			person.Last = map[string]Event{}
+		}
+		if !person.Timer.IsZero() {
+			heap.Push(&p.timers, timer{due: person.Timer, person: person.ID})
+		}
+	}
+	return nil
+}
+
+// Watermark returns the time up to which everything is final.
+func (p *Processor) Watermark() time.Time { return p.state.Watermark }
+
+// Dropped returns how many inputs arrived too late to count.
+func (p *Processor) Dropped() int64 { return p.state.Dropped }
+
+// Persons returns how many persons the processor holds.
+func (p *Processor) Persons() int { return len(p.state.Persons) }
+
+// Person returns the state of person id, or nil.
+func (p *Processor) Person(id string) *Person { return p.state.Persons[id] }
+
+// Add takes one input and returns the changes that became final: an input
+// at or before the watermark is dropped as late; the others wait until the
+// watermark passes them.
+func (p *Processor) Add(in Input) ([]Change, error) {
+	at := in.at()
+	if !at.After(p.state.Watermark) && !p.state.Watermark.IsZero() {
+		p.state.Dropped++
+		return nil, nil
+	}
+	p.state.Arrivals++
+	p.state.Pending = append(p.state.Pending, pending{Input: in, Arrival: p.state.Arrivals})
+	if at.After(p.state.MaxSeen) {
+		p.state.MaxSeen = at
+	}
+	return p.advance(p.state.MaxSeen.Add(-p.defs.AllowedLateness))
+}
+
+// Advance moves the watermark to `to` (when later) without an input, as the
+// service does when its partition is idle, and returns the changes of the
+// timers it passes.
+func (p *Processor) Advance(to time.Time) ([]Change, error) {
+	return p.advance(to)
+}
+
+// advance processes, in time order, every pending input and timer at or
+// before w, and makes w the watermark.
+func (p *Processor) advance(w time.Time) ([]Change, error) {
+	if !w.After(p.state.Watermark) {
+		return nil, nil
+	}
+	sort.SliceStable(p.state.Pending, func(i, j int) bool {
+		a, b := p.state.Pending[i], p.state.Pending[j]
+		if !a.Input.at().Equal(b.Input.at()) {
+			return a.Input.at().Before(b.Input.at())
+		}
+		return a.Arrival < b.Arrival
+	})
+	var changes []Change
+	for {
+		// The next instant: the earlier of the next pending input and the
+		// next timer, if not after w.
+		var next time.Time
+		if len(p.state.Pending) > 0 {
+			next = p.state.Pending[0].Input.at()
+		}
+		p.dropStaleTimers()
+		if len(p.timers) > 0 && (next.IsZero() || p.timers[0].due.Before(next)) {
+			next = p.timers[0].due
+		}
+		if next.IsZero() || next.After(w) {
+			break
+		}
+		c, err := p.instant(next)
+		if err != nil {
+			return changes, err
+		}
+		changes = append(changes, c...)
+	}
+	p.state.Watermark = w
+	return changes, nil
+}
+
+// instant applies the inputs at t, then evaluates, at t, every person they
+// touched and every person with a timer at t.
+func (p *Processor) instant(t time.Time) ([]Change, error) {
+	var changes []Change
+	touched := map[string]bool{}
+	n := 0
+	for n < len(p.state.Pending) && p.state.Pending[n].Input.at().Equal(t) {
+		in := p.state.Pending[n].Input
+		if e := in.Event; e != nil {
+			p.person(e.Person).apply(p.defs, *e)
+			touched[e.Person] = true
+		} else {
+			changes = append(changes, p.merge(in.Merge)...)
+			delete(touched, in.Merge.From)
+			touched[in.Merge.Into] = true
+		}
+		n++
+	}
+	p.state.Pending = p.state.Pending[n:]
+	for len(p.timers) > 0 && !p.timers[0].due.After(t) {
+		tm := heap.Pop(&p.timers).(timer)
+		if person := p.state.Persons[tm.person]; person != nil && person.Timer.Equal(tm.due) {
+			touched[tm.person] = true
+		}
+	}
+	ids := make([]string, 0, len(touched))
+	for id := range touched {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		person := p.state.Persons[id]
+		if person == nil { // merged away, or a merge of a person without state
+			continue
+		}
+		c, err := p.evaluate(person, t)
+		if err != nil {
+			return changes, err
+		}
+		changes = append(changes, c...)
+	}
+	return changes, nil
+}
+
+// person returns the state of id, created when new.
+func (p *Processor) person(id string) *Person {
+	person := p.state.Persons[id]
+	if person == nil {
+		person = newPerson(id)
+		p.state.Persons[id] = person
+	}
+	return person
+}
+
+// merge moves the state of m.From into m.Into; From leaves every segment.
+func (p *Processor) merge(m *Merge) []Change {
+	from := p.state.Persons[m.From]
+	if from == nil || m.From == m.Into {
+		return nil
+	}
+	var changes []Change
+	for _, s := range from.Members {
+		changes = append(changes, Change{Person: m.From, Segment: s, Entered: false, At: m.At})
+	}
+	from.Members = nil
+	p.person(m.Into).absorb(from)
+	delete(p.state.Persons, m.From)
+	return changes
+}
+
+// evaluate computes the person's memberships at t, returns the changes and
+// sets the next timer.
+func (p *Processor) evaluate(person *Person, t time.Time) ([]Change, error) {
+	person.expire(p.defs, t)
+	p.current, p.now = person, t
+	vars := map[string]any{}
+	named := map[string]any{}
+	for i, f := range p.defs.Features {
+		p.read = map[string]any{}
+		out, _, err := p.features[i].Eval(vars)
+		if err != nil {
+			return nil, fmt.Errorf("feature %s of person %s: %w", f.Name, person.ID, err)
+		}
+		vars[f.Name] = out
+		named[f.Name] = out.Value()
+	}
+	var changes []Change
+	var members []string
+	for i, s := range p.defs.Segments {
+		p.read = map[string]any{}
+		out, _, err := p.segments[i].Eval(vars)
+		if err != nil {
+			return nil, fmt.Errorf("segment %s of person %s: %w", s.Name, person.ID, err)
+		}
+		in := out == types.True
+		if in {
+			members = append(members, s.Name)
+		}
+		was := containsSorted(person.Members, s.Name)
+		if in != was {
+			features := p.read
+			for name, v := range named {
+				features[name] = v
+			}
+			changes = append(changes, Change{Person: person.ID, Segment: s.Name, Entered: in, At: t, Features: features})
+		}
+	}
+	sort.Strings(members)
+	person.Members = members
+	person.Timer = person.nextTimer(p.defs, t)
+	if !person.Timer.IsZero() {
+		heap.Push(&p.timers, timer{due: person.Timer, person: person.ID})
+	}
+	if person.empty() {
+		delete(p.state.Persons, person.ID)
+	}
+	p.current = nil
+	return changes, nil
+}
+
+// value implements binder for the person being evaluated.
+func (p *Processor) value(s spec) ref.Val {
+	v := p.current.value(p.defs, s, p.now)
+	p.read[s.call()] = v
+	return types.DefaultTypeAdapter.NativeToValue(v)
+}
+
+// dropStaleTimers pops timer entries that no longer match their person.
+func (p *Processor) dropStaleTimers() {
+	for len(p.timers) > 0 {
+		tm := p.timers[0]
+		if person := p.state.Persons[tm.person]; person != nil && person.Timer.Equal(tm.due) {
+			return
+		}
+		heap.Pop(&p.timers)
+	}
+}
+
+func containsSorted(list []string, s string) bool {
+	i := sort.SearchStrings(list, s)
+	return i < len(list) && list[i] == s
+}
+
+type timer struct {
+	due    time.Time
+	person string
+}
+
+// timerHeap is a min-heap of timers by due time, then person.
+type timerHeap []timer
+
+func (h timerHeap) Len() int { return len(h) }
+func (h timerHeap) Less(i, j int) bool {
+	if !h[i].due.Equal(h[j].due) {
+		return h[i].due.Before(h[j].due)
+	}
+	return h[i].person < h[j].person
+}
+func (h timerHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *timerHeap) Push(x any)   { *h = append(*h, x.(timer)) }
+func (h *timerHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}

@@ -21,7 +21,7 @@ func TestShippedDefinitionsLoad(t *testing.T) {
 	if d.maxWindow != 30*24*time.Hour || d.AllowedLateness != 5*time.Minute {
 		t.Errorf("longest window %s, lateness %s", d.maxWindow, d.AllowedLateness)
 	}
-	if _, err := NewProcessor(d); err != nil {
+	if _, err := NewProcessor(d, nil); err != nil {
 		t.Fatal(err)
 	}
 }

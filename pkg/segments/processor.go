@@ -20,17 +20,51 @@ type Merge struct {
 	At   time.Time `json:"at"`
 }
 
-// Input is one event or one merge.
+// Transfer carries the state of a merged person to the processor of the
+// person it merged into, when that is another processor.
+type Transfer struct {
+	Into  string    `json:"into"`
+	At    time.Time `json:"at"`
+	State *Person   `json:"state"`
+}
+
+// Input is one event, one merge or one transfer.
 type Input struct {
-	Event *Event `json:"event,omitempty"`
-	Merge *Merge `json:"merge,omitempty"`
+	Event    *Event    `json:"event,omitempty"`
+	Merge    *Merge    `json:"merge,omitempty"`
+	Transfer *Transfer `json:"transfer,omitempty"`
 }
 
 func (in *Input) at() time.Time {
-	if in.Event != nil {
+	switch {
+	case in.Event != nil:
 		return in.Event.At
+	case in.Merge != nil:
+		return in.Merge.At
 	}
-	return in.Merge.At
+	return in.Transfer.At
+}
+
+// Validate reports an input that is not exactly one of its kinds, or that
+// lacks what its kind needs.
+func (in *Input) Validate() error {
+	n := 0
+	for _, set := range []bool{in.Event != nil, in.Merge != nil, in.Transfer != nil} {
+		if set {
+			n++
+		}
+	}
+	switch {
+	case n != 1:
+		return fmt.Errorf("an input is one event, merge or transfer, not %d", n)
+	case in.Event != nil && (in.Event.ID == "" || in.Event.Person == "" || in.Event.Type == "" || in.Event.At.IsZero()):
+		return fmt.Errorf("event %q: id, person, type and time are required", in.Event.ID)
+	case in.Merge != nil && (in.Merge.From == "" || in.Merge.Into == "" || in.Merge.At.IsZero()):
+		return fmt.Errorf("merge: from, into and time are required")
+	case in.Transfer != nil && (in.Transfer.Into == "" || in.Transfer.State == nil || in.Transfer.At.IsZero()):
+		return fmt.Errorf("transfer: into, state and time are required")
+	}
+	return nil
 }
 
 // Change is a person entering or leaving a segment.
@@ -51,8 +85,15 @@ type Processor struct {
 	defs     *Definitions
 	features []cel.Program
 	segments []cel.Program
+	// local reports whether a person belongs to this processor; merges into
+	// other persons become transfers. Nil: every person does.
+	local func(person string) bool
 
 	state processorState
+	// transfers are the states leaving for other processors, and dirty the
+	// persons changed, since they were last taken.
+	transfers []Transfer
+	dirty     map[string]bool
 	// timers orders persons by their next timer; entries that no longer
 	// match the person's Timer are skipped.
 	timers timerHeap
@@ -66,6 +107,11 @@ type Processor struct {
 // processorState is what a snapshot holds.
 type processorState struct {
 	Persons map[string]*Person `json:"persons"`
+	meta
+}
+
+// meta is the processor's state besides its persons.
+type meta struct {
 	// Pending are the inputs after the watermark, waiting for it, with
 	// their arrival order.
 	Pending []pending `json:"pending"`
@@ -83,9 +129,11 @@ type pending struct {
 	Arrival int64 `json:"arrival"`
 }
 
-// NewProcessor returns a processor of defs with no state.
-func NewProcessor(defs *Definitions) (*Processor, error) {
-	p := &Processor{defs: defs, state: processorState{Persons: map[string]*Person{}}}
+// NewProcessor returns a processor of defs with no state. local, when not
+// nil, tells which persons are this processor's: a merge into another
+// person becomes a Transfer (TakeTransfers) for that person's processor.
+func NewProcessor(defs *Definitions, local func(person string) bool) (*Processor, error) {
+	p := &Processor{defs: defs, local: local, state: processorState{Persons: map[string]*Person{}}, dirty: map[string]bool{}}
 	env, err := newEnv(p)
 	if err != nil {
 		return nil, err
@@ -123,19 +171,56 @@ func (p *Processor) Restore(snapshot []byte) error {
 	if s.Persons == nil {
 		s.Persons = map[string]*Person{}
 	}
-	p.state, p.timers = s, nil
+	p.state, p.timers = processorState{Persons: map[string]*Person{}, meta: s.meta}, nil
 	for _, person := range s.Persons {
-		if person.Lifetime == nil {
-			person.Lifetime = map[string]*aggregate{}
-		}
-		if person.Last == nil {
-			person.Last = map[string]Event{}
-		}
-		if !person.Timer.IsZero() {
-			heap.Push(&p.timers, timer{due: person.Timer, person: person.ID})
-		}
+		p.RestorePerson(person)
 	}
 	return nil
+}
+
+// RestorePerson puts a person's state, as a changelog holds it, into the
+// processor.
+func (p *Processor) RestorePerson(person *Person) {
+	if person.Lifetime == nil {
+		person.Lifetime = map[string]*aggregate{}
+	}
+	if person.Last == nil {
+		person.Last = map[string]Event{}
+	}
+	p.state.Persons[person.ID] = person
+	if !person.Timer.IsZero() {
+		heap.Push(&p.timers, timer{due: person.Timer, person: person.ID})
+	}
+}
+
+// Meta returns the processor's state besides its persons (watermark,
+// pending inputs, counters), for a changelog.
+func (p *Processor) Meta() ([]byte, error) { return json.Marshal(&p.state.meta) }
+
+// RestoreMeta puts state returned by Meta into the processor.
+func (p *Processor) RestoreMeta(b []byte) error {
+	if err := json.Unmarshal(b, &p.state.meta); err != nil {
+		return fmt.Errorf("reading segments processor state: %w", err)
+	}
+	return nil
+}
+
+// TakeDirty returns the persons changed since the last call, with nil for
+// those that no longer exist, and forgets them.
+func (p *Processor) TakeDirty() map[string]*Person {
+	out := make(map[string]*Person, len(p.dirty))
+	for id := range p.dirty {
+		out[id] = p.state.Persons[id]
+	}
+	p.dirty = map[string]bool{}
+	return out
+}
+
+// TakeTransfers returns the transfers made since the last call.
+func (p *Processor) TakeTransfers() []Transfer {
+	t := p.transfers
+	p.transfers = nil
+	return t
 }
 
 // Watermark returns the time up to which everything is final.
@@ -156,6 +241,10 @@ func (p *Processor) Person(id string) *Person { return p.state.Persons[id] }
 func (p *Processor) Add(in Input) ([]Change, error) {
 	at := in.at()
 	if !at.After(p.state.Watermark) && !p.state.Watermark.IsZero() {
+		if t := in.Transfer; t != nil {
+			// A person's state is never dropped: it joins now.
+			return p.absorb(t, p.state.Watermark)
+		}
 		p.state.Dropped++
 		return nil, nil
 	}
@@ -220,13 +309,17 @@ func (p *Processor) instant(t time.Time) ([]Change, error) {
 	n := 0
 	for n < len(p.state.Pending) && p.state.Pending[n].Input.at().Equal(t) {
 		in := p.state.Pending[n].Input
-		if e := in.Event; e != nil {
-			p.person(e.Person).apply(p.defs, *e)
-			touched[e.Person] = true
-		} else {
+		switch {
+		case in.Event != nil:
+			p.person(in.Event.Person).apply(p.defs, *in.Event)
+			touched[in.Event.Person] = true
+		case in.Merge != nil:
 			changes = append(changes, p.merge(in.Merge)...)
 			delete(touched, in.Merge.From)
 			touched[in.Merge.Into] = true
+		default:
+			p.person(in.Transfer.Into).absorb(in.Transfer.State)
+			touched[in.Transfer.Into] = true
 		}
 		n++
 	}
@@ -266,7 +359,8 @@ func (p *Processor) person(id string) *Person {
 	return person
 }
 
-// merge moves the state of m.From into m.Into; From leaves every segment.
+// merge moves the state of m.From into m.Into, or into a transfer when
+// Into is another processor's; From leaves every segment.
 func (p *Processor) merge(m *Merge) []Change {
 	from := p.state.Persons[m.From]
 	if from == nil || m.From == m.Into {
@@ -276,10 +370,23 @@ func (p *Processor) merge(m *Merge) []Change {
 	for _, s := range from.Members {
 		changes = append(changes, Change{Person: m.From, Segment: s, Entered: false, At: m.At})
 	}
-	from.Members = nil
-	p.person(m.Into).absorb(from)
+	from.Members, from.Timer = nil, time.Time{}
 	delete(p.state.Persons, m.From)
+	p.dirty[m.From] = true
+	if p.local != nil && !p.local(m.Into) {
+		p.transfers = append(p.transfers, Transfer{Into: m.Into, At: m.At, State: from})
+		return changes
+	}
+	p.person(m.Into).absorb(from)
 	return changes
+}
+
+// absorb adds a transferred state that arrived after the watermark passed
+// its merge time, and evaluates the person at now.
+func (p *Processor) absorb(t *Transfer, now time.Time) ([]Change, error) {
+	into := p.person(t.Into)
+	into.absorb(t.State)
+	return p.evaluate(into, now)
 }
 
 // evaluate computes the person's memberships at t, returns the changes and
@@ -328,6 +435,7 @@ func (p *Processor) evaluate(person *Person, t time.Time) ([]Change, error) {
 	if person.empty() {
 		delete(p.state.Persons, person.ID)
 	}
+	p.dirty[person.ID] = true
 	p.current = nil
 	return changes, nil
 }

@@ -1,6 +1,7 @@
 package segments
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"sort"
@@ -212,6 +213,61 @@ func canonical(changes []Change) string {
 	return strings.Join(lines, "\n")
 }
 
+// record writes what changed in p to changelog, as the service does after
+// each batch.
+func record(t *testing.T, p *Processor, changelog map[string][]byte) {
+	for id, person := range p.TakeDirty() {
+		if person == nil {
+			delete(changelog, "p/"+id)
+			continue
+		}
+		b, err := json.Marshal(person)
+		if err != nil {
+			t.Fatal(err)
+		}
+		changelog["p/"+id] = b
+	}
+	meta, err := p.Meta()
+	if err != nil {
+		t.Fatal(err)
+	}
+	changelog["meta"] = meta
+}
+
+// restart returns a new processor with p's state, from a snapshot or from
+// the changelog.
+func restart(t *testing.T, defs *Definitions, p *Processor, changelog map[string][]byte, fromSnapshot bool) *Processor {
+	t.Helper()
+	fresh, err := NewProcessor(defs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fromSnapshot {
+		snap, err := p.Snapshot()
+		if err == nil {
+			err = fresh.Restore(snap)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fresh
+	}
+	for key, b := range changelog {
+		if key == "meta" {
+			if err := fresh.RestoreMeta(b); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		var person Person
+		if err := json.Unmarshal(b, &person); err != nil {
+			t.Fatal(err)
+		}
+		fresh.RestorePerson(&person)
+	}
+	return fresh
+}
+
 // TestProcessorMatchesReference runs random streams with out-of-order,
 // late and repeated events and identity merges through the processor,
 // restarting it from a snapshot midway, and compares every change with the
@@ -225,29 +281,22 @@ func TestProcessorMatchesReference(t *testing.T) {
 		rng := rand.New(rand.NewPCG(seed, 99))
 		inputs := randomStream(rng, 400)
 		restartAt := rng.IntN(len(inputs))
-		p, err := NewProcessor(defs)
+		p, err := NewProcessor(defs, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var got []Change
+		changelog := map[string][]byte{} // as a compacted topic keeps it
 		for i, in := range inputs {
 			if i == restartAt {
-				snap, err := p.Snapshot()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if p, err = NewProcessor(defs); err != nil {
-					t.Fatal(err)
-				}
-				if err := p.Restore(snap); err != nil {
-					t.Fatal(err)
-				}
+				p = restart(t, defs, p, changelog, seed%2 == 0)
 			}
 			c, err := p.Add(in)
 			if err != nil {
 				t.Fatal(err)
 			}
 			got = append(got, c...)
+			record(t, p, changelog)
 		}
 		for i := 1; i < len(got); i++ {
 			if got[i].At.Before(got[i-1].At) {
@@ -277,7 +326,7 @@ func TestCartAbandonmentTimer(t *testing.T) {
 	}
 	cart := time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)
 	for _, advance := range []string{"events", "idle"} {
-		p, err := NewProcessor(defs)
+		p, err := NewProcessor(defs, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -321,7 +370,7 @@ func TestRFMAndLapsedBuyers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := NewProcessor(defs)
+	p, err := NewProcessor(defs, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,5 +400,56 @@ func TestRFMAndLapsedBuyers(t *testing.T) {
 	}
 	if got := p.Person("cy").rfm(defs, "monetary", last); got != 4 {
 		t.Errorf("monetary score %d, want 4", got)
+	}
+}
+
+// TestMergeAcrossProcessors: a person merging into a person of another
+// processor leaves its segments there, and its state joins the other, whose
+// lifetime revenue then counts both.
+func TestMergeAcrossProcessors(t *testing.T) {
+	defs, err := ParseDefinitions("property.yaml", []byte(propertyDefinitions))
+	if err != nil {
+		t.Fatal(err)
+	}
+	onA := func(person string) bool { return person == "ann" }
+	a, err := NewProcessor(defs, onA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewProcessor(defs, func(person string) bool { return !onA(person) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	add := func(p *Processor, in Input) []Change {
+		c, err := p.Add(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	add(a, Input{Event: &Event{ID: "1", Person: "ann", At: t0, Type: "purchase", Revenue: 120}})
+	add(b, Input{Event: &Event{ID: "2", Person: "bob", At: t0, Type: "purchase", Revenue: 30}})
+	left := add(a, Input{Merge: &Merge{From: "ann", Into: "bob", At: t0.Add(time.Hour)}})
+	left = append(left, add(a, Input{Event: &Event{ID: "3", Person: "cy", At: t0.Add(2 * time.Hour), Type: "page_view"}})...)
+	var exits []string
+	for _, c := range left {
+		if c.Person == "ann" {
+			exits = append(exits, fmt.Sprintf("%s %v %s", c.Segment, c.Entered, c.At.Format("15:04")))
+		}
+	}
+	if strings.Join(exits, ",") != "big_spender true 10:00,big_spender false 11:00" || a.Person("ann") != nil {
+		t.Fatalf("ann on A: %v, state %+v", exits, a.Person("ann"))
+	}
+	transfers := a.TakeTransfers()
+	if len(transfers) != 1 || transfers[0].Into != "bob" {
+		t.Fatalf("transfers %+v", transfers)
+	}
+	// B's watermark has passed the merge time: the state joins at once.
+	add(b, Input{Event: &Event{ID: "4", Person: "bob", At: t0.Add(3 * time.Hour), Type: "page_view"}})
+	joined := add(b, Input{Transfer: &transfers[0]})
+	if len(joined) != 1 || joined[0].Person != "bob" || joined[0].Segment != "big_spender" || !joined[0].Entered ||
+		joined[0].Features[`sum("purchase", "revenue")`] != 150.0 {
+		t.Fatalf("bob after the transfer: %+v", joined)
 	}
 }

@@ -69,25 +69,11 @@ func RunIngest(ctx context.Context, cfg config.Config, reg *prometheus.Registry,
 	if err := ensureIdentityTopics(ctx, cfg, log); err != nil {
 		return err
 	}
-	persons, err := identitymap.Open(filepath.Join(cfg.StateDir, "identity-map"), cfg.Ingest.IdentityCacheEntries, log.Named("identity-map"))
+	persons, closeMap, err := followIdentityMap(ctx, cfg, "identity-map", log)
 	if err != nil {
 		return err
 	}
-	defer persons.Close()
-	followCtx, stopFollowing := context.WithCancel(ctx)
-	followed := make(chan error, 1)
-	go func() { followed <- persons.Follow(followCtx, cfg.Kafka, cfg.Kafka.Topics.IdentityMap) }()
-	defer func() {
-		stopFollowing()
-		if err := <-followed; err != nil {
-			log.Warn("following the identity map failed", zap.Error(err))
-		}
-	}()
-	start := time.Now()
-	if err := persons.CatchUp(ctx); err != nil {
-		return fmt.Errorf("catching up with the identity map: %w", err)
-	}
-	log.Info("identity map caught up", zap.Int("identifiers", persons.Len()), zap.Duration("took", time.Since(start)))
+	defer closeMap()
 	metrics := ingest.NewMetrics(reg)
 	proc.WithPersons(metrics.TimeLookups(persons))
 	conn, err := clickhouse.Open(ctx, cfg.ClickHouse, log)
@@ -101,6 +87,35 @@ func RunIngest(ctx context.Context, cfg config.Config, reg *prometheus.Registry,
 	}
 	defer svc.Close()
 	return serve(ctx, cfg.HTTPAddr, reg, svc.Ready, svc.Run, log)
+}
+
+// followIdentityMap opens the local copy of the identity map under
+// cfg.StateDir/dir, follows the map topic in the background and returns once
+// it has caught up. The returned function stops following and closes it.
+func followIdentityMap(ctx context.Context, cfg config.Config, dir string, log *zap.Logger) (*identitymap.Map, func(), error) {
+	persons, err := identitymap.Open(filepath.Join(cfg.StateDir, dir), cfg.Ingest.IdentityCacheEntries, log.Named(dir))
+	if err != nil {
+		return nil, nil, err
+	}
+	followCtx, stopFollowing := context.WithCancel(ctx)
+	followed := make(chan error, 1)
+	go func() { followed <- persons.Follow(followCtx, cfg.Kafka, cfg.Kafka.Topics.IdentityMap) }()
+	closeMap := func() {
+		stopFollowing()
+		if err := <-followed; err != nil {
+			log.Warn("following the identity map failed", zap.Error(err))
+		}
+		if err := persons.Close(); err != nil {
+			log.Warn("closing the identity map", zap.Error(err))
+		}
+	}
+	start := time.Now()
+	if err := persons.CatchUp(ctx); err != nil {
+		closeMap()
+		return nil, nil, fmt.Errorf("catching up with the identity map: %w", err)
+	}
+	log.Info("identity map caught up", zap.Int("identifiers", persons.Len()), zap.Duration("took", time.Since(start)))
+	return persons, closeMap, nil
 }
 
 // serve runs a service with /metrics, /healthz and /readyz (ready answers

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -34,13 +35,31 @@ func NewClient(cfg Config, log *zap.Logger, extra ...kgo.Opt) (*kgo.Client, erro
 	return cl, nil
 }
 
-// NewGroupTransactSession is NewClient for a transactional consumer and
-// producer in a group (exactly-once consume-transform-produce).
-func NewGroupTransactSession(cfg Config, log *zap.Logger, extra ...kgo.Opt) (*kgo.GroupTransactSession, error) {
+// Session describes an exactly-once consume-transform-produce session: the
+// group, the topic it consumes (from the start when the group has no
+// offsets, read_committed), the transactional id, and the group session
+// timeout (transactions time out after six of them).
+type Session struct {
+	Group, Topic, TransactionalID string
+	Timeout                       time.Duration
+}
+
+// NewGroupTransactSession is NewClient for the transactional consumer and
+// producer of session, with extra options appended.
+func NewGroupTransactSession(cfg Config, log *zap.Logger, session Session, extra ...kgo.Opt) (*kgo.GroupTransactSession, error) {
 	opts, err := clientOptions(cfg, log)
 	if err != nil {
 		return nil, err
 	}
+	opts = append(opts,
+		kgo.ConsumerGroup(session.Group),
+		kgo.ConsumeTopics(session.Topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.RequireStableFetchOffsets(),
+		kgo.TransactionalID(session.TransactionalID),
+		kgo.TransactionTimeout(session.Timeout*6),
+		kgo.SessionTimeout(session.Timeout))
 	s, err := kgo.NewGroupTransactSession(append(opts, extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("creating kafka transact session: %w", err)

@@ -2,13 +2,11 @@ package resolver
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
@@ -38,17 +36,10 @@ func New(cfg Config, kcfg kafka.Config, conn driver.Conn, rules *identity.Rules,
 		return nil, err
 	}
 	s := &Service{cfg: cfg, kcfg: kcfg, conn: conn, rules: rules, m: m, log: log}
+	// Every instance shares the transactional id: the one that becomes
+	// active fences a predecessor that is still alive but stalled.
 	sess, err := kafka.NewGroupTransactSession(kcfg, log,
-		kgo.ConsumerGroup(cfg.Group),
-		kgo.ConsumeTopics(kcfg.Topics.IdentityLinks),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.RequireStableFetchOffsets(),
-		// Every instance shares the transactional id: the one that becomes
-		// active fences a predecessor that is still alive but stalled.
-		kgo.TransactionalID(cfg.Group+"-resolver"),
-		kgo.TransactionTimeout(cfg.SessionTimeout*6),
-		kgo.SessionTimeout(cfg.SessionTimeout),
+		kafka.Session{Group: cfg.Group, Topic: kcfg.Topics.IdentityLinks, TransactionalID: cfg.Group + "-resolver", Timeout: cfg.SessionTimeout},
 		kgo.DefaultProduceTopic(kcfg.Topics.IdentityMap),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
 			if len(assigned[kcfg.Topics.IdentityLinks]) > 0 {
@@ -93,23 +84,10 @@ func (s *Service) Close() { s.sess.Close() }
 func (s *Service) Run(ctx context.Context) error {
 	s.log.Info("identity resolver started", zap.String("group", s.cfg.Group),
 		zap.String("links", s.kcfg.Topics.IdentityLinks), zap.String("map", s.kcfg.Topics.IdentityMap))
-	for ctx.Err() == nil {
-		// Polls end at least every second, so a newly assigned resolver
-		// loads the map before the next request arrives.
-		pollCtx, cancel := context.WithTimeout(ctx, time.Second)
-		fetches := s.sess.PollRecords(pollCtx, s.cfg.MaxPollRecords)
-		cancel()
-		if ctx.Err() != nil {
-			break
-		}
-		fetches.EachError(func(t string, p int32, err error) {
-			if !errors.Is(err, context.DeadlineExceeded) {
-				s.log.Warn("fetch failed", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
-			}
-		})
-		if err := s.step(ctx, fetches); err != nil && ctx.Err() == nil {
-			return err
-		}
+	// Polls end at least every second, so a newly assigned resolver loads
+	// the map before the next request arrives.
+	if err := kafka.PollSession(ctx, s.sess, s.cfg.MaxPollRecords, time.Second, s.log, s.step); err != nil {
+		return err
 	}
 	s.log.Info("identity resolver stopped")
 	return nil
@@ -285,53 +263,15 @@ func (s *Service) rebuild(ctx context.Context) error {
 // in order: present is false for a tombstone. Invalid records are logged and
 // skipped.
 func ReadMap(ctx context.Context, kcfg kafka.Config, log *zap.Logger, apply func(a identity.Assignment, present bool)) error {
-	topic := kcfg.Topics.IdentityMap
-	cl, err := kafka.NewClient(kcfg, log, kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		// Transaction markers are the last offsets of the topic; seeing
-		// them tells when the end is reached.
-		kgo.KeepControlRecords())
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
-	if err == nil {
-		err = ends.Error()
-	}
-	if err != nil {
-		return fmt.Errorf("reading the end offsets of %s: %w", topic, err)
-	}
-	pending := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Offset > 0 {
-			pending[o.Partition] = o.Offset
+	return kafka.ReadCommitted(ctx, kcfg, log, kcfg.Topics.IdentityMap, nil, func(r *kgo.Record) error {
+		a, present, err := identity.DecodeAssignment(r.Key, r.Value)
+		if err != nil {
+			log.Warn("skipping an invalid identity map record", zap.Int32("partition", r.Partition), zap.Int64("offset", r.Offset), zap.Error(err))
+			return nil
 		}
+		apply(a, present)
+		return nil
 	})
-	for len(pending) > 0 {
-		fetches := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := fetches.Err(); err != nil {
-			return fmt.Errorf("reading %s: %w", topic, err)
-		}
-		fetches.EachRecord(func(r *kgo.Record) {
-			if end, ok := pending[r.Partition]; ok && r.Offset >= end-1 {
-				delete(pending, r.Partition)
-			}
-			if r.Attrs.IsControl() {
-				return
-			}
-			a, present, err := identity.DecodeAssignment(r.Key, r.Value)
-			if err != nil {
-				log.Warn("skipping an invalid identity map record", zap.Int32("partition", r.Partition), zap.Int64("offset", r.Offset), zap.Error(err))
-				return
-			}
-			apply(a, present)
-		})
-	}
-	return nil
 }
 
 // retry runs op until it succeeds or ctx ends, backing off exponentially;

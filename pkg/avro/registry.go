@@ -23,6 +23,7 @@ const (
 	KindTouchpoint Kind = "touchpoint"
 	KindSpend      Kind = "spend"
 	KindAlert      Kind = "alert"
+	KindSegment    Kind = "segment_change"
 )
 
 // Shipped describes a schema version shipped in schemas/avro and the id it has
@@ -40,6 +41,7 @@ var ShippedSchemas = []Shipped{
 	{Kind: KindTouchpoint, Version: 1, ID: 1, File: "avro/touchpoint.v1.avsc"},
 	{Kind: KindSpend, Version: 1, ID: 2, File: "avro/spend.v1.avsc"},
 	{Kind: KindAlert, Version: 1, ID: 3, File: "avro/alert.v1.avsc"},
+	{Kind: KindSegment, Version: 1, ID: 4, File: "avro/segment_change.v1.avsc"},
 }
 
 // Latest returns the newest shipped schema of kind k.

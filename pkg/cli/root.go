@@ -113,6 +113,7 @@ func NewRoot() *cobra.Command {
 		newIdentityCommand(g),
 		newForgetCommand(g),
 		newAlertsCommand(g),
+		newSegmentsCommand(g),
 		newDevCommand(g),
 		newQueryCommand(g),
 	)
@@ -131,6 +132,8 @@ func NewService(name string) *cobra.Command {
 		cmd = newIdentityCommand(g)
 	case "alerts":
 		cmd = newAlertsCommand(g)
+	case "segments":
+		cmd = newSegmentsCommand(g)
 	default:
 		panic("unknown service " + name)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/logging"
 	"github.com/touchline-io/touchline/pkg/resolver"
+	"github.com/touchline-io/touchline/pkg/segmenter"
 )
 
 // Config is the whole configuration of every touchline command.
@@ -32,6 +33,7 @@ type Config struct {
 	Identifiers identifiers.Config `yaml:"identifiers"`
 	Identity    resolver.Config    `yaml:"identity"`
 	Alerts      alerts.Config      `yaml:"alerts"`
+	Segments    segmenter.Config   `yaml:"segments"`
 	Log         logging.Config     `yaml:"log"`
 	// Pipelines is the directory of the declarative pipeline files
 	// (channels.yaml, ...). Default "pipelines".
@@ -57,6 +59,7 @@ func Default() Config {
 		Identifiers: identifiers.DefaultConfig(),
 		Identity:    resolver.DefaultConfig(),
 		Alerts:      alerts.DefaultConfig(),
+		Segments:    segmenter.DefaultConfig(),
 		Log:         logging.DefaultConfig(),
 		Pipelines:   "pipelines",
 		HTTPAddr:    ":8080",
@@ -164,6 +167,7 @@ func (c *Config) Validate() error {
 		{"identifiers", c.Identifiers.Validate()},
 		{"identity", c.Identity.Validate()},
 		{"alerts", c.Alerts.Validate()},
+		{"segments", c.Segments.Validate()},
 		{"log", c.Log.Validate()},
 	} {
 		if s.err != nil {

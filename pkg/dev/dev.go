@@ -111,8 +111,11 @@ func Run(ctx context.Context, cfg config.Config, opts Options, out io.Writer, lo
 	alertsCfg := identityCfg
 	alertsCfg.HTTPAddr = nextPort(identityCfg.HTTPAddr)
 	g.Go(func() error { return app.RunAlerts(svcCtx, alertsCfg, app.NewRegistry(), log) })
-	fmt.Fprintf(out, "services:    ingest (metrics on %s), identity resolver (metrics on %s), alerts (metrics on %s)\n",
-		cfg.HTTPAddr, identityCfg.HTTPAddr, alertsCfg.HTTPAddr)
+	segmentsCfg := alertsCfg
+	segmentsCfg.HTTPAddr = nextPort(alertsCfg.HTTPAddr)
+	g.Go(func() error { return app.RunSegments(svcCtx, segmentsCfg, app.NewRegistry(), log) })
+	fmt.Fprintf(out, "services:    ingest (metrics on %s), identity resolver (metrics on %s), alerts (metrics on %s), segments (metrics on %s)\n",
+		cfg.HTTPAddr, identityCfg.HTTPAddr, alertsCfg.HTTPAddr, segmentsCfg.HTTPAddr)
 	printHowToQuery(out, cfg)
 
 	g.Go(func() error {

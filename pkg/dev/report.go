@@ -17,6 +17,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/app"
 	"github.com/touchline-io/touchline/pkg/config"
+	"github.com/touchline-io/touchline/pkg/segmenter"
 )
 
 // ChannelReportSQL is the dev mode's report: touchpoints, persons, purchases,
@@ -139,6 +140,21 @@ func printAlerts(ctx context.Context, conn driver.Conn, out io.Writer, pipelines
 		fmt.Fprintln(out)
 	}
 	fmt.Fprintln(out, "more:        touchline alerts eval|list --help (docs/alerts.md)")
+	return printSegments(ctx, conn, out)
+}
+
+// printSegments prints the members of every segment so far: the segments
+// service may still be working through the traffic.
+func printSegments(ctx context.Context, conn driver.Conn, out io.Writer) error {
+	res, err := analytics.Run(ctx, conn, segmenter.MemberCountsQuery)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nreport:      segment members so far (the segments service works on in the background)\n\n")
+	if err := res.Write(out, "table"); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "\nmore:        touchline segments list|members|person --help (docs/segments.md)")
 	return nil
 }
 

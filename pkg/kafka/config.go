@@ -50,6 +50,15 @@ type Topics struct {
 	// notifications as Alert records, keyed by incident. Default
 	// touchline.alerts.
 	Alerts string `yaml:"alerts"`
+	// SegmentInputs carries touchpoints and identity merges repartitioned
+	// by person, for the segments service. Default touchline.segments.inputs.
+	SegmentInputs string `yaml:"segment_inputs"`
+	// SegmentChangelog is the compacted changelog of the segments
+	// service's state. Default touchline.segments.changelog.
+	SegmentChangelog string `yaml:"segment_changelog"`
+	// SegmentChanges carries SegmentChange records (entries and exits),
+	// keyed by person. Default touchline.segments.changes.
+	SegmentChanges string `yaml:"segment_changes"`
 }
 
 // SASLConfig configures SASL authentication.
@@ -77,12 +86,15 @@ func DefaultConfig() Config {
 		ClientID:    "touchline",
 		DialTimeout: 10 * time.Second,
 		Topics: Topics{
-			Touchpoints:   "touchline.touchpoints",
-			Spend:         "touchline.spend",
-			DeadLetter:    "touchline.deadletter",
-			IdentityLinks: "touchline.identity.links",
-			IdentityMap:   "touchline.identity.map",
-			Alerts:        "touchline.alerts",
+			Touchpoints:      "touchline.touchpoints",
+			Spend:            "touchline.spend",
+			DeadLetter:       "touchline.deadletter",
+			IdentityLinks:    "touchline.identity.links",
+			IdentityMap:      "touchline.identity.map",
+			Alerts:           "touchline.alerts",
+			SegmentInputs:    "touchline.segments.inputs",
+			SegmentChangelog: "touchline.segments.changelog",
+			SegmentChanges:   "touchline.segments.changes",
 		},
 	}
 }
@@ -100,8 +112,9 @@ func (c Config) Validate() error {
 			return fmt.Errorf("%w: broker %q needs host:port", ErrConfig, b)
 		}
 	}
-	if c.Topics.Touchpoints == "" || c.Topics.Spend == "" || c.Topics.DeadLetter == "" || c.Topics.IdentityLinks == "" || c.Topics.IdentityMap == "" || c.Topics.Alerts == "" {
-		return fmt.Errorf("%w: every topic (touchpoints, spend, dead_letter, identity_links, identity_map, alerts) must be named", ErrConfig)
+	if c.Topics.Touchpoints == "" || c.Topics.Spend == "" || c.Topics.DeadLetter == "" || c.Topics.IdentityLinks == "" || c.Topics.IdentityMap == "" || c.Topics.Alerts == "" ||
+		c.Topics.SegmentInputs == "" || c.Topics.SegmentChangelog == "" || c.Topics.SegmentChanges == "" {
+		return fmt.Errorf("%w: every topic (touchpoints, spend, dead_letter, identity_links, identity_map, alerts, segment_inputs, segment_changelog, segment_changes) must be named", ErrConfig)
 	}
 	switch strings.ToUpper(c.SASL.Mechanism) {
 	case "":

@@ -45,6 +45,18 @@ func (in *Input) at() time.Time {
 	return in.Transfer.At
 }
 
+// Person is the person whose processor the input is for: the event's, the
+// merged person's, or the one a transfer joins.
+func (in *Input) Person() string {
+	switch {
+	case in.Event != nil:
+		return in.Event.Person
+	case in.Merge != nil:
+		return in.Merge.From
+	}
+	return in.Transfer.Into
+}
+
 // Validate reports an input that is not exactly one of its kinds, or that
 // lacks what its kind needs.
 func (in *Input) Validate() error {
@@ -90,10 +102,11 @@ type Processor struct {
 	local func(person string) bool
 
 	state processorState
-	// transfers are the states leaving for other processors, and dirty the
-	// persons changed, since they were last taken.
-	transfers []Transfer
-	dirty     map[string]bool
+	// forwards are the inputs for other processors (merged persons'
+	// states, and events of merged persons), and dirty the persons
+	// changed, since they were last taken.
+	forwards []Input
+	dirty    map[string]bool
 	// timers orders persons by their next timer; entries that no longer
 	// match the person's Timer are skipped.
 	timers timerHeap
@@ -120,8 +133,13 @@ type meta struct {
 	MaxSeen   time.Time `json:"max_seen"`
 	Watermark time.Time `json:"watermark"`
 	Arrivals  int64     `json:"arrivals"`
-	// Dropped counts the inputs that arrived late.
-	Dropped int64 `json:"dropped"`
+	// Dropped counts the inputs that arrived late; Evaluations the
+	// evaluations of persons.
+	Dropped     int64 `json:"dropped"`
+	Evaluations int64 `json:"evaluations"`
+	// Redirects maps merged persons to the persons they merged into, so
+	// that their later inputs reach the survivor.
+	Redirects map[string]string `json:"redirects,omitempty"`
 }
 
 type pending struct {
@@ -131,7 +149,7 @@ type pending struct {
 
 // NewProcessor returns a processor of defs with no state. local, when not
 // nil, tells which persons are this processor's: a merge into another
-// person becomes a Transfer (TakeTransfers) for that person's processor.
+// person becomes a Transfer (TakeForwards) for that person's processor.
 func NewProcessor(defs *Definitions, local func(person string) bool) (*Processor, error) {
 	p := &Processor{defs: defs, local: local, state: processorState{Persons: map[string]*Person{}}, dirty: map[string]bool{}}
 	env, err := newEnv(p)
@@ -216,11 +234,27 @@ func (p *Processor) TakeDirty() map[string]*Person {
 	return out
 }
 
-// TakeTransfers returns the transfers made since the last call.
-func (p *Processor) TakeTransfers() []Transfer {
-	t := p.transfers
-	p.transfers = nil
-	return t
+// TakeForwards returns the inputs for other processors made since the
+// last call: transfers of merged persons' states, and events of persons
+// merged into another processor's person.
+func (p *Processor) TakeForwards() []Input {
+	f := p.forwards
+	p.forwards = nil
+	return f
+}
+
+// isLocal reports whether person belongs to this processor.
+func (p *Processor) isLocal(person string) bool { return p.local == nil || p.local(person) }
+
+// owner follows merges from person to the person holding its state now.
+func (p *Processor) owner(person string) string {
+	for {
+		next, ok := p.state.Redirects[person]
+		if !ok {
+			return person
+		}
+		person = next
+	}
 }
 
 // Watermark returns the time up to which everything is final.
@@ -228,6 +262,9 @@ func (p *Processor) Watermark() time.Time { return p.state.Watermark }
 
 // Dropped returns how many inputs arrived too late to count.
 func (p *Processor) Dropped() int64 { return p.state.Dropped }
+
+// Evaluations returns how many times the processor evaluated a person.
+func (p *Processor) Evaluations() int64 { return p.state.Evaluations }
 
 // Persons returns how many persons the processor holds.
 func (p *Processor) Persons() int { return len(p.state.Persons) }
@@ -241,9 +278,10 @@ func (p *Processor) Person(id string) *Person { return p.state.Persons[id] }
 func (p *Processor) Add(in Input) ([]Change, error) {
 	at := in.at()
 	if !at.After(p.state.Watermark) && !p.state.Watermark.IsZero() {
-		if t := in.Transfer; t != nil {
-			// A person's state is never dropped: it joins now.
-			return p.absorb(t, p.state.Watermark)
+		if in.Event == nil {
+			// Merges and persons' states are never dropped: they take
+			// effect at the watermark.
+			return p.atWatermark(in, p.state.Watermark)
 		}
 		p.state.Dropped++
 		return nil, nil
@@ -309,17 +347,13 @@ func (p *Processor) instant(t time.Time) ([]Change, error) {
 	n := 0
 	for n < len(p.state.Pending) && p.state.Pending[n].Input.at().Equal(t) {
 		in := p.state.Pending[n].Input
-		switch {
-		case in.Event != nil:
-			p.person(in.Event.Person).apply(p.defs, *in.Event)
-			touched[in.Event.Person] = true
-		case in.Merge != nil:
+		for _, id := range p.apply(in) {
+			touched[id] = true
+		}
+		if in.Merge != nil {
 			changes = append(changes, p.merge(in.Merge)...)
 			delete(touched, in.Merge.From)
-			touched[in.Merge.Into] = true
-		default:
-			p.person(in.Transfer.Into).absorb(in.Transfer.State)
-			touched[in.Transfer.Into] = true
+			touched[p.owner(in.Merge.Into)] = true
 		}
 		n++
 	}
@@ -359,40 +393,92 @@ func (p *Processor) person(id string) *Person {
 	return person
 }
 
-// merge moves the state of m.From into m.Into, or into a transfer when
-// Into is another processor's; From leaves every segment.
+// apply applies an event or a transfer to its person (following merges;
+// a person of another processor gets it forwarded) and returns the persons
+// it touched.
+func (p *Processor) apply(in Input) []string {
+	switch {
+	case in.Event != nil:
+		e := *in.Event
+		e.Person = p.owner(e.Person)
+		if !p.isLocal(e.Person) {
+			p.forwards = append(p.forwards, Input{Event: &e})
+			return nil
+		}
+		p.person(e.Person).apply(p.defs, e)
+		return []string{e.Person}
+	case in.Transfer != nil:
+		t := *in.Transfer
+		t.Into = p.owner(t.Into)
+		if !p.isLocal(t.Into) {
+			p.forwards = append(p.forwards, Input{Transfer: &t})
+			return nil
+		}
+		p.person(t.Into).absorb(t.State)
+		return []string{t.Into}
+	}
+	return nil
+}
+
+// merge moves the state of m.From into m.Into (both followed through
+// earlier merges), or into a transfer when Into is another processor's;
+// From leaves every segment and its later inputs go to Into.
 func (p *Processor) merge(m *Merge) []Change {
-	from := p.state.Persons[m.From]
-	if from == nil || m.From == m.Into {
+	fromID, into := p.owner(m.From), p.owner(m.Into)
+	if fromID == into {
+		return nil
+	}
+	if p.state.Redirects == nil {
+		p.state.Redirects = map[string]string{}
+	}
+	p.state.Redirects[fromID] = into
+	from := p.state.Persons[fromID]
+	if from == nil {
 		return nil
 	}
 	var changes []Change
 	for _, s := range from.Members {
-		changes = append(changes, Change{Person: m.From, Segment: s, Entered: false, At: m.At})
+		changes = append(changes, Change{Person: fromID, Segment: s, Entered: false, At: m.At})
 	}
 	from.Members, from.Timer = nil, time.Time{}
-	delete(p.state.Persons, m.From)
-	p.dirty[m.From] = true
-	if p.local != nil && !p.local(m.Into) {
-		p.transfers = append(p.transfers, Transfer{Into: m.Into, At: m.At, State: from})
+	delete(p.state.Persons, fromID)
+	p.dirty[fromID] = true
+	if !p.isLocal(into) {
+		p.forwards = append(p.forwards, Input{Transfer: &Transfer{Into: into, At: m.At, State: from}})
 		return changes
 	}
-	p.person(m.Into).absorb(from)
+	p.person(into).absorb(from)
 	return changes
 }
 
-// absorb adds a transferred state that arrived after the watermark passed
-// its merge time, and evaluates the person at now.
-func (p *Processor) absorb(t *Transfer, now time.Time) ([]Change, error) {
-	into := p.person(t.Into)
-	into.absorb(t.State)
-	return p.evaluate(into, now)
+// atWatermark applies a merge or a transfer that arrived after the watermark
+// passed its time as if it happened at w, and evaluates its person at w.
+func (p *Processor) atWatermark(in Input, w time.Time) ([]Change, error) {
+	var changes []Change
+	touched := p.apply(in)
+	if m := in.Merge; m != nil {
+		late := *m
+		late.At = w
+		changes = p.merge(&late)
+		touched = append(touched, p.owner(m.Into))
+	}
+	for _, id := range touched {
+		if person := p.state.Persons[id]; person != nil && p.isLocal(id) {
+			c, err := p.evaluate(person, w)
+			changes = append(changes, c...)
+			if err != nil {
+				return changes, err
+			}
+		}
+	}
+	return changes, nil
 }
 
 // evaluate computes the person's memberships at t, returns the changes and
 // sets the next timer.
 func (p *Processor) evaluate(person *Person, t time.Time) ([]Change, error) {
 	person.expire(p.defs, t)
+	p.state.Evaluations++
 	p.current, p.now = person, t
 	vars := map[string]any{}
 	named := map[string]any{}
@@ -438,6 +524,33 @@ func (p *Processor) evaluate(person *Person, t time.Time) ([]Change, error) {
 	p.dirty[person.ID] = true
 	p.current = nil
 	return changes, nil
+}
+
+// Describe returns the values, as of at, of every feature function the
+// definitions call and of every named feature for person id, and the
+// segments it is in; nil values when the processor does not hold it. It
+// changes nothing.
+func (p *Processor) Describe(id string, at time.Time) (map[string]any, []string, error) {
+	person := p.state.Persons[id]
+	if person == nil {
+		return nil, nil, nil
+	}
+	values := map[string]any{}
+	for _, s := range p.defs.specs {
+		values[s.call()] = person.value(p.defs, s, at)
+	}
+	p.current, p.now, p.read = person, at, map[string]any{}
+	defer func() { p.current = nil }()
+	vars := map[string]any{}
+	for i, f := range p.defs.Features {
+		out, _, err := p.features[i].Eval(vars)
+		if err != nil {
+			return nil, nil, fmt.Errorf("feature %s of person %s: %w", f.Name, id, err)
+		}
+		vars[f.Name] = out
+		values[f.Name] = out.Value()
+	}
+	return values, person.Members, nil
 }
 
 // value implements binder for the person being evaluated.

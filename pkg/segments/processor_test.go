@@ -4,213 +4,33 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/touchline-io/touchline/test/segmentsref"
 )
 
-const propertyDefinitions = `
-allowed_lateness: 10m
-segments:
-  - name: carts_no_buy
-    when: count("add_to_cart", "1h") > 0 && count("purchase", "1h") == 0
-  - name: big_spender
-    when: sum("purchase", "revenue") >= 100.0
-  - name: quiet
-    when: count("page_view") > 0 && since("page_view") >= duration("2h")
-  - name: email_fan
-    when: 'count("click", "1d", {"channel": "email"}) >= 2'
-`
-
-// reference evaluates propertyDefinitions by brute force, independently of
-// the processor: the conditions are written out in Go over every event a
-// person owns at an instant.
-type reference struct {
-	lateness time.Duration
-}
-
-// conditions returns the memberships of a person owning events (all at or
-// before now) at now.
-func (reference) conditions(events []Event, now time.Time) map[string]bool {
-	in := func(e Event, w time.Duration) bool { return e.At.After(now.Add(-w)) && !e.At.After(now) }
-	var carts, buys, views, emailClicks int
-	var revenue float64
-	var lastView time.Time
-	for _, e := range events {
-		switch {
-		case e.Type == "add_to_cart" && in(e, time.Hour):
-			carts++
-		case e.Type == "purchase":
-			revenue += e.Revenue
-			if in(e, time.Hour) {
-				buys++
-			}
-		case e.Type == "page_view":
-			views++
-			if e.At.After(lastView) {
-				lastView = e.At
-			}
-		case e.Type == "click" && e.Channel == "email" && in(e, 24*time.Hour):
-			emailClicks++
-		}
-	}
-	return map[string]bool{
-		"carts_no_buy": carts > 0 && buys == 0,
-		"big_spender":  revenue >= 100,
-		"quiet":        views > 0 && now.Sub(lastView) >= 2*time.Hour,
-		"email_fan":    emailClicks >= 2,
-	}
-}
-
-// changes returns the changes the reference expects from inputs in arrival
-// order, and the final watermark.
-func (r reference) changes(inputs []Input) ([]Change, time.Time) {
-	// Which inputs count: those after the watermark when they arrive.
-	var watermark, maxSeen time.Time
-	var accepted []Input
-	for _, in := range inputs {
-		if !watermark.IsZero() && !in.at().After(watermark) {
-			continue
-		}
-		accepted = append(accepted, in)
-		if in.at().After(maxSeen) {
-			maxSeen = in.at()
-		}
-		if w := maxSeen.Add(-r.lateness); w.After(watermark) {
-			watermark = w
-		}
-	}
-	sort.SliceStable(accepted, func(i, j int) bool { return accepted[i].at().Before(accepted[j].at()) })
-	// Every instant at which a condition may change.
-	instants := map[time.Time]bool{}
-	for _, in := range accepted {
-		instants[in.at()] = true
-		for _, o := range []time.Duration{time.Hour, 2 * time.Hour, 24 * time.Hour} {
-			instants[in.at().Add(o)] = true
-		}
-	}
-	var times []time.Time
-	for t := range instants {
-		if !t.After(watermark) {
-			times = append(times, t)
-		}
-	}
-	sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
-	owner := map[string]string{} // merged person -> the person it is part of
-	find := func(p string) string {
-		for owner[p] != "" {
-			p = owner[p]
-		}
-		return p
-	}
-	members := map[string]map[string]bool{}
-	var out []Change
-	next := 0
-	for _, now := range times {
-		for ; next < len(accepted) && !accepted[next].at().After(now); next++ {
-			if m := accepted[next].Merge; m != nil && find(m.From) == m.From && m.From != m.Into {
-				for _, s := range sortedKeys(members[m.From]) {
-					if members[m.From][s] {
-						out = append(out, Change{Person: m.From, Segment: s, At: now})
-					}
-				}
-				delete(members, m.From)
-				owner[m.From] = m.Into
-			}
-		}
-		owned := map[string][]Event{}
-		for _, in := range accepted[:next] {
-			if e := in.Event; e != nil {
-				owned[find(e.Person)] = append(owned[find(e.Person)], *e)
-			}
-		}
-		persons := sortedKeys(owned)
-		for _, p := range persons {
-			got := r.conditions(dedupe(owned[p]), now)
-			for _, s := range []string{"carts_no_buy", "big_spender", "quiet", "email_fan"} {
-				if got[s] != members[p][s] {
-					out = append(out, Change{Person: p, Segment: s, Entered: got[s], At: now})
-				}
-			}
-			members[p] = got
-		}
-	}
-	return out, watermark
-}
-
-func dedupe(events []Event) []Event {
-	seen := map[string]bool{}
-	var out []Event
-	for _, e := range events {
-		if !seen[e.ID] {
-			seen[e.ID] = true
-			out = append(out, e)
+// toInputs converts the reference's inputs.
+func toInputs(ref []segmentsref.Input) []Input {
+	out := make([]Input, len(ref))
+	for i, in := range ref {
+		if e := in.Event; e != nil {
+			out[i] = Input{Event: &Event{ID: e.ID, Person: e.Person, Type: e.Type, Channel: e.Channel, At: e.At, Revenue: e.Revenue}}
+		} else {
+			out[i] = Input{Merge: &Merge{From: in.Merge.From, Into: in.Merge.Into, At: in.Merge.At}}
 		}
 	}
 	return out
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-// randomStream returns inputs in arrival order: events of 20 persons over
-// two days in event-time order, delivered up to 15 minutes late (so some
-// arrive after the 10-minute lateness), some twice, and merges of persons.
-func randomStream(rng *rand.Rand, n int) []Input {
-	start := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
-	types := []string{"add_to_cart", "purchase", "page_view", "click", "click"}
-	channels := []string{"email", "web"}
-	merged := map[string]bool{}
-	type arriving struct {
-		in      Input
-		arrival time.Time
-	}
-	var stream []arriving
-	at := start
-	for i := 0; i < n; i++ {
-		at = at.Add(time.Duration(rng.IntN(12)) * time.Minute)
-		person := fmt.Sprintf("p%02d", rng.IntN(20))
-		if merged[person] {
-			continue
-		}
-		delay := time.Duration(rng.IntN(15)) * time.Minute
-		if rng.IntN(60) == 0 {
-			into := fmt.Sprintf("p%02d", rng.IntN(20))
-			if into != person && !merged[into] {
-				merged[person] = true
-				stream = append(stream, arriving{Input{Merge: &Merge{From: person, Into: into, At: at}}, at.Add(delay)})
-			}
-			continue
-		}
-		e := &Event{ID: fmt.Sprintf("e%d", i), Person: person, At: at, Type: types[rng.IntN(len(types))],
-			Channel: channels[rng.IntN(2)], Revenue: float64(rng.IntN(40))}
-		stream = append(stream, arriving{Input{Event: e}, at.Add(delay)})
-		if rng.IntN(20) == 0 { // a replay of the same event
-			stream = append(stream, arriving{Input{Event: e}, at.Add(delay + time.Duration(rng.IntN(5))*time.Minute)})
-		}
-	}
-	sort.SliceStable(stream, func(i, j int) bool { return stream[i].arrival.Before(stream[j].arrival) })
-	out := make([]Input, len(stream))
-	for i, a := range stream {
-		out[i] = a.in
-	}
-	return out
-}
-
+// canonical renders changes as the reference does.
 func canonical(changes []Change) string {
-	lines := make([]string, len(changes))
+	out := make([]segmentsref.Change, len(changes))
 	for i, c := range changes {
-		lines[i] = fmt.Sprintf("%s %s %s %v", c.At.Format("01-02T15:04"), c.Person, c.Segment, c.Entered)
+		out[i] = segmentsref.Change{Person: c.Person, Segment: c.Segment, Entered: c.Entered, At: c.At}
 	}
-	sort.Strings(lines)
-	return strings.Join(lines, "\n")
+	return segmentsref.Canonical(out)
 }
 
 // record writes what changed in p to changelog, as the service does after
@@ -273,13 +93,18 @@ func restart(t *testing.T, defs *Definitions, p *Processor, changelog map[string
 // restarting it from a snapshot midway, and compares every change with the
 // brute-force reference.
 func TestProcessorMatchesReference(t *testing.T) {
-	defs, err := ParseDefinitions("property.yaml", []byte(propertyDefinitions))
+	defs, err := ParseDefinitions("property.yaml", []byte(segmentsref.Definitions))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for seed := uint64(1); seed <= 30; seed++ {
 		rng := rand.New(rand.NewPCG(seed, 99))
-		inputs := randomStream(rng, 400)
+		var persons []string
+		for i := 0; i < 20; i++ {
+			persons = append(persons, fmt.Sprintf("p%02d", i))
+		}
+		ref := segmentsref.Stream(rng, 400, persons, nil)
+		inputs := toInputs(ref)
 		restartAt := rng.IntN(len(inputs))
 		p, err := NewProcessor(defs, nil)
 		if err != nil {
@@ -303,11 +128,11 @@ func TestProcessorMatchesReference(t *testing.T) {
 				t.Fatalf("seed %d: changes out of time order: %v then %v", seed, got[i-1], got[i])
 			}
 		}
-		want, watermark := reference{lateness: 10 * time.Minute}.changes(inputs)
+		want, watermark := segmentsref.Changes(ref)
 		if !p.Watermark().Equal(watermark) {
 			t.Fatalf("seed %d: watermark %s, want %s", seed, p.Watermark(), watermark)
 		}
-		if g, w := canonical(got), canonical(want); g != w {
+		if g, w := canonical(got), segmentsref.Canonical(want); g != w {
 			t.Fatalf("seed %d (restart at input %d, %d dropped): changes differ\ngot:\n%s\nwant:\n%s", seed, restartAt, p.Dropped(), g, w)
 		}
 		if seed == 1 {
@@ -389,14 +214,13 @@ func TestRFMAndLapsedBuyers(t *testing.T) {
 	}
 	all = append(all, c...)
 	last := day.Add(2 * time.Hour)
-	want := []string{
-		fmt.Sprintf("%s cy high_value_customers true", day.Add(2*time.Hour).Format("01-02T15:04")), // 600 >= 500
-		fmt.Sprintf("%s cy rfm_at_risk true", last.Add(181*24*time.Hour).Format("01-02T15:04")),
-		fmt.Sprintf("%s cy lapsed_buyers true", last.Add(90*24*time.Hour).Format("01-02T15:04")),
-	}
-	sort.Strings(want)
-	if g := canonical(all); g != strings.Join(want, "\n") {
-		t.Fatalf("changes:\n%s\nwant:\n%s", g, strings.Join(want, "\n"))
+	want := segmentsref.Canonical([]segmentsref.Change{
+		{Person: "cy", Segment: "high_value_customers", Entered: true, At: last}, // 600 >= 500
+		{Person: "cy", Segment: "lapsed_buyers", Entered: true, At: last.Add(90 * 24 * time.Hour)},
+		{Person: "cy", Segment: "rfm_at_risk", Entered: true, At: last.Add(181 * 24 * time.Hour)},
+	})
+	if g := canonical(all); g != want {
+		t.Fatalf("changes:\n%s\nwant:\n%s", g, want)
 	}
 	if got := p.Person("cy").rfm(defs, "monetary", last); got != 4 {
 		t.Errorf("monetary score %d, want 4", got)
@@ -407,7 +231,7 @@ func TestRFMAndLapsedBuyers(t *testing.T) {
 // processor leaves its segments there, and its state joins the other, whose
 // lifetime revenue then counts both.
 func TestMergeAcrossProcessors(t *testing.T) {
-	defs, err := ParseDefinitions("property.yaml", []byte(propertyDefinitions))
+	defs, err := ParseDefinitions("property.yaml", []byte(segmentsref.Definitions))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -441,13 +265,13 @@ func TestMergeAcrossProcessors(t *testing.T) {
 	if strings.Join(exits, ",") != "big_spender true 10:00,big_spender false 11:00" || a.Person("ann") != nil {
 		t.Fatalf("ann on A: %v, state %+v", exits, a.Person("ann"))
 	}
-	transfers := a.TakeTransfers()
-	if len(transfers) != 1 || transfers[0].Into != "bob" {
-		t.Fatalf("transfers %+v", transfers)
+	forwards := a.TakeForwards()
+	if len(forwards) != 1 || forwards[0].Transfer == nil || forwards[0].Transfer.Into != "bob" {
+		t.Fatalf("forwards %+v", forwards)
 	}
 	// B's watermark has passed the merge time: the state joins at once.
 	add(b, Input{Event: &Event{ID: "4", Person: "bob", At: t0.Add(3 * time.Hour), Type: "page_view"}})
-	joined := add(b, Input{Transfer: &transfers[0]})
+	joined := add(b, forwards[0])
 	if len(joined) != 1 || joined[0].Person != "bob" || joined[0].Segment != "big_spender" || !joined[0].Entered ||
 		joined[0].Features[`sum("purchase", "revenue")`] != 150.0 {
 		t.Fatalf("bob after the transfer: %+v", joined)

@@ -40,7 +40,7 @@ func TestDevMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	applied := fmt.Sprintf("migrations:  %d applied", len(migrations))
-	for _, want := range []string{"kafka:", "clickhouse:", applied, "services:    ingest", "report:", "alert rules now:", "clickhouse-client --host"} {
+	for _, want := range []string{"kafka:", "clickhouse:", applied, "services:    ingest", "report:", "alert rules now:", "segment members so far", "clickhouse-client --host"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)
 		}

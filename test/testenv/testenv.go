@@ -83,17 +83,21 @@ func (s *Servers) Config(name string) config.Config {
 	cfg := config.Default()
 	cfg.Kafka.Brokers = s.Kafka.Brokers()
 	cfg.Kafka.Topics = kafka.Topics{
-		Touchpoints:   name + ".touchpoints",
-		Spend:         name + ".spend",
-		DeadLetter:    name + ".deadletter",
-		IdentityLinks: name + ".identity.links",
-		IdentityMap:   name + ".identity.map",
-		Alerts:        name + ".alerts",
+		Touchpoints:      name + ".touchpoints",
+		Spend:            name + ".spend",
+		DeadLetter:       name + ".deadletter",
+		IdentityLinks:    name + ".identity.links",
+		IdentityMap:      name + ".identity.map",
+		Alerts:           name + ".alerts",
+		SegmentInputs:    name + ".segments.inputs",
+		SegmentChangelog: name + ".segments.changelog",
+		SegmentChanges:   name + ".segments.changes",
 	}
 	cfg.ClickHouse.Addr = []string{s.ClickHouse.Addr()}
 	cfg.ClickHouse.Database = strings.ReplaceAll(name, "-", "_")
 	cfg.Ingest.Group = name + ".ingest"
 	cfg.Identity.Group = name + ".identity"
+	cfg.Segments.Group, cfg.Segments.RouterGroup = name+".segments", name+".segments-router"
 	cfg.Pipelines = filepath.Join(RepoRoot(), "pipelines")
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.StateDir = filepath.Join(s.Dir, "state", name)
@@ -195,6 +199,9 @@ func WriteConfig(cfg config.Config, path string) error {
     identity_links: %s
     identity_map: %s
     alerts: %s
+    segment_inputs: %s
+    segment_changelog: %s
+    segment_changes: %s
 clickhouse:
   addr: [%s]
   database: %s
@@ -206,6 +213,13 @@ ingest:
 identity:
   group: %s
   session_timeout: 6s
+segments:
+  group: %s
+  router_group: %s
+  partitions: %d
+  idle_advance: %s
+  merge_poll: %s
+  session_timeout: 6s
 pipelines: %s
 state_dir: %s
 http_addr: %s
@@ -213,8 +227,11 @@ log:
   level: info
 `, strings.Join(cfg.Kafka.Brokers, ", "), cfg.Kafka.Topics.Touchpoints, cfg.Kafka.Topics.Spend, cfg.Kafka.Topics.DeadLetter,
 		cfg.Kafka.Topics.IdentityLinks, cfg.Kafka.Topics.IdentityMap, cfg.Kafka.Topics.Alerts,
+		cfg.Kafka.Topics.SegmentInputs, cfg.Kafka.Topics.SegmentChangelog, cfg.Kafka.Topics.SegmentChanges,
 		strings.Join(cfg.ClickHouse.Addr, ", "), cfg.ClickHouse.Database, cfg.Ingest.Group,
-		cfg.Ingest.BatchSize, cfg.Ingest.FlushInterval, cfg.Identity.Group, cfg.Pipelines, cfg.StateDir, cfg.HTTPAddr)
+		cfg.Ingest.BatchSize, cfg.Ingest.FlushInterval, cfg.Identity.Group,
+		cfg.Segments.Group, cfg.Segments.RouterGroup, cfg.Segments.Partitions, cfg.Segments.IdleAdvance, cfg.Segments.MergePoll,
+		cfg.Pipelines, cfg.StateDir, cfg.HTTPAddr)
 	return os.WriteFile(path, []byte(yaml), 0o600)
 }
 

@@ -50,3 +50,22 @@ func InsertAlertNotifications(ctx context.Context, conn driver.Conn, rows []Aler
 				r.Value, r.Reference, r.Score, r.WindowStart, r.WindowEnd, r.NotifiedAt, r.Message)
 		})
 }
+
+// SegmentChangeRow is one row of segment_changes.
+type SegmentChangeRow struct {
+	Segment, PersonID string
+	Entered           uint8
+	ChangedAt         time.Time
+	ChangedMillis     uint16
+	Features          string
+	WrittenAt         time.Time
+}
+
+// InsertSegmentChanges writes rows to segment_changes in one batch.
+func InsertSegmentChanges(ctx context.Context, conn driver.Conn, rows []SegmentChangeRow) error {
+	return insert(ctx, conn, `INSERT INTO segment_changes (segment, person_id, entered, changed_at, changed_millis, features, written_at)`,
+		len(rows), func(b driver.Batch, i int) error {
+			r := &rows[i]
+			return b.Append(r.Segment, r.PersonID, r.Entered, r.ChangedAt, r.ChangedMillis, r.Features, r.WrittenAt)
+		})
+}

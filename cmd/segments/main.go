@@ -1,0 +1,13 @@
+// Command segments runs touchline's segments service: touchpoints routed by
+// person, segment definitions evaluated on every event and on timers,
+// entries and exits to Kafka and ClickHouse. Run `segments --help` for its
+// flags and subcommands.
+package main
+
+import (
+	"os"
+
+	"github.com/touchline-io/touchline/pkg/cli"
+)
+
+func main() { os.Exit(cli.Main(cli.NewService("segments"))) }

@@ -1,0 +1,165 @@
+package cli
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/spf13/cobra"
+
+	"github.com/touchline-io/touchline/pkg/analytics"
+	"github.com/touchline-io/touchline/pkg/app"
+	"github.com/touchline-io/touchline/pkg/config"
+	"github.com/touchline-io/touchline/pkg/identifiers"
+	"github.com/touchline-io/touchline/pkg/identity"
+	"github.com/touchline-io/touchline/pkg/resolver"
+	"github.com/touchline-io/touchline/pkg/segmenter"
+	"github.com/touchline-io/touchline/pkg/segments"
+)
+
+func newSegmentsCommand(g *globals) *cobra.Command {
+	cmd := newServiceCommand(g, "segments",
+		"Run the segments service: persons enter and leave segments as their events arrive and timers fire", app.RunSegments)
+	cmd.AddCommand(newSegmentsCheckCommand(), newSegmentsListCommand(g), newSegmentsMembersCommand(g), newSegmentsPersonCommand(g))
+	return cmd
+}
+
+func newSegmentsCheckCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "check <file>",
+		Short: "Validate segment definitions; errors name the file, the line and the reason",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			defs, err := segments.LoadDefinitions(args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %d segments OK (%d named features, allowed lateness %s)\n",
+				args[0], len(defs.Segments), len(defs.Features), analytics.FormatDuration(defs.AllowedLateness))
+			return nil
+		},
+	}
+}
+
+// loadDefinitions reads the definitions of the pipelines directory.
+func loadDefinitions(cfg config.Config) (*segments.Definitions, error) {
+	return segments.LoadDefinitions(filepath.Join(cfg.Pipelines, segments.DefinitionsFile))
+}
+
+// withDefinitions checks the output format, loads the configuration and
+// the definitions, and connects to ClickHouse for run.
+func withDefinitions(cmd *cobra.Command, g *globals, format string, run func(driver.Conn, *segments.Definitions) error) error {
+	if err := analytics.CheckFormat(format); err != nil {
+		return err
+	}
+	return withClickHouse(cmd, g, func(cfg config.Config, conn driver.Conn) error {
+		defs, err := loadDefinitions(cfg)
+		if err != nil {
+			return err
+		}
+		return run(conn, defs)
+	})
+}
+
+func newSegmentsListCommand(g *globals) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the segments: name, description, condition and current members",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withDefinitions(cmd, g, format, func(conn driver.Conn, defs *segments.Definitions) error {
+				counts, err := analytics.Run(cmd.Context(), conn, segmenter.MemberCountsQuery)
+				if err != nil {
+					return err
+				}
+				members := map[string]uint64{}
+				for _, row := range counts.Rows {
+					members[row[0].(string)] = row[1].(uint64)
+				}
+				res := &analytics.Result{Columns: []string{"segment", "members", "description", "condition"}}
+				for _, s := range defs.Segments {
+					res.Rows = append(res.Rows, []any{s.Name, members[s.Name], s.Description, s.When})
+				}
+				return res.Write(cmd.OutOrStdout(), format)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "table", "output format: table, csv or json")
+	return cmd
+}
+
+func newSegmentsMembersCommand(g *globals) *cobra.Command {
+	var format string
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "members <segment> [--limit N]",
+		Short: "List the current members of a segment and since when",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withDefinitions(cmd, g, format, func(conn driver.Conn, defs *segments.Definitions) error {
+				if defs.Segment(args[0]) == nil {
+					return fmt.Errorf("no segment %q in %s: want one of %v", args[0], segments.DefinitionsFile, defs.Names())
+				}
+				res, err := segmenter.Members(cmd.Context(), conn, args[0], limit)
+				if err != nil {
+					return err
+				}
+				return res.Write(cmd.OutOrStdout(), format)
+			})
+		},
+	}
+	cmd.Flags().IntVar(&limit, "limit", 1000, "at most this many members (0: all)")
+	cmd.Flags().StringVar(&format, "format", "table", "output format: table, csv or json")
+	return cmd
+}
+
+func newSegmentsPersonCommand(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "person <type>:<value>",
+		Short: "Show the segments of an identifier's person and its current feature values",
+		Long: "Normalises and hashes the value as ingest does, finds its person in the identity map\n" +
+			"(ClickHouse), and prints the person's segments and the value of every feature the\n" +
+			"definitions use, as of its partition's watermark, from the segments changelog (Kafka).",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withIdentifier(cmd, g, args[0], func(cfg config.Config, conn driver.Conn, id identifiers.Identifier) error {
+				defs, err := loadDefinitions(cfg)
+				if err != nil {
+					return err
+				}
+				person := identity.SingletonID(id)
+				if known, err := resolver.Describe(cmd.Context(), conn, id); err == nil && known != nil && known.PersonID != "" {
+					person = known.PersonID
+				}
+				state, err := segmenter.DescribePerson(cmd.Context(), cfg.Kafka, cfg.Segments.Partitions, defs, person)
+				if err != nil {
+					return err
+				}
+				return printSegmentsPerson(cmd, state)
+			})
+		},
+	}
+	return cmd
+}
+
+func printSegmentsPerson(cmd *cobra.Command, p *segmenter.PersonState) error {
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "person:     %s\n", p.Person)
+	if !p.Known {
+		fmt.Fprintln(out, "state:      none (no events of this person in the segments service's windows)")
+		return nil
+	}
+	fmt.Fprintf(out, "as of:      %s (the partition's watermark)\nsegments:   %v\nfeatures:\n", p.AsOf.Format(time.RFC3339), p.Segments)
+	names := make([]string, 0, len(p.Features))
+	for k := range p.Features {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		fmt.Fprintf(out, "  %-50s %s\n", k, p.Features[k])
+	}
+	return nil
+}

@@ -1,0 +1,75 @@
+package segmenter
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/touchline-io/touchline/pkg/analytics"
+	"github.com/touchline-io/touchline/pkg/kafka"
+	"github.com/touchline-io/touchline/pkg/segments"
+)
+
+// MemberCountsQuery counts the current members of every segment.
+const MemberCountsQuery = `SELECT segment, count() AS members FROM segment_members GROUP BY segment ORDER BY segment`
+
+// membersQuery lists a segment's current members; the segment (a validated
+// name: letters, digits, _) and the LIMIT clause fill it in.
+const membersQuery = `SELECT person_id, member_since FROM segment_members WHERE segment = '%s' ORDER BY member_since, person_id%s`
+
+// Members returns the current members of segment (at most limit; 0: all)
+// and since when. segment must be a name of the definitions.
+func Members(ctx context.Context, conn driver.Conn, segment string, limit int) (*analytics.Result, error) {
+	limitClause := ""
+	if limit > 0 {
+		limitClause = " LIMIT " + strconv.Itoa(limit)
+	}
+	return analytics.Run(ctx, conn, fmt.Sprintf(membersQuery, segment, limitClause))
+}
+
+// PersonState is what the segments service holds of a person.
+type PersonState struct {
+	Person string `json:"person"`
+	// Known is false when the service holds no state of the person.
+	Known    bool              `json:"known"`
+	AsOf     time.Time         `json:"as_of"`
+	Segments []string          `json:"segments"`
+	Features map[string]string `json:"features"`
+}
+
+// DescribePerson reads person's state from its partition of the committed
+// changelog and computes its features as of the partition's watermark.
+func DescribePerson(ctx context.Context, kcfg kafka.Config, partitions int32, defs *segments.Definitions, person string) (*PersonState, error) {
+	p := PartitionOf(person, partitions)
+	proc, err := NewProcessor(defs, p, partitions)
+	if err != nil {
+		return nil, err
+	}
+	want := string(personKey(person))
+	if _, err := ReadChangelog(ctx, kcfg, p, nil, func(key, value []byte) error {
+		switch string(key) {
+		case metaKey:
+			return proc.RestoreMeta(value)
+		case want:
+			var s segments.Person
+			if err := json.Unmarshal(value, &s); err != nil {
+				return fmt.Errorf("reading the state of %s: %w", person, err)
+			}
+			proc.RestorePerson(&s)
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	out := &PersonState{Person: person, AsOf: proc.Watermark()}
+	values, members, err := proc.Describe(person, proc.Watermark())
+	if err != nil || values == nil {
+		return out, err
+	}
+	out.Known, out.Segments, out.Features = true, members, featureText(values)
+	return out, nil
+}

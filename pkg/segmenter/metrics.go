@@ -1,0 +1,54 @@
+package segmenter
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the segments service's Prometheus metrics
+// (touchline_segments_*).
+type Metrics struct {
+	inputs           *prometheus.CounterVec
+	routed           *prometheus.CounterVec
+	changes          prometheus.Counter
+	changesBySegment *prometheus.CounterVec
+	latency          prometheus.Histogram
+	timerLag         prometheus.Histogram
+	batchSeconds     prometheus.Histogram
+	persons          *prometheus.GaugeVec
+	evaluations      *prometheus.GaugeVec
+	watermarkLag     *prometheus.GaugeVec
+	lag              *prometheus.GaugeVec
+	writeErrors      *prometheus.CounterVec
+}
+
+// NewMetrics registers the metrics with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	buckets := []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+	m := &Metrics{
+		inputs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "touchline_segments_inputs_total",
+			Help: "Segment inputs read, by result: applied, late (dropped: older than the watermark), invalid."}, []string{"result"}),
+		routed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "touchline_segments_routed_total",
+			Help: "Records the router put on the inputs topic, by kind (event, merge) or skipped (rejected touchpoints)."}, []string{"kind"}),
+		changes: prometheus.NewCounter(prometheus.CounterOpts{Name: "touchline_segments_changes_total",
+			Help: "Segment entries and exits committed."}),
+		changesBySegment: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "touchline_segments_segment_changes_total",
+			Help: "Segment changes by segment and change (entered, left)."}, []string{"segment", "change"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "touchline_segments_event_to_change_seconds",
+			Help: "From the time the deciding input was written to the inputs topic to its change.", Buckets: buckets}),
+		timerLag: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "touchline_segments_timer_lag_seconds",
+			Help: "From the time a timer-driven change is due to its emission (the allowed lateness and idle_advance bound it).", Buckets: buckets}),
+		batchSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "touchline_segments_batch_seconds",
+			Help: "Time to process and commit one batch.", Buckets: buckets}),
+		persons: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "touchline_segments_state_persons",
+			Help: "Persons held in state, by inputs partition."}, []string{"partition"}),
+		evaluations: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "touchline_segments_evaluations",
+			Help: "Evaluations of persons since the partition's state began (rate() gives evaluations/s)."}, []string{"partition"}),
+		watermarkLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "touchline_segments_watermark_lag_seconds",
+			Help: "How far each partition's watermark is behind the clock."}, []string{"partition"}),
+		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "touchline_segments_consumer_lag",
+			Help: "Inputs not yet processed, by partition, as of the last fetch."}, []string{"partition"}),
+		writeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "touchline_segments_write_errors_total",
+			Help: "Failed writes, retried, by target (kafka, clickhouse)."}, []string{"target"}),
+	}
+	reg.MustRegister(m.inputs, m.routed, m.changes, m.changesBySegment, m.latency, m.timerLag, m.batchSeconds,
+		m.persons, m.evaluations, m.watermarkLag, m.lag, m.writeErrors)
+	return m
+}

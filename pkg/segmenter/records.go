@@ -1,0 +1,92 @@
+package segmenter
+
+import (
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/touchline-io/touchline/pkg/segments"
+)
+
+// PartitionOf returns the partition of person among n: where its inputs,
+// its changelog records and its changes go. Every producer of the segment
+// topics partitions with it (FNV-1a), so a person's records meet.
+func PartitionOf(person string, n int32) int32 {
+	h := fnv.New32a()
+	h.Write([]byte(person))
+	return int32(h.Sum32() % uint32(n))
+}
+
+// EncodeInput returns the inputs topic record value of an input: JSON.
+func EncodeInput(in segments.Input) ([]byte, error) { return json.Marshal(in) }
+
+// DecodeInput reads an inputs topic record value.
+func DecodeInput(b []byte) (segments.Input, error) {
+	var in segments.Input
+	if err := json.Unmarshal(b, &in); err != nil {
+		return in, fmt.Errorf("decoding a segment input: %w", err)
+	}
+	return in, in.Validate()
+}
+
+// The changelog's keys: a person's state, and a partition's meta state.
+const (
+	personKeyPrefix = "p/"
+	metaKey         = "m"
+)
+
+// personKey is the changelog key of a person.
+func personKey(person string) []byte { return []byte(personKeyPrefix + person) }
+
+// featureText renders the features of a change as text, for the changes
+// topic and ClickHouse.
+func featureText(features map[string]any) map[string]string {
+	out := make(map[string]string, len(features))
+	for k, v := range features {
+		switch x := v.(type) {
+		case time.Time:
+			out[k] = x.UTC().Format(time.RFC3339Nano)
+		case time.Duration:
+			out[k] = x.String()
+		default:
+			out[k] = fmt.Sprint(x)
+		}
+	}
+	return out
+}
+
+// featureJSON renders the features of a change as a JSON object with sorted
+// keys.
+func featureJSON(features map[string]string) string {
+	keys := make([]string, 0, len(features))
+	for k := range features {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		kj, _ := json.Marshal(k)
+		vj, _ := json.Marshal(features[k])
+		b.Write(kj)
+		b.WriteByte(':')
+		b.Write(vj)
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// changeAvro returns a change as a native SegmentChange record.
+func changeAvro(c segments.Change, features map[string]string) map[string]any {
+	m := make(map[string]any, len(features))
+	for k, v := range features {
+		m[k] = v
+	}
+	return map[string]any{"person": c.Person, "segment": c.Segment, "entered": c.Entered, "at": c.At, "features": m}
+}

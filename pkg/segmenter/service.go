@@ -1,0 +1,429 @@
+package segmenter
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"github.com/touchline-io/touchline/pkg/avro"
+	"github.com/touchline-io/touchline/pkg/backoff"
+	"github.com/touchline-io/touchline/pkg/clickhouse"
+	"github.com/touchline-io/touchline/pkg/kafka"
+	"github.com/touchline-io/touchline/pkg/segments"
+)
+
+// Service is the stateful stage of the segments service.
+type Service struct {
+	cfg    Config
+	kcfg   kafka.Config
+	conn   driver.Conn
+	defs   *segments.Definitions
+	m      *Metrics
+	log    *zap.Logger
+	sess   *kgo.GroupTransactSession
+	codecs *avro.Codecs
+	// changeSchema is the schema id of SegmentChange records.
+	changeSchema int
+
+	mu       sync.Mutex
+	assigned map[int32]bool // partitions of the inputs topic this instance owns
+	// procs are the processors of the assigned partitions; a partition
+	// without one is rebuilt from the changelog before its next input.
+	procs     map[int32]*segments.Processor
+	lastInput map[int32]time.Time // wall clock of a partition's last input
+	rebuilds  atomic.Int64
+}
+
+// EnsureTopics creates the segment topics when they do not exist: inputs
+// and changes with partitions each, the changelog compacted with as many.
+func EnsureTopics(ctx context.Context, cl *kgo.Client, topics kafka.Topics, partitions int32) error {
+	if err := kafka.EnsureTopics(ctx, cl, partitions, -1, topics.SegmentInputs, topics.SegmentChanges); err != nil {
+		return err
+	}
+	return kafka.EnsureCompactedTopics(ctx, cl, partitions, -1, topics.SegmentChangelog)
+}
+
+// New returns the stateful stage; Run starts it. instance names this
+// instance among the group's (InstanceName).
+func New(ctx context.Context, cfg Config, kcfg kafka.Config, conn driver.Conn, defs *segments.Definitions, instance string, m *Metrics, log *zap.Logger) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	reg, err := kafka.NewRegistry(kcfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, kcfg: kcfg, conn: conn, defs: defs, m: m, log: log, codecs: avro.NewCodecs(reg),
+		assigned: map[int32]bool{}, procs: map[int32]*segments.Processor{}, lastInput: map[int32]time.Time{}}
+	if s.changeSchema, err = avro.RegisterLatest(ctx, reg, avro.KindSegment, kcfg.Topics.SegmentChanges); err != nil {
+		return nil, err
+	}
+	sess, err := kafka.NewGroupTransactSession(kcfg, log,
+		kafka.Session{Group: cfg.Group, Topic: kcfg.Topics.SegmentInputs, TransactionalID: cfg.Group + "-" + instance, Timeout: cfg.SessionTimeout},
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			for _, p := range assigned[kcfg.Topics.SegmentInputs] {
+				s.assigned[p] = true
+				delete(s.procs, p) // rebuilt from the changelog before use
+			}
+		}),
+		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, revoked map[string][]int32) { s.drop(revoked) }),
+		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, lost map[string][]int32) { s.drop(lost) }),
+	)
+	if err != nil {
+		return nil, err
+	}
+	s.sess = sess
+	return s, nil
+}
+
+// InstanceName names an instance by its host and state directory: stable
+// across its restarts, distinct from the other instances (each has its own
+// state directory). Its transactional ids derive from it, so a restarted
+// instance fences the transaction its predecessor left open instead of
+// leaving readers waiting for it to time out.
+func InstanceName(stateDir string) string {
+	host, _ := os.Hostname()
+	abs, err := filepath.Abs(stateDir)
+	if err != nil {
+		abs = stateDir
+	}
+	h := fnv.New64a()
+	h.Write([]byte(host + "\x00" + abs))
+	return fmt.Sprintf("%016x", h.Sum64())
+}
+
+func (s *Service) drop(partitions map[string][]int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range partitions[s.kcfg.Topics.SegmentInputs] {
+		delete(s.assigned, p)
+		delete(s.procs, p)
+		delete(s.lastInput, p)
+	}
+}
+
+// Ready reports whether every assigned partition's state is loaded.
+func (s *Service) Ready() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for p := range s.assigned {
+		if s.procs[p] == nil {
+			return fmt.Errorf("rebuilding the state of partition %d", p)
+		}
+	}
+	return nil
+}
+
+// Close leaves the group; call it after Run.
+func (s *Service) Close() { s.sess.Close() }
+
+// Run processes inputs until ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	s.log.Info("segments service started", zap.String("group", s.cfg.Group), zap.Strings("segments", s.defs.Names()))
+	if err := kafka.PollSession(ctx, s.sess, s.cfg.MaxPollRecords, s.cfg.IdleAdvance/2, s.log, s.step); err != nil {
+		return err
+	}
+	s.log.Info("segments service stopped")
+	return nil
+}
+
+// batch is what one step writes.
+type batch struct {
+	records []*kgo.Record
+	rows    []clickhouse.SegmentChangeRow
+	changes int
+}
+
+// step processes one poll's inputs, advances idle partitions, and commits.
+func (s *Service) step(ctx context.Context, fetches kgo.Fetches) error {
+	start := time.Now()
+	procs, err := s.processors(ctx)
+	if err != nil {
+		return err
+	}
+	b := &batch{}
+	inputs := 0
+	fetches.EachPartition(func(ftp kgo.FetchTopicPartition) {
+		proc := procs[ftp.Partition]
+		if proc == nil || len(ftp.Records) == 0 {
+			return
+		}
+		s.m.lag.WithLabelValues(fmt.Sprint(ftp.Partition)).Set(float64(ftp.HighWatermark - ftp.Records[len(ftp.Records)-1].Offset - 1))
+		s.touch(ftp.Partition, start)
+		for _, r := range ftp.Records {
+			in, err := DecodeInput(r.Value)
+			if err != nil {
+				s.m.inputs.WithLabelValues("invalid").Inc()
+				s.log.Warn("skipping an invalid segment input", zap.Int32("partition", r.Partition), zap.Int64("offset", r.Offset), zap.Error(err))
+				continue
+			}
+			inputs++
+			dropped := proc.Dropped()
+			changes, err := proc.Add(in)
+			if err != nil {
+				s.log.Error("evaluating segments", zap.Int32("partition", r.Partition), zap.Int64("offset", r.Offset), zap.Error(err))
+			}
+			if proc.Dropped() > dropped {
+				s.m.inputs.WithLabelValues("late").Inc()
+			} else {
+				s.m.inputs.WithLabelValues("applied").Inc()
+			}
+			s.addChanges(ctx, b, ftp.Partition, changes, r.Timestamp, false)
+		}
+	})
+	advanced := s.advanceIdle(ctx, procs, b, start)
+	if inputs == 0 && !advanced {
+		return nil
+	}
+	for p, proc := range procs {
+		if err := s.addState(b, p, proc); err != nil {
+			return err
+		}
+	}
+	if err := backoff.Retry(ctx, s.cfg.RetryBackoff, s.cfg.RetryBackoffMax, func(ctx context.Context) error {
+		return clickhouse.InsertSegmentChanges(ctx, s.conn, b.rows)
+	}, s.failed("clickhouse")); err != nil {
+		return err
+	}
+	if err := s.sess.Begin(); err != nil {
+		return fmt.Errorf("beginning a transaction: %w", err)
+	}
+	produced := s.sess.ProduceSync(ctx, b.records...).FirstErr()
+	committed, err := s.sess.End(ctx, kgo.TransactionEndTry(produced == nil))
+	if err != nil {
+		return fmt.Errorf("ending the transaction: %w", err)
+	}
+	if !committed {
+		// The session rewound to the committed offsets: the processors
+		// hold state the changelog does not; rebuild them.
+		s.mu.Lock()
+		s.procs = map[int32]*segments.Processor{}
+		s.mu.Unlock()
+		s.m.writeErrors.WithLabelValues("kafka").Inc()
+		s.log.Warn("transaction aborted; processing the inputs again", zap.Error(produced), zap.Int("inputs", inputs))
+		return nil
+	}
+	s.m.changes.Add(float64(b.changes))
+	s.m.batchSeconds.Observe(time.Since(start).Seconds())
+	return nil
+}
+
+func (s *Service) touch(p int32, at time.Time) {
+	s.mu.Lock()
+	s.lastInput[p] = at
+	s.mu.Unlock()
+}
+
+// advanceIdle moves the watermark of partitions without input for
+// IdleAdvance to the clock, so that their timers fire, and reports whether
+// any moved.
+func (s *Service) advanceIdle(ctx context.Context, procs map[int32]*segments.Processor, b *batch, now time.Time) bool {
+	advanced := false
+	for p, proc := range procs {
+		s.mu.Lock()
+		last, seen := s.lastInput[p]
+		if !seen {
+			s.lastInput[p], last = now, now
+		}
+		s.mu.Unlock()
+		if now.Sub(last) < s.cfg.IdleAdvance {
+			continue
+		}
+		w := now.Add(-s.defs.AllowedLateness).Truncate(time.Millisecond)
+		if !w.After(proc.Watermark()) {
+			continue
+		}
+		changes, err := proc.Advance(w)
+		if err != nil {
+			s.log.Error("evaluating segment timers", zap.Int32("partition", p), zap.Error(err))
+		}
+		s.addChanges(ctx, b, p, changes, now, true)
+		advanced = true
+	}
+	return advanced
+}
+
+// addChanges adds the changes of partition p to the batch: records on the
+// changes topic, rows for ClickHouse, and the latency metrics: from the
+// time the deciding input was written, or, for timers, from the change's
+// own time.
+func (s *Service) addChanges(ctx context.Context, b *batch, p int32, changes []segments.Change, written time.Time, timer bool) {
+	now := time.Now()
+	for _, c := range changes {
+		features := featureText(c.Features)
+		value, err := s.codecs.Encode(ctx, s.changeSchema, changeAvro(c, features))
+		if err != nil {
+			s.log.Error("encoding a segment change", zap.String("person", c.Person), zap.String("segment", c.Segment), zap.Error(err))
+			continue
+		}
+		b.records = append(b.records, &kgo.Record{Topic: s.kcfg.Topics.SegmentChanges, Partition: p, Key: []byte(c.Person), Value: value})
+		entered := uint8(0)
+		if c.Entered {
+			entered = 1
+		}
+		b.rows = append(b.rows, clickhouse.SegmentChangeRow{Segment: c.Segment, PersonID: c.Person, Entered: entered,
+			ChangedAt: c.At.Truncate(time.Second), ChangedMillis: uint16(c.At.Nanosecond() / int(time.Millisecond)),
+			Features: featureJSON(features), WrittenAt: now.UTC().Truncate(time.Second)})
+		b.changes++
+		s.m.changesBySegment.WithLabelValues(c.Segment, map[bool]string{true: "entered", false: "left"}[c.Entered]).Inc()
+		if timer {
+			s.m.timerLag.Observe(now.Sub(c.At).Seconds())
+		} else {
+			s.m.latency.Observe(now.Sub(written).Seconds())
+		}
+	}
+}
+
+// addState adds partition p's changelog records (changed persons, meta)
+// and the inputs it forwards to other partitions to the batch.
+func (s *Service) addState(b *batch, p int32, proc *segments.Processor) error {
+	for _, in := range proc.TakeForwards() {
+		value, err := EncodeInput(in)
+		if err != nil {
+			return err
+		}
+		person := in.Person()
+		b.records = append(b.records, &kgo.Record{Topic: s.kcfg.Topics.SegmentInputs, Partition: PartitionOf(person, s.cfg.Partitions),
+			Key: []byte(person), Value: value})
+	}
+	for id, person := range proc.TakeDirty() {
+		rec := &kgo.Record{Topic: s.kcfg.Topics.SegmentChangelog, Partition: p, Key: personKey(id)}
+		if person != nil {
+			v, err := json.Marshal(person)
+			if err != nil {
+				return fmt.Errorf("encoding the state of person %s: %w", id, err)
+			}
+			rec.Value = v
+		}
+		b.records = append(b.records, rec)
+	}
+	meta, err := proc.Meta()
+	if err != nil {
+		return err
+	}
+	b.records = append(b.records, &kgo.Record{Topic: s.kcfg.Topics.SegmentChangelog, Partition: p, Key: []byte(metaKey), Value: meta})
+	s.m.persons.WithLabelValues(fmt.Sprint(p)).Set(float64(proc.Persons()))
+	s.m.evaluations.WithLabelValues(fmt.Sprint(p)).Set(float64(proc.Evaluations()))
+	s.m.watermarkLag.WithLabelValues(fmt.Sprint(p)).Set(time.Since(proc.Watermark()).Seconds())
+	return nil
+}
+
+// processors returns the processors of the assigned partitions, rebuilding
+// those that need it from the changelog.
+func (s *Service) processors(ctx context.Context) (map[int32]*segments.Processor, error) {
+	s.mu.Lock()
+	var missing []int32
+	for p := range s.assigned {
+		if s.procs[p] == nil {
+			missing = append(missing, p)
+		}
+	}
+	s.mu.Unlock()
+	for _, p := range missing {
+		var proc *segments.Processor
+		if err := backoff.Retry(ctx, s.cfg.RetryBackoff, s.cfg.RetryBackoffMax, func(ctx context.Context) error {
+			var err error
+			proc, err = s.rebuild(ctx, p)
+			return err
+		}, s.failed("kafka")); err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		if s.assigned[p] {
+			s.procs[p] = proc
+		}
+		s.mu.Unlock()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[int32]*segments.Processor, len(s.procs))
+	for p, proc := range s.procs {
+		out[p] = proc
+	}
+	return out, nil
+}
+
+// rebuild reads partition p of the changelog, as committed, into a new
+// processor.
+func (s *Service) rebuild(ctx context.Context, p int32) (*segments.Processor, error) {
+	start := time.Now()
+	proc, err := NewProcessor(s.defs, p, s.cfg.Partitions)
+	if err != nil {
+		return nil, err
+	}
+	n, err := ReadChangelog(ctx, s.kcfg, p, s.log, func(key, value []byte) error {
+		if string(key) == metaKey {
+			return proc.RestoreMeta(value)
+		}
+		var person segments.Person
+		if err := json.Unmarshal(value, &person); err != nil {
+			return fmt.Errorf("reading the state of %s: %w", key, err)
+		}
+		proc.RestorePerson(&person)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.rebuilds.Add(1)
+	s.log.Info("segments state rebuilt", zap.Int32("partition", p), zap.Int("records", n), zap.Int("persons", proc.Persons()),
+		zap.Time("watermark", proc.Watermark()), zap.Duration("took", time.Since(start)))
+	return proc, nil
+}
+
+// NewProcessor returns a processor for partition p of n: persons of other
+// partitions are reached by transfers.
+func NewProcessor(defs *segments.Definitions, p, n int32) (*segments.Processor, error) {
+	return segments.NewProcessor(defs, func(person string) bool { return PartitionOf(person, n) == p })
+}
+
+// ReadChangelog reads partition p of the committed changelog topic from its
+// start to the end it has when called, and calls apply with the latest
+// value of every live key (tombstoned keys are left out). It returns the
+// number of records read.
+func ReadChangelog(ctx context.Context, kcfg kafka.Config, p int32, log *zap.Logger, apply func(key, value []byte) error) (int, error) {
+	latest := map[string][]byte{}
+	var order []string
+	n := 0
+	err := kafka.ReadCommitted(ctx, kcfg, log, kcfg.Topics.SegmentChangelog, []int32{p}, func(r *kgo.Record) error {
+		n++
+		k := string(r.Key)
+		if _, ok := latest[k]; !ok {
+			order = append(order, k)
+		}
+		latest[k] = r.Value
+		return nil
+	})
+	if err != nil {
+		return n, err
+	}
+	for _, k := range order {
+		if v := latest[k]; v != nil {
+			if err := apply([]byte(k), v); err != nil {
+				return n, err
+			}
+		}
+	}
+	return n, nil
+}
+
+func (s *Service) failed(target string) func(int, time.Duration, error) {
+	return func(attempt int, wait time.Duration, err error) {
+		s.m.writeErrors.WithLabelValues(target).Inc()
+		s.log.Warn("segments write failed, retrying", zap.String("target", target), zap.Int("attempt", attempt),
+			zap.Duration("backoff", wait), zap.Error(err))
+	}
+}

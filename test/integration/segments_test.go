@@ -1,0 +1,385 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	osexec "os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/touchline-io/touchline/pkg/avro"
+	"github.com/touchline-io/touchline/pkg/clickhouse"
+	"github.com/touchline-io/touchline/pkg/config"
+	"github.com/touchline-io/touchline/pkg/identifiers"
+	"github.com/touchline-io/touchline/pkg/identity"
+	"github.com/touchline-io/touchline/pkg/kafka"
+	"github.com/touchline-io/touchline/pkg/publish"
+	"github.com/touchline-io/touchline/pkg/segmenter"
+	"github.com/touchline-io/touchline/pkg/touchpoint"
+	"github.com/touchline-io/touchline/test/segmentsref"
+	"github.com/touchline-io/touchline/test/testenv"
+)
+
+// segmentsPipelines writes a pipelines directory with the shipped channel
+// and identity rules and the given segment definitions.
+func segmentsPipelines(t *testing.T, definitions string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, f := range []string{"channels.yaml", "identity.yaml"} {
+		b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "pipelines", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "segments.yaml"), []byte(definitions), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// customerPerson returns the person id the router gives the events of a
+// customer id nobody linked: the singleton id of the normalised identifier.
+func customerPerson(t *testing.T, cfg config.Config, customer string) string {
+	t.Helper()
+	rules, err := identity.LoadRules(filepath.Join(cfg.Pipelines, identity.RulesFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	norm, err := rules.Normalizer(cfg.Identifiers.Pepper)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := norm.Identifier(identifiers.NormalizeType("customer_id"), customer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return identity.SingletonID(id)
+}
+
+func startSegments(t *testing.T, cfgPath, log string) *testenv.Process {
+	t.Helper()
+	p, err := testenv.StartProcess(touchlineBin, log, "--config", cfgPath, "segments")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Kill)
+	return p
+}
+
+// TestSegmentsServiceMatchesReference publishes a random stream of
+// touchpoints (out of order, late, repeated) with identity merges through
+// ClickHouse's identity_merges, to the segments service running as a
+// process that is SIGKILLed and restarted twice, and compares the changes it
+// committed, on the changes topic and in ClickHouse, with the reference
+// evaluator's, partition by partition.
+func TestSegmentsServiceMatchesReference(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	const partitions = 3
+	cfg, conn, _ := setup(ctx, t, 1, func(c *config.Config) {
+		c.Segments.Partitions = partitions
+		c.Segments.IdleAdvance = time.Hour // historical event times: the clock must not move watermarks
+		c.Segments.MergePoll = 100 * time.Millisecond
+		c.Segments.MaxPollRecords = 50
+	})
+	cfg.Pipelines = segmentsPipelines(t, segmentsref.Definitions)
+	cfgPath := filepath.Join(t.TempDir(), "touchline.yaml")
+	if err := testenv.WriteConfig(cfg, cfgPath); err != nil {
+		t.Fatal(err)
+	}
+	var persons []string
+	customers := map[string]string{} // person -> customer id
+	for i := 0; i < 24; i++ {
+		c := fmt.Sprintf("cust-%02d", i)
+		p := customerPerson(t, cfg, c)
+		persons = append(persons, p)
+		customers[p] = c
+	}
+	samePartition := func(from, into string) bool {
+		return segmenter.PartitionOf(from, partitions) == segmenter.PartitionOf(into, partitions)
+	}
+	inputs := segmentsref.Stream(rand.New(rand.NewPCG(7, 11)), 2000, persons, samePartition)
+
+	pub, err := publish.Dial(ctx, cfg.Kafka)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	log := logPath(t)
+	svc := startSegments(t, cfgPath, log)
+	merges := 0
+	for i, in := range inputs {
+		if i == len(inputs)/3 || i == 2*len(inputs)/3 {
+			// Kill while the router and the stage are at work.
+			if err := pub.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(300 * time.Millisecond)
+			svc.Kill()
+			svc = startSegments(t, cfgPath, log)
+		}
+		if e := in.Event; e != nil {
+			channel := "direct"
+			if e.Channel == "email" {
+				channel = "email"
+			}
+			revenue := touchpoint.Money(e.Revenue * touchpoint.MicrosPerUnit)
+			if err := pub.Touchpoint(ctx, &touchpoint.Touchpoint{EventID: e.ID, EventTime: e.At, EventType: e.Type, Channel: channel,
+				Identifiers: map[string]string{"customer_id": customers[e.Person]}, Revenue: &revenue, Currency: "USD"}); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		// A merge reaches the inputs topic through ClickHouse: route
+		// everything before it first, so it arrives in its place.
+		waitRouted(ctx, t, cfg, pub, merges)
+		merges++
+		m := in.Merge
+		if err := clickhouse.InsertIdentityMerges(ctx, conn, []clickhouse.IdentityMergeRow{{MergedPersonID: m.From,
+			SurvivingPersonID: m.Into, RequestID: fmt.Sprint("r", merges), MergedAt: m.At, Version: uint64(merges)}}); err != nil {
+			t.Fatal(err)
+		}
+		waitRouted(ctx, t, cfg, pub, merges)
+	}
+	waitRouted(ctx, t, cfg, pub, merges)
+
+	// The reference, partition by partition, as the service partitions.
+	byPartition := map[int32][]segmentsref.Input{}
+	for _, in := range inputs {
+		p := segmenter.PartitionOf(in.Person(), partitions)
+		byPartition[p] = append(byPartition[p], in)
+	}
+	var want []segmentsref.Change
+	for _, part := range byPartition {
+		c, _ := segmentsref.Changes(part)
+		want = append(want, c...)
+	}
+	t.Logf("%d inputs (%d merges), %d expected changes", len(inputs), merges, len(want))
+	got := waitChanges(ctx, t, cfg, conn)
+	if diff := changesDiff(got, want); diff != "" {
+		t.Fatalf("ClickHouse segment_changes differ from the reference:\n%s", diff)
+	}
+	if diff := changesDiff(readChanges(ctx, t, cfg), want); diff != "" {
+		t.Fatalf("the changes topic differs from the reference (duplicates after a kill?):\n%s", diff)
+	}
+}
+
+// changesDiff lists the changes only one side has ("-": missing, "+":
+// extra), or "" when both are the same.
+func changesDiff(got, want []segmentsref.Change) string {
+	count := map[string]int{}
+	for _, line := range strings.Split(segmentsref.Canonical(want), "\n") {
+		count[line]++
+	}
+	for _, line := range strings.Split(segmentsref.Canonical(got), "\n") {
+		count[line]--
+	}
+	var diff []string
+	for line, n := range count {
+		for ; n > 0; n-- {
+			diff = append(diff, "- "+line)
+		}
+		for ; n < 0; n++ {
+			diff = append(diff, "+ "+line)
+		}
+	}
+	sort.Strings(diff)
+	return strings.Join(diff, "\n")
+}
+
+// waitRouted flushes the publisher and waits until the router has routed
+// everything: its group has committed the end of the touchpoints topic, and
+// the inputs topic holds `merges` merges.
+func waitRouted(ctx context.Context, t *testing.T, cfg config.Config, pub *publish.Publisher, merges int) {
+	t.Helper()
+	if err := pub.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	adm := admin(t, cfg)
+	for {
+		routed, err := kafka.GroupCaughtUp(ctx, adm, cfg.Segments.RouterGroup, cfg.Kafka.Topics.Touchpoints)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if routed && countMerges(ctx, t, cfg) >= merges {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the router did not route everything: %v", ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// countMerges counts the distinct merges on the inputs topic (a restarted
+// router forwards the earlier ones again).
+func countMerges(ctx context.Context, t *testing.T, cfg config.Config) int {
+	seen := map[string]bool{}
+	if err := kafka.ReadCommitted(ctx, cfg.Kafka, nil, cfg.Kafka.Topics.SegmentInputs, nil, func(r *kgo.Record) error {
+		if in, err := segmenter.DecodeInput(r.Value); err == nil && in.Merge != nil {
+			seen[in.Merge.From+">"+in.Merge.Into] = true
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return len(seen)
+}
+
+// waitChanges waits until the segments group has committed every input,
+// and returns what segment_changes then holds.
+func waitChanges(ctx context.Context, t *testing.T, cfg config.Config, conn driver.Conn) []segmentsref.Change {
+	t.Helper()
+	adm := admin(t, cfg)
+	for {
+		ends := map[int32]int64{} // after the last data record of each partition
+		if err := kafka.ReadCommitted(ctx, cfg.Kafka, nil, cfg.Kafka.Topics.SegmentInputs, nil, func(r *kgo.Record) error {
+			ends[r.Partition] = r.Offset + 1
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		committed, err := adm.FetchOffsets(ctx, cfg.Segments.Group)
+		done := err == nil
+		for p, end := range ends {
+			if c, ok := committed.Lookup(cfg.Kafka.Topics.SegmentInputs, p); !ok || c.At < end {
+				done = false
+			}
+		}
+		if done {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the segments service did not process every input: %v", ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	rows, err := conn.Query(ctx, `SELECT person_id, segment, entered, changed_at, changed_millis FROM segment_changes FINAL`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []segmentsref.Change
+	for rows.Next() {
+		var c segmentsref.Change
+		var entered uint8
+		var millis uint16
+		if err := rows.Scan(&c.Person, &c.Segment, &entered, &c.At, &millis); err != nil {
+			t.Fatal(err)
+		}
+		c.Entered, c.At = entered == 1, c.At.Add(time.Duration(millis)*time.Millisecond)
+		out = append(out, c)
+	}
+	return out
+}
+
+// readChanges reads every committed SegmentChange record.
+func readChanges(ctx context.Context, t *testing.T, cfg config.Config) []segmentsref.Change {
+	t.Helper()
+	reg, err := kafka.NewRegistry(cfg.Kafka)
+	if err != nil {
+		t.Fatal(err)
+	}
+	codecs := avro.NewCodecs(reg)
+	var out []segmentsref.Change
+	if err := kafka.ReadCommitted(ctx, cfg.Kafka, nil, cfg.Kafka.Topics.SegmentChanges, nil, func(r *kgo.Record) error {
+		_, rec, err := codecs.Decode(ctx, r.Value)
+		if err != nil {
+			return err
+		}
+		if string(r.Key) != rec["person"] || segmenter.PartitionOf(string(r.Key), cfg.Segments.Partitions) != r.Partition {
+			t.Errorf("change of %v keyed %q on partition %d", rec["person"], r.Key, r.Partition)
+		}
+		out = append(out, segmentsref.Change{Person: rec["person"].(string), Segment: rec["segment"].(string),
+			Entered: rec["entered"].(bool), At: rec["at"].(time.Time)})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestCartAbandonerEntersWithoutAnotherEvent: a cart added an hour ago
+// minus a few seconds, and nothing else: the person enters cart_abandoners
+// at the cart's time plus one hour, driven by the idle partition's clock,
+// and `touchline segments members` and `segments person` show it.
+func TestCartAbandonerEntersWithoutAnotherEvent(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cfg, conn, _ := setup(ctx, t, 1, func(c *config.Config) {
+		c.Segments.Partitions = 2
+		c.Segments.IdleAdvance = 500 * time.Millisecond
+	})
+	shipped, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "pipelines", "segments.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The shipped definitions, with a lateness of 1s instead of 5m.
+	cfg.Pipelines = segmentsPipelines(t, strings.Replace(string(shipped), "allowed_lateness: 5m", "allowed_lateness: 1s", 1))
+	cfgPath := filepath.Join(t.TempDir(), "touchline.yaml")
+	if err := testenv.WriteConfig(cfg, cfgPath); err != nil {
+		t.Fatal(err)
+	}
+	startSegments(t, cfgPath, logPath(t))
+	pub, err := publish.Dial(ctx, cfg.Kafka)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	cart := time.Now().UTC().Add(-time.Hour + 8*time.Second).Truncate(time.Millisecond)
+	if err := pub.Touchpoint(ctx, &touchpoint.Touchpoint{EventID: "cart-1", EventTime: cart, EventType: "add_to_cart",
+		Identifiers: map[string]string{"customer_id": "shopper-1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	person := customerPerson(t, cfg, "shopper-1")
+	var at time.Time
+	var entered uint8
+	var millis uint16
+	for {
+		err := conn.QueryRow(ctx, `SELECT entered, changed_at, changed_millis FROM segment_changes FINAL
+WHERE segment = 'cart_abandoners' AND person_id = ?`, person).Scan(&entered, &at, &millis)
+		if err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no cart_abandoners change for %s: %v", person, err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	at = at.Add(time.Duration(millis) * time.Millisecond)
+	if entered != 1 || !at.Equal(cart.Add(time.Hour)) {
+		t.Errorf("change entered=%d at %s, want an entry at %s", entered, at, cart.Add(time.Hour))
+	}
+	t.Logf("the entry due at %s was written %s after it", cart.Add(time.Hour).Format(time.TimeOnly), time.Since(cart.Add(time.Hour)).Round(time.Millisecond))
+	out, err := runTouchline(ctx, "--config", cfgPath, "segments", "members", "cart_abandoners", "--format", "csv")
+	if err != nil || !strings.Contains(out, person) {
+		t.Errorf("segments members: %v\n%s", err, out)
+	}
+	out, err = runTouchline(ctx, "--config", cfgPath, "segments", "person", "customer_id:shopper-1")
+	if err != nil || !strings.Contains(out, "[cart_abandoners]") || !strings.Contains(out, `count("add_to_cart", "1d")`) {
+		t.Errorf("segments person: %v\n%s", err, out)
+	}
+}
+
+// runTouchline runs the touchline binary and returns its combined output.
+func runTouchline(ctx context.Context, args ...string) (string, error) {
+	out, err := osexec.CommandContext(ctx, touchlineBin, args...).CombinedOutput()
+	return string(out), err
+}

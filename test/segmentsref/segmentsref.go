@@ -1,0 +1,248 @@
+// Package segmentsref is a brute-force reference for touchline's segments
+// processor, written independently of it: the conditions of Definitions
+// are spelled out in Go and evaluated, at every instant where one may
+// change, over every event a person owns at that instant. Tests compare the
+// processor's and the segments service's changes with it.
+package segmentsref
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Definitions are the segment definitions the reference implements.
+const Definitions = `
+allowed_lateness: 10m
+segments:
+  - name: carts_no_buy
+    when: count("add_to_cart", "1h") > 0 && count("purchase", "1h") == 0
+  - name: big_spender
+    when: sum("purchase", "revenue") >= 100.0
+  - name: quiet
+    when: count("page_view") > 0 && since("page_view") >= duration("2h")
+  - name: email_fan
+    when: 'count("click", "1d", {"channel": "email"}) >= 2'
+`
+
+// Lateness is the allowed lateness of Definitions.
+const Lateness = 10 * time.Minute
+
+// Segments lists the segments of Definitions in order.
+var Segments = []string{"carts_no_buy", "big_spender", "quiet", "email_fan"}
+
+// Event is a touchpoint of a person.
+type Event struct {
+	ID, Person, Type, Channel string
+	At                        time.Time
+	Revenue                   float64
+}
+
+// Merge makes person From part of person Into as of At.
+type Merge struct {
+	From, Into string
+	At         time.Time
+}
+
+// Input is an event or a merge.
+type Input struct {
+	Event *Event
+	Merge *Merge
+}
+
+// At is the input's time.
+func (in Input) At() time.Time {
+	if in.Event != nil {
+		return in.Event.At
+	}
+	return in.Merge.At
+}
+
+// Person is the person whose partition the input goes to.
+func (in Input) Person() string {
+	if in.Event != nil {
+		return in.Event.Person
+	}
+	return in.Merge.From
+}
+
+// Change is a person entering or leaving a segment.
+type Change struct {
+	Person, Segment string
+	Entered         bool
+	At              time.Time
+}
+
+// conditions returns the memberships of a person owning events (at or
+// before now) at now.
+func conditions(events []Event, now time.Time) map[string]bool {
+	in := func(e Event, w time.Duration) bool { return e.At.After(now.Add(-w)) && !e.At.After(now) }
+	var carts, buys, views, emailClicks int
+	var revenue float64
+	var lastView time.Time
+	for _, e := range events {
+		switch {
+		case e.Type == "add_to_cart" && in(e, time.Hour):
+			carts++
+		case e.Type == "purchase":
+			revenue += e.Revenue
+			if in(e, time.Hour) {
+				buys++
+			}
+		case e.Type == "page_view":
+			views++
+			if e.At.After(lastView) {
+				lastView = e.At
+			}
+		case e.Type == "click" && e.Channel == "email" && in(e, 24*time.Hour):
+			emailClicks++
+		}
+	}
+	return map[string]bool{
+		"carts_no_buy": carts > 0 && buys == 0,
+		"big_spender":  revenue >= 100,
+		"quiet":        views > 0 && now.Sub(lastView) >= 2*time.Hour,
+		"email_fan":    emailClicks >= 2,
+	}
+}
+
+// Changes returns the changes of one partition's inputs, given in arrival
+// order, and the partition's final watermark. An input at or before the
+// watermark when it arrives is dropped if it is an event, and takes effect
+// at the watermark if it is a merge.
+func Changes(inputs []Input) ([]Change, time.Time) {
+	var watermark, maxSeen time.Time
+	type arrived struct {
+		in Input
+		at time.Time
+	}
+	var accepted []arrived
+	for _, in := range inputs {
+		at := in.At()
+		if !watermark.IsZero() && !at.After(watermark) {
+			if in.Merge == nil {
+				continue
+			}
+			at = watermark
+		} else if at.After(maxSeen) {
+			maxSeen = at
+		}
+		accepted = append(accepted, arrived{in, at})
+		if w := maxSeen.Add(-Lateness); w.After(watermark) {
+			watermark = w
+		}
+	}
+	sort.SliceStable(accepted, func(i, j int) bool { return accepted[i].at.Before(accepted[j].at) })
+	instants := map[time.Time]bool{}
+	for _, a := range accepted {
+		for _, o := range []time.Duration{0, time.Hour, 2 * time.Hour, 24 * time.Hour} {
+			if t := a.at.Add(o); !t.After(watermark) {
+				instants[t] = true
+			}
+		}
+	}
+	times := make([]time.Time, 0, len(instants))
+	for t := range instants {
+		times = append(times, t)
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
+	owner := map[string]string{}
+	find := func(p string) string {
+		for owner[p] != "" {
+			p = owner[p]
+		}
+		return p
+	}
+	members := map[string]map[string]bool{}
+	var out []Change
+	next := 0
+	for _, now := range times {
+		for ; next < len(accepted) && !accepted[next].at.After(now); next++ {
+			if m := accepted[next].in.Merge; m != nil && find(m.From) == m.From && m.From != m.Into {
+				for _, s := range Segments {
+					if members[m.From][s] {
+						out = append(out, Change{Person: m.From, Segment: s, At: now})
+					}
+				}
+				delete(members, m.From)
+				owner[m.From] = m.Into
+			}
+		}
+		owned := map[string][]Event{}
+		seen := map[string]bool{}
+		for _, a := range accepted[:next] {
+			if e := a.in.Event; e != nil && !seen[e.ID] {
+				seen[e.ID] = true
+				owned[find(e.Person)] = append(owned[find(e.Person)], *e)
+			}
+		}
+		for p, events := range owned {
+			got := conditions(events, now)
+			for _, s := range Segments {
+				if got[s] != members[p][s] {
+					out = append(out, Change{Person: p, Segment: s, Entered: got[s], At: now})
+				}
+			}
+			members[p] = got
+		}
+	}
+	return out, watermark
+}
+
+// Stream returns random inputs in arrival order: events of persons over
+// about two days in event-time order, delivered up to 15 minutes late (so
+// some arrive after the lateness), some twice, and merges of persons that
+// mergeable allows (nil: any two).
+func Stream(rng *rand.Rand, n int, persons []string, mergeable func(from, into string) bool) []Input {
+	start := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	types := []string{"add_to_cart", "purchase", "page_view", "click", "click"}
+	channels := []string{"email", "web"}
+	merged := map[string]bool{}
+	type arriving struct {
+		in      Input
+		arrival time.Time
+	}
+	var stream []arriving
+	at := start
+	for i := 0; i < n; i++ {
+		at = at.Add(time.Duration(rng.IntN(12)) * time.Minute)
+		person := persons[rng.IntN(len(persons))]
+		if merged[person] {
+			continue
+		}
+		delay := time.Duration(rng.IntN(15)) * time.Minute
+		if rng.IntN(60) == 0 {
+			into := persons[rng.IntN(len(persons))]
+			if into != person && !merged[into] && (mergeable == nil || mergeable(person, into)) {
+				merged[person] = true
+				stream = append(stream, arriving{Input{Merge: &Merge{From: person, Into: into, At: at}}, at.Add(delay)})
+			}
+			continue
+		}
+		e := &Event{ID: fmt.Sprintf("e%d", i), Person: person, At: at, Type: types[rng.IntN(len(types))],
+			Channel: channels[rng.IntN(2)], Revenue: float64(rng.IntN(40))}
+		stream = append(stream, arriving{Input{Event: e}, at.Add(delay)})
+		if rng.IntN(20) == 0 { // the same event again
+			stream = append(stream, arriving{Input{Event: e}, at.Add(delay + time.Duration(rng.IntN(5))*time.Minute)})
+		}
+	}
+	sort.SliceStable(stream, func(i, j int) bool { return stream[i].arrival.Before(stream[j].arrival) })
+	out := make([]Input, len(stream))
+	for i, a := range stream {
+		out[i] = a.in
+	}
+	return out
+}
+
+// Canonical renders changes one per line, sorted, to compare sequences
+// whose order within an instant does not matter.
+func Canonical(changes []Change) string {
+	lines := make([]string, len(changes))
+	for i, c := range changes {
+		lines[i] = fmt.Sprintf("%s %s %s %v", c.At.UTC().Format("01-02T15:04:05.000"), c.Person, c.Segment, c.Entered)
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}

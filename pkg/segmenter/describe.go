@@ -24,11 +24,16 @@ const membersQuery = `SELECT person_id, member_since FROM segment_members WHERE 
 // Members returns the current members of segment (at most limit; 0: all)
 // and since when. segment must be a name of the definitions.
 func Members(ctx context.Context, conn driver.Conn, segment string, limit int) (*analytics.Result, error) {
+	return analytics.Run(ctx, conn, MembersSQL(segment, limit))
+}
+
+// MembersSQL is the query of Members.
+func MembersSQL(segment string, limit int) string {
 	limitClause := ""
 	if limit > 0 {
 		limitClause = " LIMIT " + strconv.Itoa(limit)
 	}
-	return analytics.Run(ctx, conn, fmt.Sprintf(membersQuery, segment, limitClause))
+	return fmt.Sprintf(membersQuery, segment, limitClause)
 }
 
 // PersonState is what the segments service holds of a person.

@@ -14,6 +14,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/dev"
 	"github.com/touchline-io/touchline/pkg/resolver"
+	"github.com/touchline-io/touchline/pkg/segmenter"
 	"github.com/touchline-io/touchline/test/analyticscases"
 )
 
@@ -38,7 +39,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	out := shipped{Queries: map[string]string{"dev.channel_report": dev.ChannelReportSQL, "alerts.states": alerts.StatesQuery}}
+	out := shipped{Queries: map[string]string{"dev.channel_report": dev.ChannelReportSQL, "alerts.states": alerts.StatesQuery,
+		"segmenter.member_counts": segmenter.MemberCountsQuery, "segmenter.members": segmenter.MembersSQL("cart_abandoners", 10),
+		"segmenter.merges": strings.ReplaceAll(segmenter.MergesQuery, "?", "0")}}
 	for _, m := range ms {
 		out.Migrations = append(out.Migrations, m.Statements...)
 	}

@@ -47,6 +47,10 @@ bench-queries: deps ## analytics query times on 1M and 10M generated events
 bench-identity: deps ## identity resolver, lookups and catch-up at 1M persons and 3M identifiers
 	$(GO) run ./test/bench/identity
 
+.PHONY: bench-segments
+bench-segments: deps ## segments service: 1M persons, 20,000 events/s, event-to-change latency
+	$(GO) run ./test/bench/segments
+
 .PHONY: fmt
 fmt: ## format the code
 	gofmt -w cmd pkg test schemas

@@ -1,0 +1,311 @@
+// Command segments benchmarks the segments service on a real Kafka broker
+// and a real ClickHouse server: it loads a population of persons (one
+// event each, not timed), then publishes touchpoints of random persons at a
+// fixed rate, with event times of the moment, and reads the committed
+// segment changes as they appear. It prints the publish and processing
+// rates, the event-to-change latency (p50, p90, p99: from an event's time,
+// its publishing, to its change being readable on the changes topic), the
+// service's CPU use and memory, and the persons it holds.
+//
+//	go run ./test/bench/segments [-persons 1000000] [-rate 20000] [-seconds 60] [-lateness 200ms]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/touchline-io/touchline/pkg/avro"
+	"github.com/touchline-io/touchline/pkg/kafka"
+	"github.com/touchline-io/touchline/pkg/publish"
+	"github.com/touchline-io/touchline/pkg/touchpoint"
+	"github.com/touchline-io/touchline/test/testenv"
+)
+
+func main() {
+	persons := flag.Int("persons", 1_000_000, "persons loaded before the timed run, one event each")
+	rate := flag.Int("rate", 20_000, "touchpoints per second in the timed run")
+	seconds := flag.Int("seconds", 60, "length of the timed run")
+	lateness := flag.Duration("lateness", 200*time.Millisecond, "allowed lateness of the definitions (decisions wait this long)")
+	flag.Parse()
+	if err := run(*persons, *rate, time.Duration(*seconds)*time.Second, *lateness); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// eventTypes are the timed run's event types, weighted by repetition.
+var eventTypes = []string{"page_view", "page_view", "page_view", "add_to_cart", "email_open", "email_click", "purchase", "signup"}
+
+func run(persons, rate int, length, lateness time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
+	defer cancel()
+	dir, err := os.MkdirTemp("", "touchline-bench-segments-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	srv, err := testenv.Start(ctx, dir)
+	if err != nil {
+		return err
+	}
+	defer srv.Stop()
+	cfg := srv.Config("bench")
+	cfg.Segments.Partitions = 4
+	cfg.Segments.IdleAdvance = time.Second
+	port, err := testenv.FreePort()
+	if err != nil {
+		return err
+	}
+	cfg.HTTPAddr = fmt.Sprintf("127.0.0.1:%d", port)
+	if cfg.Pipelines, err = pipelines(dir, lateness); err != nil {
+		return err
+	}
+	conn, err := testenv.Prepare(ctx, cfg, 4)
+	if err != nil {
+		return err
+	}
+	conn.Close()
+	bin, err := testenv.Build(ctx, dir, "touchline")
+	if err != nil {
+		return err
+	}
+	cfgPath := filepath.Join(dir, "bench.yaml")
+	if err := testenv.WriteConfig(cfg, cfgPath); err != nil {
+		return err
+	}
+	svc, err := testenv.StartProcess(bin, filepath.Join(dir, "segments.log"), "--config", cfgPath, "segments")
+	if err != nil {
+		return err
+	}
+	defer svc.Kill()
+	metrics := "http://" + cfg.HTTPAddr + "/metrics"
+
+	pub, err := publish.Dial(ctx, cfg.Kafka)
+	if err != nil {
+		return err
+	}
+	defer pub.Close()
+	fmt.Printf("loading %d persons (one page_view each) ...\n", persons)
+	start := time.Now()
+	loadTime := start.UTC().Add(-time.Hour)
+	for i := 0; i < persons; i++ {
+		if err := pub.Touchpoint(ctx, event(fmt.Sprint("load-", i), i, "page_view", loadTime)); err != nil {
+			return err
+		}
+	}
+	if err := pub.Flush(ctx); err != nil {
+		return err
+	}
+	if err := waitInputs(ctx, metrics, float64(persons)); err != nil {
+		return err
+	}
+	loaded := time.Since(start)
+	_, loadedRSS, _ := svc.RSS()
+	fmt.Printf("loaded in %s (%.0f persons/s through router and stage)\n", loaded.Round(time.Second), float64(persons)/loaded.Seconds())
+
+	changes := &latencies{}
+	readCtx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
+	go changes.read(readCtx, cfg.Kafka, time.Now().UTC())
+	cpuStart, err := cpuSeconds(svc.Pid())
+	if err != nil {
+		return err
+	}
+	fmt.Printf("publishing %d touchpoints/s of random persons for %s ...\n", rate, length)
+	rng := rand.New(rand.NewPCG(1, 2))
+	published := 0
+	runStart := time.Now()
+	tick := time.NewTicker(10 * time.Millisecond)
+	for time.Since(runStart) < length {
+		<-tick.C
+		due := int(time.Since(runStart).Seconds() * float64(rate))
+		for ; published < due; published++ {
+			t := eventTypes[rng.IntN(len(eventTypes))]
+			if err := pub.Touchpoint(ctx, event(fmt.Sprint("run-", published), rng.IntN(persons), t, time.Now().UTC())); err != nil {
+				return err
+			}
+		}
+	}
+	tick.Stop()
+	if err := pub.Flush(ctx); err != nil {
+		return err
+	}
+	publishedIn := time.Since(runStart)
+	if err := waitInputs(ctx, metrics, float64(persons+published)); err != nil {
+		return err
+	}
+	processedIn := time.Since(runStart)
+	cpuEnd, err := cpuSeconds(svc.Pid())
+	if err != nil {
+		return err
+	}
+	time.Sleep(2 * time.Second) // the last changes
+	stopReading()
+	rss, peak, _ := svc.RSS()
+	held, _ := scrape(metrics, "touchline_segments_state_persons")
+	lat := changes.sorted()
+
+	fmt.Printf("\n%-52s %s\n", "measurement", "value")
+	fmt.Printf("%-52s %.0f/s\n", "touchpoints published (timed run)", float64(published)/publishedIn.Seconds())
+	fmt.Printf("%-52s %.0f/s\n", "touchpoints processed (timed run, router and stage)", float64(published)/processedIn.Seconds())
+	fmt.Printf("%-52s %d\n", "segment changes read in the timed run", len(lat))
+	if len(lat) > 0 {
+		fmt.Printf("%-52s %s / %s / %s (aim: p99 < 1s)\n", "event-to-change latency p50 / p90 / p99",
+			pct(lat, 0.50), pct(lat, 0.90), pct(lat, 0.99))
+		fmt.Printf("%-52s %s (of which the allowed lateness %s)\n", "  max", lat[len(lat)-1].Round(time.Millisecond), lateness)
+	}
+	fmt.Printf("%-52s %.2f cores\n", "service CPU during the timed run", (cpuEnd-cpuStart)/processedIn.Seconds())
+	fmt.Printf("%-52s %.0f\n", "persons held in state", held)
+	fmt.Printf("%-52s %d MiB after loading, %d MiB at the end (peak %d MiB)\n", "service RSS", loadedRSS>>20, rss>>20, peak>>20)
+	return nil
+}
+
+// pipelines writes the shipped rules and segment definitions, with the
+// given allowed lateness, into a pipelines directory under dir.
+func pipelines(dir string, lateness time.Duration) (string, error) {
+	out := filepath.Join(dir, "pipelines")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return "", err
+	}
+	for _, f := range []string{"channels.yaml", "identity.yaml", "segments.yaml"} {
+		b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "pipelines", f))
+		if err != nil {
+			return "", err
+		}
+		if f == "segments.yaml" {
+			b = []byte(strings.Replace(string(b), "allowed_lateness: 5m", "allowed_lateness: "+lateness.String(), 1))
+		}
+		if err := os.WriteFile(filepath.Join(out, f), b, 0o644); err != nil {
+			return "", err
+		}
+	}
+	return out, nil
+}
+
+// event is a touchpoint of person i.
+func event(id string, i int, typ string, at time.Time) *touchpoint.Touchpoint {
+	t := &touchpoint.Touchpoint{EventID: id, EventTime: at, EventType: typ, Channel: "email",
+		Identifiers: map[string]string{"customer_id": "c" + strconv.Itoa(i)}}
+	if typ == "purchase" {
+		revenue := touchpoint.Money(120 * touchpoint.MicrosPerUnit)
+		t.Revenue, t.Currency = &revenue, "USD"
+	}
+	return t
+}
+
+// waitInputs waits until the service has applied (or dropped) n inputs.
+func waitInputs(ctx context.Context, metrics string, n float64) error {
+	for {
+		applied, _ := scrape(metrics, "touchline_segments_inputs_total")
+		if applied >= n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the service applied %.0f of %.0f inputs: %w", applied, n, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// scrape sums the samples of a metric.
+func scrape(url, name string) (float64, error) {
+	resp, err := http.Get(url) //nolint:gosec // loopback URL built by the benchmark
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	sum := 0.0
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, name+" ") || strings.HasPrefix(line, name+"{") {
+			f := strings.Fields(line)
+			v, err := strconv.ParseFloat(f[len(f)-1], 64)
+			if err == nil {
+				sum += v
+			}
+		}
+	}
+	return sum, nil
+}
+
+// cpuSeconds returns the user and system CPU time of process pid.
+func cpuSeconds(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The fields after the command name (in parentheses): utime and stime
+	// are the 12th and 13th of them, in clock ticks of 1/100 s.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return (utime + stime) / 100, nil
+}
+
+// latencies collects the latency of every change of an event after since.
+type latencies struct {
+	mu  sync.Mutex
+	all []time.Duration
+}
+
+func (l *latencies) read(ctx context.Context, kcfg kafka.Config, since time.Time) {
+	cl, err := kafka.NewClient(kcfg, nil, kgo.ConsumeTopics(kcfg.Topics.SegmentChanges),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "reading changes:", err)
+		return
+	}
+	defer cl.Close()
+	reg, err := kafka.NewRegistry(kcfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "reading changes:", err)
+		return
+	}
+	codecs := avro.NewCodecs(reg)
+	for ctx.Err() == nil {
+		fetches := cl.PollFetches(ctx)
+		now := time.Now()
+		fetches.EachRecord(func(r *kgo.Record) {
+			_, rec, err := codecs.Decode(ctx, r.Value)
+			if err != nil {
+				return
+			}
+			at := rec["at"].(time.Time)
+			if at.Before(since) {
+				return // a change of the loading events
+			}
+			l.mu.Lock()
+			l.all = append(l.all, now.Sub(at))
+			l.mu.Unlock()
+		})
+	}
+}
+
+func (l *latencies) sorted() []time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := append([]time.Duration(nil), l.all...)
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+func pct(sorted []time.Duration, q float64) time.Duration {
+	return sorted[min(len(sorted)-1, int(q*float64(len(sorted))))].Round(time.Millisecond)
+}

@@ -164,23 +164,30 @@ func NewRegistry(cfg Config) (avro.Registry, error) {
 // non-empty partition of topics, i.e. has processed everything published so
 // far.
 func GroupCaughtUp(ctx context.Context, adm *kadm.Client, group string, topics ...string) (bool, error) {
+	lag, err := GroupLag(ctx, adm, group, topics...)
+	return lag == 0, err
+}
+
+// GroupLag returns the largest lag of group over the partitions of topics:
+// the end offset minus the committed one (the end offset itself where
+// nothing is committed yet). A group that has not committed at all lags by
+// the ends.
+func GroupLag(ctx context.Context, adm *kadm.Client, group string, topics ...string) (int64, error) {
 	ends, err := adm.ListEndOffsets(ctx, topics...)
 	if err != nil {
-		return false, fmt.Errorf("listing end offsets: %w", err)
+		return 0, fmt.Errorf("listing end offsets: %w", err)
 	}
 	committed, err := adm.FetchOffsets(ctx, group)
-	if errors.Is(err, kerr.GroupIDNotFound) {
-		return false, nil // the group has not committed yet
+	if err != nil && !errors.Is(err, kerr.GroupIDNotFound) {
+		return 0, fmt.Errorf("fetching offsets of group %s: %w", group, err)
 	}
-	if err != nil {
-		return false, fmt.Errorf("fetching offsets of group %s: %w", group, err)
-	}
-	done := true
+	var lag int64
 	ends.Each(func(o kadm.ListedOffset) {
-		c, ok := committed.Lookup(o.Topic, o.Partition)
-		if o.Offset > 0 && (!ok || c.At < o.Offset) {
-			done = false
+		at := int64(0)
+		if c, ok := committed.Lookup(o.Topic, o.Partition); ok {
+			at = c.At
 		}
+		lag = max(lag, o.Offset-at)
 	})
-	return done, nil
+	return lag, nil
 }

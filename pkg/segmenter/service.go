@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
@@ -42,6 +43,9 @@ type Service struct {
 	procs     map[int32]*segments.Processor
 	lastInput map[int32]time.Time // wall clock of a partition's last input
 	rebuilds  atomic.Int64
+	adm       *kadm.Client // to ask whether the router has caught up
+	// routed is the last time the router was seen caught up.
+	routed, routerChecked time.Time
 }
 
 // EnsureTopics creates the segment topics when they do not exist: inputs
@@ -86,6 +90,7 @@ func New(ctx context.Context, cfg Config, kcfg kafka.Config, conn driver.Conn, d
 		return nil, err
 	}
 	s.sess = sess
+	s.adm = kadm.NewClient(sess.Client())
 	return s, nil
 }
 
@@ -229,8 +234,12 @@ func (s *Service) touch(p int32, at time.Time) {
 
 // advanceIdle moves the watermark of partitions without input for
 // IdleAdvance to the clock, so that their timers fire, and reports whether
-// any moved.
+// any moved. It does so only while the router has routed every touchpoint:
+// a partition waiting for a backlog is not idle.
 func (s *Service) advanceIdle(ctx context.Context, procs map[int32]*segments.Processor, b *batch, now time.Time) bool {
+	if !s.routerCaughtUp(ctx, now) {
+		return false
+	}
 	advanced := false
 	for p, proc := range procs {
 		s.mu.Lock()
@@ -254,6 +263,22 @@ func (s *Service) advanceIdle(ctx context.Context, procs map[int32]*segments.Pro
 		advanced = true
 	}
 	return advanced
+}
+
+// routerCaughtUp reports whether the router's group has consumed the
+// touchpoints topic (up to one offset, which a transaction marker of a
+// transactional producer takes), asking Kafka at most every IdleAdvance.
+func (s *Service) routerCaughtUp(ctx context.Context, now time.Time) bool {
+	if now.Sub(s.routerChecked) >= s.cfg.IdleAdvance {
+		s.routerChecked = now
+		lag, err := kafka.GroupLag(ctx, s.adm, s.cfg.RouterGroup, s.kcfg.Topics.Touchpoints)
+		if err != nil {
+			s.log.Warn("asking for the router's lag", zap.Error(err))
+		} else if lag <= 1 {
+			s.routed = now
+		}
+	}
+	return s.routed.Equal(s.routerChecked)
 }
 
 // addChanges adds the changes of partition p to the batch: records on the

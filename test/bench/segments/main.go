@@ -39,8 +39,9 @@ func main() {
 	rate := flag.Int("rate", 20_000, "touchpoints per second in the timed run")
 	seconds := flag.Int("seconds", 60, "length of the timed run")
 	lateness := flag.Duration("lateness", 200*time.Millisecond, "allowed lateness of the definitions (decisions wait this long)")
+	keep := flag.Bool("keep", false, "keep the servers' and the service's directory (logs) and print where it is")
 	flag.Parse()
-	if err := run(*persons, *rate, time.Duration(*seconds)*time.Second, *lateness); err != nil {
+	if err := run(*persons, *rate, time.Duration(*seconds)*time.Second, *lateness, *keep); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -49,14 +50,18 @@ func main() {
 // eventTypes are the timed run's event types, weighted by repetition.
 var eventTypes = []string{"page_view", "page_view", "page_view", "add_to_cart", "email_open", "email_click", "purchase", "signup"}
 
-func run(persons, rate int, length, lateness time.Duration) error {
+func run(persons, rate int, length, lateness time.Duration, keep bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
 	defer cancel()
 	dir, err := os.MkdirTemp("", "touchline-bench-segments-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	if keep {
+		fmt.Println("keeping", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
 	srv, err := testenv.Start(ctx, dir)
 	if err != nil {
 		return err
@@ -156,6 +161,7 @@ func run(persons, rate int, length, lateness time.Duration) error {
 	stopReading()
 	rss, peak, _ := svc.RSS()
 	held, _ := scrape(metrics, "touchline_segments_state_persons")
+	late, _ := scrape(metrics, `touchline_segments_inputs_total{result="late"}`)
 	lat := changes.sorted()
 
 	fmt.Printf("\n%-52s %s\n", "measurement", "value")
@@ -169,6 +175,7 @@ func run(persons, rate int, length, lateness time.Duration) error {
 	}
 	fmt.Printf("%-52s %.2f cores\n", "service CPU during the timed run", (cpuEnd-cpuStart)/processedIn.Seconds())
 	fmt.Printf("%-52s %.0f\n", "persons held in state", held)
+	fmt.Printf("%-52s %.0f\n", "inputs dropped as late", late)
 	fmt.Printf("%-52s %d MiB after loading, %d MiB at the end (peak %d MiB)\n", "service RSS", loadedRSS>>20, rss>>20, peak>>20)
 	return nil
 }

@@ -32,14 +32,21 @@ func DecodeInput(b []byte) (segments.Input, error) {
 	return in, in.Validate()
 }
 
-// The changelog's keys: a person's state, and a partition's meta state.
+// The changelog's keys: a person's state, an input waiting for the
+// watermark, and a partition's meta state.
 const (
-	personKeyPrefix = "p/"
-	metaKey         = "m"
+	personKeyPrefix  = "p/"
+	pendingKeyPrefix = "q/"
+	metaKey          = "m"
 )
 
 // personKey is the changelog key of a person.
 func personKey(person string) []byte { return []byte(personKeyPrefix + person) }
+
+// pendingKey is the changelog key of the pending input of an arrival.
+func pendingKey(arrival int64) []byte {
+	return []byte(fmt.Sprintf("%s%020d", pendingKeyPrefix, arrival))
+}
 
 // featureText renders the features of a change as text, for the changes
 // topic and ClickHouse.

@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -335,6 +336,17 @@ func (s *Service) addState(b *batch, p int32, proc *segments.Processor) error {
 		}
 		b.records = append(b.records, rec)
 	}
+	queued, released := proc.TakePending()
+	for _, pe := range queued {
+		v, err := json.Marshal(pe)
+		if err != nil {
+			return fmt.Errorf("encoding a pending input: %w", err)
+		}
+		b.records = append(b.records, &kgo.Record{Topic: s.kcfg.Topics.SegmentChangelog, Partition: p, Key: pendingKey(pe.Arrival), Value: v})
+	}
+	for _, arrival := range released {
+		b.records = append(b.records, &kgo.Record{Topic: s.kcfg.Topics.SegmentChangelog, Partition: p, Key: pendingKey(arrival)})
+	}
 	meta, err := proc.Meta()
 	if err != nil {
 		return err
@@ -392,6 +404,14 @@ func (s *Service) rebuild(ctx context.Context, p int32) (*segments.Processor, er
 	n, err := ReadChangelog(ctx, s.kcfg, p, s.log, func(key, value []byte) error {
 		if string(key) == metaKey {
 			return proc.RestoreMeta(value)
+		}
+		if strings.HasPrefix(string(key), pendingKeyPrefix) {
+			var pe segments.Pending
+			if err := json.Unmarshal(value, &pe); err != nil {
+				return fmt.Errorf("reading the pending input %s: %w", key, err)
+			}
+			proc.RestorePending(pe)
+			return nil
 		}
 		var person segments.Person
 		if err := json.Unmarshal(value, &person); err != nil {

@@ -39,6 +39,11 @@ type Definitions struct {
 	// AllowedLateness is how far behind the latest event time an event may
 	// arrive and still count. Default 5m.
 	AllowedLateness time.Duration
+	// MaxKeptEvents bounds the events kept per person for windowed
+	// features; beyond it the oldest go, and windowed features of such a
+	// person count only the newest. It keeps memory and changelog records
+	// bounded for bots and test accounts. Default 1000.
+	MaxKeptEvents int
 	// RFM are the fixed bands of the RFM scores.
 	RFM RFM
 	// Features are named CEL expressions that segments may use as variables.
@@ -94,6 +99,7 @@ type Segment struct {
 func DefaultDefinitions() *Definitions {
 	return &Definitions{
 		AllowedLateness: 5 * time.Minute,
+		MaxKeptEvents:   1000,
 		RFM: RFM{EventType: "purchase", Recency: [4]float64{30, 90, 180, 365},
 			Frequency: [4]float64{2, 3, 5, 10}, Monetary: [4]float64{100, 250, 500, 1000}},
 		specs:      map[string]spec{},
@@ -136,6 +142,10 @@ func ParseDefinitions(name string, data []byte) (*Definitions, error) {
 			if d.AllowedLateness, err = duration(v); err != nil {
 				return nil, pipefile.Errorf(name, v.Line, "allowed_lateness: %v", err)
 			}
+		case "max_kept_events":
+			if v.Kind != yaml.ScalarNode || v.Decode(&d.MaxKeptEvents) != nil || d.MaxKeptEvents < 1 {
+				return nil, pipefile.Errorf(name, v.Line, "max_kept_events: want a whole number, at least 1")
+			}
 		case "rfm":
 			if err := d.RFM.parse(name, v); err != nil {
 				return nil, err
@@ -145,7 +155,7 @@ func ParseDefinitions(name string, data []byte) (*Definitions, error) {
 		case "segments":
 			segmentNodes = v
 		default:
-			return nil, pipefile.Errorf(name, k.Line, "unknown key %q: want allowed_lateness, rfm, features or segments", k.Value)
+			return nil, pipefile.Errorf(name, k.Line, "unknown key %q: want allowed_lateness, max_kept_events, rfm, features or segments", k.Value)
 		}
 	}
 	if segmentNodes == nil {

@@ -46,6 +46,7 @@ func TestBadDefinitionsAreRefusedWithFileLineAndReason(t *testing.T) {
 		{"bad feature", "features:\n  n: count(\"x\", \"0s\")\n" + head + "    when: n > 0\n", 2, "positive duration"},
 		{"bad rfm", "rfm:\n  frequency: [3, 2, 1, 0]\n" + head + "    when: true\n", 2, "ascending"},
 		{"bad lateness", "allowed_lateness: soon\n" + head + "    when: true\n", 1, "allowed_lateness"},
+		{"bad event cap", "max_kept_events: 0\n" + head + "    when: true\n", 1, "max_kept_events"},
 		{"block scalar", head + "    when: |\n      count(\"x\") > 0 &&\n      nope\n", 5, "undeclared reference to 'nope'"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

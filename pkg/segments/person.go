@@ -103,6 +103,9 @@ func (p *Person) apply(d *Definitions, e Event) {
 	}
 	if d.maxWindow > 0 {
 		p.Events = append(p.Events, e)
+		if extra := len(p.Events) - d.MaxKeptEvents; extra > 0 {
+			p.Events = append(p.Events[:0], p.Events[extra:]...)
+		}
 	}
 	for key, s := range d.specs {
 		if s.window != 0 || !s.matches(&e) {

@@ -107,6 +107,10 @@ type Processor struct {
 	// changed, since they were last taken.
 	forwards []Input
 	dirty    map[string]bool
+	// queued and released are the pending inputs added and the arrivals
+	// released since they were last taken.
+	queued   map[int64]*Pending
+	released []int64
 	// timers orders persons by their next timer; entries that no longer
 	// match the person's Timer are skipped.
 	timers timerHeap
@@ -127,7 +131,7 @@ type processorState struct {
 type meta struct {
 	// Pending are the inputs after the watermark, waiting for it, with
 	// their arrival order.
-	Pending []pending `json:"pending"`
+	Pending []Pending `json:"pending,omitempty"`
 	// MaxSeen is the latest input time seen; Watermark = MaxSeen - allowed
 	// lateness, or later after Advance. Inputs at or before it are late.
 	MaxSeen   time.Time `json:"max_seen"`
@@ -142,7 +146,9 @@ type meta struct {
 	Redirects map[string]string `json:"redirects,omitempty"`
 }
 
-type pending struct {
+// Pending is an input waiting for the watermark, with its arrival number
+// (which orders inputs of the same time).
+type Pending struct {
 	Input   Input `json:"input"`
 	Arrival int64 `json:"arrival"`
 }
@@ -151,7 +157,8 @@ type pending struct {
 // nil, tells which persons are this processor's: a merge into another
 // person becomes a Transfer (TakeForwards) for that person's processor.
 func NewProcessor(defs *Definitions, local func(person string) bool) (*Processor, error) {
-	p := &Processor{defs: defs, local: local, state: processorState{Persons: map[string]*Person{}}, dirty: map[string]bool{}}
+	p := &Processor{defs: defs, local: local, state: processorState{Persons: map[string]*Person{}},
+		dirty: map[string]bool{}, queued: map[int64]*Pending{}}
 	env, err := newEnv(p)
 	if err != nil {
 		return nil, err
@@ -211,15 +218,40 @@ func (p *Processor) RestorePerson(person *Person) {
 	}
 }
 
-// Meta returns the processor's state besides its persons (watermark,
-// pending inputs, counters), for a changelog.
-func (p *Processor) Meta() ([]byte, error) { return json.Marshal(&p.state.meta) }
+// Meta returns the processor's state besides its persons and pending
+// inputs (watermark, counters, redirects), for a changelog.
+func (p *Processor) Meta() ([]byte, error) {
+	m := p.state.meta
+	m.Pending = nil
+	return json.Marshal(&m)
+}
 
-// RestoreMeta puts state returned by Meta into the processor.
+// TakePending returns the pending inputs queued and the arrivals of those
+// released since the last call, for a changelog that keeps each pending
+// input as a record of its own.
+func (p *Processor) TakePending() (queued []Pending, released []int64) {
+	for _, pe := range p.queued {
+		queued = append(queued, *pe)
+	}
+	sort.Slice(queued, func(i, j int) bool { return queued[i].Arrival < queued[j].Arrival })
+	released = p.released
+	p.queued, p.released = map[int64]*Pending{}, nil
+	return queued, released
+}
+
+// RestorePending puts a pending input, as a changelog holds it, back.
+func (p *Processor) RestorePending(pe Pending) {
+	p.state.Pending = append(p.state.Pending, pe)
+}
+
+// RestoreMeta puts state returned by Meta into the processor; the pending
+// inputs restored before or after stay.
 func (p *Processor) RestoreMeta(b []byte) error {
+	pending := p.state.Pending
 	if err := json.Unmarshal(b, &p.state.meta); err != nil {
 		return fmt.Errorf("reading segments processor state: %w", err)
 	}
+	p.state.Pending = append(pending, p.state.Pending...)
 	return nil
 }
 
@@ -287,7 +319,9 @@ func (p *Processor) Add(in Input) ([]Change, error) {
 		return nil, nil
 	}
 	p.state.Arrivals++
-	p.state.Pending = append(p.state.Pending, pending{Input: in, Arrival: p.state.Arrivals})
+	pe := Pending{Input: in, Arrival: p.state.Arrivals}
+	p.state.Pending = append(p.state.Pending, pe)
+	p.queued[pe.Arrival] = &pe
 	if at.After(p.state.MaxSeen) {
 		p.state.MaxSeen = at
 	}
@@ -356,6 +390,13 @@ func (p *Processor) instant(t time.Time) ([]Change, error) {
 			touched[p.owner(in.Merge.Into)] = true
 		}
 		n++
+	}
+	for _, pe := range p.state.Pending[:n] {
+		if _, new := p.queued[pe.Arrival]; new {
+			delete(p.queued, pe.Arrival) // queued and released within one batch
+		} else {
+			p.released = append(p.released, pe.Arrival)
+		}
 	}
 	p.state.Pending = p.state.Pending[n:]
 	for len(p.timers) > 0 && !p.timers[0].due.After(t) {

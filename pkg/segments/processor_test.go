@@ -47,6 +47,17 @@ func record(t *testing.T, p *Processor, changelog map[string][]byte) {
 		}
 		changelog["p/"+id] = b
 	}
+	queued, released := p.TakePending()
+	for _, pe := range queued {
+		b, err := json.Marshal(pe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		changelog[fmt.Sprint("q/", pe.Arrival)] = b
+	}
+	for _, arrival := range released {
+		delete(changelog, fmt.Sprint("q/", arrival))
+	}
 	meta, err := p.Meta()
 	if err != nil {
 		t.Fatal(err)
@@ -77,6 +88,14 @@ func restart(t *testing.T, defs *Definitions, p *Processor, changelog map[string
 			if err := fresh.RestoreMeta(b); err != nil {
 				t.Fatal(err)
 			}
+			continue
+		}
+		if strings.HasPrefix(key, "q/") {
+			var pe Pending
+			if err := json.Unmarshal(b, &pe); err != nil {
+				t.Fatal(err)
+			}
+			fresh.RestorePending(pe)
 			continue
 		}
 		var person Person
@@ -275,5 +294,28 @@ func TestMergeAcrossProcessors(t *testing.T) {
 	if len(joined) != 1 || joined[0].Person != "bob" || joined[0].Segment != "big_spender" || !joined[0].Entered ||
 		joined[0].Features[`sum("purchase", "revenue")`] != 150.0 {
 		t.Fatalf("bob after the transfer: %+v", joined)
+	}
+}
+
+// TestKeptEventsAreBounded: a person with more events than max_kept_events
+// keeps the newest, and its windowed count counts those.
+func TestKeptEventsAreBounded(t *testing.T) {
+	defs, err := ParseDefinitions("cap.yaml", []byte("allowed_lateness: 0s\nmax_kept_events: 3\nsegments:\n  - name: busy\n    when: count(\"page_view\", \"1d\") >= 4\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewProcessor(defs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	for i := 0; i < 6; i++ {
+		c, err := p.Add(Input{Event: &Event{ID: fmt.Sprint(i), Person: "bot", At: t0.Add(time.Duration(i) * time.Minute), Type: "page_view"}})
+		if err != nil || len(c) != 0 {
+			t.Fatalf("event %d: %v %v", i, c, err)
+		}
+	}
+	if n := len(p.Person("bot").Events); n != 3 {
+		t.Errorf("kept %d events, want 3", n)
 	}
 }

@@ -197,6 +197,7 @@ func (p *Processor) Restore(snapshot []byte) error {
 		s.Persons = map[string]*Person{}
 	}
 	p.state, p.timers = processorState{Persons: map[string]*Person{}, meta: s.meta}, nil
+	heap.Init(p.pending())
 	for _, person := range s.Persons {
 		p.RestorePerson(person)
 	}
@@ -240,9 +241,11 @@ func (p *Processor) TakePending() (queued []Pending, released []int64) {
 }
 
 // RestorePending puts a pending input, as a changelog holds it, back.
-func (p *Processor) RestorePending(pe Pending) {
-	p.state.Pending = append(p.state.Pending, pe)
-}
+func (p *Processor) RestorePending(pe Pending) { heap.Push(p.pending(), pe) }
+
+// pending returns the pending inputs as a heap ordered by time, then
+// arrival.
+func (p *Processor) pending() *pendingHeap { return (*pendingHeap)(&p.state.Pending) }
 
 // RestoreMeta puts state returned by Meta into the processor; the pending
 // inputs restored before or after stay.
@@ -252,6 +255,7 @@ func (p *Processor) RestoreMeta(b []byte) error {
 		return fmt.Errorf("reading segments processor state: %w", err)
 	}
 	p.state.Pending = append(pending, p.state.Pending...)
+	heap.Init(p.pending())
 	return nil
 }
 
@@ -320,7 +324,7 @@ func (p *Processor) Add(in Input) ([]Change, error) {
 	}
 	p.state.Arrivals++
 	pe := Pending{Input: in, Arrival: p.state.Arrivals}
-	p.state.Pending = append(p.state.Pending, pe)
+	heap.Push(p.pending(), pe)
 	p.queued[pe.Arrival] = &pe
 	if at.After(p.state.MaxSeen) {
 		p.state.MaxSeen = at
@@ -341,13 +345,6 @@ func (p *Processor) advance(w time.Time) ([]Change, error) {
 	if !w.After(p.state.Watermark) {
 		return nil, nil
 	}
-	sort.SliceStable(p.state.Pending, func(i, j int) bool {
-		a, b := p.state.Pending[i], p.state.Pending[j]
-		if !a.Input.at().Equal(b.Input.at()) {
-			return a.Input.at().Before(b.Input.at())
-		}
-		return a.Arrival < b.Arrival
-	})
 	var changes []Change
 	for {
 		// The next instant: the earlier of the next pending input and the
@@ -378,9 +375,9 @@ func (p *Processor) advance(w time.Time) ([]Change, error) {
 func (p *Processor) instant(t time.Time) ([]Change, error) {
 	var changes []Change
 	touched := map[string]bool{}
-	n := 0
-	for n < len(p.state.Pending) && p.state.Pending[n].Input.at().Equal(t) {
-		in := p.state.Pending[n].Input
+	for len(p.state.Pending) > 0 && p.state.Pending[0].Input.at().Equal(t) {
+		pe := heap.Pop(p.pending()).(Pending)
+		in := pe.Input
 		for _, id := range p.apply(in) {
 			touched[id] = true
 		}
@@ -389,16 +386,12 @@ func (p *Processor) instant(t time.Time) ([]Change, error) {
 			delete(touched, in.Merge.From)
 			touched[p.owner(in.Merge.Into)] = true
 		}
-		n++
-	}
-	for _, pe := range p.state.Pending[:n] {
 		if _, new := p.queued[pe.Arrival]; new {
 			delete(p.queued, pe.Arrival) // queued and released within one batch
 		} else {
 			p.released = append(p.released, pe.Arrival)
 		}
 	}
-	p.state.Pending = p.state.Pending[n:]
 	for len(p.timers) > 0 && !p.timers[0].due.After(t) {
 		tm := heap.Pop(&p.timers).(timer)
 		if person := p.state.Persons[tm.person]; person != nil && person.Timer.Equal(tm.due) {
@@ -635,6 +628,26 @@ func (h timerHeap) Less(i, j int) bool {
 func (h timerHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
 func (h *timerHeap) Push(x any)   { *h = append(*h, x.(timer)) }
 func (h *timerHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// pendingHeap is a min-heap of pending inputs by time, then arrival.
+type pendingHeap []Pending
+
+func (h pendingHeap) Len() int { return len(h) }
+func (h pendingHeap) Less(i, j int) bool {
+	a, b := h[i].Input.at(), h[j].Input.at()
+	if !a.Equal(b) {
+		return a.Before(b)
+	}
+	return h[i].Arrival < h[j].Arrival
+}
+func (h pendingHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *pendingHeap) Push(x any)   { *h = append(*h, x.(Pending)) }
+func (h *pendingHeap) Pop() any {
 	old := *h
 	x := old[len(old)-1]
 	*h = old[:len(old)-1]

@@ -30,6 +30,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/avro"
 	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/publish"
+	"github.com/touchline-io/touchline/pkg/segments"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 	"github.com/touchline-io/touchline/test/testenv"
 )
@@ -107,6 +108,11 @@ func run(persons, rate int, length, lateness time.Duration, maxPoll int, keep bo
 		return err
 	}
 	defer pub.Close()
+	inProcess, err := processorRate(cfg.Pipelines, persons, rate)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("baseline: the segments processor alone, in this process: %.0f events/s\n", inProcess)
 	fmt.Printf("loading %d persons (one page_view each) ...\n", persons)
 	start := time.Now()
 	for i := 0; i < persons; i++ {
@@ -179,11 +185,47 @@ func run(persons, rate int, length, lateness time.Duration, maxPoll int, keep bo
 			pct(lat, 0.50), pct(lat, 0.90), pct(lat, 0.99))
 		fmt.Printf("%-52s %s (of which the allowed lateness %s)\n", "  max", lat[len(lat)-1].Round(time.Millisecond), lateness)
 	}
+	fmt.Printf("%-52s %.0f/s (service / processor: %.2f)\n", "baseline: processor alone, in process", inProcess,
+		float64(published)/processedIn.Seconds()/inProcess)
 	fmt.Printf("%-52s %.2f cores\n", "service CPU during the timed run", (cpuEnd-cpuStart)/processedIn.Seconds())
 	fmt.Printf("%-52s %.0f\n", "persons held in state", held)
 	fmt.Printf("%-52s %.0f of %d\n", "timed-run inputs dropped as late", late-lateBefore, published)
 	fmt.Printf("%-52s %d MiB after loading, %d MiB at the end (peak %d MiB)\n", "service RSS", loadedRSS>>20, rss>>20, peak>>20)
 	return nil
+}
+
+// processorRate runs the same kind of events through one segments
+// processor in this process (no Kafka, no ClickHouse): persons loaded with
+// one event each, then 10 seconds of event time at rate events/s, and
+// returns the events processed per second of CPU-bound work.
+func processorRate(pipelinesDir string, persons, rate int) (float64, error) {
+	defs, err := segments.LoadDefinitions(filepath.Join(pipelinesDir, segments.DefinitionsFile))
+	if err != nil {
+		return 0, err
+	}
+	p, err := segments.NewProcessor(defs, nil)
+	if err != nil {
+		return 0, err
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	at := time.Now().UTC().Add(-time.Hour)
+	n := persons + 10*rate
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		person, typ := i, "page_view"
+		if i >= persons {
+			person, typ = rng.IntN(persons), eventTypes[rng.IntN(len(eventTypes))]
+			at = at.Add(time.Second / time.Duration(rate))
+		}
+		e := &segments.Event{ID: strconv.Itoa(i), Person: "c" + strconv.Itoa(person), At: at, Type: typ, Channel: "email"}
+		if typ == "purchase" {
+			e.Revenue = 120
+		}
+		if _, err := p.Add(segments.Input{Event: e}); err != nil {
+			return 0, err
+		}
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
 }
 
 // pipelines writes the shipped rules and segment definitions, with the

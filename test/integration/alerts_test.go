@@ -432,3 +432,101 @@ func TestUndeliveredNotificationsWaitInTheOutbox(t *testing.T) {
 		t.Fatalf("outbox after delivery: %+v, %v", states, err)
 	}
 }
+
+// TestAlertsServiceRestartSendsNothingTwice runs the alerts service as a
+// process on data of the last 40 minutes (email's CTR at 1%, web's at 5%),
+// waits for the one firing notification to be delivered and recorded,
+// SIGKILLs the service and starts it again: over several more evaluations
+// of the still-breaching rule, the webhook receives nothing more.
+func TestAlertsServiceRestartSendsNothingTwice(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg, conn, _ := setup(ctx, t, 1, nil)
+	now := time.Now().UTC().Truncate(time.Minute)
+	var rows []clickhouse.TouchpointRow
+	for m := 1; m <= 40; m++ {
+		at := now.Add(-time.Duration(m) * time.Minute)
+		for channel, clicks := range map[string]int{"email": 1, "web": 5} {
+			for i := 0; i < 100; i++ {
+				rows = append(rows, fixtureRow(fmt.Sprintf("%s-%d-i%d", channel, m, i), "impression", channel, at))
+			}
+			for i := 0; i < clicks; i++ {
+				rows = append(rows, fixtureRow(fmt.Sprintf("%s-%d-c%d", channel, m, i), "click", channel, at))
+			}
+		}
+	}
+	if err := clickhouse.InsertTouchpoints(ctx, conn, rows); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Pipelines = t.TempDir()
+	rule := "rules:\n  - name: ctr-low\n    kpi: ctr\n    scope: channel\n    window: 30m\n    every: 1s\n    threshold: {below: 0.03}\n    for: 2\n"
+	if err := os.WriteFile(filepath.Join(cfg.Pipelines, alerts.RulesFile), []byte(rule), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hook := &flakyWebhook{attempts: map[string]int{}}
+	srv := httptest.NewServer(hook)
+	defer srv.Close()
+	cfgPath := filepath.Join(t.TempDir(), "touchline.yaml")
+	if err := testenv.WriteConfig(cfg, cfgPath); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(cfgPath, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = fmt.Fprintf(f, "alerts:\n  tick: 200ms\n  webhooks: [{name: ops, url: %q}]\n", srv.URL)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := logPath(t)
+	start := func() *testenv.Process {
+		p, err := testenv.StartProcess(touchlineBin, log, "--config", cfgPath, "alerts")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(p.Kill)
+		return p
+	}
+	svc := start()
+	// Delivered and recorded: the outbox of email's state is empty again.
+	for {
+		var outbox string
+		err := conn.QueryRow(ctx, "SELECT outbox FROM alert_states FINAL WHERE rule = 'ctr-low' AND channel = 'email' AND status = 'firing'").Scan(&outbox)
+		hook.mu.Lock()
+		delivered := len(hook.accepted)
+		hook.mu.Unlock()
+		if err == nil && outbox == "null" && delivered == 1 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no firing notification recorded (webhook got %d): %v", delivered, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	svc.Kill()
+	restarted := time.Now().UTC().Truncate(time.Second)
+	start()
+	// Several evaluations of the restarted service, still breaching.
+	time.Sleep(4 * time.Second)
+	var evaluated time.Time
+	if err := conn.QueryRow(ctx, "SELECT evaluated_at FROM alert_states FINAL WHERE rule = 'ctr-low' AND channel = 'email'").Scan(&evaluated); err != nil {
+		t.Fatal(err)
+	}
+	hook.mu.Lock()
+	defer hook.mu.Unlock()
+	if len(hook.accepted) != 1 || hook.accepted[0].Channel != "email" || hook.accepted[0].Status != alerts.Firing {
+		t.Errorf("webhook got %+v, want the one firing notification of email", hook.accepted)
+	}
+	for key, n := range hook.attempts {
+		if n != 1 {
+			t.Errorf("%s was posted %d times", key, n)
+		}
+	}
+	if evaluated.Before(restarted) {
+		t.Errorf("the restarted service did not evaluate the rule: last evaluation %s, restart %s", evaluated, restarted)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -30,7 +29,6 @@ type Engine struct {
 
 	states map[stateKey]*State
 	due    map[string]time.Time // per rule, its next evaluation
-	ready  atomic.Bool
 }
 
 // NewEngine returns an engine over rules whose states it loads from store.
@@ -43,19 +41,13 @@ func NewEngine(ctx context.Context, rules *Rules, source *Source, store *Store, 
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{rules: rules.Rules, source: source, store: store, sinks: sinks, cfg: cfg, metrics: metrics, log: log,
-		states: states, due: map[string]time.Time{}}
-	e.ready.Store(true)
-	return e, nil
+	return &Engine{rules: rules.Rules, source: source, store: store, sinks: sinks, cfg: cfg, metrics: metrics, log: log,
+		states: states, due: map[string]time.Time{}}, nil
 }
 
-// Ready reports whether the engine has loaded its state.
-func (e *Engine) Ready() error {
-	if !e.ready.Load() {
-		return fmt.Errorf("alert states not loaded")
-	}
-	return nil
-}
+// Ready reports whether the engine can serve: always, since NewEngine
+// returns only once the states are loaded.
+func (e *Engine) Ready() error { return nil }
 
 // Outcome is the result of evaluating one rule for one group.
 type Outcome struct {
@@ -84,9 +76,6 @@ func (e *Engine) Plan(ctx context.Context, at time.Time, rules []*Rule) ([]Outco
 	}
 	return out, nil
 }
-
-// Rules returns the engine's rules.
-func (e *Engine) Rules() []*Rule { return e.rules }
 
 func (e *Engine) plan(ctx context.Context, r *Rule, at time.Time) ([]Outcome, error) {
 	start := time.Now()

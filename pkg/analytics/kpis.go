@@ -5,8 +5,8 @@ import "strings"
 // The event types counted as impressions and clicks, as the channel_kpis
 // view counts them (schemas/clickhouse/0003_channel_kpis.sql).
 var (
-	ImpressionTypes = []string{"impression"}
-	ClickTypes      = []string{"click", "email_click", "sms_click"}
+	impressionTypes = []string{"impression"}
+	clickTypes      = []string{"click", "email_click", "sms_click"}
 )
 
 // TouchpointCountsQuery counts the touchpoints of Range per channel and
@@ -34,8 +34,8 @@ func (q TouchpointCountsQuery) SQL() (string, error) {
 	return `SELECT
     channel,
     campaign,
-    countIf(event_type IN (` + quoteList(ImpressionTypes) + `)) AS impressions,
-    countIf(event_type IN (` + quoteList(ClickTypes) + `)) AS clicks,
+    countIf(event_type IN (` + quoteList(impressionTypes) + `)) AS impressions,
+    countIf(event_type IN (` + quoteList(clickTypes) + `)) AS clicks,
     countIf(` + conversion + `) AS conversions,
     toFloat64(sumIf(revenue, ` + conversion + `)) / 1000000 AS revenue_units,
     count() AS events

@@ -2,7 +2,6 @@ package segmenter
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -49,25 +48,10 @@ type PersonState struct {
 // DescribePerson reads person's state from its partition of the committed
 // changelog and computes its features as of the partition's watermark.
 func DescribePerson(ctx context.Context, kcfg kafka.Config, partitions int32, defs *segments.Definitions, person string) (*PersonState, error) {
-	p := PartitionOf(person, partitions)
-	proc, err := NewProcessor(defs, p, partitions)
-	if err != nil {
-		return nil, err
-	}
 	want := string(personKey(person))
-	if _, err := ReadChangelog(ctx, kcfg, p, nil, func(key, value []byte) error {
-		switch string(key) {
-		case metaKey:
-			return proc.RestoreMeta(value)
-		case want:
-			var s segments.Person
-			if err := json.Unmarshal(value, &s); err != nil {
-				return fmt.Errorf("reading the state of %s: %w", person, err)
-			}
-			proc.RestorePerson(&s)
-		}
-		return nil
-	}); err != nil {
+	proc, _, err := LoadPartition(ctx, kcfg, defs, PartitionOf(person, partitions), partitions, nil,
+		func(key string) bool { return key == metaKey || key == want })
+	if err != nil {
 		return nil, err
 	}
 	out := &PersonState{Person: person, AsOf: proc.Watermark()}

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -43,8 +42,7 @@ type Service struct {
 	// without one is rebuilt from the changelog before its next input.
 	procs     map[int32]*segments.Processor
 	lastInput map[int32]time.Time // wall clock of a partition's last input
-	rebuilds  atomic.Int64
-	adm       *kadm.Client // to ask whether the router has caught up
+	adm       *kadm.Client        // to ask whether the router has caught up
 	// routed is the last time the router was seen caught up.
 	routed, routerChecked time.Time
 }
@@ -397,36 +395,47 @@ func (s *Service) processors(ctx context.Context) (map[int32]*segments.Processor
 // processor.
 func (s *Service) rebuild(ctx context.Context, p int32) (*segments.Processor, error) {
 	start := time.Now()
-	proc, err := NewProcessor(s.defs, p, s.cfg.Partitions)
+	proc, n, err := LoadPartition(ctx, s.kcfg, s.defs, p, s.cfg.Partitions, s.log, nil)
 	if err != nil {
 		return nil, err
 	}
-	n, err := ReadChangelog(ctx, s.kcfg, p, s.log, func(key, value []byte) error {
-		if string(key) == metaKey {
+	s.log.Info("segments state rebuilt", zap.Int32("partition", p), zap.Int("records", n), zap.Int("persons", proc.Persons()),
+		zap.Time("watermark", proc.Watermark()), zap.Duration("took", time.Since(start)))
+	return proc, nil
+}
+
+// LoadPartition returns a processor for partition p of n holding what the
+// committed changelog holds for it: every record, or those whose key keep
+// accepts. It also returns the number of changelog records read.
+func LoadPartition(ctx context.Context, kcfg kafka.Config, defs *segments.Definitions, p, n int32, log *zap.Logger,
+	keep func(key string) bool) (*segments.Processor, int, error) {
+	proc, err := NewProcessor(defs, p, n)
+	if err != nil {
+		return nil, 0, err
+	}
+	read, err := ReadChangelog(ctx, kcfg, p, log, func(key, value []byte) error {
+		k := string(key)
+		switch {
+		case keep != nil && !keep(k):
+			return nil
+		case k == metaKey:
 			return proc.RestoreMeta(value)
-		}
-		if strings.HasPrefix(string(key), pendingKeyPrefix) {
+		case strings.HasPrefix(k, pendingKeyPrefix):
 			var pe segments.Pending
 			if err := json.Unmarshal(value, &pe); err != nil {
-				return fmt.Errorf("reading the pending input %s: %w", key, err)
+				return fmt.Errorf("reading the pending input %s: %w", k, err)
 			}
 			proc.RestorePending(pe)
 			return nil
 		}
 		var person segments.Person
 		if err := json.Unmarshal(value, &person); err != nil {
-			return fmt.Errorf("reading the state of %s: %w", key, err)
+			return fmt.Errorf("reading the state of %s: %w", k, err)
 		}
 		proc.RestorePerson(&person)
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	s.rebuilds.Add(1)
-	s.log.Info("segments state rebuilt", zap.Int32("partition", p), zap.Int("records", n), zap.Int("persons", proc.Persons()),
-		zap.Time("watermark", proc.Watermark()), zap.Duration("took", time.Since(start)))
-	return proc, nil
+	return proc, read, err
 }
 
 // NewProcessor returns a processor for partition p of n: persons of other

@@ -9,7 +9,7 @@
 // (the latest event time seen minus the allowed lateness) passes them, and
 // events older than the watermark on arrival are dropped as too late. The
 // changes it emits are therefore a function of the input alone, which is what
-// makes a restart from a snapshot, or a replay, produce the same changes.
+// makes a restart from the changelog, or a replay, produce the same changes.
 // docs/segments.md is the reference.
 package segments
 
@@ -95,8 +95,8 @@ type Segment struct {
 	ast  *cel.Ast
 }
 
-// DefaultDefinitions returns empty definitions with the defaults.
-func DefaultDefinitions() *Definitions {
+// defaultDefinitions returns empty definitions with the defaults.
+func defaultDefinitions() *Definitions {
 	return &Definitions{
 		AllowedLateness: 5 * time.Minute,
 		MaxKeptEvents:   1000,
@@ -122,7 +122,7 @@ var segmentName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 // ParseDefinitions reads definitions from data; name is the file name used
 // in errors.
 func ParseDefinitions(name string, data []byte) (*Definitions, error) {
-	d := DefaultDefinitions()
+	d := defaultDefinitions()
 	root, err := pipefile.Document(name, data)
 	if err != nil {
 		return nil, err

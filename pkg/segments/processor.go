@@ -121,7 +121,8 @@ type Processor struct {
 	read    map[string]any
 }
 
-// processorState is what a snapshot holds.
+// processorState is the processor's state: its persons, and the rest,
+// which a changelog keeps as records of their own (Meta, TakePending).
 type processorState struct {
 	Persons map[string]*Person `json:"persons"`
 	meta
@@ -181,27 +182,6 @@ func NewProcessor(defs *Definitions, local func(person string) bool) (*Processor
 		p.segments = append(p.segments, prg)
 	}
 	return p, nil
-}
-
-// Snapshot returns the processor's state; Restore on a new processor of the
-// same definitions continues exactly where this one stands.
-func (p *Processor) Snapshot() ([]byte, error) { return json.Marshal(&p.state) }
-
-// Restore replaces the processor's state with a snapshot.
-func (p *Processor) Restore(snapshot []byte) error {
-	var s processorState
-	if err := json.Unmarshal(snapshot, &s); err != nil {
-		return fmt.Errorf("reading segments snapshot: %w", err)
-	}
-	if s.Persons == nil {
-		s.Persons = map[string]*Person{}
-	}
-	p.state, p.timers = processorState{Persons: map[string]*Person{}, meta: s.meta}, nil
-	heap.Init(p.pending())
-	for _, person := range s.Persons {
-		p.RestorePerson(person)
-	}
-	return nil
 }
 
 // RestorePerson puts a person's state, as a changelog holds it, into the
@@ -304,9 +284,6 @@ func (p *Processor) Evaluations() int64 { return p.state.Evaluations }
 
 // Persons returns how many persons the processor holds.
 func (p *Processor) Persons() int { return len(p.state.Persons) }
-
-// Person returns the state of person id, or nil.
-func (p *Processor) Person(id string) *Person { return p.state.Persons[id] }
 
 // Add takes one input and returns the changes that became final: an input
 // at or before the watermark is dropped as late; the others wait until the

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/touchline-io/touchline/pkg/avro"
@@ -209,7 +210,7 @@ func waitRouted(ctx context.Context, t *testing.T, cfg config.Config, pub *publi
 	adm := admin(t, cfg)
 	for {
 		routed, err := kafka.GroupCaughtUp(ctx, adm, cfg.Segments.RouterGroup, cfg.Kafka.Topics.Touchpoints)
-		if err != nil {
+		if err != nil && !kerr.IsRetriable(err) { // e.g. the coordinator still loading
 			t.Fatal(err)
 		}
 		if routed && countMerges(ctx, t, cfg) >= merges {

@@ -51,7 +51,8 @@ func RunSegments(ctx context.Context, cfg config.Config, reg *prometheus.Registr
 		return err
 	}
 	defer router.Close()
-	svc, err := segmenter.New(ctx, cfg.Segments, cfg.Kafka, conn, defs, instance, metrics, log.Named("segments"))
+	svc, err := segmenter.New(ctx, cfg.Segments, cfg.Kafka, conn, defs, instance, filepath.Join(cfg.StateDir, "segments-state"),
+		metrics, log.Named("segments"))
 	if err != nil {
 		return err
 	}

@@ -34,6 +34,7 @@ import (
 
 	"github.com/touchline-io/touchline/pkg/identifiers"
 	"github.com/touchline-io/touchline/pkg/identity"
+	"github.com/touchline-io/touchline/pkg/pebblelog"
 )
 
 // The database's keys. Every key starts with a one-byte prefix:
@@ -105,7 +106,7 @@ func Open(dir string, cacheEntries int, log *zap.Logger) (*Map, error) {
 	opts := &pebble.Options{
 		Cache:              cache,
 		FormatMajorVersion: pebble.FormatNewest,
-		Logger:             pebbleLogger{log.Named("pebble").Sugar()},
+		Logger:             pebblelog.New(log.Named("pebble")),
 	}
 	// Bloom filters make the lookup of an unknown identifier, the common
 	// case for new visitors, skip the tables that cannot hold it. Level 0's
@@ -496,14 +497,3 @@ func (m *Map) notifyLocked() {
 	close(m.changed)
 	m.changed = make(chan struct{})
 }
-
-// pebbleLogger sends pebble's messages to zap. Pebble's informational
-// messages (WAL recovery, ...) are debug logs here.
-type pebbleLogger struct{ s *zap.SugaredLogger }
-
-func (l pebbleLogger) Infof(format string, args ...any)  { l.s.Debugf(format, args...) }
-func (l pebbleLogger) Errorf(format string, args ...any) { l.s.Errorf(format, args...) }
-
-// Fatalf is called by pebble on an unrecoverable invariant violation such
-// as corruption; like pebble's default logger it exits the process.
-func (l pebbleLogger) Fatalf(format string, args ...any) { l.s.Fatalf(format, args...) }

@@ -15,11 +15,25 @@ import (
 // the end offsets it has when called, and calls each with every data record
 // in order. With partitions, it reads only those; otherwise all.
 func ReadCommitted(ctx context.Context, cfg Config, log *zap.Logger, topic string, partitions []int32, each func(*kgo.Record) error) error {
-	consume := kgo.ConsumeTopics(topic)
+	var from map[int32]int64
 	if len(partitions) > 0 {
-		offsets := map[int32]kgo.Offset{}
+		from = make(map[int32]int64, len(partitions))
 		for _, p := range partitions {
-			offsets[p] = kgo.NewOffset().AtStart()
+			from[p] = 0
+		}
+	}
+	return ReadCommittedFrom(ctx, cfg, log, topic, from, each)
+}
+
+// ReadCommittedFrom is ReadCommitted from given offsets: it reads the
+// partitions of from, each from its offset, or, with a nil from, every
+// partition from its start.
+func ReadCommittedFrom(ctx context.Context, cfg Config, log *zap.Logger, topic string, from map[int32]int64, each func(*kgo.Record) error) error {
+	consume := kgo.ConsumeTopics(topic)
+	if from != nil {
+		offsets := map[int32]kgo.Offset{}
+		for p, o := range from {
+			offsets[p] = kgo.NewOffset().At(o)
 		}
 		consume = kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets})
 	}
@@ -39,13 +53,10 @@ func ReadCommitted(ctx context.Context, cfg Config, log *zap.Logger, topic strin
 	if err != nil {
 		return fmt.Errorf("reading the end offsets of %s: %w", topic, err)
 	}
-	wanted := map[int32]bool{}
-	for _, p := range partitions {
-		wanted[p] = true
-	}
 	pending := map[int32]int64{}
 	ends.Each(func(o kadm.ListedOffset) {
-		if o.Offset > 0 && (len(partitions) == 0 || wanted[o.Partition]) {
+		start, wanted := from[o.Partition]
+		if o.Offset > start && (from == nil || wanted) {
 			pending[o.Partition] = o.Offset
 		}
 	})

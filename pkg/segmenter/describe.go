@@ -48,7 +48,7 @@ type PersonState struct {
 // DescribePerson reads person's state from its partition of the committed
 // changelog and computes its features as of the partition's watermark.
 func DescribePerson(ctx context.Context, kcfg kafka.Config, partitions int32, defs *segments.Definitions, person string) (*PersonState, error) {
-	want := string(personKey(person))
+	want := personKey(person)
 	proc, _, err := LoadPartition(ctx, kcfg, defs, PartitionOf(person, partitions), partitions, nil,
 		func(key string) bool { return key == metaKey || key == want })
 	if err != nil {

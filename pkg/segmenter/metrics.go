@@ -13,6 +13,7 @@ type Metrics struct {
 	timerLag         prometheus.Histogram
 	batchSeconds     prometheus.Histogram
 	persons          *prometheus.GaugeVec
+	cached           *prometheus.GaugeVec
 	evaluations      *prometheus.GaugeVec
 	watermarkLag     *prometheus.GaugeVec
 	lag              *prometheus.GaugeVec
@@ -39,6 +40,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Time to process and commit one batch.", Buckets: buckets}),
 		persons: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "touchline_segments_state_persons",
 			Help: "Persons held in state, by inputs partition."}, []string{"partition"}),
+		cached: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "touchline_segments_cached_persons",
+			Help: "Persons held in memory (the others are in the local state on disk), by inputs partition."}, []string{"partition"}),
 		evaluations: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "touchline_segments_evaluations",
 			Help: "Evaluations of persons since the partition's state began (rate() gives evaluations/s)."}, []string{"partition"}),
 		watermarkLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "touchline_segments_watermark_lag_seconds",
@@ -49,6 +52,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Failed writes, retried, by target (kafka, clickhouse)."}, []string{"target"}),
 	}
 	reg.MustRegister(m.inputs, m.routed, m.changes, m.changesBySegment, m.latency, m.timerLag, m.batchSeconds,
-		m.persons, m.evaluations, m.watermarkLag, m.lag, m.writeErrors)
+		m.persons, m.cached, m.evaluations, m.watermarkLag, m.lag, m.writeErrors)
 	return m
 }

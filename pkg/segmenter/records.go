@@ -41,12 +41,10 @@ const (
 )
 
 // personKey is the changelog key of a person.
-func personKey(person string) []byte { return []byte(personKeyPrefix + person) }
+func personKey(person string) string { return personKeyPrefix + person }
 
 // pendingKey is the changelog key of the pending input of an arrival.
-func pendingKey(arrival int64) []byte {
-	return []byte(fmt.Sprintf("%s%020d", pendingKeyPrefix, arrival))
-}
+func pendingKey(arrival int64) string { return fmt.Sprintf("%s%020d", pendingKeyPrefix, arrival) }
 
 // featureText renders the features of a change as text, for the changes
 // topic and ClickHouse.

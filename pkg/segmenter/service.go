@@ -32,6 +32,7 @@ type Service struct {
 	m      *Metrics
 	log    *zap.Logger
 	sess   *kgo.GroupTransactSession
+	local  *localState
 	codecs *avro.Codecs
 	// changeSchema is the schema id of SegmentChange records.
 	changeSchema int
@@ -57,8 +58,10 @@ func EnsureTopics(ctx context.Context, cl *kgo.Client, topics kafka.Topics, part
 }
 
 // New returns the stateful stage; Run starts it. instance names this
-// instance among the group's (InstanceName).
-func New(ctx context.Context, cfg Config, kcfg kafka.Config, conn driver.Conn, defs *segments.Definitions, instance string, m *Metrics, log *zap.Logger) (*Service, error) {
+// instance among the group's (InstanceName); stateDir is the directory of
+// its local copy of the state (pebble), created when missing.
+func New(ctx context.Context, cfg Config, kcfg kafka.Config, conn driver.Conn, defs *segments.Definitions, instance, stateDir string,
+	m *Metrics, log *zap.Logger) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -69,6 +72,9 @@ func New(ctx context.Context, cfg Config, kcfg kafka.Config, conn driver.Conn, d
 	s := &Service{cfg: cfg, kcfg: kcfg, conn: conn, defs: defs, m: m, log: log, codecs: avro.NewCodecs(reg),
 		assigned: map[int32]bool{}, procs: map[int32]*segments.Processor{}, lastInput: map[int32]time.Time{}}
 	if s.changeSchema, err = avro.RegisterLatest(ctx, reg, avro.KindSegment, kcfg.Topics.SegmentChanges); err != nil {
+		return nil, err
+	}
+	if s.local, err = openLocalState(stateDir, stateBlockCache, log); err != nil {
 		return nil, err
 	}
 	sess, err := kafka.NewGroupTransactSession(kcfg, log,
@@ -86,12 +92,23 @@ func New(ctx context.Context, cfg Config, kcfg kafka.Config, conn driver.Conn, d
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, lost map[string][]int32) { s.drop(lost) }),
 	)
 	if err != nil {
+		_ = s.local.Close()
 		return nil, err
 	}
 	s.sess = sess
 	s.adm = kadm.NewClient(sess.Client())
 	return s, nil
 }
+
+// stateBlockCache is the size of the local state's block cache.
+const stateBlockCache = 64 << 20
+
+// replayMaxAge is the age beyond which a partition's local state is
+// rebuilt from the whole changelog rather than brought up to date from its
+// checkpoint: compaction removes tombstones after the changelog's
+// delete.retention.ms (24 hours by default), and a copy older than that
+// could keep persons the changelog has deleted.
+const replayMaxAge = 12 * time.Hour
 
 // InstanceName names an instance by its host and state directory: stable
 // across its restarts, distinct from the other instances (each has its own
@@ -131,8 +148,13 @@ func (s *Service) Ready() error {
 	return nil
 }
 
-// Close leaves the group; call it after Run.
-func (s *Service) Close() { s.sess.Close() }
+// Close leaves the group and closes the local state; call it after Run.
+func (s *Service) Close() {
+	s.sess.Close()
+	if err := s.local.Close(); err != nil {
+		s.log.Warn("closing the segments state", zap.Error(err))
+	}
+}
 
 // Run processes inputs until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
@@ -149,6 +171,9 @@ type batch struct {
 	records []*kgo.Record
 	rows    []clickhouse.SegmentChangeRow
 	changes int
+	// local are the changelog records to apply to the local state, by
+	// partition, once committed.
+	local map[int32][]localWrite
 }
 
 // step processes one poll's inputs, advances idle partitions, and commits.
@@ -158,7 +183,7 @@ func (s *Service) step(ctx context.Context, fetches kgo.Fetches) error {
 	if err != nil {
 		return err
 	}
-	b := &batch{}
+	b := &batch{local: map[int32][]localWrite{}}
 	inputs := 0
 	fetches.EachPartition(func(ftp kgo.FetchTopicPartition) {
 		proc := procs[ftp.Partition]
@@ -220,8 +245,39 @@ func (s *Service) step(ctx context.Context, fetches kgo.Fetches) error {
 		s.log.Warn("transaction aborted; processing the inputs again", zap.Error(produced), zap.Int("inputs", inputs))
 		return nil
 	}
+	if err := s.applyLocal(b, procs); err != nil {
+		return err
+	}
 	s.m.changes.Add(float64(b.changes))
 	s.m.batchSeconds.Observe(time.Since(start).Seconds())
+	return nil
+}
+
+// applyLocal writes a committed batch's changelog records to the local
+// state, with the changelog offsets they reached, and lets the processors
+// evict persons beyond cache_persons. When that fails the processors are
+// rebuilt, from the local state and the changelog, before the next input.
+func (s *Service) applyLocal(b *batch, procs map[int32]*segments.Processor) error {
+	next := map[int32]int64{}
+	for _, r := range b.records {
+		if r.Topic == s.kcfg.Topics.SegmentChangelog && r.Offset+1 > next[r.Partition] {
+			next[r.Partition] = r.Offset + 1
+		}
+	}
+	now := time.Now()
+	for p, writes := range b.local {
+		if err := s.local.apply(p, writes, next[p], now); err != nil {
+			s.mu.Lock()
+			s.procs = map[int32]*segments.Processor{}
+			s.mu.Unlock()
+			return err
+		}
+	}
+	keep := s.cfg.CachePersons / max(1, len(procs))
+	for p, proc := range procs {
+		proc.Evict(keep)
+		s.m.cached.WithLabelValues(fmt.Sprint(p)).Set(float64(proc.Cached()))
+	}
 	return nil
 }
 
@@ -323,16 +379,20 @@ func (s *Service) addState(b *batch, p int32, proc *segments.Processor) error {
 		b.records = append(b.records, &kgo.Record{Topic: s.kcfg.Topics.SegmentInputs, Partition: PartitionOf(person, s.cfg.Partitions),
 			Key: []byte(person), Value: value})
 	}
+	changelog := func(w localWrite) {
+		b.records = append(b.records, &kgo.Record{Topic: s.kcfg.Topics.SegmentChangelog, Partition: p, Key: []byte(w.key), Value: w.value})
+		b.local[p] = append(b.local[p], w)
+	}
 	for id, person := range proc.TakeDirty() {
-		rec := &kgo.Record{Topic: s.kcfg.Topics.SegmentChangelog, Partition: p, Key: personKey(id)}
+		w := localWrite{key: personKey(id)}
 		if person != nil {
 			v, err := json.Marshal(person)
 			if err != nil {
 				return fmt.Errorf("encoding the state of person %s: %w", id, err)
 			}
-			rec.Value = v
+			w.value, w.timer = v, person.Timer
 		}
-		b.records = append(b.records, rec)
+		changelog(w)
 	}
 	queued, released := proc.TakePending()
 	for _, pe := range queued {
@@ -340,16 +400,16 @@ func (s *Service) addState(b *batch, p int32, proc *segments.Processor) error {
 		if err != nil {
 			return fmt.Errorf("encoding a pending input: %w", err)
 		}
-		b.records = append(b.records, &kgo.Record{Topic: s.kcfg.Topics.SegmentChangelog, Partition: p, Key: pendingKey(pe.Arrival), Value: v})
+		changelog(localWrite{key: pendingKey(pe.Arrival), value: v})
 	}
 	for _, arrival := range released {
-		b.records = append(b.records, &kgo.Record{Topic: s.kcfg.Topics.SegmentChangelog, Partition: p, Key: pendingKey(arrival)})
+		changelog(localWrite{key: pendingKey(arrival)})
 	}
 	meta, err := proc.Meta()
 	if err != nil {
 		return err
 	}
-	b.records = append(b.records, &kgo.Record{Topic: s.kcfg.Topics.SegmentChangelog, Partition: p, Key: []byte(metaKey), Value: meta})
+	changelog(localWrite{key: metaKey, value: meta})
 	s.m.persons.WithLabelValues(fmt.Sprint(p)).Set(float64(proc.Persons()))
 	s.m.evaluations.WithLabelValues(fmt.Sprint(p)).Set(float64(proc.Evaluations()))
 	s.m.watermarkLag.WithLabelValues(fmt.Sprint(p)).Set(time.Since(proc.Watermark()).Seconds())
@@ -391,16 +451,75 @@ func (s *Service) processors(ctx context.Context) (map[int32]*segments.Processor
 	return out, nil
 }
 
-// rebuild reads partition p of the changelog, as committed, into a new
-// processor.
+// rebuild brings partition p's local state up to date with the committed
+// changelog, from its checkpoint (or from the start, when the local state
+// has none, is older than replayMaxAge or is ahead of the changelog), and
+// returns a processor on it.
 func (s *Service) rebuild(ctx context.Context, p int32) (*segments.Processor, error) {
 	start := time.Now()
-	proc, n, err := LoadPartition(ctx, s.kcfg, s.defs, p, s.cfg.Partitions, s.log, nil)
+	next, at, ok, err := s.local.checkpoint(p)
 	if err != nil {
 		return nil, err
 	}
-	s.log.Info("segments state rebuilt", zap.Int32("partition", p), zap.Int("records", n), zap.Int("persons", proc.Persons()),
-		zap.Time("watermark", proc.Watermark()), zap.Duration("took", time.Since(start)))
+	ends, err := s.adm.ListEndOffsets(ctx, s.kcfg.Topics.SegmentChangelog)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the end offsets of %s: %w", s.kcfg.Topics.SegmentChangelog, err)
+	}
+	end, _ := ends.Lookup(s.kcfg.Topics.SegmentChangelog, p)
+	if ok && (time.Since(at) > replayMaxAge || next > end.Offset) {
+		ok = false
+	}
+	if !ok {
+		if err := s.local.wipe(p); err != nil {
+			return nil, err
+		}
+		next = 0
+	}
+	from := next
+	n := 0
+	var writes []localWrite
+	flush := func() error {
+		err := s.local.apply(p, writes, next, time.Now())
+		writes = writes[:0]
+		return err
+	}
+	if err := kafka.ReadCommittedFrom(ctx, s.kcfg, s.log, s.kcfg.Topics.SegmentChangelog, map[int32]int64{p: next}, func(r *kgo.Record) error {
+		n++
+		w := localWrite{key: string(r.Key), value: r.Value}
+		if strings.HasPrefix(w.key, personKeyPrefix) && r.Value != nil {
+			var timer struct {
+				Timer time.Time `json:"timer"`
+			}
+			if err := json.Unmarshal(r.Value, &timer); err != nil {
+				return fmt.Errorf("reading the state of %s: %w", w.key, err)
+			}
+			w.timer = timer.Timer
+		}
+		writes, next = append(writes, w), r.Offset+1
+		if len(writes) == 10_000 {
+			return flush()
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	proc, err := NewProcessor(s.defs, p, s.cfg.Partitions)
+	if err != nil {
+		return nil, err
+	}
+	proc.WithStore(partitionStore{l: s.local, p: p})
+	if err := s.local.load(p, proc); err != nil {
+		return nil, err
+	}
+	s.log.Info("segments state loaded", zap.Int32("partition", p), zap.Bool("from_checkpoint", ok), zap.Int64("changelog_from", from),
+		zap.Int("records_read", n), zap.Int64("persons", proc.Persons()), zap.Time("watermark", proc.Watermark()),
+		zap.Duration("took", time.Since(start)))
 	return proc, nil
 }
 

@@ -90,7 +90,19 @@ type Person struct {
 }
 
 func newPerson(id string) *Person {
-	return &Person{ID: id, Lifetime: map[string]*aggregate{}, Last: map[string]Event{}}
+	p := &Person{ID: id}
+	p.init()
+	return p
+}
+
+// init makes the maps of a decoded person usable.
+func (p *Person) init() {
+	if p.Lifetime == nil {
+		p.Lifetime = map[string]*aggregate{}
+	}
+	if p.Last == nil {
+		p.Last = map[string]Event{}
+	}
 }
 
 // apply adds e to the person's state under d. Events come in time order;

@@ -100,8 +100,17 @@ type Processor struct {
 	// local reports whether a person belongs to this processor; merges into
 	// other persons become transfers. Nil: every person does.
 	local func(person string) bool
+	// store, when set, holds the persons' states; persons then holds those
+	// used since the last Evict and those changed since the last
+	// TakeDirty, with nil for a person known to have no state. Without a
+	// store, persons holds every person.
+	store   Store
+	persons map[string]*Person
+	// timerOf is the due time (Unix nanoseconds) of every person's next
+	// timer, in memory whether or not the person is.
+	timerOf map[string]int64
 
-	state processorState
+	state meta
 	// forwards are the inputs for other processors (merged persons'
 	// states, and events of merged persons), and dirty the persons
 	// changed, since they were last taken.
@@ -121,11 +130,11 @@ type Processor struct {
 	read    map[string]any
 }
 
-// processorState is the processor's state: its persons, and the rest,
-// which a changelog keeps as records of their own (Meta, TakePending).
-type processorState struct {
-	Persons map[string]*Person `json:"persons"`
-	meta
+// Store holds persons' states outside the processor's memory.
+type Store interface {
+	// Person returns the state of a person as last taken by TakeDirty,
+	// or nil when it has none.
+	Person(id string) (*Person, error)
 }
 
 // meta is the processor's state besides its persons.
@@ -142,6 +151,8 @@ type meta struct {
 	// evaluations of persons.
 	Dropped     int64 `json:"dropped"`
 	Evaluations int64 `json:"evaluations"`
+	// Persons counts the persons with state.
+	Persons int64 `json:"persons"`
 	// Redirects maps merged persons to the persons they merged into, so
 	// that their later inputs reach the survivor.
 	Redirects map[string]string `json:"redirects,omitempty"`
@@ -158,7 +169,7 @@ type Pending struct {
 // nil, tells which persons are this processor's: a merge into another
 // person becomes a Transfer (TakeForwards) for that person's processor.
 func NewProcessor(defs *Definitions, local func(person string) bool) (*Processor, error) {
-	p := &Processor{defs: defs, local: local, state: processorState{Persons: map[string]*Person{}},
+	p := &Processor{defs: defs, local: local, persons: map[string]*Person{}, timerOf: map[string]int64{},
 		dirty: map[string]bool{}, queued: map[int64]*Pending{}}
 	env, err := newEnv(p)
 	if err != nil {
@@ -184,25 +195,53 @@ func NewProcessor(defs *Definitions, local func(person string) bool) (*Processor
 	return p, nil
 }
 
+// WithStore makes the processor keep persons' states in store instead of
+// memory: it loads a person when first used, and the caller writes what
+// TakeDirty returns to store, then calls Evict to bound the memory. Call it
+// before any input or restore.
+func (p *Processor) WithStore(store Store) *Processor {
+	p.store = store
+	return p
+}
+
 // RestorePerson puts a person's state, as a changelog holds it, into the
-// processor.
+// processor (without a store).
 func (p *Processor) RestorePerson(person *Person) {
-	if person.Lifetime == nil {
-		person.Lifetime = map[string]*aggregate{}
+	person.init()
+	p.persons[person.ID] = person
+	p.RestoreTimer(person.ID, person.Timer)
+}
+
+// RestoreTimer restores a person's next timer (a zero due: none), for a
+// processor with a store, whose persons stay in the store.
+func (p *Processor) RestoreTimer(person string, due time.Time) {
+	p.setTimer(person, due)
+}
+
+// Evict drops from memory the persons that have not changed since the
+// last TakeDirty, until at most keep remain. Only a processor with a store
+// evicts: without one, memory is where the state is.
+func (p *Processor) Evict(keep int) {
+	if p.store == nil {
+		return
 	}
-	if person.Last == nil {
-		person.Last = map[string]Event{}
-	}
-	p.state.Persons[person.ID] = person
-	if !person.Timer.IsZero() {
-		heap.Push(&p.timers, timer{due: person.Timer, person: person.ID})
+	for id := range p.persons {
+		if len(p.persons) <= keep {
+			return
+		}
+		if !p.dirty[id] {
+			delete(p.persons, id)
+		}
 	}
 }
+
+// Cached returns how many persons the processor holds in memory.
+func (p *Processor) Cached() int { return len(p.persons) }
 
 // Meta returns the processor's state besides its persons and pending
 // inputs (watermark, counters, redirects), for a changelog.
 func (p *Processor) Meta() ([]byte, error) {
-	m := p.state.meta
+	m := p.state
 	m.Pending = nil
 	return json.Marshal(&m)
 }
@@ -231,7 +270,7 @@ func (p *Processor) pending() *pendingHeap { return (*pendingHeap)(&p.state.Pend
 // inputs restored before or after stay.
 func (p *Processor) RestoreMeta(b []byte) error {
 	pending := p.state.Pending
-	if err := json.Unmarshal(b, &p.state.meta); err != nil {
+	if err := json.Unmarshal(b, &p.state); err != nil {
 		return fmt.Errorf("reading segments processor state: %w", err)
 	}
 	p.state.Pending = append(pending, p.state.Pending...)
@@ -244,7 +283,7 @@ func (p *Processor) RestoreMeta(b []byte) error {
 func (p *Processor) TakeDirty() map[string]*Person {
 	out := make(map[string]*Person, len(p.dirty))
 	for id := range p.dirty {
-		out[id] = p.state.Persons[id]
+		out[id] = p.persons[id]
 	}
 	p.dirty = map[string]bool{}
 	return out
@@ -282,8 +321,8 @@ func (p *Processor) Dropped() int64 { return p.state.Dropped }
 // Evaluations returns how many times the processor evaluated a person.
 func (p *Processor) Evaluations() int64 { return p.state.Evaluations }
 
-// Persons returns how many persons the processor holds.
-func (p *Processor) Persons() int { return len(p.state.Persons) }
+// Persons returns how many persons have state.
+func (p *Processor) Persons() int64 { return p.state.Persons }
 
 // Add takes one input and returns the changes that became final: an input
 // at or before the watermark is dropped as late; the others wait until the
@@ -355,11 +394,19 @@ func (p *Processor) instant(t time.Time) ([]Change, error) {
 	for len(p.state.Pending) > 0 && p.state.Pending[0].Input.at().Equal(t) {
 		pe := heap.Pop(p.pending()).(Pending)
 		in := pe.Input
-		for _, id := range p.apply(in) {
+		applied, err := p.apply(in)
+		if err != nil {
+			return changes, err
+		}
+		for _, id := range applied {
 			touched[id] = true
 		}
 		if in.Merge != nil {
-			changes = append(changes, p.merge(in.Merge)...)
+			c, err := p.merge(in.Merge)
+			if err != nil {
+				return changes, err
+			}
+			changes = append(changes, c...)
 			delete(touched, in.Merge.From)
 			touched[p.owner(in.Merge.Into)] = true
 		}
@@ -370,8 +417,7 @@ func (p *Processor) instant(t time.Time) ([]Change, error) {
 		}
 	}
 	for len(p.timers) > 0 && !p.timers[0].due.After(t) {
-		tm := heap.Pop(&p.timers).(timer)
-		if person := p.state.Persons[tm.person]; person != nil && person.Timer.Equal(tm.due) {
+		if tm := heap.Pop(&p.timers).(timer); p.live(tm) {
 			touched[tm.person] = true
 		}
 	}
@@ -381,7 +427,10 @@ func (p *Processor) instant(t time.Time) ([]Change, error) {
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
-		person := p.state.Persons[id]
+		person, err := p.lookup(id)
+		if err != nil {
+			return changes, err
+		}
 		if person == nil { // merged away, or a merge of a person without state
 			continue
 		}
@@ -394,87 +443,167 @@ func (p *Processor) instant(t time.Time) ([]Change, error) {
 	return changes, nil
 }
 
-// person returns the state of id, created when new.
-func (p *Processor) person(id string) *Person {
-	person := p.state.Persons[id]
-	if person == nil {
-		person = newPerson(id)
-		p.state.Persons[id] = person
+// lookup returns the state of id, or nil when it has none.
+func (p *Processor) lookup(id string) (*Person, error) {
+	if person, ok := p.persons[id]; ok || p.store == nil {
+		return person, nil
 	}
-	return person
+	person, err := p.store.Person(id)
+	if err != nil {
+		return nil, fmt.Errorf("loading the segments state of person %s: %w", id, err)
+	}
+	if person != nil {
+		person.init()
+	}
+	p.persons[id] = person
+	return person, nil
+}
+
+// person returns the state of id, created when new.
+func (p *Processor) person(id string) (*Person, error) {
+	person, err := p.lookup(id)
+	if err != nil || person != nil {
+		return person, err
+	}
+	person = newPerson(id)
+	p.persons[id] = person
+	p.state.Persons++
+	return person, nil
+}
+
+// remove forgets the state of id.
+func (p *Processor) remove(id string) {
+	if p.store == nil {
+		delete(p.persons, id)
+	} else {
+		p.persons[id] = nil // until the store forgets it too
+	}
+	p.setTimer(id, time.Time{})
+	p.state.Persons--
+	p.dirty[id] = true
+}
+
+// setTimer makes due the person's next timer (zero: none).
+func (p *Processor) setTimer(person string, due time.Time) {
+	if due.IsZero() {
+		delete(p.timerOf, person)
+		return
+	}
+	if old, ok := p.timerOf[person]; ok && old == due.UnixNano() {
+		return
+	}
+	p.timerOf[person] = due.UnixNano()
+	heap.Push(&p.timers, timer{due: due, person: person})
+	if len(p.timers) > 2*len(p.timerOf)+1024 {
+		// Most entries are stale: rebuild the heap from the live ones.
+		p.timers = p.timers[:0]
+		for id, at := range p.timerOf {
+			p.timers = append(p.timers, timer{due: time.Unix(0, at).UTC(), person: id})
+		}
+		heap.Init(&p.timers)
+	}
+}
+
+// live reports whether a timer entry is its person's next timer.
+func (p *Processor) live(tm timer) bool {
+	due, ok := p.timerOf[tm.person]
+	return ok && due == tm.due.UnixNano()
 }
 
 // apply applies an event or a transfer to its person (following merges;
 // a person of another processor gets it forwarded) and returns the persons
 // it touched.
-func (p *Processor) apply(in Input) []string {
+func (p *Processor) apply(in Input) ([]string, error) {
 	switch {
 	case in.Event != nil:
 		e := *in.Event
 		e.Person = p.owner(e.Person)
 		if !p.isLocal(e.Person) {
 			p.forwards = append(p.forwards, Input{Event: &e})
-			return nil
+			return nil, nil
 		}
-		p.person(e.Person).apply(p.defs, e)
-		return []string{e.Person}
+		person, err := p.person(e.Person)
+		if err != nil {
+			return nil, err
+		}
+		person.apply(p.defs, e)
+		return []string{e.Person}, nil
 	case in.Transfer != nil:
 		t := *in.Transfer
 		t.Into = p.owner(t.Into)
 		if !p.isLocal(t.Into) {
 			p.forwards = append(p.forwards, Input{Transfer: &t})
-			return nil
+			return nil, nil
 		}
-		p.person(t.Into).absorb(t.State)
-		return []string{t.Into}
+		into, err := p.person(t.Into)
+		if err != nil {
+			return nil, err
+		}
+		into.absorb(t.State)
+		return []string{t.Into}, nil
 	}
-	return nil
+	return nil, nil
 }
 
 // merge moves the state of m.From into m.Into (both followed through
 // earlier merges), or into a transfer when Into is another processor's;
 // From leaves every segment and its later inputs go to Into.
-func (p *Processor) merge(m *Merge) []Change {
+func (p *Processor) merge(m *Merge) ([]Change, error) {
 	fromID, into := p.owner(m.From), p.owner(m.Into)
 	if fromID == into {
-		return nil
+		return nil, nil
 	}
 	if p.state.Redirects == nil {
 		p.state.Redirects = map[string]string{}
 	}
 	p.state.Redirects[fromID] = into
-	from := p.state.Persons[fromID]
-	if from == nil {
-		return nil
+	from, err := p.lookup(fromID)
+	if err != nil || from == nil {
+		return nil, err
 	}
 	var changes []Change
 	for _, s := range from.Members {
 		changes = append(changes, Change{Person: fromID, Segment: s, Entered: false, At: m.At})
 	}
 	from.Members, from.Timer = nil, time.Time{}
-	delete(p.state.Persons, fromID)
-	p.dirty[fromID] = true
+	p.remove(fromID)
 	if !p.isLocal(into) {
 		p.forwards = append(p.forwards, Input{Transfer: &Transfer{Into: into, At: m.At, State: from}})
-		return changes
+		return changes, nil
 	}
-	p.person(into).absorb(from)
-	return changes
+	survivor, err := p.person(into)
+	if err != nil {
+		return changes, err
+	}
+	survivor.absorb(from)
+	return changes, nil
 }
 
 // atWatermark applies a merge or a transfer that arrived after the watermark
 // passed its time as if it happened at w, and evaluates its person at w.
 func (p *Processor) atWatermark(in Input, w time.Time) ([]Change, error) {
+	touched, err := p.apply(in)
+	if err != nil {
+		return nil, err
+	}
 	var changes []Change
-	touched := p.apply(in)
 	if m := in.Merge; m != nil {
 		late := *m
 		late.At = w
-		changes = p.merge(&late)
+		if changes, err = p.merge(&late); err != nil {
+			return changes, err
+		}
 		touched = append(touched, p.owner(m.Into))
 	}
 	for _, id := range touched {
-		if person := p.state.Persons[id]; person != nil && p.isLocal(id) {
+		if !p.isLocal(id) {
+			continue
+		}
+		person, err := p.lookup(id)
+		if err != nil {
+			return changes, err
+		}
+		if person != nil {
 			c, err := p.evaluate(person, w)
 			changes = append(changes, c...)
 			if err != nil {
@@ -526,13 +655,11 @@ func (p *Processor) evaluate(person *Person, t time.Time) ([]Change, error) {
 	sort.Strings(members)
 	person.Members = members
 	person.Timer = person.nextTimer(p.defs, t)
-	if !person.Timer.IsZero() {
-		heap.Push(&p.timers, timer{due: person.Timer, person: person.ID})
-	}
-	if person.empty() {
-		delete(p.state.Persons, person.ID)
-	}
+	p.setTimer(person.ID, person.Timer)
 	p.dirty[person.ID] = true
+	if person.empty() {
+		p.remove(person.ID)
+	}
 	p.current = nil
 	return changes, nil
 }
@@ -542,9 +669,9 @@ func (p *Processor) evaluate(person *Person, t time.Time) ([]Change, error) {
 // segments it is in; nil values when the processor does not hold it. It
 // changes nothing.
 func (p *Processor) Describe(id string, at time.Time) (map[string]any, []string, error) {
-	person := p.state.Persons[id]
-	if person == nil {
-		return nil, nil, nil
+	person, err := p.lookup(id)
+	if err != nil || person == nil {
+		return nil, nil, err
 	}
 	values := map[string]any{}
 	for _, s := range p.defs.specs {
@@ -573,11 +700,7 @@ func (p *Processor) value(s spec) ref.Val {
 
 // dropStaleTimers pops timer entries that no longer match their person.
 func (p *Processor) dropStaleTimers() {
-	for len(p.timers) > 0 {
-		tm := p.timers[0]
-		if person := p.state.Persons[tm.person]; person != nil && person.Timer.Equal(tm.due) {
-			return
-		}
+	for len(p.timers) > 0 && !p.live(p.timers[0]) {
 		heap.Pop(&p.timers)
 	}
 }

@@ -65,12 +65,30 @@ func record(t *testing.T, p *Processor, changelog map[string][]byte) {
 	changelog["meta"] = meta
 }
 
-// restart returns a new processor with the state the changelog holds.
-func restart(t *testing.T, defs *Definitions, changelog map[string][]byte) *Processor {
+// changelogStore serves persons from a changelog, as a local copy of it
+// does in the service.
+type changelogStore map[string][]byte
+
+func (c changelogStore) Person(id string) (*Person, error) {
+	b, ok := c["p/"+id]
+	if !ok {
+		return nil, nil
+	}
+	var person Person
+	return &person, json.Unmarshal(b, &person)
+}
+
+// restart returns a new processor with the state the changelog holds: in
+// memory, or, with stored, reading persons from the changelog as a store
+// and restoring only their timers.
+func restart(t *testing.T, defs *Definitions, changelog map[string][]byte, stored bool) *Processor {
 	t.Helper()
 	fresh, err := NewProcessor(defs, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if stored {
+		fresh.WithStore(changelogStore(changelog))
 	}
 	for key, b := range changelog {
 		if key == "meta" {
@@ -91,7 +109,11 @@ func restart(t *testing.T, defs *Definitions, changelog map[string][]byte) *Proc
 		if err := json.Unmarshal(b, &person); err != nil {
 			t.Fatal(err)
 		}
-		fresh.RestorePerson(&person)
+		if stored {
+			fresh.RestoreTimer(person.ID, person.Timer)
+		} else {
+			fresh.RestorePerson(&person)
+		}
 	}
 	return fresh
 }
@@ -99,13 +121,16 @@ func restart(t *testing.T, defs *Definitions, changelog map[string][]byte) *Proc
 // TestProcessorMatchesReference runs random streams with out-of-order,
 // late and repeated events and identity merges through the processor,
 // restarting it midway from its changelog, and compares every change with the
-// brute-force reference.
+// brute-force reference. Odd seeds keep the persons in memory; even seeds
+// keep them in a store, evicting every person after each input, so that
+// every person is read back from what the changelog holds.
 func TestProcessorMatchesReference(t *testing.T) {
 	defs, err := ParseDefinitions("property.yaml", []byte(segmentsref.Definitions))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for seed := uint64(1); seed <= 30; seed++ {
+		stored := seed%2 == 0
 		rng := rand.New(rand.NewPCG(seed, 99))
 		var persons []string
 		for i := 0; i < 20; i++ {
@@ -114,15 +139,12 @@ func TestProcessorMatchesReference(t *testing.T) {
 		ref := segmentsref.Stream(rng, 400, persons, nil)
 		inputs := toInputs(ref)
 		restartAt := rng.IntN(len(inputs))
-		p, err := NewProcessor(defs, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []Change
 		changelog := map[string][]byte{} // as a compacted topic keeps it
+		p := restart(t, defs, changelog, stored)
+		var got []Change
 		for i, in := range inputs {
 			if i == restartAt {
-				p = restart(t, defs, changelog)
+				p = restart(t, defs, changelog, stored)
 			}
 			c, err := p.Add(in)
 			if err != nil {
@@ -130,6 +152,19 @@ func TestProcessorMatchesReference(t *testing.T) {
 			}
 			got = append(got, c...)
 			record(t, p, changelog)
+			p.Evict(0)
+			if stored && p.Cached() != 0 {
+				t.Fatalf("seed %d: %d persons in memory after Evict(0)", seed, p.Cached())
+			}
+		}
+		held := int64(0)
+		for key := range changelog {
+			if strings.HasPrefix(key, "p/") {
+				held++
+			}
+		}
+		if p.Persons() != held {
+			t.Fatalf("seed %d: the processor counts %d persons, its changelog holds %d", seed, p.Persons(), held)
 		}
 		for i := 1; i < len(got); i++ {
 			if got[i].At.Before(got[i-1].At) {
@@ -230,7 +265,7 @@ func TestRFMAndLapsedBuyers(t *testing.T) {
 	if g := canonical(all); g != want {
 		t.Fatalf("changes:\n%s\nwant:\n%s", g, want)
 	}
-	if got := p.state.Persons["cy"].rfm(defs, "monetary", last); got != 4 {
+	if got := p.persons["cy"].rfm(defs, "monetary", last); got != 4 {
 		t.Errorf("monetary score %d, want 4", got)
 	}
 }
@@ -270,8 +305,8 @@ func TestMergeAcrossProcessors(t *testing.T) {
 			exits = append(exits, fmt.Sprintf("%s %v %s", c.Segment, c.Entered, c.At.Format("15:04")))
 		}
 	}
-	if strings.Join(exits, ",") != "big_spender true 10:00,big_spender false 11:00" || a.state.Persons["ann"] != nil {
-		t.Fatalf("ann on A: %v, state %+v", exits, a.state.Persons["ann"])
+	if strings.Join(exits, ",") != "big_spender true 10:00,big_spender false 11:00" || a.persons["ann"] != nil {
+		t.Fatalf("ann on A: %v, state %+v", exits, a.persons["ann"])
 	}
 	forwards := a.TakeForwards()
 	if len(forwards) != 1 || forwards[0].Transfer == nil || forwards[0].Transfer.Into != "bob" {
@@ -304,7 +339,7 @@ func TestKeptEventsAreBounded(t *testing.T) {
 			t.Fatalf("event %d: %v %v", i, c, err)
 		}
 	}
-	if n := len(p.state.Persons["bot"].Events); n != 3 {
+	if n := len(p.persons["bot"].Events); n != 3 {
 		t.Errorf("kept %d events, want 3", n)
 	}
 }

@@ -93,6 +93,7 @@ func TestSegmentsServiceMatchesReference(t *testing.T) {
 		c.Segments.IdleAdvance = time.Hour // historical event times: the clock must not move watermarks
 		c.Segments.MergePoll = 100 * time.Millisecond
 		c.Segments.MaxPollRecords = 50
+		c.Segments.CachePersons = 4 // most persons are read back from the local state
 	})
 	cfg.Pipelines = segmentsPipelines(t, segmentsref.Definitions)
 	cfgPath := filepath.Join(t.TempDir(), "touchline.yaml")
@@ -122,12 +123,20 @@ func TestSegmentsServiceMatchesReference(t *testing.T) {
 	merges := 0
 	for i, in := range inputs {
 		if i == len(inputs)/3 || i == 2*len(inputs)/3 {
-			// Kill while the router and the stage are at work.
+			// Kill while the router and the stage are at work. The first
+			// restart brings its local state up to date from its
+			// checkpoint; the second loses it and rebuilds it from the
+			// whole changelog.
 			if err := pub.Flush(ctx); err != nil {
 				t.Fatal(err)
 			}
 			time.Sleep(300 * time.Millisecond)
 			svc.Kill()
+			if i == 2*len(inputs)/3 {
+				if err := os.RemoveAll(filepath.Join(cfg.StateDir, "segments-state")); err != nil {
+					t.Fatal(err)
+				}
+			}
 			svc = startSegments(t, cfgPath, log)
 		}
 		if e := in.Event; e != nil {
@@ -173,6 +182,15 @@ func TestSegmentsServiceMatchesReference(t *testing.T) {
 	}
 	if diff := changesDiff(readChanges(ctx, t, cfg), want); diff != "" {
 		t.Fatalf("the changes topic differs from the reference (duplicates after a kill?):\n%s", diff)
+	}
+	logged, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, load := range []string{`"from_checkpoint":true`, `"from_checkpoint":false`} {
+		if !strings.Contains(string(logged), load) {
+			t.Errorf("no partition's state was loaded with %s", load)
+		}
 	}
 }
 

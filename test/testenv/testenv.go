@@ -218,6 +218,7 @@ segments:
   router_group: %s
   partitions: %d
   max_poll_records: %d
+  cache_persons: %d
   idle_advance: %s
   merge_poll: %s
   session_timeout: 6s
@@ -231,7 +232,7 @@ log:
 		cfg.Kafka.Topics.SegmentInputs, cfg.Kafka.Topics.SegmentChangelog, cfg.Kafka.Topics.SegmentChanges,
 		strings.Join(cfg.ClickHouse.Addr, ", "), cfg.ClickHouse.Database, cfg.Ingest.Group,
 		cfg.Ingest.BatchSize, cfg.Ingest.FlushInterval, cfg.Identity.Group,
-		cfg.Segments.Group, cfg.Segments.RouterGroup, cfg.Segments.Partitions, cfg.Segments.MaxPollRecords, cfg.Segments.IdleAdvance, cfg.Segments.MergePoll,
+		cfg.Segments.Group, cfg.Segments.RouterGroup, cfg.Segments.Partitions, cfg.Segments.MaxPollRecords, cfg.Segments.CachePersons, cfg.Segments.IdleAdvance, cfg.Segments.MergePoll,
 		cfg.Pipelines, cfg.StateDir, cfg.HTTPAddr)
 	return os.WriteFile(path, []byte(yaml), 0o600)
 }

@@ -74,19 +74,32 @@ func RunIngest(ctx context.Context, cfg config.Config, reg *prometheus.Registry,
 		return err
 	}
 	defer closeMap()
+	svc, closeSvc, err := NewIngestService(ctx, cfg, proc, persons, reg, log)
+	if err != nil {
+		return err
+	}
+	defer closeSvc()
+	return serve(ctx, cfg.HTTPAddr, reg, svc.Ready, svc.Run, log)
+}
+
+// NewIngestService builds the ingest service of cfg around proc, resolving
+// persons through persons with each lookup timed, and opens its ClickHouse
+// connection. Metrics register with reg. Run the service, then call the
+// returned function, which closes it and the connection.
+func NewIngestService(ctx context.Context, cfg config.Config, proc *ingest.Processor, persons ingest.PersonLookup,
+	reg prometheus.Registerer, log *zap.Logger) (*ingest.Service, func(), error) {
 	metrics := ingest.NewMetrics(reg)
 	proc.WithPersons(metrics.TimeLookups(persons))
 	conn, err := clickhouse.Open(ctx, cfg.ClickHouse, log)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer conn.Close()
 	svc, err := ingest.New(cfg.Ingest, cfg.Kafka, conn, proc, metrics, log.Named("ingest"))
 	if err != nil {
-		return err
+		conn.Close()
+		return nil, nil, err
 	}
-	defer svc.Close()
-	return serve(ctx, cfg.HTTPAddr, reg, svc.Ready, svc.Run, log)
+	return svc, func() { svc.Close(); conn.Close() }, nil
 }
 
 // followIdentityMap opens the local copy of the identity map under

@@ -16,16 +16,34 @@
 //   - memory and disk: the peak RSS of this process, the Go heap in use after
 //     the catch-up, the size of the map's pebble directory and an estimate
 //     of the resolver's in-memory state;
-//   - the share of the ingest processor's per-event time that identity
-//     lookups would add: (identifiers per event x lookup time) / (processor
-//     time per event + identifiers per event x lookup time) for single
-//     lookups, and (time of one Persons call) / (processor time per event +
-//     time of one Persons call) for the per-event calls ingest makes, whose
-//     persons have more identifiers (3) than the processor's events;
-//   - the same share measured in the ingest processor: its time per event
-//     with the map, less its time with lookups that cost nothing, over its
-//     time with the map, on touchpoints carrying the customer_id and a
-//     device_id of random and of Zipf-distributed persons.
+//   - the share of the ingest service's time per event that identity
+//     lookups cost: the service as pkg/app builds it (Kafka consumer group,
+//     processor, ClickHouse batch inserts, offset commits) runs in this
+//     process over -service-events touchpoints carrying the customer_id and
+//     a device_id of random persons, resolving them through the caught-up
+//     map and, alternately (after a warm-up round), through lookups that
+//     cost nothing, -service-rounds times each, each round a new consumer
+//     group reading the whole topic. The share is the process's CPU time
+//     (and wall time) per event with the map, less that without lookup
+//     costs, over that with the map; also the share of the samples of an
+//     in-process CPU profile of the rounds with the map (all goroutines)
+//     whose stack holds identitymap.(*Map).Persons (not with -cpuprofile,
+//     which profiles the whole run instead), and the lookup time
+//     the service's own metric (touchline_ingest_identity_lookup_seconds)
+//     records over its CPU time;
+//   - as a stricter proxy, the share of the time per event of the ingest
+//     processor alone (decode and normalise in memory: no Kafka, no
+//     ClickHouse) that identity lookups would add: (identifiers per event
+//     x lookup time) / (processor time per event + identifiers per event x
+//     lookup time) for single lookups, and (time of one Persons call) /
+//     (processor time per event + time of one Persons call) for the
+//     per-event calls ingest makes, whose persons have more identifiers (3)
+//     than the processor's events;
+//   - the same processor-only share measured in the ingest processor: its
+//     time per event with the map, less its time with lookups that cost
+//     nothing, over its time with the map, on touchpoints carrying the
+//     customer_id and a device_id of random and of Zipf-distributed
+//     persons.
 //
 // The link requests are generated deterministically. Person i has
 // identifiers/persons identifiers (the first identifiers%persons persons one
@@ -39,6 +57,7 @@
 // printed, never asserted.
 //
 //	go run ./test/bench/identity [-persons 1000000] [-identifiers 3000000]
+//	    [-service-events 300000] [-service-rounds 3] [-cpuprofile F]
 package main
 
 import (
@@ -55,6 +74,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -107,15 +127,17 @@ func main() {
 	events := flag.Int("events", 100_000, "generated touchpoints timed through the ingest processor")
 	settle := flag.Duration("settle", 30*time.Second, "idle time before a second round of lookups, letting pebble's compactions after the catch-up settle (0: no second round)")
 	cacheEntries := flag.Int("cache", identitymap.DefaultCacheEntries, "identifiers the identity map caches in memory (0: pebble alone)")
-	profile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof -focus inProcess|service|lookupPhase|ingestCost)")
+	serviceEvents := flag.Int("service-events", 300_000, "touchpoints the ingest service consumes in each round of its measurement")
+	servicePairs := flag.Int("service-rounds", 3, "rounds of the ingest service with the map and, alternately, without lookup costs (each kind)")
+	profile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof -focus inProcess|service|lookupPhase|ingestCost|ingestService); the service rounds are then not profiled on their own")
 	flag.Parse()
 	w, err := newWorkload(*persons, *ids)
 	w.cacheEntries = *cacheEntries
-	if err == nil && (*lookups < 1 || *events < 1) {
-		err = errors.New("-lookups and -events must be positive")
+	if err == nil && (*lookups < 1 || *events < 1 || *serviceEvents < 1 || *servicePairs < 1) {
+		err = errors.New("-lookups, -events, -service-events and -service-rounds must be positive")
 	}
 	if err == nil {
-		err = run(w, *lookups, *events, *settle, *profile)
+		err = run(w, *lookups, *events, *serviceEvents, *servicePairs, *settle, *profile)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench identity:", err)
@@ -152,6 +174,8 @@ type results struct {
 	idsPerEvent     float64
 	peakAfter       []phasePeak
 	mapTopicRecords int64
+	mapDir          string      // of the identity map
+	service         serviceCost // the ingest service with the map and without lookup costs
 }
 
 // personsCalls is the timing of Persons calls, one per person.
@@ -173,7 +197,7 @@ func (r *results) notePeak(phase string) {
 	}
 }
 
-func run(w workload, lookups, events int, settle time.Duration, profile string) error {
+func run(w workload, lookups, events, serviceEvents, servicePairs int, settle time.Duration, profile string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Hour)
 	defer cancel()
 	dir, err := os.MkdirTemp("", "touchline-bench-identity-")
@@ -226,7 +250,12 @@ func run(w workload, lookups, events int, settle time.Duration, profile string) 
 		return fmt.Errorf("resolver service: %w", err)
 	}
 	res.notePeak("resolver service")
-	if err := lookupPhase(ctx, cfg, dir, w, lookups, events, settle, log, &res); err != nil {
+	m, closeMap, err := catchUp(ctx, cfg, dir, w, log, &res)
+	if err != nil {
+		return fmt.Errorf("identity map: %w", err)
+	}
+	defer closeMap()
+	if err := lookupPhase(ctx, cfg, m, w, lookups, events, settle, &res); err != nil {
 		return fmt.Errorf("identity map: %w", err)
 	}
 	res.notePeak("identity map catch-up and lookups")
@@ -234,6 +263,10 @@ func run(w workload, lookups, events int, settle time.Duration, profile string) 
 		return fmt.Errorf("ingest processor: %w", err)
 	}
 	res.notePeak("ingest processor")
+	if res.service, err = ingestService(ctx, cfg, m, w, serviceEvents, servicePairs, profile == "", log); err != nil {
+		return fmt.Errorf("ingest service: %w", err)
+	}
+	res.notePeak("ingest service")
 	report(w, &res)
 	return nil
 }
@@ -452,7 +485,7 @@ func service(ctx context.Context, cfg config.Config, conn driver.Conn, w workloa
 	adm := kadm.NewClient(cl)
 	group, links := cfg.Identity.Group, cfg.Kafka.Topics.IdentityLinks
 	joined := time.Now()
-	if err := waitStable(ctx, adm, group, runErr); err != nil {
+	if err := waitStable(ctx, adm, group, "resolver", runErr); err != nil {
 		return err
 	}
 	fmt.Printf("resolver joined group %s in %s\n", group, time.Since(joined).Round(time.Millisecond))
@@ -488,24 +521,18 @@ func service(ctx context.Context, cfg config.Config, conn driver.Conn, w workloa
 		float64(w.requests())/res.produceTook.Seconds())
 
 	progress := time.Now()
-	for {
-		done, err := kafka.GroupCaughtUp(ctx, adm, group, links)
-		if err == nil && done {
-			break
+	if err := waitUntil(ctx, runErr, "resolver", "catching up", func() bool {
+		if done, err := kafka.GroupCaughtUp(ctx, adm, group, links); err == nil && done {
+			return true
 		}
 		if time.Since(progress) >= 15*time.Second {
 			progress = time.Now()
 			fmt.Printf("  %s: resolver committed %d of %d requests\n", time.Since(start).Round(time.Second),
 				committed(ctx, adm, group, links), w.requests())
 		}
-		select {
-		case err := <-runErr:
-			runErr <- err
-			return fmt.Errorf("the resolver stopped before catching up: %v", err)
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
+		return false
+	}); err != nil {
+		return err
 	}
 	res.serviceTook = time.Since(start)
 	res.serviceRate = float64(w.requests()) / res.serviceTook.Seconds()
@@ -533,24 +560,31 @@ func cmp(first, err error) error {
 	return err
 }
 
-// waitStable waits until group is stable with a member.
-func waitStable(ctx context.Context, adm *kadm.Client, group string, runErr chan error) error {
-	for {
+// waitStable waits until group is stable with a member, the service whose
+// Run reports to runErr.
+func waitStable(ctx context.Context, adm *kadm.Client, group, service string, runErr chan error) error {
+	return waitUntil(ctx, runErr, service, "joining its group", func() bool {
 		gs, err := adm.DescribeGroups(ctx, group)
-		if err == nil {
-			if g, ok := gs[group]; ok && g.Err == nil && g.State == "Stable" && len(g.Members) > 0 {
-				return nil
-			}
-		}
+		g, ok := gs[group]
+		return err == nil && ok && g.Err == nil && g.State == "Stable" && len(g.Members) > 0
+	})
+}
+
+// waitUntil calls done every 10 ms until it reports true. It fails when
+// ctx ends first, or the service whose Run reports to runErr stops (the
+// error is put back for the caller of Run).
+func waitUntil(ctx context.Context, runErr chan error, service, before string, done func() bool) error {
+	for !done() {
 		select {
 		case err := <-runErr:
 			runErr <- err
-			return fmt.Errorf("the resolver stopped before joining its group: %v", err)
+			return fmt.Errorf("the %s stopped before %s: %v", service, before, err)
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(10 * time.Millisecond):
 		}
 	}
+	return nil
 }
 
 // committed returns the group's committed offset of partition 0 of topic,
@@ -594,29 +628,33 @@ func clickhouseCounts(ctx context.Context, conn driver.Conn) error {
 	return nil
 }
 
-// lookupPhase catches a fresh identity map up with the map topic and times
-// lookups on it.
-func lookupPhase(ctx context.Context, cfg config.Config, dir string, w workload, lookups, events int, settle time.Duration, log *zap.Logger, res *results) error {
+// catchUp opens a fresh identity map under dir, follows the map topic and
+// returns once it has caught up. The returned function stops following and
+// closes the map.
+func catchUp(ctx context.Context, cfg config.Config, dir string, w workload, log *zap.Logger, res *results) (*identitymap.Map, func(), error) {
 	fmt.Printf("\n== identity map (pebble) on %s\n", cfg.Kafka.Topics.IdentityMap)
-	mdir := filepath.Join(dir, "identitymap")
+	res.mapDir = filepath.Join(dir, "identitymap")
 	fmt.Printf("in-memory cache: %d identifiers\n", w.cacheEntries)
-	m, err := identitymap.Open(mdir, w.cacheEntries, log)
+	m, err := identitymap.Open(res.mapDir, w.cacheEntries, log)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer m.Close()
 	fctx, stop := context.WithCancel(ctx)
 	followErr := make(chan error, 1)
 	start := time.Now()
 	go func() { followErr <- m.Follow(fctx, cfg.Kafka, cfg.Kafka.Topics.IdentityMap) }()
-	defer func() {
+	closeMap := func() {
 		stop()
 		if err := <-followErr; err != nil {
 			fmt.Fprintln(os.Stderr, "bench identity: follow:", err)
 		}
-	}()
+		if err := m.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench identity: closing the map:", err)
+		}
+	}
 	if err := m.CatchUp(ctx); err != nil {
-		return err
+		closeMap()
+		return nil, nil, err
 	}
 	res.catchUp = time.Since(start)
 	res.mapLen = m.Len()
@@ -626,15 +664,20 @@ func lookupPhase(ctx context.Context, cfg config.Config, dir string, w workload,
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	res.heapInuse, res.heapAlloc = ms.HeapInuse, ms.HeapAlloc
-	if res.pebbleBytes, err = dirSize(mdir); err != nil {
-		return err
+	if res.pebbleBytes, err = dirSize(res.mapDir); err != nil {
+		closeMap()
+		return nil, nil, err
 	}
 	fmt.Printf("after catch-up: Go heap in use %d MiB (live %d MiB), pebble directory %d MiB\n",
 		res.heapInuse>>20, res.heapAlloc>>20, res.pebbleBytes>>20)
 	if res.mapLen != w.identifiers {
 		fmt.Printf("WARNING: the map holds %d identifiers, the workload has %d\n", res.mapLen, w.identifiers)
 	}
+	return m, closeMap, nil
+}
 
+// lookupPhase times lookups on the caught-up map m.
+func lookupPhase(ctx context.Context, cfg config.Config, m *identitymap.Map, w workload, lookups, events int, settle time.Duration, res *results) error {
 	rng := rand.New(rand.NewPCG(1, 2))
 	if err := checkConsistent(m, w, rng); err != nil {
 		return err
@@ -717,7 +760,7 @@ func lookupPhase(ctx context.Context, cfg config.Config, dir string, w workload,
 			return err
 		}
 		res.settle, res.settled = settle, &settled
-		if res.pebbleSettled, err = dirSize(mdir); err != nil {
+		if res.pebbleSettled, err = dirSize(res.mapDir); err != nil {
 			return err
 		}
 		fmt.Printf("pebble directory after the second round: %d MiB\n", res.pebbleSettled>>20)
@@ -1035,7 +1078,16 @@ func report(w workload, r *results) {
 	row("resolver in-memory state (estimate)", mib(r.stateBytes))
 	row("  per identifier", fmt.Sprintf("%.0f B", float64(r.stateBytes)/float64(w.identifiers)))
 
+	n := time.Duration(r.service.events * r.service.rounds)
+	row("ingest service with the map, CPU per event", (r.service.withMap.cpu / n).String())
+	row("ingest service with the map, wall time per event", (r.service.withMap.wall / n).String())
+	row("ingest service without lookup costs, CPU per event", (r.service.withoutMap.cpu / n).String())
+	row("ingest service without lookup costs, wall time per event", (r.service.withoutMap.wall / n).String())
+
 	fmt.Println()
+	r.service.report()
+	fmt.Println()
+	fmt.Println("the ingest processor alone (decode and normalise in memory: no Kafka, no ClickHouse), a stricter proxy:")
 	r.share("right after catch-up", r.lookup1Rate)
 	r.share("persons drawn from a Zipf distribution", r.zipfRate)
 	r.shareOfCalls("one Persons call per event, random persons", r.eventCalls)
@@ -1053,7 +1105,7 @@ func (r *results) share(label string, rate float64) {
 	lookup := time.Duration(float64(time.Second) / rate)
 	perEvent := time.Duration(r.idsPerEvent * float64(lookup))
 	share := float64(perEvent) / float64(r.procPerEvent+perEvent)
-	fmt.Printf("lookup share, %s = (%.2f identifiers/event x %s) / (%s processor/event + %s) = %.1f%% (aim: < 5%%)\n",
+	fmt.Printf("processor-only lookup share, %s = (%.2f identifiers/event x %s) / (%s processor/event + %s) = %.1f%% (aim: < 5%%)\n",
 		label, r.idsPerEvent, lookup, r.procPerEvent, perEvent, 100*share)
 }
 
@@ -1061,7 +1113,7 @@ func (r *results) share(label string, rate float64) {
 // call per event, timed as c, would cost.
 func (r *results) shareOfCalls(label string, c personsCalls) {
 	share := float64(c.perCall) / float64(r.procPerEvent+c.perCall)
-	fmt.Printf("lookup share, %s = (1 call of %.2f identifiers: %s) / (%s processor/event + %s) = %.1f%% (aim: < 5%%)\n",
+	fmt.Printf("processor-only lookup share, %s = (1 call of %.2f identifiers: %s) / (%s processor/event + %s) = %.1f%% (aim: < 5%%)\n",
 		label, c.ids, c.perCall, r.procPerEvent, c.perCall, 100*share)
 }
 
@@ -1069,8 +1121,35 @@ func (r *results) shareOfCalls(label string, c personsCalls) {
 // that lookups in the map cost, measured in the processor.
 func (r *results) shareInIngest(label string, l ingestLookups) {
 	cost := l.withMap - l.withoutCost
-	fmt.Printf("lookup share, measured in the ingest processor, %s (%.2f identifiers/event) = (%s with the map - %s without lookup costs) / %s = %.1f%% (aim: < 5%%)\n",
+	fmt.Printf("processor-only lookup share, measured in the ingest processor, %s (%.2f identifiers/event) = (%s with the map - %s without lookup costs) / %s = %.1f%% (aim: < 5%%)\n",
 		label, l.ids, l.withMap, l.withoutCost, l.withMap, 100*float64(cost)/float64(l.withMap))
 }
 
 func mib(b int64) string { return strconv.FormatInt(b>>20, 10) + " MiB" }
+
+// report prints the share of the ingest service's time per event that
+// lookups in the map cost: its CPU and wall time with the map, less its time
+// with lookups that cost nothing, over its time with the map; and the share
+// of its CPU profile's samples in the lookups.
+func (c serviceCost) report() {
+	n := time.Duration(c.events * c.rounds)
+	with, without := c.withMap, c.withoutMap
+	pairs := make([]string, len(c.pairShares))
+	for i, sh := range c.pairShares {
+		pairs[i] = fmt.Sprintf("%.1f%%", 100*sh)
+	}
+	fmt.Printf("the ingest service (Kafka consumer group, processor, ClickHouse inserts, offset commits), %d rounds of %d touchpoints of random persons with the map and as many without lookup costs, alternately:\n",
+		c.rounds, c.events)
+	fmt.Printf("service lookup share of CPU per event = (%s with the map - %s without lookup costs) / %s = %.1f%% (per pair: %s) (aim: < 5%%)\n",
+		with.cpu/n, without.cpu/n, with.cpu/n, 100*float64(with.cpu-without.cpu)/float64(with.cpu), strings.Join(pairs, ", "))
+	fmt.Printf("service lookup share of wall time per event = (%s with the map - %s without lookup costs) / %s = %.1f%% (aim: < 5%%)\n",
+		with.wall/n, without.wall/n, with.wall/n, 100*float64(with.wall-without.wall)/float64(with.wall))
+	fmt.Printf("service lookup share of CPU per event, timed by touchline_ingest_identity_lookup_seconds = %s / %s = %.1f%% (aim: < 5%%)\n",
+		with.lookups/n, with.cpu/n, 100*float64(with.lookups)/float64(with.cpu))
+	if !c.profiled {
+		return
+	}
+	fmt.Printf("service lookup share of the CPU profile = %d samples in %s of %d = %.1f%%; with its timing metric (%s) %.1f%% (aim: < 5%%); without lookup costs, %s %.1f%% of %d\n",
+		with.mapSamples, mapPersonsFunc, with.samples, pct(with.mapSamples, with.samples), timedPersonsFunc, pct(with.timedSamples, with.samples),
+		timedPersonsFunc, pct(without.timedSamples, without.samples), without.samples)
+}

@@ -55,6 +55,12 @@ func DefaultConfig() Config {
 		RetryBackoff: 200 * time.Millisecond, RetryBackoffMax: 10 * time.Second}
 }
 
+// insertWait is how long a batch's open transaction waits for its
+// ClickHouse insert: half the transaction timeout (six session timeouts),
+// so that a ClickHouse outage aborts the transaction rather than letting
+// it time out.
+func (c Config) insertWait() time.Duration { return 3 * c.SessionTimeout }
+
 // ErrConfig reports an invalid setting.
 var ErrConfig = errors.New("invalid segments config")
 

@@ -3,6 +3,7 @@ package segmenter
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"os"
@@ -101,7 +102,7 @@ func New(ctx context.Context, cfg Config, kcfg kafka.Config, conn driver.Conn, d
 }
 
 // stateBlockCache is the size of the local state's block cache.
-const stateBlockCache = 64 << 20
+const stateBlockCache = 128 << 20
 
 // replayMaxAge is the age beyond which a partition's local state is
 // rebuilt from the whole changelog rather than brought up to date from its
@@ -222,16 +223,31 @@ func (s *Service) step(ctx context.Context, fetches kgo.Fetches) error {
 			return err
 		}
 	}
-	if err := backoff.Retry(ctx, s.cfg.RetryBackoff, s.cfg.RetryBackoffMax, func(ctx context.Context) error {
-		return clickhouse.InsertSegmentChanges(ctx, s.conn, b.rows)
-	}, s.failed("clickhouse")); err != nil {
-		return err
-	}
+	// ClickHouse gets the changes while the transaction's records are
+	// produced; the transaction commits only once ClickHouse has them.
+	inserted := make(chan error, 1)
+	go func() {
+		inserted <- backoff.Retry(ctx, s.cfg.RetryBackoff, s.cfg.RetryBackoffMax, func(ctx context.Context) error {
+			return clickhouse.InsertSegmentChanges(ctx, s.conn, b.rows)
+		}, s.failed("clickhouse"))
+	}()
 	if err := s.sess.Begin(); err != nil {
+		<-inserted
 		return fmt.Errorf("beginning a transaction: %w", err)
 	}
 	produced := s.sess.ProduceSync(ctx, b.records...).FirstErr()
-	committed, err := s.sess.End(ctx, kgo.TransactionEndTry(produced == nil))
+	var insertErr error
+	select {
+	case insertErr = <-inserted:
+	case <-time.After(s.cfg.insertWait()):
+		// ClickHouse is retrying: end the transaction before it times
+		// out, and process the inputs again once ClickHouse is back.
+		insertErr = errors.New("the ClickHouse insert is still retrying")
+	}
+	committed, err := s.sess.End(ctx, kgo.TransactionEndTry(produced == nil && insertErr == nil))
+	if insertErr != nil {
+		insertErr = errors.Join(insertErr, <-inserted)
+	}
 	if err != nil {
 		return fmt.Errorf("ending the transaction: %w", err)
 	}
@@ -241,8 +257,12 @@ func (s *Service) step(ctx context.Context, fetches kgo.Fetches) error {
 		s.mu.Lock()
 		s.procs = map[int32]*segments.Processor{}
 		s.mu.Unlock()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		s.m.writeErrors.WithLabelValues("kafka").Inc()
-		s.log.Warn("transaction aborted; processing the inputs again", zap.Error(produced), zap.Int("inputs", inputs))
+		s.log.Warn("transaction aborted; processing the inputs again", zap.NamedError("kafka", produced), zap.NamedError("clickhouse", insertErr),
+			zap.Int("inputs", inputs))
 		return nil
 	}
 	if err := s.applyLocal(b, procs); err != nil {
@@ -386,7 +406,7 @@ func (s *Service) addState(b *batch, p int32, proc *segments.Processor) error {
 	for id, person := range proc.TakeDirty() {
 		w := localWrite{key: personKey(id)}
 		if person != nil {
-			v, err := json.Marshal(person)
+			v, err := person.MarshalBinary()
 			if err != nil {
 				return fmt.Errorf("encoding the state of person %s: %w", id, err)
 			}
@@ -490,13 +510,11 @@ func (s *Service) rebuild(ctx context.Context, p int32) (*segments.Processor, er
 		n++
 		w := localWrite{key: string(r.Key), value: r.Value}
 		if strings.HasPrefix(w.key, personKeyPrefix) && r.Value != nil {
-			var timer struct {
-				Timer time.Time `json:"timer"`
-			}
-			if err := json.Unmarshal(r.Value, &timer); err != nil {
+			var person segments.Person
+			if err := person.UnmarshalBinary(r.Value); err != nil {
 				return fmt.Errorf("reading the state of %s: %w", w.key, err)
 			}
-			w.timer = timer.Timer
+			w.timer = person.Timer
 		}
 		writes, next = append(writes, w), r.Offset+1
 		if len(writes) == 10_000 {
@@ -548,7 +566,7 @@ func LoadPartition(ctx context.Context, kcfg kafka.Config, defs *segments.Defini
 			return nil
 		}
 		var person segments.Person
-		if err := json.Unmarshal(value, &person); err != nil {
+		if err := person.UnmarshalBinary(value); err != nil {
 			return fmt.Errorf("reading the state of %s: %w", k, err)
 		}
 		proc.RestorePerson(&person)

@@ -48,8 +48,10 @@ type localWrite struct {
 func openLocalState(dir string, cacheBytes int64, log *zap.Logger) (*localState, error) {
 	cache := pebble.NewCache(cacheBytes)
 	defer cache.Unref()
+	// Larger memtables absorb repeated writes of the same persons and
+	// spare compactions.
 	db, err := pebble.Open(dir, &pebble.Options{Cache: cache, FormatMajorVersion: pebble.FormatNewest,
-		Logger: pebblelog.New(log.Named("pebble"))})
+		MemTableSize: 64 << 20, Logger: pebblelog.New(log.Named("pebble"))})
 	if err != nil {
 		return nil, fmt.Errorf("opening the segments state %s: %w", dir, err)
 	}
@@ -215,7 +217,7 @@ func (s partitionStore) Person(id string) (*segments.Person, error) {
 	}
 	defer closer.Close()
 	var person segments.Person
-	if err := json.Unmarshal(v, &person); err != nil {
+	if err := person.UnmarshalBinary(v); err != nil {
 		return nil, fmt.Errorf("decoding the state of person %s: %w", id, err)
 	}
 	return &person, nil

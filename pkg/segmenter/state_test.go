@@ -42,7 +42,7 @@ func TestLocalState(t *testing.T) {
 	}
 	var writes []localWrite
 	for id, person := range src.TakeDirty() {
-		v, err := json.Marshal(person)
+		v, err := person.MarshalBinary()
 		if err != nil {
 			t.Fatal(err)
 		}

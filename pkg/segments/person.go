@@ -45,10 +45,10 @@ func (e *Event) number(name string) (float64, bool) {
 
 // aggregate is a lifetime count, sum, minimum and maximum.
 type aggregate struct {
-	Count int64   `json:"count"`
-	Sum   float64 `json:"sum,omitempty"`
-	Min   float64 `json:"min,omitempty"`
-	Max   float64 `json:"max,omitempty"`
+	Count int64   `json:"n"`
+	Sum   float64 `json:"s,omitempty"`
+	Min   float64 `json:"lo,omitempty"`
+	Max   float64 `json:"hi,omitempty"`
 }
 
 func (a *aggregate) add(x float64) {
@@ -78,6 +78,8 @@ func (a *aggregate) merge(b *aggregate) {
 // Person is the state of one person: the events of the longest window,
 // lifetime aggregates, the latest event of each type the definitions ask
 // about, and the segments the person is in.
+// The changelog and the local state keep it in its binary encoding
+// (MarshalBinary); transfers carry it as JSON.
 type Person struct {
 	ID       string                `json:"id"`
 	Events   []Event               `json:"events,omitempty"` // by time, within the longest window

@@ -41,7 +41,7 @@ func record(t *testing.T, p *Processor, changelog map[string][]byte) {
 			delete(changelog, "p/"+id)
 			continue
 		}
-		b, err := json.Marshal(person)
+		b, err := person.MarshalBinary()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -75,7 +75,7 @@ func (c changelogStore) Person(id string) (*Person, error) {
 		return nil, nil
 	}
 	var person Person
-	return &person, json.Unmarshal(b, &person)
+	return &person, person.UnmarshalBinary(b)
 }
 
 // restart returns a new processor with the state the changelog holds: in
@@ -106,7 +106,7 @@ func restart(t *testing.T, defs *Definitions, changelog map[string][]byte, store
 			continue
 		}
 		var person Person
-		if err := json.Unmarshal(b, &person); err != nil {
+		if err := person.UnmarshalBinary(b); err != nil {
 			t.Fatal(err)
 		}
 		if stored {

@@ -1,0 +1,219 @@
+package segments
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"time"
+)
+
+// personEncoding is the version byte that starts a person's binary
+// encoding.
+const personEncoding = 1
+
+// MarshalBinary encodes the person as the changelog keeps it: a version
+// byte, then its fields as length-prefixed strings, varints and
+// IEEE 754 numbers; times are Unix nanoseconds, zero for none. Kept events
+// leave out their person. Map entries are sorted, so equal states encode
+// alike.
+func (p *Person) MarshalBinary() ([]byte, error) {
+	b := make([]byte, 0, 64+len(p.Events)*48)
+	b = append(b, personEncoding)
+	b = appendString(b, p.ID)
+	b = appendTime(b, p.Timer)
+	b = binary.AppendUvarint(b, uint64(len(p.Events)))
+	for i := range p.Events {
+		b = appendEvent(b, &p.Events[i])
+	}
+	keys := sortedKeys(p.Lifetime)
+	b = binary.AppendUvarint(b, uint64(len(keys)))
+	for _, k := range keys {
+		a := p.Lifetime[k]
+		b = appendString(b, k)
+		b = binary.AppendVarint(b, a.Count)
+		b = appendFloat(b, a.Sum)
+		b = appendFloat(b, a.Min)
+		b = appendFloat(b, a.Max)
+	}
+	keys = sortedKeys(p.Last)
+	b = binary.AppendUvarint(b, uint64(len(keys)))
+	for _, k := range keys {
+		e := p.Last[k]
+		b = appendString(b, k)
+		b = appendEvent(b, &e)
+	}
+	b = binary.AppendUvarint(b, uint64(len(p.Members)))
+	for _, m := range p.Members {
+		b = appendString(b, m)
+	}
+	return b, nil
+}
+
+// UnmarshalBinary decodes a person encoded by MarshalBinary.
+func (p *Person) UnmarshalBinary(data []byte) error {
+	d := decoder{b: data}
+	if v := d.byte(); d.err == nil && v != personEncoding {
+		return fmt.Errorf("person state: encoding version %d, want %d", v, personEncoding)
+	}
+	*p = Person{ID: d.string(), Timer: d.time(), Lifetime: map[string]*aggregate{}, Last: map[string]Event{}}
+	if n := d.count(); n > 0 {
+		p.Events = make([]Event, n)
+		for i := range p.Events {
+			p.Events[i] = d.event(p.ID)
+		}
+	}
+	for n := d.count(); n > 0; n-- {
+		k := d.string()
+		p.Lifetime[k] = &aggregate{Count: d.varint(), Sum: d.float(), Min: d.float(), Max: d.float()}
+	}
+	for n := d.count(); n > 0; n-- {
+		k := d.string()
+		p.Last[k] = d.event(p.ID)
+	}
+	for n := d.count(); n > 0; n-- {
+		p.Members = append(p.Members, d.string())
+	}
+	if d.err == nil && len(d.b) > 0 {
+		d.err = errors.New("trailing bytes")
+	}
+	if d.err != nil {
+		return fmt.Errorf("person state: %w", d.err)
+	}
+	return nil
+}
+
+func appendEvent(b []byte, e *Event) []byte {
+	b = appendString(b, e.ID)
+	b = appendTime(b, e.At)
+	b = appendString(b, e.Type)
+	b = appendString(b, e.Channel)
+	b = appendString(b, e.Campaign)
+	b = appendFloat(b, e.Revenue)
+	keys := sortedKeys(e.Props)
+	b = binary.AppendUvarint(b, uint64(len(keys)))
+	for _, k := range keys {
+		b = appendString(b, k)
+		b = appendString(b, e.Props[k])
+	}
+	return b
+}
+
+func appendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+func appendTime(b []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return binary.AppendVarint(b, 0)
+	}
+	return binary.AppendVarint(b, t.UnixNano())
+}
+
+func appendFloat(b []byte, f float64) []byte {
+	return binary.LittleEndian.AppendUint64(b, math.Float64bits(f))
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// decoder reads a binary encoding; its first error sticks, and every read
+// after it returns a zero value.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail(what string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("truncated or malformed %s", what)
+	}
+	d.b = nil
+}
+
+func (d *decoder) byte() byte {
+	if len(d.b) < 1 {
+		d.fail("version")
+		return 0
+	}
+	v := d.b[0]
+	d.b = d.b[1:]
+	return v
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail("length")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail("number")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// count reads a number of entries, which cannot exceed the bytes left.
+func (d *decoder) count() int {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.fail("count")
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) string() string {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.fail("string")
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+func (d *decoder) time() time.Time {
+	if ns := d.varint(); ns != 0 {
+		return time.Unix(0, ns).UTC()
+	}
+	return time.Time{}
+}
+
+func (d *decoder) float() float64 {
+	if len(d.b) < 8 {
+		d.fail("number")
+		return 0
+	}
+	f := math.Float64frombits(binary.LittleEndian.Uint64(d.b))
+	d.b = d.b[8:]
+	return f
+}
+
+func (d *decoder) event(person string) Event {
+	e := Event{ID: d.string(), Person: person, At: d.time(), Type: d.string(), Channel: d.string(), Campaign: d.string(), Revenue: d.float()}
+	if n := d.count(); n > 0 {
+		e.Props = make(map[string]string, n)
+		for ; n > 0; n-- {
+			k := d.string()
+			e.Props[k] = d.string()
+		}
+	}
+	return e
+}

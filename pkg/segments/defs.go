@@ -53,6 +53,9 @@ type Definitions struct {
 
 	// specs are the feature functions the expressions call, by key.
 	specs map[string]spec
+	// rfmKeys are the keys of the lifetime count and revenue of RFM's
+	// event type.
+	rfmKeys [2]string
 	// offsets are the durations after an event at which a condition may
 	// change without a new event: windows and durations written in the
 	// definitions.
@@ -354,8 +357,9 @@ func durationLiteral(call celast.CallExpr) (time.Duration, bool) {
 // addSpec records a feature function call.
 func (d *Definitions) addSpec(s spec) {
 	if s.fn == fnRFM {
-		for _, l := range []spec{rfmCount(d.RFM), rfmRevenue(d.RFM)} {
-			d.specs[l.key()] = l
+		for i, l := range []spec{rfmCount(d.RFM), rfmRevenue(d.RFM)} {
+			d.rfmKeys[i] = l.key()
+			d.specs[d.rfmKeys[i]] = l
 		}
 		d.trackSince(d.RFM.EventType)
 		return

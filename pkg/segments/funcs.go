@@ -127,15 +127,60 @@ var resultTypes = map[function]*types.Type{
 	fnLast: types.StringType, fnLastTime: types.TimestampType, fnSince: types.DurationType, fnDaysSince: types.IntType,
 }
 
-// binder computes specs for the person being evaluated.
+// binder computes feature function calls for the person being evaluated.
 type binder interface {
-	value(s spec) ref.Val
+	value(c *boundCall) ref.Val
+}
+
+// boundCall is a feature function call as evaluated: its spec, and its
+// text (spec.call), which names it among a change's features and keys its
+// lifetime aggregate.
+type boundCall struct {
+	spec spec
+	text string
+}
+
+// callCache finds the boundCall of a call from its argument values without
+// building a string: the arguments of every call in the definitions are
+// literals, so the cache holds one entry per distinct call.
+type callCache struct {
+	key   []byte
+	calls map[string]*boundCall
+}
+
+// get returns the boundCall of fn with vals, of argument kinds.
+func (c *callCache) get(fn function, kinds []string, vals []ref.Val) (*boundCall, error) {
+	c.key = append(c.key[:0], fn...)
+	for i, v := range vals {
+		str, ok := v.Value().(string)
+		if kinds[i] == argFilter || !ok {
+			return c.build(fn, kinds, vals) // a filter map: not cached
+		}
+		c.key = append(append(c.key, 0), str...)
+	}
+	if bc, ok := c.calls[string(c.key)]; ok {
+		return bc, nil
+	}
+	bc, err := c.build(fn, kinds, vals)
+	if err == nil {
+		c.calls[string(c.key)] = bc
+	}
+	return bc, err
+}
+
+func (c *callCache) build(fn function, kinds []string, vals []ref.Val) (*boundCall, error) {
+	s, err := specFromValues(fn, kinds, vals)
+	if err != nil {
+		return nil, err
+	}
+	return &boundCall{spec: s, text: s.call()}, nil
 }
 
 // newEnv returns the CEL environment of the feature functions, bound to b
 // (nil: declarations only, for checking).
 func newEnv(b binder) (*cel.Env, error) {
 	var opts []cel.EnvOption
+	cache := &callCache{calls: map[string]*boundCall{}}
 	for fn, overloads := range signatures {
 		var fopts []cel.FunctionOpt
 		for _, kinds := range overloads {
@@ -150,11 +195,11 @@ func newEnv(b binder) (*cel.Env, error) {
 			if b != nil {
 				fn, kinds := fn, kinds
 				oopts = append(oopts, cel.FunctionBinding(func(vals ...ref.Val) ref.Val {
-					s, err := specFromValues(fn, kinds, vals)
+					c, err := cache.get(fn, kinds, vals)
 					if err != nil {
 						return types.NewErr("%v", err)
 					}
-					return b.value(s)
+					return b.value(c)
 				}))
 			}
 			fopts = append(fopts, cel.Overload(fmt.Sprintf("%s_%d", fn, len(kinds)), args, resultTypes[fn], oopts...))
@@ -165,7 +210,8 @@ func newEnv(b binder) (*cel.Env, error) {
 		var oopts []cel.OverloadOpt
 		if b != nil {
 			s := spec{fn: fnRFM, field: field}
-			oopts = append(oopts, cel.FunctionBinding(func(...ref.Val) ref.Val { return b.value(s) }))
+			c := &boundCall{spec: s, text: s.call()}
+			oopts = append(oopts, cel.FunctionBinding(func(...ref.Val) ref.Val { return b.value(c) }))
 		}
 		opts = append(opts, cel.Function(name, cel.Overload(name+"_0", nil, types.IntType, oopts...)))
 	}

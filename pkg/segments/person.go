@@ -220,13 +220,14 @@ func (p *Person) nextTimer(d *Definitions, now time.Time) time.Time {
 	return next
 }
 
-// value computes spec s for the person as of now.
-func (p *Person) value(d *Definitions, s spec, now time.Time) any {
+// value computes call c for the person as of now.
+func (p *Person) value(d *Definitions, c *boundCall, now time.Time) any {
+	s := &c.spec
 	switch s.fn {
 	case fnCount, fnSum, fnMin, fnMax:
 		var a aggregate
 		if s.window == 0 {
-			if l := p.Lifetime[s.key()]; l != nil {
+			if l := p.Lifetime[c.text]; l != nil {
 				a = *l
 			}
 		} else {
@@ -297,12 +298,12 @@ func (p *Person) rfm(d *Definitions, field string, now time.Time) int64 {
 		return 1
 	}
 	bands, x := r.Frequency, float64(0)
-	if a := p.Lifetime[rfmCount(r).key()]; a != nil {
+	if a := p.Lifetime[d.rfmKeys[0]]; a != nil {
 		x = float64(a.Count)
 	}
 	if field == "monetary" {
 		bands, x = r.Monetary, 0
-		if a := p.Lifetime[rfmRevenue(r).key()]; a != nil {
+		if a := p.Lifetime[d.rfmKeys[1]]; a != nil {
 			x = a.Sum
 		}
 	}

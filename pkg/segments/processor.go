@@ -675,7 +675,7 @@ func (p *Processor) Describe(id string, at time.Time) (map[string]any, []string,
 	}
 	values := map[string]any{}
 	for _, s := range p.defs.specs {
-		values[s.call()] = person.value(p.defs, s, at)
+		values[s.call()] = person.value(p.defs, &boundCall{spec: s, text: s.call()}, at)
 	}
 	p.current, p.now, p.read = person, at, map[string]any{}
 	defer func() { p.current = nil }()
@@ -692,9 +692,9 @@ func (p *Processor) Describe(id string, at time.Time) (map[string]any, []string,
 }
 
 // value implements binder for the person being evaluated.
-func (p *Processor) value(s spec) ref.Val {
-	v := p.current.value(p.defs, s, p.now)
-	p.read[s.call()] = v
+func (p *Processor) value(c *boundCall) ref.Val {
+	v := p.current.value(p.defs, c, p.now)
+	p.read[c.text] = v
 	return types.DefaultTypeAdapter.NativeToValue(v)
 }
 

@@ -323,7 +323,10 @@ func (s *Service) advanceIdle(ctx context.Context, procs map[int32]*segments.Pro
 			s.lastInput[p], last = now, now
 		}
 		s.mu.Unlock()
-		if now.Sub(last) < s.cfg.IdleAdvance {
+		// A partition that has never had an input holds no state and no
+		// timer: moving its watermark would only make its first inputs
+		// late, such as a backlog produced before the service started.
+		if now.Sub(last) < s.cfg.IdleAdvance || proc.Watermark().IsZero() {
 			continue
 		}
 		w := now.Add(-s.defs.AllowedLateness).Truncate(time.Millisecond)

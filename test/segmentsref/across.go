@@ -46,9 +46,10 @@ type Across struct {
 	// Transfers counts the transfer records, and LateTransfers those that
 	// arrived after the watermark had passed their time.
 	Transfers, LateTransfers int
-	// Forwards counts the forwarded event records, and Dropped the event
-	// records (routed or forwarded) that arrived late.
-	Forwards, Dropped int
+	// Forwards counts the forwarded event records, and LateForwards those
+	// that arrived late; Dropped counts every event record (routed or
+	// forwarded) that arrived late.
+	Forwards, LateForwards, Dropped int
 }
 
 // offsets are the times after an event at which a condition of
@@ -99,11 +100,11 @@ type across struct {
 }
 
 func forwardKey(part int, e Event) string {
-	return fmt.Sprintf("%d e %s %s %d", part, e.ID, e.Person, e.At.UnixNano())
+	return fmt.Sprintf("partition %d: forwarded event %s of %s at %s", part, e.ID, e.Person, e.At.Format(time.RFC3339Nano))
 }
 
 func transferKey(part int, t Transfer) string {
-	return fmt.Sprintf("%d t %s %s %d", part, t.From, t.Into, t.At.UnixNano())
+	return fmt.Sprintf("partition %d: transfer %s>%s at %s", part, t.From, t.Into, t.At.Format(time.RFC3339Nano))
 }
 
 // ChangesAcross returns the changes that the documented semantics give for
@@ -154,12 +155,15 @@ func ChangesAcross(partitions [][]Observed, partitionOf func(person string) int)
 	for key, list := range a.sent {
 		for _, s := range list {
 			if !s.optional {
-				problems = append(problems, fmt.Sprintf("sent to partition %s, never arrived", key))
+				problems = append(problems, key+", sent, never arrived")
 			}
 		}
 	}
 	if len(problems) > 0 {
 		sort.Strings(problems)
+		if len(problems) > 20 {
+			problems = append(problems[:20], fmt.Sprintf("and %d more", len(problems)-20))
+		}
 		return out, a.stats, fmt.Errorf("the inputs do not follow the semantics:\n%s", strings.Join(problems, "\n"))
 	}
 	return out, a.stats, nil
@@ -209,6 +213,9 @@ func (a *across) arrive(p *partition, w waiting) {
 	if !p.watermark.IsZero() && !w.at.After(p.watermark) {
 		if w.in.Merge == nil && w.in.Transfer == nil {
 			a.stats.Dropped++
+			if w.in.Forward != nil {
+				a.stats.LateForwards++
+			}
 			return
 		}
 		if w.in.Transfer != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/publish"
 	"github.com/touchline-io/touchline/pkg/segmenter"
+	"github.com/touchline-io/touchline/pkg/segments"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 	"github.com/touchline-io/touchline/test/segmentsref"
 	"github.com/touchline-io/touchline/test/testenv"
@@ -79,11 +80,14 @@ func startSegments(t *testing.T, cfgPath, log string) *testenv.Process {
 }
 
 // TestSegmentsServiceMatchesReference publishes a random stream of
-// touchpoints (out of order, late, repeated) with identity merges through
-// ClickHouse's identity_merges, to the segments service running as a
-// process that is SIGKILLed and restarted twice, and compares the changes it
-// committed, on the changes topic and in ClickHouse, with the reference
-// evaluator's, partition by partition.
+// touchpoints (out of order, late, repeated) with identity merges of any
+// two persons through ClickHouse's identity_merges (most across partitions,
+// and merged persons go on having events), to the segments service running
+// as a process that is SIGKILLed and restarted twice, and compares the
+// changes it committed, on the changes topic and in ClickHouse, with the
+// reference's over the inputs topic as the stage consumed it: the routed
+// events and merges, and the transfers and forwarded events of merged
+// persons in the order they arrived in each partition.
 func TestSegmentsServiceMatchesReference(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
@@ -108,10 +112,16 @@ func TestSegmentsServiceMatchesReference(t *testing.T) {
 		persons = append(persons, p)
 		customers[p] = c
 	}
-	samePartition := func(from, into string) bool {
-		return segmenter.PartitionOf(from, partitions) == segmenter.PartitionOf(into, partitions)
+	inputs := segmentsref.StreamAfterMerges(rand.New(rand.NewPCG(7, 11)), 2000, persons)
+	eventPerson := map[string]string{} // as routed
+	across := 0
+	for _, in := range inputs {
+		if e := in.Event; e != nil {
+			eventPerson[e.ID] = e.Person
+		} else if segmenter.PartitionOf(in.Merge.From, partitions) != segmenter.PartitionOf(in.Merge.Into, partitions) {
+			across++
+		}
 	}
-	inputs := segmentsref.Stream(rand.New(rand.NewPCG(7, 11)), 2000, persons, samePartition)
 
 	pub, err := publish.Dial(ctx, cfg.Kafka)
 	if err != nil {
@@ -164,19 +174,18 @@ func TestSegmentsServiceMatchesReference(t *testing.T) {
 	}
 	waitRouted(ctx, t, cfg, pub, merges)
 
-	// The reference, partition by partition, as the service partitions.
-	byPartition := map[int32][]segmentsref.Input{}
-	for _, in := range inputs {
-		p := segmenter.PartitionOf(in.Person(), partitions)
-		byPartition[p] = append(byPartition[p], in)
+	got, consumed := waitChanges(ctx, t, cfg, conn, eventPerson)
+	want, seen, err := segmentsref.ChangesAcross(consumed, func(person string) int {
+		return int(segmenter.PartitionOf(person, partitions))
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	var want []segmentsref.Change
-	for _, part := range byPartition {
-		c, _ := segmentsref.Changes(part)
-		want = append(want, c...)
+	t.Logf("%d inputs (%d merges, %d across partitions), %d expected changes; the inputs topic held %d merges (%d repeated), %d transfers (%d after the watermark), %d forwarded events (%d late), %d late events in all",
+		len(inputs), merges, across, len(want), seen.Merges, seen.Repeated, seen.Transfers, seen.LateTransfers, seen.Forwards, seen.LateForwards, seen.Dropped)
+	if across < 5 || seen.Transfers < 5 || seen.Forwards < 20 {
+		t.Fatalf("too few merges across partitions to test them: %d merges across, %d transfers, %d forwarded events", across, seen.Transfers, seen.Forwards)
 	}
-	t.Logf("%d inputs (%d merges), %d expected changes", len(inputs), merges, len(want))
-	got := waitChanges(ctx, t, cfg, conn)
 	if diff := changesDiff(got, want); diff != "" {
 		t.Fatalf("ClickHouse segment_changes differ from the reference:\n%s", diff)
 	}
@@ -258,20 +267,34 @@ func countMerges(ctx context.Context, t *testing.T, cfg config.Config) int {
 }
 
 // waitChanges waits until the segments group has committed every input,
-// and returns what segment_changes then holds.
-func waitChanges(ctx context.Context, t *testing.T, cfg config.Config, conn driver.Conn) []segmentsref.Change {
+// and returns what segment_changes then holds, and the inputs topic's
+// records, partition by partition in offset order, as the reference takes
+// them: an event whose person is not the one it was routed with
+// (eventPerson) is one a partition forwarded.
+func waitChanges(ctx context.Context, t *testing.T, cfg config.Config, conn driver.Conn, eventPerson map[string]string) ([]segmentsref.Change, [][]segmentsref.Observed) {
 	t.Helper()
 	adm := admin(t, cfg)
+	var consumed [][]segmentsref.Observed
 	for {
+		// The committed offsets first: what the stage forwards it produces
+		// in the transaction that commits the inputs it consumed, so once
+		// the offsets cover every record read after them, nothing more
+		// comes.
+		committed, err := adm.FetchOffsets(ctx, cfg.Segments.Group)
+		done := err == nil
 		ends := map[int32]int64{} // after the last data record of each partition
+		consumed = make([][]segmentsref.Observed, cfg.Segments.Partitions)
 		if err := kafka.ReadCommitted(ctx, cfg.Kafka, nil, cfg.Kafka.Topics.SegmentInputs, nil, func(r *kgo.Record) error {
 			ends[r.Partition] = r.Offset + 1
+			in, err := segmenter.DecodeInput(r.Value)
+			if err != nil {
+				return fmt.Errorf("inputs partition %d offset %d: %w", r.Partition, r.Offset, err)
+			}
+			consumed[r.Partition] = append(consumed[r.Partition], observedInput(in, eventPerson))
 			return nil
 		}); err != nil {
 			t.Fatal(err)
 		}
-		committed, err := adm.FetchOffsets(ctx, cfg.Segments.Group)
-		done := err == nil
 		for p, end := range ends {
 			if c, ok := committed.Lookup(cfg.Kafka.Topics.SegmentInputs, p); !ok || c.At < end {
 				done = false
@@ -302,7 +325,28 @@ func waitChanges(ctx context.Context, t *testing.T, cfg config.Config, conn driv
 		c.Entered, c.At = entered == 1, c.At.Add(time.Duration(millis)*time.Millisecond)
 		out = append(out, c)
 	}
-	return out
+	return out, consumed
+}
+
+// observedInput returns an inputs topic record as the reference takes it.
+// It reads only the merged person and the time of a transfer, not the state
+// it carries.
+func observedInput(in segments.Input, eventPerson map[string]string) segmentsref.Observed {
+	switch {
+	case in.Merge != nil:
+		return segmentsref.Observed{Merge: &segmentsref.Merge{From: in.Merge.From, Into: in.Merge.Into, At: in.Merge.At}}
+	case in.Transfer != nil:
+		return segmentsref.Observed{Transfer: &segmentsref.Transfer{From: in.Transfer.State.ID, Into: in.Transfer.Into, At: in.Transfer.At}}
+	}
+	e := in.Event
+	ref := &segmentsref.Event{ID: e.ID, Person: e.Person, Type: e.Type, Channel: e.Channel, At: e.At, Revenue: e.Revenue}
+	if e.Channel != "email" {
+		ref.Channel = "web" // routed as direct
+	}
+	if eventPerson[e.ID] != e.Person {
+		return segmentsref.Observed{Forward: ref}
+	}
+	return segmentsref.Observed{Event: ref}
 }
 
 // readChanges reads every committed SegmentChange record.

@@ -196,6 +196,21 @@ func Changes(inputs []Input) ([]Change, time.Time) {
 // some arrive after the lateness), some twice, and merges of persons that
 // mergeable allows (nil: any two).
 func Stream(rng *rand.Rand, n int, persons []string, mergeable func(from, into string) bool) []Input {
+	return stream(rng, n, persons, mergeable, false)
+}
+
+// StreamAfterMerges is Stream with merges of any two persons, in which
+// merged persons go on having events (as when the identifiers of a merged
+// person still reach the router under its old person): its partition
+// forwards them to the person it merged into. The next few events after a
+// merge are the merged person's (a visit that identified it), so that its
+// partition's watermark often passes the merge before the other
+// partitions' do. A person that absorbed others may merge in turn.
+func StreamAfterMerges(rng *rand.Rand, n int, persons []string) []Input {
+	return stream(rng, n, persons, nil, true)
+}
+
+func stream(rng *rand.Rand, n int, persons []string, mergeable func(from, into string) bool, afterMerge bool) []Input {
 	start := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
 	types := []string{"add_to_cart", "purchase", "page_view", "click", "click"}
 	channels := []string{"email", "web"}
@@ -206,17 +221,26 @@ func Stream(rng *rand.Rand, n int, persons []string, mergeable func(from, into s
 	}
 	var stream []arriving
 	at := start
+	var visitor string // the merged person of a visit, and its events to come
+	visit := 0
 	for i := 0; i < n; i++ {
 		at = at.Add(time.Duration(rng.IntN(12)) * time.Minute)
 		person := persons[rng.IntN(len(persons))]
-		if merged[person] {
+		if visit > 0 {
+			person = visitor
+			visit--
+		}
+		if merged[person] && !afterMerge {
 			continue
 		}
 		delay := time.Duration(rng.IntN(15)) * time.Minute
 		if rng.IntN(60) == 0 {
 			into := persons[rng.IntN(len(persons))]
-			if into != person && !merged[into] && (mergeable == nil || mergeable(person, into)) {
+			if into != person && !merged[person] && !merged[into] && (mergeable == nil || mergeable(person, into)) {
 				merged[person] = true
+				if afterMerge {
+					visitor, visit = person, 4
+				}
 				stream = append(stream, arriving{Input{Merge: &Merge{From: person, Into: into, At: at}}, at.Add(delay)})
 			}
 			continue

@@ -275,8 +275,9 @@ func (s *Service) step(ctx context.Context, fetches kgo.Fetches) error {
 
 // applyLocal writes a committed batch's changelog records to the local
 // state, with the changelog offsets they reached, and lets the processors
-// evict persons beyond cache_persons. When that fails the processors are
-// rebuilt, from the local state and the changelog, before the next input.
+// evict persons beyond cache_persons. An error stops the service: the
+// processors hold what the local state lacks, and a restart brings the
+// local state up to date from the changelog.
 func (s *Service) applyLocal(b *batch, procs map[int32]*segments.Processor) error {
 	next := map[int32]int64{}
 	for _, r := range b.records {
@@ -287,9 +288,6 @@ func (s *Service) applyLocal(b *batch, procs map[int32]*segments.Processor) erro
 	now := time.Now()
 	for p, writes := range b.local {
 		if err := s.local.apply(p, writes, next[p], now); err != nil {
-			s.mu.Lock()
-			s.procs = map[int32]*segments.Processor{}
-			s.mu.Unlock()
 			return err
 		}
 	}

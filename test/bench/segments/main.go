@@ -7,7 +7,7 @@
 // its publishing, to its change being readable on the changes topic), the
 // service's CPU use and memory, and the persons it holds.
 //
-//	go run ./test/bench/segments [-persons 1000000] [-rate 20000] [-seconds 60] [-lateness 200ms] [-max-poll N]
+//	go run ./test/bench/segments [-persons 1000000] [-rate 20000] [-seconds 60] [-lateness 200ms] [-max-poll N] [-cache-persons N]
 package main
 
 import (
@@ -41,9 +41,10 @@ func main() {
 	seconds := flag.Int("seconds", 60, "length of the timed run")
 	lateness := flag.Duration("lateness", 200*time.Millisecond, "allowed lateness of the definitions (decisions wait this long)")
 	maxPoll := flag.Int("max-poll", 0, "segments.max_poll_records of the service (0: the default)")
+	cachePersons := flag.Int("cache-persons", 0, "segments.cache_persons of the service: persons kept in memory (0: the default)")
 	keep := flag.Bool("keep", false, "keep the servers' and the service's directory (logs) and print where it is")
 	flag.Parse()
-	if err := run(*persons, *rate, time.Duration(*seconds)*time.Second, *lateness, *maxPoll, *keep); err != nil {
+	if err := run(*persons, *rate, time.Duration(*seconds)*time.Second, *lateness, *maxPoll, *cachePersons, *keep); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -52,7 +53,7 @@ func main() {
 // eventTypes are the timed run's event types, weighted by repetition.
 var eventTypes = []string{"page_view", "page_view", "page_view", "add_to_cart", "email_open", "email_click", "purchase", "signup"}
 
-func run(persons, rate int, length, lateness time.Duration, maxPoll int, keep bool) error {
+func run(persons, rate int, length, lateness time.Duration, maxPoll, cachePersons int, keep bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
 	defer cancel()
 	dir, err := os.MkdirTemp("", "touchline-bench-segments-")
@@ -72,6 +73,9 @@ func run(persons, rate int, length, lateness time.Duration, maxPoll int, keep bo
 	cfg := srv.Config("bench")
 	cfg.Segments.Partitions = 4
 	cfg.Segments.IdleAdvance = time.Second
+	if cachePersons > 0 {
+		cfg.Segments.CachePersons = cachePersons
+	}
 	if maxPoll > 0 {
 		cfg.Segments.MaxPollRecords = maxPoll
 	}

@@ -67,7 +67,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -664,7 +663,7 @@ func catchUp(ctx context.Context, cfg config.Config, dir string, w workload, log
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	res.heapInuse, res.heapAlloc = ms.HeapInuse, ms.HeapAlloc
-	if res.pebbleBytes, err = dirSize(res.mapDir); err != nil {
+	if res.pebbleBytes, err = testenv.DirSize(res.mapDir); err != nil {
 		closeMap()
 		return nil, nil, err
 	}
@@ -760,7 +759,7 @@ func lookupPhase(ctx context.Context, cfg config.Config, m *identitymap.Map, w w
 			return err
 		}
 		res.settle, res.settled = settle, &settled
-		if res.pebbleSettled, err = dirSize(res.mapDir); err != nil {
+		if res.pebbleSettled, err = testenv.DirSize(res.mapDir); err != nil {
 			return err
 		}
 		fmt.Printf("pebble directory after the second round: %d MiB\n", res.pebbleSettled>>20)
@@ -873,26 +872,6 @@ func timeLookups(m *identitymap.Map, ids []identifiers.Identifier, goroutines, n
 }
 
 func perOp(d time.Duration, n int) time.Duration { return d / time.Duration(n) }
-
-// dirSize sums the sizes of the files under dir.
-func dirSize(dir string) (int64, error) {
-	var size int64
-	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) { // removed by a compaction meanwhile
-				return nil
-			}
-			return err
-		}
-		size += info.Size()
-		return nil
-	})
-	return size, err
-}
 
 // ingestCost times the ingest processor on generated touchpoints encoded as
 // the publisher encodes them.

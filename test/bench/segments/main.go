@@ -5,7 +5,8 @@
 // segment changes as they appear. It prints the publish and processing
 // rates, the event-to-change latency (p50, p90, p99: from an event's time,
 // its publishing, to its change being readable on the changes topic), the
-// service's CPU use and memory, and the persons it holds.
+// service's CPU use and memory, the persons it holds and the size of its
+// local state on disk.
 //
 //	go run ./test/bench/segments [-persons 1000000] [-rate 20000] [-seconds 60] [-lateness 200ms] [-max-poll N] [-cache-persons N]
 package main
@@ -195,6 +196,11 @@ func run(persons, rate int, length, lateness time.Duration, maxPoll, cachePerson
 	fmt.Printf("%-52s %.0f\n", "persons held in state", held)
 	fmt.Printf("%-52s %.0f of %d\n", "timed-run inputs dropped as late", late-lateBefore, published)
 	fmt.Printf("%-52s %d MiB after loading, %d MiB at the end (peak %d MiB)\n", "service RSS", loadedRSS>>20, rss>>20, peak>>20)
+	disk, err := testenv.DirSize(filepath.Join(cfg.StateDir, "segments-state"))
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%-52s %d MiB\n", "state on disk (pebble, at the end)", disk>>20)
 	return nil
 }
 

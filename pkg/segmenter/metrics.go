@@ -12,6 +12,7 @@ type Metrics struct {
 	latency          prometheus.Histogram
 	timerLag         prometheus.Histogram
 	batchSeconds     prometheus.Histogram
+	routerSeconds    prometheus.Histogram
 	persons          *prometheus.GaugeVec
 	cached           *prometheus.GaugeVec
 	evaluations      *prometheus.GaugeVec
@@ -38,6 +39,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "From the time a timer-driven change is due to its emission (the allowed lateness and idle_advance bound it).", Buckets: buckets}),
 		batchSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "touchline_segments_batch_seconds",
 			Help: "Time to process and commit one batch.", Buckets: buckets}),
+		routerSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "touchline_segments_router_batch_seconds",
+			Help: "Time for the router to route and commit one poll of touchpoints.", Buckets: buckets}),
 		persons: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "touchline_segments_state_persons",
 			Help: "Persons held in state, by inputs partition."}, []string{"partition"}),
 		cached: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "touchline_segments_cached_persons",
@@ -51,7 +54,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		writeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "touchline_segments_write_errors_total",
 			Help: "Failed writes, retried, by target (kafka, clickhouse)."}, []string{"target"}),
 	}
-	reg.MustRegister(m.inputs, m.routed, m.changes, m.changesBySegment, m.latency, m.timerLag, m.batchSeconds,
+	reg.MustRegister(m.inputs, m.routed, m.changes, m.changesBySegment, m.latency, m.timerLag, m.batchSeconds, m.routerSeconds,
 		m.persons, m.cached, m.evaluations, m.watermarkLag, m.lag, m.writeErrors)
 	return m
 }

@@ -61,6 +61,7 @@ func (r *Router) Run(ctx context.Context) error {
 }
 
 func (r *Router) step(ctx context.Context, fetches kgo.Fetches) error {
+	start := time.Now()
 	var out []*kgo.Record
 	consumed := 0
 	fetches.EachRecord(func(rec *kgo.Record) {
@@ -106,6 +107,7 @@ func (r *Router) step(ctx context.Context, fetches kgo.Fetches) error {
 		return nil
 	}
 	r.mergeVersion = max(r.mergeVersion, version)
+	r.m.routerSeconds.Observe(time.Since(start).Seconds())
 	return nil
 }
 

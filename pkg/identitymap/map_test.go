@@ -307,9 +307,8 @@ func TestConcurrentLookupsDuringApply(t *testing.T) {
 
 // BenchmarkLookup fills a map with 1,000,000 identifiers through apply, the
 // path Follow uses, in batches of maxPollRecords, then looks up random known
-// identifiers (and unknown ones).
-// BenchmarkLookup looks up random identifiers among a million, from pebble
-// alone and through the in-memory cache.
+// identifiers (and unknown ones), from pebble alone and through the
+// in-memory cache.
 func BenchmarkLookup(b *testing.B) {
 	b.Run("pebble", func(b *testing.B) { benchmarkLookup(b, 0) })
 	b.Run("cached", func(b *testing.B) { benchmarkLookup(b, DefaultCacheEntries) })

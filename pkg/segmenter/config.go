@@ -28,11 +28,15 @@ type Config struct {
 	Partitions int32 `yaml:"partitions"`
 	// MaxPollRecords bounds the inputs processed per batch. Default 5000.
 	MaxPollRecords int `yaml:"max_poll_records"`
-	// CachePersons bounds the persons an instance keeps in memory after
-	// each batch, shared among its partitions; the others are read from
-	// its local state (pebble, under state_dir) when next needed. Default
-	// 100000.
+	// CachePersons bounds the persons an instance keeps in memory, decoded,
+	// after each batch, shared among its partitions; the others are read
+	// from its local state (pebble, under state_dir) when next needed.
+	// Default 20000.
 	CachePersons int `yaml:"cache_persons"`
+	// BlockCacheMB is the size of the local state's block cache, in MiB:
+	// encoded persons' states in memory, read without touching the disk.
+	// Default 512.
+	BlockCacheMB int `yaml:"block_cache_mb"`
 	// IdleAdvance is how long a partition may see no input before its
 	// watermark follows the clock (now - allowed lateness), so that timers
 	// fire without new events. Default 2s.
@@ -50,7 +54,7 @@ type Config struct {
 
 // DefaultConfig returns the defaults documented on Config.
 func DefaultConfig() Config {
-	return Config{Group: "touchline-segments", RouterGroup: "touchline-segments-router", Partitions: 6, MaxPollRecords: 5000, CachePersons: 100_000,
+	return Config{Group: "touchline-segments", RouterGroup: "touchline-segments-router", Partitions: 6, MaxPollRecords: 5000, CachePersons: 20_000, BlockCacheMB: 512,
 		IdleAdvance: 2 * time.Second, MergePoll: 5 * time.Second, SessionTimeout: 10 * time.Second,
 		RetryBackoff: 200 * time.Millisecond, RetryBackoffMax: 10 * time.Second}
 }
@@ -77,6 +81,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: max_poll_records must be at least 1", ErrConfig)
 	case c.CachePersons < 0:
 		return fmt.Errorf("%w: cache_persons must not be negative", ErrConfig)
+	case c.BlockCacheMB < 1:
+		return fmt.Errorf("%w: block_cache_mb must be at least 1", ErrConfig)
 	case c.IdleAdvance < 10*time.Millisecond:
 		return fmt.Errorf("%w: idle_advance must be at least 10ms", ErrConfig)
 	case c.MergePoll < 10*time.Millisecond:

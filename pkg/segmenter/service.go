@@ -75,7 +75,7 @@ func New(ctx context.Context, cfg Config, kcfg kafka.Config, conn driver.Conn, d
 	if s.changeSchema, err = avro.RegisterLatest(ctx, reg, avro.KindSegment, kcfg.Topics.SegmentChanges); err != nil {
 		return nil, err
 	}
-	if s.local, err = openLocalState(stateDir, stateBlockCache, log); err != nil {
+	if s.local, err = openLocalState(stateDir, int64(cfg.BlockCacheMB)<<20, log); err != nil {
 		return nil, err
 	}
 	sess, err := kafka.NewGroupTransactSession(kcfg, log,
@@ -100,9 +100,6 @@ func New(ctx context.Context, cfg Config, kcfg kafka.Config, conn driver.Conn, d
 	s.adm = kadm.NewClient(sess.Client())
 	return s, nil
 }
-
-// stateBlockCache is the size of the local state's block cache.
-const stateBlockCache = 128 << 20
 
 // replayMaxAge is the age beyond which a partition's local state is
 // rebuilt from the whole changelog rather than brought up to date from its

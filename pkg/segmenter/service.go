@@ -183,35 +183,21 @@ func (s *Service) step(ctx context.Context, fetches kgo.Fetches) error {
 	}
 	b := &batch{local: map[int32][]localWrite{}}
 	inputs := 0
+	var failed error
 	fetches.EachPartition(func(ftp kgo.FetchTopicPartition) {
-		proc := procs[ftp.Partition]
-		if proc == nil || len(ftp.Records) == 0 {
-			return
-		}
-		s.m.lag.WithLabelValues(fmt.Sprint(ftp.Partition)).Set(float64(ftp.HighWatermark - ftp.Records[len(ftp.Records)-1].Offset - 1))
-		s.touch(ftp.Partition, start)
-		for _, r := range ftp.Records {
-			in, err := DecodeInput(r.Value)
-			if err != nil {
-				s.m.inputs.WithLabelValues("invalid").Inc()
-				s.log.Warn("skipping an invalid segment input", zap.Int32("partition", r.Partition), zap.Int64("offset", r.Offset), zap.Error(err))
-				continue
-			}
-			inputs++
-			dropped := proc.Dropped()
-			changes, err := proc.Add(in)
-			if err != nil {
-				s.log.Error("evaluating segments", zap.Int32("partition", r.Partition), zap.Int64("offset", r.Offset), zap.Error(err))
-			}
-			if proc.Dropped() > dropped {
-				s.m.inputs.WithLabelValues("late").Inc()
-			} else {
-				s.m.inputs.WithLabelValues("applied").Inc()
-			}
-			s.addChanges(ctx, b, ftp.Partition, changes, r.Timestamp, false)
+		if proc := procs[ftp.Partition]; proc != nil && len(ftp.Records) > 0 && failed == nil {
+			var n int
+			n, failed = s.process(ctx, b, proc, ftp, start)
+			inputs += n
 		}
 	})
-	advanced := s.advanceIdle(ctx, procs, b, start)
+	if failed != nil {
+		return failed
+	}
+	advanced, err := s.advanceIdle(ctx, procs, b, start)
+	if err != nil {
+		return err
+	}
 	if inputs == 0 && !advanced {
 		return nil
 	}
@@ -296,6 +282,40 @@ func (s *Service) applyLocal(b *batch, procs map[int32]*segments.Processor) erro
 	return nil
 }
 
+// process applies the inputs of one fetched partition to its processor,
+// adding the changes to b, and returns how many valid inputs it read. An
+// input its processor cannot evaluate is logged and skipped; a failure to
+// read the local state stops the service.
+func (s *Service) process(ctx context.Context, b *batch, proc *segments.Processor, ftp kgo.FetchTopicPartition, start time.Time) (int, error) {
+	s.m.lag.WithLabelValues(fmt.Sprint(ftp.Partition)).Set(float64(ftp.HighWatermark - ftp.Records[len(ftp.Records)-1].Offset - 1))
+	s.touch(ftp.Partition, start)
+	inputs := 0
+	for _, r := range ftp.Records {
+		in, err := DecodeInput(r.Value)
+		if err != nil {
+			s.m.inputs.WithLabelValues("invalid").Inc()
+			s.log.Warn("skipping an invalid segment input", zap.Int32("partition", r.Partition), zap.Int64("offset", r.Offset), zap.Error(err))
+			continue
+		}
+		inputs++
+		dropped := proc.Dropped()
+		changes, err := proc.Add(in)
+		if errors.Is(err, segments.ErrStore) {
+			return inputs, err
+		}
+		if err != nil {
+			s.log.Error("evaluating segments", zap.Int32("partition", r.Partition), zap.Int64("offset", r.Offset), zap.Error(err))
+		}
+		if proc.Dropped() > dropped {
+			s.m.inputs.WithLabelValues("late").Inc()
+		} else {
+			s.m.inputs.WithLabelValues("applied").Inc()
+		}
+		s.addChanges(ctx, b, ftp.Partition, changes, r.Timestamp, false)
+	}
+	return inputs, nil
+}
+
 func (s *Service) touch(p int32, at time.Time) {
 	s.mu.Lock()
 	s.lastInput[p] = at
@@ -304,11 +324,13 @@ func (s *Service) touch(p int32, at time.Time) {
 
 // advanceIdle moves the watermark of partitions without input for
 // IdleAdvance to the clock, so that their timers fire, and reports whether
-// any moved. It does so only while the router has routed every touchpoint:
-// a partition waiting for a backlog is not idle.
-func (s *Service) advanceIdle(ctx context.Context, procs map[int32]*segments.Processor, b *batch, now time.Time) bool {
+// any moved, adding the timers' changes to b. It
+// does so only while the router has routed every touchpoint: a partition
+// waiting for a backlog is not idle. A failure to read the local state is
+// returned; other errors of evaluation are logged.
+func (s *Service) advanceIdle(ctx context.Context, procs map[int32]*segments.Processor, b *batch, now time.Time) (bool, error) {
 	if !s.routerCaughtUp(ctx, now) {
-		return false
+		return false, nil
 	}
 	advanced := false
 	for p, proc := range procs {
@@ -329,13 +351,16 @@ func (s *Service) advanceIdle(ctx context.Context, procs map[int32]*segments.Pro
 			continue
 		}
 		changes, err := proc.Advance(w)
+		if errors.Is(err, segments.ErrStore) {
+			return advanced, err
+		}
 		if err != nil {
 			s.log.Error("evaluating segment timers", zap.Int32("partition", p), zap.Error(err))
 		}
 		s.addChanges(ctx, b, p, changes, now, true)
 		advanced = true
 	}
-	return advanced
+	return advanced, nil
 }
 
 // routerCaughtUp reports whether the router's group has consumed the

@@ -3,6 +3,7 @@ package segments
 import (
 	"container/heap"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -129,6 +130,11 @@ type Processor struct {
 	now     time.Time
 	read    map[string]any
 }
+
+// ErrStore marks the errors of reading a person's state from a Store: the
+// processor's state is then incomplete, unlike after an error of
+// evaluating a condition.
+var ErrStore = errors.New("reading the segments state")
 
 // Store holds persons' states outside the processor's memory.
 type Store interface {
@@ -450,7 +456,7 @@ func (p *Processor) lookup(id string) (*Person, error) {
 	}
 	person, err := p.store.Person(id)
 	if err != nil {
-		return nil, fmt.Errorf("loading the segments state of person %s: %w", id, err)
+		return nil, fmt.Errorf("%w of person %s: %w", ErrStore, id, err)
 	}
 	if person != nil {
 		person.init()

@@ -2,6 +2,7 @@ package segments
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -341,5 +342,33 @@ func TestKeptEventsAreBounded(t *testing.T) {
 	}
 	if n := len(p.persons["bot"].Events); n != 3 {
 		t.Errorf("kept %d events, want 3", n)
+	}
+}
+
+// failingStore cannot read any person.
+type failingStore struct{}
+
+func (failingStore) Person(string) (*Person, error) { return nil, errors.New("disk gone") }
+
+// TestStoreErrorsAreMarked: an input whose person cannot be read from the
+// store fails with ErrStore, which the service treats as fatal, unlike an
+// error of evaluating a condition.
+func TestStoreErrorsAreMarked(t *testing.T) {
+	defs, err := ParseDefinitions("store.yaml", []byte(segmentsref.Definitions))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewProcessor(defs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.WithStore(failingStore{})
+	t0 := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	if _, err := p.Add(Input{Event: &Event{ID: "1", Person: "ann", At: t0, Type: "page_view"}}); err != nil {
+		t.Fatalf("the first input waits for the watermark: %v", err)
+	}
+	_, err = p.Add(Input{Event: &Event{ID: "2", Person: "bob", At: t0.Add(time.Hour), Type: "page_view"}})
+	if !errors.Is(err, ErrStore) || !strings.Contains(err.Error(), "ann") || !strings.Contains(err.Error(), "disk gone") {
+		t.Fatalf("error %v, want ErrStore for ann's state", err)
 	}
 }

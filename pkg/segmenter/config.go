@@ -4,8 +4,10 @@
 // inputs topic, and a stateful stage that runs a pkg/segments processor per
 // inputs partition. Each batch's segment changes, changelog records (the
 // persons it changed, and the partition's watermark) and input offsets
-// commit in one Kafka transaction, after the changes are in ClickHouse; a
-// partition's new owner rebuilds its state from the compacted changelog.
+// commit in one Kafka transaction, once the changes are in ClickHouse. Each
+// instance keeps the state of its partitions in a local pebble copy of the
+// compacted changelog, which a partition's owner brings up to date from the
+// changelog when it is assigned the partition.
 package segmenter
 
 import (

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/kafka"
@@ -48,11 +49,34 @@ type PersonState struct {
 // DescribePerson reads person's state from its partition of the committed
 // changelog and computes its features as of the partition's watermark.
 func DescribePerson(ctx context.Context, kcfg kafka.Config, partitions int32, defs *segments.Definitions, person string) (*PersonState, error) {
-	want := personKey(person)
-	proc, _, err := LoadPartition(ctx, kcfg, defs, PartitionOf(person, partitions), partitions, nil,
-		func(key string) bool { return key == metaKey || key == want })
+	p, want := PartitionOf(person, partitions), personKey(person)
+	var meta, state []byte // the latest values: nil after a tombstone
+	if err := kafka.ReadCommitted(ctx, kcfg, nil, kcfg.Topics.SegmentChangelog, []int32{p}, func(r *kgo.Record) error {
+		switch string(r.Key) {
+		case metaKey:
+			meta = r.Value
+		case want:
+			state = r.Value
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	proc, err := NewProcessor(defs, p, partitions)
 	if err != nil {
 		return nil, err
+	}
+	if meta != nil {
+		if err := proc.RestoreMeta(meta); err != nil {
+			return nil, err
+		}
+	}
+	if state != nil {
+		var ps segments.Person
+		if err := ps.UnmarshalBinary(state); err != nil {
+			return nil, fmt.Errorf("reading the state of %s: %w", person, err)
+		}
+		proc.RestorePerson(&ps)
 	}
 	out := &PersonState{Person: person, AsOf: proc.Watermark()}
 	values, members, err := proc.Describe(person, proc.Watermark())

@@ -564,74 +564,10 @@ func (s *Service) rebuild(ctx context.Context, p int32) (*segments.Processor, er
 	return proc, nil
 }
 
-// LoadPartition returns a processor for partition p of n holding what the
-// committed changelog holds for it: every record, or those whose key keep
-// accepts. It also returns the number of changelog records read.
-func LoadPartition(ctx context.Context, kcfg kafka.Config, defs *segments.Definitions, p, n int32, log *zap.Logger,
-	keep func(key string) bool) (*segments.Processor, int, error) {
-	proc, err := NewProcessor(defs, p, n)
-	if err != nil {
-		return nil, 0, err
-	}
-	read, err := ReadChangelog(ctx, kcfg, p, log, func(key, value []byte) error {
-		k := string(key)
-		switch {
-		case keep != nil && !keep(k):
-			return nil
-		case k == metaKey:
-			return proc.RestoreMeta(value)
-		case strings.HasPrefix(k, pendingKeyPrefix):
-			var pe segments.Pending
-			if err := json.Unmarshal(value, &pe); err != nil {
-				return fmt.Errorf("reading the pending input %s: %w", k, err)
-			}
-			proc.RestorePending(pe)
-			return nil
-		}
-		var person segments.Person
-		if err := person.UnmarshalBinary(value); err != nil {
-			return fmt.Errorf("reading the state of %s: %w", k, err)
-		}
-		proc.RestorePerson(&person)
-		return nil
-	})
-	return proc, read, err
-}
-
 // NewProcessor returns a processor for partition p of n: persons of other
 // partitions are reached by transfers.
 func NewProcessor(defs *segments.Definitions, p, n int32) (*segments.Processor, error) {
 	return segments.NewProcessor(defs, func(person string) bool { return PartitionOf(person, n) == p })
-}
-
-// ReadChangelog reads partition p of the committed changelog topic from its
-// start to the end it has when called, and calls apply with the latest
-// value of every live key (tombstoned keys are left out). It returns the
-// number of records read.
-func ReadChangelog(ctx context.Context, kcfg kafka.Config, p int32, log *zap.Logger, apply func(key, value []byte) error) (int, error) {
-	latest := map[string][]byte{}
-	var order []string
-	n := 0
-	err := kafka.ReadCommitted(ctx, kcfg, log, kcfg.Topics.SegmentChangelog, []int32{p}, func(r *kgo.Record) error {
-		n++
-		k := string(r.Key)
-		if _, ok := latest[k]; !ok {
-			order = append(order, k)
-		}
-		latest[k] = r.Value
-		return nil
-	})
-	if err != nil {
-		return n, err
-	}
-	for _, k := range order {
-		if v := latest[k]; v != nil {
-			if err := apply([]byte(k), v); err != nil {
-				return n, err
-			}
-		}
-	}
-	return n, nil
 }
 
 func (s *Service) failed(target string) func(int, time.Duration, error) {

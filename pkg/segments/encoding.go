@@ -4,8 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
-	"sort"
+	"slices"
 	"time"
 )
 
@@ -27,7 +28,7 @@ func (p *Person) MarshalBinary() ([]byte, error) {
 	for i := range p.Events {
 		b = appendEvent(b, &p.Events[i])
 	}
-	keys := sortedKeys(p.Lifetime)
+	keys := slices.Sorted(maps.Keys(p.Lifetime))
 	b = binary.AppendUvarint(b, uint64(len(keys)))
 	for _, k := range keys {
 		a := p.Lifetime[k]
@@ -37,7 +38,7 @@ func (p *Person) MarshalBinary() ([]byte, error) {
 		b = appendFloat(b, a.Min)
 		b = appendFloat(b, a.Max)
 	}
-	keys = sortedKeys(p.Last)
+	keys = slices.Sorted(maps.Keys(p.Last))
 	b = binary.AppendUvarint(b, uint64(len(keys)))
 	for _, k := range keys {
 		e := p.Last[k]
@@ -91,7 +92,7 @@ func appendEvent(b []byte, e *Event) []byte {
 	b = appendString(b, e.Channel)
 	b = appendString(b, e.Campaign)
 	b = appendFloat(b, e.Revenue)
-	keys := sortedKeys(e.Props)
+	keys := slices.Sorted(maps.Keys(e.Props))
 	b = binary.AppendUvarint(b, uint64(len(keys)))
 	for _, k := range keys {
 		b = appendString(b, k)
@@ -113,15 +114,6 @@ func appendTime(b []byte, t time.Time) []byte {
 
 func appendFloat(b []byte, f float64) []byte {
 	return binary.LittleEndian.AppendUint64(b, math.Float64bits(f))
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // decoder reads a binary encoding; its first error sticks, and every read

@@ -680,8 +680,8 @@ func (p *Processor) Describe(id string, at time.Time) (map[string]any, []string,
 		return nil, nil, err
 	}
 	values := map[string]any{}
-	for _, s := range p.defs.specs {
-		values[s.call()] = person.value(p.defs, &boundCall{spec: s, text: s.call()}, at)
+	for key, s := range p.defs.specs { // keyed by the call's text
+		values[key] = person.value(p.defs, &boundCall{spec: s, text: key}, at)
 	}
 	p.current, p.now, p.read = person, at, map[string]any{}
 	defer func() { p.current = nil }()

@@ -1,6 +1,7 @@
 package segmenter
 
 import (
+	"encoding"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -20,16 +21,40 @@ func PartitionOf(person string, n int32) int32 {
 	return int32(h.Sum32() % uint32(n))
 }
 
-// EncodeInput returns the inputs topic record value of an input: JSON.
-func EncodeInput(in segments.Input) ([]byte, error) { return json.Marshal(in) }
+// EncodeInput returns the inputs topic record value of an input, in its
+// binary encoding (segments.Input.MarshalBinary).
+func EncodeInput(in segments.Input) ([]byte, error) { return in.MarshalBinary() }
 
-// DecodeInput reads an inputs topic record value.
+// DecodeInput reads an inputs topic record value: the binary encoding, or
+// the JSON that versions before it wrote.
 func DecodeInput(b []byte) (segments.Input, error) {
 	var in segments.Input
-	if err := json.Unmarshal(b, &in); err != nil {
+	if err := decodeBinaryOrJSON(b, &in); err != nil {
 		return in, fmt.Errorf("decoding a segment input: %w", err)
 	}
 	return in, in.Validate()
+}
+
+// encodePending returns the changelog value of a pending input.
+func encodePending(pe segments.Pending) ([]byte, error) { return pe.MarshalBinary() }
+
+// decodePending reads the changelog value of a pending input, binary or
+// JSON like DecodeInput.
+func decodePending(b []byte) (segments.Pending, error) {
+	var pe segments.Pending
+	if err := decodeBinaryOrJSON(b, &pe); err != nil {
+		return pe, fmt.Errorf("decoding a pending input: %w", err)
+	}
+	return pe, pe.Input.Validate()
+}
+
+// decodeBinaryOrJSON decodes b into v: as JSON when it starts with '{',
+// which no binary encoding does, else with v's UnmarshalBinary.
+func decodeBinaryOrJSON(b []byte, v encoding.BinaryUnmarshaler) error {
+	if len(b) > 0 && b[0] == '{' {
+		return json.Unmarshal(b, v)
+	}
+	return v.UnmarshalBinary(b)
 }
 
 // The changelog's keys: a person's state, an input waiting for the

@@ -2,7 +2,6 @@ package segmenter
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -439,7 +438,7 @@ func (s *Service) addState(b *batch, p int32, proc *segments.Processor) error {
 	}
 	queued, released := proc.TakePending()
 	for _, pe := range queued {
-		v, err := json.Marshal(pe)
+		v, err := encodePending(pe)
 		if err != nil {
 			return fmt.Errorf("encoding a pending input: %w", err)
 		}

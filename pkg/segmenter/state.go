@@ -2,7 +2,6 @@ package segmenter
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -162,8 +161,8 @@ func (l *localState) load(p int32, proc *segments.Processor) error {
 		return fmt.Errorf("reading the segments state of partition %d: %w", p, err)
 	}
 	if err := l.scan(p, pendingKeyPrefix, func(_ string, v []byte) error {
-		var pe segments.Pending
-		if err := json.Unmarshal(v, &pe); err != nil {
+		pe, err := decodePending(v)
+		if err != nil {
 			return fmt.Errorf("reading a pending input of partition %d: %w", p, err)
 		}
 		proc.RestorePending(pe)

@@ -14,6 +14,18 @@ import (
 // encoding.
 const personEncoding = 1
 
+// inputEncoding is the version byte that starts an input's binary
+// encoding. It differs from '{', which starts the JSON form earlier
+// versions wrote, so readers can tell the two apart.
+const inputEncoding = 1
+
+// The kinds of input, after inputEncoding.
+const (
+	inputEvent    = 'e'
+	inputMerge    = 'm'
+	inputTransfer = 't'
+)
+
 // MarshalBinary encodes the person as the changelog keeps it: a version
 // byte, then its fields as length-prefixed strings, varints and
 // IEEE 754 numbers; times are Unix nanoseconds, zero for none. Kept events
@@ -76,13 +88,57 @@ func (p *Person) UnmarshalBinary(data []byte) error {
 	for n := d.count(); n > 0; n-- {
 		p.Members = append(p.Members, d.string())
 	}
-	if d.err == nil && len(d.b) > 0 {
-		d.err = errors.New("trailing bytes")
+	return d.end("person state")
+}
+
+// MarshalBinary encodes the input for the inputs topic: the version byte
+// inputEncoding, its kind, then its fields as a person's encoding writes
+// them: an event's person and the event, a merge's persons and time, or a
+// transfer's person, time and the person state it carries.
+func (in Input) MarshalBinary() ([]byte, error) {
+	return in.appendBinary(make([]byte, 0, 128))
+}
+
+func (in Input) appendBinary(b []byte) ([]byte, error) {
+	b = append(b, inputEncoding)
+	switch {
+	case in.Event != nil:
+		b = appendString(append(b, inputEvent), in.Event.Person)
+		return appendEvent(b, in.Event), nil
+	case in.Merge != nil:
+		b = appendString(append(b, inputMerge), in.Merge.From)
+		return appendTime(appendString(b, in.Merge.Into), in.Merge.At), nil
+	case in.Transfer != nil && in.Transfer.State != nil:
+		b = appendString(append(b, inputTransfer), in.Transfer.Into)
+		b = appendTime(b, in.Transfer.At)
+		state, err := in.Transfer.State.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		return append(binary.AppendUvarint(b, uint64(len(state))), state...), nil
 	}
-	if d.err != nil {
-		return fmt.Errorf("person state: %w", d.err)
-	}
-	return nil
+	return nil, errors.New("an input is one event, merge or transfer with its state")
+}
+
+// UnmarshalBinary decodes an input encoded by MarshalBinary.
+func (in *Input) UnmarshalBinary(data []byte) error {
+	d := decoder{b: data}
+	*in = d.input()
+	return d.end("input")
+}
+
+// MarshalBinary encodes the pending input for the changelog: the input's
+// encoding, then its arrival.
+func (pe Pending) MarshalBinary() ([]byte, error) {
+	b, err := pe.Input.appendBinary(make([]byte, 0, 128))
+	return binary.AppendVarint(b, pe.Arrival), err
+}
+
+// UnmarshalBinary decodes a pending input encoded by MarshalBinary.
+func (pe *Pending) UnmarshalBinary(data []byte) error {
+	d := decoder{b: data}
+	*pe = Pending{Input: d.input(), Arrival: d.varint()}
+	return d.end("pending input")
 }
 
 func appendEvent(b []byte, e *Event) []byte {
@@ -121,6 +177,18 @@ func appendFloat(b []byte, f float64) []byte {
 type decoder struct {
 	b   []byte
 	err error
+}
+
+// end returns the decoder's error, or one for bytes left over, prefixed
+// with what was decoded.
+func (d *decoder) end(what string) error {
+	if d.err == nil && len(d.b) > 0 {
+		d.err = errors.New("trailing bytes")
+	}
+	if d.err != nil {
+		return fmt.Errorf("%s: %w", what, d.err)
+	}
+	return nil
 }
 
 func (d *decoder) fail(what string) {
@@ -204,4 +272,32 @@ func (d *decoder) event(person string) Event {
 		}
 	}
 	return e
+}
+
+// input reads what Input.appendBinary wrote.
+func (d *decoder) input() Input {
+	if v := d.byte(); d.err == nil && v != inputEncoding {
+		d.err = fmt.Errorf("encoding version %d, want %d", v, inputEncoding)
+	}
+	switch kind := d.byte(); {
+	case d.err != nil:
+	case kind == inputEvent:
+		e := d.event(d.string())
+		return Input{Event: &e}
+	case kind == inputMerge:
+		return Input{Merge: &Merge{From: d.string(), Into: d.string(), At: d.time()}}
+	case kind == inputTransfer:
+		t := &Transfer{Into: d.string(), At: d.time(), State: &Person{}}
+		n := d.count()
+		if d.err == nil {
+			if err := t.State.UnmarshalBinary(d.b[:n]); err != nil {
+				d.err = err
+			}
+			d.b = d.b[n:]
+		}
+		return Input{Transfer: t}
+	default:
+		d.err = fmt.Errorf("unknown input kind %q", kind)
+	}
+	return Input{}
 }

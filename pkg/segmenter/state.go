@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"go.uber.org/zap"
 
 	"github.com/touchline-io/touchline/pkg/pebblelog"
@@ -47,10 +48,16 @@ type localWrite struct {
 func openLocalState(dir string, cacheBytes int64, log *zap.Logger) (*localState, error) {
 	cache := pebble.NewCache(cacheBytes)
 	defer cache.Unref()
-	// Larger memtables absorb repeated writes of the same persons and
-	// spare compactions.
-	db, err := pebble.Open(dir, &pebble.Options{Cache: cache, FormatMajorVersion: pebble.FormatNewest,
-		MemTableSize: 64 << 20, Logger: pebblelog.New(log.Named("pebble"))})
+	// Small memtables flush and compact often, in small steps, rather than
+	// in bursts that take the stage's CPU for a second at a time (see
+	// docs/segments.md).
+	opts := &pebble.Options{Cache: cache, FormatMajorVersion: pebble.FormatNewest,
+		MemTableSize: 16 << 20, Logger: pebblelog.New(log.Named("pebble"))}
+	// Bloom filters, as the identity map has, let reading a person skip
+	// the tables that cannot hold it. Level 0's setting is inherited by the
+	// other levels.
+	opts.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
+	db, err := pebble.Open(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("opening the segments state %s: %w", dir, err)
 	}

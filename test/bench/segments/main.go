@@ -20,7 +20,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -189,6 +189,7 @@ func run(persons, rate int, length, lateness time.Duration, maxPoll, cachePerson
 		fmt.Printf("%-52s %s / %s / %s (aim: p99 < 1s)\n", "event-to-change latency p50 / p90 / p99",
 			pct(lat, 0.50), pct(lat, 0.90), pct(lat, 0.99))
 		fmt.Printf("%-52s %s (of which the allowed lateness %s)\n", "  max", lat[len(lat)-1].Round(time.Millisecond), lateness)
+		fmt.Printf("%-52s %s\n", fmt.Sprintf("  p99 by %s of the run, in seconds", latencyWindow), changes.windowP99())
 	}
 	fmt.Printf("%-52s %.0f/s (service / processor: %.2f)\n", "baseline: processor alone, in process", inProcess,
 		float64(published)/processedIn.Seconds()/inProcess)
@@ -324,11 +325,16 @@ func cpuSeconds(pid int) (float64, error) {
 	return (utime + stime) / 100, nil
 }
 
-// latencies collects the latency of every change of an event after since.
+// latencies collects the latency of every change of an event after since,
+// and by the window of the run its change time falls in.
 type latencies struct {
-	mu  sync.Mutex
-	all []time.Duration
+	mu       sync.Mutex
+	all      []time.Duration
+	byWindow [][]time.Duration
 }
+
+// latencyWindow is the length of the windows the latencies are reported by.
+const latencyWindow = 5 * time.Second
 
 func (l *latencies) read(ctx context.Context, kcfg kafka.Config, since time.Time) {
 	cl, err := kafka.NewClient(kcfg, nil, kgo.ConsumeTopics(kcfg.Topics.SegmentChanges),
@@ -358,6 +364,11 @@ func (l *latencies) read(ctx context.Context, kcfg kafka.Config, since time.Time
 			}
 			l.mu.Lock()
 			l.all = append(l.all, now.Sub(at))
+			w := int(at.Sub(since) / latencyWindow)
+			for len(l.byWindow) <= w {
+				l.byWindow = append(l.byWindow, nil)
+			}
+			l.byWindow[w] = append(l.byWindow[w], now.Sub(at))
 			l.mu.Unlock()
 		})
 	}
@@ -366,8 +377,25 @@ func (l *latencies) read(ctx context.Context, kcfg kafka.Config, since time.Time
 func (l *latencies) sorted() []time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	out := append([]time.Duration(nil), l.all...)
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return sortedCopy(l.all)
+}
+
+// windowP99 returns the p99 latency of each window of the run, in seconds.
+func (l *latencies) windowP99() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, w := range l.byWindow {
+		if len(w) > 0 {
+			out = append(out, fmt.Sprintf("%.2f", pct(sortedCopy(w), 0.99).Seconds()))
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+func sortedCopy(d []time.Duration) []time.Duration {
+	out := append([]time.Duration(nil), d...)
+	slices.Sort(out)
 	return out
 }
 

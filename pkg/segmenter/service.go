@@ -532,11 +532,11 @@ func (s *Service) rebuild(ctx context.Context, p int32) (*segments.Processor, er
 		n++
 		w := localWrite{key: string(r.Key), value: r.Value}
 		if strings.HasPrefix(w.key, personKeyPrefix) && r.Value != nil {
-			var person segments.Person
-			if err := person.UnmarshalBinary(r.Value); err != nil {
+			timer, err := segments.PersonTimer(r.Value)
+			if err != nil {
 				return fmt.Errorf("reading the state of %s: %w", w.key, err)
 			}
-			w.timer = person.Timer
+			w.timer = timer
 		}
 		writes, next = append(writes, w), r.Offset+1
 		if len(writes) == 10_000 {

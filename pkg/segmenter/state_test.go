@@ -1,7 +1,6 @@
 package segmenter
 
 import (
-	"encoding/json"
 	"testing"
 	"time"
 
@@ -50,7 +49,7 @@ func TestLocalState(t *testing.T) {
 	}
 	queued, _ := src.TakePending()
 	for _, pe := range queued {
-		v, err := json.Marshal(pe)
+		v, err := encodePending(pe)
 		if err != nil {
 			t.Fatal(err)
 		}

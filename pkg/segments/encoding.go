@@ -67,10 +67,11 @@ func (p *Person) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary decodes a person encoded by MarshalBinary.
 func (p *Person) UnmarshalBinary(data []byte) error {
 	d := decoder{b: data}
-	if v := d.byte(); d.err == nil && v != personEncoding {
-		return fmt.Errorf("person state: encoding version %d, want %d", v, personEncoding)
+	id, timer, err := d.personHead()
+	if err != nil {
+		return err
 	}
-	*p = Person{ID: d.string(), Timer: d.time(), Lifetime: map[string]*aggregate{}, Last: map[string]Event{}}
+	*p = Person{ID: id, Timer: timer, Lifetime: map[string]*aggregate{}, Last: map[string]Event{}}
 	if n := d.count(); n > 0 {
 		p.Events = make([]Event, n)
 		for i := range p.Events {
@@ -89,6 +90,27 @@ func (p *Person) UnmarshalBinary(data []byte) error {
 		p.Members = append(p.Members, d.string())
 	}
 	return d.end("person state")
+}
+
+// PersonTimer returns the next timer of a person encoded by
+// MarshalBinary, reading only the fields before it.
+func PersonTimer(data []byte) (time.Time, error) {
+	d := decoder{b: data}
+	_, timer, err := d.personHead()
+	return timer, err
+}
+
+// personHead reads the version byte, id and timer that start a person's
+// encoding.
+func (d *decoder) personHead() (id string, timer time.Time, err error) {
+	if v := d.byte(); d.err == nil && v != personEncoding {
+		return "", time.Time{}, fmt.Errorf("person state: encoding version %d, want %d", v, personEncoding)
+	}
+	id, timer = d.string(), d.time()
+	if d.err != nil {
+		return "", time.Time{}, fmt.Errorf("person state: %w", d.err)
+	}
+	return id, timer, nil
 }
 
 // MarshalBinary encodes the input for the inputs topic: the version byte

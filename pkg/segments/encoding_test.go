@@ -33,6 +33,9 @@ func TestPersonBinaryRoundTrip(t *testing.T) {
 		if !reflect.DeepEqual(&got, p) {
 			t.Fatalf("%s: decoded\n%+v\nwant\n%+v", p.ID, got, *p)
 		}
+		if timer, err := PersonTimer(b); err != nil || !timer.Equal(p.Timer) {
+			t.Fatalf("%s: PersonTimer = %v, %v; want %v", p.ID, timer, err, p.Timer)
+		}
 		for cut := 0; cut < len(b); cut++ {
 			if err := new(Person).UnmarshalBinary(b[:cut]); err == nil {
 				t.Fatalf("%s: %d of %d bytes decoded without an error", p.ID, cut, len(b))

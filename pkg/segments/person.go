@@ -78,8 +78,8 @@ func (a *aggregate) merge(b *aggregate) {
 // Person is the state of one person: the events of the longest window,
 // lifetime aggregates, the latest event of each type the definitions ask
 // about, and the segments the person is in.
-// The changelog and the local state keep it in its binary encoding
-// (MarshalBinary); transfers carry it as JSON.
+// The changelog, the local state and transfers keep it in its binary
+// encoding (MarshalBinary).
 type Person struct {
 	ID       string                `json:"id"`
 	Events   []Event               `json:"events,omitempty"` // by time, within the longest window

@@ -323,10 +323,10 @@ func (s *Service) touch(p int32, at time.Time) {
 
 // advanceIdle moves the watermark of partitions without input for
 // IdleAdvance to the clock, so that their timers fire, and reports whether
-// any moved, adding the timers' changes to b. It
-// does so only while the router has routed every touchpoint: a partition
-// waiting for a backlog is not idle. A failure to read the local state is
-// returned; other errors of evaluation are logged.
+// any moved, adding the timers' changes to b. It does so only while the
+// router has routed every touchpoint: a partition waiting for a backlog is
+// not idle. A failure to read the local state is returned; other errors of
+// evaluation are logged.
 func (s *Service) advanceIdle(ctx context.Context, procs map[int32]*segments.Processor, b *batch, now time.Time) (bool, error) {
 	if !s.routerCaughtUp(ctx, now) {
 		return false, nil

@@ -8,7 +8,7 @@
 // service's CPU use and memory, the persons it holds and the size of its
 // local state on disk.
 //
-//	go run ./test/bench/segments [-persons 1000000] [-rate 20000] [-seconds 60] [-lateness 200ms] [-max-poll N] [-cache-persons N]
+//	go run ./test/bench/segments [-persons 1000000] [-rate 20000] [-seconds 60] [-lateness 200ms] [-max-poll N] [-cache-persons N] [-keep]
 package main
 
 import (
@@ -377,7 +377,7 @@ func (l *latencies) read(ctx context.Context, kcfg kafka.Config, since time.Time
 func (l *latencies) sorted() []time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return sortedCopy(l.all)
+	return slices.Sorted(slices.Values(l.all))
 }
 
 // windowP99 returns the p99 latency of each window of the run, in seconds.
@@ -387,16 +387,10 @@ func (l *latencies) windowP99() string {
 	var out []string
 	for _, w := range l.byWindow {
 		if len(w) > 0 {
-			out = append(out, fmt.Sprintf("%.2f", pct(sortedCopy(w), 0.99).Seconds()))
+			out = append(out, fmt.Sprintf("%.2f", pct(slices.Sorted(slices.Values(w)), 0.99).Seconds()))
 		}
 	}
 	return strings.Join(out, " ")
-}
-
-func sortedCopy(d []time.Duration) []time.Duration {
-	out := append([]time.Duration(nil), d...)
-	slices.Sort(out)
-	return out
 }
 
 func pct(sorted []time.Duration, q float64) time.Duration {

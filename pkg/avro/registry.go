@@ -175,24 +175,39 @@ func (r *SchemaRegistry) Register(ctx context.Context, subject, text string) (in
 type Codecs struct {
 	reg   Registry
 	mu    sync.RWMutex
-	byID  map[int]*goavro.Codec
+	byID  map[int]*compiled
 	known map[int]error
+}
+
+// compiled is a schema's codec and the shape that checks bodies before the
+// codec decodes them.
+type compiled struct {
+	codec *goavro.Codec
+	shape *shape
 }
 
 // NewCodecs returns a codec cache over reg.
 func NewCodecs(reg Registry) *Codecs {
-	return &Codecs{reg: reg, byID: map[int]*goavro.Codec{}, known: map[int]error{}}
+	return &Codecs{reg: reg, byID: map[int]*compiled{}, known: map[int]error{}}
 }
 
 // Codec returns the compiled codec of schema id. Unknown ids are remembered,
 // so a stream of records with a bad id costs one registry lookup.
 func (c *Codecs) Codec(ctx context.Context, id int) (*goavro.Codec, error) {
+	comp, err := c.compiled(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return comp.codec, nil
+}
+
+func (c *Codecs) compiled(ctx context.Context, id int) (*compiled, error) {
 	c.mu.RLock()
-	codec, ok := c.byID[id]
+	comp, ok := c.byID[id]
 	bad := c.known[id]
 	c.mu.RUnlock()
 	if ok {
-		return codec, nil
+		return comp, nil
 	}
 	if bad != nil {
 		return nil, bad
@@ -204,21 +219,24 @@ func (c *Codecs) Codec(ctx context.Context, id int) (*goavro.Codec, error) {
 		}
 		return nil, err
 	}
-	codec, err = goavro.NewCodec(text)
+	comp = &compiled{}
+	if comp.codec, err = goavro.NewCodec(text); err == nil {
+		comp.shape, err = parseShape(text)
+	}
 	if err != nil {
 		err = fmt.Errorf("%w: schema %d does not compile: %v", ErrUnknownSchema, id, err)
 		c.remember(id, nil, err)
 		return nil, err
 	}
-	c.remember(id, codec, nil)
-	return codec, nil
+	c.remember(id, comp, nil)
+	return comp, nil
 }
 
-func (c *Codecs) remember(id int, codec *goavro.Codec, err error) {
+func (c *Codecs) remember(id int, comp *compiled, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if codec != nil {
-		c.byID[id] = codec
+	if comp != nil {
+		c.byID[id] = comp
 	} else {
 		c.known[id] = err
 	}
@@ -226,17 +244,22 @@ func (c *Codecs) remember(id int, codec *goavro.Codec, err error) {
 
 // Decode decodes a wire-format message to its schema id and native Avro
 // record. Errors wrap ErrNotWireFormat, ErrUnknownSchema or ErrCorrupt, or are
-// registry failures worth retrying.
+// registry failures worth retrying. The body is checked against the writer's
+// schema before it is decoded (checkBody), so a body whose lengths or counts
+// lie is ErrCorrupt and decoding takes memory in proportion to its size.
 func (c *Codecs) Decode(ctx context.Context, b []byte) (int, map[string]any, error) {
 	id, body, err := SplitHeader(b)
 	if err != nil {
 		return 0, nil, err
 	}
-	codec, err := c.Codec(ctx, id)
+	comp, err := c.compiled(ctx, id)
 	if err != nil {
 		return id, nil, err
 	}
-	native, rest, err := codec.NativeFromBinary(body)
+	if err := checkBody(comp.shape, body); err != nil {
+		return id, nil, fmt.Errorf("%w: schema %d: %v", ErrCorrupt, id, err)
+	}
+	native, rest, err := comp.codec.NativeFromBinary(body)
 	if err != nil {
 		return id, nil, fmt.Errorf("%w: schema %d: %v", ErrCorrupt, id, err)
 	}

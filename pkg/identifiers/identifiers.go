@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // The identifier types touchline knows. Producers may send other types; they
@@ -120,6 +121,9 @@ type Identifier struct {
 func (n *Normalizer) Normalize(in map[string]string) ([]Identifier, error) {
 	out := make([]Identifier, 0, len(in))
 	for t, v := range in {
+		if !utf8.ValidString(t) {
+			return nil, fmt.Errorf("%w: a type is not valid UTF-8", ErrInvalid)
+		}
 		typ := NormalizeType(t)
 		id, err := n.Identifier(typ, v)
 		if err != nil {
@@ -139,9 +143,13 @@ func (n *Normalizer) Normalize(in map[string]string) ([]Identifier, error) {
 // Identifier normalises one value of type typ (already normalised), marks
 // it Blocked when the blocklist holds it, and hashes it when typ is hashed. A
 // value the "any" blocklist holds is not validated: "unknown" is a blocked
-// email, not an invalid one.
+// email, not an invalid one. A value that is not valid UTF-8 is invalid:
+// lower-casing or JSON would turn distinct values into one.
 func (n *Normalizer) Identifier(typ, v string) (Identifier, error) {
 	id := Identifier{Type: typ}
+	if !utf8.ValidString(v) {
+		return id, fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalid, typ)
+	}
 	v = strings.TrimSpace(v)
 	if n.blocked["any:"+strings.ToLower(v)] {
 		id.Blocked = true

@@ -12,6 +12,13 @@ import (
 // MicrosPerUnit is how many micros make one currency unit.
 const MicrosPerUnit = 1_000_000
 
+// MaxAmount is the largest revenue or cost one record may carry: one
+// billion currency units. Money sums in ClickHouse are Int64 micros, which
+// hold 9,223,372,036,854.775807 units; with amounts bounded so, a sum
+// overflows only past 9,223 records at the bound, far beyond any realistic
+// day of a channel and campaign.
+const MaxAmount Money = 1_000_000_000 * MicrosPerUnit
+
 // Money is an amount of money in micros (millionths of a currency unit), the
 // exact integer form touchline stores in ClickHouse. Its JSON form is a
 // decimal number of currency units, e.g. 12.5.

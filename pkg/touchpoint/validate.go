@@ -3,6 +3,7 @@ package touchpoint
 import (
 	"fmt"
 	"time"
+	"unicode/utf8"
 )
 
 // Reason classifies why a record was refused. It is the value of the
@@ -69,7 +70,7 @@ func (t *Touchpoint) Validate(l Limits, now time.Time) error {
 		{"utm_term", t.UTMTerm}, {"referrer", t.Referrer}, {"page_url", t.PageURL},
 		{"currency", t.Currency}, {"order_id", t.OrderID},
 	} {
-		v.size(f.name, f.value)
+		v.text(f.name, f.value)
 	}
 	if len(t.Identifiers) == 0 {
 		v.fail(ReasonMissingField, "identifiers", "needs at least one entry")
@@ -81,14 +82,14 @@ func (t *Touchpoint) Validate(l Limits, now time.Time) error {
 		}
 	}
 	v.stringMap("properties", t.Properties, l.MaxProperties)
-	if t.Revenue != nil && *t.Revenue < 0 {
-		v.fail(ReasonNegativeRevenue, "revenue", fmt.Sprintf("is negative (%s)", t.Revenue))
+	if t.Revenue != nil {
+		v.amount("revenue", *t.Revenue)
 	}
 	v.currency(t.Currency)
 	if t.Context != nil {
-		v.size("context.device_type", t.Context.DeviceType)
-		v.size("context.os", t.Context.OS)
-		v.size("context.country", t.Context.Country)
+		v.text("context.device_type", t.Context.DeviceType)
+		v.text("context.os", t.Context.OS)
+		v.text("context.country", t.Context.Country)
 	}
 	return v.err
 }
@@ -101,11 +102,9 @@ func (s *Spend) Validate(l Limits, now time.Time) error {
 	v.required("channel", s.Channel)
 	v.required("source", s.Source)
 	v.required("currency", s.Currency)
-	v.size("campaign", s.Campaign)
+	v.text("campaign", s.Campaign)
 	v.currency(s.Currency)
-	if s.Cost < 0 {
-		v.fail(ReasonNegativeRevenue, "cost", fmt.Sprintf("is negative (%s)", s.Cost))
-	}
+	v.amount("cost", s.Cost)
 	if s.Impressions != nil && *s.Impressions < 0 {
 		v.fail(ReasonInvalidField, "impressions", "is negative")
 	}
@@ -130,12 +129,26 @@ func (v *validator) required(field, value string) {
 	if value == "" {
 		v.fail(ReasonMissingField, field, "is required")
 	}
-	v.size(field, value)
+	v.text(field, value)
 }
 
-func (v *validator) size(field, value string) {
+// text checks a string field: valid UTF-8, at most MaxFieldBytes bytes.
+func (v *validator) text(field, value string) {
+	if p := badUTF8(value); p != "" {
+		v.fail(ReasonInvalidField, field, "is "+p)
+	}
 	if len(value) > v.l.MaxFieldBytes {
 		v.fail(ReasonOversizeField, field, fmt.Sprintf("has %d bytes, the limit is %d", len(value), v.l.MaxFieldBytes))
+	}
+}
+
+// amount checks an amount of money: not negative, at most MaxAmount.
+func (v *validator) amount(field string, m Money) {
+	switch {
+	case m < 0:
+		v.fail(ReasonNegativeRevenue, field, fmt.Sprintf("is negative (%s)", m))
+	case m > MaxAmount:
+		v.fail(ReasonInvalidField, field, fmt.Sprintf("%s is above the limit of %s per record", m, MaxAmount))
 	}
 }
 
@@ -158,8 +171,12 @@ func (v *validator) stringMap(field string, m map[string]string, limit int) {
 		if k == "" {
 			v.fail(ReasonInvalidField, field, "has an empty key")
 		}
-		v.size(field+"."+k, k)
-		v.size(field+"."+k, val)
+		if p := badUTF8(k); p != "" { // checked here so that no error names the key
+			v.fail(ReasonInvalidField, field, "has a key that is "+p)
+			continue
+		}
+		v.text(field+"."+k, k)
+		v.text(field+"."+k, val)
 	}
 }
 
@@ -170,6 +187,20 @@ func (v *validator) currency(c string) {
 	if len(c) != 3 || !upper(c) {
 		v.fail(ReasonInvalidField, "currency", fmt.Sprintf("%q is not an ISO 4217 code", c))
 	}
+}
+
+// badUTF8 says where s is not valid UTF-8, or returns "" when it is. It
+// names the offset, not the value, which may be personal data.
+func badUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return ""
+	}
+	for i, r := range s {
+		if _, n := utf8.DecodeRuneInString(s[i:]); r == utf8.RuneError && n == 1 {
+			return fmt.Sprintf("not valid UTF-8 (byte %d of %d)", i, len(s))
+		}
+	}
+	return "not valid UTF-8"
 }
 
 func upper(s string) bool {

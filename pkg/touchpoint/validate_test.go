@@ -36,6 +36,29 @@ func TestTouchpointValidate(t *testing.T) {
 		{"bad currency", func(t *Touchpoint) { t.Currency = "usd" }, ReasonInvalidField},
 		{"oversize url", func(t *Touchpoint) { t.PageURL = strings.Repeat("x", 8193) }, ReasonOversizeField},
 		{"oversize property", func(t *Touchpoint) { t.Properties = map[string]string{"k": strings.Repeat("x", 8193)} }, ReasonOversizeField},
+		{"invalid UTF-8 in event_id", func(t *Touchpoint) { t.EventID = "e\xff" }, ReasonInvalidField},
+		{"invalid UTF-8 in event_type", func(t *Touchpoint) { t.EventType = "pur\xc3chase" }, ReasonInvalidField},
+		{"invalid UTF-8 in channel", func(t *Touchpoint) { t.Channel = "\xfe" }, ReasonInvalidField},
+		{"invalid UTF-8 in campaign", func(t *Touchpoint) { t.Campaign = "\xfe" }, ReasonInvalidField},
+		{"invalid UTF-8 in utm_source", func(t *Touchpoint) { t.UTMSource = "\xfe" }, ReasonInvalidField},
+		{"invalid UTF-8 in utm_medium", func(t *Touchpoint) { t.UTMMedium = "\xfe" }, ReasonInvalidField},
+		{"invalid UTF-8 in utm_campaign", func(t *Touchpoint) { t.UTMCampaign = "\xfe" }, ReasonInvalidField},
+		{"invalid UTF-8 in utm_content", func(t *Touchpoint) { t.UTMContent = "\xfe" }, ReasonInvalidField},
+		{"invalid UTF-8 in utm_term", func(t *Touchpoint) { t.UTMTerm = "\xfe" }, ReasonInvalidField},
+		{"invalid UTF-8 in referrer", func(t *Touchpoint) { t.Referrer = "https://x.example/\xfe" }, ReasonInvalidField},
+		{"invalid UTF-8 in page_url", func(t *Touchpoint) { t.PageURL = "https://x.example/\xfe" }, ReasonInvalidField},
+		{"invalid UTF-8 in order_id", func(t *Touchpoint) { t.OrderID = "o\xed\xa0\x80" }, ReasonInvalidField},
+		{"invalid UTF-8 in an identifier value", func(t *Touchpoint) { t.Identifiers = map[string]string{"customer_id": "cus\xff\xfe"} }, ReasonInvalidField},
+		{"invalid UTF-8 in an identifier type", func(t *Touchpoint) { t.Identifiers = map[string]string{"cus\xff": "1"} }, ReasonInvalidField},
+		{"invalid UTF-8 in a property key", func(t *Touchpoint) { t.Properties = map[string]string{"k\xff": "v"} }, ReasonInvalidField},
+		{"invalid UTF-8 in a property value", func(t *Touchpoint) { t.Properties = map[string]string{"k": "v\xff"} }, ReasonInvalidField},
+		{"invalid UTF-8 in the context", func(t *Touchpoint) { t.Context = &Context{OS: "ios\xff"} }, ReasonInvalidField},
+		{"valid UTF-8 everywhere", func(t *Touchpoint) {
+			t.PageURL, t.Properties = "https://x.example/straße", map[string]string{"größe": "42 ½"}
+			t.Identifiers["customer_id"] = "cus✓"
+		}, ""},
+		{"revenue at the bound", func(t *Touchpoint) { m := MaxAmount; t.Revenue = &m }, ""},
+		{"revenue above the bound", func(t *Touchpoint) { m := MaxAmount + 1; t.Revenue = &m }, ReasonInvalidField},
 		{"too many properties", func(t *Touchpoint) {
 			t.Properties = map[string]string{}
 			for i := 0; i < 101; i++ {
@@ -68,6 +91,20 @@ func TestSpendValidate(t *testing.T) {
 	var ve *ValidationError
 	if err := s.Validate(DefaultLimits(), now); !errors.As(err, &ve) || ve.Reason != ReasonNegativeRevenue {
 		t.Fatalf("negative cost: %v", err)
+	}
+	s.Cost = MaxAmount + 1
+	if err := s.Validate(DefaultLimits(), now); !errors.As(err, &ve) || ve.Reason != ReasonInvalidField {
+		t.Fatalf("cost above the bound: %v", err)
+	}
+	for name, mutate := range map[string]func(*Spend){
+		"channel": func(s *Spend) { s.Channel = "paid\xff" }, "campaign": func(s *Spend) { s.Campaign = "\xfe" },
+		"currency": func(s *Spend) { s.Currency = "\xff\xfe\xfd" }, "source": func(s *Spend) { s.Source = "g\xff" },
+	} {
+		bad := Spend{Date: DayOf(now), Channel: "paid_search", Cost: MaxAmount, Currency: "USD", Source: "google_ads"}
+		mutate(&bad)
+		if err := bad.Validate(DefaultLimits(), now); !errors.As(err, &ve) || ve.Reason != ReasonInvalidField || ve.Field != name {
+			t.Errorf("invalid UTF-8 in %s: %v", name, err)
+		}
 	}
 	s.Cost, s.Source = 1, ""
 	if err := s.Validate(DefaultLimits(), now); !errors.As(err, &ve) || ve.Reason != ReasonMissingField {

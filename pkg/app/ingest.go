@@ -22,6 +22,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/ingest"
 	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/observe"
+	"github.com/touchline-io/touchline/pkg/scrub"
 )
 
 // ChannelsFile is the channel rules file inside the pipelines directory.
@@ -54,7 +55,11 @@ func NewIngestProcessor(cfg config.Config) (*ingest.Processor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("identity rules: %w", err)
 	}
-	return ingest.NewProcessor(avro.NewCodecs(reg), rules, norm, ids, cfg.Ingest.Limits), nil
+	scrubber, err := scrub.New(cfg.Ingest.Scrub)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	return ingest.NewProcessor(avro.NewCodecs(reg), rules, norm, ids, cfg.Ingest.Limits).WithScrubber(scrubber), nil
 }
 
 // RunIngest runs the ingest service of cfg with its HTTP endpoints on

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/touchline-io/touchline/pkg/identitymap"
+	"github.com/touchline-io/touchline/pkg/scrub"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 )
 
@@ -48,6 +49,9 @@ type Config struct {
 	IdentityCacheEntries int `yaml:"identity_cache_entries"`
 	// Limits bounds valid records.
 	Limits touchpoint.Limits `yaml:"limits"`
+	// Scrub says what personal data is scrubbed from free-text fields.
+	// Default scrub.DefaultConfig(): emails, phones and scrub.DefaultParams.
+	Scrub scrub.Config `yaml:"scrub"`
 }
 
 // DefaultConfig returns the defaults documented on Config.
@@ -65,6 +69,7 @@ func DefaultConfig() Config {
 		SessionTimeout:        45 * time.Second,
 		IdentityCacheEntries:  identitymap.DefaultCacheEntries,
 		Limits:                touchpoint.DefaultLimits(),
+		Scrub:                 scrub.DefaultConfig(),
 	}
 }
 
@@ -94,6 +99,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: identity_cache_entries must not be negative", ErrConfig)
 	case c.Limits.MaxFieldBytes < 1 || c.Limits.MaxIdentifiers < 1 || c.Limits.MaxProperties < 0 || c.Limits.MaxFuture < 0:
 		return fmt.Errorf("%w: limits must be positive", ErrConfig)
+	}
+	if _, err := scrub.New(c.Scrub); err != nil {
+		return fmt.Errorf("%w: scrub: %v", ErrConfig, err)
 	}
 	return nil
 }

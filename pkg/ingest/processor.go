@@ -14,6 +14,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/identifiers"
 	"github.com/touchline-io/touchline/pkg/identity"
+	"github.com/touchline-io/touchline/pkg/scrub"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 )
 
@@ -39,6 +40,7 @@ type Processor struct {
 	normalizer *identifiers.Normalizer
 	identity   *identity.Rules
 	persons    PersonLookup
+	scrubber   *scrub.Scrubber
 	limits     touchpoint.Limits
 	now        func() time.Time
 }
@@ -61,11 +63,20 @@ func (p *Processor) WithPersons(persons PersonLookup) *Processor {
 	return p
 }
 
+// WithScrubber makes the processor scrub free-text fields with s instead of
+// scrub.Default().
+func (p *Processor) WithScrubber(s *scrub.Scrubber) *Processor {
+	p.scrubber = s
+	return p
+}
+
 // NewProcessor returns a Processor that decodes with codecs, derives channels
 // with rules, normalises identifiers with norm, names persons by the
-// identity rules ids and validates against limits.
+// identity rules ids, validates against limits and scrubs free text with
+// scrub.Default().
 func NewProcessor(codecs *avro.Codecs, rules *channel.Rules, norm *identifiers.Normalizer, ids *identity.Rules, limits touchpoint.Limits) *Processor {
-	return &Processor{codecs: codecs, channels: rules, normalizer: norm, identity: ids, limits: limits, now: time.Now}
+	return &Processor{codecs: codecs, channels: rules, normalizer: norm, identity: ids, limits: limits,
+		scrubber: scrub.Default(), now: time.Now}
 }
 
 // decode decodes a wire-format record. A non-nil Rejection means the record is
@@ -121,7 +132,9 @@ func (p *Processor) Touchpoint(ctx context.Context, r *kgo.Record) (*Touchpoint,
 
 // TouchpointRow validates and normalises t into a row and its link request,
 // or says why it is rejected. The row's source partition and offset are left
-// zero.
+// zero. The channel is derived from t as sent; the free-text fields
+// (page_url, referrer, utm_content, utm_term and property values) are stored
+// scrubbed of personal data.
 func (p *Processor) TouchpointRow(t *touchpoint.Touchpoint) (*Touchpoint, *Rejection) {
 	if err := t.Validate(p.limits, p.now()); err != nil {
 		return nil, reject(err)
@@ -143,10 +156,10 @@ func (p *Processor) TouchpointRow(t *touchpoint.Touchpoint) (*Touchpoint, *Rejec
 		UTMSource:   t.UTMSource,
 		UTMMedium:   t.UTMMedium,
 		UTMCampaign: t.UTMCampaign,
-		UTMContent:  t.UTMContent,
-		UTMTerm:     t.UTMTerm,
-		Referrer:    t.Referrer,
-		PageURL:     t.PageURL,
+		UTMContent:  p.scrubber.Text(t.UTMContent),
+		UTMTerm:     p.scrubber.Text(t.UTMTerm),
+		Referrer:    p.scrubber.Text(t.Referrer),
+		PageURL:     p.scrubber.Text(t.PageURL),
 		Currency:    t.Currency,
 		OrderID:     t.OrderID,
 		IngestedAt:  p.now().UTC().Truncate(time.Second),
@@ -165,7 +178,7 @@ func (p *Processor) TouchpointRow(t *touchpoint.Touchpoint) (*Touchpoint, *Rejec
 	sort.Strings(keys)
 	for _, k := range keys {
 		row.PropertyKeys = append(row.PropertyKeys, k)
-		row.PropertyValues = append(row.PropertyValues, t.Properties[k])
+		row.PropertyValues = append(row.PropertyValues, p.scrubber.Property(k, t.Properties[k]))
 	}
 	if c := t.Context; c != nil {
 		row.DeviceType, row.OS, row.Country = c.DeviceType, c.OS, c.Country

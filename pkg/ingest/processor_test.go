@@ -14,6 +14,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/channel"
 	"github.com/touchline-io/touchline/pkg/identifiers"
 	"github.com/touchline-io/touchline/pkg/identity"
+	"github.com/touchline-io/touchline/pkg/scrub"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 )
 
@@ -170,4 +171,105 @@ func TestProcessorTreatsAFailedLookupAsUnknown(t *testing.T) {
 	if out.Row.PersonID != want || out.Link == nil || len(out.Link.Identifiers) != 2 {
 		t.Errorf("person %s, link %+v; want %s and a link of both identifiers", out.Row.PersonID, out.Link, want)
 	}
+}
+
+func TestProcessorDeadLettersHostileRecords(t *testing.T) {
+	p, codecs := newProcessor(t)
+	ctx := context.Background()
+	at := time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond)
+	encode := func(id int, native map[string]any) []byte {
+		b, err := codecs.Encode(ctx, id, native)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	touch := func(mutate func(*touchpoint.Touchpoint)) []byte {
+		tp := &touchpoint.Touchpoint{EventID: "e", EventType: "purchase", EventTime: at, Identifiers: map[string]string{"customer_id": "c"}}
+		mutate(tp)
+		return encode(1, tp.ToAvro())
+	}
+	spend := func(mutate func(*touchpoint.Spend)) []byte {
+		s := &touchpoint.Spend{Date: touchpoint.DayOf(at), Channel: "paid_search", Cost: 1, Currency: "USD", Source: "google_ads"}
+		mutate(s)
+		return encode(2, s.ToAvro())
+	}
+	bomb, err := hex.DecodeString("00000000010c626f6d622d31f0adc3afc76812706167655f76696577000000000000000000feffffff0f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	huge, err := touchpoint.ParseMoney("999999999999.999999")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		value  []byte
+		spend  bool
+		reason touchpoint.Reason
+	}{
+		{"a record that claims 2^31 map entries", bomb, false, ReasonCorrupt},
+		{"the same bytes on the spend topic", append(avro.AppendHeader(nil, 2), bomb[5:]...), true, ReasonCorrupt},
+		{"invalid UTF-8 in an identifier", touch(func(tp *touchpoint.Touchpoint) { tp.Identifiers["customer_id"] = "cus\xff\xfe" }), false, touchpoint.ReasonInvalidField},
+		{"invalid UTF-8 in page_url", touch(func(tp *touchpoint.Touchpoint) { tp.PageURL = "https://x.example/\xc3" }), false, touchpoint.ReasonInvalidField},
+		{"invalid UTF-8 in a property", touch(func(tp *touchpoint.Touchpoint) { tp.Properties = map[string]string{"k": "\xfe"} }), false, touchpoint.ReasonInvalidField},
+		{"revenue of 999,999,999,999.999999", touch(func(tp *touchpoint.Touchpoint) { tp.Revenue = &huge }), false, touchpoint.ReasonInvalidField},
+		{"invalid UTF-8 in a spend campaign", spend(func(s *touchpoint.Spend) { s.Campaign = "br\xffand" }), true, touchpoint.ReasonInvalidField},
+		{"spend above the bound", spend(func(s *touchpoint.Spend) { s.Cost = huge }), true, touchpoint.ReasonInvalidField},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &kgo.Record{Value: tc.value, Timestamp: at}
+			var rej *Rejection
+			var err error
+			if tc.spend {
+				_, rej, err = p.Spend(ctx, r)
+			} else {
+				_, rej, err = p.Touchpoint(ctx, r)
+			}
+			if err != nil || rej == nil || rej.Reason != tc.reason {
+				t.Fatalf("got rejection %+v, error %v; want reason %s", rej, err, tc.reason)
+			}
+		})
+	}
+}
+
+func TestProcessorScrubsFreeText(t *testing.T) {
+	p, _ := newProcessor(t)
+	tp := &touchpoint.Touchpoint{
+		EventID: "e", EventType: "page_view", EventTime: time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond),
+		Identifiers: map[string]string{"anonymous_id": "a"},
+		PageURL:     "https://shop.example/welcome?email=jane.doe%40example.com&step=2",
+		Referrer:    "https://www.google.com/search?q=jane.doe%40example.com",
+		UTMTerm:     "call +44 20 7946 0018",
+		UTMContent:  "banner",
+		Properties:  map[string]string{"email": "jane.doe@example.com", "note": "from jane.doe@example.com", "sku": "shoe-1"},
+	}
+	out, rej := p.TouchpointRow(tp)
+	if rej != nil {
+		t.Fatalf("rejected: %v", rej.Err)
+	}
+	row := out.Row
+	got := []string{row.PageURL, row.Referrer, row.UTMTerm, row.UTMContent, row.Channel, fmtSlice(row.PropertyKeys), fmtSlice(row.PropertyValues)}
+	want := []string{"https://shop.example/welcome?email=(redacted)&step=2", "https://www.google.com/search?q=(redacted)",
+		"call (redacted)", "banner", "organic_search", "[email note sku]", "[(redacted) from (redacted) shoe-1]"}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("field %d = %q, want %q", i, got[i], want[i])
+		}
+	}
+
+	p.WithScrubber(mustScrubber(t, scrub.Config{}))
+	out, rej = p.TouchpointRow(tp)
+	if rej != nil || out.Row.PageURL != tp.PageURL || fmtSlice(out.Row.PropertyValues) != "[jane.doe@example.com from jane.doe@example.com shoe-1]" {
+		t.Errorf("scrubbing off: %+v, %v", out.Row, rej)
+	}
+}
+
+func mustScrubber(t *testing.T, cfg scrub.Config) *scrub.Scrubber {
+	t.Helper()
+	s, err := scrub.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

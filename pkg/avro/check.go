@@ -168,17 +168,23 @@ func (s *shape) minSize() int {
 	return s.min
 }
 
+// freeAllowance is how many values that take no bytes (null, records of
+// such values) a body may hold beyond one per byte: enough for any schema's
+// optional fields, too few to matter for memory.
+const freeAllowance = 4096
+
 // checkBody walks body as a value of s without building it, and fails when a
 // length, a count, an index or a varint cannot be right: a string, bytes or
 // fixed longer than what remains, an array or map block claiming more items
 // than the remaining bytes can hold, a negative length or count, a union or
 // enum index out of range, a varint longer than its type allows, nesting
-// deeper than maxDepth, or trailing bytes. Across the whole body, arrays and
-// maps may hold at most len(body) items, so even items that take no bytes
-// (null) cannot make a small body claim many. A body that passes can be
-// decoded with memory proportional to its size.
+// deeper than maxDepth, or trailing bytes. Values that take no bytes are
+// counted too: at most len(body) + freeAllowance of them, so that an array
+// of nulls or of records of nulls cannot make a small body claim many. A
+// body that passes decodes to at most a few values per byte, so memory is
+// in proportion to its size.
 func checkBody(s *shape, body []byte) error {
-	w := walker{b: body, items: len(body)}
+	w := walker{b: body, free: len(body) + freeAllowance}
 	if err := w.value(s, 0); err != nil {
 		return err
 	}
@@ -189,9 +195,9 @@ func checkBody(s *shape, body []byte) error {
 }
 
 type walker struct {
-	b     []byte
-	pos   int
-	items int // array and map items the rest of the body may still hold
+	b    []byte
+	pos  int
+	free int // values taking no bytes that the rest of the body may still hold
 }
 
 func (w *walker) left() int { return len(w.b) - w.pos }
@@ -258,10 +264,26 @@ func (w *walker) index(what string, n int) (int, error) {
 	return int(i), nil
 }
 
+// value walks one value of s, and counts it against the budget of values
+// that take no bytes when it took none.
 func (w *walker) value(s *shape, depth int) error {
 	if depth > maxDepth {
 		return w.errorf("nested deeper than %d levels", maxDepth)
 	}
+	start := w.pos
+	if err := w.walk(s, depth); err != nil {
+		return err
+	}
+	if w.pos == start {
+		if w.free == 0 {
+			return w.errorf("more values taking no bytes than %d", len(w.b)+freeAllowance)
+		}
+		w.free--
+	}
+	return nil
+}
+
+func (w *walker) walk(s *shape, depth int) error {
 	switch s.kind {
 	case "null":
 		return nil
@@ -336,10 +358,9 @@ func (w *walker) blocks(s *shape, depth int) error {
 			}
 			start, end = w.pos, w.pos+size
 		}
-		if per > 0 && n > int64(w.left()/per) || n > int64(w.items) {
+		if per > 0 && n > int64(w.left()/per) || per == 0 && n > int64(w.free) {
 			return w.errorf("%s claims %d items, %d bytes remain", s.kind, n, w.left())
 		}
-		w.items -= int(n)
 		for i := int64(0); i < n; i++ {
 			if s.kind == "map" {
 				if err := w.value(mapKey, depth+1); err != nil {

@@ -170,3 +170,17 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestDecodeErrorsAreBounded(t *testing.T) {
+	c := shippedCodecs(t)
+	key := strings.Repeat("k", 5000)
+	// A touchpoint whose identifiers map holds the same long key twice,
+	// which only the codec finds.
+	body := cat(varints(1), []byte("e"), varints(1, 1), []byte("x"), make([]byte, 9),
+		varints(2, int64(len(key))), []byte(key), varints(1), []byte("v"), varints(int64(len(key))), []byte(key), varints(1), []byte("v"), varints(0),
+		make([]byte, 5))
+	_, _, err := c.Decode(context.Background(), append(AppendHeader(nil, 1), body...))
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "duplicate key") || len(err.Error()) > 400 {
+		t.Fatalf("Decode = %d bytes of error: %.100v", len(err.Error()), err)
+	}
+}

@@ -261,7 +261,7 @@ func (c *Codecs) Decode(ctx context.Context, b []byte) (int, map[string]any, err
 	}
 	native, rest, err := comp.codec.NativeFromBinary(body)
 	if err != nil {
-		return id, nil, fmt.Errorf("%w: schema %d: %v", ErrCorrupt, id, err)
+		return id, nil, fmt.Errorf("%w: schema %d: %s", ErrCorrupt, id, clip(err.Error()))
 	}
 	if len(rest) > 0 {
 		return id, nil, fmt.Errorf("%w: schema %d: %d trailing bytes", ErrCorrupt, id, len(rest))
@@ -271,6 +271,18 @@ func (c *Codecs) Decode(ctx context.Context, b []byte) (int, map[string]any, err
 		return id, nil, fmt.Errorf("%w: schema %d is not a record", ErrCorrupt, id)
 	}
 	return id, rec, nil
+}
+
+// maxErrorBytes bounds the codec's error text in a decoding error: it may
+// quote a map key of any length, which then lands in logs and dead-letter
+// headers.
+const maxErrorBytes = 256
+
+func clip(msg string) string {
+	if len(msg) <= maxErrorBytes {
+		return msg
+	}
+	return strings.ToValidUTF8(msg[:maxErrorBytes], "") + "..."
 }
 
 // Encode encodes native with schema id into a wire-format message.

@@ -2,6 +2,7 @@ package touchpoint
 
 import (
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -175,8 +176,12 @@ func (v *validator) stringMap(field string, m map[string]string, limit int) {
 			v.fail(ReasonInvalidField, field, "has a key that is "+p)
 			continue
 		}
-		v.text(field+"."+k, k)
-		v.text(field+"."+k, val)
+		name := field + "." + k
+		if len(k) > 64 { // errors name the entry by its key's first bytes
+			name = field + "." + strings.ToValidUTF8(k[:64], "") + "..."
+		}
+		v.text(name, k)
+		v.text(name, val)
 	}
 }
 

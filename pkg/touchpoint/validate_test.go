@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func valid() *Touchpoint {
@@ -109,5 +110,15 @@ func TestSpendValidate(t *testing.T) {
 	s.Cost, s.Source = 1, ""
 	if err := s.Validate(DefaultLimits(), now); !errors.As(err, &ve) || ve.Reason != ReasonMissingField {
 		t.Fatalf("no source: %v", err)
+	}
+}
+
+func TestValidationErrorsNameLongKeysShortly(t *testing.T) {
+	tp := valid()
+	tp.Properties = map[string]string{strings.Repeat("é", 5000): "v"}
+	err := tp.Validate(DefaultLimits(), time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC))
+	var ve *ValidationError
+	if !errors.As(err, &ve) || ve.Reason != ReasonOversizeField || len(err.Error()) > 200 || !utf8.ValidString(err.Error()) {
+		t.Fatalf("got %d bytes of error %.120v", len(err.Error()), err)
 	}
 }

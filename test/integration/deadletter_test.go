@@ -9,11 +9,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/touchline-io/touchline/pkg/avro"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/ingest"
 	"github.com/touchline-io/touchline/pkg/kafka"
-	"github.com/touchline-io/touchline/pkg/publish"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 	"github.com/touchline-io/touchline/test/testenv"
 )
@@ -34,21 +32,7 @@ func TestDeadLetters(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cfg, conn, cfgPath := setup(ctx, t, 2, nil)
-	p, err := publish.Dial(ctx, cfg.Kafka)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	reg, _ := avro.NewStaticRegistry(nil)
-	codecs := avro.NewCodecs(reg)
-	tpID := avro.Latest(avro.KindTouchpoint).ID
-	encode := func(tp *touchpoint.Touchpoint) []byte {
-		b, err := codecs.Encode(ctx, tpID, tp.ToAvro())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	p, encode := dialEncoding(ctx, t, cfg)
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	valid := encode(goodTouchpoint("x", now, 1))
 

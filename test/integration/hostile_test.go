@@ -53,20 +53,7 @@ func TestHostileRecordsNeverStopIngest(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	p, err := publish.Dial(ctx, cfg.Kafka)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	reg, _ := avro.NewStaticRegistry(nil)
-	codecs := avro.NewCodecs(reg)
-	encode := func(tp *touchpoint.Touchpoint) []byte {
-		b, err := codecs.Encode(ctx, avro.Latest(avro.KindTouchpoint).ID, tp.ToAvro())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	p, encode := dialEncoding(ctx, t, cfg)
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	bomb, err := hex.DecodeString(mapBomb)
 	if err != nil {
@@ -195,6 +182,26 @@ func TestHostileRecordsNeverStopIngest(t *testing.T) {
 		t.Errorf("ingest peak RSS %d MiB (%v), want at most 256 MiB", peak>>20, err)
 	}
 	t.Logf("ingest peak RSS %d MiB", peak>>20)
+}
+
+// dialEncoding returns a publisher to the brokers of cfg, closed when the
+// test ends, and a function that encodes a touchpoint as producers do.
+func dialEncoding(ctx context.Context, t *testing.T, cfg config.Config) (*publish.Publisher, func(*touchpoint.Touchpoint) []byte) {
+	t.Helper()
+	p, err := publish.Dial(ctx, cfg.Kafka)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	reg, _ := avro.NewStaticRegistry(nil)
+	codecs := avro.NewCodecs(reg)
+	return p, func(tp *touchpoint.Touchpoint) []byte {
+		b, err := codecs.Encode(ctx, avro.Latest(avro.KindTouchpoint).ID, tp.ToAvro())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
 }
 
 // routedProperties returns the properties of event id on the segments

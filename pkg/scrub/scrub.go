@@ -74,7 +74,7 @@ func Default() *Scrubber {
 var (
 	email = regexp.MustCompile(`(?i)[a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,}`)
 	// phoneCandidate finds runs that may be phone numbers; phone decides.
-	phoneCandidate = regexp.MustCompile(`\+?\(?\d[\d ()./\-]*\d`)
+	phoneCandidate = regexp.MustCompile(`\+?\(?\d[\d ().\-]*\d`)
 )
 
 // Property returns the value of property key, scrubbed: Redacted when key is
@@ -124,16 +124,18 @@ func (s *Scrubber) text(v string, escapes int) string {
 // worthScanning says whether v may hold anything to scrub: an '=', an '@',
 // a percent-escape or at least 8 digits.
 func (s *Scrubber) worthScanning(v string) bool {
-	if strings.ContainsAny(v, "=@%") {
-		return true
-	}
-	digits := 0
+	return strings.ContainsAny(v, "=@%") || digits(v) >= 8
+}
+
+// digits counts the ASCII digits of v.
+func digits(v string) int {
+	n := 0
 	for i := 0; i < len(v); i++ {
 		if v[i] >= '0' && v[i] <= '9' {
-			digits++
+			n++
 		}
 	}
-	return digits >= 8
+	return n
 }
 
 // part scrubs one part of a text cut at ?, &, ; and #; query says whether it
@@ -178,7 +180,7 @@ func (s *Scrubber) scrub(t string) (string, bool) {
 	if s.cfg.Emails && strings.IndexByte(out, '@') >= 0 {
 		out = email.ReplaceAllLiteralString(out, Redacted)
 	}
-	if s.cfg.Phones {
+	if s.cfg.Phones && digits(out) >= 8 { // the fewest a phone number has
 		out = replacePhones(out)
 	}
 	return out, out != t

@@ -45,6 +45,7 @@ func TestText(t *testing.T) {
 		{"short international number", "+44 123", "+44 123"},
 		{"bad percent escape", "100% off for jane", "100% off for jane"},
 		{"path with numbers", "https://shop.example/c/2026/11/02/123456789", "https://shop.example/c/2026/11/02/123456789"},
+		{"date with slashes", "2026/11/02 1234 5678", "2026/11/02 1234 5678"},
 		{"empty", "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

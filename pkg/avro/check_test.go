@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"runtime"
 	"strings"
 	"testing"
@@ -182,5 +183,38 @@ func TestDecodeErrorsAreBounded(t *testing.T) {
 	_, _, err := c.Decode(context.Background(), append(AppendHeader(nil, 1), body...))
 	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "duplicate key") || len(err.Error()) > 400 {
 		t.Fatalf("Decode = %d bytes of error: %.100v", len(err.Error()), err)
+	}
+}
+
+// TestDecodeConcurrently decodes good and hostile records from several
+// goroutines through one cache (run with -race).
+func TestDecodeConcurrently(t *testing.T) {
+	c := shippedCodecs(t)
+	ctx := context.Background()
+	good, err := c.Encode(ctx, Latest(KindTouchpoint).ID, sample().ToAvro())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := bombBytes(t)
+	errs := make(chan error, 8)
+	for g := 0; g < cap(errs); g++ {
+		go func() {
+			for i := 0; i < 50; i++ {
+				if _, _, err := c.Decode(ctx, good); err != nil {
+					errs <- err
+					return
+				}
+				if _, _, err := c.Decode(ctx, bad); !errors.Is(err, ErrCorrupt) {
+					errs <- fmt.Errorf("hostile record: %v", err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for g := 0; g < cap(errs); g++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }

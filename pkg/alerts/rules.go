@@ -106,6 +106,11 @@ const (
 	Both = "both"
 )
 
+// maxTrailing bounds an anomaly's trailing windows, each of which is
+// measured by a ClickHouse query on every evaluation: a year of daily
+// seasons.
+const maxTrailing = 366
+
 // Condition is when a rule's KPI is in breach.
 type Condition struct {
 	Kind ConditionKind
@@ -455,8 +460,8 @@ func (p *ruleParser) setCondition(kind ConditionKind, v *yaml.Node) error {
 				err = p.errorf(n, "z: want a positive z-score")
 			}
 		case "trailing":
-			if f, err = p.number(k, n); err == nil && (f < 3 || f != float64(int(f))) {
-				err = p.errorf(n, "trailing: want a whole number of windows, at least 3")
+			if f, err = p.number(k, n); err == nil && (f < 3 || f > maxTrailing || f != float64(int(f))) {
+				err = p.errorf(n, "trailing: want a whole number of windows, at least 3 and at most %d (each is a ClickHouse query per evaluation)", maxTrailing)
 			}
 			c.Trailing = int(f)
 		case "season":

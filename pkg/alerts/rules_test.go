@@ -49,6 +49,9 @@ func TestBadRulesAreRefusedWithFileLineAndReason(t *testing.T) {
 		{"two conditions", head + "    kpi: ctr\n    window: 1h\n    threshold: {below: 1}\n    change: {versus: week_ago, below: -5}\n", 6, "one condition"},
 		{"change without versus", head + "    kpi: ctr\n    window: 1h\n    change: {below: -5}\n", 5, "versus is missing"},
 		{"anomaly trailing too short", head + "    kpi: events\n    window: 1h\n    anomaly: {z: 3, trailing: 2}\n", 5, "at least 3"},
+		// Each trailing window is a ClickHouse query per evaluation: a
+		// billion of them would never finish (and allocate the windows first).
+		{"anomaly trailing too long", head + "    kpi: events\n    window: 1h\n    anomaly: {z: 3, trailing: 1000000000}\n", 5, "at most 366"},
 		{"spend by the hour", head + "    kpi: roas\n    window: 1h\n    threshold: {below: 1}\n", 2, "whole days"},
 		{"cac per channel", head + "    kpi: cac\n    scope: channel\n    window: 1d\n    threshold: {above: 1}\n", 2, "scope must be all"},
 		{"bad template", head + "    kpi: ctr\n    window: 1h\n    threshold: {below: 1}\n    message: '{{.Nope}}'\n", 6, "Nope"},

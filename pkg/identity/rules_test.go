@@ -75,6 +75,9 @@ func TestParseRulesErrorsNameFileAndLine(t *testing.T) {
 		"types:\n  - name: a\n    limit: 1\n":             "i.yaml:3: unknown key \"limit\"",
 		"types: []\n":                                     "i.yaml:1: types: want a list",
 		"phone_default_region: Atlantis\n":                "i.yaml:1: phone_default_region \"Atlantis\"",
+		"phone_default_region: XX\n":                      "i.yaml:1: phone_default_region \"XX\"",
+		"phone_default_region: \"+999\"\n":                "i.yaml:1: phone_default_region \"+999\"",
+		"phone_default_region: \"+0\"\n":                  "i.yaml:1: phone_default_region \"+0\"",
 		"blocklist:\n  fax: [x]\n":                        "i.yaml:2: blocklist names type \"fax\"",
 		"blocklist:\n  any: x\n":                          "i.yaml:2: blocklist any: want a list",
 		"rules: {}\n":                                     "i.yaml:1: unknown key \"rules\"",
@@ -84,6 +87,34 @@ func TestParseRulesErrorsNameFileAndLine(t *testing.T) {
 		var ce *pipefile.ConfigError
 		if !errors.As(err, &ce) || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: got %v, want a *pipefile.ConfigError containing %q", in, err, want)
+		}
+	}
+}
+
+// TestPhoneDefaultRegion reads national numbers by the default region's
+// numbering plan, given as a region or as a calling code (its main
+// region), and agrees with the same numbers written internationally.
+func TestPhoneDefaultRegion(t *testing.T) {
+	for _, c := range []struct{ region, national, international, want string }{
+		{"IT", "06 1234 5678", "+39 06 1234 5678", "+390612345678"},
+		{"+39", "06 1234 5678", "+39 06 1234 5678", "+390612345678"},
+		{"gb", "020 7946 0018", "+44 (0)20 7946 0018", "+442079460018"},
+		{"+44", "020 7946 0018", "+44 20 7946 0018", "+442079460018"},
+		{"+1", "(415) 555-0100", "+1 415 555 0100", "+14155550100"},
+		{"DE", "030 901820", "+49 30 901820", "+4930901820"},
+	} {
+		r, err := ParseRules("i.yaml", []byte("types:\n  - {name: phone, normalize: phone}\nphone_default_region: \""+c.region+"\"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := r.Normalizer("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, in := range []string{c.national, c.international} {
+			if got, err := n.Value("phone", in); err != nil || got != c.want {
+				t.Errorf("region %s, %q: %q, %v; want %q", c.region, in, got, err, c.want)
+			}
 		}
 	}
 }

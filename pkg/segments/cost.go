@@ -8,6 +8,7 @@ import (
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/checker"
 	celast "github.com/google/cel-go/common/ast"
+	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/interpreter"
 
@@ -71,8 +72,10 @@ func windowed(fn function, n int, window func(i int) (string, bool)) bool {
 // estimate, and is refused.
 type costEstimator struct {
 	d *Definitions
-	// sizes are the sizes of the named features whose size is known.
-	sizes map[string]checker.SizeEstimate
+	// sizes are the sizes of the named features whose size is known, and
+	// dynamic the named features that read strings through last().
+	sizes   map[string]checker.SizeEstimate
+	dynamic map[string]bool
 }
 
 // EstimateSize implements checker.CostEstimator: the size of a named
@@ -155,6 +158,28 @@ func (d *Definitions) checkCost(ast *cel.Ast) (uint64, error) {
 	return est.Max, nil
 }
 
+// interruptCost is the budget above which evaluations check the
+// processor's context as they run (about 5 ms of work): below it, the
+// check between evaluations is soon enough, and checking costs each
+// evaluation a context of its own.
+const interruptCost = 100_000
+
+// programOptions returns the options of the program of an expression:
+// the cost limit for one whose cost the estimate cannot bound (dynamic),
+// and checks of the context while it runs when the budget allows long
+// evaluations. Tracking costs time and memory on every evaluation, so the
+// others go without.
+func (p *Processor) programOptions(c checked) []cel.ProgramOption {
+	var opts []cel.ProgramOption
+	if c.dynamic {
+		opts = append(opts, cel.CostLimit(p.defs.MaxCost), cel.CostTracking(p))
+	}
+	if p.defs.MaxCost > interruptCost {
+		opts = append(opts, cel.InterruptCheckFrequency(interruptEvery))
+	}
+	return opts
+}
+
 // CallCost implements interpreter.ActualCostEstimator for the feature
 // functions: a windowed aggregate costs in proportion to the events the
 // person keeps.
@@ -164,7 +189,7 @@ func (p *Processor) CallCost(name, _ string, args []ref.Val, _ ref.Val) *uint64 
 		return nil
 	}
 	cost := uint64(1)
-	if windowed(fn, len(args), func(i int) (string, bool) { s, ok := args[i].Value().(string); return s, ok }) {
+	if windowed(fn, len(args), func(i int) (string, bool) { s, ok := args[i].(types.String); return string(s), ok }) {
 		cost = scanCost(len(p.current.Events))
 	}
 	return &cost
@@ -173,6 +198,9 @@ func (p *Processor) CallCost(name, _ string, args []ref.Val, _ ref.Val) *uint64 
 // overBudget reports whether err is an evaluation stopped at the cost
 // limit.
 func overBudget(err error) bool {
+	if err == nil {
+		return false
+	}
 	var c interpreter.EvalCancelledError
 	return errors.As(err, &c) && c.Cause == interpreter.CostLimitExceeded
 }

@@ -241,3 +241,45 @@ func TestEvaluationStopsWhenTheContextEnds(t *testing.T) {
 		t.Errorf("got %v, want the context's deadline", err)
 	}
 }
+
+// TestOnlyExpressionsReadingStringsCountCosts: the estimate bounds every
+// expression that does not read last(), so only those that do, directly
+// or through a feature, carry the cost limit at run time.
+func TestOnlyExpressionsReadingStringsCountCosts(t *testing.T) {
+	d, err := ParseDefinitions("segments.yaml", []byte(`features:
+  url: last("page_view", "page_url")
+  carts: count("add_to_cart", "1d")
+segments:
+  - name: direct
+    when: last("page_view", "channel") == "email"
+  - name: through_a_feature
+    when: url.contains("checkout")
+  - name: counts
+    when: carts > 0 && since("add_to_cart") >= duration("1h")
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, f := range d.Features {
+		got[f.Name] = f.dynamic
+	}
+	for _, s := range d.Segments {
+		got[s.Name] = s.dynamic
+	}
+	want := map[string]bool{"url": true, "carts": false, "direct": true, "through_a_feature": true, "counts": false}
+	for name, w := range want {
+		if got[name] != w {
+			t.Errorf("%s: counts costs at run time %v, want %v", name, got[name], w)
+		}
+	}
+	shipped, err := LoadDefinitions("../../pipelines/segments.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range shipped.Segments {
+		if s.dynamic {
+			t.Errorf("shipped segment %s counts costs at run time", s.Name)
+		}
+	}
+}

@@ -92,9 +92,7 @@ type Feature struct {
 	Name string
 	Expr string
 	Line int
-	// Cost is the estimated cost of its most expensive evaluation.
-	Cost uint64
-	ast  *cel.Ast
+	checked
 }
 
 // Segment is one audience.
@@ -104,9 +102,19 @@ type Segment struct {
 	// When is the CEL condition of membership.
 	When string
 	Line int
+	checked
+}
+
+// checked is a type-checked expression and what its cost estimate found.
+type checked struct {
+	ast *cel.Ast
 	// Cost is the estimated cost of its most expensive evaluation.
 	Cost uint64
-	ast  *cel.Ast
+	// dynamic reports an expression that reads strings of events through
+	// last(), directly or through a named feature: the only values whose
+	// size the estimate assumes rather than knows, so the only expressions
+	// whose evaluation needs the cost limit at run time.
+	dynamic bool
 }
 
 // defaultDefinitions returns empty definitions with the defaults.
@@ -138,7 +146,7 @@ var segmentName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 // in errors.
 func ParseDefinitions(name string, data []byte) (*Definitions, error) {
 	d := defaultDefinitions()
-	d.estimator = &costEstimator{d: d, sizes: map[string]checker.SizeEstimate{}}
+	d.estimator = &costEstimator{d: d, sizes: map[string]checker.SizeEstimate{}, dynamic: map[string]bool{}}
 	root, err := pipefile.Document(name, data)
 	if err != nil {
 		return nil, err
@@ -250,12 +258,13 @@ func (d *Definitions) parseFeatures(file string, n *yaml.Node) error {
 			return pipefile.Errorf(file, v.Line, "feature %q: want a CEL expression", k.Value)
 		}
 		f := &Feature{Name: k.Value, Expr: v.Value, Line: v.Line}
-		if f.ast, f.Cost, err = d.compile(file, v, "feature "+f.Name, nil); err != nil {
+		if f.checked, err = d.compile(file, v, "feature "+f.Name, nil); err != nil {
 			return err
 		}
 		if size, ok := d.estimator.sizeOf(f.ast.NativeRep().Expr()); ok {
 			d.estimator.sizes[f.Name] = size
 		}
+		d.estimator.dynamic[f.Name] = f.dynamic
 		// Later features and the segments see this one as a variable.
 		if d.env, err = d.env.Extend(cel.Variable(f.Name, f.ast.OutputType())); err != nil {
 			return pipefile.Errorf(file, v.Line, "feature %q: %v", f.Name, err)
@@ -309,7 +318,7 @@ func (d *Definitions) parseSegments(file string, n *yaml.Node) error {
 			return pipefile.Errorf(file, item.Line, "%s: duplicate name (first on line %d)", what, first)
 		}
 		seen[s.Name] = item.Line
-		if s.ast, s.Cost, err = d.compile(file, when, what, types.BoolType); err != nil {
+		if s.checked, err = d.compile(file, when, what, types.BoolType); err != nil {
 			return err
 		}
 		d.Segments = append(d.Segments, s)
@@ -319,9 +328,8 @@ func (d *Definitions) parseSegments(file string, n *yaml.Node) error {
 
 // compile checks the CEL expression of node n: it must compile, have type
 // want (when set), call the feature functions with literal arguments, and
-// cost at most MaxCost; the calls become specs. It returns the checked
-// expression and its estimated cost.
-func (d *Definitions) compile(file string, n *yaml.Node, what string, want *types.Type) (*cel.Ast, uint64, error) {
+// cost at most MaxCost; the calls become specs.
+func (d *Definitions) compile(file string, n *yaml.Node, what string, want *types.Type) (checked, error) {
 	line := func(exprLine int) int {
 		if n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
 			return n.Line + exprLine
@@ -331,19 +339,23 @@ func (d *Definitions) compile(file string, n *yaml.Node, what string, want *type
 	ast, iss := d.env.Compile(n.Value)
 	if iss.Err() != nil {
 		e := iss.Errors()[0]
-		return nil, 0, pipefile.Errorf(file, line(e.Location.Line()), "%s: %s (column %d of the expression)", what, e.Message, e.Location.Column()+1)
+		return checked{}, pipefile.Errorf(file, line(e.Location.Line()), "%s: %s (column %d of the expression)", what, e.Message, e.Location.Column()+1)
 	}
 	if want != nil && !ast.OutputType().IsExactType(want) {
-		return nil, 0, pipefile.Errorf(file, n.Line, "%s: the condition is of type %s, want bool", what, ast.OutputType())
+		return checked{}, pipefile.Errorf(file, n.Line, "%s: the condition is of type %s, want bool", what, ast.OutputType())
 	}
 	var problem error
+	c := checked{ast: ast}
 	info := ast.NativeRep().SourceInfo()
 	celast.PostOrderVisit(ast.NativeRep().Expr(), celast.NewExprVisitor(func(e celast.Expr) {
 		if problem != nil {
 			return
 		}
 		switch e.Kind() {
+		case celast.IdentKind:
+			c.dynamic = c.dynamic || d.estimator.dynamic[e.AsIdent()]
 		case celast.CallKind:
+			c.dynamic = c.dynamic || function(e.AsCall().FunctionName()) == fnLast
 			if dur, ok := durationLiteral(e.AsCall()); ok {
 				d.offsets = append(d.offsets, dur)
 			}
@@ -356,13 +368,13 @@ func (d *Definitions) compile(file string, n *yaml.Node, what string, want *type
 		}
 	}))
 	if problem != nil {
-		return nil, 0, problem
+		return checked{}, problem
 	}
-	cost, err := d.checkCost(ast)
-	if err != nil {
-		return nil, 0, pipefile.Errorf(file, n.Line, "%s: %v", what, err)
+	var err error
+	if c.Cost, err = d.checkCost(ast); err != nil {
+		return checked{}, pipefile.Errorf(file, n.Line, "%s: %v", what, err)
 	}
-	return ast, cost, nil
+	return c, nil
 }
 
 // durationLiteral returns the duration of a call duration("1h") with a

@@ -200,9 +200,8 @@ func NewProcessor(defs *Definitions, local func(person string) bool) (*Processor
 	if err != nil {
 		return nil, err
 	}
-	limits := []cel.ProgramOption{cel.CostLimit(defs.MaxCost), cel.CostTracking(p), cel.InterruptCheckFrequency(interruptEvery)}
 	for _, f := range defs.Features {
-		prg, err := env.Program(f.ast, limits...)
+		prg, err := env.Program(f.ast, p.programOptions(f.checked)...)
 		if err != nil {
 			return nil, fmt.Errorf("feature %s: %w", f.Name, err)
 		}
@@ -212,7 +211,7 @@ func NewProcessor(defs *Definitions, local func(person string) bool) (*Processor
 		}
 	}
 	for _, s := range defs.Segments {
-		prg, err := env.Program(s.ast, limits...)
+		prg, err := env.Program(s.ast, p.programOptions(s.checked)...)
 		if err != nil {
 			return nil, fmt.Errorf("segment %s: %w", s.Name, err)
 		}
@@ -726,7 +725,13 @@ func (p *Processor) evaluate(person *Person, t time.Time) ([]Change, error) {
 // value and no error when the evaluation reached the cost limit, which is
 // recorded in aborted.
 func (p *Processor) eval(prg cel.Program, vars map[string]any, person *Person, what string, t time.Time) (ref.Val, error) {
-	out, _, err := prg.ContextEval(p.ctx, vars)
+	var out ref.Val
+	var err error
+	if p.defs.MaxCost > interruptCost {
+		out, _, err = prg.ContextEval(p.ctx, vars)
+	} else {
+		out, _, err = prg.Eval(vars)
+	}
 	if overBudget(err) {
 		p.aborted = append(p.aborted, Aborted{Person: person.ID, Expression: what, At: t})
 		return nil, nil

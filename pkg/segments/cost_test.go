@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/touchline-io/touchline/pkg/pipefile"
 )
 
 // numbers returns the CEL list literal [1, 2, ..., n].
@@ -24,6 +22,20 @@ func numbers(n int) string {
 // condition when, written as a block scalar on line lines(head)+4.
 func segmentFile(head, when string) string {
 	return head + "segments:\n  - name: s\n    when: |\n      " + when + "\n"
+}
+
+// processorOf returns a processor of the definitions in yaml.
+func processorOf(t *testing.T, yaml string) *Processor {
+	t.Helper()
+	defs, err := ParseDefinitions("segments.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewProcessor(defs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func TestExpensiveConditionsAreRefused(t *testing.T) {
@@ -51,16 +63,7 @@ func TestExpensiveConditionsAreRefused(t *testing.T) {
 		{"bad budget", segmentFile("max_cost: lots\n", "true"), 1, "max_cost: want a whole number"},
 		{"zero budget", segmentFile("max_cost: 0\n", "true"), 1, "max_cost: want a whole number"},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			_, err := ParseDefinitions("segments.yaml", []byte(c.yaml))
-			var ce *pipefile.ConfigError
-			if !errors.As(err, &ce) {
-				t.Fatalf("got %v, want a *pipefile.ConfigError", err)
-			}
-			if ce.File != "segments.yaml" || ce.Line != c.line || !strings.Contains(ce.Reason, c.reason) {
-				t.Errorf("got %q (line %d), want line %d with %q", err, ce.Line, c.line, c.reason)
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { wantRefused(t, c.yaml, c.line, c.reason) })
 	}
 }
 
@@ -109,21 +112,14 @@ func TestEvaluationPastTheBudgetIsAborted(t *testing.T) {
 	// matches() costs (length + 1) / 10 * (regex length / 4), plus one for
 	// the call of last(): an estimate of 820 * 5 + 1 = 4101 for 8192
 	// characters, over 10,000 * 5 at run time for 100,000.
-	defs, err := ParseDefinitions("segments.yaml", []byte(`segments:
+	p := processorOf(t, `segments:
   - name: checkout_viewers
     when: last("page_view", "page_url").matches("checkout-[0-9]+-done")
   - name: viewers
     when: count("page_view") > 0
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c := defs.Segments[0].Cost; c != 4101 {
+`)
+	if c := p.defs.Segments[0].Cost; c != 4101 {
 		t.Fatalf("estimated cost %d, want 4101", c)
-	}
-	p, err := NewProcessor(defs, nil)
-	if err != nil {
-		t.Fatal(err)
 	}
 	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
 	long := "https://shop.example/checkout-1-done?" + strings.Repeat("x", 100_000)
@@ -165,21 +161,14 @@ func TestEvaluationPastTheBudgetIsAborted(t *testing.T) {
 // TestAbortedFeatureKeepsEveryMembership stops a named feature: no segment
 // of that person can be decided, so every membership stays as it was.
 func TestAbortedFeatureKeepsEveryMembership(t *testing.T) {
-	defs, err := ParseDefinitions("segments.yaml", []byte(`features:
+	p := processorOf(t, `features:
   done: last("page_view", "page_url").matches("checkout-[0-9]+-done")
 segments:
   - name: viewers
     when: count("page_view") > 0
   - name: done_viewers
     when: done
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := NewProcessor(defs, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
 	for i, url := range []string{"https://shop.example/checkout-1-done", strings.Repeat("x", 100_000)} {
 		e := &Event{ID: fmt.Sprint(i), Person: "p", Type: "page_view", At: t0.Add(time.Duration(i) * time.Hour),
@@ -216,15 +205,7 @@ segments:
 // error.
 func TestEvaluationStopsWhenTheContextEnds(t *testing.T) {
 	list := numbers(300)
-	defs, err := ParseDefinitions("segments.yaml", []byte(segmentFile("max_cost: 1000000000\n",
-		list+".all(x, "+list+".all(y, "+list+".all(z, x + y + z > 0)))")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := NewProcessor(defs, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := processorOf(t, segmentFile("max_cost: 1000000000\n", list+".all(x, "+list+".all(y, "+list+".all(z, x + y + z > 0)))"))
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	p.WithContext(ctx)
@@ -233,7 +214,7 @@ func TestEvaluationStopsWhenTheContextEnds(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	_, err = p.Advance(t0.Add(time.Hour))
+	_, err := p.Advance(t0.Add(time.Hour))
 	if took := time.Since(start); took > time.Second {
 		t.Errorf("the evaluation took %s after its context ended", took)
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/touchline-io/touchline/pkg/identity"
 	"github.com/touchline-io/touchline/pkg/publish"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
-	"github.com/touchline-io/touchline/test/testenv"
 )
 
 // TestPhoneFormsStayOnePerson publishes, from five devices, one London
@@ -27,18 +26,15 @@ import (
 func TestPhoneFormsStayOnePerson(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	pipelines := t.TempDir()
-	for _, f := range []string{"channels.yaml", "identity.yaml"} {
-		b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "pipelines", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if f == "identity.yaml" {
-			b = []byte(strings.Replace(string(b), "phone_default_region: US", "phone_default_region: IT", 1))
-		}
-		if err := os.WriteFile(filepath.Join(pipelines, f), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	// The shipped rules with Italy as the default region.
+	pipelines := segmentsPipelines(t, "segments:\n  - name: s\n    when: true\n")
+	rules := filepath.Join(pipelines, "identity.yaml")
+	b, err := os.ReadFile(rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(rules, []byte(strings.Replace(string(b), "phone_default_region: US", "phone_default_region: IT", 1)), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	cfg, conn, cfgPath := setup(ctx, t, 2, func(c *config.Config) { c.Pipelines = pipelines })
 	log := logPath(t)

@@ -55,7 +55,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		writeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "touchline_segments_write_errors_total",
 			Help: "Failed writes, retried, by target (kafka, clickhouse)."}, []string{"target"}),
 		aborted: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "touchline_segments_aborted_evaluations_total",
-			Help: "Evaluations stopped at max_cost, by segment or feature; the membership they were deciding stayed as it was."}, []string{"expression"}),
+			Help: "Evaluations that decided nothing, by segment or feature and reason (max_cost: stopped at the definitions' budget; error: failed, such as a division by zero); the membership they were deciding stayed as it was."}, []string{"expression", "reason"}),
 	}
 	reg.MustRegister(m.inputs, m.routed, m.changes, m.changesBySegment, m.latency, m.timerLag, m.batchSeconds, m.routerSeconds,
 		m.persons, m.cached, m.evaluations, m.watermarkLag, m.lag, m.writeErrors, m.aborted)

@@ -321,13 +321,14 @@ func (s *Service) process(ctx context.Context, b *batch, proc *segments.Processo
 }
 
 // reportAborted counts and logs the evaluations of partition p's
-// processor that were stopped at the cost limit; where says what was being
-// processed.
+// processor that decided nothing (stopped at max_cost, or failed); where
+// says what was being processed.
 func (s *Service) reportAborted(proc *segments.Processor, p int32, where zap.Field) {
 	for _, a := range proc.TakeAborted() {
-		s.m.aborted.WithLabelValues(a.Expression).Inc()
-		s.log.Warn("segment evaluation stopped at max_cost; the membership stays as it was", zap.Int32("partition", p), where,
-			zap.String("expression", a.Expression), zap.String("person", a.Person), zap.Time("at", a.At), zap.Uint64("max_cost", s.defs.MaxCost))
+		s.m.aborted.WithLabelValues(a.Expression, a.Reason).Inc()
+		s.log.Warn("segment evaluation aborted; the membership stays as it was", zap.Int32("partition", p), where,
+			zap.String("expression", a.Expression), zap.String("reason", a.Reason), zap.String("person", a.Person), zap.Time("at", a.At),
+			zap.Uint64("max_cost", s.defs.MaxCost), zap.Error(a.Err))
 	}
 }
 

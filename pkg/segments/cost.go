@@ -198,9 +198,6 @@ func (p *Processor) CallCost(name, _ string, args []ref.Val, _ ref.Val) *uint64 
 // overBudget reports whether err is an evaluation stopped at the cost
 // limit.
 func overBudget(err error) bool {
-	if err == nil {
-		return false
-	}
 	var c interpreter.EvalCancelledError
 	return errors.As(err, &c) && c.Cause == interpreter.CostLimitExceeded
 }

@@ -150,8 +150,9 @@ func TestEvaluationPastTheBudgetIsAborted(t *testing.T) {
 		t.Errorf("changes\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	aborted := p.TakeAborted()
-	if len(aborted) != 1 || aborted[0] != (Aborted{Person: "long", Expression: "checkout_viewers", At: t0}) {
-		t.Errorf("aborted %+v, want the long page_url's checkout_viewers at %s", aborted, t0)
+	if len(aborted) != 1 || aborted[0].Person != "long" || aborted[0].Expression != "checkout_viewers" || !aborted[0].At.Equal(t0) ||
+		aborted[0].Reason != AbortedCost || !overBudget(aborted[0].Err) {
+		t.Errorf("aborted %+v, want the long page_url's checkout_viewers at %s, at max_cost", aborted, t0)
 	}
 	if again := p.TakeAborted(); len(again) != 0 {
 		t.Errorf("aborted taken twice: %+v", again)
@@ -187,7 +188,7 @@ segments:
 	if len(changes) != 0 {
 		t.Errorf("changes at the aborted evaluation: %+v", changes)
 	}
-	if a := p.TakeAborted(); len(a) != 1 || a[0].Expression != "done" || !a[0].At.Equal(t0.Add(time.Hour)) {
+	if a := p.TakeAborted(); len(a) != 1 || a[0].Expression != "done" || !a[0].At.Equal(t0.Add(time.Hour)) || a[0].Reason != AbortedCost {
 		t.Errorf("aborted %+v, want feature done at %s", a, t0.Add(time.Hour))
 	}
 	_, members, err := p.Describe("p", t0.Add(2*time.Hour))
@@ -196,6 +197,55 @@ segments:
 	}
 	if person := p.persons["p"]; strings.Join(person.Members, ",") != "done_viewers,viewers" {
 		t.Errorf("members %v, want done_viewers and viewers", person.Members)
+	}
+}
+
+// TestFailingEvaluationIsAborted divides by a count that is zero for one
+// person: that evaluation fails and decides nothing, is recorded with the
+// error, and the person's other segment, the other person evaluated at the
+// same instant and the person's timer go on as usual.
+func TestFailingEvaluationIsAborted(t *testing.T) {
+	p := processorOf(t, `segments:
+  - name: mostly_carts
+    when: count("add_to_cart") / count("page_view") >= 1
+  - name: carts_lately
+    when: count("add_to_cart", "1h") > 0
+`)
+	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	for _, e := range []*Event{
+		{ID: "a", Person: "no_views", Type: "add_to_cart", At: t0},
+		{ID: "b", Person: "views", Type: "add_to_cart", At: t0},
+		{ID: "c", Person: "views", Type: "page_view", At: t0},
+	} {
+		if _, err := p.Add(Input{Event: e}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// At t0 both enter carts_lately, views (1 / 1) enters mostly_carts,
+	// no_views fails (1 / 0); an hour later the window timer makes both
+	// leave carts_lately.
+	changes, err := p.Advance(t0.Add(2 * time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range changes {
+		got = append(got, fmt.Sprintf("%s %s %v %s", c.Person, c.Segment, c.Entered, c.At.Sub(t0)))
+	}
+	want := []string{"no_views carts_lately true 0s", "views mostly_carts true 0s", "views carts_lately true 0s",
+		"no_views carts_lately false 1h0m0s", "views carts_lately false 1h0m0s"}
+	if strings.Join(got, "; ") != strings.Join(want, "; ") {
+		t.Errorf("changes\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	aborted := p.TakeAborted()
+	if len(aborted) != 2 {
+		t.Fatalf("aborted %+v, want no_views' mostly_carts at 0s and 1h", aborted)
+	}
+	for i, a := range aborted {
+		if a.Person != "no_views" || a.Expression != "mostly_carts" || a.Reason != AbortedError || !a.At.Equal(t0.Add(time.Duration(i)*time.Hour)) ||
+			a.Err == nil || !strings.Contains(a.Err.Error(), "division by zero") {
+			t.Errorf("aborted[%d] = %+v, want no_views' mostly_carts failing with a division by zero", i, a)
+		}
 	}
 }
 

@@ -131,20 +131,30 @@ type Processor struct {
 	now     time.Time
 	read    map[string]any
 	// ctx stops evaluations when it ends; aborted are the evaluations
-	// stopped at the cost limit since they were last taken.
+	// that decided nothing since they were last taken.
 	ctx     context.Context
 	aborted []Aborted
 }
 
-// Aborted is an evaluation stopped because it reached the definitions'
-// MaxCost: the person's membership of the segment (of every segment, when
-// a feature was stopped) stayed as it was.
+// Aborted is an evaluation that decided nothing: it reached the
+// definitions' MaxCost, or it failed (a division by zero, an integer
+// overflow). The person's membership of the segment (of every segment,
+// when a feature was aborted) stayed as it was.
 type Aborted struct {
 	Person string
-	// Expression is the segment or feature whose evaluation was stopped.
+	// Expression is the segment or feature whose evaluation was aborted.
 	Expression string
 	At         time.Time
+	// Reason is AbortedCost or AbortedError; Err says what happened.
+	Reason string
+	Err    error
 }
+
+// The reasons of an Aborted evaluation.
+const (
+	AbortedCost  = "max_cost"
+	AbortedError = "error"
+)
 
 // interruptEvery is how many iterations of a comprehension run between
 // checks of the processor's context.
@@ -238,8 +248,8 @@ func (p *Processor) WithContext(ctx context.Context) *Processor {
 	return p
 }
 
-// TakeAborted returns the evaluations stopped at the cost limit since the
-// last call.
+// TakeAborted returns the evaluations that decided nothing since the last
+// call.
 func (p *Processor) TakeAborted() []Aborted {
 	a := p.aborted
 	p.aborted = nil
@@ -657,8 +667,9 @@ func (p *Processor) atWatermark(in Input, w time.Time) ([]Change, error) {
 }
 
 // evaluate computes the person's memberships at t, returns the changes and
-// sets the next timer. An evaluation stopped at the cost limit leaves the
-// membership it was deciding as it was, and is recorded in aborted.
+// sets the next timer. An evaluation that decides nothing (see Aborted)
+// leaves the membership it was deciding as it was, and is recorded in
+// aborted; the only error is the end of the processor's context.
 func (p *Processor) evaluate(person *Person, t time.Time) ([]Change, error) {
 	if err := p.ctx.Err(); err != nil {
 		return nil, fmt.Errorf("evaluating segments: %w", err)
@@ -678,7 +689,7 @@ func (p *Processor) evaluate(person *Person, t time.Time) ([]Change, error) {
 		if err != nil {
 			return nil, fmt.Errorf("feature %s of person %s: %w", f.Name, person.ID, err)
 		}
-		if out == nil { // stopped at the cost limit: no segment can be decided
+		if out == nil { // aborted: no segment can be decided
 			decided = false
 			break
 		}
@@ -722,8 +733,8 @@ func (p *Processor) evaluate(person *Person, t time.Time) ([]Change, error) {
 }
 
 // eval evaluates the program of expression what for person at t: a nil
-// value and no error when the evaluation reached the cost limit, which is
-// recorded in aborted.
+// value and no error when the evaluation is aborted (recorded in aborted),
+// an error only when the processor's context ended.
 func (p *Processor) eval(prg cel.Program, vars map[string]any, person *Person, what string, t time.Time) (ref.Val, error) {
 	var out ref.Val
 	var err error
@@ -732,11 +743,18 @@ func (p *Processor) eval(prg cel.Program, vars map[string]any, person *Person, w
 	} else {
 		out, _, err = prg.Eval(vars)
 	}
-	if overBudget(err) {
-		p.aborted = append(p.aborted, Aborted{Person: person.ID, Expression: what, At: t})
-		return nil, nil
+	switch {
+	case err == nil:
+		return out, nil
+	case p.ctx.Err() != nil:
+		return nil, err
 	}
-	return out, err
+	a := Aborted{Person: person.ID, Expression: what, At: t, Reason: AbortedError, Err: err}
+	if overBudget(err) {
+		a.Reason = AbortedCost
+	}
+	p.aborted = append(p.aborted, a)
+	return nil, nil
 }
 
 // Describe returns the values, as of at, of every feature function the

@@ -94,7 +94,7 @@ segments:
 	customers := []string{"before", "long", "after"}
 	publishViews(ctx, t, cfg, time.Now().UTC().Add(-time.Minute).Truncate(time.Millisecond), customers,
 		[]string{"/checkout-1-done", "/checkout-2-done?" + strings.Repeat("x", 100_000), "/checkout-3-done"})
-	waitMetric(ctx, t, metrics, `touchline_segments_aborted_evaluations_total{expression="checkout_viewers"} 1`+"\n")
+	waitMetric(ctx, t, metrics, `touchline_segments_aborted_evaluations_total{expression="checkout_viewers",reason="max_cost"} 1`+"\n")
 	waitMetric(ctx, t, metrics, "touchline_segments_changes_total 5\n")
 	var got []string
 	for _, c := range readChanges(ctx, t, cfg) {

@@ -38,6 +38,18 @@ func newSegmentsCheckCommand() *cobra.Command {
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: %d segments OK (%d named features, allowed lateness %s)\n",
 				args[0], len(defs.Segments), len(defs.Features), analytics.FormatDuration(defs.AllowedLateness))
+			costliest, cost := "", uint64(0)
+			for _, s := range defs.Segments {
+				if s.Cost > cost {
+					costliest, cost = "segment "+s.Name, s.Cost
+				}
+			}
+			for _, f := range defs.Features {
+				if f.Cost > cost {
+					costliest, cost = "feature "+f.Name, f.Cost
+				}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "costliest evaluation: %s, estimated at %d of max_cost %d\n", costliest, cost, defs.MaxCost)
 			return nil
 		},
 	}

@@ -114,6 +114,20 @@ segments:
 	}
 }
 
+// TestSegmentsRefusesCostlyDefinitionsAtStart starts the service on a
+// condition of two nested all() over 300 elements: it must exit at once,
+// naming the file, the line and the estimate.
+func TestSegmentsRefusesCostlyDefinitionsAtStart(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	list := "[" + strings.Repeat("1, ", 299) + "1]"
+	_, cfgPath, _ := costlySetup(ctx, t, "segments:\n  - name: nested\n    when: |\n      "+list+".all(x, "+list+".all(y, x + y > 0))\n", 8192)
+	out, err := runTouchline(ctx, "--config", cfgPath, "segments")
+	if err == nil || !strings.Contains(out, "segments.yaml:3: segment \"nested\": its evaluation may cost up to 634211, above max_cost 10000") {
+		t.Errorf("the service on a costly condition: %v\n%s", err, out)
+	}
+}
+
 // TestSegmentsStopsOnSigtermDuringCostlyEvaluations admits, with a raised
 // max_cost, a condition that takes seconds per person (three nested loops
 // over 300 elements), sends SIGTERM while the service evaluates it, and

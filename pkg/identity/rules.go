@@ -221,14 +221,37 @@ func ParseRules(name string, data []byte) (*Rules, error) {
 	}
 	r.index()
 	if blocklistNode != nil {
-		entries, _ := pipefile.Pairs(name, blocklistNode, "blocklist")
-		for _, kv := range entries {
-			if _, ok := r.rank[kv[0].Value]; !ok && kv[0].Value != "any" {
-				return nil, errf(kv[0], "blocklist names type %q, which is not in types", kv[0].Value)
-			}
+		if err := r.checkBlocklist(name, blocklistNode, errf); err != nil {
+			return nil, err
 		}
 	}
 	return r, nil
+}
+
+// checkBlocklist refuses a blocklist entry of a type not in types, and a
+// value its type's normalisation refuses (a phone number that cannot be
+// one), at the entry's line.
+func (r *Rules) checkBlocklist(file string, n *yaml.Node, errf errorf) error {
+	norm, err := (&Rules{Types: r.Types, PhoneRegion: r.PhoneRegion}).Normalizer("")
+	if err != nil {
+		return errf(n, "blocklist: %v", err)
+	}
+	entries, _ := pipefile.Pairs(file, n, "blocklist")
+	for _, kv := range entries {
+		typ := kv[0].Value
+		if typ == "any" {
+			continue
+		}
+		if _, ok := r.rank[typ]; !ok {
+			return errf(kv[0], "blocklist names type %q, which is not in types", typ)
+		}
+		for _, v := range kv[1].Content {
+			if _, err := norm.Value(typ, v.Value); err != nil {
+				return errf(v, "blocklist %s %q: %v", typ, v.Value, err)
+			}
+		}
+	}
+	return nil
 }
 
 type errorf func(n *yaml.Node, format string, args ...any) error

@@ -283,9 +283,10 @@ func (s *Service) applyLocal(b *batch, procs map[int32]*segments.Processor) erro
 
 // process applies the inputs of one fetched partition to its processor,
 // adding the changes to b, and returns how many valid inputs it read. An
-// input its processor cannot evaluate is logged and skipped, and an
-// evaluation stopped at the cost limit is counted; a failure to read the
-// local state, or the end of ctx, ends the batch uncommitted.
+// input its processor cannot apply is logged and skipped, and an
+// evaluation that decided nothing (stopped at max_cost, or failed) is
+// counted; a failure to read the local state, or the end of ctx, ends the
+// batch uncommitted.
 func (s *Service) process(ctx context.Context, b *batch, proc *segments.Processor, ftp kgo.FetchTopicPartition, start time.Time) (int, error) {
 	s.m.lag.WithLabelValues(fmt.Sprint(ftp.Partition)).Set(float64(ftp.HighWatermark - ftp.Records[len(ftp.Records)-1].Offset - 1))
 	s.touch(ftp.Partition, start)

@@ -42,27 +42,18 @@ func scanCost(events int) uint64 {
 	return 1 + uint64(math.Ceil(eventScanCost*float64(events)))
 }
 
-// windowArg returns the index of the window argument of fn's overload of n
-// arguments, or -1 when it has none.
-func windowArg(fn function, n int) int {
+// windowed reports whether a call of fn with n arguments scans the kept
+// events rather than reading a lifetime aggregate: whether it has a window
+// argument that is not "lifetime". arg returns the string value of an
+// argument, when it is known.
+func windowed(fn function, n int, arg func(i int) (string, bool)) bool {
 	for i, k := range overload(fn, n) {
 		if k == argWindow {
-			return i
+			w, ok := arg(i)
+			return !ok || w != "lifetime"
 		}
 	}
-	return -1
-}
-
-// windowed reports whether a call of fn whose window argument (when it has
-// one) is window scans the kept events rather than reading a lifetime
-// aggregate.
-func windowed(fn function, n int, window func(i int) (string, bool)) bool {
-	i := windowArg(fn, n)
-	if i < 0 {
-		return false
-	}
-	w, ok := window(i)
-	return !ok || w != "lifetime"
+	return false
 }
 
 // costEstimator estimates the cost of the definitions' expressions: the

@@ -9,6 +9,7 @@ package alerts
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -16,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"text/template"
+	"text/template/parse"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -105,6 +107,11 @@ const (
 	Down = "down"
 	Both = "both"
 )
+
+// maxTrailing bounds an anomaly's trailing windows, each of which is
+// measured by a ClickHouse query on every evaluation: a year of daily
+// seasons.
+const maxTrailing = 366
 
 // Condition is when a rule's KPI is in breach.
 type Condition struct {
@@ -455,8 +462,8 @@ func (p *ruleParser) setCondition(kind ConditionKind, v *yaml.Node) error {
 				err = p.errorf(n, "z: want a positive z-score")
 			}
 		case "trailing":
-			if f, err = p.number(k, n); err == nil && (f < 3 || f != float64(int(f))) {
-				err = p.errorf(n, "trailing: want a whole number of windows, at least 3")
+			if f, err = p.number(k, n); err == nil && (f < 3 || f > maxTrailing || f != float64(int(f))) {
+				err = p.errorf(n, "trailing: want a whole number of windows, at least 3 and at most %d (each is a ClickHouse query per evaluation)", maxTrailing)
 			}
 			c.Trailing = int(f)
 		case "season":
@@ -538,18 +545,87 @@ var messageFuncs = template.FuncMap{
 	"percent": func(v float64) string { return strconv.FormatFloat(v*100, 'f', 2, 64) + "%" },
 }
 
+// maxMessageBytes bounds a rendered message; a template that writes more
+// fails.
+const maxMessageBytes = 16 << 10
+
 // parseMessage parses a message template and renders it once with sample
 // data, so an unknown field is an error at start rather than at the first
-// notification.
+// notification. A template may not define or call templates, and may range
+// only over a field (.Labels): with those, and its output bounded, its
+// rendering is linear in its size, as a loop over a number or templates
+// calling each other would not be.
 func parseMessage(text string) (*template.Template, error) {
 	t, err := template.New("message").Option("missingkey=zero").Funcs(messageFuncs).Parse(text)
 	if err != nil {
 		return nil, err
 	}
-	if err := t.Execute(&bytes.Buffer{}, Notification{}); err != nil {
+	if len(t.Templates()) > 1 {
+		return nil, errors.New("a message may not define templates")
+	}
+	if err := checkMessageNode(t.Tree.Root); err != nil {
+		return nil, err
+	}
+	if _, err := renderMessage(t, &Notification{}); err != nil {
 		return nil, err
 	}
 	return t, nil
+}
+
+// checkMessageNode refuses template calls, and ranges over anything but a
+// field, in n and below.
+func checkMessageNode(n parse.Node) error {
+	var lists []*parse.ListNode
+	switch n := n.(type) {
+	case *parse.ListNode:
+		for _, c := range n.Nodes {
+			if err := checkMessageNode(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	case *parse.TemplateNode:
+		return fmt.Errorf("a message may not call templates (%s)", n)
+	case *parse.RangeNode:
+		if cmds := n.Pipe.Cmds; len(cmds) != 1 || len(cmds[0].Args) != 1 || cmds[0].Args[0].Type() != parse.NodeField {
+			return fmt.Errorf("range over %s: a message may range only over a field, such as .Labels", n.Pipe)
+		}
+		lists = []*parse.ListNode{n.List, n.ElseList}
+	case *parse.IfNode:
+		lists = []*parse.ListNode{n.List, n.ElseList}
+	case *parse.WithNode:
+		lists = []*parse.ListNode{n.List, n.ElseList}
+	}
+	for _, l := range lists {
+		if l != nil {
+			if err := checkMessageNode(l); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// errMessageTooLong is the error of a message longer than maxMessageBytes.
+var errMessageTooLong = fmt.Errorf("the message is longer than %d bytes", maxMessageBytes)
+
+// messageBuffer is a buffer that refuses to grow past maxMessageBytes.
+type messageBuffer struct{ bytes.Buffer }
+
+func (b *messageBuffer) Write(p []byte) (int, error) {
+	if b.Len()+len(p) > maxMessageBytes {
+		return 0, errMessageTooLong
+	}
+	return b.Buffer.Write(p)
+}
+
+// renderMessage renders t for n.
+func renderMessage(t *template.Template, n *Notification) (string, error) {
+	var b messageBuffer
+	if err := t.Execute(&b, n); err != nil {
+		return "", err
+	}
+	return b.String(), nil
 }
 
 func kpiNames() []string {

@@ -24,6 +24,20 @@ func TestShippedRulesLoad(t *testing.T) {
 	}
 }
 
+func TestMessageRangesOverLabels(t *testing.T) {
+	rules, err := ParseRules("a.yaml", []byte("rules:\n  - name: x\n    kpi: clicks\n    window: 1h\n    threshold: {below: 5}\n"+
+		"    labels: {team: growth, tier: \"1\"}\n    message: '{{.Rule}}{{range $k, $v := .Labels}} {{$k}}={{$v}}{{end}}'\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rules.Rules[0]
+	current, _ := r.windows(time.Now())
+	n := r.notification(&State{Incident: "i"}, Observation{}, time.Now(), current, Firing)
+	if n.Message != "x team=growth tier=1" {
+		t.Errorf("message %q, want the labels in order", n.Message)
+	}
+}
+
 func TestRuleDefaults(t *testing.T) {
 	rules, err := ParseRules("a.yaml", []byte("rules:\n  - name: x\n    kpi: clicks\n    window: 1h\n    threshold: {below: 5}\n"))
 	if err != nil {
@@ -49,9 +63,20 @@ func TestBadRulesAreRefusedWithFileLineAndReason(t *testing.T) {
 		{"two conditions", head + "    kpi: ctr\n    window: 1h\n    threshold: {below: 1}\n    change: {versus: week_ago, below: -5}\n", 6, "one condition"},
 		{"change without versus", head + "    kpi: ctr\n    window: 1h\n    change: {below: -5}\n", 5, "versus is missing"},
 		{"anomaly trailing too short", head + "    kpi: events\n    window: 1h\n    anomaly: {z: 3, trailing: 2}\n", 5, "at least 3"},
+		// Each trailing window is a ClickHouse query per evaluation: a
+		// billion of them would never finish (and allocate the windows first).
+		{"anomaly trailing too long", head + "    kpi: events\n    window: 1h\n    anomaly: {z: 3, trailing: 1000000000}\n", 5, "at most 366"},
 		{"spend by the hour", head + "    kpi: roas\n    window: 1h\n    threshold: {below: 1}\n", 2, "whole days"},
 		{"cac per channel", head + "    kpi: cac\n    scope: channel\n    window: 1d\n    threshold: {above: 1}\n", 2, "scope must be all"},
 		{"bad template", head + "    kpi: ctr\n    window: 1h\n    threshold: {below: 1}\n    message: '{{.Nope}}'\n", 6, "Nope"},
+		// A message's rendering must stay linear in its size: no loop over
+		// a number, no templates calling templates (which can double at
+		// every level), and a bounded output.
+		{"message looping over a number", head + "    kpi: ctr\n    window: 1h\n    threshold: {below: 1}\n    message: '{{range 1000000000}}{{range 1000000000}}x{{end}}{{end}}'\n", 6, "range only over a field"},
+		{"message looping over a variable", head + "    kpi: ctr\n    window: 1h\n    threshold: {below: 1}\n    message: '{{$n := 1000000000}}{{range $n}}x{{end}}'\n", 6, "range only over a field"},
+		{"message defining templates", head + "    kpi: ctr\n    window: 1h\n    threshold: {below: 1}\n    message: '{{define \"a\"}}x{{end}}{{template \"a\"}}'\n", 6, "may not define templates"},
+		{"message calling a template", head + "    kpi: ctr\n    window: 1h\n    threshold: {below: 1}\n    message: '{{if .Rule}}{{template \"message\"}}{{end}}'\n", 6, "may not call templates"},
+		{"message too long", head + "    kpi: ctr\n    window: 1h\n    threshold: {below: 1}\n    message: '{{printf \"%020000d\" 1}}'\n", 6, "longer than 16384 bytes"},
 		{"bad severity", head + "    kpi: ctr\n    window: 1h\n    threshold: {below: 1}\n    severity: page\n", 6, `unknown value "page"`},
 		{"for zero", head + "    kpi: ctr\n    window: 1h\n    threshold: {below: 1}\n    for: 0\n", 6, "at least 1"},
 		{"no_data with a threshold", head + "    kpi: no_data\n    window: 1h\n    threshold: {below: 1}\n", 5, "only it, takes"},

@@ -1,7 +1,6 @@
 package alerts
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"time"
@@ -121,12 +120,11 @@ func (r *Rule) notification(s *State, o Observation, at time.Time, w analytics.R
 		Value: o.Value, Reference: o.Reference, Score: o.Score,
 		WindowStart: w.From, WindowEnd: w.To, At: at, Labels: r.Labels,
 	}
-	var b bytes.Buffer
-	if err := r.Message.Execute(&b, n); err != nil {
-		b.Reset()
-		b.WriteString(r.Name + " " + status + " (message template failed: " + err.Error() + ")")
+	message, err := renderMessage(r.Message, n)
+	if err != nil {
+		message = r.Name + " " + status + " (message template failed: " + err.Error() + ")"
 	}
-	n.Message = b.String()
+	n.Message = message
 	return n
 }
 

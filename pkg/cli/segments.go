@@ -38,6 +38,21 @@ func newSegmentsCheckCommand() *cobra.Command {
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: %d segments OK (%d named features, allowed lateness %s)\n",
 				args[0], len(defs.Segments), len(defs.Features), analytics.FormatDuration(defs.AllowedLateness))
+			costliest, cost, total := "", uint64(0), uint64(0)
+			for _, s := range defs.Segments {
+				total += s.Cost
+				if s.Cost > cost {
+					costliest, cost = "segment "+s.Name, s.Cost
+				}
+			}
+			for _, f := range defs.Features {
+				total += f.Cost
+				if f.Cost > cost {
+					costliest, cost = "feature "+f.Name, f.Cost
+				}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "costliest evaluation: %s, estimated at %d of max_cost %d; all of a person's: %d\n",
+				costliest, cost, defs.MaxCost, total)
 			return nil
 		},
 	}

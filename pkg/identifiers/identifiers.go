@@ -11,7 +11,10 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"unicode/utf8"
+
+	"github.com/nyaruka/phonenumbers"
 )
 
 // The identifier types touchline knows. Producers may send other types; they
@@ -35,9 +38,9 @@ type Config struct {
 	Pepper string `yaml:"pepper"`
 	// Hashed lists the types hashed after normalisation.
 	Hashed []string `yaml:"-"`
-	// CountryCode is the calling code (digits, e.g. "1" or "44") put in
-	// front of phone numbers written without one.
-	CountryCode string `yaml:"-"`
+	// Region is the ISO 3166 region (e.g. "US", "GB", "IT") whose numbering
+	// plan reads phone numbers written without a country calling code.
+	Region string `yaml:"-"`
 	// Kinds maps a type to its normalisation, "email" or "phone"; other
 	// types are only trimmed.
 	Kinds map[string]string `yaml:"-"`
@@ -47,16 +50,17 @@ type Config struct {
 }
 
 // DefaultConfig returns the normalisation touchline applies without identity
-// rules: emails and phones normalised and hashed, calling code 1.
+// rules: emails and phones normalised and hashed, phone numbers without a
+// calling code read as US numbers.
 func DefaultConfig() Config {
-	return Config{Hashed: []string{Email, Phone}, CountryCode: "1",
+	return Config{Hashed: []string{Email, Phone}, Region: "US",
 		Kinds: map[string]string{Email: Email, Phone: Phone}}
 }
 
 // Validate reports invalid settings.
 func (c Config) Validate() error {
-	if c.CountryCode == "" || !allDigits(c.CountryCode) || len(c.CountryCode) > 3 {
-		return fmt.Errorf("phone calling code %q must be 1 to 3 digits", c.CountryCode)
+	if !phonenumbers.GetSupportedRegions()[c.Region] {
+		return fmt.Errorf("phone region %q: want an ISO 3166 region code that has a numbering plan, such as US, GB or IT", c.Region)
 	}
 	for t, k := range c.Kinds {
 		if k != Email && k != Phone {
@@ -75,6 +79,7 @@ type Normalizer struct {
 	cfg     Config
 	hashed  map[string]bool
 	blocked map[string]bool // "type:normalised value", or "any:value"
+	phones  *phoneCache
 }
 
 // New returns a Normalizer for cfg.
@@ -82,7 +87,7 @@ func New(cfg Config) (*Normalizer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	n := &Normalizer{cfg: cfg, hashed: map[string]bool{}, blocked: map[string]bool{}}
+	n := &Normalizer{cfg: cfg, hashed: map[string]bool{}, blocked: map[string]bool{}, phones: newPhoneCache()}
 	for _, t := range cfg.Hashed {
 		n.hashed[NormalizeType(t)] = true
 	}
@@ -197,28 +202,126 @@ func (n *Normalizer) normalize(typ, v string) (string, error) {
 	return v, nil
 }
 
-// phone returns v in E.164 form: "+" and digits. A number without a country
-// code gets the default one; a national trunk prefix 0 is dropped.
+// phone returns v in E.164 form ("+", the country calling code and the
+// national significant number), read by libphonenumber's numbering plans: a
+// number without a calling code is read in the default region, national
+// trunk prefixes are dropped where the plan has one (the 0 of "+44 (0)20")
+// and kept where it is part of the number (Italy's leading 0), a leading 00
+// is an international prefix, and an extension is dropped. A number that
+// cannot be a phone number of its country (too short or too long for its
+// plan, an unknown calling code, a local number without its area code) is
+// refused with the reason.
 func (n *Normalizer) phone(v string) (string, error) {
-	var b strings.Builder
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c >= '0' && c <= '9' {
-			b.WriteByte(c)
-		}
+	if r, ok := n.phones.get(v); ok {
+		return r.e164, r.err
 	}
-	d := b.String()
+	e164, err := n.parsePhone(v)
+	n.phones.put(v, phoneResult{e164, err})
+	return e164, err
+}
+
+// parsePhone is phone without the cache.
+func (n *Normalizer) parsePhone(v string) (string, error) {
+	if strings.HasPrefix(v, "00") {
+		v = "+" + v[2:]
+	}
+	num, err := phonenumbers.Parse(v, n.cfg.Region)
+	if err != nil {
+		return "", fmt.Errorf("%w: phone %s", ErrInvalid, phoneParseReason(err))
+	}
+	switch phonenumbers.IsPossibleNumberWithReason(num) {
+	case phonenumbers.IS_POSSIBLE:
+		return phonenumbers.Format(num, phonenumbers.E164), nil
+	case phonenumbers.INVALID_COUNTRY_CODE:
+		return "", fmt.Errorf("%w: phone has an unknown country calling code", ErrInvalid)
+	case phonenumbers.TOO_SHORT:
+		return "", fmt.Errorf("%w: phone is too short for a number of %s", ErrInvalid, phoneCountry(num))
+	case phonenumbers.TOO_LONG:
+		return "", fmt.Errorf("%w: phone is too long for a number of %s", ErrInvalid, phoneCountry(num))
+	case phonenumbers.IS_POSSIBLE_LOCAL_ONLY:
+		return "", fmt.Errorf("%w: phone is a local number of %s without its area code", ErrInvalid, phoneCountry(num))
+	}
+	return "", fmt.Errorf("%w: phone has no length a number of %s has", ErrInvalid, phoneCountry(num))
+}
+
+// phoneParseReason words an error of phonenumbers.Parse.
+func phoneParseReason(err error) string {
 	switch {
-	case strings.HasPrefix(v, "+"):
-	case strings.HasPrefix(d, "00"):
-		d = d[2:]
-	case n.cfg.CountryCode == "1" && len(d) == 11 && d[0] == '1':
-	default:
-		d = n.cfg.CountryCode + strings.TrimPrefix(d, "0")
+	case errors.Is(err, phonenumbers.ErrInvalidCountryCode):
+		return "has an unknown country calling code, or no calling code and no default region"
+	case errors.Is(err, phonenumbers.ErrNotANumber):
+		return "is not a phone number"
+	case errors.Is(err, phonenumbers.ErrTooShortNSN), errors.Is(err, phonenumbers.ErrTooShortAfterIDD):
+		return "is too short to be a phone number"
+	case errors.Is(err, phonenumbers.ErrNumTooLong):
+		return "is too long to be a phone number"
 	}
-	if len(d) < 8 || len(d) > 15 {
-		return "", fmt.Errorf("%w: phone has %d digits after normalisation, E.164 allows 8 to 15", ErrInvalid, len(d))
+	return err.Error()
+}
+
+// phoneCountry names the country of a number: its region and calling code.
+func phoneCountry(num *phonenumbers.PhoneNumber) string {
+	return fmt.Sprintf("%s (+%d)", phonenumbers.GetRegionCodeForCountryCode(int(num.GetCountryCode())), num.GetCountryCode())
+}
+
+// phoneCache remembers the normal forms of recently seen phone values: a
+// person's number comes back event after event, written the same way, and
+// reading it by the numbering plans costs tens of microseconds. It holds
+// two generations of at most phoneCacheSize values each, of at most
+// phoneCacheKey bytes, so its memory is bounded. It is safe for concurrent
+// use.
+type phoneCache struct {
+	mu        sync.Mutex
+	cur, prev map[string]phoneResult
+}
+
+// The bounds of a phoneCache: values per generation, and the longest value
+// kept.
+const (
+	phoneCacheSize = 16384
+	phoneCacheKey  = 64
+)
+
+// phoneResult is the normal form of a phone value, or why it has none.
+type phoneResult struct {
+	e164 string
+	err  error
+}
+
+func newPhoneCache() *phoneCache {
+	return &phoneCache{cur: map[string]phoneResult{}}
+}
+
+// get returns the cached result of v.
+func (c *phoneCache) get(v string) (phoneResult, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r, ok := c.cur[v]; ok {
+		return r, true
 	}
-	return "+" + d, nil
+	r, ok := c.prev[v]
+	if ok {
+		c.add(v, r)
+	}
+	return r, ok
+}
+
+// put caches the result of v.
+func (c *phoneCache) put(v string, r phoneResult) {
+	if len(v) > phoneCacheKey {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.add(v, r)
+}
+
+// add adds to the current generation, starting a new one when it is full.
+func (c *phoneCache) add(v string, r phoneResult) {
+	if len(c.cur) >= phoneCacheSize {
+		c.prev, c.cur = c.cur, make(map[string]phoneResult, phoneCacheSize)
+	}
+	c.cur[v] = r
 }
 
 func (n *Normalizer) hash(v string) string {
@@ -229,13 +332,4 @@ func (n *Normalizer) hash(v string) string {
 	m := hmac.New(sha256.New, []byte(n.cfg.Pepper))
 	m.Write([]byte(v))
 	return hex.EncodeToString(m.Sum(nil))
-}
-
-func allDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }

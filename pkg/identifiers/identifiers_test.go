@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -23,8 +25,6 @@ func TestNormalize(t *testing.T) {
 	}{
 		{"email", "  Jane.Doe@Example.COM ", sha("jane.doe@example.com")},
 		{"phone", "+1 (415) 555-0100", sha("+14155550100")},
-		{"phone", "415-555-0100", sha("+14155550100")},
-		{"phone", "1 415 555 0100", sha("+14155550100")},
 		{"phone", "0044 20 7946 0000", sha("+442079460000")},
 		{"customer_id", " C-42 ", "C-42"},
 		{"anonymous_id", "anon", "anon"},
@@ -44,7 +44,7 @@ func TestNormalize(t *testing.T) {
 }
 
 func TestPepperAndSorting(t *testing.T) {
-	n, _ := New(Config{Pepper: "s3cret", Hashed: []string{"Email"}, CountryCode: "44",
+	n, _ := New(Config{Pepper: "s3cret", Hashed: []string{"Email"}, Region: "GB",
 		Kinds: map[string]string{"email": Email, "phone": Phone}})
 	ids, err := n.Normalize(map[string]string{"Email": "a@b.co", "device_id": "d1", "phone": "020 7946 0000"})
 	if err != nil {
@@ -62,10 +62,10 @@ func TestPepperAndSorting(t *testing.T) {
 			t.Errorf("ids[%d] = %v, want %v", i, ids[i], want[i])
 		}
 	}
-	if _, err := New(Config{CountryCode: "x1"}); err == nil {
-		t.Error("bad calling code accepted")
+	if _, err := New(Config{Region: "XX"}); err == nil {
+		t.Error("a region without a numbering plan was accepted")
 	}
-	if _, err := New(Config{CountryCode: "1", Kinds: map[string]string{"work_email": "mail"}}); err == nil {
+	if _, err := New(Config{Region: "US", Kinds: map[string]string{"work_email": "mail"}}); err == nil {
 		t.Error("unknown normalisation accepted")
 	}
 }
@@ -98,5 +98,152 @@ func TestBlocklist(t *testing.T) {
 	cfg.Blocked = map[string][]string{"email": {"not-an-address"}}
 	if _, err := New(cfg); err == nil {
 		t.Error("a blocked email that is no address was accepted")
+	}
+}
+
+// TestPhoneNumbers checks E.164 forms worked out by hand from each
+// country's numbering plan: the national trunk prefix (0 in most of them,
+// 1 in North America) goes, except in Italy, where the leading 0 of a fixed
+// line is part of the number; "(0)" after a calling code is a trunk prefix
+// written out of habit; 00 is the international prefix; extensions are
+// not part of the number.
+func TestPhoneNumbers(t *testing.T) {
+	for _, c := range []struct {
+		region, in, want string
+	}{
+		// United Kingdom: London 020, mobiles 07.
+		{"US", "+44 (0)20 7946 0018", "+442079460018"},
+		{"US", "+44 20 7946 0018", "+442079460018"},
+		{"GB", "020 7946 0018", "+442079460018"},
+		{"US", "0044 20 7946 0018", "+442079460018"},
+		{"GB", "07700 900123", "+447700900123"},
+		// Italy: the 0 of Rome's 06 stays; mobiles start with 3.
+		{"IT", "06 1234 5678", "+390612345678"},
+		{"US", "+39 06 1234 5678", "+390612345678"},
+		{"DE", "0039 06 1234 5678", "+390612345678"},
+		{"IT", "312 345 6789", "+393123456789"},
+		// Germany: Berlin 030, mobiles 015x.
+		{"DE", "030 901820", "+4930901820"},
+		{"US", "+49 (0)30 901820", "+4930901820"},
+		{"DE", "0151 12345678", "+4915112345678"},
+		// France: ten digits with the trunk 0.
+		{"FR", "01 42 68 53 00", "+33142685300"},
+		{"US", "+33 (0)6 12 34 56 78", "+33612345678"},
+		// United States and Canada share +1; the trunk 1 goes.
+		{"US", "(415) 555-0100", "+14155550100"},
+		{"US", "1-415-555-0100", "+14155550100"},
+		{"US", "415.555.0100", "+14155550100"},
+		{"CA", "(416) 555-0199", "+14165550199"},
+		{"US", "416 555 0199", "+14165550199"},
+		// Extensions are dropped.
+		{"US", "415-555-0100 ext. 12", "+14155550100"},
+		{"US", "+1 415 555 0100 x99", "+14155550100"},
+		{"US", "+44 20 7946 0018;ext=123", "+442079460018"},
+		// India: trunk 0, ten-digit mobiles, Mumbai 022.
+		{"IN", "098765 43210", "+919876543210"},
+		{"US", "+91 98765 43210", "+919876543210"},
+		{"IN", "022 2345 6789", "+912223456789"},
+		// Brazil: São Paulo 11, mobiles with the ninth digit.
+		{"BR", "(11) 91234-5678", "+5511912345678"},
+		{"US", "+55 11 91234 5678", "+5511912345678"},
+		// Australia: Sydney (02), mobiles 04.
+		{"AU", "(02) 9876 5432", "+61298765432"},
+		{"US", "+61 (0)2 9876 5432", "+61298765432"},
+		{"AU", "0412 345 678", "+61412345678"},
+		// Japan: Tokyo 03, mobiles 090.
+		{"JP", "03-1234-5678", "+81312345678"},
+		{"JP", "090-1234-5678", "+819012345678"},
+		{"US", "+81 (0)90 1234 5678", "+819012345678"},
+	} {
+		cfg := DefaultConfig()
+		cfg.Region = c.region
+		n, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := n.Identifier(Phone, c.in)
+		if err != nil || id.Value != sha(c.want) {
+			norm, _ := n.normalize(Phone, c.in)
+			t.Errorf("%s %q: %q (hashed %q), %v; want %q", c.region, c.in, norm, id.Value, err, c.want)
+		}
+	}
+}
+
+func TestInvalidPhoneNumbersAreRefusedWithTheReason(t *testing.T) {
+	n, err := New(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ in, reason string }{
+		{"12", "too short"},
+		{"+1 415 555 01", "too short for a number of US (+1)"},
+		{"+44 20 7946 0018 0018 0018", "too long"},
+		{"+999 1234 5678", "unknown country calling code"},
+		{"call me", "not a phone number"},
+		{"555-0100", "local number of US (+1) without its area code"},
+	} {
+		_, err := n.Value(Phone, c.in)
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), c.reason) {
+			t.Errorf("%q: %v, want ErrInvalid saying %q", c.in, err, c.reason)
+		}
+	}
+}
+
+// BenchmarkPhone measures reading a phone number written in a national
+// form with punctuation by the numbering plans, without the cache.
+func BenchmarkPhone(b *testing.B) {
+	n, err := New(DefaultConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < b.N; i++ {
+		if _, err := n.parsePhone("+1 (415) 555-0100"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPhoneRepeated measures a number seen before: the cache's hit.
+func BenchmarkPhoneRepeated(b *testing.B) {
+	n, err := New(DefaultConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < b.N; i++ {
+		if _, err := n.normalize(Phone, "+1 (415) 555-0100"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestPhoneCacheIsBounded(t *testing.T) {
+	c := newPhoneCache()
+	for i := 0; i < 3*phoneCacheSize; i++ {
+		c.put(fmt.Sprint(i), phoneResult{e164: fmt.Sprint("+", i)})
+	}
+	if len(c.cur)+len(c.prev) > 2*phoneCacheSize {
+		t.Errorf("%d values cached, want at most %d", len(c.cur)+len(c.prev), 2*phoneCacheSize)
+	}
+	// The newest are there; the oldest are gone; a long value is not kept.
+	if r, ok := c.get(fmt.Sprint(3*phoneCacheSize - 1)); !ok || r.e164 != fmt.Sprint("+", 3*phoneCacheSize-1) {
+		t.Errorf("the newest value: %+v, %v", r, ok)
+	}
+	if _, ok := c.get("0"); ok {
+		t.Error("the oldest value is still cached")
+	}
+	long := strings.Repeat("1", phoneCacheKey+1)
+	c.put(long, phoneResult{})
+	if _, ok := c.get(long); ok {
+		t.Error("a value longer than phoneCacheKey was cached")
+	}
+	// A refused value is cached with its reason.
+	n, err := New(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := n.Value(Phone, "12"); !errors.Is(err, ErrInvalid) {
+			t.Errorf("a refused number, cached: %v", err)
+		}
 	}
 }

@@ -11,8 +11,10 @@ import (
 	"os"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
+	"github.com/nyaruka/phonenumbers"
 	"gopkg.in/yaml.v3"
 
 	"github.com/touchline-io/touchline/pkg/identifiers"
@@ -43,8 +45,9 @@ type Rules struct {
 	// rank after them (alphabetically) with no normalisation, no hashing and
 	// no limit.
 	Types []Type
-	// PhoneRegion is the region whose calling code a phone number written
-	// without one gets (ISO 3166 code such as "US", or "+44").
+	// PhoneRegion is the region whose numbering plan reads a phone number
+	// written without a country calling code: an ISO 3166 code such as
+	// "US", or a calling code such as "+44" for its main region (GB).
 	PhoneRegion string
 	// Blocklist maps a type, or "any", to values that never link (compared
 	// after normalisation, before hashing).
@@ -103,11 +106,7 @@ func (r *Rules) Limit(typ string) int {
 // Normalizer returns the normaliser these rules describe, hashing with
 // pepper (HMAC-SHA256 when set).
 func (r *Rules) Normalizer(pepper string) (*identifiers.Normalizer, error) {
-	cfg := identifiers.Config{Pepper: pepper, CountryCode: callingCodes[strings.ToUpper(r.PhoneRegion)],
-		Kinds: map[string]string{}, Blocked: r.Blocklist}
-	if strings.HasPrefix(r.PhoneRegion, "+") {
-		cfg.CountryCode = r.PhoneRegion[1:]
-	}
+	cfg := identifiers.Config{Pepper: pepper, Region: phoneRegion(r.PhoneRegion), Kinds: map[string]string{}, Blocked: r.Blocklist}
 	for _, t := range r.Types {
 		if t.Hash {
 			cfg.Hashed = append(cfg.Hashed, t.Name)
@@ -144,14 +143,25 @@ func SingletonID(id identifiers.Identifier) string {
 	return "p_" + hex.EncodeToString(sum[:10])
 }
 
-// callingCodes maps ISO 3166 regions to their calling codes.
-var callingCodes = map[string]string{
-	"US": "1", "CA": "1", "GB": "44", "IE": "353", "DE": "49", "FR": "33", "ES": "34", "IT": "39",
-	"PT": "351", "NL": "31", "BE": "32", "LU": "352", "CH": "41", "AT": "43", "DK": "45", "SE": "46",
-	"NO": "47", "FI": "358", "IS": "354", "PL": "48", "CZ": "420", "SK": "421", "HU": "36", "RO": "40",
-	"GR": "30", "TR": "90", "IL": "972", "AE": "971", "SA": "966", "ZA": "27", "NG": "234", "EG": "20",
-	"IN": "91", "CN": "86", "HK": "852", "JP": "81", "KR": "82", "SG": "65", "AU": "61", "NZ": "64",
-	"BR": "55", "MX": "52", "AR": "54", "CL": "56", "CO": "57", "UA": "380", "RU": "7",
+// phoneRegion returns the region of a phone_default_region setting: an
+// ISO 3166 code, or, for a calling code such as "+44", the main region of
+// that code (GB), by libphonenumber's data; "" when it names none.
+func phoneRegion(setting string) string {
+	if code, ok := strings.CutPrefix(setting, "+"); ok {
+		n, err := strconv.Atoi(code)
+		if err != nil || !callingCode.MatchString(setting) {
+			return ""
+		}
+		if region := phonenumbers.GetRegionCodeForCountryCode(n); region != phonenumbers.UNKNOWN_REGION {
+			return region
+		}
+		return ""
+	}
+	region := strings.ToUpper(setting)
+	if !phonenumbers.GetSupportedRegions()[region] {
+		return ""
+	}
+	return region
 }
 
 var (
@@ -196,9 +206,8 @@ func ParseRules(name string, data []byte) (*Rules, error) {
 				return nil, err
 			}
 		case "phone_default_region":
-			region := strings.ToUpper(kv[1].Value)
-			if _, ok := callingCodes[region]; !ok && !callingCode.MatchString(kv[1].Value) {
-				return nil, errf(kv[1], "phone_default_region %q: want a region code such as US or GB, or a calling code such as +44", kv[1].Value)
+			if phoneRegion(kv[1].Value) == "" {
+				return nil, errf(kv[1], "phone_default_region %q: want a region code with a numbering plan, such as US, GB or IT, or a country calling code such as +44", kv[1].Value)
 			}
 			r.PhoneRegion = kv[1].Value
 		case "blocklist":
@@ -212,14 +221,37 @@ func ParseRules(name string, data []byte) (*Rules, error) {
 	}
 	r.index()
 	if blocklistNode != nil {
-		entries, _ := pipefile.Pairs(name, blocklistNode, "blocklist")
-		for _, kv := range entries {
-			if _, ok := r.rank[kv[0].Value]; !ok && kv[0].Value != "any" {
-				return nil, errf(kv[0], "blocklist names type %q, which is not in types", kv[0].Value)
-			}
+		if err := r.checkBlocklist(name, blocklistNode, errf); err != nil {
+			return nil, err
 		}
 	}
 	return r, nil
+}
+
+// checkBlocklist refuses a blocklist entry of a type not in types, and a
+// value its type's normalisation refuses (a phone number that cannot be
+// one), at the entry's line.
+func (r *Rules) checkBlocklist(file string, n *yaml.Node, errf errorf) error {
+	norm, err := (&Rules{Types: r.Types, PhoneRegion: r.PhoneRegion}).Normalizer("")
+	if err != nil {
+		return errf(n, "blocklist: %v", err)
+	}
+	entries, _ := pipefile.Pairs(file, n, "blocklist")
+	for _, kv := range entries {
+		typ := kv[0].Value
+		if typ == "any" {
+			continue
+		}
+		if _, ok := r.rank[typ]; !ok {
+			return errf(kv[0], "blocklist names type %q, which is not in types", typ)
+		}
+		for _, v := range kv[1].Content {
+			if _, err := norm.Value(typ, v.Value); err != nil {
+				return errf(v, "blocklist %s %q: %v", typ, v.Value, err)
+			}
+		}
+	}
+	return nil
 }
 
 type errorf func(n *yaml.Node, format string, args ...any) error

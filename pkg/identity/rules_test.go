@@ -68,22 +68,55 @@ blocklist:
 
 func TestParseRulesErrorsNameFileAndLine(t *testing.T) {
 	for in, want := range map[string]string{
-		"types:\n  - name: email\n    normalize: lower\n": "i.yaml:3: normalize \"lower\"",
-		"types:\n  - name: Email\n":                       "i.yaml:2: type name \"Email\"",
-		"types:\n  - name: a\n  - name: a\n":              "i.yaml:3: type \"a\" listed twice (first on line 2)",
-		"types:\n  - name: a\n    max_per_person: -1\n":   "i.yaml:3: max_per_person",
-		"types:\n  - name: a\n    limit: 1\n":             "i.yaml:3: unknown key \"limit\"",
-		"types: []\n":                                     "i.yaml:1: types: want a list",
-		"phone_default_region: Atlantis\n":                "i.yaml:1: phone_default_region \"Atlantis\"",
-		"blocklist:\n  fax: [x]\n":                        "i.yaml:2: blocklist names type \"fax\"",
-		"blocklist:\n  any: x\n":                          "i.yaml:2: blocklist any: want a list",
-		"rules: {}\n":                                     "i.yaml:1: unknown key \"rules\"",
-		"types:\n  - name: email\n    hash: maybe\n":      "i.yaml:3: hash: want true or false",
+		"types:\n  - name: email\n    normalize: lower\n":                    "i.yaml:3: normalize \"lower\"",
+		"types:\n  - name: Email\n":                                          "i.yaml:2: type name \"Email\"",
+		"types:\n  - name: a\n  - name: a\n":                                 "i.yaml:3: type \"a\" listed twice (first on line 2)",
+		"types:\n  - name: a\n    max_per_person: -1\n":                      "i.yaml:3: max_per_person",
+		"types:\n  - name: a\n    limit: 1\n":                                "i.yaml:3: unknown key \"limit\"",
+		"types: []\n":                                                        "i.yaml:1: types: want a list",
+		"phone_default_region: Atlantis\n":                                   "i.yaml:1: phone_default_region \"Atlantis\"",
+		"phone_default_region: XX\n":                                         "i.yaml:1: phone_default_region \"XX\"",
+		"phone_default_region: \"+999\"\n":                                   "i.yaml:1: phone_default_region \"+999\"",
+		"phone_default_region: \"+0\"\n":                                     "i.yaml:1: phone_default_region \"+0\"",
+		"blocklist:\n  fax: [x]\n":                                           "i.yaml:2: blocklist names type \"fax\"",
+		"blocklist:\n  any: x\n":                                             "i.yaml:2: blocklist any: want a list",
+		"blocklist:\n  phone:\n    - \"+15555555555\"\n    - \"555-0100\"\n": "i.yaml:4: blocklist phone \"555-0100\": invalid identifier: phone is a local number of US (+1) without its area code",
+		"blocklist:\n  email: [nobody]\n":                                    "i.yaml:2: blocklist email \"nobody\": invalid identifier: email is not an email address",
+		"rules: {}\n":                                                        "i.yaml:1: unknown key \"rules\"",
+		"types:\n  - name: email\n    hash: maybe\n":                         "i.yaml:3: hash: want true or false",
 	} {
 		_, err := ParseRules("i.yaml", []byte(in))
 		var ce *pipefile.ConfigError
 		if !errors.As(err, &ce) || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: got %v, want a *pipefile.ConfigError containing %q", in, err, want)
+		}
+	}
+}
+
+// TestPhoneDefaultRegion reads national numbers by the default region's
+// numbering plan, given as a region or as a calling code (its main
+// region), and agrees with the same numbers written internationally.
+func TestPhoneDefaultRegion(t *testing.T) {
+	for _, c := range []struct{ region, national, international, want string }{
+		{"IT", "06 1234 5678", "+39 06 1234 5678", "+390612345678"},
+		{"+39", "06 1234 5678", "+39 06 1234 5678", "+390612345678"},
+		{"gb", "020 7946 0018", "+44 (0)20 7946 0018", "+442079460018"},
+		{"+44", "020 7946 0018", "+44 20 7946 0018", "+442079460018"},
+		{"+1", "(415) 555-0100", "+1 415 555 0100", "+14155550100"},
+		{"DE", "030 901820", "+49 30 901820", "+4930901820"},
+	} {
+		r, err := ParseRules("i.yaml", []byte("types:\n  - {name: phone, normalize: phone}\nphone_default_region: \""+c.region+"\"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := r.Normalizer("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, in := range []string{c.national, c.international} {
+			if got, err := n.Value("phone", in); err != nil || got != c.want {
+				t.Errorf("region %s, %q: %q, %v; want %q", c.region, in, got, err, c.want)
+			}
 		}
 	}
 }

@@ -19,6 +19,7 @@ type Metrics struct {
 	watermarkLag     *prometheus.GaugeVec
 	lag              *prometheus.GaugeVec
 	writeErrors      *prometheus.CounterVec
+	aborted          *prometheus.CounterVec
 }
 
 // NewMetrics registers the metrics with reg.
@@ -53,8 +54,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Inputs not yet processed, by partition, as of the last fetch."}, []string{"partition"}),
 		writeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "touchline_segments_write_errors_total",
 			Help: "Failed writes, retried, by target (kafka, clickhouse)."}, []string{"target"}),
+		aborted: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "touchline_segments_aborted_evaluations_total",
+			Help: "Evaluations that decided nothing, by segment or feature and reason (max_cost: stopped at the definitions' budget; error: failed, such as a division by zero); the membership they were deciding stayed as it was."}, []string{"expression", "reason"}),
 	}
 	reg.MustRegister(m.inputs, m.routed, m.changes, m.changesBySegment, m.latency, m.timerLag, m.batchSeconds, m.routerSeconds,
-		m.persons, m.cached, m.evaluations, m.watermarkLag, m.lag, m.writeErrors)
+		m.persons, m.cached, m.evaluations, m.watermarkLag, m.lag, m.writeErrors, m.aborted)
 	return m
 }

@@ -283,13 +283,18 @@ func (s *Service) applyLocal(b *batch, procs map[int32]*segments.Processor) erro
 
 // process applies the inputs of one fetched partition to its processor,
 // adding the changes to b, and returns how many valid inputs it read. An
-// input its processor cannot evaluate is logged and skipped; a failure to
-// read the local state stops the service.
+// input its processor cannot apply is logged and skipped, and an
+// evaluation that decided nothing (stopped at max_cost, or failed) is
+// counted; a failure to read the local state, or the end of ctx, ends the
+// batch uncommitted.
 func (s *Service) process(ctx context.Context, b *batch, proc *segments.Processor, ftp kgo.FetchTopicPartition, start time.Time) (int, error) {
 	s.m.lag.WithLabelValues(fmt.Sprint(ftp.Partition)).Set(float64(ftp.HighWatermark - ftp.Records[len(ftp.Records)-1].Offset - 1))
 	s.touch(ftp.Partition, start)
 	inputs := 0
 	for _, r := range ftp.Records {
+		if err := ctx.Err(); err != nil {
+			return inputs, err
+		}
 		in, err := DecodeInput(r.Value)
 		if err != nil {
 			s.m.inputs.WithLabelValues("invalid").Inc()
@@ -299,12 +304,13 @@ func (s *Service) process(ctx context.Context, b *batch, proc *segments.Processo
 		inputs++
 		dropped := proc.Dropped()
 		changes, err := proc.Add(in)
-		if errors.Is(err, segments.ErrStore) {
+		if err != nil && (errors.Is(err, segments.ErrStore) || ctx.Err() != nil) {
 			return inputs, err
 		}
 		if err != nil {
 			s.log.Error("evaluating segments", zap.Int32("partition", r.Partition), zap.Int64("offset", r.Offset), zap.Error(err))
 		}
+		s.reportAborted(proc, r.Partition, zap.Int64("offset", r.Offset))
 		if proc.Dropped() > dropped {
 			s.m.inputs.WithLabelValues("late").Inc()
 		} else {
@@ -313,6 +319,18 @@ func (s *Service) process(ctx context.Context, b *batch, proc *segments.Processo
 		s.addChanges(ctx, b, ftp.Partition, changes, r.Timestamp, false)
 	}
 	return inputs, nil
+}
+
+// reportAborted counts and logs the evaluations of partition p's
+// processor that decided nothing (stopped at max_cost, or failed); where
+// says what was being processed.
+func (s *Service) reportAborted(proc *segments.Processor, p int32, where zap.Field) {
+	for _, a := range proc.TakeAborted() {
+		s.m.aborted.WithLabelValues(a.Expression, a.Reason).Inc()
+		s.log.Warn("segment evaluation aborted; the membership stays as it was", zap.Int32("partition", p), where,
+			zap.String("expression", a.Expression), zap.String("reason", a.Reason), zap.String("person", a.Person), zap.Time("at", a.At),
+			zap.Uint64("max_cost", s.defs.MaxCost), zap.Error(a.Err))
+	}
 }
 
 func (s *Service) touch(p int32, at time.Time) {
@@ -350,12 +368,13 @@ func (s *Service) advanceIdle(ctx context.Context, procs map[int32]*segments.Pro
 			continue
 		}
 		changes, err := proc.Advance(w)
-		if errors.Is(err, segments.ErrStore) {
+		if err != nil && (errors.Is(err, segments.ErrStore) || ctx.Err() != nil) {
 			return advanced, err
 		}
 		if err != nil {
 			s.log.Error("evaluating segment timers", zap.Int32("partition", p), zap.Error(err))
 		}
+		s.reportAborted(proc, p, zap.Time("watermark", w))
 		s.addChanges(ctx, b, p, changes, now, true)
 		advanced = true
 	}
@@ -553,7 +572,7 @@ func (s *Service) rebuild(ctx context.Context, p int32) (*segments.Processor, er
 	if err != nil {
 		return nil, err
 	}
-	proc.WithStore(partitionStore{l: s.local, p: p})
+	proc.WithStore(partitionStore{l: s.local, p: p}).WithContext(ctx)
 	if err := s.local.load(p, proc); err != nil {
 		return nil, err
 	}

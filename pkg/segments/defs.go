@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/checker"
 	celast "github.com/google/cel-go/common/ast"
 	"github.com/google/cel-go/common/types"
 	"gopkg.in/yaml.v3"
@@ -44,6 +45,11 @@ type Definitions struct {
 	// person count only the newest. It keeps memory and changelog records
 	// bounded for bots and test accounts. Default 1000.
 	MaxKeptEvents int
+	// MaxCost bounds the cost of one evaluation of a feature or a segment
+	// condition, in CEL cost units: an expression whose estimated cost may
+	// exceed it is refused, and an evaluation that reaches it at run time
+	// is stopped. Default DefaultMaxCost.
+	MaxCost uint64
 	// RFM are the fixed bands of the RFM scores.
 	RFM RFM
 	// Features are named CEL expressions that segments may use as variables.
@@ -67,6 +73,7 @@ type Definitions struct {
 	// maxWindow is the longest window: how long events are kept.
 	maxWindow time.Duration
 	env       *cel.Env
+	estimator *costEstimator
 }
 
 // RFM holds the fixed bands of recency (days since the last purchase, at
@@ -85,7 +92,7 @@ type Feature struct {
 	Name string
 	Expr string
 	Line int
-	ast  *cel.Ast
+	checked
 }
 
 // Segment is one audience.
@@ -95,7 +102,19 @@ type Segment struct {
 	// When is the CEL condition of membership.
 	When string
 	Line int
-	ast  *cel.Ast
+	checked
+}
+
+// checked is a type-checked expression and what its cost estimate found.
+type checked struct {
+	ast *cel.Ast
+	// Cost is the estimated cost of its most expensive evaluation.
+	Cost uint64
+	// dynamic reports an expression that reads strings of events through
+	// last(), directly or through a named feature: the only values whose
+	// size the estimate assumes rather than knows, so the only expressions
+	// whose evaluation needs the cost limit at run time.
+	dynamic bool
 }
 
 // defaultDefinitions returns empty definitions with the defaults.
@@ -103,6 +122,7 @@ func defaultDefinitions() *Definitions {
 	return &Definitions{
 		AllowedLateness: 5 * time.Minute,
 		MaxKeptEvents:   1000,
+		MaxCost:         DefaultMaxCost,
 		RFM: RFM{EventType: "purchase", Recency: [4]float64{30, 90, 180, 365},
 			Frequency: [4]float64{2, 3, 5, 10}, Monetary: [4]float64{100, 250, 500, 1000}},
 		specs:      map[string]spec{},
@@ -126,6 +146,7 @@ var segmentName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 // in errors.
 func ParseDefinitions(name string, data []byte) (*Definitions, error) {
 	d := defaultDefinitions()
+	d.estimator = &costEstimator{d: d, sizes: map[string]checker.SizeEstimate{}, dynamic: map[string]bool{}}
 	root, err := pipefile.Document(name, data)
 	if err != nil {
 		return nil, err
@@ -149,6 +170,10 @@ func ParseDefinitions(name string, data []byte) (*Definitions, error) {
 			if v.Kind != yaml.ScalarNode || v.Decode(&d.MaxKeptEvents) != nil || d.MaxKeptEvents < 1 {
 				return nil, pipefile.Errorf(name, v.Line, "max_kept_events: want a whole number, at least 1")
 			}
+		case "max_cost":
+			if v.Kind != yaml.ScalarNode || v.Decode(&d.MaxCost) != nil || d.MaxCost < 1 {
+				return nil, pipefile.Errorf(name, v.Line, "max_cost: want a whole number, at least 1")
+			}
 		case "rfm":
 			if err := d.RFM.parse(name, v); err != nil {
 				return nil, err
@@ -158,7 +183,7 @@ func ParseDefinitions(name string, data []byte) (*Definitions, error) {
 		case "segments":
 			segmentNodes = v
 		default:
-			return nil, pipefile.Errorf(name, k.Line, "unknown key %q: want allowed_lateness, max_kept_events, rfm, features or segments", k.Value)
+			return nil, pipefile.Errorf(name, k.Line, "unknown key %q: want allowed_lateness, max_kept_events, max_cost, rfm, features or segments", k.Value)
 		}
 	}
 	if segmentNodes == nil {
@@ -233,9 +258,13 @@ func (d *Definitions) parseFeatures(file string, n *yaml.Node) error {
 			return pipefile.Errorf(file, v.Line, "feature %q: want a CEL expression", k.Value)
 		}
 		f := &Feature{Name: k.Value, Expr: v.Value, Line: v.Line}
-		if f.ast, err = d.compile(file, v, "feature "+f.Name, nil); err != nil {
+		if f.checked, err = d.compile(file, v, "feature "+f.Name, nil); err != nil {
 			return err
 		}
+		if size, ok := d.estimator.sizeOf(f.ast.NativeRep().Expr()); ok {
+			d.estimator.sizes[f.Name] = size
+		}
+		d.estimator.dynamic[f.Name] = f.dynamic
 		// Later features and the segments see this one as a variable.
 		if d.env, err = d.env.Extend(cel.Variable(f.Name, f.ast.OutputType())); err != nil {
 			return pipefile.Errorf(file, v.Line, "feature %q: %v", f.Name, err)
@@ -289,7 +318,7 @@ func (d *Definitions) parseSegments(file string, n *yaml.Node) error {
 			return pipefile.Errorf(file, item.Line, "%s: duplicate name (first on line %d)", what, first)
 		}
 		seen[s.Name] = item.Line
-		if s.ast, err = d.compile(file, when, what, types.BoolType); err != nil {
+		if s.checked, err = d.compile(file, when, what, types.BoolType); err != nil {
 			return err
 		}
 		d.Segments = append(d.Segments, s)
@@ -298,9 +327,9 @@ func (d *Definitions) parseSegments(file string, n *yaml.Node) error {
 }
 
 // compile checks the CEL expression of node n: it must compile, have type
-// want (when set), and call the feature functions with literal arguments;
-// the calls become specs.
-func (d *Definitions) compile(file string, n *yaml.Node, what string, want *types.Type) (*cel.Ast, error) {
+// want (when set), call the feature functions with literal arguments, and
+// cost at most MaxCost; the calls become specs.
+func (d *Definitions) compile(file string, n *yaml.Node, what string, want *types.Type) (checked, error) {
 	line := func(exprLine int) int {
 		if n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
 			return n.Line + exprLine
@@ -310,19 +339,23 @@ func (d *Definitions) compile(file string, n *yaml.Node, what string, want *type
 	ast, iss := d.env.Compile(n.Value)
 	if iss.Err() != nil {
 		e := iss.Errors()[0]
-		return nil, pipefile.Errorf(file, line(e.Location.Line()), "%s: %s (column %d of the expression)", what, e.Message, e.Location.Column()+1)
+		return checked{}, pipefile.Errorf(file, line(e.Location.Line()), "%s: %s (column %d of the expression)", what, e.Message, e.Location.Column()+1)
 	}
 	if want != nil && !ast.OutputType().IsExactType(want) {
-		return nil, pipefile.Errorf(file, n.Line, "%s: the condition is of type %s, want bool", what, ast.OutputType())
+		return checked{}, pipefile.Errorf(file, n.Line, "%s: the condition is of type %s, want bool", what, ast.OutputType())
 	}
 	var problem error
+	c := checked{ast: ast}
 	info := ast.NativeRep().SourceInfo()
 	celast.PostOrderVisit(ast.NativeRep().Expr(), celast.NewExprVisitor(func(e celast.Expr) {
 		if problem != nil {
 			return
 		}
 		switch e.Kind() {
+		case celast.IdentKind:
+			c.dynamic = c.dynamic || d.estimator.dynamic[e.AsIdent()]
 		case celast.CallKind:
+			c.dynamic = c.dynamic || function(e.AsCall().FunctionName()) == fnLast
 			if dur, ok := durationLiteral(e.AsCall()); ok {
 				d.offsets = append(d.offsets, dur)
 			}
@@ -335,9 +368,13 @@ func (d *Definitions) compile(file string, n *yaml.Node, what string, want *type
 		}
 	}))
 	if problem != nil {
-		return nil, problem
+		return checked{}, problem
 	}
-	return ast, nil
+	var err error
+	if c.Cost, err = d.checkCost(ast); err != nil {
+		return checked{}, pipefile.Errorf(file, n.Line, "%s: %v", what, err)
+	}
+	return c, nil
 }
 
 // durationLiteral returns the duration of a call duration("1h") with a

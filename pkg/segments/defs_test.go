@@ -49,15 +49,19 @@ func TestBadDefinitionsAreRefusedWithFileLineAndReason(t *testing.T) {
 		{"bad event cap", "max_kept_events: 0\n" + head + "    when: true\n", 1, "max_kept_events"},
 		{"block scalar", head + "    when: |\n      count(\"x\") > 0 &&\n      nope\n", 5, "undeclared reference to 'nope'"},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			_, err := ParseDefinitions("segments.yaml", []byte(c.yaml))
-			var ce *pipefile.ConfigError
-			if !errors.As(err, &ce) {
-				t.Fatalf("got %v, want a *pipefile.ConfigError", err)
-			}
-			if ce.File != "segments.yaml" || ce.Line != c.line || !strings.Contains(ce.Reason, c.reason) {
-				t.Errorf("got %q (line %d), want line %d with %q", err, ce.Line, c.line, c.reason)
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { wantRefused(t, c.yaml, c.line, c.reason) })
+	}
+}
+
+// wantRefused parses definitions that must be refused at line for reason.
+func wantRefused(t *testing.T, yaml string, line int, reason string) {
+	t.Helper()
+	_, err := ParseDefinitions("segments.yaml", []byte(yaml))
+	var ce *pipefile.ConfigError
+	if !errors.As(err, &ce) {
+		t.Fatalf("got %v, want a *pipefile.ConfigError", err)
+	}
+	if ce.File != "segments.yaml" || ce.Line != line || !strings.Contains(ce.Reason, reason) {
+		t.Errorf("got %q (line %d), want line %d with %q", err, ce.Line, line, reason)
 	}
 }

@@ -2,6 +2,7 @@ package segments
 
 import (
 	"container/heap"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -129,7 +130,35 @@ type Processor struct {
 	current *Person
 	now     time.Time
 	read    map[string]any
+	// ctx stops evaluations when it ends; aborted are the evaluations
+	// that decided nothing since they were last taken.
+	ctx     context.Context
+	aborted []Aborted
 }
+
+// Aborted is an evaluation that decided nothing: it reached the
+// definitions' MaxCost, or it failed (a division by zero, an integer
+// overflow). The person's membership of the segment (of every segment,
+// when a feature was aborted) stayed as it was.
+type Aborted struct {
+	Person string
+	// Expression is the segment or feature whose evaluation was aborted.
+	Expression string
+	At         time.Time
+	// Reason is AbortedCost or AbortedError; Err says what happened.
+	Reason string
+	Err    error
+}
+
+// The reasons of an Aborted evaluation.
+const (
+	AbortedCost  = "max_cost"
+	AbortedError = "error"
+)
+
+// interruptEvery is how many iterations of a comprehension run between
+// checks of the processor's context.
+const interruptEvery = 100
 
 // ErrStore marks the errors of reading a person's state from a Store: the
 // processor's state is then incomplete, unlike after an error of
@@ -176,13 +205,13 @@ type Pending struct {
 // person becomes a Transfer (TakeForwards) for that person's processor.
 func NewProcessor(defs *Definitions, local func(person string) bool) (*Processor, error) {
 	p := &Processor{defs: defs, local: local, persons: map[string]*Person{}, timerOf: map[string]int64{},
-		dirty: map[string]bool{}, queued: map[int64]*Pending{}}
+		dirty: map[string]bool{}, queued: map[int64]*Pending{}, ctx: context.Background()}
 	env, err := newEnv(p)
 	if err != nil {
 		return nil, err
 	}
 	for _, f := range defs.Features {
-		prg, err := env.Program(f.ast)
+		prg, err := env.Program(f.ast, p.programOptions(f.checked)...)
 		if err != nil {
 			return nil, fmt.Errorf("feature %s: %w", f.Name, err)
 		}
@@ -192,7 +221,7 @@ func NewProcessor(defs *Definitions, local func(person string) bool) (*Processor
 		}
 	}
 	for _, s := range defs.Segments {
-		prg, err := env.Program(s.ast)
+		prg, err := env.Program(s.ast, p.programOptions(s.checked)...)
 		if err != nil {
 			return nil, fmt.Errorf("segment %s: %w", s.Name, err)
 		}
@@ -208,6 +237,23 @@ func NewProcessor(defs *Definitions, local func(person string) bool) (*Processor
 func (p *Processor) WithStore(store Store) *Processor {
 	p.store = store
 	return p
+}
+
+// WithContext makes the processor's evaluations stop when ctx ends: Add
+// and Advance then return an error wrapping ctx's, and the processor, left
+// part way through an instant, must be rebuilt from its changelog before
+// further use. Call it before any input.
+func (p *Processor) WithContext(ctx context.Context) *Processor {
+	p.ctx = ctx
+	return p
+}
+
+// TakeAborted returns the evaluations that decided nothing since the last
+// call.
+func (p *Processor) TakeAborted() []Aborted {
+	a := p.aborted
+	p.aborted = nil
+	return a
 }
 
 // RestorePerson puts a person's state, as a changelog holds it, into the
@@ -621,44 +667,61 @@ func (p *Processor) atWatermark(in Input, w time.Time) ([]Change, error) {
 }
 
 // evaluate computes the person's memberships at t, returns the changes and
-// sets the next timer.
+// sets the next timer. An evaluation that decides nothing (see Aborted)
+// leaves the membership it was deciding as it was, and is recorded in
+// aborted; the only error is the end of the processor's context.
 func (p *Processor) evaluate(person *Person, t time.Time) ([]Change, error) {
+	if err := p.ctx.Err(); err != nil {
+		return nil, fmt.Errorf("evaluating segments: %w", err)
+	}
 	person.expire(p.defs, t)
 	p.state.Evaluations++
 	p.current, p.now = person, t
+	defer func() { p.current = nil }()
 	vars := map[string]any{}
 	named := map[string]any{}
+	var changes []Change
+	members := person.Members
+	decided := true
 	for i, f := range p.defs.Features {
 		p.read = map[string]any{}
-		out, _, err := p.features[i].Eval(vars)
+		out, err := p.eval(p.features[i], vars, person, f.Name, t)
 		if err != nil {
 			return nil, fmt.Errorf("feature %s of person %s: %w", f.Name, person.ID, err)
+		}
+		if out == nil { // aborted: no segment can be decided
+			decided = false
+			break
 		}
 		vars[f.Name] = out
 		named[f.Name] = out.Value()
 	}
-	var changes []Change
-	var members []string
-	for i, s := range p.defs.Segments {
-		p.read = map[string]any{}
-		out, _, err := p.segments[i].Eval(vars)
-		if err != nil {
-			return nil, fmt.Errorf("segment %s of person %s: %w", s.Name, person.ID, err)
-		}
-		in := out == types.True
-		if in {
-			members = append(members, s.Name)
-		}
-		was := containsSorted(person.Members, s.Name)
-		if in != was {
-			features := p.read
-			for name, v := range named {
-				features[name] = v
+	if decided {
+		members = nil
+		for i, s := range p.defs.Segments {
+			p.read = map[string]any{}
+			was := containsSorted(person.Members, s.Name)
+			out, err := p.eval(p.segments[i], vars, person, s.Name, t)
+			if err != nil {
+				return nil, fmt.Errorf("segment %s of person %s: %w", s.Name, person.ID, err)
 			}
-			changes = append(changes, Change{Person: person.ID, Segment: s.Name, Entered: in, At: t, Features: features})
+			in := was
+			if out != nil {
+				in = out == types.True
+			}
+			if in {
+				members = append(members, s.Name)
+			}
+			if in != was {
+				features := p.read
+				for name, v := range named {
+					features[name] = v
+				}
+				changes = append(changes, Change{Person: person.ID, Segment: s.Name, Entered: in, At: t, Features: features})
+			}
 		}
+		sort.Strings(members)
 	}
-	sort.Strings(members)
 	person.Members = members
 	person.Timer = person.nextTimer(p.defs, t)
 	p.setTimer(person.ID, person.Timer)
@@ -666,8 +729,32 @@ func (p *Processor) evaluate(person *Person, t time.Time) ([]Change, error) {
 	if person.empty() {
 		p.remove(person.ID)
 	}
-	p.current = nil
 	return changes, nil
+}
+
+// eval evaluates the program of expression what for person at t: a nil
+// value and no error when the evaluation is aborted (recorded in aborted),
+// an error only when the processor's context ended.
+func (p *Processor) eval(prg cel.Program, vars map[string]any, person *Person, what string, t time.Time) (ref.Val, error) {
+	var out ref.Val
+	var err error
+	if p.defs.MaxCost > interruptCost {
+		out, _, err = prg.ContextEval(p.ctx, vars)
+	} else {
+		out, _, err = prg.Eval(vars)
+	}
+	switch {
+	case err == nil:
+		return out, nil
+	case p.ctx.Err() != nil:
+		return nil, err
+	}
+	a := Aborted{Person: person.ID, Expression: what, At: t, Reason: AbortedError, Err: err}
+	if overBudget(err) {
+		a.Reason = AbortedCost
+	}
+	p.aborted = append(p.aborted, a)
+	return nil, nil
 }
 
 // Describe returns the values, as of at, of every feature function the

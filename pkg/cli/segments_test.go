@@ -1,0 +1,44 @@
+package cli
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestSegmentsCheckRefusesCostlyConditions runs `segments check` on the
+// shipped definitions (accepted, with their costliest evaluation: the two
+// windowed counts of engaged_email_readers, 101 each, plus their
+// comparisons; and the sum over the two features, 1 each, and the seven
+// segments, 108 + 2 + 4 + 204 + 104 + 6 + 6) and on a condition of two nested all() over 300 elements
+// (refused with the file, the line and the estimate).
+func TestSegmentsCheckRefusesCostlyConditions(t *testing.T) {
+	run := func(file string) (string, error) {
+		cmd := newSegmentsCheckCommand()
+		var out bytes.Buffer
+		cmd.SetOut(&out)
+		cmd.SetErr(io.Discard)
+		cmd.SetArgs([]string{file})
+		err := cmd.Execute()
+		return out.String(), err
+	}
+	out, err := run("../../pipelines/segments.yaml")
+	if err != nil || !strings.Contains(out, "costliest evaluation: segment engaged_email_readers, estimated at 204 of max_cost 10000; all of a person's: 436") {
+		t.Errorf("shipped definitions: %v\n%s", err, out)
+	}
+	items := make([]string, 300)
+	for i := range items {
+		items[i] = "1"
+	}
+	list := "[" + strings.Join(items, ", ") + "]"
+	file := filepath.Join(t.TempDir(), "segments.yaml")
+	if err := os.WriteFile(file, []byte("segments:\n  - name: nested\n    when: |\n      "+list+".all(x, "+list+".all(y, x + y > 0))\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(file); err == nil || !strings.HasPrefix(err.Error(), file+":3: segment \"nested\": its evaluation may cost up to 634211, above max_cost 10000") {
+		t.Errorf("nested all() over 300 elements: %v", err)
+	}
+}

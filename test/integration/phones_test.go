@@ -1,0 +1,117 @@
+package integration
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/touchline-io/touchline/pkg/config"
+	"github.com/touchline-io/touchline/pkg/identifiers"
+	"github.com/touchline-io/touchline/pkg/identity"
+	"github.com/touchline-io/touchline/pkg/publish"
+	"github.com/touchline-io/touchline/pkg/touchpoint"
+)
+
+// TestPhoneFormsStayOnePerson publishes, from five devices, one London
+// number written three ways (with the "(0)" trunk prefix, without it, with
+// an extension) and one Rome number written nationally (default region IT)
+// and internationally, to ingest and the resolver as processes: every event
+// of a number is stored with the person of its E.164 form, worked out by
+// hand, and the resolver ends with two persons, not five.
+func TestPhoneFormsStayOnePerson(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	// The shipped rules with Italy as the default region.
+	pipelines := segmentsPipelines(t, "segments:\n  - name: s\n    when: true\n")
+	rules := filepath.Join(pipelines, "identity.yaml")
+	b, err := os.ReadFile(rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(rules, []byte(strings.Replace(string(b), "phone_default_region: US", "phone_default_region: IT", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, conn, cfgPath := setup(ctx, t, 2, func(c *config.Config) { c.Pipelines = pipelines })
+	log := logPath(t)
+	startIngest(t, cfgPath, log)
+	startResolver(t, cfgPath, log)
+	p, err := publish.Dial(ctx, cfg.Kafka)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	t0 := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	events := []struct{ id, device, phone string }{
+		{"gb-1", "dev-1", "+44 (0)20 7946 0018"},
+		{"gb-2", "dev-2", "+44 20 7946 0018"},
+		{"gb-3", "dev-3", "0044 20 7946 0018 ext. 7"},
+		{"it-1", "dev-4", "06 1234 5678"},
+		{"it-2", "dev-5", "+39 06 1234 5678"},
+	}
+	for i, e := range events {
+		if err := p.Touchpoint(ctx, &touchpoint.Touchpoint{EventID: e.id, EventType: "page_view", EventTime: t0.Add(time.Duration(i) * time.Minute),
+			Identifiers: map[string]string{"anonymous_id": e.device, "phone": e.phone}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The stored person is the singleton id of the event's best identifier,
+	// the phone: SHA-256 of its E.164 form (no pepper in the tests).
+	person := func(e164 string) string {
+		sum := sha256.Sum256([]byte(e164))
+		return identity.SingletonID(identifiers.Identifier{Type: "phone", Value: hex.EncodeToString(sum[:])})
+	}
+	london, rome := person("+442079460018"), person("+390612345678")
+	want := map[string]string{"gb-1": london, "gb-2": london, "gb-3": london, "it-1": rome, "it-2": rome}
+	for {
+		got := map[string]string{}
+		rows, err := conn.Query(ctx, "SELECT event_id, person_id FROM touchpoints FINAL")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var id, person string
+			if err := rows.Scan(&id, &person); err != nil {
+				t.Fatal(err)
+			}
+			got[id] = person
+		}
+		rows.Close()
+		if len(got) == len(want) {
+			for id, w := range want {
+				if got[id] != w {
+					t.Errorf("%s stored with person %s, want %s", id, got[id], w)
+				}
+			}
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%d of %d events stored", len(got), len(want))
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+	// The resolver knows two phones and the five devices, in two persons.
+	for {
+		var persons, phones uint64
+		if err := conn.QueryRow(ctx, `SELECT uniqExact(person_id), uniqExactIf(identifier_value, identifier_type = 'phone')
+FROM identity_map FINAL`).Scan(&persons, &phones); err != nil {
+			t.Fatal(err)
+		}
+		if persons == 2 && phones == 2 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("identity_map: %d persons and %d phones, want 2 and 2", persons, phones)
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}

@@ -64,9 +64,11 @@ func RunIngest(ctx context.Context, cfg config.Config, reg *prometheus.Registry,
 	if err != nil {
 		return err
 	}
-	// Ingest sends link requests to the identity resolver: make sure their
-	// topic is there even before the resolver first runs.
-	if err := ensureIdentityTopics(ctx, cfg, log); err != nil {
+	// Ingest reads the touchpoints, spend and identity map topics and writes
+	// dead letters and link requests: make sure they are all there, the
+	// link requests' even before the resolver first runs.
+	t := cfg.Kafka.Topics
+	if err := prepareTopics(ctx, cfg, log, t.Touchpoints, t.Spend, t.DeadLetter, t.IdentityLinks, t.IdentityMap); err != nil {
 		return err
 	}
 	persons, closeMap, err := followIdentityMap(ctx, cfg, "identity-map", log)

@@ -48,15 +48,6 @@ type Service struct {
 	routed, routerChecked time.Time
 }
 
-// EnsureTopics creates the segment topics when they do not exist: inputs
-// and changes with partitions each, the changelog compacted with as many.
-func EnsureTopics(ctx context.Context, cl *kgo.Client, topics kafka.Topics, partitions int32) error {
-	if err := kafka.EnsureTopics(ctx, cl, partitions, -1, topics.SegmentInputs, topics.SegmentChanges); err != nil {
-		return err
-	}
-	return kafka.EnsureCompactedTopics(ctx, cl, partitions, -1, topics.SegmentChangelog)
-}
-
 // New returns the stateful stage; Run starts it. instance names this
 // instance among the group's (InstanceName); stateDir is the directory of
 // its local copy of the state (pebble), created when missing.

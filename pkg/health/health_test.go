@@ -11,7 +11,9 @@ import (
 
 func TestStatusFailAndPass(t *testing.T) {
 	var changes []string
-	s := New(func(check string, err error) { changes = append(changes, check+"="+map[bool]string{true: "fail", false: "pass"}[err != nil]) })
+	s := New(func(check string, err error) {
+		changes = append(changes, check+"="+map[bool]string{true: "fail", false: "pass"}[err != nil])
+	})
 	if s.Err() != nil {
 		t.Fatal("a new status must be ready")
 	}

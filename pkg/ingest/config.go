@@ -44,10 +44,10 @@ type Config struct {
 	// restarted after a crash makes no progress for up to this long.
 	// Default 10s.
 	SessionTimeout time.Duration `yaml:"session_timeout"`
-	// ProbeInterval and ProbeTimeout schedule the ClickHouse ping behind
-	// /readyz and touchline_ingest_clickhouse_up: a ping that fails or
-	// takes longer than ProbeTimeout (a hung server) makes the service not
-	// ready. Defaults 1s and 3s.
+	// ProbeInterval and ProbeTimeout schedule the ClickHouse and Kafka
+	// pings behind /readyz (and touchline_ingest_clickhouse_up): a ping
+	// that fails or takes longer than ProbeTimeout (a hung server) makes
+	// the service not ready. Defaults 1s and 3s.
 	ProbeInterval time.Duration `yaml:"probe_interval"`
 	ProbeTimeout  time.Duration `yaml:"probe_timeout"`
 	// StallTimeout is how long one write (a ClickHouse insert, a Kafka

@@ -30,6 +30,7 @@ var ErrNotReady = errors.New("not ready")
 const (
 	checkClickHouse     = "clickhouse"
 	checkClickHousePing = "clickhouse_ping"
+	checkKafkaPing      = "kafka_ping"
 )
 
 // Service is the ingest service. Create it with New, then call Run once, then
@@ -89,7 +90,8 @@ func New(cfg Config, kcfg kafka.Config, conn driver.Conn, proc *Processor, m *Me
 // Ready returns nil while the service can do its work, otherwise an error
 // wrapping ErrNotReady that names each failing check: a write target being
 // retried (clickhouse, dead_letter, identity_links, schema_registry) or
-// stalled past stall_timeout, or a ClickHouse ping that fails or times out.
+// stalled past stall_timeout, or a ClickHouse or Kafka ping that fails or
+// times out.
 func (s *Service) Ready() error {
 	if err := s.health.Err(); err != nil {
 		return fmt.Errorf("%w: %w", ErrNotReady, err)
@@ -133,12 +135,15 @@ func (s *Service) Run(ctx context.Context) error {
 	defer cancelFlush()
 	flushed := make(chan error, 1)
 	go func() { flushed <- s.flusher(flushCtx) }()
-	probed := make(chan struct{})
-	go func() {
-		defer close(probed)
-		s.health.Probe(ctx, checkClickHousePing, s.cfg.ProbeInterval, s.cfg.ProbeTimeout, s.conn.Ping)
-	}()
-	defer func() { <-probed }()
+	var probes sync.WaitGroup
+	for name, ping := range map[string]func(context.Context) error{checkClickHousePing: s.conn.Ping, checkKafkaPing: s.cl.Ping} {
+		probes.Add(1)
+		go func() {
+			defer probes.Done()
+			s.health.Probe(ctx, name, s.cfg.ProbeInterval, s.cfg.ProbeTimeout, ping)
+		}()
+	}
+	defer probes.Wait()
 	for ctx.Err() == nil {
 		s.pollOnce(ctx)
 	}

@@ -39,43 +39,8 @@ func TestDeadLetters(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	reg, _ := avro.NewStaticRegistry(nil)
-	codecs := avro.NewCodecs(reg)
-	tpID := avro.Latest(avro.KindTouchpoint).ID
-	encode := func(tp *touchpoint.Touchpoint) []byte {
-		b, err := codecs.Encode(ctx, tpID, tp.ToAvro())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	valid := encode(goodTouchpoint("x", now, 1))
-
-	type bad struct {
-		name   string
-		value  []byte
-		reason touchpoint.Reason
-	}
-	missing := goodTouchpoint("", now, 1)
-	future := goodTouchpoint("future", now.Add(72*time.Hour), 1)
-	ancient := goodTouchpoint("ancient", time.Date(1999, 12, 31, 23, 0, 0, 0, time.UTC), 1)
-	negative := goodTouchpoint("negative", now, -5_000_000)
-	oversize := goodTouchpoint("oversize", now, 1)
-	oversize.PageURL = "https://example.com/?q=" + strings.Repeat("a", 9000)
-	badEmail := goodTouchpoint("bademail", now, 1)
-	badEmail.Identifiers = map[string]string{"email": "not-an-address"}
-	bads := []bad{
-		{"corrupt bytes", []byte("{\"event_id\": \"json is not avro\"}"), ingest.ReasonNotWireFormat},
-		{"unknown schema id", append([]byte{0, 0, 0, 3, 231}, valid[5:]...), ingest.ReasonUnknownSchema},
-		{"truncated body", valid[:len(valid)/2], ingest.ReasonCorrupt},
-		{"missing event_id", encode(missing), touchpoint.ReasonMissingField},
-		{"event_time in the future", encode(future), touchpoint.ReasonInvalidTime},
-		{"event_time before 2000", encode(ancient), touchpoint.ReasonInvalidTime},
-		{"negative revenue", encode(negative), touchpoint.ReasonNegativeRevenue},
-		{"oversize field", encode(oversize), touchpoint.ReasonOversizeField},
-		{"invalid email", encode(badEmail), ingest.ReasonInvalidIdentifier},
-	}
+	bads := badRecords(ctx, t, now)
 	var wantIDs []string
 	var wantRevenue int64
 	for i, b := range bads {
@@ -166,4 +131,49 @@ func readDeadLetters(ctx context.Context, t *testing.T, cfg config.Config, n int
 		fs.EachRecord(func(r *kgo.Record) { out[string(r.Key)] = r })
 	}
 	return out
+}
+
+// badRecord is a record of one kind of bad input, with the reason ingest
+// must dead-letter it for.
+type badRecord struct {
+	name   string
+	value  []byte
+	reason touchpoint.Reason
+}
+
+// encodeTouchpoint encodes tp as the touchpoints topic carries it.
+func encodeTouchpoint(ctx context.Context, t *testing.T, tp *touchpoint.Touchpoint) []byte {
+	t.Helper()
+	reg, _ := avro.NewStaticRegistry(nil)
+	b, err := avro.NewCodecs(reg).Encode(ctx, avro.Latest(avro.KindTouchpoint).ID, tp.ToAvro())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// badRecords returns one record of every kind of bad input a producer can
+// send, for events at now.
+func badRecords(ctx context.Context, t *testing.T, now time.Time) []badRecord {
+	encode := func(tp *touchpoint.Touchpoint) []byte { return encodeTouchpoint(ctx, t, tp) }
+	valid := encode(goodTouchpoint("x", now, 1))
+	missing := goodTouchpoint("", now, 1)
+	future := goodTouchpoint("future", now.Add(72*time.Hour), 1)
+	ancient := goodTouchpoint("ancient", time.Date(1999, 12, 31, 23, 0, 0, 0, time.UTC), 1)
+	negative := goodTouchpoint("negative", now, -5_000_000)
+	oversize := goodTouchpoint("oversize", now, 1)
+	oversize.PageURL = "https://example.com/?q=" + strings.Repeat("a", 9000)
+	badEmail := goodTouchpoint("bademail", now, 1)
+	badEmail.Identifiers = map[string]string{"email": "not-an-address"}
+	return []badRecord{
+		{"corrupt bytes", []byte("{\"event_id\": \"json is not avro\"}"), ingest.ReasonNotWireFormat},
+		{"unknown schema id", append([]byte{0, 0, 0, 3, 231}, valid[5:]...), ingest.ReasonUnknownSchema},
+		{"truncated body", valid[:len(valid)/2], ingest.ReasonCorrupt},
+		{"missing event_id", encode(missing), touchpoint.ReasonMissingField},
+		{"event_time in the future", encode(future), touchpoint.ReasonInvalidTime},
+		{"event_time before 2000", encode(ancient), touchpoint.ReasonInvalidTime},
+		{"negative revenue", encode(negative), touchpoint.ReasonNegativeRevenue},
+		{"oversize field", encode(oversize), touchpoint.ReasonOversizeField},
+		{"invalid email", encode(badEmail), ingest.ReasonInvalidIdentifier},
+	}
 }

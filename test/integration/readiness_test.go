@@ -1,0 +1,298 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"github.com/touchline-io/touchline/pkg/clickhouse"
+	"github.com/touchline-io/touchline/pkg/config"
+	"github.com/touchline-io/touchline/pkg/ingest"
+	"github.com/touchline-io/touchline/pkg/kafka"
+	"github.com/touchline-io/touchline/pkg/publish"
+	"github.com/touchline-io/touchline/pkg/touchpoint"
+	"github.com/touchline-io/touchline/test/testenv"
+)
+
+// readiness polls a service's /readyz every 100ms and keeps every change of
+// its answer (0 while the service does not answer).
+type readiness struct {
+	url  string
+	stop chan struct{}
+	done chan struct{}
+
+	mu      sync.Mutex
+	changes []readyChange
+}
+
+type readyChange struct {
+	at   time.Time
+	code int
+	body string
+}
+
+func watchReadiness(t *testing.T, addr string) *readiness {
+	r := &readiness{url: "http://" + addr + "/readyz", stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		client := &http.Client{Timeout: time.Second}
+		for {
+			code, body := 0, ""
+			if resp, err := client.Get(r.url); err == nil {
+				var b bytes.Buffer
+				_, _ = b.ReadFrom(resp.Body)
+				resp.Body.Close()
+				code, body = resp.StatusCode, strings.TrimSpace(b.String())
+			}
+			r.mu.Lock()
+			if n := len(r.changes); n == 0 || r.changes[n-1].code != code {
+				r.changes = append(r.changes, readyChange{time.Now(), code, body})
+			}
+			r.mu.Unlock()
+			select {
+			case <-r.stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	t.Cleanup(r.close)
+	return r
+}
+
+func (r *readiness) close() {
+	select {
+	case <-r.stop:
+	default:
+		close(r.stop)
+	}
+	<-r.done
+}
+
+// last returns the latest answer and when it started.
+func (r *readiness) last() readyChange {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.changes) == 0 {
+		return readyChange{}
+	}
+	return r.changes[len(r.changes)-1]
+}
+
+// waitFor waits up to within for the answer code and returns when it
+// started.
+func (r *readiness) waitFor(t *testing.T, code int, within time.Duration) time.Time {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if l := r.last(); l.code == code {
+			return l.at
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("/readyz did not answer %d within %s; answers: %s", code, within, r)
+	return time.Time{}
+}
+
+// String lists the answers with their times.
+func (r *readiness) String() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var b strings.Builder
+	for _, c := range r.changes {
+		fmt.Fprintf(&b, "\n  %s %d %s", c.at.Format("15:04:05.000"), c.code, c.body)
+	}
+	return b.String()
+}
+
+// answersAfterReady returns the answers after the first 200.
+func (r *readiness) answersAfterReady() []readyChange {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, c := range r.changes {
+		if c.code == http.StatusOK {
+			return append([]readyChange(nil), r.changes[i:]...)
+		}
+	}
+	return nil
+}
+
+// withHTTPAddr gives the service a fixed metrics address, to poll /readyz.
+func withHTTPAddr(t *testing.T, addr *string) func(*config.Config) {
+	*addr = "127.0.0.1:" + strconv.Itoa(freePort(t))
+	return func(c *config.Config) { c.HTTPAddr = *addr }
+}
+
+// bombHex is a 42-byte touchpoint (Confluent wire format, schema id 1)
+// that claims 2^31-1 identifiers: a decoder that reserves room for what a
+// record claims before reading it runs out of memory.
+const bombHex = "00000000010c626f6d622d31f0adc3afc76812706167655f76696577000000000000000000feffffff0f"
+
+// TestIngestHostileStreamStaysReady publishes good records with, between
+// them, a record claiming 2^31-1 map entries, a 1.01 MB record (too large
+// to be dead-lettered whole), invalid UTF-8 and every other kind of bad
+// record, to a namespace whose dead-letter topic does not exist yet: the
+// ingest process creates it, every good record is queryable, every bad one
+// is in the dead-letter topic, the process never exits and /readyz answers
+// 200 throughout.
+func TestIngestHostileStreamStaysReady(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var addr string
+	cfg := servers(t).Config(uniqueName(t))
+	withHTTPAddr(t, &addr)(&cfg)
+	// Only the input topics exist: ingest creates the dead-letter and
+	// identity topics.
+	cl, err := kafka.NewClient(cfg.Kafka, nil, kgo.ProducerBatchMaxBytes(1<<20), kgo.ProducerLinger(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := kafka.EnsureTopics(ctx, cl, 2, 1, cfg.Kafka.Topics.Touchpoints, cfg.Kafka.Topics.Spend); err != nil {
+		t.Fatal(err)
+	}
+	if missing, err := kafka.MissingTopics(ctx, cl, cfg.Kafka.Topics.DeadLetter); err != nil || len(missing) != 1 {
+		t.Fatalf("the dead-letter topic must not exist before ingest starts: %v %v", missing, err)
+	}
+	if _, err := clickhouse.Migrate(ctx, cfg.ClickHouse, zap.NewNop()); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := clickhouse.Open(ctx, cfg.ClickHouse, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	cfgPath := filepath.Join(t.TempDir(), "touchline.yaml")
+	if err := testenv.WriteConfig(cfg, cfgPath); err != nil {
+		t.Fatal(err)
+	}
+
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	bomb, err := hex.DecodeString(bombHex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	huge := goodTouchpoint("huge", now, 1)
+	huge.PageURL = "https://example.com/?q=" + strings.Repeat("a", 1_009_900-len("https://example.com/?q="))
+	hugeValue := encodeTouchpoint(ctx, t, huge)
+	badUTF8 := goodTouchpoint("bad-utf8", now, 1)
+	badUTF8.Identifiers = map[string]string{"customer_id": "cus\xff\xfe"}
+	bads := append(badRecords(ctx, t, now),
+		badRecord{"claims 2^31-1 identifiers", bomb, ingest.ReasonCorrupt},
+		badRecord{"invalid UTF-8 identifier", encodeTouchpoint(ctx, t, badUTF8), touchpoint.ReasonInvalidField},
+		badRecord{"1.01 MB page_url", hugeValue, touchpoint.ReasonOversizeField},
+	)
+	if len(hugeValue) < 1_009_900 || len(hugeValue) > 1_048_000 {
+		t.Fatalf("the large record is %d bytes; want it over the producer's limit and under the broker's", len(hugeValue))
+	}
+
+	p, err := publish.Dial(ctx, cfg.Kafka)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	var wantIDs []string
+	var wantRevenue int64
+	publishGood := func(n int) {
+		for range n {
+			id := fmt.Sprintf("good-%03d", len(wantIDs))
+			rev := touchpoint.Money(int64(len(wantIDs)+1) * 10_000)
+			if err := p.Touchpoint(ctx, goodTouchpoint(id, now.Add(-time.Duration(len(wantIDs))*time.Second), rev)); err != nil {
+				t.Fatal(err)
+			}
+			wantIDs = append(wantIDs, id)
+			wantRevenue += int64(rev)
+		}
+		if err := p.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Half the stream is there when ingest starts; the rest comes while it
+	// runs.
+	publishBad := func(b badRecord) {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: cfg.Kafka.Topics.Touchpoints, Key: []byte(b.name), Value: b.value}).FirstErr(); err != nil {
+			t.Fatalf("publishing %s: %v", b.name, err)
+		}
+	}
+	half := len(bads) / 2
+	for _, b := range bads[:half] {
+		publishGood(5)
+		publishBad(b)
+	}
+	log := logPath(t)
+	proc := startIngest(t, cfgPath, log)
+	ready := watchReadiness(t, addr)
+	ready.waitFor(t, http.StatusOK, time.Minute)
+	for _, b := range bads[half:] {
+		publishGood(5)
+		publishBad(b)
+	}
+	publishGood(5)
+
+	if _, err := testenv.WaitTotals(ctx, conn, uint64(len(wantIDs))); err != nil {
+		t.Fatalf("%v; /readyz answered:%s", err, ready)
+	}
+	dead := readDeadLetters(ctx, t, cfg, len(bads))
+	waitCommitted(ctx, t, cfg)
+	got, err := testenv.TouchpointTotals(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Rows != uint64(len(wantIDs)) || got.Revenue != wantRevenue {
+		t.Fatalf("got %d rows, revenue %d; want %d, %d", got.Rows, got.Revenue, len(wantIDs), wantRevenue)
+	}
+	for _, b := range bads {
+		r, ok := dead[b.name]
+		if !ok {
+			t.Errorf("%s: not in the dead-letter topic", b.name)
+			continue
+		}
+		if reason := header(r, ingest.HeaderReason); reason != string(b.reason) {
+			t.Errorf("%s: reason %q, want %q (error: %s)", b.name, reason, b.reason, header(r, ingest.HeaderError))
+		}
+		if b.name != "1.01 MB page_url" {
+			if !bytes.Equal(r.Value, b.value) || header(r, ingest.HeaderTruncated) != "" {
+				t.Errorf("%s: the dead letter does not carry the original bytes", b.name)
+			}
+			continue
+		}
+		if header(r, ingest.HeaderTruncated) != "value" || header(r, ingest.HeaderValueBytes) != strconv.Itoa(len(b.value)) ||
+			len(r.Value) < 990_000 || !bytes.HasPrefix(b.value, r.Value) {
+			t.Errorf("%s: want the value cut to a prefix of under 1,000,012 bytes with headers saying so; got %d bytes, headers truncated=%q bytes=%q",
+				b.name, len(r.Value), header(r, ingest.HeaderTruncated), header(r, ingest.HeaderValueBytes))
+		}
+	}
+	if _, _, err := proc.RSS(); err != nil {
+		t.Fatalf("the ingest process is gone: %v", err)
+	}
+	ready.close()
+	for _, c := range ready.answersAfterReady() {
+		if c.code != http.StatusOK {
+			t.Fatalf("/readyz was not 200 throughout although nothing failed:%s", ready)
+		}
+	}
+	if n := strings.Count(readFile(t, log), "ingest started"); n != 1 {
+		t.Fatalf("ingest started %d times, want once", n)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

@@ -296,3 +296,132 @@ func readFile(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// metric returns the value of an unlabelled metric on a service's
+// /metrics, or "" when it is not there.
+func metric(t *testing.T, addr, name string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatalf("reading /metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	_, _ = b.ReadFrom(resp.Body)
+	for _, line := range strings.Split(b.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// pausable is a server that SIGSTOP and SIGCONT pause and resume.
+type pausable interface {
+	Pause() error
+	Resume() error
+}
+
+// pause pauses srv and returns when, resuming it when the test ends if it
+// has not been resumed by then.
+func pause(t *testing.T, srv pausable) time.Time {
+	t.Helper()
+	if err := srv.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Resume() })
+	return time.Now()
+}
+
+// TestIngestReadinessHungClickHouse stops ClickHouse with SIGSTOP while
+// touchpoints stream in: a hung server accepts connections and answers
+// nothing, so writes wait for the 60 s query timeout. /readyz answers 503
+// and clickhouse_up is 0 within a few seconds, both recover after SIGCONT,
+// and nothing is lost or doubled.
+func TestIngestReadinessHungClickHouse(t *testing.T) {
+	s := servers(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var addr string
+	cfg, conn, cfgPath := setup(ctx, t, 2, withHTTPAddr(t, &addr))
+	startIngest(t, cfgPath, logPath(t))
+	ready := watchReadiness(t, addr)
+	ready.waitFor(t, http.StatusOK, time.Minute)
+	const chunk = 2000
+	wantRevenue := publishGenerated(ctx, t, cfg, chunk, 1)
+	if _, err := testenv.WaitTotals(ctx, conn, chunk); err != nil {
+		t.Fatal(err)
+	}
+
+	paused := pause(t, s.ClickHouse)
+	wantRevenue += publishGenerated(ctx, t, cfg, chunk, 2)
+	notReady := ready.waitFor(t, http.StatusServiceUnavailable, 20*time.Second)
+	if took := notReady.Sub(paused); took > 6*time.Second {
+		t.Fatalf("/readyz said 503 %s after ClickHouse hung; want within 6s:%s", took, ready)
+	}
+	if up := metric(t, addr, "touchline_ingest_clickhouse_up"); up != "0" {
+		t.Fatalf("touchline_ingest_clickhouse_up is %q while ClickHouse hangs", up)
+	}
+	time.Sleep(time.Until(paused.Add(10 * time.Second)))
+	if err := s.ClickHouse.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	ready.waitFor(t, http.StatusOK, 2*time.Minute)
+	if _, err := testenv.WaitTotals(ctx, conn, 2*chunk); err != nil {
+		t.Fatal(err)
+	}
+	waitCommitted(ctx, t, cfg)
+	got, err := testenv.TouchpointTotals(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Rows != 2*chunk || got.Revenue != wantRevenue {
+		t.Fatalf("got %d rows, revenue %d; want %d, %d", got.Rows, got.Revenue, 2*chunk, wantRevenue)
+	}
+	if up := metric(t, addr, "touchline_ingest_clickhouse_up"); up != "1" {
+		t.Fatalf("touchline_ingest_clickhouse_up is %q after ClickHouse is back", up)
+	}
+	t.Logf("/readyz answered:%s", ready)
+}
+
+// TestIngestReadinessHungBroker stops the Kafka broker with SIGSTOP: /readyz
+// answers 503 within a few seconds, 200 again once the broker is back, and
+// what is published then is ingested exactly.
+func TestIngestReadinessHungBroker(t *testing.T) {
+	s := servers(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var addr string
+	cfg, conn, cfgPath := setup(ctx, t, 2, withHTTPAddr(t, &addr))
+	startIngest(t, cfgPath, logPath(t))
+	ready := watchReadiness(t, addr)
+	ready.waitFor(t, http.StatusOK, time.Minute)
+	const chunk = 1000
+	wantRevenue := publishGenerated(ctx, t, cfg, chunk, 1)
+	if _, err := testenv.WaitTotals(ctx, conn, chunk); err != nil {
+		t.Fatal(err)
+	}
+
+	paused := pause(t, s.Kafka)
+	notReady := ready.waitFor(t, http.StatusServiceUnavailable, 20*time.Second)
+	if err := s.Kafka.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	if took := notReady.Sub(paused); took > 6*time.Second {
+		t.Fatalf("/readyz said 503 %s after the broker hung; want within 6s:%s", took, ready)
+	}
+	ready.waitFor(t, http.StatusOK, 2*time.Minute)
+	wantRevenue += publishGenerated(ctx, t, cfg, chunk, 2)
+	if _, err := testenv.WaitTotals(ctx, conn, 2*chunk); err != nil {
+		t.Fatal(err)
+	}
+	waitCommitted(ctx, t, cfg)
+	got, err := testenv.TouchpointTotals(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Rows != 2*chunk || got.Revenue != wantRevenue {
+		t.Fatalf("got %d rows, revenue %d; want %d, %d", got.Rows, got.Revenue, 2*chunk, wantRevenue)
+	}
+	t.Logf("/readyz answered:%s", ready)
+}

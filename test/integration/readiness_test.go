@@ -425,3 +425,166 @@ func TestIngestReadinessHungBroker(t *testing.T) {
 	}
 	t.Logf("/readyz answered:%s", ready)
 }
+
+// TestTopicsCreate runs `touchline topics create` on a namespace where no
+// topic exists: it creates every topic with its partitions and compaction,
+// a second run creates nothing, and `touchline produce` then succeeds
+// where it failed with UNKNOWN_TOPIC_OR_PARTITION.
+func TestTopicsCreate(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cfg := servers(t).Config(uniqueName(t))
+	cfgPath := filepath.Join(t.TempDir(), "touchline.yaml")
+	if err := testenv.WriteConfig(cfg, cfgPath); err != nil {
+		t.Fatal(err)
+	}
+	out := mustTouchline(ctx, t, "topics", "create", "--config", cfgPath)
+	tp := cfg.Kafka.Topics
+	want := map[string]struct {
+		partitions int
+		compacted  bool
+	}{
+		tp.Touchpoints: {6, false}, tp.Spend: {6, false}, tp.DeadLetter: {6, false},
+		tp.IdentityLinks: {1, false}, tp.IdentityMap: {int(cfg.Identity.MapPartitions), true}, tp.Alerts: {1, false},
+		tp.SegmentInputs: {int(cfg.Segments.Partitions), false}, tp.SegmentChangelog: {int(cfg.Segments.Partitions), true},
+		tp.SegmentChanges: {int(cfg.Segments.Partitions), false},
+	}
+	adm := admin(t, cfg)
+	for topic, w := range want {
+		if !strings.Contains(out, fmt.Sprintf("created %s partitions=%d ", topic, w.partitions)) {
+			t.Errorf("output lacks the creation of %s with %d partitions:\n%s", topic, w.partitions, out)
+		}
+		details, err := adm.ListTopics(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(details[topic].Partitions); got != w.partitions {
+			t.Errorf("%s has %d partitions, want %d", topic, got, w.partitions)
+		}
+		configs, err := adm.DescribeTopicConfigs(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		policy, err := configs.On(topic, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		compacted := false
+		for _, c := range policy.Configs {
+			if c.Key == "cleanup.policy" && c.Value != nil && *c.Value == "compact" {
+				compacted = true
+			}
+		}
+		if compacted != w.compacted {
+			t.Errorf("%s compacted: %v, want %v", topic, compacted, w.compacted)
+		}
+	}
+	if out := mustTouchline(ctx, t, "topics", "create", "--config", cfgPath); !strings.Contains(out, "every topic exists") || strings.Contains(out, "created") {
+		t.Errorf("a second run printed %q", out)
+	}
+	file := filepath.Join(t.TempDir(), "events.jsonl")
+	line := `{"event_id":"t1","event_time":"` + time.Now().UTC().Add(-time.Minute).Format(time.RFC3339) +
+		`","event_type":"click","identifiers":{"customer_id":"c1"}}`
+	if err := os.WriteFile(file, []byte(line+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := mustTouchline(ctx, t, "produce", "--config", cfgPath, "--file", file); !strings.Contains(out, "produced 1 touchpoint records") {
+		t.Errorf("produce printed %q", out)
+	}
+}
+
+// mustTouchline runs the touchline command and returns its output, failing
+// the test when it fails.
+func mustTouchline(ctx context.Context, t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := runTouchline(ctx, args...)
+	if err != nil {
+		t.Fatalf("touchline %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// TestIngestStartsInFreshNamespace starts ingest three times, each on a
+// namespace where no topic exists: each time it creates its topics, waits
+// for their leaders, becomes ready and ingests what is published, without
+// exiting on the broker's UNKNOWN_TOPIC_OR_PARTITION or
+// NOT_LEADER_FOR_PARTITION right after creation.
+func TestIngestStartsInFreshNamespace(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	for i := range 3 {
+		var addr string
+		cfg := servers(t).Config(fmt.Sprintf("%s_%d", uniqueName(t), i))
+		withHTTPAddr(t, &addr)(&cfg)
+		if _, err := clickhouse.Migrate(ctx, cfg.ClickHouse, zap.NewNop()); err != nil {
+			t.Fatal(err)
+		}
+		conn, err := clickhouse.Open(ctx, cfg.ClickHouse, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		cfgPath := filepath.Join(t.TempDir(), "touchline.yaml")
+		if err := testenv.WriteConfig(cfg, cfgPath); err != nil {
+			t.Fatal(err)
+		}
+		log := logPath(t)
+		proc := startIngest(t, cfgPath, log)
+		ready := watchReadiness(t, addr)
+		ready.waitFor(t, http.StatusOK, time.Minute)
+		publishGenerated(ctx, t, cfg, 200, int64(i))
+		if _, err := testenv.WaitTotals(ctx, conn, 200); err != nil {
+			t.Fatalf("start %d: %v", i, err)
+		}
+		if err := proc.Terminate(time.Minute); err != nil {
+			t.Fatalf("start %d: ingest did not shut down cleanly: %v", i, err)
+		}
+		if n := strings.Count(readFile(t, log), "ingest started"); n != 1 {
+			t.Fatalf("start %d: ingest started %d times", i, n)
+		}
+	}
+}
+
+// TestIngestRestartAfterCrashIsQuick kills ingest with SIGKILL and starts it
+// again with the default session timeout: the group gives the restarted
+// instance the partitions once the dead one's session ends, so it writes
+// new records within about the session timeout (10 s; 45 s before).
+func TestIngestRestartAfterCrashIsQuick(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cfg, conn, cfgPath := setup(ctx, t, 2, nil)
+	// The suite's configs set 6 s session timeouts; this test measures the
+	// default, so it drops the ingest section's (the first).
+	text := readFile(t, cfgPath)
+	if !strings.Contains(text, "ingest:\n  group: ") {
+		t.Fatalf("unexpected config layout:\n%s", text)
+	}
+	i := strings.Index(text, "  session_timeout: 6s\n")
+	if i < 0 || i > strings.Index(text, "identity:") {
+		t.Fatalf("the ingest section has no session_timeout:\n%s", text)
+	}
+	text = text[:i] + text[i+len("  session_timeout: 6s\n"):]
+	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	log := logPath(t)
+	p := startIngest(t, cfgPath, log)
+	const chunk = 1000
+	publishGenerated(ctx, t, cfg, chunk, 1)
+	if _, err := testenv.WaitTotals(ctx, conn, chunk); err != nil {
+		t.Fatal(err)
+	}
+	waitCommitted(ctx, t, cfg)
+	p.Kill()
+	crashed := time.Now()
+	startIngest(t, cfgPath, log)
+	publishGenerated(ctx, t, cfg, chunk, 2)
+	if _, err := testenv.WaitTotals(ctx, conn, 2*chunk); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(crashed)
+	t.Logf("the restarted instance wrote the new records %s after the crash", took.Round(100*time.Millisecond))
+	if took > 25*time.Second {
+		t.Fatalf("the restarted instance took %s to make progress; want about the 10s session timeout", took)
+	}
+}

@@ -588,3 +588,40 @@ func TestIngestRestartAfterCrashIsQuick(t *testing.T) {
 		t.Fatalf("the restarted instance took %s to make progress; want about the 10s session timeout", took)
 	}
 }
+
+// TestServicesReadinessHungClickHouse runs the identity, alerts and
+// segments services and stops ClickHouse with SIGSTOP: each /readyz
+// answers 503 within a few seconds and 200 again after SIGCONT.
+func TestServicesReadinessHungClickHouse(t *testing.T) {
+	s := servers(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	_, _, cfgPath := setup(ctx, t, 2, nil)
+	watches := map[string]*readiness{}
+	for _, service := range []string{"identity", "alerts", "segments"} {
+		addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+		p, err := testenv.StartProcess(touchlineBin, logPath(t), "--config", cfgPath, "--http-addr", addr, service)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(p.Kill)
+		watches[service] = watchReadiness(t, addr)
+	}
+	for service, w := range watches {
+		t.Run(service+" ready", func(t *testing.T) { w.waitFor(t, http.StatusOK, 2*time.Minute) })
+	}
+	paused := pause(t, s.ClickHouse)
+	for service, w := range watches {
+		notReady := w.waitFor(t, http.StatusServiceUnavailable, 20*time.Second)
+		if took := notReady.Sub(paused); took > 6*time.Second {
+			t.Errorf("%s: /readyz said 503 %s after ClickHouse hung; want within 6s:%s", service, took, w)
+		}
+	}
+	if err := s.ClickHouse.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	for service, w := range watches {
+		w.waitFor(t, http.StatusOK, 2*time.Minute)
+		t.Logf("%s /readyz answered:%s", service, w)
+	}
+}

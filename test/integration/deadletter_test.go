@@ -88,13 +88,9 @@ func TestDeadLetters(t *testing.T) {
 
 	dead := readDeadLetters(ctx, t, cfg, len(bads))
 	for _, b := range bads {
-		r, ok := dead[b.name]
-		if !ok {
-			t.Errorf("%s: not in the dead-letter topic", b.name)
+		r := checkDeadLetter(t, dead, b)
+		if r == nil {
 			continue
-		}
-		if reason := header(r, ingest.HeaderReason); reason != string(b.reason) {
-			t.Errorf("%s: reason %q, want %q (error: %s)", b.name, reason, b.reason, header(r, ingest.HeaderError))
 		}
 		if string(r.Value) != string(b.value) {
 			t.Errorf("%s: the dead letter does not carry the original bytes", b.name)
@@ -103,6 +99,21 @@ func TestDeadLetters(t *testing.T) {
 			t.Errorf("%s: source topic or error header missing: %v", b.name, r.Headers)
 		}
 	}
+}
+
+// checkDeadLetter returns the dead letter of b among dead (by key), failing
+// the test when there is none or its reason is not b's.
+func checkDeadLetter(t *testing.T, dead map[string]*kgo.Record, b badRecord) *kgo.Record {
+	t.Helper()
+	r, ok := dead[b.name]
+	if !ok {
+		t.Errorf("%s: not in the dead-letter topic", b.name)
+		return nil
+	}
+	if reason := header(r, ingest.HeaderReason); reason != string(b.reason) {
+		t.Errorf("%s: reason %q, want %q (error: %s)", b.name, reason, b.reason, header(r, ingest.HeaderError))
+	}
+	return r
 }
 
 func header(r *kgo.Record, key string) string {

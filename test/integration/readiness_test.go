@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
@@ -166,18 +167,7 @@ func TestIngestHostileStreamStaysReady(t *testing.T) {
 	if missing, err := kafka.MissingTopics(ctx, cl, cfg.Kafka.Topics.DeadLetter); err != nil || len(missing) != 1 {
 		t.Fatalf("the dead-letter topic must not exist before ingest starts: %v %v", missing, err)
 	}
-	if _, err := clickhouse.Migrate(ctx, cfg.ClickHouse, zap.NewNop()); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := clickhouse.Open(ctx, cfg.ClickHouse, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	cfgPath := filepath.Join(t.TempDir(), "touchline.yaml")
-	if err := testenv.WriteConfig(cfg, cfgPath); err != nil {
-		t.Fatal(err)
-	}
+	conn, cfgPath := migrateAndConfigure(ctx, t, cfg)
 
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	bomb, err := hex.DecodeString(bombHex)
@@ -244,23 +234,12 @@ func TestIngestHostileStreamStaysReady(t *testing.T) {
 	if _, err := testenv.WaitTotals(ctx, conn, uint64(len(wantIDs))); err != nil {
 		t.Fatalf("%v; /readyz answered:%s", err, ready)
 	}
+	checkExactTotals(ctx, t, cfg, conn, uint64(len(wantIDs)), wantRevenue)
 	dead := readDeadLetters(ctx, t, cfg, len(bads))
-	waitCommitted(ctx, t, cfg)
-	got, err := testenv.TouchpointTotals(ctx, conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Rows != uint64(len(wantIDs)) || got.Revenue != wantRevenue {
-		t.Fatalf("got %d rows, revenue %d; want %d, %d", got.Rows, got.Revenue, len(wantIDs), wantRevenue)
-	}
 	for _, b := range bads {
-		r, ok := dead[b.name]
-		if !ok {
-			t.Errorf("%s: not in the dead-letter topic", b.name)
+		r := checkDeadLetter(t, dead, b)
+		if r == nil {
 			continue
-		}
-		if reason := header(r, ingest.HeaderReason); reason != string(b.reason) {
-			t.Errorf("%s: reason %q, want %q (error: %s)", b.name, reason, b.reason, header(r, ingest.HeaderError))
 		}
 		if b.name != "1.01 MB page_url" {
 			if !bytes.Equal(r.Value, b.value) || header(r, ingest.HeaderTruncated) != "" {
@@ -342,16 +321,8 @@ func TestIngestReadinessHungClickHouse(t *testing.T) {
 	s := servers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	var addr string
-	cfg, conn, cfgPath := setup(ctx, t, 2, withHTTPAddr(t, &addr))
-	startIngest(t, cfgPath, logPath(t))
-	ready := watchReadiness(t, addr)
-	ready.waitFor(t, http.StatusOK, time.Minute)
 	const chunk = 2000
-	wantRevenue := publishGenerated(ctx, t, cfg, chunk, 1)
-	if _, err := testenv.WaitTotals(ctx, conn, chunk); err != nil {
-		t.Fatal(err)
-	}
+	cfg, conn, addr, ready, wantRevenue := startIngestWithChunk(ctx, t, chunk)
 
 	paused := pause(t, s.ClickHouse)
 	wantRevenue += publishGenerated(ctx, t, cfg, chunk, 2)
@@ -367,7 +338,36 @@ func TestIngestReadinessHungClickHouse(t *testing.T) {
 		t.Fatal(err)
 	}
 	ready.waitFor(t, http.StatusOK, 2*time.Minute)
-	if _, err := testenv.WaitTotals(ctx, conn, 2*chunk); err != nil {
+	checkExactTotals(ctx, t, cfg, conn, 2*chunk, wantRevenue)
+	if up := metric(t, addr, "touchline_ingest_clickhouse_up"); up != "1" {
+		t.Fatalf("touchline_ingest_clickhouse_up is %q after ClickHouse is back", up)
+	}
+	t.Logf("/readyz answered:%s", ready)
+}
+
+// startIngestWithChunk starts ingest with its /readyz watched, once ready
+// publishes chunk generated touchpoints, waits until they are written and
+// returns their revenue.
+func startIngestWithChunk(ctx context.Context, t *testing.T, chunk int) (config.Config, driver.Conn, string, *readiness, int64) {
+	t.Helper()
+	var addr string
+	cfg, conn, cfgPath := setup(ctx, t, 2, withHTTPAddr(t, &addr))
+	startIngest(t, cfgPath, logPath(t))
+	ready := watchReadiness(t, addr)
+	ready.waitFor(t, http.StatusOK, time.Minute)
+	revenue := publishGenerated(ctx, t, cfg, chunk, 1)
+	if _, err := testenv.WaitTotals(ctx, conn, uint64(chunk)); err != nil {
+		t.Fatal(err)
+	}
+	return cfg, conn, addr, ready, revenue
+}
+
+// checkExactTotals waits until the touchpoints table holds rows rows and
+// the ingest group has committed everything, then checks the rows and the
+// revenue are exactly those published.
+func checkExactTotals(ctx context.Context, t *testing.T, cfg config.Config, conn driver.Conn, rows uint64, revenue int64) {
+	t.Helper()
+	if _, err := testenv.WaitTotals(ctx, conn, rows); err != nil {
 		t.Fatal(err)
 	}
 	waitCommitted(ctx, t, cfg)
@@ -375,13 +375,9 @@ func TestIngestReadinessHungClickHouse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Rows != 2*chunk || got.Revenue != wantRevenue {
-		t.Fatalf("got %d rows, revenue %d; want %d, %d", got.Rows, got.Revenue, 2*chunk, wantRevenue)
+	if got.Rows != rows || got.Revenue != revenue {
+		t.Fatalf("got %d rows, revenue %d; want %d, %d", got.Rows, got.Revenue, rows, revenue)
 	}
-	if up := metric(t, addr, "touchline_ingest_clickhouse_up"); up != "1" {
-		t.Fatalf("touchline_ingest_clickhouse_up is %q after ClickHouse is back", up)
-	}
-	t.Logf("/readyz answered:%s", ready)
 }
 
 // TestIngestReadinessHungBroker stops the Kafka broker with SIGSTOP: /readyz
@@ -391,16 +387,8 @@ func TestIngestReadinessHungBroker(t *testing.T) {
 	s := servers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	var addr string
-	cfg, conn, cfgPath := setup(ctx, t, 2, withHTTPAddr(t, &addr))
-	startIngest(t, cfgPath, logPath(t))
-	ready := watchReadiness(t, addr)
-	ready.waitFor(t, http.StatusOK, time.Minute)
 	const chunk = 1000
-	wantRevenue := publishGenerated(ctx, t, cfg, chunk, 1)
-	if _, err := testenv.WaitTotals(ctx, conn, chunk); err != nil {
-		t.Fatal(err)
-	}
+	cfg, conn, _, ready, wantRevenue := startIngestWithChunk(ctx, t, chunk)
 
 	paused := pause(t, s.Kafka)
 	notReady := ready.waitFor(t, http.StatusServiceUnavailable, 20*time.Second)
@@ -412,17 +400,7 @@ func TestIngestReadinessHungBroker(t *testing.T) {
 	}
 	ready.waitFor(t, http.StatusOK, 2*time.Minute)
 	wantRevenue += publishGenerated(ctx, t, cfg, chunk, 2)
-	if _, err := testenv.WaitTotals(ctx, conn, 2*chunk); err != nil {
-		t.Fatal(err)
-	}
-	waitCommitted(ctx, t, cfg)
-	got, err := testenv.TouchpointTotals(ctx, conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Rows != 2*chunk || got.Revenue != wantRevenue {
-		t.Fatalf("got %d rows, revenue %d; want %d, %d", got.Rows, got.Revenue, 2*chunk, wantRevenue)
-	}
+	checkExactTotals(ctx, t, cfg, conn, 2*chunk, wantRevenue)
 	t.Logf("/readyz answered:%s", ready)
 }
 
@@ -434,10 +412,7 @@ func TestTopicsCreate(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cfg := servers(t).Config(uniqueName(t))
-	cfgPath := filepath.Join(t.TempDir(), "touchline.yaml")
-	if err := testenv.WriteConfig(cfg, cfgPath); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := configFile(t, cfg)
 	out := mustTouchline(ctx, t, "topics", "create", "--config", cfgPath)
 	tp := cfg.Kafka.Topics
 	want := map[string]struct {
@@ -504,6 +479,29 @@ func mustTouchline(ctx context.Context, t *testing.T, args ...string) string {
 	return out
 }
 
+// migrateAndConfigure migrates the database of cfg and writes its config
+// file, creating no topic, and returns a connection (closed when the test
+// ends) and the file's path.
+func migrateAndConfigure(ctx context.Context, t *testing.T, cfg config.Config) (driver.Conn, string) {
+	t.Helper()
+	return migrated(ctx, t, cfg), configFile(t, cfg)
+}
+
+// migrated migrates the database of cfg and returns a connection to it,
+// closed when the test ends.
+func migrated(ctx context.Context, t *testing.T, cfg config.Config) driver.Conn {
+	t.Helper()
+	if _, err := clickhouse.Migrate(ctx, cfg.ClickHouse, zap.NewNop()); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := clickhouse.Open(ctx, cfg.ClickHouse, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
 // TestIngestStartsInFreshNamespace starts ingest three times, each on a
 // namespace where no topic exists: each time it creates its topics, waits
 // for their leaders, becomes ready and ingests what is published, without
@@ -516,18 +514,7 @@ func TestIngestStartsInFreshNamespace(t *testing.T) {
 		var addr string
 		cfg := servers(t).Config(fmt.Sprintf("%s_%d", uniqueName(t), i))
 		withHTTPAddr(t, &addr)(&cfg)
-		if _, err := clickhouse.Migrate(ctx, cfg.ClickHouse, zap.NewNop()); err != nil {
-			t.Fatal(err)
-		}
-		conn, err := clickhouse.Open(ctx, cfg.ClickHouse, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		cfgPath := filepath.Join(t.TempDir(), "touchline.yaml")
-		if err := testenv.WriteConfig(cfg, cfgPath); err != nil {
-			t.Fatal(err)
-		}
+		conn, cfgPath := migrateAndConfigure(ctx, t, cfg)
 		log := logPath(t)
 		proc := startIngest(t, cfgPath, log)
 		ready := watchReadiness(t, addr)

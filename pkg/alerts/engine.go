@@ -30,7 +30,8 @@ type Engine struct {
 
 	states map[stateKey]*State
 	due    map[string]time.Time // per rule, its next evaluation
-	// health fails while steps fail (ClickHouse unreachable, say).
+	// health fails while steps or rule evaluations fail (ClickHouse
+	// unreachable, say).
 	health *health.Status
 }
 
@@ -49,7 +50,8 @@ func NewEngine(ctx context.Context, rules *Rules, source *Source, store *Store, 
 }
 
 // Ready reports whether the engine can serve: NewEngine returns only once
-// the states are loaded, and then it is ready unless its last step failed.
+// the states are loaded, and then it is ready unless its last step failed
+// or the last evaluation of a rule did.
 func (e *Engine) Ready() error { return e.health.Err() }
 
 // Outcome is the result of evaluating one rule for one group.
@@ -139,9 +141,11 @@ func (e *Engine) Step(ctx context.Context, at time.Time) error {
 		}
 		outcomes, err := e.plan(ctx, r, at)
 		if err != nil {
+			e.health.Fail("rule "+r.Name, err)
 			e.log.Warn("evaluating alert rule", zap.String("rule", r.Name), zap.Error(err))
 			continue
 		}
+		e.health.Pass("rule " + r.Name)
 		evaluated[r.Name] = true
 		e.metrics.observe(r, outcomes)
 		for i := range outcomes {

@@ -107,6 +107,19 @@ func (r *readiness) waitFor(t *testing.T, code int, within time.Duration) time.T
 	return time.Time{}
 }
 
+// waitForBody waits up to within for a 503 whose body contains text.
+func (r *readiness) waitForBody(t *testing.T, text string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if l := r.last(); l.code == http.StatusServiceUnavailable && strings.Contains(l.body, text) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("/readyz did not answer 503 with %q within %s; answers: %s", text, within, r)
+}
+
 // String lists the answers with their times.
 func (r *readiness) String() string {
 	r.mu.Lock()
@@ -609,6 +622,63 @@ func TestServicesReadinessHungClickHouse(t *testing.T) {
 	}
 	for service, w := range watches {
 		w.waitFor(t, http.StatusOK, 2*time.Minute)
+		t.Logf("%s /readyz answered:%s", service, w)
+	}
+}
+
+// TestServicesNotReadyWhileWritesFail moves away tables the services write
+// to or read, while ClickHouse itself answers pings: first identity_map,
+// which the identity resolver writes, then touchpoints, which ingest
+// writes and the alerts rules read (the alerts service starts then, so
+// that its rules are due). Each service affected retries and answers 503
+// naming the missing table until it is back, then 200; nothing is lost or
+// doubled.
+func TestServicesNotReadyWhileWritesFail(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cfg, conn, cfgPath := setup(ctx, t, 2, nil)
+	watches := map[string]*readiness{}
+	start := func(service string) {
+		addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+		p, err := testenv.StartProcess(touchlineBin, logPath(t), "--config", cfgPath, "--http-addr", addr, service)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(p.Kill)
+		watches[service] = watchReadiness(t, addr)
+	}
+	start("ingest")
+	start("identity")
+	for _, w := range watches {
+		w.waitFor(t, http.StatusOK, 2*time.Minute)
+	}
+	var revenue int64
+	for i, phase := range []struct {
+		table    string
+		affected []string
+	}{
+		{"identity_map", []string{"identity"}},
+		{"touchpoints", []string{"ingest", "alerts"}},
+	} {
+		if err := conn.Exec(ctx, fmt.Sprintf("RENAME TABLE %s TO %s_away", phase.table, phase.table)); err != nil {
+			t.Fatal(err)
+		}
+		if i == 1 {
+			start("alerts")
+		}
+		revenue += publishGenerated(ctx, t, cfg, 500, int64(i))
+		for _, service := range phase.affected {
+			watches[service].waitForBody(t, phase.table+" doesn't exist", time.Minute)
+		}
+		if err := conn.Exec(ctx, fmt.Sprintf("RENAME TABLE %s_away TO %s", phase.table, phase.table)); err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range watches {
+			w.waitFor(t, http.StatusOK, 2*time.Minute)
+		}
+	}
+	checkExactTotals(ctx, t, cfg, conn, 1000, revenue)
+	for service, w := range watches {
 		t.Logf("%s /readyz answered:%s", service, w)
 	}
 }

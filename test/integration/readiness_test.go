@@ -107,6 +107,15 @@ func (r *readiness) waitFor(t *testing.T, code int, within time.Duration) time.T
 	return time.Time{}
 }
 
+// notReadySoonAfter waits for a 503 and fails the test unless it came
+// within 6 seconds of since, when what happened.
+func (r *readiness) notReadySoonAfter(t *testing.T, since time.Time, what string) {
+	t.Helper()
+	if took := r.waitFor(t, http.StatusServiceUnavailable, 20*time.Second).Sub(since); took > 6*time.Second {
+		t.Fatalf("/readyz said 503 %s after %s; want within 6s:%s", took, what, r)
+	}
+}
+
 // waitForBody waits up to within for a 503 whose body contains text.
 func (r *readiness) waitForBody(t *testing.T, text string, within time.Duration) {
 	t.Helper()
@@ -325,39 +334,6 @@ func pause(t *testing.T, srv pausable) time.Time {
 	return time.Now()
 }
 
-// TestIngestReadinessHungClickHouse stops ClickHouse with SIGSTOP while
-// touchpoints stream in: a hung server accepts connections and answers
-// nothing, so writes wait for the 60 s query timeout. /readyz answers 503
-// and clickhouse_up is 0 within a few seconds, both recover after SIGCONT,
-// and nothing is lost or doubled.
-func TestIngestReadinessHungClickHouse(t *testing.T) {
-	s := servers(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	const chunk = 2000
-	cfg, conn, addr, ready, wantRevenue := startIngestWithChunk(ctx, t, chunk)
-
-	paused := pause(t, s.ClickHouse)
-	wantRevenue += publishGenerated(ctx, t, cfg, chunk, 2)
-	notReady := ready.waitFor(t, http.StatusServiceUnavailable, 20*time.Second)
-	if took := notReady.Sub(paused); took > 6*time.Second {
-		t.Fatalf("/readyz said 503 %s after ClickHouse hung; want within 6s:%s", took, ready)
-	}
-	if up := metric(t, addr, "touchline_ingest_clickhouse_up"); up != "0" {
-		t.Fatalf("touchline_ingest_clickhouse_up is %q while ClickHouse hangs", up)
-	}
-	time.Sleep(time.Until(paused.Add(10 * time.Second)))
-	if err := s.ClickHouse.Resume(); err != nil {
-		t.Fatal(err)
-	}
-	ready.waitFor(t, http.StatusOK, 2*time.Minute)
-	checkExactTotals(ctx, t, cfg, conn, 2*chunk, wantRevenue)
-	if up := metric(t, addr, "touchline_ingest_clickhouse_up"); up != "1" {
-		t.Fatalf("touchline_ingest_clickhouse_up is %q after ClickHouse is back", up)
-	}
-	t.Logf("/readyz answered:%s", ready)
-}
-
 // startIngestWithChunk starts ingest with its /readyz watched, once ready
 // publishes chunk generated touchpoints, waits until they are written and
 // returns their revenue.
@@ -393,28 +369,51 @@ func checkExactTotals(ctx context.Context, t *testing.T, cfg config.Config, conn
 	}
 }
 
-// TestIngestReadinessHungBroker stops the Kafka broker with SIGSTOP: /readyz
-// answers 503 within a few seconds, 200 again once the broker is back, and
-// what is published then is ingested exactly.
-func TestIngestReadinessHungBroker(t *testing.T) {
+// TestIngestReadinessHungServers stops ClickHouse, then the Kafka broker,
+// with SIGSTOP while ingest runs: a hung server accepts connections and
+// answers nothing, so a ClickHouse write waits for the 60 s query timeout
+// and a produce forever. /readyz answers 503 (and clickhouse_up is 0 for
+// ClickHouse) within a few seconds, both recover after SIGCONT, and
+// touchpoints published during and after the pause are ingested exactly.
+func TestIngestReadinessHungServers(t *testing.T) {
 	s := servers(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	const chunk = 1000
-	cfg, conn, _, ready, wantRevenue := startIngestWithChunk(ctx, t, chunk)
-
-	paused := pause(t, s.Kafka)
-	notReady := ready.waitFor(t, http.StatusServiceUnavailable, 20*time.Second)
-	if err := s.Kafka.Resume(); err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name       string
+		server     pausable
+		upMetric   bool // touchline_ingest_clickhouse_up follows the pause
+		publishing bool // touchpoints can be published during the pause
+	}{
+		{"clickhouse", s.ClickHouse, true, true},
+		{"broker", s.Kafka, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			const chunk = 1000
+			cfg, conn, addr, ready, wantRevenue := startIngestWithChunk(ctx, t, chunk)
+			paused := pause(t, tc.server)
+			if tc.publishing {
+				wantRevenue += publishGenerated(ctx, t, cfg, chunk, 2)
+			}
+			ready.notReadySoonAfter(t, paused, tc.name+" hung")
+			if up := metric(t, addr, "touchline_ingest_clickhouse_up"); tc.upMetric && up != "0" {
+				t.Fatalf("touchline_ingest_clickhouse_up is %q while ClickHouse hangs", up)
+			}
+			time.Sleep(time.Until(paused.Add(8 * time.Second)))
+			if err := tc.server.Resume(); err != nil {
+				t.Fatal(err)
+			}
+			ready.waitFor(t, http.StatusOK, 2*time.Minute)
+			if !tc.publishing {
+				wantRevenue += publishGenerated(ctx, t, cfg, chunk, 2)
+			}
+			checkExactTotals(ctx, t, cfg, conn, 2*chunk, wantRevenue)
+			if up := metric(t, addr, "touchline_ingest_clickhouse_up"); up != "1" {
+				t.Fatalf("touchline_ingest_clickhouse_up is %q after %s is back", up, tc.name)
+			}
+			t.Logf("/readyz answered:%s", ready)
+		})
 	}
-	if took := notReady.Sub(paused); took > 6*time.Second {
-		t.Fatalf("/readyz said 503 %s after the broker hung; want within 6s:%s", took, ready)
-	}
-	ready.waitFor(t, http.StatusOK, 2*time.Minute)
-	wantRevenue += publishGenerated(ctx, t, cfg, chunk, 2)
-	checkExactTotals(ctx, t, cfg, conn, 2*chunk, wantRevenue)
-	t.Logf("/readyz answered:%s", ready)
 }
 
 // TestTopicsCreate runs `touchline topics create` on a namespace where no
@@ -589,6 +588,19 @@ func TestIngestRestartAfterCrashIsQuick(t *testing.T) {
 	}
 }
 
+// startWatched runs `touchline <service>` with the config at cfgPath until
+// the test ends, and watches its /readyz.
+func startWatched(t *testing.T, cfgPath, service string) *readiness {
+	t.Helper()
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	p, err := testenv.StartProcess(touchlineBin, logPath(t), "--config", cfgPath, "--http-addr", addr, service)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Kill)
+	return watchReadiness(t, addr)
+}
+
 // TestServicesReadinessHungClickHouse runs the identity, alerts and
 // segments services and stops ClickHouse with SIGSTOP: each /readyz
 // answers 503 within a few seconds and 200 again after SIGCONT.
@@ -599,23 +611,14 @@ func TestServicesReadinessHungClickHouse(t *testing.T) {
 	_, _, cfgPath := setup(ctx, t, 2, nil)
 	watches := map[string]*readiness{}
 	for _, service := range []string{"identity", "alerts", "segments"} {
-		addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
-		p, err := testenv.StartProcess(touchlineBin, logPath(t), "--config", cfgPath, "--http-addr", addr, service)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(p.Kill)
-		watches[service] = watchReadiness(t, addr)
+		watches[service] = startWatched(t, cfgPath, service)
 	}
 	for service, w := range watches {
 		t.Run(service+" ready", func(t *testing.T) { w.waitFor(t, http.StatusOK, 2*time.Minute) })
 	}
 	paused := pause(t, s.ClickHouse)
 	for service, w := range watches {
-		notReady := w.waitFor(t, http.StatusServiceUnavailable, 20*time.Second)
-		if took := notReady.Sub(paused); took > 6*time.Second {
-			t.Errorf("%s: /readyz said 503 %s after ClickHouse hung; want within 6s:%s", service, took, w)
-		}
+		w.notReadySoonAfter(t, paused, "ClickHouse hung under "+service)
 	}
 	if err := s.ClickHouse.Resume(); err != nil {
 		t.Fatal(err)
@@ -638,15 +641,7 @@ func TestServicesNotReadyWhileWritesFail(t *testing.T) {
 	defer cancel()
 	cfg, conn, cfgPath := setup(ctx, t, 2, nil)
 	watches := map[string]*readiness{}
-	start := func(service string) {
-		addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
-		p, err := testenv.StartProcess(touchlineBin, logPath(t), "--config", cfgPath, "--http-addr", addr, service)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(p.Kill)
-		watches[service] = watchReadiness(t, addr)
-	}
+	start := func(service string) { watches[service] = startWatched(t, cfgPath, service) }
 	start("ingest")
 	start("identity")
 	for _, w := range watches {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/backoff"
+	"github.com/touchline-io/touchline/pkg/health"
 )
 
 // Engine evaluates rules on a schedule, keeps their states durable in a
@@ -29,6 +30,9 @@ type Engine struct {
 
 	states map[stateKey]*State
 	due    map[string]time.Time // per rule, its next evaluation
+	// health fails while steps or rule evaluations fail (ClickHouse
+	// unreachable, say).
+	health *health.Status
 }
 
 // NewEngine returns an engine over rules whose states it loads from store.
@@ -42,12 +46,13 @@ func NewEngine(ctx context.Context, rules *Rules, source *Source, store *Store, 
 		return nil, err
 	}
 	return &Engine{rules: rules.Rules, source: source, store: store, sinks: sinks, cfg: cfg, metrics: metrics, log: log,
-		states: states, due: map[string]time.Time{}}, nil
+		states: states, due: map[string]time.Time{}, health: health.New(nil)}, nil
 }
 
-// Ready reports whether the engine can serve: always, since NewEngine
-// returns only once the states are loaded.
-func (e *Engine) Ready() error { return nil }
+// Ready reports whether the engine can serve: NewEngine returns only once
+// the states are loaded, and then it is ready unless its last step failed
+// or the last evaluation of a rule did.
+func (e *Engine) Ready() error { return e.health.Err() }
 
 // Outcome is the result of evaluating one rule for one group.
 type Outcome struct {
@@ -136,9 +141,11 @@ func (e *Engine) Step(ctx context.Context, at time.Time) error {
 		}
 		outcomes, err := e.plan(ctx, r, at)
 		if err != nil {
+			e.health.Fail("rule "+r.Name, err)
 			e.log.Warn("evaluating alert rule", zap.String("rule", r.Name), zap.Error(err))
 			continue
 		}
+		e.health.Pass("rule " + r.Name)
 		evaluated[r.Name] = true
 		e.metrics.observe(r, outcomes)
 		for i := range outcomes {
@@ -265,8 +272,13 @@ func (e *Engine) Run(ctx context.Context) error {
 	tick := time.NewTicker(e.cfg.Tick)
 	defer tick.Stop()
 	for {
-		if err := e.Step(ctx, time.Now()); err != nil && ctx.Err() == nil {
+		switch err := e.Step(ctx, time.Now()); {
+		case ctx.Err() != nil:
+		case err != nil:
+			e.health.Fail("step", err)
 			e.log.Error("alerts step failed; retrying at the next tick", zap.Error(err))
+		default:
+			e.health.Pass("step")
 		}
 		select {
 		case <-ctx.Done():

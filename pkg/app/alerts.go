@@ -17,7 +17,7 @@ import (
 
 // RunAlerts runs the alerts service of cfg, with its HTTP endpoints on
 // cfg.HTTPAddr, until ctx is cancelled. It creates the alerts topic when it
-// does not exist. Metrics, the KPI gauges included, register with reg.
+// does not exist and kafka.create_topics allows it. Metrics, the KPI gauges included, register with reg.
 func RunAlerts(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *zap.Logger) error {
 	rules, err := alerts.LoadRules(filepath.Join(cfg.Pipelines, alerts.RulesFile))
 	if err != nil {
@@ -38,7 +38,7 @@ func RunAlerts(ctx context.Context, cfg config.Config, reg *prometheus.Registry,
 			return err
 		}
 		defer cl.Close()
-		if err := kafka.EnsureTopics(ctx, cl, 1, -1, cfg.Kafka.Topics.Alerts); err != nil {
+		if err := prepareTopics(ctx, cfg, log, cfg.Kafka.Topics.Alerts); err != nil {
 			return err
 		}
 		registry, err := kafka.NewRegistry(cfg.Kafka)
@@ -56,7 +56,7 @@ func RunAlerts(ctx context.Context, cfg config.Config, reg *prometheus.Registry,
 		return err
 	}
 	log.Info("alerts service started", zap.Int("rules", len(rules.Rules)), zap.Int("sinks", len(sinks)))
-	return serve(ctx, cfg.HTTPAddr, reg, engine.Ready, engine.Run, log)
+	return serve(ctx, cfg.HTTPAddr, reg, conn, engine.Ready, engine.Run, log)
 }
 
 // NewAlertsEngine builds the alerts engine of cfg over conn: the attribution

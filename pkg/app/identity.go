@@ -10,19 +10,19 @@ import (
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/identity"
-	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/resolver"
 )
 
 // RunIdentity runs the identity resolver service of cfg, with its HTTP
 // endpoints on cfg.HTTPAddr, until ctx is cancelled. It creates the identity
-// topics when they do not exist. Metrics register with reg.
+// topics when they do not exist and kafka.create_topics allows it. Metrics
+// register with reg.
 func RunIdentity(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *zap.Logger) error {
 	rules, err := identity.LoadRules(filepath.Join(cfg.Pipelines, identity.RulesFile))
 	if err != nil {
 		return err
 	}
-	if err := ensureIdentityTopics(ctx, cfg, log); err != nil {
+	if err := prepareTopics(ctx, cfg, log, cfg.Kafka.Topics.IdentityLinks, cfg.Kafka.Topics.IdentityMap); err != nil {
 		return err
 	}
 	conn, err := clickhouse.Open(ctx, cfg.ClickHouse, log)
@@ -35,16 +35,5 @@ func RunIdentity(ctx context.Context, cfg config.Config, reg *prometheus.Registr
 		return err
 	}
 	defer svc.Close()
-	return serve(ctx, cfg.HTTPAddr, reg, svc.Ready, svc.Run, log)
-}
-
-// ensureIdentityTopics creates the identity links and map topics when they
-// do not exist.
-func ensureIdentityTopics(ctx context.Context, cfg config.Config, log *zap.Logger) error {
-	admin, err := kafka.NewClient(cfg.Kafka, log)
-	if err != nil {
-		return err
-	}
-	defer admin.Close()
-	return resolver.EnsureTopics(ctx, admin, cfg.Kafka.Topics, cfg.Identity.MapPartitions)
+	return serve(ctx, cfg.HTTPAddr, reg, conn, svc.Ready, svc.Run, log)
 }

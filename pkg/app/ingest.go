@@ -4,10 +4,12 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
@@ -17,6 +19,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/channel"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
+	"github.com/touchline-io/touchline/pkg/health"
 	"github.com/touchline-io/touchline/pkg/identity"
 	"github.com/touchline-io/touchline/pkg/identitymap"
 	"github.com/touchline-io/touchline/pkg/ingest"
@@ -69,9 +72,11 @@ func RunIngest(ctx context.Context, cfg config.Config, reg *prometheus.Registry,
 	if err != nil {
 		return err
 	}
-	// Ingest sends link requests to the identity resolver: make sure their
-	// topic is there even before the resolver first runs.
-	if err := ensureIdentityTopics(ctx, cfg, log); err != nil {
+	// Ingest reads the touchpoints, spend and identity map topics and writes
+	// dead letters and link requests: make sure they are all there, the
+	// link requests' even before the resolver first runs.
+	t := cfg.Kafka.Topics
+	if err := prepareTopics(ctx, cfg, log, t.Touchpoints, t.Spend, t.DeadLetter, t.IdentityLinks, t.IdentityMap); err != nil {
 		return err
 	}
 	persons, closeMap, err := followIdentityMap(ctx, cfg, "identity-map", log)
@@ -84,7 +89,7 @@ func RunIngest(ctx context.Context, cfg config.Config, reg *prometheus.Registry,
 		return err
 	}
 	defer closeSvc()
-	return serve(ctx, cfg.HTTPAddr, reg, svc.Ready, svc.Run, log)
+	return serve(ctx, cfg.HTTPAddr, reg, nil, svc.Ready, svc.Run, log)
 }
 
 // NewIngestService builds the ingest service of cfg around proc, resolving
@@ -136,16 +141,33 @@ func followIdentityMap(ctx context.Context, cfg config.Config, dir string, log *
 	return persons, closeMap, nil
 }
 
-// serve runs a service with /metrics, /healthz and /readyz (ready answers
-// it) on addr until ctx ends or either fails.
-func serve(ctx context.Context, addr string, reg *prometheus.Registry, ready func() error, run func(context.Context) error, log *zap.Logger) error {
-	srv, err := observe.Listen(addr, reg, ready, log)
+// The ClickHouse ping behind the /readyz of the identity, segments and
+// alerts services (ingest has its own, set by ingest.probe_interval and
+// ingest.probe_timeout).
+const (
+	probeInterval = time.Second
+	probeTimeout  = 3 * time.Second
+)
+
+// serve runs a service with /metrics, /healthz and /readyz on addr until
+// ctx ends or either fails. /readyz answers with ready and, when conn is
+// not nil, with a ping of ClickHouse through conn, which fails when
+// ClickHouse does not answer within probeTimeout (a hung server).
+func serve(ctx context.Context, addr string, reg *prometheus.Registry, conn driver.Conn, ready func() error, run func(context.Context) error, log *zap.Logger) error {
+	pings := health.New(nil)
+	srv, err := observe.Listen(addr, reg, func() error { return errors.Join(ready(), pings.Err()) }, log)
 	if err != nil {
 		return err
 	}
 	log.Info("serving metrics and health", zap.String("addr", srv.Addr()))
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx) })
+	if conn != nil {
+		g.Go(func() error {
+			pings.Probe(gctx, "clickhouse_ping", probeInterval, probeTimeout, conn.Ping)
+			return nil
+		})
+	}
 	g.Go(func() error { return run(gctx) })
 	return g.Wait()
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -10,14 +11,14 @@ import (
 
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
-	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/segmenter"
 	"github.com/touchline-io/touchline/pkg/segments"
 )
 
 // RunSegments runs the segments service of cfg (router and stateful stage),
 // with its HTTP endpoints on cfg.HTTPAddr, until ctx is cancelled. It
-// creates the segment topics when they do not exist.
+// creates the topics it reads and writes when they do not exist and
+// kafka.create_topics allows it.
 func RunSegments(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *zap.Logger) error {
 	defs, err := segments.LoadDefinitions(filepath.Join(cfg.Pipelines, segments.DefinitionsFile))
 	if err != nil {
@@ -27,10 +28,9 @@ func RunSegments(ctx context.Context, cfg config.Config, reg *prometheus.Registr
 	if err != nil {
 		return err
 	}
-	if err := ensureIdentityTopics(ctx, cfg, log); err != nil {
-		return err
-	}
-	if err := ensureSegmentTopics(ctx, cfg, log); err != nil {
+	t := cfg.Kafka.Topics
+	if err := prepareTopics(ctx, cfg, log, t.Touchpoints, t.IdentityLinks, t.IdentityMap,
+		t.SegmentInputs, t.SegmentChangelog, t.SegmentChanges); err != nil {
 		return err
 	}
 	persons, closeMap, err := followIdentityMap(ctx, cfg, "segments-identity-map", log)
@@ -57,20 +57,11 @@ func RunSegments(ctx context.Context, cfg config.Config, reg *prometheus.Registr
 		return err
 	}
 	defer svc.Close()
-	return serve(ctx, cfg.HTTPAddr, reg, svc.Ready, func(ctx context.Context) error {
+	ready := func() error { return errors.Join(svc.Ready(), router.Ready()) }
+	return serve(ctx, cfg.HTTPAddr, reg, conn, ready, func(ctx context.Context) error {
 		g, gctx := errgroup.WithContext(ctx)
 		g.Go(func() error { return router.Run(gctx) })
 		g.Go(func() error { return svc.Run(gctx) })
 		return g.Wait()
 	}, log)
-}
-
-// ensureSegmentTopics creates the segment topics when they do not exist.
-func ensureSegmentTopics(ctx context.Context, cfg config.Config, log *zap.Logger) error {
-	admin, err := kafka.NewClient(cfg.Kafka, log)
-	if err != nil {
-		return err
-	}
-	defer admin.Close()
-	return segmenter.EnsureTopics(ctx, admin, cfg.Kafka.Topics, cfg.Segments.Partitions)
 }

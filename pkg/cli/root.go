@@ -107,6 +107,7 @@ func NewRoot() *cobra.Command {
 	g.register(root)
 	root.AddCommand(
 		newMigrateCommand(g),
+		newTopicsCommand(g),
 		newProduceCommand(g),
 		newGenerateCommand(g),
 		newIngestCommand(g),

@@ -47,6 +47,8 @@ func TestErrorsCarryFileAndLine(t *testing.T) {
 		{"bad duration", "clickhouse:\n  dial_timeout: soon\n", ":2: "},
 		{"invalid value", "log:\n  level: info\nclickhouse:\n  database: \"no-dashes\"\n", ":3: clickhouse: "},
 		{"invalid sasl", "kafka:\n  sasl:\n    mechanism: GSSAPI\n", ":1: kafka: "},
+		{"dead-letter topic is the input topic", "log:\n  level: info\nkafka:\n  topics:\n    dead_letter: touchline.touchpoints\n",
+			":3: kafka: invalid kafka config: topics.touchpoints and topics.dead_letter both name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := write(t, tc.body)

@@ -41,8 +41,20 @@ type Config struct {
 	// is not flushed by then is left to the partitions' next owner. Default 15s.
 	RebalanceFlushTimeout time.Duration `yaml:"rebalance_flush_timeout"`
 	// SessionTimeout is how long the group waits for a silent instance before
-	// giving its partitions to others, e.g. after a crash. Default 45s.
+	// giving its partitions to others, e.g. after a crash: an instance
+	// restarted after a crash makes no progress for up to this long.
+	// Default 10s.
 	SessionTimeout time.Duration `yaml:"session_timeout"`
+	// ProbeInterval and ProbeTimeout schedule the ClickHouse and Kafka
+	// pings behind /readyz (and touchline_ingest_clickhouse_up): a ping
+	// that fails or takes longer than ProbeTimeout (a hung server) makes
+	// the service not ready. Defaults 1s and 3s.
+	ProbeInterval time.Duration `yaml:"probe_interval"`
+	ProbeTimeout  time.Duration `yaml:"probe_timeout"`
+	// StallTimeout is how long one write (a ClickHouse insert, a Kafka
+	// produce) may go unanswered before the service reports not ready
+	// while it keeps waiting. Default 10s.
+	StallTimeout time.Duration `yaml:"stall_timeout"`
 	// IdentityCacheEntries bounds the identifiers the local identity map
 	// keeps in memory in front of its database (0: none). Default
 	// identitymap.DefaultCacheEntries (4,000,000, at most 163 MiB).
@@ -66,7 +78,10 @@ func DefaultConfig() Config {
 		RetryBackoffMax:       10 * time.Second,
 		ShutdownTimeout:       30 * time.Second,
 		RebalanceFlushTimeout: 15 * time.Second,
-		SessionTimeout:        45 * time.Second,
+		SessionTimeout:        10 * time.Second,
+		ProbeInterval:         time.Second,
+		ProbeTimeout:          3 * time.Second,
+		StallTimeout:          10 * time.Second,
 		IdentityCacheEntries:  identitymap.DefaultCacheEntries,
 		Limits:                touchpoint.DefaultLimits(),
 		Scrub:                 scrub.DefaultConfig(),
@@ -95,6 +110,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: shutdown_timeout and rebalance_flush_timeout must be positive", ErrConfig)
 	case c.SessionTimeout < 6*time.Second:
 		return fmt.Errorf("%w: session_timeout must be at least 6s (the broker's minimum)", ErrConfig)
+	case c.ProbeInterval <= 0 || c.ProbeTimeout <= 0 || c.StallTimeout <= 0:
+		return fmt.Errorf("%w: probe_interval, probe_timeout and stall_timeout must be positive", ErrConfig)
 	case c.IdentityCacheEntries < 0:
 		return fmt.Errorf("%w: identity_cache_entries must not be negative", ErrConfig)
 	case c.Limits.MaxFieldBytes < 1 || c.Limits.MaxIdentifiers < 1 || c.Limits.MaxProperties < 0 || c.Limits.MaxFuture < 0:

@@ -10,19 +10,22 @@ import (
 
 // Metrics are the ingest service's Prometheus metrics.
 type Metrics struct {
-	records      *prometheus.CounterVec
-	rows         *prometheus.CounterVec
-	deadLetters  *prometheus.CounterVec
-	linkRequests prometheus.Counter
-	lookups      prometheus.Histogram
-	batchRows    prometheus.Histogram
-	flushSeconds prometheus.Histogram
-	writeErrors  *prometheus.CounterVec
-	lag          *prometheus.GaugeVec
-	buffered     prometheus.Gauge
-	commits      prometheus.Counter
-	commitErrors prometheus.Counter
-	clickhouseUp prometheus.Gauge
+	records     *prometheus.CounterVec
+	rows        *prometheus.CounterVec
+	deadLetters *prometheus.CounterVec
+	// deadLettersShrunk counts dead letters too large to carry their
+	// record whole, by what they kept.
+	deadLettersShrunk *prometheus.CounterVec
+	linkRequests      prometheus.Counter
+	lookups           prometheus.Histogram
+	batchRows         prometheus.Histogram
+	flushSeconds      prometheus.Histogram
+	writeErrors       *prometheus.CounterVec
+	lag               *prometheus.GaugeVec
+	buffered          prometheus.Gauge
+	commits           prometheus.Counter
+	commitErrors      prometheus.Counter
+	clickhouseUp      prometheus.Gauge
 }
 
 // NewMetrics creates the metrics and registers them with reg.
@@ -35,6 +38,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "rows_written_total", Help: "Rows written to ClickHouse, by table."}, []string{"table"}),
 		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "dead_letters_total", Help: "Records sent to the dead-letter topic, by topic and reason."}, []string{"topic", "reason"}),
+		deadLettersShrunk: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "dead_letters_shortened_total", Help: "Dead letters too large for one Kafka record, sent with their value cut (kept=value) or as their coordinates only (kept=record)."}, []string{"kept"}),
 		linkRequests: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "link_requests_total", Help: "Identity link requests sent to the resolver (events whose identifier set was not sent recently)."}),
 		lookups: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
@@ -56,9 +61,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		commitErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "offset_commit_errors_total", Help: "Failed offset commits; the records are consumed again later."}),
 		clickhouseUp: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
-			Name: "clickhouse_up", Help: "1 when the last ClickHouse write succeeded, 0 while writes fail and consumption is paused."}),
+			Name: "clickhouse_up", Help: "1 while ClickHouse answers its ping within ingest.probe_timeout and writes to it succeed, 0 otherwise."}),
 	}
-	reg.MustRegister(m.records, m.rows, m.deadLetters, m.linkRequests, m.lookups, m.batchRows, m.flushSeconds, m.writeErrors,
+	reg.MustRegister(m.records, m.rows, m.deadLetters, m.deadLettersShrunk, m.linkRequests, m.lookups, m.batchRows, m.flushSeconds, m.writeErrors,
 		m.lag, m.buffered, m.commits, m.commitErrors, m.clickhouseUp)
 	return m
 }

@@ -1,36 +1,37 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 
-	"github.com/touchline-io/touchline/pkg/backoff"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
+	"github.com/touchline-io/touchline/pkg/health"
 	"github.com/touchline-io/touchline/pkg/identity"
 	"github.com/touchline-io/touchline/pkg/kafka"
 )
 
-// Dead-letter headers. The record keeps its original key, value and headers.
-const (
-	HeaderReason          = "touchline.reason"
-	HeaderError           = "touchline.error"
-	HeaderSourceTopic     = "touchline.source.topic"
-	HeaderSourcePartition = "touchline.source.partition"
-	HeaderSourceOffset    = "touchline.source.offset"
-)
+// ErrNotReady reports that the service cannot currently do its work: a
+// write is being retried or has stalled, or ClickHouse does not answer its
+// ping. Consumption is paused meanwhile.
+var ErrNotReady = errors.New("not ready")
 
-// ErrNotReady reports that the service cannot currently write to ClickHouse.
-var ErrNotReady = errors.New("clickhouse writes are failing; consumption is paused")
+// Checks behind Ready, besides the write targets of retry.
+const (
+	checkClickHouse     = "clickhouse"
+	checkClickHousePing = "clickhouse_ping"
+	checkKafkaPing      = "kafka_ping"
+)
 
 // Service is the ingest service. Create it with New, then call Run once, then
 // Close. Ready is safe for concurrent use.
@@ -49,7 +50,10 @@ type Service struct {
 	batches  chan *buffer   // full buffers, to the flusher
 	closed   bool           // batches is closed: Run has returned
 	inflight sync.WaitGroup // buffers handed off and not yet flushed
-	healthy  atomic.Bool
+	health   *health.Status
+	// clickhouseDown holds the ClickHouse checks that fail; only the
+	// health status's change callback uses it, under the status's lock.
+	clickhouseDown map[string]bool
 }
 
 // New creates the service and its Kafka consumer (group cfg.Group, topics
@@ -60,10 +64,11 @@ func New(cfg Config, kcfg kafka.Config, conn driver.Conn, proc *Processor, m *Me
 		return nil, err
 	}
 	s := &Service{cfg: cfg, topics: kcfg.Topics, conn: conn, proc: proc, m: m, log: log,
-		buf: &buffer{}, links: newRecentLinks(), batches: make(chan *buffer)}
-	s.healthy.Store(true)
+		buf: &buffer{}, links: newRecentLinks(), batches: make(chan *buffer), clickhouseDown: map[string]bool{}}
+	s.health = health.New(s.healthChanged)
 	m.clickhouseUp.Set(1)
 	cl, err := kafka.NewClient(kcfg, log,
+		kgo.ProducerBatchMaxBytes(maxRecordBytes),
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.ConsumeTopics(kcfg.Topics.Touchpoints, kcfg.Topics.Spend),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
@@ -82,12 +87,34 @@ func New(cfg Config, kcfg kafka.Config, conn driver.Conn, proc *Processor, m *Me
 	return s, nil
 }
 
-// Ready returns nil while ClickHouse writes succeed, ErrNotReady otherwise.
+// Ready returns nil while the service can do its work, otherwise an error
+// wrapping ErrNotReady that names each failing check: a write target being
+// retried (clickhouse, dead_letter, identity_links, schema_registry) or
+// stalled past stall_timeout, or a ClickHouse or Kafka ping that fails or
+// times out.
 func (s *Service) Ready() error {
-	if s.healthy.Load() {
-		return nil
+	if err := s.health.Err(); err != nil {
+		return fmt.Errorf("%w: %w", ErrNotReady, err)
 	}
-	return ErrNotReady
+	return nil
+}
+
+// healthChanged logs a check that starts failing or recovers, and keeps
+// touchline_ingest_clickhouse_up in step with the ClickHouse checks.
+func (s *Service) healthChanged(check string, err error) {
+	if err != nil {
+		s.log.Warn("not ready", zap.String("check", check), zap.Error(err))
+	} else {
+		s.log.Info("ready again", zap.String("check", check))
+	}
+	if check == checkClickHouse || check == checkClickHousePing {
+		s.clickhouseDown[check] = err != nil
+		up := 1.0
+		if s.clickhouseDown[checkClickHouse] || s.clickhouseDown[checkClickHousePing] {
+			up = 0
+		}
+		s.m.clickhouseUp.Set(up)
+	}
 }
 
 // Close leaves the consumer group and closes the Kafka client. Call it after
@@ -108,6 +135,15 @@ func (s *Service) Run(ctx context.Context) error {
 	defer cancelFlush()
 	flushed := make(chan error, 1)
 	go func() { flushed <- s.flusher(flushCtx) }()
+	var probes sync.WaitGroup
+	for name, ping := range map[string]func(context.Context) error{checkClickHousePing: s.conn.Ping, checkKafkaPing: s.cl.Ping} {
+		probes.Add(1)
+		go func() {
+			defer probes.Done()
+			s.health.Probe(ctx, name, s.cfg.ProbeInterval, s.cfg.ProbeTimeout, ping)
+		}()
+	}
+	defer probes.Wait()
 	for ctx.Err() == nil {
 		s.pollOnce(ctx)
 	}
@@ -270,7 +306,13 @@ func (s *Service) add(r *kgo.Record, o outcome) {
 		s.buf.spendFrom = append(s.buf.spendFrom, r.Partition)
 	case o.rejection != nil:
 		rej := o.rejection
-		s.buf.dead = append(s.buf.dead, s.deadLetter(r, rej))
+		dead, fit := deadLetter(s.topics.DeadLetter, r, rej, maxRecordBytes)
+		if fit != "" {
+			s.m.deadLettersShrunk.WithLabelValues(fit).Inc()
+			s.log.Warn("dead letter too large for the topic; sending it shortened", zap.String("topic", r.Topic),
+				zap.Int32("partition", r.Partition), zap.Int64("offset", r.Offset), zap.String("kept", fit))
+		}
+		s.buf.dead = append(s.buf.dead, dead)
 		s.buf.deadFrom = append(s.buf.deadFrom, partitionRef{r.Topic, r.Partition})
 		s.m.deadLetters.WithLabelValues(r.Topic, string(rej.Reason)).Inc()
 		s.log.Debug("dead letter", zap.String("topic", r.Topic), zap.Int32("partition", r.Partition),
@@ -279,26 +321,13 @@ func (s *Service) add(r *kgo.Record, o outcome) {
 	s.buf.consumed(r, time.Now())
 }
 
-func (s *Service) deadLetter(r *kgo.Record, rej *Rejection) *kgo.Record {
-	headers := make([]kgo.RecordHeader, 0, len(r.Headers)+5)
-	headers = append(headers, r.Headers...)
-	headers = append(headers,
-		kgo.RecordHeader{Key: HeaderReason, Value: []byte(rej.Reason)},
-		kgo.RecordHeader{Key: HeaderError, Value: []byte(rej.Err.Error())},
-		kgo.RecordHeader{Key: HeaderSourceTopic, Value: []byte(r.Topic)},
-		kgo.RecordHeader{Key: HeaderSourcePartition, Value: []byte(strconv.Itoa(int(r.Partition)))},
-		kgo.RecordHeader{Key: HeaderSourceOffset, Value: []byte(strconv.FormatInt(r.Offset, 10))},
-	)
-	return &kgo.Record{Topic: s.topics.DeadLetter, Key: r.Key, Value: r.Value, Headers: headers}
-}
-
 // flush makes b durable (ClickHouse rows, then dead letters) and then commits
 // its offsets. Writes are retried until they succeed or ctx ends; parts
 // already written are not written again.
 func (s *Service) flush(ctx context.Context, b *buffer) error {
 	start := time.Now()
 	if len(b.touchpoints) > 0 {
-		if err := s.retry(ctx, "clickhouse", func(ctx context.Context) error {
+		if err := s.retry(ctx, checkClickHouse, func(ctx context.Context) error {
 			return clickhouse.InsertTouchpoints(ctx, s.conn, b.touchpoints)
 		}); err != nil {
 			return err
@@ -307,7 +336,7 @@ func (s *Service) flush(ctx context.Context, b *buffer) error {
 		b.touchpoints = nil
 	}
 	if len(b.spend) > 0 {
-		if err := s.retry(ctx, "clickhouse", func(ctx context.Context) error {
+		if err := s.retry(ctx, checkClickHouse, func(ctx context.Context) error {
 			return clickhouse.InsertSpend(ctx, s.conn, b.spend)
 		}); err != nil {
 			return err
@@ -317,11 +346,10 @@ func (s *Service) flush(ctx context.Context, b *buffer) error {
 	}
 	if len(b.dead) > 0 {
 		if err := s.retry(ctx, "dead_letter", func(ctx context.Context) error {
-			return s.cl.ProduceSync(ctx, b.dead...).FirstErr()
+			return s.produceDeadLetters(ctx, b)
 		}); err != nil {
 			return err
 		}
-		b.dead = nil
 	}
 	if len(b.links) > 0 {
 		if err := s.retry(ctx, "identity_links", func(ctx context.Context) error {
@@ -364,24 +392,45 @@ func (s *Service) commit(ctx context.Context, offsets map[string]map[int32]kgo.E
 	s.m.commits.Inc()
 }
 
-// retry runs op until it succeeds or ctx ends, backing off exponentially.
+// produceDeadLetters sends b's dead letters, keeping in b those that fail.
+// One the broker refuses as too large (a dead-letter topic with a smaller
+// max.message.bytes than the client's limit) is sent again as its
+// coordinates only, so that it never blocks its partition.
+func (s *Service) produceDeadLetters(ctx context.Context, b *buffer) error {
+	for {
+		var failed []*kgo.Record
+		var first error
+		shrunk := false
+		for _, res := range s.cl.ProduceSync(ctx, b.dead...) {
+			switch {
+			case res.Err == nil:
+			case errors.Is(res.Err, kerr.MessageTooLarge) && !coordinatesOnly(res.Record):
+				s.m.deadLettersShrunk.WithLabelValues(keptCoordinates).Inc()
+				s.log.Warn("the broker refused a dead letter as too large; sending its coordinates only", zap.Error(res.Err))
+				failed = append(failed, toCoordinates(res.Record))
+				shrunk = true
+			default:
+				failed = append(failed, res.Record)
+				first = cmp.Or(first, res.Err)
+			}
+		}
+		b.dead = failed
+		if first != nil || !shrunk {
+			return first
+		}
+	}
+}
+
+// retry runs op until it succeeds or ctx ends, backing off exponentially,
+// with the service not ready meanwhile and while an attempt stalls.
 // Consumption is paused meanwhile, which bounds memory.
 func (s *Service) retry(ctx context.Context, target string, op func(context.Context) error) error {
-	err := backoff.Retry(ctx, s.cfg.RetryBackoff, s.cfg.RetryBackoffMax, op, func(attempt int, wait time.Duration, err error) {
-		s.m.writeErrors.WithLabelValues(target).Inc()
-		if target == "clickhouse" {
-			s.healthy.Store(false)
-			s.m.clickhouseUp.Set(0)
-		}
-		s.log.Warn("write failed, retrying", zap.String("target", target), zap.Int("attempt", attempt),
-			zap.Duration("backoff", wait), zap.Error(err))
-	})
-	if err == nil && target == "clickhouse" && !s.healthy.Load() {
-		s.healthy.Store(true)
-		s.m.clickhouseUp.Set(1)
-		s.log.Info("clickhouse writes recovered")
-	}
-	return err
+	return s.health.Retry(ctx, target, s.cfg.RetryBackoff, s.cfg.RetryBackoffMax, s.cfg.StallTimeout, op,
+		func(attempt int, wait time.Duration, err error) {
+			s.m.writeErrors.WithLabelValues(target).Inc()
+			s.log.Warn("write failed, retrying", zap.String("target", target), zap.Int("attempt", attempt),
+				zap.Duration("backoff", wait), zap.Error(err))
+		})
 }
 
 func (s *Service) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {

@@ -110,29 +110,27 @@ func saslMechanism(c SASLConfig) sasl.Mechanism {
 }
 
 // EnsureTopics creates the topics that do not exist yet with the given number
-// of partitions and replication factor (-1 for the broker default).
+// of partitions and replication factor (-1 for the broker default), as
+// CreateTopics does.
 func EnsureTopics(ctx context.Context, cl *kgo.Client, partitions int32, replication int16, topics ...string) error {
-	return ensureTopics(ctx, cl, partitions, replication, nil, topics)
+	return ensureTopics(ctx, cl, TopicSpec{Partitions: partitions, Replication: replication}, topics)
 }
 
 // EnsureCompactedTopics is EnsureTopics for log-compacted topics (keyed
 // state such as the identity map).
 func EnsureCompactedTopics(ctx context.Context, cl *kgo.Client, partitions int32, replication int16, topics ...string) error {
-	compact := "compact"
-	return ensureTopics(ctx, cl, partitions, replication, map[string]*string{"cleanup.policy": &compact}, topics)
+	return ensureTopics(ctx, cl, TopicSpec{Partitions: partitions, Replication: replication, Compacted: true}, topics)
 }
 
-func ensureTopics(ctx context.Context, cl *kgo.Client, partitions int32, replication int16, configs map[string]*string, topics []string) error {
-	resp, err := kadm.NewClient(cl).CreateTopics(ctx, partitions, replication, configs, topics...)
-	if err != nil {
-		return fmt.Errorf("creating topics %v: %w", topics, err)
+// ensureTopics creates topics, each like like.
+func ensureTopics(ctx context.Context, cl *kgo.Client, like TopicSpec, topics []string) error {
+	specs := make([]TopicSpec, len(topics))
+	for i, t := range topics {
+		specs[i] = like
+		specs[i].Name = t
 	}
-	for _, t := range resp.Sorted() {
-		if t.Err != nil && !errors.Is(t.Err, kerr.TopicAlreadyExists) {
-			return fmt.Errorf("creating topic %s: %w", t.Topic, t.Err)
-		}
-	}
-	return nil
+	_, err := CreateTopics(ctx, cl, specs...)
+	return err
 }
 
 // NewRegistry returns the schema registry cfg names: a Confluent-compatible

@@ -28,6 +28,22 @@ type Config struct {
 	SchemaRegistry SchemaRegistryConfig `yaml:"schema_registry"`
 	// DialTimeout bounds connecting to a broker. Default 10s.
 	DialTimeout time.Duration `yaml:"dial_timeout"`
+	// CreateTopics makes each service create the topics it reads and
+	// writes when they are missing, as `touchline topics create` does.
+	// With false, a service refuses to start while one is missing. Default
+	// true.
+	CreateTopics bool `yaml:"create_topics"`
+	// Partitions is the partition count of the touchpoints, spend and
+	// dead-letter topics when touchline creates them (the identity and
+	// segment topics take theirs from those sections). Default 6.
+	Partitions int32 `yaml:"partitions"`
+	// ReplicationFactor of the topics touchline creates; -1 takes the
+	// broker's default.replication.factor. Default -1.
+	ReplicationFactor int16 `yaml:"replication_factor"`
+	// Retention is the retention.ms of the non-compacted topics touchline
+	// creates; 0 takes the broker's log.retention (7 days unless changed).
+	// Default 0.
+	Retention time.Duration `yaml:"retention"`
 }
 
 // Topics names the topics touchline uses.
@@ -82,9 +98,12 @@ type SchemaRegistryConfig struct {
 // DefaultConfig returns the defaults documented on Config.
 func DefaultConfig() Config {
 	return Config{
-		Brokers:     []string{"127.0.0.1:9092"},
-		ClientID:    "touchline",
-		DialTimeout: 10 * time.Second,
+		Brokers:           []string{"127.0.0.1:9092"},
+		ClientID:          "touchline",
+		DialTimeout:       10 * time.Second,
+		CreateTopics:      true,
+		Partitions:        6,
+		ReplicationFactor: -1,
 		Topics: Topics{
 			Touchpoints:      "touchline.touchpoints",
 			Spend:            "touchline.spend",
@@ -116,6 +135,17 @@ func (c Config) Validate() error {
 		c.Topics.SegmentInputs == "" || c.Topics.SegmentChangelog == "" || c.Topics.SegmentChanges == "" {
 		return fmt.Errorf("%w: every topic (touchpoints, spend, dead_letter, identity_links, identity_map, alerts, segment_inputs, segment_changelog, segment_changes) must be named", ErrConfig)
 	}
+	if err := c.Topics.distinct(); err != nil {
+		return err
+	}
+	switch {
+	case c.Partitions < 1:
+		return fmt.Errorf("%w: partitions must be at least 1", ErrConfig)
+	case c.ReplicationFactor == 0 || c.ReplicationFactor < -1:
+		return fmt.Errorf("%w: replication_factor must be at least 1, or -1 for the broker's default", ErrConfig)
+	case c.Retention < 0 || (c.Retention > 0 && c.Retention < time.Millisecond):
+		return fmt.Errorf("%w: retention must be 0 (the broker's default) or at least 1ms", ErrConfig)
+	}
 	switch strings.ToUpper(c.SASL.Mechanism) {
 	case "":
 	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
@@ -133,6 +163,28 @@ func (c Config) Validate() error {
 	}
 	if err := c.SchemaRegistry.TLS.Validate(); err != nil {
 		return fmt.Errorf("%w: schema_registry: %v", ErrConfig, err)
+	}
+	return nil
+}
+
+// distinct reports two settings that name the same topic. Every topic has
+// one role: a topic that is both read and written by a service (the
+// dead-letter topic set to the touchpoints topic, say) feeds the service
+// its own output and loops forever, and two roles on one topic mix record
+// kinds that their readers cannot tell apart.
+func (t Topics) distinct() error {
+	named := []struct{ key, topic string }{
+		{"touchpoints", t.Touchpoints}, {"spend", t.Spend}, {"dead_letter", t.DeadLetter},
+		{"identity_links", t.IdentityLinks}, {"identity_map", t.IdentityMap}, {"alerts", t.Alerts},
+		{"segment_inputs", t.SegmentInputs}, {"segment_changelog", t.SegmentChangelog}, {"segment_changes", t.SegmentChanges},
+	}
+	seen := map[string]string{}
+	for _, n := range named {
+		if other, ok := seen[n.topic]; ok {
+			return fmt.Errorf("%w: topics.%s and topics.%s both name %q; every topic needs its own name (a service reading its own output loops forever)",
+				ErrConfig, other, n.key, n.topic)
+		}
+		seen[n.topic] = n.key
 	}
 	return nil
 }

@@ -10,8 +10,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
-	"github.com/touchline-io/touchline/pkg/backoff"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
+	"github.com/touchline-io/touchline/pkg/health"
 	"github.com/touchline-io/touchline/pkg/identity"
 	"github.com/touchline-io/touchline/pkg/kafka"
 )
@@ -28,6 +28,7 @@ type Service struct {
 	res    *identity.Resolver
 	stale  atomic.Bool // the partition was (re)assigned: rebuild before applying
 	loaded atomic.Bool // the union-find holds the map: ready
+	health *health.Status
 }
 
 // New returns a resolver service; Run starts it.
@@ -35,7 +36,7 @@ func New(cfg Config, kcfg kafka.Config, conn driver.Conn, rules *identity.Rules,
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, kcfg: kcfg, conn: conn, rules: rules, m: m, log: log}
+	s := &Service{cfg: cfg, kcfg: kcfg, conn: conn, rules: rules, m: m, log: log, health: health.New(nil)}
 	// Every instance shares the transactional id: the one that becomes
 	// active fences a predecessor that is still alive but stalled.
 	sess, err := kafka.NewGroupTransactSession(kcfg, log,
@@ -64,12 +65,13 @@ func EnsureTopics(ctx context.Context, cl *kgo.Client, topics kafka.Topics, part
 }
 
 // Ready reports whether this instance holds the identity map (it is the
-// active resolver, or a standby that has not been assigned yet).
+// active resolver, or a standby that has not been assigned yet) and no
+// write is being retried.
 func (s *Service) Ready() error {
 	if !s.loaded.Load() && s.stale.Load() {
 		return fmt.Errorf("rebuilding the identity map")
 	}
-	return nil
+	return s.health.Err()
 }
 
 // Close leaves the group and closes the Kafka client; call it after Run.
@@ -275,9 +277,9 @@ func ReadMap(ctx context.Context, kcfg kafka.Config, log *zap.Logger, apply func
 }
 
 // retry runs op until it succeeds or ctx ends, backing off exponentially;
-// consumption waits meanwhile.
+// consumption waits meanwhile, and the service is not ready.
 func (s *Service) retry(ctx context.Context, target string, op func(context.Context) error) error {
-	return backoff.Retry(ctx, s.cfg.RetryBackoff, s.cfg.RetryBackoffMax, op, func(attempt int, wait time.Duration, err error) {
+	return s.health.Retry(ctx, target, s.cfg.RetryBackoff, s.cfg.RetryBackoffMax, 0, op, func(attempt int, wait time.Duration, err error) {
 		s.m.writeErrors.WithLabelValues(target).Inc()
 		s.log.Warn("identity write failed, retrying", zap.String("target", target), zap.Int("attempt", attempt),
 			zap.Duration("backoff", wait), zap.Error(err))

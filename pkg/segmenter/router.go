@@ -9,7 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
-	"github.com/touchline-io/touchline/pkg/backoff"
+	"github.com/touchline-io/touchline/pkg/health"
 	"github.com/touchline-io/touchline/pkg/ingest"
 	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/segments"
@@ -26,6 +26,9 @@ type Router struct {
 	m    *Metrics
 	log  *zap.Logger
 	sess *kgo.GroupTransactSession
+	// health fails while a ClickHouse read is retried or routing
+	// transactions abort.
+	health *health.Status
 
 	// mergeVersion is the version of the last forwarded identity_merges row.
 	// A starting router forwards every merge again: a merge of a person
@@ -40,7 +43,7 @@ func NewRouter(cfg Config, kcfg kafka.Config, conn driver.Conn, proc *ingest.Pro
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	r := &Router{cfg: cfg, kcfg: kcfg, conn: conn, proc: proc, m: m, log: log}
+	r := &Router{cfg: cfg, kcfg: kcfg, conn: conn, proc: proc, m: m, log: log, health: health.New(nil)}
 	sess, err := kafka.NewGroupTransactSession(kcfg, log,
 		kafka.Session{Group: cfg.RouterGroup, Topic: kcfg.Topics.Touchpoints, TransactionalID: cfg.RouterGroup + "-" + instance, Timeout: cfg.SessionTimeout},
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
@@ -54,6 +57,15 @@ func NewRouter(cfg Config, kcfg kafka.Config, conn driver.Conn, proc *ingest.Pro
 
 // Close leaves the group; call it after Run.
 func (r *Router) Close() { r.sess.Close() }
+
+// Ready reports whether the router routes: nil unless a ClickHouse read
+// is being retried or its last routing transaction aborted.
+func (r *Router) Ready() error {
+	if err := r.health.Err(); err != nil {
+		return fmt.Errorf("segments router: %w", err)
+	}
+	return nil
+}
 
 // Run routes until ctx ends.
 func (r *Router) Run(ctx context.Context) error {
@@ -103,9 +115,11 @@ func (r *Router) step(ctx context.Context, fetches kgo.Fetches) error {
 	}
 	if !committed {
 		r.m.writeErrors.WithLabelValues("kafka").Inc()
+		r.health.Fail("transaction", fmt.Errorf("aborted; routing the touchpoints again: %w", produced))
 		r.log.Warn("routing transaction aborted; routing the touchpoints again", zap.Error(produced))
 		return nil
 	}
+	r.health.Pass("transaction")
 	r.mergeVersion = max(r.mergeVersion, version)
 	r.m.routerSeconds.Observe(time.Since(start).Seconds())
 	return nil
@@ -131,7 +145,7 @@ func (r *Router) merges(ctx context.Context) ([]*kgo.Record, uint64, error) {
 	r.nextMerges = now.Add(r.cfg.MergePoll)
 	var out []*kgo.Record
 	version := r.mergeVersion
-	err := backoff.Retry(ctx, r.cfg.RetryBackoff, r.cfg.RetryBackoffMax, func(ctx context.Context) error {
+	err := r.health.Retry(ctx, "clickhouse", r.cfg.RetryBackoff, r.cfg.RetryBackoffMax, 0, func(ctx context.Context) error {
 		out, version = nil, r.mergeVersion
 		rows, err := r.conn.Query(ctx, MergesQuery, r.mergeVersion)
 		if err != nil {

@@ -17,8 +17,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/touchline-io/touchline/pkg/avro"
-	"github.com/touchline-io/touchline/pkg/backoff"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
+	"github.com/touchline-io/touchline/pkg/health"
 	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/segments"
 )
@@ -34,6 +34,7 @@ type Service struct {
 	sess   *kgo.GroupTransactSession
 	local  *localState
 	codecs *avro.Codecs
+	health *health.Status
 	// changeSchema is the schema id of SegmentChange records.
 	changeSchema int
 
@@ -48,15 +49,6 @@ type Service struct {
 	routed, routerChecked time.Time
 }
 
-// EnsureTopics creates the segment topics when they do not exist: inputs
-// and changes with partitions each, the changelog compacted with as many.
-func EnsureTopics(ctx context.Context, cl *kgo.Client, topics kafka.Topics, partitions int32) error {
-	if err := kafka.EnsureTopics(ctx, cl, partitions, -1, topics.SegmentInputs, topics.SegmentChanges); err != nil {
-		return err
-	}
-	return kafka.EnsureCompactedTopics(ctx, cl, partitions, -1, topics.SegmentChangelog)
-}
-
 // New returns the stateful stage; Run starts it. instance names this
 // instance among the group's (InstanceName); stateDir is the directory of
 // its local copy of the state (pebble), created when missing.
@@ -69,7 +61,7 @@ func New(ctx context.Context, cfg Config, kcfg kafka.Config, conn driver.Conn, d
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, kcfg: kcfg, conn: conn, defs: defs, m: m, log: log, codecs: avro.NewCodecs(reg),
+	s := &Service{cfg: cfg, kcfg: kcfg, conn: conn, defs: defs, m: m, log: log, codecs: avro.NewCodecs(reg), health: health.New(nil),
 		assigned: map[int32]bool{}, procs: map[int32]*segments.Processor{}, lastInput: map[int32]time.Time{}}
 	if s.changeSchema, err = avro.RegisterLatest(ctx, reg, avro.KindSegment, kcfg.Topics.SegmentChanges); err != nil {
 		return nil, err
@@ -133,7 +125,8 @@ func (s *Service) drop(partitions map[string][]int32) {
 	}
 }
 
-// Ready reports whether every assigned partition's state is loaded.
+// Ready reports whether every assigned partition's state is loaded and no
+// write is being retried.
 func (s *Service) Ready() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -142,7 +135,7 @@ func (s *Service) Ready() error {
 			return fmt.Errorf("rebuilding the state of partition %d", p)
 		}
 	}
-	return nil
+	return s.health.Err()
 }
 
 // Close leaves the group and closes the local state; call it after Run.
@@ -209,7 +202,7 @@ func (s *Service) step(ctx context.Context, fetches kgo.Fetches) error {
 	// produced; the transaction commits only once ClickHouse has them.
 	inserted := make(chan error, 1)
 	go func() {
-		inserted <- backoff.Retry(ctx, s.cfg.RetryBackoff, s.cfg.RetryBackoffMax, func(ctx context.Context) error {
+		inserted <- s.health.Retry(ctx, "clickhouse", s.cfg.RetryBackoff, s.cfg.RetryBackoffMax, 0, func(ctx context.Context) error {
 			return clickhouse.InsertSegmentChanges(ctx, s.conn, b.rows)
 		}, s.failed("clickhouse"))
 	}()
@@ -243,10 +236,12 @@ func (s *Service) step(ctx context.Context, fetches kgo.Fetches) error {
 			return ctx.Err()
 		}
 		s.m.writeErrors.WithLabelValues("kafka").Inc()
+		s.health.Fail("transaction", errors.Join(errors.New("aborted; processing the inputs again"), produced, insertErr))
 		s.log.Warn("transaction aborted; processing the inputs again", zap.NamedError("kafka", produced), zap.NamedError("clickhouse", insertErr),
 			zap.Int("inputs", inputs))
 		return nil
 	}
+	s.health.Pass("transaction")
 	if err := s.applyLocal(b, procs); err != nil {
 		return err
 	}
@@ -490,7 +485,7 @@ func (s *Service) processors(ctx context.Context) (map[int32]*segments.Processor
 	s.mu.Unlock()
 	for _, p := range missing {
 		var proc *segments.Processor
-		if err := backoff.Retry(ctx, s.cfg.RetryBackoff, s.cfg.RetryBackoffMax, func(ctx context.Context) error {
+		if err := s.health.Retry(ctx, "kafka", s.cfg.RetryBackoff, s.cfg.RetryBackoffMax, 0, func(ctx context.Context) error {
 			var err error
 			proc, err = s.rebuild(ctx, p)
 			return err

@@ -12,10 +12,8 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-	"go.uber.org/zap"
 
 	"github.com/touchline-io/touchline/pkg/analytics"
-	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/test/analyticscases"
 )
@@ -50,14 +48,7 @@ func TestAnalyticsCases(t *testing.T) {
 // connection to it, closed when the test ends.
 func loadFixture(ctx context.Context, t *testing.T, cfg config.Config, f analyticscases.Fixture) driver.Conn {
 	t.Helper()
-	if _, err := clickhouse.Migrate(ctx, cfg.ClickHouse, zap.NewNop()); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := clickhouse.Open(ctx, cfg.ClickHouse, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
+	conn := migrated(ctx, t, cfg)
 	if err := f.Load(ctx, conn); err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/touchline-io/touchline/pkg/avro"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/ingest"
 	"github.com/touchline-io/touchline/pkg/kafka"
@@ -32,34 +33,9 @@ func TestDeadLetters(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cfg, conn, cfgPath := setup(ctx, t, 2, nil)
-	p, encode := dialEncoding(ctx, t, cfg)
+	p, _ := dialEncoding(ctx, t, cfg)
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	valid := encode(goodTouchpoint("x", now, 1))
-
-	type bad struct {
-		name   string
-		value  []byte
-		reason touchpoint.Reason
-	}
-	missing := goodTouchpoint("", now, 1)
-	future := goodTouchpoint("future", now.Add(72*time.Hour), 1)
-	ancient := goodTouchpoint("ancient", time.Date(1999, 12, 31, 23, 0, 0, 0, time.UTC), 1)
-	negative := goodTouchpoint("negative", now, -5_000_000)
-	oversize := goodTouchpoint("oversize", now, 1)
-	oversize.PageURL = "https://example.com/?q=" + strings.Repeat("a", 9000)
-	badEmail := goodTouchpoint("bademail", now, 1)
-	badEmail.Identifiers = map[string]string{"email": "not-an-address"}
-	bads := []bad{
-		{"corrupt bytes", []byte("{\"event_id\": \"json is not avro\"}"), ingest.ReasonNotWireFormat},
-		{"unknown schema id", append([]byte{0, 0, 0, 3, 231}, valid[5:]...), ingest.ReasonUnknownSchema},
-		{"truncated body", valid[:len(valid)/2], ingest.ReasonCorrupt},
-		{"missing event_id", encode(missing), touchpoint.ReasonMissingField},
-		{"event_time in the future", encode(future), touchpoint.ReasonInvalidTime},
-		{"event_time before 2000", encode(ancient), touchpoint.ReasonInvalidTime},
-		{"negative revenue", encode(negative), touchpoint.ReasonNegativeRevenue},
-		{"oversize field", encode(oversize), touchpoint.ReasonOversizeField},
-		{"invalid email", encode(badEmail), ingest.ReasonInvalidIdentifier},
-	}
+	bads := badRecords(ctx, t, now)
 	var wantIDs []string
 	var wantRevenue int64
 	for i, b := range bads {
@@ -107,13 +83,9 @@ func TestDeadLetters(t *testing.T) {
 
 	dead := readDeadLetters(ctx, t, cfg, len(bads))
 	for _, b := range bads {
-		r, ok := dead[b.name]
-		if !ok {
-			t.Errorf("%s: not in the dead-letter topic", b.name)
+		r := checkDeadLetter(t, dead, b)
+		if r == nil {
 			continue
-		}
-		if reason := header(r, ingest.HeaderReason); reason != string(b.reason) {
-			t.Errorf("%s: reason %q, want %q (error: %s)", b.name, reason, b.reason, header(r, ingest.HeaderError))
 		}
 		if string(r.Value) != string(b.value) {
 			t.Errorf("%s: the dead letter does not carry the original bytes", b.name)
@@ -122,6 +94,21 @@ func TestDeadLetters(t *testing.T) {
 			t.Errorf("%s: source topic or error header missing: %v", b.name, r.Headers)
 		}
 	}
+}
+
+// checkDeadLetter returns the dead letter of b among dead (by key), failing
+// the test when there is none or its reason is not b's.
+func checkDeadLetter(t *testing.T, dead map[string]*kgo.Record, b badRecord) *kgo.Record {
+	t.Helper()
+	r, ok := dead[b.name]
+	if !ok {
+		t.Errorf("%s: not in the dead-letter topic", b.name)
+		return nil
+	}
+	if reason := header(r, ingest.HeaderReason); reason != string(b.reason) {
+		t.Errorf("%s: reason %q, want %q (error: %s)", b.name, reason, b.reason, header(r, ingest.HeaderError))
+	}
+	return r
 }
 
 func header(r *kgo.Record, key string) string {
@@ -150,4 +137,49 @@ func readDeadLetters(ctx context.Context, t *testing.T, cfg config.Config, n int
 		fs.EachRecord(func(r *kgo.Record) { out[string(r.Key)] = r })
 	}
 	return out
+}
+
+// badRecord is a record of one kind of bad input, with the reason ingest
+// must dead-letter it for.
+type badRecord struct {
+	name   string
+	value  []byte
+	reason touchpoint.Reason
+}
+
+// encodeTouchpoint encodes tp as the touchpoints topic carries it.
+func encodeTouchpoint(ctx context.Context, t *testing.T, tp *touchpoint.Touchpoint) []byte {
+	t.Helper()
+	reg, _ := avro.NewStaticRegistry(nil)
+	b, err := avro.NewCodecs(reg).Encode(ctx, avro.Latest(avro.KindTouchpoint).ID, tp.ToAvro())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// badRecords returns one record of every kind of bad input a producer can
+// send, for events at now.
+func badRecords(ctx context.Context, t *testing.T, now time.Time) []badRecord {
+	encode := func(tp *touchpoint.Touchpoint) []byte { return encodeTouchpoint(ctx, t, tp) }
+	valid := encode(goodTouchpoint("x", now, 1))
+	missing := goodTouchpoint("", now, 1)
+	future := goodTouchpoint("future", now.Add(72*time.Hour), 1)
+	ancient := goodTouchpoint("ancient", time.Date(1999, 12, 31, 23, 0, 0, 0, time.UTC), 1)
+	negative := goodTouchpoint("negative", now, -5_000_000)
+	oversize := goodTouchpoint("oversize", now, 1)
+	oversize.PageURL = "https://example.com/?q=" + strings.Repeat("a", 9000)
+	badEmail := goodTouchpoint("bademail", now, 1)
+	badEmail.Identifiers = map[string]string{"email": "not-an-address"}
+	return []badRecord{
+		{"corrupt bytes", []byte("{\"event_id\": \"json is not avro\"}"), ingest.ReasonNotWireFormat},
+		{"unknown schema id", append([]byte{0, 0, 0, 3, 231}, valid[5:]...), ingest.ReasonUnknownSchema},
+		{"truncated body", valid[:len(valid)/2], ingest.ReasonCorrupt},
+		{"missing event_id", encode(missing), touchpoint.ReasonMissingField},
+		{"event_time in the future", encode(future), touchpoint.ReasonInvalidTime},
+		{"event_time before 2000", encode(ancient), touchpoint.ReasonInvalidTime},
+		{"negative revenue", encode(negative), touchpoint.ReasonNegativeRevenue},
+		{"oversize field", encode(oversize), touchpoint.ReasonOversizeField},
+		{"invalid email", encode(badEmail), ingest.ReasonInvalidIdentifier},
+	}
 }

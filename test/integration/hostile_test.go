@@ -193,15 +193,7 @@ func dialEncoding(ctx context.Context, t *testing.T, cfg config.Config) (*publis
 		t.Fatal(err)
 	}
 	t.Cleanup(p.Close)
-	reg, _ := avro.NewStaticRegistry(nil)
-	codecs := avro.NewCodecs(reg)
-	return p, func(tp *touchpoint.Touchpoint) []byte {
-		b, err := codecs.Encode(ctx, avro.Latest(avro.KindTouchpoint).ID, tp.ToAvro())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	return p, func(tp *touchpoint.Touchpoint) []byte { return encodeTouchpoint(ctx, t, tp) }
 }
 
 // routedProperties returns the properties of event id on the segments

@@ -39,11 +39,17 @@ func setup(ctx context.Context, t *testing.T, partitions int32, tune func(*confi
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
+	return cfg, conn, configFile(t, cfg)
+}
+
+// configFile writes cfg as a service config file and returns its path.
+func configFile(t *testing.T, cfg config.Config) string {
+	t.Helper()
 	cfgPath := filepath.Join(t.TempDir(), "touchline.yaml")
 	if err := testenv.WriteConfig(cfg, cfgPath); err != nil {
 		t.Fatal(err)
 	}
-	return cfg, conn, cfgPath
+	return cfgPath
 }
 
 // startResolver runs the identity resolver as a process until the test ends.

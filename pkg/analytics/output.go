@@ -26,16 +26,18 @@ func CheckFormat(format string) error {
 }
 
 // Write prints the result as an aligned table (floats rounded to four
-// decimals, NULL spelled out), CSV with a header (values in full, NULL
-// empty), or a JSON array of row objects whose keys are the column names in
-// column order, numbers as numbers and NULL as null.
+// decimals, NULL spelled out, control characters and backslashes of text
+// escaped so that every row stays on one line), CSV with a header (values in
+// full, NULL empty, text that a spreadsheet would run as a formula
+// neutralised: see csvText), or a JSON array of row objects whose keys are
+// the column names in column order, numbers as numbers and NULL as null.
 func (res *Result) Write(w io.Writer, format string) error {
 	switch format {
 	case "csv":
 		cw := csv.NewWriter(w)
-		_ = cw.Write(res.Columns)
+		_ = cw.Write(cells(res.Columns, func(c string) string { return csvText(c, c) }))
 		for _, row := range res.Rows {
-			_ = cw.Write(cells(row, exact))
+			_ = cw.Write(cells(row, func(v any) string { return csvText(exact(v), v) }))
 		}
 		cw.Flush()
 		return cw.Error()
@@ -43,12 +45,54 @@ func (res *Result) Write(w io.Writer, format string) error {
 		return writeJSON(w, res)
 	default:
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, strings.Join(res.Columns, "\t")+"\t")
+		fmt.Fprintln(tw, strings.Join(cells(res.Columns, escapeControls), "\t")+"\t")
 		for _, row := range res.Rows {
-			fmt.Fprintln(tw, strings.Join(cells(row, rounded), "\t")+"\t")
+			fmt.Fprintln(tw, strings.Join(cells(row, func(v any) string { return escapeControls(rounded(v)) }), "\t")+"\t")
 		}
 		return tw.Flush()
 	}
+}
+
+// escapeControls escapes backslashes as \\, newlines, carriage returns and
+// tabs as \n, \r and \t, and other control characters as \xNN, as
+// ClickHouse's own text formats do.
+func escapeControls(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// formulaStarts are the first characters that make a spreadsheet read a CSV
+// cell as a formula (OWASP's CSV injection list).
+const formulaStarts = "=+-@\t\r"
+
+// csvText returns the CSV cell of value v rendered as s: text that starts
+// with = + - @, a tab or a carriage return gets a leading single quote, as
+// OWASP recommends, so that a spreadsheet shows it instead of running it.
+// Numbers are not text and keep their sign.
+func csvText(s string, v any) string {
+	if _, text := v.(string); text && s != "" && strings.ContainsRune(formulaStarts, rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }
 
 func writeJSON(w io.Writer, res *Result) error {
@@ -127,7 +171,7 @@ func rounded(v any) string {
 	return exact(v)
 }
 
-func cells(row []any, render func(any) string) []string {
+func cells[T any](row []T, render func(T) string) []string {
 	out := make([]string, len(row))
 	for i, v := range row {
 		out[i] = render(v)

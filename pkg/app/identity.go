@@ -35,7 +35,7 @@ func RunIdentity(ctx context.Context, cfg config.Config, reg *prometheus.Registr
 		return err
 	}
 	defer svc.Close()
-	return serve(ctx, cfg.HTTPAddr, reg, svc.Ready, svc.Run, log)
+	return serve(ctx, cfg, reg, svc.Ready, svc.Run, log)
 }
 
 // ensureIdentityTopics creates the identity links and map topics when they

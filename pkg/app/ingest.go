@@ -17,6 +17,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/channel"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
+	"github.com/touchline-io/touchline/pkg/identifiers"
 	"github.com/touchline-io/touchline/pkg/identity"
 	"github.com/touchline-io/touchline/pkg/identitymap"
 	"github.com/touchline-io/touchline/pkg/ingest"
@@ -50,11 +51,25 @@ func NewIngestProcessor(cfg config.Config) (*ingest.Processor, error) {
 	if err != nil {
 		return nil, err
 	}
-	norm, err := ids.Normalizer(cfg.Identifiers.Pepper)
+	norm, err := Normalizer(cfg, ids)
+	if err != nil {
+		return nil, err
+	}
+	return ingest.NewProcessor(avro.NewCodecs(reg), rules, norm, ids, cfg.Ingest.Limits), nil
+}
+
+// Normalizer returns the identifier normaliser of the identity rules with
+// the configuration's pepper, refusing a missing pepper that the
+// configuration requires.
+func Normalizer(cfg config.Config, rules *identity.Rules) (*identifiers.Normalizer, error) {
+	if err := cfg.Identifiers.CheckPepper(); err != nil {
+		return nil, err
+	}
+	norm, err := rules.Normalizer(cfg.Identifiers.Pepper)
 	if err != nil {
 		return nil, fmt.Errorf("identity rules: %w", err)
 	}
-	return ingest.NewProcessor(avro.NewCodecs(reg), rules, norm, ids, cfg.Ingest.Limits), nil
+	return norm, nil
 }
 
 // RunIngest runs the ingest service of cfg with its HTTP endpoints on
@@ -79,7 +94,7 @@ func RunIngest(ctx context.Context, cfg config.Config, reg *prometheus.Registry,
 		return err
 	}
 	defer closeSvc()
-	return serve(ctx, cfg.HTTPAddr, reg, svc.Ready, svc.Run, log)
+	return serve(ctx, cfg, reg, svc.Ready, svc.Run, log)
 }
 
 // NewIngestService builds the ingest service of cfg around proc, resolving
@@ -132,9 +147,10 @@ func followIdentityMap(ctx context.Context, cfg config.Config, dir string, log *
 }
 
 // serve runs a service with /metrics, /healthz and /readyz (ready answers
-// it) on addr until ctx ends or either fails.
-func serve(ctx context.Context, addr string, reg *prometheus.Registry, ready func() error, run func(context.Context) error, log *zap.Logger) error {
-	srv, err := observe.Listen(addr, reg, ready, log)
+// it), and the profiles when cfg.PProf is set, on cfg.HTTPAddr until ctx
+// ends or either fails.
+func serve(ctx context.Context, cfg config.Config, reg *prometheus.Registry, ready func() error, run func(context.Context) error, log *zap.Logger) error {
+	srv, err := observe.Listen(cfg.HTTPAddr, reg, ready, cfg.PProf, log)
 	if err != nil {
 		return err
 	}

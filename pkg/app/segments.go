@@ -57,7 +57,7 @@ func RunSegments(ctx context.Context, cfg config.Config, reg *prometheus.Registr
 		return err
 	}
 	defer svc.Close()
-	return serve(ctx, cfg.HTTPAddr, reg, svc.Ready, func(ctx context.Context) error {
+	return serve(ctx, cfg, reg, svc.Ready, func(ctx context.Context) error {
 		g, gctx := errgroup.WithContext(ctx)
 		g.Go(func() error { return router.Run(gctx) })
 		g.Go(func() error { return svc.Run(gctx) })

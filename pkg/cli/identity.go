@@ -12,6 +12,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/spf13/cobra"
 
+	"github.com/touchline-io/touchline/pkg/app"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/identifiers"
@@ -90,7 +91,7 @@ func parseIdentifier(cfg config.Config, arg string) (identifiers.Identifier, err
 	if err != nil {
 		return identifiers.Identifier{}, err
 	}
-	norm, err := rules.Normalizer(cfg.Identifiers.Pepper)
+	norm, err := app.Normalizer(cfg, rules)
 	if err != nil {
 		return identifiers.Identifier{}, err
 	}

@@ -64,6 +64,7 @@ func newServiceCommand(g *globals, use, short string, run func(context.Context, 
 				return err
 			}
 			defer log.Sync() //nolint:errcheck // stderr sync errors are meaningless
+			log.Info("starting "+use, zap.String("version", Build().String()))
 			return run(cmd.Context(), cfg, app.NewRegistry(), log)
 		},
 	}

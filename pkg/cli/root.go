@@ -101,9 +101,11 @@ func NewRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "touchline",
 		Short:         "Streaming omnichannel marketing analytics: Kafka in, ClickHouse out",
+		Version:       Build().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	g.register(root)
 	root.AddCommand(
 		newMigrateCommand(g),
@@ -116,6 +118,7 @@ func NewRoot() *cobra.Command {
 		newSegmentsCommand(g),
 		newDevCommand(g),
 		newQueryCommand(g),
+		newVersionCommand(),
 	)
 	return root
 }
@@ -138,6 +141,8 @@ func NewService(name string) *cobra.Command {
 		panic("unknown service " + name)
 	}
 	cmd.Use = name
+	cmd.Version = Build().String()
+	cmd.SetVersionTemplate("{{.Version}}\n")
 	cmd.SilenceUsage, cmd.SilenceErrors = true, true
 	g.register(cmd)
 	return cmd

@@ -142,6 +142,9 @@ func ParseDuration(s string) (time.Duration, error) {
 // overflow errors can be told from syntax errors.
 var validDurationSyntax = regexp.MustCompile(`^[-+]?([0-9]*(\.[0-9]*)?(ns|us|µs|μs|ms|s|m|h))+$`)
 
+// ErrDurationRange is the error of a duration longer than MaxDuration.
+var ErrDurationRange = fmt.Errorf("out of range: the longest is %s (100 years)", FormatDuration(MaxDuration))
+
 func tooLong(s string) error {
-	return fmt.Errorf("duration %q is out of range: the longest is %s (100 years)", s, FormatDuration(MaxDuration))
+	return fmt.Errorf("duration %q is %w", s, ErrDurationRange)
 }

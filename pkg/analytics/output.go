@@ -56,29 +56,17 @@ func (res *Result) Write(w io.Writer, format string) error {
 // escapeControls escapes backslashes as \\, newlines, carriage returns and
 // tabs as \n, \r and \t, and other control characters as \xNN, as
 // ClickHouse's own text formats do.
-func escapeControls(s string) string {
-	if !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }) {
-		return s
-	}
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r == '\\':
-			b.WriteString(`\\`)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r < 0x20 || r == 0x7f:
-			fmt.Fprintf(&b, `\x%02x`, r)
-		default:
-			b.WriteRune(r)
+func escapeControls(s string) string { return controlEscaper.Replace(s) }
+
+var controlEscaper = func() *strings.Replacer {
+	pairs := []string{`\`, `\\`, "\n", `\n`, "\r", `\r`, "\t", `\t`, "\x7f", `\x7f`}
+	for c := rune(0); c < 0x20; c++ {
+		if c != '\n' && c != '\r' && c != '\t' {
+			pairs = append(pairs, string(c), fmt.Sprintf(`\x%02x`, c))
 		}
 	}
-	return b.String()
-}
+	return strings.NewReplacer(pairs...)
+}()
 
 // formulaStarts are the first characters that make a spreadsheet read a CSV
 // cell as a formula (OWASP's CSV injection list).

@@ -43,22 +43,18 @@ func TestProduceReportsBadLines(t *testing.T) {
 	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.CommandContext(ctx, touchlineBin, "produce", "--config", cfgPath, "--file", file)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
-		t.Fatalf("exit: %v, want status 1\nstdout: %s\nstderr: %s", err, &stdout, &stderr)
+	stdout, stderr, status := runProduce(ctx, t, "--config", cfgPath, "--file", file)
+	if status != 1 {
+		t.Fatalf("exit status %d, want 1\nstdout: %s\nstderr: %s", status, stdout, stderr)
 	}
 	for _, want := range []string{"line 2: invalid JSON", `line 3: invalid JSON: json: unknown field "colour"`,
 		"line 5: event_id: is required", "line 6: revenue: is negative"} {
-		if !strings.Contains(stderr.String(), want) {
-			t.Errorf("stderr lacks %q:\n%s", want, &stderr)
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}
 	}
-	if !strings.Contains(stdout.String(), "produced 2 touchpoint records, rejected 4 lines") {
-		t.Errorf("stdout: %s", &stdout)
+	if !strings.Contains(stdout, "produced 2 touchpoint records, rejected 4 lines") {
+		t.Errorf("stdout: %s", stdout)
 	}
 	proc := startIngest(t, cfgPath, logPath(t))
 	defer proc.Kill()

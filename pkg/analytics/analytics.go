@@ -33,10 +33,12 @@ func LastDays(now time.Time, n int) Range {
 	return Range{From: to.AddDate(0, 0, -n), To: to}
 }
 
-// The times ClickHouse's DateTime can hold: a range must lie within them, as
-// a time outside them would wrap around and select other rows, or none.
+// A range must lie within the times ClickHouse's DateTime can hold: a time
+// outside them would wrap around and select other rows, or none.
 var (
+	// MinTime is the earliest time a DateTime holds, 1970-01-01T00:00:00Z.
 	MinTime = time.Unix(0, 0).UTC()
+	// MaxTime is the latest time a DateTime holds, 2106-02-07T06:28:15Z.
 	MaxTime = time.Unix(1<<32-1, 0).UTC()
 )
 

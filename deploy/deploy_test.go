@@ -145,8 +145,10 @@ func TestKubernetesRequiresThePepper(t *testing.T) {
 	if env["TOUCHLINE_REQUIRE_PEPPER"] != "true" {
 		t.Errorf("the touchline-env ConfigMap does not set TOUCHLINE_REQUIRE_PEPPER: %v", env)
 	}
-	if !peppered["touchline-ingest"] {
-		t.Errorf("ingest, which hashes, does not get the pepper (deployments with it: %v)", peppered)
+	for _, d := range []string{"touchline-ingest", "touchline-segments"} { // the services that hash
+		if !peppered[d] {
+			t.Errorf("%s, which hashes identifiers, does not get the pepper (deployments with it: %v)", d, peppered)
+		}
 	}
 	env["TOUCHLINE_PEPPER"] = "a-secret"
 	checkEnv(t, "kubernetes", env)

@@ -2,7 +2,7 @@
 GO ?= go
 # VERSION is stamped into the binaries (`touchline version`).
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
-LDFLAGS := -X github.com/touchline-io/touchline/pkg/cli.Version=$(VERSION)
+LDFLAGS := -X github.com/touchline-io/touchline/pkg/version.Version=$(VERSION)
 PYTHON ?= python3
 
 .DEFAULT_GOAL := help

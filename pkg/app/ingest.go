@@ -23,16 +23,17 @@ import (
 	"github.com/touchline-io/touchline/pkg/ingest"
 	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/observe"
+	"github.com/touchline-io/touchline/pkg/version"
 )
 
 // ChannelsFile is the channel rules file inside the pipelines directory.
 const ChannelsFile = "channels.yaml"
 
 // NewRegistry returns a Prometheus registry with the Go and process
-// collectors, for one service process.
+// collectors and touchline_build_info, for one service process.
 func NewRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), version.Collector())
 	return reg
 }
 

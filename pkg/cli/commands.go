@@ -18,6 +18,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/ingest"
 	"github.com/touchline-io/touchline/pkg/publish"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
+	"github.com/touchline-io/touchline/pkg/version"
 )
 
 func newMigrateCommand(g *globals) *cobra.Command {
@@ -69,7 +70,7 @@ func newServiceCommand(g *globals, use, short string, run func(context.Context, 
 				return err
 			}
 			defer log.Sync() //nolint:errcheck // stderr sync errors are meaningless
-			log.Info("starting "+use, zap.String("version", Build().String()))
+			log.Info("starting "+use, zap.String("version", version.Get().String()))
 			return run(cmd.Context(), cfg, app.NewRegistry(), log)
 		},
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/logging"
+	"github.com/touchline-io/touchline/pkg/version"
 )
 
 // globals are the connection flags every command shares. Set flags override
@@ -101,7 +102,7 @@ func NewRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "touchline",
 		Short:         "Streaming omnichannel marketing analytics: Kafka in, ClickHouse out",
-		Version:       Build().String(),
+		Version:       version.Get().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -141,7 +142,7 @@ func NewService(name string) *cobra.Command {
 		panic("unknown service " + name)
 	}
 	cmd.Use = name
-	cmd.Version = Build().String()
+	cmd.Version = version.Get().String()
 	cmd.SetVersionTemplate("{{.Version}}\n")
 	cmd.SilenceUsage, cmd.SilenceErrors = true, true
 	g.register(cmd)

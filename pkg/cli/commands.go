@@ -119,6 +119,9 @@ func newProduceCommand(g *globals) *cobra.Command {
 			report := newProgress(cmd.ErrOrStderr(), every)
 			readErr := publish.ReadJSONL(in, publish.Kind(kind), func(rec any) error { return ingestCheck(proc, rec) },
 				func(rec any) error {
+					if err := ctx.Err(); err != nil { // interrupted: stop reading, deliver what was read
+						return err
+					}
 					if err := p.Record(ctx, rec); err != nil {
 						return err
 					}

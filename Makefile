@@ -1,5 +1,8 @@
 # touchline's developer entry points. `make help` lists them.
 GO ?= go
+# VERSION is stamped into the binaries (`touchline version`).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS := -X github.com/touchline-io/touchline/pkg/version.Version=$(VERSION)
 PYTHON ?= python3
 
 .DEFAULT_GOAL := help
@@ -19,7 +22,7 @@ dev: ## all-in-one dev mode: embedded Kafka, all services, local ClickHouse, syn
 
 .PHONY: build
 build: ## build every command into bin/
-	$(GO) build -o bin/ ./cmd/...
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ ./cmd/...
 
 .PHONY: test
 test: deps ## unit tests, the integration suite on real Kafka and ClickHouse, and the chDB check

@@ -59,6 +59,7 @@ func TestBadRulesAreRefusedWithFileLineAndReason(t *testing.T) {
 		{"unknown kpi", head + "    kpi: ctrr\n    window: 1h\n    threshold: {below: 1}\n", 3, `unknown value "ctrr"`},
 		{"unknown key", head + "    kpi: ctr\n    windw: 1h\n", 4, `unknown key "windw"`},
 		{"bad duration", head + "    kpi: ctr\n    window: 1 hour\n", 4, `duration "1 hour"`},
+		{"window out of range", head + "    kpi: ctr\n    window: 213504d\n", 4, `duration "213504d" is out of range`},
 		{"no condition", head + "    kpi: ctr\n    window: 1h\n", 2, "condition is missing"},
 		{"two conditions", head + "    kpi: ctr\n    window: 1h\n    threshold: {below: 1}\n    change: {versus: week_ago, below: -5}\n", 6, "one condition"},
 		{"change without versus", head + "    kpi: ctr\n    window: 1h\n    change: {below: -5}\n", 5, "versus is missing"},

@@ -33,8 +33,27 @@ func LastDays(now time.Time, n int) Range {
 	return Range{From: to.AddDate(0, 0, -n), To: to}
 }
 
-// Validate reports an empty or inverted range.
+// A range must lie within the times ClickHouse's DateTime can hold: a time
+// outside them would wrap around and select other rows, or none.
+var (
+	// MinTime is the earliest time a DateTime holds, 1970-01-01T00:00:00Z.
+	MinTime = time.Unix(0, 0).UTC()
+	// MaxTime is the latest time a DateTime holds, 2106-02-07T06:28:15Z.
+	MaxTime = time.Unix(1<<32-1, 0).UTC()
+)
+
+// Validate reports an empty or inverted range, and one that reaches outside
+// [MinTime, MaxTime].
 func (r Range) Validate() error {
+	for _, t := range []struct {
+		name string
+		at   time.Time
+	}{{"to", r.To}, {"from", r.From}} {
+		if t.at.Before(MinTime) || t.at.After(MaxTime) {
+			return fmt.Errorf("%s %s is out of range: ClickHouse holds times from %s to %s", t.name,
+				t.at.UTC().Format(time.RFC3339), MinTime.Format(time.RFC3339), MaxTime.Format(time.RFC3339))
+		}
+	}
 	if !r.From.Before(r.To) {
 		return fmt.Errorf("empty time range: from %s is not before to %s",
 			r.From.UTC().Format(time.RFC3339), r.To.UTC().Format(time.RFC3339))
@@ -110,8 +129,12 @@ func quote(s string) string {
 }
 
 // timeLit renders t as a DateTime literal in UTC (whole seconds; ranges are
-// given to the second).
+// given to the second). A time before MinTime, such as the start of a long
+// lookback, renders as MinTime: no stored event is older.
 func timeLit(t time.Time) string {
+	if t.Before(MinTime) {
+		t = MinTime
+	}
 	return "toDateTime(" + quote(t.UTC().Format(time.DateTime)) + ", 'UTC')"
 }
 

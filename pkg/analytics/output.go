@@ -26,16 +26,18 @@ func CheckFormat(format string) error {
 }
 
 // Write prints the result as an aligned table (floats rounded to four
-// decimals, NULL spelled out), CSV with a header (values in full, NULL
-// empty), or a JSON array of row objects whose keys are the column names in
-// column order, numbers as numbers and NULL as null.
+// decimals, NULL spelled out, control characters and backslashes of text
+// escaped so that every row stays on one line), CSV with a header (values in
+// full, NULL empty, text that a spreadsheet would run as a formula
+// neutralised: see csvText), or a JSON array of row objects whose keys are
+// the column names in column order, numbers as numbers and NULL as null.
 func (res *Result) Write(w io.Writer, format string) error {
 	switch format {
 	case "csv":
 		cw := csv.NewWriter(w)
-		_ = cw.Write(res.Columns)
+		_ = cw.Write(cells(res.Columns, func(c string) string { return csvText(c, c) }))
 		for _, row := range res.Rows {
-			_ = cw.Write(cells(row, exact))
+			_ = cw.Write(cells(row, func(v any) string { return csvText(exact(v), v) }))
 		}
 		cw.Flush()
 		return cw.Error()
@@ -43,12 +45,43 @@ func (res *Result) Write(w io.Writer, format string) error {
 		return writeJSON(w, res)
 	default:
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, strings.Join(res.Columns, "\t")+"\t")
+		fmt.Fprintln(tw, strings.Join(cells(res.Columns, TableText), "\t")+"\t")
 		for _, row := range res.Rows {
-			fmt.Fprintln(tw, strings.Join(cells(row, rounded), "\t")+"\t")
+			fmt.Fprintln(tw, strings.Join(cells(row, func(v any) string { return TableText(rounded(v)) }), "\t")+"\t")
 		}
 		return tw.Flush()
 	}
+}
+
+// TableText escapes text for a cell of a text table, so that the cell stays
+// on one line and in its column: backslashes as \\, newlines, carriage
+// returns and tabs as \n, \r and \t, and other control characters as \xNN,
+// as ClickHouse's own text formats do.
+func TableText(s string) string { return controlEscaper.Replace(s) }
+
+var controlEscaper = func() *strings.Replacer {
+	pairs := []string{`\`, `\\`, "\n", `\n`, "\r", `\r`, "\t", `\t`, "\x7f", `\x7f`}
+	for c := rune(0); c < 0x20; c++ {
+		if c != '\n' && c != '\r' && c != '\t' {
+			pairs = append(pairs, string(c), fmt.Sprintf(`\x%02x`, c))
+		}
+	}
+	return strings.NewReplacer(pairs...)
+}()
+
+// formulaStarts are the first characters that make a spreadsheet read a CSV
+// cell as a formula (OWASP's CSV injection list).
+const formulaStarts = "=+-@\t\r"
+
+// csvText returns the CSV cell of value v rendered as s: text that starts
+// with = + - @, a tab or a carriage return gets a leading single quote, as
+// OWASP recommends, so that a spreadsheet shows it instead of running it.
+// Numbers are not text and keep their sign.
+func csvText(s string, v any) string {
+	if _, text := v.(string); text && s != "" && strings.ContainsRune(formulaStarts, rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }
 
 func writeJSON(w io.Writer, res *Result) error {
@@ -127,7 +160,7 @@ func rounded(v any) string {
 	return exact(v)
 }
 
-func cells(row []any, render func(any) string) []string {
+func cells[T any](row []T, render func(T) string) []string {
 	out := make([]string, len(row))
 	for i, v := range row {
 		out[i] = render(v)

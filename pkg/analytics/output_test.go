@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 )
 
 var sample = &Result{
@@ -62,5 +63,74 @@ func TestWriteCSVAndTable(t *testing.T) {
 func TestCheckFormat(t *testing.T) {
 	if err := CheckFormat("xml"); err == nil {
 		t.Error("xml accepted")
+	}
+}
+
+// TestTableKeepsEachRowOnOneLine: a value with a newline, a tab or other
+// control characters used to split its row over several lines.
+func TestTableKeepsEachRowOnOneLine(t *testing.T) {
+	res := &Result{Columns: []string{"campaign", "n"}, Rows: [][]any{
+		{"spring\nsale\tA\\B\x00", uint64(1)},
+		{"plain", uint64(22)},
+	}}
+	var out bytes.Buffer
+	if err := res.Write(&out, "table"); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("%d lines, want 3:\n%s", len(lines), out.String())
+	}
+	if got := strings.Fields(lines[1]); len(got) != 2 || got[0] != `spring\nsale\tA\\B\x00` || got[1] != "1" {
+		t.Errorf("row 1 = %q", lines[1])
+	}
+	if len(lines[1]) != len(lines[2]) {
+		t.Errorf("rows not aligned:\n%s", out.String())
+	}
+}
+
+// TestCSVNeutralisesFormulas: text cells a spreadsheet would run as a
+// formula get a leading single quote (OWASP's CSV injection advice); numbers
+// keep their sign.
+func TestCSVNeutralisesFormulas(t *testing.T) {
+	res := &Result{Columns: []string{"campaign", "delta"}, Rows: [][]any{
+		{"=HYPERLINK(\"http://x\")", int64(-3)},
+		{"+1", -0.5},
+		{"-2", nil},
+		{"@SUM(A1)", uint64(0)},
+		{"\tx", int64(1)},
+		{"a=b", int64(2)},
+	}}
+	var out bytes.Buffer
+	if err := res.Write(&out, "csv"); err != nil {
+		t.Fatal(err)
+	}
+	want := "campaign,delta\n" +
+		"\"'=HYPERLINK(\"\"http://x\"\")\",-3\n" +
+		"'+1,-0.5\n" +
+		"'-2,\n" +
+		"'@SUM(A1),0\n" +
+		"'\tx,1\n" +
+		"a=b,2\n"
+	if out.String() != want {
+		t.Errorf("csv:\n%q\nwant:\n%q", out.String(), want)
+	}
+}
+
+// TestRangeRefusesTimesClickHouseCannotHold: --to 2200-01-01 used to run and
+// return nothing, as ClickHouse's DateTime wrapped it around.
+func TestRangeRefusesTimesClickHouseCannotHold(t *testing.T) {
+	day := func(y int) time.Time { return time.Date(y, 1, 1, 0, 0, 0, 0, time.UTC) }
+	for _, r := range []Range{{From: day(2026), To: day(2200)}, {From: day(1969), To: day(2026)}, {From: day(2107), To: day(2108)}} {
+		if err := r.Validate(); err == nil || !strings.Contains(err.Error(), "out of range: ClickHouse holds times from 1970-01-01T00:00:00Z to 2106-02-07T06:28:15Z") {
+			t.Errorf("%v: %v, want out of range", r, err)
+		}
+	}
+	if err := (Range{From: MinTime, To: MaxTime}).Validate(); err != nil {
+		t.Errorf("the whole span: %v", err)
+	}
+	// A lookback reaching before 1970 starts at 1970.
+	if got := timeLit(day(1950)); got != "toDateTime('1970-01-01 00:00:00', 'UTC')" {
+		t.Errorf("timeLit(1950) = %s", got)
 	}
 }

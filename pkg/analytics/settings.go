@@ -1,8 +1,10 @@
 package analytics
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -92,21 +94,57 @@ func setAttribution(a *Attribution, key string, v *yaml.Node) error {
 	return err
 }
 
+// MaxDuration is the longest duration ParseDuration accepts: 100 years,
+// 36500d. ClickHouse's DateTime spans 1970 to 2106, so no window, lookback
+// or half-life longer than that can mean anything, and a count of days much
+// larger would wrap around time.Duration's 292 years.
+const MaxDuration = 36500 * 24 * time.Hour
+
+// durationUnits are the units ParseDuration reads beyond time.ParseDuration's.
+var durationUnits = []struct {
+	suffix, name string
+	unit         time.Duration
+}{{"d", "days", 24 * time.Hour}, {"w", "weeks", 7 * 24 * time.Hour}}
+
 // ParseDuration reads a duration as time.ParseDuration does, and also in
-// whole days or weeks: "30d", "2w". It refuses negative durations.
+// whole days or weeks: "30d", "2w". It refuses negative durations and those
+// longer than MaxDuration. Every duration of the pipelines files, the
+// segment definitions and the CLI's flags goes through it.
 func ParseDuration(s string) (time.Duration, error) {
-	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
-		if n, ok := strings.CutSuffix(s, suffix); ok {
-			k, err := strconv.Atoi(n)
-			if err != nil || k < 0 {
-				return 0, fmt.Errorf("duration %q: want a whole number of %s, or a Go duration like 36h", s, map[string]string{"d": "days", "w": "weeks"}[suffix])
-			}
-			return time.Duration(k) * unit, nil
+	for _, u := range durationUnits {
+		n, ok := strings.CutSuffix(s, u.suffix)
+		if !ok {
+			continue
 		}
+		k, err := strconv.ParseInt(n, 10, 64)
+		if errors.Is(err, strconv.ErrRange) || err == nil && k > int64(MaxDuration/u.unit) {
+			return 0, tooLong(s)
+		}
+		if err != nil || k < 0 {
+			return 0, fmt.Errorf("duration %q: want a whole number of %s, or a Go duration like 36h", s, u.name)
+		}
+		return time.Duration(k) * u.unit, nil
 	}
 	d, err := time.ParseDuration(s)
+	if err != nil && strings.Contains(err.Error(), "invalid duration") && validDurationSyntax.MatchString(s) {
+		return 0, tooLong(s)
+	}
 	if err != nil || d < 0 {
 		return 0, fmt.Errorf("duration %q: want e.g. 30d, 2w, 36h or 90m", s)
 	}
+	if d > MaxDuration {
+		return 0, tooLong(s)
+	}
 	return d, nil
+}
+
+// validDurationSyntax matches what time.ParseDuration reads, so that its
+// overflow errors can be told from syntax errors.
+var validDurationSyntax = regexp.MustCompile(`^[-+]?([0-9]*(\.[0-9]*)?(ns|us|µs|μs|ms|s|m|h))+$`)
+
+// ErrDurationRange is the error of a duration longer than MaxDuration.
+var ErrDurationRange = fmt.Errorf("out of range: the longest is %s (100 years)", FormatDuration(MaxDuration))
+
+func tooLong(s string) error {
+	return fmt.Errorf("duration %q is %w", s, ErrDurationRange)
 }

@@ -56,7 +56,7 @@ func RunAlerts(ctx context.Context, cfg config.Config, reg *prometheus.Registry,
 		return err
 	}
 	log.Info("alerts service started", zap.Int("rules", len(rules.Rules)), zap.Int("sinks", len(sinks)))
-	return serve(ctx, cfg.HTTPAddr, reg, conn, engine.Ready, engine.Run, log)
+	return serve(ctx, cfg, reg, conn, engine.Ready, engine.Run, log)
 }
 
 // NewAlertsEngine builds the alerts engine of cfg over conn: the attribution

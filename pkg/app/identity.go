@@ -35,5 +35,5 @@ func RunIdentity(ctx context.Context, cfg config.Config, reg *prometheus.Registr
 		return err
 	}
 	defer svc.Close()
-	return serve(ctx, cfg.HTTPAddr, reg, conn, svc.Ready, svc.Run, log)
+	return serve(ctx, cfg, reg, conn, svc.Ready, svc.Run, log)
 }

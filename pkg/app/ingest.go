@@ -20,22 +20,24 @@ import (
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/health"
+	"github.com/touchline-io/touchline/pkg/identifiers"
 	"github.com/touchline-io/touchline/pkg/identity"
 	"github.com/touchline-io/touchline/pkg/identitymap"
 	"github.com/touchline-io/touchline/pkg/ingest"
 	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/observe"
 	"github.com/touchline-io/touchline/pkg/scrub"
+	"github.com/touchline-io/touchline/pkg/version"
 )
 
 // ChannelsFile is the channel rules file inside the pipelines directory.
 const ChannelsFile = "channels.yaml"
 
 // NewRegistry returns a Prometheus registry with the Go and process
-// collectors, for one service process.
+// collectors and touchline_build_info, for one service process.
 func NewRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), version.Collector())
 	return reg
 }
 
@@ -54,15 +56,29 @@ func NewIngestProcessor(cfg config.Config) (*ingest.Processor, error) {
 	if err != nil {
 		return nil, err
 	}
-	norm, err := ids.Normalizer(cfg.Identifiers.Pepper)
+	norm, err := Normalizer(cfg, ids)
 	if err != nil {
-		return nil, fmt.Errorf("identity rules: %w", err)
+		return nil, err
 	}
 	scrubber, err := scrub.New(cfg.Ingest.Scrub)
 	if err != nil {
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
 	return ingest.NewProcessor(avro.NewCodecs(reg), rules, norm, ids, cfg.Ingest.Limits).WithScrubber(scrubber), nil
+}
+
+// Normalizer returns the identifier normaliser of the identity rules with
+// the configuration's pepper, refusing a missing pepper that the
+// configuration requires.
+func Normalizer(cfg config.Config, rules *identity.Rules) (*identifiers.Normalizer, error) {
+	if err := cfg.Identifiers.CheckPepper(); err != nil {
+		return nil, err
+	}
+	norm, err := rules.Normalizer(cfg.Identifiers.Pepper)
+	if err != nil {
+		return nil, fmt.Errorf("identity rules: %w", err)
+	}
+	return norm, nil
 }
 
 // RunIngest runs the ingest service of cfg with its HTTP endpoints on
@@ -89,7 +105,7 @@ func RunIngest(ctx context.Context, cfg config.Config, reg *prometheus.Registry,
 		return err
 	}
 	defer closeSvc()
-	return serve(ctx, cfg.HTTPAddr, reg, nil, svc.Ready, svc.Run, log)
+	return serve(ctx, cfg, reg, nil, svc.Ready, svc.Run, log)
 }
 
 // NewIngestService builds the ingest service of cfg around proc, resolving
@@ -149,13 +165,14 @@ const (
 	probeTimeout  = 3 * time.Second
 )
 
-// serve runs a service with /metrics, /healthz and /readyz on addr until
-// ctx ends or either fails. /readyz answers with ready and, when conn is
-// not nil, with a ping of ClickHouse through conn, which fails when
-// ClickHouse does not answer within probeTimeout (a hung server).
-func serve(ctx context.Context, addr string, reg *prometheus.Registry, conn driver.Conn, ready func() error, run func(context.Context) error, log *zap.Logger) error {
+// serve runs a service with /metrics, /healthz and /readyz, and the
+// profiles when cfg.PProf is set, on cfg.HTTPAddr until ctx ends or either
+// fails. /readyz answers with ready and, when conn is not nil, with a ping
+// of ClickHouse through conn, which fails when ClickHouse does not answer
+// within probeTimeout (a hung server).
+func serve(ctx context.Context, cfg config.Config, reg *prometheus.Registry, conn driver.Conn, ready func() error, run func(context.Context) error, log *zap.Logger) error {
 	pings := health.New(nil)
-	srv, err := observe.Listen(addr, reg, func() error { return errors.Join(ready(), pings.Err()) }, log)
+	srv, err := observe.Listen(cfg.HTTPAddr, reg, func() error { return errors.Join(ready(), pings.Err()) }, cfg.PProf, log)
 	if err != nil {
 		return err
 	}

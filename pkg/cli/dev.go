@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -65,6 +66,7 @@ func newGenerateCommand(g *globals) *cobra.Command {
 	var (
 		traffic generate.Config
 		out     string
+		every   time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "generate --events N --persons P --days D --seed S [--out PREFIX]",
@@ -88,12 +90,14 @@ func newGenerateCommand(g *globals) *cobra.Command {
 			}
 			defer p.Close()
 			ctx := cmd.Context()
-			n, s, err := p.Generated(ctx, gen, nil)
-			if err != nil {
-				return err
-			}
-			if err := p.Flush(ctx); err != nil {
-				return err
+			report, sent := newProgress(cmd.ErrOrStderr(), every), 0
+			n, s, err := p.Generated(ctx, gen, func(*touchpoint.Touchpoint) error {
+				sent++
+				report.maybe("generate: %d of %d touchpoints handed to Kafka", sent, traffic.Events)
+				return nil
+			})
+			if ferr := flush(ctx, p); ferr != nil || err != nil {
+				return errors.Join(err, ferr)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "produced %d touchpoints to %s and %d spend records to %s\n",
 				n, cfg.Kafka.Topics.Touchpoints, s, cfg.Kafka.Topics.Spend)
@@ -102,6 +106,7 @@ func newGenerateCommand(g *globals) *cobra.Command {
 	}
 	trafficFlags(cmd, &traffic, 10000, 1000)
 	cmd.Flags().StringVar(&out, "out", "", "write PREFIX.touchpoints.jsonl and PREFIX.spend.jsonl instead of producing to Kafka")
+	progressFlag(cmd, &every)
 	return cmd
 }
 

@@ -12,6 +12,8 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/spf13/cobra"
 
+	"github.com/touchline-io/touchline/pkg/analytics"
+	"github.com/touchline-io/touchline/pkg/app"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/identifiers"
@@ -90,7 +92,7 @@ func parseIdentifier(cfg config.Config, arg string) (identifiers.Identifier, err
 	if err != nil {
 		return identifiers.Identifier{}, err
 	}
-	norm, err := rules.Normalizer(cfg.Identifiers.Pepper)
+	norm, err := app.Normalizer(cfg, rules)
 	if err != nil {
 		return identifiers.Identifier{}, err
 	}
@@ -107,16 +109,19 @@ func parseIdentifier(cfg config.Config, arg string) (identifiers.Identifier, err
 func printPerson(cmd *cobra.Command, p *resolver.Person) error {
 	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "person\t%s\nfirst seen\t%s\n\nidentifiers\n", p.PersonID, p.FirstSeen.UTC().Format(time.RFC3339))
+	// Identifier values and request ids come from producers: escaped, so
+	// that each stays on its line.
+	esc := analytics.TableText
 	for _, k := range p.Identifiers {
-		fmt.Fprintf(tw, "%s:%s\n", k.Type, k.Value)
+		fmt.Fprintf(tw, "%s:%s\n", esc(k.Type), esc(k.Value))
 	}
 	fmt.Fprintf(tw, "\nmerged person\tinto\trequest\tat\n")
 	for _, m := range p.Merges {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", m.MergedPersonID, m.SurvivingPersonID, m.RequestID, m.MergedAt.UTC().Format(time.RFC3339))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", m.MergedPersonID, m.SurvivingPersonID, esc(m.RequestID), m.MergedAt.UTC().Format(time.RFC3339))
 	}
 	fmt.Fprintf(tw, "\nrefused links with\treason\trequest\tat\n")
 	for _, r := range p.Refusals {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.OtherPersonID, r.Reason, r.RequestID, r.RefusedAt.UTC().Format(time.RFC3339))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.OtherPersonID, r.Reason, esc(r.RequestID), r.RefusedAt.UTC().Format(time.RFC3339))
 	}
 	return tw.Flush()
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -115,6 +116,22 @@ func newQueryCommand(g *globals) *cobra.Command {
 		Long: "Runs one of touchline's analyses over the half-open UTC range [--from, --to)\n" +
 			"and prints the result as a table, CSV or JSON; --sql prints the SQL instead.\n" +
 			"The exact semantics are those of docs/analytics.md.",
+		Args:                       cobra.ArbitraryArgs,
+		SuggestionsMinimumDistance: 2,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			names := make([]string, 0, len(cmd.Commands()))
+			for _, c := range cmd.Commands() {
+				names = append(names, c.Name())
+			}
+			want := strings.Join(names, ", ")
+			if len(args) == 0 {
+				return fmt.Errorf("query: name an analysis: %s", want)
+			}
+			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				want = strings.Join(s, " or ")
+			}
+			return fmt.Errorf("query: unknown analysis %q: want %s", args[0], want)
+		},
 	}
 	cmd.AddCommand(newFunnelCommand(g), newAttributionCommand(g, false), newAttributionCommand(g, true), newCohortCommand(g))
 	return cmd

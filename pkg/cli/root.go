@@ -15,6 +15,7 @@ import (
 
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/logging"
+	"github.com/touchline-io/touchline/pkg/version"
 )
 
 // globals are the connection flags every command shares. Set flags override
@@ -101,9 +102,11 @@ func NewRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "touchline",
 		Short:         "Streaming omnichannel marketing analytics: Kafka in, ClickHouse out",
+		Version:       version.Get().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	g.register(root)
 	root.AddCommand(
 		newMigrateCommand(g),
@@ -117,6 +120,7 @@ func NewRoot() *cobra.Command {
 		newSegmentsCommand(g),
 		newDevCommand(g),
 		newQueryCommand(g),
+		newVersionCommand(),
 	)
 	return root
 }
@@ -139,6 +143,8 @@ func NewService(name string) *cobra.Command {
 		panic("unknown service " + name)
 	}
 	cmd.Use = name
+	cmd.Version = version.Get().String()
+	cmd.SetVersionTemplate("{{.Version}}\n")
 	cmd.SilenceUsage, cmd.SilenceErrors = true, true
 	g.register(cmd)
 	return cmd

@@ -41,6 +41,10 @@ type Config struct {
 	// HTTPAddr is where a service serves /metrics, /healthz and /readyz.
 	// Default ":8080".
 	HTTPAddr string `yaml:"http_addr"`
+	// PProf also serves Go's profiles under /debug/pprof/ on HTTPAddr.
+	// Default false: profiles expose the program's memory and can load
+	// the CPU, so they are for an operator who asks for them.
+	PProf bool `yaml:"pprof"`
 	// StateDir holds a service instance's local state (the ingest service's
 	// copy of the identity map). Each instance needs its own. Default
 	// ".touchline/state".

@@ -93,3 +93,22 @@ func TestPrecedence(t *testing.T) {
 		t.Fatalf("dsn: %+v", cfg.ClickHouse)
 	}
 }
+
+func TestRequirePepperFromTheEnvironment(t *testing.T) {
+	t.Setenv("TOUCHLINE_REQUIRE_PEPPER", "true")
+	cfg, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Identifiers.RequirePepper || cfg.Identifiers.CheckPepper() == nil {
+		t.Fatalf("TOUCHLINE_REQUIRE_PEPPER=true without a pepper: %+v passes", cfg.Identifiers)
+	}
+	t.Setenv("TOUCHLINE_PEPPER", "s3cret")
+	if cfg, err = Load(""); err != nil || cfg.Identifiers.CheckPepper() != nil {
+		t.Fatalf("with the pepper: %v, %v", err, cfg.Identifiers.CheckPepper())
+	}
+	t.Setenv("TOUCHLINE_REQUIRE_PEPPER", "yes please")
+	if _, err := Load(""); err == nil || !strings.Contains(err.Error(), "TOUCHLINE_REQUIRE_PEPPER") {
+		t.Fatalf("a non-boolean: %v", err)
+	}
+}

@@ -54,8 +54,14 @@ var EnvVars = []EnvVar{
 		return boolean("TOUCHLINE_CLICKHOUSE_TLS", &c.ClickHouse.TLS.Enabled, v)
 	}},
 	{"TOUCHLINE_PEPPER", "secret key for hashing emails and phones (HMAC-SHA256)", func(c *Config, v string) error { c.Identifiers.Pepper = v; return nil }},
+	{"TOUCHLINE_REQUIRE_PEPPER", "true to refuse to start without TOUCHLINE_PEPPER", func(c *Config, v string) error {
+		return boolean("TOUCHLINE_REQUIRE_PEPPER", &c.Identifiers.RequirePepper, v)
+	}},
 	{"TOUCHLINE_PIPELINES", "directory of pipeline files", func(c *Config, v string) error { c.Pipelines = v; return nil }},
 	{"TOUCHLINE_STATE_DIR", "directory of the instance's local state", func(c *Config, v string) error { c.StateDir = v; return nil }},
+	{"TOUCHLINE_PPROF", "true to serve Go profiles under /debug/pprof/ on the HTTP address", func(c *Config, v string) error {
+		return boolean("TOUCHLINE_PPROF", &c.PProf, v)
+	}},
 	{"TOUCHLINE_LOG_LEVEL", "debug, info, warn or error", func(c *Config, v string) error { c.Log.Level = v; return nil }},
 	{"TOUCHLINE_HTTP_ADDR", "address of /metrics, /healthz and /readyz", func(c *Config, v string) error { c.HTTPAddr = v; return nil }},
 }

@@ -36,6 +36,11 @@ type Config struct {
 	// plain SHA-256 of the normalised value, the form ad platforms' customer
 	// lists use. Changing it changes every hash: set it once.
 	Pepper string `yaml:"pepper"`
+	// RequirePepper refuses to hash without a pepper: a deployment that
+	// hashes with one would otherwise, when its secret goes missing,
+	// silently hash every email and phone differently and split every
+	// person. Default false; the shipped deployments set it.
+	RequirePepper bool `yaml:"require_pepper"`
 	// Hashed lists the types hashed after normalisation.
 	Hashed []string `yaml:"-"`
 	// Region is the ISO 3166 region (e.g. "US", "GB", "IT") whose numbering
@@ -66,6 +71,18 @@ func (c Config) Validate() error {
 		if k != Email && k != Phone {
 			return fmt.Errorf("type %s: unknown normalisation %q (want email or phone)", t, k)
 		}
+	}
+	return nil
+}
+
+// ErrNoPepper reports a missing pepper where one is required.
+var ErrNoPepper = errors.New("identifiers.require_pepper is set but the pepper is empty: set TOUCHLINE_PEPPER (or identifiers.pepper) to the deployment's secret; hashing without it would change every hash")
+
+// CheckPepper returns ErrNoPepper when RequirePepper is set and Pepper is
+// empty. Everything that hashes identifiers calls it before it starts.
+func (c Config) CheckPepper() error {
+	if c.RequirePepper && c.Pepper == "" {
+		return ErrNoPepper
 	}
 	return nil
 }

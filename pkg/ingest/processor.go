@@ -255,12 +255,22 @@ func (p *Processor) Spend(ctx context.Context, r *kgo.Record) (*clickhouse.Spend
 	if err != nil {
 		return nil, reject(err), nil
 	}
+	row, rej := p.SpendRow(s)
+	if row != nil {
+		row.Version = SpendVersion(r)
+	}
+	return row, rej, nil
+}
+
+// SpendRow validates s into a row, or says why it is rejected. The row's
+// Version is left zero.
+func (p *Processor) SpendRow(s *touchpoint.Spend) (*clickhouse.SpendRow, *Rejection) {
 	if err := s.Validate(p.limits, p.now()); err != nil {
-		return nil, reject(err), nil
+		return nil, reject(err)
 	}
 	ch, ok := p.channels.Lookup(s.Channel)
 	if !ok {
-		return nil, &Rejection{touchpoint.ReasonInvalidField, fmt.Errorf("channel: %q is not a channel of pipelines/channels.yaml", s.Channel)}, nil
+		return nil, &Rejection{touchpoint.ReasonInvalidField, fmt.Errorf("channel: %q is not a channel of pipelines/channels.yaml", s.Channel)}
 	}
 	return &clickhouse.SpendRow{
 		Date:        s.Date.Time,
@@ -271,9 +281,8 @@ func (p *Processor) Spend(ctx context.Context, r *kgo.Record) (*clickhouse.Spend
 		Currency:    s.Currency,
 		Impressions: s.Impressions,
 		Clicks:      s.Clicks,
-		Version:     SpendVersion(r),
 		IngestedAt:  p.now().UTC().Truncate(time.Second),
-	}, nil, nil
+	}, nil
 }
 
 // SpendVersion orders restatements: the record timestamp in milliseconds in

@@ -1,6 +1,6 @@
 // Package observe serves a service's operational HTTP endpoints: Prometheus
-// metrics on /metrics, liveness on /healthz, readiness on /readyz, and Go
-// profiles under /debug/pprof/.
+// metrics on /metrics, liveness on /healthz, readiness on /readyz, and, when
+// asked for, Go profiles under /debug/pprof/.
 package observe
 
 import (
@@ -27,16 +27,22 @@ type Server struct {
 }
 
 // Listen binds addr (e.g. ":8080", or "127.0.0.1:0" for a free port) and
-// prepares the endpoints. Serve starts answering.
-func Listen(addr string, g prometheus.Gatherer, ready ReadyFunc, log *zap.Logger) (*Server, error) {
+// prepares the endpoints, with the profiles under /debug/pprof/ only when
+// profiles is set. Serve starts answering.
+func Listen(addr string, g prometheus.Gatherer, ready ReadyFunc, profiles bool, log *zap.Logger) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	if profiles {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 	})

@@ -4,10 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
-	"time"
 
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 )
@@ -33,61 +33,102 @@ func (e *LineError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e
 // Unwrap returns the reason.
 func (e *LineError) Unwrap() error { return e.Err }
 
-// MaxLineBytes bounds one JSON line.
+// MaxLineBytes bounds one JSON line. A longer line is reported as bad and
+// skipped; the lines after it are still read.
 const MaxLineBytes = 4 << 20
 
-// ReadJSONL reads records of kind from r, one JSON object per line (blank
-// lines skipped), validates each against limits, and calls ok for the good
-// ones and bad for the others; it goes on after a bad line. It fails only
-// when r fails or ok does.
-func ReadJSONL(r io.Reader, kind Kind, limits touchpoint.Limits, ok func(rec any) error, bad func(*LineError)) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), MaxLineBytes)
-	now := time.Now()
-	for n := 1; sc.Scan(); n++ {
-		line := bytes.TrimSpace(sc.Bytes())
-		if len(line) == 0 {
-			continue
-		}
-		rec, err := decodeLine(line, kind, limits, now)
-		if err != nil {
-			bad(&LineError{Line: n, Err: err})
-			continue
-		}
-		if err := ok(rec); err != nil {
-			return &LineError{Line: n, Err: err}
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("reading input: %w", err)
+// CheckKind refuses a kind other than touchpoint and spend.
+func CheckKind(kind Kind) error {
+	if kind != KindTouchpoint && kind != KindSpend {
+		return fmt.Errorf("unknown kind %q: want touchpoint or spend", kind)
 	}
 	return nil
 }
 
-func decodeLine(line []byte, kind Kind, limits touchpoint.Limits, now time.Time) (any, error) {
+// utf8BOM is the byte order mark some editors put at the start of a file.
+var utf8BOM = []byte("\xef\xbb\xbf")
+
+// ReadJSONL reads records of kind from r, one JSON object per line (blank
+// lines skipped, a UTF-8 byte order mark at the start ignored), and calls ok
+// for the good ones and bad for the others: lines longer than MaxLineBytes,
+// lines that are not exactly one JSON object of the kind, and records that
+// check refuses (check validates as the ingest service does). It goes on
+// after a bad line, and fails only for an unknown kind, when r fails or when
+// ok does; the lines read before are handled either way.
+func ReadJSONL(r io.Reader, kind Kind, check func(rec any) error, ok func(rec any) error, bad func(*LineError)) error {
+	if err := CheckKind(kind); err != nil {
+		return err
+	}
+	br := bufio.NewReaderSize(r, 64<<10)
+	var buf []byte
+	for n := 1; ; n++ {
+		var tooLong bool
+		var err error
+		buf, tooLong, err = readLine(br, buf[:0], MaxLineBytes)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("reading line %d: %w", n, err)
+		}
+		line := bytes.TrimSpace(buf)
+		if n == 1 {
+			line = bytes.TrimSpace(bytes.TrimPrefix(line, utf8BOM))
+		}
+		switch {
+		case tooLong:
+			bad(&LineError{Line: n, Err: fmt.Errorf("longer than %d bytes", MaxLineBytes)})
+		case len(line) > 0:
+			rec, lerr := decodeLine(line, kind)
+			if lerr == nil {
+				lerr = check(rec)
+			}
+			if lerr != nil {
+				bad(&LineError{Line: n, Err: lerr})
+			} else if err := ok(rec); err != nil {
+				return &LineError{Line: n, Err: err}
+			}
+		}
+		if err != nil {
+			return nil
+		}
+	}
+}
+
+// readLine reads the next line of br into buf without its newline. A line
+// longer than max bytes is skipped to its end and reported as too long, with
+// nothing kept, so memory stays bounded by max. The error is io.EOF after
+// the last line.
+func readLine(br *bufio.Reader, buf []byte, max int) (line []byte, tooLong bool, err error) {
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if !tooLong {
+			buf = append(buf, chunk...)
+			if len(bytes.TrimSuffix(buf, []byte("\n"))) > max {
+				tooLong, buf = true, buf[:0]
+			}
+		}
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return bytes.TrimSuffix(buf, []byte("\n")), tooLong, err
+		}
+	}
+}
+
+// decodeLine decodes a line holding exactly one JSON object of kind.
+func decodeLine(line []byte, kind Kind) (any, error) {
+	var rec any = &touchpoint.Touchpoint{}
+	if kind == KindSpend {
+		rec = &touchpoint.Spend{}
+	}
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.DisallowUnknownFields()
-	switch kind {
-	case KindTouchpoint:
-		var t touchpoint.Touchpoint
-		if err := dec.Decode(&t); err != nil {
-			return nil, fmt.Errorf("invalid JSON: %w", err)
-		}
-		if err := t.Validate(limits, now); err != nil {
-			return nil, err
-		}
-		return &t, nil
-	case KindSpend:
-		var s touchpoint.Spend
-		if err := dec.Decode(&s); err != nil {
-			return nil, fmt.Errorf("invalid JSON: %w", err)
-		}
-		if err := s.Validate(limits, now); err != nil {
-			return nil, err
-		}
-		return &s, nil
+	if err := dec.Decode(rec); err != nil {
+		return nil, fmt.Errorf("invalid JSON: %w", err)
 	}
-	return nil, fmt.Errorf("unknown kind %q: want touchpoint or spend", kind)
+	if rest := bytes.TrimSpace(line[dec.InputOffset():]); len(rest) > 0 {
+		if len(rest) > 20 {
+			rest = append(rest[:20:20], "..."...)
+		}
+		return nil, fmt.Errorf("invalid JSON: %q after the object", rest)
+	}
+	return rec, nil
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -51,12 +52,25 @@ func New(ctx context.Context, cl *kgo.Client, reg avro.Registry, topics kafka.To
 	return p, nil
 }
 
+// DeliveryTimeout bounds how long a Publisher from Dial tries to deliver a
+// record, so that Flush fails rather than waits for ever when the brokers go
+// away.
+const DeliveryTimeout = 2 * time.Minute
+
 // Dial connects a producer to the brokers of cfg and returns a Publisher that
-// owns it: Close closes the connection.
+// owns it: Close closes the connection. It fails, naming the brokers, when
+// none answers within cfg.DialTimeout.
 func Dial(ctx context.Context, cfg kafka.Config) (*Publisher, error) {
-	cl, err := kafka.NewClient(cfg, nil, kgo.ProducerLinger(5*time.Millisecond))
+	cl, err := kafka.NewClient(cfg, nil, kgo.ProducerLinger(5*time.Millisecond), kgo.RecordDeliveryTimeout(DeliveryTimeout))
 	if err != nil {
 		return nil, err
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
+	err = cl.Ping(pingCtx)
+	cancel()
+	if err != nil {
+		cl.Close()
+		return nil, fmt.Errorf("no Kafka broker answered at %s within %s: %w", strings.Join(cfg.Brokers, ", "), cfg.DialTimeout, err)
 	}
 	reg, err := kafka.NewRegistry(cfg)
 	if err != nil {

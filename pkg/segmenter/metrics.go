@@ -1,6 +1,11 @@
 package segmenter
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"fmt"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // Metrics are the segments service's Prometheus metrics
 // (touchline_segments_*).
@@ -15,11 +20,17 @@ type Metrics struct {
 	routerSeconds    prometheus.Histogram
 	persons          *prometheus.GaugeVec
 	cached           *prometheus.GaugeVec
-	evaluations      *prometheus.GaugeVec
+	evaluations      *prometheus.CounterVec
 	watermarkLag     *prometheus.GaugeVec
 	lag              *prometheus.GaugeVec
 	writeErrors      *prometheus.CounterVec
 	aborted          *prometheus.CounterVec
+
+	mu sync.Mutex
+	// evaluated is, by partition, the processor's own count of
+	// evaluations when it was last reported: the counter grows by the
+	// difference.
+	evaluated map[int32]int64
 }
 
 // NewMetrics registers the metrics with reg.
@@ -46,8 +57,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Persons held in state, by inputs partition."}, []string{"partition"}),
 		cached: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "touchline_segments_cached_persons",
 			Help: "Persons held in memory (the others are in the local state on disk), by inputs partition."}, []string{"partition"}),
-		evaluations: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "touchline_segments_evaluations",
-			Help: "Evaluations of persons since the partition's state began (rate() gives evaluations/s)."}, []string{"partition"}),
+		evaluations: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "touchline_segments_evaluations_total",
+			Help: "Evaluations of persons by this instance, by inputs partition (rate() gives evaluations/s)."}, []string{"partition"}),
 		watermarkLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "touchline_segments_watermark_lag_seconds",
 			Help: "How far each partition's watermark is behind the clock."}, []string{"partition"}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "touchline_segments_consumer_lag",
@@ -57,7 +68,28 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		aborted: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "touchline_segments_aborted_evaluations_total",
 			Help: "Evaluations that decided nothing, by segment or feature and reason (max_cost: stopped at the definitions' budget; error: failed, such as a division by zero); the membership they were deciding stayed as it was."}, []string{"expression", "reason"}),
 	}
+	m.evaluated = map[int32]int64{}
 	reg.MustRegister(m.inputs, m.routed, m.changes, m.changesBySegment, m.latency, m.timerLag, m.batchSeconds, m.routerSeconds,
 		m.persons, m.cached, m.evaluations, m.watermarkLag, m.lag, m.writeErrors, m.aborted)
 	return m
+}
+
+// startEvaluations takes total, the evaluations count of partition p's
+// newly built processor (restored with its state), as the point from which
+// countEvaluations counts.
+func (m *Metrics) startEvaluations(p int32, total int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.evaluated[p] = total
+}
+
+// countEvaluations adds to the counter of partition p the evaluations its
+// processor made since the last report, total being the processor's count.
+func (m *Metrics) countEvaluations(p int32, total int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if last, ok := m.evaluated[p]; ok && total > last {
+		m.evaluations.WithLabelValues(fmt.Sprint(p)).Add(float64(total - last))
+	}
+	m.evaluated[p] = total
 }

@@ -467,7 +467,7 @@ func (s *Service) addState(b *batch, p int32, proc *segments.Processor) error {
 	}
 	changelog(localWrite{key: metaKey, value: meta})
 	s.m.persons.WithLabelValues(fmt.Sprint(p)).Set(float64(proc.Persons()))
-	s.m.evaluations.WithLabelValues(fmt.Sprint(p)).Set(float64(proc.Evaluations()))
+	s.m.countEvaluations(p, proc.Evaluations())
 	s.m.watermarkLag.WithLabelValues(fmt.Sprint(p)).Set(time.Since(proc.Watermark()).Seconds())
 	return nil
 }
@@ -492,6 +492,7 @@ func (s *Service) processors(ctx context.Context) (map[int32]*segments.Processor
 		}, s.failed("kafka")); err != nil {
 			return nil, err
 		}
+		s.m.startEvaluations(p, proc.Evaluations())
 		s.mu.Lock()
 		if s.assigned[p] {
 			s.procs[p] = proc

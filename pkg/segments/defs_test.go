@@ -38,6 +38,8 @@ func TestBadDefinitionsAreRefusedWithFileLineAndReason(t *testing.T) {
 		{"not a bool", head + "    when: count(\"x\")\n", 3, "want bool"},
 		{"type error", head + "    when: count(\"x\") > \"a\"\n", 3, "no matching overload"},
 		{"bad window", head + "    when: count(\"x\", \"an hour\") > 0\n", 3, `window "an hour"`},
+		{"window out of range", head + "    when: count(\"x\", \"213504d\") > 0\n", 3, `window: duration "213504d" is out of range`},
+		{"lateness out of range", "allowed_lateness: 213504d\n" + head + "    when: true\n", 1, `duration "213504d" is out of range`},
 		{"dynamic argument", head + "    when: count(last(\"x\", \"channel\")) > 0\n", 3, "want a literal"},
 		{"unknown key", head + "    wen: true\n", 3, `unknown key "wen"`},
 		{"no condition", head + "    description: x\n", 2, "when is missing"},

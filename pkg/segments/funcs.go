@@ -1,6 +1,7 @@
 package segments
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"sort"
@@ -314,6 +315,9 @@ func specFromValues(fn function, kinds []string, vals []ref.Val) (spec, error) {
 				continue
 			}
 			w, err := analytics.ParseDuration(str)
+			if errors.Is(err, analytics.ErrDurationRange) {
+				return s, fmt.Errorf("window: %w", err)
+			}
 			if err != nil || w <= 0 {
 				return s, fmt.Errorf("window %q: want a positive duration such as 1h or 30d, or lifetime", str)
 			}

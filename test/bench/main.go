@@ -58,6 +58,7 @@ func run(n, batch int, profile string) error {
 		return err
 	}
 	cfg.HTTPAddr = fmt.Sprintf("127.0.0.1:%d", port)
+	cfg.PProf = profile != ""
 	conn, err := testenv.Prepare(ctx, cfg, 4)
 	if err != nil {
 		return err

@@ -1,5 +1,6 @@
 // Command dump prints, as JSON, every ClickHouse statement touchline ships:
-// the migrations' statements in order, the named queries, and the analytics
+// the migrations' statements in order, the named queries (with the SQL
+// examples of README.md and docs/; run it from the repository root), and the analytics
 // cases (fixture inserts, query, expected rows), for check.py to run on a
 // current ClickHouse engine (chDB).
 package main
@@ -16,6 +17,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/resolver"
 	"github.com/touchline-io/touchline/pkg/segmenter"
 	"github.com/touchline-io/touchline/test/analyticscases"
+	"github.com/touchline-io/touchline/test/docsql"
 )
 
 type shipped struct {
@@ -52,6 +54,15 @@ func main() {
 	}
 	for i, q := range resolver.ForgetStatements() {
 		out.Queries[fmt.Sprintf("resolver.forget_%d", i+1)] = strings.ReplaceAll(q, "?", "['p_1']")
+	}
+	// The SQL examples of README.md and docs/, run from the repository root.
+	blocks, err := docsql.Blocks(".")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	for _, b := range blocks {
+		out.Queries["docs "+b.String()] = b.SQL
 	}
 	cases, err := analyticscases.All()
 	if err != nil {

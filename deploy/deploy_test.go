@@ -76,8 +76,8 @@ func TestComposeStarts(t *testing.T) {
 		}
 		checkEnv(t, "compose "+name, env)
 	}
-	if touchline != 5 {
-		t.Errorf("%d touchline services in compose, want migrate, ingest, identity, alerts and segments", touchline)
+	if touchline != 6 {
+		t.Errorf("%d touchline services in compose, want migrate, topics, ingest, identity, alerts and segments", touchline)
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/ingest"
 	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/observe"
+	"github.com/touchline-io/touchline/pkg/resolver"
 )
 
 // ChannelsFile is the channel rules file inside the pipelines directory.
@@ -74,6 +75,12 @@ func RunIngest(ctx context.Context, cfg config.Config, reg *prometheus.Registry,
 		return err
 	}
 	defer closeMap()
+	suppressed, stopSuppressions, err := resolver.FollowSuppressions(ctx, cfg.Kafka, log.Named("suppressions"))
+	if err != nil {
+		return err
+	}
+	defer stopSuppressions()
+	proc.WithSuppressions(suppressed, ingest.NewSuppressedCounter(reg))
 	svc, closeSvc, err := NewIngestService(ctx, cfg, proc, persons, reg, log)
 	if err != nil {
 		return err

@@ -41,6 +41,9 @@ type Processor struct {
 	persons    PersonLookup
 	limits     touchpoint.Limits
 	now        func() time.Time
+
+	// suppression drops the events of erased persons (suppress.go).
+	suppression *suppression
 }
 
 // PersonLookup resolves identifiers to persons from a local copy of the
@@ -129,6 +132,9 @@ func (p *Processor) TouchpointRow(t *touchpoint.Touchpoint) (*Touchpoint, *Rejec
 	ids, err := p.normalizer.Normalize(t.Identifiers)
 	if err != nil {
 		return nil, &Rejection{ReasonInvalidIdentifier, err}
+	}
+	if p.suppressed(ids) {
+		return nil, nil
 	}
 	row := &clickhouse.TouchpointRow{
 		EventID:     t.EventID,

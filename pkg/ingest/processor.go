@@ -127,11 +127,11 @@ func (p *Processor) Touchpoint(ctx context.Context, r *kgo.Record) (*Touchpoint,
 // zero.
 func (p *Processor) TouchpointRow(t *touchpoint.Touchpoint) (*Touchpoint, *Rejection) {
 	if err := t.Validate(p.limits, p.now()); err != nil {
-		return nil, reject(err)
+		return nil, p.unlessSuppressed(t, reject(err))
 	}
 	ids, err := p.normalizer.Normalize(t.Identifiers)
 	if err != nil {
-		return nil, &Rejection{ReasonInvalidIdentifier, err}
+		return nil, p.unlessSuppressed(t, &Rejection{ReasonInvalidIdentifier, err})
 	}
 	if p.suppressed(ids) {
 		return nil, nil

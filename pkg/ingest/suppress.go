@@ -4,6 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/touchline-io/touchline/pkg/identifiers"
+	"github.com/touchline-io/touchline/pkg/touchpoint"
 )
 
 // Suppressions is the list of erased identifiers (resolver.Suppressions,
@@ -23,7 +24,8 @@ type suppression struct {
 // WithSuppressions makes the processor drop every touchpoint that carries a
 // suppressed identifier, whatever its other identifiers, and count it in
 // dropped: TouchpointRow and Touchpoint then return neither a row nor a
-// rejection. Nothing of the event is stored, linked or dead-lettered.
+// rejection, also for an event that is invalid otherwise. Nothing of the
+// event is stored, linked or dead-lettered.
 func (p *Processor) WithSuppressions(list Suppressions, dropped prometheus.Counter) *Processor {
 	p.suppression = &suppression{list: list, dropped: dropped}
 	return p
@@ -37,6 +39,26 @@ func (p *Processor) suppressed(ids []identifiers.Identifier) bool {
 	}
 	p.suppression.dropped.Inc()
 	return true
+}
+
+// unlessSuppressed returns rej, the rejection of t, or nil when one of t's
+// identifiers that can be normalised is suppressed: an erased person's
+// invalid event is dropped and counted like her valid ones, never
+// dead-lettered with her identifiers in it.
+func (p *Processor) unlessSuppressed(t *touchpoint.Touchpoint, rej *Rejection) *Rejection {
+	if p.suppression == nil {
+		return rej
+	}
+	ids := make([]identifiers.Identifier, 0, len(t.Identifiers))
+	for typ, value := range t.Identifiers {
+		if id, err := p.normalizer.Identifier(identifiers.NormalizeType(typ), value); err == nil {
+			ids = append(ids, id)
+		}
+	}
+	if p.suppressed(ids) {
+		return nil
+	}
+	return rej
 }
 
 // NewSuppressedCounter registers with reg and returns the ingest service's

@@ -58,8 +58,14 @@ func isForget(r *kgo.Record) bool {
 }
 
 // forget erases person from partition p's processor and from this batch's
-// changes, and records it as forgotten in the changelog (addState).
+// changes, and records it as forgotten in the changelog (addState). A
+// person erased before is left as it is: the forget record is being
+// consumed again, and writes nothing.
 func (s *Service) forget(b *batch, proc *segments.Processor, p int32, person string) error {
+	s.m.inputs.WithLabelValues("forget").Inc()
+	if s.isForgotten(p, person) {
+		return nil
+	}
 	if err := proc.Forget(person); err != nil {
 		return err
 	}
@@ -84,15 +90,14 @@ func (s *Service) forget(b *batch, proc *segments.Processor, p int32, person str
 	}
 	b.changes -= len(b.rows) - len(rows)
 	b.records, b.rows = records, rows
-	s.m.inputs.WithLabelValues("forget").Inc()
 	return nil
 }
 
-// isForgotten reports whether in is of a person erased from partition p.
-func (s *Service) isForgotten(p int32, in segments.Input) bool {
+// isForgotten reports whether person was erased from partition p.
+func (s *Service) isForgotten(p int32, person string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.forgotten[p][in.Person()]
+	return s.forgotten[p][person]
 }
 
 // Suppressed returns the router's count of touchpoints dropped because

@@ -311,7 +311,7 @@ func (s *Service) process(ctx context.Context, b *batch, proc *segments.Processo
 			continue
 		}
 		inputs++
-		if s.isForgotten(ftp.Partition, in) {
+		if s.isForgotten(ftp.Partition, in.Person()) {
 			s.m.inputs.WithLabelValues("suppressed").Inc()
 			continue
 		}

@@ -43,12 +43,12 @@ type Service struct {
 	// without one is rebuilt from the changelog before its next input.
 	procs     map[int32]*segments.Processor
 	lastInput map[int32]time.Time // wall clock of a partition's last input
-	// forgotten are the persons erased from each assigned partition,
-	// loaded with its processor; their inputs are dropped.
-	forgotten map[int32]map[string]bool
 	adm       *kadm.Client        // to ask whether the router has caught up
 	// routed is the last time the router was seen caught up.
 	routed, routerChecked time.Time
+	// forgotten are the persons erased from each assigned partition,
+	// loaded with its processor; their inputs are dropped.
+	forgotten map[int32]map[string]bool
 }
 
 // EnsureTopics creates the segment topics when they do not exist: inputs

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
@@ -29,8 +30,10 @@ import (
 
 // TestForgetRemovesEveryTrace stitches two persons, forgets one by its
 // email given in clear, and checks every table and topic forget touches:
-// nothing of the forgotten person is left, the other person is intact, and
-// the ingest service's local copy of the map no longer knows the person.
+// nothing of the forgotten person is left, the other person is intact, a
+// new event of hers is dropped, and once `forget --undo` has lifted the
+// suppression, the ingest service's local copy of the map no longer knows
+// the person.
 func TestForgetRemovesEveryTrace(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -58,36 +61,18 @@ func TestForgetRemovesEveryTrace(t *testing.T) {
 	send("x3", map[string]string{"customer_id": "cust-x"})
 	send("y1", map[string]string{"anonymous_id": "anon-y", "customer_id": "cust-y"})
 
-	norm, err := identity.DefaultRules().Normalizer("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	email, err := norm.Identifier("email", "x.person@example.com")
-	if err != nil {
-		t.Fatal(err)
-	}
+	email := hashedEmail(t, "x.person@example.com")
 	xIDs := []identifiers.Identifier{{Type: "anonymous_id", Value: "anon-x"}, {Type: "customer_id", Value: "cust-x"}, email}
 	var xValues, xPersons []string
 	for _, x := range xIDs {
 		xValues = append(xValues, x.Value)
 		xPersons = append(xPersons, identity.SingletonID(x))
 	}
-	countX := func(query string, args ...any) uint64 {
-		t.Helper()
-		var n uint64
-		if err := conn.QueryRow(ctx, query, args...).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	// Wait until X is stitched and all four events are stored.
-	for countX("SELECT count() FROM identity_map FINAL WHERE has(?, identifier_value)", xValues) < 3 ||
-		countX("SELECT count() FROM touchpoints FINAL") < 4 {
-		if ctx.Err() != nil {
-			t.Fatal("the persons were not stitched in time")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	countX := rowCounter(ctx, t, conn)
+	waitUntil(ctx, t, "X stitched and all four events stored", func() bool {
+		return countX("SELECT count() FROM identity_map FINAL WHERE has(?, identifier_value)", xValues) == 3 &&
+			countX("SELECT count() FROM touchpoints FINAL") == 4
+	})
 
 	out, err := exec.CommandContext(ctx, touchlineBin, "forget", "email: X.Person@Example.com ", "--config", cfgPath).Output()
 	if err != nil {
@@ -102,18 +87,7 @@ func TestForgetRemovesEveryTrace(t *testing.T) {
 		t.Errorf("forget reported %s", out)
 	}
 
-	for table, where := range map[string]string{
-		"touchpoints":       "has(?, person_id) OR hasAny(identifier_values, ?)",
-		"identity_map":      "has(?, person_id) OR has(?, identifier_value)",
-		"identity_merges":   "has(?, merged_person_id) OR has(?, surviving_person_id)",
-		"identity_refusals": "has(?, person_id) OR has(?, other_person_id)",
-		"person_overrides":  "has(?, person_id) OR has(?, surviving_person_id)",
-	} {
-		// No FINAL: not even a row waiting for a merge may be left.
-		if n := countX("SELECT count() FROM "+table+" WHERE "+where, xPersons, append(xValues, xPersons...)); n != 0 {
-			t.Errorf("%s still holds %d rows of the forgotten person", table, n)
-		}
-	}
+	checkErased(t, countX, "after the forget", xPersons, xValues)
 	if n := countX("SELECT count() FROM touchpoints FINAL WHERE event_id = 'y1'"); n != 1 {
 		t.Errorf("the other person's event is gone")
 	}
@@ -135,14 +109,26 @@ func TestForgetRemovesEveryTrace(t *testing.T) {
 	if _, ok := inMap["customer_id:cust-y"]; !ok {
 		t.Error("the other person's identifiers left the identity map topic")
 	}
-	// The ingest service's local copy forgot too: a new event of the customer
-	// id is stored as a new person (its own singleton id), not as the
-	// forgotten person (anon-x's, first seen).
+	// A new event of the customer id is dropped: its identifiers are
+	// suppressed. y2, sent after it, is a barrier.
+	send("x-again", map[string]string{"customer_id": "cust-x"})
+	send("y2", map[string]string{"customer_id": "cust-y"})
+	waitUntil(ctx, t, "y2 stored", func() bool { return countX("SELECT count() FROM touchpoints FINAL WHERE event_id = 'y2'") == 1 })
+	if n := countX("SELECT count() FROM touchpoints WHERE event_id = 'x-again'"); n != 0 {
+		t.Errorf("a new event of the forgotten customer id was stored")
+	}
+	// Once the suppression is lifted, the ingest service's local copy has
+	// forgotten too: a new event of the customer id is stored as a new
+	// person (its own singleton id), not as the forgotten person (anon-x's,
+	// first seen).
+	if out, err := runTouchline(ctx, "forget", "--undo", "customer_id:cust-x", "--config", cfgPath); err != nil {
+		t.Fatalf("forget --undo: %v\n%s", err, out)
+	}
 	for round := 0; ; round++ {
 		id := fmt.Sprintf("x-again-%d", round)
 		send(id, map[string]string{"customer_id": "cust-x"})
 		var person string
-		for person == "" && ctx.Err() == nil {
+		for deadline := time.Now().Add(3 * time.Second); person == "" && ctx.Err() == nil && time.Now().Before(deadline); {
 			_ = conn.QueryRow(ctx, "SELECT person_id FROM touchpoints FINAL WHERE event_id = ?", id).Scan(&person)
 			time.Sleep(100 * time.Millisecond)
 		}
@@ -150,9 +136,8 @@ func TestForgetRemovesEveryTrace(t *testing.T) {
 			break
 		}
 		if ctx.Err() != nil {
-			t.Fatalf("a new event of the forgotten anonymous id is still stored as %s", person)
+			t.Fatalf("after the suppression was lifted, a new event of the forgotten customer id is stored as %q", person)
 		}
-		time.Sleep(time.Second)
 	}
 }
 
@@ -168,18 +153,16 @@ func TestForgetRemovesEveryTrace(t *testing.T) {
 // after the forget; `identity show` does not find her; ingest and the
 // router counted every one of her events as suppressed.
 func TestForgetHoldsUnderReplayAndReachesSegments(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cfg, conn, _ := setup(ctx, t, 2, func(c *config.Config) {
+	// One touchpoints partition, events sent in time order: every segments
+	// partition sees its inputs in time order, none late.
+	cfg, conn, _ := setup(ctx, t, 1, func(c *config.Config) {
 		c.Segments.Partitions = 2
 		c.Segments.IdleAdvance = 500 * time.Millisecond
 		c.Segments.MergePoll = 200 * time.Millisecond
 	})
-	shipped, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "pipelines", "segments.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Pipelines = segmentsPipelines(t, strings.Replace(string(shipped), "allowed_lateness: 5m", "allowed_lateness: 1s", 1))
+	cfg.Pipelines = shippedSegmentsPipelines(t, "1s")
 	// One configuration per service, each with its own metrics port.
 	configFor := func(port int) (string, string) {
 		c := cfg
@@ -218,19 +201,12 @@ func TestForgetHoldsUnderReplayAndReachesSegments(t *testing.T) {
 	}
 	xEmail := map[string]string{"anonymous_id": "anon-x", "customer_id": "cust-x", "email": "X.Person@Example.com"}
 	send("x1", "signup", now.Add(-2*time.Hour), map[string]string{"anonymous_id": "anon-x"})
-	send("x2", "page_view", now.Add(-90*time.Minute), xEmail)
 	send("y1", "signup", now.Add(-2*time.Hour), map[string]string{"customer_id": "cust-y"})
+	send("x2", "page_view", now.Add(-90*time.Minute), xEmail)
 	send("x3", "add_to_cart", cart, map[string]string{"customer_id": "cust-x"})
 	send("y2", "add_to_cart", cart, map[string]string{"customer_id": "cust-y"})
 
-	norm, err := identity.DefaultRules().Normalizer("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	email, err := norm.Identifier("email", "x.person@example.com")
-	if err != nil {
-		t.Fatal(err)
-	}
+	email := hashedEmail(t, "x.person@example.com")
 	xIDs := []identifiers.Identifier{{Type: "anonymous_id", Value: "anon-x"}, {Type: "customer_id", Value: "cust-x"}, email,
 		{Type: "anonymous_id", Value: "anon-x-new"}}
 	var xValues, xPersons []string
@@ -239,23 +215,27 @@ func TestForgetHoldsUnderReplayAndReachesSegments(t *testing.T) {
 		xPersons = append(xPersons, identity.SingletonID(x))
 	}
 	yPerson := customerPerson(t, cfg, "cust-y")
-	count := func(query string, args ...any) uint64 {
-		t.Helper()
-		var n uint64
-		if err := conn.QueryRow(ctx, query, args...).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	waitFor := func(what string, done func() bool) {
-		t.Helper()
-		for !done() {
-			if ctx.Err() != nil {
-				t.Fatalf("waiting for %s: %v", what, ctx.Err())
+	count := rowCounter(ctx, t, conn)
+	t.Cleanup(func() {
+		if t.Failed() { // what the tables hold, to tell which step did not happen
+			for _, q := range []string{"SELECT concat(event_id, ' ', person_id) FROM touchpoints FINAL ORDER BY event_id",
+				"SELECT concat(identifier_type, ':', identifier_value, ' ', person_id) FROM identity_map FINAL ORDER BY identifier_value",
+				"SELECT concat(segment, ' ', person_id, ' ', toString(entered), ' ', toString(changed_at)) FROM segment_changes FINAL ORDER BY changed_at"} {
+				var lines []string
+				rows, err := conn.Query(context.Background(), q)
+				for err == nil && rows.Next() {
+					var line string
+					err = rows.Scan(&line)
+					lines = append(lines, line)
+				}
+				if rows != nil {
+					rows.Close()
+				}
+				t.Logf("%s (%v):\n%s", q, err, strings.Join(lines, "\n"))
 			}
-			time.Sleep(200 * time.Millisecond)
 		}
-	}
+	})
+	waitFor := func(what string, done func() bool) { t.Helper(); waitUntil(ctx, t, what, done) }
 	// X is stitched and a new lead (as anon-x's person, first seen), and so is Y.
 	waitFor("X stitched and both persons new leads", func() bool {
 		return count("SELECT count() FROM identity_map FINAL WHERE has(?, identifier_value)", xValues) == 3 &&
@@ -286,9 +266,7 @@ func TestForgetHoldsUnderReplayAndReachesSegments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := count("SELECT count() FROM segment_changes WHERE has(?, person_id)", xPersons); n != 0 {
-		t.Errorf("segment_changes still holds %d rows of X", n)
-	}
+	checkErased(t, count, "after the forget", xPersons, xValues)
 	members, err := runTouchline(ctx, "--config", resolverCfg, "segments", "members", "new_leads", "--format", "csv")
 	if err != nil || !strings.Contains(members, yPerson) {
 		t.Errorf("segments members new_leads: %v\n%s", err, members)
@@ -322,19 +300,7 @@ func TestForgetHoldsUnderReplayAndReachesSegments(t *testing.T) {
 	waitGroup(ctx, t, cfg, cfg.Identity.Group, cfg.Kafka.Topics.IdentityLinks)
 	waitGroup(ctx, t, cfg, cfg.Segments.Group, cfg.Kafka.Topics.SegmentInputs)
 
-	for table, where := range map[string]string{
-		"touchpoints":       "has(?, person_id) OR hasAny(identifier_values, ?)",
-		"identity_map":      "has(?, person_id) OR has(?, identifier_value)",
-		"identity_merges":   "has(?, merged_person_id) OR has(?, surviving_person_id)",
-		"identity_refusals": "has(?, person_id) OR has(?, other_person_id)",
-		"person_overrides":  "has(?, person_id) OR has(?, surviving_person_id)",
-		"segment_changes":   "has(?, person_id) OR has(?, person_id)",
-	} {
-		// No FINAL: not even a row waiting for a merge may be there.
-		if n := count("SELECT count() FROM "+table+" WHERE "+where, xPersons, append(xValues, xPersons...)); n != 0 {
-			t.Errorf("after the replay, %s holds %d rows of X", table, n)
-		}
-	}
+	checkErased(t, count, "after the replay", xPersons, xValues)
 	if n := count("SELECT count() FROM touchpoints FINAL WHERE has(?, event_id)", []string{"y1", "y2", "y3"}); n != 3 {
 		t.Errorf("after the replay, %d of Y's 3 events are stored", n)
 	}
@@ -423,4 +389,75 @@ func metricValue(exposition, name string) float64 {
 		}
 	}
 	return -1
+}
+
+// rowCounter returns a function that runs a count query on conn.
+func rowCounter(ctx context.Context, t *testing.T, conn driver.Conn) func(query string, args ...any) uint64 {
+	return func(query string, args ...any) uint64 {
+		t.Helper()
+		var n uint64
+		if err := conn.QueryRow(ctx, query, args...).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+}
+
+// waitUntil polls done until it holds, failing the test after 90 s or
+// when ctx ends.
+func waitUntil(ctx context.Context, t *testing.T, what string, done func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for !done() {
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			t.Fatalf("waiting for %s: timed out (%v)", what, ctx.Err())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// checkErased checks that no table forget erases holds a row of persons
+// or of the identifier values, not even one waiting for a merge (no
+// FINAL).
+func checkErased(t *testing.T, count func(query string, args ...any) uint64, when string, persons, values []string) {
+	t.Helper()
+	for table, where := range map[string]string{
+		"touchpoints":       "has(?, person_id) OR hasAny(identifier_values, ?)",
+		"identity_map":      "has(?, person_id) OR has(?, identifier_value)",
+		"identity_merges":   "has(?, merged_person_id) OR has(?, surviving_person_id)",
+		"identity_refusals": "has(?, person_id) OR has(?, other_person_id)",
+		"person_overrides":  "has(?, person_id) OR has(?, surviving_person_id)",
+		"segment_changes":   "has(?, person_id) OR has(?, person_id)",
+	} {
+		if n := count("SELECT count() FROM "+table+" WHERE "+where, persons, append(append([]string(nil), values...), persons...)); n != 0 {
+			t.Errorf("%s, %s holds %d rows of the erased person", when, table, n)
+		}
+	}
+}
+
+// shippedSegmentsPipelines writes a pipelines directory with the shipped
+// rules and segment definitions, with the given allowed lateness instead
+// of 5m.
+func shippedSegmentsPipelines(t *testing.T, lateness string) string {
+	t.Helper()
+	shipped, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "pipelines", "segments.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return segmentsPipelines(t, strings.Replace(string(shipped), "allowed_lateness: 5m", "allowed_lateness: "+lateness, 1))
+}
+
+// hashedEmail returns an email identifier as ingest stores it under the
+// default rules.
+func hashedEmail(t *testing.T, email string) identifiers.Identifier {
+	t.Helper()
+	norm, err := identity.DefaultRules().Normalizer("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := norm.Identifier("email", email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
 }

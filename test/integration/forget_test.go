@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -148,8 +149,8 @@ func TestForgetRemovesEveryTrace(t *testing.T) {
 // at once, and her timer never writes an entry (another person's cart of
 // the same time does enter). A new event that carries one of her
 // identifiers with a new one is dropped whole. Then every service's
-// consumer group is reset to the earliest offsets and everything is
-// consumed again: she is in no table, no segment, and no record written
+// consumer group is reset to the earliest offsets, their local state
+// directories are removed, and everything is consumed again: she is in no table, no segment, and no record written
 // after the forget; `identity show` does not find her; ingest and the
 // router counted every one of her events as suppressed.
 func TestForgetHoldsUnderReplayAndReachesSegments(t *testing.T) {
@@ -218,21 +219,9 @@ func TestForgetHoldsUnderReplayAndReachesSegments(t *testing.T) {
 	count := rowCounter(ctx, t, conn)
 	t.Cleanup(func() {
 		if t.Failed() { // what the tables hold, to tell which step did not happen
-			for _, q := range []string{"SELECT concat(event_id, ' ', person_id) FROM touchpoints FINAL ORDER BY event_id",
+			logRows(t, conn, "SELECT concat(event_id, ' ', person_id) FROM touchpoints FINAL ORDER BY event_id",
 				"SELECT concat(identifier_type, ':', identifier_value, ' ', person_id) FROM identity_map FINAL ORDER BY identifier_value",
-				"SELECT concat(segment, ' ', person_id, ' ', toString(entered), ' ', toString(changed_at)) FROM segment_changes FINAL ORDER BY changed_at"} {
-				var lines []string
-				rows, err := conn.Query(context.Background(), q)
-				for err == nil && rows.Next() {
-					var line string
-					err = rows.Scan(&line)
-					lines = append(lines, line)
-				}
-				if rows != nil {
-					rows.Close()
-				}
-				t.Logf("%s (%v):\n%s", q, err, strings.Join(lines, "\n"))
-			}
+				"SELECT concat(segment, ' ', person_id, ' ', toString(entered), ' ', toString(changed_at)) FROM segment_changes FINAL ORDER BY changed_at")
 		}
 	})
 	waitFor := func(what string, done func() bool) { t.Helper(); waitUntil(ctx, t, what, done) }
@@ -294,6 +283,12 @@ func TestForgetHoldsUnderReplayAndReachesSegments(t *testing.T) {
 	resetGroup(ctx, t, cfg, cfg.Identity.Group, cfg.Kafka.Topics.IdentityLinks)
 	resetGroup(ctx, t, cfg, cfg.Segments.RouterGroup, cfg.Kafka.Topics.Touchpoints)
 	resetGroup(ctx, t, cfg, cfg.Segments.Group, cfg.Kafka.Topics.SegmentInputs)
+	// The local copies go too: every service rebuilds its own from the
+	// topics (the changelog with its tombstones and erased persons, the map
+	// topic with its tombstones).
+	if err := os.RemoveAll(cfg.StateDir); err != nil {
+		t.Fatal(err)
+	}
 	start()
 	waitCommitted(ctx, t, cfg)
 	waitGroup(ctx, t, cfg, cfg.Segments.RouterGroup, cfg.Kafka.Topics.Touchpoints)
@@ -326,6 +321,7 @@ func TestForgetHoldsUnderReplayAndReachesSegments(t *testing.T) {
 			for _, needle := range append(xValues, xPersons...) {
 				if bytes.Contains(r.Key, []byte(needle)) || bytes.Contains(r.Value, []byte(needle)) {
 					t.Errorf("%s got a record of X after the forget (offset %d): %q", topic, r.Offset, r.Key)
+					break
 				}
 			}
 			return nil
@@ -460,4 +456,22 @@ func hashedEmail(t *testing.T, email string) identifiers.Identifier {
 		t.Fatal(err)
 	}
 	return id
+}
+
+// logRows logs what each query (of one String column) returns.
+func logRows(t *testing.T, conn driver.Conn, queries ...string) {
+	for _, q := range queries {
+		var lines []string
+		rows, err := conn.Query(context.Background(), q)
+		for err == nil && rows.Next() {
+			var line string
+			err = rows.Scan(&line)
+			lines = append(lines, line)
+		}
+		if rows != nil {
+			err = errors.Join(err, rows.Err())
+			rows.Close()
+		}
+		t.Logf("%s (%v):\n%s", q, err, strings.Join(lines, "\n"))
+	}
 }

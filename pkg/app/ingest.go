@@ -4,6 +4,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -86,7 +87,8 @@ func RunIngest(ctx context.Context, cfg config.Config, reg *prometheus.Registry,
 		return err
 	}
 	defer closeSvc()
-	return serve(ctx, cfg.HTTPAddr, reg, svc.Ready, svc.Run, log)
+	ready := func() error { return errors.Join(suppressed.Err(), svc.Ready()) }
+	return serve(ctx, cfg.HTTPAddr, reg, ready, svc.Run, log)
 }
 
 // NewIngestService builds the ingest service of cfg around proc, resolving

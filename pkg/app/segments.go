@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -64,7 +65,8 @@ func RunSegments(ctx context.Context, cfg config.Config, reg *prometheus.Registr
 		return err
 	}
 	defer svc.Close()
-	return serve(ctx, cfg.HTTPAddr, reg, svc.Ready, func(ctx context.Context) error {
+	ready := func() error { return errors.Join(suppressed.Err(), svc.Ready()) }
+	return serve(ctx, cfg.HTTPAddr, reg, ready, func(ctx context.Context) error {
 		g, gctx := errgroup.WithContext(ctx)
 		g.Go(func() error { return router.Run(gctx) })
 		g.Go(func() error { return svc.Run(gctx) })

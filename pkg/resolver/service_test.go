@@ -2,6 +2,7 @@ package resolver
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 	"time"
 
@@ -115,5 +116,26 @@ func TestSuppressionsApply(t *testing.T) {
 	var none *Suppressions
 	if none.Suppressed([]identifiers.Identifier{email}) {
 		t.Error("a nil list suppresses")
+	}
+}
+
+// TestSuppressionsReportAStalledFollower: fetch errors make the list
+// report an error only once they have lasted stallAfter, and a clean poll
+// clears it.
+func TestSuppressionsReportAStalledFollower(t *testing.T) {
+	s := NewSuppressions()
+	t0 := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	broker := errors.New("broker down")
+	s.noteFetch(broker, t0)
+	s.noteFetch(broker, t0.Add(5*time.Second)) // still failing: keeps its start
+	if err := s.errAt(t0.Add(stallAfter - time.Millisecond)); err != nil {
+		t.Errorf("a short failure is reported: %v", err)
+	}
+	if err := s.errAt(t0.Add(stallAfter)); !errors.Is(err, broker) {
+		t.Errorf("a failure of %s is reported as %v", stallAfter, err)
+	}
+	s.noteFetch(nil, t0.Add(stallAfter+time.Second))
+	if err := s.errAt(t0.Add(time.Hour)); err != nil {
+		t.Errorf("after a clean poll: %v", err)
 	}
 }

@@ -2,9 +2,11 @@ package resolver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -22,6 +24,49 @@ import (
 type Suppressions struct {
 	mu   sync.RWMutex
 	keys map[string]identity.Suppression // by identity.SuppressionKey
+	// failingSince is when the follower's fetches began to fail (zero:
+	// its last poll had no error), and failed the last error.
+	failingSince time.Time
+	failed       error
+}
+
+// stallAfter is how long the follower of the suppressions topic may fail
+// to fetch before Err reports it.
+const stallAfter = 10 * time.Second
+
+// followPoll bounds one poll of the follower, so that a quiet topic still
+// shows that fetching works.
+const followPoll = 2 * time.Second
+
+// Err reports a follower that has failed to read the suppressions topic
+// for longer than stallAfter: erasures made meanwhile may not be honoured
+// yet, so a service that consults the list is not ready.
+func (s *Suppressions) Err() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.errAt(time.Now())
+}
+
+func (s *Suppressions) errAt(now time.Time) error {
+	if s.failingSince.IsZero() || now.Sub(s.failingSince) < stallAfter {
+		return nil
+	}
+	return fmt.Errorf("reading the suppressed identifiers has failed since %s: %w", s.failingSince.UTC().Format(time.RFC3339), s.failed)
+}
+
+// noteFetch records the outcome of one poll of the follower: err is its
+// first fetch error, nil for a clean poll.
+func (s *Suppressions) noteFetch(err error, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case err == nil:
+		s.failingSince, s.failed = time.Time{}, nil
+	case s.failingSince.IsZero():
+		s.failingSince, s.failed = now, err
+	default:
+		s.failed = err
+	}
 }
 
 // NewSuppressions returns an empty list.
@@ -124,7 +169,8 @@ func (s *Suppressions) applyRecord(r *kgo.Record, log *zap.Logger) {
 // FollowSuppressions reads the committed suppressions topic of kcfg up to
 // the end it has when called, returns the list, and keeps it up to date in
 // the background (within a fetch, well under a second) until ctx ends or
-// the returned function is called. It fails when the topic does not exist.
+// the returned function is called; Err reports a follower that keeps
+// failing. It fails when the topic does not exist.
 func FollowSuppressions(ctx context.Context, kcfg kafka.Config, log *zap.Logger) (*Suppressions, func(), error) {
 	topic := kcfg.Topics.Suppressions()
 	cl, err := kafka.NewClient(kcfg, log, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
@@ -139,15 +185,23 @@ func FollowSuppressions(ctx context.Context, kcfg kafka.Config, log *zap.Logger)
 	}
 	s := NewSuppressions()
 	poll := func(ctx context.Context) error {
-		fetches := cl.PollRecords(ctx, 10_000)
+		pollCtx, cancel := context.WithTimeout(ctx, followPoll)
+		fetches := cl.PollRecords(pollCtx, 10_000)
+		cancel()
 		if ctx.Err() != nil || fetches.IsClientClosed() {
 			return ctx.Err()
 		}
 		var failed error
 		fetches.EachError(func(t string, p int32, err error) {
+			if errors.Is(err, context.DeadlineExceeded) {
+				return // a quiet topic
+			}
 			log.Warn("suppressions fetch failed", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
-			failed = err
+			if failed == nil {
+				failed = err
+			}
 		})
+		s.noteFetch(failed, time.Now())
 		fetches.EachRecord(func(r *kgo.Record) {
 			if end, ok := pending[r.Partition]; ok && r.Offset >= end-1 {
 				delete(pending, r.Partition)

@@ -262,10 +262,13 @@ func (s *Service) forget(req identity.LinkRequest, w *writes) {
 			removed++
 		}
 	}
+	// An identifier suppressed already keeps the erasure it belongs to
+	// (which lifting follows), and a forget request consumed again writes
+	// nothing.
 	value := identity.EncodeSuppression(identity.Suppression{Request: req.ID, At: req.At})
 	sort.Strings(keys)
 	for i, k := range keys {
-		if i == 0 || k != keys[i-1] {
+		if (i == 0 || k != keys[i-1]) && len(s.sup.requestsOf([]string{k})) == 0 {
 			suppress(k, value)
 		}
 	}

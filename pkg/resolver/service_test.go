@@ -70,9 +70,11 @@ func TestForgetSuppressesAndLiftRestores(t *testing.T) {
 		}
 	}
 
-	// The link request again, as a replay brings it, and a new event of
-	// the person with an identifier never seen: nothing is mapped.
-	for _, req := range []identity.LinkRequest{link, {ID: "e2", Identifiers: []identifiers.Identifier{anon, other}, At: at}} {
+	// The link request again, as a replay brings it, a new event of the
+	// person with an identifier never seen, and the forget request again:
+	// nothing is written.
+	for _, req := range []identity.LinkRequest{link, {ID: "e2", Identifiers: []identifiers.Identifier{anon, other}, At: at},
+		{ID: "forget-1", Identifiers: []identifiers.Identifier{cust}, At: at, Forget: true}} {
 		if w := apply(req); len(w.records) != 0 || len(w.mapRows) != 0 {
 			t.Errorf("request %s of an erased person wrote %d records, %d rows", req.ID, len(w.records), len(w.mapRows))
 		}

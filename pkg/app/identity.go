@@ -22,7 +22,7 @@ func RunIdentity(ctx context.Context, cfg config.Config, reg *prometheus.Registr
 	if err != nil {
 		return err
 	}
-	if err := prepareTopics(ctx, cfg, log, cfg.Kafka.Topics.IdentityLinks, cfg.Kafka.Topics.IdentityMap); err != nil {
+	if err := prepareTopics(ctx, cfg, log, cfg.Kafka.Topics.IdentityLinks, cfg.Kafka.Topics.IdentityMap, cfg.Kafka.Topics.Suppressions()); err != nil {
 		return err
 	}
 	conn, err := clickhouse.Open(ctx, cfg.ClickHouse, log)

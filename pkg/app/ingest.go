@@ -26,6 +26,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/ingest"
 	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/observe"
+	"github.com/touchline-io/touchline/pkg/resolver"
 	"github.com/touchline-io/touchline/pkg/scrub"
 	"github.com/touchline-io/touchline/pkg/version"
 )
@@ -92,7 +93,7 @@ func RunIngest(ctx context.Context, cfg config.Config, reg *prometheus.Registry,
 	// dead letters and link requests: make sure they are all there, the
 	// link requests' even before the resolver first runs.
 	t := cfg.Kafka.Topics
-	if err := prepareTopics(ctx, cfg, log, t.Touchpoints, t.Spend, t.DeadLetter, t.IdentityLinks, t.IdentityMap); err != nil {
+	if err := prepareTopics(ctx, cfg, log, t.Touchpoints, t.Spend, t.DeadLetter, t.IdentityLinks, t.IdentityMap, t.Suppressions()); err != nil {
 		return err
 	}
 	persons, closeMap, err := followIdentityMap(ctx, cfg, "identity-map", log)
@@ -100,12 +101,19 @@ func RunIngest(ctx context.Context, cfg config.Config, reg *prometheus.Registry,
 		return err
 	}
 	defer closeMap()
+	suppressed, stopSuppressions, err := resolver.FollowSuppressions(ctx, cfg.Kafka, log.Named("suppressions"))
+	if err != nil {
+		return err
+	}
+	defer stopSuppressions()
+	proc.WithSuppressions(suppressed, ingest.NewSuppressedCounter(reg))
 	svc, closeSvc, err := NewIngestService(ctx, cfg, proc, persons, reg, log)
 	if err != nil {
 		return err
 	}
 	defer closeSvc()
-	return serve(ctx, cfg, reg, nil, svc.Ready, svc.Run, log)
+	ready := func() error { return errors.Join(suppressed.Err(), svc.Ready()) }
+	return serve(ctx, cfg, reg, nil, ready, svc.Run, log)
 }
 
 // NewIngestService builds the ingest service of cfg around proc, resolving

@@ -11,6 +11,7 @@ import (
 
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
+	"github.com/touchline-io/touchline/pkg/resolver"
 	"github.com/touchline-io/touchline/pkg/segmenter"
 	"github.com/touchline-io/touchline/pkg/segments"
 )
@@ -29,7 +30,7 @@ func RunSegments(ctx context.Context, cfg config.Config, reg *prometheus.Registr
 		return err
 	}
 	t := cfg.Kafka.Topics
-	if err := prepareTopics(ctx, cfg, log, t.Touchpoints, t.IdentityLinks, t.IdentityMap,
+	if err := prepareTopics(ctx, cfg, log, t.Touchpoints, t.IdentityLinks, t.IdentityMap, t.Suppressions(),
 		t.SegmentInputs, t.SegmentChangelog, t.SegmentChanges); err != nil {
 		return err
 	}
@@ -39,12 +40,18 @@ func RunSegments(ctx context.Context, cfg config.Config, reg *prometheus.Registr
 	}
 	defer closeMap()
 	proc.WithPersons(persons)
+	suppressed, stopSuppressions, err := resolver.FollowSuppressions(ctx, cfg.Kafka, log.Named("suppressions"))
+	if err != nil {
+		return err
+	}
+	defer stopSuppressions()
 	conn, err := clickhouse.Open(ctx, cfg.ClickHouse, log)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
 	metrics := segmenter.NewMetrics(reg)
+	proc.WithSuppressions(suppressed, metrics.Suppressed())
 	instance := segmenter.InstanceName(cfg.StateDir)
 	router, err := segmenter.NewRouter(cfg.Segments, cfg.Kafka, conn, proc, instance, metrics, log.Named("segments-router"))
 	if err != nil {
@@ -57,7 +64,7 @@ func RunSegments(ctx context.Context, cfg config.Config, reg *prometheus.Registr
 		return err
 	}
 	defer svc.Close()
-	ready := func() error { return errors.Join(svc.Ready(), router.Ready()) }
+	ready := func() error { return errors.Join(suppressed.Err(), svc.Ready(), router.Ready()) }
 	return serve(ctx, cfg, reg, conn, ready, func(ctx context.Context) error {
 		g, gctx := errgroup.WithContext(ctx)
 		g.Go(func() error { return router.Run(gctx) })

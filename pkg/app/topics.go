@@ -16,7 +16,8 @@ import (
 // Topics returns how touchline creates every topic of cfg: the touchpoints,
 // spend and dead-letter topics with kafka.partitions; the identity links
 // topic with one partition (one resolver applies the requests in order);
-// the identity map compacted with identity.map_partitions; the alerts topic
+// the identity map compacted with identity.map_partitions; the list of
+// erased identifiers compacted with one partition; the alerts topic
 // with one partition; the segment topics with segments.partitions, the
 // changelog compacted. All take kafka.replication_factor, and the ones not
 // compacted kafka.retention.
@@ -31,6 +32,7 @@ func Topics(cfg config.Config) []kafka.TopicSpec {
 		spec(t.DeadLetter, k.Partitions, false),
 		spec(t.IdentityLinks, 1, false),
 		spec(t.IdentityMap, cfg.Identity.MapPartitions, true),
+		spec(t.Suppressions(), 1, true),
 		spec(t.Alerts, 1, false),
 		spec(t.SegmentInputs, cfg.Segments.Partitions, false),
 		spec(t.SegmentChangelog, cfg.Segments.Partitions, true),

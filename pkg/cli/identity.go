@@ -19,6 +19,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/identifiers"
 	"github.com/touchline-io/touchline/pkg/identity"
 	"github.com/touchline-io/touchline/pkg/resolver"
+	"github.com/touchline-io/touchline/pkg/segmenter"
 )
 
 func newIdentityShowCommand(g *globals) *cobra.Command {
@@ -128,21 +129,36 @@ func printPerson(cmd *cobra.Command, p *resolver.Person) error {
 
 func newForgetCommand(g *globals) *cobra.Command {
 	var timeout time.Duration
+	var undo bool
 	cmd := &cobra.Command{
 		Use:   "forget <type>:<value>",
 		Short: "Erase the person of an identifier everywhere (right to erasure) and report what was removed",
 		Long: "Sends a forget request through the identity links topic: the identity resolver drops the\n" +
-			"person's identifiers and puts tombstones on the identity map topic, which removes them\n" +
-			"from every local copy. Once the resolver has passed the request, deletes the person's\n" +
-			"touchpoints (also any event carrying one of its identifiers), identity map, merges,\n" +
-			"refusals and person overrides from ClickHouse and waits for the deletions. The identity\n" +
-			"resolver must be running. Prints what it removed as JSON.",
+			"person's identifiers, puts tombstones on the identity map topic, which removes them from\n" +
+			"every local copy, and suppresses them: ingest, the resolver and the segments service drop\n" +
+			"every later event that carries one, also when they consume old records again. Once the\n" +
+			"resolver has passed the request, erases the person's segments state (the segments service\n" +
+			"must be running if it has ever run), then deletes the person's touchpoints (also any event\n" +
+			"carrying one of its identifiers), identity map, merges, refusals, person overrides and\n" +
+			"segment changes from ClickHouse and waits for the deletions. The identity resolver must be\n" +
+			"running. Prints what it removed as JSON.\n\n" +
+			"With --undo, lifts the suppression of the erasure the identifier was part of instead: the\n" +
+			"person's identifiers may be stored again from then on. Nothing erased comes back.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withIdentifier(cmd, g, args[0], func(cfg config.Config, conn driver.Conn, id identifiers.Identifier) error {
 				ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 				defer cancel()
-				erased, err := resolver.Forget(ctx, cfg.Kafka, cfg.Identity.Group, conn, id)
+				if undo {
+					if err := resolver.Lift(ctx, cfg.Kafka, cfg.Identity.Group, id); err != nil {
+						return err
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "lifted the suppression of %s:%s and of the identifiers erased with it\n", id.Type, id.Value)
+					return nil
+				}
+				erased, err := resolver.Forget(ctx, cfg.Kafka, cfg.Identity.Group, conn, id, func(ctx context.Context, persons []string) error {
+					return segmenter.Forget(ctx, cfg.Kafka, cfg.Segments, persons)
+				})
 				if err != nil {
 					return err
 				}
@@ -151,5 +167,6 @@ func newForgetCommand(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "give up after this long")
+	cmd.Flags().BoolVar(&undo, "undo", false, "lift the suppression of an earlier erasure instead (restores nothing)")
 	return cmd
 }

@@ -64,6 +64,7 @@ type linkValue struct {
 	At          int64           `json:"at"`
 	Identifiers []identifierKey `json:"identifiers"`
 	Forget      bool            `json:"forget,omitempty"`
+	Lift        bool            `json:"lift,omitempty"`
 }
 
 type identifierKey struct {
@@ -73,10 +74,10 @@ type identifierKey struct {
 
 // EncodeLinkRequest returns the links topic record of a request: keyed by
 // its id, the value {"id", "at" (unix ms), "identifiers": [{"type",
-// "value"}]}, and "forget": true for a forget request. Blocked identifiers
-// are left out.
+// "value"}]}, "forget": true for a forget request, and "lift": true for a
+// request to lift a suppression. Blocked identifiers are left out.
 func EncodeLinkRequest(req LinkRequest) (key, value []byte) {
-	v := linkValue{ID: req.ID, At: req.At.UnixMilli(), Forget: req.Forget}
+	v := linkValue{ID: req.ID, At: req.At.UnixMilli(), Forget: req.Forget, Lift: req.Lift}
 	for _, id := range req.Identifiers {
 		if !id.Blocked {
 			v.Identifiers = append(v.Identifiers, identifierKey{Type: id.Type, Value: id.Value})
@@ -95,7 +96,7 @@ func DecodeLinkRequest(value []byte) (LinkRequest, error) {
 	if len(v.Identifiers) == 0 {
 		return LinkRequest{}, fmt.Errorf("link request %q has no identifiers", v.ID)
 	}
-	req := LinkRequest{ID: v.ID, At: time.UnixMilli(v.At).UTC(), Forget: v.Forget}
+	req := LinkRequest{ID: v.ID, At: time.UnixMilli(v.At).UTC(), Forget: v.Forget, Lift: v.Lift && v.Forget}
 	for _, id := range v.Identifiers {
 		if id.Type == "" || id.Value == "" {
 			return LinkRequest{}, fmt.Errorf("link request %q: identifier with empty type or value", v.ID)

@@ -19,8 +19,11 @@ type LinkRequest struct {
 	// resolver.
 	At time.Time
 	// Forget asks instead to remove the persons of Identifiers and all
-	// their identifiers (right to erasure).
+	// their identifiers (right to erasure), and to suppress them.
 	Forget bool
+	// Lift, with Forget, asks instead to lift the suppression of the
+	// erasures that Identifiers were part of.
+	Lift bool
 }
 
 // Assignment says that an identifier belongs to a person now.

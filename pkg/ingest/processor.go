@@ -43,6 +43,9 @@ type Processor struct {
 	scrubber   *scrub.Scrubber
 	limits     touchpoint.Limits
 	now        func() time.Time
+
+	// suppression drops the events of erased persons (suppress.go).
+	suppression *suppression
 }
 
 // PersonLookup resolves identifiers to persons from a local copy of the
@@ -137,11 +140,14 @@ func (p *Processor) Touchpoint(ctx context.Context, r *kgo.Record) (*Touchpoint,
 // scrubbed of personal data.
 func (p *Processor) TouchpointRow(t *touchpoint.Touchpoint) (*Touchpoint, *Rejection) {
 	if err := t.Validate(p.limits, p.now()); err != nil {
-		return nil, reject(err)
+		return nil, p.unlessSuppressed(t, reject(err))
 	}
 	ids, err := p.normalizer.Normalize(t.Identifiers)
 	if err != nil {
-		return nil, &Rejection{ReasonInvalidIdentifier, err}
+		return nil, p.unlessSuppressed(t, &Rejection{ReasonInvalidIdentifier, err})
+	}
+	if p.suppressed(ids) {
+		return nil, nil
 	}
 	row := &clickhouse.TouchpointRow{
 		EventID:     t.EventID,

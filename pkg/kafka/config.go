@@ -75,6 +75,20 @@ type Topics struct {
 	// SegmentChanges carries SegmentChange records (entries and exits),
 	// keyed by person. Default touchline.segments.changes.
 	SegmentChanges string `yaml:"segment_changes"`
+	// IdentitySuppressions is the compacted list of erased identifiers
+	// (`touchline forget`), keyed by a hash of each. Default (empty): the
+	// identity map topic's name with its ".map" suffix replaced by
+	// ".suppressions", touchline.identity.suppressions.
+	IdentitySuppressions string `yaml:"identity_suppressions"`
+}
+
+// Suppressions returns the name of the suppressions topic: IdentitySuppressions,
+// or the name derived from IdentityMap when it is empty.
+func (t Topics) Suppressions() string {
+	if t.IdentitySuppressions != "" {
+		return t.IdentitySuppressions
+	}
+	return strings.TrimSuffix(t.IdentityMap, ".map") + ".suppressions"
 }
 
 // SASLConfig configures SASL authentication.
@@ -177,6 +191,7 @@ func (t Topics) distinct() error {
 		{"touchpoints", t.Touchpoints}, {"spend", t.Spend}, {"dead_letter", t.DeadLetter},
 		{"identity_links", t.IdentityLinks}, {"identity_map", t.IdentityMap}, {"alerts", t.Alerts},
 		{"segment_inputs", t.SegmentInputs}, {"segment_changelog", t.SegmentChangelog}, {"segment_changes", t.SegmentChanges},
+		{"identity_suppressions", t.Suppressions()},
 	}
 	seen := map[string]string{}
 	for _, n := range named {

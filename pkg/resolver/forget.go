@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/touchline-io/touchline/pkg/identifiers"
@@ -18,13 +18,28 @@ import (
 
 // erasures are the tables a forgotten person is deleted from, with the
 // condition on its person ids (first argument) and, for the first two, its
-// identifier values (second argument; else the person ids again).
-var erasures = []struct{ table, where string }{
+// identifier values (second argument; else the person ids again, when the
+// condition has two).
+var erasures = []erasure{
 	{"touchpoints", "has(?, person_id) OR hasAny(identifier_values, ?)"},
 	{"identity_map", "has(?, person_id) OR has(?, identifier_value)"},
 	{"identity_merges", "has(?, merged_person_id) OR has(?, surviving_person_id)"},
 	{"identity_refusals", "has(?, person_id) OR has(?, other_person_id)"},
 	{"person_overrides", "has(?, person_id) OR has(?, surviving_person_id)"},
+	{"segment_changes", "has(?, person_id)"},
+}
+
+type erasure struct{ table, where string }
+
+// args returns the arguments of the erasure's condition.
+func (x erasure) args(persons, values []string) []any {
+	switch {
+	case x.table == "touchpoints" || x.table == "identity_map":
+		return []any{persons, values}
+	case strings.Count(x.where, "?") == 2:
+		return []any{persons, persons}
+	}
+	return []any{persons}
 }
 
 // ForgetStatements returns the statements Forget runs per table (a count
@@ -51,11 +66,16 @@ type Erasure struct {
 // Forget erases the person of id everywhere touchline keeps it: it asks the
 // resolver (through the links topic) to drop the person's identifiers,
 // which puts tombstones on the identity map topic and removes them from
-// every local copy, waits until the resolver of group has passed the
-// request, then deletes the person's rows from every table that holds them
-// and waits for the deletions to finish. Events that carry one of the
-// identifiers go too, whatever person they were stored with.
-func Forget(ctx context.Context, kcfg kafka.Config, group string, conn driver.Conn, id identifiers.Identifier) (*Erasure, error) {
+// every local copy, and suppresses them (the suppressions topic), so that
+// no service stores them again, even from records it consumes again; it
+// waits until the resolver of group has passed the request, then calls
+// erase with every person id the person's events may carry (the services
+// that keep state of their own by person erase it there, such as the
+// segments service), then deletes the person's rows from every table that
+// holds them and waits for the deletions to finish. Events that carry one
+// of the identifiers go too, whatever person they were stored with.
+func Forget(ctx context.Context, kcfg kafka.Config, group string, conn driver.Conn, id identifiers.Identifier,
+	erase func(ctx context.Context, persons []string) error) (*Erasure, error) {
 	e := &Erasure{Rows: map[string]uint64{}}
 	p, err := Describe(ctx, conn, id)
 	switch {
@@ -81,16 +101,16 @@ func Forget(ctx context.Context, kcfg kafka.Config, group string, conn driver.Co
 		e.PersonIDs = append(e.PersonIDs, person)
 	}
 	sort.Strings(e.PersonIDs)
-	if err := forgetInMap(ctx, kcfg, group, identity.LinkRequest{
+	if err := sendForget(ctx, kcfg, group, identity.LinkRequest{
 		ID: fmt.Sprintf("forget-%d", time.Now().UnixNano()), Identifiers: ids, At: time.Now(), Forget: true,
 	}); err != nil {
 		return nil, err
 	}
+	if err := erase(ctx, e.PersonIDs); err != nil {
+		return nil, err
+	}
 	for _, x := range erasures {
-		args := []any{e.PersonIDs, values}
-		if x.table != "touchpoints" && x.table != "identity_map" {
-			args[1] = e.PersonIDs
-		}
+		args := x.args(e.PersonIDs, values)
 		var n uint64
 		if err := conn.QueryRow(ctx, "SELECT count() FROM "+x.table+" FINAL WHERE "+x.where, args...).Scan(&n); err != nil {
 			return nil, fmt.Errorf("counting the person's rows in %s: %w", x.table, err)
@@ -103,33 +123,30 @@ func Forget(ctx context.Context, kcfg kafka.Config, group string, conn driver.Co
 	return e, waitForMutations(ctx, conn)
 }
 
-// forgetInMap sends a forget request and waits until the resolver's group
-// has committed past it.
-func forgetInMap(ctx context.Context, kcfg kafka.Config, group string, req identity.LinkRequest) error {
+// Lift lifts the suppression of the erasures that id was part of
+// (`touchline forget --undo`): every identifier that the same forget
+// request suppressed may be stored and linked again. Nothing erased comes
+// back. It waits until the resolver of group has passed the request; the
+// services following the suppressions topic see it within a second.
+func Lift(ctx context.Context, kcfg kafka.Config, group string, id identifiers.Identifier) error {
+	return sendForget(ctx, kcfg, group, identity.LinkRequest{
+		ID: fmt.Sprintf("lift-%d", time.Now().UnixNano()), Identifiers: []identifiers.Identifier{id}, At: time.Now(), Forget: true, Lift: true,
+	})
+}
+
+// sendForget sends a forget (or lift) request and waits until the
+// resolver's group has committed past it.
+func sendForget(ctx context.Context, kcfg kafka.Config, group string, req identity.LinkRequest) error {
 	cl, err := kafka.NewClient(kcfg, nil)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
 	key, value := identity.EncodeLinkRequest(req)
-	r, err := cl.ProduceSync(ctx, &kgo.Record{Topic: kcfg.Topics.IdentityLinks, Key: key, Value: value}).First()
-	if err != nil {
-		return fmt.Errorf("sending the forget request: %w", err)
+	if err := kafka.ProduceAndWait(ctx, cl, group, false, &kgo.Record{Topic: kcfg.Topics.IdentityLinks, Key: key, Value: value}); err != nil {
+		return fmt.Errorf("having the identity resolver apply the forget request: %w", err)
 	}
-	adm := kadm.NewClient(cl)
-	for {
-		offsets, err := adm.FetchOffsets(ctx, group)
-		if err == nil {
-			if o, ok := offsets.Lookup(r.Topic, r.Partition); ok && o.At > r.Offset {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for the identity resolver (group %s) to apply the forget request: %w", group, ctx.Err())
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	return nil
 }
 
 // waitForMutations waits until the database has no unfinished mutation.

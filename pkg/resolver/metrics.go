@@ -17,7 +17,7 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "touchline_identity_link_requests_total",
-			Help: "Link requests read, by result: applied (changed the map), unchanged, refused (at least one merge refused), forget, invalid."}, []string{"result"}),
+			Help: "Link requests read, by result: applied (changed the map), unchanged, refused (at least one merge refused), suppressed (dropped: an identifier was erased), forget, lift (a suppression lifted), invalid."}, []string{"result"}),
 		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "touchline_identity_refusals_total",
 			Help: "Merges refused, by the identifier type whose per-person limit they would break."}, []string{"type"}),
 		merges: prometheus.NewCounter(prometheus.CounterOpts{Name: "touchline_identity_merges_total",

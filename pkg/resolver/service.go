@@ -3,6 +3,7 @@ package resolver
 import (
 	"context"
 	"fmt"
+	"sort"
 	"sync/atomic"
 	"time"
 
@@ -29,6 +30,8 @@ type Service struct {
 	stale  atomic.Bool // the partition was (re)assigned: rebuild before applying
 	loaded atomic.Bool // the union-find holds the map: ready
 	health *health.Status
+
+	sup *Suppressions // the suppressed identifiers, loaded with res
 }
 
 // New returns a resolver service; Run starts it.
@@ -55,10 +58,14 @@ func New(cfg Config, kcfg kafka.Config, conn driver.Conn, rules *identity.Rules,
 	return s, nil
 }
 
-// EnsureTopics creates the links topic (one partition) and the compacted
-// map topic (partitions of them) when they do not exist.
+// EnsureTopics creates the links topic (one partition), the compacted map
+// topic (partitions of them) and the compacted suppressions topic (one
+// partition) when they do not exist.
 func EnsureTopics(ctx context.Context, cl *kgo.Client, topics kafka.Topics, partitions int32) error {
 	if err := kafka.EnsureTopics(ctx, cl, 1, -1, topics.IdentityLinks); err != nil {
+		return err
+	}
+	if err := kafka.EnsureCompactedTopics(ctx, cl, 1, -1, topics.Suppressions()); err != nil {
 		return err
 	}
 	return kafka.EnsureCompactedTopics(ctx, cl, partitions, -1, topics.IdentityMap)
@@ -185,6 +192,12 @@ func (s *Service) apply(r *kgo.Record, w *writes) {
 		s.forget(req, w)
 		return
 	}
+	if s.sup.Suppressed(req.Identifiers) {
+		// An erased person's identifier: the whole request is dropped, so
+		// that none of the event's identifiers is mapped or linked.
+		s.m.requests.WithLabelValues("suppressed").Inc()
+		return
+	}
 	out := s.res.Apply(req)
 	base := uint64(r.Offset+1) * versionsPerRequest
 	for i, a := range out.Assignments {
@@ -219,15 +232,46 @@ func (s *Service) apply(r *kgo.Record, w *writes) {
 }
 
 // forget removes the persons of a forget request's identifiers: every
-// identifier of theirs gets a tombstone on the map topic. Their ClickHouse
-// rows are deleted by whoever asked (touchline forget), once the resolver
-// has passed the request.
+// identifier of theirs gets a tombstone on the map topic, and it and the
+// request's identifiers a suppression on the suppressions topic, so that
+// no later or replayed request maps them again. Their ClickHouse rows are
+// deleted by whoever asked (touchline forget), once the resolver has
+// passed the request. A request to lift (Lift) instead lifts the
+// suppressions of the erasures its identifiers were part of.
 func (s *Service) forget(req identity.LinkRequest, w *writes) {
+	suppress := func(key string, value []byte) {
+		w.records = append(w.records, &kgo.Record{Topic: s.kcfg.Topics.Suppressions(), Key: []byte(key), Value: value})
+		_ = s.sup.Apply(key, value) // a value of EncodeSuppression is valid
+	}
+	keys := make([]string, 0, len(req.Identifiers))
+	for _, id := range req.Identifiers {
+		keys = append(keys, identity.SuppressionKey(id))
+	}
+	if req.Lift {
+		lifted := s.sup.keysOf(s.sup.requestsOf(keys))
+		for _, k := range lifted {
+			suppress(k, nil)
+		}
+		s.m.requests.WithLabelValues("lift").Inc()
+		s.log.Info("lifted a suppression", zap.String("request", req.ID), zap.Int("identifiers", len(lifted)))
+		return
+	}
 	removed := 0
 	for _, id := range req.Identifiers {
 		for _, gone := range s.res.Forget(id) {
 			w.records = append(w.records, &kgo.Record{Key: identity.MapKey(gone)})
+			keys = append(keys, identity.SuppressionKey(gone))
 			removed++
+		}
+	}
+	// An identifier suppressed already keeps the erasure it belongs to
+	// (which lifting follows), and a forget request consumed again writes
+	// nothing.
+	value := identity.EncodeSuppression(identity.Suppression{Request: req.ID, At: req.At})
+	sort.Strings(keys)
+	for i, k := range keys {
+		if (i == 0 || k != keys[i-1]) && len(s.sup.requestsOf([]string{k})) == 0 {
+			suppress(k, value)
 		}
 	}
 	s.m.requests.WithLabelValues("forget").Inc()
@@ -251,11 +295,16 @@ func (s *Service) rebuild(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.res = res
+	sup, err := ReadSuppressions(ctx, s.kcfg, s.log)
+	if err != nil {
+		return err
+	}
+	s.res, s.sup = res, sup
 	s.loaded.Store(true)
 	s.m.identifiers.Set(float64(res.Identifiers()))
 	s.m.persons.Set(float64(res.Persons()))
 	s.log.Info("identity map loaded", zap.Int("identifiers", res.Identifiers()), zap.Int("persons", res.Persons()),
+		zap.Int("suppressed", sup.Len()),
 		zap.Duration("took", time.Since(start)))
 	return nil
 }

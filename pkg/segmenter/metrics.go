@@ -38,9 +38,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	buckets := []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
 	m := &Metrics{
 		inputs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "touchline_segments_inputs_total",
-			Help: "Segment inputs read, by result: applied, late (dropped: older than the watermark), invalid."}, []string{"result"}),
+			Help: "Segment inputs read, by result: applied, late (dropped: older than the watermark), invalid, forget (an erasure), suppressed (dropped: of an erased person)."}, []string{"result"}),
 		routed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "touchline_segments_routed_total",
-			Help: "Records the router put on the inputs topic, by kind (event, merge) or skipped (rejected touchpoints)."}, []string{"kind"}),
+			Help: "Records the router put on the inputs topic, by kind (event, merge), or skipped (rejected touchpoints) or suppressed (touchpoints of erased identifiers)."}, []string{"kind"}),
 		changes: prometheus.NewCounter(prometheus.CounterOpts{Name: "touchline_segments_changes_total",
 			Help: "Segment entries and exits committed."}),
 		changesBySegment: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "touchline_segments_segment_changes_total",

@@ -58,7 +58,7 @@ func decodeBinaryOrJSON(b []byte, v encoding.BinaryUnmarshaler) error {
 }
 
 // The changelog's keys: a person's state, an input waiting for the
-// watermark, and a partition's meta state.
+// watermark, and a partition's meta state (and erased persons: forget.go).
 const (
 	personKeyPrefix  = "p/"
 	pendingKeyPrefix = "q/"

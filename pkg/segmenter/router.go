@@ -85,6 +85,9 @@ func (r *Router) step(ctx context.Context, fetches kgo.Fetches) error {
 			r.m.routed.WithLabelValues("skipped").Inc()
 			return
 		}
+		if tp == nil { // an erased person's: counted as suppressed (Metrics.Suppressed)
+			return
+		}
 		row := tp.Row
 		props := make(map[string]string, len(row.PropertyKeys))
 		for i, k := range row.PropertyKeys {

@@ -47,6 +47,9 @@ type Service struct {
 	adm       *kadm.Client        // to ask whether the router has caught up
 	// routed is the last time the router was seen caught up.
 	routed, routerChecked time.Time
+	// forgotten are the persons erased from each assigned partition,
+	// loaded with its processor; their inputs are dropped.
+	forgotten map[int32]map[string]bool
 }
 
 // New returns the stateful stage; Run starts it. instance names this
@@ -62,7 +65,8 @@ func New(ctx context.Context, cfg Config, kcfg kafka.Config, conn driver.Conn, d
 		return nil, err
 	}
 	s := &Service{cfg: cfg, kcfg: kcfg, conn: conn, defs: defs, m: m, log: log, codecs: avro.NewCodecs(reg), health: health.New(nil),
-		assigned: map[int32]bool{}, procs: map[int32]*segments.Processor{}, lastInput: map[int32]time.Time{}}
+		assigned: map[int32]bool{}, procs: map[int32]*segments.Processor{}, lastInput: map[int32]time.Time{},
+		forgotten: map[int32]map[string]bool{}}
 	if s.changeSchema, err = avro.RegisterLatest(ctx, reg, avro.KindSegment, kcfg.Topics.SegmentChanges); err != nil {
 		return nil, err
 	}
@@ -122,6 +126,7 @@ func (s *Service) drop(partitions map[string][]int32) {
 		delete(s.assigned, p)
 		delete(s.procs, p)
 		delete(s.lastInput, p)
+		delete(s.forgotten, p)
 	}
 }
 
@@ -164,6 +169,8 @@ type batch struct {
 	// local are the changelog records to apply to the local state, by
 	// partition, once committed.
 	local map[int32][]localWrite
+	// forgotten are the persons erased in this batch, by partition.
+	forgotten map[int32][]string
 }
 
 // step processes one poll's inputs, advances idle partitions, and commits.
@@ -173,7 +180,7 @@ func (s *Service) step(ctx context.Context, fetches kgo.Fetches) error {
 	if err != nil {
 		return err
 	}
-	b := &batch{local: map[int32][]localWrite{}}
+	b := &batch{local: map[int32][]localWrite{}, forgotten: map[int32][]string{}}
 	inputs := 0
 	var failed error
 	fetches.EachPartition(func(ftp kgo.FetchTopicPartition) {
@@ -290,6 +297,13 @@ func (s *Service) process(ctx context.Context, b *batch, proc *segments.Processo
 		if err := ctx.Err(); err != nil {
 			return inputs, err
 		}
+		if isForget(r) {
+			inputs++
+			if err := s.forget(b, proc, ftp.Partition, string(r.Key)); err != nil {
+				return inputs, err
+			}
+			continue
+		}
 		in, err := DecodeInput(r.Value)
 		if err != nil {
 			s.m.inputs.WithLabelValues("invalid").Inc()
@@ -297,6 +311,10 @@ func (s *Service) process(ctx context.Context, b *batch, proc *segments.Processo
 			continue
 		}
 		inputs++
+		if s.isForgotten(ftp.Partition, in.Person()) {
+			s.m.inputs.WithLabelValues("suppressed").Inc()
+			continue
+		}
 		dropped := proc.Dropped()
 		changes, err := proc.Add(in)
 		if err != nil && (errors.Is(err, segments.ErrStore) || ctx.Err() != nil) {
@@ -439,6 +457,9 @@ func (s *Service) addState(b *batch, p int32, proc *segments.Processor) error {
 		b.records = append(b.records, &kgo.Record{Topic: s.kcfg.Topics.SegmentChangelog, Partition: p, Key: []byte(w.key), Value: w.value})
 		b.local[p] = append(b.local[p], w)
 	}
+	for _, person := range b.forgotten[p] {
+		changelog(localWrite{key: forgottenKeyPrefix + person, value: []byte{1}})
+	}
 	for id, person := range proc.TakeDirty() {
 		w := localWrite{key: personKey(id)}
 		if person != nil {
@@ -572,6 +593,16 @@ func (s *Service) rebuild(ctx context.Context, p int32) (*segments.Processor, er
 	if err := s.local.load(p, proc); err != nil {
 		return nil, err
 	}
+	forgotten := map[string]bool{}
+	if err := s.local.scan(p, forgottenKeyPrefix, func(person string, _ []byte) error {
+		forgotten[person] = true
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.forgotten[p] = forgotten
+	s.mu.Unlock()
 	s.log.Info("segments state loaded", zap.Int32("partition", p), zap.Bool("from_checkpoint", ok), zap.Int64("changelog_from", from),
 		zap.Int("records_read", n), zap.Int64("persons", proc.Persons()), zap.Time("watermark", proc.Watermark()),
 		zap.Duration("took", time.Since(start)))

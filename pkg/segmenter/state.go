@@ -23,7 +23,7 @@ import (
 // changelog records written after it.
 //
 // Keys are the partition (4 bytes, big-endian) followed by a changelog key
-// (p/<person>, q/<arrival>, m), t/<person> (the person's next timer, Unix
+// (p/<person>, q/<arrival>, m, x/<erased person>), t/<person> (the person's next timer, Unix
 // nanoseconds, 8 bytes big-endian) or c (the checkpoint).
 type localState struct {
 	db *pebble.DB

@@ -180,14 +180,5 @@ func waitCommitted(ctx context.Context, t *testing.T, cfg config.Config) {
 // `kafka-consumer-groups --reset-offsets --to-earliest` does.
 func resetToEarliest(ctx context.Context, t *testing.T, cfg config.Config) {
 	t.Helper()
-	adm := admin(t, cfg)
-	starts, err := adm.ListStartOffsets(ctx, cfg.Kafka.Topics.Touchpoints, cfg.Kafka.Topics.Spend)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var offsets kadm.Offsets
-	starts.Each(func(o kadm.ListedOffset) { offsets.AddOffset(o.Topic, o.Partition, o.Offset, -1) })
-	if err := adm.CommitAllOffsets(ctx, cfg.Ingest.Group, offsets); err != nil {
-		t.Fatalf("resetting the ingest group: %v", err)
-	}
+	resetGroup(ctx, t, cfg, cfg.Ingest.Group, cfg.Kafka.Topics.Touchpoints, cfg.Kafka.Topics.Spend)
 }

@@ -434,7 +434,7 @@ func TestTopicsCreate(t *testing.T) {
 		tp.Touchpoints: {6, false}, tp.Spend: {6, false}, tp.DeadLetter: {6, false},
 		tp.IdentityLinks: {1, false}, tp.IdentityMap: {int(cfg.Identity.MapPartitions), true}, tp.Alerts: {1, false},
 		tp.SegmentInputs: {int(cfg.Segments.Partitions), false}, tp.SegmentChangelog: {int(cfg.Segments.Partitions), true},
-		tp.SegmentChanges: {int(cfg.Segments.Partitions), false},
+		tp.SegmentChanges: {int(cfg.Segments.Partitions), false}, tp.Suppressions(): {1, true},
 	}
 	adm := admin(t, cfg)
 	for topic, w := range want {

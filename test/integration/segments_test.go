@@ -386,12 +386,8 @@ func TestCartAbandonerEntersWithoutAnotherEvent(t *testing.T) {
 		c.Segments.Partitions = 2
 		c.Segments.IdleAdvance = 500 * time.Millisecond
 	})
-	shipped, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "pipelines", "segments.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The shipped definitions, with a lateness of 1s instead of 5m.
-	cfg.Pipelines = segmentsPipelines(t, strings.Replace(string(shipped), "allowed_lateness: 5m", "allowed_lateness: 1s", 1))
+	cfg.Pipelines = shippedSegmentsPipelines(t, "1s")
 	cfgPath := filepath.Join(t.TempDir(), "touchline.yaml")
 	if err := testenv.WriteConfig(cfg, cfgPath); err != nil {
 		t.Fatal(err)

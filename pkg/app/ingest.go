@@ -113,7 +113,7 @@ func RunIngest(ctx context.Context, cfg config.Config, reg *prometheus.Registry,
 	}
 	defer closeSvc()
 	ready := func() error { return errors.Join(suppressed.Err(), svc.Ready()) }
-	return serve(ctx, cfg, reg, nil, ready, svc.Run, log)
+	return serve(ctx, cfg, reg, nil, ready, persons.guard(svc.Run), log)
 }
 
 // NewIngestService builds the ingest service of cfg around proc, resolving
@@ -136,21 +136,55 @@ func NewIngestService(ctx context.Context, cfg config.Config, proc *ingest.Proce
 	return svc, func() { svc.Close(); conn.Close() }, nil
 }
 
+// followedMap is a local copy of the identity map that follows the map
+// topic in the background.
+type followedMap struct {
+	*identitymap.Map
+	stopped chan struct{} // closed when Follow has returned
+	err     error         // what Follow returned; read after stopped is closed
+}
+
+// guard returns run wrapped so that it also ends, with an error, as soon as
+// following the map fails (its local database cannot be written, say):
+// a service must not go on resolving persons from a copy that has stopped
+// following the topic.
+func (f *followedMap) guard(run func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		g, gctx := errgroup.WithContext(ctx)
+		g.Go(func() error { return run(gctx) })
+		g.Go(func() error {
+			select {
+			case <-f.stopped:
+				if f.err != nil {
+					return fmt.Errorf("following the identity map: %w", f.err)
+				}
+			case <-gctx.Done():
+			}
+			return nil
+		})
+		return g.Wait()
+	}
+}
+
 // followIdentityMap opens the local copy of the identity map under
 // cfg.StateDir/dir, follows the map topic in the background and returns once
 // it has caught up. The returned function stops following and closes it.
-func followIdentityMap(ctx context.Context, cfg config.Config, dir string, log *zap.Logger) (*identitymap.Map, func(), error) {
+func followIdentityMap(ctx context.Context, cfg config.Config, dir string, log *zap.Logger) (*followedMap, func(), error) {
 	persons, err := identitymap.Open(filepath.Join(cfg.StateDir, dir), cfg.Ingest.IdentityCacheEntries, log.Named(dir))
 	if err != nil {
 		return nil, nil, err
 	}
+	f := &followedMap{Map: persons, stopped: make(chan struct{})}
 	followCtx, stopFollowing := context.WithCancel(ctx)
-	followed := make(chan error, 1)
-	go func() { followed <- persons.Follow(followCtx, cfg.Kafka, cfg.Kafka.Topics.IdentityMap) }()
+	go func() {
+		defer close(f.stopped)
+		f.err = persons.Follow(followCtx, cfg.Kafka, cfg.Kafka.Topics.IdentityMap)
+	}()
 	closeMap := func() {
 		stopFollowing()
-		if err := <-followed; err != nil {
-			log.Warn("following the identity map failed", zap.Error(err))
+		<-f.stopped
+		if f.err != nil {
+			log.Warn("following the identity map failed", zap.Error(f.err))
 		}
 		if err := persons.Close(); err != nil {
 			log.Warn("closing the identity map", zap.Error(err))
@@ -162,7 +196,7 @@ func followIdentityMap(ctx context.Context, cfg config.Config, dir string, log *
 		return nil, nil, fmt.Errorf("catching up with the identity map: %w", err)
 	}
 	log.Info("identity map caught up", zap.Int("identifiers", persons.Len()), zap.Duration("took", time.Since(start)))
-	return persons, closeMap, nil
+	return f, closeMap, nil
 }
 
 // The ClickHouse ping behind the /readyz of the identity, segments and

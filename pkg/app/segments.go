@@ -65,10 +65,10 @@ func RunSegments(ctx context.Context, cfg config.Config, reg *prometheus.Registr
 	}
 	defer svc.Close()
 	ready := func() error { return errors.Join(suppressed.Err(), svc.Ready(), router.Ready()) }
-	return serve(ctx, cfg, reg, conn, ready, func(ctx context.Context) error {
+	return serve(ctx, cfg, reg, conn, ready, persons.guard(func(ctx context.Context) error {
 		g, gctx := errgroup.WithContext(ctx)
 		g.Go(func() error { return router.Run(gctx) })
 		g.Go(func() error { return svc.Run(gctx) })
 		return g.Wait()
-	}, log)
+	}), log)
 }

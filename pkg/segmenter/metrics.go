@@ -10,7 +10,6 @@ type Metrics struct {
 	changes          prometheus.Counter
 	changesBySegment *prometheus.CounterVec
 	latency          prometheus.Histogram
-	timerLag         prometheus.Histogram
 	batchSeconds     prometheus.Histogram
 	routerSeconds    prometheus.Histogram
 	persons          *prometheus.GaugeVec
@@ -18,6 +17,7 @@ type Metrics struct {
 	evaluations      *prometheus.GaugeVec
 	watermarkLag     *prometheus.GaugeVec
 	lag              *prometheus.GaugeVec
+	routerLag        *prometheus.GaugeVec
 	writeErrors      *prometheus.CounterVec
 }
 
@@ -26,7 +26,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	buckets := []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
 	m := &Metrics{
 		inputs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "touchline_segments_inputs_total",
-			Help: "Segment inputs read, by result: applied, late (dropped: older than the watermark), invalid."}, []string{"result"}),
+			Help: "Segment inputs read, by result: applied, late (dropped: older than their touchpoints partition's progress less the allowed lateness), invalid."}, []string{"result"}),
 		routed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "touchline_segments_routed_total",
 			Help: "Records the router put on the inputs topic, by kind (event, merge) or skipped (rejected touchpoints)."}, []string{"kind"}),
 		changes: prometheus.NewCounter(prometheus.CounterOpts{Name: "touchline_segments_changes_total",
@@ -34,9 +34,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		changesBySegment: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "touchline_segments_segment_changes_total",
 			Help: "Segment changes by segment and change (entered, left)."}, []string{"segment", "change"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "touchline_segments_event_to_change_seconds",
-			Help: "From the time the deciding input was written to the inputs topic to its change.", Buckets: buckets}),
-		timerLag: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "touchline_segments_timer_lag_seconds",
-			Help: "From the time a timer-driven change is due to its emission (the allowed lateness and idle_advance bound it).", Buckets: buckets}),
+			Help: "From a change's event time (its deciding event's time, or its timer's due time) to the change.", Buckets: buckets}),
 		batchSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "touchline_segments_batch_seconds",
 			Help: "Time to process and commit one batch.", Buckets: buckets}),
 		routerSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "touchline_segments_router_batch_seconds",
@@ -51,10 +49,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "How far each partition's watermark is behind the clock."}, []string{"partition"}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "touchline_segments_consumer_lag",
 			Help: "Inputs not yet processed, by partition, as of the last fetch."}, []string{"partition"}),
+		routerLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "touchline_segments_router_lag",
+			Help: "Touchpoints not yet routed, by touchpoints partition."}, []string{"partition"}),
 		writeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "touchline_segments_write_errors_total",
 			Help: "Failed writes, retried, by target (kafka, clickhouse)."}, []string{"target"}),
 	}
-	reg.MustRegister(m.inputs, m.routed, m.changes, m.changesBySegment, m.latency, m.timerLag, m.batchSeconds, m.routerSeconds,
-		m.persons, m.cached, m.evaluations, m.watermarkLag, m.lag, m.writeErrors)
+	reg.MustRegister(m.inputs, m.routed, m.changes, m.changesBySegment, m.latency, m.batchSeconds, m.routerSeconds,
+		m.persons, m.cached, m.evaluations, m.watermarkLag, m.lag, m.routerLag, m.writeErrors)
 	return m
 }

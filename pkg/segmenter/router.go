@@ -2,10 +2,15 @@ package segmenter
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
@@ -16,16 +21,41 @@ import (
 )
 
 // Router repartitions touchpoints by resolved person onto the inputs
-// topic, and forwards identity merges. Each batch's inputs and its
-// touchpoint offsets commit in one Kafka transaction.
+// topic, and forwards identity merges. With each batch it tells every
+// inputs partition how far it has read each touchpoints partition (its
+// sources) in event time: progress, from which the stage derives its
+// watermarks. Each batch's inputs, progress and touchpoint offsets commit
+// in one Kafka transaction.
 type Router struct {
-	cfg  Config
-	kcfg kafka.Config
-	conn driver.Conn
-	proc *ingest.Processor // with persons resolved from a local identity map
-	m    *Metrics
-	log  *zap.Logger
-	sess *kgo.GroupTransactSession
+	cfg      Config
+	kcfg     kafka.Config
+	conn     driver.Conn
+	proc     *ingest.Processor // with persons resolved from a local identity map
+	lateness time.Duration     // the definitions' allowed lateness
+	m        *Metrics
+	log      *zap.Logger
+	sess     *kgo.GroupTransactSession
+	adm      *kadm.Client
+
+	// mu guards assigned and recover, which the group's callbacks change.
+	mu sync.Mutex
+	// assigned are the touchpoints partitions this instance routes.
+	assigned map[int32]bool
+	// recover is set when partitions were assigned: their progress is read
+	// back from the inputs topic before the next batch.
+	recover bool
+
+	// read is how far each assigned source partition has been read, as of
+	// the last committed batch: the latest event time, or the clock while
+	// the partition is idle. An event at or before its partition's read
+	// time less the lateness is late.
+	read map[int32]time.Time
+	// sources is the number of touchpoints partitions (0: not known yet).
+	sources int32
+	// caughtUp is, per source partition, since when it has been read to
+	// its end without a new record; nextCheck is when to ask Kafka again.
+	caughtUp  map[int32]time.Time
+	nextCheck time.Time
 
 	// mergeVersion is the version of the last forwarded identity_merges row.
 	// A starting router forwards every merge again: a merge of a person
@@ -35,37 +65,67 @@ type Router struct {
 }
 
 // NewRouter returns the router; proc converts touchpoints and resolves
-// their persons; instance names this instance (InstanceName).
-func NewRouter(cfg Config, kcfg kafka.Config, conn driver.Conn, proc *ingest.Processor, instance string, m *Metrics, log *zap.Logger) (*Router, error) {
+// their persons; lateness is the definitions' allowed lateness; instance
+// names this instance (InstanceName).
+func NewRouter(cfg Config, kcfg kafka.Config, conn driver.Conn, proc *ingest.Processor, lateness time.Duration, instance string,
+	m *Metrics, log *zap.Logger) (*Router, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	r := &Router{cfg: cfg, kcfg: kcfg, conn: conn, proc: proc, m: m, log: log}
+	r := &Router{cfg: cfg, kcfg: kcfg, conn: conn, proc: proc, lateness: lateness, m: m, log: log,
+		assigned: map[int32]bool{}, read: map[int32]time.Time{}, caughtUp: map[int32]time.Time{}}
 	sess, err := kafka.NewGroupTransactSession(kcfg, log,
 		kafka.Session{Group: cfg.RouterGroup, Topic: kcfg.Topics.Touchpoints, TransactionalID: cfg.RouterGroup + "-" + instance, Timeout: cfg.SessionTimeout},
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			for _, p := range assigned[kcfg.Topics.Touchpoints] {
+				r.assigned[p] = true
+				r.recover = true
+			}
+		}),
+		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, revoked map[string][]int32) { r.unassign(revoked) }),
+		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, lost map[string][]int32) { r.unassign(lost) }),
 	)
 	if err != nil {
 		return nil, err
 	}
 	r.sess = sess
+	r.adm = kadm.NewClient(sess.Client())
 	return r, nil
+}
+
+func (r *Router) unassign(partitions map[string][]int32) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range partitions[r.kcfg.Topics.Touchpoints] {
+		delete(r.assigned, p)
+	}
 }
 
 // Close leaves the group; call it after Run.
 func (r *Router) Close() { r.sess.Close() }
 
-// Run routes until ctx ends.
+// Run routes until ctx ends. It polls at least every half idle_advance, so
+// that the progress of idle source partitions follows the clock.
 func (r *Router) Run(ctx context.Context) error {
-	return kafka.PollSession(ctx, r.sess, r.cfg.MaxPollRecords, r.cfg.MergePoll, r.log, r.step)
+	return kafka.PollSession(ctx, r.sess, r.cfg.MaxPollRecords, min(r.cfg.MergePoll, r.cfg.IdleAdvance/2), r.log, r.step)
 }
 
 func (r *Router) step(ctx context.Context, fetches kgo.Fetches) error {
 	start := time.Now()
+	if err := r.recoverProgress(ctx); err != nil {
+		return err
+	}
+	r.checkCaughtUp(ctx, start)
+	// read is this batch's progress, kept only if its transaction commits.
+	read := r.assignedRead()
 	var out []*kgo.Record
 	consumed := 0
 	fetches.EachRecord(func(rec *kgo.Record) {
 		consumed++
+		delete(r.caughtUp, rec.Partition) // not idle
 		tp, rej, err := r.proc.Touchpoint(ctx, rec)
 		if err != nil || rej != nil {
 			// The ingest service dead-letters what it rejects; here it
@@ -80,6 +140,10 @@ func (r *Router) step(ctx context.Context, fetches kgo.Fetches) error {
 		}
 		e := &segments.Event{ID: row.EventID, Person: row.PersonID, Type: row.EventType, Channel: row.Channel, Campaign: row.Campaign,
 			At: row.EventTime.Add(time.Duration(row.EventMillis) * time.Millisecond).UTC(), Revenue: float64(row.Revenue) / 1e6, Props: props}
+		if !admit(read, rec.Partition, e.At, r.lateness) {
+			r.m.inputs.WithLabelValues("late").Inc()
+			return
+		}
 		if rec, err := r.input(e.Person, segments.Input{Event: e}); err == nil {
 			out = append(out, rec)
 			r.m.routed.WithLabelValues("event").Inc()
@@ -90,9 +154,12 @@ func (r *Router) step(ctx context.Context, fetches kgo.Fetches) error {
 		r.log.Warn("reading identity merges; trying again later", zap.Error(err))
 	}
 	out = append(out, merges...)
-	if consumed == 0 && len(merges) == 0 {
+	r.followClock(read, start)
+	moved := !maps.Equal(read, r.read)
+	if consumed == 0 && len(merges) == 0 && !moved {
 		return nil
 	}
+	out = append(out, r.progress(read)...)
 	if err := r.sess.Begin(); err != nil {
 		return fmt.Errorf("beginning a transaction: %w", err)
 	}
@@ -107,8 +174,114 @@ func (r *Router) step(ctx context.Context, fetches kgo.Fetches) error {
 		return nil
 	}
 	r.mergeVersion = max(r.mergeVersion, version)
+	r.read = read
 	r.m.routerSeconds.Observe(time.Since(start).Seconds())
 	return nil
+}
+
+// admit reports whether an event at `at` read from source partition p is
+// on time, and if so moves p's progress in read to it. An event is late as
+// its producer wrote it when it is at or before what its partition had
+// already given, less the allowed lateness: the pipeline's own lag never
+// makes an event late.
+func admit(read map[int32]time.Time, p int32, at time.Time, lateness time.Duration) bool {
+	last, ok := read[p]
+	if ok && !at.After(last.Add(-lateness)) {
+		return false
+	}
+	if at.After(last) {
+		read[p] = at
+	}
+	return true
+}
+
+// assignedRead returns a copy of the progress of the assigned source
+// partitions.
+func (r *Router) assignedRead() map[int32]time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	read := make(map[int32]time.Time, len(r.assigned))
+	for p := range r.assigned {
+		if at, ok := r.read[p]; ok {
+			read[p] = at
+		}
+	}
+	return read
+}
+
+// followClock moves the progress of each assigned source partition that
+// has been read to its end, with nothing new, for idle_advance to the
+// clock: nothing earlier can come from it but late events.
+func (r *Router) followClock(read map[int32]time.Time, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	clock := now.UTC().Truncate(time.Millisecond)
+	for p := range r.assigned {
+		if since, ok := r.caughtUp[p]; ok && now.Sub(since) >= r.cfg.IdleAdvance && clock.After(read[p]) {
+			read[p] = clock
+		}
+	}
+}
+
+// progress returns a progress record for every inputs partition, or none
+// while the number of source partitions is not known or nothing has been
+// read.
+func (r *Router) progress(read map[int32]time.Time) []*kgo.Record {
+	if r.sources == 0 || len(read) == 0 {
+		return nil
+	}
+	value, err := EncodeInput(segments.Input{Progress: &segments.Progress{Sources: r.sources, Read: read}})
+	if err != nil {
+		r.log.Error("encoding progress", zap.Error(err))
+		return nil
+	}
+	out := make([]*kgo.Record, r.cfg.Partitions)
+	for p := range out {
+		out[p] = &kgo.Record{Topic: r.kcfg.Topics.SegmentInputs, Partition: int32(p), Value: value}
+	}
+	return out
+}
+
+// checkCaughtUp asks Kafka, at most every half idle_advance, how far the
+// router's group lags on each touchpoints partition, and notes since when
+// each has been read to its end: its lag is at most one record, which a
+// transaction marker of a transactional producer takes. It also learns the
+// number of touchpoints partitions.
+func (r *Router) checkCaughtUp(ctx context.Context, now time.Time) {
+	if now.Before(r.nextCheck) {
+		return
+	}
+	r.nextCheck = now.Add(r.cfg.IdleAdvance / 2)
+	topic := r.kcfg.Topics.Touchpoints
+	ends, err := r.adm.ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	var committed kadm.OffsetResponses
+	if err == nil {
+		committed, err = r.adm.FetchOffsets(ctx, r.cfg.RouterGroup)
+		if errors.Is(err, kerr.GroupIDNotFound) {
+			err = nil
+		}
+	}
+	if err != nil {
+		r.log.Warn("asking how far the touchpoints have been routed", zap.Error(err))
+		return
+	}
+	r.sources = int32(len(ends[topic]))
+	ends.Each(func(o kadm.ListedOffset) {
+		at := int64(0)
+		if c, ok := committed.Lookup(topic, o.Partition); ok {
+			at = c.At
+		}
+		lag := max(0, o.Offset-at)
+		r.m.routerLag.WithLabelValues(fmt.Sprint(o.Partition)).Set(float64(lag))
+		if _, ok := r.caughtUp[o.Partition]; lag > 1 {
+			delete(r.caughtUp, o.Partition)
+		} else if !ok {
+			r.caughtUp[o.Partition] = now
+		}
+	})
 }
 
 // input returns the inputs topic record of in, for person.
@@ -164,3 +337,105 @@ const MergesQuery = `SELECT merged_person_id, surviving_person_id, merged_at, ve
 FROM identity_merges FINAL
 WHERE version > ?
 ORDER BY version`
+
+// progressTail is how many records at the end of each inputs partition a
+// router reads back to learn how far its sources had been read: every
+// routing transaction ends with a progress record on each partition.
+const progressTail = 64
+
+// recoverProgress, after partitions were assigned, reads back from the
+// last records of the inputs topic how far they had been read when their
+// last batch committed (by this instance before a restart, or by the one
+// that had them), so that the events after it are judged late or not as
+// if nothing had happened.
+func (r *Router) recoverProgress(ctx context.Context) error {
+	r.mu.Lock()
+	recover := r.recover
+	r.recover = false
+	r.mu.Unlock()
+	if !recover {
+		return nil
+	}
+	topic := r.kcfg.Topics.SegmentInputs
+	starts, err := r.adm.ListStartOffsets(ctx, topic)
+	if err == nil {
+		err = starts.Error()
+	}
+	var ends kadm.ListedOffsets
+	if err == nil {
+		// Up to the last stable offset: an open transaction of a stopped
+		// instance does not hold the reading up.
+		ends, err = r.adm.ListCommittedOffsets(ctx, topic)
+		if err == nil {
+			err = ends.Error()
+		}
+	}
+	if err != nil {
+		r.mu.Lock()
+		r.recover = true
+		r.mu.Unlock()
+		return fmt.Errorf("reading the offsets of %s to recover the routing progress: %w", topic, err)
+	}
+	from := map[int32]kgo.Offset{}
+	last := map[int32]int64{} // the last offset to read, per partition
+	ends.Each(func(o kadm.ListedOffset) {
+		start, _ := starts.Lookup(topic, o.Partition)
+		if o.Offset > start.Offset {
+			from[o.Partition] = kgo.NewOffset().At(max(start.Offset, o.Offset-progressTail))
+			last[o.Partition] = o.Offset - 1
+		}
+	})
+	found := map[int32]time.Time{}
+	if len(from) > 0 {
+		if err := r.readProgress(ctx, from, last, found); err != nil {
+			return err
+		}
+	}
+	r.mu.Lock()
+	for p, at := range found {
+		if r.assigned[p] && at.After(r.read[p]) {
+			r.read[p] = at
+		}
+	}
+	r.mu.Unlock()
+	r.log.Info("routing progress recovered", zap.Any("read", found))
+	return nil
+}
+
+// readProgress reads the inputs partitions of from up to their offsets in
+// last, and keeps the latest time of each source in the progress records.
+func (r *Router) readProgress(ctx context.Context, from map[int32]kgo.Offset, last map[int32]int64, found map[int32]time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*r.cfg.SessionTimeout)
+	defer cancel()
+	cl, err := kafka.NewClient(r.kcfg, r.log, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{r.kcfg.Topics.SegmentInputs: from}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	for len(last) > 0 {
+		fetches := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err := fetches.Err0(); err != nil {
+			return fmt.Errorf("reading back the routing progress: %w", err)
+		}
+		fetches.EachRecord(func(rec *kgo.Record) {
+			if rec.Offset >= last[rec.Partition] {
+				delete(last, rec.Partition)
+			}
+			if rec.Attrs.IsControl() {
+				return
+			}
+			if in, err := DecodeInput(rec.Value); err == nil && in.Progress != nil {
+				for s, at := range in.Progress.Read {
+					if at.After(found[s]) {
+						found[s] = at
+					}
+				}
+			}
+		})
+	}
+	return nil
+}

@@ -24,6 +24,9 @@ const (
 	inputEvent    = 'e'
 	inputMerge    = 'm'
 	inputTransfer = 't'
+	// inputProgress was added after the others; readers that predate it
+	// refuse it as an unknown kind and read the other kinds as before.
+	inputProgress = 'w'
 )
 
 // MarshalBinary encodes the person as the changelog keeps it: a version
@@ -115,8 +118,10 @@ func (d *decoder) personHead() (id string, timer time.Time, err error) {
 
 // MarshalBinary encodes the input for the inputs topic: the version byte
 // inputEncoding, its kind, then its fields as a person's encoding writes
-// them: an event's person and the event, a merge's persons and time, or a
-// transfer's person, time and the person state it carries.
+// them: an event's person and the event, a merge's persons and time, a
+// transfer's person, time and the person state it carries, or progress:
+// the number of source partitions, then how many it reports and each one's
+// partition and time.
 func (in Input) MarshalBinary() ([]byte, error) {
 	return in.appendBinary(make([]byte, 0, 128))
 }
@@ -138,8 +143,16 @@ func (in Input) appendBinary(b []byte) ([]byte, error) {
 			return nil, err
 		}
 		return append(binary.AppendUvarint(b, uint64(len(state))), state...), nil
+	case in.Progress != nil:
+		b = binary.AppendUvarint(append(b, inputProgress), uint64(in.Progress.Sources))
+		sources := slices.Sorted(maps.Keys(in.Progress.Read))
+		b = binary.AppendUvarint(b, uint64(len(sources)))
+		for _, s := range sources {
+			b = appendTime(binary.AppendUvarint(b, uint64(s)), in.Progress.Read[s])
+		}
+		return b, nil
 	}
-	return nil, errors.New("an input is one event, merge or transfer with its state")
+	return nil, errors.New("an input is one event, merge or transfer with its state, or progress")
 }
 
 // UnmarshalBinary decodes an input encoded by MarshalBinary.
@@ -318,6 +331,13 @@ func (d *decoder) input() Input {
 			d.b = d.b[n:]
 		}
 		return Input{Transfer: t}
+	case kind == inputProgress:
+		pr := &Progress{Sources: int32(min(d.uvarint(), math.MaxInt32)), Read: map[int32]time.Time{}}
+		for n := d.count(); n > 0; n-- {
+			s := d.uvarint()
+			pr.Read[int32(min(s, math.MaxInt32))] = d.time()
+		}
+		return Input{Progress: pr}
 	default:
 		d.err = fmt.Errorf("unknown input kind %q", kind)
 	}

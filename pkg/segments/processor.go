@@ -29,11 +29,22 @@ type Transfer struct {
 	State *Person   `json:"state"`
 }
 
-// Input is one event, one merge or one transfer.
+// Progress tells a processor how far the router has read each partition
+// of the touchpoints topic (its sources) in event time: Read maps a source
+// partition to the latest event time read from it, or to the clock for a
+// source partition the router has read to its end and that got nothing
+// for idle_advance. Sources is the number of source partitions.
+type Progress struct {
+	Sources int32               `json:"sources"`
+	Read    map[int32]time.Time `json:"read"`
+}
+
+// Input is one event, one merge, one transfer or the router's progress.
 type Input struct {
 	Event    *Event    `json:"event,omitempty"`
 	Merge    *Merge    `json:"merge,omitempty"`
 	Transfer *Transfer `json:"transfer,omitempty"`
+	Progress *Progress `json:"progress,omitempty"`
 }
 
 func (in *Input) at() time.Time {
@@ -47,8 +58,12 @@ func (in *Input) at() time.Time {
 }
 
 // Person is the person whose processor the input is for: the event's, the
-// merged person's, or the one a transfer joins.
+// merged person's, or the one a transfer joins; "" for progress, which
+// every processor gets.
 func (in *Input) Person() string {
+	if in.Progress != nil {
+		return ""
+	}
 	switch {
 	case in.Event != nil:
 		return in.Event.Person
@@ -62,20 +77,36 @@ func (in *Input) Person() string {
 // lacks what its kind needs.
 func (in *Input) Validate() error {
 	n := 0
-	for _, set := range []bool{in.Event != nil, in.Merge != nil, in.Transfer != nil} {
+	for _, set := range []bool{in.Event != nil, in.Merge != nil, in.Transfer != nil, in.Progress != nil} {
 		if set {
 			n++
 		}
 	}
 	switch {
 	case n != 1:
-		return fmt.Errorf("an input is one event, merge or transfer, not %d", n)
+		return fmt.Errorf("an input is one event, merge, transfer or progress, not %d", n)
 	case in.Event != nil && (in.Event.ID == "" || in.Event.Person == "" || in.Event.Type == "" || in.Event.At.IsZero()):
 		return fmt.Errorf("event %q: id, person, type and time are required", in.Event.ID)
 	case in.Merge != nil && (in.Merge.From == "" || in.Merge.Into == "" || in.Merge.At.IsZero()):
 		return fmt.Errorf("merge: from, into and time are required")
 	case in.Transfer != nil && (in.Transfer.Into == "" || in.Transfer.State == nil || in.Transfer.At.IsZero()):
 		return fmt.Errorf("transfer: into, state and time are required")
+	case in.Progress != nil:
+		return in.Progress.validate()
+	}
+	return nil
+}
+
+// validate reports progress without sources, or about a source partition
+// out of range or without a time.
+func (pr *Progress) validate() error {
+	if pr.Sources < 1 {
+		return fmt.Errorf("progress: %d source partitions, want at least 1", pr.Sources)
+	}
+	for s, at := range pr.Read {
+		if s < 0 || s >= pr.Sources || at.IsZero() {
+			return fmt.Errorf("progress: source partition %d of %d at %s", s, pr.Sources, at)
+		}
 	}
 	return nil
 }
@@ -148,11 +179,18 @@ type meta struct {
 	// Pending are the inputs after the watermark, waiting for it, with
 	// their arrival order.
 	Pending []Pending `json:"pending,omitempty"`
-	// MaxSeen is the latest input time seen; Watermark = MaxSeen - allowed
-	// lateness, or later after Advance. Inputs at or before it are late.
+	// MaxSeen is the latest input time seen. Watermark is, once progress
+	// has arrived, the earliest of Sources less the allowed lateness;
+	// before, MaxSeen less the allowed lateness (or later after Advance).
+	// Inputs at or before it are late.
 	MaxSeen   time.Time `json:"max_seen"`
 	Watermark time.Time `json:"watermark"`
-	Arrivals  int64     `json:"arrivals"`
+	// Sources is how far the router has read each source partition, as
+	// its progress inputs said (the latest of them for each), and
+	// SourceCount the number of source partitions (0: no progress yet).
+	Sources     map[int32]time.Time `json:"sources,omitempty"`
+	SourceCount int32               `json:"source_count,omitempty"`
+	Arrivals    int64               `json:"arrivals"`
 	// Dropped counts the inputs that arrived late; Evaluations the
 	// evaluations of persons.
 	Dropped     int64 `json:"dropped"`
@@ -330,10 +368,17 @@ func (p *Processor) Evaluations() int64 { return p.state.Evaluations }
 // Persons returns how many persons have state.
 func (p *Processor) Persons() int64 { return p.state.Persons }
 
-// Add takes one input and returns the changes that became final: an input
-// at or before the watermark is dropped as late; the others wait until the
-// watermark passes them.
+// Add takes one input and returns the changes that became final: an event
+// at or before the watermark is dropped as late; the other inputs wait
+// until the watermark passes them. Progress moves the watermark to the
+// earliest time its sources have been read to, less the allowed lateness,
+// once every source partition has been heard of. Until the first progress
+// arrives, the inputs are their own source: the watermark is the latest
+// input time less the allowed lateness.
 func (p *Processor) Add(in Input) ([]Change, error) {
+	if in.Progress != nil {
+		return p.progress(in.Progress)
+	}
 	at := in.at()
 	if !at.After(p.state.Watermark) && !p.state.Watermark.IsZero() {
 		if in.Event == nil {
@@ -351,7 +396,43 @@ func (p *Processor) Add(in Input) ([]Change, error) {
 	if at.After(p.state.MaxSeen) {
 		p.state.MaxSeen = at
 	}
+	if p.state.SourceCount > 0 {
+		return nil, nil // the router's progress moves the watermark
+	}
 	return p.advance(p.state.MaxSeen.Add(-p.defs.AllowedLateness))
+}
+
+// progress records how far the router has read the sources it reports
+// (never going back), and advances the watermark to the earliest of them,
+// less the allowed lateness, when every source partition has been read.
+func (p *Processor) progress(pr *Progress) ([]Change, error) {
+	if p.state.Sources == nil {
+		p.state.Sources = map[int32]time.Time{}
+	}
+	p.state.SourceCount = pr.Sources
+	for s, at := range pr.Read {
+		if at.After(p.state.Sources[s]) {
+			p.state.Sources[s] = at
+		}
+	}
+	var earliest time.Time
+	for s := int32(0); s < p.state.SourceCount; s++ {
+		at, ok := p.state.Sources[s]
+		if !ok {
+			return nil, nil // a source partition not read yet holds the watermark
+		}
+		if earliest.IsZero() || at.Before(earliest) {
+			earliest = at
+		}
+	}
+	return p.advance(earliest.Add(-p.defs.AllowedLateness))
+}
+
+// Sources returns how far each source partition has been read, as the
+// router's progress said, and the number of source partitions (0 before
+// any progress).
+func (p *Processor) Sources() (map[int32]time.Time, int32) {
+	return p.state.Sources, p.state.SourceCount
 }
 
 // Advance moves the watermark to `to` (when later) without an input, as the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -370,5 +371,88 @@ func TestStoreErrorsAreMarked(t *testing.T) {
 	_, err = p.Add(Input{Event: &Event{ID: "2", Person: "bob", At: t0.Add(time.Hour), Type: "page_view"}})
 	if !errors.Is(err, ErrStore) || !strings.Contains(err.Error(), "ann") || !strings.Contains(err.Error(), "disk gone") {
 		t.Fatalf("error %v, want ErrStore for ann's state", err)
+	}
+}
+
+// TestWatermarkFollowsTheSlowestSource: once progress arrives, an inputs
+// partition's watermark is the earliest of its source partitions' progress
+// less the lateness: a source ahead of the others, and events far behind
+// the latest one seen, do not make anything final or late; a source not yet
+// heard of holds the watermark; progress never goes back.
+func TestWatermarkFollowsTheSlowestSource(t *testing.T) {
+	defs, err := ParseDefinitions("w.yaml", []byte(`
+allowed_lateness: 1m
+segments:
+  - name: carts
+    when: count("add_to_cart") > 0
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewProcessor(defs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	progress := func(read map[int32]time.Time) []Change {
+		t.Helper()
+		c, err := p.Add(Input{Progress: &Progress{Sources: 3, Read: read}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	cart := func(id string, at time.Time) []Change {
+		t.Helper()
+		c, err := p.Add(Input{Event: &Event{ID: id, Person: id, Type: "add_to_cart", At: at}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if c := progress(map[int32]time.Time{0: t0.Add(time.Hour), 1: t0}); len(c) != 0 || !p.Watermark().IsZero() {
+		t.Fatalf("source 2 unheard of: watermark %s, changes %v", p.Watermark(), c)
+	}
+	// Events far behind the latest seen (an hour) wait; none is late.
+	if c := cart("a", t0.Add(time.Hour)); len(c) != 0 {
+		t.Fatal(c)
+	}
+	if c := cart("b", t0.Add(-30*time.Minute)); len(c) != 0 || p.Dropped() != 0 {
+		t.Fatalf("changes %v, dropped %d", c, p.Dropped())
+	}
+	// Source 2 heard of: the watermark is the slowest source (1, at t0)
+	// less a minute.
+	c := progress(map[int32]time.Time{2: t0.Add(2 * time.Hour)})
+	if want := t0.Add(-time.Minute); !p.Watermark().Equal(want) || len(c) != 1 || c[0].Person != "b" || !c[0].At.Equal(t0.Add(-30*time.Minute)) {
+		t.Fatalf("watermark %s (want %s), changes %v (want b entering at t0-30m)", p.Watermark(), want, c)
+	}
+	// An older report of source 1 changes nothing.
+	if c := progress(map[int32]time.Time{1: t0.Add(-time.Hour)}); len(c) != 0 || !p.Watermark().Equal(t0.Add(-time.Minute)) {
+		t.Fatalf("progress went back: watermark %s, changes %v", p.Watermark(), c)
+	}
+	// An event at the watermark is late (the router's rule keeps this to
+	// events late as their producer wrote them).
+	if cart("c", t0.Add(-time.Minute)); p.Dropped() != 1 {
+		t.Fatalf("dropped %d, want 1", p.Dropped())
+	}
+	c = progress(map[int32]time.Time{0: t0.Add(61 * time.Minute), 1: t0.Add(61 * time.Minute)})
+	if want := t0.Add(time.Hour); !p.Watermark().Equal(want) || len(c) != 1 || c[0].Person != "a" {
+		t.Fatalf("watermark %s (want %s), changes %v (want a entering)", p.Watermark(), want, c)
+	}
+	// The sources survive a restart from the meta state.
+	meta, err := p.Meta()
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored, err := NewProcessor(defs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := restored.RestoreMeta(meta); err != nil {
+		t.Fatal(err)
+	}
+	got, n := restored.Sources()
+	if want := map[int32]time.Time{0: t0.Add(61 * time.Minute), 1: t0.Add(61 * time.Minute), 2: t0.Add(2 * time.Hour)}; n != 3 || !reflect.DeepEqual(got, want) {
+		t.Fatalf("restored sources %v of %d, want %v of 3", got, n, want)
 	}
 }

@@ -490,9 +490,14 @@ func (s *Service) rebuild(ctx context.Context, p int32) (*segments.Processor, er
 }
 
 // NewProcessor returns a processor for partition p of n: persons of other
-// partitions are reached by transfers.
+// partitions are reached by transfers, and only the router's progress
+// moves its watermark.
 func NewProcessor(defs *segments.Definitions, p, n int32) (*segments.Processor, error) {
-	return segments.NewProcessor(defs, func(person string) bool { return PartitionOf(person, n) == p })
+	proc, err := segments.NewProcessor(defs, func(person string) bool { return PartitionOf(person, n) == p })
+	if err != nil {
+		return nil, err
+	}
+	return proc.ByProgress(), nil
 }
 
 func (s *Service) failed(target string) func(int, time.Duration, error) {

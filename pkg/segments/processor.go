@@ -143,6 +143,8 @@ type Processor struct {
 	timerOf map[string]int64
 
 	state meta
+	// byProgress: only progress moves the watermark (ByProgress).
+	byProgress bool
 	// forwards are the inputs for other processors (merged persons'
 	// states, and events of merged persons), and dirty the persons
 	// changed, since they were last taken.
@@ -245,6 +247,15 @@ func NewProcessor(defs *Definitions, local func(person string) bool) (*Processor
 // before any input or restore.
 func (p *Processor) WithStore(store Store) *Processor {
 	p.store = store
+	return p
+}
+
+// ByProgress makes only progress inputs (and Advance) move the watermark,
+// from the first input on, as the service needs: without it, the inputs
+// are their own source until the first progress arrives. Call it before
+// any input.
+func (p *Processor) ByProgress() *Processor {
+	p.byProgress = true
 	return p
 }
 
@@ -396,7 +407,7 @@ func (p *Processor) Add(in Input) ([]Change, error) {
 	if at.After(p.state.MaxSeen) {
 		p.state.MaxSeen = at
 	}
-	if p.state.SourceCount > 0 {
+	if p.byProgress || p.state.SourceCount > 0 {
 		return nil, nil // the router's progress moves the watermark
 	}
 	return p.advance(p.state.MaxSeen.Add(-p.defs.AllowedLateness))

@@ -114,10 +114,6 @@ func conditions(events []Event, now time.Time) map[string]bool {
 // at the watermark if it is a merge.
 func Changes(inputs []Input) ([]Change, time.Time) {
 	var watermark, maxSeen time.Time
-	type arrived struct {
-		in Input
-		at time.Time
-	}
 	var accepted []arrived
 	for _, in := range inputs {
 		at := in.At()
@@ -134,6 +130,73 @@ func Changes(inputs []Input) ([]Change, time.Time) {
 			watermark = w
 		}
 	}
+	return evaluate(accepted, watermark), watermark
+}
+
+// Published is a touchpoints record as published: an event on a source
+// partition of the touchpoints topic, or an identity merge, which reaches
+// the router (through ClickHouse) after every event published before it.
+type Published struct {
+	Event  *Event
+	Source int
+	Merge  *Merge
+}
+
+// FromSources returns the changes of touchpoints as published, in order,
+// on `sources` source partitions, how many events were late, and the final
+// watermark. An event at or before the latest event time of its own source
+// partition, less the lateness, is late: dropped. The watermark is the
+// earliest, over the source partitions, of their latest event time, less
+// the lateness (none while a source partition has had no event); a merge
+// at or before it takes effect at it.
+func FromSources(published []Published, sources int) ([]Change, int, time.Time) {
+	read := make([]time.Time, sources)
+	watermark := func() time.Time {
+		var w time.Time
+		for _, at := range read {
+			if at.IsZero() {
+				return time.Time{}
+			}
+			if w.IsZero() || at.Before(w) {
+				w = at
+			}
+		}
+		return w.Add(-Lateness)
+	}
+	var accepted []arrived
+	late := 0
+	for _, pub := range published {
+		if m := pub.Merge; m != nil {
+			at := m.At
+			if w := watermark(); !w.IsZero() && !at.After(w) {
+				at = w
+			}
+			accepted = append(accepted, arrived{Input{Merge: m}, at})
+			continue
+		}
+		e, last := pub.Event, read[pub.Source]
+		if !last.IsZero() && !e.At.After(last.Add(-Lateness)) {
+			late++
+			continue
+		}
+		if e.At.After(last) {
+			read[pub.Source] = e.At
+		}
+		accepted = append(accepted, arrived{Input{Event: e}, e.At})
+	}
+	w := watermark()
+	return evaluate(accepted, w), late, w
+}
+
+// arrived is an accepted input and the time it takes effect at.
+type arrived struct {
+	in Input
+	at time.Time
+}
+
+// evaluate returns the changes of the accepted inputs (in arrival order) at
+// every instant up to the watermark where a condition may change.
+func evaluate(accepted []arrived, watermark time.Time) []Change {
 	sort.SliceStable(accepted, func(i, j int) bool { return accepted[i].at.Before(accepted[j].at) })
 	instants := map[time.Time]bool{}
 	for _, a := range accepted {
@@ -188,7 +251,7 @@ func Changes(inputs []Input) ([]Change, time.Time) {
 			members[p] = got
 		}
 	}
-	return out, watermark
+	return out
 }
 
 // Stream returns random inputs in arrival order: events of persons over

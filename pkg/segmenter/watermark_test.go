@@ -48,7 +48,7 @@ func TestProcessorsMatchTheTouchpointsAsPublished(t *testing.T) {
 				published[i] = segmentsref.Published{Merge: in.Merge}
 			}
 		}
-		want, wantLate, _ := segmentsref.FromSources(published, sources)
+		want, wantLate, _ := segmentsref.FromSources(published, sources, segmentsref.Lateness)
 
 		procs := make([]*segments.Processor, parts)
 		for p := range procs {

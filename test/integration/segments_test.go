@@ -8,6 +8,7 @@ import (
 	osexec "os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -333,6 +334,12 @@ func waitChanges(ctx context.Context, t *testing.T, cfg config.Config, conn driv
 // it carries.
 func observedInput(in segments.Input, eventPerson map[string]string) segmentsref.Observed {
 	switch {
+	case in.Progress != nil:
+		read := map[int]time.Time{}
+		for s, at := range in.Progress.Read {
+			read[int(s)] = at
+		}
+		return segmentsref.Observed{Progress: &segmentsref.Progress{Sources: int(in.Progress.Sources), Read: read}}
 	case in.Merge != nil:
 		return segmentsref.Observed{Merge: &segmentsref.Merge{From: in.Merge.From, Into: in.Merge.Into, At: in.Merge.At}}
 	case in.Transfer != nil:
@@ -445,4 +452,158 @@ WHERE segment = 'cart_abandoners' AND person_id = ?`, person).Scan(&entered, &at
 func runTouchline(ctx context.Context, args ...string) (string, error) {
 	out, err := osexec.CommandContext(ctx, touchlineBin, args...).CombinedOutput()
 	return string(out), err
+}
+
+// TestSegmentsCatchUpAfterAStopDropsNothing publishes touchpoints in real
+// time (event time = publish time, in order on every partition) on four
+// touchpoints partitions at very different rates (100, 30, 8 and 2 per
+// second), kills the segments service (router and stage) for 30 s while
+// they keep arriving, then restarts it: the router catches up on the four
+// partitions at different speeds, with the allowed lateness (2 s) far below
+// the stop. No input is dropped as late, and the changes, on the changes
+// topic and in ClickHouse, equal the reference's over the touchpoints topic
+// as published, read back partition by partition.
+func TestSegmentsCatchUpAfterAStopDropsNothing(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	const sources, lateness = 4, 2 * time.Second
+	cfg, conn, _ := setup(ctx, t, sources, func(c *config.Config) {
+		c.Segments.Partitions = 3
+		c.Segments.IdleAdvance = time.Hour // only the events move the watermarks, as the reference does
+		c.HTTPAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	})
+	cfg.Pipelines = segmentsPipelines(t, segmentsref.WithLateness(lateness))
+	cfgPath := filepath.Join(t.TempDir(), "touchline.yaml")
+	if err := testenv.WriteConfig(cfg, cfgPath); err != nil {
+		t.Fatal(err)
+	}
+	// Customers by the touchpoints partition their key goes to.
+	partitioner := kgo.StickyKeyPartitioner(nil).ForTopic(cfg.Kafka.Topics.Touchpoints)
+	byPartition := make([][]string, sources)
+	for i := 0; len(byPartition[0]) < 5 || len(byPartition[1]) < 5 || len(byPartition[2]) < 5 || len(byPartition[3]) < 5; i++ {
+		c := fmt.Sprintf("cust-%03d", i)
+		p := partitioner.Partition(&kgo.Record{Key: []byte(publish.TouchpointKey(&touchpoint.Touchpoint{
+			Identifiers: map[string]string{"customer_id": c}}))}, sources)
+		if len(byPartition[p]) < 5 {
+			byPartition[p] = append(byPartition[p], c)
+		}
+	}
+	rates := []int{100, 30, 8, 2} // per second, by touchpoints partition
+	pub, err := publish.Dial(ctx, cfg.Kafka)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	rng := rand.New(rand.NewPCG(3, 9))
+	types := []string{"add_to_cart", "purchase", "page_view", "click", "click"}
+	published := 0
+	sent := map[string]*segmentsref.Event{} // by id, as the reference reads them
+	persons := map[string]string{}          // by customer id
+	for _, customers := range byPartition {
+		for _, c := range customers {
+			persons[c] = customerPerson(t, cfg, c)
+		}
+	}
+	publishFor := func(d time.Duration) {
+		t.Helper()
+		start := time.Now()
+		count := make([]int, sources)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for ; time.Since(start) < d; <-tick.C {
+			for p, rate := range rates {
+				for due := int(time.Since(start).Seconds() * float64(rate)); count[p] < due; count[p]++ {
+					published++
+					customer := byPartition[p][rng.IntN(len(byPartition[p]))]
+					e := &segmentsref.Event{ID: fmt.Sprint("ev-", published), Person: persons[customer], Type: types[rng.IntN(len(types))],
+						Channel: []string{"email", "web"}[rng.IntN(2)], At: time.Now().UTC().Truncate(time.Millisecond), Revenue: float64(rng.IntN(40))}
+					sent[e.ID] = e
+					channel := map[string]string{"email": "email", "web": "direct"}[e.Channel]
+					revenue := touchpoint.Money(e.Revenue * touchpoint.MicrosPerUnit)
+					if err := pub.Touchpoint(ctx, &touchpoint.Touchpoint{EventID: e.ID, EventTime: e.At, EventType: e.Type, Channel: channel,
+						Identifiers: map[string]string{"customer_id": customer}, Revenue: &revenue, Currency: "USD"}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		}
+		if err := pub.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	metrics := "http://" + cfg.HTTPAddr + "/metrics"
+	late := func() float64 {
+		t.Helper()
+		v, ok := metricValue(scrape(metrics), `touchline_segments_inputs_total{result="late"}`)
+		if !ok {
+			t.Fatalf("no late inputs count at %s", metrics)
+		}
+		return v
+	}
+	log := logPath(t)
+	svc := startSegments(t, cfgPath, log)
+	publishFor(10 * time.Second)
+	if n := late(); n != 0 {
+		t.Fatalf("%v inputs dropped as late before the stop", n)
+	}
+	svc.Kill()
+	publishFor(30 * time.Second)
+	startSegments(t, cfgPath, log)
+	publishFor(10 * time.Second)
+
+	// The reference reads the touchpoints as published, partition by
+	// partition in offset order.
+	var pubs []segmentsref.Published
+	reg, err := kafka.NewRegistry(cfg.Kafka)
+	if err != nil {
+		t.Fatal(err)
+	}
+	codecs := avro.NewCodecs(reg)
+	eventPerson := map[string]string{}
+	if err := kafka.ReadCommitted(ctx, cfg.Kafka, nil, cfg.Kafka.Topics.Touchpoints, nil, func(r *kgo.Record) error {
+		_, rec, err := codecs.Decode(ctx, r.Value)
+		if err != nil {
+			return err
+		}
+		e, ok := sent[rec["event_id"].(string)]
+		if !ok {
+			return fmt.Errorf("touchpoint %v was not published by the test", rec["event_id"])
+		}
+		person := e.Person
+		eventPerson[e.ID] = person
+		pubs = append(pubs, segmentsref.Published{Event: e, Source: int(r.Partition)})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(pubs) != published {
+		t.Fatalf("read back %d touchpoints, published %d", len(pubs), published)
+	}
+	want, wantLate, _ := segmentsref.FromSources(pubs, sources, lateness)
+	got, _ := waitChanges(ctx, t, cfg, conn, eventPerson)
+	if n := late(); n != 0 || wantLate != 0 {
+		t.Fatalf("%v inputs dropped as late after the restart (the reference: %d)", n, wantLate)
+	}
+	t.Logf("%d touchpoints, %d expected changes", published, len(want))
+	if len(want) < 50 {
+		t.Fatalf("only %d changes expected: the test exercises too little", len(want))
+	}
+	if diff := changesDiff(got, want); diff != "" {
+		t.Fatalf("ClickHouse segment_changes differ from the reference over the touchpoints as published:\n%s", diff)
+	}
+	if diff := changesDiff(readChanges(ctx, t, cfg), want); diff != "" {
+		t.Fatalf("the changes topic differs from the reference over the touchpoints as published:\n%s", diff)
+	}
+}
+
+// metricValue returns the value of the sample named exactly name (with its
+// labels) in a Prometheus text exposition.
+func metricValue(text, name string) (float64, bool) {
+	for _, line := range strings.Split(text, "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return f, err == nil
+		}
+	}
+	return 0, false
 }

@@ -15,15 +15,23 @@ type Transfer struct {
 	At         time.Time
 }
 
+// Progress is the router's progress on an inputs partition: how far it has
+// read each of Sources touchpoints partitions, in event time.
+type Progress struct {
+	Sources int
+	Read    map[int]time.Time
+}
+
 // Observed is one record of an inputs partition, as the stage consumed it:
-// an event as the router routed it, a merge, a transfer, or an event that
+// an event as the router routed it, a merge, a transfer, an event that
 // another partition forwarded because its person had merged into a person
-// of this one (its person rewritten to that one).
+// of this one (its person rewritten to that one), or the router's progress.
 type Observed struct {
 	Event    *Event
 	Merge    *Merge
 	Transfer *Transfer
 	Forward  *Event
+	Progress *Progress
 }
 
 func (o Observed) String() string {
@@ -34,6 +42,8 @@ func (o Observed) String() string {
 		return fmt.Sprintf("forwarded event %s of %s at %s", o.Forward.ID, o.Forward.Person, o.Forward.At.Format(time.RFC3339))
 	case o.Merge != nil:
 		return fmt.Sprintf("merge %s>%s at %s", o.Merge.From, o.Merge.Into, o.Merge.At.Format(time.RFC3339))
+	case o.Progress != nil:
+		return fmt.Sprintf("progress %v", o.Progress.Read)
 	}
 	return fmt.Sprintf("transfer %s>%s at %s", o.Transfer.From, o.Transfer.Into, o.Transfer.At.Format(time.RFC3339))
 }
@@ -79,6 +89,11 @@ type partition struct {
 	owned     map[string][]Event
 	members   map[string]map[string]bool
 	changes   []Change
+	// byProgress: the partition's records include progress, so only
+	// progress moves its watermark; read is how far each source has been
+	// read.
+	byProgress bool
+	read       map[int]time.Time
 }
 
 // waiting is an input waiting for the watermark, with the events it
@@ -111,7 +126,10 @@ func transferKey(part int, t Transfer) string {
 // every partition of the inputs topic, given each partition's records in
 // the order they arrived there, and partitionOf, the partition of a
 // person. Each partition applies its inputs in event time as Changes does
-// for one; a merge takes effect at its time, or at the watermark if it
+// for one, but for a partition whose records include the router's
+// progress: only progress moves its watermark, to the earliest time read
+// over all source partitions less the lateness (none while a source
+// partition has not been read); a merge takes effect at its time, or at the watermark if it
 // arrives after the watermark passed it: the merged person leaves its
 // segments and later inputs of it go to the person it merged into. When
 // that person is in another partition, the merged person's events (as this
@@ -125,8 +143,12 @@ func transferKey(part int, t Transfer) string {
 func ChangesAcross(partitions [][]Observed, partitionOf func(person string) int) ([]Change, Across, error) {
 	a := &across{partitionOf: partitionOf, sent: map[string][]sent{}}
 	for i, inputs := range partitions {
-		a.parts = append(a.parts, &partition{id: i, inputs: inputs, redirects: map[string]string{},
-			owned: map[string][]Event{}, members: map[string]map[string]bool{}})
+		p := &partition{id: i, inputs: inputs, redirects: map[string]string{},
+			owned: map[string][]Event{}, members: map[string]map[string]bool{}, read: map[int]time.Time{}}
+		for _, in := range inputs {
+			p.byProgress = p.byProgress || in.Progress != nil
+		}
+		a.parts = append(a.parts, p)
 	}
 	// Replay whichever partition can go on: its next record is routed, or
 	// one that another partition has already sent.
@@ -180,6 +202,8 @@ func (a *across) take(part int, in Observed) (waiting, bool) {
 	case in.Merge != nil:
 		a.stats.Merges++
 		return waiting{in: in, at: in.Merge.At}, true
+	case in.Progress != nil:
+		return waiting{in: in}, true
 	case in.Forward != nil:
 		key = forwardKey(part, *in.Forward)
 	default:
@@ -210,6 +234,25 @@ func (a *across) send(key string, s sent) { a.sent[key] = append(a.sent[key], s)
 // watermark; the others wait until the latest time seen, less the
 // lateness, passes them.
 func (a *across) arrive(p *partition, w waiting) {
+	if pr := w.in.Progress; pr != nil {
+		for s, at := range pr.Read {
+			if at.After(p.read[s]) {
+				p.read[s] = at
+			}
+		}
+		var earliest time.Time
+		for s := 0; s < pr.Sources; s++ {
+			at := p.read[s]
+			if at.IsZero() {
+				return
+			}
+			if earliest.IsZero() || at.Before(earliest) {
+				earliest = at
+			}
+		}
+		a.advance(p, earliest.Add(-Lateness))
+		return
+	}
 	if !p.watermark.IsZero() && !w.at.After(p.watermark) {
 		if w.in.Merge == nil && w.in.Transfer == nil {
 			a.stats.Dropped++
@@ -230,7 +273,9 @@ func (a *across) arrive(p *partition, w waiting) {
 	if w.at.After(p.maxSeen) {
 		p.maxSeen = w.at
 	}
-	a.advance(p, p.maxSeen.Add(-Lateness))
+	if !p.byProgress {
+		a.advance(p, p.maxSeen.Add(-Lateness))
+	}
 }
 
 // advance runs every instant up to wm at which an input waits or a

@@ -30,6 +30,11 @@ segments:
 // Lateness is the allowed lateness of Definitions.
 const Lateness = 10 * time.Minute
 
+// WithLateness returns Definitions with another allowed lateness.
+func WithLateness(lateness time.Duration) string {
+	return strings.Replace(Definitions, "allowed_lateness: 10m", "allowed_lateness: "+lateness.String(), 1)
+}
+
 // Segments lists the segments of Definitions in order.
 var Segments = []string{"carts_no_buy", "big_spender", "quiet", "email_fan"}
 
@@ -143,13 +148,14 @@ type Published struct {
 }
 
 // FromSources returns the changes of touchpoints as published, in order,
-// on `sources` source partitions, how many events were late, and the final
-// watermark. An event at or before the latest event time of its own source
+// on `sources` source partitions, with the given allowed lateness (that of
+// Definitions, or of Definitions changed by WithLateness), how many events
+// were late, and the final watermark. An event at or before the latest event time of its own source
 // partition, less the lateness, is late: dropped. The watermark is the
 // earliest, over the source partitions, of their latest event time, less
 // the lateness (none while a source partition has had no event); a merge
 // at or before it takes effect at it.
-func FromSources(published []Published, sources int) ([]Change, int, time.Time) {
+func FromSources(published []Published, sources int, lateness time.Duration) ([]Change, int, time.Time) {
 	read := make([]time.Time, sources)
 	watermark := func() time.Time {
 		var w time.Time
@@ -161,7 +167,7 @@ func FromSources(published []Published, sources int) ([]Change, int, time.Time) 
 				w = at
 			}
 		}
-		return w.Add(-Lateness)
+		return w.Add(-lateness)
 	}
 	var accepted []arrived
 	late := 0
@@ -175,7 +181,7 @@ func FromSources(published []Published, sources int) ([]Change, int, time.Time) 
 			continue
 		}
 		e, last := pub.Event, read[pub.Source]
-		if !last.IsZero() && !e.At.After(last.Add(-Lateness)) {
+		if !last.IsZero() && !e.At.After(last.Add(-lateness)) {
 			late++
 			continue
 		}

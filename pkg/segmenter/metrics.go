@@ -54,6 +54,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		writeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "touchline_segments_write_errors_total",
 			Help: "Failed writes, retried, by target (kafka, clickhouse)."}, []string{"target"}),
 	}
+	for _, result := range []string{"applied", "late", "invalid"} {
+		m.inputs.WithLabelValues(result) // exported as 0 before the first
+	}
 	reg.MustRegister(m.inputs, m.routed, m.changes, m.changesBySegment, m.latency, m.batchSeconds, m.routerSeconds,
 		m.persons, m.cached, m.evaluations, m.watermarkLag, m.lag, m.routerLag, m.writeErrors)
 	return m

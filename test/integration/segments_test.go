@@ -480,11 +480,11 @@ func TestSegmentsCatchUpAfterAStopDropsNothing(t *testing.T) {
 	// Customers by the touchpoints partition their key goes to.
 	partitioner := kgo.StickyKeyPartitioner(nil).ForTopic(cfg.Kafka.Topics.Touchpoints)
 	byPartition := make([][]string, sources)
-	for i := 0; len(byPartition[0]) < 5 || len(byPartition[1]) < 5 || len(byPartition[2]) < 5 || len(byPartition[3]) < 5; i++ {
+	for i := 0; len(byPartition[0]) < 12 || len(byPartition[1]) < 12 || len(byPartition[2]) < 12 || len(byPartition[3]) < 12; i++ {
 		c := fmt.Sprintf("cust-%03d", i)
 		p := partitioner.Partition(&kgo.Record{Key: []byte(publish.TouchpointKey(&touchpoint.Touchpoint{
 			Identifiers: map[string]string{"customer_id": c}}))}, sources)
-		if len(byPartition[p]) < 5 {
+		if len(byPartition[p]) < 12 {
 			byPartition[p] = append(byPartition[p], c)
 		}
 	}

@@ -380,8 +380,9 @@ func (p *Processor) Evaluations() int64 { return p.state.Evaluations }
 func (p *Processor) Persons() int64 { return p.state.Persons }
 
 // Add takes one input and returns the changes that became final: an event
-// at or before the watermark is dropped as late; the other inputs wait
-// until the watermark passes them. Progress moves the watermark to the
+// at or before the watermark is dropped as late; an event of a person
+// merged into another processor's is forwarded (TakeForwards) at once; the
+// other inputs wait until the watermark passes them. Progress moves the watermark to the
 // earliest time its sources have been read to, less the allowed lateness,
 // once every source partition has been heard of. Until the first progress
 // arrives, the inputs are their own source: the watermark is the latest
@@ -399,6 +400,16 @@ func (p *Processor) Add(in Input) ([]Change, error) {
 		}
 		p.state.Dropped++
 		return nil, nil
+	}
+	if e := in.Event; e != nil {
+		if owner := p.owner(e.Person); !p.isLocal(owner) {
+			// A person merged into another partition's: forwarded on
+			// arrival, so that it reaches that partition as early as it can.
+			fwd := *e
+			fwd.Person = owner
+			p.forwards = append(p.forwards, Input{Event: &fwd})
+			return nil, nil
+		}
 	}
 	p.state.Arrivals++
 	pe := Pending{Input: in, Arrival: p.state.Arrivals}

@@ -280,7 +280,7 @@ func TestMergeAcrossProcessors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	onA := func(person string) bool { return person == "ann" }
+	onA := func(person string) bool { return person == "ann" || person == "al" }
 	a, err := NewProcessor(defs, onA)
 	if err != nil {
 		t.Fatal(err)
@@ -300,7 +300,7 @@ func TestMergeAcrossProcessors(t *testing.T) {
 	add(a, Input{Event: &Event{ID: "1", Person: "ann", At: t0, Type: "purchase", Revenue: 120}})
 	add(b, Input{Event: &Event{ID: "2", Person: "bob", At: t0, Type: "purchase", Revenue: 30}})
 	left := add(a, Input{Merge: &Merge{From: "ann", Into: "bob", At: t0.Add(time.Hour)}})
-	left = append(left, add(a, Input{Event: &Event{ID: "3", Person: "cy", At: t0.Add(2 * time.Hour), Type: "page_view"}})...)
+	left = append(left, add(a, Input{Event: &Event{ID: "3", Person: "al", At: t0.Add(2 * time.Hour), Type: "page_view"}})...)
 	var exits []string
 	for _, c := range left {
 		if c.Person == "ann" {
@@ -320,6 +320,14 @@ func TestMergeAcrossProcessors(t *testing.T) {
 	if len(joined) != 1 || joined[0].Person != "bob" || joined[0].Segment != "big_spender" || !joined[0].Entered ||
 		joined[0].Features[`sum("purchase", "revenue")`] != 150.0 {
 		t.Fatalf("bob after the transfer: %+v", joined)
+	}
+	// A later event of ann on A is forwarded to bob at once, not when A's
+	// watermark passes it.
+	if c := add(a, Input{Event: &Event{ID: "5", Person: "ann", At: t0.Add(5 * time.Hour), Type: "page_view"}}); len(c) != 0 {
+		t.Fatalf("changes on A: %+v", c)
+	}
+	if f := a.TakeForwards(); len(f) != 1 || f[0].Event == nil || f[0].Event.Person != "bob" || f[0].Event.ID != "5" {
+		t.Fatalf("forwards on arrival %+v", f)
 	}
 }
 

@@ -135,8 +135,9 @@ func transferKey(part int, t Transfer) string {
 // that person is in another partition, the merged person's events (as this
 // replay computes them) travel there, to be absorbed at the transfer's time
 // or, if the transfer arrives after that partition's watermark passed it,
-// at the watermark; and its later events are forwarded there, where they
-// are ordinary events. Every transfer and forwarded event on a partition
+// at the watermark; and its later events are forwarded there (on arrival
+// when the merge has taken effect, else when the watermark passes them),
+// where they are ordinary events. Every transfer and forwarded event on a partition
 // must be one that another partition sent, and every one sent must arrive
 // (but for a transfer of a person holding nothing that still counts):
 // otherwise ChangesAcross reports an error.
@@ -266,6 +267,15 @@ func (a *across) arrive(p *partition, w waiting) {
 		}
 		a.instant(p, p.watermark, []waiting{w})
 		return
+	}
+	if w.in.Event != nil || w.in.Forward != nil {
+		// An event of a person merged into another partition's person is
+		// forwarded on arrival.
+		e := w.events[0]
+		if e.Person = p.follow(e.Person); a.partitionOf(e.Person) != p.id {
+			a.send(forwardKey(a.partitionOf(e.Person), e), sent{events: []Event{e}})
+			return
+		}
 	}
 	p.arrivals++
 	w.arrival = p.arrivals

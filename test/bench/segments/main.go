@@ -168,7 +168,7 @@ func run(persons, rate int, length, lateness time.Duration, maxPoll, cachePerson
 		return err
 	}
 	if hog {
-		stopHog, err := startHog(2*length + outage + 5*time.Minute)
+		stopHog, err := startHog(2*length + outage + time.Minute)
 		if err != nil {
 			return err
 		}

@@ -253,10 +253,7 @@ func (r *Router) checkCaughtUp(ctx context.Context, now time.Time) {
 	}
 	r.nextCheck = now.Add(r.cfg.IdleAdvance / 2)
 	topic := r.kcfg.Topics.Touchpoints
-	ends, err := r.adm.ListEndOffsets(ctx, topic)
-	if err == nil {
-		err = ends.Error()
-	}
+	ends, err := listed(r.adm.ListEndOffsets(ctx, topic))
 	var committed kadm.OffsetResponses
 	if err == nil {
 		committed, err = r.adm.FetchOffsets(ctx, r.cfg.RouterGroup)
@@ -357,18 +354,12 @@ func (r *Router) recoverProgress(ctx context.Context) error {
 		return nil
 	}
 	topic := r.kcfg.Topics.SegmentInputs
-	starts, err := r.adm.ListStartOffsets(ctx, topic)
-	if err == nil {
-		err = starts.Error()
-	}
+	starts, err := listed(r.adm.ListStartOffsets(ctx, topic))
 	var ends kadm.ListedOffsets
 	if err == nil {
 		// Up to the last stable offset: an open transaction of a stopped
 		// instance does not hold the reading up.
-		ends, err = r.adm.ListCommittedOffsets(ctx, topic)
-		if err == nil {
-			err = ends.Error()
-		}
+		ends, err = listed(r.adm.ListCommittedOffsets(ctx, topic))
 	}
 	if err != nil {
 		r.mu.Lock()
@@ -438,4 +429,13 @@ func (r *Router) readProgress(ctx context.Context, from map[int32]kgo.Offset, la
 		})
 	}
 	return nil
+}
+
+// listed returns offsets listed by kadm and the error of the listing or,
+// without one, of the first partition that failed.
+func listed(offsets kadm.ListedOffsets, err error) (kadm.ListedOffsets, error) {
+	if err == nil {
+		err = offsets.Error()
+	}
+	return offsets, err
 }

@@ -191,6 +191,11 @@ func (s *Service) step(ctx context.Context, fetches kgo.Fetches) error {
 		return failed
 	}
 	if inputs == 0 {
+		// Nothing moves the watermarks (the router is stopped or lags):
+		// their lag keeps growing, and the metric says so.
+		for p, proc := range procs {
+			s.watermarkLag(p, proc)
+		}
 		return nil
 	}
 	for p, proc := range procs {
@@ -380,8 +385,13 @@ func (s *Service) addState(b *batch, p int32, proc *segments.Processor) error {
 	changelog(localWrite{key: metaKey, value: meta})
 	s.m.persons.WithLabelValues(fmt.Sprint(p)).Set(float64(proc.Persons()))
 	s.m.evaluations.WithLabelValues(fmt.Sprint(p)).Set(float64(proc.Evaluations()))
-	s.m.watermarkLag.WithLabelValues(fmt.Sprint(p)).Set(time.Since(proc.Watermark()).Seconds())
+	s.watermarkLag(p, proc)
 	return nil
+}
+
+// watermarkLag sets how far partition p's watermark is behind the clock.
+func (s *Service) watermarkLag(p int32, proc *segments.Processor) {
+	s.m.watermarkLag.WithLabelValues(fmt.Sprint(p)).Set(time.Since(proc.Watermark()).Seconds())
 }
 
 // processors returns the processors of the assigned partitions, rebuilding

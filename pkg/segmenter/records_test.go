@@ -149,3 +149,18 @@ func TestAdmitJudgesLatenessByTheEventsOwnPartition(t *testing.T) {
 		t.Fatalf("progress %v, want partition 1 at %s and 0 unchanged", read, want)
 	}
 }
+
+// TestSurvivorFollowsMerges: the router sends a merged person's events to
+// the person it merged into, through chains, and a loop of merges (which
+// the resolver does not make) cannot hang it.
+func TestSurvivorFollowsMerges(t *testing.T) {
+	r := &Router{merged: map[string]string{"a": "b", "b": "c", "x": "y", "y": "x"}}
+	for person, want := range map[string]string{"a": "c", "b": "c", "c": "c", "z": "z"} {
+		if got := r.survivor(person); got != want {
+			t.Errorf("survivor(%s) = %s, want %s", person, got, want)
+		}
+	}
+	if got := r.survivor("x"); got != "x" && got != "y" {
+		t.Errorf("survivor(x) = %s in a loop", got)
+	}
+}

@@ -62,6 +62,11 @@ type Router struct {
 	// without state changes nothing, so it keeps no cursor.
 	mergeVersion uint64
 	nextMerges   time.Time // when to look for merges again
+	// merged maps each merged person to the person it merged into, from
+	// every merge read (all of them again after a start), so that the
+	// events of a merged person go to its survivor's partition directly
+	// rather than being forwarded there by the stage.
+	merged map[string]string
 }
 
 // NewRouter returns the router; proc converts touchpoints and resolves
@@ -73,7 +78,7 @@ func NewRouter(cfg Config, kcfg kafka.Config, conn driver.Conn, proc *ingest.Pro
 		return nil, err
 	}
 	r := &Router{cfg: cfg, kcfg: kcfg, conn: conn, proc: proc, lateness: lateness, m: m, log: log,
-		assigned: map[int32]bool{}, read: map[int32]time.Time{}, caughtUp: map[int32]time.Time{}}
+		assigned: map[int32]bool{}, read: map[int32]time.Time{}, caughtUp: map[int32]time.Time{}, merged: map[string]string{}}
 	sess, err := kafka.NewGroupTransactSession(kcfg, log,
 		kafka.Session{Group: cfg.RouterGroup, Topic: kcfg.Topics.Touchpoints, TransactionalID: cfg.RouterGroup + "-" + instance, Timeout: cfg.SessionTimeout},
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
@@ -121,7 +126,13 @@ func (r *Router) step(ctx context.Context, fetches kgo.Fetches) error {
 	r.checkCaughtUp(ctx, start)
 	// read is this batch's progress, kept only if its transaction commits.
 	read := r.assignedRead()
-	var out []*kgo.Record
+	// The merges first, so that this batch's events of merged persons go to
+	// their survivors.
+	out, version, err := r.merges(ctx)
+	if err != nil {
+		r.log.Warn("reading identity merges; trying again later", zap.Error(err))
+	}
+	merges := len(out)
 	consumed := 0
 	fetches.EachRecord(func(rec *kgo.Record) {
 		consumed++
@@ -138,7 +149,7 @@ func (r *Router) step(ctx context.Context, fetches kgo.Fetches) error {
 		for i, k := range row.PropertyKeys {
 			props[k] = row.PropertyValues[i]
 		}
-		e := &segments.Event{ID: row.EventID, Person: row.PersonID, Type: row.EventType, Channel: row.Channel, Campaign: row.Campaign,
+		e := &segments.Event{ID: row.EventID, Person: r.survivor(row.PersonID), Type: row.EventType, Channel: row.Channel, Campaign: row.Campaign,
 			At: row.EventTime.Add(time.Duration(row.EventMillis) * time.Millisecond).UTC(), Revenue: float64(row.Revenue) / 1e6, Props: props}
 		if !admit(read, rec.Partition, e.At, r.lateness) {
 			r.m.inputs.WithLabelValues("late").Inc()
@@ -149,14 +160,9 @@ func (r *Router) step(ctx context.Context, fetches kgo.Fetches) error {
 			r.m.routed.WithLabelValues("event").Inc()
 		}
 	})
-	merges, version, err := r.merges(ctx)
-	if err != nil {
-		r.log.Warn("reading identity merges; trying again later", zap.Error(err))
-	}
-	out = append(out, merges...)
 	r.followClock(read, start)
 	moved := !maps.Equal(read, r.read)
-	if consumed == 0 && len(merges) == 0 && !moved {
+	if consumed == 0 && merges == 0 && !moved {
 		return nil
 	}
 	out = append(out, r.progress(read)...)
@@ -281,6 +287,19 @@ func (r *Router) checkCaughtUp(ctx context.Context, now time.Time) {
 	})
 }
 
+// survivor follows the merges read from person to the person it belongs
+// to now (at most as many steps as there are merges, should they loop).
+func (r *Router) survivor(person string) string {
+	for i := 0; i < len(r.merged); i++ {
+		into, ok := r.merged[person]
+		if !ok {
+			break
+		}
+		person = into
+	}
+	return person
+}
+
 // input returns the inputs topic record of in, for person.
 func (r *Router) input(person string, in segments.Input) (*kgo.Record, error) {
 	value, err := EncodeInput(in)
@@ -315,6 +334,9 @@ func (r *Router) merges(ctx context.Context) ([]*kgo.Record, uint64, error) {
 				return err
 			}
 			m.At = m.At.UTC()
+			if from, into := r.survivor(m.From), r.survivor(m.Into); from != into {
+				r.merged[from] = into // as the stage follows a merge of a merged person
+			}
 			if rec, err := r.input(m.From, segments.Input{Merge: &m}); err == nil {
 				out = append(out, rec)
 				r.m.routed.WithLabelValues("merge").Inc()

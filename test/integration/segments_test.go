@@ -83,7 +83,8 @@ func startSegments(t *testing.T, cfgPath, log string) *testenv.Process {
 // TestSegmentsServiceMatchesReference publishes a random stream of
 // touchpoints (out of order, late, repeated) with identity merges of any
 // two persons through ClickHouse's identity_merges (most across partitions,
-// and merged persons go on having events), to the segments service running
+// and merged persons go on having events, which the router sends to their
+// survivors), to the segments service running
 // as a process that is SIGKILLed and restarted twice, and compares the
 // changes it committed, on the changes topic and in ClickHouse, with the
 // reference's over the inputs topic as the stage consumed it: the routed
@@ -114,13 +115,27 @@ func TestSegmentsServiceMatchesReference(t *testing.T) {
 		customers[p] = c
 	}
 	inputs := segmentsref.StreamAfterMerges(rand.New(rand.NewPCG(7, 11)), 2000, persons)
+	// The router sends the events of a merged person to the person it
+	// merged into, following the merges it has read.
 	eventPerson := map[string]string{} // as routed
+	survivors := map[string]string{}
+	survivor := func(person string) string {
+		for survivors[person] != "" {
+			person = survivors[person]
+		}
+		return person
+	}
 	across := 0
 	for _, in := range inputs {
 		if e := in.Event; e != nil {
-			eventPerson[e.ID] = e.Person
-		} else if segmenter.PartitionOf(in.Merge.From, partitions) != segmenter.PartitionOf(in.Merge.Into, partitions) {
+			eventPerson[e.ID] = survivor(e.Person)
+			continue
+		}
+		if segmenter.PartitionOf(in.Merge.From, partitions) != segmenter.PartitionOf(in.Merge.Into, partitions) {
 			across++
+		}
+		if from, into := survivor(in.Merge.From), survivor(in.Merge.Into); from != into {
+			survivors[from] = into
 		}
 	}
 
@@ -184,8 +199,14 @@ func TestSegmentsServiceMatchesReference(t *testing.T) {
 	}
 	t.Logf("%d inputs (%d merges, %d across partitions), %d expected changes; the inputs topic held %d merges (%d repeated), %d transfers (%d after the watermark), %d forwarded events (%d late), %d late events in all",
 		len(inputs), merges, across, len(want), seen.Merges, seen.Repeated, seen.Transfers, seen.LateTransfers, seen.Forwards, seen.LateForwards, seen.Dropped)
-	if across < 5 || seen.Transfers < 5 || seen.Forwards < 20 {
-		t.Fatalf("too few merges across partitions to test them: %d merges across, %d transfers, %d forwarded events", across, seen.Transfers, seen.Forwards)
+	if across < 5 || seen.Transfers < 5 {
+		t.Fatalf("too few merges across partitions to test them: %d merges across, %d transfers", across, seen.Transfers)
+	}
+	// The router drops the events late as published, and sends the events
+	// of merged persons to their survivors: the stage drops no routed
+	// event, only (rarely) an event forwarded at a merge.
+	if seen.Dropped != seen.LateForwards {
+		t.Errorf("the stage dropped %d routed events as late", seen.Dropped-seen.LateForwards)
 	}
 	if diff := changesDiff(got, want); diff != "" {
 		t.Fatalf("ClickHouse segment_changes differ from the reference:\n%s", diff)

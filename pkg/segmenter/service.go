@@ -303,7 +303,7 @@ func (s *Service) process(ctx context.Context, b *batch, proc *segments.Processo
 			s.log.Error("evaluating segments", zap.Int32("partition", r.Partition), zap.Int64("offset", r.Offset), zap.Error(err))
 		}
 		switch {
-		case in.Progress != nil:
+		case in.Progress != nil: // the router's, not an input the metric counts
 		case proc.Dropped() > dropped:
 			s.m.inputs.WithLabelValues("late").Inc()
 		default:

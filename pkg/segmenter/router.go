@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"sync"
 	"time"
@@ -287,6 +288,68 @@ func (r *Router) checkCaughtUp(ctx context.Context, now time.Time) {
 	})
 }
 
+// mergeInputs notes a merge read from identity_merges and returns its
+// inputs: the merge, stamped with the time it takes effect, for the merged
+// person's partition, after a hold for the partition of the person it
+// merges into when that partition will receive its transfer (it then holds
+// its watermark before the merge until the transfer arrives). There is no
+// hold for a merge into a person merged in turn (the transfer goes on from
+// there) or of a person merged already.
+func (r *Router) mergeInputs(m segments.Merge) []segments.Input {
+	from, into := r.survivor(m.From), r.survivor(m.Into)
+	var hold bool
+	m.At, hold = r.stamp(m.At.UTC(), m.From)
+	if from != into {
+		r.merged[from] = into // as the stage follows a merge of a merged person
+	}
+	if hold && from == m.From && into == m.Into && PartitionOf(m.From, r.cfg.Partitions) != PartitionOf(m.Into, r.cfg.Partitions) {
+		return []segments.Input{{Hold: &m}, {Merge: &m}}
+	}
+	return []segments.Input{{Merge: &m}}
+}
+
+// stamp returns the time a merge takes effect: its own time or, when the
+// router's watermark (the earliest progress of its source partitions, less
+// the lateness) has passed it, just after that watermark, so that no
+// inputs partition has passed it when it arrives; plus a sub-millisecond
+// offset of the merged person, so that two merges hardly ever take effect
+// at the same instant (two partitions holding for each other's merge at
+// one instant would wait for ever). It reports false, and the merge's own
+// time, while the router has not read every source partition it has.
+func (r *Router) stamp(at time.Time, from string) (time.Time, bool) {
+	read := r.assignedRead()
+	if len(read) == 0 || len(read) != r.assignedCount() {
+		return at, false
+	}
+	var w time.Time
+	for _, t := range read {
+		if w.IsZero() || t.Before(w) {
+			w = t
+		}
+	}
+	w = w.Add(-r.lateness)
+	at = at.Truncate(time.Millisecond)
+	if !at.After(w) {
+		at = w.Truncate(time.Millisecond).Add(time.Millisecond)
+	}
+	return at.Add(MergeOffset(from)), true
+}
+
+// MergeOffset is the sub-millisecond offset the router adds to the time of
+// a merge of person from.
+func MergeOffset(from string) time.Duration {
+	h := fnv.New32a()
+	h.Write([]byte(from))
+	return time.Duration(1 + h.Sum32()%999_999)
+}
+
+// assignedCount returns how many source partitions are assigned.
+func (r *Router) assignedCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.assigned)
+}
+
 // survivor follows the merges read from person to the person it belongs
 // to now (at most as many steps as there are merges, should they loop).
 func (r *Router) survivor(person string) string {
@@ -333,14 +396,12 @@ func (r *Router) merges(ctx context.Context) ([]*kgo.Record, uint64, error) {
 			if err := rows.Scan(&m.From, &m.Into, &m.At, &v); err != nil {
 				return err
 			}
-			m.At = m.At.UTC()
-			if from, into := r.survivor(m.From), r.survivor(m.Into); from != into {
-				r.merged[from] = into // as the stage follows a merge of a merged person
+			for _, in := range r.mergeInputs(m) {
+				if rec, err := r.input(in.Person(), in); err == nil {
+					out = append(out, rec)
+				}
 			}
-			if rec, err := r.input(m.From, segments.Input{Merge: &m}); err == nil {
-				out = append(out, rec)
-				r.m.routed.WithLabelValues("merge").Inc()
-			}
+			r.m.routed.WithLabelValues("merge").Inc()
 			version = max(version, v)
 		}
 		return rows.Err()

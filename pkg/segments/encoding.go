@@ -24,9 +24,11 @@ const (
 	inputEvent    = 'e'
 	inputMerge    = 'm'
 	inputTransfer = 't'
-	// inputProgress was added after the others; readers that predate it
-	// refuse it as an unknown kind and read the other kinds as before.
+	// inputProgress and inputHold were added after the others; readers
+	// that predate them refuse them as unknown kinds and read the other
+	// kinds as before.
 	inputProgress = 'w'
+	inputHold     = 'h'
 )
 
 // MarshalBinary encodes the person as the changelog keeps it: a version
@@ -119,7 +121,8 @@ func (d *decoder) personHead() (id string, timer time.Time, err error) {
 // MarshalBinary encodes the input for the inputs topic: the version byte
 // inputEncoding, its kind, then its fields as a person's encoding writes
 // them: an event's person and the event, a merge's persons and time, a
-// transfer's person, time and the person state it carries, or progress:
+// transfer's person, time and the person state it carries, a hold as a
+// merge, or progress:
 // the number of source partitions, then how many it reports and each one's
 // partition and time.
 func (in Input) MarshalBinary() ([]byte, error) {
@@ -133,8 +136,9 @@ func (in Input) appendBinary(b []byte) ([]byte, error) {
 		b = appendString(append(b, inputEvent), in.Event.Person)
 		return appendEvent(b, in.Event), nil
 	case in.Merge != nil:
-		b = appendString(append(b, inputMerge), in.Merge.From)
-		return appendTime(appendString(b, in.Merge.Into), in.Merge.At), nil
+		return appendMerge(append(b, inputMerge), in.Merge), nil
+	case in.Hold != nil:
+		return appendMerge(append(b, inputHold), in.Hold), nil
 	case in.Transfer != nil && in.Transfer.State != nil:
 		b = appendString(append(b, inputTransfer), in.Transfer.Into)
 		b = appendTime(b, in.Transfer.At)
@@ -174,6 +178,10 @@ func (pe *Pending) UnmarshalBinary(data []byte) error {
 	d := decoder{b: data}
 	*pe = Pending{Input: d.input(), Arrival: d.varint()}
 	return d.end("pending input")
+}
+
+func appendMerge(b []byte, m *Merge) []byte {
+	return appendTime(appendString(appendString(b, m.From), m.Into), m.At)
 }
 
 func appendEvent(b []byte, e *Event) []byte {
@@ -321,6 +329,8 @@ func (d *decoder) input() Input {
 		return Input{Event: &e}
 	case kind == inputMerge:
 		return Input{Merge: &Merge{From: d.string(), Into: d.string(), At: d.time()}}
+	case kind == inputHold:
+		return Input{Hold: &Merge{From: d.string(), Into: d.string(), At: d.time()}}
 	case kind == inputTransfer:
 		t := &Transfer{Into: d.string(), At: d.time(), State: &Person{}}
 		n := d.count()

@@ -61,6 +61,7 @@ func TestInputBinaryRoundTrip(t *testing.T) {
 			Props: map[string]string{"sku": "A-1", "coupon": ""}}},
 		"bare event": {Event: &Event{ID: "e2", Person: "ann", At: at, Type: "page_view"}},
 		"merge":      {Merge: &Merge{From: "bob", Into: "ann", At: at}},
+		"hold":       {Hold: &Merge{From: "bob", Into: "ann", At: at}},
 		"transfer":   {Transfer: &Transfer{Into: "ann", At: at, State: state}},
 		"progress":   {Progress: &Progress{Sources: 4, Read: map[int32]time.Time{0: at, 3: at.Add(time.Second)}}},
 	}

@@ -39,12 +39,16 @@ type Progress struct {
 	Read    map[int32]time.Time `json:"read"`
 }
 
-// Input is one event, one merge, one transfer or the router's progress.
+// Input is one event, one merge, one transfer, the router's progress or a
+// hold: a merge into this processor's person whose transfer is coming from
+// another processor, which holds the watermark before the merge's time
+// until the transfer arrives.
 type Input struct {
 	Event    *Event    `json:"event,omitempty"`
 	Merge    *Merge    `json:"merge,omitempty"`
 	Transfer *Transfer `json:"transfer,omitempty"`
 	Progress *Progress `json:"progress,omitempty"`
+	Hold     *Merge    `json:"hold,omitempty"`
 }
 
 func (in *Input) at() time.Time {
@@ -53,16 +57,21 @@ func (in *Input) at() time.Time {
 		return in.Event.At
 	case in.Merge != nil:
 		return in.Merge.At
+	case in.Hold != nil:
+		return in.Hold.At
 	}
 	return in.Transfer.At
 }
 
 // Person is the person whose processor the input is for: the event's, the
-// merged person's, or the one a transfer joins; "" for progress, which
-// every processor gets.
+// merged person's, the one a transfer joins or a hold waits for; "" for
+// progress, which every processor gets.
 func (in *Input) Person() string {
-	if in.Progress != nil {
+	switch {
+	case in.Progress != nil:
 		return ""
+	case in.Hold != nil:
+		return in.Hold.Into
 	}
 	switch {
 	case in.Event != nil:
@@ -77,18 +86,20 @@ func (in *Input) Person() string {
 // lacks what its kind needs.
 func (in *Input) Validate() error {
 	n := 0
-	for _, set := range []bool{in.Event != nil, in.Merge != nil, in.Transfer != nil, in.Progress != nil} {
+	for _, set := range []bool{in.Event != nil, in.Merge != nil, in.Transfer != nil, in.Progress != nil, in.Hold != nil} {
 		if set {
 			n++
 		}
 	}
 	switch {
 	case n != 1:
-		return fmt.Errorf("an input is one event, merge, transfer or progress, not %d", n)
+		return fmt.Errorf("an input is one event, merge, transfer, progress or hold, not %d", n)
 	case in.Event != nil && (in.Event.ID == "" || in.Event.Person == "" || in.Event.Type == "" || in.Event.At.IsZero()):
 		return fmt.Errorf("event %q: id, person, type and time are required", in.Event.ID)
 	case in.Merge != nil && (in.Merge.From == "" || in.Merge.Into == "" || in.Merge.At.IsZero()):
 		return fmt.Errorf("merge: from, into and time are required")
+	case in.Hold != nil && (in.Hold.From == "" || in.Hold.Into == "" || in.Hold.At.IsZero()):
+		return fmt.Errorf("hold: from, into and time are required")
 	case in.Transfer != nil && (in.Transfer.Into == "" || in.Transfer.State == nil || in.Transfer.At.IsZero()):
 		return fmt.Errorf("transfer: into, state and time are required")
 	case in.Progress != nil:
@@ -192,7 +203,11 @@ type meta struct {
 	// SourceCount the number of source partitions (0: no progress yet).
 	Sources     map[int32]time.Time `json:"sources,omitempty"`
 	SourceCount int32               `json:"source_count,omitempty"`
-	Arrivals    int64               `json:"arrivals"`
+	// Holds are the times of the merges whose transfers are coming, by
+	// merged person: the watermark stays before each one's time until its
+	// transfer arrives.
+	Holds    map[string]time.Time `json:"holds,omitempty"`
+	Arrivals int64                `json:"arrivals"`
 	// Dropped counts the inputs that arrived late; Evaluations the
 	// evaluations of persons.
 	Dropped     int64 `json:"dropped"`
@@ -388,8 +403,33 @@ func (p *Processor) Persons() int64 { return p.state.Persons }
 // arrives, the inputs are their own source: the watermark is the latest
 // input time less the allowed lateness.
 func (p *Processor) Add(in Input) ([]Change, error) {
-	if in.Progress != nil {
+	changes, err := p.add(in)
+	if err != nil || in.Transfer == nil {
+		return changes, err
+	}
+	// The transfer is queued or applied: the hold waiting for it goes.
+	key := in.Transfer.State.ID
+	if _, ok := p.state.Holds[key]; !ok {
+		return changes, nil
+	}
+	delete(p.state.Holds, key)
+	more, err := p.advance(p.target())
+	return append(changes, more...), err
+}
+
+
+func (p *Processor) add(in Input) ([]Change, error) {
+	switch {
+	case in.Progress != nil:
 		return p.progress(in.Progress)
+	case in.Hold != nil:
+		if in.Hold.At.After(p.state.Watermark) {
+			if p.state.Holds == nil {
+				p.state.Holds = map[string]time.Time{}
+			}
+			p.state.Holds[in.Hold.From] = in.Hold.At
+		}
+		return nil, nil
 	}
 	at := in.at()
 	if !at.After(p.state.Watermark) && !p.state.Watermark.IsZero() {
@@ -421,7 +461,37 @@ func (p *Processor) Add(in Input) ([]Change, error) {
 	if p.byProgress || p.state.SourceCount > 0 {
 		return nil, nil // the router's progress moves the watermark
 	}
-	return p.advance(p.state.MaxSeen.Add(-p.defs.AllowedLateness))
+	return p.advance(p.target())
+}
+
+// target returns the watermark the inputs so far allow: the earliest time
+// the source partitions have been read to (or, before any progress, the
+// latest input time) less the allowed lateness, and before every hold's
+// time; zero while a source partition has not been read.
+func (p *Processor) target() time.Time {
+	w := p.state.MaxSeen
+	if p.state.SourceCount > 0 || p.byProgress {
+		w = time.Time{}
+		for s := int32(0); s < p.state.SourceCount; s++ {
+			at, ok := p.state.Sources[s]
+			if !ok {
+				return time.Time{} // a source partition not read yet holds the watermark
+			}
+			if w.IsZero() || at.Before(w) {
+				w = at
+			}
+		}
+		if w.IsZero() {
+			return w
+		}
+	}
+	w = w.Add(-p.defs.AllowedLateness)
+	for _, h := range p.state.Holds {
+		if !h.After(w) {
+			w = h.Add(-time.Nanosecond)
+		}
+	}
+	return w
 }
 
 // progress records how far the router has read the sources it reports
@@ -437,17 +507,7 @@ func (p *Processor) progress(pr *Progress) ([]Change, error) {
 			p.state.Sources[s] = at
 		}
 	}
-	var earliest time.Time
-	for s := int32(0); s < p.state.SourceCount; s++ {
-		at, ok := p.state.Sources[s]
-		if !ok {
-			return nil, nil // a source partition not read yet holds the watermark
-		}
-		if earliest.IsZero() || at.Before(earliest) {
-			earliest = at
-		}
-	}
-	return p.advance(earliest.Add(-p.defs.AllowedLateness))
+	return p.advance(p.target())
 }
 
 // Sources returns how far each source partition has been read, as the
@@ -644,6 +704,9 @@ func (p *Processor) apply(in Input) ([]string, error) {
 			p.forwards = append(p.forwards, Input{Transfer: &t})
 			return nil, nil
 		}
+		if t.State.empty() {
+			return nil, nil // a transfer that only releases a hold
+		}
 		into, err := p.person(t.Into)
 		if err != nil {
 			return nil, err
@@ -660,6 +723,12 @@ func (p *Processor) apply(in Input) ([]string, error) {
 func (p *Processor) merge(m *Merge) ([]Change, error) {
 	fromID, into := p.owner(m.From), p.owner(m.Into)
 	if fromID == into {
+		if !p.isLocal(m.Into) {
+			// Repeated (a starting router sends every merge again): an
+			// empty transfer releases the hold the other partition may
+			// keep for it.
+			p.forwards = append(p.forwards, Input{Transfer: &Transfer{Into: m.Into, At: m.At, State: newPerson(m.From)}})
+		}
 		return nil, nil
 	}
 	if p.state.Redirects == nil {
@@ -667,8 +736,19 @@ func (p *Processor) merge(m *Merge) ([]Change, error) {
 	}
 	p.state.Redirects[fromID] = into
 	from, err := p.lookup(fromID)
-	if err != nil || from == nil {
+	if err != nil {
 		return nil, err
+	}
+	if !p.isLocal(into) {
+		p.forwardWaiting()
+		if from == nil {
+			// Nothing to join, but the other partition may hold for it.
+			p.forwards = append(p.forwards, Input{Transfer: &Transfer{Into: into, At: m.At, State: newPerson(fromID)}})
+			return nil, nil
+		}
+	}
+	if from == nil {
+		return nil, nil
 	}
 	var changes []Change
 	for _, s := range from.Members {
@@ -686,6 +766,43 @@ func (p *Processor) merge(m *Merge) ([]Change, error) {
 	}
 	survivor.absorb(from)
 	return changes, nil
+}
+
+// forwardWaiting forwards at once the waiting inputs (events, transfers)
+// whose person now belongs to another processor, so that they reach it
+// before the transfer of the merge that moved it.
+func (p *Processor) forwardWaiting() {
+	kept := p.state.Pending[:0]
+	for _, pe := range p.state.Pending {
+		in := pe.Input
+		var owner string
+		switch {
+		case in.Event != nil:
+			owner = p.owner(in.Event.Person)
+		case in.Transfer != nil:
+			owner = p.owner(in.Transfer.Into)
+		}
+		if owner == "" || p.isLocal(owner) {
+			kept = append(kept, pe)
+			continue
+		}
+		if in.Event != nil {
+			e := *in.Event
+			e.Person = owner
+			p.forwards = append(p.forwards, Input{Event: &e})
+		} else {
+			t := *in.Transfer
+			t.Into = owner
+			p.forwards = append(p.forwards, Input{Transfer: &t})
+		}
+		if _, new := p.queued[pe.Arrival]; new {
+			delete(p.queued, pe.Arrival)
+		} else {
+			p.released = append(p.released, pe.Arrival)
+		}
+	}
+	p.state.Pending = kept
+	heap.Init(p.pending())
 }
 
 // atWatermark applies a merge or a transfer that arrived after the watermark

@@ -355,6 +355,8 @@ func waitChanges(ctx context.Context, t *testing.T, cfg config.Config, conn driv
 // it carries.
 func observedInput(in segments.Input, eventPerson map[string]string) segmentsref.Observed {
 	switch {
+	case in.Hold != nil:
+		return segmentsref.Observed{Hold: &segmentsref.Merge{From: in.Hold.From, Into: in.Hold.Into, At: in.Hold.At}}
 	case in.Progress != nil:
 		read := map[int]time.Time{}
 		for s, at := range in.Progress.Read {
@@ -600,7 +602,7 @@ func TestSegmentsCatchUpAfterAStopDropsNothing(t *testing.T) {
 	if len(pubs) != published {
 		t.Fatalf("read back %d touchpoints, published %d", len(pubs), published)
 	}
-	want, wantLate, _ := segmentsref.FromSources(pubs, sources, lateness)
+	want, wantLate, _ := segmentsref.FromSources(pubs, sources, lateness, segmenter.MergeOffset)
 	got, _ := waitChanges(ctx, t, cfg, conn, eventPerson)
 	if n := late(); n != 0 || wantLate != 0 {
 		t.Fatalf("%v inputs dropped as late after the restart (the reference: %d)", n, wantLate)

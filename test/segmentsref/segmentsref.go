@@ -150,12 +150,16 @@ type Published struct {
 // FromSources returns the changes of touchpoints as published, in order,
 // on `sources` source partitions, with the given allowed lateness (that of
 // Definitions, or of Definitions changed by WithLateness), how many events
-// were late, and the final watermark. An event at or before the latest event time of its own source
-// partition, less the lateness, is late: dropped. The watermark is the
-// earliest, over the source partitions, of their latest event time, less
-// the lateness (none while a source partition has had no event); a merge
-// at or before it takes effect at it.
-func FromSources(published []Published, sources int, lateness time.Duration) ([]Change, int, time.Time) {
+// were late, and the final watermark. An event at or before the latest
+// event time of its own source partition, less the lateness, is late:
+// dropped. The watermark is the earliest, over the source partitions, of
+// their latest event time, less the lateness (none while a source
+// partition has had no event). A merge takes effect at its time (to the
+// millisecond) or, if the watermark has passed it, a millisecond after the
+// watermark, plus offset(merged person) once every source partition has
+// an event. An event published after a merge of its person belongs to the
+// person it merged into, from its own time.
+func FromSources(published []Published, sources int, lateness time.Duration, offset func(from string) time.Duration) ([]Change, int, time.Time) {
 	read := make([]time.Time, sources)
 	watermark := func() time.Time {
 		var w time.Time
@@ -171,16 +175,30 @@ func FromSources(published []Published, sources int, lateness time.Duration) ([]
 	}
 	var accepted []arrived
 	late := 0
+	merged := map[string]string{}
+	survivor := func(p string) string {
+		for merged[p] != "" {
+			p = merged[p]
+		}
+		return p
+	}
 	for _, pub := range published {
 		if m := pub.Merge; m != nil {
 			at := m.At
-			if w := watermark(); !w.IsZero() && !at.After(w) {
-				at = w
+			if w := watermark(); !w.IsZero() {
+				if at = at.Truncate(time.Millisecond); !at.After(w) {
+					at = w.Truncate(time.Millisecond).Add(time.Millisecond)
+				}
+				at = at.Add(offset(m.From))
+			}
+			if from, into := survivor(m.From), survivor(m.Into); from != into {
+				merged[from] = into
 			}
 			accepted = append(accepted, arrived{Input{Merge: m}, at})
 			continue
 		}
-		e, last := pub.Event, read[pub.Source]
+		e, last := *pub.Event, read[pub.Source]
+		e.Person = survivor(e.Person)
 		if !last.IsZero() && !e.At.After(last.Add(-lateness)) {
 			late++
 			continue
@@ -188,7 +206,7 @@ func FromSources(published []Published, sources int, lateness time.Duration) ([]
 		if e.At.After(last) {
 			read[pub.Source] = e.At
 		}
-		accepted = append(accepted, arrived{Input{Event: e}, e.At})
+		accepted = append(accepted, arrived{Input{Event: &e}, e.At})
 	}
 	w := watermark()
 	return evaluate(accepted, w), late, w

@@ -81,20 +81,24 @@ func startSegments(t *testing.T, cfgPath, log string) *testenv.Process {
 }
 
 // TestSegmentsServiceMatchesReference publishes a random stream of
-// touchpoints (out of order, late, repeated) with identity merges of any
-// two persons through ClickHouse's identity_merges (most across partitions,
-// and merged persons go on having events, which the router sends to their
-// survivors), to the segments service running
-// as a process that is SIGKILLed and restarted twice, and compares the
-// changes it committed, on the changes topic and in ClickHouse, with the
-// reference's over the inputs topic as the stage consumed it: the routed
-// events and merges, and the transfers and forwarded events of merged
-// persons in the order they arrived in each partition.
+// touchpoints (out of order, late, repeated) on four touchpoints
+// partitions, with identity merges of any two persons through ClickHouse's
+// identity_merges (most across inputs partitions, and merged persons go on
+// having events, which the router sends to their survivors), to the
+// segments service running as a process that is SIGKILLed and restarted
+// twice, and compares the changes it committed, on the changes topic and in
+// ClickHouse, with the reference's over the inputs topic as the stage
+// consumed it (the routed events, merges, holds and progress, and the
+// transfers and forwarded events of merged persons in the order they
+// arrived in each partition), and with the reference's over the
+// touchpoints topic as published, read back, with the merges where they
+// were recorded: merges across partitions are as exact as within one.
 func TestSegmentsServiceMatchesReference(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	const partitions = 3
-	cfg, conn, _ := setup(ctx, t, 1, func(c *config.Config) {
+	const sources = 4 // touchpoints partitions
+	cfg, conn, _ := setup(ctx, t, sources, func(c *config.Config) {
 		c.Segments.Partitions = partitions
 		c.Segments.IdleAdvance = time.Hour // historical event times: the clock must not move watermarks
 		c.Segments.MergePoll = 100 * time.Millisecond
@@ -210,6 +214,37 @@ func TestSegmentsServiceMatchesReference(t *testing.T) {
 	}
 	if diff := changesDiff(got, want); diff != "" {
 		t.Fatalf("ClickHouse segment_changes differ from the reference:\n%s", diff)
+	}
+	// The same changes follow from the touchpoints as published, read back
+	// partition by partition, with the merges where they were recorded.
+	order := map[string][]int{} // event id -> its places among the inputs (some are sent twice)
+	for i, in := range inputs {
+		if in.Event != nil {
+			order[in.Event.ID] = append(order[in.Event.ID], i)
+		}
+	}
+	published := make([]segmentsref.Published, len(inputs))
+	for i, in := range inputs {
+		published[i] = segmentsref.Published{Merge: in.Merge}
+	}
+	if err := kafka.ReadCommitted(ctx, cfg.Kafka, nil, cfg.Kafka.Topics.Touchpoints, nil, func(r *kgo.Record) error {
+		_, rec, err := codecs(t, cfg).Decode(ctx, r.Value)
+		if err != nil {
+			return err
+		}
+		places := order[rec["event_id"].(string)]
+		if len(places) == 0 {
+			return fmt.Errorf("touchpoint %v read back once more than published", rec["event_id"])
+		}
+		order[rec["event_id"].(string)] = places[1:]
+		published[places[0]] = segmentsref.Published{Event: inputs[places[0]].Event, Source: int(r.Partition)}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	asPublished, _, _ := segmentsref.FromSources(published, sources, segmentsref.Lateness, segmenter.MergeOffset)
+	if diff := changesDiff(got, asPublished); diff != "" {
+		t.Fatalf("ClickHouse segment_changes differ from the reference over the touchpoints as published:\n%s", diff)
 	}
 	if diff := changesDiff(readChanges(ctx, t, cfg), want); diff != "" {
 		t.Fatalf("the changes topic differs from the reference (duplicates after a kill?):\n%s", diff)
@@ -379,14 +414,20 @@ func observedInput(in segments.Input, eventPerson map[string]string) segmentsref
 	return segmentsref.Observed{Event: ref}
 }
 
-// readChanges reads every committed SegmentChange record.
-func readChanges(ctx context.Context, t *testing.T, cfg config.Config) []segmentsref.Change {
+// codecs returns Avro codecs on the registry of cfg.
+func codecs(t *testing.T, cfg config.Config) *avro.Codecs {
 	t.Helper()
 	reg, err := kafka.NewRegistry(cfg.Kafka)
 	if err != nil {
 		t.Fatal(err)
 	}
-	codecs := avro.NewCodecs(reg)
+	return avro.NewCodecs(reg)
+}
+
+// readChanges reads every committed SegmentChange record.
+func readChanges(ctx context.Context, t *testing.T, cfg config.Config) []segmentsref.Change {
+	t.Helper()
+	codecs := codecs(t, cfg)
 	var out []segmentsref.Change
 	if err := kafka.ReadCommitted(ctx, cfg.Kafka, nil, cfg.Kafka.Topics.SegmentChanges, nil, func(r *kgo.Record) error {
 		_, rec, err := codecs.Decode(ctx, r.Value)
@@ -577,11 +618,7 @@ func TestSegmentsCatchUpAfterAStopDropsNothing(t *testing.T) {
 	// The reference reads the touchpoints as published, partition by
 	// partition in offset order.
 	var pubs []segmentsref.Published
-	reg, err := kafka.NewRegistry(cfg.Kafka)
-	if err != nil {
-		t.Fatal(err)
-	}
-	codecs := avro.NewCodecs(reg)
+	codecs := codecs(t, cfg)
 	eventPerson := map[string]string{}
 	if err := kafka.ReadCommitted(ctx, cfg.Kafka, nil, cfg.Kafka.Topics.Touchpoints, nil, func(r *kgo.Record) error {
 		_, rec, err := codecs.Decode(ctx, r.Value)

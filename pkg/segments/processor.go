@@ -417,7 +417,7 @@ func (p *Processor) Add(in Input) ([]Change, error) {
 	return append(changes, more...), err
 }
 
-
+// add takes one input as Add does, but for releasing a hold.
 func (p *Processor) add(in Input) ([]Change, error) {
 	switch {
 	case in.Progress != nil:

@@ -464,3 +464,75 @@ segments:
 		t.Fatalf("restored sources %v of %d, want %v of 3", got, n, want)
 	}
 }
+
+// TestHoldKeepsTheSurvivorsPartitionUntilTheTransfer: the partition of the
+// person a merge goes into holds its watermark just before the merge until
+// the transfer arrives; the merged person's partition forwards what waits
+// for the survivor before the transfer, and the state joins at the merge's
+// time exactly. An empty transfer releases a hold and creates nobody.
+func TestHoldKeepsTheSurvivorsPartitionUntilTheTransfer(t *testing.T) {
+	defs, err := ParseDefinitions("property.yaml", []byte(segmentsref.Definitions)) // lateness 10m
+	if err != nil {
+		t.Fatal(err)
+	}
+	onA := func(person string) bool { return person == "ann" }
+	a, err := NewProcessor(defs, onA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewProcessor(defs, func(person string) bool { return !onA(person) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.ByProgress()
+	b.ByProgress()
+	t0 := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	add := func(p *Processor, in Input) []Change {
+		t.Helper()
+		c, err := p.Add(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	progress := func(at time.Time) Input {
+		return Input{Progress: &Progress{Sources: 1, Read: map[int32]time.Time{0: at}}}
+	}
+	merge := &Merge{From: "ann", Into: "bob", At: t0.Add(55 * time.Minute)}
+	add(b, Input{Hold: merge})
+	add(b, progress(t0.Add(2*time.Hour)))
+	if want := merge.At.Add(-time.Nanosecond); !b.Watermark().Equal(want) {
+		t.Fatalf("bob's partition at %s, want held at %s", b.Watermark(), want)
+	}
+	add(a, Input{Event: &Event{ID: "1", Person: "ann", At: t0.Add(52 * time.Minute), Type: "purchase", Revenue: 120}})
+	add(a, Input{Event: &Event{ID: "2", Person: "ann", At: t0.Add(57 * time.Minute), Type: "page_view"}})
+	add(a, Input{Merge: merge})
+	add(a, progress(t0.Add(2*time.Hour)))
+	forwards := a.TakeForwards()
+	if len(forwards) != 2 || forwards[0].Event == nil || forwards[0].Event.ID != "2" || forwards[0].Event.Person != "bob" ||
+		forwards[1].Transfer == nil || !forwards[1].Transfer.At.Equal(merge.At) {
+		t.Fatalf("forwards %+v, want ann's page view for bob, then the transfer at the merge", forwards)
+	}
+	var changes []Change
+	for _, in := range forwards {
+		changes = append(changes, add(b, in)...)
+	}
+	if want := t0.Add(110 * time.Minute); !b.Watermark().Equal(want) {
+		t.Fatalf("bob's partition at %s after the transfer, want %s", b.Watermark(), want)
+	}
+	if len(changes) != 1 || changes[0].Person != "bob" || changes[0].Segment != "big_spender" || !changes[0].Entered ||
+		!changes[0].At.Equal(merge.At) {
+		t.Fatalf("changes %+v, want bob entering big_spender at the merge's time", changes)
+	}
+	// A hold released by an empty transfer.
+	persons := b.Persons()
+	add(b, Input{Hold: &Merge{From: "cy", Into: "bob", At: t0.Add(3 * time.Hour)}})
+	add(b, progress(t0.Add(4*time.Hour)))
+	if want := t0.Add(3*time.Hour - time.Nanosecond); !b.Watermark().Equal(want) {
+		t.Fatalf("held at %s, want %s", b.Watermark(), want)
+	}
+	add(b, Input{Transfer: &Transfer{Into: "dan", At: t0.Add(3 * time.Hour), State: newPerson("cy")}})
+	if want := t0.Add(3*time.Hour + 50*time.Minute); !b.Watermark().Equal(want) || b.Persons() != persons {
+		t.Fatalf("after the empty transfer: at %s (want %s), %d persons (want %d)", b.Watermark(), want, b.Persons(), persons)
+	}
+}

@@ -18,6 +18,7 @@ type Metrics struct {
 	watermarkLag     *prometheus.GaugeVec
 	lag              *prometheus.GaugeVec
 	routerLag        *prometheus.GaugeVec
+	holds            *prometheus.GaugeVec
 	writeErrors      *prometheus.CounterVec
 }
 
@@ -49,6 +50,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "How far each partition's watermark is behind the clock."}, []string{"partition"}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "touchline_segments_consumer_lag",
 			Help: "Inputs not yet processed, by partition, as of the last fetch."}, []string{"partition"}),
+		holds: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "touchline_segments_holds",
+			Help: "Identity merges a partition holds its watermark for, until their transfers arrive."}, []string{"partition"}),
 		routerLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "touchline_segments_router_lag",
 			Help: "Touchpoints not yet routed, by touchpoints partition."}, []string{"partition"}),
 		writeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "touchline_segments_write_errors_total",
@@ -58,6 +61,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.inputs.WithLabelValues(result) // exported as 0 before the first
 	}
 	reg.MustRegister(m.inputs, m.routed, m.changes, m.changesBySegment, m.latency, m.batchSeconds, m.routerSeconds,
-		m.persons, m.cached, m.evaluations, m.watermarkLag, m.lag, m.routerLag, m.writeErrors)
+		m.persons, m.cached, m.evaluations, m.watermarkLag, m.lag, m.routerLag, m.holds, m.writeErrors)
 	return m
 }

@@ -57,6 +57,7 @@ func TestInputsRoundTripAndBadInputsAreRefused(t *testing.T) {
 		`{"event":{"id":"e1","person":"p","type":"x","at":"2026-05-01T10:00:00Z"},"merge":{"from":"a","into":"b","at":"2026-05-01T10:00:00Z"}}`,
 		`{"transfer":{"into":"b","at":"2026-05-01T10:00:00Z"}}`,
 		`{"progress":{"sources":0}}`,
+		`{"hold":{"from":"a","at":"2026-05-01T10:00:00Z"}}`,
 		`{"progress":{"sources":2,"read":{"2":"2026-05-01T10:00:00Z"}}}`,
 		`{"progress":{"sources":2,"read":{"1":"0001-01-01T00:00:00Z"}}}`,
 	} {

@@ -389,9 +389,11 @@ func (s *Service) addState(b *batch, p int32, proc *segments.Processor) error {
 	return nil
 }
 
-// watermarkLag sets how far partition p's watermark is behind the clock.
+// watermarkLag sets how far partition p's watermark is behind the clock,
+// and how many merges hold it.
 func (s *Service) watermarkLag(p int32, proc *segments.Processor) {
 	s.m.watermarkLag.WithLabelValues(fmt.Sprint(p)).Set(time.Since(proc.Watermark()).Seconds())
+	s.m.holds.WithLabelValues(fmt.Sprint(p)).Set(float64(proc.Holds()))
 }
 
 // processors returns the processors of the assigned partitions, rebuilding

@@ -510,6 +510,10 @@ func (p *Processor) progress(pr *Progress) ([]Change, error) {
 	return p.advance(p.target())
 }
 
+// Holds returns how many merges the processor holds its watermark for,
+// waiting for their transfers.
+func (p *Processor) Holds() int { return len(p.state.Holds) }
+
 // Sources returns how far each source partition has been read, as the
 // router's progress said, and the number of source partitions (0 before
 // any progress).

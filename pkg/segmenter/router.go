@@ -317,17 +317,10 @@ func (r *Router) mergeInputs(m segments.Merge) []segments.Input {
 // one instant would wait for ever). It reports false, and the merge's own
 // time, while the router has not read every source partition it has.
 func (r *Router) stamp(at time.Time, from string) (time.Time, bool) {
-	read := r.assignedRead()
-	if len(read) == 0 || len(read) != r.assignedCount() {
+	w, ok := r.watermark()
+	if !ok {
 		return at, false
 	}
-	var w time.Time
-	for _, t := range read {
-		if w.IsZero() || t.Before(w) {
-			w = t
-		}
-	}
-	w = w.Add(-r.lateness)
 	at = at.Truncate(time.Millisecond)
 	if !at.After(w) {
 		at = w.Truncate(time.Millisecond).Add(time.Millisecond)
@@ -343,11 +336,23 @@ func MergeOffset(from string) time.Duration {
 	return time.Duration(1 + h.Sum32()%999_999)
 }
 
-// assignedCount returns how many source partitions are assigned.
-func (r *Router) assignedCount() int {
+// watermark returns the router's watermark: the earliest progress of the
+// source partitions it has, less the lateness; false while it has none or
+// has not read every one (no inputs partition is past it).
+func (r *Router) watermark() (time.Time, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return len(r.assigned)
+	var w time.Time
+	for p := range r.assigned {
+		at, ok := r.read[p]
+		if !ok {
+			return time.Time{}, false
+		}
+		if w.IsZero() || at.Before(w) {
+			w = at
+		}
+	}
+	return w.Add(-r.lateness), !w.IsZero()
 }
 
 // survivor follows the merges read from person to the person it belongs
@@ -377,7 +382,9 @@ func (r *Router) input(person string, in segments.Input) (*kgo.Record, error) {
 // forwarded one, when it is time to look, and the newest version read.
 func (r *Router) merges(ctx context.Context) ([]*kgo.Record, uint64, error) {
 	now := time.Now()
-	if now.Before(r.nextMerges) {
+	if _, ok := r.watermark(); now.Before(r.nextMerges) || !ok {
+		// Without a watermark (no partitions yet, or one not read yet)
+		// the router cannot stamp merges: it reads them once it has one.
 		return nil, r.mergeVersion, nil
 	}
 	r.nextMerges = now.Add(r.cfg.MergePoll)

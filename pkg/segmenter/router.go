@@ -122,7 +122,10 @@ func (r *Router) Run(ctx context.Context) error {
 func (r *Router) step(ctx context.Context, fetches kgo.Fetches) error {
 	start := time.Now()
 	if err := r.recoverProgress(ctx); err != nil {
-		return err
+		// Routing goes on: the progress starts again from what it reads,
+		// so fewer events are judged late here, and the stage still drops
+		// those its watermark has passed.
+		r.log.Warn("recovering the routing progress; going on without it", zap.Error(err))
 	}
 	r.checkCaughtUp(ctx, start)
 	// read is this batch's progress, kept only if its transaction commits.
@@ -452,9 +455,6 @@ func (r *Router) recoverProgress(ctx context.Context) error {
 		ends, err = listed(r.adm.ListCommittedOffsets(ctx, topic))
 	}
 	if err != nil {
-		r.mu.Lock()
-		r.recover = true
-		r.mu.Unlock()
 		return fmt.Errorf("reading the offsets of %s to recover the routing progress: %w", topic, err)
 	}
 	from := map[int32]kgo.Offset{}

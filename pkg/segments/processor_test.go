@@ -290,13 +290,7 @@ func TestMergeAcrossProcessors(t *testing.T) {
 		t.Fatal(err)
 	}
 	t0 := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
-	add := func(p *Processor, in Input) []Change {
-		c, err := p.Add(in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
+	add := func(p *Processor, in Input) []Change { return addInput(t, p, in) }
 	add(a, Input{Event: &Event{ID: "1", Person: "ann", At: t0, Type: "purchase", Revenue: 120}})
 	add(b, Input{Event: &Event{ID: "2", Person: "bob", At: t0, Type: "purchase", Revenue: 30}})
 	left := add(a, Input{Merge: &Merge{From: "ann", Into: "bob", At: t0.Add(time.Hour)}})
@@ -397,26 +391,13 @@ segments:
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := NewProcessor(defs, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := newProcessor(t, defs, nil)
 	t0 := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
 	progress := func(read map[int32]time.Time) []Change {
-		t.Helper()
-		c, err := p.Add(Input{Progress: &Progress{Sources: 3, Read: read}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
+		return addInput(t, p, Input{Progress: &Progress{Sources: 3, Read: read}})
 	}
 	cart := func(id string, at time.Time) []Change {
-		t.Helper()
-		c, err := p.Add(Input{Event: &Event{ID: id, Person: id, Type: "add_to_cart", At: at}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
+		return addInput(t, p, Input{Event: &Event{ID: id, Person: id, Type: "add_to_cart", At: at}})
 	}
 	if c := progress(map[int32]time.Time{0: t0.Add(time.Hour), 1: t0}); len(c) != 0 || !p.Watermark().IsZero() {
 		t.Fatalf("source 2 unheard of: watermark %s, changes %v", p.Watermark(), c)
@@ -452,10 +433,7 @@ segments:
 	if err != nil {
 		t.Fatal(err)
 	}
-	restored, err := NewProcessor(defs, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	restored := newProcessor(t, defs, nil)
 	if err := restored.RestoreMeta(meta); err != nil {
 		t.Fatal(err)
 	}
@@ -476,25 +454,10 @@ func TestHoldKeepsTheSurvivorsPartitionUntilTheTransfer(t *testing.T) {
 		t.Fatal(err)
 	}
 	onA := func(person string) bool { return person == "ann" }
-	a, err := NewProcessor(defs, onA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := NewProcessor(defs, func(person string) bool { return !onA(person) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.ByProgress()
-	b.ByProgress()
+	a := newProcessor(t, defs, onA).ByProgress()
+	b := newProcessor(t, defs, func(person string) bool { return !onA(person) }).ByProgress()
 	t0 := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
-	add := func(p *Processor, in Input) []Change {
-		t.Helper()
-		c, err := p.Add(in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
+	add := func(p *Processor, in Input) []Change { return addInput(t, p, in) }
 	progress := func(at time.Time) Input {
 		return Input{Progress: &Progress{Sources: 1, Read: map[int32]time.Time{0: at}}}
 	}
@@ -535,4 +498,24 @@ func TestHoldKeepsTheSurvivorsPartitionUntilTheTransfer(t *testing.T) {
 	if want := t0.Add(3*time.Hour + 50*time.Minute); !b.Watermark().Equal(want) || b.Persons() != persons {
 		t.Fatalf("after the empty transfer: at %s (want %s), %d persons (want %d)", b.Watermark(), want, b.Persons(), persons)
 	}
+}
+
+// addInput adds an input to p, failing the test on an error.
+func addInput(t *testing.T, p *Processor, in Input) []Change {
+	t.Helper()
+	c, err := p.Add(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// newProcessor returns a processor of defs, failing the test on an error.
+func newProcessor(t *testing.T, defs *Definitions, local func(string) bool) *Processor {
+	t.Helper()
+	p, err := NewProcessor(defs, local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

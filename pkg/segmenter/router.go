@@ -77,9 +77,15 @@ func (r *Router) step(ctx context.Context, fetches kgo.Fetches) error {
 	var out []*kgo.Record
 	consumed := 0
 	fetches.EachRecord(func(rec *kgo.Record) {
+		if ctx.Err() != nil {
+			return // stopping: the batch does not commit
+		}
 		consumed++
-		tp, rej, err := r.proc.Touchpoint(ctx, rec)
-		if err != nil || rej != nil {
+		tp, rej, err := r.touchpoint(ctx, rec)
+		if err != nil {
+			return // ctx ended while the schema registry was unreachable
+		}
+		if rej != nil {
 			// The ingest service dead-letters what it rejects; here it
 			// only does not count.
 			r.m.routed.WithLabelValues("skipped").Inc()
@@ -100,6 +106,9 @@ func (r *Router) step(ctx context.Context, fetches kgo.Fetches) error {
 			r.m.routed.WithLabelValues("event").Inc()
 		}
 	})
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	merges, version, err := r.merges(ctx)
 	if err != nil {
 		r.log.Warn("reading identity merges; trying again later", zap.Error(err))
@@ -126,6 +135,22 @@ func (r *Router) step(ctx context.Context, fetches kgo.Fetches) error {
 	r.mergeVersion = max(r.mergeVersion, version)
 	r.m.routerSeconds.Observe(time.Since(start).Seconds())
 	return nil
+}
+
+// touchpoint converts rec as ingest does. While the schema registry cannot
+// be asked it retries with backoff, the router reporting not ready, until
+// it can or ctx ends: an event is never routed past, and so committed
+// without reaching the segments, because the registry was down.
+func (r *Router) touchpoint(ctx context.Context, rec *kgo.Record) (tp *ingest.Touchpoint, rej *ingest.Rejection, err error) {
+	err = r.health.Retry(ctx, "schema_registry", r.cfg.RetryBackoff, r.cfg.RetryBackoffMax, 0, func(ctx context.Context) error {
+		var err error
+		tp, rej, err = r.proc.Touchpoint(ctx, rec)
+		return err
+	}, func(attempt int, wait time.Duration, err error) {
+		r.m.writeErrors.WithLabelValues("schema_registry").Inc()
+		r.log.Warn("asking the schema registry failed, retrying", zap.Int("attempt", attempt), zap.Duration("backoff", wait), zap.Error(err))
+	})
+	return tp, rej, err
 }
 
 // input returns the inputs topic record of in, for person.

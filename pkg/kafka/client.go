@@ -116,12 +116,6 @@ func EnsureTopics(ctx context.Context, cl *kgo.Client, partitions int32, replica
 	return ensureTopics(ctx, cl, TopicSpec{Partitions: partitions, Replication: replication}, topics)
 }
 
-// EnsureCompactedTopics is EnsureTopics for log-compacted topics (keyed
-// state such as the identity map).
-func EnsureCompactedTopics(ctx context.Context, cl *kgo.Client, partitions int32, replication int16, topics ...string) error {
-	return ensureTopics(ctx, cl, TopicSpec{Partitions: partitions, Replication: replication, Compacted: true}, topics)
-}
-
 // ensureTopics creates topics, each like like.
 func ensureTopics(ctx context.Context, cl *kgo.Client, like TopicSpec, topics []string) error {
 	specs := make([]TopicSpec, len(topics))

@@ -58,19 +58,6 @@ func New(cfg Config, kcfg kafka.Config, conn driver.Conn, rules *identity.Rules,
 	return s, nil
 }
 
-// EnsureTopics creates the links topic (one partition), the compacted map
-// topic (partitions of them) and the compacted suppressions topic (one
-// partition) when they do not exist.
-func EnsureTopics(ctx context.Context, cl *kgo.Client, topics kafka.Topics, partitions int32) error {
-	if err := kafka.EnsureTopics(ctx, cl, 1, -1, topics.IdentityLinks); err != nil {
-		return err
-	}
-	if err := kafka.EnsureCompactedTopics(ctx, cl, 1, -1, topics.Suppressions()); err != nil {
-		return err
-	}
-	return kafka.EnsureCompactedTopics(ctx, cl, partitions, -1, topics.IdentityMap)
-}
-
 // Ready reports whether this instance holds the identity map (it is the
 // active resolver, or a standby that has not been assigned yet) and no
 // write is being retried.

@@ -26,7 +26,6 @@ import (
 	"github.com/touchline-io/touchline/pkg/generate"
 	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/publish"
-	"github.com/touchline-io/touchline/pkg/resolver"
 	"github.com/touchline-io/touchline/pkg/servers"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 )
@@ -104,19 +103,23 @@ func (s *Servers) Config(name string) config.Config {
 	return cfg
 }
 
-// Prepare creates the topics (partitions each; the identity links topic has
-// one) and migrates the database of
-// cfg, and returns a ClickHouse connection the caller closes.
+// Prepare creates the topics (partitions each; the identity links and
+// suppressions topics have one; the identity map and suppressions are
+// compacted) and migrates the database of cfg, and returns a ClickHouse
+// connection the caller closes.
 func Prepare(ctx context.Context, cfg config.Config, partitions int32) (driver.Conn, error) {
 	cl, err := kafka.NewClient(cfg.Kafka, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer cl.Close()
-	if err := kafka.EnsureTopics(ctx, cl, partitions, 1, cfg.Kafka.Topics.Touchpoints, cfg.Kafka.Topics.Spend, cfg.Kafka.Topics.DeadLetter); err != nil {
-		return nil, err
+	t := cfg.Kafka.Topics
+	spec := func(name string, partitions int32, compacted bool) kafka.TopicSpec {
+		return kafka.TopicSpec{Name: name, Partitions: partitions, Replication: 1, Compacted: compacted}
 	}
-	if err := resolver.EnsureTopics(ctx, cl, cfg.Kafka.Topics, partitions); err != nil {
+	if _, err := kafka.CreateTopics(ctx, cl, spec(t.Touchpoints, partitions, false), spec(t.Spend, partitions, false),
+		spec(t.DeadLetter, partitions, false), spec(t.IdentityLinks, 1, false), spec(t.Suppressions(), 1, true),
+		spec(t.IdentityMap, partitions, true)); err != nil {
 		return nil, err
 	}
 	if _, err := clickhouse.Migrate(ctx, cfg.ClickHouse, zap.NewNop()); err != nil {

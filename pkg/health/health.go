@@ -110,22 +110,38 @@ func (s *Status) Retry(ctx context.Context, check string, initial, max, stall ti
 
 // Probe runs check every interval, each run bounded by timeout, until ctx
 // ends, marking name as failing while check fails or does not answer in
-// time. It returns when ctx ends.
+// time. A check that ignores its context's deadline (a client blocked on a
+// hung server) still fails name at the timeout; no new run starts until it
+// returns, so hung checks do not pile up. Probe returns when ctx ends.
 func (s *Status) Probe(ctx context.Context, name string, interval, timeout time.Duration, check func(context.Context) error) {
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
+	var running chan error // the run not returned yet, nil when none
 	for {
-		probeCtx, cancel := context.WithTimeout(ctx, timeout)
-		err := check(probeCtx)
-		cancel()
-		switch {
-		case ctx.Err() != nil:
-			return
-		case err != nil:
-			s.Fail(name, fmt.Errorf("probe failed (timeout %s): %w", timeout, err))
-		default:
-			s.Pass(name)
+		if running == nil {
+			running = make(chan error, 1)
+			probeCtx, cancel := context.WithTimeout(ctx, timeout)
+			go func(result chan<- error) {
+				defer cancel()
+				result <- check(probeCtx)
+			}(running)
 		}
+		deadline := time.NewTimer(timeout)
+		select {
+		case <-ctx.Done():
+			deadline.Stop()
+			return
+		case err := <-running:
+			running = nil
+			if err != nil {
+				s.Fail(name, fmt.Errorf("probe failed (timeout %s): %w", timeout, err))
+			} else {
+				s.Pass(name)
+			}
+		case <-deadline.C:
+			s.Fail(name, fmt.Errorf("probe had no answer within %s", timeout))
+		}
+		deadline.Stop()
 		select {
 		case <-ctx.Done():
 			return

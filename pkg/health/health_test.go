@@ -114,6 +114,35 @@ func TestProbe(t *testing.T) {
 	<-done
 }
 
+// A check that ignores its context (a client blocked on a hung server)
+// still fails the probe at the timeout, and only one such run is left
+// waiting at a time.
+func TestProbeOfACheckThatIgnoresItsContext(t *testing.T) {
+	s := New(nil)
+	release := make(chan struct{})
+	var runs atomic.Int32
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.Probe(ctx, "kafka_ping", 10*time.Millisecond, 30*time.Millisecond, func(context.Context) error {
+			if runs.Add(1) == 1 {
+				<-release
+			}
+			return nil
+		})
+	}()
+	waitFor(t, func() bool { return s.Failing("kafka_ping") })
+	time.Sleep(100 * time.Millisecond)
+	if n := runs.Load(); n != 1 {
+		t.Fatalf("%d runs started while the first had not returned, want 1", n)
+	}
+	close(release)
+	waitFor(t, func() bool { return !s.Failing("kafka_ping") })
+	cancel()
+	<-done
+}
+
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Second)

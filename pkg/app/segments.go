@@ -53,7 +53,7 @@ func RunSegments(ctx context.Context, cfg config.Config, reg *prometheus.Registr
 	metrics := segmenter.NewMetrics(reg)
 	proc.WithSuppressions(suppressed, metrics.Suppressed())
 	instance := segmenter.InstanceName(cfg.StateDir)
-	router, err := segmenter.NewRouter(cfg.Segments, cfg.Kafka, conn, proc, instance, metrics, log.Named("segments-router"))
+	router, err := segmenter.NewRouter(cfg.Segments, cfg.Kafka, conn, proc, defs.AllowedLateness, instance, metrics, log.Named("segments-router"))
 	if err != nil {
 		return err
 	}

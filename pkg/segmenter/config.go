@@ -39,9 +39,11 @@ type Config struct {
 	// encoded persons' states in memory, read without touching the disk.
 	// Default 512.
 	BlockCacheMB int `yaml:"block_cache_mb"`
-	// IdleAdvance is how long a partition may see no input before its
-	// watermark follows the clock (now - allowed lateness), so that timers
-	// fire without new events. Default 2s.
+	// IdleAdvance is how long the router must have read a touchpoints
+	// partition to its end, with nothing new, before that partition's
+	// progress follows the clock (the stage's watermarks then reach now -
+	// allowed lateness), so that timers fire without new events. Default
+	// 2s.
 	IdleAdvance time.Duration `yaml:"idle_advance"`
 	// MergePoll is how often the router looks for new identity merges.
 	// Default 5s.

@@ -56,6 +56,10 @@ func TestInputsRoundTripAndBadInputsAreRefused(t *testing.T) {
 		`{"merge":{"from":"a","at":"2026-05-01T10:00:00Z"}}`,
 		`{"event":{"id":"e1","person":"p","type":"x","at":"2026-05-01T10:00:00Z"},"merge":{"from":"a","into":"b","at":"2026-05-01T10:00:00Z"}}`,
 		`{"transfer":{"into":"b","at":"2026-05-01T10:00:00Z"}}`,
+		`{"progress":{"sources":0}}`,
+		`{"hold":{"from":"a","at":"2026-05-01T10:00:00Z"}}`,
+		`{"progress":{"sources":2,"read":{"2":"2026-05-01T10:00:00Z"}}}`,
+		`{"progress":{"sources":2,"read":{"1":"0001-01-01T00:00:00Z"}}}`,
 	} {
 		if _, err := DecodeInput([]byte(bad)); err == nil {
 			t.Errorf("%s: accepted", bad)
@@ -113,5 +117,51 @@ func BenchmarkInputDecoding(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestAdmitJudgesLatenessByTheEventsOwnPartition: an event is late only
+// when it is at or before what its own touchpoints partition had already
+// given, less the lateness; how far other partitions are ahead does not
+// matter.
+func TestAdmitJudgesLatenessByTheEventsOwnPartition(t *testing.T) {
+	t0 := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	read := map[int32]time.Time{0: t0.Add(time.Hour)} // partition 0 is an hour ahead
+	steps := []struct {
+		p    int32
+		at   time.Time
+		want bool
+	}{
+		{1, t0, true},                       // first event of partition 1
+		{1, t0.Add(-4 * time.Minute), true}, // 4m out of order: within 5m
+		{1, t0.Add(-5 * time.Minute), false},
+		{1, t0.Add(10 * time.Minute), true},
+		{1, t0.Add(5 * time.Minute), false}, // at the new progress less 5m
+		{1, t0.Add(5*time.Minute + time.Millisecond), true},
+		{0, t0.Add(56 * time.Minute), true},
+		{0, t0.Add(55 * time.Minute), false},
+	}
+	for i, s := range steps {
+		if got := admit(read, s.p, s.at, 5*time.Minute); got != s.want {
+			t.Fatalf("step %d: event of partition %d at %s admitted %v, want %v", i, s.p, s.at.Format(time.TimeOnly), got, s.want)
+		}
+	}
+	if want := t0.Add(10 * time.Minute); !read[1].Equal(want) || !read[0].Equal(t0.Add(time.Hour)) {
+		t.Fatalf("progress %v, want partition 1 at %s and 0 unchanged", read, want)
+	}
+}
+
+// TestSurvivorFollowsMerges: the router sends a merged person's events to
+// the person it merged into, through chains, and a loop of merges (which
+// the resolver does not make) cannot hang it.
+func TestSurvivorFollowsMerges(t *testing.T) {
+	r := &Router{merged: map[string]string{"a": "b", "b": "c", "x": "y", "y": "x"}}
+	for person, want := range map[string]string{"a": "c", "b": "c", "c": "c", "z": "z"} {
+		if got := r.survivor(person); got != want {
+			t.Errorf("survivor(%s) = %s, want %s", person, got, want)
+		}
+	}
+	if got := r.survivor("x"); got != "x" && got != "y" {
+		t.Errorf("survivor(x) = %s in a loop", got)
 	}
 }

@@ -42,11 +42,8 @@ type Service struct {
 	assigned map[int32]bool // partitions of the inputs topic this instance owns
 	// procs are the processors of the assigned partitions; a partition
 	// without one is rebuilt from the changelog before its next input.
-	procs     map[int32]*segments.Processor
-	lastInput map[int32]time.Time // wall clock of a partition's last input
-	adm       *kadm.Client        // to ask whether the router has caught up
-	// routed is the last time the router was seen caught up.
-	routed, routerChecked time.Time
+	procs map[int32]*segments.Processor
+	adm   *kadm.Client // for the changelog's end offsets
 	// forgotten are the persons erased from each assigned partition,
 	// loaded with its processor; their inputs are dropped.
 	forgotten map[int32]map[string]bool
@@ -65,8 +62,7 @@ func New(ctx context.Context, cfg Config, kcfg kafka.Config, conn driver.Conn, d
 		return nil, err
 	}
 	s := &Service{cfg: cfg, kcfg: kcfg, conn: conn, defs: defs, m: m, log: log, codecs: avro.NewCodecs(reg), health: health.New(nil),
-		assigned: map[int32]bool{}, procs: map[int32]*segments.Processor{}, lastInput: map[int32]time.Time{},
-		forgotten: map[int32]map[string]bool{}}
+		assigned: map[int32]bool{}, procs: map[int32]*segments.Processor{}, forgotten: map[int32]map[string]bool{}}
 	if s.changeSchema, err = avro.RegisterLatest(ctx, reg, avro.KindSegment, kcfg.Topics.SegmentChanges); err != nil {
 		return nil, err
 	}
@@ -125,7 +121,6 @@ func (s *Service) drop(partitions map[string][]int32) {
 	for _, p := range partitions[s.kcfg.Topics.SegmentInputs] {
 		delete(s.assigned, p)
 		delete(s.procs, p)
-		delete(s.lastInput, p)
 		delete(s.forgotten, p)
 	}
 }
@@ -173,7 +168,8 @@ type batch struct {
 	forgotten map[int32][]string
 }
 
-// step processes one poll's inputs, advances idle partitions, and commits.
+// step processes one poll's inputs and commits. Only the router's progress
+// moves the watermarks: while it is stopped, nothing becomes final.
 func (s *Service) step(ctx context.Context, fetches kgo.Fetches) error {
 	start := time.Now()
 	procs, err := s.processors(ctx)
@@ -186,18 +182,19 @@ func (s *Service) step(ctx context.Context, fetches kgo.Fetches) error {
 	fetches.EachPartition(func(ftp kgo.FetchTopicPartition) {
 		if proc := procs[ftp.Partition]; proc != nil && len(ftp.Records) > 0 && failed == nil {
 			var n int
-			n, failed = s.process(ctx, b, proc, ftp, start)
+			n, failed = s.process(ctx, b, proc, ftp)
 			inputs += n
 		}
 	})
 	if failed != nil {
 		return failed
 	}
-	advanced, err := s.advanceIdle(ctx, procs, b, start)
-	if err != nil {
-		return err
-	}
-	if inputs == 0 && !advanced {
+	if inputs == 0 {
+		// Nothing moves the watermarks (the router is stopped or lags):
+		// their lag keeps growing, and the metric says so.
+		for p, proc := range procs {
+			s.watermarkLag(p, proc)
+		}
 		return nil
 	}
 	for p, proc := range procs {
@@ -284,14 +281,13 @@ func (s *Service) applyLocal(b *batch, procs map[int32]*segments.Processor) erro
 }
 
 // process applies the inputs of one fetched partition to its processor,
-// adding the changes to b, and returns how many valid inputs it read. An
-// input its processor cannot apply is logged and skipped, and an
-// evaluation that decided nothing (stopped at max_cost, or failed) is
-// counted; a failure to read the local state, or the end of ctx, ends the
-// batch uncommitted.
-func (s *Service) process(ctx context.Context, b *batch, proc *segments.Processor, ftp kgo.FetchTopicPartition, start time.Time) (int, error) {
+// adding the changes to b, and returns how many valid inputs it read
+// (progress included). An input its processor cannot apply is logged and
+// skipped, and an evaluation that decided nothing (stopped at max_cost, or
+// failed) is counted; a failure to read the local state, or the end of ctx,
+// ends the batch uncommitted.
+func (s *Service) process(ctx context.Context, b *batch, proc *segments.Processor, ftp kgo.FetchTopicPartition) (int, error) {
 	s.m.lag.WithLabelValues(fmt.Sprint(ftp.Partition)).Set(float64(ftp.HighWatermark - ftp.Records[len(ftp.Records)-1].Offset - 1))
-	s.touch(ftp.Partition, start)
 	inputs := 0
 	for _, r := range ftp.Records {
 		if err := ctx.Err(); err != nil {
@@ -324,12 +320,14 @@ func (s *Service) process(ctx context.Context, b *batch, proc *segments.Processo
 			s.log.Error("evaluating segments", zap.Int32("partition", r.Partition), zap.Int64("offset", r.Offset), zap.Error(err))
 		}
 		s.reportAborted(proc, r.Partition, zap.Int64("offset", r.Offset))
-		if proc.Dropped() > dropped {
+		switch {
+		case in.Progress != nil: // the router's, not an input the metric counts
+		case proc.Dropped() > dropped:
 			s.m.inputs.WithLabelValues("late").Inc()
-		} else {
+		default:
 			s.m.inputs.WithLabelValues("applied").Inc()
 		}
-		s.addChanges(ctx, b, ftp.Partition, changes, r.Timestamp, false)
+		s.addChanges(ctx, b, ftp.Partition, changes)
 	}
 	return inputs, nil
 }
@@ -346,75 +344,10 @@ func (s *Service) reportAborted(proc *segments.Processor, p int32, where zap.Fie
 	}
 }
 
-func (s *Service) touch(p int32, at time.Time) {
-	s.mu.Lock()
-	s.lastInput[p] = at
-	s.mu.Unlock()
-}
-
-// advanceIdle moves the watermark of partitions without input for
-// IdleAdvance to the clock, so that their timers fire, and reports whether
-// any moved, adding the timers' changes to b. It does so only while the
-// router has routed every touchpoint: a partition waiting for a backlog is
-// not idle. A failure to read the local state is returned; other errors of
-// evaluation are logged.
-func (s *Service) advanceIdle(ctx context.Context, procs map[int32]*segments.Processor, b *batch, now time.Time) (bool, error) {
-	if !s.routerCaughtUp(ctx, now) {
-		return false, nil
-	}
-	advanced := false
-	for p, proc := range procs {
-		s.mu.Lock()
-		last, seen := s.lastInput[p]
-		if !seen {
-			s.lastInput[p], last = now, now
-		}
-		s.mu.Unlock()
-		// A partition that has never had an input holds no state and no
-		// timer: moving its watermark would only make its first inputs
-		// late, such as a backlog produced before the service started.
-		if now.Sub(last) < s.cfg.IdleAdvance || proc.Watermark().IsZero() {
-			continue
-		}
-		w := now.Add(-s.defs.AllowedLateness).Truncate(time.Millisecond)
-		if !w.After(proc.Watermark()) {
-			continue
-		}
-		changes, err := proc.Advance(w)
-		if err != nil && (errors.Is(err, segments.ErrStore) || ctx.Err() != nil) {
-			return advanced, err
-		}
-		if err != nil {
-			s.log.Error("evaluating segment timers", zap.Int32("partition", p), zap.Error(err))
-		}
-		s.reportAborted(proc, p, zap.Time("watermark", w))
-		s.addChanges(ctx, b, p, changes, now, true)
-		advanced = true
-	}
-	return advanced, nil
-}
-
-// routerCaughtUp reports whether the router's group has consumed the
-// touchpoints topic (up to one offset, which a transaction marker of a
-// transactional producer takes), asking Kafka at most every IdleAdvance.
-func (s *Service) routerCaughtUp(ctx context.Context, now time.Time) bool {
-	if now.Sub(s.routerChecked) >= s.cfg.IdleAdvance {
-		s.routerChecked = now
-		lag, err := kafka.GroupLag(ctx, s.adm, s.cfg.RouterGroup, s.kcfg.Topics.Touchpoints)
-		if err != nil {
-			s.log.Warn("asking for the router's lag", zap.Error(err))
-		} else if lag <= 1 {
-			s.routed = now
-		}
-	}
-	return s.routed.Equal(s.routerChecked)
-}
-
 // addChanges adds the changes of partition p to the batch: records on the
-// changes topic, rows for ClickHouse, and the latency metrics: from the
-// time the deciding input was written, or, for timers, from the change's
+// changes topic, rows for ClickHouse, and the latency from each change's
 // own time.
-func (s *Service) addChanges(ctx context.Context, b *batch, p int32, changes []segments.Change, written time.Time, timer bool) {
+func (s *Service) addChanges(ctx context.Context, b *batch, p int32, changes []segments.Change) {
 	now := time.Now()
 	for _, c := range changes {
 		features := featureText(c.Features)
@@ -433,11 +366,7 @@ func (s *Service) addChanges(ctx context.Context, b *batch, p int32, changes []s
 			Features: featureJSON(features), WrittenAt: now.UTC().Truncate(time.Second)})
 		b.changes++
 		s.m.changesBySegment.WithLabelValues(c.Segment, map[bool]string{true: "entered", false: "left"}[c.Entered]).Inc()
-		if timer {
-			s.m.timerLag.Observe(now.Sub(c.At).Seconds())
-		} else {
-			s.m.latency.Observe(now.Sub(written).Seconds())
-		}
+		s.m.latency.Observe(now.Sub(c.At).Seconds())
 	}
 }
 
@@ -489,8 +418,15 @@ func (s *Service) addState(b *batch, p int32, proc *segments.Processor) error {
 	changelog(localWrite{key: metaKey, value: meta})
 	s.m.persons.WithLabelValues(fmt.Sprint(p)).Set(float64(proc.Persons()))
 	s.m.countEvaluations(p, proc.Evaluations())
-	s.m.watermarkLag.WithLabelValues(fmt.Sprint(p)).Set(time.Since(proc.Watermark()).Seconds())
+	s.watermarkLag(p, proc)
 	return nil
+}
+
+// watermarkLag sets how far partition p's watermark is behind the clock,
+// and how many merges hold it.
+func (s *Service) watermarkLag(p int32, proc *segments.Processor) {
+	s.m.watermarkLag.WithLabelValues(fmt.Sprint(p)).Set(time.Since(proc.Watermark()).Seconds())
+	s.m.holds.WithLabelValues(fmt.Sprint(p)).Set(float64(proc.Holds()))
 }
 
 // processors returns the processors of the assigned partitions, rebuilding
@@ -610,9 +546,14 @@ func (s *Service) rebuild(ctx context.Context, p int32) (*segments.Processor, er
 }
 
 // NewProcessor returns a processor for partition p of n: persons of other
-// partitions are reached by transfers.
+// partitions are reached by transfers, and only the router's progress
+// moves its watermark.
 func NewProcessor(defs *segments.Definitions, p, n int32) (*segments.Processor, error) {
-	return segments.NewProcessor(defs, func(person string) bool { return PartitionOf(person, n) == p })
+	proc, err := segments.NewProcessor(defs, func(person string) bool { return PartitionOf(person, n) == p })
+	if err != nil {
+		return nil, err
+	}
+	return proc.ByProgress(), nil
 }
 
 func (s *Service) failed(target string) func(int, time.Duration, error) {

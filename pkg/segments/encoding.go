@@ -24,6 +24,11 @@ const (
 	inputEvent    = 'e'
 	inputMerge    = 'm'
 	inputTransfer = 't'
+	// inputProgress and inputHold were added after the others; readers
+	// that predate them refuse them as unknown kinds and read the other
+	// kinds as before.
+	inputProgress = 'w'
+	inputHold     = 'h'
 )
 
 // MarshalBinary encodes the person as the changelog keeps it: a version
@@ -115,8 +120,11 @@ func (d *decoder) personHead() (id string, timer time.Time, err error) {
 
 // MarshalBinary encodes the input for the inputs topic: the version byte
 // inputEncoding, its kind, then its fields as a person's encoding writes
-// them: an event's person and the event, a merge's persons and time, or a
-// transfer's person, time and the person state it carries.
+// them: an event's person and the event, a merge's persons and time, a
+// transfer's person, time and the person state it carries, a hold as a
+// merge, or progress:
+// the number of source partitions, then how many it reports and each one's
+// partition and time.
 func (in Input) MarshalBinary() ([]byte, error) {
 	return in.appendBinary(make([]byte, 0, 128))
 }
@@ -128,8 +136,9 @@ func (in Input) appendBinary(b []byte) ([]byte, error) {
 		b = appendString(append(b, inputEvent), in.Event.Person)
 		return appendEvent(b, in.Event), nil
 	case in.Merge != nil:
-		b = appendString(append(b, inputMerge), in.Merge.From)
-		return appendTime(appendString(b, in.Merge.Into), in.Merge.At), nil
+		return appendMerge(append(b, inputMerge), in.Merge), nil
+	case in.Hold != nil:
+		return appendMerge(append(b, inputHold), in.Hold), nil
 	case in.Transfer != nil && in.Transfer.State != nil:
 		b = appendString(append(b, inputTransfer), in.Transfer.Into)
 		b = appendTime(b, in.Transfer.At)
@@ -138,8 +147,16 @@ func (in Input) appendBinary(b []byte) ([]byte, error) {
 			return nil, err
 		}
 		return append(binary.AppendUvarint(b, uint64(len(state))), state...), nil
+	case in.Progress != nil:
+		b = binary.AppendUvarint(append(b, inputProgress), uint64(in.Progress.Sources))
+		sources := slices.Sorted(maps.Keys(in.Progress.Read))
+		b = binary.AppendUvarint(b, uint64(len(sources)))
+		for _, s := range sources {
+			b = appendTime(binary.AppendUvarint(b, uint64(s)), in.Progress.Read[s])
+		}
+		return b, nil
 	}
-	return nil, errors.New("an input is one event, merge or transfer with its state")
+	return nil, errors.New("an input is one event, merge or transfer with its state, or progress")
 }
 
 // UnmarshalBinary decodes an input encoded by MarshalBinary.
@@ -161,6 +178,10 @@ func (pe *Pending) UnmarshalBinary(data []byte) error {
 	d := decoder{b: data}
 	*pe = Pending{Input: d.input(), Arrival: d.varint()}
 	return d.end("pending input")
+}
+
+func appendMerge(b []byte, m *Merge) []byte {
+	return appendTime(appendString(appendString(b, m.From), m.Into), m.At)
 }
 
 func appendEvent(b []byte, e *Event) []byte {
@@ -308,6 +329,8 @@ func (d *decoder) input() Input {
 		return Input{Event: &e}
 	case kind == inputMerge:
 		return Input{Merge: &Merge{From: d.string(), Into: d.string(), At: d.time()}}
+	case kind == inputHold:
+		return Input{Hold: &Merge{From: d.string(), Into: d.string(), At: d.time()}}
 	case kind == inputTransfer:
 		t := &Transfer{Into: d.string(), At: d.time(), State: &Person{}}
 		n := d.count()
@@ -318,6 +341,13 @@ func (d *decoder) input() Input {
 			d.b = d.b[n:]
 		}
 		return Input{Transfer: t}
+	case kind == inputProgress:
+		pr := &Progress{Sources: int32(min(d.uvarint(), math.MaxInt32)), Read: map[int32]time.Time{}}
+		for n := d.count(); n > 0; n-- {
+			s := d.uvarint()
+			pr.Read[int32(min(s, math.MaxInt32))] = d.time()
+		}
+		return Input{Progress: pr}
 	default:
 		d.err = fmt.Errorf("unknown input kind %q", kind)
 	}

@@ -30,11 +30,26 @@ type Transfer struct {
 	State *Person   `json:"state"`
 }
 
-// Input is one event, one merge or one transfer.
+// Progress tells a processor how far the router has read each partition
+// of the touchpoints topic (its sources) in event time: Read maps a source
+// partition to the latest event time read from it, or to the clock for a
+// source partition the router has read to its end and that got nothing
+// for idle_advance. Sources is the number of source partitions.
+type Progress struct {
+	Sources int32               `json:"sources"`
+	Read    map[int32]time.Time `json:"read"`
+}
+
+// Input is one event, one merge, one transfer, the router's progress or a
+// hold: a merge into this processor's person whose transfer is coming from
+// another processor, which holds the watermark before the merge's time
+// until the transfer arrives.
 type Input struct {
 	Event    *Event    `json:"event,omitempty"`
 	Merge    *Merge    `json:"merge,omitempty"`
 	Transfer *Transfer `json:"transfer,omitempty"`
+	Progress *Progress `json:"progress,omitempty"`
+	Hold     *Merge    `json:"hold,omitempty"`
 }
 
 func (in *Input) at() time.Time {
@@ -43,13 +58,22 @@ func (in *Input) at() time.Time {
 		return in.Event.At
 	case in.Merge != nil:
 		return in.Merge.At
+	case in.Hold != nil:
+		return in.Hold.At
 	}
 	return in.Transfer.At
 }
 
 // Person is the person whose processor the input is for: the event's, the
-// merged person's, or the one a transfer joins.
+// merged person's, the one a transfer joins or a hold waits for; "" for
+// progress, which every processor gets.
 func (in *Input) Person() string {
+	switch {
+	case in.Progress != nil:
+		return ""
+	case in.Hold != nil:
+		return in.Hold.Into
+	}
 	switch {
 	case in.Event != nil:
 		return in.Event.Person
@@ -63,20 +87,38 @@ func (in *Input) Person() string {
 // lacks what its kind needs.
 func (in *Input) Validate() error {
 	n := 0
-	for _, set := range []bool{in.Event != nil, in.Merge != nil, in.Transfer != nil} {
+	for _, set := range []bool{in.Event != nil, in.Merge != nil, in.Transfer != nil, in.Progress != nil, in.Hold != nil} {
 		if set {
 			n++
 		}
 	}
 	switch {
 	case n != 1:
-		return fmt.Errorf("an input is one event, merge or transfer, not %d", n)
+		return fmt.Errorf("an input is one event, merge, transfer, progress or hold, not %d", n)
 	case in.Event != nil && (in.Event.ID == "" || in.Event.Person == "" || in.Event.Type == "" || in.Event.At.IsZero()):
 		return fmt.Errorf("event %q: id, person, type and time are required", in.Event.ID)
 	case in.Merge != nil && (in.Merge.From == "" || in.Merge.Into == "" || in.Merge.At.IsZero()):
 		return fmt.Errorf("merge: from, into and time are required")
+	case in.Hold != nil && (in.Hold.From == "" || in.Hold.Into == "" || in.Hold.At.IsZero()):
+		return fmt.Errorf("hold: from, into and time are required")
 	case in.Transfer != nil && (in.Transfer.Into == "" || in.Transfer.State == nil || in.Transfer.At.IsZero()):
 		return fmt.Errorf("transfer: into, state and time are required")
+	case in.Progress != nil:
+		return in.Progress.validate()
+	}
+	return nil
+}
+
+// validate reports progress without sources, or about a source partition
+// out of range or without a time.
+func (pr *Progress) validate() error {
+	if pr.Sources < 1 {
+		return fmt.Errorf("progress: %d source partitions, want at least 1", pr.Sources)
+	}
+	for s, at := range pr.Read {
+		if s < 0 || s >= pr.Sources || at.IsZero() {
+			return fmt.Errorf("progress: source partition %d of %d at %s", s, pr.Sources, at)
+		}
 	}
 	return nil
 }
@@ -113,6 +155,8 @@ type Processor struct {
 	timerOf map[string]int64
 
 	state meta
+	// byProgress: only progress moves the watermark (ByProgress).
+	byProgress bool
 	// forwards are the inputs for other processors (merged persons'
 	// states, and events of merged persons), and dirty the persons
 	// changed, since they were last taken.
@@ -177,11 +221,22 @@ type meta struct {
 	// Pending are the inputs after the watermark, waiting for it, with
 	// their arrival order.
 	Pending []Pending `json:"pending,omitempty"`
-	// MaxSeen is the latest input time seen; Watermark = MaxSeen - allowed
-	// lateness, or later after Advance. Inputs at or before it are late.
+	// MaxSeen is the latest input time seen. Watermark is, once progress
+	// has arrived, the earliest of Sources less the allowed lateness;
+	// before, MaxSeen less the allowed lateness (or later after Advance).
+	// Inputs at or before it are late.
 	MaxSeen   time.Time `json:"max_seen"`
 	Watermark time.Time `json:"watermark"`
-	Arrivals  int64     `json:"arrivals"`
+	// Sources is how far the router has read each source partition, as
+	// its progress inputs said (the latest of them for each), and
+	// SourceCount the number of source partitions (0: no progress yet).
+	Sources     map[int32]time.Time `json:"sources,omitempty"`
+	SourceCount int32               `json:"source_count,omitempty"`
+	// Holds are the times of the merges whose transfers are coming, by
+	// merged person: the watermark stays before each one's time until its
+	// transfer arrives.
+	Holds    map[string]time.Time `json:"holds,omitempty"`
+	Arrivals int64                `json:"arrivals"`
 	// Dropped counts the inputs that arrived late; Evaluations the
 	// evaluations of persons.
 	Dropped     int64 `json:"dropped"`
@@ -254,6 +309,15 @@ func (p *Processor) TakeAborted() []Aborted {
 	a := p.aborted
 	p.aborted = nil
 	return a
+}
+
+// ByProgress makes only progress inputs (and Advance) move the watermark,
+// from the first input on, as the service needs: without it, the inputs
+// are their own source until the first progress arrives. Call it before
+// any input.
+func (p *Processor) ByProgress() *Processor {
+	p.byProgress = true
+	return p
 }
 
 // RestorePerson puts a person's state, as a changelog holds it, into the
@@ -376,10 +440,43 @@ func (p *Processor) Evaluations() int64 { return p.state.Evaluations }
 // Persons returns how many persons have state.
 func (p *Processor) Persons() int64 { return p.state.Persons }
 
-// Add takes one input and returns the changes that became final: an input
-// at or before the watermark is dropped as late; the others wait until the
-// watermark passes them.
+// Add takes one input and returns the changes that became final: an event
+// at or before the watermark is dropped as late; an event of a person
+// merged into another processor's is forwarded (TakeForwards) at once; the
+// other inputs wait until the watermark passes them. Progress moves the watermark to the
+// earliest time its sources have been read to, less the allowed lateness,
+// once every source partition has been heard of. Until the first progress
+// arrives, the inputs are their own source: the watermark is the latest
+// input time less the allowed lateness.
 func (p *Processor) Add(in Input) ([]Change, error) {
+	changes, err := p.add(in)
+	if err != nil || in.Transfer == nil {
+		return changes, err
+	}
+	// The transfer is queued or applied: the hold waiting for it goes.
+	key := in.Transfer.State.ID
+	if _, ok := p.state.Holds[key]; !ok {
+		return changes, nil
+	}
+	delete(p.state.Holds, key)
+	more, err := p.advance(p.target())
+	return append(changes, more...), err
+}
+
+// add takes one input as Add does, but for releasing a hold.
+func (p *Processor) add(in Input) ([]Change, error) {
+	switch {
+	case in.Progress != nil:
+		return p.progress(in.Progress)
+	case in.Hold != nil:
+		if in.Hold.At.After(p.state.Watermark) {
+			if p.state.Holds == nil {
+				p.state.Holds = map[string]time.Time{}
+			}
+			p.state.Holds[in.Hold.From] = in.Hold.At
+		}
+		return nil, nil
+	}
 	at := in.at()
 	if !at.After(p.state.Watermark) && !p.state.Watermark.IsZero() {
 		if in.Event == nil {
@@ -390,6 +487,16 @@ func (p *Processor) Add(in Input) ([]Change, error) {
 		p.state.Dropped++
 		return nil, nil
 	}
+	if e := in.Event; e != nil {
+		if owner := p.owner(e.Person); !p.isLocal(owner) {
+			// A person merged into another partition's: forwarded on
+			// arrival, so that it reaches that partition as early as it can.
+			fwd := *e
+			fwd.Person = owner
+			p.forwards = append(p.forwards, Input{Event: &fwd})
+			return nil, nil
+		}
+	}
 	p.state.Arrivals++
 	pe := Pending{Input: in, Arrival: p.state.Arrivals}
 	heap.Push(p.pending(), pe)
@@ -397,7 +504,67 @@ func (p *Processor) Add(in Input) ([]Change, error) {
 	if at.After(p.state.MaxSeen) {
 		p.state.MaxSeen = at
 	}
-	return p.advance(p.state.MaxSeen.Add(-p.defs.AllowedLateness))
+	if p.byProgress || p.state.SourceCount > 0 {
+		return nil, nil // the router's progress moves the watermark
+	}
+	return p.advance(p.target())
+}
+
+// target returns the watermark the inputs so far allow: the earliest time
+// the source partitions have been read to (or, before any progress, the
+// latest input time) less the allowed lateness, and before every hold's
+// time; zero while a source partition has not been read.
+func (p *Processor) target() time.Time {
+	w := p.state.MaxSeen
+	if p.state.SourceCount > 0 || p.byProgress {
+		w = time.Time{}
+		for s := int32(0); s < p.state.SourceCount; s++ {
+			at, ok := p.state.Sources[s]
+			if !ok {
+				return time.Time{} // a source partition not read yet holds the watermark
+			}
+			if w.IsZero() || at.Before(w) {
+				w = at
+			}
+		}
+		if w.IsZero() {
+			return w
+		}
+	}
+	w = w.Add(-p.defs.AllowedLateness)
+	for _, h := range p.state.Holds {
+		if !h.After(w) {
+			w = h.Add(-time.Nanosecond)
+		}
+	}
+	return w
+}
+
+// progress records how far the router has read the sources it reports
+// (never going back), and advances the watermark to the earliest of them,
+// less the allowed lateness, when every source partition has been read.
+func (p *Processor) progress(pr *Progress) ([]Change, error) {
+	if p.state.Sources == nil {
+		p.state.Sources = map[int32]time.Time{}
+	}
+	p.state.SourceCount = pr.Sources
+	for s, at := range pr.Read {
+		if at.After(p.state.Sources[s]) {
+			p.state.Sources[s] = at
+		}
+	}
+	return p.advance(p.target())
+}
+
+// Holds returns how many merges the processor holds its watermark for,
+// waiting for their transfers.
+func (p *Processor) Holds() int { return len(p.state.Holds) }
+
+// Sources returns how far each source partition has been read, as the
+// router's progress said, and the number of source partitions (0 before
+// any progress).
+func (p *Processor) Sources() (map[int32]time.Time, int32) {
+	return p.state.Sources, p.state.SourceCount
 }
 
 // Advance moves the watermark to `to` (when later) without an input, as the
@@ -587,6 +754,9 @@ func (p *Processor) apply(in Input) ([]string, error) {
 			p.forwards = append(p.forwards, Input{Transfer: &t})
 			return nil, nil
 		}
+		if t.State.empty() {
+			return nil, nil // a transfer that only releases a hold
+		}
 		into, err := p.person(t.Into)
 		if err != nil {
 			return nil, err
@@ -603,6 +773,12 @@ func (p *Processor) apply(in Input) ([]string, error) {
 func (p *Processor) merge(m *Merge) ([]Change, error) {
 	fromID, into := p.owner(m.From), p.owner(m.Into)
 	if fromID == into {
+		if !p.isLocal(m.Into) {
+			// Repeated (a starting router sends every merge again): an
+			// empty transfer releases the hold the other partition may
+			// keep for it.
+			p.forwards = append(p.forwards, Input{Transfer: &Transfer{Into: m.Into, At: m.At, State: newPerson(m.From)}})
+		}
 		return nil, nil
 	}
 	if p.state.Redirects == nil {
@@ -610,8 +786,19 @@ func (p *Processor) merge(m *Merge) ([]Change, error) {
 	}
 	p.state.Redirects[fromID] = into
 	from, err := p.lookup(fromID)
-	if err != nil || from == nil {
+	if err != nil {
 		return nil, err
+	}
+	if !p.isLocal(into) {
+		p.forwardWaiting()
+		if from == nil {
+			// Nothing to join, but the other partition may hold for it.
+			p.forwards = append(p.forwards, Input{Transfer: &Transfer{Into: into, At: m.At, State: newPerson(fromID)}})
+			return nil, nil
+		}
+	}
+	if from == nil {
+		return nil, nil
 	}
 	var changes []Change
 	for _, s := range from.Members {
@@ -629,6 +816,43 @@ func (p *Processor) merge(m *Merge) ([]Change, error) {
 	}
 	survivor.absorb(from)
 	return changes, nil
+}
+
+// forwardWaiting forwards at once the waiting inputs (events, transfers)
+// whose person now belongs to another processor, so that they reach it
+// before the transfer of the merge that moved it.
+func (p *Processor) forwardWaiting() {
+	kept := p.state.Pending[:0]
+	for _, pe := range p.state.Pending {
+		in := pe.Input
+		var owner string
+		switch {
+		case in.Event != nil:
+			owner = p.owner(in.Event.Person)
+		case in.Transfer != nil:
+			owner = p.owner(in.Transfer.Into)
+		}
+		if owner == "" || p.isLocal(owner) {
+			kept = append(kept, pe)
+			continue
+		}
+		if in.Event != nil {
+			e := *in.Event
+			e.Person = owner
+			p.forwards = append(p.forwards, Input{Event: &e})
+		} else {
+			t := *in.Transfer
+			t.Into = owner
+			p.forwards = append(p.forwards, Input{Transfer: &t})
+		}
+		if _, new := p.queued[pe.Arrival]; new {
+			delete(p.queued, pe.Arrival)
+		} else {
+			p.released = append(p.released, pe.Arrival)
+		}
+	}
+	p.state.Pending = kept
+	heap.Init(p.pending())
 }
 
 // atWatermark applies a merge or a transfer that arrived after the watermark

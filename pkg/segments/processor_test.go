@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -279,7 +280,7 @@ func TestMergeAcrossProcessors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	onA := func(person string) bool { return person == "ann" }
+	onA := func(person string) bool { return person == "ann" || person == "al" }
 	a, err := NewProcessor(defs, onA)
 	if err != nil {
 		t.Fatal(err)
@@ -289,17 +290,11 @@ func TestMergeAcrossProcessors(t *testing.T) {
 		t.Fatal(err)
 	}
 	t0 := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
-	add := func(p *Processor, in Input) []Change {
-		c, err := p.Add(in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
+	add := func(p *Processor, in Input) []Change { return addInput(t, p, in) }
 	add(a, Input{Event: &Event{ID: "1", Person: "ann", At: t0, Type: "purchase", Revenue: 120}})
 	add(b, Input{Event: &Event{ID: "2", Person: "bob", At: t0, Type: "purchase", Revenue: 30}})
 	left := add(a, Input{Merge: &Merge{From: "ann", Into: "bob", At: t0.Add(time.Hour)}})
-	left = append(left, add(a, Input{Event: &Event{ID: "3", Person: "cy", At: t0.Add(2 * time.Hour), Type: "page_view"}})...)
+	left = append(left, add(a, Input{Event: &Event{ID: "3", Person: "al", At: t0.Add(2 * time.Hour), Type: "page_view"}})...)
 	var exits []string
 	for _, c := range left {
 		if c.Person == "ann" {
@@ -319,6 +314,14 @@ func TestMergeAcrossProcessors(t *testing.T) {
 	if len(joined) != 1 || joined[0].Person != "bob" || joined[0].Segment != "big_spender" || !joined[0].Entered ||
 		joined[0].Features[`sum("purchase", "revenue")`] != 150.0 {
 		t.Fatalf("bob after the transfer: %+v", joined)
+	}
+	// A later event of ann on A is forwarded to bob at once, not when A's
+	// watermark passes it.
+	if c := add(a, Input{Event: &Event{ID: "5", Person: "ann", At: t0.Add(5 * time.Hour), Type: "page_view"}}); len(c) != 0 {
+		t.Fatalf("changes on A: %+v", c)
+	}
+	if f := a.TakeForwards(); len(f) != 1 || f[0].Event == nil || f[0].Event.Person != "bob" || f[0].Event.ID != "5" {
+		t.Fatalf("forwards on arrival %+v", f)
 	}
 }
 
@@ -371,4 +374,148 @@ func TestStoreErrorsAreMarked(t *testing.T) {
 	if !errors.Is(err, ErrStore) || !strings.Contains(err.Error(), "ann") || !strings.Contains(err.Error(), "disk gone") {
 		t.Fatalf("error %v, want ErrStore for ann's state", err)
 	}
+}
+
+// TestWatermarkFollowsTheSlowestSource: once progress arrives, an inputs
+// partition's watermark is the earliest of its source partitions' progress
+// less the lateness: a source ahead of the others, and events far behind
+// the latest one seen, do not make anything final or late; a source not yet
+// heard of holds the watermark; progress never goes back.
+func TestWatermarkFollowsTheSlowestSource(t *testing.T) {
+	defs, err := ParseDefinitions("w.yaml", []byte(`
+allowed_lateness: 1m
+segments:
+  - name: carts
+    when: count("add_to_cart") > 0
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newProcessor(t, defs, nil)
+	t0 := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	progress := func(read map[int32]time.Time) []Change {
+		return addInput(t, p, Input{Progress: &Progress{Sources: 3, Read: read}})
+	}
+	cart := func(id string, at time.Time) []Change {
+		return addInput(t, p, Input{Event: &Event{ID: id, Person: id, Type: "add_to_cart", At: at}})
+	}
+	if c := progress(map[int32]time.Time{0: t0.Add(time.Hour), 1: t0}); len(c) != 0 || !p.Watermark().IsZero() {
+		t.Fatalf("source 2 unheard of: watermark %s, changes %v", p.Watermark(), c)
+	}
+	// Events far behind the latest seen (an hour) wait; none is late.
+	if c := cart("a", t0.Add(time.Hour)); len(c) != 0 {
+		t.Fatal(c)
+	}
+	if c := cart("b", t0.Add(-30*time.Minute)); len(c) != 0 || p.Dropped() != 0 {
+		t.Fatalf("changes %v, dropped %d", c, p.Dropped())
+	}
+	// Source 2 heard of: the watermark is the slowest source (1, at t0)
+	// less a minute.
+	c := progress(map[int32]time.Time{2: t0.Add(2 * time.Hour)})
+	if want := t0.Add(-time.Minute); !p.Watermark().Equal(want) || len(c) != 1 || c[0].Person != "b" || !c[0].At.Equal(t0.Add(-30*time.Minute)) {
+		t.Fatalf("watermark %s (want %s), changes %v (want b entering at t0-30m)", p.Watermark(), want, c)
+	}
+	// An older report of source 1 changes nothing.
+	if c := progress(map[int32]time.Time{1: t0.Add(-time.Hour)}); len(c) != 0 || !p.Watermark().Equal(t0.Add(-time.Minute)) {
+		t.Fatalf("progress went back: watermark %s, changes %v", p.Watermark(), c)
+	}
+	// An event at the watermark is late (the router's rule keeps this to
+	// events late as their producer wrote them).
+	if cart("c", t0.Add(-time.Minute)); p.Dropped() != 1 {
+		t.Fatalf("dropped %d, want 1", p.Dropped())
+	}
+	c = progress(map[int32]time.Time{0: t0.Add(61 * time.Minute), 1: t0.Add(61 * time.Minute)})
+	if want := t0.Add(time.Hour); !p.Watermark().Equal(want) || len(c) != 1 || c[0].Person != "a" {
+		t.Fatalf("watermark %s (want %s), changes %v (want a entering)", p.Watermark(), want, c)
+	}
+	// The sources survive a restart from the meta state.
+	meta, err := p.Meta()
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored := newProcessor(t, defs, nil)
+	if err := restored.RestoreMeta(meta); err != nil {
+		t.Fatal(err)
+	}
+	got, n := restored.Sources()
+	if want := map[int32]time.Time{0: t0.Add(61 * time.Minute), 1: t0.Add(61 * time.Minute), 2: t0.Add(2 * time.Hour)}; n != 3 || !reflect.DeepEqual(got, want) {
+		t.Fatalf("restored sources %v of %d, want %v of 3", got, n, want)
+	}
+}
+
+// TestHoldKeepsTheSurvivorsPartitionUntilTheTransfer: the partition of the
+// person a merge goes into holds its watermark just before the merge until
+// the transfer arrives; the merged person's partition forwards what waits
+// for the survivor before the transfer, and the state joins at the merge's
+// time exactly. An empty transfer releases a hold and creates nobody.
+func TestHoldKeepsTheSurvivorsPartitionUntilTheTransfer(t *testing.T) {
+	defs, err := ParseDefinitions("property.yaml", []byte(segmentsref.Definitions)) // lateness 10m
+	if err != nil {
+		t.Fatal(err)
+	}
+	onA := func(person string) bool { return person == "ann" }
+	a := newProcessor(t, defs, onA).ByProgress()
+	b := newProcessor(t, defs, func(person string) bool { return !onA(person) }).ByProgress()
+	t0 := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	add := func(p *Processor, in Input) []Change { return addInput(t, p, in) }
+	progress := func(at time.Time) Input {
+		return Input{Progress: &Progress{Sources: 1, Read: map[int32]time.Time{0: at}}}
+	}
+	merge := &Merge{From: "ann", Into: "bob", At: t0.Add(55 * time.Minute)}
+	add(b, Input{Hold: merge})
+	add(b, progress(t0.Add(2*time.Hour)))
+	if want := merge.At.Add(-time.Nanosecond); !b.Watermark().Equal(want) {
+		t.Fatalf("bob's partition at %s, want held at %s", b.Watermark(), want)
+	}
+	add(a, Input{Event: &Event{ID: "1", Person: "ann", At: t0.Add(52 * time.Minute), Type: "purchase", Revenue: 120}})
+	add(a, Input{Event: &Event{ID: "2", Person: "ann", At: t0.Add(57 * time.Minute), Type: "page_view"}})
+	add(a, Input{Merge: merge})
+	add(a, progress(t0.Add(2*time.Hour)))
+	forwards := a.TakeForwards()
+	if len(forwards) != 2 || forwards[0].Event == nil || forwards[0].Event.ID != "2" || forwards[0].Event.Person != "bob" ||
+		forwards[1].Transfer == nil || !forwards[1].Transfer.At.Equal(merge.At) {
+		t.Fatalf("forwards %+v, want ann's page view for bob, then the transfer at the merge", forwards)
+	}
+	var changes []Change
+	for _, in := range forwards {
+		changes = append(changes, add(b, in)...)
+	}
+	if want := t0.Add(110 * time.Minute); !b.Watermark().Equal(want) {
+		t.Fatalf("bob's partition at %s after the transfer, want %s", b.Watermark(), want)
+	}
+	if len(changes) != 1 || changes[0].Person != "bob" || changes[0].Segment != "big_spender" || !changes[0].Entered ||
+		!changes[0].At.Equal(merge.At) {
+		t.Fatalf("changes %+v, want bob entering big_spender at the merge's time", changes)
+	}
+	// A hold released by an empty transfer.
+	persons := b.Persons()
+	add(b, Input{Hold: &Merge{From: "cy", Into: "bob", At: t0.Add(3 * time.Hour)}})
+	add(b, progress(t0.Add(4*time.Hour)))
+	if want := t0.Add(3*time.Hour - time.Nanosecond); !b.Watermark().Equal(want) {
+		t.Fatalf("held at %s, want %s", b.Watermark(), want)
+	}
+	add(b, Input{Transfer: &Transfer{Into: "dan", At: t0.Add(3 * time.Hour), State: newPerson("cy")}})
+	if want := t0.Add(3*time.Hour + 50*time.Minute); !b.Watermark().Equal(want) || b.Persons() != persons {
+		t.Fatalf("after the empty transfer: at %s (want %s), %d persons (want %d)", b.Watermark(), want, b.Persons(), persons)
+	}
+}
+
+// addInput adds an input to p, failing the test on an error.
+func addInput(t *testing.T, p *Processor, in Input) []Change {
+	t.Helper()
+	c, err := p.Add(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// newProcessor returns a processor of defs, failing the test on an error.
+func newProcessor(t *testing.T, defs *Definitions, local func(string) bool) *Processor {
+	t.Helper()
+	p, err := NewProcessor(defs, local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

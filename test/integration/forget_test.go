@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -269,7 +268,7 @@ func TestForgetHoldsUnderReplayAndReachesSegments(t *testing.T) {
 	})
 	send("y3", "page_view", now, map[string]string{"customer_id": "cust-y"}) // a barrier behind x4
 	waitFor("y3 stored", func() bool { return count("SELECT count() FROM touchpoints FINAL WHERE event_id = 'y3'") == 1 })
-	if got := metricValue(scrape(ingestMetrics), "touchline_ingest_suppressed_total"); got != 1 {
+	if got, _ := metricValue(scrape(ingestMetrics), "touchline_ingest_suppressed_total"); got != 1 {
 		t.Errorf("ingest counted %v suppressed touchpoints after the forget, want 1 (x4)", got)
 	}
 
@@ -331,10 +330,10 @@ func TestForgetHoldsUnderReplayAndReachesSegments(t *testing.T) {
 		t.Logf("%s: %d records written after the forget", topic, written)
 	}
 	// Ingest and the router dropped x1 to x4 as they consumed them again.
-	if got := metricValue(scrape(ingestMetrics), "touchline_ingest_suppressed_total"); got != 4 {
+	if got, _ := metricValue(scrape(ingestMetrics), "touchline_ingest_suppressed_total"); got != 4 {
 		t.Errorf("ingest counted %v suppressed touchpoints in the replay, want 4", got)
 	}
-	if got := metricValue(scrape(segmentsMetrics), `touchline_segments_routed_total{kind="suppressed"}`); got != 4 {
+	if got, _ := metricValue(scrape(segmentsMetrics), `touchline_segments_routed_total{kind="suppressed"}`); got != 4 {
 		t.Errorf("the segments router counted %v suppressed touchpoints in the replay, want 4", got)
 	}
 }
@@ -371,20 +370,6 @@ func waitGroup(ctx context.Context, t *testing.T, cfg config.Config, group strin
 		case <-time.After(300 * time.Millisecond):
 		}
 	}
-}
-
-// metricValue returns the value of the sample named name (with its labels,
-// as exposed) in a Prometheus text exposition, or -1 when it has none.
-func metricValue(exposition, name string) float64 {
-	for _, line := range strings.Split(exposition, "\n") {
-		if v, ok := strings.CutPrefix(line, name+" "); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err == nil {
-				return f
-			}
-		}
-	}
-	return -1
 }
 
 // rowCounter returns a function that runs a count query on conn.

@@ -15,15 +15,24 @@ type Transfer struct {
 	At         time.Time
 }
 
+// Progress is the router's progress on an inputs partition: how far it has
+// read each of Sources touchpoints partitions, in event time.
+type Progress struct {
+	Sources int
+	Read    map[int]time.Time
+}
+
 // Observed is one record of an inputs partition, as the stage consumed it:
-// an event as the router routed it, a merge, a transfer, or an event that
+// an event as the router routed it, a merge, a transfer, an event that
 // another partition forwarded because its person had merged into a person
-// of this one (its person rewritten to that one).
+// of this one (its person rewritten to that one), or the router's progress.
 type Observed struct {
 	Event    *Event
 	Merge    *Merge
 	Transfer *Transfer
 	Forward  *Event
+	Progress *Progress
+	Hold     *Merge
 }
 
 func (o Observed) String() string {
@@ -34,6 +43,10 @@ func (o Observed) String() string {
 		return fmt.Sprintf("forwarded event %s of %s at %s", o.Forward.ID, o.Forward.Person, o.Forward.At.Format(time.RFC3339))
 	case o.Merge != nil:
 		return fmt.Sprintf("merge %s>%s at %s", o.Merge.From, o.Merge.Into, o.Merge.At.Format(time.RFC3339))
+	case o.Progress != nil:
+		return fmt.Sprintf("progress %v", o.Progress.Read)
+	case o.Hold != nil:
+		return fmt.Sprintf("hold %s>%s at %s", o.Hold.From, o.Hold.Into, o.Hold.At.Format(time.RFC3339))
 	}
 	return fmt.Sprintf("transfer %s>%s at %s", o.Transfer.From, o.Transfer.Into, o.Transfer.At.Format(time.RFC3339))
 }
@@ -61,9 +74,6 @@ var offsets = []time.Duration{time.Hour, 2 * time.Hour, 24 * time.Hour}
 // another, with the events it brings.
 type sent struct {
 	events []Event
-	// optional: a transfer of a person holding nothing that can still
-	// count (the service may have let it go as empty, and then sends none).
-	optional bool
 }
 
 // partition replays one inputs partition.
@@ -79,6 +89,15 @@ type partition struct {
 	owned     map[string][]Event
 	members   map[string]map[string]bool
 	changes   []Change
+	// byProgress: the partition's records include progress, so only
+	// progress moves its watermark; read is how far each source has been
+	// read.
+	byProgress bool
+	read       map[int]time.Time
+	sources    int
+	// holds are the times of the merges whose transfers are coming, by
+	// merged person.
+	holds map[string]time.Time
 }
 
 // waiting is an input waiting for the watermark, with the events it
@@ -111,22 +130,30 @@ func transferKey(part int, t Transfer) string {
 // every partition of the inputs topic, given each partition's records in
 // the order they arrived there, and partitionOf, the partition of a
 // person. Each partition applies its inputs in event time as Changes does
-// for one; a merge takes effect at its time, or at the watermark if it
+// for one, but for a partition whose records include the router's
+// progress: only progress moves its watermark, to the earliest time read
+// over all source partitions less the lateness (none while a source
+// partition has not been read); a merge takes effect at its time, or at the watermark if it
 // arrives after the watermark passed it: the merged person leaves its
 // segments and later inputs of it go to the person it merged into. When
 // that person is in another partition, the merged person's events (as this
 // replay computes them) travel there, to be absorbed at the transfer's time
 // or, if the transfer arrives after that partition's watermark passed it,
-// at the watermark; and its later events are forwarded there, where they
-// are ordinary events. Every transfer and forwarded event on a partition
+// at the watermark; and its later events are forwarded there (on arrival
+// when the merge has taken effect, else when the watermark passes them),
+// where they are ordinary events. Every transfer and forwarded event on a partition
 // must be one that another partition sent, and every one sent must arrive
 // (but for a transfer of a person holding nothing that still counts):
 // otherwise ChangesAcross reports an error.
 func ChangesAcross(partitions [][]Observed, partitionOf func(person string) int) ([]Change, Across, error) {
 	a := &across{partitionOf: partitionOf, sent: map[string][]sent{}}
 	for i, inputs := range partitions {
-		a.parts = append(a.parts, &partition{id: i, inputs: inputs, redirects: map[string]string{},
-			owned: map[string][]Event{}, members: map[string]map[string]bool{}})
+		p := &partition{id: i, inputs: inputs, redirects: map[string]string{},
+			owned: map[string][]Event{}, members: map[string]map[string]bool{}, read: map[int]time.Time{}, holds: map[string]time.Time{}}
+		for _, in := range inputs {
+			p.byProgress = p.byProgress || in.Progress != nil
+		}
+		a.parts = append(a.parts, p)
 	}
 	// Replay whichever partition can go on: its next record is routed, or
 	// one that another partition has already sent.
@@ -153,10 +180,8 @@ func ChangesAcross(partitions [][]Observed, partitionOf func(person string) int)
 		out = append(out, p.changes...)
 	}
 	for key, list := range a.sent {
-		for _, s := range list {
-			if !s.optional {
-				problems = append(problems, key+", sent, never arrived")
-			}
+		for range list {
+			problems = append(problems, key+", sent, never arrived")
 		}
 	}
 	if len(problems) > 0 {
@@ -180,6 +205,8 @@ func (a *across) take(part int, in Observed) (waiting, bool) {
 	case in.Merge != nil:
 		a.stats.Merges++
 		return waiting{in: in, at: in.Merge.At}, true
+	case in.Progress != nil, in.Hold != nil:
+		return waiting{in: in}, true
 	case in.Forward != nil:
 		key = forwardKey(part, *in.Forward)
 	default:
@@ -210,6 +237,28 @@ func (a *across) send(key string, s sent) { a.sent[key] = append(a.sent[key], s)
 // watermark; the others wait until the latest time seen, less the
 // lateness, passes them.
 func (a *across) arrive(p *partition, w waiting) {
+	switch {
+	case w.in.Progress != nil:
+		p.sources = w.in.Progress.Sources
+		for s, at := range w.in.Progress.Read {
+			if at.After(p.read[s]) {
+				p.read[s] = at
+			}
+		}
+		a.advance(p, p.target())
+		return
+	case w.in.Hold != nil:
+		if h := w.in.Hold; h.At.After(p.watermark) {
+			p.holds[h.From] = h.At
+		}
+		return
+	case w.in.Transfer != nil:
+		// Queued or applied below; the hold waiting for it goes.
+		if key := w.in.Transfer.From; !p.holds[key].IsZero() {
+			delete(p.holds, key)
+			defer a.advance(p, p.target())
+		}
+	}
 	if !p.watermark.IsZero() && !w.at.After(p.watermark) {
 		if w.in.Merge == nil && w.in.Transfer == nil {
 			a.stats.Dropped++
@@ -224,13 +273,54 @@ func (a *across) arrive(p *partition, w waiting) {
 		a.instant(p, p.watermark, []waiting{w})
 		return
 	}
+	if w.in.Event != nil || w.in.Forward != nil {
+		// An event of a person merged into another partition's person is
+		// forwarded on arrival.
+		e := w.events[0]
+		if e.Person = p.follow(e.Person); a.partitionOf(e.Person) != p.id {
+			a.send(forwardKey(a.partitionOf(e.Person), e), sent{events: []Event{e}})
+			return
+		}
+	}
 	p.arrivals++
 	w.arrival = p.arrivals
 	p.pending = append(p.pending, w)
 	if w.at.After(p.maxSeen) {
 		p.maxSeen = w.at
 	}
-	a.advance(p, p.maxSeen.Add(-Lateness))
+	if !p.byProgress {
+		a.advance(p, p.target())
+	}
+}
+
+// target is the watermark p's inputs so far allow: the earliest time read
+// over the source partitions (or, without progress, the latest input time)
+// less the lateness, before every hold; zero while a source has not been
+// read.
+func (p *partition) target() time.Time {
+	w := p.maxSeen
+	if p.byProgress {
+		w = time.Time{}
+		for s := 0; s < p.sources; s++ {
+			at := p.read[s]
+			if at.IsZero() {
+				return time.Time{}
+			}
+			if w.IsZero() || at.Before(w) {
+				w = at
+			}
+		}
+		if w.IsZero() {
+			return w
+		}
+	}
+	w = w.Add(-Lateness)
+	for _, h := range p.holds {
+		if !h.After(w) {
+			w = h.Add(-time.Nanosecond)
+		}
+	}
+	return w
 }
 
 // advance runs every instant up to wm at which an input waits or a
@@ -295,7 +385,7 @@ func (a *across) instant(p *partition, now time.Time, inputs []waiting) {
 			t := *w.in.Transfer
 			t.Into = p.follow(t.Into)
 			if to := a.partitionOf(t.Into); to != p.id {
-				a.send(transferKey(to, t), sent{events: w.events, optional: !holds(w.events, t.At)})
+				a.send(transferKey(to, t), sent{events: w.events})
 				continue
 			}
 			p.own(t.Into, w.events)
@@ -329,9 +419,15 @@ func (a *across) instant(p *partition, now time.Time, inputs []waiting) {
 // from leaves its segments, and its events join into, here or, as a
 // transfer, in into's partition.
 func (a *across) merge(p *partition, from, into string, now time.Time) {
+	mergedFrom, mergedInto := from, into
 	from, into = p.follow(from), p.follow(into)
 	if from == into {
 		a.stats.Repeated++
+		if to := a.partitionOf(mergedInto); to != p.id {
+			// An empty transfer releases the hold the other partition may
+			// keep for it.
+			a.send(transferKey(to, Transfer{From: mergedFrom, Into: mergedInto, At: now}), sent{})
+		}
 		return
 	}
 	a.stats.Redirects++
@@ -344,15 +440,38 @@ func (a *across) merge(p *partition, from, into string, now time.Time) {
 	events := p.owned[from]
 	delete(p.members, from)
 	delete(p.owned, from)
-	if len(events) == 0 {
-		return
-	}
 	if to := a.partitionOf(into); to != p.id {
-		t := Transfer{From: from, Into: into, At: now}
-		a.send(transferKey(to, t), sent{events: events, optional: !holds(events, now)})
+		// What waits here and now belongs there goes at once, then the
+		// transfer, even of nothing (the other partition may hold for it).
+		a.forwardWaiting(p)
+		a.send(transferKey(to, Transfer{From: from, Into: into, At: now}), sent{events: events})
 		return
 	}
 	p.own(into, events)
+}
+
+// forwardWaiting sends the waiting events and transfers of p whose person
+// now belongs to another partition.
+func (a *across) forwardWaiting(p *partition) {
+	var kept []waiting
+	for _, w := range p.pending {
+		switch {
+		case w.in.Transfer != nil:
+			t := *w.in.Transfer
+			if t.Into = p.follow(t.Into); a.partitionOf(t.Into) != p.id {
+				a.send(transferKey(a.partitionOf(t.Into), t), sent{events: w.events})
+				continue
+			}
+		case w.in.Event != nil || w.in.Forward != nil:
+			e := w.events[0]
+			if e.Person = p.follow(e.Person); a.partitionOf(e.Person) != p.id {
+				a.send(forwardKey(a.partitionOf(e.Person), e), sent{events: []Event{e}})
+				continue
+			}
+		}
+		kept = append(kept, w)
+	}
+	p.pending = kept
 }
 
 // own gives person the events it does not own yet (by id).
@@ -367,16 +486,4 @@ func (p *partition) own(person string, events []Event) {
 			p.owned[person] = append(p.owned[person], e)
 		}
 	}
-}
-
-// holds reports whether events can still count at or after now: a
-// lifetime feature (count of page views, purchase revenue) reads it, or it
-// is inside the longest window (1d).
-func holds(events []Event, now time.Time) bool {
-	for _, e := range events {
-		if e.Type == "page_view" || e.Type == "purchase" || e.At.After(now.Add(-24*time.Hour)) {
-			return true
-		}
-	}
-	return false
 }

@@ -30,6 +30,11 @@ segments:
 // Lateness is the allowed lateness of Definitions.
 const Lateness = 10 * time.Minute
 
+// WithLateness returns Definitions with another allowed lateness.
+func WithLateness(lateness time.Duration) string {
+	return strings.Replace(Definitions, "allowed_lateness: 10m", "allowed_lateness: "+lateness.String(), 1)
+}
+
 // Segments lists the segments of Definitions in order.
 var Segments = []string{"carts_no_buy", "big_spender", "quiet", "email_fan"}
 
@@ -114,10 +119,6 @@ func conditions(events []Event, now time.Time) map[string]bool {
 // at the watermark if it is a merge.
 func Changes(inputs []Input) ([]Change, time.Time) {
 	var watermark, maxSeen time.Time
-	type arrived struct {
-		in Input
-		at time.Time
-	}
 	var accepted []arrived
 	for _, in := range inputs {
 		at := in.At()
@@ -134,6 +135,92 @@ func Changes(inputs []Input) ([]Change, time.Time) {
 			watermark = w
 		}
 	}
+	return evaluate(accepted, watermark), watermark
+}
+
+// Published is a touchpoints record as published: an event on a source
+// partition of the touchpoints topic, or an identity merge, which reaches
+// the router (through ClickHouse) after every event published before it.
+type Published struct {
+	Event  *Event
+	Source int
+	Merge  *Merge
+}
+
+// FromSources returns the changes of touchpoints as published, in order,
+// on `sources` source partitions, with the given allowed lateness (that of
+// Definitions, or of Definitions changed by WithLateness), how many events
+// were late, and the final watermark. An event at or before the latest
+// event time of its own source partition, less the lateness, is late:
+// dropped. The watermark is the earliest, over the source partitions, of
+// their latest event time, less the lateness (none while a source
+// partition has had no event). A merge takes effect at its time (to the
+// millisecond) or, if the watermark has passed it, a millisecond after the
+// watermark, plus offset(merged person) once every source partition has
+// an event. An event published after a merge of its person belongs to the
+// person it merged into, from its own time.
+func FromSources(published []Published, sources int, lateness time.Duration, offset func(from string) time.Duration) ([]Change, int, time.Time) {
+	read := make([]time.Time, sources)
+	watermark := func() time.Time {
+		var w time.Time
+		for _, at := range read {
+			if at.IsZero() {
+				return time.Time{}
+			}
+			if w.IsZero() || at.Before(w) {
+				w = at
+			}
+		}
+		return w.Add(-lateness)
+	}
+	var accepted []arrived
+	late := 0
+	merged := map[string]string{}
+	survivor := func(p string) string {
+		for merged[p] != "" {
+			p = merged[p]
+		}
+		return p
+	}
+	for _, pub := range published {
+		if m := pub.Merge; m != nil {
+			at := m.At
+			if w := watermark(); !w.IsZero() {
+				if at = at.Truncate(time.Millisecond); !at.After(w) {
+					at = w.Truncate(time.Millisecond).Add(time.Millisecond)
+				}
+				at = at.Add(offset(m.From))
+			}
+			if from, into := survivor(m.From), survivor(m.Into); from != into {
+				merged[from] = into
+			}
+			accepted = append(accepted, arrived{Input{Merge: m}, at})
+			continue
+		}
+		e, last := *pub.Event, read[pub.Source]
+		e.Person = survivor(e.Person)
+		if !last.IsZero() && !e.At.After(last.Add(-lateness)) {
+			late++
+			continue
+		}
+		if e.At.After(last) {
+			read[pub.Source] = e.At
+		}
+		accepted = append(accepted, arrived{Input{Event: &e}, e.At})
+	}
+	w := watermark()
+	return evaluate(accepted, w), late, w
+}
+
+// arrived is an accepted input and the time it takes effect at.
+type arrived struct {
+	in Input
+	at time.Time
+}
+
+// evaluate returns the changes of the accepted inputs (in arrival order) at
+// every instant up to the watermark where a condition may change.
+func evaluate(accepted []arrived, watermark time.Time) []Change {
 	sort.SliceStable(accepted, func(i, j int) bool { return accepted[i].at.Before(accepted[j].at) })
 	instants := map[time.Time]bool{}
 	for _, a := range accepted {
@@ -188,7 +275,7 @@ func Changes(inputs []Input) ([]Change, time.Time) {
 			members[p] = got
 		}
 	}
-	return out, watermark
+	return out
 }
 
 // Stream returns random inputs in arrival order: events of persons over

@@ -8,7 +8,17 @@
 // service's CPU use and memory, the persons it holds and the size of its
 // local state on disk.
 //
-//	go run ./test/bench/segments [-persons 1000000] [-rate 20000] [-seconds 60] [-lateness 200ms] [-max-poll N] [-cache-persons N] [-keep]
+// With -outage, the service is killed after the first -seconds of the
+// timed run, touchpoints keep arriving for the outage, then it is restarted
+// and the run goes on for -seconds more: the router catches up on every
+// touchpoints partition. The issue's shape is -rate 5000 -outage 10m
+// -lateness 5m. With -hog, a separate process keeps every core busy for the
+// whole timed run, competing with the service. Either way the benchmark
+// prints how many inputs were dropped as late: only events late as their
+// producer wrote them may be, and this benchmark publishes none.
+//
+//	go run ./test/bench/segments [-persons 1000000] [-rate 20000] [-seconds 60] [-lateness 200ms] [-max-poll N] [-cache-persons N]
+//	    [-outage 10m] [-hog] [-keep]
 package main
 
 import (
@@ -19,16 +29,20 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/touchline-io/touchline/pkg/avro"
+	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/publish"
 	"github.com/touchline-io/touchline/pkg/segments"
@@ -44,8 +58,15 @@ func main() {
 	maxPoll := flag.Int("max-poll", 0, "segments.max_poll_records of the service (0: the default)")
 	cachePersons := flag.Int("cache-persons", 0, "segments.cache_persons of the service: persons kept in memory (0: the default)")
 	keep := flag.Bool("keep", false, "keep the servers' and the service's directory (logs) and print where it is")
+	outage := flag.Duration("outage", 0, "kill the service after -seconds of the timed run for this long while touchpoints keep arriving, then restart it and run -seconds more")
+	hog := flag.Bool("hog", false, "run a CPU hog (a separate process keeping every core busy) during the timed run")
+	burn := flag.Duration("burn", 0, "be the CPU hog for this long, and exit (what -hog runs)")
 	flag.Parse()
-	if err := run(*persons, *rate, time.Duration(*seconds)*time.Second, *lateness, *maxPoll, *cachePersons, *keep); err != nil {
+	if *burn > 0 {
+		hogFor(*burn)
+		return
+	}
+	if err := run(*persons, *rate, time.Duration(*seconds)*time.Second, *lateness, *maxPoll, *cachePersons, *outage, *hog, *keep); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -54,7 +75,7 @@ func main() {
 // eventTypes are the timed run's event types, weighted by repetition.
 var eventTypes = []string{"page_view", "page_view", "page_view", "add_to_cart", "email_open", "email_click", "purchase", "signup"}
 
-func run(persons, rate int, length, lateness time.Duration, maxPoll, cachePersons int, keep bool) error {
+func run(persons, rate int, length, lateness time.Duration, maxPoll, cachePersons int, outage time.Duration, hog, keep bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
 	defer cancel()
 	dir, err := os.MkdirTemp("", "touchline-bench-segments-")
@@ -146,27 +167,74 @@ func run(persons, rate int, length, lateness time.Duration, maxPoll, cachePerson
 	if err != nil {
 		return err
 	}
-	fmt.Printf("publishing %d touchpoints/s of random persons for %s ...\n", rate, length)
+	if hog {
+		stopHog, err := startHog(2*length + outage + time.Minute)
+		if err != nil {
+			return err
+		}
+		defer stopHog()
+	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	published := 0
 	runStart := time.Now()
-	tick := time.NewTicker(10 * time.Millisecond)
-	for time.Since(runStart) < length {
-		<-tick.C
-		due := int(time.Since(runStart).Seconds() * float64(rate))
-		for ; published < due; published++ {
-			t := eventTypes[rng.IntN(len(eventTypes))]
-			if err := pub.Touchpoint(ctx, event(fmt.Sprint("run-", published), rng.IntN(persons), t, time.Now().UTC())); err != nil {
-				return err
+	publish := func(d time.Duration) error {
+		fmt.Printf("publishing %d touchpoints/s of random persons for %s ...\n", rate, d)
+		start, from := time.Now(), published
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for time.Since(start) < d {
+			<-tick.C
+			due := from + int(time.Since(start).Seconds()*float64(rate))
+			for ; published < due; published++ {
+				t := eventTypes[rng.IntN(len(eventTypes))]
+				if err := pub.Touchpoint(ctx, event(fmt.Sprint("run-", published), rng.IntN(persons), t, time.Now().UTC())); err != nil {
+					return err
+				}
 			}
 		}
+		return nil
 	}
-	tick.Stop()
+	if err := publish(length); err != nil {
+		return err
+	}
+	lateBeforeOutage := 0.0
+	if outage > 0 {
+		if err := pub.Flush(ctx); err != nil {
+			return err
+		}
+		lateBeforeOutage, _ = scrape(metrics, `touchline_segments_inputs_total{result="late"}`)
+		lateBeforeOutage -= lateBefore
+		cpuBefore, err := cpuSeconds(svc.Pid())
+		if err != nil {
+			return err
+		}
+		cpuStart -= cpuBefore // the restarted process counts from zero
+		svc.Kill()
+		fmt.Printf("service killed; touchpoints keep arriving for %s\n", outage)
+		if err := publish(outage); err != nil {
+			return err
+		}
+		if svc, err = testenv.StartProcess(bin, filepath.Join(dir, "segments.log"), "--config", cfgPath, "segments"); err != nil {
+			return err
+		}
+		defer svc.Kill()
+		fmt.Println("service restarted")
+		lateBefore = 0
+		if err := publish(length); err != nil {
+			return err
+		}
+	}
 	if err := pub.Flush(ctx); err != nil {
 		return err
 	}
 	publishedIn := time.Since(runStart)
-	if err := waitInputs(ctx, metrics, float64(persons+published)); err != nil {
+	if outage > 0 {
+		// The restarted process counts its inputs from zero: wait for the
+		// router's and the stage's groups to have consumed everything.
+		if err := waitCaughtUp(ctx, cfg); err != nil {
+			return err
+		}
+	} else if err := waitInputs(ctx, metrics, float64(persons+published)); err != nil {
 		return err
 	}
 	processedIn := time.Since(runStart)
@@ -195,7 +263,10 @@ func run(persons, rate int, length, lateness time.Duration, maxPoll, cachePerson
 		float64(published)/processedIn.Seconds()/inProcess)
 	fmt.Printf("%-52s %.2f cores\n", "service CPU during the timed run", (cpuEnd-cpuStart)/processedIn.Seconds())
 	fmt.Printf("%-52s %.0f\n", "persons held in state", held)
-	fmt.Printf("%-52s %.0f of %d\n", "timed-run inputs dropped as late", late-lateBefore, published)
+	fmt.Printf("%-52s %.0f of %d\n", "timed-run inputs dropped as late", lateBeforeOutage+late-lateBefore, published)
+	if outage > 0 || hog {
+		fmt.Printf("%-52s outage %s, CPU hog %v\n", "shape", outage, hog)
+	}
 	fmt.Printf("%-52s %d MiB after loading, %d MiB at the end (peak %d MiB)\n", "service RSS", loadedRSS>>20, rss>>20, peak>>20)
 	disk, err := testenv.DirSize(filepath.Join(cfg.StateDir, "segments-state"))
 	if err != nil {
@@ -395,4 +466,65 @@ func (l *latencies) windowP99() string {
 
 func pct(sorted []time.Duration, q float64) time.Duration {
 	return sorted[min(len(sorted)-1, int(q*float64(len(sorted))))].Round(time.Millisecond)
+}
+
+// startHog runs this program again as a CPU hog for at most d, and returns
+// a function that stops it.
+func startHog(d time.Duration) (func(), error) {
+	cmd := exec.Command(os.Args[0], "-burn", d.String())
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting the CPU hog: %w", err)
+	}
+	fmt.Printf("CPU hog running (pid %d, %d busy goroutines, at most %s)\n", cmd.Process.Pid, runtime.NumCPU(), d)
+	return func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}, nil
+}
+
+// hogFor keeps every core busy for d.
+func hogFor(d time.Duration) {
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for i := 0; i < runtime.NumCPU(); i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			x := uint64(i)
+			for n := 0; ; n++ {
+				x = x*6364136223846793005 + 1442695040888963407
+				if n%1_000_000 == 0 && time.Now().After(deadline) {
+					break
+				}
+			}
+			_ = x
+		}()
+	}
+	wg.Wait()
+}
+
+// waitCaughtUp waits until the router's group has consumed the touchpoints
+// and the stage's group the inputs (up to a transaction marker each).
+func waitCaughtUp(ctx context.Context, cfg config.Config) error {
+	cl, err := kafka.NewClient(cfg.Kafka, nil)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	for {
+		routed, err := kafka.GroupLag(ctx, adm, cfg.Segments.RouterGroup, cfg.Kafka.Topics.Touchpoints)
+		if err == nil && routed <= 1 {
+			processed, err := kafka.GroupLag(ctx, adm, cfg.Segments.Group, cfg.Kafka.Topics.SegmentInputs)
+			if err == nil && processed <= 1 {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the service did not catch up: %w", ctx.Err())
+		case <-time.After(time.Second):
+		}
+	}
 }

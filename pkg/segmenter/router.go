@@ -358,8 +358,8 @@ func (r *Router) mergeInputs(m segments.Merge) []segments.Input {
 // the lateness) has passed it, just after that watermark, so that no
 // inputs partition has passed it when it arrives; plus a sub-millisecond
 // offset of the merged person, so that two merges hardly ever take effect
-// at the same instant (two partitions holding for each other's merge at
-// one instant would wait for ever). It reports false, and the merge's own
+// at the same instant (when they do, their order there is arbitrary). It
+// reports false, and the merge's own
 // time, while the router has not read every source partition it has.
 func (r *Router) stamp(at time.Time, from string) (time.Time, bool) {
 	w, ok := r.watermark()

@@ -512,7 +512,7 @@ func (p *Processor) add(in Input) ([]Change, error) {
 
 // target returns the watermark the inputs so far allow: the earliest time
 // the source partitions have been read to (or, before any progress, the
-// latest input time) less the allowed lateness, and before every hold's
+// latest input time) less the allowed lateness, and not past any hold's
 // time; zero while a source partition has not been read.
 func (p *Processor) target() time.Time {
 	w := p.state.MaxSeen
@@ -533,8 +533,11 @@ func (p *Processor) target() time.Time {
 	}
 	w = w.Add(-p.defs.AllowedLateness)
 	for _, h := range p.state.Holds {
-		if !h.After(w) {
-			w = h.Add(-time.Nanosecond)
+		if h.Before(w) {
+			// Up to the merge's time, not past it: the transfer joins at
+			// that time exactly, and two partitions holding for each
+			// other's merges at one instant both reach it and send them.
+			w = h
 		}
 	}
 	return w

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -444,7 +445,7 @@ segments:
 }
 
 // TestHoldKeepsTheSurvivorsPartitionUntilTheTransfer: the partition of the
-// person a merge goes into holds its watermark just before the merge until
+// person a merge goes into holds its watermark at the merge's time until
 // the transfer arrives; the merged person's partition forwards what waits
 // for the survivor before the transfer, and the state joins at the merge's
 // time exactly. An empty transfer releases a hold and creates nobody.
@@ -464,7 +465,7 @@ func TestHoldKeepsTheSurvivorsPartitionUntilTheTransfer(t *testing.T) {
 	merge := &Merge{From: "ann", Into: "bob", At: t0.Add(55 * time.Minute)}
 	add(b, Input{Hold: merge})
 	add(b, progress(t0.Add(2*time.Hour)))
-	if want := merge.At.Add(-time.Nanosecond); !b.Watermark().Equal(want) {
+	if want := merge.At; !b.Watermark().Equal(want) {
 		t.Fatalf("bob's partition at %s, want held at %s", b.Watermark(), want)
 	}
 	add(a, Input{Event: &Event{ID: "1", Person: "ann", At: t0.Add(52 * time.Minute), Type: "purchase", Revenue: 120}})
@@ -491,12 +492,59 @@ func TestHoldKeepsTheSurvivorsPartitionUntilTheTransfer(t *testing.T) {
 	persons := b.Persons()
 	add(b, Input{Hold: &Merge{From: "cy", Into: "bob", At: t0.Add(3 * time.Hour)}})
 	add(b, progress(t0.Add(4*time.Hour)))
-	if want := t0.Add(3*time.Hour - time.Nanosecond); !b.Watermark().Equal(want) {
+	if want := t0.Add(3 * time.Hour); !b.Watermark().Equal(want) {
 		t.Fatalf("held at %s, want %s", b.Watermark(), want)
 	}
 	add(b, Input{Transfer: &Transfer{Into: "dan", At: t0.Add(3 * time.Hour), State: newPerson("cy")}})
 	if want := t0.Add(3*time.Hour + 50*time.Minute); !b.Watermark().Equal(want) || b.Persons() != persons {
 		t.Fatalf("after the empty transfer: at %s (want %s), %d persons (want %d)", b.Watermark(), want, b.Persons(), persons)
+	}
+}
+
+// TestHoldsForEachOthersMergesAtOneInstantRelease: two partitions each
+// hold for a merge the other applies, both at the same instant (two merges
+// stamped alike). Each reaches the instant, applies its merge and sends the
+// transfer; the transfers release both holds and both watermarks move on.
+// Holding just before the merge's time, as a partition once did, left both
+// waiting for ever.
+func TestHoldsForEachOthersMergesAtOneInstantRelease(t *testing.T) {
+	defs, err := ParseDefinitions("property.yaml", []byte(segmentsref.Definitions)) // lateness 10m
+	if err != nil {
+		t.Fatal(err)
+	}
+	onA := func(person string) bool { return person == "ann" || person == "dan" }
+	a := newProcessor(t, defs, onA).ByProgress()
+	b := newProcessor(t, defs, func(person string) bool { return !onA(person) }).ByProgress()
+	t0 := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	at := t0.Add(30*time.Minute + 42) // both merges' stamp
+	annToBob := &Merge{From: "ann", Into: "bob", At: at}
+	cyToDan := &Merge{From: "cy", Into: "dan", At: at}
+	purchase := func(id, person string) Input {
+		return Input{Event: &Event{ID: id, Person: person, At: t0.Add(5 * time.Minute), Type: "purchase", Revenue: 150}}
+	}
+	done := Input{Progress: &Progress{Sources: 1, Read: map[int32]time.Time{0: t0.Add(2 * time.Hour)}}}
+	for _, in := range []Input{{Hold: cyToDan}, purchase("1", "ann"), {Merge: annToBob}, done} {
+		addInput(t, a, in)
+	}
+	for _, in := range []Input{{Hold: annToBob}, purchase("2", "cy"), {Merge: cyToDan}, done} {
+		addInput(t, b, in)
+	}
+	toB, toA := a.TakeForwards(), b.TakeForwards()
+	if len(toB) != 1 || toB[0].Transfer == nil || len(toA) != 1 || toA[0].Transfer == nil {
+		t.Fatalf("forwards %+v and %+v, want one transfer each way", toB, toA)
+	}
+	var entered []string
+	for _, c := range append(addInput(t, b, toB[0]), addInput(t, a, toA[0])...) {
+		if c.Entered && c.Segment == "big_spender" && c.At.Equal(at) {
+			entered = append(entered, c.Person)
+		}
+	}
+	slices.Sort(entered)
+	if want := t0.Add(110 * time.Minute); !a.Watermark().Equal(want) || !b.Watermark().Equal(want) || a.Holds() != 0 || b.Holds() != 0 {
+		t.Fatalf("watermarks %s and %s with %d and %d holds, want both at %s with none", a.Watermark(), b.Watermark(), a.Holds(), b.Holds(), want)
+	}
+	if !slices.Equal(entered, []string{"bob", "dan"}) {
+		t.Fatalf("entered big_spender at the merges' time: %v, want bob and dan", entered)
 	}
 }
 

@@ -295,7 +295,7 @@ func (a *across) arrive(p *partition, w waiting) {
 
 // target is the watermark p's inputs so far allow: the earliest time read
 // over the source partitions (or, without progress, the latest input time)
-// less the lateness, before every hold; zero while a source has not been
+// less the lateness, not past any hold; zero while a source has not been
 // read.
 func (p *partition) target() time.Time {
 	w := p.maxSeen
@@ -316,8 +316,8 @@ func (p *partition) target() time.Time {
 	}
 	w = w.Add(-Lateness)
 	for _, h := range p.holds {
-		if !h.After(w) {
-			w = h.Add(-time.Nanosecond)
+		if h.Before(w) {
+			w = h
 		}
 	}
 	return w

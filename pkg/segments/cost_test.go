@@ -136,7 +136,7 @@ func TestEvaluationPastTheBudgetIsAborted(t *testing.T) {
 		}
 		changes = append(changes, c...)
 	}
-	c, err := p.Advance(t0.Add(time.Hour))
+	c, err := advanceTo(p, t0.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +181,7 @@ segments:
 	// The first event enters both segments; at the second, the feature is
 	// stopped and the person stays in both (done_viewers would otherwise
 	// be left, the long URL not matching).
-	changes, err := p.Advance(t0.Add(2 * time.Hour))
+	changes, err := advanceTo(p, t0.Add(2*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +224,7 @@ func TestFailingEvaluationIsAborted(t *testing.T) {
 	// At t0 both enter carts_lately, views (1 / 1) enters mostly_carts,
 	// no_views fails (1 / 0); an hour later the window timer makes both
 	// leave carts_lately.
-	changes, err := p.Advance(t0.Add(2 * time.Hour))
+	changes, err := advanceTo(p, t0.Add(2*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +264,7 @@ func TestEvaluationStopsWhenTheContextEnds(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	_, err := p.Advance(t0.Add(time.Hour))
+	_, err := advanceTo(p, t0.Add(time.Hour))
 	if took := time.Since(start); took > time.Second {
 		t.Errorf("the evaluation took %s after its context ended", took)
 	}

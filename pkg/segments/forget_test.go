@@ -59,7 +59,7 @@ func TestForgetErasesStatePendingInputsAndTimer(t *testing.T) {
 	// Her timer (due 11:00) does not fire; bob's (11:02) does.
 	restarted := restart(t, defs, changelog, true)
 	for name, proc := range map[string]*Processor{"processor": p, "restarted processor": restarted} {
-		changes, err := proc.Advance(cart.Add(3 * time.Hour))
+		changes, err := advanceTo(proc, cart.Add(3*time.Hour))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -223,7 +223,7 @@ type meta struct {
 	Pending []Pending `json:"pending,omitempty"`
 	// MaxSeen is the latest input time seen. Watermark is, once progress
 	// has arrived, the earliest of Sources less the allowed lateness;
-	// before, MaxSeen less the allowed lateness (or later after Advance).
+	// before, MaxSeen less the allowed lateness.
 	// Inputs at or before it are late.
 	MaxSeen   time.Time `json:"max_seen"`
 	Watermark time.Time `json:"watermark"`
@@ -295,7 +295,7 @@ func (p *Processor) WithStore(store Store) *Processor {
 }
 
 // WithContext makes the processor's evaluations stop when ctx ends: Add
-// and Advance then return an error wrapping ctx's, and the processor, left
+// then returns an error wrapping ctx's, and the processor, left
 // part way through an instant, must be rebuilt from its changelog before
 // further use. Call it before any input.
 func (p *Processor) WithContext(ctx context.Context) *Processor {
@@ -311,7 +311,7 @@ func (p *Processor) TakeAborted() []Aborted {
 	return a
 }
 
-// ByProgress makes only progress inputs (and Advance) move the watermark,
+// ByProgress makes only progress inputs move the watermark,
 // from the first input on, as the service needs: without it, the inputs
 // are their own source until the first progress arrives. Call it before
 // any input.
@@ -568,13 +568,6 @@ func (p *Processor) Holds() int { return len(p.state.Holds) }
 // any progress).
 func (p *Processor) Sources() (map[int32]time.Time, int32) {
 	return p.state.Sources, p.state.SourceCount
-}
-
-// Advance moves the watermark to `to` (when later) without an input, as the
-// service does when its partition is idle, and returns the changes of the
-// timers it passes.
-func (p *Processor) Advance(to time.Time) ([]Change, error) {
-	return p.advance(to)
 }
 
 // advance processes, in time order, every pending input and timer at or

@@ -307,12 +307,16 @@ func (s *Service) process(ctx context.Context, b *batch, proc *segments.Processo
 			continue
 		}
 		inputs++
-		if s.isForgotten(ftp.Partition, in.Person()) {
-			s.m.inputs.WithLabelValues("suppressed").Inc()
-			continue
-		}
 		dropped := proc.Dropped()
-		changes, err := proc.Add(in)
+		var changes []segments.Change
+		if s.isForgotten(ftp.Partition, in.Person()) {
+			// An erased person's: not applied, but a partition that
+			// holds for its transfer is released.
+			s.m.inputs.WithLabelValues("suppressed").Inc()
+			changes, err = proc.Discard(in)
+		} else {
+			changes, err = proc.Add(in)
+		}
 		if err != nil && (errors.Is(err, segments.ErrStore) || ctx.Err() != nil) {
 			return inputs, err
 		}
@@ -321,7 +325,7 @@ func (s *Service) process(ctx context.Context, b *batch, proc *segments.Processo
 		}
 		s.reportAborted(proc, r.Partition, zap.Int64("offset", r.Offset))
 		switch {
-		case in.Progress != nil: // the router's, not an input the metric counts
+		case in.Progress != nil || s.isForgotten(ftp.Partition, in.Person()): // counted above, or not an input the metric counts
 		case proc.Dropped() > dropped:
 			s.m.inputs.WithLabelValues("late").Inc()
 		default:

@@ -6,9 +6,9 @@ import (
 )
 
 // Forget erases person id from the processor (right to erasure): its
-// state, its next timer, its pending inputs, the inputs it forwards and the
-// merges that lead to it or from it go, and no change is made: a member
-// leaves its segments without an exit. The state shows as gone in
+// state, its next timer, its pending inputs, the inputs it forwards, the
+// merges that lead to it or from it and the holds for them go, and no
+// change is made: a member leaves its segments without an exit. The state shows as gone in
 // TakeDirty and the pending inputs as released in TakePending, so that a
 // changelog forgets them too. An error is one of reading the store
 // (ErrStore).
@@ -47,6 +47,13 @@ func (p *Processor) Forget(id string) error {
 		}
 	}
 	p.forwards = forwards
+	// A merge into (or of) the person will send no transfer now: its hold
+	// goes, and the next progress moves the watermark past it.
+	for from, h := range p.state.Holds {
+		if h.Into == id || from == id {
+			delete(p.state.Holds, from)
+		}
+	}
 	return nil
 }
 

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/touchline-io/touchline/test/segmentsref"
 )
 
 // TestForgetErasesStatePendingInputsAndTimer: ann has a cart (her
@@ -76,4 +78,42 @@ func keys(m map[string][]byte) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestForgetReleasesHoldsOfTheErasedPerson: a partition holding for the
+// transfer of a merge into a person who is then erased (the merged
+// person's partition erases the merge and sends nothing) lets its
+// watermark go on at the next progress; a transfer of an erased person,
+// discarded, still releases the hold waiting for it.
+func TestForgetReleasesHoldsOfTheErasedPerson(t *testing.T) {
+	defs, err := ParseDefinitions("property.yaml", []byte(segmentsref.Definitions)) // lateness 10m
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newProcessor(t, defs, func(person string) bool { return person != "ann" && person != "cy" }).ByProgress()
+	t0 := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	progress := func(at time.Time) {
+		t.Helper()
+		addInput(t, p, Input{Progress: &Progress{Sources: 1, Read: map[int32]time.Time{0: at}}})
+	}
+	annToBob := &Merge{From: "ann", Into: "bob", At: t0.Add(30 * time.Minute)}
+	addInput(t, p, Input{Hold: annToBob})
+	addInput(t, p, Input{Hold: &Merge{From: "cy", Into: "dan", At: t0.Add(40 * time.Minute)}})
+	progress(t0.Add(time.Hour))
+	if !p.Watermark().Equal(annToBob.At) || p.Holds() != 2 {
+		t.Fatalf("watermark %s with %d holds, want held at %s by 2", p.Watermark(), p.Holds(), annToBob.At)
+	}
+	if err := p.Forget("bob"); err != nil {
+		t.Fatal(err)
+	}
+	progress(t0.Add(time.Hour + time.Minute))
+	if want := t0.Add(40 * time.Minute); !p.Watermark().Equal(want) || p.Holds() != 1 {
+		t.Fatalf("after bob's erasure: watermark %s with %d holds, want %s held by cy's merge", p.Watermark(), p.Holds(), want)
+	}
+	if _, err := p.Discard(Input{Transfer: &Transfer{Into: "dan", At: t0.Add(40 * time.Minute), State: newPerson("cy")}}); err != nil {
+		t.Fatal(err)
+	}
+	if want := t0.Add(51 * time.Minute); !p.Watermark().Equal(want) || p.Holds() != 0 {
+		t.Fatalf("after cy's transfer was discarded: watermark %s with %d holds, want %s and none", p.Watermark(), p.Holds(), want)
+	}
 }

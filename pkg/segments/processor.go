@@ -232,11 +232,11 @@ type meta struct {
 	// SourceCount the number of source partitions (0: no progress yet).
 	Sources     map[int32]time.Time `json:"sources,omitempty"`
 	SourceCount int32               `json:"source_count,omitempty"`
-	// Holds are the times of the merges whose transfers are coming, by
-	// merged person: the watermark stays before each one's time until its
-	// transfer arrives.
-	Holds    map[string]time.Time `json:"holds,omitempty"`
-	Arrivals int64                `json:"arrivals"`
+	// Holds are the merges whose transfers are coming, by merged person:
+	// the watermark stays at or before each one's time until its transfer
+	// arrives, or the person it merges into is erased.
+	Holds    map[string]Merge `json:"holds,omitempty"`
+	Arrivals int64            `json:"arrivals"`
 	// Dropped counts the inputs that arrived late; Evaluations the
 	// evaluations of persons.
 	Dropped     int64 `json:"dropped"`
@@ -454,13 +454,28 @@ func (p *Processor) Add(in Input) ([]Change, error) {
 		return changes, err
 	}
 	// The transfer is queued or applied: the hold waiting for it goes.
-	key := in.Transfer.State.ID
-	if _, ok := p.state.Holds[key]; !ok {
-		return changes, nil
-	}
-	delete(p.state.Holds, key)
-	more, err := p.advance(p.target())
+	more, err := p.release(in.Transfer.State.ID)
 	return append(changes, more...), err
+}
+
+// Discard takes an input of an erased person without applying it: a
+// transfer still releases the hold waiting for it. It returns the changes
+// the released hold lets become final.
+func (p *Processor) Discard(in Input) ([]Change, error) {
+	if in.Transfer == nil {
+		return nil, nil
+	}
+	return p.release(in.Transfer.State.ID)
+}
+
+// release drops the hold waiting for the transfer of person from, if any,
+// and advances the watermark as far as the inputs then allow.
+func (p *Processor) release(from string) ([]Change, error) {
+	if _, ok := p.state.Holds[from]; !ok {
+		return nil, nil
+	}
+	delete(p.state.Holds, from)
+	return p.advance(p.target())
 }
 
 // add takes one input as Add does, but for releasing a hold.
@@ -471,9 +486,9 @@ func (p *Processor) add(in Input) ([]Change, error) {
 	case in.Hold != nil:
 		if in.Hold.At.After(p.state.Watermark) {
 			if p.state.Holds == nil {
-				p.state.Holds = map[string]time.Time{}
+				p.state.Holds = map[string]Merge{}
 			}
-			p.state.Holds[in.Hold.From] = in.Hold.At
+			p.state.Holds[in.Hold.From] = *in.Hold
 		}
 		return nil, nil
 	}
@@ -533,11 +548,11 @@ func (p *Processor) target() time.Time {
 	}
 	w = w.Add(-p.defs.AllowedLateness)
 	for _, h := range p.state.Holds {
-		if h.Before(w) {
+		if h.At.Before(w) {
 			// Up to the merge's time, not past it: the transfer joins at
 			// that time exactly, and two partitions holding for each
 			// other's merges at one instant both reach it and send them.
-			w = h
+			w = h.At
 		}
 	}
 	return w

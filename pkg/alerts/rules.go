@@ -282,7 +282,7 @@ func (p *ruleParser) duration(k, v *yaml.Node) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	d, err := analytics.ParseDuration(s)
+	d, err := pipefile.ParseDuration(s)
 	if err != nil {
 		return 0, p.errorf(v, "%s: %v", k.Value, err)
 	}

@@ -27,7 +27,6 @@ import (
 	"github.com/google/cel-go/common/types"
 	"gopkg.in/yaml.v3"
 
-	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/pipefile"
 )
 
@@ -208,7 +207,7 @@ func duration(v *yaml.Node) (time.Duration, error) {
 	if v.Kind != yaml.ScalarNode {
 		return 0, fmt.Errorf("want a duration such as 5m or 1d")
 	}
-	return analytics.ParseDuration(v.Value)
+	return pipefile.ParseDuration(v.Value)
 }
 
 func (r *RFM) parse(file string, n *yaml.Node) error {

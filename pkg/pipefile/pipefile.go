@@ -22,9 +22,13 @@ type ConfigError struct {
 	Reason string
 }
 
-// Error formats the error as file:line: reason (file: reason without a line).
+// Error formats the error as file:line: reason (file: reason without a
+// line, the reason alone without a file).
 func (e *ConfigError) Error() string {
-	if e.Line > 0 {
+	switch {
+	case e.File == "":
+		return e.Reason
+	case e.Line > 0:
 		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Reason)
 	}
 	return e.File + ": " + e.Reason

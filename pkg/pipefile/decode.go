@@ -74,15 +74,13 @@ func (l List) Err() error {
 // Decode decodes mapping node n of file into the struct v points to, the
 // way yaml.v3 does, and also: a key v has no field for is an error at the
 // key's line, a time.Duration takes ParseDuration's 1d and 2w, and every
-// error of the node is reported (as a List), not only the first. path
+// error of the node is reported (as a List), not only the first. What can
+// be decoded is, even when other keys have errors. path
 // prefixes the keys in errors ("kafka" gives "kafka.brokerz").
 func Decode(file string, n *yaml.Node, path string, v any) error {
 	w := walker{file: file, paths: map[int]string{}}
 	w.walk(Deref(n), reflect.TypeOf(v).Elem(), path)
 	l := w.errs
-	if len(l) > 0 {
-		return l
-	}
 	if err := n.Decode(v); err != nil {
 		var te *yaml.TypeError
 		if !errors.As(err, &te) {
@@ -149,7 +147,7 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 		d, err := ParseDuration(n.Value)
 		if err != nil {
 			w.errs = append(w.errs, &ConfigError{File: w.file, Line: n.Line, Reason: fmt.Sprintf("%s: %v", path, err)})
-			return
+			d = 0 // reported: decode the rest of the file without a second error here
 		}
 		n.Value, n.Tag, n.Style = d.String(), "!!str", 0
 	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:

@@ -37,8 +37,10 @@ func TestCheckPrintsEveryErrorOfEveryFile(t *testing.T) {
 	for name, body := range map[string]string{
 		"channels.yaml":  string(channels),
 		"touchline.yaml": "log:\n  level: info\ningest:\n  flush_interval: soon\n  bogus: 1\n",
-		"segments.yaml":  "segments:\n  - name: buyers\n    when: count(\"purchase\") > 0\n    colour: red\n",
-		"alerts.yaml":    "rules:\n  - name: low-roas\n    kpi: roas\n    scope: channel\n    window: 7d\n    every: 1h\n    threshold: {below: lots}\n",
+		"segments.yaml": "segments:\n  - name: buyers\n    when: count(\"purchase\") > 0\n    colour: red\n" +
+			"  - name: lapsed\n    when: days_since(\"purchase\") > \"90\"\n",
+		"alerts.yaml": "rules:\n  - name: low-roas\n    kpi: roas\n    scope: channel\n    window: 7d\n    every: 1h\n    threshold: {below: lots}\n" +
+			"  - name: no-spend\n    kpi: spend\n    window: 1 day\n    threshold: {below: 1}\n",
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
 			t.Fatal(err)
@@ -49,12 +51,14 @@ func TestCheckPrintsEveryErrorOfEveryFile(t *testing.T) {
 		`D/touchline.yaml:4: ingest.flush_interval: duration "soon": want e.g. 30d, 2w, 36h or 90m`,
 		`D/touchline.yaml:5: ingest.bogus: unknown key`,
 		`D/segments.yaml:4: segment "buyers": unknown key "colour": want name, description or when`,
+		`D/segments.yaml:6: segment "lapsed": found no matching overload for '_>_' applied to '(int, string)' (column 24 of the expression)`,
 		`D/alerts.yaml:7: rule "low-roas": below: "lots" is not a number`,
+		`D/alerts.yaml:10: rule "no-spend": window: duration "1 day": want e.g. 30d, 2w, 36h or 90m`,
 	}
 	if got := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n"); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if !errors.Is(err, errCheckFailed) || err.Error() != "the configuration has errors: 4 found" || stdout != "" {
+	if !errors.Is(err, errCheckFailed) || err.Error() != "the configuration has errors: 6 found" || stdout != "" {
 		t.Errorf("got %v and output %q, want errCheckFailed (exit status 1) and no output", err, stdout)
 	}
 	root := NewRoot()

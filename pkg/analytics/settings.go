@@ -40,11 +40,15 @@ func ParseAttribution(name string, data []byte) (Attribution, error) {
 	if err != nil {
 		return a, err
 	}
+	var errs pipefile.List
 	for _, kv := range settings {
 		k, v := kv[0], kv[1]
 		if err := setAttribution(&a, k.Value, v); err != nil {
-			return a, pipefile.Errorf(name, v.Line, "%s: %v", k.Value, err)
+			errs.Add(name, pipefile.Errorf(name, v.Line, "%s: %v", k.Value, err))
 		}
+	}
+	if len(errs) > 0 {
+		return a, errs
 	}
 	if err := a.Validate(); err != nil {
 		return a, pipefile.Errorf(name, root.Line, "%v", err)

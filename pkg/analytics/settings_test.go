@@ -53,3 +53,15 @@ func TestParseAttributionErrorsNameFileAndLine(t *testing.T) {
 		}
 	}
 }
+
+// TestParseAttributionReportsEveryError: every bad setting comes out at
+// once, each at its line.
+func TestParseAttributionReportsEveryError(t *testing.T) {
+	_, err := ParseAttribution("a.yaml", []byte("model: u_shaped\nlookback: 30 days\nhalf_life: 1d\nmodle: x\n"))
+	want := "a.yaml:1: model: unknown attribution model \"u_shaped\": want one of first_touch, last_touch, last_non_direct, linear, position_based, time_decay" +
+		"\na.yaml:2: lookback: duration \"30 days\": want e.g. 30d, 2w, 36h or 90m" +
+		"\na.yaml:4: modle: unknown setting (want conversion_type, touch_types, lookback, half_life or model)"
+	if err == nil || err.Error() != want {
+		t.Fatalf("got:\n%v\nwant:\n%s", err, want)
+	}
+}

@@ -239,7 +239,7 @@ func ParseRules(name string, data []byte) (*Rules, error) {
 		}
 	}
 	if len(errs) > 0 {
-		return nil, errs
+		return nil, errs.Err()
 	}
 	return rules, nil
 }

@@ -48,7 +48,7 @@ func ParseAttribution(name string, data []byte) (Attribution, error) {
 		}
 	}
 	if len(errs) > 0 {
-		return a, errs
+		return a, errs.Err()
 	}
 	if err := a.Validate(); err != nil {
 		return a, pipefile.Errorf(name, root.Line, "%v", err)

@@ -131,6 +131,7 @@ func (p *parser) parse(data []byte) (*Rules, error) {
 	if err != nil {
 		return nil, err
 	}
+	var errs pipefile.List
 	var channels, lists, internal, rules *pair
 	for i := range top {
 		switch kv := &top[i]; kv.key {
@@ -143,32 +144,33 @@ func (p *parser) parse(data []byte) (*Rules, error) {
 		case "rules":
 			rules = kv
 		default:
-			return nil, p.errf(kv.keyNode.Line, "unknown key %q (want channels, lists, internal_hosts or rules)", kv.key)
+			errs.Add(p.file, p.errf(kv.keyNode.Line, "unknown key %q (want channels, lists, internal_hosts or rules)", kv.key))
 		}
 	}
 	r := &Rules{names: map[string]string{}, internal: map[string]struct{}{}}
 	if channels == nil {
-		return nil, p.errf(root.Line, "no channels: the file must define the channel taxonomy")
-	}
-	if err := p.channels(r, channels.valueNode); err != nil {
-		return nil, err
+		errs.Add(p.file, p.errf(root.Line, "no channels: the file must define the channel taxonomy"))
+	} else {
+		errs.Add(p.file, p.channels(r, channels.valueNode))
 	}
 	named := map[string]*hostList{}
 	if lists != nil {
 		if named, err = p.lists(lists.valueNode); err != nil {
-			return nil, err
+			errs.Add(p.file, err)
 		}
 	}
 	if internal != nil {
-		if err := p.internalHosts(r, internal.valueNode); err != nil {
-			return nil, err
-		}
+		errs.Add(p.file, p.internalHosts(r, internal.valueNode))
 	}
-	if rules == nil {
-		return nil, p.errf(root.Line, "no rules: the file must define at least the fallback rule")
+	switch {
+	case rules == nil:
+		errs.Add(p.file, p.errf(root.Line, "no rules: the file must define at least the fallback rule"))
+	case len(errs) == 0:
+		// The rules name channels and lists: checked once those are valid.
+		errs.Add(p.file, p.rules(r, rules.valueNode, named))
 	}
-	if err := p.rules(r, rules.valueNode, named); err != nil {
-		return nil, err
+	if len(errs) > 0 {
+		return nil, errs.Err()
 	}
 	return r, nil
 }
@@ -327,50 +329,58 @@ func (p *parser) rules(r *Rules, n *yaml.Node, lists map[string]*hostList) error
 	if n.Kind != yaml.SequenceNode || len(n.Content) == 0 {
 		return p.errf(n.Line, "no rules: want a non-empty list of rules, got %s", kindName(n))
 	}
+	var errs pipefile.List
 	for i, item := range n.Content {
-		item = pipefile.Deref(item)
-		what := fmt.Sprintf("rule %d", i+1)
-		pairs, err := p.mapping(item, what, "a mapping with channel and conditions")
+		ru, err := p.rule(r, pipefile.Deref(item), i, i == len(n.Content)-1, lists)
 		if err != nil {
-			return err
+			errs.Add(p.file, err)
+			continue
 		}
-		ru := rule{line: item.Line}
-		for _, kv := range pairs {
-			if kv.key == "channel" {
-				if ru.channel, err = p.ruleChannel(r, kv.valueNode, what); err != nil {
-					return err
-				}
-				continue
-			}
-			f, ok := fieldByName(kv.key)
-			if !ok {
-				return p.errf(kv.keyNode.Line, "%s: unknown field %q (want channel, %s)", what, kv.key, strings.Join(fieldNames[:], ", "))
-			}
-			c, err := p.condition(f, kv.valueNode, what+": "+kv.key, lists)
-			if err != nil {
-				return err
-			}
-			ru.conds = append(ru.conds, c)
-		}
-		if ru.channel == "" {
-			return p.errf(item.Line, "%s: no channel", what)
-		}
-		last := i == len(n.Content)-1
-		switch {
-		case len(ru.conds) == 0 && !last:
-			return p.errf(item.Line, "%s: no conditions; only the last rule may be an unconditional fallback", what)
-		case len(ru.conds) > 0 && last:
-			return p.errf(item.Line, "%s: the last rule must be a fallback without conditions, so that every touchpoint gets a channel", what)
-		}
-		sort.SliceStable(ru.conds, func(a, b int) bool { return ru.conds[a].cost() < ru.conds[b].cost() })
-		ru.filter()
 		r.rules = append(r.rules, ru)
 	}
-	return nil
+	return errs.Err()
 }
 
-// ruleChannel returns the channel id a rule names, which must be an id of the
-// taxonomy (not an alias).
+// rule reads the i-th rule, item; last says whether it is the last one,
+// which must be the fallback.
+func (p *parser) rule(r *Rules, item *yaml.Node, i int, last bool, lists map[string]*hostList) (rule, error) {
+	what := fmt.Sprintf("rule %d", i+1)
+	ru := rule{line: item.Line}
+	pairs, err := p.mapping(item, what, "a mapping with channel and conditions")
+	if err != nil {
+		return ru, err
+	}
+	for _, kv := range pairs {
+		if kv.key == "channel" {
+			if ru.channel, err = p.ruleChannel(r, kv.valueNode, what); err != nil {
+				return ru, err
+			}
+			continue
+		}
+		f, ok := fieldByName(kv.key)
+		if !ok {
+			return ru, p.errf(kv.keyNode.Line, "%s: unknown field %q (want channel, %s)", what, kv.key, strings.Join(fieldNames[:], ", "))
+		}
+		c, err := p.condition(f, kv.valueNode, what+": "+kv.key, lists)
+		if err != nil {
+			return ru, err
+		}
+		ru.conds = append(ru.conds, c)
+	}
+	if ru.channel == "" {
+		return ru, p.errf(item.Line, "%s: no channel", what)
+	}
+	switch {
+	case len(ru.conds) == 0 && !last:
+		return ru, p.errf(item.Line, "%s: no conditions; only the last rule may be an unconditional fallback", what)
+	case len(ru.conds) > 0 && last:
+		return ru, p.errf(item.Line, "%s: the last rule must be a fallback without conditions, so that every touchpoint gets a channel", what)
+	}
+	sort.SliceStable(ru.conds, func(a, b int) bool { return ru.conds[a].cost() < ru.conds[b].cost() })
+	ru.filter()
+	return ru, nil
+}
+
 func (p *parser) ruleChannel(r *Rules, n *yaml.Node, what string) (string, error) {
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
 		return "", p.errf(n.Line, "%s: channel: want a channel id, got %s", what, kindName(n))

@@ -224,7 +224,7 @@ func ParseRules(name string, data []byte) (*Rules, error) {
 	}
 	if len(errs) > 0 {
 		// The blocklist is checked against valid types and region only.
-		return nil, errs
+		return nil, errs.Err()
 	}
 	r.index()
 	if blocklistNode != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -63,11 +64,25 @@ func Flatten(err error) []error {
 	return out
 }
 
-// Err returns the list as an error, or nil when it is empty.
+// Err returns the list as an error, or nil when it is empty. The errors
+// of each file come in the order of their lines; the files keep their
+// order.
 func (l List) Err() error {
 	if len(l) == 0 {
 		return nil
 	}
+	order := map[string]int{}
+	for _, e := range l {
+		if _, ok := order[e.File]; !ok {
+			order[e.File] = len(order)
+		}
+	}
+	sort.SliceStable(l, func(i, j int) bool {
+		if fi, fj := order[l[i].File], order[l[j].File]; fi != fj {
+			return fi < fj
+		}
+		return l[i].Line < l[j].Line
+	})
 	return l
 }
 

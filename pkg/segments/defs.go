@@ -186,7 +186,7 @@ func ParseDefinitions(name string, data []byte) (*Definitions, error) {
 	}
 	if segmentNodes == nil {
 		errs.Add(name, pipefile.Errorf(name, root.Line, "no segments defined"))
-		return nil, errs
+		return nil, errs.Err()
 	}
 	if d.env, err = newEnv(nil); err != nil {
 		return nil, err
@@ -196,7 +196,7 @@ func ParseDefinitions(name string, data []byte) (*Definitions, error) {
 	}
 	errs.Add(name, d.parseSegments(name, segmentNodes))
 	if len(errs) > 0 {
-		return nil, errs
+		return nil, errs.Err()
 	}
 	d.finish()
 	return d, nil

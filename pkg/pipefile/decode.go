@@ -193,7 +193,7 @@ func yamlFields(t reflect.Type) map[string]reflect.Type {
 	out := map[string]reflect.Type{}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		if !f.IsExported() {
+		if !f.IsExported() && !f.Anonymous {
 			continue
 		}
 		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
@@ -232,6 +232,8 @@ func KeyLines(n *yaml.Node) map[string]int {
 		n = Deref(n)
 		switch {
 		case n == nil:
+		case n.Kind == yaml.DocumentNode && len(n.Content) == 1:
+			visit(n.Content[0], path)
 		case n.Kind == yaml.MappingNode:
 			for i := 0; i+1 < len(n.Content); i += 2 {
 				k := Join(path, Deref(n.Content[i]).Value)

@@ -1,5 +1,10 @@
-// Package pipefile reads the declarative files of the pipelines directory:
-// YAML documents whose errors name the file, the line and the reason.
+// Package pipefile is touchline's kit for its configuration files, the
+// declarative files of the pipelines directory and touchline.yaml: YAML
+// nodes whose errors name the file, the line of the key or value they are
+// about and the reason (ConfigError), all the errors of a file collected
+// (List), durations with days and weeks (ParseDuration), decoding into Go
+// structs with unknown keys refused (Decode), and the collected,
+// key-named checks of a configuration section (Checks).
 package pipefile
 
 import (
@@ -11,7 +16,8 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// ConfigError is an error in a pipeline file, with its place.
+// ConfigError is an error in a configuration or pipelines file, with its
+// place: the one file:line error type of touchline.
 type ConfigError struct {
 	// File is the path or name of the file.
 	File string

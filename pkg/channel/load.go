@@ -65,21 +65,13 @@ type pair struct {
 // mapping returns the pairs of mapping node n, rejecting other kinds and
 // duplicate keys. what names n in errors ("rule 3").
 func (p *parser) mapping(n *yaml.Node, what, want string) ([]pair, error) {
-	if n.Kind != yaml.MappingNode {
-		return nil, p.errf(n.Line, "%s: want %s, got %s", what, want, kindName(n))
+	kvs, err := pipefile.Mapping(p.file, n, what, want)
+	if err != nil {
+		return nil, err
 	}
-	pairs := make([]pair, 0, len(n.Content)/2)
-	seen := make(map[string]int, len(n.Content)/2)
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := pipefile.Deref(n.Content[i]), pipefile.Deref(n.Content[i+1])
-		if k.Kind != yaml.ScalarNode {
-			return nil, p.errf(k.Line, "%s: keys must be strings", what)
-		}
-		if first, dup := seen[k.Value]; dup {
-			return nil, p.errf(k.Line, "%s: duplicate key %q (first on line %d)", what, k.Value, first)
-		}
-		seen[k.Value] = k.Line
-		pairs = append(pairs, pair{k.Value, k, v})
+	pairs := make([]pair, len(kvs))
+	for i, kv := range kvs {
+		pairs[i] = pair{kv[0].Value, kv[0], kv[1]}
 	}
 	return pairs, nil
 }
@@ -91,32 +83,17 @@ func (p *parser) scalars(n *yaml.Node, what string, single bool) ([]*yaml.Node, 
 		return []*yaml.Node{n}, nil
 	}
 	if n.Kind != yaml.SequenceNode {
-		return nil, p.errf(n.Line, "%s: want a list of strings, got %s", what, kindName(n))
+		return nil, p.errf(n.Line, "%s: want a list of strings, got %s", what, pipefile.KindName(n))
 	}
 	out := make([]*yaml.Node, 0, len(n.Content))
 	for _, e := range n.Content {
 		e = pipefile.Deref(e)
 		if e.Kind != yaml.ScalarNode || e.Tag == "!!null" {
-			return nil, p.errf(e.Line, "%s: want a string, got %s", what, kindName(e))
+			return nil, p.errf(e.Line, "%s: want a string, got %s", what, pipefile.KindName(e))
 		}
 		out = append(out, e)
 	}
 	return out, nil
-}
-
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		if n.Tag == "!!null" {
-			return "nothing"
-		}
-		return fmt.Sprintf("%q", n.Value)
-	}
-	return "nothing"
 }
 
 func (p *parser) parse(data []byte) (*Rules, error) {
@@ -178,7 +155,7 @@ func (p *parser) parse(data []byte) (*Rules, error) {
 // channels reads the taxonomy into r.channels and r.names.
 func (p *parser) channels(r *Rules, n *yaml.Node) error {
 	if n.Kind != yaml.SequenceNode || len(n.Content) == 0 {
-		return p.errf(n.Line, "channels: want a non-empty list of channels, got %s", kindName(n))
+		return p.errf(n.Line, "channels: want a non-empty list of channels, got %s", pipefile.KindName(n))
 	}
 	// taken remembers which channel (and line) claimed each normalised name.
 	type claim struct {
@@ -206,7 +183,7 @@ func (p *parser) channels(r *Rules, n *yaml.Node) error {
 				idNode = kv.valueNode
 			case "description":
 				if kv.valueNode.Kind != yaml.ScalarNode {
-					return p.errf(kv.valueNode.Line, "%s: description: want a string, got %s", what, kindName(kv.valueNode))
+					return p.errf(kv.valueNode.Line, "%s: description: want a string, got %s", what, pipefile.KindName(kv.valueNode))
 				}
 				c.Description = strings.TrimSpace(kv.valueNode.Value)
 			case "aliases":
@@ -219,7 +196,7 @@ func (p *parser) channels(r *Rules, n *yaml.Node) error {
 			return p.errf(item.Line, "%s: no id", what)
 		}
 		if idNode.Kind != yaml.ScalarNode || !namePattern.MatchString(idNode.Value) {
-			return p.errf(idNode.Line, "%s: id %s must be lower-case letters, digits and underscores, starting with a letter", what, kindName(idNode))
+			return p.errf(idNode.Line, "%s: id %s must be lower-case letters, digits and underscores, starting with a letter", what, pipefile.KindName(idNode))
 		}
 		c.ID = idNode.Value
 		if prev, dup := taken[c.ID]; dup {
@@ -327,7 +304,7 @@ func (p *parser) internalHosts(r *Rules, n *yaml.Node) error {
 // rules compiles the rules into r.rules.
 func (p *parser) rules(r *Rules, n *yaml.Node, lists map[string]*hostList) error {
 	if n.Kind != yaml.SequenceNode || len(n.Content) == 0 {
-		return p.errf(n.Line, "no rules: want a non-empty list of rules, got %s", kindName(n))
+		return p.errf(n.Line, "no rules: want a non-empty list of rules, got %s", pipefile.KindName(n))
 	}
 	var errs pipefile.List
 	for i, item := range n.Content {
@@ -383,7 +360,7 @@ func (p *parser) rule(r *Rules, item *yaml.Node, i int, last bool, lists map[str
 
 func (p *parser) ruleChannel(r *Rules, n *yaml.Node, what string) (string, error) {
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		return "", p.errf(n.Line, "%s: channel: want a channel id, got %s", what, kindName(n))
+		return "", p.errf(n.Line, "%s: channel: want a channel id, got %s", what, pipefile.KindName(n))
 	}
 	for _, c := range r.channels {
 		if c.ID == n.Value {
@@ -462,7 +439,7 @@ func (p *parser) condition(f field, n *yaml.Node, what string, lists map[string]
 			}
 		case "matches":
 			if v.Kind != yaml.ScalarNode || v.Tag == "!!null" {
-				return c, p.errf(v.Line, "%s: want a regular expression, got %s", op, kindName(v))
+				return c, p.errf(v.Line, "%s: want a regular expression, got %s", op, pipefile.KindName(v))
 			}
 			re, err := compileFolded(v.Value)
 			if err != nil {
@@ -489,7 +466,7 @@ func (p *parser) condition(f field, n *yaml.Node, what string, lists map[string]
 		case "absent":
 			var absent bool
 			if v.Kind != yaml.ScalarNode || v.Tag != "!!bool" || v.Decode(&absent) != nil {
-				return c, p.errf(v.Line, "%s: want true or false, got %s", op, kindName(v))
+				return c, p.errf(v.Line, "%s: want true or false, got %s", op, pipefile.KindName(v))
 			}
 			c.presence = -1
 			if absent {

@@ -116,3 +116,27 @@ func TestChecksCollectEverySettingWithItsKey(t *testing.T) {
 		t.Error("no failed check, but an error")
 	}
 }
+
+// TestPairsRefusesWhatIsNoMapping: the one mapping reader of the loaders
+// refuses other kinds, keys that are not strings and duplicate keys, at
+// their lines.
+func TestPairsRefusesWhatIsNoMapping(t *testing.T) {
+	for src, want := range map[string]string{
+		"- a\n":                 "f.yaml:1: top: want a mapping, got a list",
+		"a: 1\n? [b]\n: 2\n":    "f.yaml:2: top: keys must be strings",
+		"a: 1\nb: 2\na: 3\n":    `f.yaml:3: top: duplicate key "a" (first on line 1)`,
+		"x: &v {a: 1}\ny: *v\n": "",
+	} {
+		root, err := Document("f.yaml", []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		if _, err := Pairs("f.yaml", root, "top"); err != nil {
+			got = err.Error()
+		}
+		if got != want {
+			t.Errorf("%q: got %q, want %q", src, got, want)
+		}
+	}
+}

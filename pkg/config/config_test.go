@@ -108,7 +108,7 @@ func TestAllErrorsAreReported(t *testing.T) {
 		"F:3: clickhouse: invalid clickhouse config: max_open_conns must be at least 1",
 		"F:5: ingest: invalid ingest config: batch_size must be at least 1",
 		"F:6: ingest: invalid ingest config: workers must be at least 1",
-		`F:7: log: log level "loud": want debug, info, warn or error`,
+		`F:8: log: log level "loud": want debug, info, warn or error`,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("invalid settings:\n got %q\nwant %q", got, want)

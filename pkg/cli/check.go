@@ -54,9 +54,11 @@ func newCheckCommand(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var problems pipefile.List
 			cfg, err := g.assemble(cmd)
-			problems.Add(g.configFile, err)
+			// The file's errors name it; those of the flags and the
+			// environment name their flag or variable.
+			problems.Add("", err)
 			if err == nil {
-				problems.Add(g.configFile, cfg.Validate())
+				problems.Add("", cfg.Validate())
 			}
 			for _, f := range pipelinesFiles {
 				path := filepath.Join(cfg.Pipelines, f.name)

@@ -89,3 +89,18 @@ func TestCheckReportsMissingRequiredFiles(t *testing.T) {
 		t.Fatalf("got %v, %q; want %q", err, stderr, want)
 	}
 }
+
+// TestCheckNamesTheFlagOrVariableOfAnError: a bad flag or environment
+// variable is reported by its name, not as the config file's.
+func TestCheckNamesTheFlagOrVariableOfAnError(t *testing.T) {
+	t.Setenv("TOUCHLINE_KAFKA_TLS", "maybe")
+	_, stderr, err := runCheck(t, "", "--pipelines", "../../pipelines")
+	if want := "environment: TOUCHLINE_KAFKA_TLS: TOUCHLINE_KAFKA_TLS=\"maybe\" is not a boolean\n"; !errors.Is(err, errCheckFailed) || stderr != want {
+		t.Errorf("environment: %v, %q; want %q", err, stderr, want)
+	}
+	t.Setenv("TOUCHLINE_KAFKA_TLS", "")
+	_, stderr, err = runCheck(t, "", "--pipelines", "../../pipelines", "--clickhouse-dsn", "mysql://x")
+	if !errors.Is(err, errCheckFailed) || !strings.HasPrefix(stderr, "--clickhouse-dsn: ") || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("flag: %v, %q; want one error naming --clickhouse-dsn", err, stderr)
+	}
+}

@@ -58,9 +58,11 @@ func (g *globals) load(cmd *cobra.Command) (config.Config, error) {
 
 // assemble reads the configuration file and the environment and applies
 // the flags set on cmd, without validating the result. The flags apply
-// even when the file has errors, which it returns with the result.
+// even when the file or another flag has errors, which it returns with the
+// result.
 func (g *globals) assemble(cmd *cobra.Command) (config.Config, error) {
 	cfg, loadErr := config.Load(g.configFile)
+	var flagErr error
 	f := cmd.Flags()
 	if f.Changed("brokers") {
 		cfg.Kafka.Brokers = g.brokers
@@ -70,7 +72,7 @@ func (g *globals) assemble(cmd *cobra.Command) (config.Config, error) {
 	}
 	if f.Changed("clickhouse-dsn") {
 		if err := cfg.ClickHouse.ApplyDSN(g.clickhouseDSN); err != nil {
-			return cfg, errors.Join(loadErr, fmt.Errorf("--clickhouse-dsn: %w", err))
+			flagErr = fmt.Errorf("--clickhouse-dsn: %w", err)
 		}
 	}
 	if f.Changed("clickhouse-addr") {
@@ -91,7 +93,7 @@ func (g *globals) assemble(cmd *cobra.Command) (config.Config, error) {
 	if f.Changed("http-addr") {
 		cfg.HTTPAddr = g.httpAddr
 	}
-	return cfg, loadErr
+	return cfg, errors.Join(loadErr, flagErr)
 }
 
 // setup loads the configuration and builds the logger.

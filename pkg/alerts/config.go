@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"time"
+
+	"github.com/touchline-io/touchline/pkg/pipefile"
 )
 
 // Config configures the alerts service (the alerts section of
@@ -57,35 +59,24 @@ func DefaultConfig() Config {
 // ErrConfig reports an invalid setting.
 var ErrConfig = errors.New("invalid alerts config")
 
-// Validate reports the first invalid setting, wrapping ErrConfig.
+// Validate reports every invalid setting, each wrapping ErrConfig and
+// naming its key (pipefile.Key).
 func (c Config) Validate() error {
-	switch {
-	case c.Tick < 100*time.Millisecond:
-		return fmt.Errorf("%w: tick must be at least 100ms", ErrConfig)
-	case c.MaxAttempts < 1:
-		return fmt.Errorf("%w: max_attempts must be at least 1", ErrConfig)
-	case c.RetryBackoff <= 0 || c.RetryBackoffMax < c.RetryBackoff:
-		return fmt.Errorf("%w: retry_backoff must be positive and at most retry_backoff_max", ErrConfig)
-	}
+	ch := pipefile.NewChecks(ErrConfig)
+	ch.Check(c.Tick < 100*time.Millisecond, "tick", "tick must be at least 100ms")
+	ch.Check(c.MaxAttempts < 1, "max_attempts", "max_attempts must be at least 1")
+	ch.Check(c.RetryBackoff <= 0 || c.RetryBackoffMax < c.RetryBackoff, "retry_backoff", "retry_backoff must be positive and at most retry_backoff_max")
 	names := map[string]bool{}
 	for i, w := range c.Webhooks {
-		name := w.name(i)
-		if names[name] {
-			return fmt.Errorf("%w: webhook %d: duplicate name %q", ErrConfig, i+1, name)
-		}
+		name, key := w.name(i), fmt.Sprintf("webhooks.%d.", i+1)
+		ch.Check(names[name], key+"name", "webhook %d: duplicate name %q", i+1, name)
 		names[name] = true
 		u, err := url.Parse(w.URL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("%w: webhook %s: url %q is not an http(s) URL", ErrConfig, name, w.URL)
-		}
-		if w.Format != "" && w.Format != FormatJSON && w.Format != FormatSlack {
-			return fmt.Errorf("%w: webhook %s: format %q: want json or slack", ErrConfig, name, w.Format)
-		}
-		if w.Timeout < 0 {
-			return fmt.Errorf("%w: webhook %s: timeout is negative", ErrConfig, name)
-		}
+		ch.Check(err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "", key+"url", "webhook %s: url %q is not an http(s) URL", name, w.URL)
+		ch.Check(w.Format != "" && w.Format != FormatJSON && w.Format != FormatSlack, key+"format", "webhook %s: format %q: want json or slack", name, w.Format)
+		ch.Check(w.Timeout < 0, key+"timeout", "webhook %s: timeout is negative", name)
 	}
-	return nil
+	return ch.Err()
 }
 
 // name returns the name of the i-th webhook.

@@ -213,25 +213,33 @@ func ParseRules(name string, data []byte) (*Rules, error) {
 		return nil, err
 	}
 	seen := map[string]int{}
+	var errs pipefile.List
 	for _, kv := range top {
 		if kv[0].Value != "rules" {
-			return nil, pipefile.Errorf(name, kv[0].Line, "unknown key %q: want rules", kv[0].Value)
+			errs.Add(name, pipefile.Errorf(name, kv[0].Line, "unknown key %q: want rules", kv[0].Value))
+			continue
 		}
 		if kv[1].Kind != yaml.SequenceNode {
-			return nil, pipefile.Errorf(name, kv[1].Line, "rules: want a list of rules")
+			errs.Add(name, pipefile.Errorf(name, kv[1].Line, "rules: want a list of rules"))
+			continue
 		}
 		for i, n := range kv[1].Content {
 			n = pipefile.Deref(n)
 			r, err := parseRule(name, n, i+1)
 			if err != nil {
-				return nil, err
+				errs.Add(name, err)
+				continue
 			}
 			if first, dup := seen[r.Name]; dup {
-				return nil, pipefile.Errorf(name, n.Line, "rule %q: duplicate name (first on line %d)", r.Name, first)
+				errs.Add(name, pipefile.Errorf(name, n.Line, "rule %q: duplicate name (first on line %d)", r.Name, first))
+				continue
 			}
 			seen[r.Name] = n.Line
 			rules.Rules = append(rules.Rules, r)
 		}
+	}
+	if len(errs) > 0 {
+		return nil, errs.Err()
 	}
 	return rules, nil
 }
@@ -253,10 +261,12 @@ func parseRule(file string, n *yaml.Node, index int) (*Rule, error) {
 	if err != nil {
 		return nil, err
 	}
+	var errs pipefile.List
 	for _, kv := range pairs {
-		if err := p.set(kv[0], kv[1]); err != nil {
-			return nil, err
-		}
+		errs.Add(file, p.set(kv[0], kv[1]))
+	}
+	if len(errs) > 0 {
+		return nil, errs // what check would say next follows from these
 	}
 	if err := p.check(n); err != nil {
 		return nil, err
@@ -282,7 +292,7 @@ func (p *ruleParser) duration(k, v *yaml.Node) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	d, err := analytics.ParseDuration(s)
+	d, err := pipefile.ParseDuration(s)
 	if err != nil {
 		return 0, p.errorf(v, "%s: %v", k.Value, err)
 	}

@@ -97,3 +97,32 @@ func TestBadRulesAreRefusedWithFileLineAndReason(t *testing.T) {
 		})
 	}
 }
+
+// TestParseRulesReportsEveryError: every problem of the file comes out at
+// once, each at its line; a valid rule between broken ones is no error.
+func TestParseRulesReportsEveryError(t *testing.T) {
+	src := "rules:\n" +
+		"  - name: low-roas\n" +
+		"    kpi: roas\n" +
+		"    scope: channel\n" +
+		"    window: 7d\n" +
+		"    every: soon\n" +
+		"    threshold: {below: lots}\n" +
+		"  - name: low-ctr\n" +
+		"    kpi: ctr\n" +
+		"    window: 1h\n" +
+		"    threshold: {below: 0.01}\n" +
+		"  - name: x\n" +
+		"    kpi: roaz\n" +
+		"colour: red\n"
+	_, err := ParseRules("a.yaml", []byte(src))
+	want := []string{
+		`a.yaml:6: rule "low-roas": every: duration "soon": want e.g. 30d, 2w, 36h or 90m`,
+		`a.yaml:7: rule "low-roas": below: "lots" is not a number`,
+		`a.yaml:13: rule "x": kpi: unknown value "roaz": want one of spend, impressions, clicks, ctr, conversions, cvr, cpa, cac, revenue, roas, romi, events, no_data`,
+		`a.yaml:14: unknown key "colour": want rules`,
+	}
+	if err == nil || err.Error() != strings.Join(want, "\n") {
+		t.Fatalf("got:\n%v\nwant:\n%s", err, strings.Join(want, "\n"))
+	}
+}

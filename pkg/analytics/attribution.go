@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/touchline-io/touchline/pkg/pipefile"
 )
 
 // Model is a multi-touch attribution model: how a conversion's credit is
@@ -180,15 +182,6 @@ GROUP BY ` + keys + `
 ORDER BY revenue DESC, spend DESC, ` + keys, nil
 }
 
-// FormatDuration renders whole days as such ("30d"), anything else as Go
-// does ("36h0m0s").
-func FormatDuration(d time.Duration) string {
-	if d > 0 && d%(24*time.Hour) == 0 {
-		return strconv.FormatInt(int64(d/(24*time.Hour)), 10) + "d"
-	}
-	return d.String()
-}
-
 func groupKeys(byCampaign bool) string {
 	if byCampaign {
 		return "channel, campaign"
@@ -208,7 +201,7 @@ func (q AttributionQuery) header(title string) string {
 	return fmt.Sprintf(`-- %s, model %s: conversions (%s) in [%s, %s),
 -- touches (%s) within %s before each conversion; time decay half-life %s.
 `, title, a.Model, a.ConversionType, q.Range.From.UTC().Format(time.RFC3339), q.Range.To.UTC().Format(time.RFC3339),
-		strings.Join(a.TouchTypes, ", "), FormatDuration(a.Lookback), FormatDuration(a.HalfLife))
+		strings.Join(a.TouchTypes, ", "), pipefile.FormatDuration(a.Lookback), pipefile.FormatDuration(a.HalfLife))
 }
 
 // credits renders a subquery with one row per (conversion, credited touch):

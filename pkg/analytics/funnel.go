@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/touchline-io/touchline/pkg/pipefile"
 )
 
 // Fields are the touchpoint columns a funnel step can filter on and a funnel
@@ -239,7 +241,7 @@ FROM
 )
 ARRAY JOIN step_rows AS step_row, arrayEnumerate(step_rows) AS step
 ORDER BY %sstep`,
-		strings.Join(stepNames(q.Steps), " -> "), q.Range.From.UTC().Format(time.RFC3339), q.Range.To.UTC().Format(time.RFC3339), FormatDuration(q.Window),
+		strings.Join(stepNames(q.Steps), " -> "), q.Range.From.UTC().Format(time.RFC3339), q.Range.To.UTC().Format(time.RFC3339), pipefile.FormatDuration(q.Window),
 		bdOut, strings.Join(names, ", "),
 		bdKey,
 		bdKey,

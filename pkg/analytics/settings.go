@@ -1,13 +1,8 @@
 package analytics
 
 import (
-	"errors"
 	"fmt"
 	"os"
-	"regexp"
-	"strconv"
-	"strings"
-	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -45,11 +40,15 @@ func ParseAttribution(name string, data []byte) (Attribution, error) {
 	if err != nil {
 		return a, err
 	}
+	var errs pipefile.List
 	for _, kv := range settings {
 		k, v := kv[0], kv[1]
 		if err := setAttribution(&a, k.Value, v); err != nil {
-			return a, pipefile.Errorf(name, v.Line, "%s: %v", k.Value, err)
+			errs.Add(name, pipefile.Errorf(name, v.Line, "%s: %v", k.Value, err))
 		}
+	}
+	if len(errs) > 0 {
+		return a, errs.Err()
 	}
 	if err := a.Validate(); err != nil {
 		return a, pipefile.Errorf(name, root.Line, "%v", err)
@@ -78,11 +77,11 @@ func setAttribution(a *Attribution, key string, v *yaml.Node) error {
 		a.TouchTypes = types
 	case "lookback":
 		if s, err = scalar(); err == nil {
-			a.Lookback, err = ParseDuration(s)
+			a.Lookback, err = pipefile.ParseDuration(s)
 		}
 	case "half_life":
 		if s, err = scalar(); err == nil {
-			a.HalfLife, err = ParseDuration(s)
+			a.HalfLife, err = pipefile.ParseDuration(s)
 		}
 	case "model":
 		if s, err = scalar(); err == nil {
@@ -92,59 +91,4 @@ func setAttribution(a *Attribution, key string, v *yaml.Node) error {
 		return fmt.Errorf("unknown setting (want conversion_type, touch_types, lookback, half_life or model)")
 	}
 	return err
-}
-
-// MaxDuration is the longest duration ParseDuration accepts: 100 years,
-// 36500d. ClickHouse's DateTime spans 1970 to 2106, so no window, lookback
-// or half-life longer than that can mean anything, and a count of days much
-// larger would wrap around time.Duration's 292 years.
-const MaxDuration = 36500 * 24 * time.Hour
-
-// durationUnits are the units ParseDuration reads beyond time.ParseDuration's.
-var durationUnits = []struct {
-	suffix, name string
-	unit         time.Duration
-}{{"d", "days", 24 * time.Hour}, {"w", "weeks", 7 * 24 * time.Hour}}
-
-// ParseDuration reads a duration as time.ParseDuration does, and also in
-// whole days or weeks: "30d", "2w". It refuses negative durations and those
-// longer than MaxDuration. Every duration of the pipelines files, the
-// segment definitions and the CLI's flags goes through it.
-func ParseDuration(s string) (time.Duration, error) {
-	for _, u := range durationUnits {
-		n, ok := strings.CutSuffix(s, u.suffix)
-		if !ok {
-			continue
-		}
-		k, err := strconv.ParseInt(n, 10, 64)
-		if errors.Is(err, strconv.ErrRange) || err == nil && k > int64(MaxDuration/u.unit) {
-			return 0, tooLong(s)
-		}
-		if err != nil || k < 0 {
-			return 0, fmt.Errorf("duration %q: want a whole number of %s, or a Go duration like 36h", s, u.name)
-		}
-		return time.Duration(k) * u.unit, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil && strings.Contains(err.Error(), "invalid duration") && validDurationSyntax.MatchString(s) {
-		return 0, tooLong(s)
-	}
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("duration %q: want e.g. 30d, 2w, 36h or 90m", s)
-	}
-	if d > MaxDuration {
-		return 0, tooLong(s)
-	}
-	return d, nil
-}
-
-// validDurationSyntax matches what time.ParseDuration reads, so that its
-// overflow errors can be told from syntax errors.
-var validDurationSyntax = regexp.MustCompile(`^[-+]?([0-9]*(\.[0-9]*)?(ns|us|µs|μs|ms|s|m|h))+$`)
-
-// ErrDurationRange is the error of a duration longer than MaxDuration.
-var ErrDurationRange = fmt.Errorf("out of range: the longest is %s (100 years)", FormatDuration(MaxDuration))
-
-func tooLong(s string) error {
-	return fmt.Errorf("duration %q is %w", s, ErrDurationRange)
 }

@@ -54,32 +54,14 @@ func TestParseAttributionErrorsNameFileAndLine(t *testing.T) {
 	}
 }
 
-func TestParseDuration(t *testing.T) {
-	for in, want := range map[string]time.Duration{"30d": 30 * 24 * time.Hour, "2w": 14 * 24 * time.Hour, "36h": 36 * time.Hour, "90m": 90 * time.Minute} {
-		if got, err := ParseDuration(in); err != nil || got != want {
-			t.Errorf("ParseDuration(%q) = %s, %v; want %s", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"", "d", "-1d", "1.5d", "-2h", "week"} {
-		if _, err := ParseDuration(in); err == nil {
-			t.Errorf("ParseDuration(%q) accepted", in)
-		}
-	}
-}
-
-// TestParseDurationRefusesOutOfRange: a count of days or weeks, or a Go
-// duration, beyond 100 years is refused rather than wrapped around (213504d
-// used to become 25m26s).
-func TestParseDurationRefusesOutOfRange(t *testing.T) {
-	for in, want := range map[string]time.Duration{"36500d": MaxDuration, "5214w": 5214 * 7 * 24 * time.Hour, "876000h": MaxDuration} {
-		if got, err := ParseDuration(in); err != nil || got != want {
-			t.Errorf("ParseDuration(%q) = %s, %v; want %s", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"213504d", "36501d", "5215w", "876001h", "30500w", "9223372036854775807ns",
-		"99999999999999999999d", "2562048h", "3000000h"} {
-		if d, err := ParseDuration(in); err == nil || !strings.Contains(err.Error(), "out of range: the longest is 36500d") {
-			t.Errorf("ParseDuration(%q) = %s, %v; want an out-of-range error", in, d, err)
-		}
+// TestParseAttributionReportsEveryError: every bad setting comes out at
+// once, each at its line.
+func TestParseAttributionReportsEveryError(t *testing.T) {
+	_, err := ParseAttribution("a.yaml", []byte("model: u_shaped\nlookback: 30 days\nhalf_life: 1d\nmodle: x\n"))
+	want := "a.yaml:1: model: unknown attribution model \"u_shaped\": want one of first_touch, last_touch, last_non_direct, linear, position_based, time_decay" +
+		"\na.yaml:2: lookback: duration \"30 days\": want e.g. 30d, 2w, 36h or 90m" +
+		"\na.yaml:4: modle: unknown setting (want conversion_type, touch_types, lookback, half_life or model)"
+	if err == nil || err.Error() != want {
+		t.Fatalf("got:\n%v\nwant:\n%s", err, want)
 	}
 }

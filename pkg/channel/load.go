@@ -65,21 +65,13 @@ type pair struct {
 // mapping returns the pairs of mapping node n, rejecting other kinds and
 // duplicate keys. what names n in errors ("rule 3").
 func (p *parser) mapping(n *yaml.Node, what, want string) ([]pair, error) {
-	if n.Kind != yaml.MappingNode {
-		return nil, p.errf(n.Line, "%s: want %s, got %s", what, want, kindName(n))
+	kvs, err := pipefile.Mapping(p.file, n, what, want)
+	if err != nil {
+		return nil, err
 	}
-	pairs := make([]pair, 0, len(n.Content)/2)
-	seen := make(map[string]int, len(n.Content)/2)
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := pipefile.Deref(n.Content[i]), pipefile.Deref(n.Content[i+1])
-		if k.Kind != yaml.ScalarNode {
-			return nil, p.errf(k.Line, "%s: keys must be strings", what)
-		}
-		if first, dup := seen[k.Value]; dup {
-			return nil, p.errf(k.Line, "%s: duplicate key %q (first on line %d)", what, k.Value, first)
-		}
-		seen[k.Value] = k.Line
-		pairs = append(pairs, pair{k.Value, k, v})
+	pairs := make([]pair, len(kvs))
+	for i, kv := range kvs {
+		pairs[i] = pair{kv[0].Value, kv[0], kv[1]}
 	}
 	return pairs, nil
 }
@@ -91,32 +83,17 @@ func (p *parser) scalars(n *yaml.Node, what string, single bool) ([]*yaml.Node, 
 		return []*yaml.Node{n}, nil
 	}
 	if n.Kind != yaml.SequenceNode {
-		return nil, p.errf(n.Line, "%s: want a list of strings, got %s", what, kindName(n))
+		return nil, p.errf(n.Line, "%s: want a list of strings, got %s", what, pipefile.KindName(n))
 	}
 	out := make([]*yaml.Node, 0, len(n.Content))
 	for _, e := range n.Content {
 		e = pipefile.Deref(e)
 		if e.Kind != yaml.ScalarNode || e.Tag == "!!null" {
-			return nil, p.errf(e.Line, "%s: want a string, got %s", what, kindName(e))
+			return nil, p.errf(e.Line, "%s: want a string, got %s", what, pipefile.KindName(e))
 		}
 		out = append(out, e)
 	}
 	return out, nil
-}
-
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		if n.Tag == "!!null" {
-			return "nothing"
-		}
-		return fmt.Sprintf("%q", n.Value)
-	}
-	return "nothing"
 }
 
 func (p *parser) parse(data []byte) (*Rules, error) {
@@ -131,6 +108,7 @@ func (p *parser) parse(data []byte) (*Rules, error) {
 	if err != nil {
 		return nil, err
 	}
+	var errs pipefile.List
 	var channels, lists, internal, rules *pair
 	for i := range top {
 		switch kv := &top[i]; kv.key {
@@ -143,32 +121,33 @@ func (p *parser) parse(data []byte) (*Rules, error) {
 		case "rules":
 			rules = kv
 		default:
-			return nil, p.errf(kv.keyNode.Line, "unknown key %q (want channels, lists, internal_hosts or rules)", kv.key)
+			errs.Add(p.file, p.errf(kv.keyNode.Line, "unknown key %q (want channels, lists, internal_hosts or rules)", kv.key))
 		}
 	}
 	r := &Rules{names: map[string]string{}, internal: map[string]struct{}{}}
 	if channels == nil {
-		return nil, p.errf(root.Line, "no channels: the file must define the channel taxonomy")
-	}
-	if err := p.channels(r, channels.valueNode); err != nil {
-		return nil, err
+		errs.Add(p.file, p.errf(root.Line, "no channels: the file must define the channel taxonomy"))
+	} else {
+		errs.Add(p.file, p.channels(r, channels.valueNode))
 	}
 	named := map[string]*hostList{}
 	if lists != nil {
 		if named, err = p.lists(lists.valueNode); err != nil {
-			return nil, err
+			errs.Add(p.file, err)
 		}
 	}
 	if internal != nil {
-		if err := p.internalHosts(r, internal.valueNode); err != nil {
-			return nil, err
-		}
+		errs.Add(p.file, p.internalHosts(r, internal.valueNode))
 	}
-	if rules == nil {
-		return nil, p.errf(root.Line, "no rules: the file must define at least the fallback rule")
+	switch {
+	case rules == nil:
+		errs.Add(p.file, p.errf(root.Line, "no rules: the file must define at least the fallback rule"))
+	case len(errs) == 0:
+		// The rules name channels and lists: checked once those are valid.
+		errs.Add(p.file, p.rules(r, rules.valueNode, named))
 	}
-	if err := p.rules(r, rules.valueNode, named); err != nil {
-		return nil, err
+	if len(errs) > 0 {
+		return nil, errs.Err()
 	}
 	return r, nil
 }
@@ -176,7 +155,7 @@ func (p *parser) parse(data []byte) (*Rules, error) {
 // channels reads the taxonomy into r.channels and r.names.
 func (p *parser) channels(r *Rules, n *yaml.Node) error {
 	if n.Kind != yaml.SequenceNode || len(n.Content) == 0 {
-		return p.errf(n.Line, "channels: want a non-empty list of channels, got %s", kindName(n))
+		return p.errf(n.Line, "channels: want a non-empty list of channels, got %s", pipefile.KindName(n))
 	}
 	// taken remembers which channel (and line) claimed each normalised name.
 	type claim struct {
@@ -204,7 +183,7 @@ func (p *parser) channels(r *Rules, n *yaml.Node) error {
 				idNode = kv.valueNode
 			case "description":
 				if kv.valueNode.Kind != yaml.ScalarNode {
-					return p.errf(kv.valueNode.Line, "%s: description: want a string, got %s", what, kindName(kv.valueNode))
+					return p.errf(kv.valueNode.Line, "%s: description: want a string, got %s", what, pipefile.KindName(kv.valueNode))
 				}
 				c.Description = strings.TrimSpace(kv.valueNode.Value)
 			case "aliases":
@@ -217,7 +196,7 @@ func (p *parser) channels(r *Rules, n *yaml.Node) error {
 			return p.errf(item.Line, "%s: no id", what)
 		}
 		if idNode.Kind != yaml.ScalarNode || !namePattern.MatchString(idNode.Value) {
-			return p.errf(idNode.Line, "%s: id %s must be lower-case letters, digits and underscores, starting with a letter", what, kindName(idNode))
+			return p.errf(idNode.Line, "%s: id %s must be lower-case letters, digits and underscores, starting with a letter", what, pipefile.KindName(idNode))
 		}
 		c.ID = idNode.Value
 		if prev, dup := taken[c.ID]; dup {
@@ -325,55 +304,63 @@ func (p *parser) internalHosts(r *Rules, n *yaml.Node) error {
 // rules compiles the rules into r.rules.
 func (p *parser) rules(r *Rules, n *yaml.Node, lists map[string]*hostList) error {
 	if n.Kind != yaml.SequenceNode || len(n.Content) == 0 {
-		return p.errf(n.Line, "no rules: want a non-empty list of rules, got %s", kindName(n))
+		return p.errf(n.Line, "no rules: want a non-empty list of rules, got %s", pipefile.KindName(n))
 	}
+	var errs pipefile.List
 	for i, item := range n.Content {
-		item = pipefile.Deref(item)
-		what := fmt.Sprintf("rule %d", i+1)
-		pairs, err := p.mapping(item, what, "a mapping with channel and conditions")
+		ru, err := p.rule(r, pipefile.Deref(item), i, i == len(n.Content)-1, lists)
 		if err != nil {
-			return err
+			errs.Add(p.file, err)
+			continue
 		}
-		ru := rule{line: item.Line}
-		for _, kv := range pairs {
-			if kv.key == "channel" {
-				if ru.channel, err = p.ruleChannel(r, kv.valueNode, what); err != nil {
-					return err
-				}
-				continue
-			}
-			f, ok := fieldByName(kv.key)
-			if !ok {
-				return p.errf(kv.keyNode.Line, "%s: unknown field %q (want channel, %s)", what, kv.key, strings.Join(fieldNames[:], ", "))
-			}
-			c, err := p.condition(f, kv.valueNode, what+": "+kv.key, lists)
-			if err != nil {
-				return err
-			}
-			ru.conds = append(ru.conds, c)
-		}
-		if ru.channel == "" {
-			return p.errf(item.Line, "%s: no channel", what)
-		}
-		last := i == len(n.Content)-1
-		switch {
-		case len(ru.conds) == 0 && !last:
-			return p.errf(item.Line, "%s: no conditions; only the last rule may be an unconditional fallback", what)
-		case len(ru.conds) > 0 && last:
-			return p.errf(item.Line, "%s: the last rule must be a fallback without conditions, so that every touchpoint gets a channel", what)
-		}
-		sort.SliceStable(ru.conds, func(a, b int) bool { return ru.conds[a].cost() < ru.conds[b].cost() })
-		ru.filter()
 		r.rules = append(r.rules, ru)
 	}
-	return nil
+	return errs.Err()
 }
 
-// ruleChannel returns the channel id a rule names, which must be an id of the
-// taxonomy (not an alias).
+// rule reads the i-th rule, item; last says whether it is the last one,
+// which must be the fallback.
+func (p *parser) rule(r *Rules, item *yaml.Node, i int, last bool, lists map[string]*hostList) (rule, error) {
+	what := fmt.Sprintf("rule %d", i+1)
+	ru := rule{line: item.Line}
+	pairs, err := p.mapping(item, what, "a mapping with channel and conditions")
+	if err != nil {
+		return ru, err
+	}
+	for _, kv := range pairs {
+		if kv.key == "channel" {
+			if ru.channel, err = p.ruleChannel(r, kv.valueNode, what); err != nil {
+				return ru, err
+			}
+			continue
+		}
+		f, ok := fieldByName(kv.key)
+		if !ok {
+			return ru, p.errf(kv.keyNode.Line, "%s: unknown field %q (want channel, %s)", what, kv.key, strings.Join(fieldNames[:], ", "))
+		}
+		c, err := p.condition(f, kv.valueNode, what+": "+kv.key, lists)
+		if err != nil {
+			return ru, err
+		}
+		ru.conds = append(ru.conds, c)
+	}
+	if ru.channel == "" {
+		return ru, p.errf(item.Line, "%s: no channel", what)
+	}
+	switch {
+	case len(ru.conds) == 0 && !last:
+		return ru, p.errf(item.Line, "%s: no conditions; only the last rule may be an unconditional fallback", what)
+	case len(ru.conds) > 0 && last:
+		return ru, p.errf(item.Line, "%s: the last rule must be a fallback without conditions, so that every touchpoint gets a channel", what)
+	}
+	sort.SliceStable(ru.conds, func(a, b int) bool { return ru.conds[a].cost() < ru.conds[b].cost() })
+	ru.filter()
+	return ru, nil
+}
+
 func (p *parser) ruleChannel(r *Rules, n *yaml.Node, what string) (string, error) {
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		return "", p.errf(n.Line, "%s: channel: want a channel id, got %s", what, kindName(n))
+		return "", p.errf(n.Line, "%s: channel: want a channel id, got %s", what, pipefile.KindName(n))
 	}
 	for _, c := range r.channels {
 		if c.ID == n.Value {
@@ -452,7 +439,7 @@ func (p *parser) condition(f field, n *yaml.Node, what string, lists map[string]
 			}
 		case "matches":
 			if v.Kind != yaml.ScalarNode || v.Tag == "!!null" {
-				return c, p.errf(v.Line, "%s: want a regular expression, got %s", op, kindName(v))
+				return c, p.errf(v.Line, "%s: want a regular expression, got %s", op, pipefile.KindName(v))
 			}
 			re, err := compileFolded(v.Value)
 			if err != nil {
@@ -479,7 +466,7 @@ func (p *parser) condition(f field, n *yaml.Node, what string, lists map[string]
 		case "absent":
 			var absent bool
 			if v.Kind != yaml.ScalarNode || v.Tag != "!!bool" || v.Decode(&absent) != nil {
-				return c, p.errf(v.Line, "%s: want true or false, got %s", op, kindName(v))
+				return c, p.errf(v.Line, "%s: want true or false, got %s", op, pipefile.KindName(v))
 			}
 			c.presence = -1
 			if absent {

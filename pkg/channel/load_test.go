@@ -133,7 +133,7 @@ func TestParseErrors(t *testing.T) {
 			if ce.File != "pipelines/channels.yaml" || ce.Line != tc.line || !strings.HasPrefix(ce.Reason, tc.reason) {
 				t.Fatalf("got %q (line %d), want line %d and a reason starting with %q", err, ce.Line, tc.line, tc.reason)
 			}
-			if want := "pipelines/channels.yaml:" + strconv.Itoa(tc.line) + ": " + ce.Reason; err.Error() != want {
+			if want := "pipelines/channels.yaml:" + strconv.Itoa(tc.line) + ": " + ce.Reason; ce.Error() != want || !strings.HasPrefix(err.Error(), want) {
 				t.Fatalf("Error() = %q, want %q", err, want)
 			}
 		})
@@ -241,5 +241,23 @@ func TestManyRegexps(t *testing.T) {
 	}
 	if got := r.Classify(Input{UTMSource: "s"}); got != "miss" {
 		t.Errorf("got %q, want miss", got)
+	}
+}
+
+// TestParseReportsEveryError: the problems of every section and every rule
+// come out at once, each at its line; the rules, which name channels and
+// lists, are checked once those are valid.
+func TestParseReportsEveryError(t *testing.T) {
+	_, err := Parse("c.yaml", []byte(edit(13, "  - direct\n  -")))
+	want := "c.yaml:13: rule 2: want a mapping with channel and conditions, got \"direct\"\n" +
+		"c.yaml:15: rule 3: no channel"
+	if err == nil || err.Error() != want {
+		t.Fatalf("rules:\n%v\nwant:\n%s", err, want)
+	}
+	_, err = Parse("c.yaml", []byte(edit(5, "  - id: Direct")+"colour: red\n"))
+	want = "c.yaml:5: channel 2: id \"Direct\" must be lower-case letters, digits and underscores, starting with a letter\n" +
+		"c.yaml:16: unknown key \"colour\" (want channels, lists, internal_hosts or rules)"
+	if err == nil || err.Error() != want {
+		t.Fatalf("sections:\n%v\nwant:\n%s", err, want)
 	}
 }

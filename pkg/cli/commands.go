@@ -16,6 +16,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/ingest"
+	"github.com/touchline-io/touchline/pkg/pipefile"
 	"github.com/touchline-io/touchline/pkg/publish"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 	"github.com/touchline-io/touchline/pkg/version"
@@ -201,5 +202,5 @@ func (p *progress) maybe(format string, args ...any) {
 
 // progressFlag registers --progress, the interval of progress lines.
 func progressFlag(cmd *cobra.Command, every *time.Duration) {
-	cmd.Flags().DurationVar(every, "progress", 5*time.Second, "interval of progress lines on standard error on long runs, 0 for none")
+	cmd.Flags().Var(pipefile.NewDurationFlag(every, 5*time.Second), "progress", "interval of progress lines on standard error on long runs, 0 for none")
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/touchline-io/touchline/pkg/dev"
 	"github.com/touchline-io/touchline/pkg/generate"
+	"github.com/touchline-io/touchline/pkg/pipefile"
 	"github.com/touchline-io/touchline/pkg/publish"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 )
@@ -56,7 +57,7 @@ func newDevCommand(g *globals) *cobra.Command {
 	f.IntVar(&opts.KafkaPort, "kafka-port", 9092, "port of the embedded Kafka broker")
 	f.StringVar(&opts.DataDir, "data-dir", ".touchline/dev", "directory of the local ClickHouse server")
 	f.BoolVar(&noGenerate, "no-generate", false, "publish no synthetic traffic")
-	f.DurationVar(&opts.ReportEvery, "report-every", 5*time.Second, "interval of progress lines")
+	f.Var(pipefile.NewDurationFlag(&opts.ReportEvery, 5*time.Second), "report-every", "interval of progress lines")
 	f.BoolVar(&opts.Once, "once", false, "exit after the synthetic traffic is ingested and reported")
 	trafficFlags(cmd, &opts.Traffic, 50000, 2000)
 	return cmd

@@ -18,6 +18,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/identifiers"
 	"github.com/touchline-io/touchline/pkg/identity"
+	"github.com/touchline-io/touchline/pkg/pipefile"
 	"github.com/touchline-io/touchline/pkg/resolver"
 	"github.com/touchline-io/touchline/pkg/segmenter"
 )
@@ -166,7 +167,7 @@ func newForgetCommand(g *globals) *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "give up after this long")
+	cmd.Flags().Var(pipefile.NewDurationFlag(&timeout, 5*time.Minute), "timeout", "give up after this long")
 	cmd.Flags().BoolVar(&undo, "undo", false, "lift the suppression of an earlier erasure instead (restores nothing)")
 	return cmd
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
+	"github.com/touchline-io/touchline/pkg/pipefile"
 )
 
 // queryFlags are the flags every analysis shares.
@@ -149,7 +150,7 @@ func newFunnelCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return "", fmt.Errorf("--steps: %w", err)
 			}
-			w, err := analytics.ParseDuration(window)
+			w, err := pipefile.ParseDuration(window)
 			if err != nil {
 				return "", fmt.Errorf("--window: %w", err)
 			}
@@ -209,12 +210,12 @@ func attributionSettings(cfg config.Config, model, lookback, halfLife string) (a
 		}
 	}
 	if lookback != "" {
-		if a.Lookback, err = analytics.ParseDuration(lookback); err != nil {
+		if a.Lookback, err = pipefile.ParseDuration(lookback); err != nil {
 			return a, fmt.Errorf("--lookback: %w", err)
 		}
 	}
 	if halfLife != "" {
-		if a.HalfLife, err = analytics.ParseDuration(halfLife); err != nil {
+		if a.HalfLife, err = pipefile.ParseDuration(halfLife); err != nil {
 			return a, fmt.Errorf("--half-life: %w", err)
 		}
 	}

@@ -49,10 +49,20 @@ func (g *globals) register(cmd *cobra.Command) {
 
 // load assembles and validates the configuration.
 func (g *globals) load(cmd *cobra.Command) (config.Config, error) {
-	cfg, err := config.Load(g.configFile)
+	cfg, err := g.assemble(cmd)
 	if err != nil {
 		return cfg, err
 	}
+	return cfg, cfg.Validate()
+}
+
+// assemble reads the configuration file and the environment and applies
+// the flags set on cmd, without validating the result. The flags apply
+// even when the file or another flag has errors, which it returns with the
+// result.
+func (g *globals) assemble(cmd *cobra.Command) (config.Config, error) {
+	cfg, loadErr := config.Load(g.configFile)
+	var flagErr error
 	f := cmd.Flags()
 	if f.Changed("brokers") {
 		cfg.Kafka.Brokers = g.brokers
@@ -62,7 +72,7 @@ func (g *globals) load(cmd *cobra.Command) (config.Config, error) {
 	}
 	if f.Changed("clickhouse-dsn") {
 		if err := cfg.ClickHouse.ApplyDSN(g.clickhouseDSN); err != nil {
-			return cfg, fmt.Errorf("--clickhouse-dsn: %w", err)
+			flagErr = fmt.Errorf("--clickhouse-dsn: %w", err)
 		}
 	}
 	if f.Changed("clickhouse-addr") {
@@ -83,7 +93,7 @@ func (g *globals) load(cmd *cobra.Command) (config.Config, error) {
 	if f.Changed("http-addr") {
 		cfg.HTTPAddr = g.httpAddr
 	}
-	return cfg, cfg.Validate()
+	return cfg, errors.Join(loadErr, flagErr)
 }
 
 // setup loads the configuration and builds the logger.
@@ -121,6 +131,7 @@ func NewRoot() *cobra.Command {
 		newDevCommand(g),
 		newQueryCommand(g),
 		newVersionCommand(),
+		newCheckCommand(g),
 	)
 	return root
 }

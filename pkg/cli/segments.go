@@ -14,6 +14,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/identifiers"
 	"github.com/touchline-io/touchline/pkg/identity"
+	"github.com/touchline-io/touchline/pkg/pipefile"
 	"github.com/touchline-io/touchline/pkg/resolver"
 	"github.com/touchline-io/touchline/pkg/segmenter"
 	"github.com/touchline-io/touchline/pkg/segments"
@@ -37,7 +38,7 @@ func newSegmentsCheckCommand() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: %d segments OK (%d named features, allowed lateness %s)\n",
-				args[0], len(defs.Segments), len(defs.Features), analytics.FormatDuration(defs.AllowedLateness))
+				args[0], len(defs.Segments), len(defs.Features), pipefile.FormatDuration(defs.AllowedLateness))
 			costliest, cost, total := "", uint64(0), uint64(0)
 			for _, s := range defs.Segments {
 				total += s.Cost

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/touchline-io/touchline/pkg/pipefile"
 	"github.com/touchline-io/touchline/pkg/tlsconfig"
 )
 
@@ -51,22 +52,17 @@ var ErrConfig = errors.New("invalid clickhouse config")
 
 var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// Validate reports the first invalid setting, wrapping ErrConfig.
+// Validate reports every invalid setting, each wrapping ErrConfig and
+// naming its key (pipefile.Key).
 func (c Config) Validate() error {
-	switch {
-	case len(c.Addr) == 0:
-		return fmt.Errorf("%w: addr is empty", ErrConfig)
-	case !identifier.MatchString(c.Database):
-		return fmt.Errorf("%w: database %q is not a plain identifier", ErrConfig, c.Database)
-	case c.DialTimeout <= 0 || c.QueryTimeout <= 0:
-		return fmt.Errorf("%w: dial_timeout and query_timeout must be positive", ErrConfig)
-	case c.MaxOpenConns < 1:
-		return fmt.Errorf("%w: max_open_conns must be at least 1", ErrConfig)
-	}
-	if err := c.TLS.Validate(); err != nil {
-		return fmt.Errorf("%w: %v", ErrConfig, err)
-	}
-	return nil
+	ch := pipefile.NewChecks(ErrConfig)
+	ch.Check(len(c.Addr) == 0, "addr", "addr is empty")
+	ch.Check(!identifier.MatchString(c.Database), "database", "database %q is not a plain identifier", c.Database)
+	ch.Check(c.DialTimeout <= 0, "dial_timeout", "dial_timeout must be positive")
+	ch.Check(c.QueryTimeout <= 0, "query_timeout", "query_timeout must be positive")
+	ch.Check(c.MaxOpenConns < 1, "max_open_conns", "max_open_conns must be at least 1")
+	ch.Add("tls", c.TLS.Validate())
+	return ch.Err()
 }
 
 // ApplyDSN sets the address, database, user, password and TLS from a DSN of

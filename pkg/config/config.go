@@ -4,16 +4,10 @@
 package config
 
 import (
-	"bytes"
 	"errors"
-	"fmt"
-	"io"
+	"io/fs"
 	"os"
-	"regexp"
-	"strconv"
 	"strings"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/touchline-io/touchline/pkg/alerts"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
@@ -21,6 +15,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/ingest"
 	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/logging"
+	"github.com/touchline-io/touchline/pkg/pipefile"
 	"github.com/touchline-io/touchline/pkg/resolver"
 	"github.com/touchline-io/touchline/pkg/segmenter"
 )
@@ -71,42 +66,21 @@ func Default() Config {
 	}
 }
 
-// Error is a configuration error with its place. File is empty and Line zero
-// when the setting did not come from a file.
-type Error struct {
-	File    string
-	Line    int
-	Section string
-	Err     error
-}
-
-// Error formats the error as file:line: section: reason.
-func (e *Error) Error() string {
-	prefix := ""
-	switch {
-	case e.File != "" && e.Line > 0:
-		prefix = fmt.Sprintf("%s:%d: ", e.File, e.Line)
-	case e.File != "":
-		prefix = e.File + ": "
-	}
-	if e.Section != "" {
-		prefix += e.Section + ": "
-	}
-	return prefix + e.Err.Error()
-}
-
-// Unwrap returns the underlying error.
-func (e *Error) Unwrap() error { return e.Err }
-
 // Load reads path over the defaults (an empty path means no file), then
-// applies the environment. Unknown keys and ill-typed values are errors with
-// their line.
+// applies the environment. Unknown keys, ill-typed values and bad
+// durations are errors with their line, all of them (a pipefile.List of
+// *pipefile.ConfigError). Durations take 1d and 2w as the pipelines files
+// do.
 func Load(path string) (Config, error) {
 	cfg := Default()
 	if path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return cfg, &Error{File: path, Err: err}
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return cfg, pipefile.Errorf(path, 0, "reading the config file: %v", err)
 		}
 		if err := cfg.parse(path, data); err != nil {
 			return cfg, err
@@ -120,47 +94,34 @@ func Load(path string) (Config, error) {
 
 func (c *Config) parse(path string, data []byte) error {
 	c.file = path
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return &Error{File: path, Err: err}
+	root, err := pipefile.Document(path, data)
+	if err != nil || root == nil {
+		return err
 	}
-	c.lines = map[string]int{}
-	if len(root.Content) == 1 && root.Content[0].Kind == yaml.MappingNode {
-		m := root.Content[0]
-		for i := 0; i+1 < len(m.Content); i += 2 {
-			c.lines[m.Content[i].Value] = m.Content[i].Line
-		}
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return placeYAMLError(path, err)
-	}
-	return nil
+	c.lines = pipefile.KeyLines(root)
+	return pipefile.Decode(path, root, "", c)
 }
 
-var yamlLine = regexp.MustCompile(`^\s*line (\d+): (.*)$`)
-
-// placeYAMLError turns a yaml.v3 decoding error into an *Error at the line of
-// its first problem.
-func placeYAMLError(path string, err error) error {
-	var te *yaml.TypeError
-	if errors.As(err, &te) && len(te.Errors) > 0 {
-		if m := yamlLine.FindStringSubmatch(te.Errors[0]); m != nil {
-			line, _ := strconv.Atoi(m[1])
-			return &Error{File: path, Line: line, Err: errors.New(m[2])}
+// line returns the line of key (dotted) in section, or of the closest
+// enclosing key the file has, or 0 when the file has none of them.
+func (c *Config) line(section, key string) int {
+	for k := pipefile.Join(section, key); ; {
+		if l, ok := c.lines[k]; ok {
+			return l
 		}
+		i := strings.LastIndex(k, ".")
+		if i < 0 {
+			return 0
+		}
+		k = k[:i]
 	}
-	if m := yamlLine.FindStringSubmatch(strings.TrimPrefix(err.Error(), "yaml: ")); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return &Error{File: path, Line: line, Err: errors.New(m[2])}
-	}
-	return &Error{File: path, Err: err}
 }
 
-// Validate checks every section and returns the first error, placed at the
-// line of its section in the file when it came from one.
+// Validate checks every section and returns all the invalid settings (a
+// pipefile.List), each at the line of its key in the file when it came
+// from one, or of the closest enclosing key the file has.
 func (c *Config) Validate() error {
+	var l pipefile.List
 	for _, s := range []struct {
 		name string
 		err  error
@@ -173,16 +134,19 @@ func (c *Config) Validate() error {
 		{"alerts", c.Alerts.Validate()},
 		{"segments", c.Segments.Validate()},
 		{"log", c.Log.Validate()},
+		{"pipelines", emptyErr(c.Pipelines)},
+		{"state_dir", emptyErr(c.StateDir)},
 	} {
-		if s.err != nil {
-			return &Error{File: c.file, Line: c.lines[s.name], Section: s.name, Err: s.err}
+		for _, err := range pipefile.Flatten(s.err) {
+			l = append(l, &pipefile.ConfigError{File: c.file, Line: c.line(s.name, pipefile.Key(err)), Reason: s.name + ": " + err.Error()})
 		}
 	}
-	if c.Pipelines == "" {
-		return &Error{File: c.file, Line: c.lines["pipelines"], Section: "pipelines", Err: errors.New("is empty")}
-	}
-	if c.StateDir == "" {
-		return &Error{File: c.file, Line: c.lines["state_dir"], Section: "state_dir", Err: errors.New("is empty")}
+	return l.Err()
+}
+
+func emptyErr(v string) error {
+	if v == "" {
+		return errors.New("is empty")
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/touchline-io/touchline/pkg/clickhouse"
+	"github.com/touchline-io/touchline/pkg/pipefile"
 )
 
 func write(t *testing.T, body string) string {
@@ -38,29 +39,110 @@ func TestExampleIsTheDefaults(t *testing.T) {
 	}
 }
 
+// load loads the config file of body and validates it, and returns the
+// errors as lines with the file's path replaced by F.
+func load(t *testing.T, body string) (Config, []string) {
+	t.Helper()
+	path := write(t, body)
+	cfg, err := Load(path)
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err == nil {
+		return cfg, nil
+	}
+	var ce *pipefile.ConfigError
+	if !errors.As(err, &ce) {
+		t.Fatalf("%v: not a *pipefile.ConfigError", err)
+	}
+	return cfg, strings.Split(strings.ReplaceAll(err.Error(), path, "F"), "\n")
+}
+
+// TestErrorsCarryFileAndLine: every error names the file and the line of
+// the key it is about, not of its section.
 func TestErrorsCarryFileAndLine(t *testing.T) {
 	for _, tc := range []struct {
 		name, body, want string
 	}{
-		{"unknown key", "kafka:\n  brokers: [a:1]\n  brokerz: [b:2]\n", ":3: "},
-		{"bad type", "ingest:\n  batch_size: lots\n", ":2: "},
-		{"bad duration", "clickhouse:\n  dial_timeout: soon\n", ":2: "},
-		{"invalid value", "log:\n  level: info\nclickhouse:\n  database: \"no-dashes\"\n", ":3: clickhouse: "},
-		{"invalid sasl", "kafka:\n  sasl:\n    mechanism: GSSAPI\n", ":1: kafka: "},
+		{"unknown key", "kafka:\n  brokers: [a:1]\n  brokerz: [b:2]\n", "F:3: kafka.brokerz: unknown key"},
+		{"bad type", "ingest:\n  batch_size: lots\n", "F:2: ingest.batch_size: cannot unmarshal !!str `lots` into int"},
+		{"bad duration", "clickhouse:\n  dial_timeout: soon\n", `F:2: clickhouse.dial_timeout: duration "soon": want e.g. 30d, 2w, 36h or 90m`},
+		{"invalid value", "log:\n  level: info\nclickhouse:\n  database: \"no-dashes\"\n",
+			`F:4: clickhouse: invalid clickhouse config: database "no-dashes" is not a plain identifier`},
+		{"invalid sasl", "kafka:\n  sasl:\n    mechanism: GSSAPI\n",
+			`F:3: kafka: invalid kafka config: sasl.mechanism "GSSAPI" is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512`},
 		{"dead-letter topic is the input topic", "log:\n  level: info\nkafka:\n  topics:\n    dead_letter: touchline.touchpoints\n",
-			":3: kafka: invalid kafka config: topics.touchpoints and topics.dead_letter both name"},
+			`F:5: kafka: invalid kafka config: topics.touchpoints and topics.dead_letter both name "touchline.touchpoints"; every topic needs its own name (a service reading its own output loops forever)`},
+		{"invalid default under a key of the file", "kafka:\n  sasl:\n    mechanism: PLAIN\n",
+			"F:2: kafka: invalid kafka config: sasl.user is required with sasl.mechanism PLAIN"},
+		{"webhook", "alerts:\n  webhooks:\n    - name: ops\n      url: ftp://x\n",
+			`F:4: alerts: invalid alerts config: webhook ops: url "ftp://x" is not an http(s) URL`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			path := write(t, tc.body)
-			cfg, err := Load(path)
-			if err == nil {
-				err = cfg.Validate()
-			}
-			var ce *Error
-			if !errors.As(err, &ce) || !strings.Contains(err.Error(), path+tc.want) {
-				t.Fatalf("got %v, want an error at %s%s", err, path, tc.want)
+			if _, got := load(t, tc.body); !reflect.DeepEqual(got, []string{tc.want}) {
+				t.Fatalf("got %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestAllErrorsAreReported: one run shows every problem of the file, each
+// at its key's line: the decoding problems (ill-typed values, bad
+// durations, unknown keys) all at once, and once the file decodes, every
+// invalid setting of every section.
+func TestAllErrorsAreReported(t *testing.T) {
+	_, got := load(t, "ingest:\n  batch_size: lots\n  workers: many\n  flush_interval: 1 day\n  bogus: 1\nlog:\n  levle: info\n")
+	want := []string{
+		"F:2: ingest.batch_size: cannot unmarshal !!str `lots` into int",
+		"F:3: ingest.workers: cannot unmarshal !!str `many` into int",
+		`F:4: ingest.flush_interval: duration "1 day": want e.g. 30d, 2w, 36h or 90m`,
+		"F:5: ingest.bogus: unknown key",
+		"F:7: log.levle: unknown key",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("decoding errors:\n got %q\nwant %q", got, want)
+	}
+	_, got = load(t, "clickhouse:\n  addr: []\n  max_open_conns: 0\ningest:\n  batch_size: 0\n  workers: 0\nlog:\n  level: loud\n")
+	want = []string{
+		"F:2: clickhouse: invalid clickhouse config: addr is empty",
+		"F:3: clickhouse: invalid clickhouse config: max_open_conns must be at least 1",
+		"F:5: ingest: invalid ingest config: batch_size must be at least 1",
+		"F:6: ingest: invalid ingest config: workers must be at least 1",
+		`F:8: log: log level "loud": want debug, info, warn or error`,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("invalid settings:\n got %q\nwant %q", got, want)
+	}
+}
+
+// TestDurationsTakeDaysAndWeeks: touchline.yaml's durations read 1d and 2w
+// as the pipelines files do.
+func TestDurationsTakeDaysAndWeeks(t *testing.T) {
+	cfg, errs := load(t, "ingest:\n  shutdown_timeout: 1d\n  stall_timeout: 2w\nclickhouse:\n  query_timeout: 1h30m\n")
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	if cfg.Ingest.ShutdownTimeout != 24*time.Hour || cfg.Ingest.StallTimeout != 14*24*time.Hour || cfg.ClickHouse.QueryTimeout != 90*time.Minute {
+		t.Fatalf("got %s, %s, %s", cfg.Ingest.ShutdownTimeout, cfg.Ingest.StallTimeout, cfg.ClickHouse.QueryTimeout)
+	}
+}
+
+// TestSessionTimeoutRule: a session timeout under the broker's minimum (6s)
+// is refused by the validation of every service section that has one, not
+// by the broker at the first join; 6s itself passes.
+func TestSessionTimeoutRule(t *testing.T) {
+	_, got := load(t, "ingest:\n  session_timeout: 2s\nidentity:\n  session_timeout: 2s\nsegments:\n  session_timeout: 2s\n")
+	const tail = "session_timeout 2s is shorter than 6s (the broker's group.min.session.timeout.ms)"
+	want := []string{
+		"F:2: ingest: invalid ingest config: " + tail,
+		"F:4: identity: invalid identity config: " + tail,
+		"F:6: segments: invalid segments config: " + tail,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %q\nwant %q", got, want)
+	}
+	if _, got := load(t, "ingest:\n  session_timeout: 6s\nidentity:\n  session_timeout: 6s\nsegments:\n  session_timeout: 6s\n"); got != nil {
+		t.Fatalf("6s refused: %q", got)
 	}
 }
 

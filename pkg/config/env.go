@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/touchline-io/touchline/pkg/pipefile"
 )
 
 // EnvVar documents one environment variable.
@@ -73,7 +75,7 @@ func (c *Config) applyEnv(lookup func(string) (string, bool)) error {
 			continue
 		}
 		if err := e.set(c, v); err != nil {
-			return &Error{Section: "environment", Err: fmt.Errorf("%s: %w", e.Name, err)}
+			return pipefile.Errorf("", 0, "environment: %s: %v", e.Name, err)
 		}
 	}
 	return nil

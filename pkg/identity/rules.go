@@ -198,26 +198,33 @@ func ParseRules(name string, data []byte) (*Rules, error) {
 	if err != nil {
 		return nil, err
 	}
+	var errs pipefile.List
 	var blocklistNode *yaml.Node
 	for _, kv := range top {
 		switch kv[0].Value {
 		case "types":
 			if r.Types, err = parseTypes(name, kv[1], errf); err != nil {
-				return nil, err
+				errs.Add(name, err)
 			}
 		case "phone_default_region":
 			if phoneRegion(kv[1].Value) == "" {
-				return nil, errf(kv[1], "phone_default_region %q: want a region code with a numbering plan, such as US, GB or IT, or a country calling code such as +44", kv[1].Value)
+				errs.Add(name, errf(kv[1], "phone_default_region %q: want a region code with a numbering plan, such as US, GB or IT, or a country calling code such as +44", kv[1].Value))
+				continue
 			}
 			r.PhoneRegion = kv[1].Value
 		case "blocklist":
 			if r.Blocklist, err = parseBlocklist(name, kv[1], errf); err != nil {
-				return nil, err
+				errs.Add(name, err)
+				continue
 			}
 			blocklistNode = kv[1]
 		default:
-			return nil, errf(kv[0], "unknown key %q (want types, phone_default_region or blocklist)", kv[0].Value)
+			errs.Add(name, errf(kv[0], "unknown key %q (want types, phone_default_region or blocklist)", kv[0].Value))
 		}
+	}
+	if len(errs) > 0 {
+		// The blocklist is checked against valid types and region only.
+		return nil, errs.Err()
 	}
 	r.index()
 	if blocklistNode != nil {
@@ -237,21 +244,23 @@ func (r *Rules) checkBlocklist(file string, n *yaml.Node, errf errorf) error {
 		return errf(n, "blocklist: %v", err)
 	}
 	entries, _ := pipefile.Pairs(file, n, "blocklist")
+	var errs pipefile.List
 	for _, kv := range entries {
 		typ := kv[0].Value
 		if typ == "any" {
 			continue
 		}
 		if _, ok := r.rank[typ]; !ok {
-			return errf(kv[0], "blocklist names type %q, which is not in types", typ)
+			errs.Add(file, errf(kv[0], "blocklist names type %q, which is not in types", typ))
+			continue
 		}
 		for _, v := range kv[1].Content {
 			if _, err := norm.Value(typ, v.Value); err != nil {
-				return errf(v, "blocklist %s %q: %v", typ, v.Value, err)
+				errs.Add(file, errf(v, "blocklist %s %q: %v", typ, v.Value, err))
 			}
 		}
 	}
-	return nil
+	return errs.Err()
 }
 
 type errorf func(n *yaml.Node, format string, args ...any) error
@@ -261,46 +270,57 @@ func parseTypes(file string, n *yaml.Node, errf errorf) ([]Type, error) {
 		return nil, errf(n, "types: want a list of identifier types, most trusted first")
 	}
 	var types []Type
+	var errs pipefile.List
 	seen := map[string]int{}
 	for i, item := range n.Content {
-		item = pipefile.Deref(item)
-		fields, err := pipefile.Pairs(file, item, fmt.Sprintf("type %d", i+1))
+		t, err := parseType(file, pipefile.Deref(item), i, seen, errf)
 		if err != nil {
-			return nil, err
+			errs.Add(file, err)
+			continue
 		}
-		var t Type
-		for _, kv := range fields {
-			k, v := kv[0], kv[1]
-			switch k.Value {
-			case "name":
-				t.Name = v.Value
-			case "normalize":
-				if v.Value != "email" && v.Value != "phone" {
-					return nil, errf(v, "normalize %q: want email or phone", v.Value)
-				}
-				t.Normalize = v.Value
-			case "hash":
-				if v.Decode(&t.Hash) != nil {
-					return nil, errf(v, "hash: want true or false")
-				}
-			case "max_per_person":
-				if v.Decode(&t.MaxPerPerson) != nil || t.MaxPerPerson < 0 {
-					return nil, errf(v, "max_per_person: want 0 (no limit) or a positive number")
-				}
-			default:
-				return nil, errf(k, "unknown key %q (want name, normalize, hash or max_per_person)", k.Value)
-			}
-		}
-		if !typeName.MatchString(t.Name) {
-			return nil, errf(item, "type name %q: want lower-case letters, digits and _", t.Name)
-		}
-		if line, dup := seen[t.Name]; dup {
-			return nil, errf(item, "type %q listed twice (first on line %d)", t.Name, line)
-		}
-		seen[t.Name] = item.Line
 		types = append(types, t)
 	}
-	return types, nil
+	return types, errs.Err()
+}
+
+// parseType reads the i-th type, item; seen holds the lines of the names
+// before it.
+func parseType(file string, item *yaml.Node, i int, seen map[string]int, errf errorf) (Type, error) {
+	var t Type
+	fields, err := pipefile.Pairs(file, item, fmt.Sprintf("type %d", i+1))
+	if err != nil {
+		return t, err
+	}
+	for _, kv := range fields {
+		k, v := kv[0], kv[1]
+		switch k.Value {
+		case "name":
+			t.Name = v.Value
+		case "normalize":
+			if v.Value != "email" && v.Value != "phone" {
+				return t, errf(v, "normalize %q: want email or phone", v.Value)
+			}
+			t.Normalize = v.Value
+		case "hash":
+			if v.Decode(&t.Hash) != nil {
+				return t, errf(v, "hash: want true or false")
+			}
+		case "max_per_person":
+			if v.Decode(&t.MaxPerPerson) != nil || t.MaxPerPerson < 0 {
+				return t, errf(v, "max_per_person: want 0 (no limit) or a positive number")
+			}
+		default:
+			return t, errf(k, "unknown key %q (want name, normalize, hash or max_per_person)", k.Value)
+		}
+	}
+	if !typeName.MatchString(t.Name) {
+		return t, errf(item, "type name %q: want lower-case letters, digits and _", t.Name)
+	}
+	if line, dup := seen[t.Name]; dup {
+		return t, errf(item, "type %q listed twice (first on line %d)", t.Name, line)
+	}
+	seen[t.Name] = item.Line
+	return t, nil
 }
 
 func parseBlocklist(file string, n *yaml.Node, errf errorf) (map[string][]string, error) {

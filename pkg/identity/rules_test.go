@@ -120,3 +120,23 @@ func TestPhoneDefaultRegion(t *testing.T) {
 		}
 	}
 }
+
+// TestParseRulesReportsEveryError: every problem of the file comes out at
+// once, each at its line, down to each bad blocklist value.
+func TestParseRulesReportsEveryError(t *testing.T) {
+	_, err := ParseRules("i.yaml", []byte("types:\n  - name: email\n    normalize: lower\n  - name: Phone\nphone_default_region: XX\nrules: {}\n"))
+	want := "i.yaml:3: normalize \"lower\": want email or phone\n" +
+		"i.yaml:4: type name \"Phone\": want lower-case letters, digits and _\n" +
+		"i.yaml:5: phone_default_region \"XX\": want a region code with a numbering plan, such as US, GB or IT, or a country calling code such as +44\n" +
+		"i.yaml:6: unknown key \"rules\" (want types, phone_default_region or blocklist)"
+	if err == nil || err.Error() != want {
+		t.Fatalf("got:\n%v\nwant:\n%s", err, want)
+	}
+	_, err = ParseRules("i.yaml", []byte("blocklist:\n  email: [nobody, nothing]\n  fax: [x]\n"))
+	want = "i.yaml:2: blocklist email \"nobody\": invalid identifier: email is not an email address\n" +
+		"i.yaml:2: blocklist email \"nothing\": invalid identifier: email is not an email address\n" +
+		"i.yaml:3: blocklist names type \"fax\", which is not in types"
+	if err == nil || err.Error() != want {
+		t.Fatalf("got:\n%v\nwant:\n%s", err, want)
+	}
+}

@@ -12,14 +12,17 @@ import (
 	"time"
 
 	"github.com/touchline-io/touchline/pkg/identitymap"
+	"github.com/touchline-io/touchline/pkg/kafka"
+	"github.com/touchline-io/touchline/pkg/pipefile"
 	"github.com/touchline-io/touchline/pkg/scrub"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 )
 
 // Config configures the ingest service.
 type Config struct {
-	// Group is the Kafka consumer group. Default touchline-ingest.
-	Group string `yaml:"group"`
+	// Consumer holds the consumer group (default touchline-ingest) and
+	// its session timeout (default 10s).
+	kafka.Consumer `yaml:",inline"`
 	// BatchSize is the number of records that triggers a flush. Default 20000.
 	BatchSize int `yaml:"batch_size"`
 	// FlushInterval is the age of the oldest buffered record that triggers a
@@ -40,11 +43,6 @@ type Config struct {
 	// RebalanceFlushTimeout bounds the flush of partitions being revoked; what
 	// is not flushed by then is left to the partitions' next owner. Default 15s.
 	RebalanceFlushTimeout time.Duration `yaml:"rebalance_flush_timeout"`
-	// SessionTimeout is how long the group waits for a silent instance before
-	// giving its partitions to others, e.g. after a crash: an instance
-	// restarted after a crash makes no progress for up to this long.
-	// Default 10s.
-	SessionTimeout time.Duration `yaml:"session_timeout"`
 	// ProbeInterval and ProbeTimeout schedule the ClickHouse and Kafka
 	// pings behind /readyz (and touchline_ingest_clickhouse_up): a ping
 	// that fails or takes longer than ProbeTimeout (a hung server) makes
@@ -69,7 +67,7 @@ type Config struct {
 // DefaultConfig returns the defaults documented on Config.
 func DefaultConfig() Config {
 	return Config{
-		Group:                 "touchline-ingest",
+		Consumer:              kafka.Consumer{Group: "touchline-ingest", SessionTimeout: 10 * time.Second},
 		BatchSize:             20000,
 		FlushInterval:         time.Second,
 		Workers:               runtime.NumCPU(),
@@ -78,7 +76,6 @@ func DefaultConfig() Config {
 		RetryBackoffMax:       10 * time.Second,
 		ShutdownTimeout:       30 * time.Second,
 		RebalanceFlushTimeout: 15 * time.Second,
-		SessionTimeout:        10 * time.Second,
 		ProbeInterval:         time.Second,
 		ProbeTimeout:          3 * time.Second,
 		StallTimeout:          10 * time.Second,
@@ -91,34 +88,26 @@ func DefaultConfig() Config {
 // ErrConfig reports an invalid ingest setting.
 var ErrConfig = errors.New("invalid ingest config")
 
-// Validate reports the first invalid setting, wrapping ErrConfig.
+// Validate reports every invalid setting, each wrapping ErrConfig and
+// naming its key (pipefile.Key).
 func (c Config) Validate() error {
-	switch {
-	case c.Group == "":
-		return fmt.Errorf("%w: group is empty", ErrConfig)
-	case c.BatchSize < 1:
-		return fmt.Errorf("%w: batch_size must be at least 1", ErrConfig)
-	case c.Workers < 1:
-		return fmt.Errorf("%w: workers must be at least 1", ErrConfig)
-	case c.FlushInterval <= 0:
-		return fmt.Errorf("%w: flush_interval must be positive", ErrConfig)
-	case c.FetchMaxBytes < 1<<20:
-		return fmt.Errorf("%w: fetch_max_bytes must be at least 1 MiB", ErrConfig)
-	case c.RetryBackoff <= 0 || c.RetryBackoffMax < c.RetryBackoff:
-		return fmt.Errorf("%w: retry_backoff must be positive and at most retry_backoff_max", ErrConfig)
-	case c.ShutdownTimeout <= 0 || c.RebalanceFlushTimeout <= 0:
-		return fmt.Errorf("%w: shutdown_timeout and rebalance_flush_timeout must be positive", ErrConfig)
-	case c.SessionTimeout < 6*time.Second:
-		return fmt.Errorf("%w: session_timeout must be at least 6s (the broker's minimum)", ErrConfig)
-	case c.ProbeInterval <= 0 || c.ProbeTimeout <= 0 || c.StallTimeout <= 0:
-		return fmt.Errorf("%w: probe_interval, probe_timeout and stall_timeout must be positive", ErrConfig)
-	case c.IdentityCacheEntries < 0:
-		return fmt.Errorf("%w: identity_cache_entries must not be negative", ErrConfig)
-	case c.Limits.MaxFieldBytes < 1 || c.Limits.MaxIdentifiers < 1 || c.Limits.MaxProperties < 0 || c.Limits.MaxFuture < 0:
-		return fmt.Errorf("%w: limits must be positive", ErrConfig)
-	}
+	ch := pipefile.NewChecks(ErrConfig)
+	c.Consumer.Check(ch)
+	ch.Check(c.BatchSize < 1, "batch_size", "batch_size must be at least 1")
+	ch.Check(c.Workers < 1, "workers", "workers must be at least 1")
+	ch.Check(c.FlushInterval <= 0, "flush_interval", "flush_interval must be positive")
+	ch.Check(c.FetchMaxBytes < 1<<20, "fetch_max_bytes", "fetch_max_bytes must be at least 1 MiB")
+	ch.Check(c.RetryBackoff <= 0 || c.RetryBackoffMax < c.RetryBackoff, "retry_backoff", "retry_backoff must be positive and at most retry_backoff_max")
+	ch.Check(c.ShutdownTimeout <= 0, "shutdown_timeout", "shutdown_timeout must be positive")
+	ch.Check(c.RebalanceFlushTimeout <= 0, "rebalance_flush_timeout", "rebalance_flush_timeout must be positive")
+	ch.Check(c.ProbeInterval <= 0, "probe_interval", "probe_interval must be positive")
+	ch.Check(c.ProbeTimeout <= 0, "probe_timeout", "probe_timeout must be positive")
+	ch.Check(c.StallTimeout <= 0, "stall_timeout", "stall_timeout must be positive")
+	ch.Check(c.IdentityCacheEntries < 0, "identity_cache_entries", "identity_cache_entries must not be negative")
+	ch.Check(c.Limits.MaxFieldBytes < 1 || c.Limits.MaxIdentifiers < 1 || c.Limits.MaxProperties < 0 || c.Limits.MaxFuture < 0,
+		"limits", "limits must be positive")
 	if _, err := scrub.New(c.Scrub); err != nil {
-		return fmt.Errorf("%w: scrub: %v", ErrConfig, err)
+		ch.Add("scrub", fmt.Errorf("scrub: %w", err))
 	}
-	return nil
+	return ch.Err()
 }

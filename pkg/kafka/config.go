@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/touchline-io/touchline/pkg/pipefile"
 	"github.com/touchline-io/touchline/pkg/tlsconfig"
 )
 
@@ -135,50 +136,36 @@ func DefaultConfig() Config {
 // ErrConfig reports an invalid Kafka setting.
 var ErrConfig = errors.New("invalid kafka config")
 
-// Validate reports the first invalid setting, wrapping ErrConfig.
+// Validate reports every invalid setting, each wrapping ErrConfig and
+// naming its key (pipefile.Key).
 func (c Config) Validate() error {
-	if len(c.Brokers) == 0 {
-		return fmt.Errorf("%w: brokers is empty", ErrConfig)
-	}
+	ch := pipefile.NewChecks(ErrConfig)
+	ch.Check(len(c.Brokers) == 0, "brokers", "brokers is empty")
 	for _, b := range c.Brokers {
-		if !strings.Contains(b, ":") {
-			return fmt.Errorf("%w: broker %q needs host:port", ErrConfig, b)
-		}
+		ch.Check(!strings.Contains(b, ":"), "brokers", "broker %q needs host:port", b)
 	}
 	if c.Topics.Touchpoints == "" || c.Topics.Spend == "" || c.Topics.DeadLetter == "" || c.Topics.IdentityLinks == "" || c.Topics.IdentityMap == "" || c.Topics.Alerts == "" ||
 		c.Topics.SegmentInputs == "" || c.Topics.SegmentChangelog == "" || c.Topics.SegmentChanges == "" {
-		return fmt.Errorf("%w: every topic (touchpoints, spend, dead_letter, identity_links, identity_map, alerts, segment_inputs, segment_changelog, segment_changes) must be named", ErrConfig)
+		ch.Add("topics", errors.New("every topic (touchpoints, spend, dead_letter, identity_links, identity_map, alerts, segment_inputs, segment_changelog, segment_changes) must be named"))
+	} else {
+		ch.Add("topics", c.Topics.distinct())
 	}
-	if err := c.Topics.distinct(); err != nil {
-		return err
-	}
-	switch {
-	case c.Partitions < 1:
-		return fmt.Errorf("%w: partitions must be at least 1", ErrConfig)
-	case c.ReplicationFactor == 0 || c.ReplicationFactor < -1:
-		return fmt.Errorf("%w: replication_factor must be at least 1, or -1 for the broker's default", ErrConfig)
-	case c.Retention < 0 || (c.Retention > 0 && c.Retention < time.Millisecond):
-		return fmt.Errorf("%w: retention must be 0 (the broker's default) or at least 1ms", ErrConfig)
-	}
+	ch.Check(c.Partitions < 1, "partitions", "partitions must be at least 1")
+	ch.Check(c.ReplicationFactor == 0 || c.ReplicationFactor < -1, "replication_factor", "replication_factor must be at least 1, or -1 for the broker's default")
+	ch.Check(c.Retention < 0 || (c.Retention > 0 && c.Retention < time.Millisecond), "retention", "retention must be 0 (the broker's default) or at least 1ms")
 	switch strings.ToUpper(c.SASL.Mechanism) {
 	case "":
 	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
-		if c.SASL.User == "" {
-			return fmt.Errorf("%w: sasl.user is required with sasl.mechanism %s", ErrConfig, c.SASL.Mechanism)
-		}
+		ch.Check(c.SASL.User == "", "sasl.user", "sasl.user is required with sasl.mechanism %s", c.SASL.Mechanism)
 	default:
-		return fmt.Errorf("%w: sasl.mechanism %q is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", ErrConfig, c.SASL.Mechanism)
+		ch.Add("sasl.mechanism", fmt.Errorf("sasl.mechanism %q is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", c.SASL.Mechanism))
 	}
-	if c.DialTimeout <= 0 {
-		return fmt.Errorf("%w: dial_timeout must be positive", ErrConfig)
-	}
-	if err := c.TLS.Validate(); err != nil {
-		return fmt.Errorf("%w: %v", ErrConfig, err)
-	}
+	ch.Check(c.DialTimeout <= 0, "dial_timeout", "dial_timeout must be positive")
+	ch.Add("tls", c.TLS.Validate())
 	if err := c.SchemaRegistry.TLS.Validate(); err != nil {
-		return fmt.Errorf("%w: schema_registry: %v", ErrConfig, err)
+		ch.Add("schema_registry.tls", fmt.Errorf("schema_registry: %w", err))
 	}
-	return nil
+	return ch.Err()
 }
 
 // distinct reports two settings that name the same topic. Every topic has
@@ -196,8 +183,8 @@ func (t Topics) distinct() error {
 	seen := map[string]string{}
 	for _, n := range named {
 		if other, ok := seen[n.topic]; ok {
-			return fmt.Errorf("%w: topics.%s and topics.%s both name %q; every topic needs its own name (a service reading its own output loops forever)",
-				ErrConfig, other, n.key, n.topic)
+			return pipefile.AtKey(n.key, fmt.Errorf("%w: topics.%s and topics.%s both name %q; every topic needs its own name (a service reading its own output loops forever)",
+				ErrConfig, other, n.key, n.topic))
 		}
 		seen[n.topic] = n.key
 	}

@@ -4,6 +4,7 @@ package logging
 import (
 	"fmt"
 
+	"github.com/touchline-io/touchline/pkg/pipefile"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
@@ -19,15 +20,14 @@ type Config struct {
 // DefaultConfig returns the defaults documented on Config.
 func DefaultConfig() Config { return Config{Level: "info", Format: "json"} }
 
-// Validate reports an unknown level or format.
+// Validate reports an unknown level and an unknown format, each naming its
+// key (pipefile.Key).
 func (c Config) Validate() error {
-	if _, err := zapcore.ParseLevel(c.Level); err != nil {
-		return fmt.Errorf("log level %q: want debug, info, warn or error", c.Level)
-	}
-	if c.Format != "json" && c.Format != "console" {
-		return fmt.Errorf("log format %q: want json or console", c.Format)
-	}
-	return nil
+	ch := pipefile.NewChecks(nil)
+	_, err := zapcore.ParseLevel(c.Level)
+	ch.Check(err != nil, "level", "log level %q: want debug, info, warn or error", c.Level)
+	ch.Check(c.Format != "json" && c.Format != "console", "format", "log format %q: want json or console", c.Format)
+	return ch.Err()
 }
 
 // New returns a logger writing to standard error. Keys are snake_case and

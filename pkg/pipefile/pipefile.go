@@ -1,5 +1,10 @@
-// Package pipefile reads the declarative files of the pipelines directory:
-// YAML documents whose errors name the file, the line and the reason.
+// Package pipefile is touchline's kit for its configuration files, the
+// declarative files of the pipelines directory and touchline.yaml: YAML
+// nodes whose errors name the file, the line of the key or value they are
+// about and the reason (ConfigError), all the errors of a file collected
+// (List), durations with days and weeks (ParseDuration), decoding into Go
+// structs with unknown keys refused (Decode), and the collected,
+// key-named checks of a configuration section (Checks).
 package pipefile
 
 import (
@@ -11,7 +16,8 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// ConfigError is an error in a pipeline file, with its place.
+// ConfigError is an error in a configuration or pipelines file, with its
+// place: the one file:line error type of touchline.
 type ConfigError struct {
 	// File is the path or name of the file.
 	File string
@@ -22,9 +28,13 @@ type ConfigError struct {
 	Reason string
 }
 
-// Error formats the error as file:line: reason (file: reason without a line).
+// Error formats the error as file:line: reason (file: reason without a
+// line, the reason alone without a file).
 func (e *ConfigError) Error() string {
-	if e.Line > 0 {
+	switch {
+	case e.File == "":
+		return e.Reason
+	case e.Line > 0:
 		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Reason)
 	}
 	return e.File + ": " + e.Reason
@@ -71,16 +81,26 @@ func Deref(n *yaml.Node) *yaml.Node {
 }
 
 // Pairs returns the key and value nodes of mapping node n (aliases
-// resolved), refusing other kinds and duplicate keys with a *ConfigError of
-// file; what names n in errors ("top level", "type 2").
+// resolved), refusing other kinds, keys that are not strings and duplicate
+// keys with a *ConfigError of file; what names n in errors ("top level",
+// "type 2").
 func Pairs(file string, n *yaml.Node, what string) ([][2]*yaml.Node, error) {
+	return Mapping(file, n, what, "a mapping")
+}
+
+// Mapping is Pairs with what n should be in its error ("a mapping with id,
+// description and aliases").
+func Mapping(file string, n *yaml.Node, what, want string) ([][2]*yaml.Node, error) {
 	if n.Kind != yaml.MappingNode {
-		return nil, Errorf(file, n.Line, "%s: want a mapping", what)
+		return nil, Errorf(file, n.Line, "%s: want %s, got %s", what, want, KindName(n))
 	}
 	out := make([][2]*yaml.Node, 0, len(n.Content)/2)
 	seen := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := Deref(n.Content[i]), Deref(n.Content[i+1])
+		if k.Kind != yaml.ScalarNode {
+			return nil, Errorf(file, k.Line, "%s: keys must be strings", what)
+		}
 		if first, dup := seen[k.Value]; dup {
 			return nil, Errorf(file, k.Line, "%s: duplicate key %q (first on line %d)", what, k.Value, first)
 		}
@@ -88,4 +108,21 @@ func Pairs(file string, n *yaml.Node, what string) ([][2]*yaml.Node, error) {
 		out = append(out, [2]*yaml.Node{k, v})
 	}
 	return out, nil
+}
+
+// KindName describes node n in errors: "a mapping", "a list", "nothing" or
+// the quoted scalar.
+func KindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return "nothing"
+		}
+		return fmt.Sprintf("%q", n.Value)
+	}
+	return "nothing"
 }

@@ -9,22 +9,23 @@ package resolver
 
 import (
 	"errors"
-	"fmt"
 	"time"
+
+	"github.com/touchline-io/touchline/pkg/kafka"
+	"github.com/touchline-io/touchline/pkg/pipefile"
 )
 
 // Config configures the resolver service.
 type Config struct {
-	// Group is the consumer group. Default touchline-identity.
-	Group string `yaml:"group"`
+	// Consumer holds the consumer group (default touchline-identity) and
+	// its session timeout: how long a failed resolver holds the partition
+	// before another takes over (default 10s).
+	kafka.Consumer `yaml:",inline"`
 	// MapPartitions is the partition count the compacted map topic is
 	// created with when it does not exist. Default 6.
 	MapPartitions int32 `yaml:"map_partitions"`
 	// MaxPollRecords bounds the link requests applied per batch. Default 5000.
 	MaxPollRecords int `yaml:"max_poll_records"`
-	// SessionTimeout is the group session timeout: how long a failed
-	// resolver holds the partition before another takes over. Default 10s.
-	SessionTimeout time.Duration `yaml:"session_timeout"`
 	// RetryBackoff and RetryBackoffMax bound the waits between retries of
 	// Kafka and ClickHouse writes. Defaults 200ms and 10s.
 	RetryBackoff    time.Duration `yaml:"retry_backoff"`
@@ -33,26 +34,20 @@ type Config struct {
 
 // DefaultConfig returns the defaults documented on Config.
 func DefaultConfig() Config {
-	return Config{Group: "touchline-identity", MapPartitions: 6, MaxPollRecords: 5000, SessionTimeout: 10 * time.Second,
+	return Config{Consumer: kafka.Consumer{Group: "touchline-identity", SessionTimeout: 10 * time.Second}, MapPartitions: 6, MaxPollRecords: 5000,
 		RetryBackoff: 200 * time.Millisecond, RetryBackoffMax: 10 * time.Second}
 }
 
 // ErrConfig reports an invalid setting.
 var ErrConfig = errors.New("invalid identity config")
 
-// Validate reports the first invalid setting, wrapping ErrConfig.
+// Validate reports every invalid setting, each wrapping ErrConfig and
+// naming its key (pipefile.Key).
 func (c Config) Validate() error {
-	switch {
-	case c.Group == "":
-		return fmt.Errorf("%w: group is empty", ErrConfig)
-	case c.MapPartitions < 1:
-		return fmt.Errorf("%w: map_partitions must be at least 1", ErrConfig)
-	case c.MaxPollRecords < 1:
-		return fmt.Errorf("%w: max_poll_records must be at least 1", ErrConfig)
-	case c.SessionTimeout < time.Second:
-		return fmt.Errorf("%w: session_timeout must be at least 1s", ErrConfig)
-	case c.RetryBackoff <= 0 || c.RetryBackoffMax < c.RetryBackoff:
-		return fmt.Errorf("%w: retry_backoff must be positive and at most retry_backoff_max", ErrConfig)
-	}
-	return nil
+	ch := pipefile.NewChecks(ErrConfig)
+	c.Consumer.Check(ch)
+	ch.Check(c.MapPartitions < 1, "map_partitions", "map_partitions must be at least 1")
+	ch.Check(c.MaxPollRecords < 1, "max_poll_records", "max_poll_records must be at least 1")
+	ch.Check(c.RetryBackoff <= 0 || c.RetryBackoffMax < c.RetryBackoff, "retry_backoff", "retry_backoff must be positive and at most retry_backoff_max")
+	return ch.Err()
 }

@@ -12,16 +12,19 @@ package segmenter
 
 import (
 	"errors"
-	"fmt"
 	"time"
+
+	"github.com/touchline-io/touchline/pkg/kafka"
+	"github.com/touchline-io/touchline/pkg/pipefile"
 )
 
 // Config configures the segments service (the segments section of
 // touchline.yaml). The definitions live in pipelines/segments.yaml.
 type Config struct {
-	// Group is the consumer group of the stateful stage. Default
-	// touchline-segments.
-	Group string `yaml:"group"`
+	// Consumer holds the consumer group of the stateful stage (default
+	// touchline-segments) and the session timeout of both groups (default
+	// 10s).
+	kafka.Consumer `yaml:",inline"`
 	// RouterGroup is the consumer group of the router on the touchpoints
 	// topic. Default touchline-segments-router.
 	RouterGroup string `yaml:"router_group"`
@@ -48,8 +51,6 @@ type Config struct {
 	// MergePoll is how often the router looks for new identity merges.
 	// Default 5s.
 	MergePoll time.Duration `yaml:"merge_poll"`
-	// SessionTimeout is the group session timeout. Default 10s.
-	SessionTimeout time.Duration `yaml:"session_timeout"`
 	// RetryBackoff and RetryBackoffMax bound the waits between retries of
 	// Kafka and ClickHouse writes. Defaults 200ms and 10s.
 	RetryBackoff    time.Duration `yaml:"retry_backoff"`
@@ -58,8 +59,8 @@ type Config struct {
 
 // DefaultConfig returns the defaults documented on Config.
 func DefaultConfig() Config {
-	return Config{Group: "touchline-segments", RouterGroup: "touchline-segments-router", Partitions: 6, MaxPollRecords: 5000, CachePersons: 20_000, BlockCacheMB: 512,
-		IdleAdvance: 2 * time.Second, MergePoll: 5 * time.Second, SessionTimeout: 10 * time.Second,
+	return Config{Consumer: kafka.Consumer{Group: "touchline-segments", SessionTimeout: 10 * time.Second}, RouterGroup: "touchline-segments-router", Partitions: 6, MaxPollRecords: 5000, CachePersons: 20_000, BlockCacheMB: 512,
+		IdleAdvance: 2 * time.Second, MergePoll: 5 * time.Second,
 		RetryBackoff: 200 * time.Millisecond, RetryBackoffMax: 10 * time.Second}
 }
 
@@ -72,29 +73,19 @@ func (c Config) insertWait() time.Duration { return 3 * c.SessionTimeout }
 // ErrConfig reports an invalid setting.
 var ErrConfig = errors.New("invalid segments config")
 
-// Validate reports the first invalid setting, wrapping ErrConfig.
+// Validate reports every invalid setting, each wrapping ErrConfig and
+// naming its key (pipefile.Key).
 func (c Config) Validate() error {
-	switch {
-	case c.Group == "" || c.RouterGroup == "":
-		return fmt.Errorf("%w: group and router_group must be set", ErrConfig)
-	case c.Group == c.RouterGroup:
-		return fmt.Errorf("%w: group and router_group must differ", ErrConfig)
-	case c.Partitions < 1:
-		return fmt.Errorf("%w: partitions must be at least 1", ErrConfig)
-	case c.MaxPollRecords < 1:
-		return fmt.Errorf("%w: max_poll_records must be at least 1", ErrConfig)
-	case c.CachePersons < 0:
-		return fmt.Errorf("%w: cache_persons must not be negative", ErrConfig)
-	case c.BlockCacheMB < 1:
-		return fmt.Errorf("%w: block_cache_mb must be at least 1", ErrConfig)
-	case c.IdleAdvance < 10*time.Millisecond:
-		return fmt.Errorf("%w: idle_advance must be at least 10ms", ErrConfig)
-	case c.MergePoll < 10*time.Millisecond:
-		return fmt.Errorf("%w: merge_poll must be at least 10ms", ErrConfig)
-	case c.SessionTimeout < time.Second:
-		return fmt.Errorf("%w: session_timeout must be at least 1s", ErrConfig)
-	case c.RetryBackoff <= 0 || c.RetryBackoffMax < c.RetryBackoff:
-		return fmt.Errorf("%w: retry_backoff must be positive and at most retry_backoff_max", ErrConfig)
-	}
-	return nil
+	ch := pipefile.NewChecks(ErrConfig)
+	c.Consumer.Check(ch)
+	ch.Check(c.RouterGroup == "", "router_group", "router_group is empty")
+	ch.Check(c.RouterGroup != "" && c.Group == c.RouterGroup, "router_group", "group and router_group must differ")
+	ch.Check(c.Partitions < 1, "partitions", "partitions must be at least 1")
+	ch.Check(c.MaxPollRecords < 1, "max_poll_records", "max_poll_records must be at least 1")
+	ch.Check(c.CachePersons < 0, "cache_persons", "cache_persons must not be negative")
+	ch.Check(c.BlockCacheMB < 1, "block_cache_mb", "block_cache_mb must be at least 1")
+	ch.Check(c.IdleAdvance < 10*time.Millisecond, "idle_advance", "idle_advance must be at least 10ms")
+	ch.Check(c.MergePoll < 10*time.Millisecond, "merge_poll", "merge_poll must be at least 10ms")
+	ch.Check(c.RetryBackoff <= 0 || c.RetryBackoffMax < c.RetryBackoff, "retry_backoff", "retry_backoff must be positive and at most retry_backoff_max")
+	return ch.Err()
 }

@@ -27,7 +27,6 @@ import (
 	"github.com/google/cel-go/common/types"
 	"gopkg.in/yaml.v3"
 
-	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/pipefile"
 )
 
@@ -158,47 +157,46 @@ func ParseDefinitions(name string, data []byte) (*Definitions, error) {
 	if err != nil {
 		return nil, err
 	}
+	var errs pipefile.List
 	var featureNodes, segmentNodes *yaml.Node
 	for _, kv := range top {
 		k, v := kv[0], kv[1]
 		switch k.Value {
 		case "allowed_lateness":
 			if d.AllowedLateness, err = duration(v); err != nil {
-				return nil, pipefile.Errorf(name, v.Line, "allowed_lateness: %v", err)
+				errs.Add(name, pipefile.Errorf(name, v.Line, "allowed_lateness: %v", err))
 			}
 		case "max_kept_events":
 			if v.Kind != yaml.ScalarNode || v.Decode(&d.MaxKeptEvents) != nil || d.MaxKeptEvents < 1 {
-				return nil, pipefile.Errorf(name, v.Line, "max_kept_events: want a whole number, at least 1")
+				errs.Add(name, pipefile.Errorf(name, v.Line, "max_kept_events: want a whole number, at least 1"))
 			}
 		case "max_cost":
 			if v.Kind != yaml.ScalarNode || v.Decode(&d.MaxCost) != nil || d.MaxCost < 1 {
-				return nil, pipefile.Errorf(name, v.Line, "max_cost: want a whole number, at least 1")
+				errs.Add(name, pipefile.Errorf(name, v.Line, "max_cost: want a whole number, at least 1"))
 			}
 		case "rfm":
-			if err := d.RFM.parse(name, v); err != nil {
-				return nil, err
-			}
+			errs.Add(name, d.RFM.parse(name, v))
 		case "features":
 			featureNodes = v
 		case "segments":
 			segmentNodes = v
 		default:
-			return nil, pipefile.Errorf(name, k.Line, "unknown key %q: want allowed_lateness, max_kept_events, max_cost, rfm, features or segments", k.Value)
+			errs.Add(name, pipefile.Errorf(name, k.Line, "unknown key %q: want allowed_lateness, max_kept_events, max_cost, rfm, features or segments", k.Value))
 		}
 	}
 	if segmentNodes == nil {
-		return nil, pipefile.Errorf(name, root.Line, "no segments defined")
+		errs.Add(name, pipefile.Errorf(name, root.Line, "no segments defined"))
+		return nil, errs.Err()
 	}
 	if d.env, err = newEnv(nil); err != nil {
 		return nil, err
 	}
 	if featureNodes != nil {
-		if err := d.parseFeatures(name, featureNodes); err != nil {
-			return nil, err
-		}
+		errs.Add(name, d.parseFeatures(name, featureNodes))
 	}
-	if err := d.parseSegments(name, segmentNodes); err != nil {
-		return nil, err
+	errs.Add(name, d.parseSegments(name, segmentNodes))
+	if len(errs) > 0 {
+		return nil, errs.Err()
 	}
 	d.finish()
 	return d, nil
@@ -208,7 +206,7 @@ func duration(v *yaml.Node) (time.Duration, error) {
 	if v.Kind != yaml.ScalarNode {
 		return 0, fmt.Errorf("want a duration such as 5m or 1d")
 	}
-	return analytics.ParseDuration(v.Value)
+	return pipefile.ParseDuration(v.Value)
 }
 
 func (r *RFM) parse(file string, n *yaml.Node) error {
@@ -249,28 +247,43 @@ func (d *Definitions) parseFeatures(file string, n *yaml.Node) error {
 	if err != nil {
 		return err
 	}
+	var errs pipefile.List
 	for _, kv := range pairs {
 		k, v := kv[0], kv[1]
-		if !segmentName.MatchString(k.Value) {
-			return pipefile.Errorf(file, k.Line, "feature %q: want a name of lower-case letters, digits and _", k.Value)
+		if err := d.parseFeature(file, k, v); err != nil {
+			errs.Add(file, err)
+			// Declared all the same, so that what uses it is not also
+			// reported as referring to an unknown name.
+			if env, err := d.env.Extend(cel.Variable(k.Value, cel.DynType)); err == nil {
+				d.env = env
+			}
 		}
-		if v.Kind != yaml.ScalarNode || v.Value == "" {
-			return pipefile.Errorf(file, v.Line, "feature %q: want a CEL expression", k.Value)
-		}
-		f := &Feature{Name: k.Value, Expr: v.Value, Line: v.Line}
-		if f.checked, err = d.compile(file, v, "feature "+f.Name, nil); err != nil {
-			return err
-		}
-		if size, ok := d.estimator.sizeOf(f.ast.NativeRep().Expr()); ok {
-			d.estimator.sizes[f.Name] = size
-		}
-		d.estimator.dynamic[f.Name] = f.dynamic
-		// Later features and the segments see this one as a variable.
-		if d.env, err = d.env.Extend(cel.Variable(f.Name, f.ast.OutputType())); err != nil {
-			return pipefile.Errorf(file, v.Line, "feature %q: %v", f.Name, err)
-		}
-		d.Features = append(d.Features, f)
 	}
+	return errs.Err()
+}
+
+// parseFeature compiles feature k: v and adds it to d.
+func (d *Definitions) parseFeature(file string, k, v *yaml.Node) error {
+	if !segmentName.MatchString(k.Value) {
+		return pipefile.Errorf(file, k.Line, "feature %q: want a name of lower-case letters, digits and _", k.Value)
+	}
+	if v.Kind != yaml.ScalarNode || v.Value == "" {
+		return pipefile.Errorf(file, v.Line, "feature %q: want a CEL expression", k.Value)
+	}
+	f := &Feature{Name: k.Value, Expr: v.Value, Line: v.Line}
+	var err error
+	if f.checked, err = d.compile(file, v, "feature "+f.Name, nil); err != nil {
+		return err
+	}
+	if size, ok := d.estimator.sizeOf(f.ast.NativeRep().Expr()); ok {
+		d.estimator.sizes[f.Name] = size
+	}
+	d.estimator.dynamic[f.Name] = f.dynamic
+	// Later features and the segments see this one as a variable.
+	if d.env, err = d.env.Extend(cel.Variable(f.Name, f.ast.OutputType())); err != nil {
+		return pipefile.Errorf(file, v.Line, "feature %q: %v", f.Name, err)
+	}
+	d.Features = append(d.Features, f)
 	return nil
 }
 
@@ -279,50 +292,57 @@ func (d *Definitions) parseSegments(file string, n *yaml.Node) error {
 		return pipefile.Errorf(file, n.Line, "segments: want a list of segments")
 	}
 	seen := map[string]int{}
+	var errs pipefile.List
 	for i, item := range n.Content {
-		item = pipefile.Deref(item)
-		what := fmt.Sprintf("segment %d", i+1)
-		pairs, err := pipefile.Pairs(file, item, what)
-		if err != nil {
-			return err
-		}
-		s := &Segment{Line: item.Line}
-		var when *yaml.Node
-		for _, kv := range pairs {
-			k, v := kv[0], kv[1]
-			if v.Kind != yaml.ScalarNode {
-				return pipefile.Errorf(file, v.Line, "%s: %s: want a value", what, k.Value)
-			}
-			switch k.Value {
-			case "name":
-				s.Name = v.Value
-				what = fmt.Sprintf("segment %q", s.Name)
-				if !segmentName.MatchString(s.Name) {
-					return pipefile.Errorf(file, v.Line, "%s: want a name of lower-case letters, digits and _", what)
-				}
-			case "description":
-				s.Description = v.Value
-			case "when":
-				s.When, when = v.Value, v
-			default:
-				return pipefile.Errorf(file, k.Line, "%s: unknown key %q: want name, description or when", what, k.Value)
-			}
-		}
-		switch {
-		case s.Name == "":
-			return pipefile.Errorf(file, item.Line, "%s: name is missing", what)
-		case when == nil:
-			return pipefile.Errorf(file, item.Line, "%s: when is missing: want a CEL condition", what)
-		}
-		if first, dup := seen[s.Name]; dup {
-			return pipefile.Errorf(file, item.Line, "%s: duplicate name (first on line %d)", what, first)
-		}
-		seen[s.Name] = item.Line
-		if s.checked, err = d.compile(file, when, what, types.BoolType); err != nil {
-			return err
-		}
-		d.Segments = append(d.Segments, s)
+		errs.Add(file, d.parseSegment(file, pipefile.Deref(item), i, seen))
 	}
+	return errs.Err()
+}
+
+// parseSegment compiles the i-th segment, item, and adds it to d; seen
+// holds the lines of the names before it.
+func (d *Definitions) parseSegment(file string, item *yaml.Node, i int, seen map[string]int) error {
+	what := fmt.Sprintf("segment %d", i+1)
+	pairs, err := pipefile.Pairs(file, item, what)
+	if err != nil {
+		return err
+	}
+	s := &Segment{Line: item.Line}
+	var when *yaml.Node
+	for _, kv := range pairs {
+		k, v := kv[0], kv[1]
+		if v.Kind != yaml.ScalarNode {
+			return pipefile.Errorf(file, v.Line, "%s: %s: want a value", what, k.Value)
+		}
+		switch k.Value {
+		case "name":
+			s.Name = v.Value
+			what = fmt.Sprintf("segment %q", s.Name)
+			if !segmentName.MatchString(s.Name) {
+				return pipefile.Errorf(file, v.Line, "%s: want a name of lower-case letters, digits and _", what)
+			}
+		case "description":
+			s.Description = v.Value
+		case "when":
+			s.When, when = v.Value, v
+		default:
+			return pipefile.Errorf(file, k.Line, "%s: unknown key %q: want name, description or when", what, k.Value)
+		}
+	}
+	switch {
+	case s.Name == "":
+		return pipefile.Errorf(file, item.Line, "%s: name is missing", what)
+	case when == nil:
+		return pipefile.Errorf(file, item.Line, "%s: when is missing: want a CEL condition", what)
+	}
+	if first, dup := seen[s.Name]; dup {
+		return pipefile.Errorf(file, item.Line, "%s: duplicate name (first on line %d)", what, first)
+	}
+	seen[s.Name] = item.Line
+	if s.checked, err = d.compile(file, when, what, types.BoolType); err != nil {
+		return err
+	}
+	d.Segments = append(d.Segments, s)
 	return nil
 }
 

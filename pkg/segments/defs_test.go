@@ -67,3 +67,33 @@ func wantRefused(t *testing.T, yaml string, line int, reason string) {
 		t.Errorf("got %q (line %d), want line %d with %q", err, ce.Line, line, reason)
 	}
 }
+
+// TestParseDefinitionsReportsEveryError: every problem of the file comes
+// out at once, each at its line; a segment that uses a broken feature is
+// not reported again for it.
+func TestParseDefinitionsReportsEveryError(t *testing.T) {
+	src := "allowed_lateness: soon\n" +
+		"colour: red\n" +
+		"features:\n" +
+		"  carts: count(\"add_to_cart\", \"1 hour\")\n" +
+		"  buys: count(\"purchase\")\n" +
+		"segments:\n" +
+		"  - name: Carts\n" +
+		"    when: carts > 0\n" +
+		"  - name: abandoners\n" +
+		"    when: carts > 0 && buys == 0\n" +
+		"  - name: buyers\n" +
+		"    when: buys > 0\n" +
+		"    colour: red\n"
+	_, err := ParseDefinitions("s.yaml", []byte(src))
+	want := []string{
+		`s.yaml:1: allowed_lateness: duration "soon": want e.g. 30d, 2w, 36h or 90m`,
+		`s.yaml:2: unknown key "colour": want allowed_lateness, max_kept_events, max_cost, rfm, features or segments`,
+		`s.yaml:4: feature carts: count: window "1 hour": want a positive duration such as 1h or 30d, or lifetime (column 6 of the expression)`,
+		`s.yaml:7: segment "Carts": want a name of lower-case letters, digits and _`,
+		`s.yaml:13: segment "buyers": unknown key "colour": want name, description or when`,
+	}
+	if err == nil || err.Error() != strings.Join(want, "\n") {
+		t.Fatalf("got:\n%v\nwant:\n%s", err, strings.Join(want, "\n"))
+	}
+}

@@ -13,8 +13,7 @@ import (
 	celast "github.com/google/cel-go/common/ast"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
-
-	"github.com/touchline-io/touchline/pkg/analytics"
+	"github.com/touchline-io/touchline/pkg/pipefile"
 )
 
 // The feature functions segments and features call. Arguments are literals.
@@ -73,7 +72,7 @@ func (s spec) call() string {
 	if s.window > 0 || len(s.filter) > 0 {
 		w := "lifetime"
 		if s.window > 0 {
-			w = analytics.FormatDuration(s.window)
+			w = pipefile.FormatDuration(s.window)
 		}
 		args = append(args, strconv.Quote(w))
 	}
@@ -314,8 +313,8 @@ func specFromValues(fn function, kinds []string, vals []ref.Val) (spec, error) {
 			if str == "lifetime" {
 				continue
 			}
-			w, err := analytics.ParseDuration(str)
-			if errors.Is(err, analytics.ErrDurationRange) {
+			w, err := pipefile.ParseDuration(str)
+			if errors.Is(err, pipefile.ErrDurationRange) {
 				return s, fmt.Errorf("window: %w", err)
 			}
 			if err != nil || w <= 0 {

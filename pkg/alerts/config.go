@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"time"
+
+	"github.com/touchline-io/touchline/pkg/backoff"
 )
 
 // Config configures the alerts service (the alerts section of
@@ -22,10 +24,9 @@ type Config struct {
 	// within one evaluation; what fails stays in the outbox and is tried
 	// again at the next tick. Default 5.
 	MaxAttempts int `yaml:"max_attempts"`
-	// RetryBackoff and RetryBackoffMax bound the waits between attempts.
-	// Defaults 500ms and 10s.
-	RetryBackoff    time.Duration `yaml:"retry_backoff"`
-	RetryBackoffMax time.Duration `yaml:"retry_backoff_max"`
+	// Settings bound the waits between retries of writes (retry_backoff,
+	// doubling up to retry_backoff_max, with jitter). Defaults 500ms and 10s.
+	backoff.Settings `yaml:",inline"`
 }
 
 // WebhookConfig is one webhook.
@@ -51,7 +52,7 @@ const (
 
 // DefaultConfig returns the defaults documented on Config.
 func DefaultConfig() Config {
-	return Config{Tick: 10 * time.Second, Topic: true, MaxAttempts: 5, RetryBackoff: 500 * time.Millisecond, RetryBackoffMax: 10 * time.Second}
+	return Config{Tick: 10 * time.Second, Topic: true, MaxAttempts: 5, Settings: backoff.Settings{RetryBackoff: 500 * time.Millisecond, RetryBackoffMax: 10 * time.Second}}
 }
 
 // ErrConfig reports an invalid setting.
@@ -64,8 +65,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: tick must be at least 100ms", ErrConfig)
 	case c.MaxAttempts < 1:
 		return fmt.Errorf("%w: max_attempts must be at least 1", ErrConfig)
-	case c.RetryBackoff <= 0 || c.RetryBackoffMax < c.RetryBackoff:
-		return fmt.Errorf("%w: retry_backoff must be positive and at most retry_backoff_max", ErrConfig)
+	case c.Settings.Validate() != nil:
+		return fmt.Errorf("%w: %w", ErrConfig, c.Settings.Validate())
 	}
 	names := map[string]bool{}
 	for i, w := range c.Webhooks {

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/touchline-io/touchline/pkg/backoff"
 	"github.com/touchline-io/touchline/pkg/identitymap"
 	"github.com/touchline-io/touchline/pkg/scrub"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
@@ -31,10 +32,9 @@ type Config struct {
 	// FetchMaxBytes bounds what the Kafka client buffers ahead of processing,
 	// which with BatchSize bounds memory. Default 16 MiB.
 	FetchMaxBytes int32 `yaml:"fetch_max_bytes"`
-	// RetryBackoff is the first wait after a failed ClickHouse or Kafka write;
-	// it doubles up to RetryBackoffMax. Defaults 200ms and 10s.
-	RetryBackoff    time.Duration `yaml:"retry_backoff"`
-	RetryBackoffMax time.Duration `yaml:"retry_backoff_max"`
+	// Settings bound the waits between retries of writes (retry_backoff,
+	// doubling up to retry_backoff_max, with jitter). Defaults 200ms and 10s.
+	backoff.Settings `yaml:",inline"`
 	// ShutdownTimeout bounds the final flush and commit on shutdown. Default 30s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// RebalanceFlushTimeout bounds the flush of partitions being revoked; what
@@ -74,8 +74,7 @@ func DefaultConfig() Config {
 		FlushInterval:         time.Second,
 		Workers:               runtime.NumCPU(),
 		FetchMaxBytes:         16 << 20,
-		RetryBackoff:          200 * time.Millisecond,
-		RetryBackoffMax:       10 * time.Second,
+		Settings:              backoff.DefaultSettings(),
 		ShutdownTimeout:       30 * time.Second,
 		RebalanceFlushTimeout: 15 * time.Second,
 		SessionTimeout:        10 * time.Second,
@@ -104,8 +103,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: flush_interval must be positive", ErrConfig)
 	case c.FetchMaxBytes < 1<<20:
 		return fmt.Errorf("%w: fetch_max_bytes must be at least 1 MiB", ErrConfig)
-	case c.RetryBackoff <= 0 || c.RetryBackoffMax < c.RetryBackoff:
-		return fmt.Errorf("%w: retry_backoff must be positive and at most retry_backoff_max", ErrConfig)
+	case c.Settings.Validate() != nil:
+		return fmt.Errorf("%w: %w", ErrConfig, c.Settings.Validate())
 	case c.ShutdownTimeout <= 0 || c.RebalanceFlushTimeout <= 0:
 		return fmt.Errorf("%w: shutdown_timeout and rebalance_flush_timeout must be positive", ErrConfig)
 	case c.SessionTimeout < 6*time.Second:

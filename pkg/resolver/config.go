@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/touchline-io/touchline/pkg/backoff"
 )
 
 // Config configures the resolver service.
@@ -25,16 +27,15 @@ type Config struct {
 	// SessionTimeout is the group session timeout: how long a failed
 	// resolver holds the partition before another takes over. Default 10s.
 	SessionTimeout time.Duration `yaml:"session_timeout"`
-	// RetryBackoff and RetryBackoffMax bound the waits between retries of
-	// Kafka and ClickHouse writes. Defaults 200ms and 10s.
-	RetryBackoff    time.Duration `yaml:"retry_backoff"`
-	RetryBackoffMax time.Duration `yaml:"retry_backoff_max"`
+	// Settings bound the waits between retries of writes (retry_backoff,
+	// doubling up to retry_backoff_max, with jitter). Defaults 200ms and 10s.
+	backoff.Settings `yaml:",inline"`
 }
 
 // DefaultConfig returns the defaults documented on Config.
 func DefaultConfig() Config {
 	return Config{Group: "touchline-identity", MapPartitions: 6, MaxPollRecords: 5000, SessionTimeout: 10 * time.Second,
-		RetryBackoff: 200 * time.Millisecond, RetryBackoffMax: 10 * time.Second}
+		Settings: backoff.DefaultSettings()}
 }
 
 // ErrConfig reports an invalid setting.
@@ -51,8 +52,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: max_poll_records must be at least 1", ErrConfig)
 	case c.SessionTimeout < time.Second:
 		return fmt.Errorf("%w: session_timeout must be at least 1s", ErrConfig)
-	case c.RetryBackoff <= 0 || c.RetryBackoffMax < c.RetryBackoff:
-		return fmt.Errorf("%w: retry_backoff must be positive and at most retry_backoff_max", ErrConfig)
+	case c.Settings.Validate() != nil:
+		return fmt.Errorf("%w: %w", ErrConfig, c.Settings.Validate())
 	}
 	return nil
 }

@@ -14,6 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/touchline-io/touchline/pkg/backoff"
 )
 
 // Config configures the segments service (the segments section of
@@ -48,17 +50,16 @@ type Config struct {
 	MergePoll time.Duration `yaml:"merge_poll"`
 	// SessionTimeout is the group session timeout. Default 10s.
 	SessionTimeout time.Duration `yaml:"session_timeout"`
-	// RetryBackoff and RetryBackoffMax bound the waits between retries of
-	// Kafka and ClickHouse writes. Defaults 200ms and 10s.
-	RetryBackoff    time.Duration `yaml:"retry_backoff"`
-	RetryBackoffMax time.Duration `yaml:"retry_backoff_max"`
+	// Settings bound the waits between retries of writes (retry_backoff,
+	// doubling up to retry_backoff_max, with jitter). Defaults 200ms and 10s.
+	backoff.Settings `yaml:",inline"`
 }
 
 // DefaultConfig returns the defaults documented on Config.
 func DefaultConfig() Config {
 	return Config{Group: "touchline-segments", RouterGroup: "touchline-segments-router", Partitions: 6, MaxPollRecords: 5000, CachePersons: 20_000, BlockCacheMB: 512,
 		IdleAdvance: 2 * time.Second, MergePoll: 5 * time.Second, SessionTimeout: 10 * time.Second,
-		RetryBackoff: 200 * time.Millisecond, RetryBackoffMax: 10 * time.Second}
+		Settings: backoff.DefaultSettings()}
 }
 
 // insertWait is how long a batch's open transaction waits for its
@@ -91,8 +92,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: merge_poll must be at least 10ms", ErrConfig)
 	case c.SessionTimeout < time.Second:
 		return fmt.Errorf("%w: session_timeout must be at least 1s", ErrConfig)
-	case c.RetryBackoff <= 0 || c.RetryBackoffMax < c.RetryBackoff:
-		return fmt.Errorf("%w: retry_backoff must be positive and at most retry_backoff_max", ErrConfig)
+	case c.Settings.Validate() != nil:
+		return fmt.Errorf("%w: %w", ErrConfig, c.Settings.Validate())
 	}
 	return nil
 }

@@ -117,20 +117,16 @@ func (s *Service) step(ctx context.Context, fetches kgo.Fetches) error {
 	if err := s.retry(ctx, "clickhouse", w.insert(s.conn)); err != nil {
 		return err
 	}
-	if err := s.sess.Begin(); err != nil {
-		return fmt.Errorf("beginning a transaction: %w", err)
-	}
-	produced := s.sess.ProduceSync(ctx, w.records...).FirstErr()
-	committed, err := s.sess.End(ctx, kgo.TransactionEndTry(produced == nil))
+	aborted, err := kafka.TransactBatch(ctx, s.sess, w.records, nil)
 	if err != nil {
-		return fmt.Errorf("ending the transaction: %w", err)
+		return err
 	}
-	if !committed {
+	if aborted != nil {
 		// The session rewound to the committed offsets; the union-find
 		// holds changes the map does not: rebuild before the next batch.
 		s.stale.Store(true)
 		s.m.writeErrors.WithLabelValues("kafka").Inc()
-		s.log.Warn("transaction aborted; applying the requests again", zap.Error(produced), zap.Int("requests", len(records)))
+		s.log.Warn("applying the requests again", zap.Error(aborted), zap.Int("requests", len(records)))
 		return nil
 	}
 	s.m.identifiers.Set(float64(s.res.Identifiers()))

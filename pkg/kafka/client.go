@@ -132,7 +132,7 @@ func ensureTopics(ctx context.Context, cl *kgo.Client, like TopicSpec, topics []
 // otherwise.
 func NewRegistry(cfg Config) (avro.Registry, error) {
 	if cfg.SchemaRegistry.URL == "" {
-		return avro.NewStaticRegistry(nil)
+		return avro.NewStaticRegistry()
 	}
 	opts := []sr.ClientOpt{sr.URLs(cfg.SchemaRegistry.URL)}
 	if cfg.SchemaRegistry.User != "" {

@@ -908,7 +908,7 @@ func encodeTouchpoints(ctx context.Context, events int, rewrite func(*touchpoint
 	if err != nil {
 		return nil, 0, err
 	}
-	reg, err := avro.NewStaticRegistry(nil)
+	reg, err := avro.NewStaticRegistry()
 	if err != nil {
 		return nil, 0, err
 	}

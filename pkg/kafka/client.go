@@ -56,7 +56,6 @@ func NewGroupTransactSession(cfg Config, log *zap.Logger, session Session, extra
 		kgo.ConsumeTopics(session.Topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.RequireStableFetchOffsets(),
 		kgo.TransactionalID(session.TransactionalID),
 		kgo.TransactionTimeout(session.Timeout*6),
 		kgo.SessionTimeout(session.Timeout))

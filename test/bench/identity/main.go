@@ -471,7 +471,9 @@ func service(ctx context.Context, cfg config.Config, conn driver.Conn, w workloa
 	go func() { runErr <- svc.Run(runCtx) }()
 	defer func() {
 		stop()
-		<-runErr
+		if err := <-runErr; err != nil {
+			log.Warn("the identity resolver stopped with an error", zap.Error(err))
+		}
 		svc.Close()
 	}()
 

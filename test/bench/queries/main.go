@@ -101,7 +101,7 @@ func run(sizes []int, runs int) error {
 	if err != nil {
 		return err
 	}
-	defer srv.Stop()
+	defer func() { _ = srv.Stop() }()
 	version, err := srv.Version(ctx)
 	if err != nil {
 		return err

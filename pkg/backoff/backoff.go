@@ -14,10 +14,11 @@ import (
 // failed write and the most the wait grows to. Every service config embeds
 // them with `yaml:",inline"`, so the keys sit in the service's own section.
 type Settings struct {
-	// RetryBackoff is the first wait after a failed attempt; it doubles
-	// after each further failure up to RetryBackoffMax.
+	// RetryBackoff bounds the first wait after a failed attempt (the wait
+	// is drawn from its upper half, see Policy); the bound doubles after
+	// each further failure up to RetryBackoffMax.
 	RetryBackoff time.Duration `yaml:"retry_backoff"`
-	// RetryBackoffMax bounds the wait.
+	// RetryBackoffMax bounds every wait.
 	RetryBackoffMax time.Duration `yaml:"retry_backoff_max"`
 }
 

@@ -4,6 +4,8 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -X github.com/touchline-io/touchline/pkg/version.Version=$(VERSION)
 PYTHON ?= python3
+# GOLANGCI_LINT is where scripts/install-deps.sh installs golangci-lint.
+GOLANGCI_LINT ?= $(or $(shell $(GO) env GOBIN),$(shell $(GO) env GOPATH)/bin)/golangci-lint
 
 .DEFAULT_GOAL := help
 
@@ -12,7 +14,7 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
 
 .PHONY: deps
-deps: ## install the real servers and tools the tests need (clickhouse-server, Kafka jars, chDB)
+deps: ## install the real servers and tools the tests need (clickhouse-server, Kafka jars, chDB, golangci-lint)
 	scripts/install-deps.sh all
 
 .PHONY: dev
@@ -25,8 +27,7 @@ build: ## build every command into bin/
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ ./cmd/...
 
 .PHONY: test
-test: deps ## unit tests, the integration suite on real Kafka and ClickHouse, and the chDB check
-	$(GO) vet ./...
+test: deps lint ## lint, unit tests, the integration suite on real Kafka and ClickHouse, and the chDB check
 	$(GO) test -count=1 -timeout 60m ./...
 	$(GO) run ./test/chdb/dump | $(PYTHON) test/chdb/check.py
 
@@ -59,6 +60,7 @@ fmt: ## format the code
 	gofmt -w cmd pkg test schemas
 
 .PHONY: lint
-lint: ## vet, and golangci-lint when installed
+lint: ## go vet and golangci-lint with the linters of .golangci.yml (installs golangci-lint if needed)
+	scripts/install-deps.sh golangci-lint
 	$(GO) vet ./...
-	@command -v golangci-lint >/dev/null && golangci-lint run || echo "golangci-lint not installed; ran go vet only"
+	$(GOLANGCI_LINT) run ./...

@@ -3,7 +3,8 @@
 # mode run as child processes (no Docker needed). It is idempotent: components
 # that are already present are left alone.
 #
-# Usage: scripts/install-deps.sh [clickhouse|kafka|chdb|all]   (default: all)
+# Usage: scripts/install-deps.sh [clickhouse|kafka|chdb|golangci-lint|all]
+#        (default: all)
 #
 #   clickhouse  Debian packages clickhouse-server and clickhouse-client.
 #   kafka       Apache Kafka jars, fetched from Maven Central with mvn, into
@@ -11,14 +12,18 @@
 #               ${XDG_CACHE_HOME:-$HOME/.cache}/touchline/kafka-3.9.1/libs
 #               (the same default pkg/servers uses).
 #   chdb        The chdb Python module, with pip.
+#   golangci-lint  golangci-lint $GOLANGCI_LINT_VERSION, built with go install
+#               from the Go module proxy into $(go env GOBIN), or else
+#               $(go env GOPATH)/bin (where make lint runs it from).
 set -euo pipefail
 
 readonly KAFKA_VERSION=3.9.1
 readonly SCALA_VERSION=2.13
 readonly SLF4J_VERSION=1.7.36
+readonly GOLANGCI_LINT_VERSION=2.15.0
 
 usage() {
-	echo "usage: $0 [clickhouse|kafka|chdb|all]" >&2
+	echo "usage: $0 [clickhouse|kafka|chdb|golangci-lint|all]" >&2
 	exit 2
 }
 
@@ -143,16 +148,30 @@ install_chdb() {
 	echo "chdb: installed the chdb python module with pip"
 }
 
+install_golangci_lint() {
+	local bin
+	bin="$(go env GOBIN)"
+	bin="${bin:-$(go env GOPATH)/bin}/golangci-lint"
+	if [ -x "$bin" ] && [ "$("$bin" version --short 2>/dev/null)" = "$GOLANGCI_LINT_VERSION" ]; then
+		echo "golangci-lint: $GOLANGCI_LINT_VERSION already in $bin, nothing to do"
+		return
+	fi
+	go install "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v$GOLANGCI_LINT_VERSION"
+	echo "golangci-lint: installed $GOLANGCI_LINT_VERSION into $bin"
+}
+
 main() {
 	[ $# -le 1 ] || usage
 	case "${1:-all}" in
 	clickhouse) install_clickhouse ;;
 	kafka) install_kafka ;;
 	chdb) install_chdb ;;
+	golangci-lint) install_golangci_lint ;;
 	all)
 		install_clickhouse
 		install_kafka
 		install_chdb
+		install_golangci_lint
 		;;
 	-h | --help) usage ;;
 	*) usage ;;

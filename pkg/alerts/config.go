@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/touchline-io/touchline/pkg/backoff"
 	"github.com/touchline-io/touchline/pkg/pipefile"
 )
 
@@ -24,10 +25,9 @@ type Config struct {
 	// within one evaluation; what fails stays in the outbox and is tried
 	// again at the next tick. Default 5.
 	MaxAttempts int `yaml:"max_attempts"`
-	// RetryBackoff and RetryBackoffMax bound the waits between attempts.
-	// Defaults 500ms and 10s.
-	RetryBackoff    time.Duration `yaml:"retry_backoff"`
-	RetryBackoffMax time.Duration `yaml:"retry_backoff_max"`
+	// Settings bound the waits between retries of writes (retry_backoff,
+	// doubling up to retry_backoff_max, with jitter). Defaults 500ms and 10s.
+	backoff.Settings `yaml:",inline"`
 }
 
 // WebhookConfig is one webhook.
@@ -53,7 +53,7 @@ const (
 
 // DefaultConfig returns the defaults documented on Config.
 func DefaultConfig() Config {
-	return Config{Tick: 10 * time.Second, Topic: true, MaxAttempts: 5, RetryBackoff: 500 * time.Millisecond, RetryBackoffMax: 10 * time.Second}
+	return Config{Tick: 10 * time.Second, Topic: true, MaxAttempts: 5, Settings: backoff.Settings{RetryBackoff: 500 * time.Millisecond, RetryBackoffMax: 10 * time.Second}}
 }
 
 // ErrConfig reports an invalid setting.
@@ -65,7 +65,7 @@ func (c Config) Validate() error {
 	ch := pipefile.NewChecks(ErrConfig)
 	ch.Check(c.Tick < 100*time.Millisecond, "tick", "tick must be at least 100ms")
 	ch.Check(c.MaxAttempts < 1, "max_attempts", "max_attempts must be at least 1")
-	ch.Check(c.RetryBackoff <= 0 || c.RetryBackoffMax < c.RetryBackoff, "retry_backoff", "retry_backoff must be positive and at most retry_backoff_max")
+	c.Settings.Check(ch)
 	names := map[string]bool{}
 	for i, w := range c.Webhooks {
 		name, key := w.name(i), fmt.Sprintf("webhooks.%d.", i+1)

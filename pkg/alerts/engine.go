@@ -10,7 +10,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/touchline-io/touchline/pkg/analytics"
-	"github.com/touchline-io/touchline/pkg/backoff"
 	"github.com/touchline-io/touchline/pkg/health"
 )
 
@@ -242,7 +241,7 @@ func (e *Engine) send(ctx context.Context, name string, n *Notification) bool {
 	attempts := 0
 	attemptCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	err := backoff.Retry(attemptCtx, e.cfg.RetryBackoff, e.cfg.RetryBackoffMax, func(ctx context.Context) error {
+	err := e.cfg.Policy().Retry(attemptCtx, func(ctx context.Context) error {
 		attempts++
 		err := sink.Send(ctx, n)
 		if err != nil {

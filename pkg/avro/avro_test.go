@@ -24,7 +24,7 @@ func sample() *touchpoint.Touchpoint {
 }
 
 func TestRoundTripShippedSchemas(t *testing.T) {
-	reg, err := NewStaticRegistry(nil)
+	reg, err := NewStaticRegistry()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestRoundTripShippedSchemas(t *testing.T) {
 }
 
 func TestDecodeErrors(t *testing.T) {
-	reg, _ := NewStaticRegistry(nil)
+	reg, _ := NewStaticRegistry()
 	c := NewCodecs(reg)
 	ctx := context.Background()
 	good, _ := c.Encode(ctx, 1, sample().ToAvro())
@@ -102,19 +102,15 @@ func TestSchemaEvolution(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := CheckBackwardCompatible(v1, string(v2)); err != nil {
+	if err := checkBackwardCompatible(v1, string(v2)); err != nil {
 		t.Fatalf("v2 adding an optional field: %v", err)
 	}
 	bad, _ := os.ReadFile("testdata/touchpoint.v2-required.avsc")
-	if err := CheckBackwardCompatible(v1, string(bad)); err == nil {
+	if err := checkBackwardCompatible(v1, string(bad)); err == nil {
 		t.Fatal("a required field without default was accepted")
 	}
 
-	reg, err := NewStaticRegistry(map[int]string{100: string(v2)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := NewCodecs(reg)
+	c := NewCodecs(staticRegistry(t, map[int]string{100: string(v2)}))
 	ctx := context.Background()
 	native := sample().ToAvro()
 	native["consent"] = map[string]any{"string": "granted"}
@@ -143,7 +139,7 @@ func TestShippedSchemasEvolveCompatibly(t *testing.T) {
 		if p, ok := prev[s.Kind]; ok {
 			a, _ := p.Text()
 			b, _ := s.Text()
-			if err := CheckBackwardCompatible(a, b); err != nil {
+			if err := checkBackwardCompatible(a, b); err != nil {
 				t.Errorf("%s v%d after v%d: %v", s.Kind, s.Version, p.Version, err)
 			}
 		}

@@ -25,7 +25,7 @@ func bombBytes(t testing.TB) []byte {
 }
 
 func shippedCodecs(t testing.TB) *Codecs {
-	reg, err := NewStaticRegistry(nil)
+	reg, err := NewStaticRegistry()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,11 +145,7 @@ const (
 // decoding never panics and allocates memory in proportion to the record's
 // size.
 func FuzzDecode(f *testing.F) {
-	reg, err := NewStaticRegistry(map[int]string{nullsID: nulls, listID: linkedSet})
-	if err != nil {
-		f.Fatal(err)
-	}
-	c := NewCodecs(reg)
+	c := NewCodecs(staticRegistry(f, map[int]string{nullsID: nulls, listID: linkedSet}))
 	ctx := context.Background()
 	f.Add(bombBytes(f))
 	f.Add(append(AppendHeader(nil, nullsID), varints(1<<31-1, 0)...))

@@ -92,9 +92,8 @@ type StaticRegistry struct {
 	byID map[int]string
 }
 
-// NewStaticRegistry returns a registry of extra schemas by id in addition to
-// the shipped ones (extra may be nil; it is how tests add versions).
-func NewStaticRegistry(extra map[int]string) (*StaticRegistry, error) {
+// NewStaticRegistry returns the registry of the shipped schemas.
+func NewStaticRegistry() (*StaticRegistry, error) {
 	r := &StaticRegistry{byID: map[int]string{}}
 	for _, s := range ShippedSchemas {
 		text, err := s.Text()
@@ -102,12 +101,6 @@ func NewStaticRegistry(extra map[int]string) (*StaticRegistry, error) {
 			return nil, err
 		}
 		r.byID[s.ID] = text
-	}
-	for id, text := range extra {
-		if _, dup := r.byID[id]; dup {
-			return nil, fmt.Errorf("schema id %d is already taken by a shipped schema", id)
-		}
-		r.byID[id] = text
 	}
 	return r, nil
 }

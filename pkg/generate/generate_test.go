@@ -36,11 +36,8 @@ type event struct {
 // collect returns every touchpoint of g with its person.
 func collect(tb testing.TB, g *Generator) []event {
 	tb.Helper()
-	person := -1
-	g.personHook = func(i int) { person = i }
-	defer func() { g.personHook = nil }()
 	var out []event
-	if err := g.Touchpoints(func(tp *touchpoint.Touchpoint) error {
+	if err := g.personTouchpoints(func(person int, tp *touchpoint.Touchpoint) error {
 		out = append(out, event{person, tp})
 		return nil
 	}); err != nil {
@@ -156,10 +153,12 @@ func TestExactCounts(t *testing.T) {
 			start, end := g.Period()
 			n := 0
 			persons := map[int]bool{}
-			person := 0
+			prev := -1
 			var last time.Time
-			g.personHook = func(i int) { person, last = i, time.Time{} }
-			if err := g.Touchpoints(func(tp *touchpoint.Touchpoint) error {
+			if err := g.personTouchpoints(func(person int, tp *touchpoint.Touchpoint) error {
+				if person != prev {
+					prev, last = person, time.Time{}
+				}
 				n++
 				persons[person] = true
 				if tp.EventTime.Before(start) || !tp.EventTime.Before(end) || !tp.EventTime.After(last) {

@@ -106,9 +106,6 @@ type Generator struct {
 	adCounts    []adCounts // per day and spend key, once a run completed
 	pcg         *rand.PCG
 	rng         *rand.Rand
-	// personHook, when set (by tests), is called before each person's
-	// touchpoints with the person's index.
-	personHook func(index int)
 }
 
 // adCounts is what the touchpoints of one day and spend key add up to.
@@ -186,6 +183,12 @@ func mulDiv(a, b, c uint64) uint64 {
 // inside the period, the stream as a whole is not. emit owns the touchpoint
 // it gets and may keep it. Memory stays bounded whatever the number of events.
 func (g *Generator) Touchpoints(emit func(*touchpoint.Touchpoint) error) error {
+	return g.personTouchpoints(func(_ int, tp *touchpoint.Touchpoint) error { return emit(tp) })
+}
+
+// personTouchpoints is Touchpoints, with emit also told the index of the
+// person (from 0) each touchpoint belongs to.
+func (g *Generator) personTouchpoints(emit func(person int, tp *touchpoint.Touchpoint) error) error {
 	counts := make([]adCounts, g.days*len(spendKeys))
 	if err := g.run(emit, counts); err != nil {
 		return err
@@ -195,8 +198,8 @@ func (g *Generator) Touchpoints(emit func(*touchpoint.Touchpoint) error) error {
 }
 
 // run generates every person's journey, calling emit (when not nil) for each
-// touchpoint and adding the ad traffic up in counts.
-func (g *Generator) run(emit func(*touchpoint.Touchpoint) error, counts []adCounts) error {
+// touchpoint with the person's index, and adding the ad traffic up in counts.
+func (g *Generator) run(emit func(person int, tp *touchpoint.Touchpoint) error, counts []adCounts) error {
 	j := &journey{g: g, rng: g.rng, p: &person{}, counts: counts}
 	var cum, prev uint64
 	for i := 0; i < g.cfg.Persons; i++ {
@@ -210,9 +213,6 @@ func (g *Generator) run(emit func(*touchpoint.Touchpoint) error, counts []adCoun
 			continue
 		}
 		j.p.body(g.rng, &g.keys)
-		if g.personHook != nil {
-			g.personHook(i)
-		}
 		if err := j.run(budget, emit); err != nil {
 			return err
 		}
@@ -228,7 +228,7 @@ type draft struct {
 }
 
 // run emits budget touchpoints of the journey of j.p, session after session.
-func (j *journey) run(budget int, emit func(*touchpoint.Touchpoint) error) error {
+func (j *journey) run(budget int, emit func(person int, tp *touchpoint.Touchpoint) error) error {
 	j.remaining = budget
 	j.last = j.g.start - 1
 	j.emitted, j.sessionCount = 0, 0
@@ -252,7 +252,7 @@ func (j *journey) run(budget int, emit func(*touchpoint.Touchpoint) error) error
 				j.count(d, t)
 			}
 			if emit != nil {
-				if err := emit(d.tp); err != nil {
+				if err := emit(j.p.index, d.tp); err != nil {
 					return err
 				}
 			}

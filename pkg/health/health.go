@@ -81,14 +81,15 @@ func (s *Status) Err() error {
 	return errors.Join(errs...)
 }
 
-// Retry is backoff.Retry that keeps check up to date: it fails while
-// attempts fail, and also while one attempt has run longer than stall (a
-// server that accepts a connection and never answers), and passes once an
-// attempt succeeds. A stall of zero disables the stall deadline. failed,
-// when not nil, is called after each failed attempt as backoff.Retry does.
+// Retry is backoff.Policy.Retry (waits from initial up to max, with
+// jitter) that keeps check up to date: it fails while attempts fail, and
+// also while one attempt has run longer than stall (a server that accepts
+// a connection and never answers), and passes once an attempt succeeds. A
+// stall of zero disables the stall deadline. failed, when not nil, is
+// called after each failed attempt as backoff.Policy.Retry does.
 func (s *Status) Retry(ctx context.Context, check string, initial, max, stall time.Duration,
 	op func(context.Context) error, failed func(attempt int, wait time.Duration, err error)) error {
-	err := backoff.Retry(ctx, initial, max, func(ctx context.Context) error {
+	err := backoff.Policy{Initial: initial, Max: max}.Retry(ctx, func(ctx context.Context) error {
 		if stall > 0 {
 			timer := time.AfterFunc(stall, func() {
 				s.Fail(check, fmt.Errorf("a write has had no answer for %s", stall))

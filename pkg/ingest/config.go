@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/touchline-io/touchline/pkg/backoff"
 	"github.com/touchline-io/touchline/pkg/identitymap"
 	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/pipefile"
@@ -34,10 +35,9 @@ type Config struct {
 	// FetchMaxBytes bounds what the Kafka client buffers ahead of processing,
 	// which with BatchSize bounds memory. Default 16 MiB.
 	FetchMaxBytes int32 `yaml:"fetch_max_bytes"`
-	// RetryBackoff is the first wait after a failed ClickHouse or Kafka write;
-	// it doubles up to RetryBackoffMax. Defaults 200ms and 10s.
-	RetryBackoff    time.Duration `yaml:"retry_backoff"`
-	RetryBackoffMax time.Duration `yaml:"retry_backoff_max"`
+	// Settings bound the waits between retries of writes (retry_backoff,
+	// doubling up to retry_backoff_max, with jitter). Defaults 200ms and 10s.
+	backoff.Settings `yaml:",inline"`
 	// ShutdownTimeout bounds the final flush and commit on shutdown. Default 30s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// RebalanceFlushTimeout bounds the flush of partitions being revoked; what
@@ -72,8 +72,7 @@ func DefaultConfig() Config {
 		FlushInterval:         time.Second,
 		Workers:               runtime.NumCPU(),
 		FetchMaxBytes:         16 << 20,
-		RetryBackoff:          200 * time.Millisecond,
-		RetryBackoffMax:       10 * time.Second,
+		Settings:              backoff.DefaultSettings(),
 		ShutdownTimeout:       30 * time.Second,
 		RebalanceFlushTimeout: 15 * time.Second,
 		ProbeInterval:         time.Second,
@@ -97,7 +96,7 @@ func (c Config) Validate() error {
 	ch.Check(c.Workers < 1, "workers", "workers must be at least 1")
 	ch.Check(c.FlushInterval <= 0, "flush_interval", "flush_interval must be positive")
 	ch.Check(c.FetchMaxBytes < 1<<20, "fetch_max_bytes", "fetch_max_bytes must be at least 1 MiB")
-	ch.Check(c.RetryBackoff <= 0 || c.RetryBackoffMax < c.RetryBackoff, "retry_backoff", "retry_backoff must be positive and at most retry_backoff_max")
+	c.Settings.Check(ch)
 	ch.Check(c.ShutdownTimeout <= 0, "shutdown_timeout", "shutdown_timeout must be positive")
 	ch.Check(c.RebalanceFlushTimeout <= 0, "rebalance_flush_timeout", "rebalance_flush_timeout must be positive")
 	ch.Check(c.ProbeInterval <= 0, "probe_interval", "probe_interval must be positive")

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/touchline-io/touchline/pkg/kafka/kafkatest"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 )
 
@@ -111,16 +112,7 @@ func TestDeadLetterCoordinatesOnly(t *testing.T) {
 // in-process broker: the size estimate must keep it under them.
 func produce(t *testing.T, d *kgo.Record) {
 	t.Helper()
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "dlq"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...), kgo.ProducerBatchMaxBytes(maxRecordBytes))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl := kafkatest.New(t, kfake.SeedTopics(1, "dlq")).Client(t, kgo.ProducerBatchMaxBytes(maxRecordBytes))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := cl.ProduceSync(ctx, d).FirstErr(); err != nil {

@@ -42,7 +42,6 @@ type Processor struct {
 	persons    PersonLookup
 	scrubber   *scrub.Scrubber
 	limits     touchpoint.Limits
-	now        func() time.Time
 
 	// suppression drops the events of erased persons (suppress.go).
 	suppression *suppression
@@ -79,7 +78,7 @@ func (p *Processor) WithScrubber(s *scrub.Scrubber) *Processor {
 // scrub.Default().
 func NewProcessor(codecs *avro.Codecs, rules *channel.Rules, norm *identifiers.Normalizer, ids *identity.Rules, limits touchpoint.Limits) *Processor {
 	return &Processor{codecs: codecs, channels: rules, normalizer: norm, identity: ids, limits: limits,
-		scrubber: scrub.Default(), now: time.Now}
+		scrubber: scrub.Default()}
 }
 
 // decode decodes a wire-format record. A non-nil Rejection means the record is
@@ -139,7 +138,7 @@ func (p *Processor) Touchpoint(ctx context.Context, r *kgo.Record) (*Touchpoint,
 // (page_url, referrer, utm_content, utm_term and property values) are stored
 // scrubbed of personal data.
 func (p *Processor) TouchpointRow(t *touchpoint.Touchpoint) (*Touchpoint, *Rejection) {
-	if err := t.Validate(p.limits, p.now()); err != nil {
+	if err := t.Validate(p.limits, time.Now()); err != nil {
 		return nil, p.unlessSuppressed(t, reject(err))
 	}
 	ids, err := p.normalizer.Normalize(t.Identifiers)
@@ -168,7 +167,7 @@ func (p *Processor) TouchpointRow(t *touchpoint.Touchpoint) (*Touchpoint, *Rejec
 		PageURL:     p.scrubber.Text(t.PageURL),
 		Currency:    t.Currency,
 		OrderID:     t.OrderID,
-		IngestedAt:  p.now().UTC().Truncate(time.Second),
+		IngestedAt:  time.Now().UTC().Truncate(time.Second),
 	}
 	for _, id := range ids {
 		row.IdentifierTypes = append(row.IdentifierTypes, id.Type)
@@ -271,7 +270,7 @@ func (p *Processor) Spend(ctx context.Context, r *kgo.Record) (*clickhouse.Spend
 // SpendRow validates s into a row, or says why it is rejected. The row's
 // Version is left zero.
 func (p *Processor) SpendRow(s *touchpoint.Spend) (*clickhouse.SpendRow, *Rejection) {
-	if err := s.Validate(p.limits, p.now()); err != nil {
+	if err := s.Validate(p.limits, time.Now()); err != nil {
 		return nil, reject(err)
 	}
 	ch, ok := p.channels.Lookup(s.Channel)
@@ -287,7 +286,7 @@ func (p *Processor) SpendRow(s *touchpoint.Spend) (*clickhouse.SpendRow, *Reject
 		Currency:    s.Currency,
 		Impressions: s.Impressions,
 		Clicks:      s.Clicks,
-		IngestedAt:  p.now().UTC().Truncate(time.Second),
+		IngestedAt:  time.Now().UTC().Truncate(time.Second),
 	}, nil
 }
 

@@ -29,7 +29,7 @@ func newProcessor(t testing.TB) (*Processor, *avro.Codecs) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, _ := avro.NewStaticRegistry(nil)
+	reg, _ := avro.NewStaticRegistry()
 	codecs := avro.NewCodecs(reg)
 	return NewProcessor(codecs, rules, norm, ids, touchpoint.DefaultLimits()), codecs
 }

@@ -51,6 +51,7 @@ type Service struct {
 	closed   bool           // batches is closed: Run has returned
 	inflight sync.WaitGroup // buffers handed off and not yet flushed
 	health   *health.Status
+	writes   health.Writes // retries the ClickHouse and Kafka writes
 	// clickhouseDown holds the ClickHouse checks that fail; only the
 	// health status's change callback uses it, under the status's lock.
 	clickhouseDown map[string]bool
@@ -66,6 +67,8 @@ func New(cfg Config, kcfg kafka.Config, conn driver.Conn, proc *Processor, m *Me
 	s := &Service{cfg: cfg, topics: kcfg.Topics, conn: conn, proc: proc, m: m, log: log,
 		buf: &buffer{}, links: newRecentLinks(), batches: make(chan *buffer), clickhouseDown: map[string]bool{}}
 	s.health = health.New(s.healthChanged)
+	// Consumption is paused while a write is retried, which bounds memory.
+	s.writes = health.Writes{Status: s.health, Settings: cfg.Settings, Stall: cfg.StallTimeout, Failures: m.writeErrors, Log: log}
 	m.clickhouseUp.Set(1)
 	cl, err := kafka.NewClient(kcfg, log,
 		kgo.ProducerBatchMaxBytes(maxRecordBytes),
@@ -279,7 +282,7 @@ func (s *Service) processAll(ctx context.Context, records []*kgo.Record) []outco
 // unreachable. It is safe for concurrent use.
 func (s *Service) process(ctx context.Context, r *kgo.Record) outcome {
 	var o outcome
-	o.err = s.retry(ctx, "schema_registry", func(ctx context.Context) error {
+	o.err = s.writes.Retry(ctx, "schema_registry", func(ctx context.Context) error {
 		var err error
 		switch r.Topic {
 		case s.topics.Touchpoints:
@@ -327,7 +330,7 @@ func (s *Service) add(r *kgo.Record, o outcome) {
 func (s *Service) flush(ctx context.Context, b *buffer) error {
 	start := time.Now()
 	if len(b.touchpoints) > 0 {
-		if err := s.retry(ctx, checkClickHouse, func(ctx context.Context) error {
+		if err := s.writes.Retry(ctx, checkClickHouse, func(ctx context.Context) error {
 			return clickhouse.InsertTouchpoints(ctx, s.conn, b.touchpoints)
 		}); err != nil {
 			return err
@@ -336,7 +339,7 @@ func (s *Service) flush(ctx context.Context, b *buffer) error {
 		b.touchpoints = nil
 	}
 	if len(b.spend) > 0 {
-		if err := s.retry(ctx, checkClickHouse, func(ctx context.Context) error {
+		if err := s.writes.Retry(ctx, checkClickHouse, func(ctx context.Context) error {
 			return clickhouse.InsertSpend(ctx, s.conn, b.spend)
 		}); err != nil {
 			return err
@@ -345,14 +348,14 @@ func (s *Service) flush(ctx context.Context, b *buffer) error {
 		b.spend = nil
 	}
 	if len(b.dead) > 0 {
-		if err := s.retry(ctx, "dead_letter", func(ctx context.Context) error {
+		if err := s.writes.Retry(ctx, "dead_letter", func(ctx context.Context) error {
 			return s.produceDeadLetters(ctx, b)
 		}); err != nil {
 			return err
 		}
 	}
 	if len(b.links) > 0 {
-		if err := s.retry(ctx, "identity_links", func(ctx context.Context) error {
+		if err := s.writes.Retry(ctx, "identity_links", func(ctx context.Context) error {
 			return s.cl.ProduceSync(ctx, b.links...).FirstErr()
 		}); err != nil {
 			return err
@@ -419,18 +422,6 @@ func (s *Service) produceDeadLetters(ctx context.Context, b *buffer) error {
 			return first
 		}
 	}
-}
-
-// retry runs op until it succeeds or ctx ends, backing off exponentially,
-// with the service not ready meanwhile and while an attempt stalls.
-// Consumption is paused meanwhile, which bounds memory.
-func (s *Service) retry(ctx context.Context, target string, op func(context.Context) error) error {
-	return s.health.Retry(ctx, target, s.cfg.RetryBackoff, s.cfg.RetryBackoffMax, s.cfg.StallTimeout, op,
-		func(attempt int, wait time.Duration, err error) {
-			s.m.writeErrors.WithLabelValues(target).Inc()
-			s.log.Warn("write failed, retrying", zap.String("target", target), zap.Int("attempt", attempt),
-				zap.Duration("backoff", wait), zap.Error(err))
-		})
 }
 
 func (s *Service) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {

@@ -56,7 +56,6 @@ func NewGroupTransactSession(cfg Config, log *zap.Logger, session Session, extra
 		kgo.ConsumeTopics(session.Topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.RequireStableFetchOffsets(),
 		kgo.TransactionalID(session.TransactionalID),
 		kgo.TransactionTimeout(session.Timeout*6),
 		kgo.SessionTimeout(session.Timeout))
@@ -132,7 +131,7 @@ func ensureTopics(ctx context.Context, cl *kgo.Client, like TopicSpec, topics []
 // otherwise.
 func NewRegistry(cfg Config) (avro.Registry, error) {
 	if cfg.SchemaRegistry.URL == "" {
-		return avro.NewStaticRegistry(nil)
+		return avro.NewStaticRegistry()
 	}
 	opts := []sr.ClientOpt{sr.URLs(cfg.SchemaRegistry.URL)}
 	if cfg.SchemaRegistry.User != "" {

@@ -145,7 +145,7 @@ func topicsServed(ctx context.Context, adm *kadm.Client, topics []string) error 
 // not worth retrying, or ctx ends.
 func retryRetriable(ctx context.Context, op func(context.Context) error) error {
 	var permanent error
-	err := backoff.Retry(ctx, 100*time.Millisecond, 2*time.Second, func(ctx context.Context) error {
+	err := backoff.Policy{Initial: 100 * time.Millisecond, Max: 2 * time.Second}.Retry(ctx, func(ctx context.Context) error {
 		err := op(ctx)
 		if err != nil && !retriable(err) {
 			permanent = err

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/touchline-io/touchline/pkg/backoff"
 	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/pipefile"
 )
@@ -26,16 +27,15 @@ type Config struct {
 	MapPartitions int32 `yaml:"map_partitions"`
 	// MaxPollRecords bounds the link requests applied per batch. Default 5000.
 	MaxPollRecords int `yaml:"max_poll_records"`
-	// RetryBackoff and RetryBackoffMax bound the waits between retries of
-	// Kafka and ClickHouse writes. Defaults 200ms and 10s.
-	RetryBackoff    time.Duration `yaml:"retry_backoff"`
-	RetryBackoffMax time.Duration `yaml:"retry_backoff_max"`
+	// Settings bound the waits between retries of writes (retry_backoff,
+	// doubling up to retry_backoff_max, with jitter). Defaults 200ms and 10s.
+	backoff.Settings `yaml:",inline"`
 }
 
 // DefaultConfig returns the defaults documented on Config.
 func DefaultConfig() Config {
 	return Config{Consumer: kafka.Consumer{Group: "touchline-identity", SessionTimeout: 10 * time.Second}, MapPartitions: 6, MaxPollRecords: 5000,
-		RetryBackoff: 200 * time.Millisecond, RetryBackoffMax: 10 * time.Second}
+		Settings: backoff.DefaultSettings()}
 }
 
 // ErrConfig reports an invalid setting.
@@ -48,6 +48,6 @@ func (c Config) Validate() error {
 	c.Consumer.Check(ch)
 	ch.Check(c.MapPartitions < 1, "map_partitions", "map_partitions must be at least 1")
 	ch.Check(c.MaxPollRecords < 1, "max_poll_records", "max_poll_records must be at least 1")
-	ch.Check(c.RetryBackoff <= 0 || c.RetryBackoffMax < c.RetryBackoff, "retry_backoff", "retry_backoff must be positive and at most retry_backoff_max")
+	c.Settings.Check(ch)
 	return ch.Err()
 }

@@ -30,6 +30,7 @@ type Service struct {
 	stale  atomic.Bool // the partition was (re)assigned: rebuild before applying
 	loaded atomic.Bool // the union-find holds the map: ready
 	health *health.Status
+	writes health.Writes // retries ClickHouse and Kafka writes
 
 	sup *Suppressions // the suppressed identifiers, loaded with res
 }
@@ -40,6 +41,7 @@ func New(cfg Config, kcfg kafka.Config, conn driver.Conn, rules *identity.Rules,
 		return nil, err
 	}
 	s := &Service{cfg: cfg, kcfg: kcfg, conn: conn, rules: rules, m: m, log: log, health: health.New(nil)}
+	s.writes = health.Writes{Status: s.health, Settings: cfg.Settings, Failures: m.writeErrors, Log: log}
 	// Every instance shares the transactional id: the one that becomes
 	// active fences a predecessor that is still alive but stalled.
 	sess, err := kafka.NewGroupTransactSession(kcfg, log,
@@ -92,7 +94,7 @@ func (s *Service) Run(ctx context.Context) error {
 // step applies the records of one poll.
 func (s *Service) step(ctx context.Context, fetches kgo.Fetches) error {
 	if s.stale.Load() {
-		if err := s.retry(ctx, "kafka", s.rebuild); err != nil {
+		if err := s.writes.Retry(ctx, "kafka", s.rebuild); err != nil {
 			return err
 		}
 	}
@@ -101,7 +103,7 @@ func (s *Service) step(ctx context.Context, fetches kgo.Fetches) error {
 		return nil
 	}
 	if s.res == nil { // records without an assignment callback: never expected
-		if err := s.retry(ctx, "kafka", s.rebuild); err != nil {
+		if err := s.writes.Retry(ctx, "kafka", s.rebuild); err != nil {
 			return err
 		}
 	}
@@ -114,23 +116,19 @@ func (s *Service) step(ctx context.Context, fetches kgo.Fetches) error {
 	for _, r := range records {
 		s.apply(r, w)
 	}
-	if err := s.retry(ctx, "clickhouse", w.insert(s.conn)); err != nil {
+	if err := s.writes.Retry(ctx, "clickhouse", w.insert(s.conn)); err != nil {
 		return err
 	}
-	if err := s.sess.Begin(); err != nil {
-		return fmt.Errorf("beginning a transaction: %w", err)
-	}
-	produced := s.sess.ProduceSync(ctx, w.records...).FirstErr()
-	committed, err := s.sess.End(ctx, kgo.TransactionEndTry(produced == nil))
+	aborted, err := kafka.TransactBatch(ctx, s.sess, w.records, nil)
 	if err != nil {
-		return fmt.Errorf("ending the transaction: %w", err)
+		return err
 	}
-	if !committed {
+	if aborted != nil {
 		// The session rewound to the committed offsets; the union-find
 		// holds changes the map does not: rebuild before the next batch.
 		s.stale.Store(true)
 		s.m.writeErrors.WithLabelValues("kafka").Inc()
-		s.log.Warn("transaction aborted; applying the requests again", zap.Error(produced), zap.Int("requests", len(records)))
+		s.log.Warn("applying the requests again", zap.Error(aborted), zap.Int("requests", len(records)))
 		return nil
 	}
 	s.m.identifiers.Set(float64(s.res.Identifiers()))
@@ -309,15 +307,5 @@ func ReadMap(ctx context.Context, kcfg kafka.Config, log *zap.Logger, apply func
 		}
 		apply(a, present)
 		return nil
-	})
-}
-
-// retry runs op until it succeeds or ctx ends, backing off exponentially;
-// consumption waits meanwhile, and the service is not ready.
-func (s *Service) retry(ctx context.Context, target string, op func(context.Context) error) error {
-	return s.health.Retry(ctx, target, s.cfg.RetryBackoff, s.cfg.RetryBackoffMax, 0, op, func(attempt int, wait time.Duration, err error) {
-		s.m.writeErrors.WithLabelValues(target).Inc()
-		s.log.Warn("identity write failed, retrying", zap.String("target", target), zap.Int("attempt", attempt),
-			zap.Duration("backoff", wait), zap.Error(err))
 	})
 }

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/touchline-io/touchline/pkg/backoff"
 	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/pipefile"
 )
@@ -51,17 +52,16 @@ type Config struct {
 	// MergePoll is how often the router looks for new identity merges.
 	// Default 5s.
 	MergePoll time.Duration `yaml:"merge_poll"`
-	// RetryBackoff and RetryBackoffMax bound the waits between retries of
-	// Kafka and ClickHouse writes. Defaults 200ms and 10s.
-	RetryBackoff    time.Duration `yaml:"retry_backoff"`
-	RetryBackoffMax time.Duration `yaml:"retry_backoff_max"`
+	// Settings bound the waits between retries of writes (retry_backoff,
+	// doubling up to retry_backoff_max, with jitter). Defaults 200ms and 10s.
+	backoff.Settings `yaml:",inline"`
 }
 
 // DefaultConfig returns the defaults documented on Config.
 func DefaultConfig() Config {
 	return Config{Consumer: kafka.Consumer{Group: "touchline-segments", SessionTimeout: 10 * time.Second}, RouterGroup: "touchline-segments-router", Partitions: 6, MaxPollRecords: 5000, CachePersons: 20_000, BlockCacheMB: 512,
 		IdleAdvance: 2 * time.Second, MergePoll: 5 * time.Second,
-		RetryBackoff: 200 * time.Millisecond, RetryBackoffMax: 10 * time.Second}
+		Settings: backoff.DefaultSettings()}
 }
 
 // insertWait is how long a batch's open transaction waits for its
@@ -86,6 +86,6 @@ func (c Config) Validate() error {
 	ch.Check(c.BlockCacheMB < 1, "block_cache_mb", "block_cache_mb must be at least 1")
 	ch.Check(c.IdleAdvance < 10*time.Millisecond, "idle_advance", "idle_advance must be at least 10ms")
 	ch.Check(c.MergePoll < 10*time.Millisecond, "merge_poll", "merge_poll must be at least 10ms")
-	ch.Check(c.RetryBackoff <= 0 || c.RetryBackoffMax < c.RetryBackoff, "retry_backoff", "retry_backoff must be positive and at most retry_backoff_max")
+	c.Settings.Check(ch)
 	return ch.Err()
 }

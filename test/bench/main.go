@@ -78,7 +78,6 @@ func run(n, batch int, profile string) error {
 	if err != nil {
 		return err
 	}
-	records = nil
 	ingestRate, peak, err := endToEnd(ctx, cfg, conn, dir, n, profile)
 	if err != nil {
 		return err

@@ -150,7 +150,7 @@ type badRecord struct {
 // encodeTouchpoint encodes tp as the touchpoints topic carries it.
 func encodeTouchpoint(ctx context.Context, t *testing.T, tp *touchpoint.Touchpoint) []byte {
 	t.Helper()
-	reg, _ := avro.NewStaticRegistry(nil)
+	reg, _ := avro.NewStaticRegistry()
 	b, err := avro.NewCodecs(reg).Encode(ctx, avro.Latest(avro.KindTouchpoint).ID, tp.ToAvro())
 	if err != nil {
 		t.Fatal(err)

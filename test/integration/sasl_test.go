@@ -36,7 +36,7 @@ func TestKafkaSASL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer k.Stop()
+	defer func() { _ = k.Stop() }()
 
 	admin, err := kgo.NewClient(kgo.SeedBrokers(k.Brokers()...))
 	if err != nil {

@@ -471,7 +471,9 @@ func service(ctx context.Context, cfg config.Config, conn driver.Conn, w workloa
 	go func() { runErr <- svc.Run(runCtx) }()
 	defer func() {
 		stop()
-		<-runErr
+		if err := <-runErr; err != nil {
+			log.Warn("the identity resolver stopped with an error", zap.Error(err))
+		}
 		svc.Close()
 	}()
 
@@ -908,7 +910,7 @@ func encodeTouchpoints(ctx context.Context, events int, rewrite func(*touchpoint
 	if err != nil {
 		return nil, 0, err
 	}
-	reg, err := avro.NewStaticRegistry(nil)
+	reg, err := avro.NewStaticRegistry()
 	if err != nil {
 		return nil, 0, err
 	}

@@ -101,7 +101,7 @@ func run(sizes []int, runs int) error {
 	if err != nil {
 		return err
 	}
-	defer srv.Stop()
+	defer func() { _ = srv.Stop() }()
 	version, err := srv.Version(ctx)
 	if err != nil {
 		return err
@@ -303,7 +303,7 @@ func load(ctx context.Context, conn driver.Conn, proc *ingest.Processor, gen *ge
 // as the publisher would and given increasing offsets, which gives
 // restatements higher versions than the records they correct.
 func spendRows(ctx context.Context, proc *ingest.Processor, gen *generate.Generator) ([]clickhouse.SpendRow, error) {
-	reg, err := avro.NewStaticRegistry(nil)
+	reg, err := avro.NewStaticRegistry()
 	if err != nil {
 		return nil, err
 	}

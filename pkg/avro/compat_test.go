@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"testing"
 )
 
 type recordSchema struct {
@@ -17,11 +18,11 @@ type fieldSchema struct {
 	Default json.RawMessage `json:"default"`
 }
 
-// CheckBackwardCompatible reports whether a reader using schema newer can
+// checkBackwardCompatible reports whether a reader using schema newer can
 // read data written with schema older, under the rules touchline follows for
 // evolving its records: fields may be added only with a default, fields may
 // be removed only if they had a default, and a kept field keeps its type.
-func CheckBackwardCompatible(older, newer string) error {
+func checkBackwardCompatible(older, newer string) error {
 	var o, n recordSchema
 	if err := json.Unmarshal([]byte(older), &o); err != nil {
 		return fmt.Errorf("older schema: %w", err)
@@ -58,4 +59,21 @@ func CheckBackwardCompatible(older, newer string) error {
 		}
 	}
 	return nil
+}
+
+// staticRegistry returns the static registry with extra schemas by id in
+// addition to the shipped ones: the versions a test writes with.
+func staticRegistry(tb testing.TB, extra map[int]string) *StaticRegistry {
+	tb.Helper()
+	r, err := NewStaticRegistry()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for id, text := range extra {
+		if _, dup := r.byID[id]; dup {
+			tb.Fatalf("schema id %d is already taken by a shipped schema", id)
+		}
+		r.byID[id] = text
+	}
+	return r
 }

@@ -10,9 +10,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/touchline-io/touchline/pkg/alerts"
-	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/app"
 	"github.com/touchline-io/touchline/pkg/config"
+	"github.com/touchline-io/touchline/pkg/table"
 )
 
 func newAlertsCommand(g *globals) *cobra.Command {
@@ -49,7 +49,7 @@ func newAlertsEvalCommand(g *globals) *cobra.Command {
 			"and after, and the notification that would be sent. Nothing is stored or sent.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := analytics.CheckFormat(format); err != nil {
+			if err := table.CheckFormat(format); err != nil {
 				return err
 			}
 			when := time.Now()
@@ -94,7 +94,7 @@ func newAlertsListCommand(g *globals) *cobra.Command {
 		Short: "List the current incidents (pending and firing), or with --all every stored state",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := analytics.CheckFormat(format); err != nil {
+			if err := table.CheckFormat(format); err != nil {
 				return err
 			}
 			return withClickHouse(cmd, g, func(_ config.Config, conn driver.Conn) error {

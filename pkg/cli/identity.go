@@ -12,7 +12,6 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/spf13/cobra"
 
-	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/app"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
@@ -20,6 +19,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/identity"
 	"github.com/touchline-io/touchline/pkg/resolver"
 	"github.com/touchline-io/touchline/pkg/segmenter"
+	"github.com/touchline-io/touchline/pkg/table"
 )
 
 func newIdentityShowCommand(g *globals) *cobra.Command {
@@ -112,7 +112,7 @@ func printPerson(cmd *cobra.Command, p *resolver.Person) error {
 	fmt.Fprintf(tw, "person\t%s\nfirst seen\t%s\n\nidentifiers\n", p.PersonID, p.FirstSeen.UTC().Format(time.RFC3339))
 	// Identifier values and request ids come from producers: escaped, so
 	// that each stays on its line.
-	esc := analytics.TableText
+	esc := table.Escape
 	for _, k := range p.Identifiers {
 		fmt.Fprintf(tw, "%s:%s\n", esc(k.Type), esc(k.Value))
 	}

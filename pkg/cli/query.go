@@ -11,6 +11,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
+	"github.com/touchline-io/touchline/pkg/table"
 )
 
 // queryFlags are the flags every analysis shares.
@@ -78,7 +79,7 @@ func (f *queryFlags) command(g *globals, use, short string, sql sqlBuilder) *cob
 
 // run prints the SQL that sql builds from the configuration, or runs it on ClickHouse and prints the result.
 func (f *queryFlags) run(cmd *cobra.Command, g *globals, sql sqlBuilder) error {
-	if err := analytics.CheckFormat(f.format); err != nil {
+	if err := table.CheckFormat(f.format); err != nil {
 		return err
 	}
 	r, err := f.queryRange(time.Now())
@@ -102,7 +103,7 @@ func (f *queryFlags) run(cmd *cobra.Command, g *globals, sql sqlBuilder) error {
 		return err
 	}
 	defer conn.Close()
-	res, err := analytics.Run(cmd.Context(), conn, q)
+	res, err := table.Run(cmd.Context(), conn, q)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/resolver"
 	"github.com/touchline-io/touchline/pkg/segmenter"
 	"github.com/touchline-io/touchline/pkg/segments"
+	"github.com/touchline-io/touchline/pkg/table"
 )
 
 func newSegmentsCommand(g *globals) *cobra.Command {
@@ -66,7 +67,7 @@ func loadDefinitions(cfg config.Config) (*segments.Definitions, error) {
 // withDefinitions checks the output format, loads the configuration and
 // the definitions, and connects to ClickHouse for run.
 func withDefinitions(cmd *cobra.Command, g *globals, format string, run func(driver.Conn, *segments.Definitions) error) error {
-	if err := analytics.CheckFormat(format); err != nil {
+	if err := table.CheckFormat(format); err != nil {
 		return err
 	}
 	return withClickHouse(cmd, g, func(cfg config.Config, conn driver.Conn) error {
@@ -86,7 +87,7 @@ func newSegmentsListCommand(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withDefinitions(cmd, g, format, func(conn driver.Conn, defs *segments.Definitions) error {
-				counts, err := analytics.Run(cmd.Context(), conn, segmenter.MemberCountsQuery)
+				counts, err := table.Run(cmd.Context(), conn, segmenter.MemberCountsQuery)
 				if err != nil {
 					return err
 				}
@@ -94,7 +95,7 @@ func newSegmentsListCommand(g *globals) *cobra.Command {
 				for _, row := range counts.Rows {
 					members[row[0].(string)] = row[1].(uint64)
 				}
-				res := &analytics.Result{Columns: []string{"segment", "members", "description", "condition"}}
+				res := &table.Result{Columns: []string{"segment", "members", "description", "condition"}}
 				for _, s := range defs.Segments {
 					res.Rows = append(res.Rows, []any{s.Name, members[s.Name], s.Description, s.When})
 				}

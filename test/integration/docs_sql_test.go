@@ -13,9 +13,9 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/publish"
+	"github.com/touchline-io/touchline/pkg/table"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 	"github.com/touchline-io/touchline/test/docsql"
 	"github.com/touchline-io/touchline/test/testenv"
@@ -56,7 +56,7 @@ func TestDocsSQLExamplesSurviveAReplay(t *testing.T) {
 		if err := conn.QueryRow(ctx, "SELECT uniqExact(resolved_person_id) FROM touchpoints_resolved").Scan(&resolved); err != nil {
 			return err
 		}
-		members, err := analytics.Run(ctx, conn, segmentsExample(t, blocks).SQL)
+		members, err := table.Run(ctx, conn, segmentsExample(t, blocks).SQL)
 		if err != nil {
 			return err
 		}
@@ -174,7 +174,7 @@ func runExamples(ctx context.Context, t *testing.T, conn driver.Conn, blocks []d
 	t.Helper()
 	out := map[string][]string{}
 	for _, b := range blocks {
-		res, err := analytics.Run(ctx, conn, b.SQL)
+		res, err := table.Run(ctx, conn, b.SQL)
 		if err != nil {
 			t.Fatalf("%s does not run: %v\n%s", b, err, b.SQL)
 		}

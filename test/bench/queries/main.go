@@ -35,6 +35,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/generate"
 	"github.com/touchline-io/touchline/pkg/ingest"
 	"github.com/touchline-io/touchline/pkg/servers"
+	"github.com/touchline-io/touchline/pkg/table"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 	"github.com/touchline-io/touchline/test/testenv"
 )
@@ -365,7 +366,7 @@ func timeQuery(ctx context.Context, conn driver.Conn, sql string, runs int) timi
 	var rows int
 	for range runs {
 		start := time.Now()
-		res, err := analytics.Run(ctx, conn, sql)
+		res, err := table.Run(ctx, conn, sql)
 		if err != nil {
 			return timing{err: err}
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/channel"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
+	"github.com/touchline-io/touchline/pkg/enrich"
 	"github.com/touchline-io/touchline/pkg/health"
 	"github.com/touchline-io/touchline/pkg/identifiers"
 	"github.com/touchline-io/touchline/pkg/identity"
@@ -44,7 +45,7 @@ func NewRegistry() *prometheus.Registry {
 
 // NewIngestProcessor builds the ingest processor of cfg: schema registry,
 // channel and identity rules from the pipelines directory.
-func NewIngestProcessor(cfg config.Config) (*ingest.Processor, error) {
+func NewIngestProcessor(cfg config.Config) (*enrich.Processor, error) {
 	reg, err := kafka.NewRegistry(cfg.Kafka)
 	if err != nil {
 		return nil, err
@@ -65,7 +66,7 @@ func NewIngestProcessor(cfg config.Config) (*ingest.Processor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
-	return ingest.NewProcessor(avro.NewCodecs(reg), rules, norm, ids, cfg.Ingest.Limits).WithScrubber(scrubber), nil
+	return enrich.NewProcessor(avro.NewCodecs(reg), rules, norm, ids, cfg.Ingest.Limits).WithScrubber(scrubber), nil
 }
 
 // Normalizer returns the identifier normaliser of the identity rules with
@@ -106,7 +107,7 @@ func RunIngest(ctx context.Context, cfg config.Config, reg *prometheus.Registry,
 		return err
 	}
 	defer stopSuppressions()
-	proc.WithSuppressions(suppressed, ingest.NewSuppressedCounter(reg))
+	proc.WithSuppressions(suppressed, enrich.NewSuppressedCounter(reg))
 	svc, closeSvc, err := NewIngestService(ctx, cfg, proc, persons, reg, log)
 	if err != nil {
 		return err
@@ -120,7 +121,7 @@ func RunIngest(ctx context.Context, cfg config.Config, reg *prometheus.Registry,
 // persons through persons with each lookup timed, and opens its ClickHouse
 // connection. Metrics register with reg. Run the service, then call the
 // returned function, which closes it and the connection.
-func NewIngestService(ctx context.Context, cfg config.Config, proc *ingest.Processor, persons ingest.PersonLookup,
+func NewIngestService(ctx context.Context, cfg config.Config, proc *enrich.Processor, persons enrich.PersonLookup,
 	reg prometheus.Registerer, log *zap.Logger) (*ingest.Service, func(), error) {
 	metrics := ingest.NewMetrics(reg)
 	proc.WithPersons(metrics.TimeLookups(persons))

@@ -15,7 +15,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/app"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
-	"github.com/touchline-io/touchline/pkg/ingest"
+	"github.com/touchline-io/touchline/pkg/enrich"
 	"github.com/touchline-io/touchline/pkg/publish"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 	"github.com/touchline-io/touchline/pkg/version"
@@ -153,8 +153,8 @@ func newProduceCommand(g *globals) *cobra.Command {
 
 // ingestCheck validates a decoded touchpoint or spend record with the
 // ingest service's own code, so that what produce accepts ingest accepts.
-func ingestCheck(proc *ingest.Processor, rec any) error {
-	var rej *ingest.Rejection
+func ingestCheck(proc *enrich.Processor, rec any) error {
+	var rej *enrich.Rejection
 	switch r := rec.(type) {
 	case *touchpoint.Touchpoint:
 		_, rej = proc.TouchpointRow(r)

@@ -19,8 +19,8 @@ import (
 
 	"github.com/touchline-io/touchline/pkg/app"
 	"github.com/touchline-io/touchline/pkg/config"
+	"github.com/touchline-io/touchline/pkg/enrich"
 	"github.com/touchline-io/touchline/pkg/identitymap"
-	"github.com/touchline-io/touchline/pkg/ingest"
 	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 )
@@ -110,7 +110,7 @@ func ingestService(ctx context.Context, cfg config.Config, m *identitymap.Map, w
 	adm := kadm.NewClient(cl)
 	kinds := []struct {
 		label   string
-		persons ingest.PersonLookup
+		persons enrich.PersonLookup
 		into    *serviceRound
 	}{{"the map", m, &cost.withMap}, {"lookups that cost nothing", instantPersons{}, &cost.withoutMap}}
 	round := 0
@@ -150,7 +150,7 @@ func ingestService(ctx context.Context, cfg config.Config, m *identitymap.Map, w
 // touchpoints topic until the group has committed its end, and measures it
 // from the group being stable. Every event must be written, none may need a
 // link request or become a dead letter.
-func serviceRun(ctx context.Context, cfg config.Config, adm *kadm.Client, group string, persons ingest.PersonLookup,
+func serviceRun(ctx context.Context, cfg config.Config, adm *kadm.Client, group string, persons enrich.PersonLookup,
 	events int, profiled bool, log *zap.Logger) (serviceRound, error) {
 	var r serviceRound
 	cfg.Ingest.Group = group

@@ -15,7 +15,7 @@ import (
 
 	"github.com/touchline-io/touchline/pkg/alerts"
 	"github.com/touchline-io/touchline/pkg/analytics"
-	"github.com/touchline-io/touchline/pkg/app"
+	"github.com/touchline-io/touchline/pkg/cli/alertscmd"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/segmenter"
 	"github.com/touchline-io/touchline/pkg/table"
@@ -119,7 +119,7 @@ func printAlerts(ctx context.Context, conn driver.Conn, out io.Writer, pipelines
 	}
 	cfg := config.Default()
 	cfg.Pipelines = pipelines
-	engine, err := app.NewAlertsEngine(ctx, cfg, conn, rules, nil, alerts.NewMetrics(prometheus.NewRegistry()), nil)
+	engine, err := alertscmd.NewEngine(ctx, cfg, conn, rules, nil, alerts.NewMetrics(prometheus.NewRegistry()), nil)
 	if err != nil {
 		return err
 	}

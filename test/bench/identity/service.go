@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/touchline-io/touchline/pkg/app"
+	"github.com/touchline-io/touchline/pkg/cli/ingestcmd"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/enrich"
 	"github.com/touchline-io/touchline/pkg/identitymap"
@@ -159,7 +160,7 @@ func serviceRun(ctx context.Context, cfg config.Config, adm *kadm.Client, group 
 		return r, err
 	}
 	reg := prometheus.NewRegistry()
-	svc, closeSvc, err := app.NewIngestService(ctx, cfg, proc, persons, reg, log)
+	svc, closeSvc, err := ingestcmd.NewService(ctx, cfg, proc, persons, reg, log)
 	if err != nil {
 		return r, err
 	}

@@ -1,4 +1,4 @@
-package cli
+package segmentscmd
 
 import (
 	"fmt"
@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/touchline-io/touchline/pkg/analytics"
-	"github.com/touchline-io/touchline/pkg/app"
+	"github.com/touchline-io/touchline/pkg/cli/command"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/identifiers"
 	"github.com/touchline-io/touchline/pkg/identity"
@@ -20,14 +20,16 @@ import (
 	"github.com/touchline-io/touchline/pkg/table"
 )
 
-func newSegmentsCommand(g *globals) *cobra.Command {
-	cmd := newServiceCommand(g, "segments",
-		"Run the segments service: persons enter and leave segments as their events arrive and timers fire", app.RunSegments)
-	cmd.AddCommand(newSegmentsCheckCommand(), newSegmentsListCommand(g), newSegmentsMembersCommand(g), newSegmentsPersonCommand(g))
+// New returns the segments command, with its check, list, members and
+// person subcommands, with the shared flags of g.
+func New(g *command.Globals) *cobra.Command {
+	cmd := command.Service(g, "segments",
+		"Run the segments service: persons enter and leave segments as their events arrive and timers fire", Run)
+	cmd.AddCommand(newCheckCommand(), newListCommand(g), newMembersCommand(g), newPersonCommand(g))
 	return cmd
 }
 
-func newSegmentsCheckCommand() *cobra.Command {
+func newCheckCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "check <file>",
 		Short: "Validate segment definitions; errors name the file, the line and the reason",
@@ -66,11 +68,11 @@ func loadDefinitions(cfg config.Config) (*segments.Definitions, error) {
 
 // withDefinitions checks the output format, loads the configuration and
 // the definitions, and connects to ClickHouse for run.
-func withDefinitions(cmd *cobra.Command, g *globals, format string, run func(driver.Conn, *segments.Definitions) error) error {
+func withDefinitions(cmd *cobra.Command, g *command.Globals, format string, run func(driver.Conn, *segments.Definitions) error) error {
 	if err := table.CheckFormat(format); err != nil {
 		return err
 	}
-	return withClickHouse(cmd, g, func(cfg config.Config, conn driver.Conn) error {
+	return command.WithClickHouse(cmd, g, func(cfg config.Config, conn driver.Conn) error {
 		defs, err := loadDefinitions(cfg)
 		if err != nil {
 			return err
@@ -79,7 +81,7 @@ func withDefinitions(cmd *cobra.Command, g *globals, format string, run func(dri
 	})
 }
 
-func newSegmentsListCommand(g *globals) *cobra.Command {
+func newListCommand(g *command.Globals) *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
 		Use:   "list",
@@ -103,11 +105,11 @@ func newSegmentsListCommand(g *globals) *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "table", "output format: table, csv or json")
+	command.FormatFlag(cmd, &format)
 	return cmd
 }
 
-func newSegmentsMembersCommand(g *globals) *cobra.Command {
+func newMembersCommand(g *command.Globals) *cobra.Command {
 	var format string
 	var limit int
 	cmd := &cobra.Command{
@@ -128,11 +130,11 @@ func newSegmentsMembersCommand(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().IntVar(&limit, "limit", 1000, "at most this many members (0: all)")
-	cmd.Flags().StringVar(&format, "format", "table", "output format: table, csv or json")
+	command.FormatFlag(cmd, &format)
 	return cmd
 }
 
-func newSegmentsPersonCommand(g *globals) *cobra.Command {
+func newPersonCommand(g *command.Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "person <type>:<value>",
 		Short: "Show the segments of an identifier's person and its current feature values",
@@ -141,7 +143,7 @@ func newSegmentsPersonCommand(g *globals) *cobra.Command {
 			"definitions use, as of its partition's watermark, from the segments changelog (Kafka).",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withIdentifier(cmd, g, args[0], func(cfg config.Config, conn driver.Conn, id identifiers.Identifier) error {
+			return command.WithIdentifier(cmd, g, args[0], func(cfg config.Config, conn driver.Conn, id identifiers.Identifier) error {
 				defs, err := loadDefinitions(cfg)
 				if err != nil {
 					return err
@@ -154,14 +156,14 @@ func newSegmentsPersonCommand(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return printSegmentsPerson(cmd, state)
+				return printPerson(cmd, state)
 			})
 		},
 	}
 	return cmd
 }
 
-func printSegmentsPerson(cmd *cobra.Command, p *segmenter.PersonState) error {
+func printPerson(cmd *cobra.Command, p *segmenter.PersonState) error {
 	out := cmd.OutOrStdout()
 	fmt.Fprintf(out, "person:     %s\n", p.Person)
 	if !p.Known {

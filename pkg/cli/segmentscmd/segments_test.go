@@ -1,4 +1,4 @@
-package cli
+package segmentscmd
 
 import (
 	"bytes"
@@ -17,7 +17,7 @@ import (
 // (refused with the file, the line and the estimate).
 func TestSegmentsCheckRefusesCostlyConditions(t *testing.T) {
 	run := func(file string) (string, error) {
-		cmd := newSegmentsCheckCommand()
+		cmd := newCheckCommand()
 		var out bytes.Buffer
 		cmd.SetOut(&out)
 		cmd.SetErr(io.Discard)
@@ -25,7 +25,7 @@ func TestSegmentsCheckRefusesCostlyConditions(t *testing.T) {
 		err := cmd.Execute()
 		return out.String(), err
 	}
-	out, err := run("../../pipelines/segments.yaml")
+	out, err := run("../../../pipelines/segments.yaml")
 	if err != nil || !strings.Contains(out, "costliest evaluation: segment engaged_email_readers, estimated at 204 of max_cost 10000; all of a person's: 436") {
 		t.Errorf("shipped definitions: %v\n%s", err, out)
 	}

@@ -1,0 +1,243 @@
+// Package command is what every touchline command shares: the connection
+// flags and the configuration they override, the command that runs a
+// service, the root command of a per-service main, and Main, which runs a
+// command until SIGINT or SIGTERM. It imports no service: each service's
+// commands live in their own package (pkg/cli/ingestcmd and its siblings),
+// so that a per-service binary links only its own service.
+package command
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"github.com/touchline-io/touchline/pkg/app"
+	"github.com/touchline-io/touchline/pkg/clickhouse"
+	"github.com/touchline-io/touchline/pkg/config"
+	"github.com/touchline-io/touchline/pkg/identifiers"
+	"github.com/touchline-io/touchline/pkg/identity"
+	"github.com/touchline-io/touchline/pkg/logging"
+	"github.com/touchline-io/touchline/pkg/version"
+)
+
+// Globals are the connection flags every command shares. Set flags override
+// environment variables, which override the config file.
+type Globals struct {
+	configFile     string
+	brokers        []string
+	schemaRegistry string
+	clickhouseAddr []string
+	clickhouseDSN  string
+	database       string
+	pipelines      string
+	logLevel       string
+	logFormat      string
+	httpAddr       string
+}
+
+// Register adds the flags to cmd and its subcommands.
+func (g *Globals) Register(cmd *cobra.Command) {
+	f := cmd.PersistentFlags()
+	f.StringVarP(&g.configFile, "config", "c", os.Getenv("TOUCHLINE_CONFIG"), "YAML config file (env TOUCHLINE_CONFIG)")
+	f.StringSliceVar(&g.brokers, "brokers", nil, "Kafka seed brokers (env TOUCHLINE_KAFKA_BROKERS)")
+	f.StringVar(&g.schemaRegistry, "schema-registry", "", "Schema Registry URL (env TOUCHLINE_SCHEMA_REGISTRY_URL)")
+	f.StringSliceVar(&g.clickhouseAddr, "clickhouse-addr", nil, "ClickHouse native addresses (env TOUCHLINE_CLICKHOUSE_ADDR)")
+	f.StringVar(&g.clickhouseDSN, "clickhouse-dsn", "", "ClickHouse DSN clickhouse://user:pass@host:9000/db (env TOUCHLINE_CLICKHOUSE_DSN)")
+	f.StringVar(&g.database, "database", "", "ClickHouse database (env TOUCHLINE_CLICKHOUSE_DATABASE)")
+	f.StringVar(&g.pipelines, "pipelines", "", "pipelines directory (env TOUCHLINE_PIPELINES)")
+	f.StringVar(&g.logLevel, "log-level", "", "debug, info, warn or error (env TOUCHLINE_LOG_LEVEL)")
+	f.StringVar(&g.logFormat, "log-format", "", "json or console")
+	f.StringVar(&g.httpAddr, "http-addr", "", "address of /metrics, /healthz, /readyz (env TOUCHLINE_HTTP_ADDR)")
+}
+
+// load assembles and validates the configuration.
+func (g *Globals) load(cmd *cobra.Command) (config.Config, error) {
+	cfg, err := config.Load(g.configFile)
+	if err != nil {
+		return cfg, err
+	}
+	f := cmd.Flags()
+	if f.Changed("brokers") {
+		cfg.Kafka.Brokers = g.brokers
+	}
+	if f.Changed("schema-registry") {
+		cfg.Kafka.SchemaRegistry.URL = g.schemaRegistry
+	}
+	if f.Changed("clickhouse-dsn") {
+		if err := cfg.ClickHouse.ApplyDSN(g.clickhouseDSN); err != nil {
+			return cfg, fmt.Errorf("--clickhouse-dsn: %w", err)
+		}
+	}
+	if f.Changed("clickhouse-addr") {
+		cfg.ClickHouse.Addr = g.clickhouseAddr
+	}
+	if f.Changed("database") {
+		cfg.ClickHouse.Database = g.database
+	}
+	if f.Changed("pipelines") {
+		cfg.Pipelines = g.pipelines
+	}
+	if f.Changed("log-level") {
+		cfg.Log.Level = g.logLevel
+	}
+	if f.Changed("log-format") {
+		cfg.Log.Format = g.logFormat
+	}
+	if f.Changed("http-addr") {
+		cfg.HTTPAddr = g.httpAddr
+	}
+	return cfg, cfg.Validate()
+}
+
+// Setup loads and validates the configuration of cmd's flags and builds
+// the logger it configures.
+func (g *Globals) Setup(cmd *cobra.Command) (config.Config, *zap.Logger, error) {
+	cfg, err := g.load(cmd)
+	if err != nil {
+		return cfg, nil, err
+	}
+	log, err := logging.New(cfg.Log)
+	return cfg, log, err
+}
+
+// Service returns the command that runs a service until its context ends:
+// it loads the configuration of g, builds the logger and calls run with a
+// fresh Prometheus registry (app.NewRegistry).
+func Service(g *Globals, use, short string, run func(context.Context, config.Config, *prometheus.Registry, *zap.Logger) error) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, log, err := g.Setup(cmd)
+			if err != nil {
+				return err
+			}
+			defer log.Sync() //nolint:errcheck // stderr sync errors are meaningless
+			log.Info("starting "+use, zap.String("version", version.Get().String()))
+			return run(cmd.Context(), cfg, app.NewRegistry(), log)
+		},
+	}
+}
+
+// Standalone returns the root command of a per-service main: the command
+// that newCommand builds, with the shared flags and --version. Each main
+// passes its own service's constructor, so that it links that service only.
+func Standalone(newCommand func(*Globals) *cobra.Command) *cobra.Command {
+	g := &Globals{}
+	cmd := newCommand(g)
+	cmd.Version = version.Get().String()
+	cmd.SetVersionTemplate("{{.Version}}\n")
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	g.Register(cmd)
+	return cmd
+}
+
+// Main runs cmd with a context cancelled by SIGINT or SIGTERM and returns the
+// process exit code: 0, or 1 after printing the error. The first signal asks
+// the command to shut down gracefully (a service drains and commits what it
+// holds); it also restores the default handling, so that a second signal
+// ends the process at once, as an operator pressing Ctrl-C twice expects.
+func Main(cmd *cobra.Command) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	if err := cmd.ExecuteContext(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintln(os.Stderr, "touchline:", err)
+		return 1
+	}
+	return 0
+}
+
+// WithClickHouse loads the configuration of g and connects to ClickHouse
+// for run.
+func WithClickHouse(cmd *cobra.Command, g *Globals, run func(config.Config, driver.Conn) error) error {
+	cfg, log, err := g.Setup(cmd)
+	if err != nil {
+		return err
+	}
+	conn, err := clickhouse.Open(cmd.Context(), cfg.ClickHouse, log)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return run(cfg, conn)
+}
+
+// WithIdentifier loads the configuration of g, reads the identifier
+// argument arg ("type:value", normalised and hashed as ingest does) and
+// connects to ClickHouse for run.
+func WithIdentifier(cmd *cobra.Command, g *Globals, arg string, run func(config.Config, driver.Conn, identifiers.Identifier) error) error {
+	return WithClickHouse(cmd, g, func(cfg config.Config, conn driver.Conn) error {
+		id, err := parseIdentifier(cfg, arg)
+		if err != nil {
+			return err
+		}
+		return run(cfg, conn, id)
+	})
+}
+
+// parseIdentifier reads "type:value" and normalises and hashes the value as
+// ingest does.
+func parseIdentifier(cfg config.Config, arg string) (identifiers.Identifier, error) {
+	typ, value, ok := strings.Cut(arg, ":")
+	if !ok || typ == "" || value == "" {
+		return identifiers.Identifier{}, fmt.Errorf("%q: want <type>:<value>, e.g. email:jane@example.com", arg)
+	}
+	rules, err := identity.LoadRules(filepath.Join(cfg.Pipelines, identity.RulesFile))
+	if err != nil {
+		return identifiers.Identifier{}, err
+	}
+	norm, err := app.Normalizer(cfg, rules)
+	if err != nil {
+		return identifiers.Identifier{}, err
+	}
+	id, err := norm.Identifier(identifiers.NormalizeType(typ), value)
+	if err != nil {
+		return id, err
+	}
+	if id.Blocked {
+		return id, fmt.Errorf("%s is on the blocklist of %s: it names no person", arg, identity.RulesFile)
+	}
+	return id, nil
+}
+
+// PrintJSON prints v as indented JSON on cmd's output.
+func PrintJSON(cmd *cobra.Command, v any) error {
+	enc := json.NewEncoder(cmd.OutOrStdout())
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// ParseTime reads an RFC 3339 time or a date (midnight UTC).
+func ParseTime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return t, fmt.Errorf("%q is neither YYYY-MM-DD nor an RFC 3339 time like 2026-04-01T00:00:00Z", s)
+	}
+	return t.UTC(), nil
+}
+
+// FormatFlag registers --format, the output format of a command that prints
+// rows through package table: table (the default), csv or json.
+func FormatFlag(cmd *cobra.Command, format *string) {
+	cmd.Flags().StringVar(format, "format", "table", "output format: table, csv or json")
+}

@@ -151,11 +151,20 @@ func Standalone(newCommand func(*Globals) *cobra.Command) *cobra.Command {
 // holds); it also restores the default handling, so that a second signal
 // ends the process at once, as an operator pressing Ctrl-C twice expects.
 func Main(cmd *cobra.Command) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(signals)
 	go func() {
-		<-ctx.Done()
-		stop()
+		select {
+		case <-signals:
+			// Restored before the command hears of it, so that no second
+			// signal can slip in between and be swallowed.
+			signal.Stop(signals)
+			cancel()
+		case <-ctx.Done():
+		}
 	}()
 	if err := cmd.ExecuteContext(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintln(os.Stderr, "touchline:", err)

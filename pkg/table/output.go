@@ -167,3 +167,20 @@ func cells[T any](row []T, render func(T) string) []string {
 	}
 	return out
 }
+
+// WriteTables prints results as aligned tables, one after the other with a
+// blank line between them: the text view of a command that shows several
+// kinds of rows (a person's identifiers, merges and refused links, say).
+func WriteTables(w io.Writer, results ...*Result) error {
+	for i, res := range results {
+		if i > 0 {
+			if _, err := fmt.Fprintln(w); err != nil {
+				return err
+			}
+		}
+		if err := res.Write(w, "table"); err != nil {
+			return err
+		}
+	}
+	return nil
+}

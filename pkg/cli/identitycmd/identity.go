@@ -2,8 +2,6 @@ package identitycmd
 
 import (
 	"fmt"
-	"text/tabwriter"
-	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/spf13/cobra"
@@ -52,22 +50,22 @@ func newShowCommand(g *command.Globals) *cobra.Command {
 	return cmd
 }
 
+// printPerson prints p as tables: the person, its identifiers, its merges
+// and its refused links. Identifier values and request ids come from
+// producers; the tables escape them, so that each stays on its line.
 func printPerson(cmd *cobra.Command, p *resolver.Person) error {
-	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "person\t%s\nfirst seen\t%s\n\nidentifiers\n", p.PersonID, p.FirstSeen.UTC().Format(time.RFC3339))
-	// Identifier values and request ids come from producers: escaped, so
-	// that each stays on its line.
-	esc := table.Escape
+	person := &table.Result{Columns: []string{"person", "first seen"}, Rows: [][]any{{p.PersonID, p.FirstSeen}}}
+	ids := &table.Result{Columns: []string{"identifier"}}
 	for _, k := range p.Identifiers {
-		fmt.Fprintf(tw, "%s:%s\n", esc(k.Type), esc(k.Value))
+		ids.Rows = append(ids.Rows, []any{k.Type + ":" + k.Value})
 	}
-	fmt.Fprintf(tw, "\nmerged person\tinto\trequest\tat\n")
+	merges := &table.Result{Columns: []string{"merged person", "into", "request", "at"}}
 	for _, m := range p.Merges {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", m.MergedPersonID, m.SurvivingPersonID, esc(m.RequestID), m.MergedAt.UTC().Format(time.RFC3339))
+		merges.Rows = append(merges.Rows, []any{m.MergedPersonID, m.SurvivingPersonID, m.RequestID, m.MergedAt})
 	}
-	fmt.Fprintf(tw, "\nrefused links with\treason\trequest\tat\n")
+	refusals := &table.Result{Columns: []string{"refused links with", "reason", "request", "at"}}
 	for _, r := range p.Refusals {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.OtherPersonID, r.Reason, esc(r.RequestID), r.RefusedAt.UTC().Format(time.RFC3339))
+		refusals.Rows = append(refusals.Rows, []any{r.OtherPersonID, r.Reason, r.RequestID, r.RefusedAt})
 	}
-	return tw.Flush()
+	return table.WriteTables(cmd.OutOrStdout(), person, ids, merges, refusals)
 }

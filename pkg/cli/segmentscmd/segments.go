@@ -2,9 +2,10 @@ package segmentscmd
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
-	"sort"
-	"time"
+	"slices"
+	"strings"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/spf13/cobra"
@@ -163,21 +164,18 @@ func newPersonCommand(g *command.Globals) *cobra.Command {
 	return cmd
 }
 
+// printPerson prints p as tables: the person, the time its state is as of
+// and its segments, then the value of every feature.
 func printPerson(cmd *cobra.Command, p *segmenter.PersonState) error {
-	out := cmd.OutOrStdout()
-	fmt.Fprintf(out, "person:     %s\n", p.Person)
 	if !p.Known {
-		fmt.Fprintln(out, "state:      none (no events of this person in the segments service's windows)")
-		return nil
+		return table.WriteTables(cmd.OutOrStdout(), &table.Result{Columns: []string{"person", "state"},
+			Rows: [][]any{{p.Person, "none (no events of this person in the segments service's windows)"}}})
 	}
-	fmt.Fprintf(out, "as of:      %s (the partition's watermark)\nsegments:   %v\nfeatures:\n", p.AsOf.Format(time.RFC3339), p.Segments)
-	names := make([]string, 0, len(p.Features))
-	for k := range p.Features {
-		names = append(names, k)
+	person := &table.Result{Columns: []string{"person", "as of (the partition's watermark)", "segments"},
+		Rows: [][]any{{p.Person, p.AsOf, strings.Join(p.Segments, ", ")}}}
+	features := &table.Result{Columns: []string{"feature", "value"}}
+	for _, k := range slices.Sorted(maps.Keys(p.Features)) {
+		features.Rows = append(features.Rows, []any{k, p.Features[k]})
 	}
-	sort.Strings(names)
-	for _, k := range names {
-		fmt.Fprintf(out, "  %-50s %s\n", k, p.Features[k])
-	}
-	return nil
+	return table.WriteTables(cmd.OutOrStdout(), person, features)
 }

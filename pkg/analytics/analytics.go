@@ -1,5 +1,6 @@
 // Package analytics builds touchline's analyses as ClickHouse SQL (funnels,
-// multi-touch attribution, ROMI per channel, cohorts) and runs them.
+// multi-touch attribution, ROMI per channel, cohorts); package table runs
+// them and prints their results.
 //
 // Every query is plain SQL that runs on ClickHouse 18.16 and on current
 // releases: no window functions, no DateTime64, no functions added after

@@ -17,7 +17,7 @@
 //     the catch-up, the size of the map's pebble directory and an estimate
 //     of the resolver's in-memory state;
 //   - the share of the ingest service's time per event that identity
-//     lookups cost: the service as pkg/app builds it (Kafka consumer group,
+//     lookups cost: the service as pkg/cli/ingestcmd builds it (Kafka consumer group,
 //     processor, ClickHouse batch inserts, offset commits) runs in this
 //     process over -service-events touchpoints carrying the customer_id and
 //     a device_id of random persons, resolving them through the caught-up

@@ -63,7 +63,7 @@ type serviceCost struct {
 	profiled            bool
 }
 
-// ingestService runs the ingest service as pkg/app builds it (Kafka consumer
+// ingestService runs the ingest service as pkg/cli/ingestcmd builds it (Kafka consumer
 // group, processor, ClickHouse batch inserts, offset commits) in this
 // process over events touchpoints whose identifiers are the customer_id and
 // the last device_id of random persons, resolving them through the
@@ -73,7 +73,7 @@ type serviceCost struct {
 // CPU profile of the process.
 func ingestService(ctx context.Context, cfg config.Config, m *identitymap.Map, w workload, events, pairs int, profiled bool,
 	log *zap.Logger) (serviceCost, error) {
-	fmt.Printf("\n== ingest service (app.NewIngestService: consumer group, processor, ClickHouse inserts, offset commits) with the map\n")
+	fmt.Printf("\n== ingest service (ingestcmd.NewService: consumer group, processor, ClickHouse inserts, offset commits) with the map\n")
 	cost := serviceCost{events: events, rounds: pairs, profiled: profiled}
 	rng := rand.New(rand.NewPCG(11, 12))
 	records, _, err := encodeTouchpoints(ctx, events, func(t *touchpoint.Touchpoint) {

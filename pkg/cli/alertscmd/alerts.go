@@ -2,6 +2,7 @@ package alertscmd
 
 import (
 	"fmt"
+	"io"
 	"path/filepath"
 	"time"
 
@@ -25,19 +26,15 @@ func New(g *command.Globals) *cobra.Command {
 }
 
 func newCheckCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "check <file>",
-		Short: "Validate an alert rules file; errors name the file, the line and the reason",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			rules, err := alerts.LoadRulesFile(args[0])
+	return command.CheckFile("Validate an alert rules file; errors name the file, the line and the reason",
+		func(w io.Writer, file string) error {
+			rules, err := alerts.LoadRulesFile(file)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: %d rules OK\n", args[0], len(rules.Rules))
-			return nil
-		},
-	}
+			_, err = fmt.Fprintf(w, "%s: %d rules OK\n", file, len(rules.Rules))
+			return err
+		})
 }
 
 func newEvalCommand(g *command.Globals) *cobra.Command {

@@ -11,13 +11,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
@@ -249,4 +251,18 @@ func ParseTime(s string) (time.Time, error) {
 // rows through package table: table (the default), csv or json.
 func FormatFlag(cmd *cobra.Command, format *string) {
 	cmd.Flags().StringVar(format, "format", "table", "output format: table, csv or json")
+}
+
+// CheckFile returns the `check <file>` subcommand of a service: it runs
+// check on the file argument, which prints what it found to w or returns
+// the file's errors (file, line and reason), without starting anything.
+func CheckFile(short string, check func(w io.Writer, file string) error) *cobra.Command {
+	return &cobra.Command{
+		Use:   "check <file>",
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return check(cmd.OutOrStdout(), args[0])
+		},
+	}
 }

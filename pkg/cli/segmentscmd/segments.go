@@ -2,6 +2,7 @@ package segmentscmd
 
 import (
 	"fmt"
+	"io"
 	"maps"
 	"path/filepath"
 	"slices"
@@ -31,35 +32,34 @@ func New(g *command.Globals) *cobra.Command {
 }
 
 func newCheckCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "check <file>",
-		Short: "Validate segment definitions; errors name the file, the line and the reason",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			defs, err := segments.LoadDefinitions(args[0])
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: %d segments OK (%d named features, allowed lateness %s)\n",
-				args[0], len(defs.Segments), len(defs.Features), analytics.FormatDuration(defs.AllowedLateness))
-			costliest, cost, total := "", uint64(0), uint64(0)
-			for _, s := range defs.Segments {
-				total += s.Cost
-				if s.Cost > cost {
-					costliest, cost = "segment "+s.Name, s.Cost
-				}
-			}
-			for _, f := range defs.Features {
-				total += f.Cost
-				if f.Cost > cost {
-					costliest, cost = "feature "+f.Name, f.Cost
-				}
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "costliest evaluation: %s, estimated at %d of max_cost %d; all of a person's: %d\n",
-				costliest, cost, defs.MaxCost, total)
-			return nil
-		},
+	return command.CheckFile("Validate segment definitions; errors name the file, the line and the reason", check)
+}
+
+// check prints what the definitions of file hold and their costliest
+// evaluation, or returns their errors.
+func check(w io.Writer, file string) error {
+	defs, err := segments.LoadDefinitions(file)
+	if err != nil {
+		return err
 	}
+	fmt.Fprintf(w, "%s: %d segments OK (%d named features, allowed lateness %s)\n",
+		file, len(defs.Segments), len(defs.Features), analytics.FormatDuration(defs.AllowedLateness))
+	costliest, cost, total := "", uint64(0), uint64(0)
+	for _, s := range defs.Segments {
+		total += s.Cost
+		if s.Cost > cost {
+			costliest, cost = "segment "+s.Name, s.Cost
+		}
+	}
+	for _, f := range defs.Features {
+		total += f.Cost
+		if f.Cost > cost {
+			costliest, cost = "feature "+f.Name, f.Cost
+		}
+	}
+	fmt.Fprintf(w, "costliest evaluation: %s, estimated at %d of max_cost %d; all of a person's: %d\n",
+		costliest, cost, defs.MaxCost, total)
+	return nil
 }
 
 // loadDefinitions reads the definitions of the pipelines directory.

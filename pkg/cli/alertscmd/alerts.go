@@ -19,10 +19,9 @@ import (
 // New returns the alerts command, with its check, eval and list
 // subcommands, with the shared flags of g.
 func New(g *command.Globals) *cobra.Command {
-	cmd := command.Service(g, "alerts",
-		"Run the alerts service: KPI rules evaluated against ClickHouse, notifications to webhooks, Kafka and Prometheus", Run)
-	cmd.AddCommand(newCheckCommand(), newEvalCommand(g), newListCommand(g))
-	return cmd
+	return command.Service(g, "alerts",
+		"Run the alerts service: KPI rules evaluated against ClickHouse, notifications to webhooks, Kafka and Prometheus", Run,
+		newCheckCommand(), newEvalCommand(g), newListCommand(g))
 }
 
 func newCheckCommand() *cobra.Command {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 
 	"github.com/touchline-io/touchline/pkg/app"
@@ -71,36 +72,27 @@ func (g *Globals) load(cmd *cobra.Command) (config.Config, error) {
 		return cfg, err
 	}
 	f := cmd.Flags()
-	if f.Changed("brokers") {
-		cfg.Kafka.Brokers = g.brokers
-	}
-	if f.Changed("schema-registry") {
-		cfg.Kafka.SchemaRegistry.URL = g.schemaRegistry
-	}
 	if f.Changed("clickhouse-dsn") {
 		if err := cfg.ClickHouse.ApplyDSN(g.clickhouseDSN); err != nil {
 			return cfg, fmt.Errorf("--clickhouse-dsn: %w", err)
 		}
 	}
-	if f.Changed("clickhouse-addr") {
-		cfg.ClickHouse.Addr = g.clickhouseAddr
-	}
-	if f.Changed("database") {
-		cfg.ClickHouse.Database = g.database
-	}
-	if f.Changed("pipelines") {
-		cfg.Pipelines = g.pipelines
-	}
-	if f.Changed("log-level") {
-		cfg.Log.Level = g.logLevel
-	}
-	if f.Changed("log-format") {
-		cfg.Log.Format = g.logFormat
-	}
-	if f.Changed("http-addr") {
-		cfg.HTTPAddr = g.httpAddr
-	}
+	override(f, "brokers", g.brokers, &cfg.Kafka.Brokers)
+	override(f, "clickhouse-addr", g.clickhouseAddr, &cfg.ClickHouse.Addr)
+	override(f, "schema-registry", g.schemaRegistry, &cfg.Kafka.SchemaRegistry.URL)
+	override(f, "database", g.database, &cfg.ClickHouse.Database)
+	override(f, "pipelines", g.pipelines, &cfg.Pipelines)
+	override(f, "log-level", g.logLevel, &cfg.Log.Level)
+	override(f, "log-format", g.logFormat, &cfg.Log.Format)
+	override(f, "http-addr", g.httpAddr, &cfg.HTTPAddr)
 	return cfg, cfg.Validate()
+}
+
+// override sets *to to value when flag was given on the command line.
+func override[T any](f *pflag.FlagSet, flag string, value T, to *T) {
+	if f.Changed(flag) {
+		*to = value
+	}
 }
 
 // Setup loads and validates the configuration of cmd's flags and builds
@@ -114,11 +106,13 @@ func (g *Globals) Setup(cmd *cobra.Command) (config.Config, *zap.Logger, error) 
 	return cfg, log, err
 }
 
-// Service returns the command that runs a service until its context ends:
-// it loads the configuration of g, builds the logger and calls run with a
-// fresh Prometheus registry (app.NewRegistry).
-func Service(g *Globals, use, short string, run func(context.Context, config.Config, *prometheus.Registry, *zap.Logger) error) *cobra.Command {
-	return &cobra.Command{
+// Service returns the command that runs a service until its context ends,
+// with the service's subcommands: it loads the configuration of g, builds
+// the logger and calls run with a fresh Prometheus registry
+// (app.NewRegistry).
+func Service(g *Globals, use, short string, run func(context.Context, config.Config, *prometheus.Registry, *zap.Logger) error,
+	subcommands ...*cobra.Command) *cobra.Command {
+	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,
 		Args:  cobra.NoArgs,
@@ -132,6 +126,8 @@ func Service(g *Globals, use, short string, run func(context.Context, config.Con
 			return run(cmd.Context(), cfg, app.NewRegistry(), log)
 		},
 	}
+	cmd.AddCommand(subcommands...)
+	return cmd
 }
 
 // Standalone returns the root command of a per-service main: the command

@@ -16,10 +16,9 @@ import (
 // New returns the identity command, with its show subcommand, with the
 // shared flags of g.
 func New(g *command.Globals) *cobra.Command {
-	cmd := command.Service(g, "identity",
-		"Run the identity resolver: link requests into the identity map, merges into ClickHouse", Run)
-	cmd.AddCommand(newShowCommand(g))
-	return cmd
+	return command.Service(g, "identity",
+		"Run the identity resolver: link requests into the identity map, merges into ClickHouse", Run,
+		newShowCommand(g))
 }
 
 func newShowCommand(g *command.Globals) *cobra.Command {

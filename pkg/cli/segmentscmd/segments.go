@@ -25,10 +25,9 @@ import (
 // New returns the segments command, with its check, list, members and
 // person subcommands, with the shared flags of g.
 func New(g *command.Globals) *cobra.Command {
-	cmd := command.Service(g, "segments",
-		"Run the segments service: persons enter and leave segments as their events arrive and timers fire", Run)
-	cmd.AddCommand(newCheckCommand(), newListCommand(g), newMembersCommand(g), newPersonCommand(g))
-	return cmd
+	return command.Service(g, "segments",
+		"Run the segments service: persons enter and leave segments as their events arrive and timers fire", Run,
+		newCheckCommand(), newListCommand(g), newMembersCommand(g), newPersonCommand(g))
 }
 
 func newCheckCommand() *cobra.Command {

@@ -132,7 +132,8 @@ func Service(g *Globals, use, short string, run func(context.Context, config.Con
 
 // Standalone returns the root command of a per-service main: the command
 // that newCommand builds, with the shared flags and --version. Each main
-// passes its own service's constructor, so that it links that service only.
+// passes its own service's constructor, so that it links neither the other
+// services' wiring and commands nor the tools of the touchline command.
 func Standalone(newCommand func(*Globals) *cobra.Command) *cobra.Command {
 	g := &Globals{}
 	cmd := newCommand(g)

@@ -32,8 +32,8 @@ test: deps lint ## lint, unit tests, the integration suite on real Kafka and Cli
 	$(GO) run ./test/chdb/dump | $(PYTHON) test/chdb/check.py
 
 .PHONY: test-unit
-test-unit: ## unit tests only (no servers needed)
-	$(GO) test -count=1 -short ./pkg/...
+test-unit: ## unit tests and the package-map checks (no servers needed)
+	$(GO) test -count=1 -short ./pkg/... ./test/arch
 
 .PHONY: test-integration
 test-integration: deps ## the integration suite on real Kafka and ClickHouse

@@ -6,7 +6,8 @@ package main
 import (
 	"os"
 
-	"github.com/touchline-io/touchline/pkg/cli"
+	"github.com/touchline-io/touchline/pkg/cli/alertscmd"
+	"github.com/touchline-io/touchline/pkg/cli/command"
 )
 
-func main() { os.Exit(cli.Main(cli.NewService("alerts"))) }
+func main() { os.Exit(command.Main(command.Standalone(alertscmd.New))) }

@@ -6,7 +6,8 @@ package main
 import (
 	"os"
 
-	"github.com/touchline-io/touchline/pkg/cli"
+	"github.com/touchline-io/touchline/pkg/cli/command"
+	"github.com/touchline-io/touchline/pkg/cli/identitycmd"
 )
 
-func main() { os.Exit(cli.Main(cli.NewService("identity"))) }
+func main() { os.Exit(command.Main(command.Standalone(identitycmd.New))) }

@@ -5,7 +5,8 @@ package main
 import (
 	"os"
 
-	"github.com/touchline-io/touchline/pkg/cli"
+	"github.com/touchline-io/touchline/pkg/cli/command"
+	"github.com/touchline-io/touchline/pkg/cli/ingestcmd"
 )
 
-func main() { os.Exit(cli.Main(cli.NewService("ingest"))) }
+func main() { os.Exit(command.Main(command.Standalone(ingestcmd.New))) }

@@ -7,7 +7,8 @@ package main
 import (
 	"os"
 
-	"github.com/touchline-io/touchline/pkg/cli"
+	"github.com/touchline-io/touchline/pkg/cli/command"
+	"github.com/touchline-io/touchline/pkg/cli/segmentscmd"
 )
 
-func main() { os.Exit(cli.Main(cli.NewService("segments"))) }
+func main() { os.Exit(command.Main(command.Standalone(segmentscmd.New))) }

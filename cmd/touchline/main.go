@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/touchline-io/touchline/pkg/cli"
+	"github.com/touchline-io/touchline/pkg/cli/command"
 )
 
-func main() { os.Exit(cli.Main(cli.NewRoot())) }
+func main() { os.Exit(command.Main(cli.NewRoot())) }

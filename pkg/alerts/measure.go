@@ -10,6 +10,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/touchline-io/touchline/pkg/analytics"
+	"github.com/touchline-io/touchline/pkg/table"
 )
 
 // Group is what a rule measures one value for: everything (both fields
@@ -190,7 +191,7 @@ func (s *Source) scan(ctx context.Context, q query, each func([]any)) error {
 	if err != nil {
 		return err
 	}
-	res, err := analytics.Run(ctx, s.conn, sql)
+	res, err := table.Run(ctx, s.conn, sql)
 	if err != nil {
 		return err
 	}

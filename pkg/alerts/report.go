@@ -3,13 +3,13 @@ package alerts
 import (
 	"time"
 
-	"github.com/touchline-io/touchline/pkg/analytics"
+	"github.com/touchline-io/touchline/pkg/table"
 )
 
 // OutcomesResult renders outcomes as a table: one row per rule and group,
 // with what a notification would say ("" when none would be sent).
-func OutcomesResult(outcomes []Outcome) *analytics.Result {
-	res := &analytics.Result{Columns: []string{"rule", "kpi", "channel", "campaign", "window_start", "window_end",
+func OutcomesResult(outcomes []Outcome) *table.Result {
+	res := &table.Result{Columns: []string{"rule", "kpi", "channel", "campaign", "window_start", "window_end",
 		"value", "volume", "reference", "score", "breach", "before", "after", "streak", "sends", "message"}}
 	for _, o := range outcomes {
 		ob := o.Observation
@@ -30,8 +30,8 @@ func OutcomesResult(outcomes []Outcome) *analytics.Result {
 
 // StatesResult renders stored states as a table; unless all, only open
 // incidents (pending and firing) and states with undelivered notifications.
-func StatesResult(states []*State, all bool) *analytics.Result {
-	res := &analytics.Result{Columns: []string{"rule", "channel", "campaign", "status", "incident", "since",
+func StatesResult(states []*State, all bool) *table.Result {
+	res := &table.Result{Columns: []string{"rule", "channel", "campaign", "status", "incident", "since",
 		"fired_at", "resolved_at", "evaluated_at", "value", "undelivered"}}
 	for _, s := range states {
 		if !all && s.Status == StatusOK && len(s.Outbox) == 0 {

@@ -1,5 +1,6 @@
 // Package analytics builds touchline's analyses as ClickHouse SQL (funnels,
-// multi-touch attribution, ROMI per channel, cohorts) and runs them.
+// multi-touch attribution, ROMI per channel, cohorts); package table runs
+// them and prints their results.
 //
 // Every query is plain SQL that runs on ClickHouse 18.16 and on current
 // releases: no window functions, no DateTime64, no functions added after
@@ -11,14 +12,10 @@
 package analytics
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"strings"
 	"time"
-
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
 // Range is a half-open time range [From, To) in UTC.
@@ -59,68 +56,6 @@ func (r Range) Validate() error {
 			r.From.UTC().Format(time.RFC3339), r.To.UTC().Format(time.RFC3339))
 	}
 	return nil
-}
-
-// Result is the outcome of a query: column names and rows of Go values
-// (string, int64, uint64, float64, time.Time or nil for NULL).
-type Result struct {
-	Columns []string
-	Rows    [][]any
-}
-
-// Run runs a query and collects its result. Integers become int64 or uint64,
-// floats float64, dates and times time.Time in UTC, and NULL nil.
-func Run(ctx context.Context, conn driver.Conn, sql string) (*Result, error) {
-	rows, err := conn.Query(ctx, sql)
-	if err != nil {
-		return nil, fmt.Errorf("running query: %w", err)
-	}
-	defer rows.Close()
-	types := rows.ColumnTypes()
-	res := &Result{Columns: rows.Columns()}
-	for rows.Next() {
-		dest := make([]any, len(types))
-		for i, t := range types {
-			dest[i] = reflect.New(t.ScanType()).Interface()
-		}
-		if err := rows.Scan(dest...); err != nil {
-			return nil, fmt.Errorf("reading query result: %w", err)
-		}
-		row := make([]any, len(dest))
-		for i, d := range dest {
-			row[i] = plain(reflect.ValueOf(d).Elem())
-		}
-		res.Rows = append(res.Rows, row)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading query result: %w", err)
-	}
-	return res, nil
-}
-
-// plain converts a scanned value to one of the types Result documents.
-func plain(v reflect.Value) any {
-	if v.Kind() == reflect.Pointer {
-		if v.IsNil() {
-			return nil
-		}
-		v = v.Elem()
-	}
-	switch x := v.Interface().(type) {
-	case time.Time:
-		return x.UTC()
-	}
-	switch v.Kind() {
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return v.Int()
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return v.Uint()
-	case reflect.Float32, reflect.Float64:
-		return v.Float()
-	case reflect.String:
-		return v.String()
-	}
-	return fmt.Sprint(v.Interface())
 }
 
 // quote renders s as a ClickHouse string literal.

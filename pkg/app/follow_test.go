@@ -10,10 +10,10 @@ import (
 // A service whose identity map stops following its topic with an error
 // ends with that error instead of resolving persons from a stale copy.
 func TestGuardEndsTheServiceWhenFollowingFails(t *testing.T) {
-	f := &followedMap{stopped: make(chan struct{})}
+	f := &FollowedMap{stopped: make(chan struct{})}
 	broken := errors.New("disk full")
 	var serviceStopped bool
-	run := f.guard(func(ctx context.Context) error {
+	run := f.Guard(func(ctx context.Context) error {
 		<-ctx.Done()
 		serviceStopped = true
 		return nil
@@ -35,14 +35,14 @@ func TestGuardEndsTheServiceWhenFollowingFails(t *testing.T) {
 // When the service's context ends, the guard returns what the service
 // returned, and does not wait for the follower.
 func TestGuardReturnsTheServiceResult(t *testing.T) {
-	f := &followedMap{stopped: make(chan struct{})}
+	f := &FollowedMap{stopped: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := f.guard(func(ctx context.Context) error { <-ctx.Done(); return nil })(ctx); err != nil {
+	if err := f.Guard(func(ctx context.Context) error { <-ctx.Done(); return nil })(ctx); err != nil {
 		t.Fatalf("a clean stop returned %v", err)
 	}
 	failed := errors.New("flush failed")
-	if err := f.guard(func(context.Context) error { return failed })(context.Background()); !errors.Is(err, failed) {
+	if err := f.Guard(func(context.Context) error { return failed })(context.Background()); !errors.Is(err, failed) {
 		t.Fatalf("the service's own error was lost: %v", err)
 	}
 }

@@ -52,11 +52,11 @@ func CreateTopics(ctx context.Context, cfg config.Config, log *zap.Logger) ([]ka
 	return specsNamed(Topics(cfg), created), err
 }
 
-// prepareTopics makes sure the topics of cfg that a service reads or writes
+// PrepareTopics makes sure the topics of cfg that a service reads or writes
 // exist before it starts: it creates missing ones when
 // kafka.create_topics allows it, and otherwise refuses to start while one
 // is missing.
-func prepareTopics(ctx context.Context, cfg config.Config, log *zap.Logger, names ...string) error {
+func PrepareTopics(ctx context.Context, cfg config.Config, log *zap.Logger, names ...string) error {
 	return withClient(cfg, log, func(cl *kgo.Client) error {
 		if err := kafka.PrepareTopics(ctx, cl, cfg.Kafka.CreateTopics, specsNamed(Topics(cfg), names)...); err != nil {
 			return fmt.Errorf("preparing the topics %v: %w", names, err)

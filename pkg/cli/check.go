@@ -12,6 +12,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/app"
 	"github.com/touchline-io/touchline/pkg/channel"
+	"github.com/touchline-io/touchline/pkg/cli/command"
 	"github.com/touchline-io/touchline/pkg/identity"
 	"github.com/touchline-io/touchline/pkg/pipefile"
 	"github.com/touchline-io/touchline/pkg/segments"
@@ -42,7 +43,7 @@ var pipelinesFiles = []pipelinesFile{
 // has printed already.
 var errCheckFailed = errors.New("the configuration has errors")
 
-func newCheckCommand(g *globals) *cobra.Command {
+func newCheckCommand(g *command.Globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "check",
 		Short: "Validate touchline.yaml and every pipelines file; print every error as file:line: reason",
@@ -53,7 +54,7 @@ func newCheckCommand(g *globals) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var problems pipefile.List
-			cfg, err := g.assemble(cmd)
+			cfg, err := g.Assemble(cmd)
 			// The file's errors name it; those of the flags and the
 			// environment name their flag or variable.
 			problems.Add("", err)

@@ -8,27 +8,24 @@ import (
 	"os"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
-	"go.uber.org/zap"
 
 	"github.com/touchline-io/touchline/pkg/app"
+	"github.com/touchline-io/touchline/pkg/cli/command"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
-	"github.com/touchline-io/touchline/pkg/config"
-	"github.com/touchline-io/touchline/pkg/ingest"
+	"github.com/touchline-io/touchline/pkg/enrich"
 	"github.com/touchline-io/touchline/pkg/pipefile"
 	"github.com/touchline-io/touchline/pkg/publish"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
-	"github.com/touchline-io/touchline/pkg/version"
 )
 
-func newMigrateCommand(g *globals) *cobra.Command {
+func newMigrateCommand(g *command.Globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "migrate",
 		Short: "Create or upgrade touchline's ClickHouse tables",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, log, err := g.setup(cmd)
+			cfg, log, err := g.Setup(cmd)
 			if err != nil {
 				return err
 			}
@@ -47,37 +44,7 @@ func newMigrateCommand(g *globals) *cobra.Command {
 	}
 }
 
-func newIngestCommand(g *globals) *cobra.Command {
-	return newServiceCommand(g, "ingest", "Run the ingest service: Kafka touchpoints and spend into ClickHouse", app.RunIngest)
-}
-
-func newIdentityCommand(g *globals) *cobra.Command {
-	cmd := newServiceCommand(g, "identity",
-		"Run the identity resolver: link requests into the identity map, merges into ClickHouse", app.RunIdentity)
-	cmd.AddCommand(newIdentityShowCommand(g))
-	return cmd
-}
-
-// newServiceCommand returns the command that runs a service until SIGINT
-// or SIGTERM.
-func newServiceCommand(g *globals, use, short string, run func(context.Context, config.Config, *prometheus.Registry, *zap.Logger) error) *cobra.Command {
-	return &cobra.Command{
-		Use:   use,
-		Short: short,
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, log, err := g.setup(cmd)
-			if err != nil {
-				return err
-			}
-			defer log.Sync() //nolint:errcheck // stderr sync errors are meaningless
-			log.Info("starting "+use, zap.String("version", version.Get().String()))
-			return run(cmd.Context(), cfg, app.NewRegistry(), log)
-		},
-	}
-}
-
-func newProduceCommand(g *globals) *cobra.Command {
+func newProduceCommand(g *command.Globals) *cobra.Command {
 	var (
 		file, kind string
 		every      time.Duration
@@ -95,7 +62,7 @@ func newProduceCommand(g *globals) *cobra.Command {
 			if err := publish.CheckKind(publish.Kind(kind)); err != nil {
 				return fmt.Errorf("--kind: %w", err)
 			}
-			cfg, _, err := g.setup(cmd)
+			cfg, _, err := g.Setup(cmd)
 			if err != nil {
 				return err
 			}
@@ -154,8 +121,8 @@ func newProduceCommand(g *globals) *cobra.Command {
 
 // ingestCheck validates a decoded touchpoint or spend record with the
 // ingest service's own code, so that what produce accepts ingest accepts.
-func ingestCheck(proc *ingest.Processor, rec any) error {
-	var rej *ingest.Rejection
+func ingestCheck(proc *enrich.Processor, rec any) error {
+	var rej *enrich.Rejection
 	switch r := rec.(type) {
 	case *touchpoint.Touchpoint:
 		_, rej = proc.TouchpointRow(r)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/touchline-io/touchline/pkg/cli/command"
 	"github.com/touchline-io/touchline/pkg/dev"
 	"github.com/touchline-io/touchline/pkg/generate"
 	"github.com/touchline-io/touchline/pkg/pipefile"
@@ -24,7 +25,7 @@ func trafficFlags(cmd *cobra.Command, c *generate.Config, events, persons int) {
 	cmd.Flags().Int64Var(&c.Seed, "seed", 1, "random seed; the same seed gives the same traffic")
 }
 
-func newDevCommand(g *globals) *cobra.Command {
+func newDevCommand(g *command.Globals) *cobra.Command {
 	opts := dev.Options{Generate: true}
 	var noGenerate bool
 	cmd := &cobra.Command{
@@ -37,13 +38,12 @@ func newDevCommand(g *globals) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !cmd.Flags().Changed("log-format") {
-				g.logFormat = "console"
 				_ = cmd.Flags().Set("log-format", "console")
 			}
 			if !cmd.Flags().Changed("log-level") {
 				_ = cmd.Flags().Set("log-level", "warn")
 			}
-			cfg, log, err := g.setup(cmd)
+			cfg, log, err := g.Setup(cmd)
 			if err != nil {
 				return err
 			}
@@ -63,7 +63,7 @@ func newDevCommand(g *globals) *cobra.Command {
 	return cmd
 }
 
-func newGenerateCommand(g *globals) *cobra.Command {
+func newGenerateCommand(g *command.Globals) *cobra.Command {
 	var (
 		traffic generate.Config
 		out     string
@@ -74,7 +74,7 @@ func newGenerateCommand(g *globals) *cobra.Command {
 		Short: "Publish (or write as JSON lines) deterministic synthetic omnichannel traffic and spend",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, _, err := g.setup(cmd)
+			cfg, _, err := g.Setup(cmd)
 			if err != nil {
 				return err
 			}

@@ -9,9 +9,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/touchline-io/touchline/pkg/analytics"
+	"github.com/touchline-io/touchline/pkg/cli/command"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/pipefile"
+	"github.com/touchline-io/touchline/pkg/table"
 )
 
 // queryFlags are the flags every analysis shares.
@@ -24,7 +26,7 @@ func (f *queryFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.from, "from", "", "start of the range, inclusive: RFC 3339 time or YYYY-MM-DD, UTC (default: 30 days before --to)")
 	fl.StringVar(&f.to, "to", "", "end of the range, exclusive: RFC 3339 time or YYYY-MM-DD, UTC (default: the next UTC midnight)")
-	fl.StringVar(&f.format, "format", "table", "output format: table, csv or json")
+	command.FormatFlag(cmd, &f.format)
 	fl.BoolVar(&f.printSQL, "sql", false, "print the SQL instead of running it")
 }
 
@@ -34,29 +36,17 @@ func (f *queryFlags) queryRange(now time.Time) (analytics.Range, error) {
 	var err error
 	r.To = now.UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
 	if f.to != "" {
-		if r.To, err = parseTime(f.to); err != nil {
+		if r.To, err = command.ParseTime(f.to); err != nil {
 			return r, fmt.Errorf("--to: %w", err)
 		}
 	}
 	r.From = r.To.AddDate(0, 0, -30)
 	if f.from != "" {
-		if r.From, err = parseTime(f.from); err != nil {
+		if r.From, err = command.ParseTime(f.from); err != nil {
 			return r, fmt.Errorf("--from: %w", err)
 		}
 	}
 	return r, r.Validate()
-}
-
-// parseTime reads an RFC 3339 time or a date (midnight UTC).
-func parseTime(s string) (time.Time, error) {
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t, nil
-	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return t, fmt.Errorf("%q is neither YYYY-MM-DD nor an RFC 3339 time like 2026-04-01T00:00:00Z", s)
-	}
-	return t.UTC(), nil
 }
 
 // sqlBuilder returns the SQL of an analysis over a range.
@@ -64,7 +54,7 @@ type sqlBuilder func(config.Config, analytics.Range) (string, error)
 
 // command returns a query subcommand with the shared flags that runs the
 // SQL sql builds.
-func (f *queryFlags) command(g *globals, use, short string, sql sqlBuilder) *cobra.Command {
+func (f *queryFlags) command(g *command.Globals, use, short string, sql sqlBuilder) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,
@@ -78,15 +68,15 @@ func (f *queryFlags) command(g *globals, use, short string, sql sqlBuilder) *cob
 }
 
 // run prints the SQL that sql builds from the configuration, or runs it on ClickHouse and prints the result.
-func (f *queryFlags) run(cmd *cobra.Command, g *globals, sql sqlBuilder) error {
-	if err := analytics.CheckFormat(f.format); err != nil {
+func (f *queryFlags) run(cmd *cobra.Command, g *command.Globals, sql sqlBuilder) error {
+	if err := table.CheckFormat(f.format); err != nil {
 		return err
 	}
 	r, err := f.queryRange(time.Now())
 	if err != nil {
 		return err
 	}
-	cfg, log, err := g.setup(cmd)
+	cfg, log, err := g.Setup(cmd)
 	if err != nil {
 		return err
 	}
@@ -103,14 +93,14 @@ func (f *queryFlags) run(cmd *cobra.Command, g *globals, sql sqlBuilder) error {
 		return err
 	}
 	defer conn.Close()
-	res, err := analytics.Run(cmd.Context(), conn, q)
+	res, err := table.Run(cmd.Context(), conn, q)
 	if err != nil {
 		return err
 	}
 	return res.Write(cmd.OutOrStdout(), f.format)
 }
 
-func newQueryCommand(g *globals) *cobra.Command {
+func newQueryCommand(g *command.Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "query",
 		Short: "Run an analysis on ClickHouse: funnel, attribution, romi or cohort",
@@ -138,7 +128,7 @@ func newQueryCommand(g *globals) *cobra.Command {
 	return cmd
 }
 
-func newFunnelCommand(g *globals) *cobra.Command {
+func newFunnelCommand(g *command.Globals) *cobra.Command {
 	var (
 		qf                       queryFlags
 		steps, window, breakdown string
@@ -165,7 +155,7 @@ func newFunnelCommand(g *globals) *cobra.Command {
 
 // newAttributionCommand returns `query attribution`, or `query romi` when
 // romi is set: both attribute conversions with the same settings.
-func newAttributionCommand(g *globals, romi bool) *cobra.Command {
+func newAttributionCommand(g *command.Globals, romi bool) *cobra.Command {
 	var (
 		qf                        queryFlags
 		model, lookback, halfLife string
@@ -222,7 +212,7 @@ func attributionSettings(cfg config.Config, model, lookback, halfLife string) (a
 	return a, nil
 }
 
-func newCohortCommand(g *globals) *cobra.Command {
+func newCohortCommand(g *command.Globals) *cobra.Command {
 	var (
 		qf                   queryFlags
 		period, by, activity string

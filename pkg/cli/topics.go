@@ -6,11 +6,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/touchline-io/touchline/pkg/app"
+	"github.com/touchline-io/touchline/pkg/cli/command"
 )
 
 // newTopicsCommand is `touchline topics`, whose `create` is for Kafka what
 // `touchline migrate` is for ClickHouse.
-func newTopicsCommand(g *globals) *cobra.Command {
+func newTopicsCommand(g *command.Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "topics",
 		Short: "Manage touchline's Kafka topics",
@@ -27,7 +28,7 @@ others, and wait until each partition has a leader. Existing topics are left as
 they are. Run it before the services, as ` + "`touchline migrate`" + ` for ClickHouse.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, log, err := g.setup(cmd)
+			cfg, log, err := g.Setup(cmd)
 			if err != nil {
 				return err
 			}

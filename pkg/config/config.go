@@ -17,7 +17,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/logging"
 	"github.com/touchline-io/touchline/pkg/pipefile"
 	"github.com/touchline-io/touchline/pkg/resolver"
-	"github.com/touchline-io/touchline/pkg/segmenter"
+	"github.com/touchline-io/touchline/pkg/segmenter/settings"
 )
 
 // Config is the whole configuration of every touchline command.
@@ -28,7 +28,7 @@ type Config struct {
 	Identifiers identifiers.Config `yaml:"identifiers"`
 	Identity    resolver.Config    `yaml:"identity"`
 	Alerts      alerts.Config      `yaml:"alerts"`
-	Segments    segmenter.Config   `yaml:"segments"`
+	Segments    settings.Config    `yaml:"segments"`
 	Log         logging.Config     `yaml:"log"`
 	// Pipelines is the directory of the declarative pipeline files
 	// (channels.yaml, ...). Default "pipelines".
@@ -58,7 +58,7 @@ func Default() Config {
 		Identifiers: identifiers.DefaultConfig(),
 		Identity:    resolver.DefaultConfig(),
 		Alerts:      alerts.DefaultConfig(),
-		Segments:    segmenter.DefaultConfig(),
+		Segments:    settings.DefaultConfig(),
 		Log:         logging.DefaultConfig(),
 		Pipelines:   "pipelines",
 		HTTPAddr:    ":8080",

@@ -23,6 +23,10 @@ import (
 
 	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/app"
+	"github.com/touchline-io/touchline/pkg/cli/alertscmd"
+	"github.com/touchline-io/touchline/pkg/cli/identitycmd"
+	"github.com/touchline-io/touchline/pkg/cli/ingestcmd"
+	"github.com/touchline-io/touchline/pkg/cli/segmentscmd"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/generate"
@@ -104,16 +108,16 @@ func Run(ctx context.Context, cfg config.Config, opts Options, out io.Writer, lo
 	g, gctx := errgroup.WithContext(ctx)
 	svcCtx, stopServices := context.WithCancel(gctx)
 	defer stopServices()
-	g.Go(func() error { return app.RunIngest(svcCtx, cfg, app.NewRegistry(), log) })
+	g.Go(func() error { return ingestcmd.Run(svcCtx, cfg, app.NewRegistry(), log) })
 	identityCfg := cfg
 	identityCfg.HTTPAddr = nextPort(cfg.HTTPAddr)
-	g.Go(func() error { return app.RunIdentity(svcCtx, identityCfg, app.NewRegistry(), log) })
+	g.Go(func() error { return identitycmd.Run(svcCtx, identityCfg, app.NewRegistry(), log) })
 	alertsCfg := identityCfg
 	alertsCfg.HTTPAddr = nextPort(identityCfg.HTTPAddr)
-	g.Go(func() error { return app.RunAlerts(svcCtx, alertsCfg, app.NewRegistry(), log) })
+	g.Go(func() error { return alertscmd.Run(svcCtx, alertsCfg, app.NewRegistry(), log) })
 	segmentsCfg := alertsCfg
 	segmentsCfg.HTTPAddr = nextPort(alertsCfg.HTTPAddr)
-	g.Go(func() error { return app.RunSegments(svcCtx, segmentsCfg, app.NewRegistry(), log) })
+	g.Go(func() error { return segmentscmd.Run(svcCtx, segmentsCfg, app.NewRegistry(), log) })
 	fmt.Fprintf(out, "services:    ingest (metrics on %s), identity resolver (metrics on %s), alerts (metrics on %s), segments (metrics on %s)\n",
 		cfg.HTTPAddr, identityCfg.HTTPAddr, alertsCfg.HTTPAddr, segmentsCfg.HTTPAddr)
 	printHowToQuery(out, cfg)

@@ -15,9 +15,10 @@ import (
 
 	"github.com/touchline-io/touchline/pkg/alerts"
 	"github.com/touchline-io/touchline/pkg/analytics"
-	"github.com/touchline-io/touchline/pkg/app"
+	"github.com/touchline-io/touchline/pkg/cli/alertscmd"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/segmenter"
+	"github.com/touchline-io/touchline/pkg/table"
 )
 
 // ChannelReportSQL is the dev mode's report: touchpoints, persons, purchases,
@@ -96,7 +97,7 @@ func printAnalyses(ctx context.Context, conn driver.Conn, out io.Writer, pipelin
 		if err != nil {
 			return err
 		}
-		res, err := analytics.Run(ctx, conn, sql)
+		res, err := table.Run(ctx, conn, sql)
 		if err != nil {
 			return fmt.Errorf("%s: %w", q.title, err)
 		}
@@ -118,7 +119,7 @@ func printAlerts(ctx context.Context, conn driver.Conn, out io.Writer, pipelines
 	}
 	cfg := config.Default()
 	cfg.Pipelines = pipelines
-	engine, err := app.NewAlertsEngine(ctx, cfg, conn, rules, nil, alerts.NewMetrics(prometheus.NewRegistry()), nil)
+	engine, err := alertscmd.NewEngine(ctx, cfg, conn, rules, nil, alerts.NewMetrics(prometheus.NewRegistry()), nil)
 	if err != nil {
 		return err
 	}
@@ -146,7 +147,7 @@ func printAlerts(ctx context.Context, conn driver.Conn, out io.Writer, pipelines
 // printSegments prints the members of every segment so far: the segments
 // service may still be working through the traffic.
 func printSegments(ctx context.Context, conn driver.Conn, out io.Writer) error {
-	res, err := analytics.Run(ctx, conn, segmenter.MemberCountsQuery)
+	res, err := table.Run(ctx, conn, segmenter.MemberCountsQuery)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package ingest
 import (
 	"strconv"
 
+	"github.com/touchline-io/touchline/pkg/enrich"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -54,7 +55,7 @@ const (
 // even the key and headers do not fit, only the touchline headers are
 // kept; kept then says which (keptValue, keptCoordinates), and is empty
 // for a whole dead letter.
-func deadLetter(topic string, r *kgo.Record, rej *Rejection, limit int) (d *kgo.Record, kept string) {
+func deadLetter(topic string, r *kgo.Record, rej *enrich.Rejection, limit int) (d *kgo.Record, kept string) {
 	msg := rej.Err.Error()
 	if len(msg) > maxErrorBytes {
 		msg = msg[:maxErrorBytes] + "..."

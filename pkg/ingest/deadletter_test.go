@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/touchline-io/touchline/pkg/enrich"
 	"github.com/touchline-io/touchline/pkg/kafka/kafkatest"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 )
@@ -30,7 +31,7 @@ func source(key, value []byte) *kgo.Record {
 		Headers: []kgo.RecordHeader{{Key: "trace", Value: []byte("t-1")}}}
 }
 
-var oversize = &Rejection{Reason: touchpoint.ReasonOversizeField, Err: errors.New("page_url is too long")}
+var oversize = &enrich.Rejection{Reason: touchpoint.ReasonOversizeField, Err: errors.New("page_url is too long")}
 
 func TestDeadLetterWhole(t *testing.T) {
 	r := source([]byte("k"), []byte("value"))
@@ -82,7 +83,7 @@ func TestDeadLetterTruncatesValue(t *testing.T) {
 // A record whose key alone is too large keeps its coordinates only.
 func TestDeadLetterCoordinatesOnly(t *testing.T) {
 	r := source(bytes.Repeat([]byte("k"), maxRecordBytes), []byte("v"))
-	long := &Rejection{Reason: touchpoint.ReasonOversizeField, Err: errors.New(strings.Repeat("e", 5000))}
+	long := &enrich.Rejection{Reason: touchpoint.ReasonOversizeField, Err: errors.New(strings.Repeat("e", 5000))}
 	d, kept := deadLetter("dlq", r, long, maxRecordBytes)
 	if kept != keptCoordinates || !coordinatesOnly(d) || d.Key != nil || d.Value != nil {
 		t.Fatalf("kept %q, coordinates only %v, key %d bytes, value %d bytes", kept, coordinatesOnly(d), len(d.Key), len(d.Value))

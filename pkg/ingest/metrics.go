@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/touchline-io/touchline/pkg/enrich"
 	"github.com/touchline-io/touchline/pkg/identifiers"
 )
 
@@ -70,12 +71,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 
 // TimeLookups returns persons with each lookup (of one event's identifiers)
 // timed into touchline_ingest_identity_lookup_seconds.
-func (m *Metrics) TimeLookups(persons PersonLookup) PersonLookup {
+func (m *Metrics) TimeLookups(persons enrich.PersonLookup) enrich.PersonLookup {
 	return timedLookup{persons: persons, seconds: m.lookups}
 }
 
 type timedLookup struct {
-	persons PersonLookup
+	persons enrich.PersonLookup
 	seconds prometheus.Histogram
 }
 

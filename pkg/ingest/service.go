@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/touchline-io/touchline/pkg/clickhouse"
+	"github.com/touchline-io/touchline/pkg/enrich"
 	"github.com/touchline-io/touchline/pkg/health"
 	"github.com/touchline-io/touchline/pkg/identity"
 	"github.com/touchline-io/touchline/pkg/kafka"
@@ -40,7 +41,7 @@ type Service struct {
 	topics kafka.Topics
 	cl     *kgo.Client
 	conn   driver.Conn
-	proc   *Processor
+	proc   *enrich.Processor
 	m      *Metrics
 	log    *zap.Logger
 
@@ -60,7 +61,7 @@ type Service struct {
 // New creates the service and its Kafka consumer (group cfg.Group, topics
 // touchpoints and spend, starting at the earliest offset for a new group).
 // The service writes through conn, which the caller owns.
-func New(cfg Config, kcfg kafka.Config, conn driver.Conn, proc *Processor, m *Metrics, log *zap.Logger) (*Service, error) {
+func New(cfg Config, kcfg kafka.Config, conn driver.Conn, proc *enrich.Processor, m *Metrics, log *zap.Logger) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -253,9 +254,9 @@ func (s *Service) pollOnce(ctx context.Context) {
 // letter; err is set only when ctx ended while the schema registry was
 // unreachable.
 type outcome struct {
-	touchpoint *Touchpoint
+	touchpoint *enrich.Touchpoint
 	spend      *clickhouse.SpendRow
-	rejection  *Rejection
+	rejection  *enrich.Rejection
 	err        error
 }
 

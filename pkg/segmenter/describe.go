@@ -9,9 +9,9 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/segments"
+	"github.com/touchline-io/touchline/pkg/table"
 )
 
 // MemberCountsQuery counts the current members of every segment.
@@ -23,8 +23,8 @@ const membersQuery = `SELECT person_id, member_since FROM segment_members WHERE 
 
 // Members returns the current members of segment (at most limit; 0: all)
 // and since when. segment must be a name of the definitions.
-func Members(ctx context.Context, conn driver.Conn, segment string, limit int) (*analytics.Result, error) {
-	return analytics.Run(ctx, conn, MembersSQL(segment, limit))
+func Members(ctx context.Context, conn driver.Conn, segment string, limit int) (*table.Result, error) {
+	return table.Run(ctx, conn, MembersSQL(segment, limit))
 }
 
 // MembersSQL is the query of Members.

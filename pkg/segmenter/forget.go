@@ -102,5 +102,5 @@ func (s *Service) isForgotten(p int32, person string) bool {
 
 // Suppressed returns the router's count of touchpoints dropped because
 // they carry an erased identifier (touchline_segments_routed_total with
-// kind suppressed), for ingest.Processor.WithSuppressions.
+// kind suppressed), for enrich.Processor.WithSuppressions.
 func (m *Metrics) Suppressed() prometheus.Counter { return m.routed.WithLabelValues("suppressed") }

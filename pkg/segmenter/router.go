@@ -15,8 +15,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
+	"github.com/touchline-io/touchline/pkg/enrich"
 	"github.com/touchline-io/touchline/pkg/health"
-	"github.com/touchline-io/touchline/pkg/ingest"
 	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/segments"
 )
@@ -31,7 +31,7 @@ type Router struct {
 	cfg      Config
 	kcfg     kafka.Config
 	conn     driver.Conn
-	proc     *ingest.Processor // with persons resolved from a local identity map
+	proc     *enrich.Processor // with persons resolved from a local identity map
 	lateness time.Duration     // the definitions' allowed lateness
 	m        *Metrics
 	log      *zap.Logger
@@ -76,7 +76,7 @@ type Router struct {
 // NewRouter returns the router; proc converts touchpoints and resolves
 // their persons; lateness is the definitions' allowed lateness; instance
 // names this instance (InstanceName).
-func NewRouter(cfg Config, kcfg kafka.Config, conn driver.Conn, proc *ingest.Processor, lateness time.Duration, instance string,
+func NewRouter(cfg Config, kcfg kafka.Config, conn driver.Conn, proc *enrich.Processor, lateness time.Duration, instance string,
 	m *Metrics, log *zap.Logger) (*Router, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -219,7 +219,7 @@ func (r *Router) step(ctx context.Context, fetches kgo.Fetches) error {
 // be asked it retries with backoff, the router reporting not ready, until
 // it can or ctx ends: an event is never routed past, and so committed
 // without reaching the segments, because the registry was down.
-func (r *Router) touchpoint(ctx context.Context, rec *kgo.Record) (tp *ingest.Touchpoint, rej *ingest.Rejection, err error) {
+func (r *Router) touchpoint(ctx context.Context, rec *kgo.Record) (tp *enrich.Touchpoint, rej *enrich.Rejection, err error) {
 	err = r.health.Retry(ctx, "schema_registry", r.cfg.RetryBackoff, r.cfg.RetryBackoffMax, 0, func(ctx context.Context) error {
 		var err error
 		tp, rej, err = r.proc.Touchpoint(ctx, rec)

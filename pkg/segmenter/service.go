@@ -218,7 +218,7 @@ func (s *Service) step(ctx context.Context, fetches kgo.Fetches) error {
 	var insertErr error
 	select {
 	case insertErr = <-inserted:
-	case <-time.After(s.cfg.insertWait()):
+	case <-time.After(s.cfg.InsertWait()):
 		// ClickHouse is retrying: end the transaction before it times
 		// out, and process the inputs again once ClickHouse is back.
 		insertErr = errors.New("the ClickHouse insert is still retrying")

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/touchline-io/touchline/pkg/app"
+	"github.com/touchline-io/touchline/pkg/cli/ingestcmd"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/dev"
@@ -88,7 +89,7 @@ func TestCurrentServers(t *testing.T) {
 	}
 	svcCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- app.RunIngest(svcCtx, cfg, app.NewRegistry(), zap.NewNop()) }()
+	go func() { done <- ingestcmd.Run(svcCtx, cfg, app.NewRegistry(), zap.NewNop()) }()
 	got, err := testenv.WaitTotals(ctx, conn, n)
 	stop()
 	if runErr := <-done; runErr != nil {

@@ -20,8 +20,8 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/touchline-io/touchline/pkg/alerts"
-	"github.com/touchline-io/touchline/pkg/app"
 	"github.com/touchline-io/touchline/pkg/avro"
+	"github.com/touchline-io/touchline/pkg/cli/alertscmd"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/kafka"
@@ -158,7 +158,7 @@ func TestAlertsFireOnceResolveAndSurviveRestarts(t *testing.T) {
 			t.Fatal(err)
 		}
 		sinks := []alerts.Sink{alerts.NewWebhooks(cfg.Alerts)[0], topic}
-		e, err := app.NewAlertsEngine(ctx, cfg, conn, rules, sinks, alerts.NewMetrics(prometheus.NewRegistry()), zaptest.NewLogger(t))
+		e, err := alertscmd.NewEngine(ctx, cfg, conn, rules, sinks, alerts.NewMetrics(prometheus.NewRegistry()), zaptest.NewLogger(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -335,7 +335,7 @@ func TestAnomalyRuleFiresOnlyAtTheSpike(t *testing.T) {
 		t.Fatal(err)
 	}
 	sink := &recordingSink{}
-	engine, err := app.NewAlertsEngine(ctx, cfg, conn, rules, []alerts.Sink{sink}, alerts.NewMetrics(prometheus.NewRegistry()), zaptest.NewLogger(t))
+	engine, err := alertscmd.NewEngine(ctx, cfg, conn, rules, []alerts.Sink{sink}, alerts.NewMetrics(prometheus.NewRegistry()), zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -403,7 +403,7 @@ func TestUndeliveredNotificationsWaitInTheOutbox(t *testing.T) {
 	cfg.Alerts.Webhooks = []alerts.WebhookConfig{{URL: srv.URL, Format: alerts.FormatJSON}}
 	cfg.Alerts.MaxAttempts, cfg.Alerts.RetryBackoff, cfg.Alerts.RetryBackoffMax = 2, 10*time.Millisecond, 10*time.Millisecond
 	newEngine := func() *alerts.Engine {
-		e, err := app.NewAlertsEngine(ctx, cfg, conn, rules, []alerts.Sink{alerts.NewWebhooks(cfg.Alerts)[0]},
+		e, err := alertscmd.NewEngine(ctx, cfg, conn, rules, []alerts.Sink{alerts.NewWebhooks(cfg.Alerts)[0]},
 			alerts.NewMetrics(prometheus.NewRegistry()), zaptest.NewLogger(t))
 		if err != nil {
 			t.Fatal(err)

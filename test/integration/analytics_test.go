@@ -13,8 +13,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/config"
+	"github.com/touchline-io/touchline/pkg/table"
 	"github.com/touchline-io/touchline/test/analyticscases"
 )
 
@@ -33,7 +33,7 @@ func TestAnalyticsCases(t *testing.T) {
 			defer cancel()
 			cfg := s.Config(uniqueName(t))
 			conn := loadFixture(ctx, t, cfg, c.Fixture)
-			res, err := analytics.Run(ctx, conn, c.SQL)
+			res, err := table.Run(ctx, conn, c.SQL)
 			if err != nil {
 				t.Fatalf("%v\n%s", err, c.SQL)
 			}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/touchline-io/touchline/pkg/avro"
 	"github.com/touchline-io/touchline/pkg/config"
+	"github.com/touchline-io/touchline/pkg/enrich"
 	"github.com/touchline-io/touchline/pkg/ingest"
 	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
@@ -172,14 +173,14 @@ func badRecords(ctx context.Context, t *testing.T, now time.Time) []badRecord {
 	badEmail := goodTouchpoint("bademail", now, 1)
 	badEmail.Identifiers = map[string]string{"email": "not-an-address"}
 	return []badRecord{
-		{"corrupt bytes", []byte("{\"event_id\": \"json is not avro\"}"), ingest.ReasonNotWireFormat},
-		{"unknown schema id", append([]byte{0, 0, 0, 3, 231}, valid[5:]...), ingest.ReasonUnknownSchema},
-		{"truncated body", valid[:len(valid)/2], ingest.ReasonCorrupt},
+		{"corrupt bytes", []byte("{\"event_id\": \"json is not avro\"}"), enrich.ReasonNotWireFormat},
+		{"unknown schema id", append([]byte{0, 0, 0, 3, 231}, valid[5:]...), enrich.ReasonUnknownSchema},
+		{"truncated body", valid[:len(valid)/2], enrich.ReasonCorrupt},
 		{"missing event_id", encode(missing), touchpoint.ReasonMissingField},
 		{"event_time in the future", encode(future), touchpoint.ReasonInvalidTime},
 		{"event_time before 2000", encode(ancient), touchpoint.ReasonInvalidTime},
 		{"negative revenue", encode(negative), touchpoint.ReasonNegativeRevenue},
 		{"oversize field", encode(oversize), touchpoint.ReasonOversizeField},
-		{"invalid email", encode(badEmail), ingest.ReasonInvalidIdentifier},
+		{"invalid email", encode(badEmail), enrich.ReasonInvalidIdentifier},
 	}
 }

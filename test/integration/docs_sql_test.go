@@ -13,9 +13,9 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/publish"
+	"github.com/touchline-io/touchline/pkg/table"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 	"github.com/touchline-io/touchline/test/docsql"
 	"github.com/touchline-io/touchline/test/testenv"
@@ -63,7 +63,7 @@ func TestDocsSQLExamplesSurviveAReplay(t *testing.T) {
 			(SELECT person_id FROM person_overrides FINAL WHERE surviving_person_id != '')`).Scan(&mergedMembers); err != nil {
 			return err
 		}
-		members, err := analytics.Run(ctx, conn, segmentsExample(t, blocks).SQL)
+		members, err := table.Run(ctx, conn, segmentsExample(t, blocks).SQL)
 		if err != nil {
 			return err
 		}
@@ -181,7 +181,7 @@ func runExamples(ctx context.Context, t *testing.T, conn driver.Conn, blocks []d
 	t.Helper()
 	out := map[string][]string{}
 	for _, b := range blocks {
-		res, err := analytics.Run(ctx, conn, b.SQL)
+		res, err := table.Run(ctx, conn, b.SQL)
 		if err != nil {
 			t.Fatalf("%s does not run: %v\n%s", b, err, b.SQL)
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/avro"
 	"github.com/touchline-io/touchline/pkg/config"
+	"github.com/touchline-io/touchline/pkg/enrich"
 	"github.com/touchline-io/touchline/pkg/ingest"
 	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/publish"
@@ -80,8 +81,8 @@ func TestHostileRecordsNeverStopIngest(t *testing.T) {
 		reason touchpoint.Reason
 	}
 	bads := []bad{
-		{"map claiming 2^31 entries", cfg.Kafka.Topics.Touchpoints, bomb, ingest.ReasonCorrupt},
-		{"map claiming 2^31 entries, spend topic", cfg.Kafka.Topics.Spend, append(avro.AppendHeader(nil, avro.Latest(avro.KindSpend).ID), bomb[5:]...), ingest.ReasonCorrupt},
+		{"map claiming 2^31 entries", cfg.Kafka.Topics.Touchpoints, bomb, enrich.ReasonCorrupt},
+		{"map claiming 2^31 entries, spend topic", cfg.Kafka.Topics.Spend, append(avro.AppendHeader(nil, avro.Latest(avro.KindSpend).ID), bomb[5:]...), enrich.ReasonCorrupt},
 		{"customer_id cus\\xff\\xfe", cfg.Kafka.Topics.Touchpoints, encode(withIDs("utf8-a", map[string]string{"customer_id": "cus\xff\xfe"})), touchpoint.ReasonInvalidField},
 		{"customer_id cus\\xfe\\xff", cfg.Kafka.Topics.Touchpoints, encode(withIDs("utf8-b", map[string]string{"customer_id": "cus\xfe\xff"})), touchpoint.ReasonInvalidField},
 		{"property value \\xff", cfg.Kafka.Topics.Touchpoints, encode(withProps("utf8-c", map[string]string{"sku": "shoe\xff"})), touchpoint.ReasonInvalidField},

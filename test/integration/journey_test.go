@@ -15,6 +15,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/identity"
 	"github.com/touchline-io/touchline/pkg/publish"
 	"github.com/touchline-io/touchline/pkg/resolver"
+	"github.com/touchline-io/touchline/pkg/table"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 	"github.com/touchline-io/touchline/test/analyticscases"
 )
@@ -118,7 +119,7 @@ func TestJourneyAcrossDevices(t *testing.T) {
 
 // check runs a case's SQL and compares its rows.
 func check(ctx context.Context, conn driver.Conn, c analyticscases.Case) error {
-	res, err := analytics.Run(ctx, conn, c.SQL)
+	res, err := table.Run(ctx, conn, c.SQL)
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
+	"github.com/touchline-io/touchline/pkg/enrich"
 	"github.com/touchline-io/touchline/pkg/ingest"
 	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/publish"
@@ -202,7 +203,7 @@ func TestIngestHostileStreamStaysReady(t *testing.T) {
 	badUTF8 := goodTouchpoint("bad-utf8", now, 1)
 	badUTF8.Identifiers = map[string]string{"customer_id": "cus\xff\xfe"}
 	bads := append(badRecords(ctx, t, now),
-		badRecord{"claims 2^31-1 identifiers", bomb, ingest.ReasonCorrupt},
+		badRecord{"claims 2^31-1 identifiers", bomb, enrich.ReasonCorrupt},
 		badRecord{"invalid UTF-8 identifier", encodeTouchpoint(ctx, t, badUTF8), touchpoint.ReasonInvalidField},
 		badRecord{"1.01 MB page_url", hugeValue, touchpoint.ReasonOversizeField},
 	)

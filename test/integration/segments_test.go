@@ -503,7 +503,7 @@ WHERE segment = 'cart_abandoners' AND person_id = ?`, person).Scan(&entered, &at
 		t.Errorf("segments members: %v\n%s", err, out)
 	}
 	out, err = runTouchline(ctx, "--config", cfgPath, "segments", "person", "customer_id:shopper-1")
-	if err != nil || !strings.Contains(out, "[cart_abandoners]") || !strings.Contains(out, `count("add_to_cart", "1d")`) {
+	if err != nil || !strings.Contains(out, "  cart_abandoners\n") || !strings.Contains(out, `count("add_to_cart", "1d")`) {
 		t.Errorf("segments person: %v\n%s", err, out)
 	}
 }

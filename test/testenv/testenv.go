@@ -290,6 +290,20 @@ func (p *Process) Terminate(timeout time.Duration) error {
 	}
 }
 
+// Signal sends sig to the process.
+func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
+
+// Wait waits up to timeout for the process to exit and returns how it
+// ended, or an error when it still runs.
+func (p *Process) Wait(timeout time.Duration) (*os.ProcessState, error) {
+	select {
+	case <-p.exited:
+		return p.cmd.ProcessState, nil
+	case <-time.After(timeout):
+		return nil, fmt.Errorf("process %d still runs %s later", p.Pid(), timeout)
+	}
+}
+
 // RSS returns the process's resident set size and its peak, in bytes.
 func (p *Process) RSS() (rss, peak int64, err error) {
 	return memory(strconv.Itoa(p.Pid()))

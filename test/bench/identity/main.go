@@ -17,7 +17,7 @@
 //     the catch-up, the size of the map's pebble directory and an estimate
 //     of the resolver's in-memory state;
 //   - the share of the ingest service's time per event that identity
-//     lookups cost: the service as pkg/app builds it (Kafka consumer group,
+//     lookups cost: the service as pkg/cli/ingestcmd builds it (Kafka consumer group,
 //     processor, ClickHouse batch inserts, offset commits) runs in this
 //     process over -service-events touchpoints carrying the customer_id and
 //     a device_id of random persons, resolving them through the caught-up
@@ -86,11 +86,11 @@ import (
 	"github.com/touchline-io/touchline/pkg/app"
 	"github.com/touchline-io/touchline/pkg/avro"
 	"github.com/touchline-io/touchline/pkg/config"
+	"github.com/touchline-io/touchline/pkg/enrich"
 	"github.com/touchline-io/touchline/pkg/generate"
 	"github.com/touchline-io/touchline/pkg/identifiers"
 	"github.com/touchline-io/touchline/pkg/identity"
 	"github.com/touchline-io/touchline/pkg/identitymap"
-	"github.com/touchline-io/touchline/pkg/ingest"
 	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/resolver"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
@@ -887,7 +887,7 @@ func ingestCost(ctx context.Context, cfg config.Config, events int, res *results
 	if err != nil {
 		return err
 	}
-	accept := func(*ingest.Touchpoint) error { return nil }
+	accept := func(*enrich.Touchpoint) error { return nil }
 	if _, err := timeProcessor(ctx, proc, records[:min(len(records), warmUpEvents)], accept); err != nil {
 		return err
 	}
@@ -933,7 +933,7 @@ func encodeTouchpoints(ctx context.Context, events int, rewrite func(*touchpoint
 
 // timeProcessor passes records through proc.Touchpoint, calls check with
 // each result and returns the time taken.
-func timeProcessor(ctx context.Context, proc *ingest.Processor, records []*kgo.Record, check func(*ingest.Touchpoint) error) (time.Duration, error) {
+func timeProcessor(ctx context.Context, proc *enrich.Processor, records []*kgo.Record, check func(*enrich.Touchpoint) error) (time.Duration, error) {
 	start := time.Now()
 	for _, r := range records {
 		tp, rej, err := proc.Touchpoint(ctx, r)
@@ -979,14 +979,14 @@ func ingestWithMap(ctx context.Context, cfg config.Config, m *identitymap.Map, w
 	if err != nil {
 		return ingestLookups{}, err
 	}
-	linked := func(tp *ingest.Touchpoint) error {
+	linked := func(tp *enrich.Touchpoint) error {
 		if tp.Link != nil {
 			return fmt.Errorf("identifiers %v: the map does not link them", tp.Link.Identifiers)
 		}
 		return nil
 	}
 	var fastest [2]time.Duration // with m, with instantPersons
-	for _, persons := range []ingest.PersonLookup{m, instantPersons{}} {
+	for _, persons := range []enrich.PersonLookup{m, instantPersons{}} {
 		proc, err := app.NewIngestProcessor(cfg)
 		if err != nil {
 			return ingestLookups{}, err
@@ -997,7 +997,7 @@ func ingestWithMap(ctx context.Context, cfg config.Config, m *identitymap.Map, w
 		}
 	}
 	for range ingestRounds {
-		for i, persons := range []ingest.PersonLookup{m, instantPersons{}} {
+		for i, persons := range []enrich.PersonLookup{m, instantPersons{}} {
 			proc, err := app.NewIngestProcessor(cfg)
 			if err != nil {
 				return ingestLookups{}, err

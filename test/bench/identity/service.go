@@ -18,9 +18,10 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/touchline-io/touchline/pkg/app"
+	"github.com/touchline-io/touchline/pkg/cli/ingestcmd"
 	"github.com/touchline-io/touchline/pkg/config"
+	"github.com/touchline-io/touchline/pkg/enrich"
 	"github.com/touchline-io/touchline/pkg/identitymap"
-	"github.com/touchline-io/touchline/pkg/ingest"
 	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 )
@@ -62,7 +63,7 @@ type serviceCost struct {
 	profiled            bool
 }
 
-// ingestService runs the ingest service as pkg/app builds it (Kafka consumer
+// ingestService runs the ingest service as pkg/cli/ingestcmd builds it (Kafka consumer
 // group, processor, ClickHouse batch inserts, offset commits) in this
 // process over events touchpoints whose identifiers are the customer_id and
 // the last device_id of random persons, resolving them through the
@@ -72,7 +73,7 @@ type serviceCost struct {
 // CPU profile of the process.
 func ingestService(ctx context.Context, cfg config.Config, m *identitymap.Map, w workload, events, pairs int, profiled bool,
 	log *zap.Logger) (serviceCost, error) {
-	fmt.Printf("\n== ingest service (app.NewIngestService: consumer group, processor, ClickHouse inserts, offset commits) with the map\n")
+	fmt.Printf("\n== ingest service (ingestcmd.NewService: consumer group, processor, ClickHouse inserts, offset commits) with the map\n")
 	cost := serviceCost{events: events, rounds: pairs, profiled: profiled}
 	rng := rand.New(rand.NewPCG(11, 12))
 	records, _, err := encodeTouchpoints(ctx, events, func(t *touchpoint.Touchpoint) {
@@ -110,7 +111,7 @@ func ingestService(ctx context.Context, cfg config.Config, m *identitymap.Map, w
 	adm := kadm.NewClient(cl)
 	kinds := []struct {
 		label   string
-		persons ingest.PersonLookup
+		persons enrich.PersonLookup
 		into    *serviceRound
 	}{{"the map", m, &cost.withMap}, {"lookups that cost nothing", instantPersons{}, &cost.withoutMap}}
 	round := 0
@@ -150,7 +151,7 @@ func ingestService(ctx context.Context, cfg config.Config, m *identitymap.Map, w
 // touchpoints topic until the group has committed its end, and measures it
 // from the group being stable. Every event must be written, none may need a
 // link request or become a dead letter.
-func serviceRun(ctx context.Context, cfg config.Config, adm *kadm.Client, group string, persons ingest.PersonLookup,
+func serviceRun(ctx context.Context, cfg config.Config, adm *kadm.Client, group string, persons enrich.PersonLookup,
 	events int, profiled bool, log *zap.Logger) (serviceRound, error) {
 	var r serviceRound
 	cfg.Ingest.Group = group
@@ -159,7 +160,7 @@ func serviceRun(ctx context.Context, cfg config.Config, adm *kadm.Client, group 
 		return r, err
 	}
 	reg := prometheus.NewRegistry()
-	svc, closeSvc, err := app.NewIngestService(ctx, cfg, proc, persons, reg, log)
+	svc, closeSvc, err := ingestcmd.NewService(ctx, cfg, proc, persons, reg, log)
 	if err != nil {
 		return r, err
 	}

@@ -32,9 +32,10 @@ import (
 	"github.com/touchline-io/touchline/pkg/avro"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
+	"github.com/touchline-io/touchline/pkg/enrich"
 	"github.com/touchline-io/touchline/pkg/generate"
-	"github.com/touchline-io/touchline/pkg/ingest"
 	"github.com/touchline-io/touchline/pkg/servers"
+	"github.com/touchline-io/touchline/pkg/table"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 	"github.com/touchline-io/touchline/test/testenv"
 )
@@ -148,7 +149,7 @@ type namedTiming struct {
 
 // measure loads n generated events into the database of chCfg and times
 // every query on it.
-func measure(ctx context.Context, chCfg clickhouse.Config, proc *ingest.Processor, n, runs int) ([]namedTiming, error) {
+func measure(ctx context.Context, chCfg clickhouse.Config, proc *enrich.Processor, n, runs int) ([]namedTiming, error) {
 	gen, err := generate.New(generate.Config{Events: n, Persons: max(n/20, 1), Days: 30, Seed: seed})
 	if err != nil {
 		return nil, err
@@ -245,7 +246,7 @@ func buildQueries(r analytics.Range) ([]query, error) {
 // load streams the generated touchpoints through the ingest processor into
 // batches of batchRows rows, inserted by inserters goroutines, then inserts
 // the generated spend. At most inserters+2 batches are in memory at once.
-func load(ctx context.Context, conn driver.Conn, proc *ingest.Processor, gen *generate.Generator) (touchpoints, spend int, err error) {
+func load(ctx context.Context, conn driver.Conn, proc *enrich.Processor, gen *generate.Generator) (touchpoints, spend int, err error) {
 	g, gctx := errgroup.WithContext(ctx)
 	batches := make(chan []clickhouse.TouchpointRow)
 	for range inserters {
@@ -302,7 +303,7 @@ func load(ctx context.Context, conn driver.Conn, proc *ingest.Processor, gen *ge
 // The processor takes Kafka records, so each spend record is Avro-encoded
 // as the publisher would and given increasing offsets, which gives
 // restatements higher versions than the records they correct.
-func spendRows(ctx context.Context, proc *ingest.Processor, gen *generate.Generator) ([]clickhouse.SpendRow, error) {
+func spendRows(ctx context.Context, proc *enrich.Processor, gen *generate.Generator) ([]clickhouse.SpendRow, error) {
 	reg, err := avro.NewStaticRegistry()
 	if err != nil {
 		return nil, err
@@ -365,7 +366,7 @@ func timeQuery(ctx context.Context, conn driver.Conn, sql string, runs int) timi
 	var rows int
 	for range runs {
 		start := time.Now()
-		res, err := analytics.Run(ctx, conn, sql)
+		res, err := table.Run(ctx, conn, sql)
 		if err != nil {
 			return timing{err: err}
 		}

@@ -1,16 +1,17 @@
-package cli
+package segmentscmd
 
 import (
 	"fmt"
+	"io"
+	"maps"
 	"path/filepath"
-	"sort"
-	"time"
+	"slices"
+	"strings"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/spf13/cobra"
 
-	"github.com/touchline-io/touchline/pkg/analytics"
-	"github.com/touchline-io/touchline/pkg/app"
+	"github.com/touchline-io/touchline/pkg/cli/command"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/identifiers"
 	"github.com/touchline-io/touchline/pkg/identity"
@@ -18,45 +19,46 @@ import (
 	"github.com/touchline-io/touchline/pkg/resolver"
 	"github.com/touchline-io/touchline/pkg/segmenter"
 	"github.com/touchline-io/touchline/pkg/segments"
+	"github.com/touchline-io/touchline/pkg/table"
 )
 
-func newSegmentsCommand(g *globals) *cobra.Command {
-	cmd := newServiceCommand(g, "segments",
-		"Run the segments service: persons enter and leave segments as their events arrive and timers fire", app.RunSegments)
-	cmd.AddCommand(newSegmentsCheckCommand(), newSegmentsListCommand(g), newSegmentsMembersCommand(g), newSegmentsPersonCommand(g))
-	return cmd
+// New returns the segments command, with its check, list, members and
+// person subcommands, with the shared flags of g.
+func New(g *command.Globals) *cobra.Command {
+	return command.Service(g, "segments",
+		"Run the segments service: persons enter and leave segments as their events arrive and timers fire", Run,
+		newCheckCommand(), newListCommand(g), newMembersCommand(g), newPersonCommand(g))
 }
 
-func newSegmentsCheckCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "check <file>",
-		Short: "Validate segment definitions; errors name the file, the line and the reason",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			defs, err := segments.LoadDefinitions(args[0])
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: %d segments OK (%d named features, allowed lateness %s)\n",
-				args[0], len(defs.Segments), len(defs.Features), pipefile.FormatDuration(defs.AllowedLateness))
-			costliest, cost, total := "", uint64(0), uint64(0)
-			for _, s := range defs.Segments {
-				total += s.Cost
-				if s.Cost > cost {
-					costliest, cost = "segment "+s.Name, s.Cost
-				}
-			}
-			for _, f := range defs.Features {
-				total += f.Cost
-				if f.Cost > cost {
-					costliest, cost = "feature "+f.Name, f.Cost
-				}
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "costliest evaluation: %s, estimated at %d of max_cost %d; all of a person's: %d\n",
-				costliest, cost, defs.MaxCost, total)
-			return nil
-		},
+func newCheckCommand() *cobra.Command {
+	return command.CheckFile("Validate segment definitions; errors name the file, the line and the reason", check)
+}
+
+// check prints what the definitions of file hold and their costliest
+// evaluation, or returns their errors.
+func check(w io.Writer, file string) error {
+	defs, err := segments.LoadDefinitions(file)
+	if err != nil {
+		return err
 	}
+	fmt.Fprintf(w, "%s: %d segments OK (%d named features, allowed lateness %s)\n",
+		file, len(defs.Segments), len(defs.Features), pipefile.FormatDuration(defs.AllowedLateness))
+	costliest, cost, total := "", uint64(0), uint64(0)
+	for _, s := range defs.Segments {
+		total += s.Cost
+		if s.Cost > cost {
+			costliest, cost = "segment "+s.Name, s.Cost
+		}
+	}
+	for _, f := range defs.Features {
+		total += f.Cost
+		if f.Cost > cost {
+			costliest, cost = "feature "+f.Name, f.Cost
+		}
+	}
+	fmt.Fprintf(w, "costliest evaluation: %s, estimated at %d of max_cost %d; all of a person's: %d\n",
+		costliest, cost, defs.MaxCost, total)
+	return nil
 }
 
 // loadDefinitions reads the definitions of the pipelines directory.
@@ -66,11 +68,11 @@ func loadDefinitions(cfg config.Config) (*segments.Definitions, error) {
 
 // withDefinitions checks the output format, loads the configuration and
 // the definitions, and connects to ClickHouse for run.
-func withDefinitions(cmd *cobra.Command, g *globals, format string, run func(driver.Conn, *segments.Definitions) error) error {
-	if err := analytics.CheckFormat(format); err != nil {
+func withDefinitions(cmd *cobra.Command, g *command.Globals, format string, run func(driver.Conn, *segments.Definitions) error) error {
+	if err := table.CheckFormat(format); err != nil {
 		return err
 	}
-	return withClickHouse(cmd, g, func(cfg config.Config, conn driver.Conn) error {
+	return command.WithClickHouse(cmd, g, func(cfg config.Config, conn driver.Conn) error {
 		defs, err := loadDefinitions(cfg)
 		if err != nil {
 			return err
@@ -79,7 +81,7 @@ func withDefinitions(cmd *cobra.Command, g *globals, format string, run func(dri
 	})
 }
 
-func newSegmentsListCommand(g *globals) *cobra.Command {
+func newListCommand(g *command.Globals) *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
 		Use:   "list",
@@ -87,7 +89,7 @@ func newSegmentsListCommand(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withDefinitions(cmd, g, format, func(conn driver.Conn, defs *segments.Definitions) error {
-				counts, err := analytics.Run(cmd.Context(), conn, segmenter.MemberCountsQuery)
+				counts, err := table.Run(cmd.Context(), conn, segmenter.MemberCountsQuery)
 				if err != nil {
 					return err
 				}
@@ -95,7 +97,7 @@ func newSegmentsListCommand(g *globals) *cobra.Command {
 				for _, row := range counts.Rows {
 					members[row[0].(string)] = row[1].(uint64)
 				}
-				res := &analytics.Result{Columns: []string{"segment", "members", "description", "condition"}}
+				res := &table.Result{Columns: []string{"segment", "members", "description", "condition"}}
 				for _, s := range defs.Segments {
 					res.Rows = append(res.Rows, []any{s.Name, members[s.Name], s.Description, s.When})
 				}
@@ -103,11 +105,11 @@ func newSegmentsListCommand(g *globals) *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "table", "output format: table, csv or json")
+	command.FormatFlag(cmd, &format)
 	return cmd
 }
 
-func newSegmentsMembersCommand(g *globals) *cobra.Command {
+func newMembersCommand(g *command.Globals) *cobra.Command {
 	var format string
 	var limit int
 	cmd := &cobra.Command{
@@ -128,11 +130,11 @@ func newSegmentsMembersCommand(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().IntVar(&limit, "limit", 1000, "at most this many members (0: all)")
-	cmd.Flags().StringVar(&format, "format", "table", "output format: table, csv or json")
+	command.FormatFlag(cmd, &format)
 	return cmd
 }
 
-func newSegmentsPersonCommand(g *globals) *cobra.Command {
+func newPersonCommand(g *command.Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "person <type>:<value>",
 		Short: "Show the segments of an identifier's person and its current feature values",
@@ -141,7 +143,7 @@ func newSegmentsPersonCommand(g *globals) *cobra.Command {
 			"definitions use, as of its partition's watermark, from the segments changelog (Kafka).",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withIdentifier(cmd, g, args[0], func(cfg config.Config, conn driver.Conn, id identifiers.Identifier) error {
+			return command.WithIdentifier(cmd, g, args[0], func(cfg config.Config, conn driver.Conn, id identifiers.Identifier) error {
 				defs, err := loadDefinitions(cfg)
 				if err != nil {
 					return err
@@ -154,28 +156,25 @@ func newSegmentsPersonCommand(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return printSegmentsPerson(cmd, state)
+				return printPerson(cmd, state)
 			})
 		},
 	}
 	return cmd
 }
 
-func printSegmentsPerson(cmd *cobra.Command, p *segmenter.PersonState) error {
-	out := cmd.OutOrStdout()
-	fmt.Fprintf(out, "person:     %s\n", p.Person)
+// printPerson prints p as tables: the person, the time its state is as of
+// and its segments, then the value of every feature.
+func printPerson(cmd *cobra.Command, p *segmenter.PersonState) error {
 	if !p.Known {
-		fmt.Fprintln(out, "state:      none (no events of this person in the segments service's windows)")
-		return nil
+		return table.WriteTables(cmd.OutOrStdout(), &table.Result{Columns: []string{"person", "state"},
+			Rows: [][]any{{p.Person, "none (no events of this person in the segments service's windows)"}}})
 	}
-	fmt.Fprintf(out, "as of:      %s (the partition's watermark)\nsegments:   %v\nfeatures:\n", p.AsOf.Format(time.RFC3339), p.Segments)
-	names := make([]string, 0, len(p.Features))
-	for k := range p.Features {
-		names = append(names, k)
+	person := &table.Result{Columns: []string{"person", "as of (the partition's watermark)", "segments"},
+		Rows: [][]any{{p.Person, p.AsOf, strings.Join(p.Segments, ", ")}}}
+	features := &table.Result{Columns: []string{"feature", "value"}}
+	for _, k := range slices.Sorted(maps.Keys(p.Features)) {
+		features.Rows = append(features.Rows, []any{k, p.Features[k]})
 	}
-	sort.Strings(names)
-	for _, k := range names {
-		fmt.Fprintf(out, "  %-50s %s\n", k, p.Features[k])
-	}
-	return nil
+	return table.WriteTables(cmd.OutOrStdout(), person, features)
 }

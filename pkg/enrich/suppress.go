@@ -1,4 +1,4 @@
-package ingest
+package enrich
 
 import (
 	"github.com/prometheus/client_golang/prometheus"

@@ -1,4 +1,6 @@
-package app
+// Package segmentscmd is the segments service's program: its wiring (Run)
+// and its commands, which the segments main and the touchline command run.
+package segmentscmd
 
 import (
 	"context"
@@ -9,6 +11,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/touchline-io/touchline/pkg/app"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/resolver"
@@ -16,25 +19,25 @@ import (
 	"github.com/touchline-io/touchline/pkg/segments"
 )
 
-// RunSegments runs the segments service of cfg (router and stateful stage),
+// Run runs the segments service of cfg (router and stateful stage),
 // with its HTTP endpoints on cfg.HTTPAddr, until ctx is cancelled. It
 // creates the topics it reads and writes when they do not exist and
 // kafka.create_topics allows it.
-func RunSegments(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *zap.Logger) error {
+func Run(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *zap.Logger) error {
 	defs, err := segments.LoadDefinitions(filepath.Join(cfg.Pipelines, segments.DefinitionsFile))
 	if err != nil {
 		return err
 	}
-	proc, err := NewIngestProcessor(cfg)
+	proc, err := app.NewIngestProcessor(cfg)
 	if err != nil {
 		return err
 	}
 	t := cfg.Kafka.Topics
-	if err := prepareTopics(ctx, cfg, log, t.Touchpoints, t.IdentityLinks, t.IdentityMap, t.Suppressions(),
+	if err := app.PrepareTopics(ctx, cfg, log, t.Touchpoints, t.IdentityLinks, t.IdentityMap, t.Suppressions(),
 		t.SegmentInputs, t.SegmentChangelog, t.SegmentChanges); err != nil {
 		return err
 	}
-	persons, closeMap, err := followIdentityMap(ctx, cfg, "segments-identity-map", log)
+	persons, closeMap, err := app.FollowIdentityMap(ctx, cfg, "segments-identity-map", log)
 	if err != nil {
 		return err
 	}
@@ -65,7 +68,7 @@ func RunSegments(ctx context.Context, cfg config.Config, reg *prometheus.Registr
 	}
 	defer svc.Close()
 	ready := func() error { return errors.Join(suppressed.Err(), svc.Ready(), router.Ready()) }
-	return serve(ctx, cfg, reg, conn, ready, persons.guard(func(ctx context.Context) error {
+	return app.Serve(ctx, cfg, reg, conn, ready, persons.Guard(func(ctx context.Context) error {
 		g, gctx := errgroup.WithContext(ctx)
 		g.Go(func() error { return router.Run(gctx) })
 		g.Go(func() error { return svc.Run(gctx) })

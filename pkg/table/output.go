@@ -1,4 +1,4 @@
-package analytics
+package table
 
 import (
 	"encoding/csv"
@@ -45,19 +45,19 @@ func (res *Result) Write(w io.Writer, format string) error {
 		return writeJSON(w, res)
 	default:
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, strings.Join(cells(res.Columns, TableText), "\t")+"\t")
+		fmt.Fprintln(tw, strings.Join(cells(res.Columns, Escape), "\t")+"\t")
 		for _, row := range res.Rows {
-			fmt.Fprintln(tw, strings.Join(cells(row, func(v any) string { return TableText(rounded(v)) }), "\t")+"\t")
+			fmt.Fprintln(tw, strings.Join(cells(row, func(v any) string { return Escape(rounded(v)) }), "\t")+"\t")
 		}
 		return tw.Flush()
 	}
 }
 
-// TableText escapes text for a cell of a text table, so that the cell stays
+// Escape escapes text for a cell of a text table, so that the cell stays
 // on one line and in its column: backslashes as \\, newlines, carriage
 // returns and tabs as \n, \r and \t, and other control characters as \xNN,
 // as ClickHouse's own text formats do.
-func TableText(s string) string { return controlEscaper.Replace(s) }
+func Escape(s string) string { return controlEscaper.Replace(s) }
 
 var controlEscaper = func() *strings.Replacer {
 	pairs := []string{`\`, `\\`, "\n", `\n`, "\r", `\r`, "\t", `\t`, "\x7f", `\x7f`}
@@ -166,4 +166,21 @@ func cells[T any](row []T, render func(T) string) []string {
 		out[i] = render(v)
 	}
 	return out
+}
+
+// WriteTables prints results as aligned tables, one after the other with a
+// blank line between them: the text view of a command that shows several
+// kinds of rows (a person's identifiers, merges and refused links, say).
+func WriteTables(w io.Writer, results ...*Result) error {
+	for i, res := range results {
+		if i > 0 {
+			if _, err := fmt.Fprintln(w); err != nil {
+				return err
+			}
+		}
+		if err := res.Write(w, "table"); err != nil {
+			return err
+		}
+	}
+	return nil
 }

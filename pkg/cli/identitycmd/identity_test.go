@@ -1,8 +1,7 @@
-package cli
+package identitycmd
 
 import (
 	"bytes"
-	"strings"
 	"testing"
 	"time"
 
@@ -24,8 +23,18 @@ func TestPersonKeepsEachValueOnItsLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lines := strings.Split(out.String(), "\n")
-	if len(lines) != 11 || lines[4] != `customer_id:c\n1\tx` || !strings.Contains(lines[7], `e\n2`) {
-		t.Errorf("%d lines:\n%s", len(lines), out.String())
+	want := "" +
+		"  person            first seen\n" +
+		"     p_1  2026-11-02T09:00:00Z\n" +
+		"\n" +
+		"           identifier\n" +
+		"  customer_id:c\\n1\\tx\n" +
+		"\n" +
+		"  merged person  into  request                    at\n" +
+		"            p_2   p_1     e\\n2  2026-11-02T09:00:00Z\n" +
+		"\n" +
+		"  refused links with  reason  request  at\n"
+	if out.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", out.String(), want)
 	}
 }

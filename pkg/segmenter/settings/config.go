@@ -1,14 +1,7 @@
-// Package segmenter is the segments service: a router that resolves each
-// touchpoint's person through a local copy of the identity map and
-// repartitions touchpoints and identity merges by person onto the segment
-// inputs topic, and a stateful stage that runs a pkg/segments processor per
-// inputs partition. Each batch's segment changes, changelog records (the
-// persons it changed, and the partition's watermark) and input offsets
-// commit in one Kafka transaction, once the changes are in ClickHouse. Each
-// instance keeps the state of its partitions in a local pebble copy of the
-// compacted changelog, which a partition's owner brings up to date from the
-// changelog when it is assigned the partition.
-package segmenter
+// Package settings is the segments service's section of touchline.yaml,
+// apart from the service itself so that every program that reads the
+// configuration (the ingest service's, say) does not link the CEL engine.
+package settings
 
 import (
 	"errors"
@@ -64,11 +57,11 @@ func DefaultConfig() Config {
 		Settings: backoff.DefaultSettings()}
 }
 
-// insertWait is how long a batch's open transaction waits for its
+// InsertWait is how long a batch's open transaction waits for its
 // ClickHouse insert: half the transaction timeout (six session timeouts),
 // so that a ClickHouse outage aborts the transaction rather than letting
 // it time out.
-func (c Config) insertWait() time.Duration { return 3 * c.SessionTimeout }
+func (c Config) InsertWait() time.Duration { return 3 * c.SessionTimeout }
 
 // ErrConfig reports an invalid setting.
 var ErrConfig = errors.New("invalid segments config")

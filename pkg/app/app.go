@@ -1,5 +1,9 @@
-// Package app wires touchline's packages into runnable services, shared by
-// the per-service mains under cmd/ and by the all-in-one dev mode.
+// Package app is the wiring every service program shares: the Prometheus
+// registry, the topics and their creation, the local identity map that
+// follows its topic, the record processor of package enrich, and Serve,
+// which runs a service with its HTTP endpoints. It imports no service: each
+// service's own wiring is in its command package (pkg/cli/ingestcmd and its
+// siblings).
 package app
 
 import (
@@ -17,16 +21,14 @@ import (
 
 	"github.com/touchline-io/touchline/pkg/avro"
 	"github.com/touchline-io/touchline/pkg/channel"
-	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
+	"github.com/touchline-io/touchline/pkg/enrich"
 	"github.com/touchline-io/touchline/pkg/health"
 	"github.com/touchline-io/touchline/pkg/identifiers"
 	"github.com/touchline-io/touchline/pkg/identity"
 	"github.com/touchline-io/touchline/pkg/identitymap"
-	"github.com/touchline-io/touchline/pkg/ingest"
 	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/observe"
-	"github.com/touchline-io/touchline/pkg/resolver"
 	"github.com/touchline-io/touchline/pkg/scrub"
 	"github.com/touchline-io/touchline/pkg/version"
 )
@@ -44,7 +46,7 @@ func NewRegistry() *prometheus.Registry {
 
 // NewIngestProcessor builds the ingest processor of cfg: schema registry,
 // channel and identity rules from the pipelines directory.
-func NewIngestProcessor(cfg config.Config) (*ingest.Processor, error) {
+func NewIngestProcessor(cfg config.Config) (*enrich.Processor, error) {
 	reg, err := kafka.NewRegistry(cfg.Kafka)
 	if err != nil {
 		return nil, err
@@ -65,7 +67,7 @@ func NewIngestProcessor(cfg config.Config) (*ingest.Processor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
-	return ingest.NewProcessor(avro.NewCodecs(reg), rules, norm, ids, cfg.Ingest.Limits).WithScrubber(scrubber), nil
+	return enrich.NewProcessor(avro.NewCodecs(reg), rules, norm, ids, cfg.Ingest.Limits).WithScrubber(scrubber), nil
 }
 
 // Normalizer returns the identifier normaliser of the identity rules with
@@ -82,73 +84,19 @@ func Normalizer(cfg config.Config, rules *identity.Rules) (*identifiers.Normaliz
 	return norm, nil
 }
 
-// RunIngest runs the ingest service of cfg with its HTTP endpoints on
-// cfg.HTTPAddr until ctx is cancelled. Metrics register with reg.
-func RunIngest(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *zap.Logger) error {
-	proc, err := NewIngestProcessor(cfg)
-	if err != nil {
-		return err
-	}
-	// Ingest reads the touchpoints, spend and identity map topics and writes
-	// dead letters and link requests: make sure they are all there, the
-	// link requests' even before the resolver first runs.
-	t := cfg.Kafka.Topics
-	if err := prepareTopics(ctx, cfg, log, t.Touchpoints, t.Spend, t.DeadLetter, t.IdentityLinks, t.IdentityMap, t.Suppressions()); err != nil {
-		return err
-	}
-	persons, closeMap, err := followIdentityMap(ctx, cfg, "identity-map", log)
-	if err != nil {
-		return err
-	}
-	defer closeMap()
-	suppressed, stopSuppressions, err := resolver.FollowSuppressions(ctx, cfg.Kafka, log.Named("suppressions"))
-	if err != nil {
-		return err
-	}
-	defer stopSuppressions()
-	proc.WithSuppressions(suppressed, ingest.NewSuppressedCounter(reg))
-	svc, closeSvc, err := NewIngestService(ctx, cfg, proc, persons, reg, log)
-	if err != nil {
-		return err
-	}
-	defer closeSvc()
-	ready := func() error { return errors.Join(suppressed.Err(), svc.Ready()) }
-	return serve(ctx, cfg, reg, nil, ready, persons.guard(svc.Run), log)
-}
-
-// NewIngestService builds the ingest service of cfg around proc, resolving
-// persons through persons with each lookup timed, and opens its ClickHouse
-// connection. Metrics register with reg. Run the service, then call the
-// returned function, which closes it and the connection.
-func NewIngestService(ctx context.Context, cfg config.Config, proc *ingest.Processor, persons ingest.PersonLookup,
-	reg prometheus.Registerer, log *zap.Logger) (*ingest.Service, func(), error) {
-	metrics := ingest.NewMetrics(reg)
-	proc.WithPersons(metrics.TimeLookups(persons))
-	conn, err := clickhouse.Open(ctx, cfg.ClickHouse, log)
-	if err != nil {
-		return nil, nil, err
-	}
-	svc, err := ingest.New(cfg.Ingest, cfg.Kafka, conn, proc, metrics, log.Named("ingest"))
-	if err != nil {
-		conn.Close()
-		return nil, nil, err
-	}
-	return svc, func() { svc.Close(); conn.Close() }, nil
-}
-
-// followedMap is a local copy of the identity map that follows the map
+// FollowedMap is a local copy of the identity map that follows the map
 // topic in the background.
-type followedMap struct {
+type FollowedMap struct {
 	*identitymap.Map
 	stopped chan struct{} // closed when Follow has returned
 	err     error         // what Follow returned; read after stopped is closed
 }
 
-// guard returns run wrapped so that it also ends, with an error, as soon as
+// Guard returns run wrapped so that it also ends, with an error, as soon as
 // following the map fails (its local database cannot be written, say):
 // a service must not go on resolving persons from a copy that has stopped
 // following the topic.
-func (f *followedMap) guard(run func(context.Context) error) func(context.Context) error {
+func (f *FollowedMap) Guard(run func(context.Context) error) func(context.Context) error {
 	return func(ctx context.Context) error {
 		g, gctx := errgroup.WithContext(ctx)
 		g.Go(func() error { return run(gctx) })
@@ -166,15 +114,15 @@ func (f *followedMap) guard(run func(context.Context) error) func(context.Contex
 	}
 }
 
-// followIdentityMap opens the local copy of the identity map under
+// FollowIdentityMap opens the local copy of the identity map under
 // cfg.StateDir/dir, follows the map topic in the background and returns once
 // it has caught up. The returned function stops following and closes it.
-func followIdentityMap(ctx context.Context, cfg config.Config, dir string, log *zap.Logger) (*followedMap, func(), error) {
+func FollowIdentityMap(ctx context.Context, cfg config.Config, dir string, log *zap.Logger) (*FollowedMap, func(), error) {
 	persons, err := identitymap.Open(filepath.Join(cfg.StateDir, dir), cfg.Ingest.IdentityCacheEntries, log.Named(dir))
 	if err != nil {
 		return nil, nil, err
 	}
-	f := &followedMap{Map: persons, stopped: make(chan struct{})}
+	f := &FollowedMap{Map: persons, stopped: make(chan struct{})}
 	followCtx, stopFollowing := context.WithCancel(ctx)
 	go func() {
 		defer close(f.stopped)
@@ -207,12 +155,12 @@ const (
 	probeTimeout  = 3 * time.Second
 )
 
-// serve runs a service with /metrics, /healthz and /readyz, and the
+// Serve runs a service with /metrics, /healthz and /readyz, and the
 // profiles when cfg.PProf is set, on cfg.HTTPAddr until ctx ends or either
 // fails. /readyz answers with ready and, when conn is not nil, with a ping
 // of ClickHouse through conn, which fails when ClickHouse does not answer
 // within probeTimeout (a hung server).
-func serve(ctx context.Context, cfg config.Config, reg *prometheus.Registry, conn driver.Conn, ready func() error, run func(context.Context) error, log *zap.Logger) error {
+func Serve(ctx context.Context, cfg config.Config, reg *prometheus.Registry, conn driver.Conn, ready func() error, run func(context.Context) error, log *zap.Logger) error {
 	pings := health.New(nil)
 	srv, err := observe.Listen(cfg.HTTPAddr, reg, func() error { return errors.Join(ready(), pings.Err()) }, cfg.PProf, log)
 	if err != nil {

@@ -1,7 +1,8 @@
-package cli
+package alertscmd
 
 import (
 	"fmt"
+	"io"
 	"path/filepath"
 	"time"
 
@@ -10,35 +11,32 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/touchline-io/touchline/pkg/alerts"
-	"github.com/touchline-io/touchline/pkg/analytics"
-	"github.com/touchline-io/touchline/pkg/app"
+	"github.com/touchline-io/touchline/pkg/cli/command"
 	"github.com/touchline-io/touchline/pkg/config"
+	"github.com/touchline-io/touchline/pkg/table"
 )
 
-func newAlertsCommand(g *globals) *cobra.Command {
-	cmd := newServiceCommand(g, "alerts",
-		"Run the alerts service: KPI rules evaluated against ClickHouse, notifications to webhooks, Kafka and Prometheus", app.RunAlerts)
-	cmd.AddCommand(newAlertsCheckCommand(), newAlertsEvalCommand(g), newAlertsListCommand(g))
-	return cmd
+// New returns the alerts command, with its check, eval and list
+// subcommands, with the shared flags of g.
+func New(g *command.Globals) *cobra.Command {
+	return command.Service(g, "alerts",
+		"Run the alerts service: KPI rules evaluated against ClickHouse, notifications to webhooks, Kafka and Prometheus", Run,
+		newCheckCommand(), newEvalCommand(g), newListCommand(g))
 }
 
-func newAlertsCheckCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "check <file>",
-		Short: "Validate an alert rules file; errors name the file, the line and the reason",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			rules, err := alerts.LoadRulesFile(args[0])
+func newCheckCommand() *cobra.Command {
+	return command.CheckFile("Validate an alert rules file; errors name the file, the line and the reason",
+		func(w io.Writer, file string) error {
+			rules, err := alerts.LoadRulesFile(file)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: %d rules OK\n", args[0], len(rules.Rules))
-			return nil
-		},
-	}
+			_, err = fmt.Fprintf(w, "%s: %d rules OK\n", file, len(rules.Rules))
+			return err
+		})
 }
 
-func newAlertsEvalCommand(g *globals) *cobra.Command {
+func newEvalCommand(g *command.Globals) *cobra.Command {
 	var at, format, rulesFile string
 	cmd := &cobra.Command{
 		Use:   "eval [--at TIME] [--rules FILE]",
@@ -49,17 +47,17 @@ func newAlertsEvalCommand(g *globals) *cobra.Command {
 			"and after, and the notification that would be sent. Nothing is stored or sent.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := analytics.CheckFormat(format); err != nil {
+			if err := table.CheckFormat(format); err != nil {
 				return err
 			}
 			when := time.Now()
 			if at != "" {
 				var err error
-				if when, err = parseTime(at); err != nil {
+				if when, err = command.ParseTime(at); err != nil {
 					return fmt.Errorf("--at: %w", err)
 				}
 			}
-			return withClickHouse(cmd, g, func(cfg config.Config, conn driver.Conn) error {
+			return command.WithClickHouse(cmd, g, func(cfg config.Config, conn driver.Conn) error {
 				path := rulesFile
 				if path == "" {
 					path = filepath.Join(cfg.Pipelines, alerts.RulesFile)
@@ -68,7 +66,7 @@ func newAlertsEvalCommand(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				engine, err := app.NewAlertsEngine(cmd.Context(), cfg, conn, rules, nil, alerts.NewMetrics(prometheus.NewRegistry()), nil)
+				engine, err := NewEngine(cmd.Context(), cfg, conn, rules, nil, alerts.NewMetrics(prometheus.NewRegistry()), nil)
 				if err != nil {
 					return err
 				}
@@ -82,11 +80,11 @@ func newAlertsEvalCommand(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&at, "at", "", "evaluation time (RFC 3339 or YYYY-MM-DD); default now")
 	cmd.Flags().StringVar(&rulesFile, "rules", "", "rules file; default alerts.yaml of the pipelines directory")
-	cmd.Flags().StringVar(&format, "format", "table", "output format: table, csv or json")
+	command.FormatFlag(cmd, &format)
 	return cmd
 }
 
-func newAlertsListCommand(g *globals) *cobra.Command {
+func newListCommand(g *command.Globals) *cobra.Command {
 	var format string
 	var all bool
 	cmd := &cobra.Command{
@@ -94,10 +92,10 @@ func newAlertsListCommand(g *globals) *cobra.Command {
 		Short: "List the current incidents (pending and firing), or with --all every stored state",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := analytics.CheckFormat(format); err != nil {
+			if err := table.CheckFormat(format); err != nil {
 				return err
 			}
-			return withClickHouse(cmd, g, func(_ config.Config, conn driver.Conn) error {
+			return command.WithClickHouse(cmd, g, func(_ config.Config, conn driver.Conn) error {
 				states, err := alerts.NewStore(conn).States(cmd.Context())
 				if err != nil {
 					return err
@@ -107,6 +105,6 @@ func newAlertsListCommand(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "also list rules and groups that are ok")
-	cmd.Flags().StringVar(&format, "format", "table", "output format: table, csv or json")
+	command.FormatFlag(cmd, &format)
 	return cmd
 }

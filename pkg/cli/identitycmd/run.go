@@ -1,4 +1,6 @@
-package app
+// Package identitycmd is the identity resolver's program: its wiring (Run)
+// and its commands, which the identity main and the touchline command run.
+package identitycmd
 
 import (
 	"context"
@@ -7,22 +9,23 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/touchline-io/touchline/pkg/app"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/identity"
 	"github.com/touchline-io/touchline/pkg/resolver"
 )
 
-// RunIdentity runs the identity resolver service of cfg, with its HTTP
+// Run runs the identity resolver service of cfg, with its HTTP
 // endpoints on cfg.HTTPAddr, until ctx is cancelled. It creates the identity
 // topics when they do not exist and kafka.create_topics allows it. Metrics
 // register with reg.
-func RunIdentity(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *zap.Logger) error {
+func Run(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *zap.Logger) error {
 	rules, err := identity.LoadRules(filepath.Join(cfg.Pipelines, identity.RulesFile))
 	if err != nil {
 		return err
 	}
-	if err := prepareTopics(ctx, cfg, log, cfg.Kafka.Topics.IdentityLinks, cfg.Kafka.Topics.IdentityMap, cfg.Kafka.Topics.Suppressions()); err != nil {
+	if err := app.PrepareTopics(ctx, cfg, log, cfg.Kafka.Topics.IdentityLinks, cfg.Kafka.Topics.IdentityMap, cfg.Kafka.Topics.Suppressions()); err != nil {
 		return err
 	}
 	conn, err := clickhouse.Open(ctx, cfg.ClickHouse, log)
@@ -35,5 +38,5 @@ func RunIdentity(ctx context.Context, cfg config.Config, reg *prometheus.Registr
 		return err
 	}
 	defer svc.Close()
-	return serve(ctx, cfg, reg, conn, svc.Ready, svc.Run, log)
+	return app.Serve(ctx, cfg, reg, conn, svc.Ready, svc.Run, log)
 }

@@ -1,4 +1,6 @@
-package app
+// Package alertscmd is the alerts service's program: its wiring (Run) and
+// its commands, which the alerts main and the touchline command run.
+package alertscmd
 
 import (
 	"context"
@@ -10,15 +12,16 @@ import (
 
 	"github.com/touchline-io/touchline/pkg/alerts"
 	"github.com/touchline-io/touchline/pkg/analytics"
+	"github.com/touchline-io/touchline/pkg/app"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/kafka"
 )
 
-// RunAlerts runs the alerts service of cfg, with its HTTP endpoints on
+// Run runs the alerts service of cfg, with its HTTP endpoints on
 // cfg.HTTPAddr, until ctx is cancelled. It creates the alerts topic when it
 // does not exist and kafka.create_topics allows it. Metrics, the KPI gauges included, register with reg.
-func RunAlerts(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *zap.Logger) error {
+func Run(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *zap.Logger) error {
 	rules, err := alerts.LoadRules(filepath.Join(cfg.Pipelines, alerts.RulesFile))
 	if err != nil {
 		return err
@@ -38,7 +41,7 @@ func RunAlerts(ctx context.Context, cfg config.Config, reg *prometheus.Registry,
 			return err
 		}
 		defer cl.Close()
-		if err := prepareTopics(ctx, cfg, log, cfg.Kafka.Topics.Alerts); err != nil {
+		if err := app.PrepareTopics(ctx, cfg, log, cfg.Kafka.Topics.Alerts); err != nil {
 			return err
 		}
 		registry, err := kafka.NewRegistry(cfg.Kafka)
@@ -51,17 +54,17 @@ func RunAlerts(ctx context.Context, cfg config.Config, reg *prometheus.Registry,
 		}
 		sinks = append(sinks, topic)
 	}
-	engine, err := NewAlertsEngine(ctx, cfg, conn, rules, sinks, alerts.NewMetrics(reg), log.Named("alerts"))
+	engine, err := NewEngine(ctx, cfg, conn, rules, sinks, alerts.NewMetrics(reg), log.Named("alerts"))
 	if err != nil {
 		return err
 	}
 	log.Info("alerts service started", zap.Int("rules", len(rules.Rules)), zap.Int("sinks", len(sinks)))
-	return serve(ctx, cfg, reg, conn, engine.Ready, engine.Run, log)
+	return app.Serve(ctx, cfg, reg, conn, engine.Ready, engine.Run, log)
 }
 
-// NewAlertsEngine builds the alerts engine of cfg over conn: the attribution
+// NewEngine builds the alerts engine of cfg over conn: the attribution
 // defaults of the pipelines directory, the states stored in ClickHouse.
-func NewAlertsEngine(ctx context.Context, cfg config.Config, conn driver.Conn, rules *alerts.Rules, sinks []alerts.Sink, metrics *alerts.Metrics, log *zap.Logger) (*alerts.Engine, error) {
+func NewEngine(ctx context.Context, cfg config.Config, conn driver.Conn, rules *alerts.Rules, sinks []alerts.Sink, metrics *alerts.Metrics, log *zap.Logger) (*alerts.Engine, error) {
 	attribution, err := analytics.LoadAttribution(filepath.Join(cfg.Pipelines, analytics.AttributionFile))
 	if err != nil {
 		return nil, err

@@ -1,4 +1,4 @@
-package app
+package ingestcmd
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/touchline-io/touchline/pkg/app"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/identifiers"
 	"github.com/touchline-io/touchline/pkg/identity"
@@ -19,9 +20,9 @@ import (
 // with plain SHA-256, splitting every person from her earlier events.
 func TestRequiredPepperRefusesToStartWithoutIt(t *testing.T) {
 	cfg := config.Default()
-	cfg.Pipelines = filepath.Join("..", "..", "pipelines")
+	cfg.Pipelines = filepath.Join("..", "..", "..", "pipelines")
 	cfg.Identifiers.RequirePepper = true
-	err := RunIngest(context.Background(), cfg, prometheus.NewRegistry(), zap.NewNop())
+	err := Run(context.Background(), cfg, prometheus.NewRegistry(), zap.NewNop())
 	if !errors.Is(err, identifiers.ErrNoPepper) {
 		t.Fatalf("ingest without its required pepper: %v, want %v", err, identifiers.ErrNoPepper)
 	}
@@ -32,7 +33,7 @@ func TestRequiredPepperRefusesToStartWithoutIt(t *testing.T) {
 	}
 	hash := func(cfg config.Config) string {
 		t.Helper()
-		norm, err := Normalizer(cfg, rules)
+		norm, err := app.Normalizer(cfg, rules)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,10 @@
-package ingest
+// Package enrich turns a raw Kafka record into what touchline stores and
+// routes: it decodes the Avro record, validates and normalises it, classifies
+// its channel, hashes its identifiers, resolves its person from the local
+// identity map and says which link request it makes, or why it is rejected.
+// The ingest service and the segments router both run it, so that they agree
+// on every record without one service importing the other.
+package enrich
 
 import (
 	"context"

@@ -1,0 +1,61 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/spf13/cobra"
+	"github.com/touchline-io/touchline/pkg/cli/command"
+	"github.com/touchline-io/touchline/pkg/config"
+	"github.com/touchline-io/touchline/pkg/identifiers"
+	"github.com/touchline-io/touchline/pkg/pipefile"
+	"github.com/touchline-io/touchline/pkg/resolver"
+	"github.com/touchline-io/touchline/pkg/segmenter"
+)
+
+func newForgetCommand(g *command.Globals) *cobra.Command {
+	var timeout time.Duration
+	var undo bool
+	cmd := &cobra.Command{
+		Use:   "forget <type>:<value>",
+		Short: "Erase the person of an identifier everywhere (right to erasure) and report what was removed",
+		Long: "Sends a forget request through the identity links topic: the identity resolver drops the\n" +
+			"person's identifiers, puts tombstones on the identity map topic, which removes them from\n" +
+			"every local copy, and suppresses them: ingest, the resolver and the segments service drop\n" +
+			"every later event that carries one, also when they consume old records again. Once the\n" +
+			"resolver has passed the request, erases the person's segments state (the segments service\n" +
+			"must be running if it has ever run), then deletes the person's touchpoints (also any event\n" +
+			"carrying one of its identifiers), identity map, merges, refusals, person overrides and\n" +
+			"segment changes from ClickHouse and waits for the deletions. The identity resolver must be\n" +
+			"running. Prints what it removed as JSON.\n\n" +
+			"With --undo, lifts the suppression of the erasure the identifier was part of instead: the\n" +
+			"person's identifiers may be stored again from then on. Nothing erased comes back.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return command.WithIdentifier(cmd, g, args[0], func(cfg config.Config, conn driver.Conn, id identifiers.Identifier) error {
+				ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+				defer cancel()
+				if undo {
+					if err := resolver.Lift(ctx, cfg.Kafka, cfg.Identity.Group, id); err != nil {
+						return err
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "lifted the suppression of %s:%s and of the identifiers erased with it\n", id.Type, id.Value)
+					return nil
+				}
+				erased, err := resolver.Forget(ctx, cfg.Kafka, cfg.Identity.Group, conn, id, func(ctx context.Context, persons []string) error {
+					return segmenter.Forget(ctx, cfg.Kafka, cfg.Segments, persons)
+				})
+				if err != nil {
+					return err
+				}
+				return command.PrintJSON(cmd, erased)
+			})
+		},
+	}
+	cmd.Flags().Var(pipefile.NewDurationFlag(&timeout, 5*time.Minute), "timeout", "give up after this long")
+	cmd.Flags().BoolVar(&undo, "undo", false, "lift the suppression of an earlier erasure instead (restores nothing)")
+	return cmd
+}

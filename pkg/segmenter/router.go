@@ -194,18 +194,14 @@ func (r *Router) step(ctx context.Context, fetches kgo.Fetches) error {
 		return nil
 	}
 	out = append(out, r.progress(read)...)
-	if err := r.sess.Begin(); err != nil {
-		return fmt.Errorf("beginning a transaction: %w", err)
-	}
-	produced := r.sess.ProduceSync(ctx, out...).FirstErr()
-	committed, err := r.sess.End(ctx, kgo.TransactionEndTry(produced == nil))
+	aborted, err := kafka.TransactBatch(ctx, r.sess, out, nil)
 	if err != nil {
-		return fmt.Errorf("ending the transaction: %w", err)
+		return err
 	}
-	if !committed {
+	if aborted != nil {
 		r.m.writeErrors.WithLabelValues("kafka").Inc()
-		r.health.Fail("transaction", fmt.Errorf("aborted; routing the touchpoints again: %w", produced))
-		r.log.Warn("routing transaction aborted; routing the touchpoints again", zap.Error(produced))
+		r.health.Fail("transaction", fmt.Errorf("routing the touchpoints again: %w", aborted))
+		r.log.Warn("routing transaction aborted; routing the touchpoints again", zap.Error(aborted))
 		return nil
 	}
 	r.health.Pass("transaction")

@@ -206,31 +206,29 @@ func (s *Service) step(ctx context.Context, fetches kgo.Fetches) error {
 	// produced; the transaction commits only once ClickHouse has them.
 	inserted := make(chan error, 1)
 	go func() {
-		inserted <- s.health.Retry(ctx, "clickhouse", s.cfg.RetryBackoff, s.cfg.RetryBackoffMax, 0, func(ctx context.Context) error {
+		inserted <- s.writes().Retry(ctx, "clickhouse", func(ctx context.Context) error {
 			return clickhouse.InsertSegmentChanges(ctx, s.conn, b.rows)
-		}, s.failed("clickhouse"))
+		})
 	}()
-	if err := s.sess.Begin(); err != nil {
-		<-inserted
-		return fmt.Errorf("beginning a transaction: %w", err)
-	}
-	produced := s.sess.ProduceSync(ctx, b.records...).FirstErr()
-	var insertErr error
-	select {
-	case insertErr = <-inserted:
-	case <-time.After(s.cfg.InsertWait()):
-		// ClickHouse is retrying: end the transaction before it times
-		// out, and process the inputs again once ClickHouse is back.
-		insertErr = errors.New("the ClickHouse insert is still retrying")
-	}
-	committed, err := s.sess.End(ctx, kgo.TransactionEndTry(produced == nil && insertErr == nil))
-	if insertErr != nil {
-		insertErr = errors.Join(insertErr, <-inserted)
+	received := false
+	aborted, err := kafka.TransactBatch(ctx, s.sess, b.records, func() error {
+		select {
+		case err := <-inserted:
+			received = true
+			return err
+		case <-time.After(s.cfg.InsertWait()):
+			// ClickHouse is retrying: end the transaction before it times
+			// out, and process the inputs again once ClickHouse is back.
+			return errors.New("the ClickHouse insert is still retrying")
+		}
+	})
+	if !received {
+		<-inserted // the insert must not outlive the batch
 	}
 	if err != nil {
-		return fmt.Errorf("ending the transaction: %w", err)
+		return err
 	}
-	if !committed {
+	if aborted != nil {
 		// The session rewound to the committed offsets: the processors
 		// hold state the changelog does not; rebuild them.
 		s.mu.Lock()
@@ -240,9 +238,8 @@ func (s *Service) step(ctx context.Context, fetches kgo.Fetches) error {
 			return ctx.Err()
 		}
 		s.m.writeErrors.WithLabelValues("kafka").Inc()
-		s.health.Fail("transaction", errors.Join(errors.New("aborted; processing the inputs again"), produced, insertErr))
-		s.log.Warn("transaction aborted; processing the inputs again", zap.NamedError("kafka", produced), zap.NamedError("clickhouse", insertErr),
-			zap.Int("inputs", inputs))
+		s.health.Fail("transaction", fmt.Errorf("processing the inputs again: %w", aborted))
+		s.log.Warn("transaction aborted; processing the inputs again", zap.Error(aborted), zap.Int("inputs", inputs))
 		return nil
 	}
 	s.health.Pass("transaction")
@@ -446,11 +443,11 @@ func (s *Service) processors(ctx context.Context) (map[int32]*segments.Processor
 	s.mu.Unlock()
 	for _, p := range missing {
 		var proc *segments.Processor
-		if err := s.health.Retry(ctx, "kafka", s.cfg.RetryBackoff, s.cfg.RetryBackoffMax, 0, func(ctx context.Context) error {
+		if err := s.writes().Retry(ctx, "kafka", func(ctx context.Context) error {
 			var err error
 			proc, err = s.rebuild(ctx, p)
 			return err
-		}, s.failed("kafka")); err != nil {
+		}); err != nil {
 			return nil, err
 		}
 		s.m.startEvaluations(p, proc.Evaluations())
@@ -560,10 +557,8 @@ func NewProcessor(defs *segments.Definitions, p, n int32) (*segments.Processor, 
 	return proc.ByProgress(), nil
 }
 
-func (s *Service) failed(target string) func(int, time.Duration, error) {
-	return func(attempt int, wait time.Duration, err error) {
-		s.m.writeErrors.WithLabelValues(target).Inc()
-		s.log.Warn("segments write failed, retrying", zap.String("target", target), zap.Int("attempt", attempt),
-			zap.Duration("backoff", wait), zap.Error(err))
-	}
+// writes retries the service's writes with its settings, counting and
+// logging each failed attempt and failing readiness meanwhile.
+func (s *Service) writes() health.Writes {
+	return health.Writes{Status: s.health, Settings: s.cfg.Settings, Failures: s.m.writeErrors, Log: s.log}
 }

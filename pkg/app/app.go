@@ -25,7 +25,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/enrich"
 	"github.com/touchline-io/touchline/pkg/health"
 	"github.com/touchline-io/touchline/pkg/identifiers"
-	"github.com/touchline-io/touchline/pkg/identity"
+	"github.com/touchline-io/touchline/pkg/identity/stitch"
 	"github.com/touchline-io/touchline/pkg/identitymap"
 	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/observe"
@@ -55,7 +55,7 @@ func NewIngestProcessor(cfg config.Config) (*enrich.Processor, error) {
 	if err != nil {
 		return nil, err
 	}
-	ids, err := identity.LoadRules(filepath.Join(cfg.Pipelines, identity.RulesFile))
+	ids, err := stitch.LoadRules(filepath.Join(cfg.Pipelines, stitch.RulesFile))
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +73,7 @@ func NewIngestProcessor(cfg config.Config) (*enrich.Processor, error) {
 // Normalizer returns the identifier normaliser of the identity rules with
 // the configuration's pepper, refusing a missing pepper that the
 // configuration requires.
-func Normalizer(cfg config.Config, rules *identity.Rules) (*identifiers.Normalizer, error) {
+func Normalizer(cfg config.Config, rules *stitch.Rules) (*identifiers.Normalizer, error) {
 	if err := cfg.Identifiers.CheckPepper(); err != nil {
 		return nil, err
 	}

@@ -13,9 +13,9 @@ import (
 	"github.com/touchline-io/touchline/pkg/app"
 	"github.com/touchline-io/touchline/pkg/channel"
 	"github.com/touchline-io/touchline/pkg/cli/command"
-	"github.com/touchline-io/touchline/pkg/identity"
+	"github.com/touchline-io/touchline/pkg/identity/stitch"
 	"github.com/touchline-io/touchline/pkg/pipefile"
-	"github.com/touchline-io/touchline/pkg/segments"
+	"github.com/touchline-io/touchline/pkg/segments/engine"
 )
 
 // pipelinesFile is one file of the pipelines directory and the loader its
@@ -33,8 +33,8 @@ type pipelinesFile struct {
 // the services use, so that it accepts exactly what they accept.
 var pipelinesFiles = []pipelinesFile{
 	{app.ChannelsFile, "ingest", func(p string) error { _, err := channel.Load(p); return err }},
-	{identity.RulesFile, "", func(p string) error { _, err := identity.LoadRules(p); return err }},
-	{segments.DefinitionsFile, "segments", func(p string) error { _, err := segments.LoadDefinitions(p); return err }},
+	{stitch.RulesFile, "", func(p string) error { _, err := stitch.LoadRules(p); return err }},
+	{engine.DefinitionsFile, "segments", func(p string) error { _, err := engine.LoadDefinitions(p); return err }},
 	{alerts.RulesFile, "", func(p string) error { _, err := alerts.LoadRules(p); return err }},
 	{analytics.AttributionFile, "", func(p string) error { _, err := analytics.LoadAttribution(p); return err }},
 }

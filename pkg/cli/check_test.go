@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/touchline-io/touchline/pkg/cli/command"
 )
 
 // runCheck runs `touchline check` with args and returns its standard
@@ -64,7 +66,7 @@ func TestCheckPrintsEveryErrorOfEveryFile(t *testing.T) {
 	root := NewRoot()
 	root.SetArgs([]string{"check", "--config", filepath.Join(dir, "touchline.yaml"), "--pipelines", dir})
 	root.SetErr(&bytes.Buffer{})
-	if code := Main(root); code != 1 {
+	if code := command.Main(root); code != 1 {
 		t.Errorf("exit status %d, want 1", code)
 	}
 }

@@ -11,9 +11,9 @@ import (
 	"github.com/touchline-io/touchline/pkg/cli/command"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/identifiers"
+	"github.com/touchline-io/touchline/pkg/identity"
 	"github.com/touchline-io/touchline/pkg/pipefile"
-	"github.com/touchline-io/touchline/pkg/resolver"
-	"github.com/touchline-io/touchline/pkg/segmenter"
+	"github.com/touchline-io/touchline/pkg/segments"
 )
 
 func newForgetCommand(g *command.Globals) *cobra.Command {
@@ -39,14 +39,14 @@ func newForgetCommand(g *command.Globals) *cobra.Command {
 				ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 				defer cancel()
 				if undo {
-					if err := resolver.Lift(ctx, cfg.Kafka, cfg.Identity.Group, id); err != nil {
+					if err := identity.Lift(ctx, cfg.Kafka, cfg.Identity.Group, id); err != nil {
 						return err
 					}
 					fmt.Fprintf(cmd.OutOrStdout(), "lifted the suppression of %s:%s and of the identifiers erased with it\n", id.Type, id.Value)
 					return nil
 				}
-				erased, err := resolver.Forget(ctx, cfg.Kafka, cfg.Identity.Group, conn, id, func(ctx context.Context, persons []string) error {
-					return segmenter.Forget(ctx, cfg.Kafka, cfg.Segments, persons)
+				erased, err := identity.Forget(ctx, cfg.Kafka, cfg.Identity.Group, conn, id, func(ctx context.Context, persons []string) error {
+					return segments.Forget(ctx, cfg.Kafka, cfg.Segments, persons)
 				})
 				if err != nil {
 					return err

@@ -12,12 +12,12 @@ import (
 	"github.com/touchline-io/touchline/pkg/alerts"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/identifiers"
+	"github.com/touchline-io/touchline/pkg/identity"
 	"github.com/touchline-io/touchline/pkg/ingest"
 	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/logging"
 	"github.com/touchline-io/touchline/pkg/pipefile"
-	"github.com/touchline-io/touchline/pkg/resolver"
-	"github.com/touchline-io/touchline/pkg/segmenter/settings"
+	"github.com/touchline-io/touchline/pkg/segments/settings"
 )
 
 // Config is the whole configuration of every touchline command.
@@ -26,7 +26,7 @@ type Config struct {
 	ClickHouse  clickhouse.Config  `yaml:"clickhouse"`
 	Ingest      ingest.Config      `yaml:"ingest"`
 	Identifiers identifiers.Config `yaml:"identifiers"`
-	Identity    resolver.Config    `yaml:"identity"`
+	Identity    identity.Config    `yaml:"identity"`
 	Alerts      alerts.Config      `yaml:"alerts"`
 	Segments    settings.Config    `yaml:"segments"`
 	Log         logging.Config     `yaml:"log"`
@@ -56,7 +56,7 @@ func Default() Config {
 		ClickHouse:  clickhouse.DefaultConfig(),
 		Ingest:      ingest.DefaultConfig(),
 		Identifiers: identifiers.DefaultConfig(),
-		Identity:    resolver.DefaultConfig(),
+		Identity:    identity.DefaultConfig(),
 		Alerts:      alerts.DefaultConfig(),
 		Segments:    settings.DefaultConfig(),
 		Log:         logging.DefaultConfig(),

@@ -19,7 +19,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/channel"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/identifiers"
-	"github.com/touchline-io/touchline/pkg/identity"
+	"github.com/touchline-io/touchline/pkg/identity/stitch"
 	"github.com/touchline-io/touchline/pkg/scrub"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 )
@@ -44,7 +44,7 @@ type Processor struct {
 	codecs     *avro.Codecs
 	channels   *channel.Rules
 	normalizer *identifiers.Normalizer
-	identity   *identity.Rules
+	identity   *stitch.Rules
 	persons    PersonLookup
 	scrubber   *scrub.Scrubber
 	limits     touchpoint.Limits
@@ -82,7 +82,7 @@ func (p *Processor) WithScrubber(s *scrub.Scrubber) *Processor {
 // with rules, normalises identifiers with norm, names persons by the
 // identity rules ids, validates against limits and scrubs free text with
 // scrub.Default().
-func NewProcessor(codecs *avro.Codecs, rules *channel.Rules, norm *identifiers.Normalizer, ids *identity.Rules, limits touchpoint.Limits) *Processor {
+func NewProcessor(codecs *avro.Codecs, rules *channel.Rules, norm *identifiers.Normalizer, ids *stitch.Rules, limits touchpoint.Limits) *Processor {
 	return &Processor{codecs: codecs, channels: rules, normalizer: norm, identity: ids, limits: limits,
 		scrubber: scrub.Default()}
 }
@@ -118,7 +118,7 @@ func reject(err error) *Rejection {
 // identifiers make for the identity resolver (nil when all are blocked).
 type Touchpoint struct {
 	Row  clickhouse.TouchpointRow
-	Link *identity.LinkRequest
+	Link *stitch.LinkRequest
 }
 
 // Touchpoint converts a record of the touchpoints topic.
@@ -201,7 +201,7 @@ func (p *Processor) TouchpointRow(t *touchpoint.Touchpoint) (*Touchpoint, *Rejec
 			tp.Row.PersonID, linked = p.resolve(linkable)
 		}
 		if !linked {
-			tp.Link = &identity.LinkRequest{ID: t.EventID, Identifiers: linkable, At: t.EventTime}
+			tp.Link = &stitch.LinkRequest{ID: t.EventID, Identifiers: linkable, At: t.EventTime}
 		}
 	}
 	if tp.Row.PersonID == "" { // unknown to the map: the best identifier names the person

@@ -13,7 +13,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/avro"
 	"github.com/touchline-io/touchline/pkg/channel"
 	"github.com/touchline-io/touchline/pkg/identifiers"
-	"github.com/touchline-io/touchline/pkg/identity"
+	"github.com/touchline-io/touchline/pkg/identity/stitch"
 	"github.com/touchline-io/touchline/pkg/scrub"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 )
@@ -24,7 +24,7 @@ func newProcessor(t testing.TB) (*Processor, *avro.Codecs) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids := identity.DefaultRules()
+	ids := stitch.DefaultRules()
 	norm, err := ids.Normalizer("")
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +140,7 @@ func TestProcessorResolvesPersonsThroughTheLocalMap(t *testing.T) {
 		{"all known, one person: nothing to link", map[string]string{"customer_id": "c", "device_id": "d"}, "p_customer", false},
 		{"known persons differ: the best identifier's person, and a link", map[string]string{"customer_id": "c", "anonymous_id": "a"}, "p_customer", true},
 		{"one unknown: the known person, and a link", map[string]string{"anonymous_id": "a", "device_id": "new"}, "p_device", true},
-		{"none known: the singleton id, and a link", map[string]string{"anonymous_id": "zzz"}, identity.SingletonID(identifiers.Identifier{Type: "anonymous_id", Value: "zzz"}), true},
+		{"none known: the singleton id, and a link", map[string]string{"anonymous_id": "zzz"}, stitch.SingletonID(identifiers.Identifier{Type: "anonymous_id", Value: "zzz"}), true},
 		{"blocked values are ignored", map[string]string{"customer_id": "c", "anonymous_id": "unknown"}, "p_customer", false},
 	} {
 		out, rej := p.TouchpointRow(event(tc.ids))
@@ -167,7 +167,7 @@ func TestProcessorTreatsAFailedLookupAsUnknown(t *testing.T) {
 	if rej != nil {
 		t.Fatalf("rejected: %v", rej.Err)
 	}
-	want := identity.SingletonID(identifiers.Identifier{Type: "customer_id", Value: "c"})
+	want := stitch.SingletonID(identifiers.Identifier{Type: "customer_id", Value: "c"})
 	if out.Row.PersonID != want || out.Link == nil || len(out.Link.Identifiers) != 2 {
 		t.Errorf("person %s, link %+v; want %s and a link of both identifiers", out.Row.PersonID, out.Link, want)
 	}

@@ -8,17 +8,17 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/touchline-io/touchline/pkg/identifiers"
-	"github.com/touchline-io/touchline/pkg/identity"
+	"github.com/touchline-io/touchline/pkg/identity/stitch"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 )
 
 // erased is a suppression list keyed as the resolver keys the list it
-// follows: by identity.SuppressionKey of the normalised identifier.
+// follows: by stitch.SuppressionKey of the normalised identifier.
 type erased map[string]bool
 
 func (e erased) Suppressed(ids []identifiers.Identifier) bool {
 	for _, id := range ids {
-		if e[identity.SuppressionKey(id)] {
+		if e[stitch.SuppressionKey(id)] {
 			return true
 		}
 	}
@@ -36,7 +36,7 @@ func TestProcessorDropsSuppressedEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	list := erased{identity.SuppressionKey(email): true}
+	list := erased{stitch.SuppressionKey(email): true}
 	dropped := prometheus.NewCounter(prometheus.CounterOpts{Name: "dropped"})
 	p.WithSuppressions(list, dropped)
 	at := time.Now().Add(-time.Hour)

@@ -33,13 +33,13 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/touchline-io/touchline/pkg/identifiers"
-	"github.com/touchline-io/touchline/pkg/identity"
+	"github.com/touchline-io/touchline/pkg/identity/stitch"
 	"github.com/touchline-io/touchline/pkg/pebblelog"
 )
 
 // The database's keys. Every key starts with a one-byte prefix:
 //
-//	'i' + identity.MapKey(id) ("type:value")  -> person
+//	'i' + stitch.MapKey(id) ("type:value")  -> person
 //	'o' + partition (4 bytes, big endian)     -> offset of the next record to apply (8 bytes, big endian)
 //	'm' + name                                -> metadata: the topic followed, the identifier count
 const (
@@ -296,7 +296,7 @@ func (m *Map) read(id identifiers.Identifier) (string, error) {
 }
 
 // appendIdentifierKey appends the database key of id: prefixIdentifier and
-// identity.MapKey(id), built without allocating.
+// stitch.MapKey(id), built without allocating.
 func appendIdentifierKey(dst []byte, id identifiers.Identifier) []byte {
 	dst = append(dst, prefixIdentifier)
 	dst = append(dst, id.Type...)
@@ -393,7 +393,7 @@ func (m *Map) apply(records []*kgo.Record) error {
 		if r.Attrs.IsControl() {
 			continue
 		}
-		a, assigned, err := identity.DecodeAssignment(r.Key, r.Value)
+		a, assigned, err := stitch.DecodeAssignment(r.Key, r.Value)
 		if err != nil {
 			m.log.Warn("skipping malformed identity map record", zap.String("topic", r.Topic),
 				zap.Int32("partition", r.Partition), zap.Int64("offset", r.Offset), zap.Error(err))

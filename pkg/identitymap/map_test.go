@@ -16,7 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/touchline-io/touchline/pkg/identifiers"
-	"github.com/touchline-io/touchline/pkg/identity"
+	"github.com/touchline-io/touchline/pkg/identity/stitch"
 	"github.com/touchline-io/touchline/pkg/kafka"
 )
 
@@ -55,10 +55,10 @@ func (r *recs) add(key, value []byte) *recs {
 }
 
 func (r *recs) assign(id identifiers.Identifier, person string) *recs {
-	return r.add(identity.EncodeAssignment(identity.Assignment{Identifier: id, Person: person, FirstSeen: time.UnixMilli(1)}))
+	return r.add(stitch.EncodeAssignment(stitch.Assignment{Identifier: id, Person: person, FirstSeen: time.UnixMilli(1)}))
 }
 
-func (r *recs) tombstone(id identifiers.Identifier) *recs { return r.add(identity.MapKey(id), nil) }
+func (r *recs) tombstone(id identifiers.Identifier) *recs { return r.add(stitch.MapKey(id), nil) }
 
 func (r *recs) take() []*kgo.Record {
 	out := r.out
@@ -84,7 +84,7 @@ func TestApplySetsDeletesAndSkipsMalformed(t *testing.T) {
 		tombstone(cust("b")).
 		tombstone(cust("never")). // tombstone of an unknown identifier
 		add([]byte("nocolon"), []byte(`{"person":"p_9","first_seen":1}`)).
-		add(identity.MapKey(cust("c")), []byte(`not json`)).
+		add(stitch.MapKey(cust("c")), []byte(`not json`)).
 		assign(identifiers.Identifier{Type: identifiers.Email, Value: "h:a:s:h"}, "p_4")
 	p2 := &recs{partition: 2, offset: 40}
 	p2.assign(cust("d"), "p_5")
@@ -107,7 +107,7 @@ func TestApplySetsDeletesAndSkipsMalformed(t *testing.T) {
 	}
 
 	// A malformed value does not disturb the identifier's current person.
-	p0.add(identity.MapKey(cust("a")), []byte(`{"person":""}`)).tombstone(cust("d")).assign(cust("b"), "p_6")
+	p0.add(stitch.MapKey(cust("a")), []byte(`{"person":""}`)).tombstone(cust("d")).assign(cust("b"), "p_6")
 	if err := m.apply(p0.take()); err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +172,7 @@ func TestReopenKeepsRecordsCountAndOffsets(t *testing.T) {
 
 func TestLookupKeyIsMapKey(t *testing.T) {
 	for _, id := range []identifiers.Identifier{cust("c1"), {Type: "email", Value: "a:b"}, {Type: "x", Value: ""}, {}} {
-		want := append([]byte{prefixIdentifier}, identity.MapKey(id)...)
+		want := append([]byte{prefixIdentifier}, stitch.MapKey(id)...)
 		if got := appendIdentifierKey(nil, id); !bytes.Equal(got, want) {
 			t.Errorf("key of %v = %q, want %q", id, got, want)
 		}
@@ -241,7 +241,7 @@ func TestCatchUpWithoutFollowEndsWithContext(t *testing.T) {
 
 func TestConcurrentLookupsDuringApply(t *testing.T) {
 	const rounds, ids = 20, 2000
-	// Even rounds name persons as identity.SingletonID does, odd ones not,
+	// Even rounds name persons as stitch.SingletonID does, odd ones not,
 	// so that both kinds of cache entries change under the lookups.
 	roundPerson := func(round int) string {
 		if round%2 == 0 {
@@ -423,12 +423,12 @@ func TestCacheFollowsApply(t *testing.T) {
 	}
 }
 
-// person returns a person id of identity.SingletonID's form, the form the
+// person returns a person id of stitch.SingletonID's form, the form the
 // cache holds compactly.
-func person(i int) string { return identity.SingletonID(cust(fmt.Sprint("person", i))) }
+func person(i int) string { return stitch.SingletonID(cust(fmt.Sprint("person", i))) }
 
 // fill applies n identifiers, every third one assigned to a person named
-// otherwise than identity.SingletonID does, then tombstones every seventh,
+// otherwise than stitch.SingletonID does, then tombstones every seventh,
 // and returns the persons the map must answer.
 func fill(t testing.TB, m *Map, n int) map[identifiers.Identifier]string {
 	t.Helper()

@@ -4,7 +4,7 @@ import (
 	"hash/maphash"
 	"sort"
 
-	"github.com/touchline-io/touchline/pkg/identity"
+	"github.com/touchline-io/touchline/pkg/identity/stitch"
 )
 
 // recentLinksPerGeneration bounds the memory of recentLinks: two generations
@@ -27,10 +27,10 @@ func newRecentLinks() *recentLinks {
 
 // fresh reports whether no recent request had l's identifiers, and
 // remembers them.
-func (r *recentLinks) fresh(l *identity.LinkRequest) bool {
+func (r *recentLinks) fresh(l *stitch.LinkRequest) bool {
 	keys := make([]string, len(l.Identifiers))
 	for i, id := range l.Identifiers {
-		keys[i] = string(identity.MapKey(id))
+		keys[i] = string(stitch.MapKey(id))
 	}
 	sort.Strings(keys)
 	var h maphash.Hash

@@ -5,11 +5,11 @@ import (
 	"testing"
 
 	"github.com/touchline-io/touchline/pkg/identifiers"
-	"github.com/touchline-io/touchline/pkg/identity"
+	"github.com/touchline-io/touchline/pkg/identity/stitch"
 )
 
-func link(values ...string) *identity.LinkRequest {
-	l := &identity.LinkRequest{}
+func link(values ...string) *stitch.LinkRequest {
+	l := &stitch.LinkRequest{}
 	for _, v := range values {
 		l.Identifiers = append(l.Identifiers, identifiers.Identifier{Type: "device_id", Value: v})
 	}

@@ -18,7 +18,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/enrich"
 	"github.com/touchline-io/touchline/pkg/health"
-	"github.com/touchline-io/touchline/pkg/identity"
+	"github.com/touchline-io/touchline/pkg/identity/stitch"
 	"github.com/touchline-io/touchline/pkg/kafka"
 )
 
@@ -302,7 +302,7 @@ func (s *Service) add(r *kgo.Record, o outcome) {
 	case o.touchpoint != nil:
 		s.buf.touchpoints = append(s.buf.touchpoints, o.touchpoint.Row)
 		if l := o.touchpoint.Link; l != nil && s.links.fresh(l) {
-			key, value := identity.EncodeLinkRequest(*l)
+			key, value := stitch.EncodeLinkRequest(*l)
 			s.buf.links = append(s.buf.links, &kgo.Record{Topic: s.topics.IdentityLinks, Key: key, Value: value})
 		}
 	case o.spend != nil:

@@ -13,19 +13,19 @@ import (
 	"time"
 
 	"github.com/touchline-io/touchline/pkg/identifiers"
-	"github.com/touchline-io/touchline/pkg/identity"
+	"github.com/touchline-io/touchline/pkg/identity/stitch"
 )
 
 // UnionFind is the reference: parent pointers and per-root counts.
 type UnionFind struct {
-	rules     *identity.Rules
+	rules     *stitch.Rules
 	parent    map[string]string // "type:value" -> parent
 	firstSeen map[string]time.Time
 	counts    map[string]map[string]int
 }
 
 // New returns an empty reference applying rules.
-func New(rules *identity.Rules) *UnionFind {
+func New(rules *stitch.Rules) *UnionFind {
 	return &UnionFind{rules: rules, parent: map[string]string{}, firstSeen: map[string]time.Time{}, counts: map[string]map[string]int{}}
 }
 
@@ -40,11 +40,11 @@ func (f *UnionFind) find(k string) string {
 // personID is the person id of a root: the singleton id of its identifier.
 func personID(k string) string {
 	typ, value, _ := strings.Cut(k, ":")
-	return identity.SingletonID(identifiers.Identifier{Type: typ, Value: value})
+	return stitch.SingletonID(identifiers.Identifier{Type: typ, Value: value})
 }
 
 // Apply applies one request.
-func (f *UnionFind) Apply(req identity.LinkRequest) {
+func (f *UnionFind) Apply(req stitch.LinkRequest) {
 	var roots []string
 	for _, x := range req.Identifiers {
 		if x.Blocked {
@@ -127,16 +127,16 @@ const BlockedValue = "unknown"
 // type, so that they overlap: several customer ids per person (limit
 // conflicts), blocked values, identifiers repeated within a request, and
 // duplicates of earlier requests. Times are spread over 1000 minutes.
-func Requests(rng *rand.Rand, n int) []identity.LinkRequest {
+func Requests(rng *rand.Rand, n int) []stitch.LinkRequest {
 	types := []string{"customer_id", "email", "phone", "device_id", "anonymous_id", "loyalty_id"}
 	start := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
-	var reqs []identity.LinkRequest
+	var reqs []stitch.LinkRequest
 	for i := 0; i < n; i++ {
 		if i > 0 && rng.IntN(10) == 0 {
 			reqs = append(reqs, reqs[rng.IntN(len(reqs))])
 			continue
 		}
-		req := identity.LinkRequest{ID: fmt.Sprintf("e%d", i), At: start.Add(time.Duration(rng.IntN(1000)) * time.Minute)}
+		req := stitch.LinkRequest{ID: fmt.Sprintf("e%d", i), At: start.Add(time.Duration(rng.IntN(1000)) * time.Minute)}
 		for j := 0; j < 1+rng.IntN(4); j++ {
 			typ := types[rng.IntN(len(types))]
 			x := identifiers.Identifier{Type: typ, Value: fmt.Sprintf("%s-%d", typ, rng.IntN(n/3+1))}

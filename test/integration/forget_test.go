@@ -21,9 +21,9 @@ import (
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/identifiers"
 	"github.com/touchline-io/touchline/pkg/identity"
+	"github.com/touchline-io/touchline/pkg/identity/stitch"
 	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/publish"
-	"github.com/touchline-io/touchline/pkg/resolver"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 	"github.com/touchline-io/touchline/test/testenv"
 )
@@ -66,7 +66,7 @@ func TestForgetRemovesEveryTrace(t *testing.T) {
 	var xValues, xPersons []string
 	for _, x := range xIDs {
 		xValues = append(xValues, x.Value)
-		xPersons = append(xPersons, identity.SingletonID(x))
+		xPersons = append(xPersons, stitch.SingletonID(x))
 	}
 	countX := rowCounter(ctx, t, conn)
 	waitUntil(ctx, t, "X stitched and all four events stored", func() bool {
@@ -78,7 +78,7 @@ func TestForgetRemovesEveryTrace(t *testing.T) {
 	if err != nil {
 		t.Fatalf("forget: %v\n%s", err, stderrOf(err))
 	}
-	var erased resolver.Erasure
+	var erased identity.Erasure
 	if err := json.Unmarshal(out, &erased); err != nil {
 		t.Fatalf("forget printed %s: %v", out, err)
 	}
@@ -92,17 +92,17 @@ func TestForgetRemovesEveryTrace(t *testing.T) {
 		t.Errorf("the other person's event is gone")
 	}
 	inMap := map[string]string{}
-	if err := resolver.ReadMap(ctx, cfg.Kafka, zap.NewNop(), func(a identity.Assignment, present bool) {
+	if err := identity.ReadMap(ctx, cfg.Kafka, zap.NewNop(), func(a stitch.Assignment, present bool) {
 		if present {
-			inMap[string(identity.MapKey(a.Identifier))] = a.Person
+			inMap[string(stitch.MapKey(a.Identifier))] = a.Person
 		} else {
-			delete(inMap, string(identity.MapKey(a.Identifier)))
+			delete(inMap, string(stitch.MapKey(a.Identifier)))
 		}
 	}); err != nil {
 		t.Fatal(err)
 	}
 	for _, x := range xIDs {
-		if person, ok := inMap[string(identity.MapKey(x))]; ok {
+		if person, ok := inMap[string(stitch.MapKey(x))]; ok {
 			t.Errorf("the identity map topic still maps %s:%s to %s", x.Type, x.Value, person)
 		}
 	}
@@ -132,7 +132,7 @@ func TestForgetRemovesEveryTrace(t *testing.T) {
 			_ = conn.QueryRow(ctx, "SELECT person_id FROM touchpoints FINAL WHERE event_id = ?", id).Scan(&person)
 			time.Sleep(100 * time.Millisecond)
 		}
-		if person == identity.SingletonID(xIDs[1]) {
+		if person == stitch.SingletonID(xIDs[1]) {
 			break
 		}
 		if ctx.Err() != nil {
@@ -212,7 +212,7 @@ func TestForgetHoldsUnderReplayAndReachesSegments(t *testing.T) {
 	var xValues, xPersons []string
 	for _, x := range xIDs {
 		xValues = append(xValues, x.Value)
-		xPersons = append(xPersons, identity.SingletonID(x))
+		xPersons = append(xPersons, stitch.SingletonID(x))
 	}
 	yPerson := customerPerson(t, cfg, "cust-y")
 	count := rowCounter(ctx, t, conn)
@@ -237,7 +237,7 @@ func TestForgetHoldsUnderReplayAndReachesSegments(t *testing.T) {
 	if err != nil {
 		t.Fatalf("forget: %v\n%s", err, stderrOf(err))
 	}
-	var erased resolver.Erasure
+	var erased identity.Erasure
 	if err := json.Unmarshal(out, &erased); err != nil {
 		t.Fatalf("forget printed %s: %v", out, err)
 	}
@@ -432,7 +432,7 @@ func shippedSegmentsPipelines(t *testing.T, lateness string) string {
 // default rules.
 func hashedEmail(t *testing.T, email string) identifiers.Identifier {
 	t.Helper()
-	norm, err := identity.DefaultRules().Normalizer("")
+	norm, err := stitch.DefaultRules().Normalizer("")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/ingest"
 	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/publish"
-	"github.com/touchline-io/touchline/pkg/segmenter"
+	"github.com/touchline-io/touchline/pkg/segments"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 	"github.com/touchline-io/touchline/test/testenv"
 )
@@ -214,7 +214,7 @@ func routedProperties(ctx context.Context, t *testing.T, cfg config.Config, id s
 		}
 		var props map[string]string
 		fs.EachRecord(func(r *kgo.Record) {
-			in, err := segmenter.DecodeInput(r.Value)
+			in, err := segments.DecodeInput(r.Value)
 			if err == nil && in.Event != nil && in.Event.ID == id {
 				props = in.Event.Props
 			}

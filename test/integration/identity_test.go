@@ -14,8 +14,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/touchline-io/touchline/pkg/identity"
+	"github.com/touchline-io/touchline/pkg/identity/stitch"
 	"github.com/touchline-io/touchline/pkg/kafka"
-	"github.com/touchline-io/touchline/pkg/resolver"
 	"github.com/touchline-io/touchline/test/identityref"
 	"github.com/touchline-io/touchline/test/testenv"
 )
@@ -55,18 +55,18 @@ func TestIdentityResolverMatchesReference(t *testing.T) {
 		return p
 	}
 
-	rules := identity.DefaultRules()
+	rules := stitch.DefaultRules()
 	ref := identityref.New(rules)
 	reqs := identityref.Requests(rand.New(rand.NewPCG(42, 7)), 6000)
 	for _, r := range reqs {
 		ref.Apply(r)
 	}
-	publish := func(part []identity.LinkRequest) {
+	publish := func(part []stitch.LinkRequest) {
 		t.Helper()
 		var records []*kgo.Record
 		for _, r := range part {
-			key, value := identity.EncodeLinkRequest(r)
-			if req, err := identity.DecodeLinkRequest(value); err != nil || len(req.Identifiers) == 0 {
+			key, value := stitch.EncodeLinkRequest(r)
+			if req, err := stitch.DecodeLinkRequest(value); err != nil || len(req.Identifiers) == 0 {
 				continue // only blocked identifiers: a producer has nothing to ask
 			}
 			records = append(records, &kgo.Record{Key: key, Value: value})
@@ -126,11 +126,11 @@ func TestIdentityResolverMatchesReference(t *testing.T) {
 	defer func() { _ = standby.Terminate(10 * time.Second) }()
 
 	published := map[string]string{}
-	if err := resolver.ReadMap(ctx, cfg.Kafka, zap.NewNop(), func(x identity.Assignment, present bool) {
+	if err := identity.ReadMap(ctx, cfg.Kafka, zap.NewNop(), func(x stitch.Assignment, present bool) {
 		if present {
-			published[string(identity.MapKey(x.Identifier))] = x.Person
+			published[string(stitch.MapKey(x.Identifier))] = x.Person
 		} else {
-			delete(published, string(identity.MapKey(x.Identifier)))
+			delete(published, string(stitch.MapKey(x.Identifier)))
 		}
 	}); err != nil {
 		t.Fatal(err)
@@ -171,8 +171,8 @@ func TestIdentityResolverMatchesReference(t *testing.T) {
 	}
 	rows.Close()
 	for k, person := range published {
-		x, _ := identity.ParseMapKey([]byte(k))
-		id := identity.SingletonID(x)
+		x, _ := stitch.ParseMapKey([]byte(k))
+		id := stitch.SingletonID(x)
 		if to, ok := overrides[id]; ok {
 			id = to
 		}

@@ -13,7 +13,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/touchline-io/touchline/pkg/identifiers"
-	"github.com/touchline-io/touchline/pkg/identity"
+	"github.com/touchline-io/touchline/pkg/identity/stitch"
 	"github.com/touchline-io/touchline/pkg/identitymap"
 	"github.com/touchline-io/touchline/pkg/kafka"
 )
@@ -30,13 +30,13 @@ type mapTopic struct {
 }
 
 func (w *mapTopic) assign(id identifiers.Identifier, person string) {
-	k, v := identity.EncodeAssignment(identity.Assignment{Identifier: id, Person: person, FirstSeen: time.Now()})
+	k, v := stitch.EncodeAssignment(stitch.Assignment{Identifier: id, Person: person, FirstSeen: time.Now()})
 	w.pending = append(w.pending, &kgo.Record{Topic: w.topic, Key: k, Value: v})
 	w.want[string(k)], w.ids[string(k)] = person, id
 }
 
 func (w *mapTopic) tombstone(id identifiers.Identifier) {
-	k := identity.MapKey(id)
+	k := stitch.MapKey(id)
 	w.pending = append(w.pending, &kgo.Record{Topic: w.topic, Key: k})
 	delete(w.want, string(k))
 	w.ids[string(k)] = id
@@ -217,7 +217,7 @@ func TestIdentityMapFollowsCompactedTopic(t *testing.T) {
 		w.tombstone(ids[rng.IntN(3000)])
 	}
 	w.malformed("no-colon", `{"person":"p_1","first_seen":1}`)
-	w.malformed(string(identity.MapKey(ids[1])), `not json`)
+	w.malformed(string(stitch.MapKey(ids[1])), `not json`)
 	w.flush(ctx, cl)
 	a := follow(t, t.TempDir(), kcfg, topic)
 	catchUp(ctx, t, a.m)

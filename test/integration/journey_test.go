@@ -13,8 +13,8 @@ import (
 	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/identifiers"
 	"github.com/touchline-io/touchline/pkg/identity"
+	"github.com/touchline-io/touchline/pkg/identity/stitch"
 	"github.com/touchline-io/touchline/pkg/publish"
-	"github.com/touchline-io/touchline/pkg/resolver"
 	"github.com/touchline-io/touchline/pkg/table"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 	"github.com/touchline-io/touchline/test/analyticscases"
@@ -95,11 +95,11 @@ func TestJourneyAcrossDevices(t *testing.T) {
 	if err != nil {
 		t.Fatalf("identity show: %v\n%s", err, stderrOf(err))
 	}
-	var shown resolver.Person
+	var shown identity.Person
 	if err := json.Unmarshal(out, &shown); err != nil {
 		t.Fatalf("identity show printed %s: %v", out, err)
 	}
-	deviceA := identity.SingletonID(identifiers.Identifier{Type: "anonymous_id", Value: "device-a"})
+	deviceA := stitch.SingletonID(identifiers.Identifier{Type: "anonymous_id", Value: "device-a"})
 	var ids []string
 	for _, k := range shown.Identifiers {
 		ids = append(ids, k.Type+":"+k.Value)

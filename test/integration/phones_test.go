@@ -12,7 +12,7 @@ import (
 
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/identifiers"
-	"github.com/touchline-io/touchline/pkg/identity"
+	"github.com/touchline-io/touchline/pkg/identity/stitch"
 	"github.com/touchline-io/touchline/pkg/publish"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 )
@@ -66,7 +66,7 @@ func TestPhoneFormsStayOnePerson(t *testing.T) {
 	// the phone: SHA-256 of its E.164 form (no pepper in the tests).
 	person := func(e164 string) string {
 		sum := sha256.Sum256([]byte(e164))
-		return identity.SingletonID(identifiers.Identifier{Type: "phone", Value: hex.EncodeToString(sum[:])})
+		return stitch.SingletonID(identifiers.Identifier{Type: "phone", Value: hex.EncodeToString(sum[:])})
 	}
 	london, rome := person("+442079460018"), person("+390612345678")
 	want := map[string]string{"gb-1": london, "gb-2": london, "gb-3": london, "it-1": rome, "it-2": rome}

@@ -21,11 +21,11 @@ import (
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/identifiers"
-	"github.com/touchline-io/touchline/pkg/identity"
+	"github.com/touchline-io/touchline/pkg/identity/stitch"
 	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/publish"
-	"github.com/touchline-io/touchline/pkg/segmenter"
 	"github.com/touchline-io/touchline/pkg/segments"
+	"github.com/touchline-io/touchline/pkg/segments/engine"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 	"github.com/touchline-io/touchline/test/segmentsref"
 	"github.com/touchline-io/touchline/test/testenv"
@@ -55,7 +55,7 @@ func segmentsPipelines(t *testing.T, definitions string) string {
 // customer id nobody linked: the singleton id of the normalised identifier.
 func customerPerson(t *testing.T, cfg config.Config, customer string) string {
 	t.Helper()
-	rules, err := identity.LoadRules(filepath.Join(cfg.Pipelines, identity.RulesFile))
+	rules, err := stitch.LoadRules(filepath.Join(cfg.Pipelines, stitch.RulesFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func customerPerson(t *testing.T, cfg config.Config, customer string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return identity.SingletonID(id)
+	return stitch.SingletonID(id)
 }
 
 func startSegments(t *testing.T, cfgPath, log string) *testenv.Process {
@@ -135,7 +135,7 @@ func TestSegmentsServiceMatchesReference(t *testing.T) {
 			eventPerson[e.ID] = survivor(e.Person)
 			continue
 		}
-		if segmenter.PartitionOf(in.Merge.From, partitions) != segmenter.PartitionOf(in.Merge.Into, partitions) {
+		if segments.PartitionOf(in.Merge.From, partitions) != segments.PartitionOf(in.Merge.Into, partitions) {
 			across++
 		}
 		if from, into := survivor(in.Merge.From), survivor(in.Merge.Into); from != into {
@@ -196,7 +196,7 @@ func TestSegmentsServiceMatchesReference(t *testing.T) {
 
 	got, consumed := waitChanges(ctx, t, cfg, conn, eventPerson)
 	want, seen, err := segmentsref.ChangesAcross(consumed, func(person string) int {
-		return int(segmenter.PartitionOf(person, partitions))
+		return int(segments.PartitionOf(person, partitions))
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -242,7 +242,7 @@ func TestSegmentsServiceMatchesReference(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	asPublished, _, _ := segmentsref.FromSources(published, sources, segmentsref.Lateness, segmenter.MergeOffset)
+	asPublished, _, _ := segmentsref.FromSources(published, sources, segmentsref.Lateness, segments.MergeOffset)
 	if diff := changesDiff(got, asPublished); diff != "" {
 		t.Fatalf("ClickHouse segment_changes differ from the reference over the touchpoints as published:\n%s", diff)
 	}
@@ -313,7 +313,7 @@ func waitRouted(ctx context.Context, t *testing.T, cfg config.Config, pub *publi
 func countMerges(ctx context.Context, t *testing.T, cfg config.Config) int {
 	seen := map[string]bool{}
 	if err := kafka.ReadCommitted(ctx, cfg.Kafka, nil, cfg.Kafka.Topics.SegmentInputs, nil, func(r *kgo.Record) error {
-		if in, err := segmenter.DecodeInput(r.Value); err == nil && in.Merge != nil {
+		if in, err := segments.DecodeInput(r.Value); err == nil && in.Merge != nil {
 			seen[in.Merge.From+">"+in.Merge.Into] = true
 		}
 		return nil
@@ -343,7 +343,7 @@ func waitChanges(ctx context.Context, t *testing.T, cfg config.Config, conn driv
 		consumed = make([][]segmentsref.Observed, cfg.Segments.Partitions)
 		if err := kafka.ReadCommitted(ctx, cfg.Kafka, nil, cfg.Kafka.Topics.SegmentInputs, nil, func(r *kgo.Record) error {
 			ends[r.Partition] = r.Offset + 1
-			in, err := segmenter.DecodeInput(r.Value)
+			in, err := segments.DecodeInput(r.Value)
 			if err != nil {
 				return fmt.Errorf("inputs partition %d offset %d: %w", r.Partition, r.Offset, err)
 			}
@@ -388,7 +388,7 @@ func waitChanges(ctx context.Context, t *testing.T, cfg config.Config, conn driv
 // observedInput returns an inputs topic record as the reference takes it.
 // It reads only the merged person and the time of a transfer, not the state
 // it carries.
-func observedInput(in segments.Input, eventPerson map[string]string) segmentsref.Observed {
+func observedInput(in engine.Input, eventPerson map[string]string) segmentsref.Observed {
 	switch {
 	case in.Hold != nil:
 		return segmentsref.Observed{Hold: &segmentsref.Merge{From: in.Hold.From, Into: in.Hold.Into, At: in.Hold.At}}
@@ -434,7 +434,7 @@ func readChanges(ctx context.Context, t *testing.T, cfg config.Config) []segment
 		if err != nil {
 			return err
 		}
-		if string(r.Key) != rec["person"] || segmenter.PartitionOf(string(r.Key), cfg.Segments.Partitions) != r.Partition {
+		if string(r.Key) != rec["person"] || segments.PartitionOf(string(r.Key), cfg.Segments.Partitions) != r.Partition {
 			t.Errorf("change of %v keyed %q on partition %d", rec["person"], r.Key, r.Partition)
 		}
 		out = append(out, segmentsref.Change{Person: rec["person"].(string), Segment: rec["segment"].(string),
@@ -635,7 +635,7 @@ func TestSegmentsCatchUpAfterAStopDropsNothing(t *testing.T) {
 	if len(pubs) != published {
 		t.Fatalf("read back %d touchpoints, published %d", len(pubs), published)
 	}
-	want, wantLate, _ := segmentsref.FromSources(pubs, sources, lateness, segmenter.MergeOffset)
+	want, wantLate, _ := segmentsref.FromSources(pubs, sources, lateness, segments.MergeOffset)
 	got, _ := waitChanges(ctx, t, cfg, conn, eventPerson)
 	if n := late(); n != 0 || wantLate != 0 {
 		t.Fatalf("%v inputs dropped as late after the restart (the reference: %d)", n, wantLate)

@@ -5,8 +5,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/touchline-io/touchline/pkg/segmenter"
 	"github.com/touchline-io/touchline/pkg/segments"
+	"github.com/touchline-io/touchline/pkg/segments/engine"
 	"github.com/touchline-io/touchline/test/segmentsref"
 )
 
@@ -45,7 +45,7 @@ func TestChangesAcrossOnOnePartition(t *testing.T) {
 // delivered is an input in a partition's log, and whether a partition
 // forwarded it.
 type delivered struct {
-	in        segments.Input
+	in        engine.Input
 	forwarded bool
 }
 
@@ -57,12 +57,12 @@ type delivered struct {
 // changes of the processors are compared with ChangesAcross over the logs
 // as consumed.
 func TestChangesAcrossMatchesProcessors(t *testing.T) {
-	defs, err := segments.ParseDefinitions("property.yaml", []byte(segmentsref.Definitions))
+	defs, err := engine.ParseDefinitions("property.yaml", []byte(segmentsref.Definitions))
 	if err != nil {
 		t.Fatal(err)
 	}
 	const parts = 3
-	partitionOf := func(person string) int { return int(segmenter.PartitionOf(person, parts)) }
+	partitionOf := func(person string) int { return int(segments.PartitionOf(person, parts)) }
 	var total segmentsref.Across
 	for seed := uint64(1); seed <= 60; seed++ {
 		rng := rand.New(rand.NewPCG(seed, 7))
@@ -71,17 +71,17 @@ func TestChangesAcrossMatchesProcessors(t *testing.T) {
 			persons = append(persons, fmt.Sprintf("p%02d", i))
 		}
 		inputs := segmentsref.StreamAfterMerges(rng, 500, persons)
-		procs := make([]*segments.Processor, parts)
+		procs := make([]*engine.Processor, parts)
 		for i := range procs {
 			i := i
-			if procs[i], err = segments.NewProcessor(defs, func(person string) bool { return partitionOf(person) == i }); err != nil {
+			if procs[i], err = engine.NewProcessor(defs, func(person string) bool { return partitionOf(person) == i }); err != nil {
 				t.Fatal(err)
 			}
 		}
-		logs := make([][]delivered, parts)        // not yet consumed
-		outbox := make([][]segments.Input, parts) // forwarded, not yet committed
+		logs := make([][]delivered, parts)      // not yet consumed
+		outbox := make([][]engine.Input, parts) // forwarded, not yet committed
 		seqs := make([][]segmentsref.Observed, parts)
-		var got []segments.Change
+		var got []engine.Change
 		routed := 0
 		for {
 			var moves []func()
@@ -89,11 +89,11 @@ func TestChangesAcrossMatchesProcessors(t *testing.T) {
 				moves = append(moves, func() {
 					in := inputs[routed]
 					routed++
-					var s segments.Input
+					var s engine.Input
 					if e := in.Event; e != nil {
-						s.Event = &segments.Event{ID: e.ID, Person: e.Person, Type: e.Type, Channel: e.Channel, At: e.At, Revenue: e.Revenue}
+						s.Event = &engine.Event{ID: e.ID, Person: e.Person, Type: e.Type, Channel: e.Channel, At: e.At, Revenue: e.Revenue}
 					} else {
-						s.Merge = &segments.Merge{From: in.Merge.From, Into: in.Merge.Into, At: in.Merge.At}
+						s.Merge = &engine.Merge{From: in.Merge.From, Into: in.Merge.Into, At: in.Merge.At}
 					}
 					p := partitionOf(in.Person())
 					logs[p] = append(logs[p], delivered{in: s})
@@ -116,11 +116,11 @@ func TestChangesAcrossMatchesProcessors(t *testing.T) {
 				if len(outbox[p]) > 0 {
 					moves = append(moves, func() {
 						for _, in := range outbox[p] {
-							b, err := segmenter.EncodeInput(in)
+							b, err := segments.EncodeInput(in)
 							if err != nil {
 								t.Fatal(err)
 							}
-							if in, err = segmenter.DecodeInput(b); err != nil {
+							if in, err = segments.DecodeInput(b); err != nil {
 								t.Fatal(err)
 							}
 							to := partitionOf(in.Person())
@@ -171,7 +171,7 @@ func observe(d delivered) segmentsref.Observed {
 }
 
 // canonical renders the processors' changes as the reference does.
-func canonical(changes []segments.Change) string {
+func canonical(changes []engine.Change) string {
 	out := make([]segmentsref.Change, len(changes))
 	for i, c := range changes {
 		out[i] = segmentsref.Change{Person: c.Person, Segment: c.Segment, Entered: c.Entered, At: c.At}

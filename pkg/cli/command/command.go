@@ -30,7 +30,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/identifiers"
-	"github.com/touchline-io/touchline/pkg/identity"
+	"github.com/touchline-io/touchline/pkg/identity/stitch"
 	"github.com/touchline-io/touchline/pkg/logging"
 	"github.com/touchline-io/touchline/pkg/version"
 )
@@ -217,7 +217,7 @@ func parseIdentifier(cfg config.Config, arg string) (identifiers.Identifier, err
 	if !ok || typ == "" || value == "" {
 		return identifiers.Identifier{}, fmt.Errorf("%q: want <type>:<value>, e.g. email:jane@example.com", arg)
 	}
-	rules, err := identity.LoadRules(filepath.Join(cfg.Pipelines, identity.RulesFile))
+	rules, err := stitch.LoadRules(filepath.Join(cfg.Pipelines, stitch.RulesFile))
 	if err != nil {
 		return identifiers.Identifier{}, err
 	}
@@ -230,7 +230,7 @@ func parseIdentifier(cfg config.Config, arg string) (identifiers.Identifier, err
 		return id, err
 	}
 	if id.Blocked {
-		return id, fmt.Errorf("%s is on the blocklist of %s: it names no person", arg, identity.RulesFile)
+		return id, fmt.Errorf("%s is on the blocklist of %s: it names no person", arg, stitch.RulesFile)
 	}
 	return id, nil
 }

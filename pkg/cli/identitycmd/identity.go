@@ -9,7 +9,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/cli/command"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/identifiers"
-	"github.com/touchline-io/touchline/pkg/resolver"
+	"github.com/touchline-io/touchline/pkg/identity"
 	"github.com/touchline-io/touchline/pkg/table"
 )
 
@@ -34,7 +34,7 @@ func newShowCommand(g *command.Globals) *cobra.Command {
 				return fmt.Errorf("unknown format %q: want text or json", format)
 			}
 			return command.WithIdentifier(cmd, g, args[0], func(_ config.Config, conn driver.Conn, id identifiers.Identifier) error {
-				p, err := resolver.Describe(cmd.Context(), conn, id)
+				p, err := identity.Describe(cmd.Context(), conn, id)
 				if err != nil {
 					return err
 				}
@@ -52,7 +52,7 @@ func newShowCommand(g *command.Globals) *cobra.Command {
 // printPerson prints p as tables: the person, its identifiers, its merges
 // and its refused links. Identifier values and request ids come from
 // producers; the tables escape them, so that each stays on its line.
-func printPerson(cmd *cobra.Command, p *resolver.Person) error {
+func printPerson(cmd *cobra.Command, p *identity.Person) error {
 	person := &table.Result{Columns: []string{"person", "first seen"}, Rows: [][]any{{p.PersonID, p.FirstSeen}}}
 	ids := &table.Result{Columns: []string{"identifier"}}
 	for _, k := range p.Identifiers {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/touchline-io/touchline/pkg/resolver"
+	"github.com/touchline-io/touchline/pkg/identity"
 )
 
 // TestPersonKeepsEachValueOnItsLine: identifier values and request ids come
@@ -17,9 +17,9 @@ func TestPersonKeepsEachValueOnItsLine(t *testing.T) {
 	cmd := &cobra.Command{}
 	cmd.SetOut(&out)
 	at := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
-	err := printPerson(cmd, &resolver.Person{PersonID: "p_1", FirstSeen: at,
-		Identifiers: []resolver.KnownIdentifier{{Type: "customer_id", Value: "c\n1\tx"}},
-		Merges:      []resolver.PersonMerge{{MergedPersonID: "p_2", SurvivingPersonID: "p_1", RequestID: "e\n2", MergedAt: at}}})
+	err := printPerson(cmd, &identity.Person{PersonID: "p_1", FirstSeen: at,
+		Identifiers: []identity.KnownIdentifier{{Type: "customer_id", Value: "c\n1\tx"}},
+		Merges:      []identity.PersonMerge{{MergedPersonID: "p_2", SurvivingPersonID: "p_1", RequestID: "e\n2", MergedAt: at}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/identity"
-	"github.com/touchline-io/touchline/pkg/resolver"
+	"github.com/touchline-io/touchline/pkg/identity/stitch"
 )
 
 // Run runs the identity resolver service of cfg, with its HTTP
@@ -21,7 +21,7 @@ import (
 // topics when they do not exist and kafka.create_topics allows it. Metrics
 // register with reg.
 func Run(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *zap.Logger) error {
-	rules, err := identity.LoadRules(filepath.Join(cfg.Pipelines, identity.RulesFile))
+	rules, err := stitch.LoadRules(filepath.Join(cfg.Pipelines, stitch.RulesFile))
 	if err != nil {
 		return err
 	}
@@ -33,7 +33,7 @@ func Run(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *
 		return err
 	}
 	defer conn.Close()
-	svc, err := resolver.New(cfg.Identity, cfg.Kafka, conn, rules, resolver.NewMetrics(reg), log.Named("identity"))
+	svc, err := identity.New(cfg.Identity, cfg.Kafka, conn, rules, identity.NewMetrics(reg), log.Named("identity"))
 	if err != nil {
 		return err
 	}

@@ -15,8 +15,8 @@ import (
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/enrich"
+	"github.com/touchline-io/touchline/pkg/identity"
 	"github.com/touchline-io/touchline/pkg/ingest"
-	"github.com/touchline-io/touchline/pkg/resolver"
 )
 
 // New returns the ingest command with the shared flags of g.
@@ -43,7 +43,7 @@ func Run(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *
 		return err
 	}
 	defer closeMap()
-	suppressed, stopSuppressions, err := resolver.FollowSuppressions(ctx, cfg.Kafka, log.Named("suppressions"))
+	suppressed, stopSuppressions, err := identity.FollowSuppressions(ctx, cfg.Kafka, log.Named("suppressions"))
 	if err != nil {
 		return err
 	}

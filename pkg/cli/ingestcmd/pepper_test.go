@@ -12,7 +12,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/app"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/identifiers"
-	"github.com/touchline-io/touchline/pkg/identity"
+	"github.com/touchline-io/touchline/pkg/identity/stitch"
 )
 
 // TestRequiredPepperRefusesToStartWithoutIt: with require_pepper set and
@@ -27,7 +27,7 @@ func TestRequiredPepperRefusesToStartWithoutIt(t *testing.T) {
 		t.Fatalf("ingest without its required pepper: %v, want %v", err, identifiers.ErrNoPepper)
 	}
 
-	rules, err := identity.LoadRules(filepath.Join(cfg.Pipelines, identity.RulesFile))
+	rules, err := stitch.LoadRules(filepath.Join(cfg.Pipelines, stitch.RulesFile))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,9 +14,9 @@ import (
 	"github.com/touchline-io/touchline/pkg/app"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
-	"github.com/touchline-io/touchline/pkg/resolver"
-	"github.com/touchline-io/touchline/pkg/segmenter"
+	"github.com/touchline-io/touchline/pkg/identity"
 	"github.com/touchline-io/touchline/pkg/segments"
+	"github.com/touchline-io/touchline/pkg/segments/engine"
 )
 
 // Run runs the segments service of cfg (router and stateful stage),
@@ -24,7 +24,7 @@ import (
 // creates the topics it reads and writes when they do not exist and
 // kafka.create_topics allows it.
 func Run(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *zap.Logger) error {
-	defs, err := segments.LoadDefinitions(filepath.Join(cfg.Pipelines, segments.DefinitionsFile))
+	defs, err := engine.LoadDefinitions(filepath.Join(cfg.Pipelines, engine.DefinitionsFile))
 	if err != nil {
 		return err
 	}
@@ -43,7 +43,7 @@ func Run(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *
 	}
 	defer closeMap()
 	proc.WithPersons(persons)
-	suppressed, stopSuppressions, err := resolver.FollowSuppressions(ctx, cfg.Kafka, log.Named("suppressions"))
+	suppressed, stopSuppressions, err := identity.FollowSuppressions(ctx, cfg.Kafka, log.Named("suppressions"))
 	if err != nil {
 		return err
 	}
@@ -53,15 +53,15 @@ func Run(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *
 		return err
 	}
 	defer conn.Close()
-	metrics := segmenter.NewMetrics(reg)
+	metrics := segments.NewMetrics(reg)
 	proc.WithSuppressions(suppressed, metrics.Suppressed())
-	instance := segmenter.InstanceName(cfg.StateDir)
-	router, err := segmenter.NewRouter(cfg.Segments, cfg.Kafka, conn, proc, defs.AllowedLateness, instance, metrics, log.Named("segments-router"))
+	instance := segments.InstanceName(cfg.StateDir)
+	router, err := segments.NewRouter(cfg.Segments, cfg.Kafka, conn, proc, defs.AllowedLateness, instance, metrics, log.Named("segments-router"))
 	if err != nil {
 		return err
 	}
 	defer router.Close()
-	svc, err := segmenter.New(ctx, cfg.Segments, cfg.Kafka, conn, defs, instance, filepath.Join(cfg.StateDir, "segments-state"),
+	svc, err := segments.New(ctx, cfg.Segments, cfg.Kafka, conn, defs, instance, filepath.Join(cfg.StateDir, "segments-state"),
 		metrics, log.Named("segments"))
 	if err != nil {
 		return err

@@ -15,10 +15,10 @@ import (
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/identifiers"
 	"github.com/touchline-io/touchline/pkg/identity"
+	"github.com/touchline-io/touchline/pkg/identity/stitch"
 	"github.com/touchline-io/touchline/pkg/pipefile"
-	"github.com/touchline-io/touchline/pkg/resolver"
-	"github.com/touchline-io/touchline/pkg/segmenter"
 	"github.com/touchline-io/touchline/pkg/segments"
+	"github.com/touchline-io/touchline/pkg/segments/engine"
 	"github.com/touchline-io/touchline/pkg/table"
 )
 
@@ -37,7 +37,7 @@ func newCheckCommand() *cobra.Command {
 // check prints what the definitions of file hold and their costliest
 // evaluation, or returns their errors.
 func check(w io.Writer, file string) error {
-	defs, err := segments.LoadDefinitions(file)
+	defs, err := engine.LoadDefinitions(file)
 	if err != nil {
 		return err
 	}
@@ -62,13 +62,13 @@ func check(w io.Writer, file string) error {
 }
 
 // loadDefinitions reads the definitions of the pipelines directory.
-func loadDefinitions(cfg config.Config) (*segments.Definitions, error) {
-	return segments.LoadDefinitions(filepath.Join(cfg.Pipelines, segments.DefinitionsFile))
+func loadDefinitions(cfg config.Config) (*engine.Definitions, error) {
+	return engine.LoadDefinitions(filepath.Join(cfg.Pipelines, engine.DefinitionsFile))
 }
 
 // withDefinitions checks the output format, loads the configuration and
 // the definitions, and connects to ClickHouse for run.
-func withDefinitions(cmd *cobra.Command, g *command.Globals, format string, run func(driver.Conn, *segments.Definitions) error) error {
+func withDefinitions(cmd *cobra.Command, g *command.Globals, format string, run func(driver.Conn, *engine.Definitions) error) error {
 	if err := table.CheckFormat(format); err != nil {
 		return err
 	}
@@ -88,8 +88,8 @@ func newListCommand(g *command.Globals) *cobra.Command {
 		Short: "List the segments: name, description, condition and current members",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withDefinitions(cmd, g, format, func(conn driver.Conn, defs *segments.Definitions) error {
-				counts, err := table.Run(cmd.Context(), conn, segmenter.MemberCountsQuery)
+			return withDefinitions(cmd, g, format, func(conn driver.Conn, defs *engine.Definitions) error {
+				counts, err := table.Run(cmd.Context(), conn, segments.MemberCountsQuery)
 				if err != nil {
 					return err
 				}
@@ -117,11 +117,11 @@ func newMembersCommand(g *command.Globals) *cobra.Command {
 		Short: "List the current members of a segment and since when",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withDefinitions(cmd, g, format, func(conn driver.Conn, defs *segments.Definitions) error {
+			return withDefinitions(cmd, g, format, func(conn driver.Conn, defs *engine.Definitions) error {
 				if defs.Segment(args[0]) == nil {
-					return fmt.Errorf("no segment %q in %s: want one of %v", args[0], segments.DefinitionsFile, defs.Names())
+					return fmt.Errorf("no segment %q in %s: want one of %v", args[0], engine.DefinitionsFile, defs.Names())
 				}
-				res, err := segmenter.Members(cmd.Context(), conn, args[0], limit)
+				res, err := segments.Members(cmd.Context(), conn, args[0], limit)
 				if err != nil {
 					return err
 				}
@@ -148,11 +148,11 @@ func newPersonCommand(g *command.Globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				person := identity.SingletonID(id)
-				if known, err := resolver.Describe(cmd.Context(), conn, id); err == nil && known != nil && known.PersonID != "" {
+				person := stitch.SingletonID(id)
+				if known, err := identity.Describe(cmd.Context(), conn, id); err == nil && known != nil && known.PersonID != "" {
 					person = known.PersonID
 				}
-				state, err := segmenter.DescribePerson(cmd.Context(), cfg.Kafka, cfg.Segments.Partitions, defs, person)
+				state, err := segments.DescribePerson(cmd.Context(), cfg.Kafka, cfg.Segments.Partitions, defs, person)
 				if err != nil {
 					return err
 				}
@@ -165,7 +165,7 @@ func newPersonCommand(g *command.Globals) *cobra.Command {
 
 // printPerson prints p as tables: the person, the time its state is as of
 // and its segments, then the value of every feature.
-func printPerson(cmd *cobra.Command, p *segmenter.PersonState) error {
+func printPerson(cmd *cobra.Command, p *segments.PersonState) error {
 	if !p.Known {
 		return table.WriteTables(cmd.OutOrStdout(), &table.Result{Columns: []string{"person", "state"},
 			Rows: [][]any{{p.Person, "none (no events of this person in the segments service's windows)"}}})

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/touchline-io/touchline/pkg/segmenter"
+	"github.com/touchline-io/touchline/pkg/segments"
 )
 
 // TestSegmentsCheckRefusesCostlyConditions runs `segments check` on the
@@ -54,7 +54,7 @@ func TestPersonPrintsTables(t *testing.T) {
 	cmd := &cobra.Command{}
 	cmd.SetOut(&out)
 	at := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
-	err := printPerson(cmd, &segmenter.PersonState{Person: "p_1", Known: true, AsOf: at, Segments: []string{"a", "b"},
+	err := printPerson(cmd, &segments.PersonState{Person: "p_1", Known: true, AsOf: at, Segments: []string{"a", "b"},
 		Features: map[string]string{`count("purchase", "30d")`: "2", "last_seen\tweb": "2026-11-01T00:00:00Z"}})
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +72,7 @@ func TestPersonPrintsTables(t *testing.T) {
 	out.Reset()
 	// The state column is as wide as its one value.
 	const unknown = "none (no events of this person in the segments service's windows)"
-	if err := printPerson(cmd, &segmenter.PersonState{Person: "p_2"}); err != nil {
+	if err := printPerson(cmd, &segments.PersonState{Person: "p_2"}); err != nil {
 		t.Fatal(err)
 	}
 	if want := "  person  " + strings.Repeat(" ", len(unknown)-len("state")) + "state\n" +

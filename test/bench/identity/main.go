@@ -2,10 +2,10 @@
 // broker and a real ClickHouse server, at 1,000,000 persons and 3,000,000
 // identifiers by default. It prints:
 //
-//   - the link requests/s the resolver service (pkg/resolver) applies, from
+//   - the link requests/s the resolver service (pkg/identity) applies, from
 //     the first request produced until its consumer group has committed the
 //     end offset of the links topic, against the pure in-process cost of the
-//     same requests (identity.NewResolver and Apply, no Kafka, no
+//     same requests (stitch.NewResolver and Apply, no Kafka, no
 //     ClickHouse), and the ratio of the two;
 //   - the catch-up time of a fresh local identity map (pkg/identitymap) on
 //     the map topic the resolver produced;
@@ -90,9 +90,9 @@ import (
 	"github.com/touchline-io/touchline/pkg/generate"
 	"github.com/touchline-io/touchline/pkg/identifiers"
 	"github.com/touchline-io/touchline/pkg/identity"
+	"github.com/touchline-io/touchline/pkg/identity/stitch"
 	"github.com/touchline-io/touchline/pkg/identitymap"
 	"github.com/touchline-io/touchline/pkg/kafka"
-	"github.com/touchline-io/touchline/pkg/resolver"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 	"github.com/touchline-io/touchline/test/testenv"
 )
@@ -239,7 +239,7 @@ func run(w workload, lookups, events, serviceEvents, servicePairs int, settle ti
 		w.persons, w.identifiers, w.describe(), w.requests(), w.relinked())
 	var res results
 	res.requests = w.requests()
-	rules := identity.DefaultRules()
+	rules := stitch.DefaultRules()
 
 	if err := inProcess(w, rules, &res); err != nil {
 		return fmt.Errorf("in-process resolver: %w", err)
@@ -352,11 +352,11 @@ func splitmix(x uint64) uint64 {
 
 // each calls fn with the link requests in order, at most chunk at a time;
 // the slice is reused between calls.
-func (w workload) each(fn func([]identity.LinkRequest) error) error {
-	buf := make([]identity.LinkRequest, 0, chunk)
+func (w workload) each(fn func([]stitch.LinkRequest) error) error {
+	buf := make([]stitch.LinkRequest, 0, chunk)
 	seq := 0
 	emit := func(kind string, i int, ids []identifiers.Identifier) error {
-		buf = append(buf, identity.LinkRequest{ID: fmt.Sprintf("%s-%d", kind, i), Identifiers: ids,
+		buf = append(buf, stitch.LinkRequest{ID: fmt.Sprintf("%s-%d", kind, i), Identifiers: ids,
 			At: w.start.Add(time.Duration(seq) * time.Millisecond)})
 		seq++
 		if len(buf) == cap(buf) {
@@ -406,7 +406,7 @@ type outcomes struct {
 	assignments, merges, refusals, overrides int
 }
 
-func (o *outcomes) add(out identity.Outcome) {
+func (o *outcomes) add(out stitch.Outcome) {
 	o.assignments += len(out.Assignments)
 	o.merges += len(out.Merges)
 	o.refusals += len(out.Refusals)
@@ -415,13 +415,13 @@ func (o *outcomes) add(out identity.Outcome) {
 
 // inProcess applies the requests to an in-process resolver, timing only
 // Apply, and estimates the resolver's state from the heap before and after.
-func inProcess(w workload, rules *identity.Rules, res *results) error {
+func inProcess(w workload, rules *stitch.Rules, res *results) error {
 	fmt.Printf("\n== in-process resolver (identity.NewResolver + Apply, no Kafka, no ClickHouse)\n")
 	before := heapAlloc()
-	r := identity.NewResolver(rules)
+	r := stitch.NewResolver(rules)
 	var took time.Duration
 	var sum outcomes
-	if err := w.each(func(reqs []identity.LinkRequest) error {
+	if err := w.each(func(reqs []stitch.LinkRequest) error {
 		start := time.Now()
 		for _, req := range reqs {
 			sum.add(r.Apply(req))
@@ -458,11 +458,11 @@ func heapAlloc() uint64 {
 
 // service runs the resolver service in this process, produces the requests
 // to the links topic and times until the group has committed its end.
-func service(ctx context.Context, cfg config.Config, conn driver.Conn, w workload, rules *identity.Rules,
+func service(ctx context.Context, cfg config.Config, conn driver.Conn, w workload, rules *stitch.Rules,
 	log *zap.Logger, res *results) error {
 	fmt.Printf("\n== resolver service (links topic %s -> map topic %s, %d partitions, ClickHouse %s)\n",
 		cfg.Kafka.Topics.IdentityLinks, cfg.Kafka.Topics.IdentityMap, mapPartitions, cfg.ClickHouse.Database)
-	svc, err := resolver.New(cfg.Identity, cfg.Kafka, conn, rules, resolver.NewMetrics(prometheus.NewRegistry()), log.Named("identity"))
+	svc, err := identity.New(cfg.Identity, cfg.Kafka, conn, rules, identity.NewMetrics(prometheus.NewRegistry()), log.Named("identity"))
 	if err != nil {
 		return err
 	}
@@ -494,9 +494,9 @@ func service(ctx context.Context, cfg config.Config, conn driver.Conn, w workloa
 	var mu sync.Mutex
 	var produceErr error
 	start := time.Now()
-	if err := w.each(func(reqs []identity.LinkRequest) error {
+	if err := w.each(func(reqs []stitch.LinkRequest) error {
 		for _, req := range reqs {
-			key, value := identity.EncodeLinkRequest(req)
+			key, value := stitch.EncodeLinkRequest(req)
 			cl.Produce(ctx, &kgo.Record{Key: key, Value: value}, func(_ *kgo.Record, err error) {
 				if err != nil {
 					mu.Lock()

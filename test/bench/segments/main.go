@@ -45,7 +45,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/publish"
-	"github.com/touchline-io/touchline/pkg/segments"
+	"github.com/touchline-io/touchline/pkg/segments/engine"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 	"github.com/touchline-io/touchline/test/testenv"
 )
@@ -281,11 +281,11 @@ func run(persons, rate int, length, lateness time.Duration, maxPoll, cachePerson
 // one event each, then 10 seconds of event time at rate events/s, and
 // returns the events processed per second of CPU-bound work.
 func processorRate(pipelinesDir string, persons, rate int) (float64, error) {
-	defs, err := segments.LoadDefinitions(filepath.Join(pipelinesDir, segments.DefinitionsFile))
+	defs, err := engine.LoadDefinitions(filepath.Join(pipelinesDir, engine.DefinitionsFile))
 	if err != nil {
 		return 0, err
 	}
-	p, err := segments.NewProcessor(defs, nil)
+	p, err := engine.NewProcessor(defs, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -299,11 +299,11 @@ func processorRate(pipelinesDir string, persons, rate int) (float64, error) {
 			person, typ = rng.IntN(persons), eventTypes[rng.IntN(len(eventTypes))]
 			at = at.Add(time.Second / time.Duration(rate))
 		}
-		e := &segments.Event{ID: strconv.Itoa(i), Person: "c" + strconv.Itoa(person), At: at, Type: typ, Channel: "email"}
+		e := &engine.Event{ID: strconv.Itoa(i), Person: "c" + strconv.Itoa(person), At: at, Type: typ, Channel: "email"}
 		if typ == "purchase" {
 			e.Revenue = 120
 		}
-		if _, err := p.Add(segments.Input{Event: e}); err != nil {
+		if _, err := p.Add(engine.Input{Event: e}); err != nil {
 			return 0, err
 		}
 	}

@@ -14,8 +14,8 @@ import (
 	"github.com/touchline-io/touchline/pkg/alerts"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/dev"
-	"github.com/touchline-io/touchline/pkg/resolver"
-	"github.com/touchline-io/touchline/pkg/segmenter"
+	"github.com/touchline-io/touchline/pkg/identity"
+	"github.com/touchline-io/touchline/pkg/segments"
 	"github.com/touchline-io/touchline/test/analyticscases"
 	"github.com/touchline-io/touchline/test/docsql"
 )
@@ -42,17 +42,17 @@ func main() {
 		os.Exit(1)
 	}
 	out := shipped{Queries: map[string]string{"dev.channel_report": dev.ChannelReportSQL, "alerts.states": alerts.StatesQuery,
-		"segmenter.member_counts": segmenter.MemberCountsQuery, "segmenter.members": segmenter.MembersSQL("cart_abandoners", 10),
-		"segmenter.merges": strings.ReplaceAll(segmenter.MergesQuery, "?", "0")}}
+		"segments.member_counts": segments.MemberCountsQuery, "segments.members": segments.MembersSQL("cart_abandoners", 10),
+		"segments.merges": strings.ReplaceAll(segments.MergesQuery, "?", "0")}}
 	for _, m := range ms {
 		out.Migrations = append(out.Migrations, m.Statements...)
 	}
-	for i, q := range resolver.DescribeQueries() {
+	for i, q := range identity.DescribeQueries() {
 		// Sample arguments: an array where has() takes one, else a string.
 		q = strings.ReplaceAll(q, "has(?", "has(['p_1']")
 		out.Queries[fmt.Sprintf("resolver.describe_%d", i+1)] = strings.ReplaceAll(q, "?", "'p_1'")
 	}
-	for i, q := range resolver.ForgetStatements() {
+	for i, q := range identity.ForgetStatements() {
 		out.Queries[fmt.Sprintf("resolver.forget_%d", i+1)] = strings.ReplaceAll(q, "?", "['p_1']")
 	}
 	// The SQL examples of README.md and docs/, run from the repository root.

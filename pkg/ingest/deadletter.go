@@ -3,8 +3,9 @@ package ingest
 import (
 	"strconv"
 
-	"github.com/touchline-io/touchline/pkg/enrich"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/touchline-io/touchline/pkg/enrich"
 )
 
 // Dead-letter headers. They come first, before the original record's

@@ -4,9 +4,10 @@ package logging
 import (
 	"fmt"
 
-	"github.com/touchline-io/touchline/pkg/pipefile"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/touchline-io/touchline/pkg/pipefile"
 )
 
 // Config configures logging.

@@ -222,8 +222,9 @@ func (s *Service) step(ctx context.Context, fetches kgo.Fetches) error {
 			return errors.New("the ClickHouse insert is still retrying")
 		}
 	})
+	var insertErr error
 	if !received {
-		<-inserted // the insert must not outlive the batch
+		insertErr = <-inserted // the insert must not outlive the batch
 	}
 	if err != nil {
 		return err
@@ -239,7 +240,8 @@ func (s *Service) step(ctx context.Context, fetches kgo.Fetches) error {
 		}
 		s.m.writeErrors.WithLabelValues("kafka").Inc()
 		s.health.Fail("transaction", fmt.Errorf("processing the inputs again: %w", aborted))
-		s.log.Warn("transaction aborted; processing the inputs again", zap.Error(aborted), zap.Int("inputs", inputs))
+		s.log.Warn("transaction aborted; processing the inputs again", zap.Error(aborted), zap.NamedError("clickhouse", insertErr),
+			zap.Int("inputs", inputs))
 		return nil
 	}
 	s.health.Pass("transaction")

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/spf13/cobra"
+
 	"github.com/touchline-io/touchline/pkg/app"
 	"github.com/touchline-io/touchline/pkg/cli/command"
 	"github.com/touchline-io/touchline/pkg/clickhouse"

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
 	"github.com/touchline-io/touchline/pkg/segments"
 )
 

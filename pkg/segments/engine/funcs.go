@@ -13,6 +13,7 @@ import (
 	celast "github.com/google/cel-go/common/ast"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
+
 	"github.com/touchline-io/touchline/pkg/pipefile"
 )
 

@@ -138,7 +138,7 @@ func (c *Config) Validate() error {
 		{"state_dir", emptyErr(c.StateDir)},
 	} {
 		for _, err := range pipefile.Flatten(s.err) {
-			l = append(l, &pipefile.ConfigError{File: c.file, Line: c.line(s.name, pipefile.Key(err)), Reason: s.name + ": " + err.Error()})
+			l = append(l, &pipefile.ConfigError{File: c.file, Line: c.line(s.name, pipefile.Key(err)), Reason: s.name + ": " + err.Error(), Err: err})
 		}
 	}
 	return l.Err()

@@ -26,7 +26,13 @@ type ConfigError struct {
 	Line int
 	// Reason says what is wrong, e.g. `rule 7: unknown channel "emial"`.
 	Reason string
+	// Err is the error the reason describes, when there is one: errors.Is
+	// and errors.As see through the file and line to it.
+	Err error
 }
+
+// Unwrap returns the error the reason describes, or nil.
+func (e *ConfigError) Unwrap() error { return e.Err }
 
 // Error formats the error as file:line: reason (file: reason without a
 // line, the reason alone without a file).

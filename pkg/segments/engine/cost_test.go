@@ -68,7 +68,7 @@ func TestExpensiveConditionsAreRefused(t *testing.T) {
 }
 
 func TestEstimatedCosts(t *testing.T) {
-	d, err := LoadDefinitions("../../pipelines/segments.yaml")
+	d, err := LoadDefinitions("../../../pipelines/segments.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +304,7 @@ segments:
 			t.Errorf("%s: counts costs at run time %v, want %v", name, got[name], w)
 		}
 	}
-	shipped, err := LoadDefinitions("../../pipelines/segments.yaml")
+	shipped, err := LoadDefinitions("../../../pipelines/segments.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 )
 
 func TestShippedDefinitionsLoad(t *testing.T) {
-	d, err := LoadDefinitions("../../pipelines/segments.yaml")
+	d, err := LoadDefinitions("../../../pipelines/segments.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

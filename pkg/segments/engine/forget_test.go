@@ -16,7 +16,7 @@ import (
 // her timer never fires, neither in the processor nor in one restarted
 // from the changelog; bob's state is untouched.
 func TestForgetErasesStatePendingInputsAndTimer(t *testing.T) {
-	defs, err := LoadDefinitions("../../pipelines/segments.yaml")
+	defs, err := LoadDefinitions("../../../pipelines/segments.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 // definitions: one op is one event of a random person among 10,000, in
 // event-time order, evaluated when the watermark passes it.
 func BenchmarkProcessor(b *testing.B) {
-	defs, err := LoadDefinitions("../../pipelines/segments.yaml")
+	defs, err := LoadDefinitions("../../../pipelines/segments.yaml")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -191,7 +191,7 @@ func TestProcessorMatchesReference(t *testing.T) {
 // without another event of that person, when other persons' events move
 // the watermark, and when an idle partition's watermark advances by itself.
 func TestCartAbandonmentTimer(t *testing.T) {
-	defs, err := LoadDefinitions("../../pipelines/segments.yaml")
+	defs, err := LoadDefinitions("../../../pipelines/segments.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +237,7 @@ func TestCartAbandonmentTimer(t *testing.T) {
 // last, lapsed_buyers; after 180 days recency drops to 2, so rfm_at_risk
 // (recency <= 2, frequency >= 3) from day 181.
 func TestRFMAndLapsedBuyers(t *testing.T) {
-	defs, err := LoadDefinitions("../../pipelines/segments.yaml")
+	defs, err := LoadDefinitions("../../../pipelines/segments.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

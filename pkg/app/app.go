@@ -114,6 +114,16 @@ func (f *FollowedMap) Guard(run func(context.Context) error) func(context.Contex
 	}
 }
 
+// Ready reports, for a service's /readyz, why the map cannot read its
+// topic at the moment (it then lags the topic, and persons resolved from
+// it may be out of date), or nil.
+func (f *FollowedMap) Ready() error {
+	if err := f.FetchErr(); err != nil {
+		return fmt.Errorf("identity_map: %w", err)
+	}
+	return nil
+}
+
 // FollowIdentityMap opens the local copy of the identity map under
 // cfg.StateDir/dir, follows the map topic in the background and returns once
 // it has caught up. The returned function stops following and closes it.

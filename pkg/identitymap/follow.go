@@ -1,6 +1,7 @@
 package identitymap
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -69,9 +70,13 @@ func (m *Map) Follow(ctx context.Context, kcfg kafka.Config, topic string) (err 
 	for ctx.Err() == nil {
 		if !time.Now().Before(discoverAt) {
 			wait := discoverEvery
-			if !m.consumeNewPartitions(ctx, cl, adm, topic, start, consuming) {
+			err := m.consumeNewPartitions(ctx, cl, adm, topic, start, consuming)
+			if err != nil {
 				wait = rediscoverAfterError
 			}
+			m.mu.Lock()
+			m.discoverErr = err
+			m.mu.Unlock()
 			discoverAt = time.Now().Add(wait)
 		}
 		pollCtx, cancel := context.WithDeadline(ctx, discoverAt)
@@ -80,11 +85,14 @@ func (m *Map) Follow(ctx context.Context, kcfg kafka.Config, topic string) (err 
 		if fetches.IsClientClosed() {
 			return errors.New("following identity map topic: kafka client closed")
 		}
+		var failed error
 		fetches.EachError(func(t string, p int32, err error) {
 			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 				m.log.Warn("identity map fetch failed", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
+				failed = cmp.Or(failed, fmt.Errorf("fetching partition %d of %s: %w", p, t, err))
 			}
 		})
+		m.setFetchErr(failed)
 		if err := m.apply(fetches.Records()); err != nil {
 			return err
 		}
@@ -132,6 +140,7 @@ func (m *Map) endFollow(err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.following, m.adm = false, nil
+	m.fetchErr, m.discoverErr = nil, nil
 	m.stopErr = ErrNotFollowing
 	if err != nil {
 		m.stopErr = fmt.Errorf("%w: %w", ErrNotFollowing, err)
@@ -139,22 +148,40 @@ func (m *Map) endFollow(err error) {
 	m.notifyLocked()
 }
 
+// setFetchErr records the error of the last poll, nil when it had none.
+func (m *Map) setFetchErr(err error) {
+	m.mu.Lock()
+	m.fetchErr = err
+	m.mu.Unlock()
+}
+
+// FetchErr returns why the map, while it follows its topic, could not read
+// it at the last attempt (a partition the broker refuses or cannot list,
+// say), or nil: the copy then lags the topic without stopping, so a
+// service's readiness reports it.
+func (m *Map) FetchErr() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return errors.Join(m.discoverErr, m.fetchErr)
+}
+
 // consumeNewPartitions starts consuming the partitions of topic that are not
 // in consuming yet, from their stored offset or else from the start. It
-// reports whether the topic and all its partitions were listed.
-func (m *Map) consumeNewPartitions(ctx context.Context, cl *kgo.Client, adm *kadm.Client, topic string, start map[int32]int64, consuming map[int32]bool) bool {
+// returns why the topic or one of its partitions could not be listed, or
+// nil.
+func (m *Map) consumeNewPartitions(ctx context.Context, cl *kgo.Client, adm *kadm.Client, topic string, start map[int32]int64, consuming map[int32]bool) error {
 	listed, err := adm.ListEndOffsets(ctx, topic)
 	if err != nil {
 		if ctx.Err() == nil {
 			m.log.Warn("listing identity map partitions", zap.String("topic", topic), zap.Error(err))
 		}
-		return false
+		return fmt.Errorf("listing the partitions of %s: %w", topic, err)
 	}
-	complete := true
+	var incomplete error
 	add := make(map[int32]kgo.Offset)
 	listed.Each(func(o kadm.ListedOffset) {
 		if o.Err != nil {
-			complete = false
+			incomplete = cmp.Or(incomplete, fmt.Errorf("partition %d of %s unavailable: %w", o.Partition, topic, o.Err))
 			if ctx.Err() == nil {
 				m.log.Warn("identity map topic partition unavailable", zap.String("topic", topic),
 					zap.Int32("partition", o.Partition), zap.Error(o.Err))
@@ -175,7 +202,10 @@ func (m *Map) consumeNewPartitions(ctx context.Context, cl *kgo.Client, adm *kad
 		m.log.Info("consuming identity map partitions", zap.String("topic", topic), zap.Int("partitions", len(add)))
 		cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{topic: add})
 	}
-	return complete && len(consuming) > 0
+	if incomplete == nil && len(consuming) == 0 {
+		return fmt.Errorf("%s has no partitions", topic)
+	}
+	return incomplete
 }
 
 // CatchUp blocks until the map has applied every record that was in the

@@ -78,13 +78,15 @@ type Map struct {
 
 	count atomic.Int64 // identifiers held, as of the last applied batch
 
-	mu        sync.Mutex
-	topic     string          // topic the database holds, "" before the first Follow
-	next      map[int32]int64 // per partition, the offset of the next record to apply
-	following bool            // a Follow call is running
-	adm       *kadm.Client    // the running Follow's admin client, nil until connected
-	stopErr   error           // why the last Follow returned, nil while none has
-	changed   chan struct{}   // closed and replaced when the fields above change
+	mu          sync.Mutex
+	topic       string          // topic the database holds, "" before the first Follow
+	next        map[int32]int64 // per partition, the offset of the next record to apply
+	following   bool            // a Follow call is running
+	adm         *kadm.Client    // the running Follow's admin client, nil until connected
+	stopErr     error           // why the last Follow returned, nil while none has
+	fetchErr    error           // the running Follow's last poll error, nil after a clean poll
+	discoverErr error           // why it could not last list the topic's partitions, or nil
+	changed     chan struct{}   // closed and replaced when the fields above change
 }
 
 // Open opens (or creates) the pebble database in dir and returns the map; it

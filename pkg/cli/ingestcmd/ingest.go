@@ -55,7 +55,7 @@ func Run(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *
 		return err
 	}
 	defer closeSvc()
-	ready := func() error { return errors.Join(suppressed.Err(), svc.Ready()) }
+	ready := func() error { return errors.Join(suppressed.Err(), persons.Ready(), svc.Ready()) }
 	return app.Serve(ctx, cfg, reg, nil, ready, persons.Guard(svc.Run), log)
 }
 

@@ -67,7 +67,7 @@ func Run(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *
 		return err
 	}
 	defer svc.Close()
-	ready := func() error { return errors.Join(suppressed.Err(), svc.Ready(), router.Ready()) }
+	ready := func() error { return errors.Join(suppressed.Err(), persons.Ready(), svc.Ready(), router.Ready()) }
 	return app.Serve(ctx, cfg, reg, conn, ready, persons.Guard(func(ctx context.Context) error {
 		g, gctx := errgroup.WithContext(ctx)
 		g.Go(func() error { return router.Run(gctx) })

@@ -74,7 +74,7 @@ func (e *Engine) Plan(ctx context.Context, at time.Time, rules []*Rule) ([]Outco
 	for _, r := range rules {
 		outcomes, err := e.plan(ctx, r, at)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("rule %s: %w", r.Name, err)
 		}
 		out = append(out, outcomes...)
 	}
@@ -87,13 +87,13 @@ func (e *Engine) plan(ctx context.Context, r *Rule, at time.Time) ([]Outcome, er
 	cur, err := e.source.measure(ctx, r, current)
 	if err != nil {
 		e.metrics.evaluations.WithLabelValues(r.Name, "error").Inc()
-		return nil, fmt.Errorf("rule %s: measuring %s: %w", r.Name, describe(current), err)
+		return nil, fmt.Errorf("measuring %s: %w", describe(current), err)
 	}
 	refMeasures := make([]map[Group]*measures, len(refs))
 	for i, w := range refs {
 		if refMeasures[i], err = e.source.measure(ctx, r, w); err != nil {
 			e.metrics.evaluations.WithLabelValues(r.Name, "error").Inc()
-			return nil, fmt.Errorf("rule %s: measuring %s: %w", r.Name, describe(w), err)
+			return nil, fmt.Errorf("measuring %s: %w", describe(w), err)
 		}
 	}
 	observations := observe(r, cur, refMeasures)

@@ -666,6 +666,13 @@ func TestServicesNotReadyWhileWritesFail(t *testing.T) {
 		for _, service := range phase.affected {
 			watches[service].waitForBody(t, phase.table+" doesn't exist", time.Minute)
 		}
+		if i == 1 { // each failing rule is named once, as the cause of its line
+			for _, line := range strings.Split(watches["alerts"].last().body, "\n") {
+				if name, _, ok := strings.Cut(strings.TrimPrefix(line, "rule "), ":"); ok && strings.Count(line, "rule "+name+":") > 1 {
+					t.Errorf("alerts /readyz repeats the rule: %s", line)
+				}
+			}
+		}
 		if err := conn.Exec(ctx, fmt.Sprintf("RENAME TABLE %s_away TO %s", phase.table, phase.table)); err != nil {
 			t.Fatal(err)
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/cli/alertscmd"
 	"github.com/touchline-io/touchline/pkg/cli/command"
 	"github.com/touchline-io/touchline/pkg/cli/identitycmd"
+	"github.com/touchline-io/touchline/pkg/cli/collectcmd"
 	"github.com/touchline-io/touchline/pkg/cli/ingestcmd"
 	"github.com/touchline-io/touchline/pkg/cli/segmentscmd"
 	"github.com/touchline-io/touchline/pkg/version"
@@ -34,6 +35,7 @@ func NewRoot() *cobra.Command {
 		newProduceCommand(g),
 		newGenerateCommand(g),
 		ingestcmd.New(g),
+		collectcmd.New(g),
 		identitycmd.New(g),
 		newForgetCommand(g),
 		alertscmd.New(g),

@@ -24,7 +24,7 @@ func mustTime(t *testing.T, s string) time.Time {
 // receivedAt - (sentAt - timestamp): a phone whose clock is two hours
 // behind sends an event it queued 5 s before sending.
 func TestEventTimeCorrectsTheSendersClock(t *testing.T) {
-	rcv := Received{At: mustTime(t, "2026-11-02T12:00:10Z")}
+	rcv := Received{At: mustTime(t, "2026-11-02T12:00:10Z"), Tolerance: 30 * time.Second}
 	for _, c := range []struct {
 		name string
 		m    Message
@@ -32,9 +32,11 @@ func TestEventTimeCorrectsTheSendersClock(t *testing.T) {
 		want string
 	}{
 		{"skewed clock", Message{Timestamp: "2026-11-02T10:00:00Z", SentAt: "2026-11-02T10:00:05Z"}, "", "2026-11-02T12:00:05Z"},
-		{"millis and offsets", Message{Timestamp: "2026-11-02T11:00:00.250+01:00", SentAt: "2026-11-02T10:00:01.000Z"}, "", "2026-11-02T12:00:09.25Z"},
+		{"millis and offsets, whole seconds", Message{Timestamp: "2026-11-02T11:00:00.250+01:00", SentAt: "2026-11-02T10:00:01.600Z"}, "", "2026-11-02T12:00:08.25Z"},
+		{"a clock within the tolerance", Message{Timestamp: "2026-11-02T12:00:00Z", SentAt: "2026-11-02T11:59:45Z"}, "", "2026-11-02T12:00:00Z"},
+		{"a clock just beyond it", Message{Timestamp: "2026-11-02T12:00:00Z", SentAt: "2026-11-02T11:59:39Z"}, "", "2026-11-02T12:00:31Z"},
 		{"batch sentAt", Message{Timestamp: "2026-11-02T10:00:00Z"}, "2026-11-02T10:01:00Z", "2026-11-02T11:59:10Z"},
-		{"own sentAt beats the batch's", Message{Timestamp: "2026-11-02T10:00:00Z", SentAt: "2026-11-02T10:00:00Z"}, "2026-11-02T10:01:00Z", "2026-11-02T12:00:10Z"},
+		{"own sentAt beats the batch's", Message{Timestamp: "2026-11-02T10:00:00Z", SentAt: "2026-11-02T10:00:00Z"}, "2026-11-02T12:00:00Z", "2026-11-02T12:00:10Z"},
 		{"originalTimestamp", Message{OriginalTimestamp: "2026-11-02T10:00:00Z", SentAt: "2026-11-02T10:00:02Z"}, "", "2026-11-02T12:00:08Z"},
 		{"no sentAt: as sent", Message{Timestamp: "2026-01-02T03:04:05Z"}, "", "2026-01-02T03:04:05Z"},
 		{"no timestamp: received", Message{SentAt: "2026-11-02T10:00:05Z"}, "", "2026-11-02T12:00:10Z"},

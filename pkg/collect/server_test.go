@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -57,21 +58,24 @@ func (f *fakeSender) ids() []string {
 	return ids
 }
 
-// ingestValidator is the ingest service's validation with the shipped
-// channel rules and the default identity rules.
+// ingestValidator is the ingest service's validation as it runs with the
+// shipped pipelines directory: its channel and identity rules.
 func ingestValidator(t *testing.T) Validator {
 	t.Helper()
-	rules, err := channel.Load("../../pipelines/channels.yaml")
+	dir := filepath.Join("..", "..", "pipelines")
+	ids, err := stitch.LoadRules(filepath.Join(dir, stitch.RulesFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids := stitch.DefaultRules()
 	norm, err := ids.Normalizer("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, _ := avro.NewStaticRegistry()
-	proc := enrich.NewProcessor(avro.NewCodecs(reg), rules, norm, ids, touchpoint.DefaultLimits())
+	channels, err := channel.Load(filepath.Join(dir, "channels.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proc := enrich.NewProcessor(avro.NewCodecs(nil), channels, norm, ids, touchpoint.DefaultLimits())
 	return func(tp *touchpoint.Touchpoint) *enrich.Rejection { _, rej := proc.TouchpointRow(tp); return rej }
 }
 

@@ -59,9 +59,11 @@ const DeliveryTimeout = 2 * time.Minute
 
 // Dial connects a producer to the brokers of cfg and returns a Publisher that
 // owns it: Close closes the connection. It fails, naming the brokers, when
-// none answers within cfg.DialTimeout.
-func Dial(ctx context.Context, cfg kafka.Config) (*Publisher, error) {
-	cl, err := kafka.NewClient(cfg, nil, kgo.ProducerLinger(5*time.Millisecond), kgo.RecordDeliveryTimeout(DeliveryTimeout))
+// none answers within cfg.DialTimeout. The producer lingers 5 ms and gives
+// up on a record after DeliveryTimeout; opts, applied after these, change
+// them or add others.
+func Dial(ctx context.Context, cfg kafka.Config, opts ...kgo.Opt) (*Publisher, error) {
+	cl, err := kafka.NewClient(cfg, nil, append([]kgo.Opt{kgo.ProducerLinger(5 * time.Millisecond), kgo.RecordDeliveryTimeout(DeliveryTimeout)}, opts...)...)
 	if err != nil {
 		return nil, err
 	}

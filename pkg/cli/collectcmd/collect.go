@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
@@ -20,7 +19,6 @@ import (
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/enrich"
 	"github.com/touchline-io/touchline/pkg/health"
-	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/observe"
 	"github.com/touchline-io/touchline/pkg/publish"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
@@ -45,7 +43,6 @@ func Run(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *
 type Collector struct {
 	http  *observe.Server
 	pub   *publish.Publisher
-	cl    *kgo.Client
 	pings *health.Status
 	cfg   collect.Config
 }
@@ -67,32 +64,18 @@ func Listen(ctx context.Context, cfg config.Config, reg *prometheus.Registry, lo
 		return nil, err
 	}
 	cc := cfg.Collect
-	cl, err := kafka.NewClient(cfg.Kafka, log.Named("kafka"), kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.ProducerLinger(0), kgo.RecordDeliveryTimeout(cc.AckTimeout))
+	// Acks from all in-sync replicas (franz-go's default for its
+	// idempotent producer, stated here as the collector's promise), no
+	// linger: a request waits for its own records only.
+	pub, err := publish.Dial(ctx, cfg.Kafka, kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(0),
+		kgo.RecordDeliveryTimeout(cc.AckTimeout))
 	if err != nil {
-		return nil, err
-	}
-	pingCtx, cancel := context.WithTimeout(ctx, cfg.Kafka.DialTimeout)
-	err = cl.Ping(pingCtx)
-	cancel()
-	if err != nil {
-		cl.Close()
-		return nil, fmt.Errorf("no Kafka broker answered at %s within %s: %w", strings.Join(cfg.Kafka.Brokers, ", "), cfg.Kafka.DialTimeout, err)
-	}
-	registry, err := kafka.NewRegistry(cfg.Kafka)
-	if err != nil {
-		cl.Close()
-		return nil, err
-	}
-	pub, err := publish.New(ctx, cl, registry, cfg.Kafka.Topics)
-	if err != nil {
-		cl.Close()
 		return nil, err
 	}
 	pings := health.New(nil)
 	srv, err := observe.Listen(cc.Addr, reg, pings.Err, cfg.PProf, log)
 	if err != nil {
-		cl.Close()
+		pub.Close()
 		return nil, err
 	}
 	validate := func(t *touchpoint.Touchpoint) *enrich.Rejection {
@@ -102,7 +85,7 @@ func Listen(ctx context.Context, cfg config.Config, reg *prometheus.Registry, lo
 	api := collect.NewServer(cc, mapping, validate, pub, collect.NewMetrics(reg), log.Named("collect"))
 	api.Register(srv.Mux())
 	log.Info("collector listening", zap.String("addr", srv.Addr()), zap.Int("write_keys", len(cc.WriteKeys)))
-	return &Collector{http: srv, pub: pub, cl: cl, pings: pings, cfg: cc}, nil
+	return &Collector{http: srv, pub: pub, pings: pings, cfg: cc}, nil
 }
 
 // Addr returns the address the collector listens on.
@@ -111,7 +94,7 @@ func (c *Collector) Addr() string { return c.http.Addr() }
 // Serve answers requests until ctx ends, probing Kafka for /readyz, then
 // closes the Kafka client.
 func (c *Collector) Serve(ctx context.Context) error {
-	defer c.cl.Close()
+	defer c.pub.Close()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return c.http.Serve(gctx) })
 	g.Go(func() error {

@@ -235,3 +235,59 @@ func TestCollectKafkaOutage(t *testing.T) {
 		t.Errorf("%d distinct event ids (%v), want %d", ids, err, sent)
 	}
 }
+
+// TestCollectStitchesAndClassifies sends what a web shop's SDK sends: a
+// page view from an ad click (a gclid, no UTM parameters), an identify
+// with the anonymous id and the user id, and an order by the user id
+// alone. Each is stored with its event type and channel, the order with
+// its revenue, and all three resolve to one person.
+func TestCollectStitchesAndClassifies(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	_, conn, base := startCollectPipeline(ctx, t, nil)
+	status, r := post(t, base, "/v1/batch", "text/plain", `{"batch":[
+		{"type":"page","messageId":"s-1","anonymousId":"anon-s","context":{"page":{"url":"https://shop.example.com/shoes?gclid=G-1"}}},
+		{"type":"identify","messageId":"s-2","anonymousId":"anon-s","userId":"user-s","traits":{"email":"Stitch@Example.com"}}]}`)
+	if status != 200 || r.Accepted != 2 {
+		t.Fatalf("page and identify: %d %+v", status, r)
+	}
+	status, r = post(t, base, "/v1/track", "application/json",
+		`{"messageId":"s-3","userId":"user-s","event":"Order Completed","properties":{"revenue":"99.90","currency":"EUR","order_id":"o-s"}}`)
+	if status != 200 || r.Accepted != 1 {
+		t.Fatalf("order: %d %+v", status, r)
+	}
+	if _, err := testenv.WaitTotals(ctx, conn, 3); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := conn.Query(ctx, "SELECT event_id, event_type, channel, revenue, order_id FROM touchpoints FINAL ORDER BY event_id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var id, typ, ch, order string
+		var revenue int64
+		if err := rows.Scan(&id, &typ, &ch, &revenue, &order); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%s %s %s %d %s", id, typ, ch, revenue, order))
+	}
+	rows.Close()
+	// The identify and the order carry no campaign: direct.
+	want := "s-1 page_view paid_search 0 |s-2 identify direct 0 |s-3 purchase direct 99900000 o-s"
+	if strings.Join(got, "|") != want {
+		t.Errorf("rows:\n%s\nwant\n%s", strings.Join(got, "|"), want)
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(500 * time.Millisecond) {
+		var persons uint64
+		if err := conn.QueryRow(ctx, "SELECT uniqExact(resolved_person_id) FROM touchpoints_resolved").Scan(&persons); err != nil {
+			t.Fatal(err)
+		}
+		if persons == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d persons a minute after the identify, want 1", persons)
+		}
+	}
+}

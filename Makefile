@@ -14,7 +14,7 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
 
 .PHONY: deps
-deps: ## install the real servers and tools the tests need (clickhouse-server, Kafka jars, chDB, golangci-lint)
+deps: ## install the real servers and tools the tests need (clickhouse-server, Kafka jars, chDB, golangci-lint, Segment SDKs, chromium)
 	scripts/install-deps.sh all
 
 .PHONY: dev

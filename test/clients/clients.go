@@ -80,6 +80,9 @@ type Scenario struct {
 	Currency string `json:"currency"`
 	// MessageIDs are the messageIds of the four calls.
 	MessageIDs MessageIDs `json:"messageIds"`
+	// Gzip makes the Python SDK gzip its bodies (its gzip option; the Node
+	// and browser SDKs have none).
+	Gzip bool `json:"gzip"`
 	// APIHost and Protocol are the browser SDK's apiHost ("host:port/v1")
 	// and protocol, derived from Host by SendBrowser.
 	APIHost  string `json:"apiHost,omitempty"`

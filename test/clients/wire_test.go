@@ -239,6 +239,18 @@ func TestPythonSDKWire(t *testing.T) {
 	checkWire(t, rec, s, wantWire{paths: []string{"/v1/batch"}, contentType: "application/json"})
 }
 
+// TestPythonSDKWireGzip checks the Python SDK's gzip option: the same
+// batch, with Content-Encoding gzip.
+func TestPythonSDKWireGzip(t *testing.T) {
+	rec := newRecorder(t)
+	s := NewScenario("python-wire-gzip", rec.URL, "wk-python")
+	s.Gzip = true
+	ctx, cancel := context.WithTimeout(context.Background(), clientTimeout)
+	defer cancel()
+	requireClient(t, SendPython(ctx, s))
+	checkWire(t, rec, s, wantWire{paths: []string{"/v1/batch"}, contentType: "application/json", encoding: "gzip"})
+}
+
 // TestNodeSDKWire checks that Segment's Node SDK sends the scenario and
 // documents how: the same wire form as the Python SDK's.
 func TestNodeSDKWire(t *testing.T) {

@@ -14,6 +14,7 @@ def main():
     errors = []
     analytics.write_key = s["writeKey"]
     analytics.host = s["host"]
+    analytics.gzip = s["gzip"]
     analytics.max_retries = 3
     analytics.on_error = lambda err, batch: errors.append(str(err))
 

@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
@@ -35,6 +36,20 @@ var ErrMissing = errors.New("client not installed (run scripts/install-deps.sh c
 // UTMQuery is the query string of the scenario's landing page: an email
 // campaign, which channel grouping files under email.
 const UTMQuery = "utm_source=newsletter&utm_medium=email&utm_campaign=spring_sale"
+
+// Require fails the test when err says a client is missing under CI=true
+// (where every client must be installed) and skips it elsewhere; any other
+// error fails it.
+func Require(t testing.TB, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	if errors.Is(err, ErrMissing) && os.Getenv("CI") != "true" {
+		t.Skip(err)
+	}
+	t.Fatal(err)
+}
 
 // MessageIDs are the Segment messageIds of the scenario's four calls.
 type MessageIDs struct {

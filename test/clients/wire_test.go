@@ -5,11 +5,9 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -88,19 +86,6 @@ func (r *recorder) received() []request {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]request(nil), r.requests...)
-}
-
-// requireClient fails the test when a client is missing under CI=true and
-// skips it otherwise; other errors fail it.
-func requireClient(t *testing.T, err error) {
-	t.Helper()
-	if err == nil {
-		return
-	}
-	if errors.Is(err, ErrMissing) && os.Getenv("CI") != "true" {
-		t.Skip(err)
-	}
-	t.Fatal(err)
 }
 
 // str walks a JSON object along keys and returns the string at the end, or
@@ -235,7 +220,7 @@ func TestPythonSDKWire(t *testing.T) {
 	s := NewScenario("python-wire", rec.URL, "wk-python")
 	ctx, cancel := context.WithTimeout(context.Background(), clientTimeout)
 	defer cancel()
-	requireClient(t, SendPython(ctx, s))
+	Require(t, SendPython(ctx, s))
 	checkWire(t, rec, s, wantWire{paths: []string{"/v1/batch"}, contentType: "application/json"})
 }
 
@@ -247,7 +232,7 @@ func TestPythonSDKWireGzip(t *testing.T) {
 	s.Gzip = true
 	ctx, cancel := context.WithTimeout(context.Background(), clientTimeout)
 	defer cancel()
-	requireClient(t, SendPython(ctx, s))
+	Require(t, SendPython(ctx, s))
 	checkWire(t, rec, s, wantWire{paths: []string{"/v1/batch"}, contentType: "application/json", encoding: "gzip"})
 }
 
@@ -258,7 +243,7 @@ func TestNodeSDKWire(t *testing.T) {
 	s := NewScenario("node-wire", rec.URL, "wk-node")
 	ctx, cancel := context.WithTimeout(context.Background(), clientTimeout)
 	defer cancel()
-	requireClient(t, SendNode(ctx, s))
+	Require(t, SendNode(ctx, s))
 	checkWire(t, rec, s, wantWire{paths: []string{"/v1/batch"}, contentType: "application/json"})
 }
 
@@ -274,6 +259,6 @@ func TestBrowserSDKWire(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), clientTimeout)
 	defer cancel()
 	s, err := SendBrowser(ctx, s)
-	requireClient(t, err)
+	Require(t, err)
 	checkWire(t, rec, s, wantWire{paths: []string{"/v1/i", "/v1/p", "/v1/t"}, contentType: "text/plain", preflight: true, campaign: true})
 }

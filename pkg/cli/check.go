@@ -13,6 +13,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/app"
 	"github.com/touchline-io/touchline/pkg/channel"
 	"github.com/touchline-io/touchline/pkg/cli/command"
+	"github.com/touchline-io/touchline/pkg/collect"
 	"github.com/touchline-io/touchline/pkg/identity/stitch"
 	"github.com/touchline-io/touchline/pkg/pipefile"
 	"github.com/touchline-io/touchline/pkg/segments/engine"
@@ -37,6 +38,7 @@ var pipelinesFiles = []pipelinesFile{
 	{engine.DefinitionsFile, "segments", func(p string) error { _, err := engine.LoadDefinitions(p); return err }},
 	{alerts.RulesFile, "", func(p string) error { _, err := alerts.LoadRules(p); return err }},
 	{analytics.AttributionFile, "", func(p string) error { _, err := analytics.LoadAttribution(p); return err }},
+	{collect.MappingFile, "", func(p string) error { _, err := collect.LoadMapping(p); return err }},
 }
 
 // errCheckFailed is the error of a check that found problems, which it

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/touchline-io/touchline/pkg/cli/alertscmd"
+	"github.com/touchline-io/touchline/pkg/cli/collectcmd"
 	"github.com/touchline-io/touchline/pkg/cli/command"
 	"github.com/touchline-io/touchline/pkg/cli/identitycmd"
 	"github.com/touchline-io/touchline/pkg/cli/ingestcmd"
@@ -34,6 +35,7 @@ func NewRoot() *cobra.Command {
 		newProduceCommand(g),
 		newGenerateCommand(g),
 		ingestcmd.New(g),
+		collectcmd.New(g),
 		identitycmd.New(g),
 		newForgetCommand(g),
 		alertscmd.New(g),

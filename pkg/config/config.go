@@ -11,6 +11,7 @@ import (
 
 	"github.com/touchline-io/touchline/pkg/alerts"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
+	"github.com/touchline-io/touchline/pkg/collect"
 	"github.com/touchline-io/touchline/pkg/identifiers"
 	"github.com/touchline-io/touchline/pkg/identity"
 	"github.com/touchline-io/touchline/pkg/ingest"
@@ -29,6 +30,7 @@ type Config struct {
 	Identity    identity.Config    `yaml:"identity"`
 	Alerts      alerts.Config      `yaml:"alerts"`
 	Segments    settings.Config    `yaml:"segments"`
+	Collect     collect.Config     `yaml:"collect"`
 	Log         logging.Config     `yaml:"log"`
 	// Pipelines is the directory of the declarative pipeline files
 	// (channels.yaml, ...). Default "pipelines".
@@ -59,6 +61,7 @@ func Default() Config {
 		Identity:    identity.DefaultConfig(),
 		Alerts:      alerts.DefaultConfig(),
 		Segments:    settings.DefaultConfig(),
+		Collect:     collect.DefaultConfig(),
 		Log:         logging.DefaultConfig(),
 		Pipelines:   "pipelines",
 		HTTPAddr:    ":8080",
@@ -133,6 +136,7 @@ func (c *Config) Validate() error {
 		{"identity", c.Identity.Validate()},
 		{"alerts", c.Alerts.Validate()},
 		{"segments", c.Segments.Validate()},
+		{"collect", c.Collect.Validate()},
 		{"log", c.Log.Validate()},
 		{"pipelines", emptyErr(c.Pipelines)},
 		{"state_dir", emptyErr(c.StateDir)},

@@ -154,21 +154,23 @@ func (p *Processor) TouchpointRow(t *touchpoint.Touchpoint) (*Touchpoint, *Rejec
 	if p.suppressed(ids) {
 		return nil, nil
 	}
+	utm := Campaign(t)
+	source, medium := utm.Implied()
 	row := &clickhouse.TouchpointRow{
 		EventID:     t.EventID,
 		EventTime:   t.EventTime.Truncate(time.Second),
 		EventMillis: uint16(t.EventTime.Nanosecond() / int(time.Millisecond)),
 		EventType:   t.EventType,
 		Channel: p.channels.Classify(channel.Input{
-			Channel: t.Channel, UTMSource: t.UTMSource, UTMMedium: t.UTMMedium,
-			UTMCampaign: t.UTMCampaign, Referrer: t.Referrer, EventType: t.EventType,
+			Channel: t.Channel, UTMSource: source, UTMMedium: medium,
+			UTMCampaign: utm.UTMCampaign, Referrer: t.Referrer, EventType: t.EventType,
 		}),
-		Campaign:    firstNonEmpty(t.Campaign, t.UTMCampaign),
-		UTMSource:   t.UTMSource,
-		UTMMedium:   t.UTMMedium,
-		UTMCampaign: t.UTMCampaign,
-		UTMContent:  p.scrubber.Text(t.UTMContent),
-		UTMTerm:     p.scrubber.Text(t.UTMTerm),
+		Campaign:    firstNonEmpty(t.Campaign, utm.UTMCampaign),
+		UTMSource:   utm.UTMSource,
+		UTMMedium:   utm.UTMMedium,
+		UTMCampaign: utm.UTMCampaign,
+		UTMContent:  p.scrubber.Text(utm.UTMContent),
+		UTMTerm:     p.scrubber.Text(utm.UTMTerm),
 		Referrer:    p.scrubber.Text(t.Referrer),
 		PageURL:     p.scrubber.Text(t.PageURL),
 		Currency:    t.Currency,
@@ -301,6 +303,19 @@ func (p *Processor) SpendRow(s *touchpoint.Spend) (*clickhouse.SpendRow, *Reject
 // in the same millisecond keep their log order.
 func SpendVersion(r *kgo.Record) uint64 {
 	return uint64(r.Timestamp.UnixMilli())<<20 | uint64(r.Offset)&(1<<20-1)
+}
+
+// Campaign returns the UTM parameters of t: those it carries, or, when it
+// carries none, those of the query of its page_url, with the ad click ids
+// found there (gclid, ...), so that a landing page's tags count even when
+// the producer did not copy them out of the URL.
+func Campaign(t *touchpoint.Touchpoint) channel.Campaign {
+	c := channel.Campaign{UTMSource: t.UTMSource, UTMMedium: t.UTMMedium, UTMCampaign: t.UTMCampaign,
+		UTMContent: t.UTMContent, UTMTerm: t.UTMTerm}
+	if c.Tagged() || t.PageURL == "" {
+		return c
+	}
+	return channel.FromURL(t.PageURL)
 }
 
 func firstNonEmpty(a, b string) string {

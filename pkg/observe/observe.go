@@ -23,6 +23,7 @@ type ReadyFunc func() error
 // Server is the operational HTTP server. It is safe for concurrent use.
 type Server struct {
 	ln  net.Listener
+	mux *http.ServeMux
 	srv *http.Server
 }
 
@@ -54,8 +55,13 @@ func Listen(addr string, g prometheus.Gatherer, ready ReadyFunc, profiles bool, 
 		_, _ = w.Write([]byte("ready\n"))
 	})
 	errLog, _ := zap.NewStdLogAt(log.Named("http"), zap.WarnLevel)
-	return &Server{ln: ln, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ErrorLog: errLog}}, nil
+	return &Server{ln: ln, mux: mux, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ErrorLog: errLog}}, nil
 }
+
+// Mux returns the server's request multiplexer, for a service whose own
+// API shares the port with the operational endpoints (the collector).
+// Register before Serve.
+func (s *Server) Mux() *http.ServeMux { return s.mux }
 
 // Addr returns the bound address.
 func (s *Server) Addr() string { return s.ln.Addr().String() }

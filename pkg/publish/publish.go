@@ -97,11 +97,53 @@ func (p *Publisher) Close() {
 // Touchpoint encodes t and produces it to the touchpoints topic, keyed by
 // TouchpointKey.
 func (p *Publisher) Touchpoint(ctx context.Context, t *touchpoint.Touchpoint) error {
+	r, err := p.touchpointRecord(ctx, t)
+	if err != nil {
+		return err
+	}
+	p.produce(ctx, r)
+	return nil
+}
+
+func (p *Publisher) touchpointRecord(ctx context.Context, t *touchpoint.Touchpoint) (*kgo.Record, error) {
 	b, err := p.codecs.Encode(ctx, p.tpID, t.ToAvro())
 	if err != nil {
-		return fmt.Errorf("event %s: %w", t.EventID, err)
+		return nil, fmt.Errorf("event %s: %w", t.EventID, err)
 	}
-	p.produce(ctx, &kgo.Record{Topic: p.topics.Touchpoints, Key: []byte(TouchpointKey(t)), Value: b})
+	return &kgo.Record{Topic: p.topics.Touchpoints, Key: []byte(TouchpointKey(t)), Value: b}, nil
+}
+
+// TouchpointsSync produces ts to the touchpoints topic and waits until
+// every one is acknowledged, or ctx ends: it returns the first error of
+// any of them, and ctx's error when ctx ends first (the records then may
+// or may not arrive; the client goes on trying for at most its delivery
+// timeout). It does not touch the error Flush reports.
+func (p *Publisher) TouchpointsSync(ctx context.Context, ts []*touchpoint.Touchpoint) error {
+	recs := make([]*kgo.Record, len(ts))
+	for i, t := range ts {
+		var err error
+		if recs[i], err = p.touchpointRecord(ctx, t); err != nil {
+			return err
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.cl.ProduceSync(ctx, recs...).FirstErr() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("producing %d touchpoints: %w", len(ts), err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("producing %d touchpoints: no acknowledgement: %w", len(ts), context.Cause(ctx))
+	}
+}
+
+// Ping asks the brokers for their metadata, to tell whether Kafka answers.
+func (p *Publisher) Ping(ctx context.Context) error {
+	if err := p.cl.Ping(ctx); err != nil {
+		return fmt.Errorf("pinging Kafka: %w", err)
+	}
 	return nil
 }
 

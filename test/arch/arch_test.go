@@ -49,6 +49,7 @@ var serviceOf = map[string]string{
 	"pkg/segments":          "segments",
 	"pkg/segments/settings": "segments",
 	"pkg/alerts":            "alerts",
+	"pkg/collect":           "collect",
 }
 
 // packages places every other package of the module in its group.
@@ -62,8 +63,8 @@ var packages = map[group][]string{
 		"pkg/observe", "pkg/pebblelog", "pkg/publish", "pkg/tlsconfig", "pkg/version", "schemas",
 	},
 	tools: {
-		"cmd/alerts", "cmd/identity", "cmd/ingest", "cmd/segments", "cmd/touchline",
-		"pkg/app", "pkg/cli", "pkg/cli/alertscmd", "pkg/cli/command", "pkg/cli/identitycmd",
+		"cmd/alerts", "cmd/collect", "cmd/identity", "cmd/ingest", "cmd/segments", "cmd/touchline",
+		"pkg/app", "pkg/cli", "pkg/cli/alertscmd", "pkg/cli/collectcmd", "pkg/cli/command", "pkg/cli/identitycmd",
 		"pkg/cli/ingestcmd", "pkg/cli/segmentscmd", "pkg/config", "pkg/dev", "pkg/servers",
 	},
 }

@@ -237,7 +237,11 @@ log:
 		cfg.Ingest.BatchSize, cfg.Ingest.FlushInterval, cfg.Identity.Group,
 		cfg.Segments.Group, cfg.Segments.RouterGroup, cfg.Segments.Partitions, cfg.Segments.MaxPollRecords, cfg.Segments.CachePersons, cfg.Segments.IdleAdvance, cfg.Segments.MergePoll,
 		cfg.Pipelines, cfg.StateDir, cfg.HTTPAddr)
-	return os.WriteFile(path, []byte(yaml), 0o600)
+	section, err := collectYAML(cfg.Collect)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(yaml+section), 0o600)
 }
 
 // Process is a service running as a child process.

@@ -1,0 +1,424 @@
+package collect
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/touchline-io/touchline/pkg/channel"
+	"github.com/touchline-io/touchline/pkg/touchpoint"
+)
+
+// Message is one call of the Segment tracking API (track, page, screen,
+// identify, alias or group), the fields touchline reads. Other fields
+// (integrations, ...) are accepted and ignored, as Segment does.
+type Message struct {
+	Type              string          `json:"type"`
+	MessageID         string          `json:"messageId"`
+	AnonymousID       flexString      `json:"anonymousId"`
+	UserID            flexString      `json:"userId"`
+	PreviousID        flexString      `json:"previousId"`
+	GroupID           flexString      `json:"groupId"`
+	Event             string          `json:"event"`
+	Name              string          `json:"name"`
+	Properties        map[string]any  `json:"properties"`
+	Traits            map[string]any  `json:"traits"`
+	Context           *messageContext `json:"context"`
+	Timestamp         string          `json:"timestamp"`
+	OriginalTimestamp string          `json:"originalTimestamp"`
+	SentAt            string          `json:"sentAt"`
+	WriteKey          string          `json:"writeKey"`
+}
+
+// messageContext is the context object of a Segment call.
+type messageContext struct {
+	Campaign *struct {
+		Name    string `json:"name"`
+		Source  string `json:"source"`
+		Medium  string `json:"medium"`
+		Term    string `json:"term"`
+		Content string `json:"content"`
+	} `json:"campaign"`
+	Page *struct {
+		URL      string `json:"url"`
+		Referrer string `json:"referrer"`
+	} `json:"page"`
+	UserAgent string         `json:"userAgent"`
+	IP        string         `json:"ip"`
+	Traits    map[string]any `json:"traits"`
+	Device    *struct {
+		Type string `json:"type"`
+	} `json:"device"`
+	OS *struct {
+		Name string `json:"name"`
+	} `json:"os"`
+	Location *struct {
+		Country string `json:"country"`
+	} `json:"location"`
+}
+
+// flexString is an id that SDKs send as a string or as a number.
+type flexString string
+
+// UnmarshalJSON takes a JSON string or number (null is empty).
+func (f *flexString) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*f = flexString(s)
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return fmt.Errorf("an id must be a string or a number, not %s", b)
+	}
+	*f = flexString(n.String())
+	return nil
+}
+
+// Received is what the collector knows of a request besides its body.
+type Received struct {
+	// At is when the request arrived (Segment's receivedAt).
+	At time.Time
+	// SentAt is the batch's sentAt, for messages without their own.
+	SentAt string
+	// Source is the write key's source name.
+	Source string
+	// IP is the client's address as the collector saw it, used when the
+	// message has no context.ip.
+	IP string
+}
+
+// Converter turns Segment messages into touchpoints with a mapping and the
+// collector's IP handling.
+type Converter struct {
+	Mapping *Mapping
+	IP      IPHandling
+}
+
+// refusal is a message that cannot become a touchpoint, with the reason
+// that validation would give.
+func refusal(reason touchpoint.Reason, field, format string, args ...any) error {
+	return &touchpoint.ValidationError{Reason: reason, Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Touchpoint converts m (raw is its JSON, for an event id when it has no
+// messageId). The touchpoint is not validated yet: the caller runs
+// ingest's validation on it. The error is a *touchpoint.ValidationError.
+func (c *Converter) Touchpoint(m *Message, raw []byte, rcv Received) (*touchpoint.Touchpoint, error) {
+	t := &touchpoint.Touchpoint{EventID: m.MessageID, Identifiers: map[string]string{}, Properties: map[string]string{}}
+	if t.EventID == "" {
+		// The same message retried gets the same id, so retries do
+		// not count twice.
+		sum := sha256.Sum256(raw)
+		t.EventID = "sha256-" + hex.EncodeToString(sum[:16])
+	}
+	var err error
+	if t.EventTime, err = EventTime(m, rcv); err != nil {
+		return nil, err
+	}
+	switch m.Type {
+	case "track":
+		t.EventType = c.Mapping.TrackType(m.Event)
+		if m.Event == "" {
+			return nil, refusal(touchpoint.ReasonMissingField, "event", "is required for a track call")
+		}
+		t.Properties["event_name"] = m.Event
+	case "page":
+		t.EventType = c.Mapping.Page
+	case "screen":
+		t.EventType = c.Mapping.Screen
+	case "identify":
+		t.EventType = c.Mapping.Identify
+	case "alias":
+		t.EventType = c.Mapping.Alias
+	case "group":
+		t.EventType = c.Mapping.Group
+		if m.GroupID != "" {
+			t.Properties["group_id"] = string(m.GroupID)
+		}
+	default:
+		return nil, refusal(touchpoint.ReasonInvalidField, "type", "%q is not a Segment call (track, page, screen, identify, alias, group)", m.Type)
+	}
+	if m.Name != "" {
+		t.Properties["name"] = m.Name
+	}
+	c.identifiers(t, m)
+	if err := c.money(t, m); err != nil {
+		return nil, err
+	}
+	c.context(t, m, rcv)
+	for k, v := range m.Properties {
+		if _, taken := t.Properties[k]; !taken && !c.special(k) {
+			t.Properties[k] = propertyString(v)
+		}
+	}
+	if rcv.Source != "" {
+		t.Properties["source"] = rcv.Source
+	}
+	return t, nil
+}
+
+// special reports whether property k is read into a field of its own.
+func (c *Converter) special(k string) bool {
+	switch k {
+	case "currency", "order_id", "url", "referrer":
+		return true
+	}
+	for _, r := range c.Mapping.Revenue {
+		if k == r {
+			return true
+		}
+	}
+	return false
+}
+
+// identifiers sets the identifiers of m: anonymousId, userId (customer_id),
+// the email and phone of its traits (the call's own, or the context's), and
+// for an alias the previousId (as the anonymous id it replaces, when the
+// call has none).
+func (c *Converter) identifiers(t *touchpoint.Touchpoint, m *Message) {
+	set := func(typ string, v flexString) {
+		if s := strings.TrimSpace(string(v)); s != "" {
+			t.Identifiers[typ] = s
+		}
+	}
+	set("anonymous_id", m.AnonymousID)
+	set("customer_id", m.UserID)
+	if m.Type == "alias" && t.Identifiers["anonymous_id"] == "" {
+		set("anonymous_id", m.PreviousID)
+	}
+	traits := m.Traits
+	if traits == nil && m.Context != nil {
+		traits = m.Context.Traits
+	}
+	for _, typ := range []string{"email", "phone"} {
+		if v, ok := traits[typ]; ok && v != nil {
+			set(typ, flexString(propertyString(v)))
+		}
+	}
+}
+
+// money reads the revenue (the first of the mapping's revenue properties
+// present), its currency (the mapping's default when absent) and the
+// order id.
+func (c *Converter) money(t *touchpoint.Touchpoint, m *Message) error {
+	p := m.Properties
+	if id, ok := p["order_id"]; ok && id != nil {
+		t.OrderID = propertyString(id)
+	}
+	for _, name := range c.Mapping.Revenue {
+		v, ok := p[name]
+		if !ok || v == nil {
+			continue
+		}
+		amount, err := moneyOf(v)
+		if err != nil {
+			return refusal(touchpoint.ReasonInvalidField, "revenue", "%s: %v", name, err)
+		}
+		t.Revenue = &amount
+		t.Currency = c.Mapping.DefaultCurrency
+		if cur, ok := p["currency"].(string); ok && strings.TrimSpace(cur) != "" {
+			t.Currency = strings.ToUpper(strings.TrimSpace(cur))
+		}
+		break
+	}
+	return nil
+}
+
+// moneyOf reads an amount sent as a JSON number or a string of one,
+// rounded to the micro-unit (browsers send 0.1+0.2 as 0.30000000000000004).
+func moneyOf(v any) (touchpoint.Money, error) {
+	var s string
+	switch v := v.(type) {
+	case json.Number:
+		s = v.String()
+	case string:
+		s = strings.TrimSpace(v)
+	default:
+		return 0, fmt.Errorf("%s is not a number", propertyString(v))
+	}
+	r, ok := new(big.Rat).SetString(s)
+	if !ok {
+		return 0, fmt.Errorf("%q is not a number", s)
+	}
+	micros := new(big.Rat).Mul(r, big.NewRat(touchpoint.MicrosPerUnit, 1))
+	// Round half away from zero to a whole number of micros.
+	n := new(big.Int).Quo(micros.Num(), micros.Denom())
+	rem := new(big.Rat).Sub(micros, new(big.Rat).SetInt(n))
+	if rem.Abs(rem).Cmp(big.NewRat(1, 2)) >= 0 {
+		n.Add(n, big.NewInt(int64(micros.Sign())))
+	}
+	if !n.IsInt64() {
+		return 0, fmt.Errorf("%s is out of range", s)
+	}
+	return touchpoint.Money(n.Int64()), nil
+}
+
+// context reads the page, campaign, device and client address of m. The
+// campaign comes from context.campaign, or, when it is absent, from the
+// page URL's UTM parameters; the URL's click ids are kept as properties.
+func (c *Converter) context(t *touchpoint.Touchpoint, m *Message, rcv Received) {
+	ctx := m.Context
+	if ctx == nil {
+		ctx = &messageContext{}
+	}
+	if ctx.Page != nil {
+		t.PageURL, t.Referrer = ctx.Page.URL, ctx.Page.Referrer
+	}
+	if m.Type == "page" { // a page call's own url and referrer win
+		if u, ok := m.Properties["url"].(string); ok && u != "" {
+			t.PageURL = u
+		}
+		if r, ok := m.Properties["referrer"].(string); ok && r != "" {
+			t.Referrer = r
+		}
+	}
+	fromURL := channel.FromURL(t.PageURL)
+	if cp := ctx.Campaign; cp != nil {
+		t.UTMSource, t.UTMMedium, t.UTMCampaign, t.UTMTerm, t.UTMContent = cp.Source, cp.Medium, cp.Name, cp.Term, cp.Content
+	} else {
+		t.UTMSource, t.UTMMedium, t.UTMCampaign = fromURL.UTMSource, fromURL.UTMMedium, fromURL.UTMCampaign
+		t.UTMTerm, t.UTMContent = fromURL.UTMTerm, fromURL.UTMContent
+	}
+	for k, v := range fromURL.Clicks {
+		t.Properties[k] = v
+	}
+	if ctx.UserAgent != "" {
+		t.Properties["user_agent"] = ctx.UserAgent
+	}
+	ip := ctx.IP
+	if ip == "" {
+		ip = rcv.IP
+	}
+	if ip = HandleIP(c.IP, ip); ip != "" {
+		t.Properties["ip"] = ip
+	}
+	dc := &touchpoint.Context{}
+	if ctx.Device != nil {
+		dc.DeviceType = ctx.Device.Type
+	}
+	if ctx.OS != nil {
+		dc.OS = strings.ToLower(ctx.OS.Name)
+	}
+	if ctx.Location != nil {
+		dc.Country = ctx.Location.Country
+	}
+	if dc.DeviceType == "" && ctx.UserAgent != "" {
+		dc.DeviceType, dc.OS = deviceOf(ctx.UserAgent, dc.OS)
+	}
+	if *dc != (touchpoint.Context{}) {
+		t.Context = dc
+	}
+}
+
+// deviceOf guesses the device type and, when os is empty, the operating
+// system from a browser's user agent.
+func deviceOf(ua, os string) (device, osName string) {
+	l := strings.ToLower(ua)
+	switch {
+	case strings.Contains(l, "ipad") || strings.Contains(l, "tablet"):
+		device = "tablet"
+	case strings.Contains(l, "mobi"):
+		device = "mobile"
+	default:
+		device = "desktop"
+	}
+	if os != "" {
+		return device, os
+	}
+	for _, o := range []struct{ sign, name string }{
+		{"iphone", "ios"}, {"ipad", "ios"}, {"android", "android"}, {"windows", "windows"},
+		{"mac os", "macos"}, {"cros", "chromeos"}, {"linux", "linux"},
+	} {
+		if strings.Contains(l, o.sign) {
+			return device, o.name
+		}
+	}
+	return device, ""
+}
+
+// HandleIP returns ip kept, truncated (the last byte of an IPv4 address
+// zeroed, an IPv6 address cut to its /48) or dropped by h. An address that
+// does not parse is dropped.
+func HandleIP(h IPHandling, ip string) string {
+	addr, err := netip.ParseAddr(strings.TrimSpace(ip))
+	if err != nil || h == IPDrop {
+		return ""
+	}
+	addr = addr.Unmap()
+	if h == IPKeep {
+		return addr.String()
+	}
+	bits := 24
+	if addr.Is6() {
+		bits = 48
+	}
+	p, _ := addr.Prefix(bits) // bits is within the address
+	return p.Addr().String()
+}
+
+// EventTime is when m happened, corrected for the sender's clock as Segment
+// does: timestamp = receivedAt - (sentAt - timestamp), where timestamp is
+// the message's (or originalTimestamp), sentAt the message's or the
+// batch's. Without sentAt the timestamp is taken as sent; without a
+// timestamp the event happened when it was received.
+func EventTime(m *Message, rcv Received) (time.Time, error) {
+	ts := m.Timestamp
+	if ts == "" {
+		ts = m.OriginalTimestamp
+	}
+	if ts == "" {
+		return rcv.At.UTC(), nil
+	}
+	at, err := parseTime(ts)
+	if err != nil {
+		return time.Time{}, refusal(touchpoint.ReasonInvalidTime, "timestamp", "%q is not an ISO 8601 time", ts)
+	}
+	sent := m.SentAt
+	if sent == "" {
+		sent = rcv.SentAt
+	}
+	if sent == "" {
+		return at.UTC(), nil
+	}
+	sentAt, err := parseTime(sent)
+	if err != nil {
+		return time.Time{}, refusal(touchpoint.ReasonInvalidTime, "sentAt", "%q is not an ISO 8601 time", sent)
+	}
+	return rcv.At.Add(-sentAt.Sub(at)).UTC(), nil
+}
+
+// parseTime reads an ISO 8601 time as SDKs send it (RFC 3339 with or
+// without fractions).
+func parseTime(s string) (time.Time, error) {
+	return time.Parse(time.RFC3339Nano, strings.TrimSpace(s))
+}
+
+// propertyString is a property value as a string: strings as they are,
+// numbers as sent, booleans as true/false, objects and arrays as JSON.
+func propertyString(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case json.Number:
+		return v.String()
+	case bool:
+		if v {
+			return "true"
+		}
+		return "false"
+	case nil:
+		return ""
+	default:
+		b, err := json.Marshal(v) // object keys come out sorted
+		if err != nil {
+			return fmt.Sprint(v)
+		}
+		return string(b)
+	}
+}

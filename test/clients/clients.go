@@ -178,26 +178,28 @@ func runScript(ctx context.Context, s Scenario, env []string, bin string, args .
 	return nil
 }
 
-// SendPython sends the scenario with Segment's Python SDK.
-func SendPython(ctx context.Context, s Scenario) error {
+// SendPython sends the scenario with Segment's Python SDK and returns it as
+// sent (unchanged).
+func SendPython(ctx context.Context, s Scenario) (Scenario, error) {
 	python, err := installed("python", "bin", "python")
 	if err != nil {
-		return fmt.Errorf("sending with the Python SDK: %w", err)
+		return s, fmt.Errorf("sending with the Python SDK: %w", err)
 	}
-	return runScript(ctx, s, nil, python, script("send.py"))
+	return s, runScript(ctx, s, nil, python, script("send.py"))
 }
 
-// SendNode sends the scenario with Segment's Node SDK.
-func SendNode(ctx context.Context, s Scenario) error {
+// SendNode sends the scenario with Segment's Node SDK and returns it as
+// sent (unchanged).
+func SendNode(ctx context.Context, s Scenario) (Scenario, error) {
 	modules, err := installed("node", "node_modules", "@segment", "analytics-node")
 	if err != nil {
-		return fmt.Errorf("sending with the Node SDK: %w", err)
+		return s, fmt.Errorf("sending with the Node SDK: %w", err)
 	}
 	node, err := exec.LookPath("node")
 	if err != nil {
-		return fmt.Errorf("sending with the Node SDK: node: %w", ErrMissing)
+		return s, fmt.Errorf("sending with the Node SDK: node: %w", ErrMissing)
 	}
-	return runScript(ctx, s, []string{"NODE_PATH=" + filepath.Dir(filepath.Dir(modules))}, node, script("send.cjs"))
+	return s, runScript(ctx, s, []string{"NODE_PATH=" + filepath.Dir(filepath.Dir(modules))}, node, script("send.cjs"))
 }
 
 // pageTemplate is the test page; the scenario is its data.

@@ -212,39 +212,41 @@ func checkWire(t *testing.T, rec *recorder, s Scenario, want wantWire) {
 // clientTimeout bounds one client's run.
 const clientTimeout = 2 * time.Minute
 
+// runWire sends the scenario named name with send to a recorder and checks
+// what it got against want; gzip sets the scenario's Gzip.
+func runWire(t *testing.T, name string, gzip bool, send func(context.Context, Scenario) (Scenario, error), want wantWire) {
+	rec := newRecorder(t)
+	s := NewScenario(name, rec.URL, "wk-"+name)
+	s.Gzip = gzip
+	ctx, cancel := context.WithTimeout(context.Background(), clientTimeout)
+	defer cancel()
+	s, err := send(ctx, s)
+	Require(t, err)
+	checkWire(t, rec, s, want)
+}
+
+// serverWire is what the server SDKs send: one JSON POST to /v1/batch.
+var serverWire = wantWire{paths: []string{"/v1/batch"}, contentType: "application/json"}
+
 // TestPythonSDKWire checks that Segment's Python SDK sends the scenario and
 // documents how: one JSON POST (no gzip) to /v1/batch, the write key as
 // both the basic-auth user and the body's writeKey, sentAt on the batch.
 func TestPythonSDKWire(t *testing.T) {
-	rec := newRecorder(t)
-	s := NewScenario("python-wire", rec.URL, "wk-python")
-	ctx, cancel := context.WithTimeout(context.Background(), clientTimeout)
-	defer cancel()
-	Require(t, SendPython(ctx, s))
-	checkWire(t, rec, s, wantWire{paths: []string{"/v1/batch"}, contentType: "application/json"})
+	runWire(t, "python-wire", false, SendPython, serverWire)
 }
 
 // TestPythonSDKWireGzip checks the Python SDK's gzip option: the same
 // batch, with Content-Encoding gzip.
 func TestPythonSDKWireGzip(t *testing.T) {
-	rec := newRecorder(t)
-	s := NewScenario("python-wire-gzip", rec.URL, "wk-python")
-	s.Gzip = true
-	ctx, cancel := context.WithTimeout(context.Background(), clientTimeout)
-	defer cancel()
-	Require(t, SendPython(ctx, s))
-	checkWire(t, rec, s, wantWire{paths: []string{"/v1/batch"}, contentType: "application/json", encoding: "gzip"})
+	want := serverWire
+	want.encoding = "gzip"
+	runWire(t, "python-wire-gzip", true, SendPython, want)
 }
 
 // TestNodeSDKWire checks that Segment's Node SDK sends the scenario and
 // documents how: the same wire form as the Python SDK's.
 func TestNodeSDKWire(t *testing.T) {
-	rec := newRecorder(t)
-	s := NewScenario("node-wire", rec.URL, "wk-node")
-	ctx, cancel := context.WithTimeout(context.Background(), clientTimeout)
-	defer cancel()
-	Require(t, SendNode(ctx, s))
-	checkWire(t, rec, s, wantWire{paths: []string{"/v1/batch"}, contentType: "application/json"})
+	runWire(t, "node-wire", false, SendNode, serverWire)
 }
 
 // TestBrowserSDKWire checks that Segment's browser SDK, in headless
@@ -254,11 +256,6 @@ func TestNodeSDKWire(t *testing.T) {
 // header makes the request non-simple), context.campaign parsed from the
 // page URL's utm_ parameters.
 func TestBrowserSDKWire(t *testing.T) {
-	rec := newRecorder(t)
-	s := NewScenario("browser-wire", rec.URL, "wk-browser")
-	ctx, cancel := context.WithTimeout(context.Background(), clientTimeout)
-	defer cancel()
-	s, err := SendBrowser(ctx, s)
-	Require(t, err)
-	checkWire(t, rec, s, wantWire{paths: []string{"/v1/i", "/v1/p", "/v1/t"}, contentType: "text/plain", preflight: true, campaign: true})
+	runWire(t, "browser-wire", false, SendBrowser,
+		wantWire{paths: []string{"/v1/i", "/v1/p", "/v1/t"}, contentType: "text/plain", preflight: true, campaign: true})
 }

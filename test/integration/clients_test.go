@@ -72,7 +72,7 @@ func checkClientRows(ctx context.Context, t *testing.T, conn driver.Conn, want m
 	}
 	query := `SELECT event_id, event_type, channel, revenue, resolved_person_id FROM touchpoints_resolved WHERE has(?, event_id)`
 	var got map[string]clientRow
-	persons := map[string]bool{}
+	var persons map[string]bool
 	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(500 * time.Millisecond) {
 		rows, err := conn.Query(ctx, query, ids)
 		if err != nil {
@@ -134,16 +134,12 @@ func runClient(t *testing.T, pageOnly bool, send func(context.Context, clients.S
 // them in ClickHouse with their event types, channels and revenue, and
 // one person across the anonymous and the identified events.
 func TestCollectorPythonSDK(t *testing.T) {
-	runClient(t, true, func(ctx context.Context, s clients.Scenario) (clients.Scenario, error) {
-		return s, clients.SendPython(ctx, s)
-	})
+	runClient(t, true, clients.SendPython)
 }
 
 // TestCollectorNodeSDK is TestCollectorPythonSDK with Segment's Node SDK.
 func TestCollectorNodeSDK(t *testing.T) {
-	runClient(t, true, func(ctx context.Context, s clients.Scenario) (clients.Scenario, error) {
-		return s, clients.SendNode(ctx, s)
-	})
+	runClient(t, true, clients.SendNode)
 }
 
 // TestCollectorBrowserSDK is TestCollectorPythonSDK with Segment's

@@ -199,6 +199,8 @@ install_segment_python() {
 		return
 	fi
 	mkdir -p "$(dirname "$venv")"
+	# Debian's python3 makes virtualenvs only with python3-venv (ensurepip).
+	python3 -c 'import ensurepip' >/dev/null 2>&1 || apt_install python3-venv
 	python3 -m venv "$venv"
 	"$venv/bin/python" -m pip install --quiet "segment-analytics-python==$SEGMENT_PYTHON_VERSION"
 	echo "segment-python: installed segment-analytics-python $SEGMENT_PYTHON_VERSION into $venv"

@@ -61,6 +61,10 @@ type Config struct {
 	// AckTimeout bounds how long a request waits for Kafka to acknowledge
 	// its records before it is answered 503. Default 10s.
 	AckTimeout time.Duration `yaml:"ack_timeout"`
+	// ClockSkew is the difference between a sender's clock (sentAt) and
+	// the collector's that is left uncorrected; a larger one corrects the
+	// event's timestamp by it, in whole seconds. Default 30s.
+	ClockSkew time.Duration `yaml:"clock_skew"`
 	// ProbeInterval schedules the Kafka ping behind /readyz. Default 1s.
 	ProbeInterval time.Duration `yaml:"probe_interval"`
 }
@@ -73,6 +77,7 @@ func DefaultConfig() Config {
 		MaxBatchRecords: 10000,
 		IP:              IPTruncate,
 		AckTimeout:      10 * time.Second,
+		ClockSkew:       30 * time.Second,
 		ProbeInterval:   time.Second,
 	}
 }
@@ -89,6 +94,7 @@ func (c Config) Validate() error {
 	ch.Check(c.MaxBatchRecords < 1, "max_batch_records", "max_batch_records must be at least 1")
 	ch.Check(c.IP != IPDrop && c.IP != IPTruncate && c.IP != IPKeep, "ip", "ip must be drop, truncate or keep, not %q", c.IP)
 	ch.Check(c.AckTimeout <= 0, "ack_timeout", "ack_timeout must be positive")
+	ch.Check(c.ClockSkew < 0, "clock_skew", "clock_skew must not be negative")
 	ch.Check(c.ProbeInterval <= 0, "probe_interval", "probe_interval must be positive")
 	seen := map[string]bool{}
 	for i, k := range c.WriteKeys {

@@ -93,17 +93,19 @@ func ParseMapping(name string, data []byte) (*Mapping, error) {
 	if _, ok := pipefile.KeyLines(root)["track"]; ok {
 		m.Track = nil
 	}
-	if err := pipefile.Decode(name, root, "", m); err != nil {
-		return nil, err
-	}
-	lines := pipefile.KeyLines(root)
 	var l pipefile.List
+	l.Add(name, pipefile.Decode(name, root, "", m))
+	lines := pipefile.KeyLines(root)
 	bad := func(key, format string, args ...any) {
-		l = append(l, &pipefile.ConfigError{File: name, Line: lines[key], Reason: fmt.Sprintf(format, args...)})
+		line, ok := lines[key]
+		if !ok {
+			line = lines["track"]
+		}
+		l = append(l, &pipefile.ConfigError{File: name, Line: line, Reason: fmt.Sprintf(format, args...)})
 	}
 	for ev, typ := range m.Track {
 		if !eventType.MatchString(typ) {
-			bad("track", "track: %q maps to %q, not an event type (lower case letters, digits and _)", ev, typ)
+			bad(pipefile.Join("track", ev), "track: %q maps to %q, not an event type (lower case letters, digits and _)", ev, typ)
 		}
 	}
 	for key, typ := range map[string]string{"page": m.Page, "screen": m.Screen, "identify": m.Identify, "alias": m.Alias, "group": m.Group} {

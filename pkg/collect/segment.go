@@ -91,6 +91,8 @@ type Received struct {
 	// IP is the client's address as the collector saw it, used when the
 	// message has no context.ip.
 	IP string
+	// Tolerance is the clock skew left uncorrected (Config.ClockSkew).
+	Tolerance time.Duration
 }
 
 // Converter turns Segment messages into touchpoints with a mapping and the
@@ -367,6 +369,12 @@ func HandleIP(h IPHandling, ip string) string {
 // the message's (or originalTimestamp), sentAt the message's or the
 // batch's. Without sentAt the timestamp is taken as sent; without a
 // timestamp the event happened when it was received.
+//
+// Unlike Segment, the correction is made only when the sender's clock is
+// off by more than rcv.Tolerance, and in whole seconds: the event time is
+// part of the key ClickHouse deduplicates on, so a retry of a message (a
+// new request, received later) must get the same time as its first
+// attempt, which a correction by the network's delay would change.
 func EventTime(m *Message, rcv Received) (time.Time, error) {
 	ts := m.Timestamp
 	if ts == "" {
@@ -390,7 +398,11 @@ func EventTime(m *Message, rcv Received) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, refusal(touchpoint.ReasonInvalidTime, "sentAt", "%q is not an ISO 8601 time", sent)
 	}
-	return rcv.At.Add(-sentAt.Sub(at)).UTC(), nil
+	skew := rcv.At.Sub(sentAt)
+	if skew.Abs() <= rcv.Tolerance {
+		return at.UTC(), nil
+	}
+	return at.Add(skew.Round(time.Second)).UTC(), nil
 }
 
 // parseTime reads an ISO 8601 time as SDKs send it (RFC 3339 with or

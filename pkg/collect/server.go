@@ -222,7 +222,7 @@ func (s *Server) handle(r *http.Request, call, origin string) (Response, *httpEr
 	if herr != nil {
 		return resp, herr
 	}
-	rcv := Received{At: s.now().UTC(), IP: clientIP(r)}
+	rcv := Received{At: s.now().UTC(), IP: clientIP(r), Tolerance: s.cfg.ClockSkew}
 	recs, bodyKey, herr := s.decode(body, call, &rcv)
 	if herr != nil {
 		return resp, herr

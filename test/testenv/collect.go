@@ -16,12 +16,13 @@ import (
 )
 
 // collectYAML returns the collect section of a config file for c: its
-// address and write keys (the other settings keep their defaults).
+// address, write keys, limits, ip handling and timeouts.
 func collectYAML(c collect.Config) (string, error) {
-	if c.Addr == "" {
-		return "", nil
-	}
-	b, err := yaml.Marshal(map[string]any{"collect": map[string]any{"addr": c.Addr, "write_keys": c.WriteKeys}})
+	b, err := yaml.Marshal(map[string]any{"collect": map[string]any{
+		"addr": c.Addr, "write_keys": c.WriteKeys, "max_body_bytes": c.MaxBodyBytes,
+		"max_batch_records": c.MaxBatchRecords, "ip": c.IP, "ack_timeout": c.AckTimeout.String(),
+		"clock_skew": c.ClockSkew.String(), "probe_interval": c.ProbeInterval.String(),
+	}})
 	if err != nil {
 		return "", fmt.Errorf("writing the collect section: %w", err)
 	}

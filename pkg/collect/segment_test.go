@@ -1,0 +1,228 @@
+package collect
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/touchline-io/touchline/pkg/touchpoint"
+)
+
+func mustTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	at, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return at
+}
+
+// TestEventTimeCorrectsTheSendersClock: Segment's rule, timestamp =
+// receivedAt - (sentAt - timestamp): a phone whose clock is two hours
+// behind sends an event it queued 5 s before sending.
+func TestEventTimeCorrectsTheSendersClock(t *testing.T) {
+	rcv := Received{At: mustTime(t, "2026-11-02T12:00:10Z"), Tolerance: 30 * time.Second}
+	for _, c := range []struct {
+		name string
+		m    Message
+		sent string
+		want string
+	}{
+		{"skewed clock", Message{Timestamp: "2026-11-02T10:00:00Z", SentAt: "2026-11-02T10:00:05Z"}, "", "2026-11-02T12:00:05Z"},
+		{"millis and offsets, whole seconds", Message{Timestamp: "2026-11-02T11:00:00.250+01:00", SentAt: "2026-11-02T10:00:01.600Z"}, "", "2026-11-02T12:00:08.25Z"},
+		{"a clock within the tolerance", Message{Timestamp: "2026-11-02T12:00:00Z", SentAt: "2026-11-02T11:59:45Z"}, "", "2026-11-02T12:00:00Z"},
+		{"a clock just beyond it", Message{Timestamp: "2026-11-02T12:00:00Z", SentAt: "2026-11-02T11:59:39Z"}, "", "2026-11-02T12:00:31Z"},
+		{"batch sentAt", Message{Timestamp: "2026-11-02T10:00:00Z"}, "2026-11-02T10:01:00Z", "2026-11-02T11:59:10Z"},
+		{"own sentAt beats the batch's", Message{Timestamp: "2026-11-02T10:00:00Z", SentAt: "2026-11-02T10:00:00Z"}, "2026-11-02T12:00:00Z", "2026-11-02T12:00:10Z"},
+		{"originalTimestamp", Message{OriginalTimestamp: "2026-11-02T10:00:00Z", SentAt: "2026-11-02T10:00:02Z"}, "", "2026-11-02T12:00:08Z"},
+		{"no sentAt: as sent", Message{Timestamp: "2026-01-02T03:04:05Z"}, "", "2026-01-02T03:04:05Z"},
+		{"no timestamp: received", Message{SentAt: "2026-11-02T10:00:05Z"}, "", "2026-11-02T12:00:10Z"},
+	} {
+		r := rcv
+		r.SentAt = c.sent
+		got, err := EventTime(&c.m, r)
+		if err != nil || !got.Equal(mustTime(t, c.want)) {
+			t.Errorf("%s: %v, %v; want %s", c.name, got, err, c.want)
+		}
+	}
+	_, err := EventTime(&Message{Timestamp: "yesterday"}, rcv)
+	if err == nil || err.Error() != `timestamp: "yesterday" is not an ISO 8601 time` {
+		t.Errorf("bad timestamp: %v", err)
+	}
+}
+
+func convert(t *testing.T, body string, rcv Received) (*touchpoint.Touchpoint, error) {
+	t.Helper()
+	rec := messageRecord(json.RawMessage(body), "")
+	if rec.decoded != nil {
+		t.Fatal(rec.decoded)
+	}
+	c := &Converter{Mapping: DefaultMapping(), IP: IPTruncate}
+	return rec.touchpoint(c, rcv)
+}
+
+// TestConverterMapsSegmentCalls checks each call's event type, ids,
+// money, campaign and context against hand-written expectations.
+func TestConverterMapsSegmentCalls(t *testing.T) {
+	at := mustTime(t, "2026-11-02T12:00:00Z")
+	rcv := Received{At: at, Source: "web", IP: "203.0.113.77"}
+	tp, err := convert(t, `{"type":"track","event":"Order Completed","messageId":"m-1","anonymousId":"a-1","userId":42,
+		"properties":{"order_id":"o-7","revenue":42.5,"total":50,"currency":"eur","coupon":"X","products":[{"sku":"s1"}]},
+		"context":{"ip":"2001:db8:abcd:12::1","userAgent":"Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile",
+		"traits":{"email":"Jane@Example.com"},
+		"page":{"url":"https://shop.example.com/done?utm_source=google&utm_medium=cpc&utm_campaign=brand&gclid=G","referrer":"https://www.google.com/"}}}`, rcv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev := touchpoint.Money(42_500_000)
+	want := &touchpoint.Touchpoint{EventID: "m-1", EventTime: at, EventType: "purchase",
+		UTMSource: "google", UTMMedium: "cpc", UTMCampaign: "brand", Referrer: "https://www.google.com/",
+		PageURL:     "https://shop.example.com/done?utm_source=google&utm_medium=cpc&utm_campaign=brand&gclid=G",
+		Identifiers: map[string]string{"anonymous_id": "a-1", "customer_id": "42", "email": "Jane@Example.com"},
+		Revenue:     &rev, Currency: "EUR", OrderID: "o-7",
+		Properties: map[string]string{"event_name": "Order Completed", "coupon": "X", "products": `[{"sku":"s1"}]`,
+			"gclid": "G", "user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile",
+			"ip": "2001:db8:abcd::", "source": "web"},
+		Context: &touchpoint.Context{DeviceType: "mobile", OS: "ios"}}
+	if !reflect.DeepEqual(tp, want) {
+		t.Errorf("order completed:\n got %+v\nwant %+v", tp, want)
+	}
+
+	// A page call: context.campaign wins over the URL's tags; the page's
+	// own url; the connection's address, truncated.
+	tp, err = convert(t, `{"type":"page","name":"Home","messageId":"m-2","anonymousId":"a-1",
+		"properties":{"url":"https://shop.example.com/?utm_source=bing&utm_medium=cpc&fbclid=F"},
+		"context":{"campaign":{"name":"spring","source":"newsletter","medium":"email"}}}`, rcv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tp.EventType != "page_view" || tp.UTMSource != "newsletter" || tp.UTMMedium != "email" || tp.UTMCampaign != "spring" ||
+		tp.Properties["fbclid"] != "F" || tp.Properties["ip"] != "203.0.113.0" || tp.Properties["name"] != "Home" {
+		t.Errorf("page: %+v", tp)
+	}
+
+	// Custom names pass through; identify carries traits' email and phone;
+	// alias turns previousId into the anonymous id.
+	for body, want := range map[string]string{
+		`{"type":"track","event":"Video Played","anonymousId":"a"}`:                                                 "Video Played|anonymous_id=a",
+		`{"type":"identify","anonymousId":"a","userId":"u","traits":{"email":"j@x.io","phone":"+44 20 7946 0018"}}`: "identify|anonymous_id=a,customer_id=u,email=j@x.io,phone=+44 20 7946 0018",
+		`{"type":"alias","previousId":"a","userId":"u"}`:                                                            "alias|anonymous_id=a,customer_id=u",
+		`{"type":"screen","name":"Cart","userId":"u"}`:                                                              "screen_view|customer_id=u",
+		`{"type":"group","groupId":"g1","userId":"u"}`:                                                              "group|customer_id=u",
+	} {
+		tp, err := convert(t, body, rcv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, k := range []string{"anonymous_id", "customer_id", "email", "phone"} {
+			if v, ok := tp.Identifiers[k]; ok {
+				ids = append(ids, k+"="+v)
+			}
+		}
+		if got := tp.EventType + "|" + strings.Join(ids, ","); got != want {
+			t.Errorf("%s: %s, want %s", body, got, want)
+		}
+	}
+
+	// No messageId: the id is derived from the message, the same for a
+	// retry of it.
+	body := `{"type":"track","event":"X","anonymousId":"a","timestamp":"2026-11-02T11:00:00Z"}`
+	a, _ := convert(t, body, rcv)
+	b, _ := convert(t, body, Received{At: at.Add(time.Minute)})
+	if !strings.HasPrefix(a.EventID, "sha256-") || a.EventID != b.EventID {
+		t.Errorf("derived ids %s, %s", a.EventID, b.EventID)
+	}
+}
+
+func TestConverterRefusesWhatCannotBeATouchpoint(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"type":"track","anonymousId":"a"}`:  "event: is required for a track call",
+		`{"type":"launch","anonymousId":"a"}`: `type: "launch" is not a Segment call (track, page, screen, identify, alias, group)`,
+		`{"type":"track","event":"Order Completed","anonymousId":"a","properties":{"revenue":"lots"}}`: `revenue: revenue: "lots" is not a number`,
+		`{"type":"track","event":"Order Completed","anonymousId":"a","properties":{"revenue":true}}`:   "revenue: revenue: true is not a number",
+	} {
+		_, err := convert(t, body, Received{At: time.Now()})
+		if err == nil || err.Error() != want {
+			t.Errorf("%s: %v, want %s", body, err, want)
+		}
+	}
+}
+
+func TestMoneyOf(t *testing.T) {
+	for in, want := range map[string]touchpoint.Money{
+		"0.30000000000000004": 300_000, "12.5": 12_500_000, "-3": -3_000_000, "1e3": 1_000_000_000,
+		"0.0000005": 1, "-0.0000005": -1, "0.0000004": 0,
+	} {
+		got, err := moneyOf(json.Number(in))
+		if err != nil || got != want {
+			t.Errorf("moneyOf(%s) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	if _, err := moneyOf("1e30"); err == nil {
+		t.Error("1e30 fits")
+	}
+}
+
+func TestHandleIP(t *testing.T) {
+	for _, c := range []struct {
+		h        IPHandling
+		in, want string
+	}{
+		{IPTruncate, "203.0.113.77", "203.0.113.0"},
+		{IPTruncate, "::ffff:203.0.113.77", "203.0.113.0"},
+		{IPTruncate, "2001:db8:abcd:12::1", "2001:db8:abcd::"},
+		{IPKeep, "203.0.113.77", "203.0.113.77"},
+		{IPDrop, "203.0.113.77", ""},
+		{IPKeep, "not an ip", ""},
+	} {
+		if got := HandleIP(c.h, c.in); got != c.want {
+			t.Errorf("%s %s = %q, want %q", c.h, c.in, got, c.want)
+		}
+	}
+}
+
+// TestShippedMappingIsTheDefault: pipelines/collect.yaml and
+// DefaultMapping say the same, so a collector without the file behaves as
+// one with it.
+func TestShippedMappingIsTheDefault(t *testing.T) {
+	m, err := LoadMapping(filepath.Join("..", "..", "pipelines", MappingFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(m, DefaultMapping()) {
+		t.Errorf("pipelines/collect.yaml %+v\nDefaultMapping %+v", m, DefaultMapping())
+	}
+	if m, err = LoadMapping(filepath.Join(t.TempDir(), "absent.yaml")); err != nil || !reflect.DeepEqual(m, DefaultMapping()) {
+		t.Errorf("absent file: %+v, %v", m, err)
+	}
+}
+
+func TestParseMappingErrorsHaveLines(t *testing.T) {
+	data := "track:\n  Order Completed: Purchase\npage: page_view\nscreen: ''\nrevenue: []\ndefault_currency: usd\ncolour: red\n"
+	_, err := ParseMapping("collect.yaml", []byte(data))
+	want := []string{
+		"collect.yaml:2: track: \"Order Completed\" maps to \"Purchase\", not an event type (lower case letters, digits and _)",
+		"collect.yaml:4: screen: \"\" is not an event type (lower case letters, digits and _)",
+		"collect.yaml:5: revenue: names no property",
+		"collect.yaml:6: default_currency: \"usd\" is not an ISO 4217 code (three upper-case letters)",
+	}
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("errors\n%v\nlack %s", err, w)
+		}
+	}
+	if !strings.Contains(err.Error(), "colour") {
+		t.Errorf("unknown key not reported: %v", err)
+	}
+	m, err := ParseMapping("collect.yaml", []byte("track:\n  Lead Created: signup\n"))
+	if err != nil || m.TrackType("Lead Created") != "signup" || m.TrackType("Order Completed") != "Order Completed" || m.Page != "page_view" {
+		t.Errorf("track replaces the list, the rest keeps the defaults: %+v, %v", m, err)
+	}
+}

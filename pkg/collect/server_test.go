@@ -1,0 +1,295 @@
+package collect
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/touchline-io/touchline/pkg/avro"
+	"github.com/touchline-io/touchline/pkg/channel"
+	"github.com/touchline-io/touchline/pkg/enrich"
+	"github.com/touchline-io/touchline/pkg/identity/stitch"
+	"github.com/touchline-io/touchline/pkg/touchpoint"
+)
+
+// fakeSender records what it is given; err fails every send, block makes
+// sends wait for their context.
+type fakeSender struct {
+	mu    sync.Mutex
+	got   []*touchpoint.Touchpoint
+	err   error
+	block bool
+}
+
+func (f *fakeSender) TouchpointsSync(ctx context.Context, ts []*touchpoint.Touchpoint) error {
+	if f.block {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	if f.err != nil {
+		return f.err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.got = append(f.got, ts...)
+	return nil
+}
+
+func (f *fakeSender) ids() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ids := make([]string, len(f.got))
+	for i, t := range f.got {
+		ids[i] = t.EventID
+	}
+	return ids
+}
+
+// ingestValidator is the ingest service's validation with the shipped
+// channel rules and the default identity rules.
+func ingestValidator(t *testing.T) Validator {
+	t.Helper()
+	rules, err := channel.Load("../../pipelines/channels.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := stitch.DefaultRules()
+	norm, err := ids.Normalizer("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, _ := avro.NewStaticRegistry()
+	proc := enrich.NewProcessor(avro.NewCodecs(reg), rules, norm, ids, touchpoint.DefaultLimits())
+	return func(tp *touchpoint.Touchpoint) *enrich.Rejection { _, rej := proc.TouchpointRow(tp); return rej }
+}
+
+func newTestServer(t *testing.T, send Sender, edit func(*Config)) *Server {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.WriteKeys = []WriteKey{
+		{Key: "wk_web", Source: "website", Origins: []string{"https://shop.example.com"}},
+		{Key: "wk_srv", Source: "backend"},
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return NewServer(cfg, DefaultMapping(), ingestValidator(t), send, NewMetrics(prometheus.NewRegistry()), zap.NewNop())
+}
+
+type call struct {
+	path, body, key, contentType, origin, encoding string
+}
+
+func (s *Server) do(c call) (*httptest.ResponseRecorder, Response) {
+	req := httptest.NewRequest(http.MethodPost, c.path, strings.NewReader(c.body))
+	if c.contentType == "" {
+		c.contentType = "application/json"
+	}
+	req.Header.Set("Content-Type", c.contentType)
+	if c.key != "" {
+		req.SetBasicAuth(c.key, "")
+	}
+	if c.origin != "" {
+		req.Header.Set("Origin", c.origin)
+	}
+	if c.encoding != "" {
+		req.Header.Set("Content-Encoding", c.encoding)
+	}
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, req)
+	var resp Response
+	_ = json.Unmarshal(w.Body.Bytes(), &resp)
+	return w, resp
+}
+
+func track(id, extra string) string {
+	return `{"type":"track","event":"Product Added","messageId":"` + id + `","anonymousId":"a-1"` + extra + `}`
+}
+
+// TestServerDeliversAndAnswersAfterTheAcknowledgement: a track call is
+// sent, then answered 200 with what was accepted.
+func TestServerDeliversAndAnswersAfterTheAcknowledgement(t *testing.T) {
+	send := &fakeSender{}
+	s := newTestServer(t, send, nil)
+	w, resp := s.do(call{path: "/v1/track", body: track("m-1", ""), key: "wk_srv"})
+	if w.Code != 200 || !resp.Success || resp.Accepted != 1 || len(send.got) != 1 {
+		t.Fatalf("%d %s, sent %d", w.Code, w.Body, len(send.got))
+	}
+	if got := send.got[0]; got.EventType != "add_to_cart" || got.Properties["source"] != "backend" {
+		t.Errorf("sent %+v", got)
+	}
+	// analytics-next: /v1/t, text/plain, the write key in the body.
+	w, _ = s.do(call{path: "/v1/t", contentType: "text/plain", origin: "https://shop.example.com",
+		body: `{"event":"Product Added","messageId":"m-2","anonymousId":"a","writeKey":"wk_web"}`})
+	if w.Code != 200 || w.Header().Get("Access-Control-Allow-Origin") != "https://shop.example.com" {
+		t.Errorf("browser call: %d %s %v", w.Code, w.Body, w.Header())
+	}
+	// gzip.
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = zw.Write([]byte(`{"batch":[` + track("m-3", "") + `,` + track("m-4", "") + `]}`))
+	_ = zw.Close()
+	w, resp = s.do(call{path: "/v1/batch", body: gz.String(), key: "wk_srv", encoding: "gzip"})
+	if w.Code != 200 || resp.Accepted != 2 {
+		t.Errorf("gzip batch: %d %s", w.Code, w.Body)
+	}
+	// touchline's own form, one and many.
+	tp := `{"event_id":"e-%d","event_time":"%s","event_type":"purchase","identifiers":{"customer_id":"c"},"revenue":10,"currency":"EUR"}`
+	now := time.Now().UTC().Format(time.RFC3339)
+	w, resp = s.do(call{path: "/v1/touchpoints", body: fmt.Sprintf(tp, 1, now), key: "wk_srv"})
+	if w.Code != 200 || resp.Accepted != 1 {
+		t.Errorf("touchpoint: %d %s", w.Code, w.Body)
+	}
+	w, resp = s.do(call{path: "/v1/touchpoints", body: "[" + fmt.Sprintf(tp, 2, now) + "," + fmt.Sprintf(tp, 3, now) + "]", key: "wk_srv"})
+	if w.Code != 200 || resp.Accepted != 2 {
+		t.Errorf("touchpoints: %d %s", w.Code, w.Body)
+	}
+	if got := strings.Join(send.ids(), ","); got != "m-1,m-2,m-3,m-4,e-1,e-2,e-3" {
+		t.Errorf("sent %s", got)
+	}
+}
+
+// TestServerBadInput: every bad request gets its documented status and
+// reason, the reason of a bad record being the dead-letter reason, and
+// nothing bad is sent.
+func TestServerBadInput(t *testing.T) {
+	send := &fakeSender{}
+	s := newTestServer(t, send, func(c *Config) { c.MaxBodyBytes = 4096 })
+	for _, c := range []struct {
+		name   string
+		call   call
+		status int
+		reason string
+		errSub string
+	}{
+		{"malformed JSON", call{path: "/v1/track", body: `{"type":"track",`, key: "wk_srv"}, 400, ReasonMalformed, "invalid JSON"},
+		{"trailing data", call{path: "/v1/track", body: track("x", "") + `{}`, key: "wk_srv"}, 400, ReasonMalformed, "after the JSON value"},
+		{"wrong content type", call{path: "/v1/track", body: track("x", ""), key: "wk_srv", contentType: "application/x-www-form-urlencoded"}, 415, ReasonContentType, ""},
+		{"missing both ids", call{path: "/v1/track", body: `{"event":"X","messageId":"x"}`, key: "wk_srv"}, 400, "missing_field", "identifiers: needs at least one entry"},
+		{"oversize body", call{path: "/v1/track", body: track("x", `,"properties":{"p":"`+strings.Repeat("x", 5000)+`"}`), key: "wk_srv"}, 413, ReasonTooLarge, "larger than 4096 bytes"},
+		{"no write key", call{path: "/v1/track", body: track("x", "")}, 401, ReasonWriteKey, "no write key"},
+		{"bad write key", call{path: "/v1/track", body: track("x", ""), key: "wk_nope"}, 401, ReasonWriteKey, "unknown write key"},
+		{"invalid email", call{path: "/v1/identify", body: `{"userId":"u","traits":{"email":"not-an-email"}}`, key: "wk_srv"}, 400, "invalid_identifier", "email"},
+		{"negative revenue", call{path: "/v1/track", body: `{"event":"Order Completed","userId":"u","properties":{"revenue":-5}}`, key: "wk_srv"}, 400, "negative_revenue", "revenue: is negative (-5)"},
+		{"origin not allowed", call{path: "/v1/track", body: track("x", ""), key: "wk_srv", origin: "https://shop.example.com"}, 403, ReasonOrigin, "not allowed"},
+		{"unknown touchpoint field", call{path: "/v1/touchpoints", body: `{"event_id":"x","colour":"red"}`, key: "wk_srv"}, 400, ReasonMalformed, "unknown field"},
+		{"bad gzip", call{path: "/v1/track", body: "not gzip", key: "wk_srv", encoding: "gzip"}, 400, ReasonMalformed, "gzip"},
+	} {
+		w, resp := s.do(c.call)
+		if w.Code != c.status || resp.Success || resp.Reason != c.reason || !strings.Contains(resp.Error, c.errSub) {
+			t.Errorf("%s: %d %s; want %d %s %q", c.name, w.Code, w.Body, c.status, c.reason, c.errSub)
+		}
+	}
+	if len(send.got) != 0 {
+		t.Errorf("sent %v", send.ids())
+	}
+}
+
+// TestServerBatchAcceptsTheGoodAndListsTheBad: 10,000 records with 10
+// bad ones: the 9,990 good ones are sent, the bad ones listed by index.
+func TestServerBatchAcceptsTheGoodAndListsTheBad(t *testing.T) {
+	send := &fakeSender{}
+	s := newTestServer(t, send, func(c *Config) { c.MaxBodyBytes = 8 << 20 })
+	var msgs []string
+	var wantBad []Rejected
+	for i := range 10000 {
+		switch {
+		case i%1000 == 7:
+			msgs = append(msgs, fmt.Sprintf(`{"type":"track","event":"Order Completed","messageId":"m-%d","userId":"u","properties":{"revenue":-1}}`, i))
+			wantBad = append(wantBad, Rejected{Index: i, Reason: "negative_revenue", Error: "revenue: is negative (-1)"})
+		default:
+			msgs = append(msgs, fmt.Sprintf(`{"type":"page","messageId":"m-%d","anonymousId":"a-%d"}`, i, i%37))
+		}
+	}
+	w, resp := s.do(call{path: "/v1/batch", key: "wk_srv", body: `{"batch":[` + strings.Join(msgs, ",") + `]}`})
+	if w.Code != 200 || resp.Accepted != 9990 || len(send.got) != 9990 {
+		t.Fatalf("%d, accepted %d, sent %d", w.Code, resp.Accepted, len(send.got))
+	}
+	if fmt.Sprint(resp.Rejected) != fmt.Sprint(wantBad) {
+		t.Errorf("rejected %v\nwant %v", resp.Rejected, wantBad)
+	}
+	for _, tp := range send.got {
+		if tp.Revenue != nil {
+			t.Fatalf("a bad record was sent: %+v", tp)
+		}
+	}
+	// A batch of nothing but bad records is refused whole.
+	w, resp = s.do(call{path: "/v1/batch", key: "wk_srv", body: `{"batch":[{"type":"track","event":"X"},{"type":"nope","userId":"u"}]}`})
+	if w.Code != 400 || len(resp.Rejected) != 2 || resp.Rejected[1].Reason != "invalid_field" {
+		t.Errorf("all bad: %d %s", w.Code, w.Body)
+	}
+}
+
+// TestServerAnswers503WhenKafkaFails: never 200 for records Kafka did not
+// acknowledge, and never a request that waits longer than ack_timeout.
+func TestServerAnswers503WhenKafkaFails(t *testing.T) {
+	s := newTestServer(t, &fakeSender{err: errors.New("broker gone")}, nil)
+	w, resp := s.do(call{path: "/v1/track", body: track("m", ""), key: "wk_srv"})
+	if w.Code != 503 || resp.Reason != ReasonUnavailable || w.Header().Get("Retry-After") != "1" || !strings.Contains(resp.Error, "broker gone") {
+		t.Errorf("failing Kafka: %d %s %v", w.Code, w.Body, w.Header())
+	}
+	s = newTestServer(t, &fakeSender{block: true}, func(c *Config) { c.AckTimeout = 200 * time.Millisecond })
+	start := time.Now()
+	w, _ = s.do(call{path: "/v1/track", body: track("m", ""), key: "wk_srv"})
+	if took := time.Since(start); w.Code != 503 || took > 2*time.Second {
+		t.Errorf("hung Kafka: %d after %s", w.Code, took)
+	}
+}
+
+// TestServerRateLimit: 10 records a second; a batch of 10 spends it, the
+// next request waits about a second.
+func TestServerRateLimit(t *testing.T) {
+	s := newTestServer(t, &fakeSender{}, func(c *Config) { c.WriteKeys[1].RatePerSecond = 10 })
+	now := time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC)
+	s.now = func() time.Time { return now }
+	batch := `{"batch":[` + strings.TrimSuffix(strings.Repeat(track("m", "")+",", 10), ",") + `]}`
+	if w, _ := s.do(call{path: "/v1/batch", body: batch, key: "wk_srv"}); w.Code != 200 {
+		t.Fatalf("first batch: %d %s", w.Code, w.Body)
+	}
+	w, resp := s.do(call{path: "/v1/track", body: track("m", ""), key: "wk_srv"})
+	if w.Code != 429 || resp.Reason != ReasonRateLimited || w.Header().Get("Retry-After") != "1" {
+		t.Errorf("over the rate: %d %s %v", w.Code, w.Body, w.Header())
+	}
+	if w, _ := s.do(call{path: "/v1/track", body: track("m", ""), key: "wk_web"}); w.Code != 200 {
+		t.Errorf("another key is not limited: %d", w.Code)
+	}
+	now = now.Add(150 * time.Millisecond)
+	if w, _ := s.do(call{path: "/v1/track", body: track("m", ""), key: "wk_srv"}); w.Code != 200 {
+		t.Errorf("after 150ms: %d %s", w.Code, w.Body)
+	}
+}
+
+func TestServerCORSPreflight(t *testing.T) {
+	s := newTestServer(t, &fakeSender{}, nil)
+	for origin, want := range map[string]int{"https://shop.example.com": 204, "https://evil.example": 403, "": 403} {
+		req := httptest.NewRequest(http.MethodOptions, "/v1/t", nil)
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		req.Header.Set("Access-Control-Request-Headers", "content-type")
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, req)
+		wantAllow := ""
+		if want == 204 {
+			wantAllow = origin
+		}
+		if w.Code != want || w.Header().Get("Access-Control-Allow-Origin") != wantAllow {
+			t.Errorf("preflight from %q: %d %v", origin, w.Code, w.Header())
+		}
+	}
+}

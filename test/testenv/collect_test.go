@@ -1,0 +1,30 @@
+package testenv
+
+import (
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/touchline-io/touchline/pkg/collect"
+	"github.com/touchline-io/touchline/pkg/config"
+)
+
+// TestWriteConfigKeepsTheCollectSection: a collector started from the file
+// WriteConfig writes has the configuration the test built.
+func TestWriteConfigKeepsTheCollectSection(t *testing.T) {
+	cfg := config.Default()
+	cfg.Collect.Addr = "127.0.0.1:1"
+	cfg.Collect.MaxBodyBytes = 8 << 20
+	cfg.Collect.WriteKeys = []collect.WriteKey{{Key: "k", Source: "s", Origins: []string{"*"}, RatePerSecond: 2.5}}
+	path := filepath.Join(t.TempDir(), "touchline.yaml")
+	if err := WriteConfig(cfg, path); err != nil {
+		t.Fatal(err)
+	}
+	got, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.Collect, cfg.Collect) {
+		t.Errorf("read back %+v\nwrote %+v", got.Collect, cfg.Collect)
+	}
+}

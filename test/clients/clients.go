@@ -20,9 +20,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/touchline-io/touchline/test/testenv"
@@ -253,6 +255,21 @@ func SendBrowser(ctx context.Context, s Scenario) (Scenario, error) {
 		Done  bool   `json:"done"`
 		Error string `json:"error"`
 	}
+	// Every request of the page must go to the test page's server or to the
+	// collector: the SDK is configured not to fetch from the internet.
+	var mu sync.Mutex
+	var offsite []string
+	if err := chromedp.Listen(browser, func(ev any) {
+		if req, ok := ev.(*network.EventRequestWillBeSent); ok {
+			if u, err := url.Parse(req.Request.URL); err == nil && u.Host != ln.Addr().String() && u.Host != collector.Host {
+				mu.Lock()
+				offsite = append(offsite, req.Request.URL)
+				mu.Unlock()
+			}
+		}
+	}); err != nil {
+		return s, fmt.Errorf("sending with the browser SDK: watching chromium's requests: %w", err)
+	}
 	if err := chromedp.Do(browser, chromedp.Navigate(s.PageURL)); err != nil {
 		return s, fmt.Errorf("sending with the browser SDK: opening %s in chromium: %w", s.PageURL, err)
 	}
@@ -260,6 +277,11 @@ func SendBrowser(ctx context.Context, s Scenario) (Scenario, error) {
 		chromedp.WithPollingTimeout(60*time.Second)))
 	if err != nil {
 		return s, fmt.Errorf("sending with the browser SDK: waiting for the page to send: %w", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(offsite) > 0 {
+		return s, fmt.Errorf("sending with the browser SDK: the page requested other hosts than the test page's and the collector's: %s", strings.Join(offsite, ", "))
 	}
 	if state.Error != "" {
 		return s, fmt.Errorf("sending with the browser SDK: the page failed: %s", state.Error)

@@ -226,3 +226,27 @@ func TestParseMappingErrorsHaveLines(t *testing.T) {
 		t.Errorf("track replaces the list, the rest keeps the defaults: %+v, %v", m, err)
 	}
 }
+
+// TestEventTimeOfARetryIsTheFirstAttempts: an SDK retries a message with
+// its timestamp and a new sentAt; received 40 s later with a different
+// network delay, it must keep its event time, or ClickHouse (which
+// deduplicates on event type, time and id) would count it twice.
+func TestEventTimeOfARetryIsTheFirstAttempts(t *testing.T) {
+	first := mustTime(t, "2026-11-02T12:00:00.000Z")
+	for _, clock := range []time.Duration{0, -2 * time.Hour, 3*time.Minute + 400*time.Millisecond} {
+		m := Message{Timestamp: first.Add(clock - 5*time.Second).Format(time.RFC3339Nano)}
+		var times []time.Time
+		for _, attempt := range []struct{ received, delay time.Duration }{{0, 80 * time.Millisecond}, {40 * time.Second, 350 * time.Millisecond}} {
+			m.SentAt = first.Add(attempt.received + clock - attempt.delay).Format(time.RFC3339Nano)
+			at, err := EventTime(&m, Received{At: first.Add(attempt.received), Tolerance: 30 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			times = append(times, at)
+		}
+		// Corrected in whole seconds: within half a second of the truth.
+		if want := first.Add(-5 * time.Second); !times[0].Equal(times[1]) || times[0].Sub(want).Abs() > 500*time.Millisecond {
+			t.Errorf("clock off by %s: attempts at %v; want both %v", clock, times, want)
+		}
+	}
+}

@@ -163,29 +163,35 @@ func TestCollectKafkaOutage(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	_, conn, base := startCollectPipeline(ctx, t, func(c *collect.Config) { c.AckTimeout = 3 * time.Second })
+	// Each message keeps its timestamp; each attempt has a new sentAt, as
+	// the SDKs set it when they send.
+	created := map[int]string{}
 	message := func(i int) string {
+		if created[i] == "" {
+			created[i] = time.Now().UTC().Format(time.RFC3339Nano)
+		}
 		return fmt.Sprintf(`{"batch":[{"type":"track","event":"Order Completed","messageId":"m-%d","userId":"u-%d",`+
-			`"properties":{"revenue":2,"currency":"EUR"},"timestamp":"%s","sentAt":"%s"}]}`,
-			i, i%5, time.Now().UTC().Format(time.RFC3339Nano), time.Now().UTC().Format(time.RFC3339Nano))
+			`"properties":{"revenue":2,"currency":"EUR"},"timestamp":"%s"}],"sentAt":"%s"}`,
+			i, i%5, created[i], time.Now().UTC().Format(time.RFC3339Nano))
 	}
-	var pending []string
+	var pending []int
 	sent, okDuringPause := 0, 0
 	send := func() {
-		var still []string
-		for _, body := range pending {
+		var still []int
+		for _, i := range pending {
 			start := time.Now()
-			status, _ := post(t, base, "/v1/batch", "application/json", body)
+			status, _ := post(t, base, "/v1/batch", "application/json", message(i))
 			if took := time.Since(start); took > 15*time.Second {
 				t.Errorf("a request took %s", took)
 			}
 			if status != 200 {
-				still = append(still, body)
+				still = append(still, i)
 			}
 		}
 		pending = still
 	}
 	for range 5 { // before the outage
-		pending = append(pending, message(sent))
+		pending = append(pending, sent)
 		sent++
 	}
 	send()
@@ -196,7 +202,7 @@ func TestCollectKafkaOutage(t *testing.T) {
 	var during []int
 	for time.Since(pausedAt) < 30*time.Second {
 		before := len(pending)
-		pending = append(pending, message(sent))
+		pending = append(pending, sent)
 		sent++
 		send()
 		okDuringPause += before + 1 - len(pending)

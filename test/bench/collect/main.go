@@ -6,7 +6,7 @@
 // records and waiting for their acknowledgements), the ratio of the two
 // rates and the collector process's peak RSS.
 //
-//	go run ./test/bench/collect [-events 100000] [-concurrency 32]
+//	go run ./test/bench/collect [-events 100000] [-concurrency 32] [-size N] [-cpuprofile F]
 package main
 
 import (
@@ -43,8 +43,13 @@ var sizes = []int{1, 10, 100}
 func main() {
 	events := flag.Int("events", 100_000, "records sent at each size, by each of the collector and the baseline")
 	concurrency := flag.Int("concurrency", 32, "requests in flight at once")
+	only := flag.Int("size", 0, "measure only this many records per request (default: 1, 10 and 100)")
+	profile := flag.String("cpuprofile", "", "write a 5-second CPU profile of the collector, taken at the start of its last size, to this file")
 	flag.Parse()
-	if err := run(*events, *concurrency); err != nil {
+	if *only > 0 {
+		sizes = []int{*only}
+	}
+	if err := run(*events, *concurrency, *profile); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-collect:", err)
 		os.Exit(1)
 	}
@@ -56,7 +61,7 @@ type result struct {
 	p50, p99 time.Duration
 }
 
-func run(n, concurrency int) error {
+func run(n, concurrency int, profile string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	srv, dir, stop, err := testenv.StartTemp(ctx, "touchline-bench-collect-")
@@ -71,6 +76,7 @@ func run(n, concurrency int) error {
 	}
 	cfg.Collect.Addr = fmt.Sprintf("127.0.0.1:%d", port)
 	cfg.Collect.WriteKeys = []collect.WriteKey{{Key: writeKey, Source: "bench"}}
+	cfg.PProf = profile != ""
 	conn, err := testenv.Prepare(ctx, cfg, 4)
 	if err != nil {
 		return err
@@ -112,7 +118,7 @@ func run(n, concurrency int) error {
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: concurrency}}
 	fmt.Printf("%d records per size, %d requests in flight\n", n, concurrency)
 	fmt.Printf("%-9s %14s %9s %9s %14s %9s %9s %7s\n", "records", "bare ev/s", "p50", "p99", "collect ev/s", "p50", "p99", "ratio")
-	for _, size := range sizes {
+	for i, size := range sizes {
 		bare, err := measure(ctx, encoded, size, concurrency, func(ctx context.Context, batch []*kgo.Record) error {
 			for _, r := range batch {
 				r.Partition, r.Offset = 0, 0 // reused across sizes
@@ -121,6 +127,9 @@ func run(n, concurrency int) error {
 		})
 		if err != nil {
 			return fmt.Errorf("bare produce at %d records per request: %w", size, err)
+		}
+		if profile != "" && i == len(sizes)-1 {
+			go testenv.SaveProfile(ctx, base+"/debug/pprof/profile?seconds=5", profile)
 		}
 		col, err := measure(ctx, records, size, concurrency, func(ctx context.Context, batch []*touchpoint.Touchpoint) error {
 			return post(ctx, client, base, batch)

@@ -76,8 +76,8 @@ func TestComposeStarts(t *testing.T) {
 		}
 		checkEnv(t, "compose "+name, env)
 	}
-	if touchline != 6 {
-		t.Errorf("%d touchline services in compose, want migrate, topics, ingest, identity, alerts and segments", touchline)
+	if touchline != 7 {
+		t.Errorf("%d touchline services in compose, want migrate, topics, ingest, identity, alerts, segments and collect", touchline)
 	}
 }
 
@@ -145,7 +145,7 @@ func TestKubernetesRequiresThePepper(t *testing.T) {
 	if env["TOUCHLINE_REQUIRE_PEPPER"] != "true" {
 		t.Errorf("the touchline-env ConfigMap does not set TOUCHLINE_REQUIRE_PEPPER: %v", env)
 	}
-	for _, d := range []string{"touchline-ingest", "touchline-segments"} { // the services that hash
+	for _, d := range []string{"touchline-ingest", "touchline-segments", "touchline-collect"} { // the services that hash
 		if !peppered[d] {
 			t.Errorf("%s, which hashes identifiers, does not get the pepper (deployments with it: %v)", d, peppered)
 		}
@@ -178,5 +178,20 @@ func checkEnv(t *testing.T, where string, env map[string]string) {
 	}
 	if err != nil {
 		t.Errorf("%s: %v", where, err)
+	}
+}
+
+// TestComposeCollectorConfig: the collector of the compose stack reads a
+// valid configuration with a write key, on the port compose publishes.
+func TestComposeCollectorConfig(t *testing.T) {
+	cfg, err := config.Load("compose/collect.yaml")
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Collect.WriteKeys) == 0 || cfg.Collect.Addr != ":8090" {
+		t.Errorf("compose/collect.yaml: %+v", cfg.Collect)
 	}
 }

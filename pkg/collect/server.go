@@ -307,8 +307,7 @@ func (s *Server) readBody(r *http.Request) ([]byte, *httpError) {
 	if r.ContentLength > max {
 		return nil, tooLarge
 	}
-	var in io.Reader = io.LimitReader(r.Body, max+1)
-	raw, err := io.ReadAll(in)
+	raw, err := io.ReadAll(io.LimitReader(r.Body, max+1))
 	if err != nil {
 		return nil, fail(http.StatusBadRequest, ReasonMalformed, "reading the body: %v", err)
 	}

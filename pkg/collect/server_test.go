@@ -208,13 +208,12 @@ func TestServerBatchAcceptsTheGoodAndListsTheBad(t *testing.T) {
 	var msgs []string
 	var wantBad []Rejected
 	for i := range 10000 {
-		switch {
-		case i%1000 == 7:
+		if i%1000 == 7 {
 			msgs = append(msgs, fmt.Sprintf(`{"type":"track","event":"Order Completed","messageId":"m-%d","userId":"u","properties":{"revenue":-1}}`, i))
 			wantBad = append(wantBad, Rejected{Index: i, Reason: "negative_revenue", Error: "revenue: is negative (-1)"})
-		default:
-			msgs = append(msgs, fmt.Sprintf(`{"type":"page","messageId":"m-%d","anonymousId":"a-%d"}`, i, i%37))
+			continue
 		}
+		msgs = append(msgs, fmt.Sprintf(`{"type":"page","messageId":"m-%d","anonymousId":"a-%d"}`, i, i%37))
 	}
 	w, resp := s.do(call{path: "/v1/batch", key: "wk_srv", body: `{"batch":[` + strings.Join(msgs, ",") + `]}`})
 	if w.Code != 200 || resp.Accepted != 9990 || len(send.got) != 9990 {

@@ -66,6 +66,7 @@ var EnvVars = []EnvVar{
 	}},
 	{"TOUCHLINE_LOG_LEVEL", "debug, info, warn or error", func(c *Config, v string) error { c.Log.Level = v; return nil }},
 	{"TOUCHLINE_HTTP_ADDR", "address of /metrics, /healthz and /readyz", func(c *Config, v string) error { c.HTTPAddr = v; return nil }},
+	{"TOUCHLINE_COLLECT_ADDR", "address of the collector's API (and its /metrics, /healthz, /readyz)", func(c *Config, v string) error { c.Collect.Addr = v; return nil }},
 }
 
 func (c *Config) applyEnv(lookup func(string) (string, bool)) error {

@@ -24,10 +24,12 @@ import (
 	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/app"
 	"github.com/touchline-io/touchline/pkg/cli/alertscmd"
+	"github.com/touchline-io/touchline/pkg/cli/collectcmd"
 	"github.com/touchline-io/touchline/pkg/cli/identitycmd"
 	"github.com/touchline-io/touchline/pkg/cli/ingestcmd"
 	"github.com/touchline-io/touchline/pkg/cli/segmentscmd"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
+	"github.com/touchline-io/touchline/pkg/collect"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/generate"
 	"github.com/touchline-io/touchline/pkg/kafka"
@@ -120,7 +122,16 @@ func Run(ctx context.Context, cfg config.Config, opts Options, out io.Writer, lo
 	g.Go(func() error { return segmentscmd.Run(svcCtx, segmentsCfg, app.NewRegistry(), log) })
 	fmt.Fprintf(out, "services:    ingest (metrics on %s), identity resolver (metrics on %s), alerts (metrics on %s), segments (metrics on %s)\n",
 		cfg.HTTPAddr, identityCfg.HTTPAddr, alertsCfg.HTTPAddr, segmentsCfg.HTTPAddr)
-	printHowToQuery(out, cfg)
+	collectCfg := devCollect(segmentsCfg)
+	collector, err := collectcmd.Listen(ctx, collectCfg, app.NewRegistry(), log)
+	if err != nil {
+		stopServices()
+		return errors.Join(fmt.Errorf("starting the collector: %w", err), g.Wait())
+	}
+	g.Go(func() error { return collector.Serve(svcCtx) })
+	collectURL := localURL(collector.Addr())
+	fmt.Fprintf(out, "collector:   %s (Segment API and POST /v1/touchpoints; write key %q)\n", collectURL, collectCfg.Collect.WriteKeys[0].Key)
+	printHowToQuery(out, cfg, collectURL, collectCfg.Collect.WriteKeys[0].Key)
 
 	g.Go(func() error {
 		defer func() {
@@ -227,4 +238,30 @@ func nextPort(addr string) string {
 		return addr
 	}
 	return net.JoinHostPort(host, strconv.Itoa(n+1))
+}
+
+// DevWriteKey is the collector's write key in the dev mode when the
+// configuration has none.
+const DevWriteKey = "dev"
+
+// devCollect returns cfg with the collector's dev settings: its
+// configured address (default :8090), and, when no write key is
+// configured, DevWriteKey for any origin.
+func devCollect(cfg config.Config) config.Config {
+	if len(cfg.Collect.WriteKeys) == 0 {
+		cfg.Collect.WriteKeys = []collect.WriteKey{{Key: DevWriteKey, Source: "dev", Origins: []string{"*"}}}
+	}
+	return cfg
+}
+
+// localURL is the http URL of a bound address, localhost for any address.
+func localURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }

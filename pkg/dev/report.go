@@ -159,7 +159,7 @@ func printSegments(ctx context.Context, conn driver.Conn, out io.Writer) error {
 	return nil
 }
 
-func printHowToQuery(out io.Writer, cfg config.Config) {
+func printHowToQuery(out io.Writer, cfg config.Config, collectURL, writeKey string) {
 	host, port, err := net.SplitHostPort(cfg.ClickHouse.Addr[0])
 	if err != nil {
 		host, port = cfg.ClickHouse.Addr[0], "9000"
@@ -171,9 +171,10 @@ func printHowToQuery(out io.Writer, cfg config.Config) {
 	fmt.Fprintf(out, `
 how to use:
   publish:     touchline produce --brokers %s --file events.jsonl
+  collect:     curl -u %s: -H 'Content-Type: application/json' %s/v1/track -d '{"event":"Product Added","anonymousId":"a-1"}'
   query:       clickhouse-client --host %s --port %s -d %s -q "SELECT channel, count() FROM touchpoints FINAL GROUP BY channel"
   metrics:     curl http://%s/metrics
   stop:        Ctrl-C
 
-`, cfg.Kafka.Brokers[0], host, port, cfg.ClickHouse.Database, metrics)
+`, cfg.Kafka.Brokers[0], writeKey, collectURL, host, port, cfg.ClickHouse.Database, metrics)
 }

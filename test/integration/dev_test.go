@@ -29,7 +29,8 @@ func TestDevMode(t *testing.T) {
 		"--kafka-port", strconv.Itoa(freePort(t)), "--data-dir", t.TempDir(),
 		"--http-addr", "127.0.0.1:0", "--report-every", "500ms")
 	cmd.Dir = t.TempDir()
-	cmd.Env = append(os.Environ(), "TOUCHLINE_PIPELINES="+filepath.Join(testenv.RepoRoot(), "pipelines"))
+	collectAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cmd.Env = append(os.Environ(), "TOUCHLINE_PIPELINES="+filepath.Join(testenv.RepoRoot(), "pipelines"), "TOUCHLINE_COLLECT_ADDR="+collectAddr)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("touchline dev: %v\n%s", err, out)
@@ -40,7 +41,8 @@ func TestDevMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	applied := fmt.Sprintf("migrations:  %d applied", len(migrations))
-	for _, want := range []string{"kafka:", "clickhouse:", applied, "services:    ingest", "report:", "alert rules now:", "segment members so far", "clickhouse-client --host"} {
+	for _, want := range []string{"kafka:", "clickhouse:", applied, "services:    ingest", "report:", "alert rules now:", "segment members so far", "clickhouse-client --host",
+		"collector:   http://" + collectAddr} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)
 		}

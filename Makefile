@@ -14,7 +14,7 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
 
 .PHONY: deps
-deps: ## install the real servers and tools the tests need (clickhouse-server, Kafka jars, chDB, golangci-lint)
+deps: ## install the real servers and tools the tests need (clickhouse-server, Kafka jars, chDB, golangci-lint, Segment SDKs, chromium)
 	scripts/install-deps.sh all
 
 .PHONY: dev
@@ -54,6 +54,10 @@ bench-identity: deps ## identity resolver, lookups and catch-up at 1M persons an
 .PHONY: bench-segments
 bench-segments: deps ## segments service: 1M persons, 20,000 events/s, event-to-change latency
 	$(GO) run ./test/bench/segments
+
+.PHONY: bench-collect
+bench-collect: deps ## collector: events/s and p50/p99 at 1, 10 and 100 records per request against a bare franz-go produce
+	$(GO) run ./test/bench/collect
 
 .PHONY: fmt
 fmt: ## format the code

@@ -3,8 +3,8 @@
 # mode run as child processes (no Docker needed). It is idempotent: components
 # that are already present are left alone.
 #
-# Usage: scripts/install-deps.sh [clickhouse|kafka|chdb|golangci-lint|all]
-#        (default: all)
+# Usage: scripts/install-deps.sh [clickhouse|kafka|chdb|golangci-lint|chromium|
+#        segment-python|nodejs|segment-node|clients|all]   (default: all)
 #
 #   clickhouse  Debian packages clickhouse-server and clickhouse-client.
 #   kafka       Apache Kafka jars, fetched from Maven Central with mvn, into
@@ -15,15 +15,32 @@
 #   golangci-lint  golangci-lint $GOLANGCI_LINT_VERSION, built with go install
 #               from the Go module proxy into $(go env GOBIN), or else
 #               $(go env GOPATH)/bin (where make lint runs it from).
+#   chromium    Debian's chromium, with apt-get (the browser SDK test drives
+#               it headless with chromedp).
+#   segment-python  Segment's Python SDK (PyPI segment-analytics-python
+#               $SEGMENT_PYTHON_VERSION) into a virtualenv at
+#               $TOUCHLINE_CLIENTS_DIR/python (not system-wide).
+#   nodejs      Debian's nodejs and npm, with apt-get, when node is missing.
+#   segment-node  Segment's Node SDK (npm @segment/analytics-node) and browser
+#               SDK (npm @segment/analytics-next), pinned, into
+#               $TOUCHLINE_CLIENTS_DIR/node.
+#   clients     chromium, segment-python, nodejs and segment-node.
+#
+# TOUCHLINE_CLIENTS_DIR defaults to
+# ${XDG_CACHE_HOME:-$HOME/.cache}/touchline/clients (the same default
+# test/clients uses).
 set -euo pipefail
 
 readonly KAFKA_VERSION=3.9.1
 readonly SCALA_VERSION=2.13
 readonly SLF4J_VERSION=1.7.36
 readonly GOLANGCI_LINT_VERSION=2.15.0
+readonly SEGMENT_PYTHON_VERSION=2.4.0
+readonly SEGMENT_NODE_VERSION=3.1.0
+readonly SEGMENT_NEXT_VERSION=1.84.3
 
 usage() {
-	echo "usage: $0 [clickhouse|kafka|chdb|golangci-lint|all]" >&2
+	echo "usage: $0 [clickhouse|kafka|chdb|golangci-lint|chromium|segment-python|nodejs|segment-node|clients|all]" >&2
 	exit 2
 }
 
@@ -160,6 +177,68 @@ install_golangci_lint() {
 	echo "golangci-lint: installed $GOLANGCI_LINT_VERSION into $bin"
 }
 
+clients_dir() {
+	echo "${TOUCHLINE_CLIENTS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/touchline/clients}"
+}
+
+install_chromium() {
+	if command -v chromium >/dev/null 2>&1; then
+		echo "chromium: already installed, nothing to do"
+		return
+	fi
+	apt_install chromium
+	echo "chromium: installed Debian's chromium with apt-get"
+}
+
+install_segment_python() {
+	local venv
+	venv="$(clients_dir)/python"
+	if [ -x "$venv/bin/python" ] &&
+		[ "$("$venv/bin/python" -c 'import segment.analytics.version as v; print(v.VERSION)' 2>/dev/null)" = "$SEGMENT_PYTHON_VERSION" ]; then
+		echo "segment-python: $SEGMENT_PYTHON_VERSION already in $venv, nothing to do"
+		return
+	fi
+	mkdir -p "$(dirname "$venv")"
+	# Debian's python3 makes virtualenvs only with python3-venv (ensurepip).
+	python3 -c 'import ensurepip' >/dev/null 2>&1 || apt_install python3-venv
+	python3 -m venv "$venv"
+	"$venv/bin/python" -m pip install --quiet "segment-analytics-python==$SEGMENT_PYTHON_VERSION"
+	echo "segment-python: installed segment-analytics-python $SEGMENT_PYTHON_VERSION into $venv"
+}
+
+install_nodejs() {
+	if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+		echo "nodejs: node $(node --version) and npm already installed, nothing to do"
+		return
+	fi
+	apt_install nodejs npm
+	echo "nodejs: installed Debian's nodejs and npm with apt-get"
+}
+
+install_segment_node() {
+	local dir want
+	dir="$(clients_dir)/node"
+	want="$SEGMENT_NODE_VERSION $SEGMENT_NEXT_VERSION"
+	if [ "$(cat "$dir/.installed" 2>/dev/null)" = "$want" ]; then
+		echo "segment-node: analytics-node $SEGMENT_NODE_VERSION and analytics-next $SEGMENT_NEXT_VERSION already in $dir, nothing to do"
+		return
+	fi
+	mkdir -p "$dir"
+	[ -f "$dir/package.json" ] || echo '{"name":"touchline-clients","private":true}' >"$dir/package.json"
+	(cd "$dir" && npm install --silent --no-audit --no-fund --save-exact \
+		"@segment/analytics-node@$SEGMENT_NODE_VERSION" \
+		"@segment/analytics-next@$SEGMENT_NEXT_VERSION")
+	echo "$want" >"$dir/.installed"
+	echo "segment-node: installed analytics-node $SEGMENT_NODE_VERSION and analytics-next $SEGMENT_NEXT_VERSION into $dir"
+}
+
+install_clients() {
+	install_chromium
+	install_segment_python
+	install_nodejs
+	install_segment_node
+}
+
 main() {
 	[ $# -le 1 ] || usage
 	case "${1:-all}" in
@@ -167,11 +246,17 @@ main() {
 	kafka) install_kafka ;;
 	chdb) install_chdb ;;
 	golangci-lint) install_golangci_lint ;;
+	chromium) install_chromium ;;
+	segment-python) install_segment_python ;;
+	nodejs) install_nodejs ;;
+	segment-node) install_segment_node ;;
+	clients) install_clients ;;
 	all)
 		install_clickhouse
 		install_kafka
 		install_chdb
 		install_golangci_lint
+		install_clients
 		;;
 	-h | --help) usage ;;
 	*) usage ;;

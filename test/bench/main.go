@@ -11,8 +11,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -166,7 +164,7 @@ func endToEnd(ctx context.Context, cfg config.Config, conn driver.Conn, dir stri
 	}
 	defer p.Kill()
 	if profile != "" {
-		go saveProfile(ctx, "http://"+cfg.HTTPAddr+"/debug/pprof/profile?seconds=5", profile)
+		go testenv.SaveProfile(ctx, "http://"+cfg.HTTPAddr+"/debug/pprof/profile?seconds=5", profile)
 	}
 	var peak int64
 	for {
@@ -190,23 +188,4 @@ func endToEnd(ctx context.Context, cfg config.Config, conn driver.Conn, dir stri
 		peak = max(peak, pk)
 	}
 	return rate, peak, p.Terminate(time.Minute)
-}
-
-// saveProfile fetches a CPU profile from url into path, retrying until the
-// service answers.
-func saveProfile(ctx context.Context, url, path string) {
-	for ctx.Err() == nil {
-		resp, err := http.Get(url) //nolint:gosec // loopback URL built by the benchmark
-		if err != nil {
-			time.Sleep(50 * time.Millisecond)
-			continue
-		}
-		defer resp.Body.Close()
-		f, err := os.Create(path)
-		if err == nil {
-			_, _ = io.Copy(f, resp.Body)
-			_ = f.Close()
-		}
-		return
-	}
 }

@@ -228,6 +228,7 @@ segments:
 pipelines: %s
 state_dir: %s
 http_addr: %s
+pprof: %t
 log:
   level: info
 `, strings.Join(cfg.Kafka.Brokers, ", "), cfg.Kafka.Topics.Touchpoints, cfg.Kafka.Topics.Spend, cfg.Kafka.Topics.DeadLetter,
@@ -236,7 +237,7 @@ log:
 		strings.Join(cfg.ClickHouse.Addr, ", "), cfg.ClickHouse.Database, cfg.Ingest.Group,
 		cfg.Ingest.BatchSize, cfg.Ingest.FlushInterval, cfg.Identity.Group,
 		cfg.Segments.Group, cfg.Segments.RouterGroup, cfg.Segments.Partitions, cfg.Segments.MaxPollRecords, cfg.Segments.CachePersons, cfg.Segments.IdleAdvance, cfg.Segments.MergePoll,
-		cfg.Pipelines, cfg.StateDir, cfg.HTTPAddr)
+		cfg.Pipelines, cfg.StateDir, cfg.HTTPAddr, cfg.PProf)
 	section, err := collectYAML(cfg.Collect)
 	if err != nil {
 		return err

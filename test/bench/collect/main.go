@@ -1,0 +1,343 @@
+// Command collect measures the collector (touchline collect) on a real Kafka
+// broker against a bare franz-go produce of the same Avro records (encoded
+// beforehand: the baseline is the produce alone), in one run, at 1, 10 and 100 records per request. It prints, for each size,
+// events/s and the p50/p99 latency of a request (an HTTP POST /v1/batch
+// answered 200 by the collector; for the baseline, producing that many
+// records and waiting for their acknowledgements), the ratio of the two
+// rates and the collector process's peak RSS.
+//
+//	go run ./test/bench/collect [-events 100000] [-concurrency 32] [-size N] [-cpuprofile F]
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/touchline-io/touchline/pkg/avro"
+	"github.com/touchline-io/touchline/pkg/collect"
+	"github.com/touchline-io/touchline/pkg/generate"
+	"github.com/touchline-io/touchline/pkg/kafka"
+	"github.com/touchline-io/touchline/pkg/publish"
+	"github.com/touchline-io/touchline/pkg/touchpoint"
+	"github.com/touchline-io/touchline/test/testenv"
+)
+
+// writeKey is the write key the benchmark configures and sends.
+const writeKey = "wk_bench"
+
+// sizes are the records per request measured.
+var sizes = []int{1, 10, 100}
+
+func main() {
+	events := flag.Int("events", 100_000, "records sent at each size, by each of the collector and the baseline")
+	concurrency := flag.Int("concurrency", 32, "requests in flight at once")
+	only := flag.Int("size", 0, "measure only this many records per request (default: 1, 10 and 100)")
+	profile := flag.String("cpuprofile", "", "write a 5-second CPU profile of the collector, taken at the start of its last size, to this file")
+	flag.Parse()
+	if *only > 0 {
+		sizes = []int{*only}
+	}
+	if err := run(*events, *concurrency, *profile); err != nil {
+		fmt.Fprintln(os.Stderr, "bench-collect:", err)
+		os.Exit(1)
+	}
+}
+
+// result is the measurement of one mode at one size.
+type result struct {
+	rate     float64
+	p50, p99 time.Duration
+}
+
+func run(n, concurrency int, profile string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	srv, dir, stop, err := testenv.StartTemp(ctx, "touchline-bench-collect-")
+	if err != nil {
+		return err
+	}
+	defer stop()
+	cfg := srv.Config("bench_collect")
+	port, err := testenv.FreePort()
+	if err != nil {
+		return err
+	}
+	cfg.Collect.Addr = fmt.Sprintf("127.0.0.1:%d", port)
+	cfg.Collect.WriteKeys = []collect.WriteKey{{Key: writeKey, Source: "bench"}}
+	cfg.PProf = profile != ""
+	conn, err := testenv.Prepare(ctx, cfg, 4)
+	if err != nil {
+		return err
+	}
+	conn.Close()
+	cfgPath := filepath.Join(dir, "touchline.yaml")
+	if err := testenv.WriteConfig(cfg, cfgPath); err != nil {
+		return err
+	}
+
+	records, err := generated(n)
+	if err != nil {
+		return err
+	}
+	encoded, err := encode(ctx, cfg.Kafka, records)
+	if err != nil {
+		return err
+	}
+	producer, err := kafka.NewClient(cfg.Kafka, nil)
+	if err != nil {
+		return err
+	}
+	defer producer.Close()
+	bin, err := testenv.Build(ctx, dir, "collect")
+	if err != nil {
+		return err
+	}
+	logPath := filepath.Join(dir, "collect.log")
+	proc, err := testenv.StartProcess(bin, logPath, "--config", cfgPath)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = proc.Terminate(30 * time.Second) }()
+	base := "http://" + cfg.Collect.Addr
+	if err := waitReady(ctx, proc, base, logPath); err != nil {
+		return err
+	}
+
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: concurrency}}
+	fmt.Printf("%d records per size, %d requests in flight\n", n, concurrency)
+	fmt.Printf("%-9s %14s %9s %9s %14s %9s %9s %7s\n", "records", "bare ev/s", "p50", "p99", "collect ev/s", "p50", "p99", "ratio")
+	for i, size := range sizes {
+		bare, err := measure(ctx, encoded, size, concurrency, func(ctx context.Context, batch []*kgo.Record) error {
+			for _, r := range batch {
+				r.Partition, r.Offset = 0, 0 // reused across sizes
+			}
+			return producer.ProduceSync(ctx, batch...).FirstErr()
+		})
+		if err != nil {
+			return fmt.Errorf("bare produce at %d records per request: %w", size, err)
+		}
+		if profile != "" && i == len(sizes)-1 {
+			go testenv.SaveProfile(ctx, base+"/debug/pprof/profile?seconds=5", profile)
+		}
+		col, err := measure(ctx, records, size, concurrency, func(ctx context.Context, batch []*touchpoint.Touchpoint) error {
+			return post(ctx, client, base, batch)
+		})
+		if err != nil {
+			return fmt.Errorf("collector at %d records per request (log %s): %w", size, logPath, err)
+		}
+		fmt.Printf("%-9d %14.0f %9s %9s %14.0f %9s %9s %7.2f\n", size, bare.rate, bare.p50.Round(time.Microsecond), bare.p99.Round(time.Microsecond),
+			col.rate, col.p50.Round(time.Microsecond), col.p99.Round(time.Microsecond), col.rate/bare.rate)
+	}
+	_, peak, err := proc.RSS()
+	if err != nil {
+		return fmt.Errorf("reading the collector's peak RSS: %w", err)
+	}
+	fmt.Printf("collector peak RSS: %.1f MiB (aim: ratio >= 0.5 at 100 records per request)\n", float64(peak)/(1<<20))
+	return nil
+}
+
+// waitReady waits up to a minute until the collector's /readyz answers
+// 200.
+func waitReady(ctx context.Context, proc *testenv.Process, base, logPath string) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/readyz", nil)
+		if err != nil {
+			return err
+		}
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if _, err := proc.Wait(100 * time.Millisecond); err == nil {
+			return fmt.Errorf("the collector exited before it was ready; see %s", logPath)
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("the collector at %s was not ready within a minute; see %s", base, logPath)
+		}
+	}
+}
+
+// generated returns n generated touchpoints.
+func generated(n int) ([]*touchpoint.Touchpoint, error) {
+	gen, err := generate.New(generate.Config{Events: n, Persons: max(n/20, 1), Days: 30, Seed: 11})
+	if err != nil {
+		return nil, fmt.Errorf("generating touchpoints: %w", err)
+	}
+	records := make([]*touchpoint.Touchpoint, 0, n)
+	err = gen.Touchpoints(func(t *touchpoint.Touchpoint) error {
+		records = append(records, t)
+		return nil
+	})
+	return records, err
+}
+
+// encode returns the Kafka records of touchpoints, as the publish package
+// and the collector write them: Confluent wire-format Avro with the
+// shipped (or registered) schema id, keyed by publish.TouchpointKey.
+func encode(ctx context.Context, cfg kafka.Config, touchpoints []*touchpoint.Touchpoint) ([]*kgo.Record, error) {
+	reg, err := kafka.NewRegistry(cfg)
+	if err != nil {
+		return nil, err
+	}
+	id, err := avro.RegisterLatest(ctx, reg, avro.KindTouchpoint, cfg.Topics.Touchpoints)
+	if err != nil {
+		return nil, fmt.Errorf("registering the touchpoint schema: %w", err)
+	}
+	codecs := avro.NewCodecs(reg)
+	records := make([]*kgo.Record, len(touchpoints))
+	for i, t := range touchpoints {
+		b, err := codecs.Encode(ctx, id, t.ToAvro())
+		if err != nil {
+			return nil, fmt.Errorf("encoding event %s: %w", t.EventID, err)
+		}
+		records[i] = &kgo.Record{Topic: cfg.Topics.Touchpoints, Key: []byte(publish.TouchpointKey(t)), Value: b}
+	}
+	return records, nil
+}
+
+// measure sends records in requests of size records, concurrency at a
+// time, with send, and returns the rate and the latency percentiles of a
+// request. A failed request stops the measurement.
+func measure[R any](ctx context.Context, records []R, size, concurrency int, send func(context.Context, []R) error) (result, error) {
+	batches := slices.Collect(slices.Chunk(records, size))
+	latencies := make([]time.Duration, len(batches))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	start := time.Now()
+	for range concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				t0 := time.Now()
+				err := send(ctx, batches[i])
+				latencies[i] = time.Since(t0)
+				if err != nil {
+					mu.Lock()
+					firstErr = errors.Join(firstErr, err)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := range batches {
+		mu.Lock()
+		failed := firstErr != nil
+		mu.Unlock()
+		if failed {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	elapsed := time.Since(start)
+	if firstErr != nil {
+		return result{}, firstErr
+	}
+	slices.Sort(latencies)
+	return result{
+		rate: float64(len(records)) / elapsed.Seconds(),
+		p50:  latencies[len(latencies)/2],
+		p99:  latencies[len(latencies)*99/100],
+	}, nil
+}
+
+// post sends batch to the collector as one Segment batch request and
+// fails unless it is answered 200.
+func post(ctx context.Context, client *http.Client, base string, batch []*touchpoint.Touchpoint) error {
+	msgs := make([]map[string]any, len(batch))
+	for i, t := range batch {
+		msgs[i] = segmentMessage(t)
+	}
+	body, err := json.Marshal(map[string]any{"batch": msgs, "sentAt": time.Now().UTC().Format(time.RFC3339Nano)})
+	if err != nil {
+		return fmt.Errorf("encoding a batch: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/batch", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.SetBasicAuth(writeKey, "")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("posting a batch: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("posting a batch: %s", resp.Status)
+	}
+	return nil
+}
+
+// segmentEvents names, by touchline event type, the Segment event a
+// client would send; other types are sent under their own name.
+var segmentEvents = map[string]string{
+	"purchase":    "Order Completed",
+	"add_to_cart": "Product Added",
+	"checkout":    "Checkout Started",
+}
+
+// segmentMessage is t as a Segment SDK sends it: a page call for a page
+// view, else a track call, with the same ids, time, campaign and revenue.
+func segmentMessage(t *touchpoint.Touchpoint) map[string]any {
+	m := map[string]any{
+		"messageId": t.EventID,
+		"timestamp": t.EventTime.UTC().Format(time.RFC3339Nano),
+		"context": map[string]any{
+			"campaign": map[string]any{"source": t.UTMSource, "medium": t.UTMMedium, "name": t.UTMCampaign, "content": t.UTMContent, "term": t.UTMTerm},
+			"page":     map[string]any{"url": t.PageURL, "referrer": t.Referrer},
+		},
+	}
+	if v := t.Identifiers["anonymous_id"]; v != "" {
+		m["anonymousId"] = v
+	}
+	if v := t.Identifiers["customer_id"]; v != "" {
+		m["userId"] = v
+	}
+	if m["anonymousId"] == nil && m["userId"] == nil {
+		for _, v := range t.Identifiers {
+			m["anonymousId"] = v
+			break
+		}
+	}
+	props := map[string]any{}
+	for k, v := range t.Properties {
+		props[k] = v
+	}
+	if t.Revenue != nil {
+		props["revenue"] = json.RawMessage(t.Revenue.String())
+		props["currency"] = t.Currency
+		props["order_id"] = t.OrderID
+	}
+	m["properties"] = props
+	if t.EventType == "page_view" {
+		m["type"] = "page"
+		return m
+	}
+	m["type"] = "track"
+	m["event"] = t.EventType
+	if name, ok := segmentEvents[t.EventType]; ok {
+		m["event"] = name
+	}
+	return m
+}

@@ -100,6 +100,9 @@ type Scenario struct {
 	// Gzip makes the Python SDK gzip its bodies (its gzip option; the Node
 	// and browser SDKs have none).
 	Gzip bool `json:"gzip"`
+	// MaxRetries is how often the Python and Node SDKs retry a failed
+	// request (0: 3, as the tests configure them otherwise).
+	MaxRetries int `json:"maxRetries,omitempty"`
 	// APIHost and Protocol are the browser SDK's apiHost ("host:port/v1")
 	// and protocol, derived from Host by SendBrowser.
 	APIHost  string `json:"apiHost,omitempty"`

@@ -20,8 +20,9 @@ const clientsWriteKey = "wk_clients"
 
 // startClientsPipeline runs identity, ingest and the collector as processes
 // on the test's own topics and database and returns the collector's URL and
-// a ClickHouse connection.
-func startClientsPipeline(ctx context.Context, t *testing.T) (string, driver.Conn) {
+// a ClickHouse connection; ackTimeout, when not zero, is the collector's
+// collect.ack_timeout.
+func startClientsPipeline(ctx context.Context, t *testing.T, ackTimeout time.Duration) (string, driver.Conn) {
 	t.Helper()
 	port, err := testenv.FreePort()
 	if err != nil {
@@ -30,6 +31,9 @@ func startClientsPipeline(ctx context.Context, t *testing.T) (string, driver.Con
 	_, conn, cfgPath := setup(ctx, t, 1, func(c *config.Config) {
 		c.Collect.Addr = fmt.Sprintf("127.0.0.1:%d", port)
 		c.Collect.WriteKeys = []collect.WriteKey{{Key: clientsWriteKey, Source: "clients_test", Origins: []string{"*"}}}
+		if ackTimeout > 0 {
+			c.Collect.AckTimeout = ackTimeout
+		}
 	})
 	log := logPath(t)
 	startResolver(t, cfgPath, log)
@@ -123,7 +127,7 @@ func keys(set map[string]bool) string {
 func runClient(t *testing.T, pageOnly bool, send func(context.Context, clients.Scenario) (clients.Scenario, error)) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	base, conn := startClientsPipeline(ctx, t)
+	base, conn := startClientsPipeline(ctx, t, 0)
 	s, err := send(ctx, clients.NewScenario(uniqueName(t), base, clientsWriteKey))
 	clients.Require(t, err)
 	checkClientRows(ctx, t, conn, wantClientRows(s, pageOnly))
@@ -147,4 +151,45 @@ func TestCollectorNodeSDK(t *testing.T) {
 // UTM parameters.
 func TestCollectorBrowserSDK(t *testing.T) {
 	runClient(t, false, clients.SendBrowser)
+}
+
+// TestCollectorPythonSDKThroughAKafkaOutage sends the scenario with
+// Segment's Python SDK while the broker is stopped (SIGSTOP) for 30 s:
+// the collector answers 503 after its 3 s ack_timeout, never 200, so the
+// SDK retries with its own backoff until the broker is back. Every event
+// then arrives once: the SDK's retries and any earlier attempt that
+// reached Kafka after all collapse on the event id.
+func TestCollectorPythonSDKThroughAKafkaOutage(t *testing.T) {
+	s := servers(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	base, conn := startClientsPipeline(ctx, t, 3*time.Second)
+	scenario := clients.NewScenario(uniqueName(t), base, clientsWriteKey)
+	scenario.MaxRetries = 20
+	pausedAt := pause(t, s.Kafka)
+	sent := make(chan error, 1)
+	go func() {
+		var err error
+		scenario, err = clients.SendPython(ctx, scenario)
+		sent <- err
+	}()
+	select {
+	case err := <-sent:
+		t.Fatalf("the SDK finished while the broker was stopped (%v): the collector accepted what Kafka had not", err)
+	case <-time.After(time.Until(pausedAt.Add(30 * time.Second))):
+	}
+	if err := s.Kafka.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	clients.Require(t, <-sent)
+	want := wantClientRows(scenario, true)
+	checkClientRows(ctx, t, conn, want)
+	ids := []string{scenario.MessageIDs.Page, scenario.MessageIDs.ProductAdded, scenario.MessageIDs.Identify, scenario.MessageIDs.OrderCompleted}
+	var rows uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM touchpoints_resolved WHERE has(?, event_id)", ids).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != uint64(len(want)) {
+		t.Errorf("%d rows of the scenario's %d events: a retry was counted twice", rows, len(want))
+	}
 }

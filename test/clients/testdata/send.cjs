@@ -8,7 +8,7 @@ const { Analytics } = require('@segment/analytics-node')
 async function main() {
   const s = JSON.parse(process.argv[2])
   const errors = []
-  const analytics = new Analytics({ writeKey: s.writeKey, host: s.host, maxRetries: 3 })
+  const analytics = new Analytics({ writeKey: s.writeKey, host: s.host, maxRetries: s.maxRetries || 3 })
   analytics.on('error', (err) => errors.push(String(err.reason || err.code || err)))
 
   analytics.page({

@@ -15,7 +15,7 @@ def main():
     analytics.write_key = s["writeKey"]
     analytics.host = s["host"]
     analytics.gzip = s["gzip"]
-    analytics.max_retries = 3
+    analytics.max_retries = s.get("maxRetries") or 3
     analytics.on_error = lambda err, batch: errors.append(str(err))
 
     page_context = {"page": {"url": s["pageUrl"], "referrer": s["referrer"]}}

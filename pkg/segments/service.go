@@ -308,7 +308,8 @@ func (s *Service) process(ctx context.Context, b *batch, proc *engine.Processor,
 		inputs++
 		dropped := proc.Dropped()
 		var changes []engine.Change
-		if s.isForgotten(ftp.Partition, in.Person()) {
+		erased := s.isForgotten(ftp.Partition, in.Person())
+		if erased {
 			// An erased person's: not applied, but a partition that
 			// holds for its transfer is released.
 			s.m.inputs.WithLabelValues("suppressed").Inc()
@@ -324,7 +325,7 @@ func (s *Service) process(ctx context.Context, b *batch, proc *engine.Processor,
 		}
 		s.reportAborted(proc, r.Partition, zap.Int64("offset", r.Offset))
 		switch {
-		case in.Progress != nil || s.isForgotten(ftp.Partition, in.Person()): // counted above, or not an input the metric counts
+		case in.Progress != nil || erased: // counted above, or not an input the metric counts
 		case proc.Dropped() > dropped:
 			s.m.inputs.WithLabelValues("late").Inc()
 		default:

@@ -60,7 +60,7 @@ func (f *fakeSender) ids() []string {
 
 // ingestValidator is the ingest service's validation as it runs with the
 // shipped pipelines directory: its channel and identity rules.
-func ingestValidator(t *testing.T) Validator {
+func ingestValidator(t testing.TB) Validator {
 	t.Helper()
 	dir := filepath.Join("..", "..", "pipelines")
 	ids, err := stitch.LoadRules(filepath.Join(dir, stitch.RulesFile))
@@ -76,10 +76,10 @@ func ingestValidator(t *testing.T) Validator {
 		t.Fatal(err)
 	}
 	proc := enrich.NewProcessor(avro.NewCodecs(nil), channels, norm, ids, touchpoint.DefaultLimits())
-	return func(tp *touchpoint.Touchpoint) *enrich.Rejection { _, rej := proc.TouchpointRow(tp); return rej }
+	return proc.Check
 }
 
-func newTestServer(t *testing.T, send Sender, edit func(*Config)) *Server {
+func newTestServer(t testing.TB, send Sender, edit func(*Config)) *Server {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.WriteKeys = []WriteKey{

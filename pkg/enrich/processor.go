@@ -138,18 +138,38 @@ func (p *Processor) Touchpoint(ctx context.Context, r *kgo.Record) (*Touchpoint,
 	return tp, rej, nil
 }
 
+// Check validates t and normalises its identifiers as TouchpointRow does
+// and returns the same rejection, or nil, without building the row: for
+// the collector, which refuses what ingest would dead-letter and leaves
+// the row to ingest.
+func (p *Processor) Check(t *touchpoint.Touchpoint) *Rejection {
+	_, rej, _ := p.check(t)
+	return rej
+}
+
+// check is the validation of TouchpointRow: t's normalised identifiers and
+// true, or false and t's rejection (nil for an erased person's invalid
+// event, which is dropped instead).
+func (p *Processor) check(t *touchpoint.Touchpoint) ([]identifiers.Identifier, *Rejection, bool) {
+	if err := t.Validate(p.limits, time.Now()); err != nil {
+		return nil, p.unlessSuppressed(t, reject(err)), false
+	}
+	ids, err := p.normalizer.Normalize(t.Identifiers)
+	if err != nil {
+		return nil, p.unlessSuppressed(t, &Rejection{ReasonInvalidIdentifier, err}), false
+	}
+	return ids, nil, true
+}
+
 // TouchpointRow validates and normalises t into a row and its link request,
 // or says why it is rejected. The row's source partition and offset are left
 // zero. The channel is derived from t as sent; the free-text fields
 // (page_url, referrer, utm_content, utm_term and property values) are stored
 // scrubbed of personal data.
 func (p *Processor) TouchpointRow(t *touchpoint.Touchpoint) (*Touchpoint, *Rejection) {
-	if err := t.Validate(p.limits, time.Now()); err != nil {
-		return nil, p.unlessSuppressed(t, reject(err))
-	}
-	ids, err := p.normalizer.Normalize(t.Identifiers)
-	if err != nil {
-		return nil, p.unlessSuppressed(t, &Rejection{ReasonInvalidIdentifier, err})
+	ids, rej, ok := p.check(t)
+	if !ok {
+		return nil, rej
 	}
 	if p.suppressed(ids) {
 		return nil, nil

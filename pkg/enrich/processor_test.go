@@ -273,3 +273,40 @@ func mustScrubber(t *testing.T, cfg scrub.Config) *scrub.Scrubber {
 	}
 	return s
 }
+
+// TestCheckRejectsAsTouchpointRowDoes: Check, the collector's validation,
+// refuses each of these touchpoints with TouchpointRow's reason and error
+// text, and passes the valid one, without building a row.
+func TestCheckRejectsAsTouchpointRowDoes(t *testing.T) {
+	p, _ := newProcessor(t)
+	at := time.Now().Add(-time.Hour)
+	neg := touchpoint.Money(-1)
+	valid := func() *touchpoint.Touchpoint {
+		return &touchpoint.Touchpoint{EventID: "e", EventType: "page_view", EventTime: at,
+			Identifiers: map[string]string{"email": "jane@example.com"}}
+	}
+	for _, c := range []struct {
+		name   string
+		edit   func(*touchpoint.Touchpoint)
+		reason touchpoint.Reason
+	}{
+		{"valid", func(*touchpoint.Touchpoint) {}, ""},
+		{"no event type", func(tp *touchpoint.Touchpoint) { tp.EventType = "" }, touchpoint.ReasonMissingField},
+		{"no identifiers", func(tp *touchpoint.Touchpoint) { tp.Identifiers = nil }, touchpoint.ReasonMissingField},
+		{"negative revenue", func(tp *touchpoint.Touchpoint) { tp.Revenue, tp.Currency = &neg, "EUR" }, touchpoint.ReasonNegativeRevenue},
+		{"invalid email", func(tp *touchpoint.Touchpoint) { tp.Identifiers["email"] = "not an email" }, ReasonInvalidIdentifier},
+	} {
+		tp := valid()
+		c.edit(tp)
+		rej := p.Check(tp)
+		_, rowRej := p.TouchpointRow(tp)
+		switch {
+		case c.reason == "" && (rej != nil || rowRej != nil):
+			t.Errorf("%s: Check %v, TouchpointRow %v, want both nil", c.name, rej, rowRej)
+		case c.reason != "" && (rej == nil || rowRej == nil):
+			t.Errorf("%s: Check %v, TouchpointRow %v, want both %s", c.name, rej, rowRej, c.reason)
+		case c.reason != "" && (rej.Reason != c.reason || rej.Reason != rowRej.Reason || rej.Err.Error() != rowRej.Err.Error()):
+			t.Errorf("%s: Check %s (%v), TouchpointRow %s (%v), want %s from both", c.name, rej.Reason, rej.Err, rowRej.Reason, rowRej.Err, c.reason)
+		}
+	}
+}

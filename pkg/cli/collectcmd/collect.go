@@ -17,11 +17,9 @@ import (
 	"github.com/touchline-io/touchline/pkg/cli/command"
 	"github.com/touchline-io/touchline/pkg/collect"
 	"github.com/touchline-io/touchline/pkg/config"
-	"github.com/touchline-io/touchline/pkg/enrich"
 	"github.com/touchline-io/touchline/pkg/health"
 	"github.com/touchline-io/touchline/pkg/observe"
 	"github.com/touchline-io/touchline/pkg/publish"
-	"github.com/touchline-io/touchline/pkg/touchpoint"
 )
 
 // New returns the collect command with the shared flags of g.
@@ -64,11 +62,7 @@ func Listen(ctx context.Context, cfg config.Config, reg *prometheus.Registry, lo
 		return nil, err
 	}
 	cc := cfg.Collect
-	// Acks from all in-sync replicas (franz-go's default for its
-	// idempotent producer, stated here as the collector's promise), no
-	// linger: a request waits for its own records only.
-	pub, err := publish.Dial(ctx, cfg.Kafka, kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(0),
-		kgo.RecordDeliveryTimeout(cc.AckTimeout))
+	pub, err := publish.Dial(ctx, cfg.Kafka, ProducerOptions(cc)...)
 	if err != nil {
 		return nil, err
 	}
@@ -78,14 +72,19 @@ func Listen(ctx context.Context, cfg config.Config, reg *prometheus.Registry, lo
 		pub.Close()
 		return nil, err
 	}
-	validate := func(t *touchpoint.Touchpoint) *enrich.Rejection {
-		_, rej := proc.TouchpointRow(t)
-		return rej
-	}
-	api := collect.NewServer(cc, mapping, validate, pub, collect.NewMetrics(reg), log.Named("collect"))
+	api := collect.NewServer(cc, mapping, proc.Check, pub, collect.NewMetrics(reg), log.Named("collect"))
 	api.Register(srv.Mux())
 	log.Info("collector listening", zap.String("addr", srv.Addr()), zap.Int("write_keys", len(cc.WriteKeys)))
 	return &Collector{http: srv, pub: pub, pings: pings, cfg: cc}, nil
+}
+
+// ProducerOptions are the collector's producer settings, applied over
+// publish.Dial's: acks from all in-sync replicas (franz-go's default for
+// its idempotent producer, stated here as the collector's promise), no
+// linger (a request waits for its own records only) and records given up
+// after cc.AckTimeout. The benchmark's bare produce uses them too.
+func ProducerOptions(cc collect.Config) []kgo.Opt {
+	return []kgo.Opt{kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(0), kgo.RecordDeliveryTimeout(cc.AckTimeout)}
 }
 
 // Addr returns the address the collector listens on.

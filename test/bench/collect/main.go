@@ -1,12 +1,15 @@
 // Command collect measures the collector (touchline collect) on a real Kafka
-// broker against a bare franz-go produce of the same Avro records (encoded
-// beforehand: the baseline is the produce alone), in one run, at 1, 10 and 100 records per request. It prints, for each size,
-// events/s and the p50/p99 latency of a request (an HTTP POST /v1/batch
-// answered 200 by the collector; for the baseline, producing that many
-// records and waiting for their acknowledgements), the ratio of the two
-// rates and the collector process's peak RSS.
+// broker against a bare franz-go produce of the same Avro records, in one
+// run, at 1, 10 and 100 records per request. Both sides do only their own
+// work while timed: the baseline's records are encoded as Avro beforehand
+// and produced with the collector's own producer settings, and the
+// collector's requests are encoded as JSON beforehand. It prints, for each
+// size, events/s and the p50/p99 latency of a request (an HTTP POST
+// /v1/batch answered 200 by the collector; for the baseline, producing that
+// many records and waiting for their acknowledgements), the ratio of the
+// two rates and the collector process's peak RSS.
 //
-//	go run ./test/bench/collect [-events 100000] [-concurrency 32] [-size N] [-cpuprofile F]
+//	go run ./test/bench/collect [-events 100000] [-concurrency 32] [-size N] [-cpuprofile F] [-trace F]
 package main
 
 import (
@@ -26,6 +29,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/touchline-io/touchline/pkg/avro"
+	"github.com/touchline-io/touchline/pkg/cli/collectcmd"
 	"github.com/touchline-io/touchline/pkg/collect"
 	"github.com/touchline-io/touchline/pkg/generate"
 	"github.com/touchline-io/touchline/pkg/kafka"
@@ -45,11 +49,12 @@ func main() {
 	concurrency := flag.Int("concurrency", 32, "requests in flight at once")
 	only := flag.Int("size", 0, "measure only this many records per request (default: 1, 10 and 100)")
 	profile := flag.String("cpuprofile", "", "write a 5-second CPU profile of the collector, taken at the start of its last size, to this file")
+	trace := flag.String("trace", "", "write a 2-second execution trace of the collector, taken at the start of its last size, to this file")
 	flag.Parse()
 	if *only > 0 {
 		sizes = []int{*only}
 	}
-	if err := run(*events, *concurrency, *profile); err != nil {
+	if err := run(*events, *concurrency, *profile, *trace); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-collect:", err)
 		os.Exit(1)
 	}
@@ -61,7 +66,7 @@ type result struct {
 	p50, p99 time.Duration
 }
 
-func run(n, concurrency int, profile string) error {
+func run(n, concurrency int, profile, trace string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	srv, dir, stop, err := testenv.StartTemp(ctx, "touchline-bench-collect-")
@@ -76,7 +81,7 @@ func run(n, concurrency int, profile string) error {
 	}
 	cfg.Collect.Addr = fmt.Sprintf("127.0.0.1:%d", port)
 	cfg.Collect.WriteKeys = []collect.WriteKey{{Key: writeKey, Source: "bench"}}
-	cfg.PProf = profile != ""
+	cfg.PProf = profile != "" || trace != ""
 	conn, err := testenv.Prepare(ctx, cfg, 4)
 	if err != nil {
 		return err
@@ -95,7 +100,7 @@ func run(n, concurrency int, profile string) error {
 	if err != nil {
 		return err
 	}
-	producer, err := kafka.NewClient(cfg.Kafka, nil)
+	producer, err := kafka.NewClient(cfg.Kafka, nil, collectcmd.ProducerOptions(cfg.Collect)...)
 	if err != nil {
 		return err
 	}
@@ -119,20 +124,29 @@ func run(n, concurrency int, profile string) error {
 	fmt.Printf("%d records per size, %d requests in flight\n", n, concurrency)
 	fmt.Printf("%-9s %14s %9s %9s %14s %9s %9s %7s\n", "records", "bare ev/s", "p50", "p99", "collect ev/s", "p50", "p99", "ratio")
 	for i, size := range sizes {
-		bare, err := measure(ctx, encoded, size, concurrency, func(ctx context.Context, batch []*kgo.Record) error {
+		bare, err := measure(ctx, slices.Collect(slices.Chunk(encoded, size)), n, concurrency, func(ctx context.Context, batch []*kgo.Record) error {
 			for _, r := range batch {
-				r.Partition, r.Offset = 0, 0 // reused across sizes
+				// Reused across sizes: the delivery timeout counts
+				// from the record's timestamp.
+				r.Partition, r.Offset, r.Timestamp = 0, 0, time.Time{}
 			}
 			return producer.ProduceSync(ctx, batch...).FirstErr()
 		})
 		if err != nil {
 			return fmt.Errorf("bare produce at %d records per request: %w", size, err)
 		}
+		bodies, err := requests(records, size)
+		if err != nil {
+			return err
+		}
 		if profile != "" && i == len(sizes)-1 {
 			go testenv.SaveProfile(ctx, base+"/debug/pprof/profile?seconds=5", profile)
 		}
-		col, err := measure(ctx, records, size, concurrency, func(ctx context.Context, batch []*touchpoint.Touchpoint) error {
-			return post(ctx, client, base, batch)
+		if trace != "" && i == len(sizes)-1 {
+			go testenv.SaveProfile(ctx, base+"/debug/pprof/trace?seconds=2", trace)
+		}
+		col, err := measure(ctx, bodies, n, concurrency, func(ctx context.Context, body []byte) error {
+			return post(ctx, client, base, body)
 		})
 		if err != nil {
 			return fmt.Errorf("collector at %d records per request (log %s): %w", size, logPath, err)
@@ -211,11 +225,10 @@ func encode(ctx context.Context, cfg kafka.Config, touchpoints []*touchpoint.Tou
 	return records, nil
 }
 
-// measure sends records in requests of size records, concurrency at a
-// time, with send, and returns the rate and the latency percentiles of a
-// request. A failed request stops the measurement.
-func measure[R any](ctx context.Context, records []R, size, concurrency int, send func(context.Context, []R) error) (result, error) {
-	batches := slices.Collect(slices.Chunk(records, size))
+// measure sends batches (n records in all), concurrency at a time, with
+// send, and returns the rate and the latency percentiles of a request. A
+// failed request stops the measurement.
+func measure[B any](ctx context.Context, batches []B, n, concurrency int, send func(context.Context, B) error) (result, error) {
 	latencies := make([]time.Duration, len(batches))
 	next := make(chan int)
 	var wg sync.WaitGroup
@@ -255,23 +268,35 @@ func measure[R any](ctx context.Context, records []R, size, concurrency int, sen
 	}
 	slices.Sort(latencies)
 	return result{
-		rate: float64(len(records)) / elapsed.Seconds(),
+		rate: float64(n) / elapsed.Seconds(),
 		p50:  latencies[len(latencies)/2],
 		p99:  latencies[len(latencies)*99/100],
 	}, nil
 }
 
-// post sends batch to the collector as one Segment batch request and
-// fails unless it is answered 200.
-func post(ctx context.Context, client *http.Client, base string, batch []*touchpoint.Touchpoint) error {
-	msgs := make([]map[string]any, len(batch))
-	for i, t := range batch {
-		msgs[i] = segmentMessage(t)
+// requests returns the bodies of the Segment batch requests that send
+// records, size records each, as an SDK would: the client's encoding is
+// not part of what is measured, as the baseline's Avro encoding is not.
+func requests(records []*touchpoint.Touchpoint, size int) ([][]byte, error) {
+	sentAt := time.Now().UTC().Format(time.RFC3339Nano)
+	var bodies [][]byte
+	for batch := range slices.Chunk(records, size) {
+		msgs := make([]map[string]any, len(batch))
+		for i, t := range batch {
+			msgs[i] = segmentMessage(t)
+		}
+		body, err := json.Marshal(map[string]any{"batch": msgs, "sentAt": sentAt})
+		if err != nil {
+			return nil, fmt.Errorf("encoding a batch: %w", err)
+		}
+		bodies = append(bodies, body)
 	}
-	body, err := json.Marshal(map[string]any{"batch": msgs, "sentAt": time.Now().UTC().Format(time.RFC3339Nano)})
-	if err != nil {
-		return fmt.Errorf("encoding a batch: %w", err)
-	}
+	return bodies, nil
+}
+
+// post sends body to the collector as one Segment batch request and fails
+// unless it is answered 200.
+func post(ctx context.Context, client *http.Client, base string, body []byte) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/batch", bytes.NewReader(body))
 	if err != nil {
 		return err

@@ -1,0 +1,88 @@
+package collect
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/touchline-io/touchline/pkg/avro"
+	"github.com/touchline-io/touchline/pkg/touchpoint"
+)
+
+// avroSender encodes what it is given as the publisher does before
+// producing, so that a benchmark counts the Avro encoding too.
+type avroSender struct {
+	codecs *avro.Codecs
+	id     int
+}
+
+func newAvroSender(b *testing.B) *avroSender {
+	reg, err := avro.NewStaticRegistry()
+	if err != nil {
+		b.Fatal(err)
+	}
+	id, err := avro.RegisterLatest(context.Background(), reg, avro.KindTouchpoint, "touchpoints")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &avroSender{codecs: avro.NewCodecs(reg), id: id}
+}
+
+func (s *avroSender) TouchpointsSync(ctx context.Context, ts []*touchpoint.Touchpoint) error {
+	for _, t := range ts {
+		if _, err := s.codecs.Encode(ctx, s.id, t.ToAvro()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// benchBatch is a Segment batch of n messages as the analytics SDKs send
+// them: track calls (every tenth an order with revenue) and page calls,
+// with a context of campaign, page, user agent and IP, and properties.
+func benchBatch(n int) string {
+	msgs := make([]string, n)
+	for i := range msgs {
+		call := `"type":"track","event":"Product Added","properties":{"product_id":"p-` + fmt.Sprint(i%50) + `","price":19.99,"quantity":1,"category":"shoes"}`
+		switch {
+		case i%10 == 0:
+			call = `"type":"track","event":"Order Completed","properties":{"order_id":"o-` + fmt.Sprint(i) + `","revenue":59.97,"currency":"eur","coupon":""}`
+		case i%3 == 0:
+			call = `"type":"page","name":"Home","properties":{"title":"Shop","path":"/"}`
+		}
+		msgs[i] = `{` + call + `,"messageId":"m-` + fmt.Sprint(i) + `","anonymousId":"anon-` + fmt.Sprint(i%20) + `","userId":"c-` + fmt.Sprint(i%7) + `",` +
+			`"timestamp":"2026-11-30T10:00:0` + fmt.Sprint(i%10) + `.123Z","context":{"campaign":{"source":"google","medium":"cpc","name":"winter","term":"boots","content":"ad1"},` +
+			`"page":{"url":"https://shop.example.com/p/` + fmt.Sprint(i) + `?utm_source=google&gclid=abc","referrer":"https://www.google.com/"},` +
+			`"userAgent":"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",` +
+			`"ip":"203.0.113.7","library":{"name":"analytics-node","version":"2.1.0"}},"integrations":{}}`
+	}
+	return `{"batch":[` + strings.Join(msgs, ",") + `],"sentAt":"2026-11-30T10:00:10.000Z"}`
+}
+
+// BenchmarkServeBatch measures the collector's CPU per request of a
+// Segment batch, Avro encoding included and Kafka left out; ns/record is
+// the figure to compare.
+func BenchmarkServeBatch(b *testing.B) {
+	for _, n := range []int{1, 10, 100} {
+		b.Run(fmt.Sprintf("records=%d", n), func(b *testing.B) {
+			s := newTestServer(b, newAvroSender(b), nil)
+			body := benchBatch(n)
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				req := httptest.NewRequest(http.MethodPost, "/v1/batch", strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				req.SetBasicAuth("wk_srv", "")
+				w := httptest.NewRecorder()
+				s.ServeHTTP(w, req)
+				if w.Code != http.StatusOK || strings.Contains(w.Body.String(), "rejected") {
+					b.Fatalf("answered %d: %s", w.Code, w.Body)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/record")
+		})
+	}
+}

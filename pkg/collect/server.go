@@ -364,11 +364,10 @@ func (rec record) touchpoint(c *Converter, rcv Received) (*touchpoint.Touchpoint
 	}
 }
 
-// batch is the body of a batch call.
-type batch struct {
-	Batch    []json.RawMessage `json:"batch"`
-	SentAt   string            `json:"sentAt"`
-	WriteKey string            `json:"writeKey"`
+// batchHeader is what a batch call's body carries besides its messages.
+type batchHeader struct {
+	SentAt   string `json:"sentAt"`
+	WriteKey string `json:"writeKey"`
 }
 
 // decode reads the records of body for call, and the write key the body
@@ -403,15 +402,14 @@ func (s *Server) decode(body []byte, call string, rcv *Received) ([]record, stri
 		}
 		return recs, "", nil
 	case "batch":
-		var b batch
-		if err := strictJSON(body, &b); err != nil {
-			return nil, "", malformed(err)
+		recs, b, ok := decodeBatchAtOnce(body)
+		if !ok {
+			var err error
+			if recs, b, err = decodeBatchEach(body); err != nil {
+				return nil, "", malformed(err)
+			}
 		}
 		rcv.SentAt = b.SentAt
-		recs := make([]record, len(b.Batch))
-		for i, raw := range b.Batch {
-			recs[i] = messageRecord(raw, "")
-		}
 		return recs, b.WriteKey, nil
 	default:
 		rec := messageRecord(body, call)
@@ -420,6 +418,48 @@ func (s *Server) decode(body []byte, call string, rcv *Received) ([]record, stri
 		}
 		return []record{rec}, rec.msg.WriteKey, nil
 	}
+}
+
+// decodeBatchAtOnce decodes the body of a batch call in one pass, which
+// reads the JSON once rather than three times (the body, then each
+// message's share of it again to cut it out and to decode it), when that
+// is all it takes: every message decodes and has a messageId. Otherwise it
+// returns false, and decodeBatchEach decodes the body.
+func decodeBatchAtOnce(body []byte) ([]record, batchHeader, bool) {
+	var b struct {
+		batchHeader
+		Batch []Message `json:"batch"`
+	}
+	if err := strictJSON(body, &b); err != nil {
+		return nil, batchHeader{}, false
+	}
+	recs := make([]record, len(b.Batch))
+	for i := range b.Batch {
+		if b.Batch[i].MessageID == "" {
+			return nil, batchHeader{}, false
+		}
+		recs[i].msg = &b.Batch[i]
+	}
+	return recs, b.batchHeader, true
+}
+
+// decodeBatchEach decodes the body of a batch call message by message, so
+// that a bad message is refused alone and one without a messageId keeps
+// its JSON, which its event id is made of. The error is the body's, when
+// it is not a batch at all.
+func decodeBatchEach(body []byte) ([]record, batchHeader, error) {
+	var b struct {
+		batchHeader
+		Batch []json.RawMessage `json:"batch"`
+	}
+	if err := strictJSON(body, &b); err != nil {
+		return nil, batchHeader{}, err
+	}
+	recs := make([]record, len(b.Batch))
+	for i, raw := range b.Batch {
+		recs[i] = messageRecord(raw, "")
+	}
+	return recs, b.batchHeader, nil
 }
 
 // messageRecord decodes one Segment message; call, when not empty, is its

@@ -1,6 +1,7 @@
 package collect
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/touchline-io/touchline/pkg/channel"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
@@ -67,6 +69,12 @@ type flexString string
 
 // UnmarshalJSON takes a JSON string or number (null is empty).
 func (f *flexString) UnmarshalJSON(b []byte) error {
+	if n := len(b); n >= 2 && b[0] == '"' && b[n-1] == '"' && bytes.IndexByte(b, '\\') < 0 && utf8.Valid(b) {
+		// Nothing to unescape or replace: the decoder has checked the
+		// string, and its bytes are the id.
+		*f = flexString(b[1 : n-1])
+		return nil
+	}
 	var s string
 	if err := json.Unmarshal(b, &s); err == nil {
 		*f = flexString(s)

@@ -250,3 +250,24 @@ func TestEventTimeOfARetryIsTheFirstAttempts(t *testing.T) {
 		}
 	}
 }
+
+// TestFlexStringReadsStringsAndNumbers: an id is taken as a JSON string
+// (unescaped, invalid UTF-8 replaced, as encoding/json does) or a number
+// as sent; anything else is an error.
+func TestFlexStringReadsStringsAndNumbers(t *testing.T) {
+	for in, want := range map[string]string{
+		`"a-1"`: "a-1", `"café"`: "café", `"caf\u00e9"`: "café", `"a\"b"`: `a"b`, `"a\\b"`: `a\b`,
+		"\"\xffa\"": "\ufffda", `""`: "", `null`: "", `12345678901234567890`: "12345678901234567890", `1.5e3`: "1.5e3",
+	} {
+		var f flexString
+		if err := json.Unmarshal([]byte(in), &f); err != nil || string(f) != want {
+			t.Errorf("%s: %q (%v), want %q", in, f, err, want)
+		}
+	}
+	for _, in := range []string{`{"id":1}`, `[1]`, `true`} {
+		var f flexString
+		if err := json.Unmarshal([]byte(in), &f); err == nil {
+			t.Errorf("%s: %q, want an error", in, f)
+		}
+	}
+}

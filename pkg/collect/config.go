@@ -52,6 +52,13 @@ type Config struct {
 	// MaxBodyBytes bounds a request's body, after gzip decompression too.
 	// Default 512 KiB (Segment's own limit for a batch).
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// MaxInflightBytes bounds the request bodies being handled at once
+	// (their Content-Length; MaxBodyBytes for a body of unknown length or
+	// a gzipped one), from reading until the answer, waiting for Kafka's
+	// acknowledgement included. A request beyond it is answered 503 with
+	// Retry-After, which SDKs retry. The collector's memory is a small
+	// multiple of it. Default 64 MiB; at least MaxBodyBytes.
+	MaxInflightBytes int64 `yaml:"max_inflight_bytes"`
 	// MaxBatchRecords bounds the records of one batch request. Default
 	// 10000.
 	MaxBatchRecords int `yaml:"max_batch_records"`
@@ -72,13 +79,14 @@ type Config struct {
 // DefaultConfig returns the defaults documented on Config.
 func DefaultConfig() Config {
 	return Config{
-		Addr:            ":8090",
-		MaxBodyBytes:    512 << 10,
-		MaxBatchRecords: 10000,
-		IP:              IPTruncate,
-		AckTimeout:      10 * time.Second,
-		ClockSkew:       30 * time.Second,
-		ProbeInterval:   time.Second,
+		Addr:             ":8090",
+		MaxBodyBytes:     512 << 10,
+		MaxBatchRecords:  10000,
+		MaxInflightBytes: 64 << 20,
+		IP:               IPTruncate,
+		AckTimeout:       10 * time.Second,
+		ClockSkew:        30 * time.Second,
+		ProbeInterval:    time.Second,
 	}
 }
 
@@ -91,6 +99,7 @@ func (c Config) Validate() error {
 	ch := pipefile.NewChecks(ErrConfig)
 	ch.Check(c.Addr == "", "addr", "addr is empty")
 	ch.Check(c.MaxBodyBytes < 1024, "max_body_bytes", "max_body_bytes must be at least 1024")
+	ch.Check(c.MaxInflightBytes < c.MaxBodyBytes, "max_inflight_bytes", "max_inflight_bytes must be at least max_body_bytes (%d)", c.MaxBodyBytes)
 	ch.Check(c.MaxBatchRecords < 1, "max_batch_records", "max_batch_records must be at least 1")
 	ch.Check(c.IP != IPDrop && c.IP != IPTruncate && c.IP != IPKeep, "ip", "ip must be drop, truncate or keep, not %q", c.IP)
 	ch.Check(c.AckTimeout <= 0, "ack_timeout", "ack_timeout must be positive")

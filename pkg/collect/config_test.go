@@ -34,4 +34,9 @@ func TestConfigValidate(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+	c = DefaultConfig()
+	c.MaxInflightBytes = c.MaxBodyBytes - 1
+	if err := c.Validate(); pipefile.Key(err) != "max_inflight_bytes" {
+		t.Errorf("max_inflight_bytes below max_body_bytes: %v", err)
+	}
 }

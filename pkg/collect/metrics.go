@@ -13,6 +13,7 @@ type Metrics struct {
 	recs     *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	bytes    prometheus.Counter
+	inflight prometheus.Gauge
 }
 
 // NewMetrics registers the collector's metrics with reg.
@@ -32,8 +33,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		bytes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "touchline_collect_request_bytes_total", Help: "Bytes of request bodies read, as sent (compressed when gzipped).",
 		}),
+		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "touchline_collect_inflight_bytes", Help: "Bytes of the requests being handled, counted against collect.max_inflight_bytes.",
+		}),
 	}
-	reg.MustRegister(m.requests, m.recs, m.latency, m.bytes)
+	reg.MustRegister(m.requests, m.recs, m.latency, m.bytes, m.inflight)
 	for _, r := range []string{"accepted", "rejected", "failed"} {
 		m.recs.WithLabelValues(r)
 	}

@@ -45,6 +45,9 @@ type Server struct {
 	origins  map[string]bool // every key's origins, for preflights
 	anyOrig  bool
 	now      func() time.Time
+
+	mu       sync.Mutex
+	inflight int64 // bytes reserved by the requests being handled
 }
 
 // key is a write key and its rate limiter.
@@ -158,7 +161,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, call string) int 
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(herr.retryAfter.Seconds()))))
 		}
 		resp.Success, resp.Reason, resp.Error = false, herr.reason, herr.err.Error()
-		if herr.status >= 500 {
+		if herr.status >= 500 && herr.reason != ReasonOverloaded { // the metrics count those
 			s.log.Warn("request failed", zap.String("path", r.URL.Path), zap.Error(herr.err))
 		}
 		return writeJSON(w, herr.status, resp)
@@ -206,6 +209,7 @@ const (
 	ReasonOrigin       = "origin_not_allowed"
 	ReasonRateLimited  = "rate_limited"
 	ReasonUnavailable  = "kafka_unavailable"
+	ReasonOverloaded   = "overloaded"
 	ReasonBatchTooLong = "batch_too_long"
 )
 
@@ -218,6 +222,16 @@ func (s *Server) handle(r *http.Request, call, origin string) (Response, *httpEr
 	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
 		return resp, err
 	}
+	if r.ContentLength > s.cfg.MaxBodyBytes {
+		return resp, tooLarge(s.cfg.MaxBodyBytes)
+	}
+	n := s.reservation(r)
+	if !s.reserve(n) {
+		herr := fail(http.StatusServiceUnavailable, ReasonOverloaded, "the collector is handling %d bytes of requests, its limit (collect.max_inflight_bytes); retry", s.cfg.MaxInflightBytes)
+		herr.retryAfter = time.Second
+		return resp, herr
+	}
+	defer s.reserve(-n)
 	body, herr := s.readBody(r)
 	if herr != nil {
 		return resp, herr
@@ -299,14 +313,38 @@ func checkContentType(ct string) *httpError {
 	return fail(http.StatusUnsupportedMediaType, ReasonContentType, "content type %q: send application/json (or text/plain)", ct)
 }
 
+// reservation is what a request counts against MaxInflightBytes: its
+// Content-Length, or MaxBodyBytes when its length is unknown or gzipped
+// (what it decompresses to).
+func (s *Server) reservation(r *http.Request) int64 {
+	if r.ContentLength < 0 || r.Header.Get("Content-Encoding") != "" {
+		return s.cfg.MaxBodyBytes
+	}
+	return r.ContentLength
+}
+
+// reserve adds n bytes to those in flight, unless that would take them over
+// MaxInflightBytes; a negative n releases them.
+func (s *Server) reserve(n int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n > 0 && s.inflight+n > s.cfg.MaxInflightBytes {
+		return false
+	}
+	s.inflight += n
+	s.metrics.inflight.Set(float64(s.inflight))
+	return true
+}
+
+func tooLarge(max int64) *httpError {
+	return fail(http.StatusRequestEntityTooLarge, ReasonTooLarge, "the body is larger than %d bytes", max)
+}
+
 // readBody reads the body, gunzipping it when it says so, up to
 // MaxBodyBytes before and after decompression.
 func (s *Server) readBody(r *http.Request) ([]byte, *httpError) {
 	max := s.cfg.MaxBodyBytes
-	tooLarge := fail(http.StatusRequestEntityTooLarge, ReasonTooLarge, "the body is larger than %d bytes", max)
-	if r.ContentLength > max {
-		return nil, tooLarge
-	}
+	tooLarge := tooLarge(max)
 	raw, err := io.ReadAll(io.LimitReader(r.Body, max+1))
 	if err != nil {
 		return nil, fail(http.StatusBadRequest, ReasonMalformed, "reading the body: %v", err)

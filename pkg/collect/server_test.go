@@ -352,3 +352,62 @@ func TestServerBatchWithoutIDsOrWithBadMessages(t *testing.T) {
 		t.Errorf("sent %v, want %v", got, want)
 	}
 }
+
+// heldSender holds every send until release is closed, and tells when one
+// has started.
+type heldSender struct {
+	started chan struct{}
+	release chan struct{}
+}
+
+func (h *heldSender) TouchpointsSync(ctx context.Context, _ []*touchpoint.Touchpoint) error {
+	h.started <- struct{}{}
+	select {
+	case <-h.release:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// TestServerCapsBytesInFlight: with max_inflight_bytes of 3,000, a request
+// of 1,900 bytes waiting for Kafka leaves room for no other of 1,200 bytes,
+// which is answered 503 overloaded with Retry-After at once (not after the
+// first one's wait), and none for a gzipped one (counted at max_body_bytes);
+// once the first is answered, the same request is accepted.
+func TestServerCapsBytesInFlight(t *testing.T) {
+	send := &heldSender{started: make(chan struct{}, 4), release: make(chan struct{})}
+	s := newTestServer(t, send, func(c *Config) { c.MaxBodyBytes, c.MaxInflightBytes = 2048, 3000 })
+	big := track("m-big", `,"properties":{"pad":"`+strings.Repeat("x", 1900-len(track("m-big", `,"properties":{"pad":""}`)))+`"}`)
+	small := track("m-small", `,"properties":{"pad":"`+strings.Repeat("x", 1200-len(track("m-small", `,"properties":{"pad":""}`)))+`"}`)
+	if len(big) != 1900 || len(small) != 1200 {
+		t.Fatalf("bodies of %d and %d bytes", len(big), len(small))
+	}
+	first := make(chan int)
+	go func() {
+		w, _ := s.do(call{path: "/v1/track", key: "wk_srv", body: big})
+		first <- w.Code
+	}()
+	<-send.started
+	w, resp := s.do(call{path: "/v1/track", key: "wk_srv", body: small})
+	if w.Code != http.StatusServiceUnavailable || resp.Reason != ReasonOverloaded || w.Header().Get("Retry-After") != "1" {
+		t.Errorf("second request: %d %s, Retry-After %q; want 503 overloaded", w.Code, w.Body, w.Header().Get("Retry-After"))
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = zw.Write([]byte(track("m-gz", "")))
+	_ = zw.Close()
+	if w, resp := s.do(call{path: "/v1/track", key: "wk_srv", body: gz.String(), encoding: "gzip"}); w.Code != http.StatusServiceUnavailable || resp.Reason != ReasonOverloaded {
+		t.Errorf("gzipped request: %d %s; want 503 overloaded", w.Code, w.Body)
+	}
+	close(send.release)
+	if code := <-first; code != http.StatusOK {
+		t.Fatalf("first request: %d", code)
+	}
+	if w, _ := s.do(call{path: "/v1/track", key: "wk_srv", body: small}); w.Code != http.StatusOK {
+		t.Errorf("second request once the first was answered: %d %s", w.Code, w.Body)
+	}
+	if s.inflight != 0 {
+		t.Errorf("%d bytes still counted in flight", s.inflight)
+	}
+}

@@ -20,7 +20,8 @@ import (
 func collectYAML(c collect.Config) (string, error) {
 	b, err := yaml.Marshal(map[string]any{"collect": map[string]any{
 		"addr": c.Addr, "write_keys": c.WriteKeys, "max_body_bytes": c.MaxBodyBytes,
-		"max_batch_records": c.MaxBatchRecords, "ip": c.IP, "ack_timeout": c.AckTimeout.String(),
+		"max_inflight_bytes": c.MaxInflightBytes,
+		"max_batch_records":  c.MaxBatchRecords, "ip": c.IP, "ack_timeout": c.AckTimeout.String(),
 		"clock_skew": c.ClockSkew.String(), "probe_interval": c.ProbeInterval.String(),
 	}})
 	if err != nil {

@@ -291,3 +291,65 @@ func TestCollectStitchesAndClassifies(t *testing.T) {
 		}
 	}
 }
+
+// TestCollectCapsBytesInFlight stops the broker while a request of about
+// 3,000 bytes waits for its acknowledgement, with collect.max_inflight_bytes
+// at 5,000: a second request of about 3,000 bytes is answered 503
+// overloaded with Retry-After at once, rather than joining the wait. After
+// the broker returns, both are delivered by retries, exactly once each.
+func TestCollectCapsBytesInFlight(t *testing.T) {
+	s := servers(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	_, conn, base := startCollectPipeline(ctx, t, func(c *collect.Config) {
+		c.MaxBodyBytes, c.MaxInflightBytes, c.AckTimeout = 4096, 5000, 5*time.Second
+	})
+	// A retry keeps the message's timestamp, as the SDKs do: the event
+	// time is part of the key ClickHouse deduplicates on.
+	at := time.Now().UTC().Format(time.RFC3339Nano)
+	message := func(id string) string {
+		return fmt.Sprintf(`{"batch":[{"type":"track","event":"Order Completed","messageId":"%s","userId":"u-%s","timestamp":"%s",`+
+			`"properties":{"revenue":3,"currency":"EUR","pad":"%s"}}]}`, id, id, at, strings.Repeat("x", 2900))
+	}
+	first := make(chan int, 1)
+	pause(t, s.Kafka)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, base+"/v1/batch", strings.NewReader(message("m-1")))
+		req.Header.Set("Content-Type", "application/json")
+		req.SetBasicAuth("wk_test", "")
+		resp, err := (&http.Client{Timeout: time.Minute}).Do(req)
+		if err != nil {
+			first <- 0
+			return
+		}
+		resp.Body.Close()
+		first <- resp.StatusCode
+	}()
+	time.Sleep(time.Second) // the first request is read and waits for Kafka
+	start := time.Now()
+	status, resp := post(t, base, "/v1/batch", "application/json", message("m-2"))
+	if took := time.Since(start); status != http.StatusServiceUnavailable || resp.Reason != collect.ReasonOverloaded || took > time.Second {
+		t.Errorf("second request: %d %q after %s, want 503 %q at once", status, resp.Reason, took, collect.ReasonOverloaded)
+	}
+	if err := s.Kafka.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	if code := <-first; code != http.StatusOK && code != http.StatusServiceUnavailable {
+		t.Errorf("first request: %d, want 200 or 503 (not acknowledged in time)", code)
+	}
+	for _, id := range []string{"m-1", "m-2"} {
+		for attempt := 0; ; attempt++ {
+			if status, _ := post(t, base, "/v1/batch", "application/json", message(id)); status == http.StatusOK {
+				break
+			}
+			if attempt == 60 {
+				t.Fatalf("%s still refused a minute after the broker returned", id)
+			}
+			time.Sleep(time.Second)
+		}
+	}
+	got, err := testenv.WaitTotals(ctx, conn, 2)
+	if err != nil || got.Rows != 2 || got.Revenue != 6_000_000 {
+		t.Fatalf("%d rows, revenue %d (%v); want 2 rows, 6000000", got.Rows, got.Revenue, err)
+	}
+}

@@ -23,6 +23,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -64,6 +66,10 @@ func main() {
 type result struct {
 	rate     float64
 	p50, p99 time.Duration
+	// cpu is the CPU time per record of the process measured (the
+	// collector; for the baseline, the benchmark's own produce), and
+	// client that of the benchmark's own process.
+	cpu, client time.Duration
 }
 
 func run(n, concurrency int, profile, trace string) error {
@@ -122,9 +128,11 @@ func run(n, concurrency int, profile, trace string) error {
 
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: concurrency}}
 	fmt.Printf("%d records per size, %d requests in flight\n", n, concurrency)
-	fmt.Printf("%-9s %14s %9s %9s %14s %9s %9s %7s\n", "records", "bare ev/s", "p50", "p99", "collect ev/s", "p50", "p99", "ratio")
+	fmt.Printf("%-9s %14s %9s %9s %14s %9s %9s %7s %10s %10s %10s\n", "records", "bare ev/s", "p50", "p99", "collect ev/s", "p50", "p99", "ratio",
+		"bare cpu", "coll. cpu", "client cpu")
+	self, collector := strconv.Itoa(os.Getpid()), strconv.Itoa(proc.Pid())
 	for i, size := range sizes {
-		bare, err := measure(ctx, slices.Collect(slices.Chunk(encoded, size)), n, concurrency, func(ctx context.Context, batch []*kgo.Record) error {
+		bare, err := measure(ctx, self, self, slices.Collect(slices.Chunk(encoded, size)), n, concurrency, func(ctx context.Context, batch []*kgo.Record) error {
 			for _, r := range batch {
 				// Reused across sizes: the delivery timeout counts
 				// from the record's timestamp.
@@ -145,20 +153,22 @@ func run(n, concurrency int, profile, trace string) error {
 		if trace != "" && i == len(sizes)-1 {
 			go testenv.SaveProfile(ctx, base+"/debug/pprof/trace?seconds=2", trace)
 		}
-		col, err := measure(ctx, bodies, n, concurrency, func(ctx context.Context, body []byte) error {
+		col, err := measure(ctx, collector, self, bodies, n, concurrency, func(ctx context.Context, body []byte) error {
 			return post(ctx, client, base, body)
 		})
 		if err != nil {
 			return fmt.Errorf("collector at %d records per request (log %s): %w", size, logPath, err)
 		}
-		fmt.Printf("%-9d %14.0f %9s %9s %14.0f %9s %9s %7.2f\n", size, bare.rate, bare.p50.Round(time.Microsecond), bare.p99.Round(time.Microsecond),
-			col.rate, col.p50.Round(time.Microsecond), col.p99.Round(time.Microsecond), col.rate/bare.rate)
+		fmt.Printf("%-9d %14.0f %9s %9s %14.0f %9s %9s %7.2f %10s %10s %10s\n", size, bare.rate, bare.p50.Round(time.Microsecond), bare.p99.Round(time.Microsecond),
+			col.rate, col.p50.Round(time.Microsecond), col.p99.Round(time.Microsecond), col.rate/bare.rate,
+			bare.cpu.Round(100*time.Nanosecond), col.cpu.Round(100*time.Nanosecond), col.client.Round(100*time.Nanosecond))
 	}
 	_, peak, err := proc.RSS()
 	if err != nil {
 		return fmt.Errorf("reading the collector's peak RSS: %w", err)
 	}
 	fmt.Printf("collector peak RSS: %.1f MiB (aim: ratio >= 0.5 at 100 records per request)\n", float64(peak)/(1<<20))
+	fmt.Println("cpu: CPU time per record of the bare produce (this process), of the collector, and of this process's HTTP client")
 	return nil
 }
 
@@ -226,9 +236,18 @@ func encode(ctx context.Context, cfg kafka.Config, touchpoints []*touchpoint.Tou
 }
 
 // measure sends batches (n records in all), concurrency at a time, with
-// send, and returns the rate and the latency percentiles of a request. A
-// failed request stops the measurement.
-func measure[B any](ctx context.Context, batches []B, n, concurrency int, send func(context.Context, B) error) (result, error) {
+// send, and returns the rate and the latency percentiles of a request, and
+// the CPU time per record of the processes pid and client. A failed request
+// stops the measurement.
+func measure[B any](ctx context.Context, pid, client string, batches []B, n, concurrency int, send func(context.Context, B) error) (result, error) {
+	cpu0, err := cpuTime(pid)
+	if err != nil {
+		return result{}, err
+	}
+	client0, err := cpuTime(client)
+	if err != nil {
+		return result{}, err
+	}
 	latencies := make([]time.Duration, len(batches))
 	next := make(chan int)
 	var wg sync.WaitGroup
@@ -266,12 +285,43 @@ func measure[B any](ctx context.Context, batches []B, n, concurrency int, send f
 	if firstErr != nil {
 		return result{}, firstErr
 	}
+	cpu1, err := cpuTime(pid)
+	if err != nil {
+		return result{}, err
+	}
+	client1, err := cpuTime(client)
+	if err != nil {
+		return result{}, err
+	}
 	slices.Sort(latencies)
 	return result{
-		rate: float64(n) / elapsed.Seconds(),
-		p50:  latencies[len(latencies)/2],
-		p99:  latencies[len(latencies)*99/100],
+		rate:   float64(n) / elapsed.Seconds(),
+		p50:    latencies[len(latencies)/2],
+		p99:    latencies[len(latencies)*99/100],
+		cpu:    (cpu1 - cpu0) / time.Duration(n),
+		client: (client1 - client0) / time.Duration(n),
 	}, nil
+}
+
+// cpuTime returns the CPU time (user and system) process pid has used, from
+// /proc/<pid>/stat, in clock ticks of 10 ms (Linux's USER_HZ).
+func cpuTime(pid string) (time.Duration, error) {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0, fmt.Errorf("reading the CPU time of process %s: %w", pid, err)
+	}
+	// The fields after the command name, which is in parentheses and may
+	// hold spaces: state is the first, utime the 12th and stime the 13th.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("process %s: unexpected /proc stat %q", pid, b)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("process %s: reading /proc stat: %w", pid, err)
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
 }
 
 // requests returns the bodies of the Segment batch requests that send

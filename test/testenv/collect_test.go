@@ -14,7 +14,7 @@ import (
 func TestWriteConfigKeepsTheCollectSection(t *testing.T) {
 	cfg := config.Default()
 	cfg.Collect.Addr = "127.0.0.1:1"
-	cfg.Collect.MaxBodyBytes = 8 << 20
+	cfg.Collect.MaxBodyBytes, cfg.Collect.MaxInflightBytes = 8<<20, 16<<20
 	cfg.Collect.WriteKeys = []collect.WriteKey{{Key: "k", Source: "s", Origins: []string{"*"}, RatePerSecond: 2.5}}
 	path := filepath.Join(t.TempDir(), "touchline.yaml")
 	if err := WriteConfig(cfg, path); err != nil {

@@ -227,7 +227,7 @@ func (s *Server) handle(r *http.Request, call, origin string) (Response, *httpEr
 	}
 	n := s.reservation(r)
 	if !s.reserve(n) {
-		herr := fail(http.StatusServiceUnavailable, ReasonOverloaded, "the collector is handling %d bytes of requests, its limit (collect.max_inflight_bytes); retry", s.cfg.MaxInflightBytes)
+		herr := fail(http.StatusServiceUnavailable, ReasonOverloaded, "the requests being handled hold collect.max_inflight_bytes (%d bytes); retry", s.cfg.MaxInflightBytes)
 		herr.retryAfter = time.Second
 		return resp, herr
 	}
@@ -336,6 +336,7 @@ func (s *Server) reserve(n int64) bool {
 	return true
 }
 
+// tooLarge is the answer to a body over max bytes.
 func tooLarge(max int64) *httpError {
 	return fail(http.StatusRequestEntityTooLarge, ReasonTooLarge, "the body is larger than %d bytes", max)
 }
@@ -344,13 +345,13 @@ func tooLarge(max int64) *httpError {
 // MaxBodyBytes before and after decompression.
 func (s *Server) readBody(r *http.Request) ([]byte, *httpError) {
 	max := s.cfg.MaxBodyBytes
-	tooLarge := tooLarge(max)
+	over := tooLarge(max)
 	raw, err := io.ReadAll(io.LimitReader(r.Body, max+1))
 	if err != nil {
 		return nil, fail(http.StatusBadRequest, ReasonMalformed, "reading the body: %v", err)
 	}
 	if int64(len(raw)) > max {
-		return nil, tooLarge
+		return nil, over
 	}
 	s.metrics.bytes.Add(float64(len(raw)))
 	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
@@ -366,7 +367,7 @@ func (s *Server) readBody(r *http.Request) ([]byte, *httpError) {
 			return nil, fail(http.StatusBadRequest, ReasonMalformed, "the gzip body: %v", err)
 		}
 		if int64(len(body)) > max {
-			return nil, tooLarge
+			return nil, over
 		}
 		return body, nil
 	default:

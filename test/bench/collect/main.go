@@ -19,6 +19,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -358,6 +359,11 @@ func post(ctx context.Context, client *http.Client, base string, body []byte) er
 		return fmt.Errorf("posting a batch: %w", err)
 	}
 	defer resp.Body.Close()
+	// Read to the end, or the transport closes the connection rather than
+	// keeping it for the next request, as the SDKs do.
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return fmt.Errorf("reading the answer to a batch: %w", err)
+	}
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("posting a batch: %s", resp.Status)
 	}

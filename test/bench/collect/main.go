@@ -241,11 +241,7 @@ func encode(ctx context.Context, cfg kafka.Config, touchpoints []*touchpoint.Tou
 // the CPU time per record of the processes pid and client. A failed request
 // stops the measurement.
 func measure[B any](ctx context.Context, pid, client string, batches []B, n, concurrency int, send func(context.Context, B) error) (result, error) {
-	cpu0, err := cpuTime(pid)
-	if err != nil {
-		return result{}, err
-	}
-	client0, err := cpuTime(client)
+	before, err := cpuTimes(pid, client)
 	if err != nil {
 		return result{}, err
 	}
@@ -286,11 +282,7 @@ func measure[B any](ctx context.Context, pid, client string, batches []B, n, con
 	if firstErr != nil {
 		return result{}, firstErr
 	}
-	cpu1, err := cpuTime(pid)
-	if err != nil {
-		return result{}, err
-	}
-	client1, err := cpuTime(client)
+	after, err := cpuTimes(pid, client)
 	if err != nil {
 		return result{}, err
 	}
@@ -299,9 +291,21 @@ func measure[B any](ctx context.Context, pid, client string, batches []B, n, con
 		rate:   float64(n) / elapsed.Seconds(),
 		p50:    latencies[len(latencies)/2],
 		p99:    latencies[len(latencies)*99/100],
-		cpu:    (cpu1 - cpu0) / time.Duration(n),
-		client: (client1 - client0) / time.Duration(n),
+		cpu:    (after[0] - before[0]) / time.Duration(n),
+		client: (after[1] - before[1]) / time.Duration(n),
 	}, nil
+}
+
+// cpuTimes returns the CPU time of each of pids (see cpuTime).
+func cpuTimes(pids ...string) ([]time.Duration, error) {
+	times := make([]time.Duration, len(pids))
+	for i, pid := range pids {
+		var err error
+		if times[i], err = cpuTime(pid); err != nil {
+			return nil, err
+		}
+	}
+	return times, nil
 }
 
 // cpuTime returns the CPU time (user and system) process pid has used, from

@@ -89,14 +89,15 @@ func CustomerPersons(pipelines, pepper string) (func(customer string) (string, e
 	}, nil
 }
 
-// Diff lists the changes only one side has, "-" for those missing from
-// got and "+" for those only got has, in time order, at most limit of them
+// Diff lists the changes only one side has (times compared to the
+// millisecond), "-" for those missing from got and "+" for those only got
+// has, in time order, at most limit of them
 // (0: all) and then how many more; "" when both are the same multiset. It
 // sorts copies, so that it serves millions of changes.
 func Diff(got, want []Change, limit int) string {
 	got, want = slices.Clone(got), slices.Clone(want)
 	order := func(a, b Change) int {
-		if c := a.At.Compare(b.At); c != 0 {
+		if c := cmp.Compare(a.At.UnixMilli(), b.At.UnixMilli()); c != 0 { // to the millisecond, as Canonical
 			return c
 		}
 		if c := cmp.Compare(a.Person, b.Person); c != 0 {

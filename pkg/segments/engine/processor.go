@@ -756,6 +756,19 @@ func (p *Processor) apply(in Input) ([]string, error) {
 			p.forwards = append(p.forwards, Input{Event: &e})
 			return nil, nil
 		}
+		if !p.defs.reads(&e) {
+			// No definition reads it: it changes nothing in a person
+			// with state, whose memberships then stay as they are (only
+			// its timers change them without an event); a person it
+			// creates is evaluated. A person with a timer has state: it
+			// need not be read.
+			if _, timed := p.timerOf[e.Person]; timed {
+				return nil, nil
+			}
+			if person, err := p.lookup(e.Person); err != nil || person != nil {
+				return nil, err
+			}
+		}
 		person, err := p.person(e.Person)
 		if err != nil {
 			return nil, err

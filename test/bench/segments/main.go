@@ -124,9 +124,11 @@ func run(persons, rate int, length, lateness time.Duration, maxPoll, cachePerson
 		return err
 	}
 	cfg.HTTPAddr = fmt.Sprintf("127.0.0.1:%d", port)
-	types := eventTypes
+	// Every loaded person has state: the loading events are of a type the
+	// definitions read.
+	types, loadType := eventTypes, "email_open"
 	if check {
-		types = checkTypes
+		types, loadType = checkTypes, "page_view"
 	}
 	if cfg.Pipelines, err = pipelines(dir, lateness, check); err != nil {
 		return err
@@ -156,15 +158,15 @@ func run(persons, rate int, length, lateness time.Duration, maxPoll, cachePerson
 		return err
 	}
 	defer pub.Close()
-	inProcess, err := processorRate(cfg.Pipelines, persons, rate, types)
+	inProcess, err := processorRate(cfg.Pipelines, persons, rate, types, loadType)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("baseline: the segments processor alone, in this process: %.0f events/s\n", inProcess)
-	fmt.Printf("loading %d persons (one page_view each) ...\n", persons)
+	fmt.Printf("loading %d persons (one %s each) ...\n", persons, loadType)
 	start := time.Now()
 	for i := 0; i < persons; i++ {
-		if err := pub.Touchpoint(ctx, event(fmt.Sprint("load-", i), i, "page_view", "email", time.Now().UTC())); err != nil {
+		if err := pub.Touchpoint(ctx, event(fmt.Sprint("load-", i), i, loadType, "email", time.Now().UTC())); err != nil {
 			return err
 		}
 	}
@@ -367,7 +369,7 @@ func checkChanges(ctx context.Context, cfg config.Config, lateness time.Duration
 // processor in this process (no Kafka, no ClickHouse): persons loaded with
 // one event each, then 10 seconds of event time at rate events/s, and
 // returns the events processed per second of CPU-bound work.
-func processorRate(pipelinesDir string, persons, rate int, types []string) (float64, error) {
+func processorRate(pipelinesDir string, persons, rate int, types []string, loadType string) (float64, error) {
 	defs, err := engine.LoadDefinitions(filepath.Join(pipelinesDir, engine.DefinitionsFile))
 	if err != nil {
 		return 0, err
@@ -381,7 +383,7 @@ func processorRate(pipelinesDir string, persons, rate int, types []string) (floa
 	n := persons + 10*rate
 	start := time.Now()
 	for i := 0; i < n; i++ {
-		person, typ := i, "page_view"
+		person, typ := i, loadType
 		if i >= persons {
 			person, typ = rng.IntN(persons), types[rng.IntN(len(types))]
 			at = at.Add(time.Second / time.Duration(rate))

@@ -98,34 +98,10 @@ func cpuTime(b *testing.B) int64 {
 // meta to the local state, and bounds its memory, as a committed batch
 // does.
 func commitLocal(b *testing.B, l *localState, proc *engine.Processor, next int64, cachePersons int) {
-	var writes []localWrite
-	for id, person := range proc.TakeDirty() {
-		w := localWrite{key: personKey(id)}
-		if person != nil {
-			v, err := person.MarshalBinary()
-			if err != nil {
-				b.Fatal(err)
-			}
-			w.value, w.timer = v, person.Timer
-		}
-		writes = append(writes, w)
-	}
-	queued, released := proc.TakePending()
-	for _, pe := range queued {
-		v, err := encodePending(pe)
-		if err != nil {
-			b.Fatal(err)
-		}
-		writes = append(writes, localWrite{key: pendingKey(pe.Arrival), value: v})
-	}
-	for _, arrival := range released {
-		writes = append(writes, localWrite{key: pendingKey(arrival)})
-	}
-	meta, err := proc.Meta()
+	writes, err := stateWrites(proc)
 	if err != nil {
 		b.Fatal(err)
 	}
-	writes = append(writes, localWrite{key: metaKey, value: meta})
 	if err := l.apply(0, writes, next, time.Now()); err != nil {
 		b.Fatal(err)
 	}

@@ -22,18 +22,10 @@ import (
 // to the end it has when called, and calls each with every touchpoint and
 // the partition it was published on, in offset order on each partition.
 func ReadPublished(ctx context.Context, cfg kafka.Config, each func(source int, t *touchpoint.Touchpoint) error) error {
-	codecs, err := registryCodecs(cfg)
-	if err != nil {
-		return err
-	}
-	return kafka.ReadCommitted(ctx, cfg, nil, cfg.Topics.Touchpoints, nil, func(r *kgo.Record) error {
-		_, rec, err := codecs.Decode(ctx, r.Value)
-		if err != nil {
-			return fmt.Errorf("decoding touchpoints partition %d offset %d: %w", r.Partition, r.Offset, err)
-		}
+	return readDecoded(ctx, cfg, cfg.Topics.Touchpoints, func(r *kgo.Record, rec map[string]any) error {
 		t, err := touchpoint.TouchpointFromAvro(rec)
 		if err != nil {
-			return fmt.Errorf("touchpoints partition %d offset %d: %w", r.Partition, r.Offset, err)
+			return err
 		}
 		return each(int(r.Partition), t)
 	})
@@ -42,28 +34,32 @@ func ReadPublished(ctx context.Context, cfg kafka.Config, each func(source int, 
 // ReadChanges reads every committed change on the segment changes topic,
 // and calls each with it, the partition it is on and its key.
 func ReadChanges(ctx context.Context, cfg kafka.Config, each func(partition int32, key string, c Change) error) error {
-	codecs, err := registryCodecs(cfg)
-	if err != nil {
-		return err
-	}
-	return kafka.ReadCommitted(ctx, cfg, nil, cfg.Topics.SegmentChanges, nil, func(r *kgo.Record) error {
-		_, rec, err := codecs.Decode(ctx, r.Value)
-		if err != nil {
-			return fmt.Errorf("decoding changes partition %d offset %d: %w", r.Partition, r.Offset, err)
-		}
+	return readDecoded(ctx, cfg, cfg.Topics.SegmentChanges, func(r *kgo.Record, rec map[string]any) error {
 		c := Change{Person: rec["person"].(string), Segment: rec["segment"].(string), Entered: rec["entered"].(bool), At: rec["at"].(time.Time)}
 		return each(r.Partition, string(r.Key), c)
 	})
 }
 
-// registryCodecs returns Avro codecs on the schema registry of cfg (or the
-// shipped schemas' ids without one).
-func registryCodecs(cfg kafka.Config) (*avro.Codecs, error) {
+// readDecoded reads topic as committed, from its start to the end it has
+// when called, and calls each with every record and its Avro value decoded
+// (by the schema registry of cfg, or the shipped schemas' ids without
+// one).
+func readDecoded(ctx context.Context, cfg kafka.Config, topic string, each func(r *kgo.Record, rec map[string]any) error) error {
 	reg, err := kafka.NewRegistry(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to the schema registry: %w", err)
+		return fmt.Errorf("connecting to the schema registry: %w", err)
 	}
-	return avro.NewCodecs(reg), nil
+	codecs := avro.NewCodecs(reg)
+	return kafka.ReadCommitted(ctx, cfg, nil, topic, nil, func(r *kgo.Record) error {
+		_, rec, err := codecs.Decode(ctx, r.Value)
+		if err == nil {
+			err = each(r, rec)
+		}
+		if err != nil {
+			return fmt.Errorf("%s partition %d offset %d: %w", topic, r.Partition, r.Offset, err)
+		}
+		return nil
+	})
 }
 
 // CustomerPersons returns a function giving the person id the router gives

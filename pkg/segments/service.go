@@ -410,8 +410,10 @@ func (s *Service) addState(b *batch, p int32, proc *engine.Processor) error {
 // pending inputs queued and released) and returns it as changelog records,
 // its meta state last.
 func stateWrites(proc *engine.Processor) ([]localWrite, error) {
-	var writes []localWrite
-	for id, person := range proc.TakeDirty() {
+	dirty := proc.TakeDirty()
+	queued, released := proc.TakePending()
+	writes := make([]localWrite, 0, len(dirty)+len(queued)+len(released)+1)
+	for id, person := range dirty {
 		w := localWrite{key: personKey(id)}
 		if person != nil {
 			v, err := person.MarshalBinary()
@@ -422,7 +424,6 @@ func stateWrites(proc *engine.Processor) ([]localWrite, error) {
 		}
 		writes = append(writes, w)
 	}
-	queued, released := proc.TakePending()
 	for _, pe := range queued {
 		v, err := encodePending(pe)
 		if err != nil {

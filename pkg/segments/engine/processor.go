@@ -370,6 +370,7 @@ func (p *Processor) Meta() ([]byte, error) {
 // released since the last call, for a changelog that keeps each pending
 // input as a record of its own.
 func (p *Processor) TakePending() (queued []Pending, released []int64) {
+	queued = make([]Pending, 0, len(p.queued))
 	for _, pe := range p.queued {
 		queued = append(queued, *pe)
 	}

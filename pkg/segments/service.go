@@ -393,37 +393,52 @@ func (s *Service) addState(b *batch, p int32, proc *engine.Processor) error {
 	for _, person := range b.forgotten[p] {
 		changelog(localWrite{key: forgottenKeyPrefix + person, value: []byte{1}})
 	}
-	for id, person := range proc.TakeDirty() {
-		w := localWrite{key: personKey(id)}
-		if person != nil {
-			v, err := person.MarshalBinary()
-			if err != nil {
-				return fmt.Errorf("encoding the state of person %s: %w", id, err)
-			}
-			w.value, w.timer = v, person.Timer
-		}
-		changelog(w)
-	}
-	queued, released := proc.TakePending()
-	for _, pe := range queued {
-		v, err := encodePending(pe)
-		if err != nil {
-			return fmt.Errorf("encoding a pending input: %w", err)
-		}
-		changelog(localWrite{key: pendingKey(pe.Arrival), value: v})
-	}
-	for _, arrival := range released {
-		changelog(localWrite{key: pendingKey(arrival)})
-	}
-	meta, err := proc.Meta()
+	writes, err := stateWrites(proc)
 	if err != nil {
 		return err
 	}
-	changelog(localWrite{key: metaKey, value: meta})
+	for _, w := range writes {
+		changelog(w)
+	}
 	s.m.persons.WithLabelValues(fmt.Sprint(p)).Set(float64(proc.Persons()))
 	s.m.countEvaluations(p, proc.Evaluations())
 	s.watermarkLag(p, proc)
 	return nil
+}
+
+// stateWrites takes what proc changed since it was last asked (persons,
+// pending inputs queued and released) and returns it as changelog records,
+// its meta state last.
+func stateWrites(proc *engine.Processor) ([]localWrite, error) {
+	dirty := proc.TakeDirty()
+	queued, released := proc.TakePending()
+	writes := make([]localWrite, 0, len(dirty)+len(queued)+len(released)+1)
+	for id, person := range dirty {
+		w := localWrite{key: personKey(id)}
+		if person != nil {
+			v, err := person.MarshalBinary()
+			if err != nil {
+				return nil, fmt.Errorf("encoding the state of person %s: %w", id, err)
+			}
+			w.value, w.timer = v, person.Timer
+		}
+		writes = append(writes, w)
+	}
+	for _, pe := range queued {
+		v, err := encodePending(pe)
+		if err != nil {
+			return nil, fmt.Errorf("encoding a pending input: %w", err)
+		}
+		writes = append(writes, localWrite{key: pendingKey(pe.Arrival), value: v})
+	}
+	for _, arrival := range released {
+		writes = append(writes, localWrite{key: pendingKey(arrival)})
+	}
+	meta, err := proc.Meta()
+	if err != nil {
+		return nil, err
+	}
+	return append(writes, localWrite{key: metaKey, value: meta}), nil
 }
 
 // watermarkLag sets how far partition p's watermark is behind the clock,

@@ -39,27 +39,10 @@ func TestLocalState(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var writes []localWrite
-	for id, person := range src.TakeDirty() {
-		v, err := person.MarshalBinary()
-		if err != nil {
-			t.Fatal(err)
-		}
-		writes = append(writes, localWrite{key: personKey(id), value: v, timer: person.Timer})
-	}
-	queued, _ := src.TakePending()
-	for _, pe := range queued {
-		v, err := encodePending(pe)
-		if err != nil {
-			t.Fatal(err)
-		}
-		writes = append(writes, localWrite{key: pendingKey(pe.Arrival), value: v})
-	}
-	meta, err := src.Meta()
+	writes, err := stateWrites(src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	writes = append(writes, localWrite{key: metaKey, value: meta})
 	now := time.Now()
 	if err := l.apply(3, writes, 42, now); err != nil {
 		t.Fatal(err)

@@ -7,7 +7,6 @@ import (
 	"os"
 	osexec "os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,11 +16,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/touchline-io/touchline/pkg/avro"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
-	"github.com/touchline-io/touchline/pkg/identifiers"
-	"github.com/touchline-io/touchline/pkg/identity/stitch"
 	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/publish"
 	"github.com/touchline-io/touchline/pkg/segments"
@@ -55,19 +51,15 @@ func segmentsPipelines(t *testing.T, definitions string) string {
 // customer id nobody linked: the singleton id of the normalised identifier.
 func customerPerson(t *testing.T, cfg config.Config, customer string) string {
 	t.Helper()
-	rules, err := stitch.LoadRules(filepath.Join(cfg.Pipelines, stitch.RulesFile))
+	personOf, err := segmentsref.CustomerPersons(cfg.Pipelines, cfg.Identifiers.Pepper)
 	if err != nil {
 		t.Fatal(err)
 	}
-	norm, err := rules.Normalizer(cfg.Identifiers.Pepper)
+	person, err := personOf(customer)
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := norm.Identifier(identifiers.NormalizeType("customer_id"), customer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return stitch.SingletonID(id)
+	return person
 }
 
 func startSegments(t *testing.T, cfgPath, log string) *testenv.Process {
@@ -212,7 +204,7 @@ func TestSegmentsServiceMatchesReference(t *testing.T) {
 	if seen.Dropped != seen.LateForwards {
 		t.Errorf("the stage dropped %d routed events as late", seen.Dropped-seen.LateForwards)
 	}
-	if diff := changesDiff(got, want); diff != "" {
+	if diff := segmentsref.Diff(got, want, 0); diff != "" {
 		t.Fatalf("ClickHouse segment_changes differ from the reference:\n%s", diff)
 	}
 	// The same changes follow from the touchpoints as published, read back
@@ -227,26 +219,22 @@ func TestSegmentsServiceMatchesReference(t *testing.T) {
 	for i, in := range inputs {
 		published[i] = segmentsref.Published{Merge: in.Merge}
 	}
-	if err := kafka.ReadCommitted(ctx, cfg.Kafka, nil, cfg.Kafka.Topics.Touchpoints, nil, func(r *kgo.Record) error {
-		_, rec, err := codecs(t, cfg).Decode(ctx, r.Value)
-		if err != nil {
-			return err
-		}
-		places := order[rec["event_id"].(string)]
+	if err := segmentsref.ReadPublished(ctx, cfg.Kafka, func(source int, tp *touchpoint.Touchpoint) error {
+		places := order[tp.EventID]
 		if len(places) == 0 {
-			return fmt.Errorf("touchpoint %v read back once more than published", rec["event_id"])
+			return fmt.Errorf("touchpoint %v read back once more than published", tp.EventID)
 		}
-		order[rec["event_id"].(string)] = places[1:]
-		published[places[0]] = segmentsref.Published{Event: inputs[places[0]].Event, Source: int(r.Partition)}
+		order[tp.EventID] = places[1:]
+		published[places[0]] = segmentsref.Published{Event: inputs[places[0]].Event, Source: source}
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
 	asPublished, _, _ := segmentsref.FromSources(published, sources, segmentsref.Lateness, segments.MergeOffset)
-	if diff := changesDiff(got, asPublished); diff != "" {
+	if diff := segmentsref.Diff(got, asPublished, 0); diff != "" {
 		t.Fatalf("ClickHouse segment_changes differ from the reference over the touchpoints as published:\n%s", diff)
 	}
-	if diff := changesDiff(readChanges(ctx, t, cfg), want); diff != "" {
+	if diff := segmentsref.Diff(readChanges(ctx, t, cfg), want, 0); diff != "" {
 		t.Fatalf("the changes topic differs from the reference (duplicates after a kill?):\n%s", diff)
 	}
 	logged, err := os.ReadFile(log)
@@ -258,29 +246,6 @@ func TestSegmentsServiceMatchesReference(t *testing.T) {
 			t.Errorf("no partition's state was loaded with %s", load)
 		}
 	}
-}
-
-// changesDiff lists the changes only one side has ("-": missing, "+":
-// extra), or "" when both are the same.
-func changesDiff(got, want []segmentsref.Change) string {
-	count := map[string]int{}
-	for _, line := range strings.Split(segmentsref.Canonical(want), "\n") {
-		count[line]++
-	}
-	for _, line := range strings.Split(segmentsref.Canonical(got), "\n") {
-		count[line]--
-	}
-	var diff []string
-	for line, n := range count {
-		for ; n > 0; n-- {
-			diff = append(diff, "- "+line)
-		}
-		for ; n < 0; n++ {
-			diff = append(diff, "+ "+line)
-		}
-	}
-	sort.Strings(diff)
-	return strings.Join(diff, "\n")
 }
 
 // waitRouted flushes the publisher and waits until the router has routed
@@ -414,31 +379,15 @@ func observedInput(in engine.Input, eventPerson map[string]string) segmentsref.O
 	return segmentsref.Observed{Event: ref}
 }
 
-// codecs returns Avro codecs on the registry of cfg.
-func codecs(t *testing.T, cfg config.Config) *avro.Codecs {
-	t.Helper()
-	reg, err := kafka.NewRegistry(cfg.Kafka)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return avro.NewCodecs(reg)
-}
-
 // readChanges reads every committed SegmentChange record.
 func readChanges(ctx context.Context, t *testing.T, cfg config.Config) []segmentsref.Change {
 	t.Helper()
-	codecs := codecs(t, cfg)
 	var out []segmentsref.Change
-	if err := kafka.ReadCommitted(ctx, cfg.Kafka, nil, cfg.Kafka.Topics.SegmentChanges, nil, func(r *kgo.Record) error {
-		_, rec, err := codecs.Decode(ctx, r.Value)
-		if err != nil {
-			return err
+	if err := segmentsref.ReadChanges(ctx, cfg.Kafka, func(partition int32, key string, c segmentsref.Change) error {
+		if key != c.Person || segments.PartitionOf(key, cfg.Segments.Partitions) != partition {
+			t.Errorf("change of %v keyed %q on partition %d", c.Person, key, partition)
 		}
-		if string(r.Key) != rec["person"] || segments.PartitionOf(string(r.Key), cfg.Segments.Partitions) != r.Partition {
-			t.Errorf("change of %v keyed %q on partition %d", rec["person"], r.Key, r.Partition)
-		}
-		out = append(out, segmentsref.Change{Person: rec["person"].(string), Segment: rec["segment"].(string),
-			Entered: rec["entered"].(bool), At: rec["at"].(time.Time)})
+		out = append(out, c)
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -614,20 +563,14 @@ func TestSegmentsCatchUpAfterAStopDropsNothing(t *testing.T) {
 	// The reference reads the touchpoints as published, partition by
 	// partition in offset order.
 	var pubs []segmentsref.Published
-	codecs := codecs(t, cfg)
 	eventPerson := map[string]string{}
-	if err := kafka.ReadCommitted(ctx, cfg.Kafka, nil, cfg.Kafka.Topics.Touchpoints, nil, func(r *kgo.Record) error {
-		_, rec, err := codecs.Decode(ctx, r.Value)
-		if err != nil {
-			return err
-		}
-		e, ok := sent[rec["event_id"].(string)]
+	if err := segmentsref.ReadPublished(ctx, cfg.Kafka, func(source int, tp *touchpoint.Touchpoint) error {
+		e, ok := sent[tp.EventID]
 		if !ok {
-			return fmt.Errorf("touchpoint %v was not published by the test", rec["event_id"])
+			return fmt.Errorf("touchpoint %v was not published by the test", tp.EventID)
 		}
-		person := e.Person
-		eventPerson[e.ID] = person
-		pubs = append(pubs, segmentsref.Published{Event: e, Source: int(r.Partition)})
+		eventPerson[e.ID] = e.Person
+		pubs = append(pubs, segmentsref.Published{Event: e, Source: source})
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -644,10 +587,10 @@ func TestSegmentsCatchUpAfterAStopDropsNothing(t *testing.T) {
 	if len(want) < 50 {
 		t.Fatalf("only %d changes expected: the test exercises too little", len(want))
 	}
-	if diff := changesDiff(got, want); diff != "" {
+	if diff := segmentsref.Diff(got, want, 0); diff != "" {
 		t.Fatalf("ClickHouse segment_changes differ from the reference over the touchpoints as published:\n%s", diff)
 	}
-	if diff := changesDiff(readChanges(ctx, t, cfg), want); diff != "" {
+	if diff := segmentsref.Diff(readChanges(ctx, t, cfg), want, 0); diff != "" {
 		t.Fatalf("the changes topic differs from the reference over the touchpoints as published:\n%s", diff)
 	}
 }

@@ -435,6 +435,21 @@ func (d *Definitions) addSpec(s spec) {
 	}
 }
 
+// reads reports whether a feature function of d reads e: counts it, or
+// keeps it as the latest of its type. An event that none reads changes no
+// person's state, hence no membership.
+func (d *Definitions) reads(e *Event) bool {
+	if d.tracksLast[e.Type] {
+		return true
+	}
+	for _, s := range d.specs {
+		if s.matches(e) {
+			return true
+		}
+	}
+	return false
+}
+
 // trackSince makes persons keep the latest event of type t and be
 // evaluated when durations pass since it.
 func (d *Definitions) trackSince(t string) {

@@ -153,7 +153,7 @@ type callCache struct {
 func (c *callCache) get(fn function, kinds []string, vals []ref.Val) (*boundCall, error) {
 	c.key = append(c.key[:0], fn...)
 	for i, v := range vals {
-		str, ok := v.Value().(string)
+		str, ok := v.(types.String) // not Value(), which allocates
 		if kinds[i] == argFilter || !ok {
 			return c.build(fn, kinds, vals) // a filter map: not cached
 		}

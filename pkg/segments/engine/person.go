@@ -108,8 +108,13 @@ func (p *Person) init() {
 }
 
 // apply adds e to the person's state under d. Events come in time order;
-// an event id already among the kept events is ignored.
+// an event id already among the kept events is ignored, and so is an event
+// that no feature function of d reads (it would only take a place among
+// the kept events and set timers that change nothing).
 func (p *Person) apply(d *Definitions, e Event) {
+	if !d.reads(&e) {
+		return
+	}
 	for i := range p.Events {
 		if p.Events[i].ID == e.ID {
 			return

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"time"
 
@@ -170,10 +171,13 @@ type Processor struct {
 	// match the person's Timer are skipped.
 	timers timerHeap
 
-	// The person being evaluated, the evaluation time and what it read.
+	// The person being evaluated, the evaluation time and what the
+	// expression being evaluated read; vars are the named features'
+	// values. The maps are reused from one evaluation to the next.
 	current *Person
 	now     time.Time
 	read    map[string]any
+	vars    map[string]any
 	// ctx stops evaluations when it ends; aborted are the evaluations
 	// that decided nothing since they were last taken.
 	ctx     context.Context
@@ -260,7 +264,7 @@ type Pending struct {
 // person becomes a Transfer (TakeForwards) for that person's processor.
 func NewProcessor(defs *Definitions, local func(person string) bool) (*Processor, error) {
 	p := &Processor{defs: defs, local: local, persons: map[string]*Person{}, timerOf: map[string]int64{},
-		dirty: map[string]bool{}, queued: map[int64]*Pending{}, ctx: context.Background()}
+		dirty: map[string]bool{}, queued: map[int64]*Pending{}, ctx: context.Background(), read: map[string]any{}, vars: map[string]any{}}
 	env, err := newEnv(p)
 	if err != nil {
 		return nil, err
@@ -366,6 +370,7 @@ func (p *Processor) Meta() ([]byte, error) {
 // released since the last call, for a changelog that keeps each pending
 // input as a record of its own.
 func (p *Processor) TakePending() (queued []Pending, released []int64) {
+	queued = make([]Pending, 0, len(p.queued))
 	for _, pe := range p.queued {
 		queued = append(queued, *pe)
 	}
@@ -752,6 +757,19 @@ func (p *Processor) apply(in Input) ([]string, error) {
 			p.forwards = append(p.forwards, Input{Event: &e})
 			return nil, nil
 		}
+		if !p.defs.reads(&e) {
+			// No definition reads it: it changes nothing in a person
+			// with state, whose memberships then stay as they are (only
+			// its timers change them without an event); a person it
+			// creates is evaluated. A person with a timer has state: it
+			// need not be read.
+			if _, timed := p.timerOf[e.Person]; timed {
+				return nil, nil
+			}
+			if person, err := p.lookup(e.Person); err != nil || person != nil {
+				return nil, err
+			}
+		}
 		person, err := p.person(e.Person)
 		if err != nil {
 			return nil, err
@@ -913,13 +931,13 @@ func (p *Processor) evaluate(person *Person, t time.Time) ([]Change, error) {
 	p.state.Evaluations++
 	p.current, p.now = person, t
 	defer func() { p.current = nil }()
-	vars := map[string]any{}
-	named := map[string]any{}
+	vars := p.vars
+	clear(vars)
 	var changes []Change
 	members := person.Members
 	decided := true
 	for i, f := range p.defs.Features {
-		p.read = map[string]any{}
+		clear(p.read)
 		out, err := p.eval(p.features[i], vars, person, f.Name, t)
 		if err != nil {
 			return nil, fmt.Errorf("feature %s of person %s: %w", f.Name, person.ID, err)
@@ -929,12 +947,11 @@ func (p *Processor) evaluate(person *Person, t time.Time) ([]Change, error) {
 			break
 		}
 		vars[f.Name] = out
-		named[f.Name] = out.Value()
 	}
 	if decided {
 		members = nil
 		for i, s := range p.defs.Segments {
-			p.read = map[string]any{}
+			clear(p.read)
 			was := containsSorted(person.Members, s.Name)
 			out, err := p.eval(p.segments[i], vars, person, s.Name, t)
 			if err != nil {
@@ -948,9 +965,9 @@ func (p *Processor) evaluate(person *Person, t time.Time) ([]Change, error) {
 				members = append(members, s.Name)
 			}
 			if in != was {
-				features := p.read
-				for name, v := range named {
-					features[name] = v
+				features := maps.Clone(p.read)
+				for _, f := range p.defs.Features {
+					features[f.Name] = vars[f.Name].(ref.Val).Value()
 				}
 				changes = append(changes, Change{Person: person.ID, Segment: s.Name, Entered: in, At: t, Features: features})
 			}

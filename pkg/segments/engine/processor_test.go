@@ -574,3 +574,46 @@ func newProcessor(t *testing.T, defs *Definitions, local func(string) bool) *Pro
 	}
 	return p
 }
+
+// TestEventsNoDefinitionReads: an event of a type that no feature function
+// reads creates and evaluates a person without state (a segment of persons
+// who never bought takes it in), and changes nothing in a person with
+// state: it is not evaluated for it, and the event takes no place among
+// the kept events.
+func TestEventsNoDefinitionReads(t *testing.T) {
+	p := processorOf(t, `allowed_lateness: 1m
+max_kept_events: 2
+segments:
+  - name: never_bought
+    when: count("purchase") == 0
+  - name: carts
+    when: count("add_to_cart", "1h") >= 2
+`)
+	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	event := func(id, typ string, at time.Time) Input {
+		return Input{Event: &Event{ID: id, Person: "ann", Type: typ, At: at}}
+	}
+	addInput(t, p, event("v1", "page_view", t0))
+	changes, err := advanceTo(p, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(changes) != 1 || changes[0].Segment != "never_bought" || !changes[0].Entered || p.Evaluations() != 1 || p.Persons() != 1 {
+		t.Fatalf("a first page view: changes %+v, %d evaluations, %d persons; want ann in never_bought after 1", changes, p.Evaluations(), p.Persons())
+	}
+	for i, in := range []Input{event("c1", "add_to_cart", t0.Add(time.Minute)), event("v2", "page_view", t0.Add(2*time.Minute)),
+		event("v3", "page_view", t0.Add(3*time.Minute)), event("c2", "add_to_cart", t0.Add(4*time.Minute))} {
+		addInput(t, p, in)
+		changes, err = advanceTo(p, t0.Add(time.Duration(i+1)*time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The two carts are the two kept events.
+	if len(changes) != 1 || changes[0].Segment != "carts" || !changes[0].Entered || !changes[0].At.Equal(t0.Add(4*time.Minute)) {
+		t.Fatalf("changes at the second cart %+v, want ann entering carts", changes)
+	}
+	if p.Evaluations() != 3 {
+		t.Errorf("%d evaluations, want 3: the first page view's and the carts'", p.Evaluations())
+	}
+}

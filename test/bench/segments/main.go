@@ -17,8 +17,16 @@
 // prints how many inputs were dropped as late: only events late as their
 // producer wrote them may be, and this benchmark publishes none.
 //
+// With -check (implied by -outage), the service runs the segment
+// definitions of the reference model (test/segmentsref) instead of the
+// shipped ones, and at the end the benchmark computes the changes the
+// reference gives for the touchpoints topic as published, read back, and
+// compares the changes topic with them up to the reference's final
+// watermark: it prints "changes equal the reference: N of N", or how many
+// differ and the first of them, and then exits non-zero.
+//
 //	go run ./test/bench/segments [-persons 1000000] [-rate 20000] [-seconds 60] [-lateness 200ms] [-max-poll N] [-cache-persons N]
-//	    [-outage 10m] [-hog] [-keep]
+//	    [-outage 10m] [-hog] [-check] [-keep]
 package main
 
 import (
@@ -47,6 +55,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/publish"
 	"github.com/touchline-io/touchline/pkg/segments/engine"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
+	"github.com/touchline-io/touchline/test/segmentsref"
 	"github.com/touchline-io/touchline/test/testenv"
 )
 
@@ -60,22 +69,31 @@ func main() {
 	keep := flag.Bool("keep", false, "keep the servers' and the service's directory (logs) and print where it is")
 	outage := flag.Duration("outage", 0, "kill the service after -seconds of the timed run for this long while touchpoints keep arriving, then restart it and run -seconds more")
 	hog := flag.Bool("hog", false, "run a CPU hog (a separate process keeping every core busy) during the timed run")
+	check := flag.Bool("check", false, "run the reference model's definitions and check the changes against the reference over the touchpoints as published (always with -outage)")
 	burn := flag.Duration("burn", 0, "be the CPU hog for this long, and exit (what -hog runs)")
 	flag.Parse()
 	if *burn > 0 {
 		hogFor(*burn)
 		return
 	}
-	if err := run(*persons, *rate, time.Duration(*seconds)*time.Second, *lateness, *maxPoll, *cachePersons, *outage, *hog, *keep); err != nil {
+	if err := run(*persons, *rate, time.Duration(*seconds)*time.Second, *lateness, *maxPoll, *cachePersons, *outage, *hog, *check || *outage > 0, *keep); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-// eventTypes are the timed run's event types, weighted by repetition.
-var eventTypes = []string{"page_view", "page_view", "page_view", "add_to_cart", "email_open", "email_click", "purchase", "signup"}
+// eventTypes are the timed run's event types, weighted by repetition;
+// checkTypes those of a checked run (the reference's definitions count
+// clicks by channel).
+var (
+	eventTypes = []string{"page_view", "page_view", "page_view", "add_to_cart", "email_open", "email_click", "purchase", "signup"}
+	checkTypes = []string{"page_view", "page_view", "page_view", "add_to_cart", "click", "click", "purchase", "signup"}
+)
 
-func run(persons, rate int, length, lateness time.Duration, maxPoll, cachePersons int, outage time.Duration, hog, keep bool) error {
+// sources is the touchpoints topic's partition count.
+const sources = 4
+
+func run(persons, rate int, length, lateness time.Duration, maxPoll, cachePersons int, outage time.Duration, hog, check, keep bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
 	defer cancel()
 	dir, err := os.MkdirTemp("", "touchline-bench-segments-")
@@ -106,10 +124,16 @@ func run(persons, rate int, length, lateness time.Duration, maxPoll, cachePerson
 		return err
 	}
 	cfg.HTTPAddr = fmt.Sprintf("127.0.0.1:%d", port)
-	if cfg.Pipelines, err = pipelines(dir, lateness); err != nil {
+	// Every loaded person has state: the loading events are of a type the
+	// definitions read.
+	types, loadType := eventTypes, "email_open"
+	if check {
+		types, loadType = checkTypes, "page_view"
+	}
+	if cfg.Pipelines, err = pipelines(dir, lateness, check); err != nil {
 		return err
 	}
-	conn, err := testenv.Prepare(ctx, cfg, 4)
+	conn, err := testenv.Prepare(ctx, cfg, sources)
 	if err != nil {
 		return err
 	}
@@ -134,15 +158,15 @@ func run(persons, rate int, length, lateness time.Duration, maxPoll, cachePerson
 		return err
 	}
 	defer pub.Close()
-	inProcess, err := processorRate(cfg.Pipelines, persons, rate)
+	inProcess, err := processorRate(cfg.Pipelines, persons, rate, types, loadType)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("baseline: the segments processor alone, in this process: %.0f events/s\n", inProcess)
-	fmt.Printf("loading %d persons (one page_view each) ...\n", persons)
+	fmt.Printf("loading %d persons (one %s each) ...\n", persons, loadType)
 	start := time.Now()
 	for i := 0; i < persons; i++ {
-		if err := pub.Touchpoint(ctx, event(fmt.Sprint("load-", i), i, "page_view", time.Now().UTC())); err != nil {
+		if err := pub.Touchpoint(ctx, event(fmt.Sprint("load-", i), i, loadType, "email", time.Now().UTC())); err != nil {
 			return err
 		}
 	}
@@ -186,8 +210,8 @@ func run(persons, rate int, length, lateness time.Duration, maxPoll, cachePerson
 			<-tick.C
 			due := from + int(time.Since(start).Seconds()*float64(rate))
 			for ; published < due; published++ {
-				t := eventTypes[rng.IntN(len(eventTypes))]
-				if err := pub.Touchpoint(ctx, event(fmt.Sprint("run-", published), rng.IntN(persons), t, time.Now().UTC())); err != nil {
+				t, channel := types[rng.IntN(len(types))], channels[rng.IntN(len(channels))]
+				if err := pub.Touchpoint(ctx, event(fmt.Sprint("run-", published), rng.IntN(persons), t, channel, time.Now().UTC())); err != nil {
 					return err
 				}
 			}
@@ -197,13 +221,15 @@ func run(persons, rate int, length, lateness time.Duration, maxPoll, cachePerson
 	if err := publish(length); err != nil {
 		return err
 	}
-	lateBeforeOutage := 0.0
+	// lateBeforeOutage counts the timed run's inputs dropped as late before
+	// the outage, lateKilled all those of the killed process.
+	lateBeforeOutage, lateKilled := 0.0, 0.0
 	if outage > 0 {
 		if err := pub.Flush(ctx); err != nil {
 			return err
 		}
-		lateBeforeOutage, _ = scrape(metrics, `touchline_segments_inputs_total{result="late"}`)
-		lateBeforeOutage -= lateBefore
+		lateKilled, _ = scrape(metrics, `touchline_segments_inputs_total{result="late"}`)
+		lateBeforeOutage = lateKilled - lateBefore
 		cpuBefore, err := cpuSeconds(svc.Pid())
 		if err != nil {
 			return err
@@ -273,6 +299,69 @@ func run(persons, rate int, length, lateness time.Duration, maxPoll, cachePerson
 		return err
 	}
 	fmt.Printf("%-52s %d MiB\n", "state on disk (pebble, at the end)", disk>>20)
+	if check {
+		return checkChanges(ctx, cfg, lateness, lateKilled+late)
+	}
+	return nil
+}
+
+// channels are the channels of the timed run's touchpoints.
+var channels = []string{"email", "direct"}
+
+// checkChanges computes the changes the reference gives for the
+// touchpoints topic as published, compares the changes topic with them up
+// to the reference's final watermark, and prints the outcome; a difference
+// is an error. lateDropped is what the service counted as late.
+func checkChanges(ctx context.Context, cfg config.Config, lateness time.Duration, lateDropped float64) error {
+	start := time.Now()
+	personOf, err := segmentsref.CustomerPersons(cfg.Pipelines, cfg.Identifiers.Pepper)
+	if err != nil {
+		return err
+	}
+	live := segmentsref.NewLive(sources, lateness)
+	if err := segmentsref.ReadPublished(ctx, cfg.Kafka, func(source int, t *touchpoint.Touchpoint) error {
+		person, err := personOf(t.Identifiers["customer_id"])
+		if err != nil {
+			return err
+		}
+		e := segmentsref.Event{ID: t.EventID, Person: person, Type: t.EventType, Channel: "web", At: t.EventTime}
+		if t.Channel == "email" {
+			e.Channel = "email"
+		}
+		if t.Revenue != nil {
+			e.Revenue = float64(*t.Revenue) / touchpoint.MicrosPerUnit
+		}
+		return live.Add(source, e)
+	}); err != nil {
+		return fmt.Errorf("the reference over the touchpoints as published: %w", err)
+	}
+	want := live.Finish()
+	var got []segmentsref.Change
+	later := 0
+	if err := segmentsref.ReadChanges(ctx, cfg.Kafka, func(_ int32, _ string, c segmentsref.Change) error {
+		if c.At.After(want.Watermark) {
+			later++
+		} else {
+			got = append(got, c)
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("reading the changes back: %w", err)
+	}
+	fmt.Printf("\nthe reference (test/segmentsref) over the %d touchpoints as published: %d persons, %d late, watermark %s, %d changes up to it (computed in %s)\n",
+		want.Events+want.Late, want.Persons, want.Late, want.Watermark.Format(time.RFC3339Nano), len(want.Changes), time.Since(start).Round(time.Second))
+	fmt.Printf("the changes topic: %d changes up to the watermark, %d after it (not compared)\n", len(got), later)
+	if lateDropped != float64(want.Late) {
+		fmt.Printf("inputs dropped as late: %.0f by the service, %d by the reference\n", lateDropped, want.Late)
+	}
+	if diff := segmentsref.Diff(got, want.Changes, 20); diff != "" {
+		fmt.Printf("changes differ from the reference (- missing, + extra):\n%s\n", diff)
+		return fmt.Errorf("the changes differ from the reference")
+	}
+	fmt.Printf("changes equal the reference: %d of %d\n", len(got), len(want.Changes))
+	if lateDropped != float64(want.Late) {
+		return fmt.Errorf("the service dropped %.0f inputs as late, the reference %d", lateDropped, want.Late)
+	}
 	return nil
 }
 
@@ -280,7 +369,7 @@ func run(persons, rate int, length, lateness time.Duration, maxPoll, cachePerson
 // processor in this process (no Kafka, no ClickHouse): persons loaded with
 // one event each, then 10 seconds of event time at rate events/s, and
 // returns the events processed per second of CPU-bound work.
-func processorRate(pipelinesDir string, persons, rate int) (float64, error) {
+func processorRate(pipelinesDir string, persons, rate int, types []string, loadType string) (float64, error) {
 	defs, err := engine.LoadDefinitions(filepath.Join(pipelinesDir, engine.DefinitionsFile))
 	if err != nil {
 		return 0, err
@@ -294,9 +383,9 @@ func processorRate(pipelinesDir string, persons, rate int) (float64, error) {
 	n := persons + 10*rate
 	start := time.Now()
 	for i := 0; i < n; i++ {
-		person, typ := i, "page_view"
+		person, typ := i, loadType
 		if i >= persons {
-			person, typ = rng.IntN(persons), eventTypes[rng.IntN(len(eventTypes))]
+			person, typ = rng.IntN(persons), types[rng.IntN(len(types))]
 			at = at.Add(time.Second / time.Duration(rate))
 		}
 		e := &engine.Event{ID: strconv.Itoa(i), Person: "c" + strconv.Itoa(person), At: at, Type: typ, Channel: "email"}
@@ -310,9 +399,10 @@ func processorRate(pipelinesDir string, persons, rate int) (float64, error) {
 	return float64(n) / time.Since(start).Seconds(), nil
 }
 
-// pipelines writes the shipped rules and segment definitions, with the
-// given allowed lateness, into a pipelines directory under dir.
-func pipelines(dir string, lateness time.Duration) (string, error) {
+// pipelines writes the shipped rules and segment definitions (or, with
+// reference, the reference model's), with the given allowed lateness, into
+// a pipelines directory under dir.
+func pipelines(dir string, lateness time.Duration, reference bool) (string, error) {
 	out := filepath.Join(dir, "pipelines")
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return "", err
@@ -322,7 +412,10 @@ func pipelines(dir string, lateness time.Duration) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if f == "segments.yaml" {
+		switch {
+		case f == "segments.yaml" && reference:
+			b = []byte(segmentsref.WithLateness(lateness))
+		case f == "segments.yaml":
 			b = []byte(strings.Replace(string(b), "allowed_lateness: 5m", "allowed_lateness: "+lateness.String(), 1))
 		}
 		if err := os.WriteFile(filepath.Join(out, f), b, 0o644); err != nil {
@@ -333,8 +426,8 @@ func pipelines(dir string, lateness time.Duration) (string, error) {
 }
 
 // event is a touchpoint of person i.
-func event(id string, i int, typ string, at time.Time) *touchpoint.Touchpoint {
-	t := &touchpoint.Touchpoint{EventID: id, EventTime: at, EventType: typ, Channel: "email",
+func event(id string, i int, typ, channel string, at time.Time) *touchpoint.Touchpoint {
+	t := &touchpoint.Touchpoint{EventID: id, EventTime: at, EventType: typ, Channel: channel,
 		Identifiers: map[string]string{"customer_id": "c" + strconv.Itoa(i)}}
 	if typ == "purchase" {
 		revenue := touchpoint.Money(120 * touchpoint.MicrosPerUnit)

@@ -115,6 +115,11 @@ func parseStep(s string) (Step, error) {
 	return step, nil
 }
 
+// MaxSteps bounds the steps of a funnel, as ClickHouse's windowFunnel
+// bounds its conditions: the query grows with every step, and a request of
+// thousands of steps would only load the server.
+const MaxSteps = 32
+
 // FunnelQuery counts the persons who reach each step of an ordered funnel.
 type FunnelQuery struct {
 	Range Range
@@ -270,6 +275,9 @@ func (q FunnelQuery) validate() error {
 	var problems []string
 	if len(q.Steps) < 1 {
 		problems = append(problems, "a funnel needs at least one step")
+	}
+	if len(q.Steps) > MaxSteps {
+		problems = append(problems, fmt.Sprintf("%d funnel steps: at most %d", len(q.Steps), MaxSteps))
 	}
 	if q.Window < time.Second {
 		problems = append(problems, fmt.Sprintf("window %s is shorter than a second", q.Window))

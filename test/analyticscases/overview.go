@@ -54,14 +54,14 @@ func overviewCases() []spec {
 			fixture: fixture,
 			query:   analytics.OverviewQuery{Range: twoDays, PurchaseType: "purchase", Campaign: "brand"},
 			columns: columns, key: 1,
-			want:    [][]any{{"paid_search", 0.0, 0.0, 0.0, 0.0, 250.0, 0.0}},
+			want: [][]any{{"paid_search", 0.0, 0.0, 0.0, 0.0, 250.0, 0.0}},
 		},
 		{
 			name:    "overview: a channel filter",
 			fixture: fixture,
 			query:   analytics.OverviewQuery{Range: twoDays, PurchaseType: "purchase", Channel: "web"},
 			columns: columns, key: 1,
-			want:    [][]any{{"web", 3.0, 2.0, 2.0, 150.0, 0.0, nil}},
+			want: [][]any{{"web", 3.0, 2.0, 2.0, 150.0, 0.0, nil}},
 		},
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/touchline-io/touchline/pkg/cli/alertscmd"
 	"github.com/touchline-io/touchline/pkg/cli/collectcmd"
+	"github.com/touchline-io/touchline/pkg/cli/uicmd"
 	"github.com/touchline-io/touchline/pkg/cli/command"
 	"github.com/touchline-io/touchline/pkg/cli/identitycmd"
 	"github.com/touchline-io/touchline/pkg/cli/ingestcmd"
@@ -36,6 +37,7 @@ func NewRoot() *cobra.Command {
 		newGenerateCommand(g),
 		ingestcmd.New(g),
 		collectcmd.New(g),
+		uicmd.New(g),
 		identitycmd.New(g),
 		newForgetCommand(g),
 		alertscmd.New(g),

@@ -42,6 +42,9 @@ type API struct {
 	metrics     *Metrics
 	log         *zap.Logger
 	now         func() time.Time
+	// limits are the ClickHouse settings the queries run under, as the
+	// server reported them, for the index.
+	limits map[string]string
 }
 
 // NewAPI returns the API that runs its queries with run, under the
@@ -207,7 +210,8 @@ func (a *API) failure(ctx context.Context, err error) (int, string) {
 	return http.StatusBadGateway, "ClickHouse did not answer the query; the UI's log says why"
 }
 
-// index lists the analyses and their parameters.
+// index lists the analyses and their parameters, and the ClickHouse
+// settings every query runs under.
 func (a *API) index(w http.ResponseWriter) {
 	type param struct {
 		Name     string `json:"name"`
@@ -231,7 +235,7 @@ func (a *API) index(w http.ResponseWriter) {
 		}
 		out = append(out, x)
 	}
-	body, _ := json.MarshalIndent(map[string]any{"analyses": out}, "", "  ")
+	body, _ := json.MarshalIndent(map[string]any{"analyses": out, "clickhouse_settings": a.limits}, "", "  ")
 	a.reply(w, "index", "application/json", append(body, '\n'))
 }
 

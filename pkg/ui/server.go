@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -63,16 +64,15 @@ func Listen(ctx context.Context, cfg settings.Config, chCfg clickhouse.Config, a
 		return nil, err
 	}
 	run := func(ctx context.Context, sql string) (*table.Result, error) {
-		// ClickHouse stops the query at max_execution_time; the
-		// deadline covers a server that does not answer at all.
-		ctx, cancel := context.WithTimeout(ctx, cfg.MaxExecutionTime+5*time.Second)
-		defer cancel()
-		if perQuery != nil {
-			ctx = ch.Context(ctx, ch.WithSettings(perQuery))
-		}
-		return table.RunMax(ctx, conn, sql, cfg.MaxRows)
+		return runBounded(ctx, conn, perQuery, cfg, sql)
+	}
+	limits, err := queryLimits(ctx, run)
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
 	}
 	api := NewAPI(run, attribution, cfg, NewMetrics(reg), log.Named("ui"))
+	api.limits = limits
 	Register(srv.Mux(), api, cfg)
 	return &Server{http: srv, conn: conn, pings: pings, cfg: cfg}, nil
 }
@@ -113,6 +113,49 @@ func openReadOnly(ctx context.Context, cfg settings.Config, chCfg clickhouse.Con
 	log.Info("ui queries run read-only", zap.String("user", chCfg.User), zap.String("user_readonly", readonly),
 		zap.Duration("max_execution_time", cfg.MaxExecutionTime), zap.Int("max_rows", cfg.MaxRows))
 	return conn, perQuery, nil
+}
+
+// runBounded runs sql with the per-query settings and at most cfg.MaxRows
+// rows. ClickHouse stops the query at max_execution_time; a server that does
+// not answer at all is given up 5 seconds later. The query's context has no
+// deadline, though ctx's cancellation reaches it: clickhouse-go would turn a
+// deadline into a max_execution_time sent with the query's own settings, in
+// any order with readonly=1, and ClickHouse refuses any setting after
+// readonly=1.
+func runBounded(ctx context.Context, conn driver.Conn, perQuery ch.Settings, cfg settings.Config, sql string) (*table.Result, error) {
+	qctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancel(nil)
+	stop := context.AfterFunc(ctx, func() { cancel(context.Cause(ctx)) })
+	defer stop()
+	timer := time.AfterFunc(cfg.MaxExecutionTime+5*time.Second, func() { cancel(context.DeadlineExceeded) })
+	defer timer.Stop()
+	runCtx := qctx
+	if perQuery != nil {
+		runCtx = ch.Context(qctx, ch.WithSettings(perQuery))
+	}
+	res, err := table.RunMax(runCtx, conn, sql, cfg.MaxRows)
+	if err != nil && errors.Is(context.Cause(qctx), context.DeadlineExceeded) {
+		return nil, fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
+	}
+	return res, err
+}
+
+// queryLimits asks ClickHouse, the way every analysis runs, which
+// readonly and max_execution_time settings hold, and refuses a connection
+// on which queries could write.
+func queryLimits(ctx context.Context, run Runner) (map[string]string, error) {
+	res, err := run(ctx, "SELECT name, value FROM system.settings WHERE name IN ('readonly', 'max_execution_time')")
+	if err != nil {
+		return nil, fmt.Errorf("reading the settings of the ui's queries: %w", err)
+	}
+	limits := map[string]string{}
+	for _, row := range res.Rows {
+		limits[fmt.Sprint(row[0])] = fmt.Sprint(row[1])
+	}
+	if limits["readonly"] == "" || limits["readonly"] == "0" {
+		return nil, fmt.Errorf("the ui's queries are not read-only on clickhouse (readonly=%q)", limits["readonly"])
+	}
+	return limits, nil
 }
 
 // Register adds the API and the web app to mux, behind the authentication

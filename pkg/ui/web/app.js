@@ -289,10 +289,10 @@ async function cohorts(p, out) {
   const periods = uniq(rows.map(r => r.period)).sort((a, b) => a - b);
   out.append(el('h2', { text: 'Retention' }), chart('cohort-retention', {
     tooltip: { position: 'top', formatter: x => names[x.value[1]] + ', period ' + x.value[0] + ': ' + fmt.pct(x.value[2]) },
-    grid: { top: 20, left: 160, right: 30, bottom: 70 },
+    grid: { top: 20, left: 160, right: 40, bottom: 90 },
     xAxis: { type: 'category', data: periods, name: 'period', splitArea: { show: true } },
     yAxis: { type: 'category', data: names, inverse: true, splitArea: { show: true } },
-    visualMap: { min: 0, max: 1, calculable: true, orient: 'horizontal', left: 'center', bottom: 0, itemHeight: 200 },
+    visualMap: { min: 0, max: 1, calculable: true, orient: 'horizontal', left: 'center', bottom: 0, itemHeight: 200, text: ['100%', '0%'], formatter: v => fmt.pct(v) },
     series: [{ type: 'heatmap', data: rows.map(r => [periods.indexOf(r.period), names.indexOf(name(r)), r.retention]),
       label: { show: names.length * periods.length <= 120, formatter: x => fmt.pct(x.value[2]) } }],
   }));

@@ -35,6 +35,10 @@ type ClickHouseOptions struct {
 	// Users adds users, by name, with their plain-text passwords and the
 	// default profile, besides the password-less user "default".
 	Users map[string]string
+	// ReadOnlyUsers adds users, by name, with their plain-text passwords
+	// and the profile readonly: readonly = 2 (reads only, settings may
+	// change), as docs/ui.md advises for the web UI.
+	ReadOnlyUsers map[string]string
 	// StartTimeout bounds waiting for the server to answer /ping after each
 	// start. Default 60s.
 	StartTimeout time.Duration
@@ -44,6 +48,17 @@ type ClickHouseOptions struct {
 }
 
 var userName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// merged returns the users of both maps.
+func merged(a, b map[string]string) map[string]string {
+	out := make(map[string]string, len(a)+len(b))
+	for _, m := range []map[string]string{a, b} {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
+}
 
 // ClickHouse is a clickhouse-server child process listening on 127.0.0.1.
 // Its methods are safe for concurrent use.
@@ -62,7 +77,7 @@ func StartClickHouse(ctx context.Context, opts ClickHouseOptions) (*ClickHouse, 
 	if opts.Dir == "" {
 		return nil, errors.New("starting clickhouse-server: ClickHouseOptions.Dir is required")
 	}
-	for name := range opts.Users {
+	for name := range merged(opts.Users, opts.ReadOnlyUsers) {
 		if !userName.MatchString(name) || name == "default" {
 			return nil, fmt.Errorf("starting clickhouse-server: user name %q must be a plain identifier other than default", name)
 		}
@@ -290,6 +305,10 @@ const (
                  for up to poll_interval seconds (default 10). -->
             <poll_interval>1</poll_interval>
         </default>
+        <readonly>
+            <readonly>2</readonly>
+            <poll_interval>1</poll_interval>
+        </readonly>
     </profiles>
     <users>
         <default>
@@ -307,6 +326,16 @@ const (
                 <ip>::/0</ip>
             </networks>
             <profile>default</profile>
+            <quota>default</quota>
+        </{{$name}}>
+{{- end}}
+{{- range $name, $password := .ReadOnlyUsers}}
+        <{{$name}}>
+            <password>{{xml $password}}</password>
+            <networks>
+                <ip>::/0</ip>
+            </networks>
+            <profile>readonly</profile>
             <quota>default</quota>
         </{{$name}}>
 {{- end}}

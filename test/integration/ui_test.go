@@ -30,6 +30,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/generate"
 	"github.com/touchline-io/touchline/pkg/table"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
+	"github.com/touchline-io/touchline/test/testenv"
 )
 
 // uiRange is the range of the generated traffic of the UI test, and of
@@ -482,17 +483,12 @@ func TestWebUI(t *testing.T) {
 		}
 		// The queries run read-only and time-bounded: the index says what
 		// ClickHouse answered to the UI's own query of its settings.
-		resp, err = http.Get(base + "/api/")
-		if err != nil {
-			t.Fatal(err)
-		}
 		var index struct {
 			Settings map[string]string `json:"clickhouse_settings"`
 		}
-		err = json.NewDecoder(resp.Body).Decode(&index)
-		resp.Body.Close()
-		if err != nil || index.Settings["readonly"] != "1" || index.Settings["max_execution_time"] != "30" {
-			t.Errorf("the queries' settings: %v %v, want readonly 1 and max_execution_time 30", index.Settings, err)
+		getJSON(t, base+"/api/", &index)
+		if index.Settings["readonly"] != "1" || index.Settings["max_execution_time"] != "30" {
+			t.Errorf("the queries' settings: %v, want readonly 1 and max_execution_time 30", index.Settings)
 		}
 		// RunMax, the bound on an answer's rows, stops at the row after it.
 		if _, err := table.RunMax(ctx, conn, "SELECT number FROM system.numbers LIMIT 10", 3); !errors.Is(err, table.ErrTooManyRows) {
@@ -522,5 +518,62 @@ func (b *browser) sqlView(ctx context.Context, t *testing.T, cfg config.Config, 
 		if want := string(cliQuery(ctx, t, cfg, append(args, "--sql")...)); shown[i] != want {
 			t.Errorf("SQL view shows for %v:\n%s\nbut touchline query --sql prints:\n%s", args, shown[i], want)
 		}
+	}
+}
+
+// TestWebUIReadOnlyUser runs the UI as a ClickHouse user whose profile has
+// readonly = 2, as docs/ui.md advises: the UI still bounds its queries'
+// time, answers as the default user's `touchline query` does, and the user
+// cannot write.
+func TestWebUIReadOnlyUser(t *testing.T) {
+	s := servers(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg := s.Config(uniqueName(t))
+	conn := migrated(ctx, t, cfg)
+	loadTraffic(ctx, t, cfg, conn, generate.Config{Events: 1000, Persons: 100, Days: 28, Seed: 3,
+		Start: time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)})
+	base := startUI(ctx, t, cfg, "TOUCHLINE_UI_CLICKHOUSE_USER="+testenv.ReadOnlyUser, "TOUCHLINE_UI_CLICKHOUSE_PASSWORD="+testenv.ReadOnlyPassword)
+
+	var index struct {
+		Settings map[string]string `json:"clickhouse_settings"`
+	}
+	getJSON(t, base+"/api/", &index)
+	if index.Settings["readonly"] != "2" || index.Settings["max_execution_time"] != "30" {
+		t.Errorf("the queries' settings as %s: %v, want readonly 2 and max_execution_time 30", testenv.ReadOnlyUser, index.Settings)
+	}
+	var rows []map[string]any
+	getJSON(t, base+"/api/overview?from=2026-09-01&to=2026-09-29", &rows)
+	want := cliRows(ctx, t, cfg, append([]string{"overview"}, uiRange...)...)
+	if fmt.Sprint(rows) != fmt.Sprint(want) {
+		t.Errorf("the API as %s:\n%v\ntouchline query:\n%v", testenv.ReadOnlyUser, rows, want)
+	}
+
+	reader := cfg.ClickHouse
+	reader.User, reader.Password = testenv.ReadOnlyUser, testenv.ReadOnlyPassword
+	rconn, err := clickhouse.Open(ctx, reader, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rconn.Close()
+	if err := rconn.Exec(ctx, "CREATE TABLE ui_must_not_write (a UInt8) ENGINE = Memory"); err == nil {
+		t.Errorf("%s created a table", testenv.ReadOnlyUser)
+	}
+}
+
+// getJSON decodes the JSON answer of a GET of url, which must be 200.
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(resp.Body)
+		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, body)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
 	}
 }

@@ -10,11 +10,11 @@ import (
 
 	"github.com/touchline-io/touchline/pkg/cli/alertscmd"
 	"github.com/touchline-io/touchline/pkg/cli/collectcmd"
-	"github.com/touchline-io/touchline/pkg/cli/uicmd"
 	"github.com/touchline-io/touchline/pkg/cli/command"
 	"github.com/touchline-io/touchline/pkg/cli/identitycmd"
 	"github.com/touchline-io/touchline/pkg/cli/ingestcmd"
 	"github.com/touchline-io/touchline/pkg/cli/segmentscmd"
+	"github.com/touchline-io/touchline/pkg/cli/uicmd"
 	"github.com/touchline-io/touchline/pkg/version"
 )
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"text/template"
 	"time"
@@ -49,14 +50,20 @@ type ClickHouseOptions struct {
 
 var userName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// merged returns the users of both maps.
-func merged(a, b map[string]string) map[string]string {
-	out := make(map[string]string, len(a)+len(b))
-	for _, m := range []map[string]string{a, b} {
-		for k, v := range m {
-			out[k] = v
+// account is a user of users.xml besides "default".
+type account struct {
+	Name, Password, Profile string
+}
+
+// accounts returns the users of opts with their profiles, by name.
+func accounts(opts ClickHouseOptions) []account {
+	var out []account
+	for profile, users := range map[string]map[string]string{"default": opts.Users, "readonly": opts.ReadOnlyUsers} {
+		for name, password := range users {
+			out = append(out, account{Name: name, Password: password, Profile: profile})
 		}
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
 
@@ -77,10 +84,12 @@ func StartClickHouse(ctx context.Context, opts ClickHouseOptions) (*ClickHouse, 
 	if opts.Dir == "" {
 		return nil, errors.New("starting clickhouse-server: ClickHouseOptions.Dir is required")
 	}
-	for name := range merged(opts.Users, opts.ReadOnlyUsers) {
-		if !userName.MatchString(name) || name == "default" {
-			return nil, fmt.Errorf("starting clickhouse-server: user name %q must be a plain identifier other than default", name)
+	seen := map[string]bool{}
+	for _, a := range accounts(opts) {
+		if name := a.Name; !userName.MatchString(name) || name == "default" || seen[name] {
+			return nil, fmt.Errorf("starting clickhouse-server: user name %q must be a plain identifier other than default, given once", name)
 		}
+		seen[a.Name] = true
 	}
 	argv, err := clickHouseCommand(opts.Binary)
 	if err != nil {
@@ -242,7 +251,7 @@ func writeClickHouseConfig(opts ClickHouseOptions) error {
 		"config.xml": clickHouseConfig,
 		"users.xml":  clickHouseUsers,
 	} {
-		tmpl, err := template.New(name).Funcs(template.FuncMap{"xml": xmlText}).Parse(text)
+		tmpl, err := template.New(name).Funcs(template.FuncMap{"xml": xmlText, "accounts": accounts}).Parse(text)
 		if err != nil {
 			return fmt.Errorf("parsing %s template: %w", name, err)
 		}
@@ -319,25 +328,15 @@ const (
             <profile>default</profile>
             <quota>default</quota>
         </default>
-{{- range $name, $password := .Users}}
-        <{{$name}}>
-            <password>{{xml $password}}</password>
+{{- range accounts .}}
+        <{{.Name}}>
+            <password>{{xml .Password}}</password>
             <networks>
                 <ip>::/0</ip>
             </networks>
-            <profile>default</profile>
+            <profile>{{.Profile}}</profile>
             <quota>default</quota>
-        </{{$name}}>
-{{- end}}
-{{- range $name, $password := .ReadOnlyUsers}}
-        <{{$name}}>
-            <password>{{xml $password}}</password>
-            <networks>
-                <ip>::/0</ip>
-            </networks>
-            <profile>readonly</profile>
-            <quota>default</quota>
-        </{{$name}}>
+        </{{.Name}}>
 {{- end}}
     </users>
     <quotas>

@@ -37,6 +37,18 @@ import (
 // every page and query it compares.
 var uiRange = []string{"--from", "2026-09-01", "--to", "2026-09-29"}
 
+// trafficDatabase returns the configuration of a new, migrated database
+// holding generated traffic of the 28 days of uiRange, and a connection to
+// it.
+func trafficDatabase(ctx context.Context, t *testing.T, events, persons int, seed int64) (config.Config, driver.Conn) {
+	t.Helper()
+	cfg := servers(t).Config(uniqueName(t))
+	conn := migrated(ctx, t, cfg)
+	loadTraffic(ctx, t, cfg, conn, generate.Config{Events: events, Persons: persons, Days: 28, Seed: seed,
+		Start: time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)})
+	return cfg, conn
+}
+
 // loadTraffic writes generated traffic and its spend into the database of
 // cfg, validated and normalised as the ingest service would.
 func loadTraffic(ctx context.Context, t *testing.T, cfg config.Config, conn driver.Conn, traffic generate.Config) {
@@ -378,13 +390,9 @@ func artifacts(t *testing.T) string {
 // --format json` answers for the same parameters, to the displayed
 // rounding; each page's SQL view shows what --sql prints.
 func TestWebUI(t *testing.T) {
-	s := servers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cfg := s.Config(uniqueName(t))
-	conn := migrated(ctx, t, cfg)
-	loadTraffic(ctx, t, cfg, conn, generate.Config{Events: 6000, Persons: 400, Days: 28, Seed: 17,
-		Start: time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)})
+	cfg, conn := trafficDatabase(ctx, t, 6000, 400, 17)
 	base := startUI(ctx, t, cfg)
 	b := newBrowser(ctx, t)
 	shots := artifacts(t)
@@ -526,13 +534,9 @@ func (b *browser) sqlView(ctx context.Context, t *testing.T, cfg config.Config, 
 // time, answers as the default user's `touchline query` does, and the user
 // cannot write.
 func TestWebUIReadOnlyUser(t *testing.T) {
-	s := servers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cfg := s.Config(uniqueName(t))
-	conn := migrated(ctx, t, cfg)
-	loadTraffic(ctx, t, cfg, conn, generate.Config{Events: 1000, Persons: 100, Days: 28, Seed: 3,
-		Start: time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)})
+	cfg, _ := trafficDatabase(ctx, t, 1000, 100, 3)
 	base := startUI(ctx, t, cfg, "TOUCHLINE_UI_CLICKHOUSE_USER="+testenv.ReadOnlyUser, "TOUCHLINE_UI_CLICKHOUSE_PASSWORD="+testenv.ReadOnlyPassword)
 
 	var index struct {

@@ -204,6 +204,8 @@ func (a *API) failure(ctx context.Context, err error) (int, string) {
 	switch {
 	case isEx && ex.Code == codeTimeoutExceeded, errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
 		return http.StatusGatewayTimeout, fmt.Sprintf("the query ran longer than ui.max_execution_time (%s): narrow the range", a.cfg.MaxExecutionTime)
+	case errors.Is(err, ch.ErrAcquireConnTimeout):
+		return http.StatusServiceUnavailable, "every ClickHouse connection of the ui is busy (clickhouse.max_open_conns): try again shortly"
 	case errors.Is(err, table.ErrTooManyRows):
 		return http.StatusUnprocessableEntity, fmt.Sprintf("the result has more than ui.max_rows (%d) rows: narrow the range or drop the breakdown", a.cfg.MaxRows)
 	}

@@ -163,6 +163,7 @@ func TestQueryFailures(t *testing.T) {
 		{&ch.Exception{Code: 159, Message: "Timeout exceeded: elapsed 30.1 seconds"}, http.StatusGatewayTimeout, "the query ran longer than ui.max_execution_time (30s)"},
 		{context.DeadlineExceeded, http.StatusGatewayTimeout, "ui.max_execution_time"},
 		{fmt.Errorf("reading: %w", table.ErrTooManyRows), http.StatusUnprocessableEntity, "more than ui.max_rows (100000) rows"},
+		{fmt.Errorf("running query: %w", ch.ErrAcquireConnTimeout), http.StatusServiceUnavailable, "every ClickHouse connection of the ui is busy"},
 		{&ch.Exception{Code: 60, Message: "Table touchline.touchpoints doesn't exist"}, http.StatusBadGateway, "ClickHouse did not answer the query"},
 		{errors.New("dial tcp 127.0.0.1:9000: connection refused"), http.StatusBadGateway, "ClickHouse did not answer the query"},
 	} {

@@ -476,6 +476,8 @@ func TestWebUI(t *testing.T) {
 		if p.Charts != 2 {
 			t.Errorf("%d charts drawn, want the heatmap and the LTV curves", p.Charts)
 		}
+		p = b.show(t, base+"/#/cohorts?"+hashRange+"&period=month&periods=2&by-channel=true", filepath.Join(shots, "cohorts-by-channel.png"))
+		sameRows(t, "cohorts by channel", p.Tables["cohort"], cliRows(ctx, t, cfg, append([]string{"cohort", "--period", "month", "--periods", "2", "--by-channel"}, uiRange...)...))
 	})
 
 	t.Run("api", func(t *testing.T) {

@@ -141,13 +141,18 @@ function chart(id, option) {
   // Drawn once in the document, so that ECharts knows its size.
   requestAnimationFrame(() => {
     const c = echarts.init(div, null, { renderer: 'canvas' });
-    c.setOption(Object.assign({ animation: false, tooltip: { trigger: 'axis' }, legend: { type: 'scroll', top: 0 }, grid: { top: 40, left: 60, right: 30, bottom: 50 } }, option));
+    c.setOption(Object.assign({ animation: false, color: PALETTE, tooltip: { trigger: 'axis' }, legend: { type: 'scroll', top: 0 }, grid: { top: 40, left: 60, right: 30, bottom: 50 } }, option));
     charts.push(c);
   });
   return div;
 }
 
 let charts = [];
+
+// PALETTE has 20 distinct colours, so that the channels of a chart (touchline
+// knows 15 and more) do not share one, as they would in ECharts' default 9.
+const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac',
+  '#1f77b4', '#aec7e8', '#ff7f0e', '#98df8a', '#d62728', '#9467bd', '#c5b0d5', '#8c564b', '#e377c2', '#17becf'];
 window.addEventListener('resize', () => charts.forEach(c => c.resize()));
 
 function uniq(values) { return [...new Set(values)]; }
@@ -257,7 +262,8 @@ async function funnel(p, out) {
     yAxis: { type: 'value' },
     series: groups.map(g => ({
       name: bd ? (g === '' ? '(empty)' : g) : 'persons', type: 'bar',
-      label: { show: !bd, position: 'top', formatter: x => fmt.pct(rows[x.dataIndex].conversion_from_first) },
+      label: { show: !bd, position: 'top', lineHeight: 16, formatter: x => x.dataIndex === 0 ? '' :
+        fmt.pct(rows[x.dataIndex].conversion_from_first) + ' of step 1\n' + fmt.pct(rows[x.dataIndex].conversion_from_previous) + ' of the previous' },
       data: steps.map(s => { const r = rows.find(x => x.step_name === s && (!bd || x[bd] === g)); return r ? r.persons : 0; }),
     })),
   }));

@@ -232,8 +232,9 @@ func (a *API) index(w http.ResponseWriter) {
 	var out []analysis
 	for _, an := range request.Analyses() {
 		x := analysis{Name: an.Name, Path: "/api/" + an.Name, Short: an.Short}
+		defaults := an.Defaults(a.attribution)
 		for _, p := range an.Params {
-			x.Params = append(x.Params, param{Name: p.Name, Default: p.Default, Kind: kinds[p.Kind], Required: p.Required, Usage: p.Usage})
+			x.Params = append(x.Params, param{Name: p.Name, Default: defaults[p.Name], Kind: kinds[p.Kind], Required: p.Required, Usage: p.Usage})
 		}
 		out = append(out, x)
 	}

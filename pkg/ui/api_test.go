@@ -148,6 +148,11 @@ func TestAnswersAreTheCLIsFormats(t *testing.T) {
 	if err := json.Unmarshal(rec.Body.Bytes(), &index); err != nil || len(index.Analyses) != 5 || index.Analyses[0].Name != "overview" {
 		t.Errorf("index: %v %s", err, rec.Body.String())
 	}
+	// The model defaults to the attribution settings' (time_decay here).
+	if !strings.Contains(rec.Body.String(), `"name": "model",
+          "default": "time_decay"`) {
+		t.Errorf("index without the settings' model:\n%s", rec.Body.String())
+	}
 }
 
 // TestQueryFailures: what ClickHouse says stays in the log; the answer

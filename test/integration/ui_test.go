@@ -456,6 +456,9 @@ func TestWebUI(t *testing.T) {
 		if p.Charts != 1 {
 			t.Errorf("%d charts drawn, want the grouped bars", p.Charts)
 		}
+		// Without a model, the ROMI table is the one of attribution.yaml's.
+		p = b.show(t, base+"/#/attribution?"+hashRange+"&by-campaign=true", filepath.Join(shots, "attribution-default-by-campaign.png"))
+		sameRows(t, "ROMI per campaign, default model", p.Tables["romi"], cliRows(ctx, t, cfg, append([]string{"romi", "--by-campaign"}, uiRange...)...))
 	})
 
 	t.Run("funnel", func(t *testing.T) {

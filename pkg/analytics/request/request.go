@@ -37,7 +37,8 @@ type Param struct {
 	Default string
 	// Usage is the one-line help of the flag.
 	Usage string
-	Kind  Kind
+	// Kind is the type of the value, checked before the analysis sees it.
+	Kind Kind
 	// Required parameters have no default.
 	Required bool
 }
@@ -111,6 +112,26 @@ func (a Analysis) Param(name string) (Param, bool) {
 		}
 	}
 	return Param{}, false
+}
+
+// Defaults returns the value each parameter takes when it is not given:
+// its Default, or, for the attribution settings (model, lookback,
+// half-life), the value of attribution, the settings of the pipelines
+// directory. The range's defaults depend on the time and stay empty.
+func (a Analysis) Defaults(attribution analytics.Attribution) map[string]string {
+	fromSettings := map[string]string{
+		"model":     string(attribution.Model),
+		"lookback":  pipefile.FormatDuration(attribution.Lookback),
+		"half-life": pipefile.FormatDuration(attribution.HalfLife),
+	}
+	out := map[string]string{}
+	for _, p := range a.Params {
+		out[p.Name] = p.Default
+		if v, ok := fromSettings[p.Name]; ok && p.Default == "" {
+			out[p.Name] = v
+		}
+	}
+	return out
 }
 
 // SQL returns the SQL of the analysis for values. Every error names the

@@ -102,3 +102,17 @@ func TestEveryAnalysisHasDistinctParameters(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultsOfTheSettings: the attribution parameters default to the
+// pipelines' settings, which the API's index shows.
+func TestDefaultsOfTheSettings(t *testing.T) {
+	a := analytics.DefaultAttribution()
+	a.Model, a.Lookback = analytics.Linear, 14*24*time.Hour
+	got := mustLookup(t, "romi").Defaults(a)
+	if got["model"] != "linear" || got["lookback"] != "14d" || got["half-life"] != "7d" || got["by-campaign"] != "false" || got["from"] != "" {
+		t.Errorf("romi defaults %v", got)
+	}
+	if got := mustLookup(t, "cohort").Defaults(a); got["periods"] != "6" || got["period"] != "month" {
+		t.Errorf("cohort defaults %v", got)
+	}
+}

@@ -40,7 +40,9 @@ type Config struct {
 
 // BasicAuth is a user and password for HTTP basic authentication.
 type BasicAuth struct {
-	User     string `yaml:"user"`
+	// User is the user name; empty means no basic authentication.
+	User string `yaml:"user"`
+	// Password is the user's password, compared in constant time.
 	Password string `yaml:"password"`
 }
 

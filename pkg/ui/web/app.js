@@ -210,10 +210,13 @@ async function attribution(p, out) {
   const settings = Object.assign(rangeParams(p), { lookback: p.get('lookback') || '', 'half-life': p.get('half-life') || '', 'by-campaign': p.get('by-campaign') || '' });
   const model = p.get('model') || '';
   const measure = p.get('measure') || 'revenue';
+  // The defaults of attribution.yaml, as the API's index reports them.
+  const index = await api('', {});
+  const defaults = Object.fromEntries(index.analyses.find(a => a.name === 'romi').parameters.map(x => [x.name, x.default]));
   out.append(form('attribution', [...rangeFields(p),
-    field('Model of the ROMI table', select('model', [['', 'default (attribution.yaml)'], ...MODELS.map(m => [m, m])], model)),
-    field('Lookback', textInput('lookback', settings.lookback, { placeholder: 'default, e.g. 30d' })),
-    field('Half-life (time decay)', textInput('half-life', settings['half-life'], { placeholder: 'default, e.g. 7d' })),
+    field('Model of the ROMI table', select('model', [['', 'default: ' + defaults.model], ...MODELS.map(m => [m, m])], model)),
+    field('Lookback', textInput('lookback', settings.lookback, { placeholder: 'default: ' + defaults.lookback })),
+    field('Half-life (time decay)', textInput('half-life', settings['half-life'], { placeholder: 'default: ' + defaults['half-life'] })),
     checkbox('by-campaign', 'per campaign', settings['by-campaign']),
     field('Chart', select('measure', [['revenue', 'Attributed revenue'], ['conversions', 'Attributed conversions']], measure))]));
   const queries = MODELS.map(m => query(m, 'attribution', Object.assign({ model: m }, settings)));
@@ -232,7 +235,7 @@ async function attribution(p, out) {
   }));
   const cols = [['channel', 'Channel', fmt.text]];
   if (settings['by-campaign']) cols.push(['campaign', 'Campaign', fmt.text]);
-  out.append(el('h2', { text: 'ROMI per ' + (settings['by-campaign'] ? 'campaign' : 'channel') + (model ? ', model ' + model : ', default model') }),
+  out.append(el('h2', { text: 'ROMI per ' + (settings['by-campaign'] ? 'campaign' : 'channel') + ', model ' + (model || defaults.model) }),
     table('romi', romi, cols.concat([['conversions', 'Conversions', fmt.num2], ['revenue', 'Revenue', fmt.num2],
       ['spend', 'Spend', fmt.num2], ['roas', 'ROAS', fmt.num2], ['romi', 'ROMI', fmt.pct], ['cpa', 'CPA', fmt.num2]])));
   out.append(el('h2', { text: 'Attributed revenue per model' }), table('attribution-revenue',

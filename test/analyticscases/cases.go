@@ -154,6 +154,21 @@ func funnelCases() []spec {
 			columns: append([]string{"channel"}, funnelColumns...), key: 2, want: breakdownWant,
 		},
 		{
+			// The first step-1 event decides: s3 is hats, though its
+			// shoes page_view came before its purchase too; its time to
+			// step 2 runs from 8:00 (3 h). hats: {3600, 10800}.
+			name:    "funnel: breakdown by a property of the first step-1 event",
+			fixture: Fixture{Events: filtered},
+			query:   analytics.FunnelQuery{Range: week, Steps: mustSteps("page_view,purchase"), Window: 24 * time.Hour, Breakdown: "property:category"},
+			columns: append([]string{"category"}, funnelColumns...), key: 2,
+			want: [][]any{
+				{"hats", 1.0, "page_view", 2.0, 1.0, 1.0, 0.0},
+				{"hats", 2.0, "purchase", 2.0, 1.0, 1.0, 7200.0},
+				{"shoes", 1.0, "page_view", 2.0, 1.0, 1.0, 0.0},
+				{"shoes", 2.0, "purchase", 1.0, 0.5, 0.5, 3600.0},
+			},
+		},
+		{
 			name:    "funnel: a step filtered by a property",
 			fixture: Fixture{Events: filtered},
 			query:   analytics.FunnelQuery{Range: week, Steps: mustSteps("page_view[category=shoes],purchase"), Window: 24 * time.Hour},

@@ -471,6 +471,9 @@ func TestWebUI(t *testing.T) {
 		b.sqlView(ctx, t, cfg, [][]string{args})
 		p = b.show(t, base+"/#/funnel?"+hashRange+"&steps=page_view,add_to_cart,purchase&window=24h&breakdown=channel", filepath.Join(shots, "funnel-by-channel.png"))
 		sameRows(t, "funnel by channel", p.Tables["funnel"], cliRows(ctx, t, cfg, append(args, "--breakdown", "channel")...))
+		p = b.show(t, base+"/#/funnel?"+hashRange+"&steps=page_view,purchase&window=7d&property=category", filepath.Join(shots, "funnel-by-property.png"))
+		sameRows(t, "funnel by a property", p.Tables["funnel"], cliRows(ctx, t, cfg,
+			append([]string{"funnel", "--steps", "page_view,purchase", "--window", "7d", "--breakdown", "property:category"}, uiRange...)...))
 	})
 
 	t.Run("cohorts", func(t *testing.T) {

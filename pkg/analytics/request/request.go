@@ -273,7 +273,7 @@ func funnel() Analysis {
 		Params: withRange(
 			Param{Name: "steps", Required: true, Usage: "steps in order: event types, each with optional [name=value;...] filters (required)"},
 			Param{Name: "window", Default: "24h", Usage: "conversion window from step 1 (e.g. 30m, 24h, 7d)"},
-			Param{Name: "breakdown", Usage: "split by a field of the step-1 event: channel, campaign, device_type, country, ..."},
+			Param{Name: "breakdown", Usage: "split by a field of the step-1 event (channel, campaign, device_type, country, ...) or by property:NAME"},
 		),
 		build: func(p *reader, r analytics.Range) (string, error) {
 			s, err := analytics.ParseSteps(p.get("steps"))

@@ -247,16 +247,20 @@ async function attribution(p, out) {
 // ---- Funnel -------------------------------------------------------------------------------
 
 async function funnel(p, out) {
+  // A breakdown by a property is property:NAME, in a column NAME.
+  const property = p.get('property') || '';
   const params = Object.assign(rangeParams(p), {
-    steps: p.get('steps') || 'page_view,add_to_cart,purchase', window: p.get('window') || '24h', breakdown: p.get('breakdown') || '',
+    steps: p.get('steps') || 'page_view,add_to_cart,purchase', window: p.get('window') || '24h',
+    breakdown: property ? 'property:' + property : p.get('breakdown') || '',
   });
   out.append(form('funnel', [...rangeFields(p),
     field('Steps (event types in order, optional [name=value;...] filters)', textInput('steps', params.steps, { class: 'wide' })),
     field('Window', textInput('window', params.window)),
-    field('Breakdown', select('breakdown', BREAKDOWNS, params.breakdown))]));
+    field('Breakdown by a field', select('breakdown', BREAKDOWNS, property ? '' : params.breakdown)),
+    field('or by a property', textInput('property', property, { placeholder: 'e.g. category' }))]));
   const queries = [query('funnel', 'funnel', params)];
   const rows = await api('funnel', params);
-  const bd = params.breakdown;
+  const bd = property || params.breakdown;
   const groups = bd ? uniq(rows.map(r => r[bd])) : [''];
   const steps = uniq(rows.map(r => r.step_name));
   out.append(el('h2', { text: 'Persons reaching each step' }), chart('funnel-steps', {

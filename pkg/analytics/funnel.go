@@ -62,7 +62,7 @@ func (s Step) condition() string {
 	return strings.Join(conds, " AND ")
 }
 
-// property renders the SQL of a touchpoint's property, '' when it has none.
+// property renders the SQL of a touchpoint's property, ” when it has none.
 func property(name string) string {
 	return "property_values[indexOf(property_keys, " + quote(name) + ")]"
 }
@@ -80,7 +80,7 @@ var breakdownNames = []string{"step", "step_name", "persons", "conversion_from_f
 var (
 	breakdownSyntax = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 	stepSyntax      = regexp.MustCompile(`^([a-z][a-z0-9_]*)(?:\[(.*)\])?$`)
-	nameSyntax = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.\-]*$`)
+	nameSyntax      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.\-]*$`)
 )
 
 // ParseSteps reads funnel steps separated by commas; a step may carry

@@ -62,7 +62,8 @@ func (s Step) condition() string {
 	return strings.Join(conds, " AND ")
 }
 
-// property renders the SQL of a touchpoint's property, ” when it has none.
+// property renders the SQL of a touchpoint's property: the empty string
+// when the touchpoint has none.
 func property(name string) string {
 	return "property_values[indexOf(property_keys, " + quote(name) + ")]"
 }

@@ -1,5 +1,5 @@
 // Package cli is the touchline command: every service, and the commands
-// that migrate, produce, generate, query, forget and run the all-in-one dev
+// that migrate, produce, generate, query, report, forget and run the all-in-one dev
 // mode. The per-service mains under cmd/ run their own service's command
 // package instead (pkg/cli/ingestcmd and its siblings), which this one
 // gathers.
@@ -44,6 +44,7 @@ func NewRoot() *cobra.Command {
 		segmentscmd.New(g),
 		newDevCommand(g),
 		newQueryCommand(g),
+		newReportCommand(g),
 		newVersionCommand(),
 		newCheckCommand(g),
 	)

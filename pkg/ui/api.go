@@ -215,31 +215,41 @@ func (a *API) failure(ctx context.Context, err error) (int, string) {
 // index lists the analyses and their parameters, and the ClickHouse
 // settings every query runs under.
 func (a *API) index(w http.ResponseWriter) {
-	type param struct {
-		Name     string `json:"name"`
-		Default  string `json:"default"`
-		Kind     string `json:"kind"`
-		Required bool   `json:"required"`
-		Usage    string `json:"usage"`
-	}
-	type analysis struct {
-		Name   string  `json:"name"`
-		Path   string  `json:"path"`
-		Short  string  `json:"description"`
-		Params []param `json:"parameters"`
-	}
+	body, _ := json.MarshalIndent(map[string]any{"analyses": describe(a.attribution), "clickhouse_settings": a.limits}, "", "  ")
+	a.reply(w, "index", "application/json", append(body, '\n'))
+}
+
+// paramDoc is a parameter of an analysis as the index describes it.
+type paramDoc struct {
+	Name     string `json:"name"`
+	Default  string `json:"default"`
+	Kind     string `json:"kind"`
+	Required bool   `json:"required"`
+	Usage    string `json:"usage"`
+}
+
+// analysisDoc is an analysis as the index describes it.
+type analysisDoc struct {
+	Name   string     `json:"name"`
+	Path   string     `json:"path"`
+	Short  string     `json:"description"`
+	Params []paramDoc `json:"parameters"`
+}
+
+// describe returns every analysis with its parameters and their defaults
+// under the attribution settings of the pipelines directory.
+func describe(attribution analytics.Attribution) []analysisDoc {
 	kinds := map[request.Kind]string{request.String: "string", request.Bool: "bool", request.Int: "int"}
-	var out []analysis
+	var out []analysisDoc
 	for _, an := range request.Analyses() {
-		x := analysis{Name: an.Name, Path: "/api/" + an.Name, Short: an.Short}
-		defaults := an.Defaults(a.attribution)
+		x := analysisDoc{Name: an.Name, Path: "/api/" + an.Name, Short: an.Short}
+		defaults := an.Defaults(attribution)
 		for _, p := range an.Params {
-			x.Params = append(x.Params, param{Name: p.Name, Default: defaults[p.Name], Kind: kinds[p.Kind], Required: p.Required, Usage: p.Usage})
+			x.Params = append(x.Params, paramDoc{Name: p.Name, Default: defaults[p.Name], Kind: kinds[p.Kind], Required: p.Required, Usage: p.Usage})
 		}
 		out = append(out, x)
 	}
-	body, _ := json.MarshalIndent(map[string]any{"analyses": out, "clickhouse_settings": a.limits}, "", "  ")
-	a.reply(w, "index", "application/json", append(body, '\n'))
+	return out
 }
 
 // fail answers status with a JSON error message.

@@ -21,6 +21,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
@@ -136,7 +137,14 @@ func startUI(ctx context.Context, t *testing.T, cfg config.Config, env ...string
 // standard output.
 func cliQuery(ctx context.Context, t *testing.T, cfg config.Config, args ...string) []byte {
 	t.Helper()
-	args = append(append([]string{"query"}, args...), "--clickhouse-addr", cfg.ClickHouse.Addr[0], "--database", cfg.ClickHouse.Database,
+	return touchlineOn(ctx, t, cfg, append([]string{"query"}, args...)...)
+}
+
+// touchlineOn runs touchline with args on the database of cfg and returns
+// its standard output.
+func touchlineOn(ctx context.Context, t *testing.T, cfg config.Config, args ...string) []byte {
+	t.Helper()
+	args = append(args, "--clickhouse-addr", cfg.ClickHouse.Addr[0], "--database", cfg.ClickHouse.Database,
 		"--pipelines", cfg.Pipelines)
 	out, err := exec.CommandContext(ctx, touchlineBin, args...).Output()
 	if err != nil {
@@ -257,6 +265,8 @@ type browser struct {
 	ctx    context.Context
 	mu     sync.Mutex
 	errors []string
+	// requests are the URLs of every request the pages made.
+	requests []string
 }
 
 func newBrowser(ctx context.Context, t *testing.T) *browser {
@@ -276,6 +286,10 @@ func newBrowser(ctx context.Context, t *testing.T) *browser {
 	if err := chromedp.Listen(bctx, func(ev any) {
 		var msg string
 		switch ev := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			b.mu.Lock()
+			b.requests = append(b.requests, ev.Request.URL)
+			b.mu.Unlock()
 		case *runtime.EventConsoleAPICalled:
 			if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeAssert {
 				var args []string
@@ -400,20 +414,7 @@ func TestWebUI(t *testing.T) {
 
 	t.Run("overview", func(t *testing.T) {
 		p := b.show(t, base+"/#/overview?"+hashRange, filepath.Join(shots, "overview.png"))
-		rows := cliRows(ctx, t, cfg, append([]string{"overview"}, uiRange...)...)
-		sameRows(t, "overview per channel", p.Tables["overview-channels"], rows)
-		var revenue, spend, touchpoints, purchases float64
-		for _, r := range rows {
-			revenue += r["revenue"].(float64)
-			spend += r["spend"].(float64)
-			touchpoints += r["touchpoints"].(float64)
-			purchases += r["purchases"].(float64)
-		}
-		for card, want := range map[string]any{"revenue": revenue, "spend": spend, "touchpoints": touchpoints, "purchases": purchases, "roas": revenue / spend} {
-			if err := displayed(p.Cards[card], want); err != nil {
-				t.Errorf("card %s: %v", card, err)
-			}
-		}
+		sameOverview(ctx, t, cfg, p)
 		if p.Charts != 1 {
 			t.Errorf("%d charts drawn, want the per-day chart", p.Charts)
 		}
@@ -426,33 +427,7 @@ func TestWebUI(t *testing.T) {
 	t.Run("attribution", func(t *testing.T) {
 		p := b.show(t, base+"/#/attribution?"+hashRange+"&model=linear&lookback=14d", filepath.Join(shots, "attribution.png"))
 		sameRows(t, "ROMI, linear", p.Tables["romi"], cliRows(ctx, t, cfg, append([]string{"romi", "--model", "linear", "--lookback", "14d"}, uiRange...)...))
-		shown := p.Tables["attribution-revenue"]
-		for _, m := range []string{"first_touch", "last_touch", "last_non_direct", "linear", "position_based", "time_decay"} {
-			byChannel := map[string]any{}
-			for _, r := range cliRows(ctx, t, cfg, append([]string{"attribution", "--model", m, "--lookback", "14d"}, uiRange...)...) {
-				byChannel[r["channel"].(string)] = r["revenue"]
-			}
-			// The page shows every channel any model credits; a model
-			// that credits none of a channel's revenue shows 0.
-			onPage := map[string]bool{}
-			for _, row := range shown {
-				onPage[row["key"]] = true
-			}
-			for channel := range byChannel {
-				if !onPage[channel] {
-					t.Errorf("%s: the page does not show channel %q", m, channel)
-				}
-			}
-			for _, row := range shown {
-				want, ok := byChannel[row["key"]]
-				if !ok {
-					want = 0.0
-				}
-				if err := displayed(row[m], want); err != nil {
-					t.Errorf("%s, %s: %v", m, row["key"], err)
-				}
-			}
-		}
+		sameAttribution(ctx, t, cfg, p.Tables["attribution-revenue"], "--lookback", "14d")
 		if p.Charts != 1 {
 			t.Errorf("%d charts drawn, want the grouped bars", p.Charts)
 		}
@@ -514,6 +489,62 @@ func TestWebUI(t *testing.T) {
 			t.Errorf("10 rows under a bound of 10: %v", err)
 		}
 	})
+}
+
+// sameOverview checks the overview's channel table and cards against
+// `touchline query overview` over uiRange: the cards add up its rows.
+func sameOverview(ctx context.Context, t *testing.T, cfg config.Config, p page) {
+	t.Helper()
+	rows := cliRows(ctx, t, cfg, append([]string{"overview"}, uiRange...)...)
+	sameRows(t, "overview per channel", p.Tables["overview-channels"], rows)
+	var revenue, spend, touchpoints, purchases float64
+	for _, r := range rows {
+		revenue += r["revenue"].(float64)
+		spend += r["spend"].(float64)
+		touchpoints += r["touchpoints"].(float64)
+		purchases += r["purchases"].(float64)
+	}
+	for card, want := range map[string]any{"revenue": revenue, "spend": spend, "touchpoints": touchpoints, "purchases": purchases, "roas": revenue / spend} {
+		if err := displayed(p.Cards[card], want); err != nil {
+			t.Errorf("card %s: %v", card, err)
+		}
+	}
+}
+
+// models are the attribution models, in the order of the pages.
+var models = []string{"first_touch", "last_touch", "last_non_direct", "linear", "position_based", "time_decay"}
+
+// sameAttribution checks the table of attributed revenue per channel and
+// model against `touchline query attribution --model M` over uiRange with
+// the extra flags.
+func sameAttribution(ctx context.Context, t *testing.T, cfg config.Config, shown []map[string]string, flags ...string) {
+	t.Helper()
+	for _, m := range models {
+		byChannel := map[string]any{}
+		for _, r := range cliRows(ctx, t, cfg, append(append([]string{"attribution", "--model", m}, flags...), uiRange...)...) {
+			byChannel[r["channel"].(string)] = r["revenue"]
+		}
+		// The page shows every channel any model credits; a model
+		// that credits none of a channel's revenue shows 0.
+		onPage := map[string]bool{}
+		for _, row := range shown {
+			onPage[row["key"]] = true
+		}
+		for channel := range byChannel {
+			if !onPage[channel] {
+				t.Errorf("%s: the page does not show channel %q", m, channel)
+			}
+		}
+		for _, row := range shown {
+			want, ok := byChannel[row["key"]]
+			if !ok {
+				want = 0.0
+			}
+			if err := displayed(row[m], want); err != nil {
+				t.Errorf("%s, %s: %v", m, row["key"], err)
+			}
+		}
+	}
 }
 
 // sqlView opens the SQL view of the page shown and checks that it shows,

@@ -216,21 +216,26 @@ func (p *reader) duration(name string) (time.Duration, error) {
 	return d, nil
 }
 
-// queryRange returns the range of from and to: by default the DefaultDays
-// whole UTC days up to the day of Env.Now, or before to when only to is
-// given.
+// queryRange returns the range of the from and to parameters.
 func (p *reader) queryRange() (analytics.Range, error) {
-	r := analytics.LastDays(p.env.Now, DefaultDays)
+	return p.env.Range(p.get("from"), p.get("to"))
+}
+
+// Range returns the range of from and to (each "" when not given): by
+// default the DefaultDays whole UTC days up to the day of Now, or before
+// to when only to is given. Errors name the parameter with Prefix.
+func (e Env) Range(from, to string) (analytics.Range, error) {
+	r := analytics.LastDays(e.Now, DefaultDays)
 	var err error
-	if to := p.get("to"); to != "" {
+	if to != "" {
 		if r.To, err = ParseTime(to); err != nil {
-			return r, p.wrap("to", err)
+			return r, fmt.Errorf("%sto: %w", e.Prefix, err)
 		}
 	}
 	r.From = r.To.AddDate(0, 0, -DefaultDays)
-	if from := p.get("from"); from != "" {
+	if from != "" {
 		if r.From, err = ParseTime(from); err != nil {
-			return r, p.wrap("from", err)
+			return r, fmt.Errorf("%sfrom: %w", e.Prefix, err)
 		}
 	}
 	return r, r.Validate()

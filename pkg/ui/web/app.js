@@ -2,8 +2,14 @@
 // (#/page?name=value&...), asks the JSON API (/api/<analysis>, the
 // parameters of `touchline query <analysis>`) and draws tables and Apache
 // ECharts charts from the answers. Text from the data is only ever set as
-// textContent, never as HTML.
+// textContent, never as HTML. In a report of `touchline report --html`,
+// the same pages read the answers from the file itself (REPORT) and are
+// shown one after the other.
 'use strict';
+
+// REPORT is the data of a report file: its sections (page and parameters)
+// and the API's answers its pages read; null in the served app.
+const REPORT = window.TOUCHLINE_REPORT || null;
 
 const MODELS = ['first_touch', 'last_touch', 'last_non_direct', 'linear', 'position_based', 'time_decay'];
 const BREAKDOWNS = ['', 'channel', 'campaign', 'utm_source', 'utm_medium', 'utm_campaign', 'device_type', 'os', 'country', 'referrer'];
@@ -93,7 +99,23 @@ function apiURL(analysis, params, extra) {
   return 'api/' + analysis + (q.toString() ? '?' + q : '');
 }
 
+// given returns the parameters that are not empty.
+function given(params) {
+  return Object.fromEntries(Object.entries(params).filter(([, v]) => v !== '' && v != null));
+}
+
+// reportAnswer returns the report's answer of an analysis (the index for
+// '') for params.
+function reportAnswer(analysis, params) {
+  const want = given(params);
+  const same = q => Object.keys(q.params).length === Object.keys(want).length && Object.entries(want).every(([k, v]) => q.params[k] === v);
+  const answer = REPORT.queries.find(q => q.analysis === analysis && same(q));
+  if (!answer) throw new Error('the report has no answer of ' + apiURL(analysis, params));
+  return answer;
+}
+
 async function api(analysis, params) {
+  if (REPORT) return reportAnswer(analysis, params).rows;
   const r = await fetch(apiURL(analysis, params), { headers: { Accept: 'application/json' } });
   const body = await r.json().catch(() => null);
   if (!r.ok) throw new Error((body && body.error) || ('HTTP ' + r.status));
@@ -107,15 +129,22 @@ function query(title, analysis, params) { return { title, analysis, params }; }
 
 // tools returns the downloads of the queries and the SQL view, which loads
 // the exact SQL of each query when opened.
+// In a report, the downloads and the SQL come from the file.
 function tools(queries) {
   const links = el('div', { class: 'tools' }, el('span', { class: 'muted', text: 'Download:' }));
+  const data = (type, text) => 'data:' + type + ';charset=utf-8,' + encodeURIComponent(text);
   for (const q of queries) {
+    const answer = REPORT && reportAnswer(q.analysis, q.params);
     links.append(el('span', { text: q.title + ' ' }),
-      el('a', { href: apiURL(q.analysis, q.params, { format: 'csv' }), download: 'touchline-' + q.analysis + '.csv', text: 'CSV' }),
-      el('a', { href: apiURL(q.analysis, q.params), download: 'touchline-' + q.analysis + '.json', text: 'JSON' }));
+      el('a', { href: answer ? data('text/csv', answer.csv) : apiURL(q.analysis, q.params, { format: 'csv' }), download: 'touchline-' + q.analysis + '.csv', text: 'CSV' }),
+      el('a', { href: answer ? data('application/json', JSON.stringify(answer.rows)) : apiURL(q.analysis, q.params), download: 'touchline-' + q.analysis + '.json', text: 'JSON' }));
   }
   const pre = el('div', {});
-  const sql = el('details', { class: 'sql', id: 'sql' }, el('summary', { text: 'SQL: the exact queries of this page (as touchline query --sql prints them)' }), pre);
+  const sql = el('details', { class: 'sql', id: REPORT ? null : 'sql' }, el('summary', { text: 'SQL: the exact queries of this page (as touchline query --sql prints them)' }), pre);
+  if (REPORT) {
+    for (const q of queries) pre.append(el('h2', { text: q.title }), el('pre', { 'data-query': q.title, text: reportAnswer(q.analysis, q.params).sql + ';\n' }));
+    return el('div', {}, links, sql);
+  }
   sql.addEventListener('toggle', async () => {
     if (!sql.open || pre.dataset.loaded) return;
     pre.dataset.loaded = '1';
@@ -214,15 +243,18 @@ async function attribution(p, out) {
   const index = await api('', {});
   const defaults = Object.fromEntries(index.analyses.find(a => a.name === 'romi').parameters.map(x => [x.name, x.default]));
   out.append(form('attribution', [...rangeFields(p),
-    field('Model of the ROMI table', select('model', [['', 'default: ' + defaults.model], ...MODELS.map(m => [m, m])], model)),
+    field('Model of the ROMI table', select('model', [['', 'default: ' + defaults.model], ...MODELS.map(m => [m, m]), ['all', 'every model']], model)),
     field('Lookback', textInput('lookback', settings.lookback, { placeholder: 'default: ' + defaults.lookback })),
     field('Half-life (time decay)', textInput('half-life', settings['half-life'], { placeholder: 'default: ' + defaults['half-life'] })),
     checkbox('by-campaign', 'per campaign', settings['by-campaign']),
     field('Chart', select('measure', [['revenue', 'Attributed revenue'], ['conversions', 'Attributed conversions']], measure))]));
   const queries = MODELS.map(m => query(m, 'attribution', Object.assign({ model: m }, settings)));
-  queries.push(query('ROMI', 'romi', Object.assign({ model }, settings)));
+  // model 'all' shows a ROMI table per model.
+  const romiModels = model === 'all' ? MODELS : [model];
+  const romiQueries = romiModels.map(m => query('ROMI' + (model === 'all' ? ', ' + m : ''), 'romi', Object.assign({ model: m }, settings)));
+  queries.push(...romiQueries);
   const results = await Promise.all(queries.map(q => api(q.analysis, q.params)));
-  const romi = results.pop();
+  const romis = results.splice(MODELS.length);
   const key = r => settings['by-campaign'] ? r.channel + ' / ' + r.campaign : r.channel;
   const keys = uniq(results.flat().map(key)).sort();
   out.append(el('h2', { text: (measure === 'revenue' ? 'Attributed revenue' : 'Attributed conversions') + ' per channel under each model' }), chart('attribution-models', {
@@ -235,9 +267,10 @@ async function attribution(p, out) {
   }));
   const cols = [['channel', 'Channel', fmt.text]];
   if (settings['by-campaign']) cols.push(['campaign', 'Campaign', fmt.text]);
-  out.append(el('h2', { text: 'ROMI per ' + (settings['by-campaign'] ? 'campaign' : 'channel') + ', model ' + (model || defaults.model) }),
-    table('romi', romi, cols.concat([['conversions', 'Conversions', fmt.num2], ['revenue', 'Revenue', fmt.num2],
-      ['spend', 'Spend', fmt.num2], ['roas', 'ROAS', fmt.num2], ['romi', 'ROMI', fmt.pct], ['cpa', 'CPA', fmt.num2]])));
+  romiModels.forEach((m, i) => out.append(
+    el('h2', { text: 'ROMI per ' + (settings['by-campaign'] ? 'campaign' : 'channel') + ', model ' + (m || defaults.model) }),
+    table(model === 'all' ? 'romi-' + m : 'romi', romis[i], cols.concat([['conversions', 'Conversions', fmt.num2], ['revenue', 'Revenue', fmt.num2],
+      ['spend', 'Spend', fmt.num2], ['roas', 'ROAS', fmt.num2], ['romi', 'ROMI', fmt.pct], ['cpa', 'CPA', fmt.num2]]))));
   out.append(el('h2', { text: 'Attributed revenue per model' }), table('attribution-revenue',
     keys.map(k => Object.assign({ key: k }, ...MODELS.map((m, i) => { const r = results[i].find(x => key(x) === k); return { [m]: r ? r.revenue : 0 }; }))),
     [['key', settings['by-campaign'] ? 'Channel / campaign' : 'Channel', fmt.text], ...MODELS.map(m => [m, m, fmt.num2])]));
@@ -332,24 +365,19 @@ const PAGES = {
 };
 
 // form returns a page's parameter form; submitting it moves to the page
-// with its parameters.
+// with its parameters. In a report it only shows the parameters.
 function form(page, fields) {
+  if (REPORT) return el('form', { class: 'params' }, el('fieldset', { disabled: true }, ...fields));
   return el('form', { class: 'params', id: 'params', onsubmit: e => { e.preventDefault(); go(page, formParams(e.target)); } },
     ...fields, el('button', { type: 'submit', text: 'Show' }));
 }
 
-async function render() {
-  const { page, params } = route();
-  const main = document.getElementById('main');
-  charts.forEach(c => c.dispose());
-  charts = [];
-  main.replaceChildren(el('h1', { text: PAGES[page][0] }));
-  main.dataset.page = page;
+// draw runs show, which fills main, and marks main done when it and its
+// charts are drawn, or shows its error.
+async function draw(main, show) {
   main.dataset.state = 'loading';
-  for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.page === page);
-  document.title = 'touchline: ' + PAGES[page][0];
   try {
-    await PAGES[page][1](params, main);
+    await show();
     // Charts draw on the next frame; the page is done after them.
     await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
     main.dataset.state = 'done';
@@ -359,5 +387,33 @@ async function render() {
   }
 }
 
-window.addEventListener('hashchange', render);
-window.addEventListener('DOMContentLoaded', render);
+async function render() {
+  const { page, params } = route();
+  const main = document.getElementById('main');
+  charts.forEach(c => c.dispose());
+  charts = [];
+  main.replaceChildren(el('h1', { text: PAGES[page][0] }));
+  main.dataset.page = page;
+  for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.page === page);
+  document.title = 'touchline: ' + PAGES[page][0];
+  await draw(main, () => PAGES[page][1](params, main));
+}
+
+// renderReport shows every section of the report, one after the other.
+async function renderReport() {
+  const main = document.getElementById('main');
+  await draw(main, async () => {
+    for (const s of REPORT.sections) {
+      const section = el('section', { class: 'report-section', 'data-page': s.page }, el('h1', { text: PAGES[s.page][0] }));
+      main.append(section);
+      await PAGES[s.page][1](new URLSearchParams(s.params), section);
+    }
+  });
+}
+
+if (REPORT) {
+  window.addEventListener('DOMContentLoaded', renderReport);
+} else {
+  window.addEventListener('hashchange', render);
+  window.addEventListener('DOMContentLoaded', render);
+}

@@ -91,7 +91,7 @@ const DefaultDays = 30
 
 // Analyses returns every analysis, by name.
 func Analyses() []Analysis {
-	return []Analysis{overview(), funnel(), attribution(false), attribution(true), cohort()}
+	return []Analysis{overview(), funnel(), attribution(false), attribution(true), cohort(), alertState(), alertHistory()}
 }
 
 // Lookup returns the analysis called name.
@@ -373,6 +373,34 @@ func cohort() Analysis {
 			return analytics.CohortQuery{Range: r, Period: analytics.Period(p.get("period")), Periods: p.integer("periods"),
 				By: p.get("by"), Activity: p.get("activity"), ByChannel: p.flag("by-channel"),
 				PurchaseType: p.env.Attribution.ConversionType}.SQL()
+		},
+	}
+}
+
+// ruleParam keeps one alert rule's rows.
+var ruleParam = Param{Name: "rule", Usage: "only this alert rule's (a name of alerts.yaml)"}
+
+func alertState() Analysis {
+	return Analysis{
+		Name:   "alert-state",
+		Use:    "alert-state [--rule R]",
+		Short:  "The current state of every alert rule and group: ok, pending or firing, its incident and when it last fired",
+		Long:   "The state the alerts service stored last (alert_states); the range does not apply.",
+		Params: withRange(ruleParam),
+		build: func(p *reader, _ analytics.Range) (string, error) {
+			return analytics.AlertStateQuery{Rule: p.get("rule")}.SQL()
+		},
+	}
+}
+
+func alertHistory() Analysis {
+	return Analysis{
+		Name:   "alert-history",
+		Use:    "alert-history [--rule R]",
+		Short:  "The incident history: every alert notification (firing, resolved) sent in the range, newest first",
+		Params: withRange(ruleParam),
+		build: func(p *reader, r analytics.Range) (string, error) {
+			return analytics.AlertHistoryQuery{Range: r, Rule: p.get("rule")}.SQL()
 		},
 	}
 }

@@ -20,7 +20,7 @@ const fmt = {
   int: v => v == null ? '—' : Math.round(v).toLocaleString('en-US'),
   num2: v => v == null ? '—' : v.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 }),
   pct: v => v == null ? '—' : (v * 100).toFixed(1) + '%',
-  text: v => v == null ? '' : String(v),
+  text: v => v == null ? '—' : String(v),
   // A duration in seconds: 45.2s, 2m 49s, 3h 05m, 2d 04h.
   dur: v => {
     if (v == null) return '—';
@@ -355,6 +355,38 @@ async function cohorts(p, out) {
   out.append(tools(queries));
 }
 
+// ---- Alerts ----------------------------------------------------------------------------------
+
+async function alerts(p, out) {
+  const rule = p.get('rule') || '';
+  out.append(form('alerts', [...rangeFields(p), field('Rule', textInput('rule', rule, { placeholder: 'all' }))]));
+  const queries = [query('current state', 'alert-state', { rule }), query('history', 'alert-history', Object.assign(rangeParams(p), { rule }))];
+  const [state, history] = await Promise.all(queries.map(q => api(q.analysis, q.params)));
+  const count = (rows, status) => rows.filter(r => r.status === status).length;
+  const card = (id, label, value) => el('div', { class: 'card', 'data-card': id }, el('div', { class: 'label', text: label }), el('div', { class: 'value', text: value }));
+  out.append(el('div', { class: 'cards' },
+    card('firing', 'Firing now', fmt.int(count(state, 'firing'))),
+    card('pending', 'Pending now', fmt.int(count(state, 'pending'))),
+    card('fired', 'Fired in the range', fmt.int(count(history, 'firing'))),
+    card('resolved', 'Resolved in the range', fmt.int(count(history, 'resolved')))));
+  const days = uniq(history.map(r => r.sent.slice(0, 10))).sort();
+  out.append(el('h2', { text: 'Notifications per day' }), chart('alert-days', {
+    xAxis: { type: 'category', data: days },
+    yAxis: { type: 'value', minInterval: 1 },
+    series: ['firing', 'resolved'].map(s => ({ name: s, type: 'bar', stack: 'all', data: days.map(d => history.filter(r => r.status === s && r.sent.startsWith(d)).length) })),
+  }));
+  out.append(el('h2', { text: 'Current state of each rule and group' }), table('alert-state', state, [
+    ['rule', 'Rule', fmt.text], ['channel', 'Channel', fmt.text], ['campaign', 'Campaign', fmt.text], ['status', 'Status', fmt.text],
+    ['since', 'Pending since', fmt.text], ['last_fired', 'Last fired', fmt.text], ['last_resolved', 'Last resolved', fmt.text],
+    ['evaluated', 'Evaluated', fmt.text], ['last_value', 'Last value', fmt.num2], ['incident', 'Incident', fmt.text]]));
+  out.append(el('h2', { text: 'Incident history (UTC)' }), table('alert-history', history, [
+    ['sent', 'Sent', fmt.text], ['status', 'Status', fmt.text], ['rule', 'Rule', fmt.text], ['severity', 'Severity', fmt.text],
+    ['kpi', 'KPI', fmt.text], ['channel', 'Channel', fmt.text], ['campaign', 'Campaign', fmt.text], ['value', 'Value', fmt.num2],
+    ['reference', 'Reference', fmt.num2], ['incident', 'Incident', fmt.text], ['message', 'Message', fmt.text]]));
+  out.append(el('p', { class: 'muted', text: 'The rules are those of alerts.yaml in the pipelines directory; touchline alerts eval shows each evaluated now.' }));
+  out.append(tools(queries));
+}
+
 // ---- frame --------------------------------------------------------------------------------------
 
 const PAGES = {
@@ -362,6 +394,7 @@ const PAGES = {
   attribution: ['Attribution & ROMI', attribution],
   funnel: ['Funnel', funnel],
   cohorts: ['Cohorts', cohorts],
+  alerts: ['Alerts', alerts],
 };
 
 // form returns a page's parameter form; submitting it moves to the page

@@ -81,15 +81,21 @@ func TestComposeStarts(t *testing.T) {
 // readCompose parses the compose file.
 func readCompose(t *testing.T) composeFile {
 	t.Helper()
-	data, err := os.ReadFile("compose/docker-compose.yml")
+	var c composeFile
+	decodeFile(t, "compose/docker-compose.yml", yaml.Unmarshal, &c)
+	return c
+}
+
+// decodeFile reads the file at path into v with unmarshal.
+func decodeFile(t *testing.T, path string, unmarshal func([]byte, any) error, v any) {
+	t.Helper()
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var c composeFile
-	if err := yaml.Unmarshal(data, &c); err != nil {
-		t.Fatal(err)
+	if err := unmarshal(data, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
-	return c
 }
 
 // k8sObject is the part of a Kubernetes object the test reads.
@@ -262,14 +268,8 @@ func TestComposeUI(t *testing.T) {
 	if len(ui.Ports) != 1 || !strings.HasPrefix(ui.Ports[0], "127.0.0.1:") || !strings.HasSuffix(ui.Ports[0], ui.Environment["TOUCHLINE_UI_LISTEN"]) {
 		t.Errorf("the ui publishes %v and listens on %q: want one port, on the host's loopback, the one it listens on", ui.Ports, ui.Environment["TOUCHLINE_UI_LISTEN"])
 	}
-	data, err := os.ReadFile("compose/clickhouse-ui-user.xml")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var users usersXML
-	if err := xml.Unmarshal(data, &users); err != nil {
-		t.Fatal(err)
-	}
+	decodeFile(t, "compose/clickhouse-ui-user.xml", xml.Unmarshal, &users)
 	if p := users.Profiles.UI; p.Readonly != 2 || p.MaxExecutionTime <= 0 {
 		t.Errorf("the touchline_ui profile: %+v, want readonly 2 and a max_execution_time", p)
 	}

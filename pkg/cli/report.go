@@ -65,6 +65,10 @@ func newReportCommand(g *command.Globals) *cobra.Command {
 			if err := report.WriteHTML(out); err != nil {
 				return err
 			}
+			// A report is for sharing: readable as a file os.Create makes.
+			if err := out.Chmod(0o644); err != nil {
+				return fmt.Errorf("--html: %w", err)
+			}
 			if err := out.Close(); err != nil {
 				return fmt.Errorf("--html: writing %s: %w", path, err)
 			}

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,6 +27,12 @@ func TestHTMLReport(t *testing.T) {
 	out := touchlineOn(ctx, t, cfg, append([]string{"report", "--html", file}, uiRange...)...)
 	if want := "wrote " + file + "\n"; string(out) != want {
 		t.Errorf("touchline report printed %q, want %q", out, want)
+	}
+	if info, err := os.Stat(file); err != nil || info.Mode().Perm() != 0o644 {
+		t.Errorf("the report: %v %v, want a file of mode 0644", info, err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(file), ".*")); len(left) != 0 {
+		t.Errorf("the report left %v beside it", left)
 	}
 
 	b := newBrowser(ctx, t)

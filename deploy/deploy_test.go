@@ -5,10 +5,13 @@ package deploy
 
 import (
 	"bytes"
+	"encoding/xml"
 	"errors"
 	"io"
 	"os"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -23,6 +26,7 @@ type composeFile struct {
 		Build       any               `yaml:"build"`
 		Ports       []string          `yaml:"ports"`
 		Environment map[string]string `yaml:"environment"`
+		Volumes     []string          `yaml:"volumes"`
 	} `yaml:"services"`
 }
 
@@ -34,14 +38,7 @@ var requiredVar = regexp.MustCompile(`^\$\{([A-Z_]+):\?[^}]+\}$`)
 // Registry and the identity service), so it could not start, and ran
 // without a pepper.
 func TestComposeStarts(t *testing.T) {
-	data, err := os.ReadFile("compose/docker-compose.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var c composeFile
-	if err := yaml.Unmarshal(data, &c); err != nil {
-		t.Fatal(err)
-	}
+	c := readCompose(t)
 	hostPorts := map[string]string{}
 	touchline := 0
 	for name, s := range c.Services {
@@ -76,8 +73,28 @@ func TestComposeStarts(t *testing.T) {
 		}
 		checkEnv(t, "compose "+name, env)
 	}
-	if touchline != 7 {
-		t.Errorf("%d touchline services in compose, want migrate, topics, ingest, identity, alerts, segments and collect", touchline)
+	if touchline != 8 {
+		t.Errorf("%d touchline services in compose, want migrate, topics, ingest, identity, alerts, segments, collect and ui", touchline)
+	}
+}
+
+// readCompose parses the compose file.
+func readCompose(t *testing.T) composeFile {
+	t.Helper()
+	var c composeFile
+	decodeFile(t, "compose/docker-compose.yml", yaml.Unmarshal, &c)
+	return c
+}
+
+// decodeFile reads the file at path into v with unmarshal.
+func decodeFile(t *testing.T, path string, unmarshal func([]byte, any) error, v any) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unmarshal(data, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
 }
 
@@ -89,10 +106,24 @@ type k8sObject struct {
 	Spec     struct {
 		Template struct {
 			Spec struct {
+				Volumes []struct {
+					Name   string `yaml:"name"`
+					Secret *struct {
+						SecretName string `yaml:"secretName"`
+					} `yaml:"secret"`
+				} `yaml:"volumes"`
 				Containers []struct {
-					Name string `yaml:"name"`
-					Env  []struct {
+					Name  string `yaml:"name"`
+					Ports []struct {
+						ContainerPort int `yaml:"containerPort"`
+					} `yaml:"ports"`
+					VolumeMounts []struct {
 						Name      string `yaml:"name"`
+						MountPath string `yaml:"mountPath"`
+					} `yaml:"volumeMounts"`
+					Env []struct {
+						Name      string `yaml:"name"`
+						Value     string `yaml:"value"`
 						ValueFrom *struct {
 							SecretKeyRef *struct {
 								Name     string `yaml:"name"`
@@ -111,20 +142,9 @@ type k8sObject struct {
 // missing Secret started ingest with plain SHA-256 and silently changed
 // every hash.
 func TestKubernetesRequiresThePepper(t *testing.T) {
-	data, err := os.ReadFile("kubernetes/touchline.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var env map[string]string
 	peppered := map[string]bool{}
-	for {
-		var o k8sObject
-		if err := dec.Decode(&o); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			t.Fatal(err)
-		}
+	for _, o := range readKubernetes(t) {
 		if o.Kind == "ConfigMap" && o.Metadata.Name == "touchline-env" {
 			env = o.Data
 		}
@@ -152,6 +172,26 @@ func TestKubernetesRequiresThePepper(t *testing.T) {
 	}
 	env["TOUCHLINE_PEPPER"] = "a-secret"
 	checkEnv(t, "kubernetes", env)
+}
+
+// readKubernetes parses the objects of the Kubernetes manifest.
+func readKubernetes(t *testing.T) []k8sObject {
+	t.Helper()
+	data, err := os.ReadFile("kubernetes/touchline.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var objects []k8sObject
+	for {
+		var o k8sObject
+		if err := dec.Decode(&o); errors.Is(err, io.EOF) {
+			return objects
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		objects = append(objects, o)
+	}
 }
 
 // checkEnv checks that env sets only variables touchline reads, and to a
@@ -193,5 +233,111 @@ func TestComposeCollectorConfig(t *testing.T) {
 	}
 	if len(cfg.Collect.WriteKeys) == 0 || cfg.Collect.Addr != ":8090" {
 		t.Errorf("compose/collect.yaml: %+v", cfg.Collect)
+	}
+}
+
+// usersXML is the part of a ClickHouse users file the test reads.
+type usersXML struct {
+	Profiles struct {
+		UI struct {
+			Readonly         int `xml:"readonly"`
+			MaxExecutionTime int `xml:"max_execution_time"`
+		} `xml:"touchline_ui"`
+	} `xml:"profiles"`
+	Users struct {
+		UI struct {
+			Password struct {
+				FromEnv string `xml:"from_env,attr"`
+			} `xml:"password"`
+			Profile   string   `xml:"profile"`
+			Databases []string `xml:"allow_databases>database"`
+		} `xml:"touchline_ui"`
+	} `xml:"users"`
+}
+
+// TestComposeUI: the web UI of the compose stack, which has no password
+// there, is published on the host's loopback only, on the port it listens
+// on, and queries as a read-only ClickHouse user that the ClickHouse
+// container defines, with the same password.
+func TestComposeUI(t *testing.T) {
+	c := readCompose(t)
+	ui, ok := c.Services["ui"]
+	if !ok {
+		t.Fatal("compose runs no ui")
+	}
+	if len(ui.Ports) != 1 || !strings.HasPrefix(ui.Ports[0], "127.0.0.1:") || !strings.HasSuffix(ui.Ports[0], ui.Environment["TOUCHLINE_UI_LISTEN"]) {
+		t.Errorf("the ui publishes %v and listens on %q: want one port, on the host's loopback, the one it listens on", ui.Ports, ui.Environment["TOUCHLINE_UI_LISTEN"])
+	}
+	var users usersXML
+	decodeFile(t, "compose/clickhouse-ui-user.xml", xml.Unmarshal, &users)
+	if p := users.Profiles.UI; p.Readonly != 2 || p.MaxExecutionTime <= 0 {
+		t.Errorf("the touchline_ui profile: %+v, want readonly 2 and a max_execution_time", p)
+	}
+	u := users.Users.UI
+	if u.Profile != "touchline_ui" || !slices.Contains(u.Databases, "touchline") || ui.Environment["TOUCHLINE_UI_CLICKHOUSE_USER"] != "touchline_ui" {
+		t.Errorf("the ui's ClickHouse user: %+v; the ui queries as %q", u, ui.Environment["TOUCHLINE_UI_CLICKHOUSE_USER"])
+	}
+	const password = "TOUCHLINE_UI_CLICKHOUSE_PASSWORD"
+	clickhouse := c.Services["clickhouse"]
+	if u.Password.FromEnv != password || !requiredVar.MatchString(clickhouse.Environment[password]) || clickhouse.Environment[password] != ui.Environment[password] {
+		t.Errorf("the password of touchline_ui comes from $%s, which ClickHouse gets as %q and the ui as %q: want both required from the host",
+			u.Password.FromEnv, clickhouse.Environment[password], ui.Environment[password])
+	}
+	if !slices.Contains(clickhouse.Volumes, "./clickhouse-ui-user.xml:/etc/clickhouse-server/users.d/touchline-ui.xml:ro") {
+		t.Errorf("ClickHouse does not load the ui's user: volumes %v", clickhouse.Volumes)
+	}
+}
+
+// TestKubernetesUI: the web UI on Kubernetes, reachable beyond its pod,
+// reads its settings from a Secret whose template requires a password and
+// names a ClickHouse user of its own, listens on the port the pod exposes,
+// and has a Service.
+func TestKubernetesUI(t *testing.T) {
+	var deployment, service bool
+	for _, o := range readKubernetes(t) {
+		if o.Metadata.Name != "touchline-ui" {
+			continue
+		}
+		service = service || o.Kind == "Service"
+		if o.Kind != "Deployment" {
+			continue
+		}
+		deployment = true
+		spec := o.Spec.Template.Spec
+		secrets := map[string]string{}
+		for _, v := range spec.Volumes {
+			if v.Secret != nil {
+				secrets[v.Name] = v.Secret.SecretName
+			}
+		}
+		for _, c := range spec.Containers {
+			env := map[string]string{}
+			for _, e := range c.Env {
+				env[e.Name] = e.Value
+			}
+			fromSecret := false
+			for _, m := range c.VolumeMounts {
+				fromSecret = fromSecret || (secrets[m.Name] == "touchline-ui" && env["TOUCHLINE_CONFIG"] == m.MountPath+"/touchline.yaml")
+			}
+			if !fromSecret {
+				t.Errorf("%s: TOUCHLINE_CONFIG %q is not the touchline.yaml of the touchline-ui Secret", c.Name, env["TOUCHLINE_CONFIG"])
+			}
+			if len(c.Ports) != 1 || ":"+strconv.Itoa(c.Ports[0].ContainerPort) != env["TOUCHLINE_UI_LISTEN"] {
+				t.Errorf("%s: listens on %q, exposes %v", c.Name, env["TOUCHLINE_UI_LISTEN"], c.Ports)
+			}
+		}
+	}
+	if !deployment || !service {
+		t.Errorf("touchline-ui: Deployment %v, Service %v; want both", deployment, service)
+	}
+	cfg, err := config.Load("kubernetes/ui.yaml")
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.UI.BasicAuth.User == "" || cfg.UI.ClickHouseUser == "" {
+		t.Errorf("kubernetes/ui.yaml sets no password or no ClickHouse user of the ui's: %+v", cfg.UI)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 )
 
@@ -24,11 +25,6 @@ type Store struct {
 
 // NewStore returns a store on conn.
 func NewStore(conn driver.Conn) *Store { return &Store{conn: conn} }
-
-// StatesQuery reads the stored states.
-const StatesQuery = `SELECT rule, channel, campaign, status, streak, incident, pending_since,
-    fired_at, resolved_at, evaluated_at, value, defined, outbox, version
-FROM alert_states FINAL`
 
 // stateKey identifies a state among all rules'.
 type stateKey struct {
@@ -48,7 +44,7 @@ func (s *Store) States(ctx context.Context) ([]*State, error) {
 
 // load returns every stored state by key.
 func (s *Store) load(ctx context.Context) (map[stateKey]*State, error) {
-	rows, err := s.conn.Query(ctx, StatesQuery)
+	rows, err := s.conn.Query(ctx, analytics.AlertStatesQuery)
 	if err != nil {
 		return nil, fmt.Errorf("reading alert states: %w", err)
 	}

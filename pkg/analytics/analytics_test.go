@@ -64,13 +64,19 @@ func TestQueriesRejectBadParameters(t *testing.T) {
 		q    interface{ SQL() (string, error) }
 		want []string
 	}{
-		"inverted range":        {FunnelQuery{Range: inverted, Steps: steps, Window: time.Hour}, []string{"empty time range"}},
-		"no steps":              {FunnelQuery{Range: jan, Window: time.Hour}, []string{"at least one step"}},
-		"short window":          {FunnelQuery{Range: jan, Steps: steps, Window: time.Millisecond}, []string{"window"}},
-		"unknown breakdown":     {FunnelQuery{Range: jan, Steps: steps, Window: time.Hour, Breakdown: "person_id"}, []string{"break down"}},
-		"bad attribution":       {AttributionQuery{Range: jan, Attribution: bad}, []string{"touch_types is empty", "lookback", "u_shaped"}},
-		"bad romi":              {ROMIQuery{Range: inverted, Attribution: DefaultAttribution()}, []string{"empty time range"}},
-		"bad cohort parameters": {badCohort, []string{"year", "periods 0", "first_click", "some"}},
+		"inverted range":            {FunnelQuery{Range: inverted, Steps: steps, Window: time.Hour}, []string{"empty time range"}},
+		"no steps":                  {FunnelQuery{Range: jan, Window: time.Hour}, []string{"at least one step"}},
+		"short window":              {FunnelQuery{Range: jan, Steps: steps, Window: time.Millisecond}, []string{"window"}},
+		"unknown breakdown":         {FunnelQuery{Range: jan, Steps: steps, Window: time.Hour, Breakdown: "person_id"}, []string{"break down"}},
+		"bad attribution":           {AttributionQuery{Range: jan, Attribution: bad}, []string{"touch_types is empty", "lookback", "u_shaped"}},
+		"bad property breakdown":    {FunnelQuery{Range: jan, Steps: steps, Window: time.Hour, Breakdown: "property:step"}, []string{`cannot break down by property "step"`}},
+		"quoted property breakdown": {FunnelQuery{Range: jan, Steps: steps, Window: time.Hour, Breakdown: "property:a'b"}, []string{`property "a'b"`}},
+		"field as property":         {FunnelQuery{Range: jan, Steps: steps, Window: time.Hour, Breakdown: "property:channel"}, []string{`property "channel"`}},
+		"too many steps":            {FunnelQuery{Range: jan, Steps: make([]Step, MaxSteps+1), Window: time.Hour}, []string{"33 funnel steps: at most 32"}},
+		"overview purchase type":    {OverviewQuery{Range: jan}, []string{"purchase event type is empty"}},
+		"inverted overview":         {OverviewQuery{Range: inverted, PurchaseType: "purchase"}, []string{"empty time range"}},
+		"bad romi":                  {ROMIQuery{Range: inverted, Attribution: DefaultAttribution()}, []string{"empty time range"}},
+		"bad cohort parameters":     {badCohort, []string{"year", "periods 0", "first_click", "some"}},
 	} {
 		_, err := tc.q.SQL()
 		if err == nil {

@@ -3,6 +3,7 @@ package analytics
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -55,15 +56,32 @@ func (s Step) condition() string {
 		if isField(f.Name) {
 			conds = append(conds, f.Name+" = "+quote(f.Value))
 		} else {
-			conds = append(conds, "property_values[indexOf(property_keys, "+quote(f.Name)+")] = "+quote(f.Value))
+			conds = append(conds, property(f.Name)+" = "+quote(f.Value))
 		}
 	}
 	return strings.Join(conds, " AND ")
 }
 
+// property renders the SQL of a touchpoint's property: the empty string
+// when the touchpoint has none.
+func property(name string) string {
+	return "property_values[indexOf(property_keys, " + quote(name) + ")]"
+}
+
+// PropertyBreakdown is the prefix of a breakdown by a property rather than
+// a field: property:category splits by the property category, in a column
+// of that name.
+const PropertyBreakdown = "property:"
+
+// breakdownNames are the names a property breakdown's column cannot take:
+// the funnel's other columns and the names its outermost SELECT uses.
+var breakdownNames = []string{"step", "step_name", "persons", "conversion_from_first", "conversion_from_previous",
+	"median_seconds_from_first", "step_row", "step_rows", "first_breakdown"}
+
 var (
-	stepSyntax = regexp.MustCompile(`^([a-z][a-z0-9_]*)(?:\[(.*)\])?$`)
-	nameSyntax = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.\-]*$`)
+	breakdownSyntax = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+	stepSyntax      = regexp.MustCompile(`^([a-z][a-z0-9_]*)(?:\[(.*)\])?$`)
+	nameSyntax      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.\-]*$`)
 )
 
 // ParseSteps reads funnel steps separated by commas; a step may carry
@@ -115,6 +133,11 @@ func parseStep(s string) (Step, error) {
 	return step, nil
 }
 
+// MaxSteps bounds the steps of a funnel, as ClickHouse's windowFunnel
+// bounds its conditions: the query grows with every step, and a request of
+// thousands of steps would only load the server.
+const MaxSteps = 32
+
 // FunnelQuery counts the persons who reach each step of an ordered funnel.
 type FunnelQuery struct {
 	Range Range
@@ -122,7 +145,8 @@ type FunnelQuery struct {
 	// Window bounds the time from step 1 to the last step reached.
 	Window time.Duration
 	// Breakdown, when set, is a field (see Fields) of the person's first
-	// step-1 event in the range by which the result is split.
+	// step-1 event in the range by which the result is split, or
+	// PropertyBreakdown and the name of one of its properties.
 	Breakdown string
 }
 
@@ -152,10 +176,14 @@ func (q FunnelQuery) SQL() (string, error) {
 	}
 	bd, bdKey, bdOut := "", "", ""
 	if q.Breakdown != "" {
-		cols = append(cols, column{expr: q.Breakdown, name: "breakdown_value"})
+		expr, name := q.Breakdown, q.Breakdown
+		if prop, ok := strings.CutPrefix(q.Breakdown, PropertyBreakdown); ok {
+			expr, name = property(prop), prop
+		}
+		cols = append(cols, column{expr: expr, name: "breakdown_value"})
 		bd = "argMinIf(breakdown_value, at_ms, is_step_1) AS first_breakdown"
 		bdKey = "first_breakdown, "
-		bdOut = "first_breakdown AS " + q.Breakdown + ",\n    "
+		bdOut = "first_breakdown AS " + name + ",\n    "
 	}
 	where := "event_time >= " + timeLit(q.Range.From) + " AND event_time < " + timeLit(q.Range.To) +
 		" AND (" + strings.Join(conds, " OR ") + ")"
@@ -271,11 +299,19 @@ func (q FunnelQuery) validate() error {
 	if len(q.Steps) < 1 {
 		problems = append(problems, "a funnel needs at least one step")
 	}
+	if len(q.Steps) > MaxSteps {
+		problems = append(problems, fmt.Sprintf("%d funnel steps: at most %d", len(q.Steps), MaxSteps))
+	}
 	if q.Window < time.Second {
 		problems = append(problems, fmt.Sprintf("window %s is shorter than a second", q.Window))
 	}
-	if q.Breakdown != "" && !isField(q.Breakdown) {
-		problems = append(problems, fmt.Sprintf("cannot break down by %q: want one of %s", q.Breakdown, strings.Join(Fields, ", ")))
+	if prop, ok := strings.CutPrefix(q.Breakdown, PropertyBreakdown); ok {
+		if !breakdownSyntax.MatchString(prop) || isField(prop) || slices.Contains(breakdownNames, prop) {
+			problems = append(problems, fmt.Sprintf("cannot break down by property %q: want a lower-case name of letters, digits and _, "+
+				"not a field and none of %s", prop, strings.Join(breakdownNames, ", ")))
+		}
+	} else if q.Breakdown != "" && !isField(q.Breakdown) {
+		problems = append(problems, fmt.Sprintf("cannot break down by %q: want one of %s, or %sNAME", q.Breakdown, strings.Join(Fields, ", "), PropertyBreakdown))
 	}
 	return errorList(problems)
 }

@@ -30,11 +30,12 @@ func newDevCommand(g *command.Globals) *cobra.Command {
 	var noGenerate bool
 	cmd := &cobra.Command{
 		Use:   "dev",
-		Short: "All-in-one: embedded Kafka, every service, local ClickHouse, synthetic traffic, reports",
+		Short: "All-in-one: embedded Kafka, every service, local ClickHouse, synthetic traffic, reports, the web UI",
 		Long: "Starts an embedded Kafka broker on 127.0.0.1:--kafka-port that outside producers can\n" +
 			"use, a local clickhouse-server (or the ClickHouse of --clickhouse-dsn), migrates it,\n" +
 			"runs every service in this process, publishes synthetic traffic unless --no-generate,\n" +
-			"and prints a report once it is queryable.",
+			"prints a report once it is queryable, and serves the web UI on ui.listen\n" +
+			"(default 127.0.0.1:8070, env TOUCHLINE_UI_LISTEN), whose URL it prints.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !cmd.Flags().Changed("log-format") {

@@ -1,5 +1,5 @@
 // Package cli is the touchline command: every service, and the commands
-// that migrate, produce, generate, query, forget and run the all-in-one dev
+// that migrate, produce, generate, query, report, forget and run the all-in-one dev
 // mode. The per-service mains under cmd/ run their own service's command
 // package instead (pkg/cli/ingestcmd and its siblings), which this one
 // gathers.
@@ -14,6 +14,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/cli/identitycmd"
 	"github.com/touchline-io/touchline/pkg/cli/ingestcmd"
 	"github.com/touchline-io/touchline/pkg/cli/segmentscmd"
+	"github.com/touchline-io/touchline/pkg/cli/uicmd"
 	"github.com/touchline-io/touchline/pkg/version"
 )
 
@@ -36,12 +37,14 @@ func NewRoot() *cobra.Command {
 		newGenerateCommand(g),
 		ingestcmd.New(g),
 		collectcmd.New(g),
+		uicmd.New(g),
 		identitycmd.New(g),
 		newForgetCommand(g),
 		alertscmd.New(g),
 		segmentscmd.New(g),
 		newDevCommand(g),
 		newQueryCommand(g),
+		newReportCommand(g),
 		newVersionCommand(),
 		newCheckCommand(g),
 	)

@@ -14,10 +14,16 @@ import (
 // Open connects to the configured database and checks the connection with a
 // ping. The returned connection is safe for concurrent use.
 func Open(ctx context.Context, cfg Config, log *zap.Logger) (driver.Conn, error) {
-	return open(ctx, cfg, cfg.Database, log)
+	return open(ctx, cfg, cfg.Database, nil, log)
 }
 
-func open(ctx context.Context, cfg Config, database string, log *zap.Logger) (driver.Conn, error) {
+// OpenWith is Open with settings that every query of the connection sends
+// ahead of its own (ch.Context's), in the order ClickHouse applies them.
+func OpenWith(ctx context.Context, cfg Config, settings ch.Settings, log *zap.Logger) (driver.Conn, error) {
+	return open(ctx, cfg, cfg.Database, settings, log)
+}
+
+func open(ctx context.Context, cfg Config, database string, settings ch.Settings, log *zap.Logger) (driver.Conn, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -36,6 +42,7 @@ func open(ctx context.Context, cfg Config, database string, log *zap.Logger) (dr
 		ReadTimeout:  cfg.QueryTimeout,
 		MaxOpenConns: cfg.MaxOpenConns,
 		MaxIdleConns: cfg.MaxOpenConns,
+		Settings:     settings,
 		// clickhouse-go warns on every connection to a server older than the
 		// releases it is tested with; touchline tests the subset of the
 		// protocol it uses on 18.16 itself, so only errors are logged.

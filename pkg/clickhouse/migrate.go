@@ -120,7 +120,7 @@ func Migrate(ctx context.Context, cfg Config, log *zap.Logger) ([]string, error)
 	if log == nil {
 		log = zap.NewNop()
 	}
-	boot, err := open(ctx, cfg, "default", log)
+	boot, err := open(ctx, cfg, "default", nil, log)
 	if err != nil {
 		return nil, err
 	}

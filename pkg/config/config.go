@@ -19,6 +19,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/logging"
 	"github.com/touchline-io/touchline/pkg/pipefile"
 	"github.com/touchline-io/touchline/pkg/segments/settings"
+	uisettings "github.com/touchline-io/touchline/pkg/ui/settings"
 )
 
 // Config is the whole configuration of every touchline command.
@@ -31,6 +32,7 @@ type Config struct {
 	Alerts      alerts.Config      `yaml:"alerts"`
 	Segments    settings.Config    `yaml:"segments"`
 	Collect     collect.Config     `yaml:"collect"`
+	UI          uisettings.Config  `yaml:"ui"`
 	Log         logging.Config     `yaml:"log"`
 	// Pipelines is the directory of the declarative pipeline files
 	// (channels.yaml, ...). Default "pipelines".
@@ -62,6 +64,7 @@ func Default() Config {
 		Alerts:      alerts.DefaultConfig(),
 		Segments:    settings.DefaultConfig(),
 		Collect:     collect.DefaultConfig(),
+		UI:          uisettings.DefaultConfig(),
 		Log:         logging.DefaultConfig(),
 		Pipelines:   "pipelines",
 		HTTPAddr:    ":8080",
@@ -137,6 +140,7 @@ func (c *Config) Validate() error {
 		{"alerts", c.Alerts.Validate()},
 		{"segments", c.Segments.Validate()},
 		{"collect", c.Collect.Validate()},
+		{"ui", c.UI.Validate()},
 		{"log", c.Log.Validate()},
 		{"pipelines", emptyErr(c.Pipelines)},
 		{"state_dir", emptyErr(c.StateDir)},

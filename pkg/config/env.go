@@ -67,6 +67,10 @@ var EnvVars = []EnvVar{
 	{"TOUCHLINE_LOG_LEVEL", "debug, info, warn or error", func(c *Config, v string) error { c.Log.Level = v; return nil }},
 	{"TOUCHLINE_HTTP_ADDR", "address of /metrics, /healthz and /readyz", func(c *Config, v string) error { c.HTTPAddr = v; return nil }},
 	{"TOUCHLINE_COLLECT_ADDR", "address of the collector's API (and its /metrics, /healthz, /readyz)", func(c *Config, v string) error { c.Collect.Addr = v; return nil }},
+	{"TOUCHLINE_UI_LISTEN", "address of the web UI and its API (and its /metrics, /healthz, /readyz)", func(c *Config, v string) error { c.UI.Listen = v; return nil }},
+	{"TOUCHLINE_UI_BEARER_TOKEN", "bearer token the web UI's API requires", func(c *Config, v string) error { c.UI.BearerToken = v; return nil }},
+	{"TOUCHLINE_UI_CLICKHOUSE_USER", "the web UI's read-only ClickHouse user (ui.clickhouse_user)", func(c *Config, v string) error { c.UI.ClickHouseUser = v; return nil }},
+	{"TOUCHLINE_UI_CLICKHOUSE_PASSWORD", "password of the web UI's read-only ClickHouse user (ui.clickhouse_user)", func(c *Config, v string) error { c.UI.ClickHousePassword = v; return nil }},
 }
 
 func (c *Config) applyEnv(lookup func(string) (string, bool)) error {

@@ -1,5 +1,5 @@
 // Package dev is touchline's all-in-one mode: an embedded Kafka broker that
-// outside producers can use, every service in one process, ClickHouse from a
+// outside producers can use, every service and the web UI in one process, ClickHouse from a
 // DSN or a local clickhouse-server it starts itself, synthetic traffic, and a
 // report of what arrived.
 package dev
@@ -28,11 +28,13 @@ import (
 	"github.com/touchline-io/touchline/pkg/cli/identitycmd"
 	"github.com/touchline-io/touchline/pkg/cli/ingestcmd"
 	"github.com/touchline-io/touchline/pkg/cli/segmentscmd"
+	"github.com/touchline-io/touchline/pkg/cli/uicmd"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/collect"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/generate"
 	"github.com/touchline-io/touchline/pkg/kafka"
+	"github.com/touchline-io/touchline/pkg/observe"
 	"github.com/touchline-io/touchline/pkg/publish"
 	"github.com/touchline-io/touchline/pkg/servers"
 )
@@ -129,8 +131,15 @@ func Run(ctx context.Context, cfg config.Config, opts Options, out io.Writer, lo
 		return errors.Join(fmt.Errorf("starting the collector: %w", err), g.Wait())
 	}
 	g.Go(func() error { return collector.Serve(svcCtx) })
-	collectURL := localURL(collector.Addr())
+	collectURL := observe.URL(collector.Addr())
 	fmt.Fprintf(out, "collector:   %s (Segment API and POST /v1/touchpoints; write key %q)\n", collectURL, collectCfg.Collect.WriteKeys[0].Key)
+	uiSrv, err := uicmd.Listen(ctx, cfg, app.NewRegistry(), log)
+	if err != nil {
+		stopServices()
+		return errors.Join(fmt.Errorf("starting the web ui: %w", err), g.Wait())
+	}
+	g.Go(func() error { return uiSrv.Serve(svcCtx) })
+	fmt.Fprintf(out, "ui:          %s (charts of touchline query; its JSON API under /api/)\n", observe.URL(uiSrv.Addr()))
 	printHowToQuery(out, cfg, collectURL, collectCfg.Collect.WriteKeys[0].Key)
 
 	g.Go(func() error {
@@ -252,16 +261,4 @@ func devCollect(cfg config.Config) config.Config {
 		cfg.Collect.WriteKeys = []collect.WriteKey{{Key: DevWriteKey, Source: "dev", Origins: []string{"*"}}}
 	}
 	return cfg
-}
-
-// localURL is the http URL of a bound address, localhost for any address.
-func localURL(addr string) string {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "http://" + addr
-	}
-	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
-		host = "localhost"
-	}
-	return "http://" + net.JoinHostPort(host, port)
 }

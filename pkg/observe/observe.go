@@ -85,3 +85,16 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	return nil
 }
+
+// URL returns the http URL of a bound address, with localhost for an
+// address that listens on every interface.
+func URL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"text/template"
 	"time"
@@ -35,6 +36,10 @@ type ClickHouseOptions struct {
 	// Users adds users, by name, with their plain-text passwords and the
 	// default profile, besides the password-less user "default".
 	Users map[string]string
+	// ReadOnlyUsers adds users, by name, with their plain-text passwords
+	// and the profile readonly: readonly = 2 (reads only, settings may
+	// change), as docs/ui.md advises for the web UI.
+	ReadOnlyUsers map[string]string
 	// StartTimeout bounds waiting for the server to answer /ping after each
 	// start. Default 60s.
 	StartTimeout time.Duration
@@ -44,6 +49,23 @@ type ClickHouseOptions struct {
 }
 
 var userName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// account is a user of users.xml besides "default".
+type account struct {
+	Name, Password, Profile string
+}
+
+// accounts returns the users of opts with their profiles, by name.
+func accounts(opts ClickHouseOptions) []account {
+	var out []account
+	for profile, users := range map[string]map[string]string{"default": opts.Users, "readonly": opts.ReadOnlyUsers} {
+		for name, password := range users {
+			out = append(out, account{Name: name, Password: password, Profile: profile})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
 
 // ClickHouse is a clickhouse-server child process listening on 127.0.0.1.
 // Its methods are safe for concurrent use.
@@ -62,10 +84,12 @@ func StartClickHouse(ctx context.Context, opts ClickHouseOptions) (*ClickHouse, 
 	if opts.Dir == "" {
 		return nil, errors.New("starting clickhouse-server: ClickHouseOptions.Dir is required")
 	}
-	for name := range opts.Users {
-		if !userName.MatchString(name) || name == "default" {
-			return nil, fmt.Errorf("starting clickhouse-server: user name %q must be a plain identifier other than default", name)
+	seen := map[string]bool{}
+	for _, a := range accounts(opts) {
+		if name := a.Name; !userName.MatchString(name) || name == "default" || seen[name] {
+			return nil, fmt.Errorf("starting clickhouse-server: user name %q must be a plain identifier other than default, given once", name)
 		}
+		seen[a.Name] = true
 	}
 	argv, err := clickHouseCommand(opts.Binary)
 	if err != nil {
@@ -227,7 +251,7 @@ func writeClickHouseConfig(opts ClickHouseOptions) error {
 		"config.xml": clickHouseConfig,
 		"users.xml":  clickHouseUsers,
 	} {
-		tmpl, err := template.New(name).Funcs(template.FuncMap{"xml": xmlText}).Parse(text)
+		tmpl, err := template.New(name).Funcs(template.FuncMap{"xml": xmlText, "accounts": accounts}).Parse(text)
 		if err != nil {
 			return fmt.Errorf("parsing %s template: %w", name, err)
 		}
@@ -290,6 +314,10 @@ const (
                  for up to poll_interval seconds (default 10). -->
             <poll_interval>1</poll_interval>
         </default>
+        <readonly>
+            <readonly>2</readonly>
+            <poll_interval>1</poll_interval>
+        </readonly>
     </profiles>
     <users>
         <default>
@@ -300,15 +328,15 @@ const (
             <profile>default</profile>
             <quota>default</quota>
         </default>
-{{- range $name, $password := .Users}}
-        <{{$name}}>
-            <password>{{xml $password}}</password>
+{{- range accounts .}}
+        <{{.Name}}>
+            <password>{{xml .Password}}</password>
             <networks>
                 <ip>::/0</ip>
             </networks>
-            <profile>default</profile>
+            <profile>{{.Profile}}</profile>
             <quota>default</quota>
-        </{{$name}}>
+        </{{.Name}}>
 {{- end}}
     </users>
     <quotas>

@@ -6,6 +6,7 @@ package table
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"time"
@@ -20,9 +21,18 @@ type Result struct {
 	Rows    [][]any
 }
 
+// ErrTooManyRows reports a result longer than RunMax's bound.
+var ErrTooManyRows = errors.New("too many rows")
+
 // Run runs a query and collects its result. Integers become int64 or uint64,
 // floats float64, dates and times time.Time in UTC, and NULL nil.
 func Run(ctx context.Context, conn driver.Conn, sql string) (*Result, error) {
+	return RunMax(ctx, conn, sql, 0)
+}
+
+// RunMax is Run that stops reading, and returns ErrTooManyRows, at a row
+// after maxRows; 0 means no bound.
+func RunMax(ctx context.Context, conn driver.Conn, sql string, maxRows int) (*Result, error) {
 	rows, err := conn.Query(ctx, sql)
 	if err != nil {
 		return nil, fmt.Errorf("running query: %w", err)
@@ -31,6 +41,9 @@ func Run(ctx context.Context, conn driver.Conn, sql string) (*Result, error) {
 	types := rows.ColumnTypes()
 	res := &Result{Columns: rows.Columns()}
 	for rows.Next() {
+		if maxRows > 0 && len(res.Rows) == maxRows {
+			return nil, fmt.Errorf("reading query result: more than %d rows: %w", maxRows, ErrTooManyRows)
+		}
 		dest := make([]any, len(types))
 		for i, t := range types {
 			dest[i] = reflect.New(t.ScanType()).Interface()

@@ -16,7 +16,7 @@ type query interface {
 // All returns every case. An error means a query refused its parameters.
 func All() ([]Case, error) {
 	var out []Case
-	for _, group := range [][]spec{funnelCases(), attributionCases(), romiCases(), cohortCases(), stitchedCases(), kpiCases()} {
+	for _, group := range [][]spec{funnelCases(), attributionCases(), romiCases(), cohortCases(), stitchedCases(), kpiCases(), overviewCases()} {
 		for _, s := range group {
 			sql, err := s.query.SQL()
 			if err != nil {
@@ -152,6 +152,21 @@ func funnelCases() []spec {
 			fixture: Fixture{Events: breakdown},
 			query:   analytics.FunnelQuery{Range: week, Steps: mustSteps("page_view,purchase"), Window: 24 * time.Hour, Breakdown: "channel"},
 			columns: append([]string{"channel"}, funnelColumns...), key: 2, want: breakdownWant,
+		},
+		{
+			// The first step-1 event decides: s3 is hats, though its
+			// shoes page_view came before its purchase too; its time to
+			// step 2 runs from 8:00 (3 h). hats: {3600, 10800}.
+			name:    "funnel: breakdown by a property of the first step-1 event",
+			fixture: Fixture{Events: filtered},
+			query:   analytics.FunnelQuery{Range: week, Steps: mustSteps("page_view,purchase"), Window: 24 * time.Hour, Breakdown: "property:category"},
+			columns: append([]string{"category"}, funnelColumns...), key: 2,
+			want: [][]any{
+				{"hats", 1.0, "page_view", 2.0, 1.0, 1.0, 0.0},
+				{"hats", 2.0, "purchase", 2.0, 1.0, 1.0, 7200.0},
+				{"shoes", 1.0, "page_view", 2.0, 1.0, 1.0, 0.0},
+				{"shoes", 2.0, "purchase", 1.0, 0.5, 0.5, 3600.0},
+			},
 		},
 		{
 			name:    "funnel: a step filtered by a property",

@@ -50,12 +50,14 @@ var serviceOf = map[string]string{
 	"pkg/segments/settings": "segments",
 	"pkg/alerts":            "alerts",
 	"pkg/collect":           "collect",
+	"pkg/ui":                "ui",
+	"pkg/ui/settings":       "ui",
 }
 
 // packages places every other package of the module in its group.
 var packages = map[group][]string{
 	domain: {
-		"pkg/analytics", "pkg/backoff", "pkg/channel", "pkg/enrich", "pkg/generate", "pkg/identifiers",
+		"pkg/analytics", "pkg/analytics/request", "pkg/backoff", "pkg/channel", "pkg/enrich", "pkg/generate", "pkg/identifiers",
 		"pkg/identity/stitch", "pkg/pipefile", "pkg/scrub", "pkg/segments/engine", "pkg/table", "pkg/touchpoint",
 	},
 	adapters: {
@@ -63,9 +65,9 @@ var packages = map[group][]string{
 		"pkg/observe", "pkg/pebblelog", "pkg/publish", "pkg/tlsconfig", "pkg/version", "schemas",
 	},
 	tools: {
-		"cmd/alerts", "cmd/collect", "cmd/identity", "cmd/ingest", "cmd/segments", "cmd/touchline",
+		"cmd/alerts", "cmd/collect", "cmd/identity", "cmd/ingest", "cmd/segments", "cmd/touchline", "cmd/ui",
 		"pkg/app", "pkg/cli", "pkg/cli/alertscmd", "pkg/cli/collectcmd", "pkg/cli/command", "pkg/cli/identitycmd",
-		"pkg/cli/ingestcmd", "pkg/cli/segmentscmd", "pkg/config", "pkg/dev", "pkg/servers",
+		"pkg/cli/ingestcmd", "pkg/cli/segmentscmd", "pkg/cli/uicmd", "pkg/config", "pkg/dev", "pkg/servers",
 	},
 }
 

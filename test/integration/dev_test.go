@@ -30,7 +30,9 @@ func TestDevMode(t *testing.T) {
 		"--http-addr", "127.0.0.1:0", "--report-every", "500ms")
 	cmd.Dir = t.TempDir()
 	collectAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	cmd.Env = append(os.Environ(), "TOUCHLINE_PIPELINES="+filepath.Join(testenv.RepoRoot(), "pipelines"), "TOUCHLINE_COLLECT_ADDR="+collectAddr)
+	uiAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cmd.Env = append(os.Environ(), "TOUCHLINE_PIPELINES="+filepath.Join(testenv.RepoRoot(), "pipelines"), "TOUCHLINE_COLLECT_ADDR="+collectAddr,
+		"TOUCHLINE_UI_LISTEN="+uiAddr)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("touchline dev: %v\n%s", err, out)
@@ -42,7 +44,7 @@ func TestDevMode(t *testing.T) {
 	}
 	applied := fmt.Sprintf("migrations:  %d applied", len(migrations))
 	for _, want := range []string{"kafka:", "clickhouse:", applied, "services:    ingest", "report:", "alert rules now:", "segment members so far", "clickhouse-client --host",
-		"collector:   http://" + collectAddr} {
+		"collector:   http://" + collectAddr, "ui:          http://" + uiAddr} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)
 		}

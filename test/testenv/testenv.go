@@ -33,10 +33,13 @@ import (
 // ErrUnavailable reports that the real servers cannot be started here.
 var ErrUnavailable = errors.New("real kafka and clickhouse servers are not available (run scripts/install-deps.sh)")
 
-// The ClickHouse user with a password that Start creates besides "default".
+// The ClickHouse users with a password that Start creates besides
+// "default": PasswordUser, and ReadOnlyUser, whose profile has readonly = 2.
 const (
-	PasswordUser = "analyst"
-	Password     = "s3cret <&> pass"
+	PasswordUser     = "analyst"
+	Password         = "s3cret <&> pass"
+	ReadOnlyUser     = "reader"
+	ReadOnlyPassword = "read only"
 )
 
 // Servers are the real Kafka and ClickHouse servers of a suite.
@@ -51,6 +54,7 @@ type Servers struct {
 func Start(ctx context.Context, dir string) (*Servers, error) {
 	ch, err := servers.StartClickHouse(ctx, servers.ClickHouseOptions{
 		Dir: filepath.Join(dir, "clickhouse"), Users: map[string]string{PasswordUser: Password},
+		ReadOnlyUsers: map[string]string{ReadOnlyUser: ReadOnlyPassword},
 	})
 	if err != nil {
 		return nil, wrapUnavailable(err)

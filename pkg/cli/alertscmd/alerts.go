@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/touchline-io/touchline/pkg/alerts"
+	"github.com/touchline-io/touchline/pkg/analytics/request"
 	"github.com/touchline-io/touchline/pkg/cli/command"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/table"
@@ -53,7 +54,7 @@ func newEvalCommand(g *command.Globals) *cobra.Command {
 			when := time.Now()
 			if at != "" {
 				var err error
-				if when, err = command.ParseTime(at); err != nil {
+				if when, err = request.ParseTime(at); err != nil {
 					return fmt.Errorf("--at: %w", err)
 				}
 			}

@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
@@ -240,18 +239,6 @@ func PrintJSON(cmd *cobra.Command, v any) error {
 	enc := json.NewEncoder(cmd.OutOrStdout())
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
-}
-
-// ParseTime reads an RFC 3339 time or a date (midnight UTC).
-func ParseTime(s string) (time.Time, error) {
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t, nil
-	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return t, fmt.Errorf("%q is neither YYYY-MM-DD nor an RFC 3339 time like 2026-04-01T00:00:00Z", s)
-	}
-	return t.UTC(), nil
 }
 
 // FormatFlag registers --format, the output format of a command that prints

@@ -10,8 +10,9 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
-	"github.com/touchline-io/touchline/pkg/alerts"
+	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/dev"
 	"github.com/touchline-io/touchline/pkg/identity"
@@ -41,9 +42,16 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	out := shipped{Queries: map[string]string{"dev.channel_report": dev.ChannelReportSQL, "alerts.states": alerts.StatesQuery,
+	out := shipped{Queries: map[string]string{"dev.channel_report": dev.ChannelReportSQL, "alerts.states": analytics.AlertStatesQuery,
 		"segments.member_counts": segments.MemberCountsQuery, "segments.members": segments.MembersSQL("cart_abandoners", 10),
 		"segments.merges": strings.ReplaceAll(segments.MergesQuery, "?", "0")}}
+	state, _ := analytics.AlertStateQuery{Rule: "roas_drop"}.SQL()
+	history, err := analytics.AlertHistoryQuery{Range: analytics.LastDays(time.Date(2026, 9, 30, 0, 0, 0, 0, time.UTC), 30)}.SQL()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	out.Queries["alerts.state"], out.Queries["alerts.history"] = state, history
 	for _, m := range ms {
 		out.Migrations = append(out.Migrations, m.Statements...)
 	}

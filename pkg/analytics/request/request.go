@@ -1,0 +1,406 @@
+// Package request reads the parameters of an analysis request into the SQL
+// of one of pkg/analytics' queries. The flags of `touchline query` and the
+// query parameters of the web UI's API are the same parameters, with the
+// same names, defaults and checks, read by this one package: the same
+// parameters give the same SQL, whichever asked.
+package request
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/touchline-io/touchline/pkg/analytics"
+	"github.com/touchline-io/touchline/pkg/pipefile"
+)
+
+// Kind is the type of a parameter's value.
+type Kind int
+
+// The kinds of parameters.
+const (
+	// String is free text, checked by the analysis.
+	String Kind = iota
+	// Bool is true or false.
+	Bool
+	// Int is a decimal integer.
+	Int
+)
+
+// Param is one parameter of an analysis.
+type Param struct {
+	// Name is the parameter's name: the CLI's flag without its dashes,
+	// the API's query parameter.
+	Name string
+	// Default is the value of a parameter that is not given ("" for none).
+	Default string
+	// Usage is the one-line help of the flag.
+	Usage string
+	// Kind is the type of the value, checked before the analysis sees it.
+	Kind Kind
+	// Required parameters have no default.
+	Required bool
+}
+
+// Env is what an analysis depends on besides its parameters.
+type Env struct {
+	// Now gives the default range: the 30 whole UTC days up to the day of
+	// Now.
+	Now time.Time
+	// Attribution is the attribution settings of the pipelines directory
+	// (analytics.LoadAttribution), which the parameters override.
+	Attribution analytics.Attribution
+	// Prefix goes before a parameter's name in errors: "--" for flags.
+	Prefix string
+}
+
+// Values are the given parameters by name. A parameter that is missing
+// takes its default.
+type Values map[string]string
+
+// Analysis is one analysis that `touchline query` runs and the API serves.
+type Analysis struct {
+	// Name is the subcommand and the API path: query <Name>, /api/<Name>.
+	Name string
+	// Use is the subcommand's usage line without the shared flags.
+	Use string
+	// Short is one line of what the analysis answers.
+	Short string
+	// Long, when set, adds to Short in the subcommand's help.
+	Long string
+	// Params are the analysis's parameters, the range's first.
+	Params []Param
+
+	build func(p *reader, r analytics.Range) (string, error)
+}
+
+// The range parameters every analysis takes.
+var rangeParams = []Param{
+	{Name: "from", Usage: "start of the range, inclusive: RFC 3339 time or YYYY-MM-DD, UTC (default: 30 days before --to)"},
+	{Name: "to", Usage: "end of the range, exclusive: RFC 3339 time or YYYY-MM-DD, UTC (default: the next UTC midnight)"},
+}
+
+// withRange returns the range parameters followed by params.
+func withRange(params ...Param) []Param {
+	return append(append([]Param{}, rangeParams...), params...)
+}
+
+// DefaultDays is the length of the default range in days.
+const DefaultDays = 30
+
+// Analyses returns every analysis, by name.
+func Analyses() []Analysis {
+	return []Analysis{overview(), funnel(), attribution(false), attribution(true), cohort(), alertState(), alertHistory()}
+}
+
+// Lookup returns the analysis called name.
+func Lookup(name string) (Analysis, bool) {
+	for _, a := range Analyses() {
+		if a.Name == name {
+			return a, true
+		}
+	}
+	return Analysis{}, false
+}
+
+// Param returns the parameter called name.
+func (a Analysis) Param(name string) (Param, bool) {
+	for _, p := range a.Params {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Param{}, false
+}
+
+// Defaults returns the value each parameter takes when it is not given:
+// its Default, or, for the attribution settings (model, lookback,
+// half-life), the value of attribution, the settings of the pipelines
+// directory. The range's defaults depend on the time and stay empty.
+func (a Analysis) Defaults(attribution analytics.Attribution) map[string]string {
+	fromSettings := map[string]string{
+		"model":     string(attribution.Model),
+		"lookback":  pipefile.FormatDuration(attribution.Lookback),
+		"half-life": pipefile.FormatDuration(attribution.HalfLife),
+	}
+	out := map[string]string{}
+	for _, p := range a.Params {
+		out[p.Name] = p.Default
+		if v, ok := fromSettings[p.Name]; ok && p.Default == "" {
+			out[p.Name] = v
+		}
+	}
+	return out
+}
+
+// SQL returns the SQL of the analysis for values. Every error names the
+// parameter at fault, or says which parameters do not fit together: it is
+// the caller's request that is wrong, never the server.
+func (a Analysis) SQL(values Values, env Env) (string, error) {
+	p := &reader{analysis: a, values: values, env: env}
+	for _, param := range a.Params {
+		if err := p.check(param); err != nil {
+			return "", err
+		}
+	}
+	r, err := p.queryRange()
+	if err != nil {
+		return "", err
+	}
+	return a.build(p, r)
+}
+
+// reader reads the values of one request.
+type reader struct {
+	analysis Analysis
+	values   Values
+	env      Env
+}
+
+// get returns the value of the parameter called name, or its default.
+func (p *reader) get(name string) string {
+	if v, ok := p.values[name]; ok {
+		return v
+	}
+	param, _ := p.analysis.Param(name)
+	return param.Default
+}
+
+// errorf returns an error about the parameter called name.
+func (p *reader) errorf(name, format string, args ...any) error {
+	return fmt.Errorf("%s%s: %s", p.env.Prefix, name, fmt.Sprintf(format, args...))
+}
+
+// wrap returns err as an error about the parameter called name.
+func (p *reader) wrap(name string, err error) error {
+	return p.errorf(name, "%v", err)
+}
+
+// check refuses a missing required value and one that is not of its kind.
+func (p *reader) check(param Param) error {
+	v := p.get(param.Name)
+	switch {
+	case param.Required && strings.TrimSpace(v) == "":
+		return p.errorf(param.Name, "required")
+	case param.Kind == Bool:
+		if _, err := strconv.ParseBool(v); err != nil {
+			return p.errorf(param.Name, "%q is not true or false", v)
+		}
+	case param.Kind == Int:
+		if _, err := strconv.Atoi(v); err != nil {
+			return p.errorf(param.Name, "%q is not an integer", v)
+		}
+	}
+	return nil
+}
+
+// flag returns a checked Bool value.
+func (p *reader) flag(name string) bool {
+	b, _ := strconv.ParseBool(p.get(name))
+	return b
+}
+
+// integer returns a checked Int value.
+func (p *reader) integer(name string) int {
+	n, _ := strconv.Atoi(p.get(name))
+	return n
+}
+
+// duration reads a duration (pipefile's: 90m, 36h, 30d, 2w).
+func (p *reader) duration(name string) (time.Duration, error) {
+	d, err := pipefile.ParseDuration(p.get(name))
+	if err != nil {
+		return 0, p.wrap(name, err)
+	}
+	return d, nil
+}
+
+// queryRange returns the range of the from and to parameters.
+func (p *reader) queryRange() (analytics.Range, error) {
+	return p.env.Range(p.get("from"), p.get("to"))
+}
+
+// Range returns the range of from and to (each "" when not given): by
+// default the DefaultDays whole UTC days up to the day of Now, or before
+// to when only to is given. Errors name the parameter with Prefix.
+func (e Env) Range(from, to string) (analytics.Range, error) {
+	r := analytics.LastDays(e.Now, DefaultDays)
+	var err error
+	if to != "" {
+		if r.To, err = ParseTime(to); err != nil {
+			return r, fmt.Errorf("%sto: %w", e.Prefix, err)
+		}
+	}
+	r.From = r.To.AddDate(0, 0, -DefaultDays)
+	if from != "" {
+		if r.From, err = ParseTime(from); err != nil {
+			return r, fmt.Errorf("%sfrom: %w", e.Prefix, err)
+		}
+	}
+	return r, r.Validate()
+}
+
+// ParseTime reads an RFC 3339 time or a date (midnight UTC).
+func ParseTime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return t, fmt.Errorf("%q is neither YYYY-MM-DD nor an RFC 3339 time like 2026-04-01T00:00:00Z", s)
+	}
+	return t.UTC(), nil
+}
+
+func overview() Analysis {
+	return Analysis{
+		Name:  "overview",
+		Use:   "overview [--by-day] [--channel C] [--campaign K]",
+		Short: "Touchpoints, persons, purchases, revenue, spend and ROAS per channel (or per day and channel)",
+		Params: withRange(
+			Param{Name: "by-day", Default: "false", Kind: Bool, Usage: "split by UTC day"},
+			Param{Name: "channel", Usage: "only this channel's touchpoints and spend"},
+			Param{Name: "campaign", Usage: "only this campaign's touchpoints and spend"},
+		),
+		build: func(p *reader, r analytics.Range) (string, error) {
+			return analytics.OverviewQuery{Range: r, PurchaseType: p.env.Attribution.ConversionType,
+				Channel: p.get("channel"), Campaign: p.get("campaign"), ByDay: p.flag("by-day")}.SQL()
+		},
+	}
+}
+
+func funnel() Analysis {
+	return Analysis{
+		Name:  "funnel",
+		Use:   "funnel --steps a,b[k=v],c [--window 24h] [--breakdown channel]",
+		Short: "Persons reaching each step of an ordered funnel within a window",
+		Params: withRange(
+			Param{Name: "steps", Required: true, Usage: "steps in order: event types, each with optional [name=value;...] filters (required)"},
+			Param{Name: "window", Default: "24h", Usage: "conversion window from step 1 (e.g. 30m, 24h, 7d)"},
+			Param{Name: "breakdown", Usage: "split by a field of the step-1 event (channel, campaign, device_type, country, ...) or by property:NAME"},
+		),
+		build: func(p *reader, r analytics.Range) (string, error) {
+			s, err := analytics.ParseSteps(p.get("steps"))
+			if err != nil {
+				return "", p.wrap("steps", err)
+			}
+			w, err := p.duration("window")
+			if err != nil {
+				return "", err
+			}
+			return analytics.FunnelQuery{Range: r, Steps: s, Window: w, Breakdown: p.get("breakdown")}.SQL()
+		},
+	}
+}
+
+// attribution returns the attribution analysis, or ROMI when romi is set:
+// both attribute conversions with the same settings.
+func attribution(romi bool) Analysis {
+	a := Analysis{
+		Name:  "attribution",
+		Short: "Revenue and conversions credited to channels by a multi-touch model",
+	}
+	if romi {
+		a.Name, a.Short = "romi", "Attributed revenue against spend per channel: ROAS, ROMI and CPA"
+	}
+	a.Use = a.Name + " [--model M] [--lookback 30d] [--half-life 7d] [--by-campaign]"
+	a.Long = "Defaults come from " + analytics.AttributionFile + " in the pipelines directory;\n" +
+		"the flags override them. Models: " + strings.Join(modelNames(), ", ") + "."
+	a.Params = withRange(
+		Param{Name: "model", Usage: "attribution model (default from " + analytics.AttributionFile + ")"},
+		Param{Name: "lookback", Usage: "how far before a conversion a touch counts, e.g. 30d"},
+		Param{Name: "half-life", Usage: "half-life of the time_decay model, e.g. 7d"},
+		Param{Name: "by-campaign", Default: "false", Kind: Bool, Usage: "split by campaign within each channel"},
+	)
+	a.build = func(p *reader, r analytics.Range) (string, error) {
+		settings, err := p.attribution()
+		if err != nil {
+			return "", err
+		}
+		if romi {
+			return analytics.ROMIQuery{Range: r, Attribution: settings, ByCampaign: p.flag("by-campaign")}.SQL()
+		}
+		return analytics.AttributionQuery{Range: r, Attribution: settings, ByCampaign: p.flag("by-campaign")}.SQL()
+	}
+	return a
+}
+
+func modelNames() []string {
+	names := make([]string, len(analytics.Models))
+	for i, m := range analytics.Models {
+		names[i] = string(m)
+	}
+	return names
+}
+
+// attribution returns the environment's attribution settings with the
+// model, lookback and half-life parameters that were given.
+func (p *reader) attribution() (analytics.Attribution, error) {
+	a := p.env.Attribution
+	var err error
+	if v := p.get("model"); v != "" {
+		if a.Model, err = analytics.ParseModel(v); err != nil {
+			return a, p.wrap("model", err)
+		}
+	}
+	if p.get("lookback") != "" {
+		if a.Lookback, err = p.duration("lookback"); err != nil {
+			return a, err
+		}
+	}
+	if p.get("half-life") != "" {
+		if a.HalfLife, err = p.duration("half-life"); err != nil {
+			return a, err
+		}
+	}
+	return a, nil
+}
+
+func cohort() Analysis {
+	return Analysis{
+		Name:  "cohort",
+		Use:   "cohort [--period day|week|month] [--periods 6] [--by first_purchase|first_seen] [--activity purchase|any] [--by-channel]",
+		Short: "Retention and revenue per person of cohorts, period by period",
+		Params: withRange(
+			Param{Name: "period", Default: "month", Usage: "cohort and activity period: day, week (from Monday) or month, UTC"},
+			Param{Name: "periods", Default: "6", Kind: Int, Usage: "how many periods (0 .. periods-1) to report"},
+			Param{Name: "by", Default: analytics.FirstPurchase, Usage: "what places a person in a cohort: first_purchase or first_seen"},
+			Param{Name: "activity", Default: analytics.PurchaseActivity, Usage: "what makes a member active in a period: purchase or any (event)"},
+			Param{Name: "by-channel", Default: "false", Kind: Bool, Usage: "split cohorts by the channel of the event that placed the person"},
+		),
+		build: func(p *reader, r analytics.Range) (string, error) {
+			return analytics.CohortQuery{Range: r, Period: analytics.Period(p.get("period")), Periods: p.integer("periods"),
+				By: p.get("by"), Activity: p.get("activity"), ByChannel: p.flag("by-channel"),
+				PurchaseType: p.env.Attribution.ConversionType}.SQL()
+		},
+	}
+}
+
+// ruleParam keeps one alert rule's rows.
+var ruleParam = Param{Name: "rule", Usage: "only this alert rule's (a name of alerts.yaml)"}
+
+func alertState() Analysis {
+	return Analysis{
+		Name:   "alert-state",
+		Use:    "alert-state [--rule R]",
+		Short:  "The current state of every alert rule and group: ok, pending or firing, its incident and when it last fired",
+		Long:   "The state the alerts service stored last (alert_states); the range does not apply.",
+		Params: withRange(ruleParam),
+		build: func(p *reader, _ analytics.Range) (string, error) {
+			return analytics.AlertStateQuery{Rule: p.get("rule")}.SQL()
+		},
+	}
+}
+
+func alertHistory() Analysis {
+	return Analysis{
+		Name:   "alert-history",
+		Use:    "alert-history [--rule R]",
+		Short:  "The incident history: every alert notification (firing, resolved) sent in the range, newest first",
+		Params: withRange(ruleParam),
+		build: func(p *reader, r analytics.Range) (string, error) {
+			return analytics.AlertHistoryQuery{Range: r, Rule: p.get("rule")}.SQL()
+		},
+	}
+}

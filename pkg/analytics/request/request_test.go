@@ -1,0 +1,118 @@
+package request
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/touchline-io/touchline/pkg/analytics"
+)
+
+var env = Env{Now: time.Date(2026, 11, 23, 15, 4, 5, 0, time.UTC), Attribution: analytics.DefaultAttribution()}
+
+func mustLookup(t *testing.T, name string) Analysis {
+	t.Helper()
+	a, ok := Lookup(name)
+	if !ok {
+		t.Fatalf("no analysis %q", name)
+	}
+	return a
+}
+
+// TestBadParametersAreRefusedWithTheirName: every bad value is refused
+// before any SQL exists, with the parameter's name (and the CLI's dashes
+// when asked for).
+func TestBadParametersAreRefusedWithTheirName(t *testing.T) {
+	for _, c := range []struct {
+		analysis string
+		values   Values
+		want     string
+	}{
+		{"romi", Values{"model": "u_shaped"}, `model: unknown attribution model "u_shaped"`},
+		{"attribution", Values{"lookback": "ever"}, `lookback: `},
+		{"funnel", Values{"steps": "a,b", "window": "0"}, "window 0s is shorter than a second"},
+		{"funnel", Values{"steps": "a,b", "from": "2026-05-01", "to": "2026-04-01"}, "empty time range: from 2026-05-01T00:00:00Z is not before to 2026-04-01T00:00:00Z"},
+		{"funnel", Values{"steps": `page_view'),purchase`}, `steps: funnel step 1: "page_view')" is not an event type`},
+		{"funnel", Values{"steps": `"page_view"`}, `steps: funnel step 1: "\"page_view\"" is not an event type`},
+		{"funnel", Values{"steps": strings.Repeat("a,", 9999) + "a"}, "10000 funnel steps: at most 32"},
+		{"funnel", Values{}, "steps: required"},
+		{"funnel", Values{"steps": " "}, "steps: required"},
+		{"funnel", Values{"steps": "a", "breakdown": "person_id"}, `cannot break down by "person_id"`},
+		{"cohort", Values{"periods": "six"}, `periods: "six" is not an integer`},
+		{"cohort", Values{"periods": "0"}, "periods 0: want 1 to 1000"},
+		{"cohort", Values{"by-channel": "maybe"}, `by-channel: "maybe" is not true or false`},
+		{"cohort", Values{"period": "year"}, `unknown cohort period "year"`},
+		{"overview", Values{"from": "yesterday"}, `from: "yesterday" is neither YYYY-MM-DD nor an RFC 3339 time`},
+		{"overview", Values{"to": "2200-01-01"}, "to 2200-01-01T00:00:00Z is out of range"},
+	} {
+		_, err := mustLookup(t, c.analysis).SQL(c.values, env)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s %v: %v, want an error containing %q", c.analysis, c.values, err, c.want)
+		}
+	}
+	cli := env
+	cli.Prefix = "--"
+	if _, err := mustLookup(t, "romi").SQL(Values{"half-life": "1y"}, cli); err == nil || !strings.HasPrefix(err.Error(), "--half-life: ") {
+		t.Errorf("flag error %v, want it to start with --half-life: ", err)
+	}
+}
+
+// TestDefaultsAndValues: parameters that are not given take their
+// defaults, the range the 30 whole UTC days up to the day of now; given
+// ones reach the query.
+func TestDefaultsAndValues(t *testing.T) {
+	sql, err := mustLookup(t, "funnel").SQL(Values{"steps": "page_view,purchase"}, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(sql, "over [2026-10-25T00:00:00Z, 2026-11-24T00:00:00Z), window 1d.") {
+		t.Errorf("default range and window not applied:\n%s", sql)
+	}
+	sql, err = mustLookup(t, "romi").SQL(Values{"to": "2026-04-01", "model": "linear", "lookback": "7d", "by-campaign": "true"}, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"model linear: conversions (purchase) in [2026-03-02T00:00:00Z, 2026-04-01T00:00:00Z)", "within 7d before", "GROUP BY channel, campaign"} {
+		if !strings.Contains(sql, want) {
+			t.Errorf("romi SQL lacks %q:\n%s", want, sql)
+		}
+	}
+	sql, err = mustLookup(t, "overview").SQL(Values{"by-day": "1", "campaign": "it's"}, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(sql, `campaign = 'it\'s'`) || !strings.Contains(sql, "GROUP BY day, channel") {
+		t.Errorf("overview filters or days not applied:\n%s", sql)
+	}
+}
+
+// TestEveryAnalysisHasDistinctParameters: a name given twice would make a
+// flag panic and a query parameter ambiguous.
+func TestEveryAnalysisHasDistinctParameters(t *testing.T) {
+	for _, a := range Analyses() {
+		seen := map[string]bool{}
+		for _, p := range a.Params {
+			if seen[p.Name] {
+				t.Errorf("%s: parameter %s twice", a.Name, p.Name)
+			}
+			seen[p.Name] = true
+		}
+		if !seen["from"] || !seen["to"] {
+			t.Errorf("%s: no range parameters", a.Name)
+		}
+	}
+}
+
+// TestDefaultsOfTheSettings: the attribution parameters default to the
+// pipelines' settings, which the API's index shows.
+func TestDefaultsOfTheSettings(t *testing.T) {
+	a := analytics.DefaultAttribution()
+	a.Model, a.Lookback = analytics.Linear, 14*24*time.Hour
+	got := mustLookup(t, "romi").Defaults(a)
+	if got["model"] != "linear" || got["lookback"] != "14d" || got["half-life"] != "7d" || got["by-campaign"] != "false" || got["from"] != "" {
+		t.Errorf("romi defaults %v", got)
+	}
+	if got := mustLookup(t, "cohort").Defaults(a); got["periods"] != "6" || got["period"] != "month" {
+		t.Errorf("cohort defaults %v", got)
+	}
+}

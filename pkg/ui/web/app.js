@@ -1,0 +1,452 @@
+// touchline's web UI: each page reads its parameters from the URL's hash
+// (#/page?name=value&...), asks the JSON API (/api/<analysis>, the
+// parameters of `touchline query <analysis>`) and draws tables and Apache
+// ECharts charts from the answers. Text from the data is only ever set as
+// textContent, never as HTML. In a report of `touchline report --html`,
+// the same pages read the answers from the file itself (REPORT) and are
+// shown one after the other.
+'use strict';
+
+// REPORT is the data of a report file: its sections (page and parameters)
+// and the API's answers its pages read; null in the served app.
+const REPORT = window.TOUCHLINE_REPORT || null;
+
+const MODELS = ['first_touch', 'last_touch', 'last_non_direct', 'linear', 'position_based', 'time_decay'];
+const BREAKDOWNS = ['', 'channel', 'campaign', 'utm_source', 'utm_medium', 'utm_campaign', 'device_type', 'os', 'country', 'referrer'];
+
+// ---- formatting: what the tables show -------------------------------------
+
+const fmt = {
+  int: v => v == null ? '—' : Math.round(v).toLocaleString('en-US'),
+  num2: v => v == null ? '—' : v.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 }),
+  pct: v => v == null ? '—' : (v * 100).toFixed(1) + '%',
+  text: v => v == null ? '—' : String(v),
+  // A duration in seconds: 45.2s, 2m 49s, 3h 05m, 2d 04h.
+  dur: v => {
+    if (v == null) return '—';
+    if (v < 60) return v.toFixed(1) + 's';
+    const s = Math.round(v);
+    if (s < 3600) return Math.floor(s / 60) + 'm ' + String(s % 60).padStart(2, '0') + 's';
+    const m = Math.round(v / 60);
+    if (m < 1440) return Math.floor(m / 60) + 'h ' + String(m % 60).padStart(2, '0') + 'm';
+    const h = Math.round(v / 3600);
+    return Math.floor(h / 24) + 'd ' + String(h % 24).padStart(2, '0') + 'h';
+  },
+};
+
+// ---- DOM helpers ------------------------------------------------------------
+
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v == null || v === false) continue;
+    if (k === 'text') e.textContent = v;
+    else if (k === 'onclick' || k === 'onsubmit' || k === 'onchange') e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children) if (c != null) e.append(c);
+  return e;
+}
+
+function field(label, input) { return el('label', {}, label, input); }
+
+function textInput(name, value, attrs) { return el('input', Object.assign({ type: 'text', name, value: value || '' }, attrs)); }
+
+function select(name, options, value) {
+  const s = el('select', { name });
+  for (const o of options) {
+    const [v, label] = Array.isArray(o) ? o : [o, o || '(none)'];
+    s.append(el('option', { value: v, selected: v === value, text: label }));
+  }
+  return s;
+}
+
+function checkbox(name, label, checked) {
+  return el('label', { class: 'check' }, el('input', { type: 'checkbox', name, checked: checked === 'true' }), label);
+}
+
+// ---- routing ------------------------------------------------------------------
+
+function route() {
+  const h = location.hash.replace(/^#\/?/, '');
+  const [page, query] = h.split('?');
+  return { page: PAGES[page] ? page : 'overview', params: new URLSearchParams(query || '') };
+}
+
+function go(page, params) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== '' && v != null) q.set(k, v);
+  const hash = '#/' + page + (q.toString() ? '?' + q : '');
+  if (location.hash === hash) render(); else location.hash = hash;
+}
+
+// formParams returns a form's fields as parameters: checkboxes as true or
+// nothing, other fields as their values.
+function formParams(form) {
+  const out = {};
+  for (const e of form.elements) {
+    if (!e.name) continue;
+    if (e.type === 'checkbox') { if (e.checked) out[e.name] = 'true'; } else out[e.name] = e.value.trim();
+  }
+  return out;
+}
+
+// ---- the API --------------------------------------------------------------------
+
+function apiURL(analysis, params, extra) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(Object.assign({}, params, extra))) if (v !== '' && v != null) q.set(k, v);
+  return 'api/' + analysis + (q.toString() ? '?' + q : '');
+}
+
+// given returns the parameters that are not empty.
+function given(params) {
+  return Object.fromEntries(Object.entries(params).filter(([, v]) => v !== '' && v != null));
+}
+
+// reportAnswer returns the report's answer of an analysis (the index for
+// '') for params.
+function reportAnswer(analysis, params) {
+  const want = given(params);
+  const same = q => Object.keys(q.params).length === Object.keys(want).length && Object.entries(want).every(([k, v]) => q.params[k] === v);
+  const answer = REPORT.queries.find(q => q.analysis === analysis && same(q));
+  if (!answer) throw new Error('the report has no answer of ' + apiURL(analysis, params));
+  return answer;
+}
+
+async function api(analysis, params) {
+  if (REPORT) return reportAnswer(analysis, params).rows;
+  const r = await fetch(apiURL(analysis, params), { headers: { Accept: 'application/json' } });
+  const body = await r.json().catch(() => null);
+  if (!r.ok) throw new Error((body && body.error) || ('HTTP ' + r.status));
+  return body;
+}
+
+// ---- page frame: form, results, SQL view, downloads -----------------------------------
+
+// A query is one API call of a page: a title, the analysis and its parameters.
+function query(title, analysis, params) { return { title, analysis, params }; }
+
+// tools returns the downloads of the queries and the SQL view, which loads
+// the exact SQL of each query when opened.
+// In a report, the downloads and the SQL come from the file.
+function tools(queries) {
+  const links = el('div', { class: 'tools' }, el('span', { class: 'muted', text: 'Download:' }));
+  const data = (type, text) => 'data:' + type + ';charset=utf-8,' + encodeURIComponent(text);
+  for (const q of queries) {
+    const answer = REPORT && reportAnswer(q.analysis, q.params);
+    links.append(el('span', { text: q.title + ' ' }),
+      el('a', { href: answer ? data('text/csv', answer.csv) : apiURL(q.analysis, q.params, { format: 'csv' }), download: 'touchline-' + q.analysis + '.csv', text: 'CSV' }),
+      el('a', { href: answer ? data('application/json', JSON.stringify(answer.rows)) : apiURL(q.analysis, q.params), download: 'touchline-' + q.analysis + '.json', text: 'JSON' }));
+  }
+  const pre = el('div', {});
+  const sql = el('details', { class: 'sql', id: REPORT ? null : 'sql' }, el('summary', { text: 'SQL: the exact queries of this page (as touchline query --sql prints them)' }), pre);
+  if (REPORT) {
+    for (const q of queries) pre.append(el('h2', { text: q.title }), el('pre', { 'data-query': q.title, text: reportAnswer(q.analysis, q.params).sql + ';\n' }));
+    return el('div', {}, links, sql);
+  }
+  sql.addEventListener('toggle', async () => {
+    if (!sql.open || pre.dataset.loaded) return;
+    pre.dataset.loaded = '1';
+    for (const q of queries) {
+      const r = await fetch(apiURL(q.analysis, q.params, { sql: '1' }));
+      pre.append(el('h2', { text: q.title }), el('pre', { 'data-query': q.title, text: await r.text() }));
+    }
+  });
+  return el('div', {}, links, sql);
+}
+
+// table renders rows (objects) as a table with the given columns:
+// [key, header, formatter]. Each cell carries data-col, each row data-row.
+function table(id, rows, columns) {
+  const head = el('tr', {}, ...columns.map(([k, h, f]) => el('th', { class: f === fmt.text ? 'text' : null, text: h })));
+  const body = rows.map((r, i) => el('tr', { 'data-row': i },
+    ...columns.map(([k, , f]) => el('td', { class: f === fmt.text ? 'text' : null, 'data-col': k, text: f(r[k]) }))));
+  return el('div', { class: 'scroll' }, el('table', { id, 'data-table': id }, el('thead', {}, head), el('tbody', {}, ...body)));
+}
+
+function chart(id, option) {
+  const div = el('div', { class: 'chart', id, 'data-chart': id });
+  // Drawn once in the document, so that ECharts knows its size.
+  requestAnimationFrame(() => {
+    const c = echarts.init(div, null, { renderer: 'canvas' });
+    c.setOption(Object.assign({ animation: false, color: PALETTE, tooltip: { trigger: 'axis' }, legend: { type: 'scroll', top: 0 }, grid: { top: 40, left: 60, right: 30, bottom: 50 } }, option));
+    charts.push(c);
+  });
+  return div;
+}
+
+let charts = [];
+
+// PALETTE has 20 distinct colours, so that the channels of a chart (touchline
+// knows 15 and more) do not share one, as they would in ECharts' default 9.
+const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac',
+  '#1f77b4', '#aec7e8', '#ff7f0e', '#98df8a', '#d62728', '#9467bd', '#c5b0d5', '#8c564b', '#e377c2', '#17becf'];
+window.addEventListener('resize', () => charts.forEach(c => c.resize()));
+
+function uniq(values) { return [...new Set(values)]; }
+
+function rangeFields(p) {
+  return [field('From (UTC, inclusive)', el('input', { type: 'date', name: 'from', value: p.get('from') || '' })),
+    field('To (UTC, exclusive)', el('input', { type: 'date', name: 'to', value: p.get('to') || '' }))];
+}
+
+function rangeParams(p) { return { from: p.get('from') || '', to: p.get('to') || '' }; }
+
+// ---- Overview -----------------------------------------------------------------------
+
+const METRICS = [['revenue', 'Revenue'], ['spend', 'Spend'], ['touchpoints', 'Touchpoints'], ['purchases', 'Purchases'], ['persons', 'Persons']];
+
+async function overview(p, out) {
+  const params = Object.assign(rangeParams(p), { channel: p.get('channel') || '', campaign: p.get('campaign') || '' });
+  const metric = p.get('metric') || 'revenue';
+  out.append(form('overview', [...rangeFields(p),
+    field('Channel', textInput('channel', params.channel, { placeholder: 'all' })),
+    field('Campaign', textInput('campaign', params.campaign, { placeholder: 'all' })),
+    field('Chart', select('metric', METRICS, metric))]));
+  const queries = [query('per channel', 'overview', params), query('per day', 'overview', Object.assign({ 'by-day': 'true' }, params))];
+  const [rows, days] = await Promise.all(queries.map(q => api(q.analysis, q.params)));
+  const sum = k => rows.reduce((s, r) => s + (r[k] || 0), 0);
+  const revenue = sum('revenue'), spend = sum('spend');
+  const card = (id, label, value) => el('div', { class: 'card', 'data-card': id }, el('div', { class: 'label', text: label }), el('div', { class: 'value', text: value }));
+  out.append(el('div', { class: 'cards' },
+    card('touchpoints', 'Touchpoints', fmt.int(sum('touchpoints'))),
+    card('purchases', 'Purchases', fmt.int(sum('purchases'))),
+    card('revenue', 'Revenue', fmt.num2(revenue)),
+    card('spend', 'Spend', fmt.num2(spend)),
+    card('roas', 'ROAS', fmt.num2(spend === 0 ? null : revenue / spend))));
+  const dates = uniq(days.map(r => r.day)).sort();
+  const channels = uniq(days.map(r => r.channel)).sort();
+  const label = METRICS.find(m => m[0] === metric)[1];
+  out.append(el('h2', { text: label + ' per day and channel' }), chart('overview-days', {
+    xAxis: { type: 'category', data: dates },
+    yAxis: { type: 'value' },
+    series: channels.map(c => ({
+      name: c, type: 'bar', stack: 'all',
+      data: dates.map(d => { const r = days.find(x => x.day === d && x.channel === c); return r ? r[metric] : 0; }),
+    })),
+  }));
+  out.append(el('h2', { text: 'Per channel' }), table('overview-channels', rows, [
+    ['channel', 'Channel', fmt.text], ['touchpoints', 'Touchpoints', fmt.int], ['persons', 'Persons', fmt.int],
+    ['purchases', 'Purchases', fmt.int], ['revenue', 'Revenue', fmt.num2], ['spend', 'Spend', fmt.num2], ['roas', 'ROAS', fmt.num2]]));
+  out.append(el('p', { class: 'muted', text: 'Persons are distinct resolved persons per channel; a person who touched several channels counts in each. ROAS here is revenue where the purchase happened over spend; the Attribution page credits revenue to the touches that led to it.' }));
+  out.append(tools(queries));
+}
+
+// ---- Attribution & ROMI ---------------------------------------------------------------
+
+async function attribution(p, out) {
+  const settings = Object.assign(rangeParams(p), { lookback: p.get('lookback') || '', 'half-life': p.get('half-life') || '', 'by-campaign': p.get('by-campaign') || '' });
+  const model = p.get('model') || '';
+  const measure = p.get('measure') || 'revenue';
+  // The defaults of attribution.yaml, as the API's index reports them.
+  const index = await api('', {});
+  const defaults = Object.fromEntries(index.analyses.find(a => a.name === 'romi').parameters.map(x => [x.name, x.default]));
+  out.append(form('attribution', [...rangeFields(p),
+    field('Model of the ROMI table', select('model', [['', 'default: ' + defaults.model], ...MODELS.map(m => [m, m]), ['all', 'every model']], model)),
+    field('Lookback', textInput('lookback', settings.lookback, { placeholder: 'default: ' + defaults.lookback })),
+    field('Half-life (time decay)', textInput('half-life', settings['half-life'], { placeholder: 'default: ' + defaults['half-life'] })),
+    checkbox('by-campaign', 'per campaign', settings['by-campaign']),
+    field('Chart', select('measure', [['revenue', 'Attributed revenue'], ['conversions', 'Attributed conversions']], measure))]));
+  const queries = MODELS.map(m => query(m, 'attribution', Object.assign({ model: m }, settings)));
+  // model 'all' shows a ROMI table per model.
+  const romiModels = model === 'all' ? MODELS : [model];
+  const romiQueries = romiModels.map(m => query('ROMI' + (model === 'all' ? ', ' + m : ''), 'romi', Object.assign({ model: m }, settings)));
+  queries.push(...romiQueries);
+  const results = await Promise.all(queries.map(q => api(q.analysis, q.params)));
+  const romis = results.splice(MODELS.length);
+  const key = r => settings['by-campaign'] ? r.channel + ' / ' + r.campaign : r.channel;
+  const keys = uniq(results.flat().map(key)).sort();
+  out.append(el('h2', { text: (measure === 'revenue' ? 'Attributed revenue' : 'Attributed conversions') + ' per channel under each model' }), chart('attribution-models', {
+    xAxis: { type: 'category', data: keys, axisLabel: { rotate: keys.length > 8 ? 30 : 0 } },
+    yAxis: { type: 'value' },
+    series: MODELS.map((m, i) => ({
+      name: m, type: 'bar',
+      data: keys.map(k => { const r = results[i].find(x => key(x) === k); return r ? r[measure] : 0; }),
+    })),
+  }));
+  const cols = [['channel', 'Channel', fmt.text]];
+  if (settings['by-campaign']) cols.push(['campaign', 'Campaign', fmt.text]);
+  romiModels.forEach((m, i) => out.append(
+    el('h2', { text: 'ROMI per ' + (settings['by-campaign'] ? 'campaign' : 'channel') + ', model ' + (m || defaults.model) }),
+    table(model === 'all' ? 'romi-' + m : 'romi', romis[i], cols.concat([['conversions', 'Conversions', fmt.num2], ['revenue', 'Revenue', fmt.num2],
+      ['spend', 'Spend', fmt.num2], ['roas', 'ROAS', fmt.num2], ['romi', 'ROMI', fmt.pct], ['cpa', 'CPA', fmt.num2]]))));
+  out.append(el('h2', { text: 'Attributed revenue per model' }), table('attribution-revenue',
+    keys.map(k => Object.assign({ key: k }, ...MODELS.map((m, i) => { const r = results[i].find(x => key(x) === k); return { [m]: r ? r.revenue : 0 }; }))),
+    [['key', settings['by-campaign'] ? 'Channel / campaign' : 'Channel', fmt.text], ...MODELS.map(m => [m, m, fmt.num2])]));
+  out.append(tools(queries));
+}
+
+// ---- Funnel -------------------------------------------------------------------------------
+
+async function funnel(p, out) {
+  // A breakdown by a property is property:NAME, in a column NAME.
+  const property = p.get('property') || '';
+  const params = Object.assign(rangeParams(p), {
+    steps: p.get('steps') || 'page_view,add_to_cart,purchase', window: p.get('window') || '24h',
+    breakdown: property ? 'property:' + property : p.get('breakdown') || '',
+  });
+  out.append(form('funnel', [...rangeFields(p),
+    field('Steps (event types in order, optional [name=value;...] filters)', textInput('steps', params.steps, { class: 'wide' })),
+    field('Window', textInput('window', params.window)),
+    field('Breakdown by a field', select('breakdown', BREAKDOWNS, property ? '' : params.breakdown)),
+    field('or by a property', textInput('property', property, { placeholder: 'e.g. category' }))]));
+  const queries = [query('funnel', 'funnel', params)];
+  const rows = await api('funnel', params);
+  const bd = property || params.breakdown;
+  const groups = bd ? uniq(rows.map(r => r[bd])) : [''];
+  const steps = uniq(rows.map(r => r.step_name));
+  out.append(el('h2', { text: 'Persons reaching each step' }), chart('funnel-steps', {
+    tooltip: { trigger: 'axis' },
+    xAxis: { type: 'category', data: steps },
+    yAxis: { type: 'value' },
+    series: groups.map(g => ({
+      name: bd ? (g === '' ? '(empty)' : g) : 'persons', type: 'bar',
+      label: { show: !bd, position: 'top', lineHeight: 16, formatter: x => x.dataIndex === 0 ? '' :
+        fmt.pct(rows[x.dataIndex].conversion_from_first) + ' of step 1\n' + fmt.pct(rows[x.dataIndex].conversion_from_previous) + ' of the previous' },
+      data: steps.map(s => { const r = rows.find(x => x.step_name === s && (!bd || x[bd] === g)); return r ? r.persons : 0; }),
+    })),
+  }));
+  const cols = bd ? [[bd, bd, fmt.text]] : [];
+  out.append(el('h2', { text: 'Steps' }), table('funnel', rows, cols.concat([
+    ['step', 'Step', fmt.int], ['step_name', 'Definition', fmt.text], ['persons', 'Persons', fmt.int],
+    ['conversion_from_first', 'From first', fmt.pct], ['conversion_from_previous', 'From previous', fmt.pct],
+    ['median_seconds_from_first', 'Median time from step 1', fmt.dur]])));
+  out.append(tools(queries));
+}
+
+// ---- Cohorts ----------------------------------------------------------------------------------
+
+async function cohorts(p, out) {
+  const params = Object.assign(rangeParams(p), {
+    period: p.get('period') || 'month', periods: p.get('periods') || '6', by: p.get('by') || 'first_purchase',
+    activity: p.get('activity') || 'purchase', 'by-channel': p.get('by-channel') || '',
+  });
+  out.append(form('cohorts', [...rangeFields(p),
+    field('Period', select('period', [['day', 'day'], ['week', 'week'], ['month', 'month']], params.period)),
+    field('Periods', el('input', { type: 'number', name: 'periods', min: 1, max: 1000, value: params.periods })),
+    field('Cohort by', select('by', [['first_purchase', 'first purchase'], ['first_seen', 'first seen']], params.by)),
+    field('Active with', select('activity', [['purchase', 'a purchase'], ['any', 'any event']], params.activity)),
+    checkbox('by-channel', 'per channel', params['by-channel'])]));
+  const queries = [query('cohorts', 'cohort', params)];
+  const rows = await api('cohort', params);
+  const name = r => params['by-channel'] ? r.cohort + ' ' + r.channel : r.cohort;
+  const names = uniq(rows.map(name));
+  const periods = uniq(rows.map(r => r.period)).sort((a, b) => a - b);
+  out.append(el('h2', { text: 'Retention' }), chart('cohort-retention', {
+    tooltip: { position: 'top', formatter: x => names[x.value[1]] + ', period ' + x.value[0] + ': ' + fmt.pct(x.value[2]) },
+    grid: { top: 20, left: 160, right: 40, bottom: 90 },
+    xAxis: { type: 'category', data: periods, name: 'period', splitArea: { show: true } },
+    yAxis: { type: 'category', data: names, inverse: true, splitArea: { show: true } },
+    visualMap: { min: 0, max: 1, calculable: true, orient: 'horizontal', left: 'center', bottom: 0, itemHeight: 200, text: ['100%', '0%'], formatter: v => fmt.pct(v) },
+    series: [{ type: 'heatmap', data: rows.map(r => [periods.indexOf(r.period), names.indexOf(name(r)), r.retention]),
+      label: { show: names.length * periods.length <= 120, formatter: x => fmt.pct(x.value[2]) } }],
+  }));
+  out.append(el('h2', { text: 'Cumulative revenue per person (LTV)' }), chart('cohort-ltv', {
+    xAxis: { type: 'category', data: periods, name: 'period' },
+    yAxis: { type: 'value' },
+    series: names.map(n => ({ name: n, type: 'line', data: rows.filter(r => name(r) === n).map(r => r.cumulative_revenue_per_person) })),
+  }));
+  const cols = [['cohort', 'Cohort', fmt.text]];
+  if (params['by-channel']) cols.push(['channel', 'Channel', fmt.text]);
+  out.append(el('h2', { text: 'Cohorts' }), table('cohort', rows, cols.concat([
+    ['period', 'Period', fmt.int], ['cohort_size', 'Size', fmt.int], ['active', 'Active', fmt.int], ['retention', 'Retention', fmt.pct],
+    ['revenue', 'Revenue', fmt.num2], ['revenue_per_person', 'Per person', fmt.num2], ['cumulative_revenue_per_person', 'LTV', fmt.num2]])));
+  out.append(tools(queries));
+}
+
+// ---- Alerts ----------------------------------------------------------------------------------
+
+async function alerts(p, out) {
+  const rule = p.get('rule') || '';
+  out.append(form('alerts', [...rangeFields(p), field('Rule', textInput('rule', rule, { placeholder: 'all' }))]));
+  const queries = [query('current state', 'alert-state', { rule }), query('history', 'alert-history', Object.assign(rangeParams(p), { rule }))];
+  const [state, history] = await Promise.all(queries.map(q => api(q.analysis, q.params)));
+  const count = (rows, status) => rows.filter(r => r.status === status).length;
+  const card = (id, label, value) => el('div', { class: 'card', 'data-card': id }, el('div', { class: 'label', text: label }), el('div', { class: 'value', text: value }));
+  out.append(el('div', { class: 'cards' },
+    card('firing', 'Firing now', fmt.int(count(state, 'firing'))),
+    card('pending', 'Pending now', fmt.int(count(state, 'pending'))),
+    card('fired', 'Fired in the range', fmt.int(count(history, 'firing'))),
+    card('resolved', 'Resolved in the range', fmt.int(count(history, 'resolved')))));
+  const days = uniq(history.map(r => r.sent.slice(0, 10))).sort();
+  out.append(el('h2', { text: 'Notifications per day' }), chart('alert-days', {
+    xAxis: { type: 'category', data: days },
+    yAxis: { type: 'value', minInterval: 1 },
+    series: ['firing', 'resolved'].map(s => ({ name: s, type: 'bar', stack: 'all', data: days.map(d => history.filter(r => r.status === s && r.sent.startsWith(d)).length) })),
+  }));
+  out.append(el('h2', { text: 'Current state of each rule and group' }), table('alert-state', state, [
+    ['rule', 'Rule', fmt.text], ['channel', 'Channel', fmt.text], ['campaign', 'Campaign', fmt.text], ['status', 'Status', fmt.text],
+    ['since', 'Pending since', fmt.text], ['last_fired', 'Last fired', fmt.text], ['last_resolved', 'Last resolved', fmt.text],
+    ['evaluated', 'Evaluated', fmt.text], ['last_value', 'Last value', fmt.num2], ['incident', 'Incident', fmt.text]]));
+  out.append(el('h2', { text: 'Incident history (UTC)' }), table('alert-history', history, [
+    ['sent', 'Sent', fmt.text], ['status', 'Status', fmt.text], ['rule', 'Rule', fmt.text], ['severity', 'Severity', fmt.text],
+    ['kpi', 'KPI', fmt.text], ['channel', 'Channel', fmt.text], ['campaign', 'Campaign', fmt.text], ['value', 'Value', fmt.num2],
+    ['reference', 'Reference', fmt.num2], ['incident', 'Incident', fmt.text], ['message', 'Message', fmt.text]]));
+  out.append(el('p', { class: 'muted', text: 'The rules are those of alerts.yaml in the pipelines directory; touchline alerts eval shows each evaluated now.' }));
+  out.append(tools(queries));
+}
+
+// ---- frame --------------------------------------------------------------------------------------
+
+const PAGES = {
+  overview: ['Overview: channels', overview],
+  attribution: ['Attribution & ROMI', attribution],
+  funnel: ['Funnel', funnel],
+  cohorts: ['Cohorts', cohorts],
+  alerts: ['Alerts', alerts],
+};
+
+// form returns a page's parameter form; submitting it moves to the page
+// with its parameters. In a report it only shows the parameters.
+function form(page, fields) {
+  if (REPORT) return el('form', { class: 'params' }, el('fieldset', { disabled: true }, ...fields));
+  return el('form', { class: 'params', id: 'params', onsubmit: e => { e.preventDefault(); go(page, formParams(e.target)); } },
+    ...fields, el('button', { type: 'submit', text: 'Show' }));
+}
+
+// draw runs show, which fills main, and marks main done when it and its
+// charts are drawn, or shows its error.
+async function draw(main, show) {
+  main.dataset.state = 'loading';
+  try {
+    await show();
+    // Charts draw on the next frame; the page is done after them.
+    await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+    main.dataset.state = 'done';
+  } catch (e) {
+    main.append(el('div', { class: 'error', id: 'error', text: e.message }));
+    main.dataset.state = 'error';
+  }
+}
+
+async function render() {
+  const { page, params } = route();
+  const main = document.getElementById('main');
+  charts.forEach(c => c.dispose());
+  charts = [];
+  main.replaceChildren(el('h1', { text: PAGES[page][0] }));
+  main.dataset.page = page;
+  for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.page === page);
+  document.title = 'touchline: ' + PAGES[page][0];
+  await draw(main, () => PAGES[page][1](params, main));
+}
+
+// renderReport shows every section of the report, one after the other.
+async function renderReport() {
+  const main = document.getElementById('main');
+  await draw(main, async () => {
+    for (const s of REPORT.sections) {
+      const section = el('section', { class: 'report-section', 'data-page': s.page }, el('h1', { text: PAGES[s.page][0] }));
+      main.append(section);
+      await PAGES[s.page][1](new URLSearchParams(s.params), section);
+    }
+  });
+}
+
+if (REPORT) {
+  window.addEventListener('DOMContentLoaded', renderReport);
+} else {
+  window.addEventListener('hashchange', render);
+  window.addEventListener('DOMContentLoaded', render);
+}

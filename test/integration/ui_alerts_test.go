@@ -1,0 +1,89 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/touchline-io/touchline/pkg/alerts"
+)
+
+// TestWebUIAlerts stores alert states and notifications as the alerts
+// service does, and drives Chromium over the alerts page: it logs no error,
+// its cards count what was stored (by hand: one firing, one pending, two
+// incidents fired and one resolved in the range, a notification before it
+// left out), and its tables equal `touchline query alert-state` and
+// `alert-history` for the same range and rule; the SQL view shows --sql.
+func TestWebUIAlerts(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cfg := servers(t).Config(uniqueName(t))
+	conn := migrated(ctx, t, cfg)
+	at := func(day, hour, minute int) time.Time { return time.Date(2026, 9, day, hour, minute, 0, 0, time.UTC) }
+	store := alerts.NewStore(conn)
+	evaluated := at(20, 10, 0)
+	if err := store.Save(ctx, []*alerts.State{
+		{Rule: "roas_drop", Group: alerts.Group{Channel: "paid_search"}, Status: alerts.StatusFiring, Streak: 3, Incident: "inc-1",
+			PendingSince: at(10, 8, 0), FiredAt: at(10, 9, 0), EvaluatedAt: evaluated, Value: 0.8, Defined: true},
+		{Rule: "roas_drop", Group: alerts.Group{Channel: "email"}, Status: alerts.StatusPending, Streak: 1, Incident: "inc-3",
+			PendingSince: at(20, 9, 55), EvaluatedAt: evaluated, Value: 1.1, Defined: true},
+		{Rule: "spend_pacing", Group: alerts.Group{Channel: "display"}, Status: alerts.StatusOK,
+			FiredAt: at(5, 12, 0), ResolvedAt: at(6, 12, 0), EvaluatedAt: evaluated},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	notification := func(key, incident, status, rule, channel string, when time.Time, value, reference float64) *alerts.Notification {
+		return &alerts.Notification{Key: key, Incident: incident, Status: status, Rule: rule, KPI: alerts.ROAS, Severity: "critical",
+			Channel: channel, Value: value, Reference: reference, WindowStart: when.Add(-time.Hour), WindowEnd: when, At: when,
+			Message: rule + " " + status + " on " + channel}
+	}
+	if err := store.Record(ctx, []*alerts.Notification{
+		notification("k0", "inc-0", alerts.Firing, "roas_drop", "paid_search", time.Date(2026, 8, 20, 0, 0, 0, 0, time.UTC), 0.5, 2),
+		notification("k1", "inc-1", alerts.Firing, "roas_drop", "paid_search", at(10, 9, 0), 0.8, 2),
+		notification("k2", "inc-2", alerts.Firing, "spend_pacing", "display", at(5, 12, 0), 1500, 1000),
+		notification("k3", "inc-2", alerts.Resolved, "spend_pacing", "display", at(6, 12, 0), 900, 1000),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	base := startUI(ctx, t, cfg)
+	b := newBrowser(ctx, t)
+	shots := artifacts(t)
+
+	p := b.show(t, base+"/#/alerts?from=2026-09-01&to=2026-09-29", filepath.Join(shots, "alerts.png"))
+	for card, want := range map[string]string{"firing": "1", "pending": "1", "fired": "2", "resolved": "1"} {
+		if p.Cards[card] != want {
+			t.Errorf("card %s shows %q, want %s", card, p.Cards[card], want)
+		}
+	}
+	state := cliRows(ctx, t, cfg, "alert-state")
+	sameRows(t, "alert state", p.Tables["alert-state"], state)
+	history := cliRows(ctx, t, cfg, append([]string{"alert-history"}, uiRange...)...)
+	sameRows(t, "alert history", p.Tables["alert-history"], history)
+	// By hand: the states by rule and channel, never-happened times and an
+	// undefined value as dashes; the notifications of the range newest first.
+	if s := p.Tables["alert-state"]; len(s) != 3 || s[0]["channel"] != "email" || s[0]["status"] != "pending" || s[0]["since"] != "2026-09-20 09:55:00" ||
+		s[0]["last_fired"] != "—" || s[0]["last_value"] != "1.10" || s[2]["last_value"] != "—" || s[2]["last_resolved"] != "2026-09-06 12:00:00" {
+		t.Errorf("alert state: %v", s)
+	}
+	var sent []string
+	for _, r := range p.Tables["alert-history"] {
+		sent = append(sent, r["sent"]+" "+r["status"])
+	}
+	if want := "[2026-09-10 09:00:00 firing 2026-09-06 12:00:00 resolved 2026-09-05 12:00:00 firing]"; len(sent) != 3 || fmt.Sprint(sent) != want {
+		t.Errorf("alert history: %v, want %s", sent, want)
+	}
+	if p.Charts != 1 {
+		t.Errorf("%d charts drawn, want the notifications per day", p.Charts)
+	}
+	b.sqlView(ctx, t, cfg, [][]string{{"alert-state"}, append([]string{"alert-history"}, uiRange...)})
+
+	// One rule's.
+	p = b.show(t, base+"/#/alerts?from=2026-09-01&to=2026-09-29&rule=roas_drop", filepath.Join(shots, "alerts-rule.png"))
+	sameRows(t, "alert state of roas_drop", p.Tables["alert-state"], cliRows(ctx, t, cfg, "alert-state", "--rule", "roas_drop"))
+	sameRows(t, "alert history of roas_drop", p.Tables["alert-history"], cliRows(ctx, t, cfg, append([]string{"alert-history", "--rule", "roas_drop"}, uiRange...)...))
+	if len(p.Tables["alert-state"]) != 2 || len(p.Tables["alert-history"]) != 1 {
+		t.Errorf("roas_drop: %d states and %d notifications, want 2 and 1", len(p.Tables["alert-state"]), len(p.Tables["alert-history"]))
+	}
+}

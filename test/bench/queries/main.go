@@ -24,31 +24,21 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/app"
-	"github.com/touchline-io/touchline/pkg/avro"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/enrich"
 	"github.com/touchline-io/touchline/pkg/generate"
 	"github.com/touchline-io/touchline/pkg/servers"
 	"github.com/touchline-io/touchline/pkg/table"
-	"github.com/touchline-io/touchline/pkg/touchpoint"
 	"github.com/touchline-io/touchline/test/testenv"
 )
 
 const (
 	// seed is the generator seed of every size.
 	seed = 7
-	// batchRows is the number of touchpoint rows of one insert.
-	batchRows = 100_000
-	// inserters is the number of batches inserted concurrently.
-	inserters = 2
-	// mergeWait bounds waiting for the background merges after a load.
-	mergeWait = 2 * time.Minute
 	// queryTimeout bounds one query run (and one insert).
 	queryTimeout = 30 * time.Minute
 )
@@ -171,16 +161,18 @@ func measure(ctx context.Context, chCfg clickhouse.Config, proc *enrich.Processo
 	fmt.Printf("\n== %d events (%d persons, %s to %s) in database %s\n", n, max(n/20, 1),
 		from.Format(time.DateTime), to.Format(time.DateTime), chCfg.Database)
 	start := time.Now()
-	tps, spend, err := load(ctx, conn, proc, gen)
+	tps, spend, err := testenv.LoadGenerated(ctx, conn, proc, gen)
 	if err != nil {
 		return nil, err
 	}
 	took := time.Since(start)
 	fmt.Printf("loaded %d touchpoints and %d spend rows in %s: %.0f events/s (generation, conversion and insert)\n",
 		tps, spend, took.Round(time.Millisecond), float64(tps)/took.Seconds())
-	if err := settle(ctx, conn, chCfg.Database); err != nil {
+	settled, err := testenv.Settle(ctx, conn, chCfg.Database)
+	if err != nil {
 		return nil, err
 	}
+	fmt.Println(settled)
 	var rows, final uint64
 	if err := conn.QueryRow(ctx, "SELECT count() FROM touchpoints").Scan(&rows); err != nil {
 		return nil, err
@@ -196,7 +188,7 @@ func measure(ctx context.Context, chCfg clickhouse.Config, proc *enrich.Processo
 		if t.err != nil {
 			fmt.Printf("  %-34s FAILED: %v\n", q.name, t.err)
 		} else {
-			fmt.Printf("  %-34s %10s  %6d rows\n", q.name, fmtDur(t.median), t.rows)
+			fmt.Printf("  %-34s %10s  %6d rows\n", q.name, testenv.FormatDuration(t.median), t.rows)
 		}
 		out = append(out, namedTiming{q.name, t})
 	}
@@ -241,122 +233,6 @@ func buildQueries(r analytics.Range) ([]query, error) {
 	build("cohort day x7 first_seen any", analytics.CohortQuery{Range: r, Period: analytics.Day, Periods: 7,
 		By: analytics.FirstSeen, Activity: analytics.AnyActivity, PurchaseType: a.ConversionType})
 	return qs, errors.Join(errs...)
-}
-
-// load streams the generated touchpoints through the ingest processor into
-// batches of batchRows rows, inserted by inserters goroutines, then inserts
-// the generated spend. At most inserters+2 batches are in memory at once.
-func load(ctx context.Context, conn driver.Conn, proc *enrich.Processor, gen *generate.Generator) (touchpoints, spend int, err error) {
-	g, gctx := errgroup.WithContext(ctx)
-	batches := make(chan []clickhouse.TouchpointRow)
-	for range inserters {
-		g.Go(func() error {
-			for b := range batches {
-				if err := clickhouse.InsertTouchpoints(gctx, conn, b); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	}
-	g.Go(func() error {
-		defer close(batches)
-		rows := make([]clickhouse.TouchpointRow, 0, batchRows)
-		send := func() error {
-			select {
-			case batches <- rows:
-			case <-gctx.Done():
-				return gctx.Err()
-			}
-			rows = make([]clickhouse.TouchpointRow, 0, batchRows)
-			return nil
-		}
-		if err := gen.Touchpoints(func(t *touchpoint.Touchpoint) error {
-			tp, rej := proc.TouchpointRow(t)
-			if rej != nil {
-				return fmt.Errorf("generated touchpoint %s rejected (%s): %v", t.EventID, rej.Reason, rej.Err)
-			}
-			rows = append(rows, tp.Row)
-			if touchpoints++; len(rows) == batchRows {
-				return send()
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-		if len(rows) > 0 {
-			return send()
-		}
-		return nil
-	})
-	if err := g.Wait(); err != nil {
-		return touchpoints, 0, err
-	}
-	rows, err := spendRows(ctx, proc, gen)
-	if err != nil {
-		return touchpoints, 0, err
-	}
-	return touchpoints, len(rows), clickhouse.InsertSpend(ctx, conn, rows)
-}
-
-// spendRows converts the generated spend to rows with the ingest processor.
-// The processor takes Kafka records, so each spend record is Avro-encoded
-// as the publisher would and given increasing offsets, which gives
-// restatements higher versions than the records they correct.
-func spendRows(ctx context.Context, proc *enrich.Processor, gen *generate.Generator) ([]clickhouse.SpendRow, error) {
-	reg, err := avro.NewStaticRegistry()
-	if err != nil {
-		return nil, err
-	}
-	codecs := avro.NewCodecs(reg)
-	id := avro.Latest(avro.KindSpend).ID
-	now := time.Now()
-	var rows []clickhouse.SpendRow
-	err = gen.Spend(func(s *touchpoint.Spend) error {
-		b, err := codecs.Encode(ctx, id, s.ToAvro())
-		if err != nil {
-			return fmt.Errorf("spend %s: %w", s.Key(), err)
-		}
-		row, rej, err := proc.Spend(ctx, &kgo.Record{Value: b, Timestamp: now, Offset: int64(len(rows))})
-		if err != nil {
-			return err
-		}
-		if rej != nil {
-			return fmt.Errorf("generated spend %s rejected (%s): %v", s.Key(), rej.Reason, rej.Err)
-		}
-		rows = append(rows, *row)
-		return nil
-	})
-	return rows, err
-}
-
-// settle waits up to mergeWait until no merge runs in database and prints
-// how long that took and the active parts of touchpoints. Nothing is
-// optimised: the queries see the table as ingest leaves it.
-func settle(ctx context.Context, conn driver.Conn, database string) error {
-	start := time.Now()
-	var merges uint64
-	for {
-		if err := conn.QueryRow(ctx, "SELECT count() FROM system.merges WHERE database = ?", database).Scan(&merges); err != nil {
-			return err
-		}
-		if merges == 0 || time.Since(start) > mergeWait {
-			break
-		}
-		time.Sleep(time.Second)
-	}
-	var parts uint64
-	if err := conn.QueryRow(ctx, "SELECT count() FROM system.parts WHERE database = ? AND table = 'touchpoints' AND active",
-		database).Scan(&parts); err != nil {
-		return err
-	}
-	state := "no merge running"
-	if merges > 0 {
-		state = fmt.Sprintf("%d merges still running", merges)
-	}
-	fmt.Printf("waited %s for background merges (%s); touchpoints has %d active parts\n",
-		time.Since(start).Round(time.Second), state, parts)
-	return nil
 }
 
 // timeQuery runs sql runs times and returns the median wall time, including
@@ -404,7 +280,7 @@ func report(sizes []int, runs int, names []string, results map[string][]timing) 
 				failures = append(failures, fmt.Sprintf("%s at %s events: %v", name, sizeLabel(sizes[i]), t.err))
 				continue
 			}
-			fmt.Printf(" %20s", fmt.Sprintf("%s (%d)", fmtDur(t.median), t.rows))
+			fmt.Printf(" %20s", fmt.Sprintf("%s (%d)", testenv.FormatDuration(t.median), t.rows))
 		}
 		if growth {
 			first, last := ts[0], ts[len(ts)-1]
@@ -434,12 +310,4 @@ func sizeLabel(n int) string {
 		return fmt.Sprintf("%dk", n/1_000)
 	}
 	return strconv.Itoa(n)
-}
-
-// fmtDur rounds d for the table.
-func fmtDur(d time.Duration) string {
-	if d < time.Second {
-		return d.Round(time.Millisecond).String()
-	}
-	return d.Round(10 * time.Millisecond).String()
 }

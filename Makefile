@@ -47,6 +47,10 @@ bench: deps ## end-to-end ingest benchmark against bare franz-go and clickhouse-
 bench-queries: deps ## analytics query times on 1M and 10M generated events
 	$(GO) run ./test/bench/queries
 
+.PHONY: bench-ui
+bench-ui: deps ## web UI: p50/p95 of every page's API requests on 1M generated events, against the same SQL sent bare
+	$(GO) run ./test/bench/ui
+
 .PHONY: bench-identity
 bench-identity: deps ## identity resolver, lookups and catch-up at 1M persons and 3M identifiers
 	$(GO) run ./test/bench/identity

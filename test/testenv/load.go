@@ -146,9 +146,12 @@ func Settle(ctx context.Context, conn driver.Conn, database string) (string, err
 		time.Since(start).Round(time.Second), state, parts), nil
 }
 
-// FormatDuration rounds d for a benchmark's table: to the millisecond
-// under a second, else to 10 ms.
+// FormatDuration rounds d for a benchmark's table: to 0.1 ms under 10 ms,
+// to the millisecond under a second, else to 10 ms.
 func FormatDuration(d time.Duration) string {
+	if d < 10*time.Millisecond {
+		return d.Round(100 * time.Microsecond).String()
+	}
 	if d < time.Second {
 		return d.Round(time.Millisecond).String()
 	}

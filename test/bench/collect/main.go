@@ -123,7 +123,7 @@ func run(n, concurrency int, profile, trace string) error {
 	}
 	defer func() { _ = proc.Terminate(30 * time.Second) }()
 	base := "http://" + cfg.Collect.Addr
-	if err := waitReady(ctx, proc, base, logPath); err != nil {
+	if err := testenv.WaitReady(ctx, proc, base, logPath); err != nil {
 		return err
 	}
 
@@ -171,31 +171,6 @@ func run(n, concurrency int, profile, trace string) error {
 	fmt.Printf("collector peak RSS: %.1f MiB (aim: ratio >= 0.5 at 100 records per request)\n", float64(peak)/(1<<20))
 	fmt.Println("cpu: CPU time per record of the bare produce (this process), of the collector, and of this process's HTTP client")
 	return nil
-}
-
-// waitReady waits up to a minute until the collector's /readyz answers
-// 200.
-func waitReady(ctx context.Context, proc *testenv.Process, base, logPath string) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/readyz", nil)
-		if err != nil {
-			return err
-		}
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		if _, err := proc.Wait(100 * time.Millisecond); err == nil {
-			return fmt.Errorf("the collector exited before it was ready; see %s", logPath)
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("the collector at %s was not ready within a minute; see %s", base, logPath)
-		}
-	}
 }
 
 // generated returns n generated touchpoints.

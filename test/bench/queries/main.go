@@ -17,7 +17,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,10 +27,8 @@ import (
 	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/app"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
-	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/enrich"
 	"github.com/touchline-io/touchline/pkg/generate"
-	"github.com/touchline-io/touchline/pkg/servers"
 	"github.com/touchline-io/touchline/pkg/table"
 	"github.com/touchline-io/touchline/test/testenv"
 )
@@ -83,25 +80,14 @@ type timing struct {
 func run(sizes []int, runs int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Hour)
 	defer cancel()
-	dir, err := os.MkdirTemp("", "touchline-bench-queries-")
+	env, err := testenv.StartClickHouseTemp(ctx, "touchline-bench-queries-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	srv, err := servers.StartClickHouse(ctx, servers.ClickHouseOptions{Dir: filepath.Join(dir, "clickhouse")})
-	if err != nil {
-		return err
-	}
-	defer func() { _ = srv.Stop() }()
-	version, err := srv.Version(ctx)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("clickhouse server version %s on %s\n", version, srv.Addr())
+	defer env.Stop()
+	fmt.Printf("clickhouse server version %s on %s\n", env.Version, env.Server.Addr())
 
-	cfg := config.Default()
-	cfg.Pipelines = filepath.Join(testenv.RepoRoot(), "pipelines")
-	cfg.ClickHouse.Addr = []string{srv.Addr()}
+	cfg := env.Config
 	cfg.ClickHouse.QueryTimeout = queryTimeout
 	proc, err := app.NewIngestProcessor(cfg)
 	if err != nil {

@@ -47,7 +47,6 @@ import (
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/generate"
-	"github.com/touchline-io/touchline/pkg/servers"
 	"github.com/touchline-io/touchline/test/testenv"
 )
 
@@ -129,25 +128,15 @@ func appRequests() ([]*endpoint, []page) {
 func run(events, requests int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Hour)
 	defer cancel()
-	dir, err := os.MkdirTemp("", "touchline-bench-ui-")
-	if err != nil {
-		return fmt.Errorf("making a directory for the benchmark: %w", err)
-	}
-	defer os.RemoveAll(dir)
-	srv, err := servers.StartClickHouse(ctx, servers.ClickHouseOptions{Dir: filepath.Join(dir, "clickhouse")})
+	env, err := testenv.StartClickHouseTemp(ctx, "touchline-bench-ui-")
 	if err != nil {
 		return err
 	}
-	defer func() { _ = srv.Stop() }()
-	version, err := srv.Version(ctx)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("clickhouse server version %s on %s; load average %s\n", version, srv.Addr(), loadAverage())
+	defer env.Stop()
+	srv, dir := env.Server, env.Dir
+	fmt.Printf("clickhouse server version %s on %s; load average %s\n", env.Version, srv.Addr(), loadAverage())
 
-	cfg := config.Default()
-	cfg.Pipelines = filepath.Join(testenv.RepoRoot(), "pipelines")
-	cfg.ClickHouse.Addr = []string{srv.Addr()}
+	cfg := env.Config
 	cfg.ClickHouse.Database = "bench_ui"
 	conn, err := load(ctx, cfg, events)
 	if err != nil {

@@ -31,7 +31,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -125,7 +124,7 @@ func appRequests() ([]*endpoint, []page) {
 	return all, pages
 }
 
-func run(events, requests int) error {
+func run(events, requests int) (err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Hour)
 	defer cancel()
 	env, err := testenv.StartClickHouseTemp(ctx, "touchline-bench-ui-")
@@ -158,7 +157,18 @@ func run(events, requests int) error {
 	if err := os.Setenv("TOUCHLINE_UI_LISTEN", addr); err != nil {
 		return err
 	}
-	logPath := filepath.Join(dir, "ui.log")
+	// The UI's log is kept when the run fails, outside dir, which goes.
+	logFile, err := os.CreateTemp("", "touchline-bench-ui-*.log")
+	if err != nil {
+		return fmt.Errorf("making the ui's log file: %w", err)
+	}
+	logPath := logFile.Name()
+	logFile.Close()
+	defer func() {
+		if err == nil {
+			os.Remove(logPath)
+		}
+	}()
 	proc, err := testenv.StartProcess(bin, logPath, "ui", "--clickhouse-addr", srv.Addr(), "--database", cfg.ClickHouse.Database,
 		"--pipelines", cfg.Pipelines, "--http-addr", "127.0.0.1:0", "--log-level", "warn")
 	if err != nil {

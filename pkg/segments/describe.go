@@ -14,9 +14,6 @@ import (
 	"github.com/touchline-io/touchline/pkg/table"
 )
 
-// MemberCountsQuery counts the current members of every segment.
-const MemberCountsQuery = `SELECT segment, count() AS members FROM segment_members GROUP BY segment ORDER BY segment`
-
 // membersQuery lists a segment's current members; the segment (a validated
 // name: letters, digits, _) and the LIMIT clause fill it in.
 const membersQuery = `SELECT person_id, member_since FROM segment_members WHERE segment = '%s' ORDER BY member_since, person_id%s`

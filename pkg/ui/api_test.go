@@ -145,7 +145,7 @@ func TestAnswersAreTheCLIsFormats(t *testing.T) {
 		} `json:"analyses"`
 	}
 	rec = get(t, mux, "/api/")
-	if err := json.Unmarshal(rec.Body.Bytes(), &index); err != nil || len(index.Analyses) != 7 || index.Analyses[0].Name != "overview" {
+	if err := json.Unmarshal(rec.Body.Bytes(), &index); err != nil || len(index.Analyses) != 14 || index.Analyses[0].Name != "overview" {
 		t.Errorf("index: %v %s", err, rec.Body.String())
 	}
 	// The model defaults to the attribution settings' (time_decay here).

@@ -11,6 +11,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/spf13/cobra"
 
+	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/cli/command"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/identifiers"
@@ -89,7 +90,7 @@ func newListCommand(g *command.Globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withDefinitions(cmd, g, format, func(conn driver.Conn, defs *engine.Definitions) error {
-				counts, err := table.Run(cmd.Context(), conn, segments.MemberCountsQuery)
+				counts, err := table.Run(cmd.Context(), conn, analytics.SegmentCountsQuery)
 				if err != nil {
 					return err
 				}

@@ -41,7 +41,7 @@ func CheckLimit(limit int) error {
 // (UTC), the longest-standing first.
 type SegmentMembersQuery struct {
 	Segment string
-	// Limit is the most members listed, 1..MaxLimit.
+	// Limit is the most members listed, at most MaxLimit; 0 lists all.
 	Limit int
 }
 
@@ -52,8 +52,12 @@ func (q SegmentMembersQuery) SQL() (string, error) {
 	if err := CheckSegment(q.Segment); err != nil {
 		return "", err
 	}
-	if err := CheckLimit(q.Limit); err != nil {
-		return "", err
+	limit := ""
+	if q.Limit != 0 {
+		if err := CheckLimit(q.Limit); err != nil {
+			return "", err
+		}
+		limit = "\nLIMIT " + strconv.Itoa(q.Limit)
 	}
 	return fmt.Sprintf(`-- segment members: the current members of %s, the longest-standing first
 SELECT person_id, if(surviving_person_id = '', person_id, surviving_person_id) AS person,
@@ -66,8 +70,7 @@ ANY LEFT JOIN
 (
     SELECT person_id, surviving_person_id FROM person_overrides FINAL
 ) AS overrides USING person_id
-ORDER BY member_since, person_id
-LIMIT %d`, q.Segment, quote(q.Segment), q.Limit), nil
+ORDER BY member_since, person_id%s`, q.Segment, quote(q.Segment), limit), nil
 }
 
 // MaxHistoryDays is the longest range of SegmentHistoryQuery in days: a

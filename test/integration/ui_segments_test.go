@@ -21,7 +21,9 @@ var segmentsRange = []string{"--from", "2026-09-01", "--to", "2026-09-04"}
 // touches that TestWebUISegments reads back. p_old merged into p_a.
 func storeSegmentsAndPersons(ctx context.Context, t *testing.T, conn driver.Conn) {
 	t.Helper()
-	at := func(month, day, hour int) time.Time { return time.Date(2026, time.Month(month), day, hour, 0, 0, 0, time.UTC) }
+	at := func(month, day, hour int) time.Time {
+		return time.Date(2026, time.Month(month), day, hour, 0, 0, 0, time.UTC)
+	}
 	change := func(segment, person string, entered uint8, when time.Time) clickhouse.SegmentChangeRow {
 		return clickhouse.SegmentChangeRow{Segment: segment, PersonID: person, Entered: entered, ChangedAt: when, Features: "{}", WrittenAt: when}
 	}
@@ -30,8 +32,8 @@ func storeSegmentsAndPersons(ctx context.Context, t *testing.T, conn driver.Conn
 		change("vip", "p_b", 1, at(8, 25, 0)), change("vip", "p_b", 0, at(9, 2, 9)),
 		change("vip", "p_c", 1, at(9, 1, 12)),
 		change("vip", "p_d", 1, at(9, 2, 8)), change("vip", "p_d", 0, at(9, 3, 18)),
-		change("cart", "p_old", 1, at(9, 3, 7)),
-		change("cart", "p_e", 1, at(9, 5, 0)),
+		change("cart_abandoners", "p_old", 1, at(9, 3, 7)),
+		change("cart_abandoners", "p_e", 1, at(9, 5, 0)),
 		change("late", "p_e", 1, at(9, 6, 0)),
 	}); err != nil {
 		t.Fatal(err)
@@ -83,25 +85,30 @@ func TestWebUISegments(t *testing.T) {
 
 	// By hand, from the touchline query JSON: vip starts the range with p_a
 	// and p_b; p_c enters on the 1st; p_d enters and p_b exits on the 2nd;
-	// p_d exits on the 3rd. cart gets p_old (now p_a) on the 3rd; late
+	// p_d exits on the 3rd. cart_abandoners gets p_old (now p_a) on the 3rd; late
 	// changed only after the range.
 	history := cliRows(ctx, t, cfg, append([]string{"segment-history"}, segmentsRange...)...)
 	var got []string
 	for _, r := range history {
 		got = append(got, fmt.Sprintf("%s %s +%v -%v =%v", r["segment"], r["day"], r["entered"], r["exited"], r["members"]))
 	}
-	want := "[cart 2026-09-01 +0 -0 =0 cart 2026-09-02 +0 -0 =0 cart 2026-09-03 +1 -0 =1 " +
+	want := "[cart_abandoners 2026-09-01 +0 -0 =0 cart_abandoners 2026-09-02 +0 -0 =0 cart_abandoners 2026-09-03 +1 -0 =1 " +
 		"vip 2026-09-01 +1 -0 =3 vip 2026-09-02 +1 -1 =3 vip 2026-09-03 +0 -1 =2]"
 	if fmt.Sprint(got) != want {
 		t.Errorf("segment history %v, want %s", got, want)
 	}
 	counts := cliRows(ctx, t, cfg, "segments")
-	if fmt.Sprint(counts) != "[map[members:2 segment:cart] map[members:1 segment:late] map[members:2 segment:vip]]" {
+	if fmt.Sprint(counts) != "[map[members:2 segment:cart_abandoners] map[members:1 segment:late] map[members:2 segment:vip]]" {
 		t.Errorf("segments: %v", counts)
 	}
-	members := cliRows(ctx, t, cfg, "segment-members", "--segment", "cart")
+	members := cliRows(ctx, t, cfg, "segment-members", "--segment", "cart_abandoners")
 	if fmt.Sprint(members) != "[map[person:p_a person_id:p_old since:2026-09-03 07:00:00] map[person:p_e person_id:p_e since:2026-09-05 00:00:00]]" {
-		t.Errorf("segment members of cart: %v", members)
+		t.Errorf("segment members of cart_abandoners: %v", members)
+	}
+	// touchline segments members runs the same query.
+	if out := string(touchlineOn(ctx, t, cfg, "segments", "members", "cart_abandoners", "--format", "json")); out !=
+		string(cliQuery(ctx, t, cfg, "segment-members", "--segment", "cart_abandoners", "--format", "json")) {
+		t.Errorf("touchline segments members cart_abandoners:\n%s", out)
 	}
 	person := []string{"--person", "p_a"}
 	identifiers := cliRows(ctx, t, cfg, "person-identifiers", "--person", "p_a")
@@ -124,21 +131,21 @@ func TestWebUISegments(t *testing.T) {
 		t.Errorf("person touches %v, want %s", got, want)
 	}
 	changes := cliRows(ctx, t, cfg, append([]string{"person-segments"}, append(person, segmentsRange...)...)...)
-	if fmt.Sprint(changes) != "[map[change:entered changed:2026-09-03 07:00:00.000 person_id:p_old segment:cart]]" {
+	if fmt.Sprint(changes) != "[map[change:entered changed:2026-09-03 07:00:00.000 person_id:p_old segment:cart_abandoners]]" {
 		t.Errorf("person segments: %v", changes)
 	}
 
 	base := startUI(ctx, t, cfg)
 	b := newBrowser(ctx, t)
 	shots := artifacts(t)
-	p := b.show(t, base+"/#/segments?from=2026-09-01&to=2026-09-04&segment=cart", filepath.Join(shots, "segments.png"))
+	p := b.show(t, base+"/#/segments?from=2026-09-01&to=2026-09-04&segment=cart_abandoners", filepath.Join(shots, "segments.png"))
 	sameRows(t, "segment history", p.Tables["segment-history"], history)
 	sameRows(t, "segments", p.Tables["segments"], counts)
-	sameRows(t, "members of cart", p.Tables["segment-members"], members)
+	sameRows(t, "members of cart_abandoners", p.Tables["segment-members"], members)
 	if p.Charts != 1 {
 		t.Errorf("%d charts drawn, want the members per day", p.Charts)
 	}
-	b.sqlView(ctx, t, cfg, [][]string{append([]string{"segment-history"}, segmentsRange...), {"segments"}, {"segment-members", "--segment", "cart"}})
+	b.sqlView(ctx, t, cfg, [][]string{append([]string{"segment-history"}, segmentsRange...), {"segments"}, {"segment-members", "--segment", "cart_abandoners"}})
 
 	p = b.show(t, base+"/#/person?from=2026-09-01&to=2026-09-04&person=p_a", filepath.Join(shots, "person.png"))
 	sameRows(t, "identifiers", p.Tables["person-identifiers"], identifiers)

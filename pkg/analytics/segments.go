@@ -154,29 +154,48 @@ ORDER BY segment, day`,
 }
 
 // personID is the form of a person id: the resolver's p_ and hex, or
-// another id of letters, digits, '_', '-', '.' and ':'.
-var personID = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,128}$`)
+// another id of letters, digits, '_', '-' and '.'.
+var personID = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,128}$`)
 
 // CheckPerson reports a person id that no person could have.
 func CheckPerson(id string) error {
 	if !personID.MatchString(id) {
-		return fmt.Errorf("%q is not a person id (letters, digits, _ - . :, at most 128)", id)
+		return fmt.Errorf("%q is not a person id (letters, digits, _ - ., at most 128)", id)
 	}
 	return nil
 }
 
-// persons renders the SQL of the ids that resolve to person: itself and
-// every person id that merged into it (person_overrides).
-func persons(person string) string {
-	return "(SELECT " + quote(person) + " UNION ALL SELECT person_id FROM person_overrides FINAL WHERE surviving_person_id = " +
-		quote(person) + ")"
+// Identifier is an identifier as the identity map stores it: its type and
+// its normalised, hashed value.
+type Identifier struct {
+	Type, Value string
 }
 
-// PersonQuery is one part of the person page, for a person id: its
-// identifiers, its merge history, its touches in a range, or its
-// segment entries and exits in a range.
+// persons renders the SQL of the ids that resolve to the person of q: the
+// person (the given id, or the one the identifier's person resolves to now)
+// and every person id that merged into it (person_overrides).
+func (q PersonQuery) persons() string {
+	person := quote(q.Person)
+	if q.Identifier.Type != "" {
+		person = `(
+    SELECT if(surviving_person_id = '', person_id, surviving_person_id)
+    FROM (SELECT person_id FROM identity_map FINAL WHERE identifier_type = ` + quote(q.Identifier.Type) +
+			` AND identifier_value = ` + quote(q.Identifier.Value) + `) AS known
+    ANY LEFT JOIN (SELECT person_id, surviving_person_id FROM person_overrides FINAL) AS overrides USING person_id
+)`
+	}
+	return "(SELECT " + person + " UNION ALL SELECT person_id FROM person_overrides FINAL WHERE surviving_person_id IN (SELECT " +
+		person + "))"
+}
+
+// PersonQuery is one part of the person page, for a person id or an
+// identifier: its identifiers, its merge history, its touches in a range,
+// or its segment entries and exits in a range.
 type PersonQuery struct {
-	Person string
+	// Person is the person id; Identifier, when its Type is set, names the
+	// person instead: the person its identity map entry resolves to now.
+	Person     string
+	Identifier Identifier
 	// Part is one of PersonParts.
 	Part string
 	// Range bounds the touches and the segment changes.
@@ -207,10 +226,12 @@ const (
 
 // SQL renders the query.
 func (q PersonQuery) SQL() (string, error) {
-	if err := CheckPerson(q.Person); err != nil {
-		return "", err
+	if q.Identifier.Type == "" {
+		if err := CheckPerson(q.Person); err != nil {
+			return "", err
+		}
 	}
-	ids := persons(q.Person)
+	ids := q.persons()
 	switch q.Part {
 	case PersonIdentifiers:
 		return `-- person identifiers: every identifier of the person and of those merged into it, hashed as stored

@@ -90,7 +90,7 @@ func analysisSQL(cmd *cobra.Command, cfg config.Config, a request.Analysis) (str
 	for _, p := range a.Params {
 		values[p.Name] = cmd.Flags().Lookup(p.Name).Value.String()
 	}
-	return a.SQL(values, request.Env{Now: time.Now(), Attribution: attribution, Prefix: "--"})
+	return a.SQL(values, request.Env{Now: time.Now(), Attribution: attribution, Prefix: "--", Identify: command.Identify(cfg)})
 }
 
 func newQueryCommand(g *command.Globals) *cobra.Command {

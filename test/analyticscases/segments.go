@@ -83,6 +83,12 @@ func segmentCases() []spec {
 			want: [][]any{{"anonymous_id", "h2", "2026-08-02 00:00:00"}, {"email", "h1", "2026-08-01 00:00:00"}},
 		},
 		{
+			name: "person identifiers of the person of an identifier: old's, so a's", fixture: f,
+			query:   analytics.PersonQuery{Identifier: analytics.Identifier{Type: "anonymous_id", Value: "h2"}, Part: analytics.PersonIdentifiers},
+			columns: []string{"identifier_type", "identifier_value", "seen"}, key: 2,
+			want: [][]any{{"anonymous_id", "h2", "2026-08-02 00:00:00"}, {"email", "h1", "2026-08-01 00:00:00"}},
+		},
+		{
 			name: "person merges", fixture: f, query: analytics.PersonQuery{Person: "a", Part: analytics.PersonMerges},
 			columns: []string{"merged_person_id", "surviving_person_id", "request_id", "merged"}, key: 1,
 			want: [][]any{{"old", "a", "r1", "2026-08-15 00:00:00"}},

@@ -41,6 +41,7 @@ func storeSegmentsAndPersons(ctx context.Context, t *testing.T, conn driver.Conn
 	if err := clickhouse.InsertIdentityMap(ctx, conn, []clickhouse.IdentityMapRow{
 		{IdentifierType: "email", IdentifierValue: "h_email_a", PersonID: "p_a", FirstSeen: at(8, 1, 0), Version: 1},
 		{IdentifierType: "anonymous_id", IdentifierValue: "h_anon_old", PersonID: "p_old", FirstSeen: at(8, 2, 0), Version: 1},
+		{IdentifierType: "customer_id", IdentifierValue: "cust-a", PersonID: "p_old", FirstSeen: at(8, 2, 0), Version: 1},
 		{IdentifierType: "email", IdentifierValue: "h_email_b", PersonID: "p_b", FirstSeen: at(8, 3, 0), Version: 1},
 	}); err != nil {
 		t.Fatal(err)
@@ -113,6 +114,7 @@ func TestWebUISegments(t *testing.T) {
 	person := []string{"--person", "p_a"}
 	identifiers := cliRows(ctx, t, cfg, "person-identifiers", "--person", "p_a")
 	if fmt.Sprint(identifiers) != "[map[identifier_type:anonymous_id identifier_value:h_anon_old seen:2026-08-02 00:00:00] "+
+		"map[identifier_type:customer_id identifier_value:cust-a seen:2026-08-02 00:00:00] "+
 		"map[identifier_type:email identifier_value:h_email_a seen:2026-08-01 00:00:00]]" {
 		t.Errorf("person identifiers: %v", identifiers)
 	}
@@ -135,6 +137,16 @@ func TestWebUISegments(t *testing.T) {
 		t.Errorf("person segments: %v", changes)
 	}
 
+	// The person of an identifier (normalised as ingest does: the blanks
+	// trimmed): p_old's customer id, so p_a, the person p_old merged into.
+	for _, analysis := range []string{"person-identifiers", "person-merges", "person-touches", "person-segments"} {
+		byID := cliQuery(ctx, t, cfg, append([]string{analysis, "--format", "json"}, append(person, segmentsRange...)...)...)
+		byIdentifier := cliQuery(ctx, t, cfg, append([]string{analysis, "--format", "json", "--person", " customer_id: cust-a "}, segmentsRange...)...)
+		if string(byIdentifier) != string(byID) {
+			t.Errorf("%s of customer_id:cust-a:\n%s\nwant those of p_a:\n%s", analysis, byIdentifier, byID)
+		}
+	}
+
 	base := startUI(ctx, t, cfg)
 	b := newBrowser(ctx, t)
 	shots := artifacts(t)
@@ -155,4 +167,7 @@ func TestWebUISegments(t *testing.T) {
 	if p.Charts != 1 {
 		t.Errorf("%d charts drawn, want the touch timeline", p.Charts)
 	}
+	p = b.show(t, base+"/#/person?from=2026-09-01&to=2026-09-04&person=customer_id%3Acust-a", filepath.Join(shots, "person-by-identifier.png"))
+	sameRows(t, "touches of customer_id:cust-a", p.Tables["person-touches"], touches)
+	sameRows(t, "identifiers of customer_id:cust-a", p.Tables["person-identifiers"], identifiers)
 }

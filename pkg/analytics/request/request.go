@@ -53,6 +53,9 @@ type Env struct {
 	Attribution analytics.Attribution
 	// Prefix goes before a parameter's name in errors: "--" for flags.
 	Prefix string
+	// Identify normalises and hashes an identifier given as type:value, as
+	// ingest does, for a person named by an identifier; nil refuses them.
+	Identify func(arg string) (analytics.Identifier, error)
 }
 
 // Values are the given parameters by name. A parameter that is missing
@@ -466,7 +469,7 @@ func segmentMembers() Analysis {
 // person returns the analysis of one part of the person page.
 func person(part string) Analysis {
 	a := Analysis{Name: "person-" + part, Use: "person-" + part + " --person ID"}
-	params := []Param{{Name: "person", Required: true, Usage: "the person id (as segment-members or identity show give it; required)"}}
+	params := []Param{{Name: "person", Required: true, Usage: "the person: its id (as segment-members and identity show give it) or an identifier as type:value (required)"}}
 	switch part {
 	case analytics.PersonIdentifiers:
 		a.Short, a.Long = "Every identifier of a person and of the persons merged into it, hashed as stored", "The range does not apply."
@@ -483,17 +486,26 @@ func person(part string) Analysis {
 	}
 	a.Params = withRange(params...)
 	a.build = func(p *reader, r analytics.Range) (string, error) {
-		if err := analytics.CheckPerson(p.get("person")); err != nil {
+		q := analytics.PersonQuery{Person: p.get("person"), Part: part, Range: r}
+		if typ, _, ok := strings.Cut(q.Person, ":"); ok && typ != "" {
+			if p.env.Identify == nil {
+				return "", p.errorf("person", "an identifier (type:value) needs the identity settings; give the person id")
+			}
+			id, err := p.env.Identify(q.Person)
+			if err != nil {
+				return "", p.wrap("person", err)
+			}
+			q.Identifier = id
+		} else if err := analytics.CheckPerson(q.Person); err != nil {
 			return "", p.wrap("person", err)
 		}
-		limit := 0
 		if _, ok := a.Param("limit"); ok {
 			var err error
-			if limit, err = p.limit(); err != nil {
+			if q.Limit, err = p.limit(); err != nil {
 				return "", err
 			}
 		}
-		return analytics.PersonQuery{Person: p.get("person"), Part: part, Range: r, Limit: limit}.SQL()
+		return q.SQL()
 	}
 	return a
 }

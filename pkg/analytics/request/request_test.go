@@ -1,6 +1,7 @@
 package request
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -140,7 +141,7 @@ func TestSegmentAndPersonAnalyses(t *testing.T) {
 		{"segment-members", Values{"segment": "vip"}, []string{"WHERE segment = 'vip'", "LIMIT 1000"}},
 		{"segment-history", Values{"from": "2026-09-01", "to": "2026-09-08", "segment": "vip"},
 			[]string{"range(7)", "toDate('2026-09-01')", " AND segment = 'vip'", "changed_at < toDateTime('2026-09-08 00:00:00', 'UTC')"}},
-		{"person-identifiers", Values{"person": "p_1"}, []string{"WHERE person_id IN (SELECT 'p_1' UNION ALL SELECT person_id FROM person_overrides FINAL WHERE surviving_person_id = 'p_1')"}},
+		{"person-identifiers", Values{"person": "p_1"}, []string{"WHERE person_id IN (SELECT 'p_1' UNION ALL SELECT person_id FROM person_overrides FINAL WHERE surviving_person_id IN (SELECT 'p_1'))"}},
 		{"person-merges", Values{"person": "p_1"}, []string{"WHERE surviving_person_id IN (SELECT 'p_1' UNION ALL"}},
 		{"person-touches", Values{"person": "p_1", "limit": "5", "from": "2026-09-01", "to": "2026-09-02"},
 			[]string{"event_time >= toDateTime('2026-09-01 00:00:00', 'UTC') AND event_time < toDateTime('2026-09-02 00:00:00', 'UTC')", "LIMIT 5"}},
@@ -156,5 +157,32 @@ func TestSegmentAndPersonAnalyses(t *testing.T) {
 				t.Errorf("%s %v: SQL lacks %q:\n%s", c.analysis, c.values, w, sql)
 			}
 		}
+	}
+}
+
+// TestPersonByIdentifier: a person given as type:value is looked up by the
+// identifier as Identify normalises and hashes it, as a literal; without
+// Identify, or when it refuses the identifier, the parameter is refused.
+func TestPersonByIdentifier(t *testing.T) {
+	a := mustLookup(t, "person-touches")
+	if _, err := a.SQL(Values{"person": "email:jane@example.com"}, env); err == nil || !strings.Contains(err.Error(), "person: an identifier (type:value) needs the identity settings") {
+		t.Errorf("without Identify: %v", err)
+	}
+	hashed := env
+	hashed.Identify = func(arg string) (analytics.Identifier, error) {
+		if arg != "email:Jane@Example.com'" {
+			return analytics.Identifier{}, fmt.Errorf("not an email")
+		}
+		return analytics.Identifier{Type: "email", Value: "h'1"}, nil
+	}
+	if _, err := a.SQL(Values{"person": "email:nobody"}, hashed); err == nil || err.Error() != "person: not an email" {
+		t.Errorf("a refused identifier: %v", err)
+	}
+	sql, err := a.SQL(Values{"person": "email:Jane@Example.com'"}, hashed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(sql, `WHERE identifier_type = 'email' AND identifier_value = 'h\'1'`) || strings.Contains(sql, "Jane") {
+		t.Errorf("the person of the identifier is not looked up by its hashed value:\n%s", sql)
 	}
 }

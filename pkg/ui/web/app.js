@@ -429,9 +429,9 @@ const utcTime = s => new Date(s.replace(' ', 'T') + 'Z').getTime();
 
 async function person(p, out) {
   const id = p.get('person') || '';
-  out.append(form('person', [...rangeFields(p), field('Person id', textInput('person', id, { placeholder: 'e.g. p_3f9a...' }))]));
+  out.append(form('person', [...rangeFields(p), field('Person id, or an identifier as type:value', textInput('person', id, { class: 'wide', placeholder: 'p_3f9a... or email:jane@example.com' }))]));
   if (!id) {
-    out.append(el('p', { class: 'muted', text: 'Give a person id: the segments page links each member to its page, and touchline identity show names the person of an identifier.' }));
+    out.append(el('p', { class: 'muted', text: 'Give a person id (the segments page links each member to its page) or an identifier as type:value, normalised and hashed as ingest does.' }));
     return;
   }
   const ranged = Object.assign(rangeParams(p), { person: id });

@@ -88,8 +88,7 @@ func (f Fixture) rows() ([]clickhouse.TouchpointRow, []clickhouse.SpendRow, []cl
 		spend     []clickhouse.SpendRow
 		overrides []clickhouse.PersonOverrideRow
 	)
-	for replay := 1; replay <= replayed; replay++ {
-		ingested := time.Date(2026, 11, 1, 0, 0, replay, 0, time.UTC)
+	eachReplay(func(ingested time.Time) {
 		for _, e := range f.Events {
 			keys, values := props(e.Props)
 			tps = append(tps, clickhouse.TouchpointRow{
@@ -102,7 +101,7 @@ func (f Fixture) rows() ([]clickhouse.TouchpointRow, []clickhouse.SpendRow, []cl
 			spend = append(spend, clickhouse.SpendRow{Date: s.Date, Channel: s.Channel, Campaign: s.Campaign,
 				Source: s.Source, Cost: micros(s.Cost), Version: s.Version, IngestedAt: ingested})
 		}
-	}
+	})
 	for _, o := range f.Overrides {
 		overrides = append(overrides, clickhouse.PersonOverrideRow{PersonID: o.Person, SurvivingPersonID: o.Survivor,
 			MergedAt: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), Version: o.Version})
@@ -133,16 +132,17 @@ func (f Fixture) Load(ctx context.Context, conn driver.Conn) error {
 	return clickhouse.InsertIdentityMerges(ctx, conn, merges)
 }
 
+// eachReplay calls write with the ingestion time of each replay.
+func eachReplay(write func(ingested time.Time)) {
+	for replay := 1; replay <= replayed; replay++ {
+		write(time.Date(2026, 11, 1, 0, 0, replay, 0, time.UTC))
+	}
+}
+
 // personRows returns the segment changes, identities and merges as table
 // rows, the changes once per replay.
-func (f Fixture) personRows() ([]clickhouse.SegmentChangeRow, []clickhouse.IdentityMapRow, []clickhouse.IdentityMergeRow) {
-	var (
-		changes    []clickhouse.SegmentChangeRow
-		identities []clickhouse.IdentityMapRow
-		merges     []clickhouse.IdentityMergeRow
-	)
-	for replay := 1; replay <= replayed; replay++ {
-		written := time.Date(2026, 11, 1, 0, 0, replay, 0, time.UTC)
+func (f Fixture) personRows() (changes []clickhouse.SegmentChangeRow, identities []clickhouse.IdentityMapRow, merges []clickhouse.IdentityMergeRow) {
+	eachReplay(func(written time.Time) {
 		for _, c := range f.Changes {
 			var entered uint8
 			if c.Entered {
@@ -152,7 +152,7 @@ func (f Fixture) personRows() ([]clickhouse.SegmentChangeRow, []clickhouse.Ident
 				ChangedAt: c.At.Truncate(time.Second), ChangedMillis: uint16(c.At.Nanosecond() / int(time.Millisecond)),
 				Features: "{}", WrittenAt: written})
 		}
-	}
+	})
 	for _, i := range f.Identities {
 		identities = append(identities, clickhouse.IdentityMapRow{IdentifierType: i.Type, IdentifierValue: i.Value,
 			PersonID: i.Person, FirstSeen: i.FirstSeen, Version: 1})

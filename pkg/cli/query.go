@@ -90,13 +90,13 @@ func analysisSQL(cmd *cobra.Command, cfg config.Config, a request.Analysis) (str
 	for _, p := range a.Params {
 		values[p.Name] = cmd.Flags().Lookup(p.Name).Value.String()
 	}
-	return a.SQL(values, request.Env{Now: time.Now(), Attribution: attribution, Prefix: "--"})
+	return a.SQL(values, request.Env{Now: time.Now(), Attribution: attribution, Prefix: "--", Identify: command.Identify(cfg)})
 }
 
 func newQueryCommand(g *command.Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "query",
-		Short: "Run an analysis on ClickHouse: overview, funnel, attribution, romi, cohort, alert-state or alert-history",
+		Short: "Run an analysis on ClickHouse: overview, funnel, attribution, romi, cohort, alerts, segments and persons",
 		Long: "Runs one of touchline's analyses over the half-open UTC range [--from, --to)\n" +
 			"and prints the result as a table, CSV or JSON; --sql prints the SQL instead.\n" +
 			"The exact semantics are those of docs/analytics.md.",

@@ -17,7 +17,6 @@ import (
 	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/cli/alertscmd"
 	"github.com/touchline-io/touchline/pkg/config"
-	"github.com/touchline-io/touchline/pkg/segments"
 	"github.com/touchline-io/touchline/pkg/table"
 )
 
@@ -147,7 +146,7 @@ func printAlerts(ctx context.Context, conn driver.Conn, out io.Writer, pipelines
 // printSegments prints the members of every segment so far: the segments
 // service may still be working through the traffic.
 func printSegments(ctx context.Context, conn driver.Conn, out io.Writer) error {
-	res, err := table.Run(ctx, conn, segments.MemberCountsQuery)
+	res, err := table.Run(ctx, conn, analytics.SegmentCountsQuery)
 	if err != nil {
 		return err
 	}

@@ -3,38 +3,13 @@ package segments
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/segments/engine"
-	"github.com/touchline-io/touchline/pkg/table"
 )
-
-// MemberCountsQuery counts the current members of every segment.
-const MemberCountsQuery = `SELECT segment, count() AS members FROM segment_members GROUP BY segment ORDER BY segment`
-
-// membersQuery lists a segment's current members; the segment (a validated
-// name: letters, digits, _) and the LIMIT clause fill it in.
-const membersQuery = `SELECT person_id, member_since FROM segment_members WHERE segment = '%s' ORDER BY member_since, person_id%s`
-
-// Members returns the current members of segment (at most limit; 0: all)
-// and since when. segment must be a name of the definitions.
-func Members(ctx context.Context, conn driver.Conn, segment string, limit int) (*table.Result, error) {
-	return table.Run(ctx, conn, MembersSQL(segment, limit))
-}
-
-// MembersSQL is the query of Members.
-func MembersSQL(segment string, limit int) string {
-	limitClause := ""
-	if limit > 0 {
-		limitClause = " LIMIT " + strconv.Itoa(limit)
-	}
-	return fmt.Sprintf(membersQuery, segment, limitClause)
-}
 
 // PersonState is what the segments service holds of a person.
 type PersonState struct {

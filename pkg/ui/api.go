@@ -38,6 +38,7 @@ const (
 type API struct {
 	run         Runner
 	attribution analytics.Attribution
+	identify    func(string) (analytics.Identifier, error)
 	cfg         settings.Config
 	metrics     *Metrics
 	log         *zap.Logger
@@ -110,7 +111,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, name, http.StatusBadRequest, "format %q: want json or csv", format)
 		return
 	}
-	sql, err := analysis.SQL(values, request.Env{Now: a.now(), Attribution: a.attribution})
+	sql, err := analysis.SQL(values, request.Env{Now: a.now(), Attribution: a.attribution, Identify: a.identify})
 	if err != nil {
 		a.fail(w, name, http.StatusBadRequest, "%v", err)
 		return

@@ -90,6 +90,13 @@ func TestBadParametersAnswer400(t *testing.T) {
 		{"/api/overview?steps=a", `unknown parameter "steps" for overview: want by-day, campaign, channel, format, from, sql, to`},
 		{"/api/overview?channel=a&channel=b", "channel: given 2 times"},
 		{"/api/overview?format=xml", `format "xml": want json or csv`},
+		{"/api/person-touches?person=" + url.QueryEscape(`p_1' OR 1=1 --`), `person: "p_1' OR 1=1 --" is not a person id`},
+		{"/api/person-touches?person=p_1&limit=10000000", "limit: limit 10000000 is out of range: want 1 to 100000"},
+		{"/api/person-merges", "person: required"},
+		{"/api/person-identifiers?person=email:jane@example.com", "person: an identifier (type:value) needs the identity settings"},
+		{"/api/segment-members?segment=" + url.QueryEscape(`vip"`), `segment: "vip\"" is not a segment name`},
+		{"/api/segment-members?segment=vip&limit=-1", "limit: limit -1 is out of range"},
+		{"/api/segment-history?from=1970-01-01", "the range has"},
 	} {
 		rec := get(t, mux, c.target)
 		if c.want == "" { // an empty parameter is no parameter: the default
@@ -145,7 +152,7 @@ func TestAnswersAreTheCLIsFormats(t *testing.T) {
 		} `json:"analyses"`
 	}
 	rec = get(t, mux, "/api/")
-	if err := json.Unmarshal(rec.Body.Bytes(), &index); err != nil || len(index.Analyses) != 7 || index.Analyses[0].Name != "overview" {
+	if err := json.Unmarshal(rec.Body.Bytes(), &index); err != nil || len(index.Analyses) != 14 || index.Analyses[0].Name != "overview" {
 		t.Errorf("index: %v %s", err, rec.Body.String())
 	}
 	// The model defaults to the attribution settings' (time_decay here).

@@ -44,9 +44,10 @@ type Server struct {
 // Listen prepares the UI of cfg: it connects to ClickHouse as the UI's user
 // (cfg.ClickHouseUser, else the clickhouse section's) with the UI's query
 // limits, and binds cfg.Listen. attribution is the attribution settings of
-// the pipelines directory. Serve runs it. pprof serves Go's profiles too.
+// the pipelines directory; identify reads a person given by an identifier
+// (type:value). Serve runs it. pprof serves Go's profiles too.
 func Listen(ctx context.Context, cfg settings.Config, chCfg clickhouse.Config, attribution analytics.Attribution,
-	reg *prometheus.Registry, pprof bool, log *zap.Logger) (*Server, error) {
+	identify func(string) (analytics.Identifier, error), reg *prometheus.Registry, pprof bool, log *zap.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -72,7 +73,7 @@ func Listen(ctx context.Context, cfg settings.Config, chCfg clickhouse.Config, a
 		return nil, err
 	}
 	api := NewAPI(run, attribution, cfg, NewMetrics(reg), log.Named("ui"))
-	api.limits = limits
+	api.limits, api.identify = limits, identify
 	Register(srv.Mux(), api, cfg)
 	return &Server{http: srv, conn: conn, pings: pings, cfg: cfg}, nil
 }

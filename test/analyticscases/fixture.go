@@ -46,11 +46,33 @@ type Override struct {
 	Version          uint64
 }
 
+// SegmentChange is one entry into or exit from a segment.
+type SegmentChange struct {
+	Segment, Person string
+	Entered         bool
+	At              time.Time
+}
+
+// Identity is one identifier (hashed, as stored) of a person.
+type Identity struct {
+	Type, Value, Person string
+	FirstSeen           time.Time
+}
+
+// Merge is one merge of a person into another.
+type Merge struct {
+	Merged, Survivor, Request string
+	At                        time.Time
+}
+
 // Fixture is the data a case runs on.
 type Fixture struct {
-	Events    []Event
-	Spend     []Spend
-	Overrides []Override
+	Events     []Event
+	Spend      []Spend
+	Overrides  []Override
+	Changes    []SegmentChange
+	Identities []Identity
+	Merges     []Merge
 }
 
 // replayed is how many times Load and Inserts write the touchpoints and the
@@ -66,8 +88,7 @@ func (f Fixture) rows() ([]clickhouse.TouchpointRow, []clickhouse.SpendRow, []cl
 		spend     []clickhouse.SpendRow
 		overrides []clickhouse.PersonOverrideRow
 	)
-	for replay := 1; replay <= replayed; replay++ {
-		ingested := time.Date(2026, 11, 1, 0, 0, replay, 0, time.UTC)
+	eachReplay(func(ingested time.Time) {
 		for _, e := range f.Events {
 			keys, values := props(e.Props)
 			tps = append(tps, clickhouse.TouchpointRow{
@@ -80,7 +101,7 @@ func (f Fixture) rows() ([]clickhouse.TouchpointRow, []clickhouse.SpendRow, []cl
 			spend = append(spend, clickhouse.SpendRow{Date: s.Date, Channel: s.Channel, Campaign: s.Campaign,
 				Source: s.Source, Cost: micros(s.Cost), Version: s.Version, IngestedAt: ingested})
 		}
-	}
+	})
 	for _, o := range f.Overrides {
 		overrides = append(overrides, clickhouse.PersonOverrideRow{PersonID: o.Person, SurvivingPersonID: o.Survivor,
 			MergedAt: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), Version: o.Version})
@@ -98,7 +119,49 @@ func (f Fixture) Load(ctx context.Context, conn driver.Conn) error {
 	if err := clickhouse.InsertSpend(ctx, conn, spend); err != nil {
 		return err
 	}
-	return clickhouse.InsertPersonOverrides(ctx, conn, overrides)
+	if err := clickhouse.InsertPersonOverrides(ctx, conn, overrides); err != nil {
+		return err
+	}
+	changes, identities, merges := f.personRows()
+	if err := clickhouse.InsertSegmentChanges(ctx, conn, changes); err != nil {
+		return err
+	}
+	if err := clickhouse.InsertIdentityMap(ctx, conn, identities); err != nil {
+		return err
+	}
+	return clickhouse.InsertIdentityMerges(ctx, conn, merges)
+}
+
+// eachReplay calls write with the ingestion time of each replay.
+func eachReplay(write func(ingested time.Time)) {
+	for replay := 1; replay <= replayed; replay++ {
+		write(time.Date(2026, 11, 1, 0, 0, replay, 0, time.UTC))
+	}
+}
+
+// personRows returns the segment changes, identities and merges as table
+// rows, the changes once per replay.
+func (f Fixture) personRows() (changes []clickhouse.SegmentChangeRow, identities []clickhouse.IdentityMapRow, merges []clickhouse.IdentityMergeRow) {
+	eachReplay(func(written time.Time) {
+		for _, c := range f.Changes {
+			var entered uint8
+			if c.Entered {
+				entered = 1
+			}
+			changes = append(changes, clickhouse.SegmentChangeRow{Segment: c.Segment, PersonID: c.Person, Entered: entered,
+				ChangedAt: c.At.Truncate(time.Second), ChangedMillis: uint16(c.At.Nanosecond() / int(time.Millisecond)),
+				Features: "{}", WrittenAt: written})
+		}
+	})
+	for _, i := range f.Identities {
+		identities = append(identities, clickhouse.IdentityMapRow{IdentifierType: i.Type, IdentifierValue: i.Value,
+			PersonID: i.Person, FirstSeen: i.FirstSeen, Version: 1})
+	}
+	for _, m := range f.Merges {
+		merges = append(merges, clickhouse.IdentityMergeRow{MergedPersonID: m.Merged, SurvivingPersonID: m.Survivor,
+			RequestID: m.Request, MergedAt: m.At, Version: 1})
+	}
+	return changes, identities, merges
 }
 
 // Inserts returns the same rows as Load writes, as INSERT statements, for
@@ -133,7 +196,38 @@ func (f Fixture) Inserts() []string {
 		out = append(out, "INSERT INTO person_overrides (person_id, surviving_person_id, merged_at, version) VALUES "+
 			strings.Join(values, ", "))
 	}
-	return out
+	changes, identities, merges := f.personRows()
+	out = appendInsert(out, "segment_changes (segment, person_id, entered, changed_at, changed_millis, features, written_at)",
+		len(changes), func(i int) string {
+			r := changes[i]
+			return fmt.Sprintf("(%s, %s, %d, %s, %d, %s, %s)", lit(r.Segment), lit(r.PersonID), r.Entered, sqlTime(r.ChangedAt),
+				r.ChangedMillis, lit(r.Features), sqlTime(r.WrittenAt))
+		})
+	out = appendInsert(out, "identity_map (identifier_type, identifier_value, person_id, first_seen, version)",
+		len(identities), func(i int) string {
+			r := identities[i]
+			return fmt.Sprintf("(%s, %s, %s, %s, %d)", lit(r.IdentifierType), lit(r.IdentifierValue), lit(r.PersonID),
+				sqlTime(r.FirstSeen), r.Version)
+		})
+	return appendInsert(out, "identity_merges (merged_person_id, surviving_person_id, request_id, merged_at, version)",
+		len(merges), func(i int) string {
+			r := merges[i]
+			return fmt.Sprintf("(%s, %s, %s, %s, %d)", lit(r.MergedPersonID), lit(r.SurvivingPersonID), lit(r.RequestID),
+				sqlTime(r.MergedAt), r.Version)
+		})
+}
+
+// appendInsert appends to out an INSERT of n rows into table (with its
+// column list), each rendered by value, or nothing for no rows.
+func appendInsert(out []string, table string, n int, value func(int) string) []string {
+	if n == 0 {
+		return out
+	}
+	values := make([]string, n)
+	for i := range values {
+		values[i] = value(i)
+	}
+	return append(out, "INSERT INTO "+table+" VALUES "+strings.Join(values, ", "))
 }
 
 func lit(s string) string {

@@ -53,6 +53,9 @@ type Env struct {
 	Attribution analytics.Attribution
 	// Prefix goes before a parameter's name in errors: "--" for flags.
 	Prefix string
+	// Identify normalises and hashes an identifier given as type:value, as
+	// ingest does, for a person named by an identifier; nil refuses them.
+	Identify func(arg string) (analytics.Identifier, error)
 }
 
 // Values are the given parameters by name. A parameter that is missing
@@ -91,7 +94,9 @@ const DefaultDays = 30
 
 // Analyses returns every analysis, by name.
 func Analyses() []Analysis {
-	return []Analysis{overview(), funnel(), attribution(false), attribution(true), cohort(), alertState(), alertHistory()}
+	return []Analysis{overview(), funnel(), attribution(false), attribution(true), cohort(), alertState(), alertHistory(),
+		segmentCounts(), segmentHistory(), segmentMembers(), person(analytics.PersonIdentifiers), person(analytics.PersonMerges),
+		person(analytics.PersonTouches), person(analytics.PersonSegments)}
 }
 
 // Lookup returns the analysis called name.
@@ -403,4 +408,118 @@ func alertHistory() Analysis {
 			return analytics.AlertHistoryQuery{Range: r, Rule: p.get("rule")}.SQL()
 		},
 	}
+}
+
+// segmentParam keeps one segment's rows.
+var segmentParam = Param{Name: "segment", Usage: "only this segment's (a name of segments.yaml)"}
+
+// limitParam bounds the rows of a list.
+var limitParam = Param{Name: "limit", Default: "1000", Kind: Int, Usage: "at most this many rows (1 to 100000)"}
+
+func segmentCounts() Analysis {
+	return Analysis{
+		Name:   "segments",
+		Use:    "segments",
+		Short:  "The current members of every segment",
+		Long:   "The segment_members view; the range does not apply.",
+		Params: withRange(),
+		build: func(*reader, analytics.Range) (string, error) {
+			return analytics.SegmentCountsQuery, nil
+		},
+	}
+}
+
+func segmentHistory() Analysis {
+	return Analysis{
+		Name:   "segment-history",
+		Use:    "segment-history [--segment S]",
+		Short:  "Members of each segment over time: per UTC day, the persons who entered, who exited, and the members at the day's end",
+		Params: withRange(segmentParam),
+		build: func(p *reader, r analytics.Range) (string, error) {
+			if s := p.get("segment"); s != "" {
+				if err := analytics.CheckSegment(s); err != nil {
+					return "", p.wrap("segment", err)
+				}
+			}
+			return analytics.SegmentHistoryQuery{Range: r, Segment: p.get("segment")}.SQL()
+		},
+	}
+}
+
+func segmentMembers() Analysis {
+	return Analysis{
+		Name:   "segment-members",
+		Use:    "segment-members --segment S [--limit 1000]",
+		Short:  "The current members of a segment, the person each resolves to, and since when",
+		Long:   "The segment_members view; the range does not apply.",
+		Params: withRange(Param{Name: "segment", Required: true, Usage: "the segment (a name of segments.yaml; required)"}, limitParam),
+		build: func(p *reader, _ analytics.Range) (string, error) {
+			if err := analytics.CheckSegment(p.get("segment")); err != nil {
+				return "", p.wrap("segment", err)
+			}
+			limit, err := p.limit()
+			if err != nil {
+				return "", err
+			}
+			return analytics.SegmentMembersQuery{Segment: p.get("segment"), Limit: limit}.SQL()
+		},
+	}
+}
+
+// person returns the analysis of one part of the person page.
+func person(part string) Analysis {
+	a := Analysis{Name: "person-" + part, Use: "person-" + part + " --person ID"}
+	params := []Param{{Name: "person", Required: true, Usage: "the person: its id (as segment-members and identity show give it) or an identifier as type:value (required)"}}
+	switch part {
+	case analytics.PersonIdentifiers:
+		a.Short, a.Long = "Every identifier of a person and of the persons merged into it, hashed as stored", "The range does not apply."
+	case analytics.PersonMerges:
+		a.Short, a.Long = "The merge history of a person: every person merged into it, directly or through another", "The range does not apply."
+	case analytics.PersonTouches:
+		a.Short = "The touch timeline of a person across channels and devices, oldest first"
+		params = append(params, limitParam)
+		a.Use += " [--limit 1000]"
+	case analytics.PersonSegments:
+		a.Short = "The segments a person entered and exited in the range, oldest first"
+		params = append(params, limitParam)
+		a.Use += " [--limit 1000]"
+	}
+	a.Params = withRange(params...)
+	a.build = func(p *reader, r analytics.Range) (string, error) {
+		q := analytics.PersonQuery{Person: p.get("person"), Part: part, Range: r}
+		if typ, _, ok := strings.Cut(q.Person, ":"); ok && typ != "" {
+			if p.env.Identify == nil {
+				return "", p.errorf("person", "an identifier (type:value) needs the identity settings; give the person id")
+			}
+			id, err := p.env.Identify(q.Person)
+			if err != nil {
+				return "", p.wrap("person", err)
+			}
+			q.Identifier = id
+		} else if err := analytics.CheckPerson(q.Person); err != nil {
+			return "", p.wrap("person", err)
+		}
+		if _, ok := a.Param("limit"); ok {
+			var err error
+			if q.Limit, err = p.limit(); err != nil {
+				return "", err
+			}
+		}
+		return q.SQL()
+	}
+	return a
+}
+
+// limit returns the limit parameter, refused outside 1..analytics.MaxLimit.
+func (p *reader) limit() (int, error) {
+	n := p.integer("limit")
+	return n, p.wrapErr("limit", analytics.CheckLimit(n))
+}
+
+// wrapErr returns err, if any, as an error about the parameter called name.
+func (p *reader) wrapErr(name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return p.wrap(name, err)
 }

@@ -1,6 +1,7 @@
 package request
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -44,6 +45,17 @@ func TestBadParametersAreRefusedWithTheirName(t *testing.T) {
 		{"cohort", Values{"period": "year"}, `unknown cohort period "year"`},
 		{"overview", Values{"from": "yesterday"}, `from: "yesterday" is neither YYYY-MM-DD nor an RFC 3339 time`},
 		{"overview", Values{"to": "2200-01-01"}, "to 2200-01-01T00:00:00Z is out of range"},
+		{"segment-members", Values{}, "segment: required"},
+		{"segment-members", Values{"segment": "vip' OR 1"}, `segment: "vip' OR 1" is not a segment name`},
+		{"segment-members", Values{"segment": "vip", "limit": "100001"}, "limit: limit 100001 is out of range: want 1 to 100000"},
+		{"segment-members", Values{"segment": "vip", "limit": "0"}, "limit: limit 0 is out of range"},
+		{"segment-history", Values{"segment": "a b"}, `segment: "a b" is not a segment name`},
+		{"segment-history", Values{"from": "1990-01-01"}, "the range has 13476 days: at most 3660"},
+		{"person-touches", Values{}, "person: required"},
+		{"person-touches", Values{"person": "p_1'"}, `person: "p_1'" is not a person id`},
+		{"person-identifiers", Values{"person": strings.Repeat("p", 129)}, "is not a person id"},
+		{"person-segments", Values{"person": "p_1", "limit": "1e9"}, `limit: "1e9" is not an integer`},
+		{"person-segments", Values{"person": "p_1", "limit": "1000000"}, "limit: limit 1000000 is out of range"},
 	} {
 		_, err := mustLookup(t, c.analysis).SQL(c.values, env)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -114,5 +126,63 @@ func TestDefaultsOfTheSettings(t *testing.T) {
 	}
 	if got := mustLookup(t, "cohort").Defaults(a); got["periods"] != "6" || got["period"] != "month" {
 		t.Errorf("cohort defaults %v", got)
+	}
+}
+
+// TestSegmentAndPersonAnalyses: the segment and person analyses put their
+// checked parameters into the SQL as literals, and take their defaults.
+func TestSegmentAndPersonAnalyses(t *testing.T) {
+	for _, c := range []struct {
+		analysis string
+		values   Values
+		want     []string
+	}{
+		{"segments", Values{}, []string{"FROM segment_members GROUP BY segment"}},
+		{"segment-members", Values{"segment": "vip"}, []string{"WHERE segment = 'vip'", "LIMIT 1000"}},
+		{"segment-history", Values{"from": "2026-09-01", "to": "2026-09-08", "segment": "vip"},
+			[]string{"range(7)", "toDate('2026-09-01')", " AND segment = 'vip'", "changed_at < toDateTime('2026-09-08 00:00:00', 'UTC')"}},
+		{"person-identifiers", Values{"person": "p_1"}, []string{"WHERE person_id IN (SELECT 'p_1' UNION ALL SELECT person_id FROM person_overrides FINAL WHERE surviving_person_id IN (SELECT 'p_1'))"}},
+		{"person-merges", Values{"person": "p_1"}, []string{"WHERE surviving_person_id IN (SELECT 'p_1' UNION ALL"}},
+		{"person-touches", Values{"person": "p_1", "limit": "5", "from": "2026-09-01", "to": "2026-09-02"},
+			[]string{"event_time >= toDateTime('2026-09-01 00:00:00', 'UTC') AND event_time < toDateTime('2026-09-02 00:00:00', 'UTC')", "LIMIT 5"}},
+		{"person-segments", Values{"person": "p_1"}, []string{"FROM segment_changes FINAL", "LIMIT 1000"}},
+	} {
+		sql, err := mustLookup(t, c.analysis).SQL(c.values, env)
+		if err != nil {
+			t.Errorf("%s %v: %v", c.analysis, c.values, err)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(sql, w) {
+				t.Errorf("%s %v: SQL lacks %q:\n%s", c.analysis, c.values, w, sql)
+			}
+		}
+	}
+}
+
+// TestPersonByIdentifier: a person given as type:value is looked up by the
+// identifier as Identify normalises and hashes it, as a literal; without
+// Identify, or when it refuses the identifier, the parameter is refused.
+func TestPersonByIdentifier(t *testing.T) {
+	a := mustLookup(t, "person-touches")
+	if _, err := a.SQL(Values{"person": "email:jane@example.com"}, env); err == nil || !strings.Contains(err.Error(), "person: an identifier (type:value) needs the identity settings") {
+		t.Errorf("without Identify: %v", err)
+	}
+	hashed := env
+	hashed.Identify = func(arg string) (analytics.Identifier, error) {
+		if arg != "email:Jane@Example.com'" {
+			return analytics.Identifier{}, fmt.Errorf("not an email")
+		}
+		return analytics.Identifier{Type: "email", Value: "h'1"}, nil
+	}
+	if _, err := a.SQL(Values{"person": "email:nobody"}, hashed); err == nil || err.Error() != "person: not an email" {
+		t.Errorf("a refused identifier: %v", err)
+	}
+	sql, err := a.SQL(Values{"person": "email:Jane@Example.com'"}, hashed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(sql, `WHERE identifier_type = 'email' AND identifier_value = 'h\'1'`) || strings.Contains(sql, "Jane") {
+		t.Errorf("the person of the identifier is not looked up by its hashed value:\n%s", sql)
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 
+	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/app"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
@@ -201,7 +202,7 @@ func WithClickHouse(cmd *cobra.Command, g *Globals, run func(config.Config, driv
 // connects to ClickHouse for run.
 func WithIdentifier(cmd *cobra.Command, g *Globals, arg string, run func(config.Config, driver.Conn, identifiers.Identifier) error) error {
 	return WithClickHouse(cmd, g, func(cfg config.Config, conn driver.Conn) error {
-		id, err := parseIdentifier(cfg, arg)
+		id, err := ParseIdentifier(cfg, arg)
 		if err != nil {
 			return err
 		}
@@ -209,9 +210,9 @@ func WithIdentifier(cmd *cobra.Command, g *Globals, arg string, run func(config.
 	})
 }
 
-// parseIdentifier reads "type:value" and normalises and hashes the value as
-// ingest does.
-func parseIdentifier(cfg config.Config, arg string) (identifiers.Identifier, error) {
+// ParseIdentifier reads "type:value" and normalises and hashes the value as
+// ingest does, with the identity rules of the pipelines directory of cfg.
+func ParseIdentifier(cfg config.Config, arg string) (identifiers.Identifier, error) {
 	typ, value, ok := strings.Cut(arg, ":")
 	if !ok || typ == "" || value == "" {
 		return identifiers.Identifier{}, fmt.Errorf("%q: want <type>:<value>, e.g. email:jane@example.com", arg)
@@ -258,5 +259,14 @@ func CheckFile(short string, check func(w io.Writer, file string) error) *cobra.
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return check(cmd.OutOrStdout(), args[0])
 		},
+	}
+}
+
+// Identify returns request.Env's Identify for cfg: an identifier given as
+// type:value, normalised and hashed as ingest does.
+func Identify(cfg config.Config) func(arg string) (analytics.Identifier, error) {
+	return func(arg string) (analytics.Identifier, error) {
+		id, err := ParseIdentifier(cfg, arg)
+		return analytics.Identifier{Type: id.Type, Value: id.Value}, err
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/spf13/cobra"
 
+	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/cli/command"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/identifiers"
@@ -89,7 +90,7 @@ func newListCommand(g *command.Globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withDefinitions(cmd, g, format, func(conn driver.Conn, defs *engine.Definitions) error {
-				counts, err := table.Run(cmd.Context(), conn, segments.MemberCountsQuery)
+				counts, err := table.Run(cmd.Context(), conn, analytics.SegmentCountsQuery)
 				if err != nil {
 					return err
 				}
@@ -114,14 +115,18 @@ func newMembersCommand(g *command.Globals) *cobra.Command {
 	var limit int
 	cmd := &cobra.Command{
 		Use:   "members <segment> [--limit N]",
-		Short: "List the current members of a segment and since when",
+		Short: "List the current members of a segment, the person each resolves to now, and since when",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withDefinitions(cmd, g, format, func(conn driver.Conn, defs *engine.Definitions) error {
 				if defs.Segment(args[0]) == nil {
 					return fmt.Errorf("no segment %q in %s: want one of %v", args[0], engine.DefinitionsFile, defs.Names())
 				}
-				res, err := segments.Members(cmd.Context(), conn, args[0], limit)
+				sql, err := analytics.SegmentMembersQuery{Segment: args[0], Limit: limit}.SQL()
+				if err != nil {
+					return fmt.Errorf("--limit: %w", err)
+				}
+				res, err := table.Run(cmd.Context(), conn, sql)
 				if err != nil {
 					return err
 				}
@@ -129,7 +134,7 @@ func newMembersCommand(g *command.Globals) *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().IntVar(&limit, "limit", 1000, "at most this many members (0: all)")
+	cmd.Flags().IntVar(&limit, "limit", 1000, "at most this many members (0: all; at most 100000)")
 	command.FormatFlag(cmd, &format)
 	return cmd
 }

@@ -39,7 +39,7 @@ func Listen(ctx context.Context, cfg config.Config, reg *prometheus.Registry, lo
 	if err != nil {
 		return nil, err
 	}
-	srv, err := ui.Listen(ctx, cfg.UI, cfg.ClickHouse, attribution, reg, cfg.PProf, log)
+	srv, err := ui.Listen(ctx, cfg.UI, cfg.ClickHouse, attribution, command.Identify(cfg), reg, cfg.PProf, log)
 	if err != nil {
 		return nil, err
 	}

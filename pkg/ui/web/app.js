@@ -157,11 +157,13 @@ function tools(queries) {
 }
 
 // table renders rows (objects) as a table with the given columns:
-// [key, header, formatter]. Each cell carries data-col, each row data-row.
+// [key, header, formatter, link]; link, when given, makes the cell's text a
+// link to link(row). Each cell carries data-col, each row data-row.
 function table(id, rows, columns) {
   const head = el('tr', {}, ...columns.map(([k, h, f]) => el('th', { class: f === fmt.text ? 'text' : null, text: h })));
+  const cell = (r, k, f, link) => link ? el('a', { href: link(r), text: f(r[k]) }) : f(r[k]);
   const body = rows.map((r, i) => el('tr', { 'data-row': i },
-    ...columns.map(([k, , f]) => el('td', { class: f === fmt.text ? 'text' : null, 'data-col': k, text: f(r[k]) }))));
+    ...columns.map(([k, , f, link]) => el('td', { class: f === fmt.text ? 'text' : null, 'data-col': k }, cell(r, k, f, link)))));
   return el('div', { class: 'scroll' }, el('table', { id, 'data-table': id }, el('thead', {}, head), el('tbody', {}, ...body)));
 }
 
@@ -387,6 +389,78 @@ async function alerts(p, out) {
   out.append(tools(queries));
 }
 
+// ---- Segments ----------------------------------------------------------------------------------
+
+// personLink is the address of a person's page over the range of p.
+const personLink = (p, person) => '#/person?' + new URLSearchParams(given(Object.assign(rangeParams(p), { person })));
+
+async function segments(p, out) {
+  const segment = p.get('segment') || '';
+  const counts = await api('segments', {});
+  out.append(form('segments', [...rangeFields(p),
+    field('Members of', select('segment', [['', '(choose a segment)'], ...counts.map(r => [r.segment, r.segment])], segment))]));
+  const queries = [query('members per day', 'segment-history', rangeParams(p)), query('current members per segment', 'segments', {})];
+  if (segment) queries.push(query('current members of ' + segment, 'segment-members', { segment }));
+  const [history, , members] = await Promise.all(queries.map(q => q.analysis === 'segments' ? counts : api(q.analysis, q.params)));
+  const days = uniq(history.map(r => r.day)).sort();
+  const names = uniq(history.map(r => r.segment)).sort();
+  out.append(el('h2', { text: 'Members at the end of each day (UTC)' }), chart('segment-members-days', {
+    xAxis: { type: 'category', data: days },
+    yAxis: { type: 'value', minInterval: 1 },
+    series: names.map(n => ({ name: n, type: 'line', data: days.map(d => { const r = history.find(x => x.segment === n && x.day === d); return r ? r.members : null; }) })),
+  }));
+  out.append(el('h2', { text: 'Current members per segment' }), table('segments', counts, [
+    ['segment', 'Segment', fmt.text, r => '#/segments?' + new URLSearchParams(given(Object.assign(rangeParams(p), { segment: r.segment })))],
+    ['members', 'Members', fmt.int]]));
+  if (segment) {
+    out.append(el('h2', { text: 'Current members of ' + segment + ' (UTC)' }), table('segment-members', members, [
+      ['person', 'Person', fmt.text, r => personLink(p, r.person)], ['person_id', 'Stored as', fmt.text], ['since', 'Member since', fmt.text]]));
+  }
+  out.append(el('h2', { text: 'Entries and exits per day' }), table('segment-history', history, [
+    ['segment', 'Segment', fmt.text], ['day', 'Day', fmt.text], ['entered', 'Entered', fmt.int], ['exited', 'Exited', fmt.int], ['members', 'Members at the end', fmt.int]]));
+  out.append(el('p', { class: 'muted', text: 'Members are those of the segments service, as segment_changes records them; a member listed by a person merged into another links to the surviving person.' }));
+  out.append(tools(queries));
+}
+
+// ---- Person -------------------------------------------------------------------------------------
+
+// utcTime reads a time the analyses give as 'YYYY-MM-DD hh:mm:ss[.mmm]' in UTC.
+const utcTime = s => new Date(s.replace(' ', 'T') + 'Z').getTime();
+
+async function person(p, out) {
+  const id = p.get('person') || '';
+  out.append(form('person', [...rangeFields(p), field('Person id, or an identifier as type:value', textInput('person', id, { class: 'wide', placeholder: 'p_3f9a... or email:jane@example.com' }))]));
+  if (!id) {
+    out.append(el('p', { class: 'muted', text: 'Give a person id (the segments page links each member to its page) or an identifier as type:value, normalised and hashed as ingest does.' }));
+    return;
+  }
+  const ranged = Object.assign(rangeParams(p), { person: id });
+  const queries = [query('identifiers', 'person-identifiers', { person: id }), query('merges', 'person-merges', { person: id }),
+    query('touches', 'person-touches', ranged), query('segments', 'person-segments', ranged)];
+  const [identifiers, merges, touches, changes] = await Promise.all(queries.map(q => api(q.analysis, q.params)));
+  const channels = uniq(touches.map(r => r.channel)).sort();
+  const devices = uniq(touches.map(r => r.device_type)).sort();
+  out.append(el('h2', { text: 'Touches across channels and devices (UTC)' }), chart('person-timeline', {
+    tooltip: { trigger: 'item', formatter: x => x.data[2] + ' ' + x.data[3] + ' on ' + x.data[1] + ' (' + x.seriesName + ')' },
+    grid: { top: 40, left: 120, right: 30, bottom: 50 },
+    xAxis: { type: 'time' },
+    yAxis: { type: 'category', data: channels },
+    series: devices.map(d => ({ name: d === '' ? '(no device)' : d, type: 'scatter', symbolSize: 12,
+      data: touches.filter(r => r.device_type === d).map(r => [utcTime(r.touched), r.channel, r.touched, r.event_type]) })),
+  }));
+  out.append(el('h2', { text: 'Touches' }), table('person-touches', touches, [
+    ['touched', 'Time', fmt.text], ['channel', 'Channel', fmt.text], ['event_type', 'Event', fmt.text], ['device_type', 'Device', fmt.text],
+    ['campaign', 'Campaign', fmt.text], ['utm_source', 'Source', fmt.text], ['revenue_units', 'Revenue', fmt.num2], ['person_id', 'Stored as', fmt.text]]));
+  out.append(el('h2', { text: 'Segments entered and exited' }), table('person-segments', changes, [
+    ['changed', 'Time', fmt.text], ['segment', 'Segment', fmt.text], ['change', 'Change', fmt.text], ['person_id', 'Stored as', fmt.text]]));
+  out.append(el('h2', { text: 'Identifiers (hashed, as stored)' }), table('person-identifiers', identifiers, [
+    ['identifier_type', 'Type', fmt.text], ['identifier_value', 'Value', fmt.text], ['seen', 'First seen', fmt.text]]));
+  out.append(el('h2', { text: 'Merge history' }), table('person-merges', merges, [
+    ['merged', 'Merged at', fmt.text], ['merged_person_id', 'Merged person', fmt.text, r => personLink(p, r.merged_person_id)],
+    ['surviving_person_id', 'Into', fmt.text], ['request_id', 'Request', fmt.text]]));
+  out.append(tools(queries));
+}
+
 // ---- frame --------------------------------------------------------------------------------------
 
 const PAGES = {
@@ -395,6 +469,8 @@ const PAGES = {
   funnel: ['Funnel', funnel],
   cohorts: ['Cohorts', cohorts],
   alerts: ['Alerts', alerts],
+  segments: ['Segments', segments],
+  person: ['Person', person],
 };
 
 // form returns a page's parameter form; submitting it moves to the page

@@ -43,8 +43,8 @@ func main() {
 		os.Exit(1)
 	}
 	out := shipped{Queries: map[string]string{"dev.channel_report": dev.ChannelReportSQL, "alerts.states": analytics.AlertStatesQuery,
-		"segments.member_counts": segments.MemberCountsQuery, "segments.members": segments.MembersSQL("cart_abandoners", 10),
-		"segments.merges": strings.ReplaceAll(segments.MergesQuery, "?", "0")}}
+		"segments.member_counts": analytics.SegmentCountsQuery,
+		"segments.merges":        strings.ReplaceAll(segments.MergesQuery, "?", "0")}}
 	state, _ := analytics.AlertStateQuery{Rule: "roas_drop"}.SQL()
 	history, err := analytics.AlertHistoryQuery{Range: analytics.LastDays(time.Date(2026, 9, 30, 0, 0, 0, 0, time.UTC), 30)}.SQL()
 	if err != nil {

@@ -3,10 +3,13 @@
 // spend of the pages' default range (the 30 UTC days up to now) into a fresh
 // database, converted by the ingest service's own processor, stores an alert
 // history as the alerts service would (three rules on five channels, an
-// incident fired and resolved per group and day), and runs `touchline ui`, the
+// incident fired and resolved per group and day) and segment changes as the
+// segments service would (every person entering three segments and leaving
+// three days later), and runs `touchline ui`, the
 // command users run, as its own process. Then it sends every API request each
 // page of the app (pkg/ui/web/app.js) makes with its default parameters,
-// -requests times one after the other, and prints the p50, p95 and maximum
+// (the person page for the person with the most touchpoints), -requests
+// times one after the other, and prints the p50, p95 and maximum
 // time to the whole answer per endpoint, and whether each p95 is under a
 // second. As a baseline in the same run, each request's SQL (the API's own
 // sql=1 answer) goes straight to ClickHouse with clickhouse-go and its rows
@@ -99,7 +102,7 @@ type page struct {
 // appRequests returns the API requests of the pages of pkg/ui/web/app.js
 // with their default parameters (an empty parameter is left out, as the
 // app's apiURL does), and the pages that send them.
-func appRequests() ([]*endpoint, []page) {
+func appRequests(person, segment string) ([]*endpoint, []page) {
 	ep := func(name, path string) *endpoint { return &endpoint{name: name, path: path} }
 	overview, byDay := ep("overview", "overview"), ep("overview by day", "overview?by-day=true")
 	index := ep("index (/api/)", "")
@@ -111,8 +114,15 @@ func appRequests() ([]*endpoint, []page) {
 	funnel := ep("funnel", "funnel?"+url.Values{"steps": {"page_view,add_to_cart,purchase"}, "window": {"24h"}}.Encode())
 	cohort := ep("cohort", "cohort?"+url.Values{"period": {"month"}, "periods": {"6"}, "by": {"first_purchase"}, "activity": {"purchase"}}.Encode())
 	state, history := ep("alert-state", "alert-state"), ep("alert-history", "alert-history")
+	counts, segmentHistory := ep("segments", "segments"), ep("segment-history", "segment-history")
+	members := ep("segment-members", "segment-members?"+url.Values{"segment": {segment}}.Encode())
+	var personal []*endpoint
+	for _, name := range []string{"person-identifiers", "person-merges", "person-touches", "person-segments"} {
+		personal = append(personal, ep(name, name+"?"+url.Values{"person": {person}}.Encode()))
+	}
 	all := append([]*endpoint{overview, byDay, index}, models...)
-	all = append(all, romi, funnel, cohort, state, history)
+	all = append(all, romi, funnel, cohort, state, history, counts, segmentHistory, members)
+	all = append(all, personal...)
 	pages := []page{
 		{"overview", [][]*endpoint{{overview, byDay}}},
 		// The attribution page reads the index for the defaults first.
@@ -120,6 +130,9 @@ func appRequests() ([]*endpoint, []page) {
 		{"funnel", [][]*endpoint{{funnel}}},
 		{"cohorts", [][]*endpoint{{cohort}}},
 		{"alerts", [][]*endpoint{{state, history}}},
+		// The segments page reads the member counts first.
+		{"segments", [][]*endpoint{{counts}, {segmentHistory, members}}},
+		{"person", [][]*endpoint{personal}},
 	}
 	return all, pages
 }
@@ -181,7 +194,11 @@ func run(events, requests int) (err error) {
 	}
 	api := &uiClient{base: base + "/api/", http: &http.Client{Timeout: requestTimeout}}
 
-	all, pages := appRequests()
+	person, err := busiestPerson(ctx, conn)
+	if err != nil {
+		return err
+	}
+	all, pages := appRequests(person, benchSegments[0])
 	for _, ep := range all {
 		if ep.path == "" {
 			continue
@@ -257,6 +274,9 @@ func load(ctx context.Context, cfg config.Config, events int) (driver.Conn, erro
 	if err == nil {
 		err = storeAlerts(ctx, conn, from, to)
 	}
+	if err == nil {
+		err = storeSegmentChanges(ctx, conn, from, to)
+	}
 	if err != nil {
 		conn.Close()
 		return nil, err
@@ -318,6 +338,60 @@ func storeAlerts(ctx context.Context, conn driver.Conn, from, to time.Time) erro
 		return fmt.Errorf("storing %d alert notifications: %w", len(history), err)
 	}
 	return nil
+}
+
+// benchSegments are the segments of the stored segment changes; the
+// segments page shows the first one's members.
+var benchSegments = []string{"cart_abandoners", "lapsed_buyers", "vip"}
+
+// storeSegmentChanges stores, with the segments service's own writer, the
+// changes of every person with a touchpoint in [from, to): each enters
+// every segment at a time spread over the range, and leaves it again
+// three days later when that is still before to.
+func storeSegmentChanges(ctx context.Context, conn driver.Conn, from, to time.Time) error {
+	rows, err := conn.Query(ctx, "SELECT DISTINCT person_id FROM touchpoints WHERE person_id != '' ORDER BY person_id")
+	if err != nil {
+		return fmt.Errorf("reading the persons: %w", err)
+	}
+	var persons []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return fmt.Errorf("reading the persons: %w", err)
+		}
+		persons = append(persons, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading the persons: %w", err)
+	}
+	var changes []clickhouse.SegmentChangeRow
+	span := to.Sub(from)
+	for i, id := range persons {
+		for s, segment := range benchSegments {
+			entered := from.Add(time.Duration((i*len(benchSegments)+s)%len(persons)) * (span / time.Duration(max(len(persons), 1)))).Truncate(time.Second)
+			changes = append(changes, clickhouse.SegmentChangeRow{Segment: segment, PersonID: id, Entered: 1, ChangedAt: entered, Features: "{}", WrittenAt: entered})
+			if left := entered.Add(72 * time.Hour); left.Before(to) {
+				changes = append(changes, clickhouse.SegmentChangeRow{Segment: segment, PersonID: id, ChangedAt: left, Features: "{}", WrittenAt: left})
+			}
+		}
+	}
+	if err := clickhouse.InsertSegmentChanges(ctx, conn, changes); err != nil {
+		return fmt.Errorf("storing %d segment changes: %w", len(changes), err)
+	}
+	fmt.Printf("stored %d segment changes of %d persons in %d segments\n", len(changes), len(persons), len(benchSegments))
+	return nil
+}
+
+// busiestPerson returns the person with the most touchpoints, the one the
+// person page is measured on.
+func busiestPerson(ctx context.Context, conn driver.Conn) (string, error) {
+	var id string
+	if err := conn.QueryRow(ctx, "SELECT person_id FROM touchpoints WHERE person_id != '' GROUP BY person_id ORDER BY count() DESC, person_id LIMIT 1").Scan(&id); err != nil {
+		return "", fmt.Errorf("finding the busiest person: %w", err)
+	}
+	return id, nil
 }
 
 // uiClient sends GET requests to the UI's API.

@@ -25,7 +25,7 @@ func TestAppRequestsCoverTheApp(t *testing.T) {
 			want = append(want, m[1])
 		}
 	}
-	all, pages := appRequests()
+	all, pages := appRequests("p_1", "vip")
 	var got []string
 	for _, ep := range all {
 		name, _, _ := strings.Cut(ep.path, "?")

@@ -1,3 +1,10 @@
+// Package alerts watches channel KPIs: rules from pipelines/alerts.yaml
+// (read by package rules) are evaluated against ClickHouse on a schedule,
+// each rule and group (all, a channel, or a campaign) moves through the
+// states ok, pending and firing, and firing and resolved notifications go to
+// webhooks, a Kafka topic and Prometheus. The state lives in ClickHouse, so a
+// restarted service neither sends a notification twice nor forgets an
+// incident. docs/alerts.md is the reference.
 package alerts
 
 import (
@@ -9,6 +16,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/touchline-io/touchline/pkg/alerts/rules"
 	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/health"
 )
@@ -19,7 +27,7 @@ import (
 // (after a crash between delivery and the state write) recognises it by its
 // idempotency key.
 type Engine struct {
-	rules   []*Rule
+	rules   []*rules.Rule
 	source  *Source
 	store   *Store
 	sinks   []Sink
@@ -34,9 +42,9 @@ type Engine struct {
 	health *health.Status
 }
 
-// NewEngine returns an engine over rules whose states it loads from store.
+// NewEngine returns an engine over the rules of set, whose states it loads from store.
 // A nil log discards logs.
-func NewEngine(ctx context.Context, rules *Rules, source *Source, store *Store, sinks []Sink, cfg Config, metrics *Metrics, log *zap.Logger) (*Engine, error) {
+func NewEngine(ctx context.Context, set *rules.Rules, source *Source, store *Store, sinks []Sink, cfg Config, metrics *Metrics, log *zap.Logger) (*Engine, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
@@ -44,7 +52,7 @@ func NewEngine(ctx context.Context, rules *Rules, source *Source, store *Store, 
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{rules: rules.Rules, source: source, store: store, sinks: sinks, cfg: cfg, metrics: metrics, log: log,
+	return &Engine{rules: set.Rules, source: source, store: store, sinks: sinks, cfg: cfg, metrics: metrics, log: log,
 		states: states, due: map[string]time.Time{}, health: health.New(nil)}, nil
 }
 
@@ -55,7 +63,7 @@ func (e *Engine) Ready() error { return e.health.Err() }
 
 // Outcome is the result of evaluating one rule for one group.
 type Outcome struct {
-	Rule        *Rule
+	Rule        *rules.Rule
 	Window      analytics.Range
 	Observation Observation
 	// Before is the group's status before the evaluation; State is the
@@ -63,15 +71,15 @@ type Outcome struct {
 	Before Status
 	State  State
 	// Notification is what the transition sends, or nil.
-	Notification *Notification
+	Notification *rules.Notification
 }
 
 // Plan evaluates rules at `at` against the current states without changing
 // anything: the dry run of `touchline alerts eval`. Outcomes are ordered by
 // rule (file order) and group.
-func (e *Engine) Plan(ctx context.Context, at time.Time, rules []*Rule) ([]Outcome, error) {
+func (e *Engine) Plan(ctx context.Context, at time.Time, due []*rules.Rule) ([]Outcome, error) {
 	var out []Outcome
-	for _, r := range rules {
+	for _, r := range due {
 		outcomes, err := e.plan(ctx, r, at)
 		if err != nil {
 			return nil, fmt.Errorf("rule %s: %w", r.Name, err)
@@ -81,9 +89,9 @@ func (e *Engine) Plan(ctx context.Context, at time.Time, rules []*Rule) ([]Outco
 	return out, nil
 }
 
-func (e *Engine) plan(ctx context.Context, r *Rule, at time.Time) ([]Outcome, error) {
+func (e *Engine) plan(ctx context.Context, r *rules.Rule, at time.Time) ([]Outcome, error) {
 	start := time.Now()
-	current, refs := r.windows(at)
+	current, refs := ruleWindows(r, at)
 	cur, err := e.source.measure(ctx, r, current)
 	if err != nil {
 		e.metrics.evaluations.WithLabelValues(r.Name, "error").Inc()
@@ -132,7 +140,7 @@ func (e *Engine) plan(ctx context.Context, r *Rule, at time.Time) ([]Outcome, er
 // is kept.
 func (e *Engine) Step(ctx context.Context, at time.Time) error {
 	var changed []*State
-	var notifications []*Notification
+	var notifications []*rules.Notification
 	evaluated := map[string]bool{}
 	for _, r := range e.rules {
 		if at.Before(e.due[r.Name]) {
@@ -231,7 +239,7 @@ func deliveries(outbox []Delivery) int {
 
 // send delivers n to the sink named name, with retries, and reports
 // whether it arrived. A sink no longer configured counts as reached.
-func (e *Engine) send(ctx context.Context, name string, n *Notification) bool {
+func (e *Engine) send(ctx context.Context, name string, n *rules.Notification) bool {
 	i := slices.IndexFunc(e.sinks, func(s Sink) bool { return s.Name() == name })
 	if i < 0 {
 		e.log.Warn("dropping a notification for a sink that is no longer configured", zap.String("sink", name), zap.String("key", n.Key))

@@ -3,6 +3,8 @@ package alerts
 import (
 	"math"
 	"sort"
+
+	"github.com/touchline-io/touchline/pkg/alerts/rules"
 )
 
 // Observation is a rule's verdict on one group at one evaluation.
@@ -27,12 +29,12 @@ type Observation struct {
 // observe applies r's condition to the measures of the current window and
 // of the reference windows (in Rule.windows' order), returning one
 // observation per group, ordered by group key.
-func observe(r *Rule, current map[Group]*measures, refs []map[Group]*measures) []Observation {
+func observe(r *rules.Rule, current map[Group]*measures, refs []map[Group]*measures) []Observation {
 	groups := map[Group]bool{}
 	for g := range current {
 		groups[g] = true
 	}
-	if r.Condition.Kind != Threshold {
+	if r.Condition.Kind != rules.Threshold {
 		for _, ref := range refs {
 			for g := range ref {
 				groups[g] = true
@@ -44,7 +46,7 @@ func observe(r *Rule, current map[Group]*measures, refs []map[Group]*measures) [
 		o := Observation{Group: g}
 		o.Value, o.Defined, o.Volume = get(current, g).kpi(r.KPI)
 		if o.Defined {
-			o.Breach = r.breach(&o, g, refs)
+			o.Breach = breach(r, &o, g, refs)
 		}
 		out = append(out, o)
 	}
@@ -62,9 +64,9 @@ func get(m map[Group]*measures, g Group) *measures {
 
 // breach fills o's reference and score and reports whether the condition
 // holds for o's defined value.
-func (r *Rule) breach(o *Observation, g Group, refs []map[Group]*measures) bool {
+func breach(r *rules.Rule, o *Observation, g Group, refs []map[Group]*measures) bool {
 	c := r.Condition
-	if c.Kind == Silence {
+	if c.Kind == rules.Silence {
 		o.Reference = get(refs[0], g).events
 		return o.Reference > 0 && o.Value == 0
 	}
@@ -72,7 +74,7 @@ func (r *Rule) breach(o *Observation, g Group, refs []map[Group]*measures) bool 
 		return false
 	}
 	switch c.Kind {
-	case Threshold:
+	case rules.Threshold:
 		if c.Above != nil && o.Value > *c.Above {
 			o.Reference = *c.Above
 			return true
@@ -82,7 +84,7 @@ func (r *Rule) breach(o *Observation, g Group, refs []map[Group]*measures) bool 
 			return true
 		}
 		return false
-	case Change:
+	case rules.Change:
 		ref, ok, _ := get(refs[0], g).kpi(r.KPI)
 		if !ok || ref == 0 {
 			return false
@@ -106,9 +108,9 @@ func (r *Rule) breach(o *Observation, g Group, refs []map[Group]*measures) bool 
 		std = max(std, 1e-9*max(math.Abs(mean), 1))
 		o.Reference, o.Score = mean, (o.Value-mean)/std
 		switch c.Direction {
-		case Up:
+		case rules.Up:
 			return o.Score >= c.Z
-		case Down:
+		case rules.Down:
 			return o.Score <= -c.Z
 		}
 		return math.Abs(o.Score) >= c.Z

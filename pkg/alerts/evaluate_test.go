@@ -4,6 +4,8 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"github.com/touchline-io/touchline/pkg/alerts/rules"
 )
 
 func ptr(f float64) *float64 { return &f }
@@ -17,7 +19,7 @@ func byGroup(obs []Observation) map[string]Observation {
 }
 
 func TestThresholdWithMinimumVolume(t *testing.T) {
-	r := &Rule{KPI: CTR, Scope: ScopeChannel, MinVolume: 1000, Condition: Condition{Kind: Threshold, Below: ptr(0.01)}}
+	r := &rules.Rule{KPI: rules.CTR, Scope: rules.ScopeChannel, MinVolume: 1000, Condition: rules.Condition{Kind: rules.Threshold, Below: ptr(0.01)}}
 	cur := map[Group]*measures{
 		{Channel: "email"}:       {impressions: 2000, clicks: 10},  // 0.005: breach
 		{Channel: "sms"}:         {impressions: 500, clicks: 0},    // 0 but below the volume
@@ -36,7 +38,7 @@ func TestThresholdWithMinimumVolume(t *testing.T) {
 }
 
 func TestChangeAgainstReferenceWindow(t *testing.T) {
-	r := &Rule{KPI: Clicks, Scope: ScopeChannel, Condition: Condition{Kind: Change, Versus: PreviousWindow, Below: ptr(-50), Above: ptr(100)}}
+	r := &rules.Rule{KPI: rules.Clicks, Scope: rules.ScopeChannel, Condition: rules.Condition{Kind: rules.Change, Versus: rules.PreviousWindow, Below: ptr(-50), Above: ptr(100)}}
 	cur := map[Group]*measures{{Channel: "a"}: {clicks: 40}, {Channel: "b"}: {clicks: 60}, {Channel: "c"}: {clicks: 5}, {Channel: "d"}: {clicks: 201}}
 	ref := map[Group]*measures{{Channel: "a"}: {clicks: 100}, {Channel: "b"}: {clicks: 100}, {Channel: "d"}: {clicks: 100}, {Channel: "e"}: {clicks: 10}}
 	got := byGroup(observe(r, cur, []map[Group]*measures{ref}))
@@ -51,7 +53,7 @@ func TestChangeAgainstReferenceWindow(t *testing.T) {
 }
 
 func TestAnomalyZScore(t *testing.T) {
-	r := &Rule{KPI: Events, Condition: Condition{Kind: Anomaly, Z: 3, Trailing: 5, Direction: Both}}
+	r := &rules.Rule{KPI: rules.Events, Condition: rules.Condition{Kind: rules.Anomaly, Z: 3, Trailing: 5, Direction: rules.Both}}
 	series := func(values ...float64) []map[Group]*measures {
 		out := make([]map[Group]*measures, len(values))
 		for i, v := range values {
@@ -70,7 +72,7 @@ func TestAnomalyZScore(t *testing.T) {
 			t.Errorf("current %v: %+v, want breach %v and z %v", c.current, o, c.breach, c.z)
 		}
 	}
-	r.Condition.Direction = Up
+	r.Condition.Direction = rules.Up
 	if o := observe(r, map[Group]*measures{{}: {events: 5}}, trailing)[0]; o.Breach {
 		t.Errorf("direction up fired on a drop: %+v", o)
 	}
@@ -88,7 +90,7 @@ func TestAnomalyZScore(t *testing.T) {
 }
 
 func TestSilence(t *testing.T) {
-	r := &Rule{KPI: NoData, Scope: ScopeChannel, Window: time.Hour, Condition: Condition{Kind: Silence, Lookback: 7 * 24 * time.Hour}}
+	r := &rules.Rule{KPI: rules.NoData, Scope: rules.ScopeChannel, Window: time.Hour, Condition: rules.Condition{Kind: rules.Silence, Lookback: 7 * 24 * time.Hour}}
 	cur := map[Group]*measures{{Channel: "email"}: {events: 3}}
 	lookback := map[Group]*measures{{Channel: "email"}: {events: 30}, {Channel: "sms"}: {events: 2}}
 	got := byGroup(observe(r, cur, []map[Group]*measures{lookback}))
@@ -99,14 +101,14 @@ func TestSilence(t *testing.T) {
 
 func TestWindows(t *testing.T) {
 	at := time.Date(2026, 3, 10, 12, 0, 30, 0, time.UTC)
-	r := &Rule{Window: time.Hour, Delay: 30 * time.Second, Condition: Condition{Kind: Anomaly, Trailing: 3, Season: 24 * time.Hour}}
-	cur, refs := r.windows(at)
+	r := &rules.Rule{Window: time.Hour, Delay: 30 * time.Second, Condition: rules.Condition{Kind: rules.Anomaly, Trailing: 3, Season: 24 * time.Hour}}
+	cur, refs := ruleWindows(r, at)
 	end := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
 	if !cur.To.Equal(end) || !cur.From.Equal(end.Add(-time.Hour)) || len(refs) != 3 || !refs[2].To.Equal(end.AddDate(0, 0, -3)) {
 		t.Errorf("windows %v %v", cur, refs)
 	}
-	r.Condition = Condition{Kind: Change, Versus: WeekAgo}
-	if _, refs = r.windows(at); !refs[0].From.Equal(end.Add(-time.Hour).AddDate(0, 0, -7)) {
+	r.Condition = rules.Condition{Kind: rules.Change, Versus: rules.WeekAgo}
+	if _, refs = ruleWindows(r, at); !refs[0].From.Equal(end.Add(-time.Hour).AddDate(0, 0, -7)) {
 		t.Errorf("week ago: %v", refs)
 	}
 }

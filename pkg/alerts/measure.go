@@ -9,6 +9,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/touchline-io/touchline/pkg/alerts/rules"
 	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/table"
 )
@@ -57,34 +58,34 @@ func ratio(a, b float64) (float64, bool) {
 
 // kpi returns the value of k, whether it is defined (ratios of nothing are
 // not), and the volume min_volume is compared with.
-func (m *measures) kpi(k KPI) (value float64, defined bool, volume float64) {
+func (m *measures) kpi(k rules.KPI) (value float64, defined bool, volume float64) {
 	switch k {
-	case Spend:
+	case rules.Spend:
 		return m.spend, true, m.spend
-	case Impressions:
+	case rules.Impressions:
 		return m.impressions, true, m.impressions
-	case Clicks:
+	case rules.Clicks:
 		return m.clicks, true, m.clicks
-	case CTR:
+	case rules.CTR:
 		value, defined = ratio(m.clicks, m.impressions)
 		return value, defined, m.impressions
-	case Conversions:
+	case rules.Conversions:
 		return m.conversions, true, m.conversions
-	case CVR:
+	case rules.CVR:
 		value, defined = ratio(m.conversions, m.clicks)
 		return value, defined, m.clicks
-	case CPA:
+	case rules.CPA:
 		value, defined = ratio(m.spend, m.attributedConversions)
 		return value, defined, m.attributedConversions
-	case CAC:
+	case rules.CAC:
 		value, defined = ratio(m.spend, m.newCustomers)
 		return value, defined, m.newCustomers
-	case Revenue:
+	case rules.Revenue:
 		return m.revenue, true, m.conversions
-	case ROAS:
+	case rules.ROAS:
 		value, defined = ratio(m.attributedRevenue, m.spend)
 		return value, defined, m.spend
-	case ROMI:
+	case rules.ROMI:
 		value, defined = ratio(m.attributedRevenue-m.spend, m.spend)
 		return value, defined, m.spend
 	default: // Events, NoData
@@ -105,7 +106,7 @@ func NewSource(conn driver.Conn, attribution analytics.Attribution) *Source {
 }
 
 // measure returns the measures of every group of r in window w.
-func (s *Source) measure(ctx context.Context, r *Rule, w analytics.Range) (map[Group]*measures, error) {
+func (s *Source) measure(ctx context.Context, r *rules.Rule, w analytics.Range) (map[Group]*measures, error) {
 	rows := map[Group]*measures{} // per (channel, campaign), before filters and scope
 	row := func(channel, campaign string) *measures {
 		g := Group{Channel: channel, Campaign: campaign}
@@ -115,7 +116,7 @@ func (s *Source) measure(ctx context.Context, r *Rule, w analytics.Range) (map[G
 		return rows[g]
 	}
 	switch {
-	case r.KPI.attributed():
+	case r.KPI.Attributed():
 		a := s.attribution
 		if r.Model != "" {
 			a.Model = r.Model
@@ -126,13 +127,13 @@ func (s *Source) measure(ctx context.Context, r *Rule, w analytics.Range) (map[G
 		}); err != nil {
 			return nil, err
 		}
-	case r.KPI.needsSpend(): // spend, cac
+	case r.KPI.NeedsSpend(): // spend, cac
 		if err := s.scan(ctx, analytics.SpendQuery{Range: w}, func(res []any) {
 			row(res[0].(string), res[1].(string)).spend = res[2].(float64)
 		}); err != nil {
 			return nil, err
 		}
-		if r.KPI == CAC {
+		if r.KPI == rules.CAC {
 			if err := s.scan(ctx, analytics.NewCustomersQuery{Range: w, ConversionType: s.attribution.ConversionType}, func(res []any) {
 				row("", "").newCustomers = float64(res[0].(uint64))
 			}); err != nil {
@@ -157,7 +158,7 @@ func (s *Source) measure(ctx context.Context, r *Rule, w analytics.Range) (map[G
 		if !blended && (!keeps(r.Channels, g.Channel) || !keeps(r.Campaigns, g.Campaign)) {
 			continue
 		}
-		scoped := r.scoped(g)
+		scoped := scopedGroup(r, g)
 		if out[scoped] == nil {
 			out[scoped] = &measures{}
 		}
@@ -167,11 +168,11 @@ func (s *Source) measure(ctx context.Context, r *Rule, w analytics.Range) (map[G
 }
 
 // scoped returns the group of r that row group g counts for.
-func (r *Rule) scoped(g Group) Group {
+func scopedGroup(r *rules.Rule, g Group) Group {
 	switch r.Scope {
-	case ScopeChannel:
+	case rules.ScopeChannel:
 		return Group{Channel: g.Channel}
-	case ScopeCampaign:
+	case rules.ScopeCampaign:
 		return g
 	}
 	return Group{}
@@ -203,7 +204,7 @@ func (s *Source) scan(ctx context.Context, q query, each func([]any)) error {
 
 // windows returns the window r measures when evaluated at at, and the
 // reference windows its condition compares it with.
-func (r *Rule) windows(at time.Time) (current analytics.Range, refs []analytics.Range) {
+func ruleWindows(r *rules.Rule, at time.Time) (current analytics.Range, refs []analytics.Range) {
 	end := at.UTC().Add(-r.Delay).Truncate(time.Second)
 	current = analytics.Range{From: end.Add(-r.Window), To: end}
 	shifted := func(d time.Duration) analytics.Range {
@@ -211,13 +212,13 @@ func (r *Rule) windows(at time.Time) (current analytics.Range, refs []analytics.
 	}
 	c := r.Condition
 	switch c.Kind {
-	case Change:
-		if c.Versus == WeekAgo {
+	case rules.Change:
+		if c.Versus == rules.WeekAgo {
 			refs = append(refs, shifted(7*24*time.Hour))
 		} else {
 			refs = append(refs, shifted(r.Window))
 		}
-	case Anomaly:
+	case rules.Anomaly:
 		step := r.Window
 		if c.Season > 0 {
 			step = c.Season
@@ -225,7 +226,7 @@ func (r *Rule) windows(at time.Time) (current analytics.Range, refs []analytics.
 		for k := 1; k <= c.Trailing; k++ {
 			refs = append(refs, shifted(time.Duration(k)*step))
 		}
-	case Silence:
+	case rules.Silence:
 		refs = append(refs, analytics.Range{From: current.From.Add(-c.Lookback), To: current.From})
 	}
 	return current, refs

@@ -2,6 +2,8 @@ package alerts
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/touchline-io/touchline/pkg/alerts/rules"
 )
 
 // Metrics are the alerts service's Prometheus metrics, KPI gauges included.
@@ -49,7 +51,7 @@ var statusValue = map[Status]float64{StatusOK: 0, StatusPending: 1, StatusFiring
 
 // observe replaces the gauges of r with the outcomes of its evaluation, so
 // groups that vanished leave no stale series.
-func (m *Metrics) observe(r *Rule, outcomes []Outcome) {
+func (m *Metrics) observe(r *rules.Rule, outcomes []Outcome) {
 	m.kpi.DeletePartialMatch(prometheus.Labels{"rule": r.Name})
 	m.state.DeletePartialMatch(prometheus.Labels{"rule": r.Name})
 	for _, o := range outcomes {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/touchline-io/touchline/pkg/alerts/rules"
 	"github.com/touchline-io/touchline/pkg/avro"
 )
 
@@ -21,7 +22,7 @@ type Sink interface {
 	Name() string
 	// Send delivers n once (one attempt). Receivers see n.Key with every
 	// attempt, so a repeated delivery can be recognised.
-	Send(ctx context.Context, n *Notification) error
+	Send(ctx context.Context, n *rules.Notification) error
 }
 
 // Webhook posts notifications to a URL as JSON, in touchline's shape or
@@ -49,7 +50,7 @@ func NewWebhooks(cfg Config) []*Webhook {
 func (w *Webhook) Name() string { return w.name }
 
 // Send implements Sink: any answer but 2xx is a failure.
-func (w *Webhook) Send(ctx context.Context, n *Notification) error {
+func (w *Webhook) Send(ctx context.Context, n *rules.Notification) error {
 	var body any = n
 	if w.cfg.Format == FormatSlack {
 		body = slackMessage(n)
@@ -80,7 +81,7 @@ func (w *Webhook) Send(ctx context.Context, n *Notification) error {
 }
 
 // slackMessage renders n as a Slack incoming-webhook message.
-func slackMessage(n *Notification) map[string]any {
+func slackMessage(n *rules.Notification) map[string]any {
 	color := map[string]string{"critical": "danger", "warning": "warning", "info": "#439FE0"}[n.Severity]
 	if n.Status == Resolved {
 		color = "good"
@@ -89,7 +90,7 @@ func slackMessage(n *Notification) map[string]any {
 		{"title": "KPI", "value": string(n.KPI), "short": true},
 		{"title": "Value", "value": fmt.Sprintf("%.4g", n.Value), "short": true},
 		{"title": "Severity", "value": n.Severity, "short": true},
-		{"title": "Window", "value": describe(n.window()), "short": false},
+		{"title": "Window", "value": describe(windowOf(n)), "short": false},
 	}
 	return map[string]any{
 		"text": fmt.Sprintf("[%s] %s", upper(n.Status), n.Message),
@@ -130,8 +131,8 @@ func NewTopic(ctx context.Context, cl *kgo.Client, reg avro.Registry, topic stri
 func (t *Topic) Name() string { return "topic" }
 
 // Send implements Sink.
-func (t *Topic) Send(ctx context.Context, n *Notification) error {
-	b, err := t.codecs.Encode(ctx, t.id, n.avro())
+func (t *Topic) Send(ctx context.Context, n *rules.Notification) error {
+	b, err := t.codecs.Encode(ctx, t.id, avroOf(n))
 	if err != nil {
 		return err
 	}
@@ -141,7 +142,7 @@ func (t *Topic) Send(ctx context.Context, n *Notification) error {
 }
 
 // avro returns n as a native Alert record.
-func (n *Notification) avro() map[string]any {
+func avroOf(n *rules.Notification) map[string]any {
 	optional := func(s string) any {
 		if s == "" {
 			return nil

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"time"
 
+	"github.com/touchline-io/touchline/pkg/alerts/rules"
 	"github.com/touchline-io/touchline/pkg/analytics"
 )
 
@@ -49,38 +50,14 @@ type State struct {
 
 // Delivery is a notification and the sinks it still has to reach.
 type Delivery struct {
-	Notification Notification `json:"notification"`
-	Sinks        []string     `json:"sinks"`
-}
-
-// Notification is what a firing or resolved incident sends.
-type Notification struct {
-	// Key is the idempotency key: the same notification always has the
-	// same key, retries and restarts included.
-	Key      string `json:"idempotency_key"`
-	Incident string `json:"incident"`
-	// Status is Firing or Resolved.
-	Status      string            `json:"status"`
-	Rule        string            `json:"rule"`
-	Description string            `json:"description,omitempty"`
-	KPI         KPI               `json:"kpi"`
-	Severity    string            `json:"severity"`
-	Channel     string            `json:"channel,omitempty"`
-	Campaign    string            `json:"campaign,omitempty"`
-	Value       float64           `json:"value"`
-	Reference   float64           `json:"reference"`
-	Score       float64           `json:"score"`
-	WindowStart time.Time         `json:"window_start"`
-	WindowEnd   time.Time         `json:"window_end"`
-	At          time.Time         `json:"at"`
-	Labels      map[string]string `json:"labels,omitempty"`
-	Message     string            `json:"message"`
+	Notification rules.Notification `json:"notification"`
+	Sinks        []string           `json:"sinks"`
 }
 
 // advance applies observation o of the evaluation at `at` over window w to
 // s, the state of r and o's group, and returns the notification the
 // transition sends, if any.
-func advance(r *Rule, s *State, o Observation, at time.Time, w analytics.Range) *Notification {
+func advance(r *rules.Rule, s *State, o Observation, at time.Time, w analytics.Range) *rules.Notification {
 	s.EvaluatedAt, s.Value, s.Defined = at, o.Value, o.Defined
 	if !o.Breach {
 		s.Streak = 0
@@ -91,7 +68,7 @@ func advance(r *Rule, s *State, o Observation, at time.Time, w analytics.Range) 
 			return nil
 		}
 		s.ResolvedAt = at
-		n := r.notification(s, o, at, w, Resolved)
+		n := notificationOf(r, s, o, at, w, Resolved)
 		s.Incident = ""
 		return n
 	}
@@ -103,7 +80,7 @@ func advance(r *Rule, s *State, o Observation, at time.Time, w analytics.Range) 
 		return nil
 	}
 	s.Status, s.FiredAt = StatusFiring, at
-	return r.notification(s, o, at, w, Firing)
+	return notificationOf(r, s, o, at, w, Firing)
 }
 
 // incidentID names the incident of rule and group that began at start.
@@ -112,15 +89,15 @@ func incidentID(rule string, g Group, start time.Time) string {
 	return hex.EncodeToString(sum[:12])
 }
 
-func (r *Rule) notification(s *State, o Observation, at time.Time, w analytics.Range, status string) *Notification {
-	n := &Notification{
+func notificationOf(r *rules.Rule, s *State, o Observation, at time.Time, w analytics.Range, status string) *rules.Notification {
+	n := &rules.Notification{
 		Key: s.Incident + ":" + status, Incident: s.Incident, Status: status,
 		Rule: r.Name, Description: r.Description, KPI: r.KPI, Severity: r.Severity,
 		Channel: s.Group.Channel, Campaign: s.Group.Campaign,
 		Value: o.Value, Reference: o.Reference, Score: o.Score,
 		WindowStart: w.From, WindowEnd: w.To, At: at, Labels: r.Labels,
 	}
-	message, err := renderMessage(r.Message, n)
+	message, err := rules.RenderMessage(r.Message, n)
 	if err != nil {
 		message = r.Name + " " + status + " (message template failed: " + err.Error() + ")"
 	}
@@ -129,6 +106,6 @@ func (r *Rule) notification(s *State, o Observation, at time.Time, w analytics.R
 }
 
 // window returns the measured window of n.
-func (n *Notification) window() analytics.Range {
+func windowOf(n *rules.Notification) analytics.Range {
 	return analytics.Range{From: n.WindowStart, To: n.WindowEnd}
 }

@@ -4,20 +4,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/touchline-io/touchline/pkg/alerts/rules"
 	"github.com/touchline-io/touchline/pkg/analytics"
 )
 
 // TestIncidentLifecycle walks one rule and group through pending, firing,
 // resolved, a breach within the cooldown, and the next incident.
 func TestIncidentLifecycle(t *testing.T) {
-	r := &Rule{Name: "ctr", KPI: CTR, For: 3, Cooldown: time.Hour, Severity: "critical"}
-	r.Message, _ = parseMessage(DefaultMessage)
+	r := &rules.Rule{Name: "ctr", KPI: rules.CTR, For: 3, Cooldown: time.Hour, Severity: "critical"}
+	r.Message, _ = rules.ParseMessage(rules.DefaultMessage)
 	s := &State{Rule: r.Name, Group: Group{Channel: "email"}, Status: StatusOK}
 	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
-	step := func(i int, breach bool) *Notification {
-		return advance(r, s, Observation{Group: s.Group, Value: 0.01, Defined: true, Breach: breach}, t0.Add(time.Duration(i)*10*time.Minute), r.windowsAtZero())
+	step := func(i int, breach bool) *rules.Notification {
+		return advance(r, s, Observation{Group: s.Group, Value: 0.01, Defined: true, Breach: breach}, t0.Add(time.Duration(i)*10*time.Minute), windowsAtZero(r))
 	}
-	var sent []*Notification
+	var sent []*rules.Notification
 	for i, breach := range []bool{true, true, true, true, false, true, true, true, true, true, true, true} {
 		if n := step(i, breach); n != nil {
 			sent = append(sent, n)
@@ -45,20 +46,34 @@ func TestIncidentLifecycle(t *testing.T) {
 }
 
 func TestPendingIncidentClearsSilently(t *testing.T) {
-	r := &Rule{Name: "x", For: 2}
-	r.Message, _ = parseMessage(DefaultMessage)
+	r := &rules.Rule{Name: "x", For: 2}
+	r.Message, _ = rules.ParseMessage(rules.DefaultMessage)
 	s := &State{Status: StatusOK}
 	at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	if n := advance(r, s, Observation{Breach: true, Defined: true}, at, r.windowsAtZero()); n != nil || s.Status != StatusPending {
+	if n := advance(r, s, Observation{Breach: true, Defined: true}, at, windowsAtZero(r)); n != nil || s.Status != StatusPending {
 		t.Fatalf("first breach: %v %s", n, s.Status)
 	}
-	if n := advance(r, s, Observation{Defined: true}, at.Add(time.Minute), r.windowsAtZero()); n != nil || s.Status != StatusOK || s.Incident != "" {
+	if n := advance(r, s, Observation{Defined: true}, at.Add(time.Minute), windowsAtZero(r)); n != nil || s.Status != StatusOK || s.Incident != "" {
 		t.Fatalf("clear: %v %+v", n, s)
 	}
 }
 
 // windowsAtZero is a window for tests that do not look at it.
-func (r *Rule) windowsAtZero() analytics.Range {
-	w, _ := r.windows(time.Time{})
+func windowsAtZero(r *rules.Rule) analytics.Range {
+	w, _ := ruleWindows(r, time.Time{})
 	return w
+}
+
+func TestMessageRangesOverLabels(t *testing.T) {
+	rs, err := rules.ParseRules("a.yaml", []byte("rules:\n  - name: x\n    kpi: clicks\n    window: 1h\n    threshold: {below: 5}\n"+
+		"    labels: {team: growth, tier: \"1\"}\n    message: '{{.Rule}}{{range $k, $v := .Labels}} {{$k}}={{$v}}{{end}}'\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rs.Rules[0]
+	current, _ := ruleWindows(r, time.Now())
+	n := notificationOf(r, &State{Incident: "i"}, Observation{}, time.Now(), current, Firing)
+	if n.Message != "x team=growth tier=1" {
+		t.Errorf("message %q, want the labels in order", n.Message)
+	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/touchline-io/touchline/pkg/alerts/rules"
 	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 )
@@ -111,7 +112,7 @@ func (s *Store) Save(ctx context.Context, states []*State) error {
 }
 
 // Record adds notifications to the history.
-func (s *Store) Record(ctx context.Context, ns []*Notification) error {
+func (s *Store) Record(ctx context.Context, ns []*rules.Notification) error {
 	rows := make([]clickhouse.AlertNotificationRow, len(ns))
 	for i, n := range ns {
 		rows[i] = clickhouse.AlertNotificationRow{

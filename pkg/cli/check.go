@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/touchline-io/touchline/pkg/alerts"
+	"github.com/touchline-io/touchline/pkg/alerts/rules"
 	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/app"
 	"github.com/touchline-io/touchline/pkg/channel"
@@ -36,7 +36,7 @@ var pipelinesFiles = []pipelinesFile{
 	{app.ChannelsFile, "ingest", func(p string) error { _, err := channel.Load(p); return err }},
 	{stitch.RulesFile, "", func(p string) error { _, err := stitch.LoadRules(p); return err }},
 	{engine.DefinitionsFile, "segments", func(p string) error { _, err := engine.LoadDefinitions(p); return err }},
-	{alerts.RulesFile, "", func(p string) error { _, err := alerts.LoadRules(p); return err }},
+	{rules.RulesFile, "", func(p string) error { _, err := rules.LoadRules(p); return err }},
 	{analytics.AttributionFile, "", func(p string) error { _, err := analytics.LoadAttribution(p); return err }},
 	{collect.MappingFile, "", func(p string) error { _, err := collect.LoadMapping(p); return err }},
 }

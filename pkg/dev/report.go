@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/touchline-io/touchline/pkg/alerts"
+	"github.com/touchline-io/touchline/pkg/alerts/rules"
 	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/cli/alertscmd"
 	"github.com/touchline-io/touchline/pkg/config"
@@ -112,17 +113,17 @@ func printAnalyses(ctx context.Context, conn driver.Conn, out io.Writer, pipelin
 
 // printAlerts prints what the alert rules see now: the groups in breach.
 func printAlerts(ctx context.Context, conn driver.Conn, out io.Writer, pipelines string) error {
-	rules, err := alerts.LoadRules(filepath.Join(pipelines, alerts.RulesFile))
+	set, err := rules.LoadRules(filepath.Join(pipelines, rules.RulesFile))
 	if err != nil {
 		return err
 	}
 	cfg := config.Default()
 	cfg.Pipelines = pipelines
-	engine, err := alertscmd.NewEngine(ctx, cfg, conn, rules, nil, alerts.NewMetrics(prometheus.NewRegistry()), nil)
+	engine, err := alertscmd.NewEngine(ctx, cfg, conn, set, nil, alerts.NewMetrics(prometheus.NewRegistry()), nil)
 	if err != nil {
 		return err
 	}
-	outcomes, err := engine.Plan(ctx, time.Now(), rules.Rules)
+	outcomes, err := engine.Plan(ctx, time.Now(), set.Rules)
 	if err != nil {
 		return err
 	}
@@ -132,7 +133,7 @@ func printAlerts(ctx context.Context, conn driver.Conn, out io.Writer, pipelines
 			breaching = append(breaching, o)
 		}
 	}
-	fmt.Fprintf(out, "\nreport:      alert rules now: %d rules, %d groups measured, %d in breach\n\n", len(rules.Rules), len(outcomes), len(breaching))
+	fmt.Fprintf(out, "\nreport:      alert rules now: %d rules, %d groups measured, %d in breach\n\n", len(set.Rules), len(outcomes), len(breaching))
 	if len(breaching) > 0 {
 		if err := alerts.OutcomesResult(breaching).Write(out, "table"); err != nil {
 			return err

@@ -57,7 +57,7 @@ var serviceOf = map[string]string{
 // packages places every other package of the module in its group.
 var packages = map[group][]string{
 	domain: {
-		"pkg/analytics", "pkg/analytics/request", "pkg/backoff", "pkg/channel", "pkg/enrich", "pkg/generate", "pkg/identifiers",
+		"pkg/alerts/rules", "pkg/analytics", "pkg/analytics/request", "pkg/backoff", "pkg/channel", "pkg/enrich", "pkg/generate", "pkg/identifiers",
 		"pkg/identity/stitch", "pkg/pipefile", "pkg/scrub", "pkg/segments/engine", "pkg/table", "pkg/touchpoint",
 	},
 	adapters: {

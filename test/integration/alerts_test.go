@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/touchline-io/touchline/pkg/alerts"
+	"github.com/touchline-io/touchline/pkg/alerts/rules"
 	"github.com/touchline-io/touchline/pkg/avro"
 	"github.com/touchline-io/touchline/pkg/cli/alertscmd"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
@@ -34,11 +35,11 @@ type flakyWebhook struct {
 	mu       sync.Mutex
 	failures int
 	attempts map[string]int
-	accepted []alerts.Notification
+	accepted []rules.Notification
 }
 
 func (w *flakyWebhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
-	var n alerts.Notification
+	var n rules.Notification
 	if err := json.NewDecoder(r.Body).Decode(&n); err != nil || n.Key != r.Header.Get("Idempotency-Key") {
 		http.Error(rw, "bad notification", http.StatusBadRequest)
 		return
@@ -131,7 +132,7 @@ func TestAlertsFireOnceResolveAndSurviveRestarts(t *testing.T) {
 	if err := os.WriteFile(rulesPath, []byte(ctrRule), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	rules, err := alerts.LoadRulesFile(rulesPath)
+	set, err := rules.LoadRulesFile(rulesPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +159,7 @@ func TestAlertsFireOnceResolveAndSurviveRestarts(t *testing.T) {
 			t.Fatal(err)
 		}
 		sinks := []alerts.Sink{alerts.NewWebhooks(cfg.Alerts)[0], topic}
-		e, err := alertscmd.NewEngine(ctx, cfg, conn, rules, sinks, alerts.NewMetrics(prometheus.NewRegistry()), zaptest.NewLogger(t))
+		e, err := alertscmd.NewEngine(ctx, cfg, conn, set, sinks, alerts.NewMetrics(prometheus.NewRegistry()), zaptest.NewLogger(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -246,7 +247,7 @@ func checkAlertsCLI(ctx context.Context, t *testing.T, cfgPath, rulesPath string
 
 // checkAlertTopic reads the alerts topic: one Avro record per notification,
 // keyed by incident, in order.
-func checkAlertTopic(ctx context.Context, t *testing.T, cfg config.Config, want []alerts.Notification) {
+func checkAlertTopic(ctx context.Context, t *testing.T, cfg config.Config, want []rules.Notification) {
 	t.Helper()
 	cl, err := kafka.NewClient(cfg.Kafka, nil, kgo.ConsumeTopics(cfg.Kafka.Topics.Alerts), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
@@ -284,11 +285,11 @@ func checkAlertTopic(ctx context.Context, t *testing.T, cfg config.Config, want 
 }
 
 // recordingSink collects notifications.
-type recordingSink struct{ sent []alerts.Notification }
+type recordingSink struct{ sent []rules.Notification }
 
 func (s *recordingSink) Name() string { return "recording" }
 
-func (s *recordingSink) Send(_ context.Context, n *alerts.Notification) error {
+func (s *recordingSink) Send(_ context.Context, n *rules.Notification) error {
 	s.sent = append(s.sent, *n)
 	return nil
 }
@@ -322,7 +323,7 @@ func TestAnomalyRuleFiresOnlyAtTheSpike(t *testing.T) {
 	if err := clickhouse.InsertTouchpoints(ctx, conn, rows); err != nil {
 		t.Fatal(err)
 	}
-	rules, err := alerts.ParseRules("anomaly.yaml", []byte(`rules:
+	set, err := rules.ParseRules("anomaly.yaml", []byte(`rules:
   - name: volume-anomaly
     kpi: events
     scope: channel
@@ -335,7 +336,7 @@ func TestAnomalyRuleFiresOnlyAtTheSpike(t *testing.T) {
 		t.Fatal(err)
 	}
 	sink := &recordingSink{}
-	engine, err := alertscmd.NewEngine(ctx, cfg, conn, rules, []alerts.Sink{sink}, alerts.NewMetrics(prometheus.NewRegistry()), zaptest.NewLogger(t))
+	engine, err := alertscmd.NewEngine(ctx, cfg, conn, set, []alerts.Sink{sink}, alerts.NewMetrics(prometheus.NewRegistry()), zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,7 +364,7 @@ func TestServiceRefusesBadAlertRules(t *testing.T) {
 	cfg := servers(t).Config(uniqueName(t))
 	cfg.Pipelines = t.TempDir()
 	bad := "rules:\n  - name: ctr\n    kpi: ctr\n    window: 1h\n    threshold: {belw: 0.01}\n"
-	if err := os.WriteFile(filepath.Join(cfg.Pipelines, alerts.RulesFile), []byte(bad), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(cfg.Pipelines, rules.RulesFile), []byte(bad), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cfgPath := filepath.Join(t.TempDir(), "touchline.yaml")
@@ -372,9 +373,9 @@ func TestServiceRefusesBadAlertRules(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	for _, args := range [][]string{{"alerts"}, {"alerts", "check", filepath.Join(cfg.Pipelines, alerts.RulesFile)}} {
+	for _, args := range [][]string{{"alerts"}, {"alerts", "check", filepath.Join(cfg.Pipelines, rules.RulesFile)}} {
 		out, err := exec.CommandContext(ctx, touchlineBin, append([]string{"--config", cfgPath}, args...)...).CombinedOutput()
-		want := filepath.Join(cfg.Pipelines, alerts.RulesFile) + `:5: rule "ctr": threshold: unknown key "belw"`
+		want := filepath.Join(cfg.Pipelines, rules.RulesFile) + `:5: rule "ctr": threshold: unknown key "belw"`
 		if err == nil || !strings.Contains(string(out), want) {
 			t.Errorf("touchline %v: %v\n%s\nwant an error with %s", args, err, out, want)
 		}
@@ -393,7 +394,7 @@ func TestUndeliveredNotificationsWaitInTheOutbox(t *testing.T) {
 	if err := clickhouse.InsertTouchpoints(ctx, conn, ctrFixture(day)); err != nil {
 		t.Fatal(err)
 	}
-	rules, err := alerts.ParseRules("alerts.yaml", []byte(strings.Replace(ctrRule, "for: 3", "for: 1", 1)))
+	set, err := rules.ParseRules("alerts.yaml", []byte(strings.Replace(ctrRule, "for: 3", "for: 1", 1)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -403,7 +404,7 @@ func TestUndeliveredNotificationsWaitInTheOutbox(t *testing.T) {
 	cfg.Alerts.Webhooks = []alerts.WebhookConfig{{URL: srv.URL, Format: alerts.FormatJSON}}
 	cfg.Alerts.MaxAttempts, cfg.Alerts.RetryBackoff, cfg.Alerts.RetryBackoffMax = 2, 10*time.Millisecond, 10*time.Millisecond
 	newEngine := func() *alerts.Engine {
-		e, err := alertscmd.NewEngine(ctx, cfg, conn, rules, []alerts.Sink{alerts.NewWebhooks(cfg.Alerts)[0]},
+		e, err := alertscmd.NewEngine(ctx, cfg, conn, set, []alerts.Sink{alerts.NewWebhooks(cfg.Alerts)[0]},
 			alerts.NewMetrics(prometheus.NewRegistry()), zaptest.NewLogger(t))
 		if err != nil {
 			t.Fatal(err)
@@ -460,7 +461,7 @@ func TestAlertsServiceRestartSendsNothingTwice(t *testing.T) {
 	}
 	cfg.Pipelines = t.TempDir()
 	rule := "rules:\n  - name: ctr-low\n    kpi: ctr\n    scope: channel\n    window: 30m\n    every: 1s\n    threshold: {below: 0.03}\n    for: 2\n"
-	if err := os.WriteFile(filepath.Join(cfg.Pipelines, alerts.RulesFile), []byte(rule), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(cfg.Pipelines, rules.RulesFile), []byte(rule), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	hook := &flakyWebhook{attempts: map[string]int{}}

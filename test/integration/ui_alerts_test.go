@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/touchline-io/touchline/pkg/alerts"
+	"github.com/touchline-io/touchline/pkg/alerts/rules"
 )
 
 // TestWebUIAlerts stores alert states and notifications as the alerts
@@ -34,12 +35,12 @@ func TestWebUIAlerts(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	notification := func(key, incident, status, rule, channel string, when time.Time, value, reference float64) *alerts.Notification {
-		return &alerts.Notification{Key: key, Incident: incident, Status: status, Rule: rule, KPI: alerts.ROAS, Severity: "critical",
+	notification := func(key, incident, status, rule, channel string, when time.Time, value, reference float64) *rules.Notification {
+		return &rules.Notification{Key: key, Incident: incident, Status: status, Rule: rule, KPI: rules.ROAS, Severity: "critical",
 			Channel: channel, Value: value, Reference: reference, WindowStart: when.Add(-time.Hour), WindowEnd: when, At: when,
 			Message: rule + " " + status + " on " + channel}
 	}
-	if err := store.Record(ctx, []*alerts.Notification{
+	if err := store.Record(ctx, []*rules.Notification{
 		notification("k0", "inc-0", alerts.Firing, "roas_drop", "paid_search", time.Date(2026, 8, 20, 0, 0, 0, 0, time.UTC), 0.5, 2),
 		notification("k1", "inc-1", alerts.Firing, "roas_drop", "paid_search", at(10, 9, 0), 0.8, 2),
 		notification("k2", "inc-2", alerts.Firing, "spend_pacing", "display", at(5, 12, 0), 1500, 1000),

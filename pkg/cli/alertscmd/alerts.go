@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/touchline-io/touchline/pkg/alerts"
+	"github.com/touchline-io/touchline/pkg/alerts/rules"
 	"github.com/touchline-io/touchline/pkg/analytics/request"
 	"github.com/touchline-io/touchline/pkg/cli/command"
 	"github.com/touchline-io/touchline/pkg/config"
@@ -28,11 +29,11 @@ func New(g *command.Globals) *cobra.Command {
 func newCheckCommand() *cobra.Command {
 	return command.CheckFile("Validate an alert rules file; errors name the file, the line and the reason",
 		func(w io.Writer, file string) error {
-			rules, err := alerts.LoadRulesFile(file)
+			set, err := rules.LoadRulesFile(file)
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprintf(w, "%s: %d rules OK\n", file, len(rules.Rules))
+			_, err = fmt.Fprintf(w, "%s: %d rules OK\n", file, len(set.Rules))
 			return err
 		})
 }
@@ -61,17 +62,17 @@ func newEvalCommand(g *command.Globals) *cobra.Command {
 			return command.WithClickHouse(cmd, g, func(cfg config.Config, conn driver.Conn) error {
 				path := rulesFile
 				if path == "" {
-					path = filepath.Join(cfg.Pipelines, alerts.RulesFile)
+					path = filepath.Join(cfg.Pipelines, rules.RulesFile)
 				}
-				rules, err := alerts.LoadRulesFile(path)
+				set, err := rules.LoadRulesFile(path)
 				if err != nil {
 					return err
 				}
-				engine, err := NewEngine(cmd.Context(), cfg, conn, rules, nil, alerts.NewMetrics(prometheus.NewRegistry()), nil)
+				engine, err := NewEngine(cmd.Context(), cfg, conn, set, nil, alerts.NewMetrics(prometheus.NewRegistry()), nil)
 				if err != nil {
 					return err
 				}
-				outcomes, err := engine.Plan(cmd.Context(), when, rules.Rules)
+				outcomes, err := engine.Plan(cmd.Context(), when, set.Rules)
 				if err != nil {
 					return err
 				}

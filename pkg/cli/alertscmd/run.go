@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/touchline-io/touchline/pkg/alerts"
+	"github.com/touchline-io/touchline/pkg/alerts/rules"
 	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/app"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
@@ -22,7 +23,7 @@ import (
 // cfg.HTTPAddr, until ctx is cancelled. It creates the alerts topic when it
 // does not exist and kafka.create_topics allows it. Metrics, the KPI gauges included, register with reg.
 func Run(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *zap.Logger) error {
-	rules, err := alerts.LoadRules(filepath.Join(cfg.Pipelines, alerts.RulesFile))
+	set, err := rules.LoadRules(filepath.Join(cfg.Pipelines, rules.RulesFile))
 	if err != nil {
 		return err
 	}
@@ -54,20 +55,20 @@ func Run(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *
 		}
 		sinks = append(sinks, topic)
 	}
-	engine, err := NewEngine(ctx, cfg, conn, rules, sinks, alerts.NewMetrics(reg), log.Named("alerts"))
+	engine, err := NewEngine(ctx, cfg, conn, set, sinks, alerts.NewMetrics(reg), log.Named("alerts"))
 	if err != nil {
 		return err
 	}
-	log.Info("alerts service started", zap.Int("rules", len(rules.Rules)), zap.Int("sinks", len(sinks)))
+	log.Info("alerts service started", zap.Int("rules", len(set.Rules)), zap.Int("sinks", len(sinks)))
 	return app.Serve(ctx, cfg, reg, conn, engine.Ready, engine.Run, log)
 }
 
 // NewEngine builds the alerts engine of cfg over conn: the attribution
 // defaults of the pipelines directory, the states stored in ClickHouse.
-func NewEngine(ctx context.Context, cfg config.Config, conn driver.Conn, rules *alerts.Rules, sinks []alerts.Sink, metrics *alerts.Metrics, log *zap.Logger) (*alerts.Engine, error) {
+func NewEngine(ctx context.Context, cfg config.Config, conn driver.Conn, set *rules.Rules, sinks []alerts.Sink, metrics *alerts.Metrics, log *zap.Logger) (*alerts.Engine, error) {
 	attribution, err := analytics.LoadAttribution(filepath.Join(cfg.Pipelines, analytics.AttributionFile))
 	if err != nil {
 		return nil, err
 	}
-	return alerts.NewEngine(ctx, rules, alerts.NewSource(conn, attribution), alerts.NewStore(conn), sinks, cfg.Alerts, metrics, log)
+	return alerts.NewEngine(ctx, set, alerts.NewSource(conn, attribution), alerts.NewStore(conn), sinks, cfg.Alerts, metrics, log)
 }

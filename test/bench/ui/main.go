@@ -43,6 +43,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/touchline-io/touchline/pkg/alerts"
+	"github.com/touchline-io/touchline/pkg/alerts/rules"
 	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/analytics/request"
 	"github.com/touchline-io/touchline/pkg/app"
@@ -294,7 +295,7 @@ func load(ctx context.Context, cfg config.Config, events int) (driver.Conn, erro
 
 // alertRules and alertChannels are the groups of the stored alert history.
 var (
-	alertRules    = []alerts.KPI{alerts.ROAS, alerts.Spend, alerts.CPA}
+	alertRules    = []rules.KPI{rules.ROAS, rules.Spend, rules.CPA}
 	alertChannels = []string{"paid_search", "paid_social", "display", "video", "affiliate"}
 )
 
@@ -304,7 +305,7 @@ var (
 // second channel still firing.
 func storeAlerts(ctx context.Context, conn driver.Conn, from, to time.Time) error {
 	var states []*alerts.State
-	var history []*alerts.Notification
+	var history []*rules.Notification
 	for _, kpi := range alertRules {
 		rule := string(kpi) + "-watch"
 		for c, channel := range alertChannels {
@@ -317,7 +318,7 @@ func storeAlerts(ctx context.Context, conn driver.Conn, from, to time.Time) erro
 					status string
 					at     time.Time
 				}{{alerts.Firing, fired}, {alerts.Resolved, resolved}} {
-					history = append(history, &alerts.Notification{Key: incident + "/" + n.status, Incident: incident, Status: n.status,
+					history = append(history, &rules.Notification{Key: incident + "/" + n.status, Incident: incident, Status: n.status,
 						Rule: rule, KPI: kpi, Severity: "warning", Channel: channel, Value: 1.5, Reference: 1, Score: 3,
 						WindowStart: n.at.Add(-time.Hour), WindowEnd: n.at, At: n.at, Message: rule + " " + n.status + " on " + channel})
 				}

@@ -1,11 +1,9 @@
-// Package alerts watches channel KPIs: rules from pipelines/alerts.yaml are
-// evaluated against ClickHouse on a schedule, each rule and group (all,
-// a channel, or a campaign) moves through the states ok, pending and firing,
-// and firing and resolved notifications go to webhooks, a Kafka topic and
-// Prometheus. The state lives in ClickHouse, so a restarted service neither
-// sends a notification twice nor forgets an incident. docs/alerts.md is the
+// Package rules reads the alert rules of pipelines/alerts.yaml: each rule's
+// KPI, scope, filters, window, condition, severity and message template,
+// with every error placed at its file and line. The alerts service
+// evaluates the rules; the web UI lists them. docs/alerts.md is the
 // reference.
-package alerts
+package rules
 
 import (
 	"bytes"
@@ -52,14 +50,14 @@ const (
 // KPIs lists every KPI.
 var KPIs = []KPI{Spend, Impressions, Clicks, CTR, Conversions, CVR, CPA, CAC, Revenue, ROAS, ROMI, Events, NoData}
 
-// needsSpend reports KPIs computed from the spend table, which holds whole
+// NeedsSpend reports KPIs computed from the spend table, which holds whole
 // days: their windows must be whole days.
-func (k KPI) needsSpend() bool {
+func (k KPI) NeedsSpend() bool {
 	return k == Spend || k == CPA || k == CAC || k == ROAS || k == ROMI
 }
 
-// attributed reports KPIs computed from attributed conversions.
-func (k KPI) attributed() bool { return k == CPA || k == ROAS || k == ROMI }
+// Attributed reports KPIs computed from attributed conversions.
+func (k KPI) Attributed() bool { return k == CPA || k == ROAS || k == ROMI }
 
 // Scope is how a rule groups what it measures.
 type Scope string
@@ -398,7 +396,7 @@ func (p *ruleParser) set(k, v *yaml.Node) error {
 	case "message":
 		p.message, err = p.scalar(k, v)
 		if err == nil {
-			r.Message, err = parseMessage(p.message)
+			r.Message, err = ParseMessage(p.message)
 			if err != nil {
 				err = p.errorf(v, "message: %v", err)
 			}
@@ -509,11 +507,11 @@ func (p *ruleParser) check(n *yaml.Node) error {
 		return p.errorf(p.conditions[0], "%s: the no_data KPI, and only it, takes the no_data condition", p.conditions[0].Value)
 	case r.KPI != NoData && len(p.conditions) == 0:
 		return p.errorf(n, "condition is missing: want threshold, change or anomaly")
-	case r.KPI.needsSpend() && r.Window%(24*time.Hour) != 0:
+	case r.KPI.NeedsSpend() && r.Window%(24*time.Hour) != 0:
 		return p.errorf(n, "kpi %s needs a window of whole days: spend is reported per day", r.KPI)
 	case r.KPI == CAC && r.Scope != ScopeAll:
 		return p.errorf(n, "kpi cac is blended (all spend over all new customers): scope must be all")
-	case r.Model != "" && !r.KPI.attributed():
+	case r.Model != "" && !r.KPI.Attributed():
 		return p.errorf(n, "model applies to cpa, roas and romi only")
 	case len(r.EventTypes) > 0 && r.KPI != Events && r.KPI != NoData:
 		return p.errorf(n, "where.event_type applies to the events and no_data KPIs only")
@@ -544,9 +542,34 @@ func (p *ruleParser) check(n *yaml.Node) error {
 		}
 	}
 	if r.Message == nil {
-		r.Message, _ = parseMessage(DefaultMessage)
+		r.Message, _ = ParseMessage(DefaultMessage)
 	}
 	return nil
+}
+
+// Notification is what a firing or resolved incident sends, and the data
+// a rule's Message renders.
+type Notification struct {
+	// Key is the idempotency key: the same notification always has the
+	// same key, retries and restarts included.
+	Key      string `json:"idempotency_key"`
+	Incident string `json:"incident"`
+	// Status is "firing" or "resolved".
+	Status      string            `json:"status"`
+	Rule        string            `json:"rule"`
+	Description string            `json:"description,omitempty"`
+	KPI         KPI               `json:"kpi"`
+	Severity    string            `json:"severity"`
+	Channel     string            `json:"channel,omitempty"`
+	Campaign    string            `json:"campaign,omitempty"`
+	Value       float64           `json:"value"`
+	Reference   float64           `json:"reference"`
+	Score       float64           `json:"score"`
+	WindowStart time.Time         `json:"window_start"`
+	WindowEnd   time.Time         `json:"window_end"`
+	At          time.Time         `json:"at"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Message     string            `json:"message"`
 }
 
 // messageFuncs are the functions message templates may use besides Go's.
@@ -559,13 +582,13 @@ var messageFuncs = template.FuncMap{
 // fails.
 const maxMessageBytes = 16 << 10
 
-// parseMessage parses a message template and renders it once with sample
+// ParseMessage parses a message template and renders it once with sample
 // data, so an unknown field is an error at start rather than at the first
 // notification. A template may not define or call templates, and may range
 // only over a field (.Labels): with those, and its output bounded, its
 // rendering is linear in its size, as a loop over a number or templates
 // calling each other would not be.
-func parseMessage(text string) (*template.Template, error) {
+func ParseMessage(text string) (*template.Template, error) {
 	t, err := template.New("message").Option("missingkey=zero").Funcs(messageFuncs).Parse(text)
 	if err != nil {
 		return nil, err
@@ -576,7 +599,7 @@ func parseMessage(text string) (*template.Template, error) {
 	if err := checkMessageNode(t.Tree.Root); err != nil {
 		return nil, err
 	}
-	if _, err := renderMessage(t, &Notification{}); err != nil {
+	if _, err := RenderMessage(t, &Notification{}); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -629,8 +652,9 @@ func (b *messageBuffer) Write(p []byte) (int, error) {
 	return b.Buffer.Write(p)
 }
 
-// renderMessage renders t for n.
-func renderMessage(t *template.Template, n *Notification) (string, error) {
+// RenderMessage renders the message template t for n, refusing output
+// longer than 16 KiB.
+func RenderMessage(t *template.Template, n *Notification) (string, error) {
 	var b messageBuffer
 	if err := t.Execute(&b, n); err != nil {
 		return "", err

@@ -1,4 +1,4 @@
-package alerts
+package rules
 
 import (
 	"errors"
@@ -10,7 +10,7 @@ import (
 )
 
 func TestShippedRulesLoad(t *testing.T) {
-	rules, err := LoadRulesFile("../../pipelines/alerts.yaml")
+	rules, err := LoadRulesFile("../../../pipelines/alerts.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -21,20 +21,6 @@ func TestShippedRulesLoad(t *testing.T) {
 	if ctr.Name != "ctr-collapse" || ctr.KPI != CTR || ctr.Scope != ScopeChannel || ctr.Window != time.Hour ||
 		ctr.Condition.Kind != Change || *ctr.Condition.Below != -50 || ctr.For != 3 || ctr.Cooldown != 2*time.Hour {
 		t.Errorf("ctr-collapse read as %+v", ctr)
-	}
-}
-
-func TestMessageRangesOverLabels(t *testing.T) {
-	rules, err := ParseRules("a.yaml", []byte("rules:\n  - name: x\n    kpi: clicks\n    window: 1h\n    threshold: {below: 5}\n"+
-		"    labels: {team: growth, tier: \"1\"}\n    message: '{{.Rule}}{{range $k, $v := .Labels}} {{$k}}={{$v}}{{end}}'\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := rules.Rules[0]
-	current, _ := r.windows(time.Now())
-	n := r.notification(&State{Incident: "i"}, Observation{}, time.Now(), current, Firing)
-	if n.Message != "x team=growth tier=1" {
-		t.Errorf("message %q, want the labels in order", n.Message)
 	}
 }
 

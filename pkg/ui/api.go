@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/touchline-io/touchline/pkg/alerts/rules"
 	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/analytics/request"
 	"github.com/touchline-io/touchline/pkg/table"
@@ -43,15 +44,18 @@ type API struct {
 	metrics     *Metrics
 	log         *zap.Logger
 	now         func() time.Time
+	// alertRules are the rules of alerts.yaml, read at start.
+	alertRules *table.Result
 	// limits are the ClickHouse settings the queries run under, as the
 	// server reported them, for the index.
 	limits map[string]string
 }
 
 // NewAPI returns the API that runs its queries with run, under the
-// attribution settings of the pipelines directory.
-func NewAPI(run Runner, attribution analytics.Attribution, cfg settings.Config, metrics *Metrics, log *zap.Logger) *API {
-	return &API{run: run, attribution: attribution, cfg: cfg, metrics: metrics, log: log, now: time.Now}
+// attribution settings of the pipelines directory, and lists alertRules,
+// the rules of its alerts.yaml.
+func NewAPI(run Runner, attribution analytics.Attribution, alertRules *rules.Rules, cfg settings.Config, metrics *Metrics, log *zap.Logger) *API {
+	return &API{run: run, attribution: attribution, alertRules: RuleRows(alertRules), cfg: cfg, metrics: metrics, log: log, now: time.Now}
 }
 
 // Metrics are the API's Prometheus metrics.
@@ -92,6 +96,10 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.index(w)
 		return
 	}
+	if name == alertRulesName {
+		a.serveAlertRules(w, r.URL.Query())
+		return
+	}
 	analysis, ok := request.Lookup(name)
 	if !ok {
 		a.fail(w, "unknown", http.StatusNotFound, "no analysis %q: want one of %s", name, strings.Join(analysisNames(), ", "))
@@ -103,12 +111,9 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, name, http.StatusBadRequest, "%v", err)
 		return
 	}
-	format := query.Get("format")
-	if format == "" {
-		format = "json"
-	}
-	if format != "json" && format != "csv" {
-		a.fail(w, name, http.StatusBadRequest, "format %q: want json or csv", format)
+	format, err := formatOf(query)
+	if err != nil {
+		a.fail(w, name, http.StatusBadRequest, "%v", err)
 		return
 	}
 	sql, err := analysis.SQL(values, request.Env{Now: a.now(), Attribution: a.attribution, Identify: a.identify})
@@ -129,6 +134,23 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, name, code, "%s", msg)
 		return
 	}
+	a.write(w, name, format, res)
+}
+
+// formatOf returns the format a query asks for: json (the default) or csv.
+func formatOf(query url.Values) (string, error) {
+	format := query.Get("format")
+	if format == "" {
+		format = "json"
+	}
+	if format != "json" && format != "csv" {
+		return "", fmt.Errorf("format %q: want json or csv", format)
+	}
+	return format, nil
+}
+
+// write answers res in format, json or csv.
+func (a *API) write(w http.ResponseWriter, name, format string, res *table.Result) {
 	var body bytes.Buffer
 	if err := res.Write(&body, format); err != nil {
 		a.log.Error("writing an analysis", zap.String("analysis", name), zap.Error(err))
@@ -182,7 +204,7 @@ func label(name string) string {
 	if name == "" {
 		return "index"
 	}
-	if _, ok := request.Lookup(name); ok {
+	if _, ok := request.Lookup(name); ok || name == alertRulesName {
 		return name
 	}
 	return "unknown"
@@ -193,7 +215,7 @@ func analysisNames() []string {
 	for _, a := range request.Analyses() {
 		names = append(names, a.Name)
 	}
-	return names
+	return append(names, alertRulesName)
 }
 
 // failure returns the status and message of a query that failed: the
@@ -250,7 +272,7 @@ func describe(attribution analytics.Attribution) []analysisDoc {
 		}
 		out = append(out, x)
 	}
-	return out
+	return append(out, alertRulesDoc)
 }
 
 // fail answers status with a JSON error message.

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/touchline-io/touchline/pkg/alerts/rules"
 	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/table"
 	"github.com/touchline-io/touchline/pkg/ui/settings"
@@ -36,7 +37,7 @@ func (f *fakeRunner) run(_ context.Context, sql string) (*table.Result, error) {
 
 func newTestMux(t *testing.T, f *fakeRunner, cfg settings.Config) *http.ServeMux {
 	t.Helper()
-	api := NewAPI(f.run, analytics.DefaultAttribution(), cfg, NewMetrics(prometheus.NewRegistry()), zap.NewNop())
+	api := NewAPI(f.run, analytics.DefaultAttribution(), &rules.Rules{}, cfg, NewMetrics(prometheus.NewRegistry()), zap.NewNop())
 	api.now = func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) }
 	mux := http.NewServeMux()
 	Register(mux, api, cfg)
@@ -152,7 +153,7 @@ func TestAnswersAreTheCLIsFormats(t *testing.T) {
 		} `json:"analyses"`
 	}
 	rec = get(t, mux, "/api/")
-	if err := json.Unmarshal(rec.Body.Bytes(), &index); err != nil || len(index.Analyses) != 14 || index.Analyses[0].Name != "overview" {
+	if err := json.Unmarshal(rec.Body.Bytes(), &index); err != nil || len(index.Analyses) != 15 || index.Analyses[0].Name != "overview" || index.Analyses[14].Name != "alert-rules" {
 		t.Errorf("index: %v %s", err, rec.Body.String())
 	}
 	// The model defaults to the attribution settings' (time_decay here).

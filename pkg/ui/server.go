@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/touchline-io/touchline/pkg/alerts/rules"
 	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/health"
@@ -44,9 +45,10 @@ type Server struct {
 // Listen prepares the UI of cfg: it connects to ClickHouse as the UI's user
 // (cfg.ClickHouseUser, else the clickhouse section's) with the UI's query
 // limits, and binds cfg.Listen. attribution is the attribution settings of
-// the pipelines directory; identify reads a person given by an identifier
-// (type:value). Serve runs it. pprof serves Go's profiles too.
-func Listen(ctx context.Context, cfg settings.Config, chCfg clickhouse.Config, attribution analytics.Attribution,
+// the pipelines directory, alertRules the rules of its alerts.yaml;
+// identify reads a person given by an identifier (type:value). Serve runs
+// it. pprof serves Go's profiles too.
+func Listen(ctx context.Context, cfg settings.Config, chCfg clickhouse.Config, attribution analytics.Attribution, alertRules *rules.Rules,
 	identify func(string) (analytics.Identifier, error), reg *prometheus.Registry, pprof bool, log *zap.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -72,7 +74,7 @@ func Listen(ctx context.Context, cfg settings.Config, chCfg clickhouse.Config, a
 		_ = conn.Close()
 		return nil, err
 	}
-	api := NewAPI(run, attribution, cfg, NewMetrics(reg), log.Named("ui"))
+	api := NewAPI(run, attribution, alertRules, cfg, NewMetrics(reg), log.Named("ui"))
 	api.limits, api.identify = limits, identify
 	Register(srv.Mux(), api, cfg)
 	return &Server{http: srv, conn: conn, pings: pings, cfg: cfg}, nil

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/touchline-io/touchline/pkg/alerts/rules"
 	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/cli/command"
 	"github.com/touchline-io/touchline/pkg/config"
@@ -32,14 +33,18 @@ func Run(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *
 	return srv.Serve(ctx)
 }
 
-// Listen prepares the UI of cfg: it loads the attribution settings of the
-// pipelines directory, connects to ClickHouse and binds cfg.UI.Listen.
+// Listen prepares the UI of cfg: it loads the attribution settings and the
+// alert rules of the pipelines directory, connects to ClickHouse and binds cfg.UI.Listen.
 func Listen(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *zap.Logger) (*ui.Server, error) {
 	attribution, err := analytics.LoadAttribution(filepath.Join(cfg.Pipelines, analytics.AttributionFile))
 	if err != nil {
 		return nil, err
 	}
-	srv, err := ui.Listen(ctx, cfg.UI, cfg.ClickHouse, attribution, command.Identify(cfg), reg, cfg.PProf, log)
+	alertRules, err := rules.LoadRules(filepath.Join(cfg.Pipelines, rules.RulesFile))
+	if err != nil {
+		return nil, err
+	}
+	srv, err := ui.Listen(ctx, cfg.UI, cfg.ClickHouse, attribution, alertRules, command.Identify(cfg), reg, cfg.PProf, log)
 	if err != nil {
 		return nil, err
 	}

@@ -3,7 +3,9 @@ package integration
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +15,8 @@ import (
 
 // TestWebUIAlerts stores alert states and notifications as the alerts
 // service does, and drives Chromium over the alerts page: it logs no error,
+// its rules table lists the rules of alerts.yaml as /api/alert-rules does
+// (and by hand), each with its groups' current states,
 // its cards count what was stored (by hand: one firing, one pending, two
 // incidents fired and one resolved in the range, a notification before it
 // left out), and its tables equal `touchline query alert-state` and
@@ -48,6 +52,10 @@ func TestWebUIAlerts(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	cfg.Pipelines = t.TempDir()
+	if err := os.WriteFile(filepath.Join(cfg.Pipelines, rules.RulesFile), []byte(uiAlertRules), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	base := startUI(ctx, t, cfg)
 	b := newBrowser(ctx, t)
 	shots := artifacts(t)
@@ -57,6 +65,27 @@ func TestWebUIAlerts(t *testing.T) {
 		if p.Cards[card] != want {
 			t.Errorf("card %s shows %q, want %s", card, p.Cards[card], want)
 		}
+	}
+	// The rules, first: as /api/alert-rules lists them, with each rule's
+	// state joined from the stored states; by hand from uiAlertRules.
+	var apiRules []map[string]any
+	getJSON(t, base+"/api/alert-rules", &apiRules)
+	states := []string{"1 firing, 1 pending", "1 ok", "not evaluated yet"}
+	for i := range min(len(apiRules), len(states)) {
+		apiRules[i]["state"] = states[i]
+	}
+	sameRows(t, "alert rules", p.Tables["alert-rules"], apiRules)
+	var shownRules []string
+	for _, r := range p.Tables["alert-rules"] {
+		shownRules = append(shownRules, strings.Join([]string{r["rule"], r["state"], r["kpi"], r["scope"], r["channels"], r["window"], r["every"],
+			r["condition"], r["condition_text"], r["for"], r["severity"], r["cooldown"], r["source"]}, "|"))
+	}
+	if want := []string{
+		"roas_drop|1 firing, 1 pending|roas|channel||1d|1m0s|threshold|below 1.5|3|critical|0s|alerts.yaml:2",
+		"spend_pacing|1 ok|spend|channel|display,paid_search|1d|1m0s|change|above 50% versus week_ago|1|warning|1d|alerts.yaml:9",
+		"ctr_collapse|not evaluated yet|ctr|all||1h0m0s|5m0s|threshold|below 0.01|1|warning|0s|alerts.yaml:16",
+	}; strings.Join(shownRules, "\n") != strings.Join(want, "\n") {
+		t.Errorf("alert rules shown:\n%s\nwant:\n%s", strings.Join(shownRules, "\n"), strings.Join(want, "\n"))
 	}
 	state := cliRows(ctx, t, cfg, "alert-state")
 	sameRows(t, "alert state", p.Tables["alert-state"], state)
@@ -84,7 +113,34 @@ func TestWebUIAlerts(t *testing.T) {
 	p = b.show(t, base+"/#/alerts?from=2026-09-01&to=2026-09-29&rule=roas_drop", filepath.Join(shots, "alerts-rule.png"))
 	sameRows(t, "alert state of roas_drop", p.Tables["alert-state"], cliRows(ctx, t, cfg, "alert-state", "--rule", "roas_drop"))
 	sameRows(t, "alert history of roas_drop", p.Tables["alert-history"], cliRows(ctx, t, cfg, append([]string{"alert-history", "--rule", "roas_drop"}, uiRange...)...))
+	if r := p.Tables["alert-rules"]; len(r) != 1 || r[0]["rule"] != "roas_drop" || r[0]["state"] != "1 firing, 1 pending" {
+		t.Errorf("roas_drop: rules shown %v, want its own alone", r)
+	}
 	if len(p.Tables["alert-state"]) != 2 || len(p.Tables["alert-history"]) != 1 {
 		t.Errorf("roas_drop: %d states and %d notifications, want 2 and 1", len(p.Tables["alert-state"]), len(p.Tables["alert-history"]))
 	}
 }
+
+// uiAlertRules are the rules of TestWebUIAlerts: the first two have stored
+// states, the third none.
+const uiAlertRules = `rules:
+  - name: roas_drop
+    kpi: roas
+    scope: channel
+    window: 1d
+    threshold: {below: 1.5}
+    for: 3
+    severity: critical
+  - name: spend_pacing
+    kpi: spend
+    scope: channel
+    where: {channel: [display, paid_search]}
+    window: 1d
+    change: {versus: week_ago, above: 50}
+    cooldown: 1d
+  - name: ctr_collapse
+    kpi: ctr
+    window: 1h
+    every: 5m
+    threshold: {below: 0.01}
+`

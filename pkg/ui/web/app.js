@@ -128,7 +128,7 @@ async function api(analysis, params) {
 function query(title, analysis, params) { return { title, analysis, params }; }
 
 // tools returns the downloads of the queries and the SQL view, which loads
-// the exact SQL of each query when opened.
+// the exact SQL of each query when opened (of each but those with sql: false).
 // In a report, the downloads and the SQL come from the file.
 function tools(queries) {
   const links = el('div', { class: 'tools' }, el('span', { class: 'muted', text: 'Download:' }));
@@ -139,16 +139,17 @@ function tools(queries) {
       el('a', { href: answer ? data('text/csv', answer.csv) : apiURL(q.analysis, q.params, { format: 'csv' }), download: 'touchline-' + q.analysis + '.csv', text: 'CSV' }),
       el('a', { href: answer ? data('application/json', JSON.stringify(answer.rows)) : apiURL(q.analysis, q.params), download: 'touchline-' + q.analysis + '.json', text: 'JSON' }));
   }
+  const withSQL = queries.filter(q => q.sql !== false);
   const pre = el('div', {});
   const sql = el('details', { class: 'sql', id: REPORT ? null : 'sql' }, el('summary', { text: 'SQL: the exact queries of this page (as touchline query --sql prints them)' }), pre);
   if (REPORT) {
-    for (const q of queries) pre.append(el('h2', { text: q.title }), el('pre', { 'data-query': q.title, text: reportAnswer(q.analysis, q.params).sql + ';\n' }));
+    for (const q of withSQL) pre.append(el('h2', { text: q.title }), el('pre', { 'data-query': q.title, text: reportAnswer(q.analysis, q.params).sql + ';\n' }));
     return el('div', {}, links, sql);
   }
   sql.addEventListener('toggle', async () => {
     if (!sql.open || pre.dataset.loaded) return;
     pre.dataset.loaded = '1';
-    for (const q of queries) {
+    for (const q of withSQL) {
       const r = await fetch(apiURL(q.analysis, q.params, { sql: '1' }));
       pre.append(el('h2', { text: q.title }), el('pre', { 'data-query': q.title, text: await r.text() }));
     }
@@ -362,8 +363,19 @@ async function cohorts(p, out) {
 async function alerts(p, out) {
   const rule = p.get('rule') || '';
   out.append(form('alerts', [...rangeFields(p), field('Rule', textInput('rule', rule, { placeholder: 'all' }))]));
-  const queries = [query('current state', 'alert-state', { rule }), query('history', 'alert-history', Object.assign(rangeParams(p), { rule }))];
-  const [state, history] = await Promise.all(queries.map(q => api(q.analysis, q.params)));
+  // The rules come from alerts.yaml, not from a query: they have no SQL.
+  const queries = [Object.assign(query('rules', 'alert-rules', {}), { sql: false }),
+    query('current state', 'alert-state', { rule }), query('history', 'alert-history', Object.assign(rangeParams(p), { rule }))];
+  const [allRules, state, history] = await Promise.all(queries.map(q => api(q.analysis, q.params)));
+  // Each rule's current state: how many of its groups are in each status.
+  const stateOf = name => ['firing', 'pending', 'ok'].map(s => [s, state.filter(r => r.rule === name && r.status === s).length])
+    .filter(([, n]) => n > 0).map(([s, n]) => n + ' ' + s).join(', ') || 'not evaluated yet';
+  const ruleRows = allRules.filter(r => !rule || r.rule === rule).map(r => Object.assign({ state: stateOf(r.rule) }, r));
+  out.append(el('h2', { text: 'Rules (alerts.yaml)' }), table('alert-rules', ruleRows, [
+    ['rule', 'Rule', fmt.text], ['state', 'State now', fmt.text], ['kpi', 'KPI', fmt.text], ['model', 'Model', fmt.text],
+    ['scope', 'Group by', fmt.text], ['channels', 'Channels', fmt.text], ['window', 'Window', fmt.text], ['every', 'Every', fmt.text],
+    ['condition', 'Condition', fmt.text], ['condition_text', 'When', fmt.text], ['for', 'For', fmt.int], ['severity', 'Severity', fmt.text],
+    ['cooldown', 'Cooldown', fmt.text], ['source', 'Line', fmt.text]]));
   const count = (rows, status) => rows.filter(r => r.status === status).length;
   const card = (id, label, value) => el('div', { class: 'card', 'data-card': id }, el('div', { class: 'label', text: label }), el('div', { class: 'value', text: value }));
   out.append(el('div', { class: 'cards' },
@@ -385,7 +397,7 @@ async function alerts(p, out) {
     ['sent', 'Sent', fmt.text], ['status', 'Status', fmt.text], ['rule', 'Rule', fmt.text], ['severity', 'Severity', fmt.text],
     ['kpi', 'KPI', fmt.text], ['channel', 'Channel', fmt.text], ['campaign', 'Campaign', fmt.text], ['value', 'Value', fmt.num2],
     ['reference', 'Reference', fmt.num2], ['incident', 'Incident', fmt.text], ['message', 'Message', fmt.text]]));
-  out.append(el('p', { class: 'muted', text: 'The rules are those of alerts.yaml in the pipelines directory; touchline alerts eval shows each evaluated now.' }));
+  out.append(el('p', { class: 'muted', text: 'The rules are those of alerts.yaml in the pipelines directory, read when touchline ui started; touchline alerts eval shows each evaluated now.' }));
   out.append(tools(queries));
 }
 

@@ -372,7 +372,7 @@ async function alerts(p, out) {
     .filter(([, n]) => n > 0).map(([s, n]) => n + ' ' + s).join(', ') || 'not evaluated yet';
   const ruleRows = allRules.filter(r => !rule || r.rule === rule).map(r => Object.assign({ state: stateOf(r.rule) }, r));
   out.append(el('h2', { text: 'Rules (alerts.yaml)' }), table('alert-rules', ruleRows, [
-    ['rule', 'Rule', fmt.text], ['state', 'State now', fmt.text], ['kpi', 'KPI', fmt.text], ['model', 'Model', fmt.text],
+    ['rule', 'Rule', fmt.text], ['state', 'State now', fmt.text], ['kpi', 'KPI', fmt.text],
     ['scope', 'Group by', fmt.text], ['channels', 'Channels', fmt.text], ['window', 'Window', fmt.text], ['every', 'Every', fmt.text],
     ['condition', 'Condition', fmt.text], ['condition_text', 'When', fmt.text], ['for', 'For', fmt.int], ['severity', 'Severity', fmt.text],
     ['cooldown', 'Cooldown', fmt.text], ['source', 'Line', fmt.text]]));

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/touchline-io/touchline/pkg/alerts/rules"
 	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/analytics/request"
 	"github.com/touchline-io/touchline/pkg/cli/command"
@@ -120,5 +121,41 @@ func newQueryCommand(g *command.Globals) *cobra.Command {
 	for _, a := range request.Analyses() {
 		cmd.AddCommand(newAnalysisCommand(g, a))
 	}
+	cmd.AddCommand(newAlertRulesCommand(g))
+	return cmd
+}
+
+// newAlertRulesCommand returns `query alert-rules`: the rules of alerts.yaml
+// in the pipelines directory as the web UI's /api/alert-rules lists them.
+// It reads the file, not ClickHouse, so it has no SQL.
+func newAlertRulesCommand(g *command.Globals) *cobra.Command {
+	var (
+		format   string
+		printSQL bool
+	)
+	cmd := &cobra.Command{
+		Use:   "alert-rules",
+		Short: "The alert rules of alerts.yaml: KPI, scope, filters, windows, condition, severity and line of each",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := table.CheckFormat(format); err != nil {
+				return err
+			}
+			if printSQL {
+				return fmt.Errorf("alert-rules has no SQL: the rules are read from %s in the pipelines directory", rules.RulesFile)
+			}
+			cfg, _, err := g.Setup(cmd)
+			if err != nil {
+				return err
+			}
+			set, err := rules.LoadRules(filepath.Join(cfg.Pipelines, rules.RulesFile))
+			if err != nil {
+				return err
+			}
+			return rules.RuleRows(set).Write(cmd.OutOrStdout(), format)
+		},
+	}
+	command.FormatFlag(cmd, &format)
+	cmd.Flags().BoolVar(&printSQL, "sql", false, "refused: the rules are read from a file, not queried")
 	return cmd
 }

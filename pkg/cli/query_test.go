@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -31,7 +33,7 @@ func TestQueryRefusesWhatItCannotAnswer(t *testing.T) {
 	}{
 		{[]string{"query", "funel"}, `query: unknown analysis "funel": want funnel`},
 		{[]string{"query", "cohorts"}, `query: unknown analysis "cohorts": want cohort`},
-		{[]string{"query"}, "query: name an analysis: alert-history, alert-state, attribution, cohort, funnel, overview, person-identifiers, person-merges, person-segments, person-touches, romi, segment-history, segment-members, segments"},
+		{[]string{"query"}, "query: name an analysis: alert-history, alert-rules, alert-state, attribution, cohort, funnel, overview, person-identifiers, person-merges, person-segments, person-touches, romi, segment-history, segment-members, segments"},
 		{[]string{"query", "funnel", "--steps", "a,b", "--window", "213504d", "--sql"}, `--window: duration "213504d" is out of range`},
 		{[]string{"query", "attribution", "--lookback", "213504d", "--sql"}, `--lookback: duration "213504d" is out of range`},
 		{[]string{"query", "romi", "--half-life", "9999999999d", "--sql"}, `--half-life: duration "9999999999d" is out of range`},
@@ -46,5 +48,28 @@ func TestQueryRefusesWhatItCannotAnswer(t *testing.T) {
 	out, err := execute(t, "query", "funnel", "--steps", "a,b", "--window", "36500d", "--to", "2106-01-01", "--sql")
 	if err != nil || !strings.Contains(out, "start + 3153600000000") {
 		t.Errorf("the longest window: %v\n%s", err, out)
+	}
+}
+
+// TestQueryAlertRules: `touchline query alert-rules` prints the rules of
+// alerts.yaml in the pipelines directory, reading no ClickHouse, and has
+// no SQL to print.
+func TestQueryAlertRules(t *testing.T) {
+	dir := t.TempDir()
+	rule := "rules:\n  - name: low-ctr\n    kpi: ctr\n    scope: channel\n    window: 1h\n    threshold: {below: 0.01}\n    severity: critical\n"
+	if err := os.WriteFile(filepath.Join(dir, "alerts.yaml"), []byte(rule), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := execute(t, "query", "alert-rules", "--pipelines", dir, "--format", "csv")
+	want := "rule,description,kpi,model,scope,channels,campaigns,event_types,window,delay,every,condition,condition_text,min_volume,for,severity,cooldown,source\n" +
+		"low-ctr,,ctr,,channel,,,,1h0m0s,0s,1m0s,threshold,below 0.01,0,1,critical,0s,alerts.yaml:2\n"
+	if err != nil || out != want {
+		t.Errorf("got %q, %v; want %q", out, err, want)
+	}
+	if _, err := execute(t, "query", "alert-rules", "--pipelines", dir, "--sql"); err == nil || !strings.Contains(err.Error(), "alert-rules has no SQL") {
+		t.Errorf("--sql: %v, want no SQL", err)
+	}
+	if _, err := execute(t, "query", "alert-rules", "--pipelines", t.TempDir(), "--format", "json"); err != nil {
+		t.Errorf("no alerts.yaml: %v, want no rules", err)
 	}
 }

@@ -134,16 +134,3 @@ func TestAlertRulesWithoutAFile(t *testing.T) {
 		t.Errorf("%d %q, want an empty list", rec.Code, rec.Body.String())
 	}
 }
-
-// TestAlertRulesFromTheShippedFile: every rule of pipelines/alerts.yaml
-// is listed, at its line.
-func TestAlertRulesFromTheShippedFile(t *testing.T) {
-	set, err := rules.LoadRulesFile("../../pipelines/alerts.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	res := RuleRows(set)
-	if len(res.Rows) != len(set.Rules) || res.Rows[0][0] != "ctr-collapse" || res.Rows[0][12] != "below -50% versus previous_window" {
-		t.Errorf("rows %v", res.Rows)
-	}
-}

@@ -55,7 +55,7 @@ type API struct {
 // attribution settings of the pipelines directory, and lists alertRules,
 // the rules of its alerts.yaml.
 func NewAPI(run Runner, attribution analytics.Attribution, alertRules *rules.Rules, cfg settings.Config, metrics *Metrics, log *zap.Logger) *API {
-	return &API{run: run, attribution: attribution, alertRules: RuleRows(alertRules), cfg: cfg, metrics: metrics, log: log, now: time.Now}
+	return &API{run: run, attribution: attribution, alertRules: rules.RuleRows(alertRules), cfg: cfg, metrics: metrics, log: log, now: time.Now}
 }
 
 // Metrics are the API's Prometheus metrics.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -15,8 +16,8 @@ import (
 
 // TestWebUIAlerts stores alert states and notifications as the alerts
 // service does, and drives Chromium over the alerts page: it logs no error,
-// its rules table lists the rules of alerts.yaml as /api/alert-rules does
-// (and by hand), each with its groups' current states,
+// its rules table lists the rules of alerts.yaml as /api/alert-rules and
+// `touchline query alert-rules` do (and by hand), each with its groups' current states,
 // its cards count what was stored (by hand: one firing, one pending, two
 // incidents fired and one resolved in the range, a notification before it
 // left out), and its tables equal `touchline query alert-state` and
@@ -66,15 +67,20 @@ func TestWebUIAlerts(t *testing.T) {
 			t.Errorf("card %s shows %q, want %s", card, p.Cards[card], want)
 		}
 	}
-	// The rules, first: as /api/alert-rules lists them, with each rule's
-	// state joined from the stored states; by hand from uiAlertRules.
+	// The rules, first: as /api/alert-rules and `touchline query
+	// alert-rules` list them, with each rule's state joined from the stored
+	// states; by hand from uiAlertRules.
 	var apiRules []map[string]any
 	getJSON(t, base+"/api/alert-rules", &apiRules)
-	states := []string{"1 firing, 1 pending", "1 ok", "not evaluated yet"}
-	for i := range min(len(apiRules), len(states)) {
-		apiRules[i]["state"] = states[i]
+	cliRules := cliRows(ctx, t, cfg, "alert-rules")
+	if !reflect.DeepEqual(apiRules, cliRules) {
+		t.Errorf("/api/alert-rules answers\n%v\ntouchline query alert-rules prints\n%v", apiRules, cliRules)
 	}
-	sameRows(t, "alert rules", p.Tables["alert-rules"], apiRules)
+	states := []string{"1 firing, 1 pending", "1 ok", "not evaluated yet"}
+	for i := range min(len(cliRules), len(states)) {
+		cliRules[i]["state"] = states[i]
+	}
+	sameRows(t, "alert rules", p.Tables["alert-rules"], cliRules)
 	var shownRules []string
 	for _, r := range p.Tables["alert-rules"] {
 		shownRules = append(shownRules, strings.Join([]string{r["rule"], r["state"], r["kpi"], r["scope"], r["channels"], r["window"], r["every"],

@@ -112,3 +112,16 @@ func TestParseRulesReportsEveryError(t *testing.T) {
 		t.Fatalf("got:\n%v\nwant:\n%s", err, strings.Join(want, "\n"))
 	}
 }
+
+// TestAlertRulesFromTheShippedFile: every rule of pipelines/alerts.yaml
+// is listed, at its line.
+func TestAlertRulesFromTheShippedFile(t *testing.T) {
+	set, err := LoadRulesFile("../../../pipelines/alerts.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := RuleRows(set)
+	if len(res.Rows) != len(set.Rules) || res.Rows[0][0] != "ctr-collapse" || res.Rows[0][12] != "below -50% versus previous_window" {
+		t.Errorf("rows %v", res.Rows)
+	}
+}

@@ -86,8 +86,11 @@ type endpoint struct {
 	name string
 	// path is relative to /api/, with the query the page sends.
 	path string
-	// sql is the request's SQL, as the API's sql=1 gives it; empty for the
-	// index, which runs no query.
+	// noSQL marks an answer that runs no query (the index, the rules of
+	// alerts.yaml): it has no bare baseline.
+	noSQL bool
+	// sql is the request's SQL, as the API's sql=1 gives it; empty when
+	// noSQL.
 	sql string
 	// rows is the number of rows the SQL returns.
 	rows int
@@ -106,7 +109,7 @@ type page struct {
 func appRequests(person, segment string) ([]*endpoint, []page) {
 	ep := func(name, path string) *endpoint { return &endpoint{name: name, path: path} }
 	overview, byDay := ep("overview", "overview"), ep("overview by day", "overview?by-day=true")
-	index := ep("index (/api/)", "")
+	index := &endpoint{name: "index (/api/)", noSQL: true}
 	var models []*endpoint
 	for _, m := range analytics.Models {
 		models = append(models, ep("attribution "+string(m), "attribution?model="+string(m)))
@@ -115,6 +118,7 @@ func appRequests(person, segment string) ([]*endpoint, []page) {
 	funnel := ep("funnel", "funnel?"+url.Values{"steps": {"page_view,add_to_cart,purchase"}, "window": {"24h"}}.Encode())
 	cohort := ep("cohort", "cohort?"+url.Values{"period": {"month"}, "periods": {"6"}, "by": {"first_purchase"}, "activity": {"purchase"}}.Encode())
 	state, history := ep("alert-state", "alert-state"), ep("alert-history", "alert-history")
+	rules := &endpoint{name: "alert-rules", path: "alert-rules", noSQL: true}
 	counts, segmentHistory := ep("segments", "segments"), ep("segment-history", "segment-history")
 	members := ep("segment-members", "segment-members?"+url.Values{"segment": {segment}}.Encode())
 	var personal []*endpoint
@@ -122,7 +126,7 @@ func appRequests(person, segment string) ([]*endpoint, []page) {
 		personal = append(personal, ep(name, name+"?"+url.Values{"person": {person}}.Encode()))
 	}
 	all := append([]*endpoint{overview, byDay, index}, models...)
-	all = append(all, romi, funnel, cohort, state, history, counts, segmentHistory, members)
+	all = append(all, romi, funnel, cohort, rules, state, history, counts, segmentHistory, members)
 	all = append(all, personal...)
 	pages := []page{
 		{"overview", [][]*endpoint{{overview, byDay}}},
@@ -130,7 +134,7 @@ func appRequests(person, segment string) ([]*endpoint, []page) {
 		{"attribution & ROMI", [][]*endpoint{{index}, append(slices.Clone(models), romi)}},
 		{"funnel", [][]*endpoint{{funnel}}},
 		{"cohorts", [][]*endpoint{{cohort}}},
-		{"alerts", [][]*endpoint{{state, history}}},
+		{"alerts", [][]*endpoint{{rules, state, history}}},
 		// The segments page reads the member counts first.
 		{"segments", [][]*endpoint{{counts}, {segmentHistory, members}}},
 		{"person", [][]*endpoint{personal}},
@@ -201,7 +205,7 @@ func run(events, requests int) (err error) {
 	}
 	all, pages := appRequests(person, benchSegments[0])
 	for _, ep := range all {
-		if ep.path == "" {
+		if ep.noSQL {
 			continue
 		}
 		sql, err := api.get(ctx, ep.path+sep(ep.path)+"sql=1")

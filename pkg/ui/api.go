@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -173,7 +174,7 @@ func readValues(analysis request.Analysis, query url.Values) (request.Values, er
 		if len(vs) > 1 {
 			return nil, fmt.Errorf("%s: given %d times", name, len(vs))
 		}
-		if contains(reserved, name) {
+		if slices.Contains(reserved, name) {
 			continue
 		}
 		if _, ok := analysis.Param(name); !ok {
@@ -187,15 +188,6 @@ func readValues(analysis request.Analysis, query url.Values) (request.Values, er
 		values[name] = vs[0]
 	}
 	return values, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // label returns the metrics label of a path's analysis: its name, index,

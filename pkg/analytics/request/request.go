@@ -177,8 +177,11 @@ func (p *reader) errorf(name, format string, args ...any) error {
 	return fmt.Errorf("%s%s: %s", p.env.Prefix, name, fmt.Sprintf(format, args...))
 }
 
-// wrap returns err as an error about the parameter called name.
+// wrap returns err, if any, as an error about the parameter called name.
 func (p *reader) wrap(name string, err error) error {
+	if err == nil {
+		return nil
+	}
 	return p.errorf(name, "%v", err)
 }
 
@@ -513,13 +516,5 @@ func person(part string) Analysis {
 // limit returns the limit parameter, refused outside 1..analytics.MaxLimit.
 func (p *reader) limit() (int, error) {
 	n := p.integer("limit")
-	return n, p.wrapErr("limit", analytics.CheckLimit(n))
-}
-
-// wrapErr returns err, if any, as an error about the parameter called name.
-func (p *reader) wrapErr(name string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return p.wrap(name, err)
+	return n, p.wrap("limit", analytics.CheckLimit(n))
 }

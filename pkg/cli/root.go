@@ -47,6 +47,7 @@ func NewRoot() *cobra.Command {
 		newReportCommand(g),
 		newVersionCommand(),
 		newCheckCommand(g),
+		newProbeCommand(),
 	)
 	return root
 }

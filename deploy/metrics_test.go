@@ -134,8 +134,8 @@ func promMetrics(expr string) []string {
 func TestPromMetrics(t *testing.T) {
 	for expr, want := range map[string][]string{
 		`histogram_quantile(0.99, sum by (le, endpoint) (rate(touchline_collect_request_duration_seconds_bucket{job="a_b"}[5m])))`: {"touchline_collect_request_duration_seconds_bucket"},
-		`sum by (namespace) (rate(a_total[10m])) / sum without (x) (b_total offset 1h) > 1e6 and on (job) up == 0`:                  {"a_total", "b_total", "up"},
-		`count by (rule) (touchline_alerts_state == 2)`: {"touchline_alerts_state"},
+		`sum by (namespace) (rate(a_total[10m])) / sum without (x) (b_total offset 1h) > 1e6 and on (job) up == 0`:                 {"a_total", "b_total", "up"},
+		`count by (rule) (touchline_alerts_state == 2)`:                                                                            {"touchline_alerts_state"},
 	} {
 		if got := promMetrics(expr); !slices.Equal(got, want) {
 			t.Errorf("%s: %v, want %v", expr, got, want)

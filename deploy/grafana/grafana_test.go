@@ -10,7 +10,7 @@ import (
 // source, and a macro it would expand to SQL that 18.16 cannot run, or a
 // dashboard variable the test cannot fill in, is refused.
 func TestExpandMacros(t *testing.T) {
-	from := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)  // 1775001600
+	from := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)   // 1775001600
 	to := time.Date(2026, 4, 30, 23, 59, 59, 0, time.UTC) // 1777593599
 	got, err := ExpandMacros("SELECT 1 FROM t WHERE $__timeFilter(event_time) AND $__dateFilter( date ) AND x BETWEEN $__fromTime AND $__toTime", from, to)
 	want := "SELECT 1 FROM t WHERE event_time >= toDateTime(1775001600) AND event_time <= toDateTime(1777593599)" +

@@ -14,7 +14,7 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
 
 .PHONY: deps
-deps: ## install the real servers and tools the tests need (clickhouse-server, Kafka jars, chDB, golangci-lint, Segment SDKs, chromium)
+deps: ## install the real servers and tools the tests need (clickhouse-server, Kafka jars, chDB, golangci-lint, helm, Segment SDKs, chromium)
 	scripts/install-deps.sh all
 
 .PHONY: dev
@@ -38,6 +38,11 @@ test-unit: ## unit tests and the package-map checks (no servers needed)
 .PHONY: test-integration
 test-integration: deps ## the integration suite on real Kafka and ClickHouse
 	$(GO) test -count=1 -timeout 60m -v ./test/integration/
+
+.PHONY: test-deploy
+test-deploy: ## the deploy files: compose, Grafana dashboards, Prometheus rules, and the Helm chart (helm lint, helm template, Kubernetes schemas; installs helm if needed)
+	scripts/install-deps.sh helm
+	$(GO) test -count=1 ./deploy/...
 
 .PHONY: bench
 bench: deps ## end-to-end ingest benchmark against bare franz-go and clickhouse-go baselines
@@ -65,7 +70,7 @@ bench-collect: deps ## collector: events/s and p50/p99 at 1, 10 and 100 records 
 
 .PHONY: fmt
 fmt: ## format the code
-	gofmt -w cmd pkg test schemas
+	gofmt -w cmd pkg test schemas deploy
 
 .PHONY: lint
 lint: ## go vet and golangci-lint with the linters of .golangci.yml (installs golangci-lint if needed)

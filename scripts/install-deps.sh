@@ -3,8 +3,8 @@
 # mode run as child processes (no Docker needed). It is idempotent: components
 # that are already present are left alone.
 #
-# Usage: scripts/install-deps.sh [clickhouse|kafka|chdb|golangci-lint|chromium|
-#        segment-python|nodejs|segment-node|clients|all]   (default: all)
+# Usage: scripts/install-deps.sh [clickhouse|kafka|chdb|golangci-lint|helm|
+#        chromium|segment-python|nodejs|segment-node|clients|all]   (default: all)
 #
 #   clickhouse  Debian packages clickhouse-server and clickhouse-client.
 #   kafka       Apache Kafka jars, fetched from Maven Central with mvn, into
@@ -15,6 +15,11 @@
 #   golangci-lint  golangci-lint $GOLANGCI_LINT_VERSION, built with go install
 #               from the Go module proxy into $(go env GOBIN), or else
 #               $(go env GOPATH)/bin (where make lint runs it from).
+#   helm        helm $HELM_VERSION, built with go install from the Go module
+#               proxy into $(go env GOBIN), or else $(go env GOPATH)/bin, and
+#               the kubernetes-validate Python module ($KUBERNETES_VALIDATE_VERSION,
+#               Kubernetes' JSON schemas offline), with pip: deploy's test
+#               lints, renders and validates the Helm chart with them.
 #   chromium    Debian's chromium, with apt-get (the browser SDK test drives
 #               it headless with chromedp).
 #   segment-python  Segment's Python SDK (PyPI segment-analytics-python
@@ -35,12 +40,14 @@ readonly KAFKA_VERSION=3.9.1
 readonly SCALA_VERSION=2.13
 readonly SLF4J_VERSION=1.7.36
 readonly GOLANGCI_LINT_VERSION=2.15.0
+readonly HELM_VERSION=3.21.4
+readonly KUBERNETES_VALIDATE_VERSION=1.37.0
 readonly SEGMENT_PYTHON_VERSION=2.4.0
 readonly SEGMENT_NODE_VERSION=3.1.0
 readonly SEGMENT_NEXT_VERSION=1.84.3
 
 usage() {
-	echo "usage: $0 [clickhouse|kafka|chdb|golangci-lint|chromium|segment-python|nodejs|segment-node|clients|all]" >&2
+	echo "usage: $0 [clickhouse|kafka|chdb|golangci-lint|helm|chromium|segment-python|nodejs|segment-node|clients|all]" >&2
 	exit 2
 }
 
@@ -177,6 +184,24 @@ install_golangci_lint() {
 	echo "golangci-lint: installed $GOLANGCI_LINT_VERSION into $bin"
 }
 
+install_helm() {
+	local bin
+	bin="$(go env GOBIN)"
+	bin="${bin:-$(go env GOPATH)/bin}/helm"
+	if [ -x "$bin" ] && "$bin" version --template '{{.Version}}' 2>/dev/null | grep -qx "v${HELM_VERSION%.*}\(\.${HELM_VERSION##*.}\)\?"; then
+		echo "helm: $HELM_VERSION already in $bin, nothing to do"
+	else
+		go install "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION"
+		echo "helm: installed $HELM_VERSION into $bin"
+	fi
+	if [ "$(python3 -c 'import importlib.metadata as m; print(m.version("kubernetes-validate"))' 2>/dev/null)" = "$KUBERNETES_VALIDATE_VERSION" ]; then
+		echo "kubernetes-validate: $KUBERNETES_VALIDATE_VERSION already installed, nothing to do"
+		return
+	fi
+	python3 -m pip install --quiet "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
+	echo "kubernetes-validate: installed $KUBERNETES_VALIDATE_VERSION with pip"
+}
+
 clients_dir() {
 	echo "${TOUCHLINE_CLIENTS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/touchline/clients}"
 }
@@ -246,6 +271,7 @@ main() {
 	kafka) install_kafka ;;
 	chdb) install_chdb ;;
 	golangci-lint) install_golangci_lint ;;
+	helm) install_helm ;;
 	chromium) install_chromium ;;
 	segment-python) install_segment_python ;;
 	nodejs) install_nodejs ;;
@@ -256,6 +282,7 @@ main() {
 		install_kafka
 		install_chdb
 		install_golangci_lint
+		install_helm
 		install_clients
 		;;
 	-h | --help) usage ;;

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -20,69 +21,155 @@ import (
 	"github.com/touchline-io/touchline/pkg/config"
 )
 
-// composeFile is the part of a compose file the test reads.
+// composeService is the part of a compose service the tests read.
+type composeService struct {
+	Image       string            `yaml:"image"`
+	Build       any               `yaml:"build"`
+	Command     []string          `yaml:"command"`
+	Entrypoint  []string          `yaml:"entrypoint"`
+	Ports       []string          `yaml:"ports"`
+	Environment map[string]string `yaml:"environment"`
+	Volumes     []string          `yaml:"volumes"`
+	Restart     string            `yaml:"restart"`
+	Healthcheck *struct {
+		Test    []string `yaml:"test"`
+		Disable bool     `yaml:"disable"`
+	} `yaml:"healthcheck"`
+	DependsOn map[string]struct {
+		Condition string `yaml:"condition"`
+	} `yaml:"depends_on"`
+}
+
+// composeFile is the part of a compose file the tests read.
 type composeFile struct {
-	Services map[string]struct {
-		Build       any               `yaml:"build"`
-		Ports       []string          `yaml:"ports"`
-		Environment map[string]string `yaml:"environment"`
-		Volumes     []string          `yaml:"volumes"`
-	} `yaml:"services"`
+	Services map[string]composeService `yaml:"services"`
 }
 
 // requiredVar matches compose's ${NAME:?message}, which refuses to start
 // when NAME is unset or empty.
 var requiredVar = regexp.MustCompile(`^\$\{([A-Z_]+):\?[^}]+\}$`)
 
+// composeFiles parses every compose file of compose/, by path.
+func composeFiles(t *testing.T) map[string]composeFile {
+	t.Helper()
+	paths, err := filepath.Glob("compose/*compose*.y*ml")
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no compose file in compose/: %v", err)
+	}
+	files := map[string]composeFile{}
+	for _, p := range paths {
+		var c composeFile
+		decodeFile(t, p, yaml.Unmarshal, &c)
+		if len(c.Services) == 0 {
+			t.Fatalf("%s has no service", p)
+		}
+		files[p] = c
+	}
+	return files
+}
+
+// hostPort is where a published port listens on the host.
+type hostPort struct{ ip, port string }
+
+// conflicts reports whether two published ports cannot both be bound:
+// the same port on the same address or on all addresses.
+func (a hostPort) conflicts(b hostPort) bool {
+	return a.port == b.port && (a.ip == b.ip || a.ip == "0.0.0.0" || b.ip == "0.0.0.0")
+}
+
+// parseHostPort reads the host side of a compose port: PORT:CONTAINER or
+// IP:PORT:CONTAINER.
+func parseHostPort(p string) (hostPort, bool) {
+	parts := strings.Split(p, ":")
+	switch len(parts) {
+	case 2:
+		return hostPort{"0.0.0.0", parts[0]}, true
+	case 3:
+		return hostPort{parts[0], parts[1]}, true
+	}
+	return hostPort{}, false
+}
+
+// oneShot reports whether a service runs once and is done: no restart
+// policy, and every service that depends on it waits for it to complete.
+func oneShot(c composeFile, name string) bool {
+	s := c.Services[name]
+	if s.Restart != "" && s.Restart != "no" {
+		return false
+	}
+	waited := false
+	for _, other := range c.Services {
+		if d, ok := other.DependsOn[name]; ok {
+			if d.Condition != "service_completed_successfully" {
+				return false
+			}
+			waited = true
+		}
+	}
+	return waited
+}
+
 // TestComposeStarts: compose published host port 8081 twice (the Schema
 // Registry and the identity service), so it could not start, and ran
-// without a pepper.
+// without a pepper. Every compose file: no host port published twice,
+// every long-running service with a health check, and the touchline
+// services with the settings they read and the pepper they need.
 func TestComposeStarts(t *testing.T) {
-	c := readCompose(t)
-	hostPorts := map[string]string{}
-	touchline := 0
-	for name, s := range c.Services {
-		for _, p := range s.Ports {
-			parts := strings.Split(p, ":")
-			if len(parts) < 2 {
-				t.Errorf("%s: port %q publishes no fixed host port", name, p)
+	for path, c := range composeFiles(t) {
+		var published []hostPort
+		owners := map[hostPort]string{}
+		touchline := 0
+		for name, s := range c.Services {
+			for _, p := range s.Ports {
+				hp, ok := parseHostPort(p)
+				if !ok {
+					t.Errorf("%s: %s: port %q publishes no fixed host port", path, name, p)
+					continue
+				}
+				for _, other := range published {
+					if other.conflicts(hp) {
+						t.Errorf("%s: host port %s is published by both %s and %s", path, hp.port, owners[other], name)
+					}
+				}
+				published = append(published, hp)
+				owners[hp] = name
+			}
+			if !oneShot(c, name) && (s.Healthcheck == nil || s.Healthcheck.Disable || len(s.Healthcheck.Test) < 2) {
+				t.Errorf("%s: %s runs without a health check", path, name)
+			}
+			if s.Build == nil {
 				continue
 			}
-			host := strings.Join(parts[:len(parts)-1], ":")
-			if other, dup := hostPorts[host]; dup {
-				t.Errorf("host port %s is published by both %s and %s", host, other, name)
-			}
-			hostPorts[host] = name
-		}
-		if s.Build == nil {
-			continue
-		}
-		touchline++
-		env := map[string]string{}
-		for k, v := range s.Environment {
-			if m := requiredVar.FindStringSubmatch(v); m != nil {
-				if m[1] != k {
-					t.Errorf("%s: %s takes the value of %s", name, k, m[1])
+			touchline++
+			env := map[string]string{}
+			for k, v := range s.Environment {
+				if m := requiredVar.FindStringSubmatch(v); m != nil {
+					if m[1] != k {
+						t.Errorf("%s: %s: %s takes the value of %s", path, name, k, m[1])
+					}
+					v = "a-secret"
 				}
-				v = "a-secret"
+				env[k] = v
 			}
-			env[k] = v
+			if env["TOUCHLINE_REQUIRE_PEPPER"] != "true" || !requiredVar.MatchString(s.Environment["TOUCHLINE_PEPPER"]) {
+				t.Errorf("%s: %s: want TOUCHLINE_REQUIRE_PEPPER true and TOUCHLINE_PEPPER required from the host, got %v", path, name, s.Environment)
+			}
+			checkEnv(t, "compose "+name, env)
 		}
-		if env["TOUCHLINE_REQUIRE_PEPPER"] != "true" || !requiredVar.MatchString(s.Environment["TOUCHLINE_PEPPER"]) {
-			t.Errorf("%s: want TOUCHLINE_REQUIRE_PEPPER true and TOUCHLINE_PEPPER required from the host, got %v", name, s.Environment)
+		if path == composePath && touchline != 8 {
+			t.Errorf("%d touchline services in compose, want migrate, topics, ingest, identity, alerts, segments, collect and ui", touchline)
 		}
-		checkEnv(t, "compose "+name, env)
-	}
-	if touchline != 8 {
-		t.Errorf("%d touchline services in compose, want migrate, topics, ingest, identity, alerts, segments, collect and ui", touchline)
 	}
 }
 
-// readCompose parses the compose file.
+// composePath is the compose file of the README's stack.
+const composePath = "compose/docker-compose.yml"
+
+// readCompose parses the compose file of the README's stack.
 func readCompose(t *testing.T) composeFile {
 	t.Helper()
 	var c composeFile
-	decodeFile(t, "compose/docker-compose.yml", yaml.Unmarshal, &c)
+	decodeFile(t, composePath, yaml.Unmarshal, &c)
 	return c
 }
 

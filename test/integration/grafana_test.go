@@ -1,0 +1,103 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/touchline-io/touchline/deploy/grafana"
+	"github.com/touchline-io/touchline/pkg/table"
+	"github.com/touchline-io/touchline/test/analyticscases"
+	"github.com/touchline-io/touchline/test/testenv"
+)
+
+// TestGrafanaClickHousePanels runs the SQL of every ClickHouse panel of
+// the Grafana dashboards, its macros expanded as Grafana's ClickHouse data
+// source expands them for April 2026, on a migrated database with a month
+// of touchpoints, spend, segment changes and a notification: each runs and
+// gives rows, and the channel table gives the hand-computed KPIs (a spend
+// restatement replaces the first report; March's impression is outside the
+// range).
+func TestGrafanaClickHousePanels(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	at := func(day, hour int) time.Time { return time.Date(2026, 4, day, hour, 0, 0, 0, time.UTC) }
+	event := func(id, person, typ, channel, campaign string, t time.Time, revenue float64) analyticscases.Event {
+		return analyticscases.Event{ID: id, Person: person, Type: typ, Channel: channel, Campaign: campaign, At: t, Revenue: revenue}
+	}
+	fixture := analyticscases.Fixture{
+		Events: []analyticscases.Event{
+			event("i0", "a", "impression", "email", "newsletter", time.Date(2026, 3, 31, 23, 0, 0, 0, time.UTC), 0),
+			event("i1", "a", "impression", "email", "newsletter", at(10, 9), 0),
+			event("i2", "b", "impression", "email", "newsletter", at(10, 9), 0),
+			event("c1", "a", "email_click", "email", "newsletter", at(10, 10), 0),
+			event("p1", "a", "purchase", "email", "newsletter", at(10, 11), 120.5),
+			event("c2", "d", "click", "paid_search", "brand", at(11, 8), 0),
+			event("c3", "e", "click", "paid_search", "brand", at(12, 8), 0),
+			event("p2", "d", "purchase", "paid_search", "brand", at(11, 9), 30),
+		},
+		Spend: []analyticscases.Spend{
+			{Date: at(10, 0), Channel: "email", Campaign: "newsletter", Source: "esp", Cost: 20, Version: 1},
+			{Date: at(11, 0), Channel: "paid_search", Campaign: "brand", Source: "ads", Cost: 50, Version: 1},
+			{Date: at(11, 0), Channel: "paid_search", Campaign: "brand", Source: "ads", Cost: 60, Version: 2},
+		},
+		Changes: []analyticscases.SegmentChange{{Segment: "buyers", Person: "a", Entered: true, At: at(10, 11)}},
+	}
+	conn := loadFixture(ctx, t, servers(t).Config(uniqueName(t)), fixture)
+	if err := conn.Exec(ctx, `INSERT INTO alert_notifications (idempotency_key, incident, status, rule, severity, kpi, channel, campaign,
+		value, reference, score, window_start, window_end, notified_at, message)
+		SELECT 'k1', 'i1', 'firing', 'roas-low', 'warning', 'roas', 'paid_search', 'brand', 0.5, 1, 0,
+			toDateTime('2026-04-11 00:00:00', 'UTC'), toDateTime('2026-04-12 00:00:00', 'UTC'), toDateTime('2026-04-12 00:05:00', 'UTC'), 'ROAS 0.5'`); err != nil {
+		t.Fatal(err)
+	}
+
+	queries, err := grafana.Queries(filepath.Join(testenv.RepoRoot(), "deploy", "grafana", "dashboards"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	from, to := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 4, 30, 23, 59, 59, 0, time.UTC)
+	ran := 0
+	for _, q := range queries {
+		if q.Datasource != grafana.ClickHouse {
+			continue
+		}
+		ran++
+		sql, err := grafana.ExpandMacros(q.SQL, from, to)
+		if err != nil {
+			t.Errorf("%s: %v", q, err)
+			continue
+		}
+		res, err := table.Run(ctx, conn, sql)
+		if err != nil {
+			t.Errorf("%s: %v\n%s", q, err, sql)
+			continue
+		}
+		if len(res.Rows) == 0 {
+			t.Errorf("%s gives no rows: it would pass whatever it computes\n%s", q, sql)
+		}
+		if q.Panel != "Channels: volume, conversions, spend and return" {
+			continue
+		}
+		// email: 2 impressions, 1 click, 1 purchase of 120.5, spend 20;
+		// paid_search: 2 clicks, 1 purchase of 30, spend 60 (restated
+		// from 50), no impression, so no CTR.
+		want := []string{
+			"channel impression_count click_count conversion_count revenue_units spend_units ctr cvr cpa roas",
+			"email 2 1 1 120.5 20 0.5 1 20 6.025",
+			"paid_search 0 2 1 30 60 <nil> 0.5 60 0.5",
+		}
+		got := []string{strings.Join(res.Columns, " ")}
+		for _, r := range res.Rows {
+			got = append(got, strings.TrimSuffix(strings.TrimPrefix(fmt.Sprint(r), "["), "]"))
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s:\n%s\nwant\n%s", q, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+	if ran < 10 {
+		t.Errorf("%d ClickHouse panels ran, want every panel of the channel-KPI dashboard", ran)
+	}
+}

@@ -1,6 +1,7 @@
 // Command dump prints, as JSON, every ClickHouse statement touchline ships:
 // the migrations' statements in order, the named queries (with the SQL
-// examples of README.md and docs/; run it from the repository root), and the analytics
+// examples of README.md and docs/ and the SQL of the Grafana dashboards; run
+// it from the repository root), and the analytics
 // cases (fixture inserts, query, expected rows), for check.py to run on a
 // current ClickHouse engine (chDB).
 package main
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/touchline-io/touchline/deploy/grafana"
 	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/dev"
@@ -71,6 +73,24 @@ func main() {
 	}
 	for _, b := range blocks {
 		out.Queries["docs "+b.String()] = b.SQL
+	}
+	// The SQL of the Grafana dashboards' ClickHouse panels, their macros
+	// expanded as the data source expands them.
+	panels, err := grafana.Queries("deploy/grafana/dashboards")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	for _, q := range panels {
+		if q.Datasource != grafana.ClickHouse {
+			continue
+		}
+		sql, err := grafana.ExpandMacros(q.SQL, time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 4, 30, 23, 59, 59, 0, time.UTC))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		out.Queries["grafana "+q.String()] = sql
 	}
 	cases, err := analyticscases.All()
 	if err != nil {

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -11,8 +12,17 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
 	"gopkg.in/yaml.v3"
+
+	"github.com/touchline-io/touchline/pkg/cli/collectcmd"
+	"github.com/touchline-io/touchline/pkg/cli/ingestcmd"
+	"github.com/touchline-io/touchline/pkg/cli/segmentscmd"
+	"github.com/touchline-io/touchline/pkg/config"
+	"github.com/touchline-io/touchline/pkg/identifiers"
 )
 
 // chart is the Helm chart's directory.
@@ -223,7 +233,10 @@ func TestHelmChart(t *testing.T) {
 		t.Errorf("the pepper's Secret %s is not kept on uninstall: %v", pepperSecret.Metadata.Name, pepperSecret.Metadata.Annotations)
 	}
 	listens := map[string]int{"ingest": 8080, "identity": 8080, "alerts": 8080, "segments": 8080, "collect": 8090, "ui": 8070}
-	hashes := []string{"ingest", "identity", "segments", "collect"}
+	var hashes []string
+	for service := range hashingServices {
+		hashes = append(hashes, service)
+	}
 	for component, port := range listens {
 		kind := "Deployment"
 		if component == "segments" {
@@ -402,6 +415,32 @@ func checkMonitoring(t *testing.T, byKind map[string]map[string]object) {
 	}
 }
 
+// hashingServices are the services that hash identifiers, by the function
+// their command runs.
+var hashingServices = map[string]func(context.Context, config.Config, *prometheus.Registry, *zap.Logger) error{
+	"ingest": ingestcmd.Run, "segments": segmentscmd.Run, "collect": collectcmd.Run,
+}
+
+// TestServicesThatHashRefuseToStartWithoutThePepper: the chart and compose
+// set TOUCHLINE_REQUIRE_PEPPER on the services that hash; each of them,
+// told so, refuses to start without a pepper before it connects to
+// anything, so an empty pepper stops the pod instead of changing every
+// hash.
+func TestServicesThatHashRefuseToStartWithoutThePepper(t *testing.T) {
+	for service, run := range hashingServices {
+		cfg := config.Default()
+		cfg.Pipelines = "../pipelines"
+		cfg.HTTPAddr, cfg.Collect.Addr = "127.0.0.1:0", "127.0.0.1:0"
+		cfg.Identifiers.RequirePepper = true
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		err := run(ctx, cfg, prometheus.NewRegistry(), zap.NewNop())
+		cancel()
+		if !errors.Is(err, identifiers.ErrNoPepper) {
+			t.Errorf("%s without its required pepper: %v, want %v", service, err, identifiers.ErrNoPepper)
+		}
+	}
+}
+
 // TestHelmChartRequiresThePepper: without a pepper the chart does not
 // render (a missing pepper would silently change every hash); with an
 // existing Secret named, the chart makes none and every service that hashes
@@ -431,7 +470,7 @@ func TestHelmChartRequiresThePepper(t *testing.T) {
 			}
 		}
 	}
-	if refs != 4 {
-		t.Errorf("%d containers get the pepper, want ingest, identity, segments and collect", refs)
+	if refs != len(hashingServices) {
+		t.Errorf("%d containers get the pepper, want ingest, segments and collect", refs)
 	}
 }

@@ -68,6 +68,7 @@ var packages = map[group][]string{
 		"cmd/alerts", "cmd/collect", "cmd/identity", "cmd/ingest", "cmd/segments", "cmd/touchline", "cmd/ui",
 		"pkg/app", "pkg/cli", "pkg/cli/alertscmd", "pkg/cli/collectcmd", "pkg/cli/command", "pkg/cli/identitycmd",
 		"pkg/cli/ingestcmd", "pkg/cli/segmentscmd", "pkg/cli/uicmd", "pkg/config", "pkg/dev", "pkg/servers",
+		"deploy/grafana",
 	},
 }
 

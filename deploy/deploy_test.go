@@ -4,10 +4,7 @@
 package deploy
 
 import (
-	"bytes"
 	"encoding/xml"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -185,46 +182,6 @@ func decodeFile(t *testing.T, path string, unmarshal func([]byte, any) error, v 
 	}
 }
 
-// k8sObject is the part of a Kubernetes object the test reads.
-type k8sObject struct {
-	Kind     string                `yaml:"kind"`
-	Metadata struct{ Name string } `yaml:"metadata"`
-	Data     map[string]string     `yaml:"data"`
-	Spec     struct {
-		Template struct {
-			Spec struct {
-				Volumes []struct {
-					Name   string `yaml:"name"`
-					Secret *struct {
-						SecretName string `yaml:"secretName"`
-					} `yaml:"secret"`
-				} `yaml:"volumes"`
-				Containers []struct {
-					Name  string `yaml:"name"`
-					Ports []struct {
-						ContainerPort int `yaml:"containerPort"`
-					} `yaml:"ports"`
-					VolumeMounts []struct {
-						Name      string `yaml:"name"`
-						MountPath string `yaml:"mountPath"`
-					} `yaml:"volumeMounts"`
-					Env []struct {
-						Name      string `yaml:"name"`
-						Value     string `yaml:"value"`
-						ValueFrom *struct {
-							SecretKeyRef *struct {
-								Name     string `yaml:"name"`
-								Key      string `yaml:"key"`
-								Optional *bool  `yaml:"optional"`
-							} `yaml:"secretKeyRef"`
-						} `yaml:"valueFrom"`
-					} `yaml:"env"`
-				} `yaml:"containers"`
-			} `yaml:"spec"`
-		} `yaml:"template"`
-	} `yaml:"spec"`
-}
-
 // TestKubernetesRequiresThePepper: the pepper's Secret was optional, so a
 // missing Secret started ingest with plain SHA-256 and silently changed
 // every hash.
@@ -262,23 +219,9 @@ func TestKubernetesRequiresThePepper(t *testing.T) {
 }
 
 // readKubernetes parses the objects of the Kubernetes manifest.
-func readKubernetes(t *testing.T) []k8sObject {
+func readKubernetes(t *testing.T) []object {
 	t.Helper()
-	data, err := os.ReadFile("kubernetes/touchline.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var objects []k8sObject
-	for {
-		var o k8sObject
-		if err := dec.Decode(&o); errors.Is(err, io.EOF) {
-			return objects
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		objects = append(objects, o)
-	}
+	return decodeObjects(t, string(readFile(t, "kubernetes/touchline.yaml")))
 }
 
 // checkEnv checks that env sets only variables touchline reads, and to a

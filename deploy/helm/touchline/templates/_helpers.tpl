@@ -51,6 +51,26 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
 {{- end }}
 {{- end -}}
 
+{{/* touchline.scheduling is where every pod may run and what it pulls its image with. */}}
+{{- define "touchline.scheduling" -}}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
 {{/* touchline.containerSecurity is the security context of every container. */}}
 {{- define "touchline.containerSecurity" -}}
 securityContext:
@@ -75,6 +95,7 @@ spec:
   terminationGracePeriodSeconds: {{ .values.terminationGracePeriodSeconds }}
   securityContext:
     {{- toYaml .root.Values.podSecurityContext | nindent 4 }}
+  {{- include "touchline.scheduling" .root | trim | nindent 2 }}
   containers:
     - name: {{ .component }}
       image: "{{ .root.Values.image.repository }}:{{ .root.Values.image.tag }}"

@@ -200,6 +200,21 @@ func decodeObjects(t *testing.T, manifest string) []object {
 	}
 }
 
+// validateManifest validates the objects of the manifest at path against
+// Kubernetes' JSON schemas, rejecting unknown fields.
+func validateManifest(t *testing.T, validate []string, path string) {
+	t.Helper()
+	if out, err := run(validate[0], append(validate[1:], "--strict", "--quiet", "--no-warn", path)...); err != nil {
+		t.Fatalf("kubernetes-validate %s: %v\n%s", path, err, out)
+	}
+}
+
+// TestKubernetesManifestsValidate: the plain manifests for kubectl apply
+// are valid Kubernetes objects, with no unknown field.
+func TestKubernetesManifestsValidate(t *testing.T) {
+	validateManifest(t, validator(t), "kubernetes/touchline.yaml")
+}
+
 // TestHelmChart lints the chart, renders it, validates every object against
 // Kubernetes' schemas (kubernetes-validate, offline), and checks what the
 // schemas cannot: every service runs with its Service, probes on the port
@@ -222,9 +237,7 @@ func TestHelmChart(t *testing.T) {
 	}
 	// The CRDs (ServiceMonitor, PrometheusRule) have no schema there, and
 	// are checked below.
-	if out, err := run(validate[0], append(validate[1:], "--strict", "--quiet", "--no-warn", path)...); err != nil {
-		t.Fatalf("kubernetes-validate: %v\n%s", err, out)
-	}
+	validateManifest(t, validate, path)
 
 	objects := decodeObjects(t, manifest)
 	byKind := map[string]map[string]object{}

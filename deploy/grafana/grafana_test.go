@@ -1,6 +1,9 @@
 package grafana
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -47,5 +50,51 @@ func TestQueries(t *testing.T) {
 	}
 	if count["touchline-ops.json "+Prometheus] < 30 || count["touchline-channels.json "+ClickHouse] < 10 || len(count) != 2 {
 		t.Errorf("queries by dashboard and data source: %v", count)
+	}
+}
+
+// TestDashboardsLayout: every dashboard has its own uid, and its panels
+// distinct ids and places on Grafana's 24-column grid that do not overlap
+// (Grafana would move an overlapping panel elsewhere).
+func TestDashboardsLayout(t *testing.T) {
+	files, err := filepath.Glob("dashboards/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no dashboards: %v", err)
+	}
+	uids := map[string]string{}
+	for _, f := range files {
+		var d struct {
+			UID    string `json:"uid"`
+			Panels []struct {
+				ID      int                      `json:"id"`
+				Title   string                   `json:"title"`
+				GridPos struct{ X, Y, W, H int } `json:"gridPos"`
+			} `json:"panels"`
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(data, &d); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if other, dup := uids[d.UID]; dup || d.UID == "" {
+			t.Errorf("%s: uid %q, also that of %s", f, d.UID, other)
+		}
+		uids[d.UID] = f
+		ids := map[int]bool{}
+		for i, p := range d.Panels {
+			g := p.GridPos
+			if ids[p.ID] || g.W <= 0 || g.H <= 0 || g.X < 0 || g.X+g.W > 24 {
+				t.Errorf("%s: panel %q: id %d (repeated: %v), place %+v", f, p.Title, p.ID, ids[p.ID], g)
+			}
+			ids[p.ID] = true
+			for _, q := range d.Panels[:i] {
+				o := q.GridPos
+				if g.X < o.X+o.W && o.X < g.X+g.W && g.Y < o.Y+o.H && o.Y < g.Y+g.H {
+					t.Errorf("%s: panels %q %+v and %q %+v overlap", f, q.Title, o, p.Title, g)
+				}
+			}
+		}
 	}
 }

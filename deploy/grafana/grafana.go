@@ -21,10 +21,12 @@ const (
 	ClickHouse = "grafana-clickhouse-datasource"
 )
 
-// Query is one query of a dashboard panel.
+// Query is one query of a dashboard panel, or the query that lists the
+// values of a dashboard variable.
 type Query struct {
-	// Dashboard is the file the query is in, Panel the panel's title.
-	Dashboard, Panel string
+	// Dashboard is the file the query is in, Panel the panel's title,
+	// Variable the variable's name.
+	Dashboard, Panel, Variable string
 	// Datasource is the type of the query's data source (Prometheus or
 	// ClickHouse).
 	Datasource string
@@ -34,10 +36,24 @@ type Query struct {
 }
 
 // String names the query for an error message.
-func (q Query) String() string { return fmt.Sprintf("%s: panel %q", q.Dashboard, q.Panel) }
+func (q Query) String() string {
+	if q.Variable != "" {
+		return fmt.Sprintf("%s: variable %s", q.Dashboard, q.Variable)
+	}
+	return fmt.Sprintf("%s: panel %q", q.Dashboard, q.Panel)
+}
 
 type datasource struct {
 	Type string `json:"type"`
+}
+
+// variable is a dashboard variable, whose query Grafana runs on its data
+// source to list its values.
+type variable struct {
+	Name       string      `json:"name"`
+	Type       string      `json:"type"`
+	Datasource *datasource `json:"datasource"`
+	Query      any         `json:"query"`
 }
 
 type panel struct {
@@ -68,10 +84,20 @@ func Queries(dir string) ([]Query, error) {
 			return nil, fmt.Errorf("reading a dashboard: %w", err)
 		}
 		var d struct {
-			Panels []panel `json:"panels"`
+			Panels     []panel `json:"panels"`
+			Templating struct {
+				List []variable `json:"list"`
+			} `json:"templating"`
 		}
 		if err := json.Unmarshal(data, &d); err != nil {
 			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		for _, v := range d.Templating.List {
+			sql, _ := v.Query.(string)
+			if v.Type != "query" || v.Datasource == nil || sql == "" {
+				return nil, fmt.Errorf("%s: variable %s: want a query variable with its data source and SQL", f, v.Name)
+			}
+			out = append(out, Query{Dashboard: filepath.Base(f), Variable: v.Name, Datasource: v.Datasource.Type, SQL: sql})
 		}
 		out = appendQueries(out, filepath.Base(f), d.Panels)
 	}
@@ -97,18 +123,27 @@ func appendQueries(out []Query, dashboard string, panels []panel) []Query {
 }
 
 // macro matches a macro of the ClickHouse data source, with its argument,
-// and a dashboard variable ($name or ${name}).
-var macro = regexp.MustCompile(`\$__(\w+)(?:\(([^)]*)\))?|\$\{?\w+\}?`)
+// and a dashboard variable: $name, or ${name} with an optional :format.
+var macro = regexp.MustCompile(`\$__(\w+)(?:\(([^)]*)\))?|\$\{(\w+)(?::(\w+))?\}|\$\w+`)
 
-// ExpandMacros expands the macros of sql for the time range from-to as
-// Grafana's ClickHouse data source does: $__timeFilter(col) to
-// "col >= toDateTime(FROM) AND col <= toDateTime(TO)" in Unix seconds,
-// $__dateFilter(col) to "col >= toDate('YYYY-MM-DD') AND col <=
-// toDate('YYYY-MM-DD')", $__fromTime and $__toTime to toDateTime(SECONDS).
-// Any other macro, and any dashboard variable, is an error: the dashboards
-// use only these, which run on ClickHouse 18.16 ($__timeInterval expands to
-// toStartOfInterval, which 18.16 lacks).
-func ExpandMacros(sql string, from, to time.Time) (string, error) {
+// Range is what ExpandMacros fills a statement's macros and variables in
+// with: the dashboard's time range and the values chosen for its
+// variables, by name.
+type Range struct {
+	From, To time.Time
+	Vars     map[string][]string
+}
+
+// ExpandMacros expands the macros and variables of sql as Grafana and its
+// ClickHouse data source do: $__timeFilter(col) to "col >= toDateTime(FROM)
+// AND col <= toDateTime(TO)" in Unix seconds, $__dateFilter(col) to
+// "col >= toDate('YYYY-MM-DD') AND col <= toDate('YYYY-MM-DD')",
+// $__fromTime and $__toTime to toDateTime(SECONDS), and ${name:singlequote}
+// to the variable's values, each quoted, joined by commas. Any other macro
+// or form is an error: the dashboards use only these, which run on
+// ClickHouse 18.16 ($__timeInterval expands to toStartOfInterval, which
+// 18.16 lacks).
+func ExpandMacros(sql string, r Range) (string, error) {
 	var err error
 	dateTime := func(t time.Time) string { return fmt.Sprintf("toDateTime(%d)", t.Unix()) }
 	date := func(t time.Time) string { return fmt.Sprintf("toDate('%s')", t.UTC().Format(time.DateOnly)) }
@@ -118,16 +153,22 @@ func ExpandMacros(sql string, from, to time.Time) (string, error) {
 		name, arg := sub[1], strings.TrimSpace(sub[2])
 		switch {
 		case name == "timeFilter" && arg != "":
-			return between(arg, dateTime(from), dateTime(to))
+			return between(arg, dateTime(r.From), dateTime(r.To))
 		case name == "dateFilter" && arg != "":
-			return between(arg, date(from), date(to))
+			return between(arg, date(r.From), date(r.To))
 		case name == "fromTime" && sub[2] == "":
-			return dateTime(from)
+			return dateTime(r.From)
 		case name == "toTime" && sub[2] == "":
-			return dateTime(to)
+			return dateTime(r.To)
+		case sub[3] != "" && sub[4] == "singlequote" && len(r.Vars[sub[3]]) > 0:
+			quoted := make([]string, len(r.Vars[sub[3]]))
+			for i, v := range r.Vars[sub[3]] {
+				quoted[i] = "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
+			}
+			return strings.Join(quoted, ",")
 		}
 		if err == nil {
-			err = fmt.Errorf("%s: not a macro the dashboards may use (only $__timeFilter(col), $__dateFilter(col), $__fromTime, $__toTime)", m)
+			err = fmt.Errorf("%s: not a macro the dashboards may use (only $__timeFilter(col), $__dateFilter(col), $__fromTime, $__toTime, and ${variable:singlequote} of a variable with values)", m)
 		}
 		return m
 	})

@@ -15,10 +15,13 @@ import (
 func TestExpandMacros(t *testing.T) {
 	from := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)   // 1775001600
 	to := time.Date(2026, 4, 30, 23, 59, 59, 0, time.UTC) // 1777593599
-	got, err := ExpandMacros("SELECT 1 FROM t WHERE $__timeFilter(event_time) AND $__dateFilter( date ) AND x BETWEEN $__fromTime AND $__toTime", from, to)
+	r := Range{From: from, To: to, Vars: map[string][]string{"channel": {"email", "o'brien"}}}
+	got, err := ExpandMacros("SELECT 1 FROM t WHERE $__timeFilter(event_time) AND $__dateFilter( date ) AND x BETWEEN $__fromTime AND $__toTime"+
+		" AND channel IN (${channel:singlequote})", r)
 	want := "SELECT 1 FROM t WHERE event_time >= toDateTime(1775001600) AND event_time <= toDateTime(1777593599)" +
 		" AND date >= toDate('2026-04-01') AND date <= toDate('2026-04-30')" +
-		" AND x BETWEEN toDateTime(1775001600) AND toDateTime(1777593599)"
+		" AND x BETWEEN toDateTime(1775001600) AND toDateTime(1777593599)" +
+		` AND channel IN ('email','o\'brien')`
 	if err != nil || got != want {
 		t.Errorf("got %q, %v\nwant %q", got, err, want)
 	}
@@ -26,9 +29,11 @@ func TestExpandMacros(t *testing.T) {
 		"SELECT $__timeInterval(event_time) AS time",
 		"SELECT 1 WHERE channel = '$channel'",
 		"SELECT 1 WHERE channel = '${channel}'",
+		"SELECT 1 WHERE channel IN (${channel:csv})",
+		"SELECT 1 WHERE campaign IN (${campaign:singlequote})",
 		"SELECT 1 WHERE $__timeFilter()",
 	} {
-		if _, err := ExpandMacros(sql, from, to); err == nil || !strings.Contains(err.Error(), "not a macro") {
+		if _, err := ExpandMacros(sql, r); err == nil || !strings.Contains(err.Error(), "not a macro") {
 			t.Errorf("%s: %v, want it refused", sql, err)
 		}
 	}
@@ -44,11 +49,14 @@ func TestQueries(t *testing.T) {
 	count := map[string]int{}
 	for _, q := range qs {
 		count[q.Dashboard+" "+q.Datasource]++
+		if q.Variable != "" {
+			count["variables"]++
+		}
 		if (q.Datasource == Prometheus) == (q.Expr == "") || (q.Datasource == ClickHouse) == (q.SQL == "") {
 			t.Errorf("%s: data source %q with expr %q and SQL %q", q, q.Datasource, q.Expr, q.SQL)
 		}
 	}
-	if count["touchline-ops.json "+Prometheus] < 30 || count["touchline-channels.json "+ClickHouse] < 10 || len(count) != 2 {
+	if count["touchline-ops.json "+Prometheus] < 30 || count["touchline-channels.json "+ClickHouse] < 10 || count["variables"] != 1 || len(count) != 3 {
 		t.Errorf("queries by dashboard and data source: %v", count)
 	}
 }

@@ -16,11 +16,13 @@ import (
 
 // TestGrafanaClickHousePanels runs the SQL of every ClickHouse panel of
 // the Grafana dashboards, its macros expanded as Grafana's ClickHouse data
-// source expands them for April 2026, on a migrated database with a month
-// of touchpoints, spend, segment changes and a notification: each runs and
-// gives rows, and the channel table gives the hand-computed KPIs (a spend
-// restatement replaces the first report; March's impression is outside the
-// range).
+// source expands them for April 2026 and the channel variable's values as
+// Grafana fills them in, on a migrated database with a month of
+// touchpoints, spend, segment changes and a notification: the variable
+// lists the channels, each panel runs and gives rows, and the channel table
+// gives the hand-computed KPIs (a spend restatement replaces the first
+// report; March's impression is outside the range), and only email's when
+// the variable is email.
 func TestGrafanaClickHousePanels(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -58,43 +60,66 @@ func TestGrafanaClickHousePanels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	from, to := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 4, 30, 23, 59, 59, 0, time.UTC)
-	ran := 0
-	for _, q := range queries {
-		if q.Datasource != grafana.ClickHouse {
-			continue
-		}
-		ran++
-		sql, err := grafana.ExpandMacros(q.SQL, from, to)
+	r := grafana.Range{From: time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 4, 30, 23, 59, 59, 0, time.UTC),
+		Vars: map[string][]string{}}
+	run := func(q grafana.Query, r grafana.Range) []string {
+		t.Helper()
+		sql, err := grafana.ExpandMacros(q.SQL, r)
 		if err != nil {
 			t.Errorf("%s: %v", q, err)
-			continue
+			return nil
 		}
 		res, err := table.Run(ctx, conn, sql)
 		if err != nil {
 			t.Errorf("%s: %v\n%s", q, err, sql)
-			continue
+			return nil
 		}
 		if len(res.Rows) == 0 {
 			t.Errorf("%s gives no rows: it would pass whatever it computes\n%s", q, sql)
 		}
-		if q.Panel != "Channels: volume, conversions, spend and return" {
+		rows := []string{strings.Join(res.Columns, " ")}
+		for _, row := range res.Rows {
+			rows = append(rows, strings.TrimSuffix(strings.TrimPrefix(fmt.Sprint(row), "["), "]"))
+		}
+		return rows
+	}
+	// The variables first: their values are what Grafana's "All" fills in.
+	for _, q := range queries {
+		if q.Variable != "" {
+			rows := run(q, r)
+			if len(rows) > 0 {
+				r.Vars[q.Variable] = rows[1:]
+			}
+		}
+	}
+	if got := strings.Join(r.Vars["channel"], " "); got != "email paid_search" {
+		t.Errorf("the channel variable lists %q, want the channels of touchpoints and spend", got)
+	}
+	const channels = "Channels: volume, conversions, spend and return"
+	ran := 0
+	for _, q := range queries {
+		if q.Datasource != grafana.ClickHouse || q.Variable != "" {
+			continue
+		}
+		ran++
+		rows := run(q, r)
+		if q.Panel != channels {
 			continue
 		}
 		// email: 2 impressions, 1 click, 1 purchase of 120.5, spend 20;
 		// paid_search: 2 clicks, 1 purchase of 30, spend 60 (restated
 		// from 50), no impression, so no CTR.
-		want := []string{
-			"channel impression_count click_count conversion_count revenue_units spend_units ctr cvr cpa roas",
-			"email 2 1 1 120.5 20 0.5 1 20 6.025",
-			"paid_search 0 2 1 30 60 <nil> 0.5 60 0.5",
+		header := "channel impression_count click_count conversion_count revenue_units spend_units ctr cvr cpa roas"
+		email := "email 2 1 1 120.5 20 0.5 1 20 6.025"
+		want := []string{header, email, "paid_search 0 2 1 30 60 <nil> 0.5 60 0.5"}
+		if strings.Join(rows, "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s:\n%s\nwant\n%s", q, strings.Join(rows, "\n"), strings.Join(want, "\n"))
 		}
-		got := []string{strings.Join(res.Columns, " ")}
-		for _, r := range res.Rows {
-			got = append(got, strings.TrimSuffix(strings.TrimPrefix(fmt.Sprint(r), "["), "]"))
-		}
-		if strings.Join(got, "\n") != strings.Join(want, "\n") {
-			t.Errorf("%s:\n%s\nwant\n%s", q, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		// One channel chosen: only its row.
+		emailOnly := r
+		emailOnly.Vars = map[string][]string{"channel": {"email"}}
+		if rows := run(q, emailOnly); strings.Join(rows, "\n") != header+"\n"+email {
+			t.Errorf("%s with the channel email:\n%s", q, strings.Join(rows, "\n"))
 		}
 	}
 	if ran < 10 {

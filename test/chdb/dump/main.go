@@ -74,8 +74,8 @@ func main() {
 	for _, b := range blocks {
 		out.Queries["docs "+b.String()] = b.SQL
 	}
-	// The SQL of the Grafana dashboards' ClickHouse panels, their macros
-	// expanded as the data source expands them.
+	// The SQL of the Grafana dashboards' ClickHouse panels and variables,
+	// their macros and variables expanded as Grafana expands them.
 	panels, err := grafana.Queries("deploy/grafana/dashboards")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -85,7 +85,8 @@ func main() {
 		if q.Datasource != grafana.ClickHouse {
 			continue
 		}
-		sql, err := grafana.ExpandMacros(q.SQL, time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 4, 30, 23, 59, 59, 0, time.UTC))
+		sql, err := grafana.ExpandMacros(q.SQL, grafana.Range{From: time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC),
+			To: time.Date(2026, 4, 30, 23, 59, 59, 0, time.UTC), Vars: map[string][]string{"channel": {"email", "paid_search"}}})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)

@@ -104,8 +104,9 @@ type probe struct {
 
 // podSpec is the part of a pod spec the chart's test reads.
 type podSpec struct {
-	Hostname   string `yaml:"hostname"`
-	Containers []struct {
+	Hostname           string `yaml:"hostname"`
+	EnableServiceLinks *bool  `yaml:"enableServiceLinks"`
+	Containers         []struct {
 		Name    string   `yaml:"name"`
 		Command []string `yaml:"command"`
 		Args    []string `yaml:"args"`
@@ -270,6 +271,9 @@ func TestHelmChart(t *testing.T) {
 			t.Errorf("no Service of %s", component)
 		}
 		spec := o.Spec.Template.Spec
+		if spec.EnableServiceLinks == nil || *spec.EnableServiceLinks {
+			t.Errorf("%s: service links put TOUCHLINE_<SERVICE>_PORT variables into the environment touchline reads", component)
+		}
 		if len(spec.Containers) != 1 {
 			t.Fatalf("%s: %d containers", component, len(spec.Containers))
 		}

@@ -93,6 +93,9 @@ metadata:
     {{- include "touchline.labels" . | nindent 4 }}
 spec:
   terminationGracePeriodSeconds: {{ .values.terminationGracePeriodSeconds }}
+  # Service links would put TOUCHLINE_INGEST_PORT and the like, in touchline's
+  # namespace of variables, into every pod's environment.
+  enableServiceLinks: false
   securityContext:
     {{- toYaml .root.Values.podSecurityContext | nindent 4 }}
   {{- include "touchline.scheduling" .root | trim | nindent 2 }}

@@ -119,13 +119,16 @@ type podSpec struct {
 		ReadinessProbe *probe        `yaml:"readinessProbe"`
 		VolumeMounts   []volumeMount `yaml:"volumeMounts"`
 	} `yaml:"containers"`
-	Volumes []struct {
-		Name     string         `yaml:"name"`
-		EmptyDir map[string]any `yaml:"emptyDir"`
-		Secret   *struct {
-			SecretName string `yaml:"secretName"`
-		} `yaml:"secret"`
-	} `yaml:"volumes"`
+	Volumes []volume `yaml:"volumes"`
+}
+
+// volume is a pod's volume.
+type volume struct {
+	Name     string         `yaml:"name"`
+	EmptyDir map[string]any `yaml:"emptyDir"`
+	Secret   *struct {
+		SecretName string `yaml:"secretName"`
+	} `yaml:"secret"`
 }
 
 // volumeMount is where a container mounts a volume.
@@ -143,8 +146,9 @@ type object struct {
 		Labels      map[string]string `yaml:"labels"`
 		Annotations map[string]string `yaml:"annotations"`
 	} `yaml:"metadata"`
-	Data map[string]string `yaml:"data"`
-	Spec struct {
+	Data       map[string]string `yaml:"data"`
+	StringData map[string]string `yaml:"stringData"`
+	Spec       struct {
 		ServiceName string                  `yaml:"serviceName"`
 		ClusterIP   string                  `yaml:"clusterIP"`
 		Selector    map[string]any          `yaml:"selector"`
@@ -249,6 +253,20 @@ func TestHelmChart(t *testing.T) {
 		byKind[o.Kind][o.component()] = o
 	}
 	pepperSecret := byKind["Secret"]["pepper"]
+	// The config value's touchline.yaml: a hook made before the Jobs, which
+	// run before the release's other objects, and a configuration the
+	// services accept.
+	configSecret := byKind["Secret"]["config"]
+	if configSecret.Metadata.Annotations["helm.sh/hook"] != "pre-install,pre-upgrade" || configSecret.Metadata.Annotations["helm.sh/hook-weight"] != "-10" {
+		t.Errorf("the config Secret %q is not made before the Jobs: %v", configSecret.Metadata.Name, configSecret.Metadata.Annotations)
+	}
+	configPath := filepath.Join(t.TempDir(), "touchline.yaml")
+	if err := os.WriteFile(configPath, []byte(configSecret.StringData["touchline.yaml"]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err := config.Load(configPath); err != nil || cfg.Validate() != nil || cfg.Kafka.ReplicationFactor != 3 || cfg.Ingest.BatchSize != 50000 {
+		t.Errorf("the config Secret's touchline.yaml %q: %v, replication factor %d, batch size %d", configSecret.StringData["touchline.yaml"], err, cfg.Kafka.ReplicationFactor, cfg.Ingest.BatchSize)
+	}
 	if pepperSecret.Metadata.Annotations["helm.sh/resource-policy"] != "keep" {
 		t.Errorf("the pepper's Secret %s is not kept on uninstall: %v", pepperSecret.Metadata.Name, pepperSecret.Metadata.Annotations)
 	}
@@ -313,12 +331,15 @@ func TestHelmChart(t *testing.T) {
 			c.ReadinessProbe.HTTPGet.Path != "/readyz" || c.ReadinessProbe.HTTPGet.Port != "http" {
 			t.Errorf("%s: probes %+v %+v", component, c.LivenessProbe, c.ReadinessProbe)
 		}
-		if config := env["TOUCHLINE_CONFIG"]; config != "" {
-			delete(env, "TOUCHLINE_CONFIG") // a Secret of the user's, checked by TestKubernetesUI for the ui
-			if !slices.Contains(c.VolumeMounts, volumeMount{Name: "config", MountPath: strings.TrimSuffix(config, "/touchline.yaml")}) {
-				t.Errorf("%s: TOUCHLINE_CONFIG %s is not on the config volume", component, config)
-			}
+		// The collector's and the UI's touchline.yaml are Secrets of the
+		// user's (TestKubernetesUI checks the UI's template); the others
+		// read the chart's config value.
+		want := map[string]string{"collect": "touchline-collect", "ui": "touchline-ui"}[component]
+		if want == "" {
+			want = configSecret.Metadata.Name
 		}
+		checkConfigMount(t, component, o, env["TOUCHLINE_CONFIG"], want)
+		delete(env, "TOUCHLINE_CONFIG")
 		checkEnv(t, "helm "+component, env)
 	}
 
@@ -357,9 +378,28 @@ func TestHelmChart(t *testing.T) {
 		if h := job.Metadata.Annotations["helm.sh/hook"]; h != "pre-install,pre-upgrade" || !slices.Equal(job.Spec.Template.Spec.Containers[0].Args, args) {
 			t.Errorf("Job %s: hook %q, args %v", component, h, job.Spec.Template.Spec.Containers[0].Args)
 		}
+		var config string
+		for _, e := range job.Spec.Template.Spec.Containers[0].Env {
+			if e.Name == "TOUCHLINE_CONFIG" {
+				config = e.Value
+			}
+		}
+		checkConfigMount(t, component, job, config, configSecret.Metadata.Name)
 	}
 
 	checkMonitoring(t, byKind)
+}
+
+// checkConfigMount checks that the pod of o reads its TOUCHLINE_CONFIG,
+// config, from the touchline.yaml of the Secret secret.
+func checkConfigMount(t *testing.T, component string, o object, config, secret string) {
+	t.Helper()
+	spec := o.Spec.Template.Spec
+	mounted := slices.Contains(spec.Containers[0].VolumeMounts, volumeMount{Name: "config", MountPath: strings.TrimSuffix(config, "/touchline.yaml")})
+	fromSecret := slices.ContainsFunc(spec.Volumes, func(v volume) bool { return v.Name == "config" && v.Secret != nil && v.Secret.SecretName == secret })
+	if !strings.HasSuffix(config, "/touchline.yaml") || !mounted || !fromSecret {
+		t.Errorf("%s: TOUCHLINE_CONFIG %q, mounted %v, from Secret %s %v", component, config, mounted, secret, fromSecret)
+	}
 }
 
 // checkMonitoring checks the Prometheus Operator objects, which have no

@@ -32,6 +32,13 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
 {{- end -}}
 {{- end -}}
 
+{{/* touchline.configSecret names the Secret of the config value's touchline.yaml, or is empty without one. */}}
+{{- define "touchline.configSecret" -}}
+{{- if .Values.config -}}
+{{- printf "%s-config" (include "touchline.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
 {{/* touchline.env is the environment of every container: where the servers are. */}}
 {{- define "touchline.env" -}}
 - {name: TOUCHLINE_KAFKA_BROKERS, value: {{ .Values.kafka.brokers | quote }}}
@@ -83,11 +90,13 @@ securityContext:
 touchline.pod is the pod template of a service: (dict "root" $ "component" NAME
 "values" .Values.NAME "port" PORT "pepper" BOOL "env" [EXTRA ENV] "config" SECRET
 "state" KIND). pepper gives it the pepper, config mounts the touchline.yaml of a
-Secret as its TOUCHLINE_CONFIG, state mounts the volume "state" as its
+Secret as its TOUCHLINE_CONFIG (by default that of the chart's config value, if
+any), state mounts the volume "state" as its
 TOUCHLINE_STATE_DIR: an emptyDir for state "emptyDir", the StatefulSet's claim
 for "claim".
 */}}
 {{- define "touchline.pod" -}}
+{{- $config := .config | default (include "touchline.configSecret" .root) }}
 metadata:
   labels:
     {{- include "touchline.labels" . | nindent 4 }}
@@ -114,7 +123,7 @@ spec:
         {{- if .state }}
         - {name: TOUCHLINE_STATE_DIR, value: /var/lib/touchline}
         {{- end }}
-        {{- if .config }}
+        {{- if $config }}
         - {name: TOUCHLINE_CONFIG, value: /etc/touchline/config/touchline.yaml}
         {{- end }}
         {{- with .env }}
@@ -137,7 +146,7 @@ spec:
         {{- if .state }}
         - {name: state, mountPath: /var/lib/touchline}
         {{- end }}
-        {{- if .config }}
+        {{- if $config }}
         - {name: config, mountPath: /etc/touchline/config, readOnly: true}
         {{- end }}
   volumes:
@@ -149,8 +158,8 @@ spec:
     - name: state
       emptyDir: {}
     {{- end }}
-    {{- if .config }}
+    {{- if $config }}
     - name: config
-      secret: {secretName: {{ .config | quote }}}
+      secret: {secretName: {{ $config | quote }}}
     {{- end }}
 {{- end -}}

@@ -96,7 +96,7 @@ TOUCHLINE_STATE_DIR: an emptyDir for state "emptyDir", the StatefulSet's claim
 for "claim".
 */}}
 {{- define "touchline.pod" -}}
-{{- $config := .config | default (include "touchline.configSecret" .root) }}
+{{- $config := .config | default (include "touchline.configSecret" .root) -}}
 metadata:
   labels:
     {{- include "touchline.labels" . | nindent 4 }}
@@ -107,7 +107,7 @@ spec:
   enableServiceLinks: false
   securityContext:
     {{- toYaml .root.Values.podSecurityContext | nindent 4 }}
-  {{- include "touchline.scheduling" .root | trim | nindent 2 }}
+  {{- with include "touchline.scheduling" .root | trim }}{{ . | nindent 2 }}{{ end }}
   containers:
     - name: {{ .component }}
       image: "{{ .root.Values.image.repository }}:{{ .root.Values.image.tag }}"

@@ -457,12 +457,12 @@ func checkMonitoring(t *testing.T, byKind map[string]map[string]object) {
 		}
 	}
 	for alert, metric := range map[string]string{
-		"TouchlineIngestLagging":     "touchline_ingest_consumer_lag",
-		"TouchlineDeadLetters":       "touchline_ingest_dead_letters_total",
-		"TouchlineClickHouseDown":    "touchline_ingest_clickhouse_up",
-		"TouchlineSegmentsLagging":   "touchline_segments_consumer_lag",
-		"TouchlineResolverLagging":   "touchline_identity_resolver_lag",
-		"TouchlineAlertsOutboxStuck": "touchline_alerts_outbox",
+		"TouchlineIngestLagging":           "touchline_ingest_consumer_lag",
+		"TouchlineDeadLetters":             "touchline_ingest_dead_letters_total",
+		"TouchlineClickHouseDown":          "touchline_ingest_clickhouse_up",
+		"TouchlineSegmentsLagging":         "touchline_segments_consumer_lag",
+		"TouchlineResolverLagging":         "touchline_identity_resolver_lag",
+		"TouchlineAlertNotificationsStuck": "touchline_alerts_outbox",
 	} {
 		if !slices.Contains(promMetrics(alerts[alert]), metric) {
 			t.Errorf("PrometheusRule: %s is %q, want an alert on %s", alert, alerts[alert], metric)

@@ -41,14 +41,7 @@ func BenchmarkTouchpointDecode(b *testing.B) {
 		{"fast", func(m []byte) (*touchpoint.Touchpoint, error) { return c.DecodeTouchpoint(context.Background(), m) }},
 	} {
 		b.Run(path.name, func(b *testing.B) {
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				if _, err := path.decode(msgs[i%len(msgs)]); err != nil {
-					b.Fatal(err)
-				}
-				i++
-			}
+			each(b, len(msgs), func(i int) error { _, err := path.decode(msgs[i]); return err })
 		})
 	}
 }
@@ -68,14 +61,17 @@ func BenchmarkTouchpointEncode(b *testing.B) {
 		{"fast", func(t *touchpoint.Touchpoint) ([]byte, error) { return c.EncodeTouchpoint(ctx, id, t) }},
 	} {
 		b.Run(path.name, func(b *testing.B) {
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				if _, err := path.encode(ts[i%len(ts)]); err != nil {
-					b.Fatal(err)
-				}
-				i++
-			}
+			each(b, len(ts), func(i int) error { _, err := path.encode(ts[i]); return err })
 		})
+	}
+}
+
+// each runs op on 0, 1, ..., n-1, 0, ... for the benchmark's iterations.
+func each(b *testing.B, n int, op func(i int) error) {
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if err := op(i % n); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

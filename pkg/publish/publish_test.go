@@ -29,7 +29,7 @@ func TestTouchpointRecordReadsBackThroughGoavro(t *testing.T) {
 		Channel: "email", PageURL: "https://shop.example/r?x=1",
 		Identifiers: map[string]string{"device_id": "d-1", "email": "jane@example.com"},
 		Revenue:     &rev, Currency: "EUR", Properties: map[string]string{"reason": "size", "sku": "s-1"},
-		Context:     &touchpoint.Context{OS: "iOS"},
+		Context: &touchpoint.Context{OS: "iOS"},
 	}
 	r, err := p.touchpointRecord(context.Background(), tp)
 	if err != nil {

@@ -18,11 +18,11 @@ import (
 // The fast path: a codec written by hand against the shipped Touchpoint
 // schema (schemas/avro/touchpoint.v1.avsc), used when the writer's schema
 // is exactly that one (schemaIdentity: equal Parsing Canonical Form and
-// logical types). It reads and writes
-// what goavro reads and writes, and refuses what goavro and checkBody
-// refuse with the same error text, so that a record gets the same row or
-// the same dead letter on either path. Any other schema takes the general
-// path: goavro's native maps and touchpoint.TouchpointFromAvro.
+// logical types). It reads and writes what goavro reads and writes, and
+// refuses what goavro and checkBody refuse with the same error text, so
+// that a record gets the same row or the same dead letter on either path.
+// Any other schema takes the general path: goavro's native maps and
+// touchpoint.TouchpointFromAvro.
 
 // touchpointName is the full name of the shipped Touchpoint record, as
 // goavro names it in its errors.

@@ -371,6 +371,10 @@ func (d *touchpointDecoder) optString() (string, error) {
 	return d.str()
 }
 
+// mapHint bounds the room a map is made with: a block's count is only
+// known to fit the remaining bytes, not to be followed by its entries.
+const mapHint = 16
+
 // stringMap reads a map of strings block by block, as walker.blocks walks
 // it. The map grows with the entries read, never with a count the body
 // claims.
@@ -404,7 +408,7 @@ func (d *touchpointDecoder) stringMap(field string) (map[string]string, error) {
 			return nil, d.errorf("map claims %d items, %d bytes remain", n, d.left())
 		}
 		if m == nil {
-			m = make(map[string]string, n)
+			m = make(map[string]string, min(n, mapHint))
 		}
 		for i := int64(0); i < n; i++ {
 			k, err := d.str()

@@ -284,6 +284,12 @@ func TestTouchpointFastPathHostile(t *testing.T) {
 			t.Errorf("%s: fast path %#v, general path %#v", name, gotVE, wantVE)
 		}
 	}
+	// A block whose count fits the body but whose entries are not there
+	// makes no room for them: the decoder allocates about one copy of the body.
+	short := append(AppendHeader(nil, id), body(head(), 50_000, "a", "b", make([]byte, 100_000))...)
+	if n := allocated(func() { _, _ = c.DecodeTouchpoint(context.Background(), short) }); n > 2*uint64(len(short)) {
+		t.Fatalf("a %d-byte body claiming 50,000 entries allocated %d bytes", len(short), n)
+	}
 	// A map claiming 2^31 entries allocates nothing in proportion to the claim.
 	huge := append(AppendHeader(nil, id), body(head(), 1<<31, "a", "b", 0, tail)...)
 	if per := allocated(func() {

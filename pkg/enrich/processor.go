@@ -208,21 +208,22 @@ func (p *Processor) TouchpointRow(t *touchpoint.Touchpoint) (*Touchpoint, *Rejec
 		OrderID:     t.OrderID,
 		IngestedAt:  time.Now().UTC().Truncate(time.Second),
 	}
-	for _, id := range ids {
-		row.IdentifierTypes = append(row.IdentifierTypes, id.Type)
-		row.IdentifierValues = append(row.IdentifierValues, id.Value)
+	row.IdentifierTypes, row.IdentifierValues = pairs(len(ids))
+	for i, id := range ids {
+		row.IdentifierTypes[i], row.IdentifierValues[i] = id.Type, id.Value
 	}
 	if t.Revenue != nil {
 		row.Revenue = int64(*t.Revenue)
 	}
-	keys := make([]string, 0, len(t.Properties))
+	row.PropertyKeys, row.PropertyValues = pairs(len(t.Properties))
+	i := 0
 	for k := range t.Properties {
-		keys = append(keys, k)
+		row.PropertyKeys[i] = k
+		i++
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		row.PropertyKeys = append(row.PropertyKeys, k)
-		row.PropertyValues = append(row.PropertyValues, p.scrubber.Property(k, t.Properties[k]))
+	sort.Strings(row.PropertyKeys)
+	for i, k := range row.PropertyKeys {
+		row.PropertyValues[i] = p.scrubber.Property(k, t.Properties[k])
 	}
 	if c := t.Context; c != nil {
 		row.DeviceType, row.OS, row.Country = c.DeviceType, c.OS, c.Country
@@ -241,6 +242,16 @@ func (p *Processor) TouchpointRow(t *touchpoint.Touchpoint) (*Touchpoint, *Rejec
 		tp.Row.PersonID = p.identity.PersonID(ids)
 	}
 	return tp, nil
+}
+
+// pairs returns two slices of n strings made in one allocation, or nils
+// for n == 0.
+func pairs(n int) (a, b []string) {
+	if n == 0 {
+		return nil, nil
+	}
+	s := make([]string, 2*n)
+	return s[:n:n], s[n:]
 }
 
 // resolve looks an event's identifiers up in the local identity map, in one

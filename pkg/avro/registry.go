@@ -177,6 +177,9 @@ type Codecs struct {
 type compiled struct {
 	codec *goavro.Codec
 	shape *shape
+	// touchpoint says the schema is the shipped Touchpoint schema, which
+	// the fast path reads and writes (touchpoint.go).
+	touchpoint bool
 }
 
 // NewCodecs returns a codec cache over reg.
@@ -221,6 +224,7 @@ func (c *Codecs) compiled(ctx context.Context, id int) (*compiled, error) {
 		c.remember(id, nil, err)
 		return nil, err
 	}
+	comp.touchpoint = isShippedTouchpoint(comp.codec, text)
 	c.remember(id, comp, nil)
 	return comp, nil
 }

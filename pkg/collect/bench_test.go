@@ -33,7 +33,7 @@ func newAvroSender(b *testing.B) *avroSender {
 
 func (s *avroSender) TouchpointsSync(ctx context.Context, ts []*touchpoint.Touchpoint) error {
 	for _, t := range ts {
-		if _, err := s.codecs.Encode(ctx, s.id, t.ToAvro()); err != nil {
+		if _, err := s.codecs.EncodeTouchpoint(ctx, s.id, t); err != nil {
 			return err
 		}
 	}

@@ -92,17 +92,29 @@ func NewProcessor(codecs *avro.Codecs, rules *channel.Rules, norm *identifiers.N
 // must be retried.
 func (p *Processor) decode(ctx context.Context, r *kgo.Record) (map[string]any, *Rejection, error) {
 	_, native, err := p.codecs.Decode(ctx, r.Value)
+	if err != nil {
+		rej, err := decodeFailure(err)
+		return nil, rej, err
+	}
+	return native, nil, nil
+}
+
+// decodeFailure says why a record that does not decode is rejected, or
+// returns err when it is no fault of the record's (the registry could not
+// be asked).
+func decodeFailure(err error) (*Rejection, error) {
+	var ve *touchpoint.ValidationError
 	switch {
-	case err == nil:
-		return native, nil, nil
 	case errors.Is(err, avro.ErrNotWireFormat):
-		return nil, &Rejection{ReasonNotWireFormat, err}, nil
+		return &Rejection{ReasonNotWireFormat, err}, nil
 	case errors.Is(err, avro.ErrUnknownSchema):
-		return nil, &Rejection{ReasonUnknownSchema, err}, nil
+		return &Rejection{ReasonUnknownSchema, err}, nil
 	case errors.Is(err, avro.ErrCorrupt):
-		return nil, &Rejection{ReasonCorrupt, err}, nil
+		return &Rejection{ReasonCorrupt, err}, nil
+	case errors.As(err, &ve):
+		return reject(err), nil
 	default:
-		return nil, nil, err
+		return nil, err
 	}
 }
 
@@ -121,15 +133,14 @@ type Touchpoint struct {
 	Link *stitch.LinkRequest
 }
 
-// Touchpoint converts a record of the touchpoints topic.
+// Touchpoint converts a record of the touchpoints topic. A record written
+// with the shipped Touchpoint schema is decoded by avro's fast path,
+// straight into a touchpoint.Touchpoint.
 func (p *Processor) Touchpoint(ctx context.Context, r *kgo.Record) (*Touchpoint, *Rejection, error) {
-	native, rej, err := p.decode(ctx, r)
-	if rej != nil || err != nil {
-		return nil, rej, err
-	}
-	t, err := touchpoint.TouchpointFromAvro(native)
+	t, err := p.codecs.DecodeTouchpoint(ctx, r.Value)
 	if err != nil {
-		return nil, reject(err), nil
+		rej, err := decodeFailure(err)
+		return nil, rej, err
 	}
 	tp, rej := p.TouchpointRow(t)
 	if tp != nil {
@@ -197,21 +208,22 @@ func (p *Processor) TouchpointRow(t *touchpoint.Touchpoint) (*Touchpoint, *Rejec
 		OrderID:     t.OrderID,
 		IngestedAt:  time.Now().UTC().Truncate(time.Second),
 	}
-	for _, id := range ids {
-		row.IdentifierTypes = append(row.IdentifierTypes, id.Type)
-		row.IdentifierValues = append(row.IdentifierValues, id.Value)
+	row.IdentifierTypes, row.IdentifierValues = pairs(len(ids))
+	for i, id := range ids {
+		row.IdentifierTypes[i], row.IdentifierValues[i] = id.Type, id.Value
 	}
 	if t.Revenue != nil {
 		row.Revenue = int64(*t.Revenue)
 	}
-	keys := make([]string, 0, len(t.Properties))
+	row.PropertyKeys, row.PropertyValues = pairs(len(t.Properties))
+	i := 0
 	for k := range t.Properties {
-		keys = append(keys, k)
+		row.PropertyKeys[i] = k
+		i++
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		row.PropertyKeys = append(row.PropertyKeys, k)
-		row.PropertyValues = append(row.PropertyValues, p.scrubber.Property(k, t.Properties[k]))
+	sort.Strings(row.PropertyKeys)
+	for i, k := range row.PropertyKeys {
+		row.PropertyValues[i] = p.scrubber.Property(k, t.Properties[k])
 	}
 	if c := t.Context; c != nil {
 		row.DeviceType, row.OS, row.Country = c.DeviceType, c.OS, c.Country
@@ -230,6 +242,16 @@ func (p *Processor) TouchpointRow(t *touchpoint.Touchpoint) (*Touchpoint, *Rejec
 		tp.Row.PersonID = p.identity.PersonID(ids)
 	}
 	return tp, nil
+}
+
+// pairs returns two slices of n strings made in one allocation, or nils
+// for n == 0.
+func pairs(n int) (a, b []string) {
+	if n == 0 {
+		return nil, nil
+	}
+	s := make([]string, 2*n)
+	return s[:n:n], s[n:]
 }
 
 // resolve looks an event's identifiers up in the local identity map, in one

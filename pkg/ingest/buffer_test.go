@@ -50,3 +50,27 @@ func TestBufferDropKeepsOwnedPartitions(t *testing.T) {
 		t.Fatalf("commit offset of sp/1 = %d, want 21", got)
 	}
 }
+
+// TestRecycledRowsAreReusedEmpty: the rows of a written buffer go to the
+// next buffer emptied and zeroed (holding on to no strings), and a second
+// recycle while one is kept does not block.
+func TestRecycledRowsAreReusedEmpty(t *testing.T) {
+	s := &Service{spare: make(chan []clickhouse.TouchpointRow, 1)}
+	if b := s.newBuffer(); b.touchpoints != nil {
+		t.Fatalf("a first buffer has %d rows of room", cap(b.touchpoints))
+	}
+	rows := make([]clickhouse.TouchpointRow, 3, 10)
+	rows[1] = clickhouse.TouchpointRow{EventID: "e", PropertyKeys: []string{"k"}}
+	s.recycle(rows)
+	s.recycle(make([]clickhouse.TouchpointRow, 5)) // kept only when there is room
+	b := s.newBuffer()
+	if len(b.touchpoints) != 0 || cap(b.touchpoints) != 10 {
+		t.Fatalf("next buffer's rows: len %d cap %d, want 0 and 10", len(b.touchpoints), cap(b.touchpoints))
+	}
+	if got := b.touchpoints[:3][1]; got.EventID != "" || got.PropertyKeys != nil {
+		t.Fatalf("a recycled row still holds %+v", got)
+	}
+	if b := s.newBuffer(); b.touchpoints != nil {
+		t.Fatal("the same rows were handed out twice")
+	}
+}

@@ -45,10 +45,14 @@ type Service struct {
 	m      *Metrics
 	log    *zap.Logger
 
-	mu       sync.Mutex // guards buf and links; held while processing a poll
-	buf      *buffer
-	links    *recentLinks
-	batches  chan *buffer   // full buffers, to the flusher
+	mu      sync.Mutex // guards buf and links; held while processing a poll
+	buf     *buffer
+	links   *recentLinks
+	batches chan *buffer // full buffers, to the flusher
+	// spare holds the touchpoint rows of the last written buffer, emptied,
+	// for the next buffer to fill: a batch's rows are one large array,
+	// which is then not allocated and grown again for every batch.
+	spare    chan []clickhouse.TouchpointRow
 	closed   bool           // batches is closed: Run has returned
 	inflight sync.WaitGroup // buffers handed off and not yet flushed
 	health   *health.Status
@@ -66,7 +70,7 @@ func New(cfg Config, kcfg kafka.Config, conn driver.Conn, proc *enrich.Processor
 		return nil, err
 	}
 	s := &Service{cfg: cfg, topics: kcfg.Topics, conn: conn, proc: proc, m: m, log: log,
-		buf: &buffer{}, links: newRecentLinks(), batches: make(chan *buffer), clickhouseDown: map[string]bool{}}
+		buf: &buffer{}, links: newRecentLinks(), batches: make(chan *buffer), spare: make(chan []clickhouse.TouchpointRow, 1), clickhouseDown: map[string]bool{}}
 	s.health = health.New(s.healthChanged)
 	// Consumption is paused while a write is retried, which bounds memory.
 	s.writes = health.Writes{Status: s.health, Settings: cfg.Settings, Stall: cfg.StallTimeout, Failures: m.writeErrors, Log: log}
@@ -170,12 +174,35 @@ func (s *Service) Run(ctx context.Context) error {
 func (s *Service) flusher(ctx context.Context) error {
 	var first error
 	for b := range s.batches {
+		rows := b.touchpoints
 		if err := s.flush(ctx, b); err != nil && first == nil {
 			first = err
 		}
+		s.recycle(rows)
 		s.inflight.Done()
 	}
 	return first
+}
+
+// recycle keeps rows, which ClickHouse has or will never get, for the next
+// buffer. They are zeroed first, so that they hold on to nothing.
+func (s *Service) recycle(rows []clickhouse.TouchpointRow) {
+	clear(rows)
+	select {
+	case s.spare <- rows[:0]:
+	default:
+	}
+}
+
+// newBuffer returns an empty buffer, with the rows recycle kept when there
+// are any.
+func (s *Service) newBuffer() *buffer {
+	select {
+	case rows := <-s.spare:
+		return &buffer{touchpoints: rows}
+	default:
+		return &buffer{}
+	}
 }
 
 // handOffLocked passes the current buffer to the flusher, waiting while the
@@ -187,7 +214,7 @@ func (s *Service) handOffLocked(ctx context.Context) {
 	s.inflight.Add(1)
 	select {
 	case s.batches <- s.buf:
-		s.buf = &buffer{}
+		s.buf = s.newBuffer()
 		s.m.buffered.Set(0)
 	case <-ctx.Done():
 		s.inflight.Done()

@@ -108,7 +108,7 @@ func (p *Publisher) Touchpoint(ctx context.Context, t *touchpoint.Touchpoint) er
 }
 
 func (p *Publisher) touchpointRecord(ctx context.Context, t *touchpoint.Touchpoint) (*kgo.Record, error) {
-	b, err := p.codecs.Encode(ctx, p.tpID, t.ToAvro())
+	b, err := p.codecs.EncodeTouchpoint(ctx, p.tpID, t)
 	if err != nil {
 		return nil, fmt.Errorf("event %s: %w", t.EventID, err)
 	}

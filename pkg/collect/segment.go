@@ -1,7 +1,6 @@
 package collect
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -10,7 +9,6 @@ import (
 	"net/netip"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/touchline-io/touchline/pkg/channel"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
@@ -39,54 +37,49 @@ type Message struct {
 
 // messageContext is the context object of a Segment call.
 type messageContext struct {
-	Campaign *struct {
-		Name    string `json:"name"`
-		Source  string `json:"source"`
-		Medium  string `json:"medium"`
-		Term    string `json:"term"`
-		Content string `json:"content"`
-	} `json:"campaign"`
-	Page *struct {
-		URL      string `json:"url"`
-		Referrer string `json:"referrer"`
-	} `json:"page"`
+	Campaign  *campaign      `json:"campaign"`
+	Page      *page          `json:"page"`
 	UserAgent string         `json:"userAgent"`
 	IP        string         `json:"ip"`
 	Traits    map[string]any `json:"traits"`
-	Device    *struct {
-		Type string `json:"type"`
-	} `json:"device"`
-	OS *struct {
-		Name string `json:"name"`
-	} `json:"os"`
-	Location *struct {
-		Country string `json:"country"`
-	} `json:"location"`
+	Device    *device        `json:"device"`
+	OS        *osInfo        `json:"os"`
+	Location  *location      `json:"location"`
 }
 
-// flexString is an id that SDKs send as a string or as a number.
+// campaign is a context's campaign (the UTM parameters).
+type campaign struct {
+	Name    string `json:"name"`
+	Source  string `json:"source"`
+	Medium  string `json:"medium"`
+	Term    string `json:"term"`
+	Content string `json:"content"`
+}
+
+// page is a context's page.
+type page struct {
+	URL      string `json:"url"`
+	Referrer string `json:"referrer"`
+}
+
+// device is a context's device.
+type device struct {
+	Type string `json:"type"`
+}
+
+// osInfo is a context's operating system.
+type osInfo struct {
+	Name string `json:"name"`
+}
+
+// location is a context's location.
+type location struct {
+	Country string `json:"country"`
+}
+
+// flexString is an id that SDKs send as a string or as a number (null is
+// empty).
 type flexString string
-
-// UnmarshalJSON takes a JSON string or number (null is empty).
-func (f *flexString) UnmarshalJSON(b []byte) error {
-	if n := len(b); n >= 2 && b[0] == '"' && b[n-1] == '"' && bytes.IndexByte(b, '\\') < 0 && utf8.Valid(b) {
-		// Nothing to unescape or replace: the decoder has checked the
-		// string, and its bytes are the id.
-		*f = flexString(b[1 : n-1])
-		return nil
-	}
-	var s string
-	if err := json.Unmarshal(b, &s); err == nil {
-		*f = flexString(s)
-		return nil
-	}
-	var n json.Number
-	if err := json.Unmarshal(b, &n); err != nil {
-		return fmt.Errorf("an id must be a string or a number, not %s", b)
-	}
-	*f = flexString(n.String())
-	return nil
-}
 
 // Received is what the collector knows of a request besides its body.
 type Received struct {
@@ -119,12 +112,12 @@ func refusal(reason touchpoint.Reason, field, format string, args ...any) error 
 // Touchpoint converts m (raw is its JSON, for an event id when it has no
 // messageId). The touchpoint is not validated yet: the caller runs
 // ingest's validation on it. The error is a *touchpoint.ValidationError.
-func (c *Converter) Touchpoint(m *Message, raw []byte, rcv Received) (*touchpoint.Touchpoint, error) {
+func (c *Converter) Touchpoint(m *Message, raw string, rcv Received) (*touchpoint.Touchpoint, error) {
 	t := &touchpoint.Touchpoint{EventID: m.MessageID, Identifiers: map[string]string{}, Properties: map[string]string{}}
 	if t.EventID == "" {
 		// The same message retried gets the same id, so retries do
 		// not count twice.
-		sum := sha256.Sum256(raw)
+		sum := sha256.Sum256([]byte(raw))
 		t.EventID = "sha256-" + hex.EncodeToString(sum[:16])
 	}
 	var err error

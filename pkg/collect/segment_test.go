@@ -56,7 +56,7 @@ func TestEventTimeCorrectsTheSendersClock(t *testing.T) {
 
 func convert(t *testing.T, body string, rcv Received) (*touchpoint.Touchpoint, error) {
 	t.Helper()
-	rec := messageRecord(json.RawMessage(body), "")
+	rec := messageRecord(body, "")
 	if rec.decoded != nil {
 		t.Fatal(rec.decoded)
 	}
@@ -251,23 +251,23 @@ func TestEventTimeOfARetryIsTheFirstAttempts(t *testing.T) {
 	}
 }
 
-// TestFlexStringReadsStringsAndNumbers: an id is taken as a JSON string
+// TestIDsReadAsStringsAndNumbers: an id is taken as a JSON string
 // (unescaped, invalid UTF-8 replaced, as encoding/json does) or a number
 // as sent; anything else is an error.
-func TestFlexStringReadsStringsAndNumbers(t *testing.T) {
+func TestIDsReadAsStringsAndNumbers(t *testing.T) {
 	for in, want := range map[string]string{
 		`"a-1"`: "a-1", `"café"`: "café", `"caf\u00e9"`: "café", `"a\"b"`: `a"b`, `"a\\b"`: `a\b`,
 		"\"\xffa\"": "\ufffda", `""`: "", `null`: "", `12345678901234567890`: "12345678901234567890", `1.5e3`: "1.5e3",
 	} {
-		var f flexString
-		if err := json.Unmarshal([]byte(in), &f); err != nil || string(f) != want {
-			t.Errorf("%s: %q (%v), want %q", in, f, err, want)
+		m, err := decodeMessage(`{"userId":"x","userId":` + in + `}`)
+		if err != nil || string(m.UserID) != want {
+			t.Errorf("%s: %+v (%v), want %q", in, m, err, want)
 		}
 	}
 	for _, in := range []string{`{"id":1}`, `[1]`, `true`} {
-		var f flexString
-		if err := json.Unmarshal([]byte(in), &f); err == nil {
-			t.Errorf("%s: %q, want an error", in, f)
+		m, err := decodeMessage(`{"userId":` + in + `}`)
+		if want := "userId: an id must be a string or a number, not " + in; err == nil || err.Error() != want {
+			t.Errorf("%s: %+v, %v; want the error %q", in, m, err, want)
 		}
 	}
 }

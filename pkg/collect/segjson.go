@@ -75,7 +75,8 @@ func quoteChar(c byte) string {
 	return "'" + s[1:len(s)-1] + "'"
 }
 
-// peek skips white space and returns the next byte, 0 at the end.
+// peek skips white space and returns the next byte, 0 at the end (and
+// for a NUL byte, which no JSON value starts with either).
 func (sc *scanner) peek() byte {
 	for ; sc.i < len(sc.s); sc.i++ {
 		switch c := sc.s[sc.i]; c {
@@ -688,7 +689,7 @@ func (sc *scanner) one(key, name string, dst *string, path string) error {
 
 // end checks that nothing but white space follows the value.
 func (sc *scanner) end() error {
-	if sc.peek() != 0 {
+	if sc.peek(); sc.i < len(sc.s) {
 		return &syntaxError{msg: "data after the JSON value", off: sc.i}
 	}
 	return nil

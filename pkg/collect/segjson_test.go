@@ -25,7 +25,7 @@ func TestSegmentDecoderReadsAsEncodingJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := &Message{Type: "page", Event: "E", AnonymousID: "-1.50e+2", MessageID: "x", Name: "caf\ufffd\ufffd",
-		Context: &messageContext{IP: "1.2.3.4", UserAgent: "ua", Page: &page{URL: "u1", Referrer: "r"}},
+		Context:    &messageContext{IP: "1.2.3.4", UserAgent: "ua", Page: &page{URL: "u1", Referrer: "r"}},
 		Properties: map[string]any{"a": "2", "b": []any{true, false, nil, "s", map[string]any{}}}}
 	if !reflect.DeepEqual(m, want) {
 		t.Errorf("got  %#v\nwant %#v", m, want)
@@ -46,6 +46,7 @@ func TestSegmentDecoderErrors(t *testing.T) {
 	for body, want := range map[string]string{
 		`{"type":"track",`:                 "unexpected end of JSON input (at byte 16)",
 		`{"type":"track"} {}`:              "data after the JSON value (at byte 17)",
+		"{}\x00":                           "data after the JSON value (at byte 2)",
 		`{"type":"track" "event":"x"}`:     `invalid character '"' after object key:value pair (at byte 16)`,
 		`{"type":"tr` + "\x01" + `ack"}`:   `invalid character '\x01' in string literal (at byte 11)`,
 		`{"type":"\q"}`:                    `invalid character 'q' in string escape code (at byte 10)`,
@@ -109,9 +110,9 @@ func TestSegmentDecoderBatch(t *testing.T) {
 // batches and the messages of the server and converter tests.
 func segmentBodies(t testing.TB) map[string]string {
 	bodies := map[string]string{"bench-1": benchBatch(1), "bench-100": benchBatch(100),
-		"track": track("m-1", `,"userId":42,"properties":{"revenue":"1.5","currency":"eur"}`),
+		"track":  track("m-1", `,"userId":42,"properties":{"revenue":"1.5","currency":"eur"}`),
 		"bad id": track("m-3", `,"userId":{"id":1}`),
-		"alias": `{"type":"alias","previousId":"a-0","userId":"u-1","messageId":"m-9"}`,
+		"alias":  `{"type":"alias","previousId":"a-0","userId":"u-1","messageId":"m-9"}`,
 		"identify": `{"type":"identify","userId":"u","traits":{"email":"Jane@Example.com","phone":"+44 20 7946 0958"},
 			"context":{"traits":{"email":"x@example.com"},"device":{"type":"mobile"},"os":{"name":"iOS"},"location":{"country":"GB"}}}`,
 		"no ids": `{"batch":[{"type":"page","anonymousId":"a-2"},{"type":"track","event":"X"},{"type":"nope","userId":"u"}]}`,

@@ -1,6 +1,7 @@
 package collect
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/touchline-io/touchline/pkg/channel"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
@@ -322,11 +324,12 @@ func (c *Converter) context(t *touchpoint.Touchpoint, m *Message, rcv Received) 
 // deviceOf guesses the device type and, when os is empty, the operating
 // system from a browser's user agent.
 func deviceOf(ua, os string) (device, osName string) {
-	l := strings.ToLower(ua)
+	var buf [512]byte
+	l := lowerASCII(buf[:0], ua)
 	switch {
-	case strings.Contains(l, "ipad") || strings.Contains(l, "tablet"):
+	case bytes.Contains(l, []byte("ipad")) || bytes.Contains(l, []byte("tablet")):
 		device = "tablet"
-	case strings.Contains(l, "mobi"):
+	case bytes.Contains(l, []byte("mobi")):
 		device = "mobile"
 	default:
 		device = "desktop"
@@ -338,11 +341,29 @@ func deviceOf(ua, os string) (device, osName string) {
 		{"iphone", "ios"}, {"ipad", "ios"}, {"android", "android"}, {"windows", "windows"},
 		{"mac os", "macos"}, {"cros", "chromeos"}, {"linux", "linux"},
 	} {
-		if strings.Contains(l, o.sign) {
+		if bytes.Contains(l, []byte(o.sign)) {
 			return device, o.name
 		}
 	}
 	return device, ""
+}
+
+// lowerASCII appends s in lower case to b: a user agent is ASCII, and
+// lowering it into a buffer of the caller's spares an allocation per
+// record. Any other text is lowered by strings.ToLower, whose rules for
+// the rest of Unicode (the Kelvin sign is a k) it keeps.
+func lowerASCII(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			return append(b[:0], strings.ToLower(s)...)
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return b
 }
 
 // HandleIP returns ip kept, truncated (the last byte of an IPv4 address

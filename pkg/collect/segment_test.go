@@ -271,3 +271,21 @@ func TestIDsReadAsStringsAndNumbers(t *testing.T) {
 		}
 	}
 }
+
+// TestDeviceOfUserAgents: device and operating system from user agents in
+// any case, ASCII or not, hand-computed.
+func TestDeviceOfUserAgents(t *testing.T) {
+	for _, c := range []struct{ ua, os, device, wantOS string }{
+		{"Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X)", "", "tablet", "ios"},
+		{"MOZILLA/5.0 (LINUX; ANDROID 14; PIXEL 8) MOBILE SAFARI", "", "mobile", "android"},
+		{"Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0", "", "desktop", "windows"},
+		{"Mozilla/5.0 (X11; CrOS x86_64 14541.0.0)", "", "desktop", "chromeos"},
+		{"Mozilla/5.0 (Linux; Android 14; Pixel ☃ Ünïcode) Mobile", "", "mobile", "android"},
+		{"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) Tablet", "macos", "tablet", "macos"},
+		{"curl/8.5.0", "", "desktop", ""},
+	} {
+		if device, os := deviceOf(c.ua, c.os); device != c.device || os != c.wantOS {
+			t.Errorf("%s: %s, %s; want %s, %s", c.ua, device, os, c.device, c.wantOS)
+		}
+	}
+}

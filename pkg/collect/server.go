@@ -342,11 +342,20 @@ func tooLarge(max int64) *httpError {
 }
 
 // readBody reads the body, gunzipping it when it says so, up to
-// MaxBodyBytes before and after decompression.
+// MaxBodyBytes before and after decompression. A body of known length
+// (at most MaxBodyBytes, which handle checked) is read into a buffer of
+// its size, rather than one grown while reading.
 func (s *Server) readBody(r *http.Request) ([]byte, *httpError) {
 	max := s.cfg.MaxBodyBytes
 	over := tooLarge(max)
-	raw, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+	var raw []byte
+	var err error
+	if n := r.ContentLength; n >= 0 && n <= max {
+		raw = make([]byte, n)
+		_, err = io.ReadFull(r.Body, raw)
+	} else {
+		raw, err = io.ReadAll(io.LimitReader(r.Body, max+1))
+	}
 	if err != nil {
 		return nil, fail(http.StatusBadRequest, ReasonMalformed, "reading the body: %v", err)
 	}

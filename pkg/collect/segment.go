@@ -247,6 +247,9 @@ func moneyOf(v any) (touchpoint.Money, error) {
 	default:
 		return 0, fmt.Errorf("%s is not a number", propertyString(v))
 	}
+	if m, ok := decimalMicros(s); ok {
+		return m, nil
+	}
 	r, ok := new(big.Rat).SetString(s)
 	if !ok {
 		return 0, fmt.Errorf("%q is not a number", s)
@@ -262,6 +265,40 @@ func moneyOf(v any) (touchpoint.Money, error) {
 		return 0, fmt.Errorf("%s is out of range", s)
 	}
 	return touchpoint.Money(n.Int64()), nil
+}
+
+// decimalMicros reads s in micro-units when it is a plain decimal, as
+// most amounts are: an optional minus, at most 12 digits, and a point with
+// 1 to 6 more. Those need no rounding and fit an int64, so no big number
+// is built; anything else is left to moneyOf's exact arithmetic.
+func decimalMicros(s string) (touchpoint.Money, bool) {
+	neg := strings.HasPrefix(s, "-")
+	if neg {
+		s = s[1:]
+	}
+	whole, frac, point := strings.Cut(s, ".")
+	if whole == "" || len(whole) > 12 || len(frac) > 6 || point && frac == "" {
+		return 0, false
+	}
+	var n int64
+	for i := range len(whole) + 6 {
+		n *= 10
+		c := byte('0')
+		switch {
+		case i < len(whole):
+			c = whole[i]
+		case i-len(whole) < len(frac):
+			c = frac[i-len(whole)]
+		}
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n += int64(c - '0')
+	}
+	if neg {
+		n = -n
+	}
+	return touchpoint.Money(n), true
 }
 
 // context reads the page, campaign, device and client address of m. The

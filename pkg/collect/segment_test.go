@@ -2,8 +2,12 @@ package collect
 
 import (
 	"encoding/json"
+	"fmt"
+	"math/big"
+	"math/rand/v2"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -164,6 +168,37 @@ func TestMoneyOf(t *testing.T) {
 	}
 	if _, err := moneyOf("1e30"); err == nil {
 		t.Error("1e30 fits")
+	}
+}
+
+// TestDecimalMicrosAsBigRat: the plain decimals read without big numbers
+// give what moneyOf's exact arithmetic gives, on random amounts and on
+// the edges of the plain form; the rest is left to it.
+func TestDecimalMicrosAsBigRat(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 16))
+	cases := []string{"0", "-0", "007.50", "999999999999.999999", "-999999999999.999999", "1.000001"}
+	for range 20000 {
+		s := strconv.FormatInt(r.Int64N(1_000_000_000_000), 10)
+		if r.IntN(2) == 0 {
+			s += "." + fmt.Sprintf("%06d", r.Int64N(1_000_000))[:1+r.IntN(6)]
+		}
+		if r.IntN(3) == 0 {
+			s = "-" + s
+		}
+		cases = append(cases, s)
+	}
+	for _, s := range cases {
+		got, ok := decimalMicros(s)
+		rat, _ := new(big.Rat).SetString(s)
+		want := new(big.Rat).Mul(rat, big.NewRat(touchpoint.MicrosPerUnit, 1))
+		if !ok || !want.IsInt() || want.Num().Int64() != int64(got) {
+			t.Fatalf("%s: %d, %v; want %s", s, got, ok, want)
+		}
+	}
+	for _, s := range []string{"", "-", ".5", "1.", "1.0000001", "1e3", "+1", "1_0", "1234567890123", "0x10", "1.2.3", " 1"} {
+		if got, ok := decimalMicros(s); ok {
+			t.Errorf("%q read as %d", s, got)
+		}
 	}
 }
 

@@ -115,7 +115,10 @@ func refusal(reason touchpoint.Reason, field, format string, args ...any) error 
 // messageId). The touchpoint is not validated yet: the caller runs
 // ingest's validation on it. The error is a *touchpoint.ValidationError.
 func (c *Converter) Touchpoint(m *Message, raw string, rcv Received) (*touchpoint.Touchpoint, error) {
-	t := &touchpoint.Touchpoint{EventID: m.MessageID, Identifiers: map[string]string{}, Properties: map[string]string{}}
+	// The properties are the call's and, most often, four of the
+	// collector's (event_name or name, user_agent, ip, source) and a
+	// click id: a map made that size is not grown while filled.
+	t := &touchpoint.Touchpoint{EventID: m.MessageID, Identifiers: map[string]string{}, Properties: make(map[string]string, len(m.Properties)+5)}
 	if t.EventID == "" {
 		// The same message retried gets the same id, so retries do
 		// not count twice.

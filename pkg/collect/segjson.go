@@ -2,7 +2,9 @@ package collect
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"unicode"
@@ -118,28 +120,61 @@ func kindOf(c byte) string {
 	return "a number"
 }
 
-// open enters an object or array.
-func (sc *scanner) open() error {
+// open enters an object or array, reporting whether it is empty (closing,
+// its last byte, follows at once; it is then left too).
+func (sc *scanner) open(closing byte) (empty bool, err error) {
 	sc.depth++
 	if sc.depth > maxDepth {
-		return &syntaxError{msg: "exceeded max depth", off: sc.i}
+		return false, &syntaxError{msg: "exceeded max depth", off: sc.i}
 	}
 	sc.i++
-	return nil
+	return sc.peek() == closing && sc.next(closing) == io.EOF, nil
+}
+
+// next reads the comma after a member of an object or array (nil), or
+// closing, which leaves it (io.EOF); anything else is an error about
+// what follows a member.
+func (sc *scanner) next(closing byte) error {
+	switch sc.peek() {
+	case ',':
+		sc.i++
+		return nil
+	case closing:
+		sc.i++
+		sc.depth--
+		return io.EOF
+	}
+	return errNoSeparator
+}
+
+// errNoSeparator is next's answer when neither a comma nor the closing
+// byte follows a member.
+var errNoSeparator = errors.New("no separator")
+
+// members reads the members of an object or array (sc.i at its first
+// byte) with member until the closing byte; after is what a syntax error
+// names as following a member.
+func (sc *scanner) members(closing byte, after string, member func() error) error {
+	if empty, err := sc.open(closing); err != nil || empty {
+		return err
+	}
+	for {
+		if err := member(); err != nil {
+			return err
+		}
+		switch err := sc.next(closing); err {
+		case io.EOF:
+			return nil
+		case errNoSeparator:
+			return sc.invalid(after)
+		}
+	}
 }
 
 // object reads an object (sc.i at its '{'), calling each with every key
 // and sc.i at the key's value, which each must read.
 func (sc *scanner) object(each func(key string) error) error {
-	if err := sc.open(); err != nil {
-		return err
-	}
-	if sc.peek() == '}' {
-		sc.i++
-		sc.depth--
-		return nil
-	}
-	for {
+	return sc.members('}', "after object key:value pair", func() error {
 		if sc.peek() != '"' {
 			return sc.invalid("looking for beginning of object key string")
 		}
@@ -152,49 +187,19 @@ func (sc *scanner) object(each func(key string) error) error {
 		}
 		sc.i++
 		sc.peek()
-		if err := each(key); err != nil {
-			return err
-		}
-		switch sc.peek() {
-		case ',':
-			sc.i++
-		case '}':
-			sc.i++
-			sc.depth--
-			return nil
-		default:
-			return sc.invalid("after object key:value pair")
-		}
-	}
+		return each(key)
+	})
 }
 
 // array reads an array (sc.i at its '['), calling each with every index
 // and sc.i at the element, which each must read.
 func (sc *scanner) array(each func(i int) error) error {
-	if err := sc.open(); err != nil {
-		return err
-	}
-	if sc.peek() == ']' {
-		sc.i++
-		sc.depth--
-		return nil
-	}
-	for n := 0; ; n++ {
+	n := 0
+	return sc.members(']', "after array element", func() error {
 		sc.peek()
-		if err := each(n); err != nil {
-			return err
-		}
-		switch sc.peek() {
-		case ',':
-			sc.i++
-		case ']':
-			sc.i++
-			sc.depth--
-			return nil
-		default:
-			return sc.invalid("after array element")
-		}
-	}
+		n++
+		return each(n - 1)
+	})
 }
 
 // str reads a string (sc.i at its opening quote), unescaped, with invalid

@@ -584,18 +584,18 @@ var (
 	contextKeys  = []string{"campaign", "page", "userAgent", "ip", "traits", "device", "os", "location"}
 	campaignKeys = []string{"name", "source", "medium", "term", "content"}
 	pageKeys     = []string{"url", "referrer"}
+	deviceKeys   = []string{"type"}
+	osKeys       = []string{"name"}
+	locationKeys = []string{"country"}
 )
+
+// nothing is what fields does for a null or a new object whose value
+// needs no change.
+func nothing() {}
 
 // message reads a message (an object, or null) into m.
 func (sc *scanner) message(m *Message) error {
-	switch sc.peek() {
-	case 'n':
-		return sc.literal()
-	case '{':
-	default:
-		return sc.mismatch("message", "an object")
-	}
-	return sc.object(func(key string) error {
+	return sc.fields("message", nothing, nothing, func(key string) error {
 		switch field(key, messageKeys) {
 		case 0:
 			return sc.text(&m.Type, "type")
@@ -637,29 +637,11 @@ func (sc *scanner) context(c *messageContext, key string) error {
 	switch field(key, contextKeys) {
 	case 0:
 		return obj(sc, &c.Campaign, "context.campaign", func(cp *campaign, key string) error {
-			switch field(key, campaignKeys) {
-			case 0:
-				return sc.text(&cp.Name, "context.campaign.name")
-			case 1:
-				return sc.text(&cp.Source, "context.campaign.source")
-			case 2:
-				return sc.text(&cp.Medium, "context.campaign.medium")
-			case 3:
-				return sc.text(&cp.Term, "context.campaign.term")
-			case 4:
-				return sc.text(&cp.Content, "context.campaign.content")
-			}
-			return sc.skip()
+			return sc.texts(key, campaignKeys, "context.campaign.", &cp.Name, &cp.Source, &cp.Medium, &cp.Term, &cp.Content)
 		})
 	case 1:
 		return obj(sc, &c.Page, "context.page", func(p *page, key string) error {
-			switch field(key, pageKeys) {
-			case 0:
-				return sc.text(&p.URL, "context.page.url")
-			case 1:
-				return sc.text(&p.Referrer, "context.page.referrer")
-			}
-			return sc.skip()
+			return sc.texts(key, pageKeys, "context.page.", &p.URL, &p.Referrer)
 		})
 	case 2:
 		return sc.text(&c.UserAgent, "context.userAgent")
@@ -669,27 +651,33 @@ func (sc *scanner) context(c *messageContext, key string) error {
 		return sc.dict(&c.Traits, "context.traits")
 	case 5:
 		return obj(sc, &c.Device, "context.device", func(d *device, key string) error {
-			return sc.one(key, "type", &d.Type, "context.device.type")
+			return sc.texts(key, deviceKeys, "context.device.", &d.Type)
 		})
 	case 6:
 		return obj(sc, &c.OS, "context.os", func(o *osInfo, key string) error {
-			return sc.one(key, "name", &o.Name, "context.os.name")
+			return sc.texts(key, osKeys, "context.os.", &o.Name)
 		})
 	case 7:
 		return obj(sc, &c.Location, "context.location", func(l *location, key string) error {
-			return sc.one(key, "country", &l.Country, "context.location.country")
+			return sc.texts(key, locationKeys, "context.location.", &l.Country)
 		})
 	}
 	return sc.skip()
 }
 
-// one reads key into *dst when it is name, and skips it otherwise: an
-// object of one field.
-func (sc *scanner) one(key, name string, dst *string, path string) error {
-	if key == name || strings.EqualFold(key, name) {
-		return sc.text(dst, path)
+// texts reads key of an object of strings into the one of dsts whose name
+// in names it is (as field finds it), and skips any other key; path,
+// which names the object in errors, ends with a dot.
+func (sc *scanner) texts(key string, names []string, path string, dsts ...*string) error {
+	i := field(key, names)
+	if i < 0 {
+		return sc.skip()
 	}
-	return sc.skip()
+	switch sc.peek() {
+	case '"', 'n':
+		return sc.text(dsts[i], "")
+	}
+	return sc.mismatch(path+names[i], "a string")
 }
 
 // end checks that nothing but white space follows the value.
@@ -717,8 +705,12 @@ func decodeMessage(body string) (*Message, error) {
 	return m, nil
 }
 
-// batchKeys are the keys of a batch call's body.
-var batchKeys = []string{"sentAt", "writeKey", "batch"}
+// The keys of a batch call's body: its messages, and the others (no key
+// of one list is another's in another case).
+var (
+	batchKeys  = []string{"batch"}
+	headerKeys = []string{"sentAt", "writeKey"}
+)
 
 // decodeBatch reads the body of a batch call in one pass. A message of
 // the wrong shape is refused alone; the error is the body's (a syntax
@@ -749,42 +741,29 @@ func decodeBatch(body string) ([]record, batchHeader, error) {
 			return err
 		}
 	)
-	var err error
-	switch sc.peek() {
-	case 'n':
-		err = sc.literal()
-	case '{':
-		err = sc.object(func(key string) error {
-			switch field(key, batchKeys) {
-			case 0:
-				return sc.text(&h.SentAt, "sentAt")
-			case 1:
-				return sc.text(&h.WriteKey, "writeKey")
-			case 2:
-				arrays++
-				raws, bad = raws[:0], bad[:0]
-				switch sc.peek() {
-				case '[':
-					n := 0
-					if err := sc.array(func(i int) error { n = i + 1; return readMsg(i) }); err != nil {
-						return err
-					}
-					msgs = msgs[:n]
-					if n == 0 {
-						msgs = []Message{}
-					}
-					return nil
-				case 'n':
-					msgs = nil
-					return sc.literal()
-				}
-				return sc.mismatch("batch", "an array")
+	err := sc.fields("body", nothing, nothing, func(key string) error {
+		if field(key, batchKeys) < 0 {
+			return sc.texts(key, headerKeys, "", &h.SentAt, &h.WriteKey)
+		}
+		arrays++
+		raws, bad = raws[:0], bad[:0]
+		switch sc.peek() {
+		case '[':
+			n := 0
+			if err := sc.array(func(i int) error { n = i + 1; return readMsg(i) }); err != nil {
+				return err
 			}
-			return sc.skip()
-		})
-	default:
-		err = sc.mismatch("body", "an object")
-	}
+			msgs = msgs[:n]
+			if n == 0 {
+				msgs = []Message{}
+			}
+			return nil
+		case 'n':
+			msgs = nil
+			return sc.literal()
+		}
+		return sc.mismatch("batch", "an array")
+	})
 	if err == nil {
 		err = sc.end()
 	}

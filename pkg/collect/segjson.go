@@ -726,11 +726,11 @@ func decodeBatch(body string) ([]record, batchHeader, error) {
 		arrays  int
 		anyBad  bool
 		readMsg = func(i int) error {
-			if i < len(msgs) {
-			} else if i < cap(msgs) {
-				msgs = msgs[:i+1]
-			} else {
+			switch {
+			case i >= cap(msgs):
 				msgs = append(msgs, Message{})
+			case i >= len(msgs):
+				msgs = msgs[:i+1]
 			}
 			start, outer := sc.i, sc.bad
 			sc.bad = nil
@@ -773,9 +773,12 @@ func decodeBatch(body string) ([]record, batchHeader, error) {
 	if err != nil {
 		return nil, batchHeader{}, err
 	}
-	// Like encoding/json, messages are read into msgs, a slice kept from one
-	// batch array to the next; a message without a messageId, or of the
-	// wrong shape, is read again on its own, from its own JSON.
+	// encoding/json read a batch in one pass into a slice of messages kept
+	// from one "batch" key to the next (a repeated key's messages were read
+	// into the earlier one's), as msgs is; but when a message was of the
+	// wrong shape or had no messageId, it read each message of the last
+	// array on its own. With one batch array the two are the same; with
+	// several, each message of the last one is then read again.
 	again := arrays > 1 && (anyBad || slices.ContainsFunc(msgs, func(m Message) bool { return m.MessageID == "" }))
 	recs := make([]record, len(raws))
 	for i := range recs {

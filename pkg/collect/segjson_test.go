@@ -106,8 +106,10 @@ func TestSegmentDecoderBatch(t *testing.T) {
 	}
 }
 
-// segmentBodies are the bodies the package's tests send: the benchmark's
-// batches and the messages of the server and converter tests.
+// segmentBodies are the bodies the package's tests send (the benchmark's
+// batches, messages of the server and converter tests) and those in
+// testdata/sdk: what Segment's Python, Node and browser SDKs sent for
+// test/clients' scenario, recorded as its wire tests receive them.
 func segmentBodies(t testing.TB) map[string]string {
 	bodies := map[string]string{"bench-1": benchBatch(1), "bench-100": benchBatch(100),
 		"track":  track("m-1", `,"userId":42,"properties":{"revenue":"1.5","currency":"eur"}`),

@@ -263,3 +263,31 @@ func FuzzSegmentDecode(f *testing.F) {
 		decodedAlike(t, body, "identify")
 	})
 }
+
+// TestSegmentDecoderEdges: bodies at encoding/json's edges, each decoded
+// as it decoded them, and accepted or refused as computed by hand.
+func TestSegmentDecoderEdges(t *testing.T) {
+	nested := func(depth int) string { // a message whose properties nest depth levels in all
+		return `{"batch":[{"messageId":"m","properties":{"p":` + strings.Repeat("[", depth-4) + strings.Repeat("]", depth-4) + `}}]}`
+	}
+	for _, c := range []struct {
+		name, body string
+		refused    int // -1: the whole body
+	}{
+		{"nesting of 10,000", nested(maxDepth), 0},
+		{"nesting of 10,001", nested(maxDepth + 1), -1},
+		{"an escaped key", `{"batch":[{"messageId":"m","\u0074ype":"track","t\u0059PE":"page"}]}`, 0},
+		{"a key folded by Unicode", `{"batch":[{"meſſageId":"m","ſentAt":"s"}],"ſentAt":"t"}`, 0},
+		{"a repeated batch, the first longer", `{"batch":[{"messageId":"a","event":"A"},{"messageId":"b"}],"batch":[{"messageId":"c"}],"batch":[{},{}]}`, 0},
+		{"a repeated batch, a message of the wrong shape", `{"batch":[{"messageId":"a","event":"A"},5],"batch":[{"type":"page"}]}`, 0},
+		{"a bad message after a good one", `{"batch":[{"messageId":"a"},{"userId":true}]}`, 1},
+		{"an empty body", ``, -1},
+		{"white space only", " \t\r\n", -1},
+		{"a BOM", "\xef\xbb\xbf{}", -1},
+		{"a lone low surrogate and a high one at the end", `{"batch":[{"messageId":"\udc00\ud800"}]}`, 0},
+	} {
+		if got := decodedAlike(t, []byte(c.body), "batch"); got != c.refused {
+			t.Errorf("%s: %d refused, want %d", c.name, got, c.refused)
+		}
+	}
+}

@@ -206,7 +206,16 @@ func (sc *scanner) array(each func(i int) error) error {
 // UTF-8 replaced. A string that needs neither is a slice of s.
 func (sc *scanner) str() (string, error) {
 	start := sc.i + 1
-	for j := start; j < len(sc.s); j++ {
+	j := start
+	for s := sc.s; j+8 <= len(s); j += 8 { // eight bytes at a time up to one that matters
+		b := s[j : j+8]
+		w := uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+			uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+		if special(w) {
+			break
+		}
+	}
+	for ; j < len(sc.s); j++ {
 		switch c := sc.s[j]; {
 		case c == '"':
 			sc.i = j + 1
@@ -219,6 +228,15 @@ func (sc *scanner) str() (string, error) {
 		}
 	}
 	return "", sc.eof()
+}
+
+// special reports whether one of the eight bytes of w may end a string's
+// plain run: a quote, a backslash, a control character or a byte of a
+// character beyond ASCII (false alarms only send str byte by byte).
+func special(w uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote, backslash := w^(ones*'"'), w^(ones*'\\')
+	return ((quote-ones)&^quote|(backslash-ones)&^backslash|(w-ones*' ')|w)&highs != 0
 }
 
 // unquote reads the rest of a string from j on, start being its first

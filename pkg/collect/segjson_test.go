@@ -291,3 +291,38 @@ func TestSegmentDecoderEdges(t *testing.T) {
 		}
 	}
 }
+
+// TestSpecialFindsEveryByteThatMatters: in eight bytes of plain text, a
+// quote, a backslash, a control character or a byte beyond ASCII is seen
+// at every place; in random words, none is ever missed.
+func TestSpecialFindsEveryByteThatMatters(t *testing.T) {
+	matters := func(c byte) bool { return c == '"' || c == '\\' || c < ' ' || c >= 0x80 }
+	word := func(b [8]byte) uint64 {
+		var w uint64
+		for i := 7; i >= 0; i-- {
+			w = w<<8 | uint64(b[i])
+		}
+		return w
+	}
+	for c := range 256 {
+		for at := range 8 {
+			b := [8]byte{'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'}
+			b[at] = byte(c)
+			if got := special(word(b)); got != matters(byte(c)) {
+				t.Errorf("byte %#x at %d: %v", c, at, got)
+			}
+		}
+	}
+	r := rand.New(rand.NewPCG(8, 8))
+	for range 100000 {
+		var b [8]byte
+		any := false
+		for i := range b {
+			b[i] = byte(r.IntN(256))
+			any = any || matters(b[i])
+		}
+		if any && !special(word(b)) {
+			t.Fatalf("%q: missed", b[:])
+		}
+	}
+}

@@ -316,12 +316,12 @@ func TestSpecialFindsEveryByteThatMatters(t *testing.T) {
 	r := rand.New(rand.NewPCG(8, 8))
 	for range 100000 {
 		var b [8]byte
-		any := false
+		seen := false
 		for i := range b {
 			b[i] = byte(r.IntN(256))
-			any = any || matters(b[i])
+			seen = seen || matters(b[i])
 		}
-		if any && !special(word(b)) {
+		if seen && !special(word(b)) {
 			t.Fatalf("%q: missed", b[:])
 		}
 	}

@@ -86,3 +86,29 @@ func BenchmarkServeBatch(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDecodeBatch compares the decoding of a Segment batch of 100
+// messages by encoding/json (as the collector did, kept in the tests as
+// the reference) and by the collector's scanner; ns/record is the figure
+// to compare.
+func BenchmarkDecodeBatch(b *testing.B) {
+	body := []byte(benchBatch(100)) // as the server reads it
+	for _, d := range []struct {
+		name   string
+		decode func() (int, error)
+	}{
+		{"encoding-json", func() (int, error) { recs, _, err := refBatch(body); return len(recs), err }},
+		{"scanner", func() (int, error) { recs, _, err := decodeBatch(string(body)); return len(recs), err }},
+	} {
+		b.Run("decoder="+d.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				if n, err := d.decode(); n != 100 || err != nil {
+					b.Fatal(n, err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), "ns/record")
+		})
+	}
+}

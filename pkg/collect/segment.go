@@ -39,54 +39,49 @@ type Message struct {
 
 // messageContext is the context object of a Segment call.
 type messageContext struct {
-	Campaign *struct {
-		Name    string `json:"name"`
-		Source  string `json:"source"`
-		Medium  string `json:"medium"`
-		Term    string `json:"term"`
-		Content string `json:"content"`
-	} `json:"campaign"`
-	Page *struct {
-		URL      string `json:"url"`
-		Referrer string `json:"referrer"`
-	} `json:"page"`
+	Campaign  *campaign      `json:"campaign"`
+	Page      *page          `json:"page"`
 	UserAgent string         `json:"userAgent"`
 	IP        string         `json:"ip"`
 	Traits    map[string]any `json:"traits"`
-	Device    *struct {
-		Type string `json:"type"`
-	} `json:"device"`
-	OS *struct {
-		Name string `json:"name"`
-	} `json:"os"`
-	Location *struct {
-		Country string `json:"country"`
-	} `json:"location"`
+	Device    *device        `json:"device"`
+	OS        *osInfo        `json:"os"`
+	Location  *location      `json:"location"`
 }
 
-// flexString is an id that SDKs send as a string or as a number.
+// campaign is a context's campaign (the UTM parameters).
+type campaign struct {
+	Name    string `json:"name"`
+	Source  string `json:"source"`
+	Medium  string `json:"medium"`
+	Term    string `json:"term"`
+	Content string `json:"content"`
+}
+
+// page is a context's page.
+type page struct {
+	URL      string `json:"url"`
+	Referrer string `json:"referrer"`
+}
+
+// device is a context's device.
+type device struct {
+	Type string `json:"type"`
+}
+
+// osInfo is a context's operating system.
+type osInfo struct {
+	Name string `json:"name"`
+}
+
+// location is a context's location.
+type location struct {
+	Country string `json:"country"`
+}
+
+// flexString is an id that SDKs send as a string or as a number (null is
+// empty).
 type flexString string
-
-// UnmarshalJSON takes a JSON string or number (null is empty).
-func (f *flexString) UnmarshalJSON(b []byte) error {
-	if n := len(b); n >= 2 && b[0] == '"' && b[n-1] == '"' && bytes.IndexByte(b, '\\') < 0 && utf8.Valid(b) {
-		// Nothing to unescape or replace: the decoder has checked the
-		// string, and its bytes are the id.
-		*f = flexString(b[1 : n-1])
-		return nil
-	}
-	var s string
-	if err := json.Unmarshal(b, &s); err == nil {
-		*f = flexString(s)
-		return nil
-	}
-	var n json.Number
-	if err := json.Unmarshal(b, &n); err != nil {
-		return fmt.Errorf("an id must be a string or a number, not %s", b)
-	}
-	*f = flexString(n.String())
-	return nil
-}
 
 // Received is what the collector knows of a request besides its body.
 type Received struct {
@@ -119,12 +114,15 @@ func refusal(reason touchpoint.Reason, field, format string, args ...any) error 
 // Touchpoint converts m (raw is its JSON, for an event id when it has no
 // messageId). The touchpoint is not validated yet: the caller runs
 // ingest's validation on it. The error is a *touchpoint.ValidationError.
-func (c *Converter) Touchpoint(m *Message, raw []byte, rcv Received) (*touchpoint.Touchpoint, error) {
-	t := &touchpoint.Touchpoint{EventID: m.MessageID, Identifiers: map[string]string{}, Properties: map[string]string{}}
+func (c *Converter) Touchpoint(m *Message, raw string, rcv Received) (*touchpoint.Touchpoint, error) {
+	// The properties are the call's and, most often, four of the
+	// collector's (event_name or name, user_agent, ip, source) and a
+	// click id: a map made that size is not grown while filled.
+	t := &touchpoint.Touchpoint{EventID: m.MessageID, Identifiers: map[string]string{}, Properties: make(map[string]string, len(m.Properties)+5)}
 	if t.EventID == "" {
 		// The same message retried gets the same id, so retries do
 		// not count twice.
-		sum := sha256.Sum256(raw)
+		sum := sha256.Sum256([]byte(raw))
 		t.EventID = "sha256-" + hex.EncodeToString(sum[:16])
 	}
 	var err error
@@ -252,6 +250,9 @@ func moneyOf(v any) (touchpoint.Money, error) {
 	default:
 		return 0, fmt.Errorf("%s is not a number", propertyString(v))
 	}
+	if m, ok := decimalMicros(s); ok {
+		return m, nil
+	}
 	r, ok := new(big.Rat).SetString(s)
 	if !ok {
 		return 0, fmt.Errorf("%q is not a number", s)
@@ -267,6 +268,40 @@ func moneyOf(v any) (touchpoint.Money, error) {
 		return 0, fmt.Errorf("%s is out of range", s)
 	}
 	return touchpoint.Money(n.Int64()), nil
+}
+
+// decimalMicros reads s in micro-units when it is a plain decimal, as
+// most amounts are: an optional minus, at most 12 digits, and a point with
+// 1 to 6 more. Those need no rounding and fit an int64, so no big number
+// is built; anything else is left to moneyOf's exact arithmetic.
+func decimalMicros(s string) (touchpoint.Money, bool) {
+	neg := strings.HasPrefix(s, "-")
+	if neg {
+		s = s[1:]
+	}
+	whole, frac, point := strings.Cut(s, ".")
+	if whole == "" || len(whole) > 12 || len(frac) > 6 || point && frac == "" {
+		return 0, false
+	}
+	var n int64
+	for i := range len(whole) + 6 {
+		n *= 10
+		c := byte('0')
+		switch {
+		case i < len(whole):
+			c = whole[i]
+		case i-len(whole) < len(frac):
+			c = frac[i-len(whole)]
+		}
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n += int64(c - '0')
+	}
+	if neg {
+		n = -n
+	}
+	return touchpoint.Money(n), true
 }
 
 // context reads the page, campaign, device and client address of m. The
@@ -329,11 +364,12 @@ func (c *Converter) context(t *touchpoint.Touchpoint, m *Message, rcv Received) 
 // deviceOf guesses the device type and, when os is empty, the operating
 // system from a browser's user agent.
 func deviceOf(ua, os string) (device, osName string) {
-	l := strings.ToLower(ua)
+	var buf [512]byte
+	l := lowerASCII(buf[:0], ua)
 	switch {
-	case strings.Contains(l, "ipad") || strings.Contains(l, "tablet"):
+	case bytes.Contains(l, []byte("ipad")) || bytes.Contains(l, []byte("tablet")):
 		device = "tablet"
-	case strings.Contains(l, "mobi"):
+	case bytes.Contains(l, []byte("mobi")):
 		device = "mobile"
 	default:
 		device = "desktop"
@@ -345,11 +381,29 @@ func deviceOf(ua, os string) (device, osName string) {
 		{"iphone", "ios"}, {"ipad", "ios"}, {"android", "android"}, {"windows", "windows"},
 		{"mac os", "macos"}, {"cros", "chromeos"}, {"linux", "linux"},
 	} {
-		if strings.Contains(l, o.sign) {
+		if bytes.Contains(l, []byte(o.sign)) {
 			return device, o.name
 		}
 	}
 	return device, ""
+}
+
+// lowerASCII appends s in lower case to b: a user agent is ASCII, and
+// lowering it into a buffer of the caller's spares an allocation per
+// record. Any other text is lowered by strings.ToLower, whose rules for
+// the rest of Unicode (the Kelvin sign is a k) it keeps.
+func lowerASCII(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			return append(b[:0], strings.ToLower(s)...)
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return b
 }
 
 // HandleIP returns ip kept, truncated (the last byte of an IPv4 address

@@ -2,8 +2,12 @@ package collect
 
 import (
 	"encoding/json"
+	"fmt"
+	"math/big"
+	"math/rand/v2"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -56,7 +60,7 @@ func TestEventTimeCorrectsTheSendersClock(t *testing.T) {
 
 func convert(t *testing.T, body string, rcv Received) (*touchpoint.Touchpoint, error) {
 	t.Helper()
-	rec := messageRecord(json.RawMessage(body), "")
+	rec := messageRecord(body, "")
 	if rec.decoded != nil {
 		t.Fatal(rec.decoded)
 	}
@@ -167,6 +171,37 @@ func TestMoneyOf(t *testing.T) {
 	}
 }
 
+// TestDecimalMicrosAsBigRat: the plain decimals read without big numbers
+// give what moneyOf's exact arithmetic gives, on random amounts and on
+// the edges of the plain form; the rest is left to it.
+func TestDecimalMicrosAsBigRat(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 16))
+	cases := []string{"0", "-0", "007.50", "999999999999.999999", "-999999999999.999999", "1.000001"}
+	for range 20000 {
+		s := strconv.FormatInt(r.Int64N(1_000_000_000_000), 10)
+		if r.IntN(2) == 0 {
+			s += "." + fmt.Sprintf("%06d", r.Int64N(1_000_000))[:1+r.IntN(6)]
+		}
+		if r.IntN(3) == 0 {
+			s = "-" + s
+		}
+		cases = append(cases, s)
+	}
+	for _, s := range cases {
+		got, ok := decimalMicros(s)
+		rat, _ := new(big.Rat).SetString(s)
+		want := new(big.Rat).Mul(rat, big.NewRat(touchpoint.MicrosPerUnit, 1))
+		if !ok || !want.IsInt() || want.Num().Int64() != int64(got) {
+			t.Fatalf("%s: %d, %v; want %s", s, got, ok, want)
+		}
+	}
+	for _, s := range []string{"", "-", ".5", "1.", "1.0000001", "1e3", "+1", "1_0", "1234567890123", "0x10", "1.2.3", " 1"} {
+		if got, ok := decimalMicros(s); ok {
+			t.Errorf("%q read as %d", s, got)
+		}
+	}
+}
+
 func TestHandleIP(t *testing.T) {
 	for _, c := range []struct {
 		h        IPHandling
@@ -251,23 +286,41 @@ func TestEventTimeOfARetryIsTheFirstAttempts(t *testing.T) {
 	}
 }
 
-// TestFlexStringReadsStringsAndNumbers: an id is taken as a JSON string
+// TestIDsReadAsStringsAndNumbers: an id is taken as a JSON string
 // (unescaped, invalid UTF-8 replaced, as encoding/json does) or a number
 // as sent; anything else is an error.
-func TestFlexStringReadsStringsAndNumbers(t *testing.T) {
+func TestIDsReadAsStringsAndNumbers(t *testing.T) {
 	for in, want := range map[string]string{
 		`"a-1"`: "a-1", `"café"`: "café", `"caf\u00e9"`: "café", `"a\"b"`: `a"b`, `"a\\b"`: `a\b`,
 		"\"\xffa\"": "\ufffda", `""`: "", `null`: "", `12345678901234567890`: "12345678901234567890", `1.5e3`: "1.5e3",
 	} {
-		var f flexString
-		if err := json.Unmarshal([]byte(in), &f); err != nil || string(f) != want {
-			t.Errorf("%s: %q (%v), want %q", in, f, err, want)
+		m, err := decodeMessage(`{"userId":"x","userId":` + in + `}`)
+		if err != nil || string(m.UserID) != want {
+			t.Errorf("%s: %+v (%v), want %q", in, m, err, want)
 		}
 	}
 	for _, in := range []string{`{"id":1}`, `[1]`, `true`} {
-		var f flexString
-		if err := json.Unmarshal([]byte(in), &f); err == nil {
-			t.Errorf("%s: %q, want an error", in, f)
+		m, err := decodeMessage(`{"userId":` + in + `}`)
+		if want := "userId: an id must be a string or a number, not " + in; err == nil || err.Error() != want {
+			t.Errorf("%s: %+v, %v; want the error %q", in, m, err, want)
+		}
+	}
+}
+
+// TestDeviceOfUserAgents: device and operating system from user agents in
+// any case, ASCII or not, hand-computed.
+func TestDeviceOfUserAgents(t *testing.T) {
+	for _, c := range []struct{ ua, os, device, wantOS string }{
+		{"Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X)", "", "tablet", "ios"},
+		{"MOZILLA/5.0 (LINUX; ANDROID 14; PIXEL 8) MOBILE SAFARI", "", "mobile", "android"},
+		{"Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0", "", "desktop", "windows"},
+		{"Mozilla/5.0 (X11; CrOS x86_64 14541.0.0)", "", "desktop", "chromeos"},
+		{"Mozilla/5.0 (Linux; Android 14; Pixel ☃ Ünïcode) Mobile", "", "mobile", "android"},
+		{"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) Tablet", "macos", "tablet", "macos"},
+		{"curl/8.5.0", "", "desktop", ""},
+	} {
+		if device, os := deviceOf(c.ua, c.os); device != c.device || os != c.wantOS {
+			t.Errorf("%s: %s, %s; want %s, %s", c.ua, device, os, c.device, c.wantOS)
 		}
 	}
 }

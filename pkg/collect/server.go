@@ -342,11 +342,20 @@ func tooLarge(max int64) *httpError {
 }
 
 // readBody reads the body, gunzipping it when it says so, up to
-// MaxBodyBytes before and after decompression.
+// MaxBodyBytes before and after decompression. A body of known length
+// (at most MaxBodyBytes, which handle checked) is read into a buffer of
+// its size, rather than one grown while reading.
 func (s *Server) readBody(r *http.Request) ([]byte, *httpError) {
 	max := s.cfg.MaxBodyBytes
 	over := tooLarge(max)
-	raw, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+	var raw []byte
+	var err error
+	if n := r.ContentLength; n >= 0 && n <= max {
+		raw = make([]byte, n)
+		_, err = io.ReadFull(r.Body, raw)
+	} else {
+		raw, err = io.ReadAll(io.LimitReader(r.Body, max+1))
+	}
 	if err != nil {
 		return nil, fail(http.StatusBadRequest, ReasonMalformed, "reading the body: %v", err)
 	}
@@ -378,7 +387,7 @@ func (s *Server) readBody(r *http.Request) ([]byte, *httpError) {
 // record is one record of a request: a Segment message or a touchpoint in
 // touchline's JSON form.
 type record struct {
-	raw     json.RawMessage
+	raw     string
 	msg     *Message
 	tp      *touchpoint.Touchpoint
 	decoded error
@@ -441,17 +450,14 @@ func (s *Server) decode(body []byte, call string, rcv *Received) ([]record, stri
 		}
 		return recs, "", nil
 	case "batch":
-		recs, b, ok := decodeBatchAtOnce(body)
-		if !ok {
-			var err error
-			if recs, b, err = decodeBatchEach(body); err != nil {
-				return nil, "", malformed(err)
-			}
+		recs, b, err := decodeBatch(string(body))
+		if err != nil {
+			return nil, "", malformed(err)
 		}
 		rcv.SentAt = b.SentAt
 		return recs, b.WriteKey, nil
 	default:
-		rec := messageRecord(body, call)
+		rec := messageRecord(string(body), call)
 		if rec.decoded != nil {
 			return nil, "", malformed(errors.Unwrap(rec.decoded))
 		}
@@ -459,54 +465,12 @@ func (s *Server) decode(body []byte, call string, rcv *Received) ([]record, stri
 	}
 }
 
-// decodeBatchAtOnce decodes the body of a batch call in one pass, which
-// reads the JSON once rather than three times (the body, then each
-// message's share of it again to cut it out and to decode it), when that
-// is all it takes: every message decodes and has a messageId. Otherwise it
-// returns false, and decodeBatchEach decodes the body.
-func decodeBatchAtOnce(body []byte) ([]record, batchHeader, bool) {
-	var b struct {
-		batchHeader
-		Batch []Message `json:"batch"`
-	}
-	if err := strictJSON(body, &b); err != nil {
-		return nil, batchHeader{}, false
-	}
-	recs := make([]record, len(b.Batch))
-	for i := range b.Batch {
-		if b.Batch[i].MessageID == "" {
-			return nil, batchHeader{}, false
-		}
-		recs[i].msg = &b.Batch[i]
-	}
-	return recs, b.batchHeader, true
-}
-
-// decodeBatchEach decodes the body of a batch call message by message, so
-// that a bad message is refused alone and one without a messageId keeps
-// its JSON, which its event id is made of. The error is the body's, when
-// it is not a batch at all.
-func decodeBatchEach(body []byte) ([]record, batchHeader, error) {
-	var b struct {
-		batchHeader
-		Batch []json.RawMessage `json:"batch"`
-	}
-	if err := strictJSON(body, &b); err != nil {
-		return nil, batchHeader{}, err
-	}
-	recs := make([]record, len(b.Batch))
-	for i, raw := range b.Batch {
-		recs[i] = messageRecord(raw, "")
-	}
-	return recs, b.batchHeader, nil
-}
-
 // messageRecord decodes one Segment message; call, when not empty, is its
 // type (the endpoint's).
-func messageRecord(raw json.RawMessage, call string) record {
-	m := &Message{}
-	if err := strictJSON(raw, m); err != nil {
-		return record{decoded: fmt.Errorf("%w", refusal(touchpoint.ReasonInvalidField, "message", "invalid JSON: %v", err))}
+func messageRecord(raw string, call string) record {
+	m, err := decodeMessage(raw)
+	if err != nil {
+		return badMessage(err)
 	}
 	if call != "" {
 		m.Type = call
@@ -514,15 +478,19 @@ func messageRecord(raw json.RawMessage, call string) record {
 	return record{raw: raw, msg: m}
 }
 
+// badMessage is a message that is not JSON of a message's shape, refused
+// with err.
+func badMessage(err error) record {
+	return record{decoded: fmt.Errorf("%w", refusal(touchpoint.ReasonInvalidField, "message", "invalid JSON: %v", err))}
+}
+
 // strictJSON decodes exactly one JSON value of data into v, numbers as
-// json.Number. Segment's messages may carry fields touchline does not read;
-// a touchpoint (touchline's own form) may not.
+// json.Number, refusing unknown fields: a touchpoint (touchline's own
+// form) may carry no field it does not have.
 func strictJSON(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	if _, ok := v.(*touchpoint.Touchpoint); ok {
-		dec.DisallowUnknownFields()
-	}
+	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return err
 	}

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -301,47 +300,13 @@ func TestServerCORSPreflight(t *testing.T) {
 	}
 }
 
-// TestBatchDecodedAtOnceAsMessageByMessage: a batch decoded in one pass
-// gives the touchpoints that decoding it message by message gives, with
-// the batch's sentAt and write key.
-func TestBatchDecodedAtOnceAsMessageByMessage(t *testing.T) {
-	body := []byte(strings.Replace(benchBatch(100), `"sentAt"`, `"writeKey":"wk_srv","sentAt"`, 1))
-	once, h1, ok := decodeBatchAtOnce(body)
-	if !ok {
-		t.Fatal("a batch of good messages with ids was not decoded in one pass")
-	}
-	each, h2, err := decodeBatchEach(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if h1 != h2 || h1.WriteKey != "wk_srv" || h1.SentAt != "2026-11-30T10:00:10.000Z" {
-		t.Errorf("headers %+v and %+v", h1, h2)
-	}
-	if len(once) != 100 || len(each) != 100 {
-		t.Fatalf("%d and %d records, want 100", len(once), len(each))
-	}
-	conv := &Converter{Mapping: DefaultMapping(), IP: IPTruncate}
-	rcv := Received{At: time.Date(2026, 11, 30, 10, 0, 11, 0, time.UTC), SentAt: h1.SentAt, Source: "backend", Tolerance: 30 * time.Second}
-	for i := range once {
-		a, errA := once[i].touchpoint(conv, rcv)
-		b, errB := each[i].touchpoint(conv, rcv)
-		if errA != nil || errB != nil || !reflect.DeepEqual(a, b) {
-			t.Fatalf("message %d: %+v (%v)\nmessage by message: %+v (%v)", i, a, errA, b, errB)
-		}
-	}
-}
-
-// TestServerBatchWithoutIDsOrWithBadMessages: a batch with a message
-// without messageId and one that does not decode cannot be decoded in one
-// pass; message by message, the first gets the id of its own JSON and the
-// second is refused alone, at its index.
+// TestServerBatchWithoutIDsOrWithBadMessages: in a batch with a message
+// without messageId and one that does not decode, the first gets the id
+// of its own JSON and the second is refused alone, at its index.
 func TestServerBatchWithoutIDsOrWithBadMessages(t *testing.T) {
 	noID := `{"type":"page","anonymousId":"a-2"}`
 	sum := sha256.Sum256([]byte(noID))
 	body := `{"batch":[` + track("m-1", "") + `,` + noID + `,` + track("m-3", `,"userId":{"id":1}`) + `,` + track("m-4", "") + `]}`
-	if _, _, ok := decodeBatchAtOnce([]byte(body)); ok {
-		t.Fatal("decoded in one pass")
-	}
 	send := &fakeSender{}
 	w, resp := newTestServer(t, send, nil).do(call{path: "/v1/batch", key: "wk_srv", body: body})
 	if w.Code != 200 || resp.Accepted != 3 || len(resp.Rejected) != 1 || resp.Rejected[0].Index != 2 || resp.Rejected[0].Reason != "invalid_field" {

@@ -135,12 +135,21 @@ func (v *validator) required(field, value string) {
 
 // text checks a string field: valid UTF-8, at most MaxFieldBytes bytes.
 func (v *validator) text(field, value string) {
+	if v.textOK(value) {
+		return
+	}
 	if p := badUTF8(value); p != "" {
 		v.fail(ReasonInvalidField, field, "is "+p)
 	}
 	if len(value) > v.l.MaxFieldBytes {
 		v.fail(ReasonOversizeField, field, fmt.Sprintf("has %d bytes, the limit is %d", len(value), v.l.MaxFieldBytes))
 	}
+}
+
+// textOK reports whether text would find nothing wrong with value, so that
+// a caller need not build the name of a field that is fine.
+func (v *validator) textOK(value string) bool {
+	return len(value) <= v.l.MaxFieldBytes && utf8.ValidString(value)
 }
 
 // amount checks an amount of money: not negative, at most MaxAmount.
@@ -175,6 +184,9 @@ func (v *validator) stringMap(field string, m map[string]string, limit int) {
 		if p := badUTF8(k); p != "" { // checked here so that no error names the key
 			v.fail(ReasonInvalidField, field, "has a key that is "+p)
 			continue
+		}
+		if v.textOK(k) && v.textOK(val) {
+			continue // the entry's name is only built for an error
 		}
 		name := field + "." + k
 		if len(k) > 64 { // errors name the entry by its key's first bytes

@@ -122,3 +122,27 @@ func TestValidationErrorsNameLongKeysShortly(t *testing.T) {
 		t.Fatalf("got %d bytes of error %.120v", len(err.Error()), err)
 	}
 }
+
+// A valid record is checked without allocating: the name of a map entry
+// ("properties.price") is only built for its error. Errors still name it.
+func TestValidateBuildsEntryNamesOnlyForErrors(t *testing.T) {
+	now := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
+	tp := valid()
+	tp.Identifiers["customer_id"] = "c1"
+	tp.Properties = map[string]string{"price": "19.99", "quantity": "1", "category": "shoes", "user_agent": "Mozilla/5.0"}
+	if allocs := testing.AllocsPerRun(100, func() {
+		if err := tp.Validate(DefaultLimits(), now); err != nil {
+			t.Fatal(err)
+		}
+	}); allocs != 0 {
+		t.Errorf("validating a valid record took %v allocations, want 0", allocs)
+	}
+	tp.Properties["category"] = "sh\xffoes"
+	if err := tp.Validate(DefaultLimits(), now); err == nil || err.Error() != "properties.category: is not valid UTF-8 (byte 2 of 6)" {
+		t.Errorf("bad property value: got %v", err)
+	}
+	tp.Properties["category"] = strings.Repeat("x", 8193)
+	if err := tp.Validate(DefaultLimits(), now); err == nil || err.Error() != "properties.category: has 8193 bytes, the limit is 8192" {
+		t.Errorf("oversize property value: got %v", err)
+	}
+}

@@ -154,18 +154,24 @@ func (p *Processor) Touchpoint(ctx context.Context, r *kgo.Record) (*Touchpoint,
 // the collector, which refuses what ingest would dead-letter and leaves
 // the row to ingest.
 func (p *Processor) Check(t *touchpoint.Touchpoint) *Rejection {
-	_, rej, _ := p.check(t)
+	_, rej, _ := p.check(t, false)
 	return rej
 }
 
-// check is the validation of TouchpointRow: t's normalised identifiers and
-// true, or false and t's rejection (nil for an erased person's invalid
-// event, which is dropped instead).
-func (p *Processor) check(t *touchpoint.Touchpoint) ([]identifiers.Identifier, *Rejection, bool) {
+// check is the validation of TouchpointRow: true and, when keep is set,
+// t's normalised identifiers, or false and t's rejection (nil for an
+// erased person's invalid event, which is dropped instead).
+func (p *Processor) check(t *touchpoint.Touchpoint, keep bool) ([]identifiers.Identifier, *Rejection, bool) {
 	if err := t.Validate(p.limits, time.Now()); err != nil {
 		return nil, p.unlessSuppressed(t, reject(err)), false
 	}
-	ids, err := p.normalizer.Normalize(t.Identifiers)
+	var ids []identifiers.Identifier
+	var err error
+	if keep {
+		ids, err = p.normalizer.Normalize(t.Identifiers)
+	} else {
+		err = p.normalizer.Check(t.Identifiers)
+	}
 	if err != nil {
 		return nil, p.unlessSuppressed(t, &Rejection{ReasonInvalidIdentifier, err}), false
 	}
@@ -178,7 +184,7 @@ func (p *Processor) check(t *touchpoint.Touchpoint) ([]identifiers.Identifier, *
 // (page_url, referrer, utm_content, utm_term and property values) are stored
 // scrubbed of personal data.
 func (p *Processor) TouchpointRow(t *touchpoint.Touchpoint) (*Touchpoint, *Rejection) {
-	ids, rej, ok := p.check(t)
+	ids, rej, ok := p.check(t, true)
 	if !ok {
 		return nil, rej
 	}

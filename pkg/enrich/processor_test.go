@@ -310,3 +310,20 @@ func TestCheckRejectsAsTouchpointRowDoes(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckDoesNotBuildIdentifiers: the collector's validation of a valid
+// touchpoint normalises its identifiers only to refuse what ingest would,
+// without building, hashing or sorting them, so it allocates nothing.
+func TestCheckDoesNotBuildIdentifiers(t *testing.T) {
+	p, _ := newProcessor(t)
+	tp := &touchpoint.Touchpoint{EventID: "e", EventType: "page_view", EventTime: time.Now().Add(-time.Hour),
+		Identifiers: map[string]string{"email": "jane@example.com", "anonymous_id": "a1", "customer_id": "c-42"},
+		Properties:  map[string]string{"path": "/", "title": "Shop"}}
+	if allocs := testing.AllocsPerRun(100, func() {
+		if rej := p.Check(tp); rej != nil {
+			t.Fatal(rej)
+		}
+	}); allocs != 0 {
+		t.Errorf("checking a valid touchpoint took %v allocations, want 0", allocs)
+	}
+}

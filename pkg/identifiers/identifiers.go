@@ -4,12 +4,13 @@
 package identifiers
 
 import (
+	"cmp"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -141,24 +142,39 @@ type Identifier struct {
 // configured, sorted by type then value. An invalid value is an error wrapping
 // ErrInvalid that names the type.
 func (n *Normalizer) Normalize(in map[string]string) ([]Identifier, error) {
-	out := make([]Identifier, 0, len(in))
+	out, err := n.each(in, make([]Identifier, 0, len(in)), true)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b Identifier) int {
+		return cmp.Or(strings.Compare(a.Type, b.Type), strings.Compare(a.Value, b.Value))
+	})
+	return out, nil
+}
+
+// Check returns the error Normalize would return for in, or nil, without
+// building, hashing or sorting the identifiers: for callers that only
+// validate.
+func (n *Normalizer) Check(in map[string]string) error {
+	_, err := n.each(in, nil, false)
+	return err
+}
+
+// each normalises every identifier of in, appending them to out when keep
+// is set (hashed where configured), and returns the first error.
+func (n *Normalizer) each(in map[string]string, out []Identifier, keep bool) ([]Identifier, error) {
 	for t, v := range in {
 		if !utf8.ValidString(t) {
 			return nil, fmt.Errorf("%w: a type is not valid UTF-8", ErrInvalid)
 		}
-		typ := NormalizeType(t)
-		id, err := n.Identifier(typ, v)
+		id, err := n.identifier(NormalizeType(t), v, keep)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, id)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Type != out[j].Type {
-			return out[i].Type < out[j].Type
+		if keep {
+			out = append(out, id)
 		}
-		return out[i].Value < out[j].Value
-	})
+	}
 	return out, nil
 }
 
@@ -168,6 +184,11 @@ func (n *Normalizer) Normalize(in map[string]string) ([]Identifier, error) {
 // email, not an invalid one. A value that is not valid UTF-8 is invalid:
 // lower-casing or JSON would turn distinct values into one.
 func (n *Normalizer) Identifier(typ, v string) (Identifier, error) {
+	return n.identifier(typ, v, true)
+}
+
+// identifier is Identifier, hashing only when hash is set.
+func (n *Normalizer) identifier(typ, v string, hash bool) (Identifier, error) {
 	id := Identifier{Type: typ}
 	if !utf8.ValidString(v) {
 		return id, fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalid, typ)
@@ -184,7 +205,7 @@ func (n *Normalizer) Identifier(typ, v string) (Identifier, error) {
 		id.Blocked = n.blocked[typ+":"+v]
 	}
 	id.Value = v
-	if n.hashed[typ] {
+	if hash && n.hashed[typ] {
 		id.Value = n.hash(v)
 	}
 	return id, nil

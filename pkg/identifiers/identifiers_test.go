@@ -247,3 +247,55 @@ func TestPhoneCacheIsBounded(t *testing.T) {
 		}
 	}
 }
+
+// Check refuses what Normalize refuses, with the same error, and accepts
+// the rest (a blocked "any" value is not validated) without building,
+// hashing or sorting anything.
+func TestCheckRefusesAsNormalizeDoes(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Blocked = map[string][]string{"any": {"unknown"}}
+	n, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []map[string]string{
+		{"email": "Jane@Example.com", "anonymous_id": "a1", "customer_id": " c-42 "},
+		{"phone": "+1 (415) 555-0100"},
+		{"email": "unknown"},
+		{"email": "no-at-sign"},
+		{"phone": "12"},
+		{"device_id": "  "},
+		{"anonymous_id": "a\xff"},
+		{"anonymous\xff": "a"},
+	} {
+		_, want := n.Normalize(in)
+		got := n.Check(in)
+		if fmt.Sprint(got) != fmt.Sprint(want) || errors.Is(got, ErrInvalid) != errors.Is(want, ErrInvalid) {
+			t.Errorf("Check(%q) = %v, Normalize's error %v", in, got, want)
+		}
+	}
+	valid := map[string]string{"email": "jane@example.com", "anonymous_id": "a1", "customer_id": "c-42"}
+	if allocs := testing.AllocsPerRun(100, func() {
+		if err := n.Check(valid); err != nil {
+			t.Fatal(err)
+		}
+	}); allocs != 0 {
+		t.Errorf("checking valid identifiers took %v allocations, want 0", allocs)
+	}
+}
+
+// Normalize sorts by type, then value, without allocating for the sort.
+func TestNormalizeSortsWithoutAllocating(t *testing.T) {
+	n, err := New(Config{Region: "US"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := map[string]string{"z": "1", "customer_id": "c", "anonymous_id": "b", "device_id": "d"}
+	ids, err := n.Normalize(in)
+	if err != nil || fmt.Sprint(ids) != "[{anonymous_id b false} {customer_id c false} {device_id d false} {z 1 false}]" {
+		t.Fatalf("got %v, %v", ids, err)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { _, _ = n.Normalize(in) }); allocs != 1 {
+		t.Errorf("normalising took %v allocations, want 1 (the result)", allocs)
+	}
+}

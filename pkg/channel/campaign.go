@@ -51,7 +51,11 @@ func (c Campaign) Implied() (source, medium string) {
 // FromURL reads the UTM parameters and click ids of the query of raw, a
 // page URL with or without scheme. Parameter names are compared without
 // case; the first value of a repeated parameter counts; empty values are
-// absent. A URL that cannot be parsed says nothing.
+// absent. A URL that cannot be parsed says nothing. It reads the query as
+// net/url's ParseQuery does (the parameters that parse count; more than
+// ParseQuery's 10,000 parameters, none), without building the values of
+// parameters it does not keep; of a parameter written in two cases
+// (utm_source and UTM_Source) with values, the one first in the URL counts.
 func FromURL(raw string) Campaign {
 	var c Campaign
 	_, query, ok := strings.Cut(raw, "?")
@@ -59,31 +63,107 @@ func FromURL(raw string) Campaign {
 		return c
 	}
 	query, _, _ = strings.Cut(query, "#")
-	values, _ := url.ParseQuery(query) // the parameters that parse count
-	for name, vs := range values {
-		v := strings.TrimSpace(vs[0])
-		if v == "" {
+	if strings.Count(query, "&") >= maxQueryParams {
+		return c
+	}
+	for rest := query; rest != ""; {
+		start := len(query) - len(rest)
+		var param string
+		param, rest, _ = strings.Cut(rest, "&")
+		name, ok := paramName(param)
+		if !ok {
 			continue
 		}
-		switch name = strings.ToLower(name); name {
-		case "utm_source":
-			c.UTMSource = v
-		case "utm_medium":
-			c.UTMMedium = v
-		case "utm_campaign":
-			c.UTMCampaign = v
-		case "utm_content":
-			c.UTMContent = v
-		case "utm_term":
-			c.UTMTerm = v
+		lower := strings.ToLower(name) // no copy when it is lower case already
+		field := c.field(lower)
+		if _, click := clickSources[lower]; field == nil && !click {
+			continue
+		}
+		if seenBefore(query[:start], name) {
+			continue // the first value of a name counts
+		}
+		_, v, _ := strings.Cut(param, "=")
+		v, _ = unescapeQuery(v) // paramName checked it
+		if v = strings.TrimSpace(v); v == "" {
+			continue
+		}
+		switch {
+		case field != nil:
+			if *field == "" {
+				*field = v
+			}
+		case c.Clicks == nil:
+			c.Clicks = map[string]string{lower: v}
 		default:
-			if _, ok := clickSources[name]; ok {
-				if c.Clicks == nil {
-					c.Clicks = map[string]string{}
-				}
-				c.Clicks[name] = v
+			if _, ok := c.Clicks[lower]; !ok {
+				c.Clicks[lower] = v
 			}
 		}
 	}
 	return c
+}
+
+// maxQueryParams is the number of parameters past which net/url's
+// ParseQuery reads none.
+const maxQueryParams = 10000
+
+// field is the UTM field of c that parameter name sets, compared in lower
+// case (as strings.ToLower has it); nil for any other name.
+func (c *Campaign) field(name string) *string {
+	switch name {
+	case "utm_source":
+		return &c.UTMSource
+	case "utm_medium":
+		return &c.UTMMedium
+	case "utm_campaign":
+		return &c.UTMCampaign
+	case "utm_content":
+		return &c.UTMContent
+	case "utm_term":
+		return &c.UTMTerm
+	}
+	return nil
+}
+
+// paramName returns the name of one name=value parameter of a query, and
+// whether ParseQuery would keep it: no semicolon, a name, and a name and a
+// value that unescape.
+func paramName(param string) (string, bool) {
+	if param == "" || strings.Contains(param, ";") {
+		return "", false
+	}
+	name, v, _ := strings.Cut(param, "=")
+	name, err := unescapeQuery(name)
+	if err != nil {
+		return "", false
+	}
+	if strings.ContainsAny(v, "%+") {
+		if _, err := url.QueryUnescape(v); err != nil {
+			return "", false
+		}
+	}
+	return name, true
+}
+
+// seenBefore reports whether the parameters of query (the part of a query
+// before a parameter) hold one named name exactly, which ParseQuery would
+// have taken as the first value.
+func seenBefore(query, name string) bool {
+	for query != "" {
+		var param string
+		param, query, _ = strings.Cut(query, "&")
+		if n, ok := paramName(param); ok && n == name {
+			return true
+		}
+	}
+	return false
+}
+
+// unescapeQuery is url.QueryUnescape, without its work when s has nothing
+// to unescape.
+func unescapeQuery(s string) (string, error) {
+	if !strings.ContainsAny(s, "%+") {
+		return s, nil
+	}
+	return url.QueryUnescape(s)
 }

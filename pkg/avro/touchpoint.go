@@ -124,14 +124,21 @@ func (c *Codecs) DecodeTouchpoint(ctx context.Context, b []byte) (*touchpoint.To
 // the fast path when id is the shipped Touchpoint schema and through
 // goavro otherwise.
 func (c *Codecs) EncodeTouchpoint(ctx context.Context, id int, t *touchpoint.Touchpoint) ([]byte, error) {
+	return c.AppendTouchpoint(ctx, make([]byte, 0, 512), id, t)
+}
+
+// AppendTouchpoint is EncodeTouchpoint appending the message to dst, so
+// that the messages of a batch can share one buffer.
+func (c *Codecs) AppendTouchpoint(ctx context.Context, dst []byte, id int, t *touchpoint.Touchpoint) ([]byte, error) {
 	comp, err := c.compiled(ctx, id)
 	if err != nil {
-		return nil, err
+		return dst, err
 	}
 	if !comp.touchpoint {
-		return c.Encode(ctx, id, t.ToAvro())
+		b, err := c.Encode(ctx, id, t.ToAvro())
+		return append(dst, b...), err
 	}
-	return appendTouchpoint(AppendHeader(make([]byte, 0, 256), id), t), nil
+	return appendTouchpoint(AppendHeader(dst, id), t), nil
 }
 
 // corruptError is a body the writer's schema cannot decode, with the text

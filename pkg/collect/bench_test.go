@@ -9,14 +9,16 @@ import (
 	"testing"
 
 	"github.com/touchline-io/touchline/pkg/avro"
+	"github.com/touchline-io/touchline/pkg/kafka"
+	"github.com/touchline-io/touchline/pkg/publish"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 )
 
-// avroSender encodes what it is given as the publisher does before
-// producing, so that a benchmark counts the Avro encoding too.
+// avroSender builds the Kafka records of what it is given as the
+// publisher does before producing (Avro encoding and keys), so that a
+// benchmark counts that too.
 type avroSender struct {
-	codecs *avro.Codecs
-	id     int
+	pub *publish.Publisher
 }
 
 func newAvroSender(b *testing.B) *avroSender {
@@ -24,20 +26,16 @@ func newAvroSender(b *testing.B) *avroSender {
 	if err != nil {
 		b.Fatal(err)
 	}
-	id, err := avro.RegisterLatest(context.Background(), reg, avro.KindTouchpoint, "touchpoints")
+	pub, err := publish.New(context.Background(), nil, reg, kafka.DefaultConfig().Topics)
 	if err != nil {
 		b.Fatal(err)
 	}
-	return &avroSender{codecs: avro.NewCodecs(reg), id: id}
+	return &avroSender{pub: pub}
 }
 
 func (s *avroSender) TouchpointsSync(ctx context.Context, ts []*touchpoint.Touchpoint) error {
-	for _, t := range ts {
-		if _, err := s.codecs.EncodeTouchpoint(ctx, s.id, t); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err := s.pub.TouchpointRecords(ctx, ts)
+	return err
 }
 
 // benchBatch is a Segment batch of n messages as the analytics SDKs send

@@ -108,11 +108,37 @@ func (p *Publisher) Touchpoint(ctx context.Context, t *touchpoint.Touchpoint) er
 }
 
 func (p *Publisher) touchpointRecord(ctx context.Context, t *touchpoint.Touchpoint) (*kgo.Record, error) {
-	b, err := p.codecs.EncodeTouchpoint(ctx, p.tpID, t)
+	recs, err := p.TouchpointRecords(ctx, []*touchpoint.Touchpoint{t})
 	if err != nil {
-		return nil, fmt.Errorf("event %s: %w", t.EventID, err)
+		return nil, err
 	}
-	return &kgo.Record{Topic: p.topics.Touchpoints, Key: []byte(TouchpointKey(t)), Value: b}, nil
+	return recs[0], nil
+}
+
+// recordBytes is the room TouchpointRecords makes for a record's key and
+// value at first; most touchpoints fit.
+const recordBytes = 512
+
+// TouchpointRecords encodes ts into records for the touchpoints topic,
+// keyed by TouchpointKey, as Touchpoint and TouchpointsSync produce them.
+// The records, and their keys and values, share a few allocations.
+func (p *Publisher) TouchpointRecords(ctx context.Context, ts []*touchpoint.Touchpoint) ([]*kgo.Record, error) {
+	recs := make([]kgo.Record, len(ts))
+	out := make([]*kgo.Record, len(ts))
+	buf := make([]byte, 0, recordBytes*len(ts))
+	for i, t := range ts {
+		start := len(buf)
+		buf = appendTouchpointKey(buf, t)
+		key := len(buf)
+		var err error
+		if buf, err = p.codecs.AppendTouchpoint(ctx, buf, p.tpID, t); err != nil {
+			return nil, fmt.Errorf("event %s: %w", t.EventID, err)
+		}
+		// Capped, so that nothing appended to one runs into the next.
+		recs[i] = kgo.Record{Topic: p.topics.Touchpoints, Key: buf[start:key:key], Value: buf[key:len(buf):len(buf)]}
+		out[i] = &recs[i]
+	}
+	return out, nil
 }
 
 // TouchpointsSync produces ts to the touchpoints topic and waits until
@@ -121,12 +147,9 @@ func (p *Publisher) touchpointRecord(ctx context.Context, t *touchpoint.Touchpoi
 // or may not arrive; the client goes on trying for at most its delivery
 // timeout). It does not touch the error Flush reports.
 func (p *Publisher) TouchpointsSync(ctx context.Context, ts []*touchpoint.Touchpoint) error {
-	recs := make([]*kgo.Record, len(ts))
-	for i, t := range ts {
-		var err error
-		if recs[i], err = p.touchpointRecord(ctx, t); err != nil {
-			return err
-		}
+	recs, err := p.TouchpointRecords(ctx, ts)
+	if err != nil {
+		return err
 	}
 	done := make(chan error, 1)
 	go func() { done <- p.cl.ProduceSync(ctx, recs...).FirstErr() }()
@@ -200,16 +223,21 @@ var keyTypes = []string{"customer_id", "device_id", "anonymous_id"}
 // anonymous_id, else a SHA-256 of its identifiers so that no personal data
 // appears in clear in keys.
 func TouchpointKey(t *touchpoint.Touchpoint) string {
+	return string(appendTouchpointKey(nil, t))
+}
+
+// appendTouchpointKey appends TouchpointKey(t) to dst.
+func appendTouchpointKey(dst []byte, t *touchpoint.Touchpoint) []byte {
 	for _, k := range keyTypes {
 		if v := t.Identifiers[k]; v != "" {
-			return k + ":" + v
+			return append(append(append(dst, k...), ':'), v...)
 		}
 	}
 	h := sha256.New()
 	for _, k := range sortedKeys(t.Identifiers) {
 		h.Write([]byte(k + "=" + t.Identifiers[k] + ";"))
 	}
-	return "h:" + hex.EncodeToString(h.Sum(nil)[:16])
+	return hex.AppendEncode(append(dst, "h:"...), h.Sum(nil)[:16])
 }
 
 // Record publishes a *touchpoint.Touchpoint or a *touchpoint.Spend.

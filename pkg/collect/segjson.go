@@ -49,6 +49,34 @@ type scanner struct {
 	i     int
 	depth int
 	bad   error
+	rooms rooms
+}
+
+// rooms hands out the objects of a message's context, so that a batch's
+// take a few allocations instead of one each.
+type rooms struct {
+	contexts  slab[messageContext]
+	campaigns slab[campaign]
+	pages     slab[page]
+	devices   slab[device]
+	oses      slab[osInfo]
+	locations slab[location]
+}
+
+// slab hands out zero values of T from chunks of slabChunk.
+type slab[T any] struct{ free []T }
+
+// slabChunk is how many values a slab makes room for at a time.
+const slabChunk = 32
+
+// take returns a pointer to a zero T.
+func (s *slab[T]) take() *T {
+	if len(s.free) == 0 {
+		s.free = make([]T, slabChunk)
+	}
+	v := &s.free[0]
+	s.free = s.free[1:]
+	return v
 }
 
 // eof is the error of a body that ends too soon.
@@ -568,12 +596,12 @@ func (sc *scanner) dict(dst *map[string]any, path string) error {
 	})
 }
 
-// obj reads an object into the struct *dst points to (a new one when
-// nil), each key read by set.
-func obj[T any](sc *scanner, dst **T, path string, set func(v *T, key string) error) error {
+// obj reads an object into the struct *dst points to (a new one from room
+// when nil), each key read by set.
+func obj[T any](sc *scanner, dst **T, room *slab[T], path string, set func(v *T, key string) error) error {
 	return sc.fields(path, func() { *dst = nil }, func() {
 		if *dst == nil {
-			*dst = new(T)
+			*dst = room.take()
 		}
 	}, func(key string) error { return set(*dst, key) })
 }
@@ -636,7 +664,7 @@ func (sc *scanner) message(m *Message) error {
 		case 9:
 			return sc.dict(&m.Traits, "traits")
 		case 10:
-			return obj(sc, &m.Context, "context", sc.context)
+			return obj(sc, &m.Context, &sc.rooms.contexts, "context", sc.context)
 		case 11:
 			return sc.text(&m.Timestamp, "timestamp")
 		case 12:
@@ -654,11 +682,11 @@ func (sc *scanner) message(m *Message) error {
 func (sc *scanner) context(c *messageContext, key string) error {
 	switch field(key, contextKeys) {
 	case 0:
-		return obj(sc, &c.Campaign, "context.campaign", func(cp *campaign, key string) error {
+		return obj(sc, &c.Campaign, &sc.rooms.campaigns, "context.campaign", func(cp *campaign, key string) error {
 			return sc.texts(key, campaignKeys, "context.campaign.", &cp.Name, &cp.Source, &cp.Medium, &cp.Term, &cp.Content)
 		})
 	case 1:
-		return obj(sc, &c.Page, "context.page", func(p *page, key string) error {
+		return obj(sc, &c.Page, &sc.rooms.pages, "context.page", func(p *page, key string) error {
 			return sc.texts(key, pageKeys, "context.page.", &p.URL, &p.Referrer)
 		})
 	case 2:
@@ -668,15 +696,15 @@ func (sc *scanner) context(c *messageContext, key string) error {
 	case 4:
 		return sc.dict(&c.Traits, "context.traits")
 	case 5:
-		return obj(sc, &c.Device, "context.device", func(d *device, key string) error {
+		return obj(sc, &c.Device, &sc.rooms.devices, "context.device", func(d *device, key string) error {
 			return sc.texts(key, deviceKeys, "context.device.", &d.Type)
 		})
 	case 6:
-		return obj(sc, &c.OS, "context.os", func(o *osInfo, key string) error {
+		return obj(sc, &c.OS, &sc.rooms.oses, "context.os", func(o *osInfo, key string) error {
 			return sc.texts(key, osKeys, "context.os.", &o.Name)
 		})
 	case 7:
-		return obj(sc, &c.Location, "context.location", func(l *location, key string) error {
+		return obj(sc, &c.Location, &sc.rooms.locations, "context.location", func(l *location, key string) error {
 			return sc.texts(key, locationKeys, "context.location.", &l.Country)
 		})
 	}

@@ -58,11 +58,7 @@ func (c Campaign) Implied() (source, medium string) {
 // (utm_source and UTM_Source) with values, the one first in the URL counts.
 func FromURL(raw string) Campaign {
 	var c Campaign
-	_, query, ok := strings.Cut(raw, "?")
-	if !ok {
-		return c
-	}
-	query, _, _ = strings.Cut(query, "#")
+	query := queryOf(raw)
 	if strings.Count(query, "&") >= maxQueryParams {
 		return c
 	}
@@ -101,6 +97,13 @@ func FromURL(raw string) Campaign {
 		}
 	}
 	return c
+}
+
+// queryOf returns the query of the URL raw: after "?", before "#".
+func queryOf(raw string) string {
+	_, query, _ := strings.Cut(raw, "?")
+	query, _, _ = strings.Cut(query, "#")
+	return query
 }
 
 // maxQueryParams is the number of parameters past which net/url's

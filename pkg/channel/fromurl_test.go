@@ -12,12 +12,7 @@ import (
 // scanner is held to.
 func refFromURL(raw string) Campaign {
 	var c Campaign
-	_, query, ok := strings.Cut(raw, "?")
-	if !ok {
-		return c
-	}
-	query, _, _ = strings.Cut(query, "#")
-	values, _ := url.ParseQuery(query)
+	values, _ := url.ParseQuery(queryOf(raw))
 	for name, vs := range values {
 		v := strings.TrimSpace(vs[0])
 		if v == "" {

@@ -96,6 +96,46 @@ type Received struct {
 	IP string
 	// Tolerance is the clock skew left uncorrected (Config.ClockSkew).
 	Tolerance time.Duration
+
+	// seen, when not nil, remembers what was worked out for the
+	// request's last message.
+	seen *seen
+}
+
+// seen is what the conversion of a request's messages remembers of the
+// last one: a batch mostly comes from one client, so its messages share a
+// user agent and an address, whose reading it need not repeat. It is used
+// by one goroutine at a time.
+type seen struct {
+	ok                  bool
+	ua, os, dev, osName string
+	ipOK                bool
+	ipIn, ipOut         string
+	ipHandling          IPHandling
+}
+
+// device is deviceOf(ua, os), remembered for the next message.
+func (s *seen) device(ua, os string) (device, osName string) {
+	if s == nil {
+		return deviceOf(ua, os)
+	}
+	if !s.ok || s.ua != ua || s.os != os {
+		s.ok, s.ua, s.os = true, ua, os
+		s.dev, s.osName = deviceOf(ua, os)
+	}
+	return s.dev, s.osName
+}
+
+// ip is HandleIP(h, ip), remembered for the next message.
+func (s *seen) ip(h IPHandling, ip string) string {
+	if s == nil {
+		return HandleIP(h, ip)
+	}
+	if !s.ipOK || s.ipIn != ip || s.ipHandling != h {
+		s.ipOK, s.ipIn, s.ipHandling = true, ip, h
+		s.ipOut = HandleIP(h, ip)
+	}
+	return s.ipOut
 }
 
 // Converter turns Segment messages into touchpoints with a mapping and the
@@ -340,7 +380,7 @@ func (c *Converter) context(t *touchpoint.Touchpoint, m *Message, rcv Received) 
 	if ip == "" {
 		ip = rcv.IP
 	}
-	if ip = HandleIP(c.IP, ip); ip != "" {
+	if ip = rcv.seen.ip(c.IP, ip); ip != "" {
 		t.Properties["ip"] = ip
 	}
 	dc := &touchpoint.Context{}
@@ -354,7 +394,7 @@ func (c *Converter) context(t *touchpoint.Touchpoint, m *Message, rcv Received) 
 		dc.Country = ctx.Location.Country
 	}
 	if dc.DeviceType == "" && ctx.UserAgent != "" {
-		dc.DeviceType, dc.OS = deviceOf(ctx.UserAgent, dc.OS)
+		dc.DeviceType, dc.OS = rcv.seen.device(ctx.UserAgent, dc.OS)
 	}
 	if *dc != (touchpoint.Context{}) {
 		t.Context = dc

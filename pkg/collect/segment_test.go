@@ -324,3 +324,46 @@ func TestDeviceOfUserAgents(t *testing.T) {
 		}
 	}
 }
+
+// TestARequestsMessagesShareTheirClientsReading: within a request, the
+// device read from a user agent and the handling of an address are worked
+// out once while the messages repeat them, each message still getting its
+// own (a change of user agent, of context.os or of address is read anew,
+// exactly as without remembering), and a message whose client matches
+// the last one's takes one allocation fewer (the truncated address).
+func TestARequestsMessagesShareTheirClientsReading(t *testing.T) {
+	c := &Converter{Mapping: DefaultMapping(), IP: IPTruncate}
+	rcv := Received{At: mustTime(t, "2026-11-02T12:00:00Z"), IP: "198.51.100.9"}
+	msg := func(ua, os, ip string) string {
+		return `{"type":"page","anonymousId":"a","context":{"userAgent":"` + ua + `","os":{"name":"` + os + `"},"ip":"` + ip + `"}}`
+	}
+	iphone, mac := "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) Mobile", "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)"
+	bodies := []string{
+		msg(iphone, "", "203.0.113.7"), msg(iphone, "", "203.0.113.7"), msg(iphone, "iPadOS", "203.0.113.7"),
+		msg(mac, "", "2001:db8:1:2::1"), msg(mac, "", ""), msg(iphone, "", "not an address"), msg(iphone, "", "203.0.113.8"),
+	}
+	remembering := rcv
+	remembering.seen = &seen{}
+	for _, body := range bodies {
+		rec := messageRecord(body, "")
+		want, err := c.Touchpoint(rec.msg, body, rcv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.Touchpoint(rec.msg, body, remembering)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: remembering gave %+v (%v), want %+v", body, got, err, want)
+		}
+	}
+	rec := messageRecord(bodies[0], "")
+	for _, r := range []Received{rcv, remembering} {
+		if _, err := c.Touchpoint(rec.msg, bodies[0], r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	alone := testing.AllocsPerRun(50, func() { _, _ = c.Touchpoint(rec.msg, bodies[0], rcv) })
+	shared := testing.AllocsPerRun(50, func() { _, _ = c.Touchpoint(rec.msg, bodies[0], remembering) })
+	if shared != alone-1 {
+		t.Errorf("a message like the last took %v allocations, %v alone; want one fewer", shared, alone)
+	}
+}

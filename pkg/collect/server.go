@@ -236,7 +236,7 @@ func (s *Server) handle(r *http.Request, call, origin string) (Response, *httpEr
 	if herr != nil {
 		return resp, herr
 	}
-	rcv := Received{At: s.now().UTC(), IP: clientIP(r), Tolerance: s.cfg.ClockSkew}
+	rcv := Received{At: s.now().UTC(), IP: clientIP(r), Tolerance: s.cfg.ClockSkew, seen: &seen{}}
 	recs, bodyKey, herr := s.decode(body, call, &rcv)
 	if herr != nil {
 		return resp, herr

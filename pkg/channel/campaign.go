@@ -62,8 +62,8 @@ func FromURL(raw string) Campaign {
 	if strings.Count(query, "&") >= maxQueryParams {
 		return c
 	}
+	var emptied map[string]bool // names whose first value was empty
 	for rest := query; rest != ""; {
-		start := len(query) - len(rest)
 		var param string
 		param, rest, _ = strings.Cut(rest, "&")
 		name, ok := paramName(param)
@@ -72,28 +72,27 @@ func FromURL(raw string) Campaign {
 		}
 		lower := strings.ToLower(name) // no copy when it is lower case already
 		field := c.field(lower)
-		if _, click := clickSources[lower]; field == nil && !click {
+		_, click := clickSources[lower]
+		switch {
+		case field == nil && !click:
 			continue
-		}
-		if seenBefore(query[:start], name) {
+		case field != nil && *field != "", click && c.Clicks[lower] != "", emptied[name]:
 			continue // the first value of a name counts
 		}
 		_, v, _ := strings.Cut(param, "=")
 		v, _ = unescapeQuery(v) // paramName checked it
-		if v = strings.TrimSpace(v); v == "" {
-			continue
-		}
-		switch {
-		case field != nil:
-			if *field == "" {
-				*field = v
+		switch v = strings.TrimSpace(v); {
+		case v == "":
+			if emptied == nil {
+				emptied = map[string]bool{}
 			}
+			emptied[name] = true
+		case field != nil:
+			*field = v
 		case c.Clicks == nil:
 			c.Clicks = map[string]string{lower: v}
 		default:
-			if _, ok := c.Clicks[lower]; !ok {
-				c.Clicks[lower] = v
-			}
+			c.Clicks[lower] = v
 		}
 	}
 	return c
@@ -146,20 +145,6 @@ func paramName(param string) (string, bool) {
 		}
 	}
 	return name, true
-}
-
-// seenBefore reports whether the parameters of query (the part of a query
-// before a parameter) hold one named name exactly, which ParseQuery would
-// have taken as the first value.
-func seenBefore(query, name string) bool {
-	for query != "" {
-		var param string
-		param, query, _ = strings.Cut(query, "&")
-		if n, ok := paramName(param); ok && n == name {
-			return true
-		}
-	}
-	return false
 }
 
 // unescapeQuery is url.QueryUnescape, without its work when s has nothing

@@ -61,6 +61,7 @@ func TestFromURLReadsAsParseQuery(t *testing.T) {
 		"/p?utm_source=a" + strings.Repeat("&x", 9998),
 		"/p?utm_source=a" + strings.Repeat("&x", 9999),
 		"no query at all", "?", "?&", "?utm_source=\xff",
+		"/p?" + casings("utm_campaign", "=&") + "utm_campaign=x&UTM_CAMPAIGN=&utm_source=y",
 	} {
 		if got, want := FromURL(raw), refFromURL(raw); !reflect.DeepEqual(got, want) {
 			t.Errorf("FromURL(%.80q) = %+v, want %+v", raw, got, want)
@@ -106,4 +107,21 @@ func TestFromURLDoesNotAllocate(t *testing.T) {
 	}); allocs != 0 {
 		t.Errorf("reading %s took %v allocations, want 0", raw, allocs)
 	}
+}
+
+// casings is every way of writing name's letters in either case, each
+// followed by sep.
+func casings(name, sep string) string {
+	var b strings.Builder
+	for mask := range 1 << len(name) {
+		for i := range len(name) {
+			c := name[i]
+			if mask&(1<<i) != 0 && 'a' <= c && c <= 'z' {
+				c -= 'a' - 'A'
+			}
+			b.WriteByte(c)
+		}
+		b.WriteString(sep)
+	}
+	return b.String()
 }

@@ -182,7 +182,11 @@ func BenchmarkInsertTouchpoints(b *testing.B) {
 	}
 }
 
+// columns are kept from one insert to the next, as the ingest service keeps
+// them.
+var columns clickhouse.TouchpointColumns
+
 // insertTouchpoints is the insert being measured.
 func insertTouchpoints(ctx context.Context, conn driver.Conn, rows []clickhouse.TouchpointRow) error {
-	return clickhouse.InsertTouchpoints(ctx, conn, rows)
+	return columns.Insert(ctx, conn, rows)
 }

@@ -39,8 +39,10 @@ func (c *scalarColumn[T]) appendTo(col driver.BatchColumn, rows []TouchpointRow)
 }
 
 func (c *scalarColumn[T]) reset() {
-	clear(c.values) // so that the kept room holds on to no row's strings
+	// Clear all the room, which earlier and larger blocks filled too, so
+	// that it holds on to no row's strings.
 	c.values = c.values[:0]
+	clear(c.values[:cap(c.values)])
 }
 
 // arrayColumn is an Array(String) column. clickhouse-go appends a slice of

@@ -1,13 +1,11 @@
 package integration
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/touchline-io/touchline/pkg/clickhouse"
-	"github.com/touchline-io/touchline/test/testenv"
 )
 
 // TestInsertTouchpointsStreamsBlocksAsOnePart inserts 40,001 touchpoints,
@@ -16,15 +14,7 @@ import (
 // ClickHouse writes them as one part, and the channel KPI view counts each
 // purchase once.
 func TestInsertTouchpointsStreamsBlocksAsOnePart(t *testing.T) {
-	s := servers(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cfg := s.Config(uniqueName(t))
-	conn, err := testenv.Prepare(ctx, cfg, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	ctx, conn := preparedDatabase(t, 2*time.Minute)
 	const n = 40_001
 	day := time.Date(2026, 10, 5, 0, 0, 0, 0, time.UTC)
 	rows := make([]clickhouse.TouchpointRow, n)

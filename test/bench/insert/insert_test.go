@@ -38,6 +38,9 @@ var (
 	setupErr  error
 	server    *testenv.ClickHouseOnly
 	conn      driver.Conn
+	// bareConn is connected to a database without the channel_kpis_daily
+	// view, to tell the view's share of the server's CPU.
+	bareConn  driver.Conn
 	serverPid int
 	rows      []clickhouse.TouchpointRow
 )
@@ -46,6 +49,7 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	if server != nil {
 		conn.Close()
+		bareConn.Close()
 		server.Stop()
 	}
 	os.Exit(code)
@@ -69,18 +73,19 @@ func start() error {
 	if server, err = testenv.StartClickHouseTemp(ctx, "touchline-bench-insert-"); err != nil {
 		return err
 	}
-	cfg := server.Config
-	cfg.ClickHouse.Database = "bench_insert"
-	if _, err := clickhouse.Migrate(ctx, cfg.ClickHouse, zap.NewNop()); err != nil {
-		return fmt.Errorf("migrating: %w", err)
+	if conn, err = migrated(ctx, "bench_insert"); err != nil {
+		return err
 	}
-	if conn, err = clickhouse.Open(ctx, cfg.ClickHouse, nil); err != nil {
-		return fmt.Errorf("connecting: %w", err)
+	if bareConn, err = migrated(ctx, "bench_insert_bare"); err != nil {
+		return err
+	}
+	if err := bareConn.Exec(ctx, "DROP TABLE channel_kpis_daily_mv"); err != nil {
+		return fmt.Errorf("dropping the KPI view: %w", err)
 	}
 	if serverPid, err = pidOf(server.Server.Dir()); err != nil {
 		return err
 	}
-	proc, err := app.NewIngestProcessor(cfg)
+	proc, err := app.NewIngestProcessor(server.Config)
 	if err != nil {
 		return fmt.Errorf("making the ingest processor: %w", err)
 	}
@@ -97,6 +102,20 @@ func start() error {
 		rows = append(rows, tp.Row)
 		return nil
 	})
+}
+
+// migrated migrates the database named database and connects to it.
+func migrated(ctx context.Context, database string) (driver.Conn, error) {
+	cfg := server.Config.ClickHouse
+	cfg.Database = database
+	if _, err := clickhouse.Migrate(ctx, cfg, zap.NewNop()); err != nil {
+		return nil, fmt.Errorf("migrating %s: %w", database, err)
+	}
+	c, err := clickhouse.Open(ctx, cfg, nil)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", database, err)
+	}
+	return c, nil
 }
 
 // pidOf finds the ClickHouse server whose command line names its directory
@@ -153,6 +172,19 @@ func selfCPU() time.Duration {
 // channel_kpis_daily view, excluding background merges that end after the
 // last insert). Run it with -benchtime Nx: N is rows.
 func BenchmarkInsertTouchpoints(b *testing.B) {
+	benchmarkInserts(b, func() driver.Conn { return conn })
+}
+
+// BenchmarkInsertTouchpointsWithoutKPIView is BenchmarkInsertTouchpoints
+// into a database without the channel_kpis_daily view: the difference of
+// server-cpu-ns/row is the view's cost.
+func BenchmarkInsertTouchpointsWithoutKPIView(b *testing.B) {
+	benchmarkInserts(b, func() driver.Conn { return bareConn })
+}
+
+// benchmarkInserts measures inserts of several sizes into the database of
+// the connection target returns once the server is set up.
+func benchmarkInserts(b *testing.B, target func() driver.Conn) {
 	for _, size := range []int{20_000, 50_000, 100_000, 200_000} {
 		b.Run(fmt.Sprintf("rows=%d", size), func(b *testing.B) {
 			setup(b)
@@ -166,7 +198,7 @@ func BenchmarkInsertTouchpoints(b *testing.B) {
 			b.ResetTimer()
 			for done := 0; done < b.N; {
 				n := min(size, b.N-done, len(rows))
-				if err := insertTouchpoints(ctx, conn, rows[:n]); err != nil {
+				if err := insertTouchpoints(ctx, target(), rows[:n]); err != nil {
 					b.Fatal(err)
 				}
 				done += n

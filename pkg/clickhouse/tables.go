@@ -39,11 +39,6 @@ type TouchpointRow struct {
 	IngestedAt       time.Time
 }
 
-const insertTouchpoints = `INSERT INTO touchpoints (event_id, event_time, event_millis, event_type, channel, campaign,
- utm_source, utm_medium, utm_campaign, utm_content, utm_term, referrer, page_url, person_id,
- identifier_types, identifier_values, revenue, currency, order_id, property_keys, property_values,
- device_type, os, country, source_partition, source_offset, ingested_at)`
-
 // SpendRow is one row of the spend table.
 type SpendRow struct {
 	Date        time.Time
@@ -72,15 +67,12 @@ type PersonOverrideRow struct {
 
 const insertPersonOverrides = `INSERT INTO person_overrides (person_id, surviving_person_id, merged_at, version)`
 
-// InsertTouchpoints writes rows to the touchpoints table in one batch.
+// InsertTouchpoints writes rows to the touchpoints table in one batch, with
+// columns of its own. A caller that inserts batch after batch keeps a
+// TouchpointColumns instead.
 func InsertTouchpoints(ctx context.Context, conn driver.Conn, rows []TouchpointRow) error {
-	return insert(ctx, conn, insertTouchpoints, len(rows), func(b driver.Batch, i int) error {
-		r := &rows[i]
-		return b.Append(r.EventID, r.EventTime, r.EventMillis, r.EventType, r.Channel, r.Campaign,
-			r.UTMSource, r.UTMMedium, r.UTMCampaign, r.UTMContent, r.UTMTerm, r.Referrer, r.PageURL, r.PersonID,
-			r.IdentifierTypes, r.IdentifierValues, r.Revenue, r.Currency, r.OrderID, r.PropertyKeys, r.PropertyValues,
-			r.DeviceType, r.OS, r.Country, r.SourcePartition, r.SourceOffset, r.IngestedAt)
-	})
+	var c TouchpointColumns
+	return c.Insert(ctx, conn, rows)
 }
 
 // InsertSpend writes rows to the spend table in one batch.

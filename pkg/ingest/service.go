@@ -52,7 +52,10 @@ type Service struct {
 	// spare holds the touchpoint rows of the last written buffer, emptied,
 	// for the next buffer to fill: a batch's rows are one large array,
 	// which is then not allocated and grown again for every batch.
-	spare    chan []clickhouse.TouchpointRow
+	spare chan []clickhouse.TouchpointRow
+	// columns are the flusher's touchpoint columns, kept from one insert
+	// to the next.
+	columns  clickhouse.TouchpointColumns
 	closed   bool           // batches is closed: Run has returned
 	inflight sync.WaitGroup // buffers handed off and not yet flushed
 	health   *health.Status
@@ -359,7 +362,7 @@ func (s *Service) flush(ctx context.Context, b *buffer) error {
 	start := time.Now()
 	if len(b.touchpoints) > 0 {
 		if err := s.writes.Retry(ctx, checkClickHouse, func(ctx context.Context) error {
-			return clickhouse.InsertTouchpoints(ctx, s.conn, b.touchpoints)
+			return s.columns.Insert(ctx, s.conn, b.touchpoints)
 		}); err != nil {
 			return err
 		}

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/touchline-io/touchline/test/testenv"
 )
 
@@ -98,4 +100,19 @@ func freePort(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return port
+}
+
+// preparedDatabase migrates a database of the test's own (topics too, one
+// partition each) and returns a context that ends with the test or after
+// timeout, and a connection to the database that is closed with the test.
+func preparedDatabase(t *testing.T, timeout time.Duration) (context.Context, driver.Conn) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
+	t.Cleanup(cancel)
+	conn, err := testenv.Prepare(ctx, servers(t).Config(uniqueName(t)), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return ctx, conn
 }

@@ -378,6 +378,7 @@ const (
             <poll_interval>1</poll_interval>
 {{- if .Cluster}}
             <distributed_product_mode>global</distributed_product_mode>
+            <load_balancing>in_order</load_balancing>
 {{- end}}
         </default>
         <readonly>
@@ -385,6 +386,7 @@ const (
             <poll_interval>1</poll_interval>
 {{- if .Cluster}}
             <distributed_product_mode>global</distributed_product_mode>
+            <load_balancing>in_order</load_balancing>
 {{- end}}
         </readonly>
     </profiles>

@@ -111,18 +111,30 @@ func Forget(ctx context.Context, kcfg kafka.Config, group string, conn driver.Co
 	if err := erase(ctx, e.PersonIDs); err != nil {
 		return nil, err
 	}
+	if e.Rows, err = EraseRows(ctx, conn, chcfg, e.PersonIDs, values); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// EraseRows deletes from ClickHouse the rows of persons and the touchpoints
+// and identity map rows carrying one of values (identifiers as stored), on
+// every shard and replica of chcfg's cluster, waits for the deletions to
+// finish, and returns the number of rows deleted, by table.
+func EraseRows(ctx context.Context, conn driver.Conn, chcfg clickhouse.Config, persons, values []string) (map[string]uint64, error) {
+	out := map[string]uint64{}
 	for _, x := range erasures {
-		args := x.args(e.PersonIDs, values)
+		args := x.args(persons, values)
 		var n uint64
 		if err := conn.QueryRow(ctx, "SELECT count() FROM "+x.table+" FINAL WHERE "+x.where, args...).Scan(&n); err != nil {
 			return nil, fmt.Errorf("counting the person's rows in %s: %w", x.table, err)
 		}
-		e.Rows[x.table] = n
+		out[x.table] = n
 		if err := clickhouse.Delete(ctx, conn, chcfg, x.table, x.where, args...); err != nil {
 			return nil, fmt.Errorf("deleting the person's rows: %w", err)
 		}
 	}
-	return e, clickhouse.WaitForMutations(ctx, conn, chcfg)
+	return out, clickhouse.WaitForMutations(ctx, conn, chcfg)
 }
 
 // Lift lifts the suppression of the erasures that id was part of

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"path/filepath"
 
 	"go.uber.org/zap"
@@ -85,7 +86,23 @@ func StartClickHouseCluster(ctx context.Context, opts ClusterOptions) (*ClickHou
 		}
 		c.Shards = append(c.Shards, shard)
 	}
+	for _, shard := range c.Shards {
+		for _, srv := range shard {
+			if err := srv.proc.waitReady(ctx, srv.opts.StartTimeout, srv.zooKeeperReady); err != nil {
+				c.Stop()
+				return nil, fmt.Errorf("waiting for clickhouse %s to reach zookeeper: %w", srv.Addr(), err)
+			}
+		}
+	}
 	return c, nil
+}
+
+// zooKeeperReady checks that the server reads ZooKeeper: a server whose
+// first session failed while ZooKeeper was starting answers /ping but fails
+// distributed DDL until it has a new session.
+func (c *ClickHouse) zooKeeperReady(ctx context.Context) error {
+	_, err := c.get(ctx, "/?query="+url.QueryEscape("SELECT count() FROM system.zookeeper WHERE path = '/'"))
+	return err
 }
 
 // Addrs returns every server's native-protocol address, shard by shard.

@@ -39,6 +39,10 @@ test-unit: ## unit tests and the package-map checks (no servers needed)
 test-integration: deps ## the integration suite on real Kafka and ClickHouse
 	$(GO) test -count=1 -timeout 60m -v ./test/integration/
 
+.PHONY: test-cluster
+test-cluster: deps ## the cluster suite on ZooKeeper and 2 shards x 2 replicas of ClickHouse, with a 200,000-event generated run
+	TOUCHLINE_CLUSTER_EVENTS=200000 $(GO) test -count=1 -timeout 30m -v ./test/cluster/
+
 .PHONY: bench
 bench: deps ## end-to-end ingest benchmark against bare franz-go and clickhouse-go baselines
 	$(GO) run ./test/bench

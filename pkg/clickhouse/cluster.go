@@ -21,9 +21,13 @@ const LocalSuffix = "_local"
 // into a Distributed table returns only once every shard it touched has
 // written its rows (to one replica, which its peers fetch them from), and
 // offsets committed after the insert are committed after the rows are on
-// the shards' disks.
+// the shards' disks; and prefer_localhost_replica = 0, so that the shard of
+// the server a query reaches is read like the others, over the native
+// protocol: ClickHouse 18.16's in-process shortcut for it fails a SELECT
+// ... FINAL ... ORDER BY on a Distributed table that leaves out the
+// version column ("Cannot find column version in source stream").
 func ClusterSettings() ch.Settings {
-	return ch.Settings{"insert_distributed_sync": 1}
+	return ch.Settings{"insert_distributed_sync": 1, "prefer_localhost_replica": 0}
 }
 
 // ProductMode is the distributed_product_mode a cluster's users need: an IN

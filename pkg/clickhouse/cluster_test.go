@@ -123,11 +123,11 @@ func TestSingleServerStatementsUnchanged(t *testing.T) {
 // TestClusterSettings checks that a caller's setting overrides the
 // cluster's and the cluster's stay otherwise.
 func TestClusterSettings(t *testing.T) {
-	if got := withClusterSettings(nil); !reflect.DeepEqual(map[string]any(got), map[string]any{"insert_distributed_sync": 1}) {
+	if got := withClusterSettings(nil); !reflect.DeepEqual(map[string]any(got), map[string]any{"insert_distributed_sync": 1, "prefer_localhost_replica": 0}) {
 		t.Errorf("cluster settings %v", got)
 	}
 	got := withClusterSettings(map[string]any{"max_execution_time": 30, "insert_distributed_sync": 0})
-	want := map[string]any{"max_execution_time": 30, "insert_distributed_sync": 0}
+	want := map[string]any{"max_execution_time": 30, "insert_distributed_sync": 0, "prefer_localhost_replica": 0}
 	if !reflect.DeepEqual(map[string]any(got), want) {
 		t.Errorf("settings %v, want %v", got, want)
 	}

@@ -18,8 +18,11 @@ import (
 )
 
 var (
-	cluster *testenv.Cluster
-	skipWhy string
+	cluster      *testenv.Cluster
+	single       *testenv.Servers
+	ingestBin    string
+	touchlineBin string
+	skipWhy      string
 )
 
 func TestMain(m *testing.M) {
@@ -52,6 +55,19 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer cluster.Stop()
+	if single, err = testenv.Start(ctx, dir); err != nil {
+		fmt.Fprintln(os.Stderr, "starting kafka and a lone clickhouse server:", err)
+		return 1
+	}
+	defer single.Stop()
+	if ingestBin, err = testenv.Build(ctx, dir, "ingest"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if touchlineBin, err = testenv.Build(ctx, dir, "touchline"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	return m.Run()
 }
 

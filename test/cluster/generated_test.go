@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -36,52 +37,65 @@ func generatedEvents(t *testing.T) int {
 	return 20_000
 }
 
-// pipeline is one run of the identity resolver and the ingest service, on
-// topics of its own, into one server or into the cluster.
+// pipeline is one run of the identity resolver and the ingest service, into
+// one server or into the cluster.
 type pipeline struct {
 	name string
 	cfg  config.Config
 	path string
 }
 
-// startPipeline prepares topics and database, publishes the generated
-// traffic (the same for every seed) and runs the resolver and ingest as
-// processes until the test ends.
-func startPipeline(ctx context.Context, t *testing.T, name string, onCluster bool, n int) pipeline {
+// startPipelines prepares the topics, a database on the lone server and one
+// on the cluster, runs a resolver and an ingest service for each as
+// processes until the test ends, and publishes n generated touchpoints and
+// their spend. The two pipelines share every topic and have groups of their
+// own: both ingest services read the same records, and both resolvers apply
+// the same link requests (both ingests send theirs to the one links
+// partition) in the same order, so their identity decisions are the same.
+func startPipelines(ctx context.Context, t *testing.T, n int) (one, many pipeline) {
 	t.Helper()
-	cfg := single.Config(uniqueName(t) + "_" + name)
-	if onCluster {
-		cfg.ClickHouse = cluster.ClickHouseConfig(cfg.ClickHouse.Database)
-	}
-	cfg.Ingest.BatchSize = 5000
-	conn, err := testenv.Prepare(ctx, cfg, 4)
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	conn.Close()
-	p := pipeline{name: name, cfg: cfg, path: filepath.Join(t.TempDir(), "touchline.yaml")}
-	if err := testenv.WriteConfig(cfg, p.path); err != nil {
-		t.Fatal(err)
-	}
-	log := filepath.Join(t.TempDir(), name+".log")
-	t.Cleanup(func() {
-		if t.Failed() {
-			if b, err := os.ReadFile(log); err == nil {
-				t.Logf("%s log tail:\n%s", name, b[max(0, len(b)-8000):])
-			}
+	name := uniqueName(t)
+	base := single.Config(name)
+	base.Ingest.BatchSize = 5000
+	var out []pipeline
+	for _, onCluster := range []bool{false, true} {
+		cfg, label := base, "one"
+		if onCluster {
+			label = "cluster"
+			cfg.ClickHouse = cluster.ClickHouseConfig(base.ClickHouse.Database)
+			cfg.Ingest.Group, cfg.Identity.Group = name+".cluster.ingest", name+".cluster.identity"
+			cfg.StateDir += "-cluster"
 		}
-	})
-	for _, args := range [][]string{{"--config", p.path, "identity"}, {"--config", p.path, "ingest"}} {
-		proc, err := testenv.StartProcess(touchlineBin, log, args...)
+		conn, err := testenv.Prepare(ctx, cfg, 4)
 		if err != nil {
+			t.Fatalf("%s: %v", label, err)
+		}
+		conn.Close()
+		p := pipeline{name: label, cfg: cfg, path: filepath.Join(t.TempDir(), "touchline.yaml")}
+		if err := testenv.WriteConfig(cfg, p.path); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(proc.Kill)
+		log := filepath.Join(t.TempDir(), label+".log")
+		t.Cleanup(func() {
+			if t.Failed() {
+				if b, err := os.ReadFile(log); err == nil {
+					t.Logf("%s log tail:\n%s", label, b[max(0, len(b)-8000):])
+				}
+			}
+		})
+		for _, args := range [][]string{{"--config", p.path, "identity"}, {"--config", p.path, "ingest"}} {
+			proc, err := testenv.StartProcess(touchlineBin, log, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(proc.Kill)
+		}
+		out = append(out, p)
 	}
-	if _, err := testenv.PublishGenerated(ctx, cfg, n, 7, 0, nil); err != nil {
+	if _, err := testenv.PublishGenerated(ctx, base, n, 7, 0, nil); err != nil {
 		t.Fatal(err)
 	}
-	return p
+	return out[0], out[1]
 }
 
 // settled waits until ingest has committed every touchpoint and spend
@@ -129,10 +143,9 @@ func (p pipeline) query(ctx context.Context, t *testing.T, args ...string) strin
 	return string(out)
 }
 
-// TestClusterGeneratedRunMatchesOneServer publishes the same generated
-// traffic twice, to two sets of topics, and runs the identity resolver and
-// the ingest service on each: one pipeline writes to a lone ClickHouse
-// server, the other to the cluster. Once both have committed everything,
+// TestClusterGeneratedRunMatchesOneServer publishes generated traffic and
+// runs two pipelines of the identity resolver and the ingest service on it:
+// one writes to a lone ClickHouse server, the other to the cluster. Once both have committed everything,
 // every analysis (funnel, attribution with every model, ROMI, cohorts,
 // overview, the channel KPIs view) and the identity tables are identical,
 // to the last row, and so are the touchpoint totals, which match the
@@ -142,10 +155,11 @@ func TestClusterGeneratedRunMatchesOneServer(t *testing.T) {
 	n := generatedEvents(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	one := startPipeline(ctx, t, "one", false, n)
-	many := startPipeline(ctx, t, "cluster", true, n)
+	one, many := startPipelines(ctx, t, n)
 	one.settled(ctx, t)
 	many.settled(ctx, t)
+	// Each ingest's link requests reach both resolvers: wait again.
+	one.settled(ctx, t)
 	synced(ctx, t, cluster, many.cfg.ClickHouse.Database)
 
 	from := time.Now().UTC().AddDate(0, 0, -40).Format("2006-01-02")
@@ -179,7 +193,7 @@ func TestClusterGeneratedRunMatchesOneServer(t *testing.T) {
 	} {
 		a, b := dump(ctx, t, one, sql), dump(ctx, t, many, sql)
 		if !sameJSON(t, a, b) {
-			t.Errorf("%s differs:\none server: %.2000s\ncluster:    %.2000s", sql, a, b)
+			t.Errorf("%s differs: %s", sql, firstDifference(a, b))
 		}
 	}
 	var rows uint64
@@ -210,6 +224,19 @@ func dump(ctx context.Context, t *testing.T, p pipeline, sql string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// firstDifference describes where two JSON arrays of rows part.
+func firstDifference(a, b string) string {
+	var x, y []any
+	_ = json.Unmarshal([]byte(a), &x)
+	_ = json.Unmarshal([]byte(b), &y)
+	for i := range min(len(x), len(y)) {
+		if !closeEnough(x[i], y[i]) {
+			return fmt.Sprintf("%d and %d rows; row %d is %v on one server, %v on the cluster", len(x), len(y), i, x[i], y[i])
+		}
+	}
+	return fmt.Sprintf("%d rows on one server, %d on the cluster", len(x), len(y))
 }
 
 // sameJSON reports whether two JSON documents are equal, numbers within a

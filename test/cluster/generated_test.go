@@ -102,29 +102,29 @@ func startPipelines(ctx context.Context, t *testing.T, n int) (one, many pipelin
 // record and the resolver every link request.
 func (p pipeline) settled(ctx context.Context, t *testing.T) {
 	t.Helper()
-	cl, err := kafka.NewClient(p.cfg.Kafka, nil)
+	waitCommitted(ctx, t, p.cfg, p.cfg.Ingest.Group, p.cfg.Kafka.Topics.Touchpoints, p.cfg.Kafka.Topics.Spend)
+	waitCommitted(ctx, t, p.cfg, p.cfg.Identity.Group, p.cfg.Kafka.Topics.IdentityLinks)
+}
+
+// waitCommitted waits until group has committed the end offset of every
+// partition of topics.
+func waitCommitted(ctx context.Context, t *testing.T, cfg config.Config, group string, topics ...string) {
+	t.Helper()
+	cl, err := kafka.NewClient(cfg.Kafka, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	for _, g := range []struct {
-		group  string
-		topics []string
-	}{
-		{p.cfg.Ingest.Group, []string{p.cfg.Kafka.Topics.Touchpoints, p.cfg.Kafka.Topics.Spend}},
-		{p.cfg.Identity.Group, []string{p.cfg.Kafka.Topics.IdentityLinks}},
-	} {
-		for {
-			done, err := kafka.GroupCaughtUp(ctx, adm, g.group, g.topics...)
-			if err == nil && done {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				t.Fatalf("%s: waiting for group %s to commit everything: %v", p.name, g.group, ctx.Err())
-			case <-time.After(500 * time.Millisecond):
-			}
+	for {
+		done, err := kafka.GroupCaughtUp(ctx, adm, group, topics...)
+		if err == nil && done {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("waiting for group %s to commit everything: %v", group, ctx.Err())
+		case <-time.After(500 * time.Millisecond):
 		}
 	}
 }

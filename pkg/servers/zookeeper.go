@@ -67,12 +67,9 @@ func StartZooKeeper(ctx context.Context, opts ZooKeeperOptions) (*ZooKeeper, err
 		return nil, fmt.Errorf("%w: no zookeeper jar in %q; run scripts/install-deps.sh kafka (Kafka's jars include ZooKeeper's)",
 			ErrNotInstalled, opts.LibDir)
 	}
-	if opts.Java == "" {
-		opts.Java = "java"
-	}
-	java, ok := lookExecutable(opts.Java)
-	if !ok {
-		return nil, fmt.Errorf("%w: %s not found; ZooKeeper needs a JDK", ErrNotInstalled, opts.Java)
+	java, err := findJava(opts.Java, "ZooKeeper")
+	if err != nil {
+		return nil, err
 	}
 	opts.Java = java
 	if opts.Heap == "" {

@@ -14,11 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
-	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/table"
 	"github.com/touchline-io/touchline/test/testenv"
 )
@@ -110,22 +107,8 @@ func (p pipeline) settled(ctx context.Context, t *testing.T) {
 // partition of topics.
 func waitCommitted(ctx context.Context, t *testing.T, cfg config.Config, group string, topics ...string) {
 	t.Helper()
-	cl, err := kafka.NewClient(cfg.Kafka, nil)
-	if err != nil {
+	if err := testenv.WaitCommitted(ctx, cfg, group, topics...); err != nil {
 		t.Fatal(err)
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	for {
-		done, err := kafka.GroupCaughtUp(ctx, adm, group, topics...)
-		if err == nil && done {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("waiting for group %s to commit everything: %v", group, ctx.Err())
-		case <-time.After(500 * time.Millisecond):
-		}
 	}
 }
 

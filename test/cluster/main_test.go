@@ -9,8 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"regexp"
-	"strings"
 	"testing"
 	"time"
 
@@ -20,7 +18,6 @@ import (
 var (
 	cluster      *testenv.Cluster
 	single       *testenv.Servers
-	ingestBin    string
 	touchlineBin string
 	skipWhy      string
 )
@@ -60,10 +57,6 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer single.Stop()
-	if ingestBin, err = testenv.Build(ctx, dir, "ingest"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
 	if touchlineBin, err = testenv.Build(ctx, dir, "touchline"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -81,9 +74,5 @@ func theCluster(t testing.TB) *testenv.Cluster {
 	return cluster
 }
 
-var unsafeName = regexp.MustCompile(`[^a-z0-9]+`)
-
-// uniqueName names a test's database.
-func uniqueName(t testing.TB) string {
-	return fmt.Sprintf("t_%s_%d", strings.Trim(unsafeName.ReplaceAllString(strings.ToLower(t.Name()), "_"), "_"), time.Now().UnixNano()%1_000_000)
-}
+// uniqueName names a test's topics, group and database.
+func uniqueName(t testing.TB) string { return testenv.UniqueName(t.Name()) }

@@ -2,9 +2,17 @@ package testenv
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/touchline-io/touchline/pkg/clickhouse"
+	"github.com/touchline-io/touchline/pkg/config"
+	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/servers"
 )
 
@@ -64,4 +72,34 @@ func (r Replica) Config(database string) clickhouse.Config {
 	cfg.Addr = []string{r.Server.Addr()}
 	cfg.Database = database
 	return cfg
+}
+
+// WaitCommitted waits until group has committed the end offset of every
+// partition of topics, or ctx ends.
+func WaitCommitted(ctx context.Context, cfg config.Config, group string, topics ...string) error {
+	cl, err := kafka.NewClient(cfg.Kafka, nil)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	for {
+		done, err := kafka.GroupCaughtUp(ctx, adm, group, topics...)
+		if err == nil && done {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for group %s to commit everything: %w", group, ctx.Err())
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}
+
+var unsafeName = regexp.MustCompile(`[^a-z0-9]+`)
+
+// UniqueName turns a test's name into a name for its topics, groups and
+// database that no other test or run shares.
+func UniqueName(testName string) string {
+	return fmt.Sprintf("t_%s_%d", strings.Trim(unsafeName.ReplaceAllString(strings.ToLower(testName), "_"), "_"), time.Now().UnixNano()%1_000_000)
 }

@@ -47,6 +47,10 @@ test-cluster: deps ## the cluster suite on ZooKeeper and 2 shards x 2 replicas o
 bench: deps ## end-to-end ingest benchmark against bare franz-go and clickhouse-go baselines
 	$(GO) run ./test/bench
 
+.PHONY: bench-cluster
+bench-cluster: deps ## make bench, then the same ingest into a 2 x 2 ClickHouse cluster: events/s on the cluster against one server
+	$(GO) run ./test/bench -cluster
+
 .PHONY: bench-queries
 bench-queries: deps ## analytics query times on 1M and 10M generated events
 	$(GO) run ./test/bench/queries

@@ -88,7 +88,8 @@ func StartZooKeeper(ctx context.Context, opts ZooKeeperOptions) (*ZooKeeper, err
 		return nil, fmt.Errorf("configuring zookeeper: %w", err)
 	}
 	cfg := fmt.Sprintf(`# Written by touchline's pkg/servers; rewritten on every StartZooKeeper.
-tickTime=500
+tickTime=2000
+maxSessionTimeout=60000
 dataDir=%s
 clientPort=%d
 clientPortAddress=%s

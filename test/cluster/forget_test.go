@@ -107,7 +107,9 @@ func TestClusterForgetErasesEveryShardAndReplica(t *testing.T) {
 		var total uint64
 		for key, n := range count("SELECT count() FROM " + tc.table + " FINAL WHERE " + tc.bob) {
 			var shard int
-			fmt.Sscanf(key, "shard %d", &shard)
+			if _, err := fmt.Sscanf(key, "shard %d", &shard); err != nil {
+				t.Fatal(err)
+			}
 			if seen, ok := perShard[shard]; ok && seen != n {
 				t.Errorf("%s: the replicas of shard %d disagree: %d and %d rows of bob", tc.table, shard, seen, n)
 			} else if !ok {

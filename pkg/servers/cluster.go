@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"go.uber.org/zap"
 )
@@ -149,12 +150,14 @@ func (c *ClickHouseCluster) Addrs() []string {
 	return out
 }
 
-// Stop stops every server, then ZooKeeper.
+// Stop stops every server, all at once, then ZooKeeper.
 func (c *ClickHouseCluster) Stop() {
+	var wg sync.WaitGroup
 	for _, shard := range c.Shards {
 		for _, srv := range shard {
-			_ = srv.Stop()
+			wg.Go(func() { _ = srv.Stop() })
 		}
 	}
+	wg.Wait()
 	_ = c.ZooKeeper.Stop()
 }

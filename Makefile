@@ -44,9 +44,17 @@ test-deploy: ## the deploy files: compose, Grafana dashboards, Prometheus rules,
 	scripts/install-deps.sh helm
 	$(GO) test -count=1 ./deploy/...
 
+.PHONY: test-cluster
+test-cluster: deps ## the cluster suite on ZooKeeper and 2 shards x 2 replicas of ClickHouse, with a 200,000-event generated run
+	TOUCHLINE_CLUSTER_EVENTS=200000 $(GO) test -count=1 -timeout 30m -v ./test/cluster/
+
 .PHONY: bench
 bench: deps ## end-to-end ingest benchmark against bare franz-go and clickhouse-go baselines
 	$(GO) run ./test/bench
+
+.PHONY: bench-cluster
+bench-cluster: deps ## make bench, then the same ingest into a 2 x 2 ClickHouse cluster: events/s on the cluster against one server
+	$(GO) run ./test/bench -cluster
 
 .PHONY: bench-queries
 bench-queries: deps ## analytics query times on 1M and 10M generated events

@@ -10,7 +10,9 @@
 #   kafka       Apache Kafka jars, fetched from Maven Central with mvn, into
 #               $TOUCHLINE_KAFKA_LIBS or else
 #               ${XDG_CACHE_HOME:-$HOME/.cache}/touchline/kafka-3.9.1/libs
-#               (the same default pkg/servers uses).
+#               (the same default pkg/servers uses). They include
+#               ZooKeeper 3.8, which the ClickHouse cluster tests
+#               (test/cluster, make test-cluster) start from them.
 #   chdb        The chdb Python module, with pip.
 #   golangci-lint  golangci-lint $GOLANGCI_LINT_VERSION, built with go install
 #               from the Go module proxy into $(go env GOBIN), or else

@@ -46,7 +46,7 @@ func newForgetCommand(g *command.Globals) *cobra.Command {
 					fmt.Fprintf(cmd.OutOrStdout(), "lifted the suppression of %s:%s and of the identifiers erased with it\n", id.Type, id.Value)
 					return nil
 				}
-				erased, err := identity.Forget(ctx, cfg.Kafka, cfg.Identity.Group, conn, id, func(ctx context.Context, persons []string) error {
+				erased, err := identity.Forget(ctx, cfg.Kafka, cfg.Identity.Group, conn, cfg.ClickHouse, id, func(ctx context.Context, persons []string) error {
 					return segments.Forget(ctx, cfg.Kafka, cfg.Segments, persons)
 				})
 				if err != nil {

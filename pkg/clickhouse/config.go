@@ -33,6 +33,12 @@ type Config struct {
 	QueryTimeout time.Duration `yaml:"query_timeout"`
 	// MaxOpenConns bounds the connection pool. Default 4.
 	MaxOpenConns int `yaml:"max_open_conns"`
+	// Cluster names a cluster of the servers' remote_servers. Empty (the
+	// default) is one server. With a cluster, migrate creates every table ON
+	// CLUSTER as a shard-local Replicated* table (<name>_local) under a
+	// Distributed table of the table's own name, and every connection sends
+	// the settings of ClusterSettings.
+	Cluster string `yaml:"cluster"`
 }
 
 // DefaultConfig returns the defaults documented on Config.
@@ -61,6 +67,7 @@ func (c Config) Validate() error {
 	ch.Check(c.DialTimeout <= 0, "dial_timeout", "dial_timeout must be positive")
 	ch.Check(c.QueryTimeout <= 0, "query_timeout", "query_timeout must be positive")
 	ch.Check(c.MaxOpenConns < 1, "max_open_conns", "max_open_conns must be at least 1")
+	ch.Check(c.Cluster != "" && !identifier.MatchString(c.Cluster), "cluster", "cluster %q is not a plain identifier", c.Cluster)
 	ch.Add("tls", c.TLS.Validate())
 	return ch.Err()
 }

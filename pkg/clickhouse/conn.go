@@ -34,6 +34,9 @@ func open(ctx context.Context, cfg Config, database string, settings ch.Settings
 	if log == nil {
 		log = zap.NewNop()
 	}
+	if cfg.Cluster != "" {
+		settings = withClusterSettings(settings)
+	}
 	conn, err := ch.Open(&ch.Options{
 		Addr:         cfg.Addr,
 		Auth:         ch.Auth{Database: database, Username: cfg.User, Password: cfg.Password},
@@ -56,6 +59,12 @@ func open(ctx context.Context, cfg Config, database string, settings ch.Settings
 	if err := conn.Ping(pingCtx); err != nil {
 		_ = conn.Close()
 		return nil, fmt.Errorf("connecting to clickhouse %v database %s: %w", cfg.Addr, database, err)
+	}
+	if cfg.Cluster != "" {
+		if err := checkProductMode(pingCtx, conn, cfg); err != nil {
+			_ = conn.Close()
+			return nil, err
+		}
 	}
 	return conn, nil
 }

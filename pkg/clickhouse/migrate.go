@@ -124,24 +124,77 @@ func Migrate(ctx context.Context, cfg Config, log *zap.Logger) ([]string, error)
 	if err != nil {
 		return nil, err
 	}
-	err = boot.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+cfg.Database)
+	err = createDatabase(ctx, boot, cfg)
 	_ = boot.Close()
 	if err != nil {
-		return nil, fmt.Errorf("creating database %s: %w", cfg.Database, err)
+		return nil, err
 	}
 	conn, err := Open(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close()
-	return applyMigrations(ctx, conn, migrations, log)
+	return applyMigrations(ctx, conn, cfg, migrations, log)
 }
 
-func applyMigrations(ctx context.Context, conn driver.Conn, migrations []Migration, log *zap.Logger) ([]string, error) {
-	if err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+MigrationsTable+` (
+// createDatabase creates the database of cfg (ON CLUSTER with a cluster),
+// after checking that what it holds already was made for the same layout.
+func createDatabase(ctx context.Context, conn driver.Conn, cfg Config) error {
+	var engine string
+	err := conn.QueryRow(ctx, "SELECT any(engine) FROM system.tables WHERE database = ? AND name = ?", cfg.Database, MigrationsTable).Scan(&engine)
+	if err != nil {
+		return fmt.Errorf("checking database %s: %w", cfg.Database, err)
+	}
+	switch {
+	case cfg.Cluster != "" && engine != "" && engine != "Distributed":
+		return fmt.Errorf("database %s was migrated for one server (%s is %s), and clickhouse.cluster is %s: "+
+			"touchline does not convert a database in place; migrate into a new database on the cluster and copy the tables "+
+			"(docs/architecture.md, Upgrading to a cluster)", cfg.Database, MigrationsTable, engine, cfg.Cluster)
+	case cfg.Cluster == "" && engine == "Distributed":
+		return fmt.Errorf("database %s was migrated for a cluster (%s is Distributed), and clickhouse.cluster is empty: set it to the cluster's name",
+			cfg.Database, MigrationsTable)
+	}
+	stmt := "CREATE DATABASE IF NOT EXISTS " + cfg.Database
+	if cfg.Cluster != "" {
+		stmt += " ON CLUSTER " + cfg.Cluster
+	}
+	if err := conn.Exec(ctx, stmt); err != nil {
+		return fmt.Errorf("creating database %s: %w", cfg.Database, err)
+	}
+	return nil
+}
+
+// migrationsTable creates MigrationsTable.
+const migrationsTable = `CREATE TABLE IF NOT EXISTS ` + MigrationsTable + ` (
     version UInt32, name String, checksum String, applied_at DateTime('UTC')
-) ENGINE = ReplacingMergeTree(applied_at) ORDER BY version`); err != nil {
-		return nil, fmt.Errorf("creating %s: %w", MigrationsTable, err)
+) ENGINE = ReplacingMergeTree(applied_at) ORDER BY version`
+
+// statements returns stmts as cfg's layout runs them: unchanged for one
+// server, their ClusterStatements for a cluster.
+func statements(stmts []string, cfg Config) ([]string, error) {
+	if cfg.Cluster == "" {
+		return stmts, nil
+	}
+	var out []string
+	for _, s := range stmts {
+		c, err := ClusterStatements(s, cfg.Database, cfg.Cluster)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c...)
+	}
+	return out, nil
+}
+
+func applyMigrations(ctx context.Context, conn driver.Conn, cfg Config, migrations []Migration, log *zap.Logger) ([]string, error) {
+	create, err := statements([]string{migrationsTable}, cfg)
+	if err != nil {
+		return nil, err
+	}
+	for _, stmt := range create {
+		if err := conn.Exec(ctx, stmt); err != nil {
+			return nil, fmt.Errorf("creating %s: %w", MigrationsTable, err)
+		}
 	}
 	applied, err := appliedMigrations(ctx, conn)
 	if err != nil {
@@ -156,7 +209,11 @@ func applyMigrations(ctx context.Context, conn driver.Conn, migrations []Migrati
 			}
 			continue
 		}
-		for i, stmt := range m.Statements {
+		stmts, err := statements(m.Statements, cfg)
+		if err != nil {
+			return done, fmt.Errorf("migration %s: %w", label, err)
+		}
+		for i, stmt := range stmts {
 			if err := conn.Exec(ctx, stmt); err != nil {
 				return done, fmt.Errorf("migration %s statement %d: %w", label, i+1, err)
 			}

@@ -163,6 +163,11 @@ func TestPrecedence(t *testing.T) {
 	if cfg.Ingest.FlushInterval != time.Second {
 		t.Fatalf("defaults lost: %v", cfg.Ingest.FlushInterval)
 	}
+	t.Setenv("TOUCHLINE_CLICKHOUSE_CLUSTER", "analytics")
+	if cfg, err = Load(path); err != nil || cfg.ClickHouse.Cluster != "analytics" {
+		t.Fatalf("TOUCHLINE_CLICKHOUSE_CLUSTER: cluster %q, %v", cfg.ClickHouse.Cluster, err)
+	}
+	t.Setenv("TOUCHLINE_CLICKHOUSE_CLUSTER", "")
 	t.Setenv("TOUCHLINE_CLICKHOUSE_DSN", "clickhouse://u:p@h1:9440,h2:9440/analytics?secure=true")
 	t.Setenv("TOUCHLINE_CLICKHOUSE_DATABASE", "")
 	cfg, err = Load("")

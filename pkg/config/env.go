@@ -50,6 +50,7 @@ var EnvVars = []EnvVar{
 	}},
 	{"TOUCHLINE_CLICKHOUSE_ADDR", "comma-separated native-protocol addresses", func(c *Config, v string) error { c.ClickHouse.Addr = list(v); return nil }},
 	{"TOUCHLINE_CLICKHOUSE_DATABASE", "database holding touchline's tables", func(c *Config, v string) error { c.ClickHouse.Database = v; return nil }},
+	{"TOUCHLINE_CLICKHOUSE_CLUSTER", "ClickHouse cluster of remote_servers (clickhouse.cluster); empty is one server", func(c *Config, v string) error { c.ClickHouse.Cluster = v; return nil }},
 	{"TOUCHLINE_CLICKHOUSE_USER", "ClickHouse user", func(c *Config, v string) error { c.ClickHouse.User = v; return nil }},
 	{"TOUCHLINE_CLICKHOUSE_PASSWORD", "ClickHouse password", func(c *Config, v string) error { c.ClickHouse.Password = v; return nil }},
 	{"TOUCHLINE_CLICKHOUSE_TLS", "true to connect to ClickHouse over TLS", func(c *Config, v string) error {

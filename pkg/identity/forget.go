@@ -11,6 +11,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/identifiers"
 	"github.com/touchline-io/touchline/pkg/identity/stitch"
 	"github.com/touchline-io/touchline/pkg/kafka"
@@ -72,9 +73,10 @@ type Erasure struct {
 // erase with every person id the person's events may carry (the services
 // that keep state of their own by person erase it there, such as the
 // segments service), then deletes the person's rows from every table that
-// holds them and waits for the deletions to finish. Events that carry one
+// holds them (on every shard and replica of chcfg's cluster) and waits for
+// the deletions to finish. Events that carry one
 // of the identifiers go too, whatever person they were stored with.
-func Forget(ctx context.Context, kcfg kafka.Config, group string, conn driver.Conn, id identifiers.Identifier,
+func Forget(ctx context.Context, kcfg kafka.Config, group string, conn driver.Conn, chcfg clickhouse.Config, id identifiers.Identifier,
 	erase func(ctx context.Context, persons []string) error) (*Erasure, error) {
 	e := &Erasure{Rows: map[string]uint64{}}
 	p, err := Describe(ctx, conn, id)
@@ -109,18 +111,30 @@ func Forget(ctx context.Context, kcfg kafka.Config, group string, conn driver.Co
 	if err := erase(ctx, e.PersonIDs); err != nil {
 		return nil, err
 	}
+	if e.Rows, err = EraseRows(ctx, conn, chcfg, e.PersonIDs, values); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// EraseRows deletes from ClickHouse the rows of persons and the touchpoints
+// and identity map rows carrying one of values (identifiers as stored), on
+// every shard and replica of chcfg's cluster, waits for the deletions to
+// finish, and returns the number of rows deleted, by table.
+func EraseRows(ctx context.Context, conn driver.Conn, chcfg clickhouse.Config, persons, values []string) (map[string]uint64, error) {
+	out := map[string]uint64{}
 	for _, x := range erasures {
-		args := x.args(e.PersonIDs, values)
+		args := x.args(persons, values)
 		var n uint64
 		if err := conn.QueryRow(ctx, "SELECT count() FROM "+x.table+" FINAL WHERE "+x.where, args...).Scan(&n); err != nil {
 			return nil, fmt.Errorf("counting the person's rows in %s: %w", x.table, err)
 		}
-		e.Rows[x.table] = n
-		if err := conn.Exec(ctx, "ALTER TABLE "+x.table+" DELETE WHERE "+x.where, args...); err != nil {
-			return nil, fmt.Errorf("deleting the person's rows from %s: %w", x.table, err)
+		out[x.table] = n
+		if err := clickhouse.Delete(ctx, conn, chcfg, x.table, x.where, args...); err != nil {
+			return nil, fmt.Errorf("deleting the person's rows: %w", err)
 		}
 	}
-	return e, waitForMutations(ctx, conn)
+	return out, clickhouse.WaitForMutations(ctx, conn, chcfg)
 }
 
 // Lift lifts the suppression of the erasures that id was part of
@@ -147,22 +161,4 @@ func sendForget(ctx context.Context, kcfg kafka.Config, group string, req stitch
 		return fmt.Errorf("having the identity resolver apply the forget request: %w", err)
 	}
 	return nil
-}
-
-// waitForMutations waits until the database has no unfinished mutation.
-func waitForMutations(ctx context.Context, conn driver.Conn) error {
-	for {
-		var pending uint64
-		if err := conn.QueryRow(ctx, "SELECT count() FROM system.mutations WHERE database = currentDatabase() AND is_done = 0").Scan(&pending); err != nil {
-			return fmt.Errorf("waiting for the deletions: %w", err)
-		}
-		if pending == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for the deletions: %w", ctx.Err())
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
 }

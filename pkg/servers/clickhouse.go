@@ -46,6 +46,27 @@ type ClickHouseOptions struct {
 	// Logger receives the package's own messages, not the server's log.
 	// Default: no logging.
 	Logger *zap.Logger
+	// Cluster, when set, makes the server one replica of a cluster
+	// (StartClickHouseCluster sets it).
+	Cluster *ClusterMember
+}
+
+// ClusterMember is a server's place in a ClickHouse cluster: the macros its
+// replicated tables use, the remote_servers entry of the cluster, the
+// ZooKeeper it coordinates through and the port replicas fetch parts on.
+type ClusterMember struct {
+	// Name is the cluster's name in remote_servers.
+	Name string
+	// Shard and Replica are the {shard} and {replica} macros.
+	Shard, Replica string
+	// Shards lists the native-protocol ports of each shard's replicas on
+	// 127.0.0.1.
+	Shards [][]int
+	// ZooKeeperPort is the ZooKeeper client port on 127.0.0.1.
+	ZooKeeperPort int
+	// InterserverPort is the interserver HTTP port. Default 0 picks a free
+	// port.
+	InterserverPort int
 }
 
 var userName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -106,7 +127,11 @@ func StartClickHouse(ctx context.Context, opts ClickHouseOptions) (*ClickHouse, 
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
-	if err := fillFreePorts(&opts.TCPPort, &opts.HTTPPort); err != nil {
+	ports := []*int{&opts.TCPPort, &opts.HTTPPort}
+	if opts.Cluster != nil {
+		ports = append(ports, &opts.Cluster.InterserverPort)
+	}
+	if err := fillFreePorts(ports...); err != nil {
 		return nil, fmt.Errorf("starting clickhouse-server: %w", err)
 	}
 	if err := writeClickHouseConfig(opts); err != nil {
@@ -299,8 +324,46 @@ const (
     <default_profile>default</default_profile>
     <default_database>default</default_database>
     <timezone>UTC</timezone>
+{{- with .Cluster}}
+    <!-- One replica of a cluster: small caches, since the test harness runs
+         four servers on one machine. -->
+    <mark_cache_size>67108864</mark_cache_size>
+    <uncompressed_cache_size>0</uncompressed_cache_size>
+    <interserver_http_host>127.0.0.1</interserver_http_host>
+    <interserver_http_port>{{.InterserverPort}}</interserver_http_port>
+    <macros>
+        <shard>{{xml .Shard}}</shard>
+        <replica>{{xml .Replica}}</replica>
+    </macros>
+    <zookeeper>
+        <node>
+            <host>127.0.0.1</host>
+            <port>{{.ZooKeeperPort}}</port>
+        </node>
+        <session_timeout_ms>30000</session_timeout_ms>
+    </zookeeper>
+    <remote_servers>
+        <{{.Name}}>
+{{- range .Shards}}
+            <shard>
+                <internal_replication>true</internal_replication>
+{{- range .}}
+                <replica>
+                    <host>127.0.0.1</host>
+                    <port>{{.}}</port>
+                </replica>
+{{- end}}
+            </shard>
+{{- end}}
+        </{{.Name}}>
+    </remote_servers>
+    <distributed_ddl>
+        <path>/clickhouse/task_queue/ddl</path>
+    </distributed_ddl>
+{{- else}}
     <mark_cache_size>536870912</mark_cache_size>
     <uncompressed_cache_size>268435456</uncompressed_cache_size>
+{{- end}}
     <max_concurrent_queries>100</max_concurrent_queries>
 </yandex>
 `
@@ -313,10 +376,18 @@ const (
             <!-- On shutdown the server waits for idle native connections
                  for up to poll_interval seconds (default 10). -->
             <poll_interval>1</poll_interval>
+{{- if .Cluster}}
+            <distributed_product_mode>global</distributed_product_mode>
+            <load_balancing>in_order</load_balancing>
+{{- end}}
         </default>
         <readonly>
             <readonly>2</readonly>
             <poll_interval>1</poll_interval>
+{{- if .Cluster}}
+            <distributed_product_mode>global</distributed_product_mode>
+            <load_balancing>in_order</load_balancing>
+{{- end}}
         </readonly>
     </profiles>
     <users>

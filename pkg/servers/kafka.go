@@ -143,13 +143,9 @@ func resolveKafkaOptions(opts *KafkaOptions) error {
 		return fmt.Errorf("%w: Kafka %s jars not found in %s (%v); run scripts/install-deps.sh kafka",
 			ErrNotInstalled, KafkaVersion, opts.LibDir, err)
 	}
-	if opts.Java == "" {
-		opts.Java = "java"
-	}
-	java, ok := lookExecutable(opts.Java)
-	if !ok {
-		return fmt.Errorf("%w: %s not found; Kafka needs a JDK 17 or later (e.g. apt-get install openjdk-17-jdk-headless)",
-			ErrNotInstalled, opts.Java)
+	java, err := findJava(opts.Java, "Kafka")
+	if err != nil {
+		return err
 	}
 	opts.Java = java
 	if opts.Heap == "" {
@@ -162,6 +158,20 @@ func resolveKafkaOptions(opts *KafkaOptions) error {
 		opts.Logger = zap.NewNop()
 	}
 	return nil
+}
+
+// findJava returns the path of the java executable name ("java" when
+// empty) that server needs.
+func findJava(name, server string) (string, error) {
+	if name == "" {
+		name = "java"
+	}
+	java, ok := lookExecutable(name)
+	if !ok {
+		return "", fmt.Errorf("%w: %s not found; %s needs a JDK 17 or later (e.g. apt-get install openjdk-17-jdk-headless)",
+			ErrNotInstalled, name, server)
+	}
+	return java, nil
 }
 
 // kafkaJVM returns the java command line up to the main class.

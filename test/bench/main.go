@@ -29,14 +29,15 @@ func main() {
 	events := flag.Int("events", 200_000, "touchpoints to publish and ingest")
 	batch := flag.Int("batch", 20_000, "ingest batch size, also used by the insert baseline")
 	profile := flag.String("cpuprofile", "", "write a 5-second CPU profile of the ingest process to this file")
+	onCluster := flag.Bool("cluster", false, "also ingest the same touchpoints into a ClickHouse cluster of 2 shards x 2 replicas")
 	flag.Parse()
-	if err := run(*events, *batch, *profile); err != nil {
+	if err := run(*events, *batch, *profile, *onCluster); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(n, batch int, profile string) error {
+func run(n, batch int, profile string, onCluster bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	dir, err := os.MkdirTemp("", "touchline-bench-")
@@ -80,6 +81,12 @@ func run(n, batch int, profile string) error {
 	if err != nil {
 		return err
 	}
+	clusterRate, clusterPeak := 0.0, int64(0)
+	if onCluster {
+		if clusterRate, clusterPeak, err = endToEndOnCluster(ctx, cfg, dir, n); err != nil {
+			return err
+		}
+	}
 	slower := min(consumeRate, insertRate)
 	fmt.Printf("\n%-44s %12s\n", "measurement", "events/s")
 	fmt.Printf("%-44s %12.0f\n", "baseline: bare franz-go consume", consumeRate)
@@ -87,7 +94,34 @@ func run(n, batch int, profile string) error {
 	fmt.Printf("%-44s %12.0f\n", "ingest service end to end", ingestRate)
 	fmt.Printf("\nratio ingest / slower baseline: %.2f (aim: >= 0.5)\n", ingestRate/slower)
 	fmt.Printf("ingest peak RSS: %d MiB\n", peak>>20)
+	if onCluster {
+		fmt.Printf("\n%-44s %12.0f\n", "ingest end to end, 2 x 2 ClickHouse cluster", clusterRate)
+		fmt.Printf("ratio cluster / one server: %.2f; ingest peak RSS on the cluster: %d MiB\n", clusterRate/ingestRate, clusterPeak>>20)
+	}
 	return nil
+}
+
+// endToEndOnCluster starts ZooKeeper and a ClickHouse cluster of 2 shards x
+// 2 replicas and times the ingest service on the same touchpoints topic,
+// with a group of its own, into the cluster.
+func endToEndOnCluster(ctx context.Context, cfg config.Config, dir string, n int) (float64, int64, error) {
+	fmt.Println("starting a ClickHouse cluster of 2 shards x 2 replicas ...")
+	c, err := testenv.StartCluster(ctx, dir, 2, 2)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer c.Stop()
+	ccfg := cfg
+	ccfg.ClickHouse = c.ClickHouseConfig(cfg.ClickHouse.Database)
+	ccfg.Ingest.Group += ".cluster"
+	ccfg.StateDir += "-cluster"
+	ccfg.PProf = false
+	conn, err := testenv.Prepare(ctx, ccfg, 4)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer conn.Close()
+	return endToEnd(ctx, ccfg, conn, dir, n, "")
 }
 
 // bareConsume reads the whole topic with a plain franz-go consumer.

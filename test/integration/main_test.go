@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strings"
 	"testing"
 	"time"
 
@@ -69,12 +67,8 @@ func servers(t testing.TB) *testenv.Servers {
 	return srv
 }
 
-var unsafeName = regexp.MustCompile(`[^a-z0-9]+`)
-
 // uniqueName names a test's topics, group and database.
-func uniqueName(t testing.TB) string {
-	return fmt.Sprintf("t_%s_%d", strings.Trim(unsafeName.ReplaceAllString(strings.ToLower(t.Name()), "_"), "_"), time.Now().UnixNano()%1_000_000)
-}
+func uniqueName(t testing.TB) string { return testenv.UniqueName(t.Name()) }
 
 // logPath returns where a test's service process logs; the log is printed
 // when the test fails.

@@ -242,6 +242,9 @@ log:
 		cfg.Ingest.BatchSize, cfg.Ingest.FlushInterval, cfg.Identity.Group,
 		cfg.Segments.Group, cfg.Segments.RouterGroup, cfg.Segments.Partitions, cfg.Segments.MaxPollRecords, cfg.Segments.CachePersons, cfg.Segments.IdleAdvance, cfg.Segments.MergePoll,
 		cfg.Pipelines, cfg.StateDir, cfg.HTTPAddr, cfg.PProf)
+	if cfg.ClickHouse.Cluster != "" {
+		yaml = strings.Replace(yaml, "\nclickhouse:\n", "\nclickhouse:\n  cluster: "+cfg.ClickHouse.Cluster+"\n", 1)
+	}
 	section, err := collectYAML(cfg.Collect)
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-// Package publish encodes touchpoint and spend records as Confluent
+// Package publish encodes touchpoint, spend and exchange rate records as Confluent
 // wire-format Avro and produces them to Kafka. The CLI's produce and generate
 // commands, the dev mode and the test suites all publish through it.
 package publish
@@ -17,6 +17,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/avro"
 	"github.com/touchline-io/touchline/pkg/generate"
 	"github.com/touchline-io/touchline/pkg/kafka"
+	"github.com/touchline-io/touchline/pkg/rates"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 )
 
@@ -28,6 +29,7 @@ type Publisher struct {
 	topics  kafka.Topics
 	tpID    int
 	spendID int
+	rateID  int
 	owned   bool
 
 	mu       sync.Mutex
@@ -43,7 +45,7 @@ func New(ctx context.Context, cl *kgo.Client, reg avro.Registry, topics kafka.To
 		kind  avro.Kind
 		topic string
 		id    *int
-	}{{avro.KindTouchpoint, topics.Touchpoints, &p.tpID}, {avro.KindSpend, topics.Spend, &p.spendID}} {
+	}{{avro.KindTouchpoint, topics.Touchpoints, &p.tpID}, {avro.KindSpend, topics.Spend, &p.spendID}, {avro.KindRate, topics.Rates(), &p.rateID}} {
 		var err error
 		if *k.id, err = avro.RegisterLatest(ctx, reg, k.kind, k.topic); err != nil {
 			return nil, err
@@ -157,6 +159,17 @@ func (p *Publisher) Spend(ctx context.Context, s *touchpoint.Spend) error {
 		return fmt.Errorf("spend %s: %w", s.Key(), err)
 	}
 	p.produce(ctx, &kgo.Record{Topic: p.topics.Spend, Key: []byte(s.Key()), Value: b})
+	return nil
+}
+
+// ExchangeRate encodes r and produces it to the exchange rates topic, keyed
+// by its restatement key (date|base|quote) so restatements stay in order.
+func (p *Publisher) ExchangeRate(ctx context.Context, r *rates.ExchangeRate) error {
+	b, err := p.codecs.Encode(ctx, p.rateID, r.ToAvro())
+	if err != nil {
+		return fmt.Errorf("exchange rate %s: %w", r.Key(), err)
+	}
+	p.produce(ctx, &kgo.Record{Topic: p.topics.Rates(), Key: []byte(r.Key()), Value: b})
 	return nil
 }
 

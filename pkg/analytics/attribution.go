@@ -68,6 +68,10 @@ type Attribution struct {
 	HalfLife time.Duration
 	// Model is the default model.
 	Model Model
+	// Currency is the default reporting currency of the money queries
+	// (reporting_currency and max_rate_age); each query takes its own in
+	// its Currency field, which a caller sets from this one or a flag.
+	Currency Currency
 }
 
 // DefaultAttribution returns the attribution settings that hold when
@@ -79,6 +83,7 @@ func DefaultAttribution() Attribution {
 		Lookback:       30 * 24 * time.Hour,
 		HalfLife:       7 * 24 * time.Hour,
 		Model:          TimeDecay,
+		Currency:       Currency{MaxRateAge: DefaultMaxRateAge},
 	}
 }
 
@@ -103,6 +108,9 @@ func (a Attribution) Validate() error {
 		problems = append(problems, fmt.Sprintf("half_life %s is shorter than a millisecond", a.HalfLife))
 	}
 	if _, err := ParseModel(string(a.Model)); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if err := a.Currency.Validate(); err != nil {
 		problems = append(problems, err.Error())
 	}
 	return errorList(problems)

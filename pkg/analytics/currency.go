@@ -25,13 +25,11 @@ type Currency struct {
 // Validate reports a code that is not three capital letters and a negative
 // or over-long maximum age.
 func (c Currency) Validate() error {
-	if c.Code == "" {
-		return nil
-	}
 	ok := len(c.Code) == 3
 	for i := 0; ok && i < 3; i++ {
 		ok = c.Code[i] >= 'A' && c.Code[i] <= 'Z'
 	}
+	ok = ok || c.Code == ""
 	switch {
 	case !ok:
 		return fmt.Errorf("reporting currency %q is not an ISO 4217 code (three capital letters)", c.Code)

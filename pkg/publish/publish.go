@@ -236,7 +236,8 @@ func (p *Publisher) Record(ctx context.Context, rec any) error {
 	return fmt.Errorf("cannot publish %T", rec)
 }
 
-// Generated publishes the touchpoints of gen and then its daily spend. each,
+// Generated publishes the touchpoints of gen, then its daily spend, then
+// its daily EUR/USD exchange rates (generate.Generator.Rates). each,
 // when not nil, is called after every touchpoint is handed to the producer
 // (it may call Flush). Call Flush afterwards to wait for acknowledgements.
 func (p *Publisher) Generated(ctx context.Context, gen *generate.Generator, each func(*touchpoint.Touchpoint) error) (touchpoints, spend int, err error) {
@@ -257,5 +258,9 @@ func (p *Publisher) Generated(ctx context.Context, gen *generate.Generator, each
 		spend++
 		return p.Spend(ctx, s)
 	})
+	if err != nil {
+		return touchpoints, spend, err
+	}
+	err = gen.Rates(func(r *rates.ExchangeRate) error { return p.ExchangeRate(ctx, r) })
 	return touchpoints, spend, err
 }

@@ -75,9 +75,9 @@ func newRatesLoadCommand(g *command.Globals) *cobra.Command {
 				}
 				good++
 				return p.ExchangeRate(ctx, r)
-			}, func(e *rates.LineError) {
+			}, func(line int, err error) {
 				bad++
-				fmt.Fprintf(cmd.ErrOrStderr(), "%s: %v\n", file, e)
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s: line %d: %v\n", file, line, err)
 			})
 			if err := flush(ctx, p); err != nil {
 				return err

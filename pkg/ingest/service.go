@@ -345,23 +345,11 @@ func (s *Service) flush(ctx context.Context, b *buffer) error {
 		s.m.rows.WithLabelValues("touchpoints").Add(float64(len(b.touchpoints)))
 		b.touchpoints = nil
 	}
-	if len(b.spend) > 0 {
-		if err := s.writes.Retry(ctx, checkClickHouse, func(ctx context.Context) error {
-			return clickhouse.InsertSpend(ctx, s.conn, b.spend)
-		}); err != nil {
-			return err
-		}
-		s.m.rows.WithLabelValues("spend").Add(float64(len(b.spend)))
-		b.spend = nil
+	if err := writeRows(ctx, s, "spend", &b.spend, clickhouse.InsertSpend); err != nil {
+		return err
 	}
-	if len(b.rates) > 0 {
-		if err := s.writes.Retry(ctx, checkClickHouse, func(ctx context.Context) error {
-			return clickhouse.InsertExchangeRates(ctx, s.conn, b.rates)
-		}); err != nil {
-			return err
-		}
-		s.m.rows.WithLabelValues("exchange_rates").Add(float64(len(b.rates)))
-		b.rates = nil
+	if err := writeRows(ctx, s, "exchange_rates", &b.rates, clickhouse.InsertExchangeRates); err != nil {
+		return err
 	}
 	if len(b.dead) > 0 {
 		if err := s.writes.Retry(ctx, "dead_letter", func(ctx context.Context) error {
@@ -382,6 +370,23 @@ func (s *Service) flush(ctx context.Context, b *buffer) error {
 	s.commit(ctx, b.offsets)
 	s.m.batchRows.Observe(float64(b.records))
 	s.m.flushSeconds.Observe(time.Since(start).Seconds())
+	return nil
+}
+
+// writeRows inserts *rows into table with insert, retried as every
+// ClickHouse write, counts them, and empties *rows so that a retried flush
+// does not write them again.
+func writeRows[T any](ctx context.Context, s *Service, table string, rows *[]T, insert func(context.Context, driver.Conn, []T) error) error {
+	if len(*rows) == 0 {
+		return nil
+	}
+	if err := s.writes.Retry(ctx, checkClickHouse, func(ctx context.Context) error {
+		return insert(ctx, s.conn, *rows)
+	}); err != nil {
+		return err
+	}
+	s.m.rows.WithLabelValues(table).Add(float64(len(*rows)))
+	*rows = nil
 	return nil
 }
 

@@ -16,18 +16,6 @@ import (
 // rates: each column gives the units of its currency per euro.
 const ECBBase = "EUR"
 
-// LineError is a line of a CSV file that was refused, and why.
-type LineError struct {
-	Line int
-	Err  error
-}
-
-// Error formats the error as "line N: reason".
-func (e *LineError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.Err) }
-
-// Unwrap returns the reason.
-func (e *LineError) Unwrap() error { return e.Err }
-
 // ErrHeader reports a CSV file whose first line is not one of the shapes
 // ReadCSV knows.
 var ErrHeader = errors.New("unknown CSV header")
@@ -49,10 +37,10 @@ var dateLayouts = []string{time.DateOnly, "02 January 2006", "2 January 2006"}
 // are ignored. Every rate gets source unless the line names its own. ok is
 // called with each rate of a good line, in file order; a line that cannot
 // be read, or any of whose rates check refuses, is reported to bad with its
-// line number and none of its rates go to ok. ReadCSV returns an error only
+// 1-based line number and the reason, and none of its rates go to ok. ReadCSV returns an error only
 // for a file it cannot read at all (no or unknown header, an I/O error) or
 // when ok returns one.
-func ReadCSV(r io.Reader, source string, check func(*ExchangeRate) error, ok func(*ExchangeRate) error, bad func(*LineError)) error {
+func ReadCSV(r io.Reader, source string, check func(*ExchangeRate) error, ok func(*ExchangeRate) error, bad func(line int, err error)) error {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
@@ -75,7 +63,7 @@ func ReadCSV(r io.Reader, source string, check func(*ExchangeRate) error, ok fun
 		}
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
-			bad(&LineError{Line: pe.StartLine, Err: pe.Err})
+			bad(pe.StartLine, pe.Err)
 			continue
 		}
 		if err != nil {
@@ -92,7 +80,7 @@ func ReadCSV(r io.Reader, source string, check func(*ExchangeRate) error, ok fun
 			}
 		}
 		if err != nil {
-			bad(&LineError{Line: line, Err: err})
+			bad(line, err)
 			continue
 		}
 		for _, r := range rates {

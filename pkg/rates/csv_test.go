@@ -3,6 +3,7 @@ package rates
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/big"
 	"os"
 	"strings"
@@ -22,7 +23,7 @@ func read(t *testing.T, in string) (got, refused []string, err error) {
 	err = ReadCSV(strings.NewReader(in), "ecb", check, func(r *ExchangeRate) error {
 		got = append(got, r.Date.String()+" "+r.Key()[11:]+" "+r.Rate.FloatString(5)+" "+r.Source)
 		return nil
-	}, func(e *LineError) { refused = append(refused, e.Error()) })
+	}, func(line int, err error) { refused = append(refused, fmt.Sprintf("line %d: %v", line, err)) })
 	return got, refused, err
 }
 

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/touchline-io/touchline/pkg/config"
-	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/test/testenv"
 )
 
@@ -85,34 +83,16 @@ func TestRatesLoadRestateReplay(t *testing.T) {
 		}
 	}
 	proc := startIngest(t, cfgPath, logPath(t))
-	waitRatesCommitted(ctx, t, cfg)
+	waitTopicsCommitted(ctx, t, cfg, cfg.Kafka.Topics.Rates())
 	check("first pass")
 	if err := proc.Terminate(time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	resetGroup(ctx, t, cfg, cfg.Ingest.Group, cfg.Kafka.Topics.Rates())
 	proc = startIngest(t, cfgPath, logPath(t))
-	waitRatesCommitted(ctx, t, cfg)
+	waitTopicsCommitted(ctx, t, cfg, cfg.Kafka.Topics.Rates())
 	check("after replay")
 	if err := proc.Terminate(time.Minute); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// waitRatesCommitted waits until the ingest group has committed the end
-// offset of every partition of the exchange rates topic.
-func waitRatesCommitted(ctx context.Context, t *testing.T, cfg config.Config) {
-	t.Helper()
-	adm := admin(t, cfg)
-	for {
-		done, err := kafka.GroupCaughtUp(ctx, adm, cfg.Ingest.Group, cfg.Kafka.Topics.Rates())
-		if err == nil && done {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("waiting for the ingest group to commit the exchange rates: %v", ctx.Err())
-		case <-time.After(300 * time.Millisecond):
-		}
 	}
 }

@@ -34,6 +34,9 @@ type measures struct {
 	revenue, spend                           float64
 	attributedConversions, attributedRevenue float64
 	newCustomers                             float64
+	// unconverted counts the attributed conversions and spend rows whose
+	// money had no exchange rate into the reporting currency.
+	unconverted float64
 }
 
 func (m *measures) add(o *measures) {
@@ -46,6 +49,7 @@ func (m *measures) add(o *measures) {
 	m.attributedConversions += o.attributedConversions
 	m.attributedRevenue += o.attributedRevenue
 	m.newCustomers += o.newCustomers
+	m.unconverted += o.unconverted
 }
 
 // ratio returns a/b, undefined when b is zero.
@@ -57,8 +61,12 @@ func ratio(a, b float64) (float64, bool) {
 }
 
 // kpi returns the value of k, whether it is defined (ratios of nothing are
-// not), and the volume min_volume is compared with.
+// not, nor attributed ratios over money part of which had no exchange rate),
+// and the volume min_volume is compared with.
 func (m *measures) kpi(k rules.KPI) (value float64, defined bool, volume float64) {
+	if k.Attributed() && m.unconverted > 0 {
+		return 0, false, 0
+	}
 	switch k {
 	case rules.Spend:
 		return m.spend, true, m.spend
@@ -121,9 +129,18 @@ func (s *Source) measure(ctx context.Context, r *rules.Rule, w analytics.Range) 
 		if r.Model != "" {
 			a.Model = r.Model
 		}
-		if err := s.scan(ctx, analytics.ROMIQuery{Range: w, Attribution: a, ByCampaign: true}, func(res []any) {
+		// In the reporting currency of the pipelines, when they name one:
+		// its column follows the keys, and the unconverted counts end the row.
+		money := 2
+		if a.Currency.Code != "" {
+			money = 3
+		}
+		if err := s.scan(ctx, analytics.ROMIQuery{Range: w, Attribution: a, ByCampaign: true, Currency: a.Currency}, func(res []any) {
 			m := row(res[0].(string), res[1].(string))
-			m.attributedConversions, m.attributedRevenue, m.spend = res[2].(float64), res[3].(float64), res[4].(float64)
+			m.attributedConversions, m.attributedRevenue, m.spend = res[money].(float64), res[money+1].(float64), res[money+2].(float64)
+			if a.Currency.Code != "" {
+				m.unconverted = res[len(res)-2].(float64) + res[len(res)-1].(float64)
+			}
 		}); err != nil {
 			return nil, err
 		}

@@ -68,6 +68,10 @@ type Attribution struct {
 	HalfLife time.Duration
 	// Model is the default model.
 	Model Model
+	// Currency is the default reporting currency of the money queries
+	// (reporting_currency and max_rate_age); each query takes its own in
+	// its Currency field, which a caller sets from this one or a flag.
+	Currency Currency
 }
 
 // DefaultAttribution returns the attribution settings that hold when
@@ -79,6 +83,7 @@ func DefaultAttribution() Attribution {
 		Lookback:       30 * 24 * time.Hour,
 		HalfLife:       7 * 24 * time.Hour,
 		Model:          TimeDecay,
+		Currency:       Currency{MaxRateAge: DefaultMaxRateAge},
 	}
 }
 
@@ -105,6 +110,9 @@ func (a Attribution) Validate() error {
 	if _, err := ParseModel(string(a.Model)); err != nil {
 		problems = append(problems, err.Error())
 	}
+	if err := a.Currency.Validate(); err != nil {
+		problems = append(problems, err.Error())
+	}
 	return errorList(problems)
 }
 
@@ -115,19 +123,24 @@ type AttributionQuery struct {
 	Attribution Attribution
 	// ByCampaign splits the result by campaign within each channel.
 	ByCampaign bool
+	// Currency, when it has a code, converts revenue into it.
+	Currency Currency
 }
 
 // SQL returns the query. Its columns: channel, [campaign,] conversions
-// (fractional credit), revenue (currency units).
+// (fractional credit), revenue (currency units). With a reporting currency
+// they are channel, [campaign,] currency, conversions, revenue (converted),
+// unconverted_conversions (the credit of conversions whose revenue has no
+// rate, left out of revenue).
 func (q AttributionQuery) SQL() (string, error) {
 	if err := q.validate(); err != nil {
 		return "", err
 	}
 	keys := groupKeys(q.ByCampaign)
 	return q.header("Multi-touch attribution") + `SELECT
-    ` + keys + `,
+    ` + keys + `,` + q.currencyColumn() + `
     sum(credit) AS conversions,
-    sum(credit * conversion_revenue) / 1000000 AS revenue
+    sum(credit * conversion_revenue) / 1000000 AS revenue` + q.unconvertedColumn("unconverted_conversions", "sum(credit * conversion_unconverted)") + `
 FROM ` + q.credits() + `
 GROUP BY ` + keys + `
 ORDER BY revenue DESC, ` + keys, nil
@@ -139,33 +152,56 @@ type ROMIQuery struct {
 	Attribution Attribution
 	// ByCampaign splits the result by campaign within each channel.
 	ByCampaign bool
+	// Currency, when it has a code, converts revenue and spend into it.
+	Currency Currency
 }
 
 // SQL returns the query. Its columns: channel, [campaign,] conversions,
 // revenue, spend (currency units), roas, romi, cpa (NULL where spend or
-// conversions are zero).
+// conversions are zero). With a reporting currency they are channel,
+// [campaign,] currency, conversions, revenue, spend (both converted), roas,
+// romi, cpa (also NULL where any money of the row has no rate),
+// unconverted_conversions (the credit of conversions whose revenue has no
+// rate) and unconverted_spend (spend rows without a rate), what was left
+// out of revenue and spend.
 func (q ROMIQuery) SQL() (string, error) {
 	a := AttributionQuery(q)
 	if err := a.validate(); err != nil {
 		return "", err
 	}
 	keys := groupKeys(q.ByCampaign)
+	spendDays := Range{From: ceilDay(q.Range.From), To: ceilDay(q.Range.To)}
+	spendWhere := `date >= ` + dateLit(spendDays.From) + ` AND date < ` + dateLit(spendDays.To)
+	spendFrom, spendSum, ratioGuard := `spend FINAL
+    WHERE `+spendWhere, "sum(cost)", ""
+	if q.Currency.Code != "" {
+		spendFrom = q.Currency.converted(keys, `(
+        SELECT `+keys+`, cost AS amount, currency, date AS rate_day
+        FROM spend FINAL
+        WHERE `+spendWhere+`
+    )`, spendDays)
+		spendSum = "sum(money)"
+		ratioGuard = "unconverted_conversions > 0 OR unconverted_spend > 0 OR "
+	}
 	return a.header("ROMI per channel") + `-- Spend: days whose start lies in the range, restatements applied (FINAL).
 SELECT
-    ` + keys + `,
+    ` + keys + `,` + a.currencyColumn() + `
     sum(attributed_conversions) AS conversions,
     sum(attributed_revenue) AS revenue,
     sum(spend_units) AS spend,
-    if(spend = 0, NULL, revenue / spend) AS roas,
-    if(spend = 0, NULL, (revenue - spend) / spend) AS romi,
-    if(spend = 0 OR conversions = 0, NULL, spend / conversions) AS cpa
+    if(` + ratioGuard + `spend = 0, NULL, revenue / spend) AS roas,
+    if(` + ratioGuard + `spend = 0, NULL, (revenue - spend) / spend) AS romi,
+    if(` + ratioGuard + `spend = 0 OR conversions = 0, NULL, spend / conversions) AS cpa` +
+		a.unconvertedColumn("unconverted_conversions", "sum(credit_unconverted)") +
+		a.unconvertedColumn("unconverted_spend", "sum(spend_unconverted)") + `
 FROM
 (
     SELECT
         ` + keys + `,
         sum(credit) AS attributed_conversions,
         sum(credit * conversion_revenue) / 1000000 AS attributed_revenue,
-        toFloat64(0) AS spend_units
+        toFloat64(0) AS spend_units` + a.unconvertedColumn("credit_unconverted", "sum(credit * conversion_unconverted)") +
+		a.unconvertedColumn("spend_unconverted", "toFloat64(0)") + `
     FROM ` + a.credits() + `
     GROUP BY ` + keys + `
     UNION ALL
@@ -173,13 +209,31 @@ FROM
         ` + keys + `,
         toFloat64(0) AS attributed_conversions,
         toFloat64(0) AS attributed_revenue,
-        sum(cost) / 1000000 AS spend_units
-    FROM spend FINAL
-    WHERE date >= ` + dateLit(ceilDay(q.Range.From)) + ` AND date < ` + dateLit(ceilDay(q.Range.To)) + `
+        ` + spendSum + ` / 1000000 AS spend_units` + a.unconvertedColumn("credit_unconverted", "toFloat64(0)") +
+		a.unconvertedColumn("spend_unconverted", "toFloat64(sum(unconverted))") + `
+    FROM ` + spendFrom + `
     GROUP BY ` + keys + `
 )
 GROUP BY ` + keys + `
 ORDER BY revenue DESC, spend DESC, ` + keys, nil
+}
+
+// currencyColumn renders the select item that states the reporting
+// currency, or nothing without one.
+func (q AttributionQuery) currencyColumn() string {
+	if q.Currency.Code == "" {
+		return ""
+	}
+	return "\n    " + quote(q.Currency.Code) + " AS currency,"
+}
+
+// unconvertedColumn renders the select item expr AS name that counts what
+// had no rate, or nothing without a reporting currency.
+func (q AttributionQuery) unconvertedColumn(name, expr string) string {
+	if q.Currency.Code == "" {
+		return ""
+	}
+	return ",\n    " + expr + " AS " + name
 }
 
 func groupKeys(byCampaign bool) string {
@@ -191,6 +245,9 @@ func groupKeys(byCampaign bool) string {
 
 func (q AttributionQuery) validate() error {
 	if err := q.Range.Validate(); err != nil {
+		return err
+	}
+	if err := q.Currency.Validate(); err != nil {
 		return err
 	}
 	return q.Attribution.Validate()
@@ -206,7 +263,9 @@ func (q AttributionQuery) header(title string) string {
 
 // credits renders a subquery with one row per (conversion, credited touch):
 // channel, campaign, credit (the touch's share of the conversion) and
-// conversion_revenue (the whole conversion's revenue in micros).
+// conversion_revenue (the whole conversion's revenue in micros); with a
+// reporting currency, the revenue converted (0 without a rate) and
+// conversion_unconverted, 1 when it had no rate.
 func (q AttributionQuery) credits() string {
 	a := q.Attribution
 	lookback := strconv.FormatInt(a.Lookback.Milliseconds(), 10)
@@ -214,7 +273,7 @@ func (q AttributionQuery) credits() string {
 	where := "event_time >= " + timeLit(q.Range.From.Add(-a.Lookback).Truncate(time.Second)) +
 		" AND event_time < " + timeLit(q.Range.To) +
 		" AND event_type IN (" + quoteList(append([]string{a.ConversionType}, a.TouchTypes...)) + ")"
-	events := resolvedEvents([]column{
+	columns := []column{
 		{expr: eventMillis, name: "at_ms"},
 		col("event_id"),
 		col("channel"),
@@ -222,7 +281,22 @@ func (q AttributionQuery) credits() string {
 		col("revenue"),
 		{expr: "event_type IN (" + quoteList(a.TouchTypes) + ")", name: "is_touch"},
 		{expr: isConversion, name: "is_conversion"},
-	}, where)
+	}
+	conversion := "(at_ms, revenue)"
+	if q.Currency.Code != "" {
+		// The revenue of each event converted at the rate of its UTC day.
+		columns[4] = column{expr: "revenue", name: "amount"}
+		columns = append(columns, col("currency"), column{expr: "toDate(event_time)", name: "rate_day"})
+		conversion = "(at_ms, money, unconverted)"
+	}
+	events := resolvedEvents(columns, where)
+	unconverted, selectUnconverted := "", ""
+	if q.Currency.Code != "" {
+		days := Range{From: q.Range.From.Add(-a.Lookback), To: q.Range.To}
+		events = q.Currency.converted("at_ms, event_id, channel, campaign, is_touch, is_conversion, person", events, days)
+		unconverted = "\n            tupleElement(conversion, 3) AS conversion_unconverted,"
+		selectUnconverted = ",\n        conversion_unconverted"
+	}
 	return `
 (
     -- one row per conversion and credited touch
@@ -230,14 +304,14 @@ func (q AttributionQuery) credits() string {
         tupleElement(touch, 3) AS channel,
         tupleElement(touch, 4) AS campaign,
         credit,
-        conversion_revenue
+        conversion_revenue` + selectUnconverted + `
     FROM
     (
         -- each conversion with the touches of its lookback window, oldest
         -- first, or the single pseudo-touch (none) when there is none
         SELECT
             tupleElement(conversion, 1) AS conversion_ms,
-            tupleElement(conversion, 2) AS conversion_revenue,
+            tupleElement(conversion, 2) AS conversion_revenue,` + unconverted + `
             arrayFilter(t -> tupleElement(t, 1) < conversion_ms AND tupleElement(t, 1) + ` + lookback + ` >= conversion_ms, touches) AS window_touches,
             if(empty(window_touches), [(toUInt64(0), '', ` + quote(NoTouch) + `, ` + quote(NoTouch) + `)], window_touches) AS credited,
             length(credited) AS n,` + lastNonDirect(a) + `
@@ -249,7 +323,7 @@ func (q AttributionQuery) credits() string {
             SELECT
                 person,
                 arraySort(groupArrayIf((at_ms, event_id, channel, campaign), is_touch)) AS touches,
-                groupArrayIf((at_ms, revenue), is_conversion) AS conversions
+                groupArrayIf(` + conversion + `, is_conversion) AS conversions
             FROM ` + events + `
             GROUP BY person
             HAVING notEmpty(conversions)

@@ -3,6 +3,7 @@ package analytics
 import (
 	"fmt"
 	"os"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -87,8 +88,22 @@ func setAttribution(a *Attribution, key string, v *yaml.Node) error {
 		if s, err = scalar(); err == nil {
 			a.Model, err = ParseModel(s)
 		}
+	case "reporting_currency": // may be empty: no conversion
+		if v.Kind != yaml.ScalarNode {
+			return fmt.Errorf("want an ISO 4217 code or \"\"")
+		}
+		a.Currency.Code = v.Value
+	case "max_rate_age":
+		var age time.Duration
+		if s, err = scalar(); err == nil {
+			age, err = pipefile.ParseDuration(s)
+		}
+		if err == nil && (age < 0 || age%(24*time.Hour) != 0) {
+			err = fmt.Errorf("%s is not a whole number of days (e.g. 7d)", s)
+		}
+		a.Currency.MaxRateAge = int(age / (24 * time.Hour))
 	default:
-		return fmt.Errorf("unknown setting (want conversion_type, touch_types, lookback, half_life or model)")
+		return fmt.Errorf("unknown setting (want conversion_type, touch_types, lookback, half_life, model, reporting_currency or max_rate_age)")
 	}
 	return err
 }

@@ -14,7 +14,7 @@ import (
 )
 
 // Topics returns how touchline creates every topic of cfg: the touchpoints,
-// spend and dead-letter topics with kafka.partitions; the identity links
+// spend, exchange rates and dead-letter topics with kafka.partitions; the identity links
 // topic with one partition (one resolver applies the requests in order);
 // the identity map compacted with identity.map_partitions; the list of
 // erased identifiers compacted with one partition; the alerts topic
@@ -29,6 +29,7 @@ func Topics(cfg config.Config) []kafka.TopicSpec {
 	return []kafka.TopicSpec{
 		spec(t.Touchpoints, k.Partitions, false),
 		spec(t.Spend, k.Partitions, false),
+		spec(t.Rates(), k.Partitions, false),
 		spec(t.DeadLetter, k.Partitions, false),
 		spec(t.IdentityLinks, 1, false),
 		spec(t.IdentityMap, cfg.Identity.MapPartitions, true),

@@ -24,6 +24,7 @@ const (
 	KindSpend      Kind = "spend"
 	KindAlert      Kind = "alert"
 	KindSegment    Kind = "segment_change"
+	KindRate       Kind = "exchange_rate"
 )
 
 // Shipped describes a schema version shipped in schemas/avro and the id it has
@@ -42,6 +43,7 @@ var ShippedSchemas = []Shipped{
 	{Kind: KindSpend, Version: 1, ID: 2, File: "avro/spend.v1.avsc"},
 	{Kind: KindAlert, Version: 1, ID: 3, File: "avro/alert.v1.avsc"},
 	{Kind: KindSegment, Version: 1, ID: 4, File: "avro/segment_change.v1.avsc"},
+	{Kind: KindRate, Version: 1, ID: 5, File: "avro/exchange_rate.v1.avsc"},
 }
 
 // Latest returns the newest shipped schema of kind k.

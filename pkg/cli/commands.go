@@ -130,7 +130,7 @@ func ingestCheck(proc *enrich.Processor, rec any) error {
 		_, rej = proc.SpendRow(r)
 	}
 	if rej != nil {
-		return fmt.Errorf("%w (%s)", rej.Err, rej.Reason)
+		return rejection(rej)
 	}
 	return nil
 }

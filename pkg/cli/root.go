@@ -34,6 +34,7 @@ func NewRoot() *cobra.Command {
 		newMigrateCommand(g),
 		newTopicsCommand(g),
 		newProduceCommand(g),
+		newRatesCommand(g),
 		newGenerateCommand(g),
 		ingestcmd.New(g),
 		collectcmd.New(g),

@@ -55,6 +55,19 @@ type SpendRow struct {
 
 const insertSpend = `INSERT INTO spend (date, channel, campaign, source, cost, currency, impressions, clicks, version, ingested_at)`
 
+// ExchangeRateRow is one row of the exchange_rates table.
+type ExchangeRateRow struct {
+	Date       time.Time
+	Base       string
+	Quote      string
+	Rate       float64
+	Source     string
+	Version    uint64
+	IngestedAt time.Time
+}
+
+const insertExchangeRates = `INSERT INTO exchange_rates (date, base, quote, rate, source, version, ingested_at)`
+
 // PersonOverrideRow is one row of the person_overrides table: a stored
 // person id and the person it now belongs to. A higher Version replaces a
 // lower one.
@@ -80,6 +93,14 @@ func InsertSpend(ctx context.Context, conn driver.Conn, rows []SpendRow) error {
 	return insert(ctx, conn, insertSpend, len(rows), func(b driver.Batch, i int) error {
 		r := &rows[i]
 		return b.Append(r.Date, r.Channel, r.Campaign, r.Source, r.Cost, r.Currency, r.Impressions, r.Clicks, r.Version, r.IngestedAt)
+	})
+}
+
+// InsertExchangeRates writes rows to the exchange_rates table in one batch.
+func InsertExchangeRates(ctx context.Context, conn driver.Conn, rows []ExchangeRateRow) error {
+	return insert(ctx, conn, insertExchangeRates, len(rows), func(b driver.Batch, i int) error {
+		r := &rows[i]
+		return b.Append(r.Date, r.Base, r.Quote, r.Rate, r.Source, r.Version, r.IngestedAt)
 	})
 }
 

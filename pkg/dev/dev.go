@@ -189,7 +189,7 @@ func caughtUp(cfg config.Config) func(context.Context) (bool, error) {
 			return false, err
 		}
 		defer cl.Close()
-		return kafka.GroupCaughtUp(ctx, kadm.NewClient(cl), cfg.Ingest.Group, cfg.Kafka.Topics.Touchpoints, cfg.Kafka.Topics.Spend)
+		return kafka.GroupCaughtUp(ctx, kadm.NewClient(cl), cfg.Ingest.Group, cfg.Kafka.Topics.Touchpoints, cfg.Kafka.Topics.Spend, cfg.Kafka.Topics.Rates())
 	}
 }
 

@@ -86,12 +86,18 @@ func printAnalyses(ctx context.Context, conn driver.Conn, out io.Writer, pipelin
 		return err
 	}
 	span := fmt.Sprintf("[%s, %s)", r.From.Format(time.DateOnly), r.To.Format(time.DateOnly))
+	// The generated spend is in USD and its EUR revenue has the generated
+	// EUR/USD rates: ROMI is in USD unless the pipelines name a currency.
+	cur := a.Currency
+	if cur.Code == "" {
+		cur.Code = "USD"
+	}
 	for _, q := range []struct {
 		title string
 		query interface{ SQL() (string, error) }
 	}{
 		{"funnel page_view -> add_to_cart -> purchase within 24h, " + span, analytics.FunnelQuery{Range: r, Steps: steps, Window: 24 * time.Hour}},
-		{"ROMI per channel, " + string(a.Model) + " attribution, " + span, analytics.ROMIQuery{Range: r, Attribution: a}},
+		{"ROMI per channel in " + cur.Code + ", " + string(a.Model) + " attribution, " + span, analytics.ROMIQuery{Range: r, Attribution: a, Currency: cur}},
 	} {
 		sql, err := q.query.SQL()
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/touchline-io/touchline/pkg/clickhouse"
+	"github.com/touchline-io/touchline/pkg/kafka"
 )
 
 // buffer holds what was consumed since the last flush: the rows for each
@@ -15,6 +16,8 @@ type buffer struct {
 	touchpoints []clickhouse.TouchpointRow
 	spend       []clickhouse.SpendRow
 	spendFrom   []int32
+	rates       []clickhouse.ExchangeRateRow
+	ratesFrom   []int32
 	dead        []*kgo.Record
 	deadFrom    []partitionRef
 	// links are identity link requests; those of dropped partitions are
@@ -51,7 +54,7 @@ func (b *buffer) consumed(r *kgo.Record, now time.Time) {
 // drop forgets everything consumed from the given partitions, which this
 // instance no longer owns: their next owner consumes them again from the last
 // committed offset.
-func (b *buffer) drop(touchpointsTopic, spendTopic string, parts map[string][]int32) {
+func (b *buffer) drop(topics kafka.Topics, parts map[string][]int32) {
 	gone := map[partitionRef]bool{}
 	for topic, ps := range parts {
 		for _, p := range ps {
@@ -61,18 +64,13 @@ func (b *buffer) drop(touchpointsTopic, spendTopic string, parts map[string][]in
 	}
 	tp := b.touchpoints[:0]
 	for _, r := range b.touchpoints {
-		if !gone[partitionRef{touchpointsTopic, r.SourcePartition}] {
+		if !gone[partitionRef{topics.Touchpoints, r.SourcePartition}] {
 			tp = append(tp, r)
 		}
 	}
 	b.touchpoints = tp
-	sp, spFrom := b.spend[:0], b.spendFrom[:0]
-	for i, r := range b.spend {
-		if !gone[partitionRef{spendTopic, b.spendFrom[i]}] {
-			sp, spFrom = append(sp, r), append(spFrom, b.spendFrom[i])
-		}
-	}
-	b.spend, b.spendFrom = sp, spFrom
+	b.spend, b.spendFrom = keepOwned(b.spend, b.spendFrom, topics.Spend, gone)
+	b.rates, b.ratesFrom = keepOwned(b.rates, b.ratesFrom, topics.Rates(), gone)
 	dl, dlFrom := b.dead[:0], b.deadFrom[:0]
 	for i, r := range b.dead {
 		if !gone[b.deadFrom[i]] {
@@ -80,8 +78,20 @@ func (b *buffer) drop(touchpointsTopic, spendTopic string, parts map[string][]in
 		}
 	}
 	b.dead, b.deadFrom = dl, dlFrom
-	b.records = len(b.touchpoints) + len(b.spend) + len(b.dead)
+	b.records = len(b.touchpoints) + len(b.spend) + len(b.rates) + len(b.dead)
 	if b.records == 0 {
 		b.offsets = nil
 	}
+}
+
+// keepOwned returns the rows of topic, and the partitions they came from,
+// whose partitions are not gone.
+func keepOwned[T any](rows []T, from []int32, topic string, gone map[partitionRef]bool) ([]T, []int32) {
+	kept, keptFrom := rows[:0], from[:0]
+	for i, r := range rows {
+		if !gone[partitionRef{topic, from[i]}] {
+			kept, keptFrom = append(kept, r), append(keptFrom, from[i])
+		}
+	}
+	return kept, keptFrom
 }

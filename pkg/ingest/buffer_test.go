@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/touchline-io/touchline/pkg/clickhouse"
+	"github.com/touchline-io/touchline/pkg/kafka"
 )
 
 func TestBufferDropKeepsOwnedPartitions(t *testing.T) {
@@ -23,22 +24,28 @@ func TestBufferDropKeepsOwnedPartitions(t *testing.T) {
 		add("sp", p, 20)
 		b.spend = append(b.spend, clickhouse.SpendRow{})
 		b.spendFrom = append(b.spendFrom, p)
+		add("xr", p, 30)
+		b.rates = append(b.rates, clickhouse.ExchangeRateRow{})
+		b.ratesFrom = append(b.ratesFrom, p)
 		r := add("tp", p, 11)
 		b.dead = append(b.dead, r)
 		b.deadFrom = append(b.deadFrom, partitionRef{"tp", p})
 	}
-	b.drop("tp", "sp", map[string][]int32{"tp": {1}, "sp": {0, 2}})
+	b.drop(kafka.Topics{Touchpoints: "tp", Spend: "sp", ExchangeRates: "xr"}, map[string][]int32{"tp": {1}, "sp": {0, 2}, "xr": {1}})
 	if len(b.touchpoints) != 2 || b.touchpoints[0].SourcePartition != 0 || b.touchpoints[1].SourcePartition != 2 {
 		t.Fatalf("touchpoints left: %+v", b.touchpoints)
 	}
 	if len(b.spend) != 1 || b.spendFrom[0] != 1 {
 		t.Fatalf("spend left from %v", b.spendFrom)
 	}
+	if len(b.rates) != 2 || b.ratesFrom[0] != 0 || b.ratesFrom[1] != 2 {
+		t.Fatalf("exchange rates left from %v", b.ratesFrom)
+	}
 	if len(b.dead) != 2 || b.deadFrom[0].partition != 0 || b.deadFrom[1].partition != 2 {
 		t.Fatalf("dead letters left from %v", b.deadFrom)
 	}
-	if b.records != 5 {
-		t.Fatalf("records = %d, want 5", b.records)
+	if b.records != 7 {
+		t.Fatalf("records = %d, want 7", b.records)
 	}
 	if _, ok := b.offsets["tp"][1]; ok {
 		t.Fatal("offset of a dropped partition kept")

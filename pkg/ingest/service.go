@@ -66,7 +66,7 @@ type Service struct {
 }
 
 // New creates the service and its Kafka consumer (group cfg.Group, topics
-// touchpoints and spend, starting at the earliest offset for a new group).
+// touchpoints, spend and exchange rates, starting at the earliest offset for a new group).
 // The service writes through conn, which the caller owns.
 func New(cfg Config, kcfg kafka.Config, conn driver.Conn, proc *enrich.Processor, m *Metrics, log *zap.Logger) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
@@ -81,7 +81,7 @@ func New(cfg Config, kcfg kafka.Config, conn driver.Conn, proc *enrich.Processor
 	cl, err := kafka.NewClient(kcfg, log,
 		kgo.ProducerBatchMaxBytes(maxRecordBytes),
 		kgo.ConsumerGroup(cfg.Group),
-		kgo.ConsumeTopics(kcfg.Topics.Touchpoints, kcfg.Topics.Spend),
+		kgo.ConsumeTopics(kcfg.Topics.Touchpoints, kcfg.Topics.Spend, kcfg.Topics.Rates()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
@@ -141,7 +141,7 @@ func (s *Service) Close() { s.cl.Close() }
 // hand-off blocks, and with it consumption.
 func (s *Service) Run(ctx context.Context) error {
 	s.log.Info("ingest started", zap.String("group", s.cfg.Group),
-		zap.Strings("topics", []string{s.topics.Touchpoints, s.topics.Spend}))
+		zap.Strings("topics", []string{s.topics.Touchpoints, s.topics.Spend, s.topics.Rates()}))
 	flushCtx, cancelFlush := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelFlush()
 	flushed := make(chan error, 1)
@@ -286,6 +286,7 @@ func (s *Service) pollOnce(ctx context.Context) {
 type outcome struct {
 	touchpoint *enrich.Touchpoint
 	spend      *clickhouse.SpendRow
+	rate       *clickhouse.ExchangeRateRow
 	rejection  *enrich.Rejection
 	err        error
 }
@@ -320,6 +321,8 @@ func (s *Service) process(ctx context.Context, r *kgo.Record) outcome {
 			o.touchpoint, o.rejection, err = s.proc.Touchpoint(ctx, r)
 		case s.topics.Spend:
 			o.spend, o.rejection, err = s.proc.Spend(ctx, r)
+		case s.topics.Rates():
+			o.rate, o.rejection, err = s.proc.ExchangeRate(ctx, r)
 		}
 		return err
 	})
@@ -338,6 +341,9 @@ func (s *Service) add(r *kgo.Record, o outcome) {
 	case o.spend != nil:
 		s.buf.spend = append(s.buf.spend, *o.spend)
 		s.buf.spendFrom = append(s.buf.spendFrom, r.Partition)
+	case o.rate != nil:
+		s.buf.rates = append(s.buf.rates, *o.rate)
+		s.buf.ratesFrom = append(s.buf.ratesFrom, r.Partition)
 	case o.rejection != nil:
 		rej := o.rejection
 		dead, fit := deadLetter(s.topics.DeadLetter, r, rej, maxRecordBytes)
@@ -369,14 +375,11 @@ func (s *Service) flush(ctx context.Context, b *buffer) error {
 		s.m.rows.WithLabelValues("touchpoints").Add(float64(len(b.touchpoints)))
 		b.touchpoints = nil
 	}
-	if len(b.spend) > 0 {
-		if err := s.writes.Retry(ctx, checkClickHouse, func(ctx context.Context) error {
-			return clickhouse.InsertSpend(ctx, s.conn, b.spend)
-		}); err != nil {
-			return err
-		}
-		s.m.rows.WithLabelValues("spend").Add(float64(len(b.spend)))
-		b.spend = nil
+	if err := writeRows(ctx, s, "spend", &b.spend, clickhouse.InsertSpend); err != nil {
+		return err
+	}
+	if err := writeRows(ctx, s, "exchange_rates", &b.rates, clickhouse.InsertExchangeRates); err != nil {
+		return err
 	}
 	if len(b.dead) > 0 {
 		if err := s.writes.Retry(ctx, "dead_letter", func(ctx context.Context) error {
@@ -397,6 +400,23 @@ func (s *Service) flush(ctx context.Context, b *buffer) error {
 	s.commit(ctx, b.offsets)
 	s.m.batchRows.Observe(float64(b.records))
 	s.m.flushSeconds.Observe(time.Since(start).Seconds())
+	return nil
+}
+
+// writeRows inserts *rows into table with insert, retried as every
+// ClickHouse write, counts them, and empties *rows so that a retried flush
+// does not write them again.
+func writeRows[T any](ctx context.Context, s *Service, table string, rows *[]T, insert func(context.Context, driver.Conn, []T) error) error {
+	if len(*rows) == 0 {
+		return nil
+	}
+	if err := s.writes.Retry(ctx, checkClickHouse, func(ctx context.Context) error {
+		return insert(ctx, s.conn, *rows)
+	}); err != nil {
+		return err
+	}
+	s.m.rows.WithLabelValues(table).Add(float64(len(*rows)))
+	*rows = nil
 	return nil
 }
 
@@ -463,13 +483,13 @@ func (s *Service) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[stri
 	s.handOffLocked(flushCtx)
 	if err := s.waitFlushed(flushCtx); err != nil || s.buf.records > 0 {
 		s.log.Warn("flush on revoke did not finish; leaving the revoked partitions to their next owner", zap.Error(err))
-		s.buf.drop(s.topics.Touchpoints, s.topics.Spend, revoked)
+		s.buf.drop(s.topics, revoked)
 	}
 }
 
 func (s *Service) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.buf.drop(s.topics.Touchpoints, s.topics.Spend, lost)
+	s.buf.drop(s.topics, lost)
 	s.log.Warn("partitions lost; their buffered records are left to the next owner", zap.Any("partitions", lost))
 }

@@ -53,6 +53,11 @@ type Topics struct {
 	Touchpoints string `yaml:"touchpoints"`
 	// Spend carries Spend records. Default touchline.spend.
 	Spend string `yaml:"spend"`
+	// ExchangeRates carries ExchangeRate records, keyed by
+	// date|base|quote. Default (empty): the spend topic's name with its
+	// ".spend" suffix replaced by ".exchange_rates",
+	// touchline.exchange_rates.
+	ExchangeRates string `yaml:"exchange_rates"`
 	// DeadLetter receives records that cannot be decoded or fail validation,
 	// with the reason in headers. Default touchline.deadletter.
 	DeadLetter string `yaml:"dead_letter"`
@@ -90,6 +95,15 @@ func (t Topics) Suppressions() string {
 		return t.IdentitySuppressions
 	}
 	return strings.TrimSuffix(t.IdentityMap, ".map") + ".suppressions"
+}
+
+// Rates returns the name of the exchange rates topic: ExchangeRates, or the
+// name derived from Spend when it is empty.
+func (t Topics) Rates() string {
+	if t.ExchangeRates != "" {
+		return t.ExchangeRates
+	}
+	return strings.TrimSuffix(t.Spend, ".spend") + ".exchange_rates"
 }
 
 // SASLConfig configures SASL authentication.
@@ -175,7 +189,7 @@ func (c Config) Validate() error {
 // kinds that their readers cannot tell apart.
 func (t Topics) distinct() error {
 	named := []struct{ key, topic string }{
-		{"touchpoints", t.Touchpoints}, {"spend", t.Spend}, {"dead_letter", t.DeadLetter},
+		{"touchpoints", t.Touchpoints}, {"spend", t.Spend}, {"exchange_rates", t.Rates()}, {"dead_letter", t.DeadLetter},
 		{"identity_links", t.IdentityLinks}, {"identity_map", t.IdentityMap}, {"alerts", t.Alerts},
 		{"segment_inputs", t.SegmentInputs}, {"segment_changelog", t.SegmentChangelog}, {"segment_changes", t.SegmentChanges},
 		{"identity_suppressions", t.Suppressions()},

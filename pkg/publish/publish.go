@@ -1,4 +1,4 @@
-// Package publish encodes touchpoint and spend records as Confluent
+// Package publish encodes touchpoint, spend and exchange rate records as Confluent
 // wire-format Avro and produces them to Kafka. The CLI's produce and generate
 // commands, the dev mode and the test suites all publish through it.
 package publish
@@ -17,6 +17,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/avro"
 	"github.com/touchline-io/touchline/pkg/generate"
 	"github.com/touchline-io/touchline/pkg/kafka"
+	"github.com/touchline-io/touchline/pkg/rates"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 )
 
@@ -28,6 +29,7 @@ type Publisher struct {
 	topics  kafka.Topics
 	tpID    int
 	spendID int
+	rateID  int
 	owned   bool
 
 	mu       sync.Mutex
@@ -43,7 +45,7 @@ func New(ctx context.Context, cl *kgo.Client, reg avro.Registry, topics kafka.To
 		kind  avro.Kind
 		topic string
 		id    *int
-	}{{avro.KindTouchpoint, topics.Touchpoints, &p.tpID}, {avro.KindSpend, topics.Spend, &p.spendID}} {
+	}{{avro.KindTouchpoint, topics.Touchpoints, &p.tpID}, {avro.KindSpend, topics.Spend, &p.spendID}, {avro.KindRate, topics.Rates(), &p.rateID}} {
 		var err error
 		if *k.id, err = avro.RegisterLatest(ctx, reg, k.kind, k.topic); err != nil {
 			return nil, err
@@ -183,6 +185,17 @@ func (p *Publisher) Spend(ctx context.Context, s *touchpoint.Spend) error {
 	return nil
 }
 
+// ExchangeRate encodes r and produces it to the exchange rates topic, keyed
+// by its restatement key (date|base|quote) so restatements stay in order.
+func (p *Publisher) ExchangeRate(ctx context.Context, r *rates.ExchangeRate) error {
+	b, err := p.codecs.Encode(ctx, p.rateID, r.ToAvro())
+	if err != nil {
+		return fmt.Errorf("exchange rate %s: %w", r.Key(), err)
+	}
+	p.produce(ctx, &kgo.Record{Topic: p.topics.Rates(), Key: []byte(r.Key()), Value: b})
+	return nil
+}
+
 // Raw produces value as it is to topic, for tools and tests that need to
 // publish bytes touchline did not encode.
 func (p *Publisher) Raw(ctx context.Context, topic string, key, value []byte) {
@@ -251,7 +264,8 @@ func (p *Publisher) Record(ctx context.Context, rec any) error {
 	return fmt.Errorf("cannot publish %T", rec)
 }
 
-// Generated publishes the touchpoints of gen and then its daily spend. each,
+// Generated publishes the touchpoints of gen, then its daily spend, then
+// its daily EUR/USD exchange rates (generate.Generator.Rates). each,
 // when not nil, is called after every touchpoint is handed to the producer
 // (it may call Flush). Call Flush afterwards to wait for acknowledgements.
 func (p *Publisher) Generated(ctx context.Context, gen *generate.Generator, each func(*touchpoint.Touchpoint) error) (touchpoints, spend int, err error) {
@@ -272,5 +286,9 @@ func (p *Publisher) Generated(ctx context.Context, gen *generate.Generator, each
 		spend++
 		return p.Spend(ctx, s)
 	})
+	if err != nil {
+		return touchpoints, spend, err
+	}
+	err = gen.Rates(func(r *rates.ExchangeRate) error { return p.ExchangeRate(ctx, r) })
 	return touchpoints, spend, err
 }

@@ -28,7 +28,9 @@ type Event struct {
 	At                                  time.Time
 	// Revenue in currency units.
 	Revenue float64
-	Props   map[string]string
+	// Currency of the revenue; empty in the fixtures of one currency.
+	Currency string
+	Props    map[string]string
 }
 
 // Spend is one spend report of a fixture; a later Version restates it.
@@ -36,8 +38,17 @@ type Spend struct {
 	Date                      time.Time
 	Channel, Campaign, Source string
 	// Cost in currency units.
-	Cost    float64
-	Version uint64
+	Cost     float64
+	Currency string
+	Version  uint64
+}
+
+// Rate is one exchange rate of a fixture; a later Version restates it.
+type Rate struct {
+	Date        time.Time
+	Base, Quote string
+	Rate        float64
+	Version     uint64
 }
 
 // Override maps a stored person id to the person it merged into.
@@ -73,6 +84,7 @@ type Fixture struct {
 	Changes    []SegmentChange
 	Identities []Identity
 	Merges     []Merge
+	Rates      []Rate
 }
 
 // replayed is how many times Load and Inserts write the touchpoints and the
@@ -94,12 +106,12 @@ func (f Fixture) rows() ([]clickhouse.TouchpointRow, []clickhouse.SpendRow, []cl
 			tps = append(tps, clickhouse.TouchpointRow{
 				EventID: e.ID, EventTime: e.At.Truncate(time.Second), EventMillis: uint16(e.At.Nanosecond() / int(time.Millisecond)),
 				EventType: e.Type, Channel: e.Channel, Campaign: e.Campaign, PersonID: e.Person,
-				Revenue: micros(e.Revenue), PropertyKeys: keys, PropertyValues: values, IngestedAt: ingested,
+				Revenue: micros(e.Revenue), Currency: e.Currency, PropertyKeys: keys, PropertyValues: values, IngestedAt: ingested,
 			})
 		}
 		for _, s := range f.Spend {
 			spend = append(spend, clickhouse.SpendRow{Date: s.Date, Channel: s.Channel, Campaign: s.Campaign,
-				Source: s.Source, Cost: micros(s.Cost), Version: s.Version, IngestedAt: ingested})
+				Source: s.Source, Cost: micros(s.Cost), Currency: s.Currency, Version: s.Version, IngestedAt: ingested})
 		}
 	})
 	for _, o := range f.Overrides {
@@ -122,6 +134,9 @@ func (f Fixture) Load(ctx context.Context, conn driver.Conn) error {
 	if err := clickhouse.InsertPersonOverrides(ctx, conn, overrides); err != nil {
 		return err
 	}
+	if err := clickhouse.InsertExchangeRates(ctx, conn, f.rateRows()); err != nil {
+		return err
+	}
 	changes, identities, merges := f.personRows()
 	if err := clickhouse.InsertSegmentChanges(ctx, conn, changes); err != nil {
 		return err
@@ -137,6 +152,18 @@ func eachReplay(write func(ingested time.Time)) {
 	for replay := 1; replay <= replayed; replay++ {
 		write(time.Date(2026, 11, 1, 0, 0, replay, 0, time.UTC))
 	}
+}
+
+// rateRows returns the exchange rates as table rows, once per replay.
+func (f Fixture) rateRows() []clickhouse.ExchangeRateRow {
+	var rows []clickhouse.ExchangeRateRow
+	eachReplay(func(ingested time.Time) {
+		for _, r := range f.Rates {
+			rows = append(rows, clickhouse.ExchangeRateRow{Date: r.Date, Base: r.Base, Quote: r.Quote, Rate: r.Rate,
+				Source: "fixture", Version: r.Version, IngestedAt: ingested})
+		}
+	})
+	return rows
 }
 
 // personRows returns the segment changes, identities and merges as table
@@ -172,20 +199,20 @@ func (f Fixture) Inserts() []string {
 	if len(tps) > 0 {
 		values := make([]string, len(tps))
 		for i, r := range tps {
-			values[i] = fmt.Sprintf("(%s, %s, %d, %s, %s, %s, %s, %d, %s, %s, %s)",
+			values[i] = fmt.Sprintf("(%s, %s, %d, %s, %s, %s, %s, %d, %s, %s, %s, %s)",
 				lit(r.EventID), sqlTime(r.EventTime), r.EventMillis, lit(r.EventType), lit(r.Channel),
-				lit(r.Campaign), lit(r.PersonID), r.Revenue, array(r.PropertyKeys), array(r.PropertyValues), sqlTime(r.IngestedAt))
+				lit(r.Campaign), lit(r.PersonID), r.Revenue, lit(r.Currency), array(r.PropertyKeys), array(r.PropertyValues), sqlTime(r.IngestedAt))
 		}
 		out = append(out, "INSERT INTO touchpoints (event_id, event_time, event_millis, event_type, channel, campaign, "+
-			"person_id, revenue, property_keys, property_values, ingested_at) VALUES "+strings.Join(values, ", "))
+			"person_id, revenue, currency, property_keys, property_values, ingested_at) VALUES "+strings.Join(values, ", "))
 	}
 	if len(spend) > 0 {
 		values := make([]string, len(spend))
 		for i, r := range spend {
-			values[i] = fmt.Sprintf("(toDate(%s), %s, %s, %s, %d, %d, %s)", lit(r.Date.Format(time.DateOnly)),
-				lit(r.Channel), lit(r.Campaign), lit(r.Source), r.Cost, r.Version, sqlTime(r.IngestedAt))
+			values[i] = fmt.Sprintf("(toDate(%s), %s, %s, %s, %d, %s, %d, %s)", lit(r.Date.Format(time.DateOnly)),
+				lit(r.Channel), lit(r.Campaign), lit(r.Source), r.Cost, lit(r.Currency), r.Version, sqlTime(r.IngestedAt))
 		}
-		out = append(out, "INSERT INTO spend (date, channel, campaign, source, cost, version, ingested_at) VALUES "+
+		out = append(out, "INSERT INTO spend (date, channel, campaign, source, cost, currency, version, ingested_at) VALUES "+
 			strings.Join(values, ", "))
 	}
 	if len(overrides) > 0 {
@@ -196,6 +223,12 @@ func (f Fixture) Inserts() []string {
 		out = append(out, "INSERT INTO person_overrides (person_id, surviving_person_id, merged_at, version) VALUES "+
 			strings.Join(values, ", "))
 	}
+	rates := f.rateRows()
+	out = appendInsert(out, "exchange_rates (date, base, quote, rate, source, version, ingested_at)", len(rates), func(i int) string {
+		r := rates[i]
+		return fmt.Sprintf("(toDate(%s), %s, %s, %v, %s, %d, %s)", lit(r.Date.Format(time.DateOnly)), lit(r.Base), lit(r.Quote),
+			r.Rate, lit(r.Source), r.Version, sqlTime(r.IngestedAt))
+	})
 	changes, identities, merges := f.personRows()
 	out = appendInsert(out, "segment_changes (segment, person_id, entered, changed_at, changed_millis, features, written_at)",
 		len(changes), func(i int) string {

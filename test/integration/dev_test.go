@@ -49,11 +49,42 @@ func TestDevMode(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, text)
 		}
 	}
+	checkDevROMIInUSD(t, text)
 	m := regexp.MustCompile(`published (\d+) touchpoints`).FindStringSubmatch(text)
 	if m == nil || m[1] != strconv.Itoa(events) {
 		t.Fatalf("published count missing or wrong:\n%s", text)
 	}
 	if !strings.Contains(text, "progress:    "+strconv.Itoa(events)+" touchpoints queryable") {
 		t.Fatalf("never saw all %d touchpoints queryable:\n%s", events, text)
+	}
+}
+
+// checkDevROMIInUSD: the dev report's ROMI is in USD, its EUR revenue
+// converted at the generated rates, none of it left unconverted.
+func checkDevROMIInUSD(t *testing.T, text string) {
+	t.Helper()
+	_, romi, ok := strings.Cut(text, "report:      ROMI per channel in USD")
+	if !ok {
+		t.Fatalf("no ROMI report in USD:\n%s", text)
+	}
+	_, romi, _ = strings.Cut(romi, "\n\n") // the title's line, then the table
+	romi, _, _ = strings.Cut(romi, "\n\n")
+	lines := strings.Split(romi, "\n")
+	if len(lines) < 3 || !strings.Contains(lines[0], "unconverted_conversions") {
+		t.Fatalf("ROMI report:\n%s", romi)
+	}
+	rows := 0
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		if len(f) < 3 || strings.Trim(l, "-+ ") == "" {
+			continue
+		}
+		rows++
+		if f[1] != "USD" || f[len(f)-1] != "0" || f[len(f)-2] != "0" {
+			t.Errorf("ROMI row not all in USD: %q", l)
+		}
+	}
+	if rows == 0 {
+		t.Fatalf("ROMI report without rows:\n%s", romi)
 	}
 }

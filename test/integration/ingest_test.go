@@ -162,9 +162,16 @@ func admin(t *testing.T, cfg config.Config) *kadm.Client {
 // every partition of the touchpoints and spend topics.
 func waitCommitted(ctx context.Context, t *testing.T, cfg config.Config) {
 	t.Helper()
+	waitTopicsCommitted(ctx, t, cfg, cfg.Kafka.Topics.Touchpoints, cfg.Kafka.Topics.Spend)
+}
+
+// waitTopicsCommitted waits until the ingest group has committed the end
+// offset of every partition of topics.
+func waitTopicsCommitted(ctx context.Context, t *testing.T, cfg config.Config, topics ...string) {
+	t.Helper()
 	adm := admin(t, cfg)
 	for {
-		done, err := kafka.GroupCaughtUp(ctx, adm, cfg.Ingest.Group, cfg.Kafka.Topics.Touchpoints, cfg.Kafka.Topics.Spend)
+		done, err := kafka.GroupCaughtUp(ctx, adm, cfg.Ingest.Group, topics...)
 		if err == nil && done {
 			return
 		}

@@ -98,7 +98,14 @@ func eventIDs(ctx context.Context, t *testing.T, conn driver.Conn) []string {
 // exit status.
 func runProduce(ctx context.Context, t *testing.T, args ...string) (stdout, stderr string, status int) {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, touchlineBin, append([]string{"produce"}, args...)...)
+	return runTouchlineStatus(ctx, t, append([]string{"produce"}, args...)...)
+}
+
+// runTouchlineStatus runs touchline with args and returns its output and exit
+// status.
+func runTouchlineStatus(ctx context.Context, t *testing.T, args ...string) (stdout, stderr string, status int) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, touchlineBin, args...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()

@@ -428,6 +428,13 @@ func TestWebUI(t *testing.T) {
 		p := b.show(t, base+"/#/attribution?"+hashRange+"&model=linear&lookback=14d", filepath.Join(shots, "attribution.png"))
 		sameRows(t, "ROMI, linear", p.Tables["romi"], cliRows(ctx, t, cfg, append([]string{"romi", "--model", "linear", "--lookback", "14d"}, uiRange...)...))
 		sameAttribution(ctx, t, cfg, p.Tables["attribution-revenue"], "--lookback", "14d")
+		// In a reporting currency the ROMI table is the CLI's, converted, with
+		// the money that had no rate counted apart.
+		p = b.show(t, base+"/#/attribution?"+hashRange+"&model=linear&currency=USD", filepath.Join(shots, "attribution-usd.png"))
+		sameRows(t, "ROMI, linear, in USD", p.Tables["romi"], cliRows(ctx, t, cfg, append([]string{"romi", "--model", "linear", "--currency", "USD"}, uiRange...)...))
+		if rows := p.Tables["romi"]; len(rows) == 0 || rows[0]["unconverted_conversions"] == "" || rows[0]["unconverted_spend"] == "" {
+			t.Errorf("the ROMI table in USD does not show the money without a rate: %v", rows)
+		}
 		if p.Charts != 1 {
 			t.Errorf("%d charts drawn, want the grouped bars", p.Charts)
 		}

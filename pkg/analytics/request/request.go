@@ -121,13 +121,14 @@ func (a Analysis) Param(name string) (Param, bool) {
 
 // Defaults returns the value each parameter takes when it is not given:
 // its Default, or, for the attribution settings (model, lookback,
-// half-life), the value of attribution, the settings of the pipelines
+// half-life, currency), the value of attribution, the settings of the pipelines
 // directory. The range's defaults depend on the time and stay empty.
 func (a Analysis) Defaults(attribution analytics.Attribution) map[string]string {
 	fromSettings := map[string]string{
 		"model":     string(attribution.Model),
 		"lookback":  pipefile.FormatDuration(attribution.Lookback),
 		"half-life": pipefile.FormatDuration(attribution.HalfLife),
+		"currency":  attribution.Currency.Code,
 	}
 	out := map[string]string{}
 	for _, p := range a.Params {
@@ -312,7 +313,7 @@ func attribution(romi bool) Analysis {
 	if romi {
 		a.Name, a.Short = "romi", "Attributed revenue against spend per channel: ROAS, ROMI and CPA"
 	}
-	a.Use = a.Name + " [--model M] [--lookback 30d] [--half-life 7d] [--by-campaign]"
+	a.Use = a.Name + " [--model M] [--lookback 30d] [--half-life 7d] [--by-campaign] [--currency USD]"
 	a.Long = "Defaults come from " + analytics.AttributionFile + " in the pipelines directory;\n" +
 		"the flags override them. Models: " + strings.Join(modelNames(), ", ") + "."
 	a.Params = withRange(
@@ -320,16 +321,19 @@ func attribution(romi bool) Analysis {
 		Param{Name: "lookback", Usage: "how far before a conversion a touch counts, e.g. 30d"},
 		Param{Name: "half-life", Usage: "half-life of the time_decay model, e.g. 7d"},
 		Param{Name: "by-campaign", Default: "false", Kind: Bool, Usage: "split by campaign within each channel"},
+		Param{Name: "currency", Usage: "reporting currency (ISO 4217) money is converted into at the day's exchange rate (default reporting_currency of " +
+			analytics.AttributionFile + "; none: summed as stored)"},
 	)
 	a.build = func(p *reader, r analytics.Range) (string, error) {
 		settings, err := p.attribution()
 		if err != nil {
 			return "", err
 		}
+		q := analytics.AttributionQuery{Range: r, Attribution: settings, ByCampaign: p.flag("by-campaign"), Currency: settings.Currency}
 		if romi {
-			return analytics.ROMIQuery{Range: r, Attribution: settings, ByCampaign: p.flag("by-campaign")}.SQL()
+			return analytics.ROMIQuery(q).SQL()
 		}
-		return analytics.AttributionQuery{Range: r, Attribution: settings, ByCampaign: p.flag("by-campaign")}.SQL()
+		return q.SQL()
 	}
 	return a
 }
@@ -343,7 +347,7 @@ func modelNames() []string {
 }
 
 // attribution returns the environment's attribution settings with the
-// model, lookback and half-life parameters that were given.
+// model, lookback, half-life and currency parameters that were given.
 func (p *reader) attribution() (analytics.Attribution, error) {
 	a := p.env.Attribution
 	var err error
@@ -360,6 +364,12 @@ func (p *reader) attribution() (analytics.Attribution, error) {
 	if p.get("half-life") != "" {
 		if a.HalfLife, err = p.duration("half-life"); err != nil {
 			return a, err
+		}
+	}
+	if v := p.get("currency"); v != "" {
+		a.Currency.Code = v
+		if err := a.Currency.Validate(); err != nil {
+			return a, p.wrap("currency", err)
 		}
 	}
 	return a, nil

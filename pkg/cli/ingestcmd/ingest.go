@@ -36,7 +36,7 @@ func Run(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *
 	// dead letters and link requests: make sure they are all there, the
 	// link requests' even before the resolver first runs.
 	t := cfg.Kafka.Topics
-	if err := app.PrepareTopics(ctx, cfg, log, t.Touchpoints, t.Spend, t.DeadLetter, t.IdentityLinks, t.IdentityMap, t.Suppressions()); err != nil {
+	if err := app.PrepareTopics(ctx, cfg, log, t.Touchpoints, t.Spend, t.Rates(), t.DeadLetter, t.IdentityLinks, t.IdentityMap, t.Suppressions()); err != nil {
 		return err
 	}
 	persons, closeMap, err := app.FollowIdentityMap(ctx, cfg, "identity-map", log)

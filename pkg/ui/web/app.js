@@ -239,7 +239,7 @@ async function overview(p, out) {
 // ---- Attribution & ROMI ---------------------------------------------------------------
 
 async function attribution(p, out) {
-  const settings = Object.assign(rangeParams(p), { lookback: p.get('lookback') || '', 'half-life': p.get('half-life') || '', 'by-campaign': p.get('by-campaign') || '' });
+  const settings = Object.assign(rangeParams(p), { lookback: p.get('lookback') || '', 'half-life': p.get('half-life') || '', 'by-campaign': p.get('by-campaign') || '', currency: p.get('currency') || '' });
   const model = p.get('model') || '';
   const measure = p.get('measure') || 'revenue';
   // The defaults of attribution.yaml, as the API's index reports them.
@@ -250,6 +250,7 @@ async function attribution(p, out) {
     field('Lookback', textInput('lookback', settings.lookback, { placeholder: 'default: ' + defaults.lookback })),
     field('Half-life (time decay)', textInput('half-life', settings['half-life'], { placeholder: 'default: ' + defaults['half-life'] })),
     checkbox('by-campaign', 'per campaign', settings['by-campaign']),
+    field('Reporting currency', textInput('currency', settings.currency, { placeholder: defaults.currency ? 'default: ' + defaults.currency : 'none: summed as stored' })),
     field('Chart', select('measure', [['revenue', 'Attributed revenue'], ['conversions', 'Attributed conversions']], measure))]));
   const queries = MODELS.map(m => query(m, 'attribution', Object.assign({ model: m }, settings)));
   // model 'all' shows a ROMI table per model.
@@ -260,7 +261,9 @@ async function attribution(p, out) {
   const romis = results.splice(MODELS.length);
   const key = r => settings['by-campaign'] ? r.channel + ' / ' + r.campaign : r.channel;
   const keys = uniq(results.flat().map(key)).sort();
-  out.append(el('h2', { text: (measure === 'revenue' ? 'Attributed revenue' : 'Attributed conversions') + ' per channel under each model' }), chart('attribution-models', {
+  const currency = settings.currency || defaults.currency;
+  const inCurrency = currency ? ', in ' + currency : '';
+  out.append(el('h2', { text: (measure === 'revenue' ? 'Attributed revenue' : 'Attributed conversions') + ' per channel under each model' + (measure === 'revenue' ? inCurrency : '') }), chart('attribution-models', {
     xAxis: { type: 'category', data: keys, axisLabel: { rotate: keys.length > 8 ? 30 : 0 } },
     yAxis: { type: 'value' },
     series: MODELS.map((m, i) => ({
@@ -270,11 +273,13 @@ async function attribution(p, out) {
   }));
   const cols = [['channel', 'Channel', fmt.text]];
   if (settings['by-campaign']) cols.push(['campaign', 'Campaign', fmt.text]);
+  // In a reporting currency, the money without a rate is counted apart.
+  const unconverted = currency ? [['unconverted_conversions', 'Conversions without a rate', fmt.num2], ['unconverted_spend', 'Spend rows without a rate', fmt.num2]] : [];
   romiModels.forEach((m, i) => out.append(
-    el('h2', { text: 'ROMI per ' + (settings['by-campaign'] ? 'campaign' : 'channel') + ', model ' + (m || defaults.model) }),
+    el('h2', { text: 'ROMI per ' + (settings['by-campaign'] ? 'campaign' : 'channel') + ', model ' + (m || defaults.model) + inCurrency }),
     table(model === 'all' ? 'romi-' + m : 'romi', romis[i], cols.concat([['conversions', 'Conversions', fmt.num2], ['revenue', 'Revenue', fmt.num2],
-      ['spend', 'Spend', fmt.num2], ['roas', 'ROAS', fmt.num2], ['romi', 'ROMI', fmt.pct], ['cpa', 'CPA', fmt.num2]]))));
-  out.append(el('h2', { text: 'Attributed revenue per model' }), table('attribution-revenue',
+      ['spend', 'Spend', fmt.num2], ['roas', 'ROAS', fmt.num2], ['romi', 'ROMI', fmt.pct], ['cpa', 'CPA', fmt.num2]], unconverted))));
+  out.append(el('h2', { text: 'Attributed revenue per model' + inCurrency }), table('attribution-revenue',
     keys.map(k => Object.assign({ key: k }, ...MODELS.map((m, i) => { const r = results[i].find(x => key(x) === k); return { [m]: r ? r.revenue : 0 }; }))),
     [['key', settings['by-campaign'] ? 'Channel / campaign' : 'Channel', fmt.text], ...MODELS.map(m => [m, m, fmt.num2])]));
   out.append(tools(queries));

@@ -121,7 +121,7 @@ func Prepare(ctx context.Context, cfg config.Config, partitions int32) (driver.C
 	spec := func(name string, partitions int32, compacted bool) kafka.TopicSpec {
 		return kafka.TopicSpec{Name: name, Partitions: partitions, Replication: 1, Compacted: compacted}
 	}
-	if _, err := kafka.CreateTopics(ctx, cl, spec(t.Touchpoints, partitions, false), spec(t.Spend, partitions, false),
+	if _, err := kafka.CreateTopics(ctx, cl, spec(t.Touchpoints, partitions, false), spec(t.Spend, partitions, false), spec(t.Rates(), partitions, false),
 		spec(t.DeadLetter, partitions, false), spec(t.IdentityLinks, 1, false), spec(t.Suppressions(), 1, true),
 		spec(t.IdentityMap, partitions, true)); err != nil {
 		return nil, err

@@ -41,6 +41,7 @@ func NewRoot() *cobra.Command {
 		uicmd.New(g),
 		identitycmd.New(g),
 		newForgetCommand(g),
+		newRetentionCommand(g),
 		alertscmd.New(g),
 		segmentscmd.New(g),
 		newDevCommand(g),

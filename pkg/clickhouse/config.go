@@ -39,6 +39,9 @@ type Config struct {
 	// Distributed table of the table's own name, and every connection sends
 	// the settings of ClusterSettings.
 	Cluster string `yaml:"cluster"`
+	// Retention keeps each table family's rows for a while and `touchline
+	// retention` removes the older ones; off by default.
+	Retention Retention `yaml:"retention"`
 }
 
 // DefaultConfig returns the defaults documented on Config.
@@ -69,6 +72,7 @@ func (c Config) Validate() error {
 	ch.Check(c.MaxOpenConns < 1, "max_open_conns", "max_open_conns must be at least 1")
 	ch.Check(c.Cluster != "" && !identifier.MatchString(c.Cluster), "cluster", "cluster %q is not a plain identifier", c.Cluster)
 	ch.Add("tls", c.TLS.Validate())
+	ch.Add("retention", c.Retention.Validate())
 	return ch.Err()
 }
 

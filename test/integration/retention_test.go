@@ -1,0 +1,97 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/touchline-io/touchline/pkg/clickhouse"
+	"github.com/touchline-io/touchline/test/testenv"
+)
+
+// TestRetentionDropsWholeExpiredMonths stores touchpoints and segment
+// changes in December 2025 (the last at 23:59 on the 31st), January 2026
+// (the first at 00:00 on the 1st) and February 2026 and runs the
+// retention at 2026-03-15 12:00 UTC with touchpoints kept 60 days (cutoff
+// 2026-01-14 12:00) and segment changes kept for ever: a dry run reports
+// December's touchpoints and removes nothing; the run removes exactly
+// December's touchpoints, keeps January's (partly before the cutoff) and
+// February's and every segment change; a second run finds nothing.
+func TestRetentionDropsWholeExpiredMonths(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg := servers(t).Config(uniqueName(t))
+	conn, err := testenv.Prepare(ctx, cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	day := func(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 10, 0, 0, 0, time.UTC) }
+	times := []time.Time{day(2025, 12, 1), day(2025, 12, 15), day(2025, 12, 31).Add(13*time.Hour + 59*time.Minute),
+		day(2026, 1, 1).Add(-10 * time.Hour), day(2026, 1, 20), day(2026, 2, 3)}
+	var tps []clickhouse.TouchpointRow
+	var changes []clickhouse.SegmentChangeRow
+	for i, at := range times {
+		tps = append(tps, clickhouse.TouchpointRow{EventID: fmt.Sprintf("e%d", i), EventTime: at, EventType: "page_view",
+			Channel: "web", PersonID: "p", IngestedAt: at})
+		changes = append(changes, clickhouse.SegmentChangeRow{Segment: "s", PersonID: fmt.Sprintf("p%d", i), Entered: 1, ChangedAt: at, WrittenAt: at})
+	}
+	if err := clickhouse.InsertTouchpoints(ctx, conn, tps); err != nil {
+		t.Fatal(err)
+	}
+	if err := clickhouse.InsertSegmentChanges(ctx, conn, changes); err != nil {
+		t.Fatal(err)
+	}
+	months := func(table, column string) map[uint32]uint64 {
+		t.Helper()
+		rows, err := conn.Query(ctx, "SELECT toYYYYMM("+column+") AS m, count() FROM "+table+" GROUP BY m")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		out := map[uint32]uint64{}
+		for rows.Next() {
+			var m uint32
+			var n uint64
+			if err := rows.Scan(&m, &n); err != nil {
+				t.Fatal(err)
+			}
+			out[m] = n
+		}
+		return out
+	}
+	before := map[uint32]uint64{202512: 3, 202601: 2, 202602: 1}
+	if got := months("touchpoints", "event_time"); !reflect.DeepEqual(got, before) {
+		t.Fatalf("touchpoints per month before: %v, want %v", got, before)
+	}
+
+	cfg.ClickHouse.Retention.Touchpoints = 60 * 24 * time.Hour
+	now := time.Date(2026, 3, 15, 12, 0, 0, 0, time.UTC)
+	cutoff := time.Date(2026, 1, 14, 12, 0, 0, 0, time.UTC)
+	want := []clickhouse.Removal{{Table: "touchpoints", Partition: 202512, Rows: 3, Cutoff: cutoff}}
+	got, err := clickhouse.Expire(ctx, conn, cfg.ClickHouse, now, true, zap.NewNop())
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("dry run: %+v, %v; want %+v", got, err, want)
+	}
+	if got := months("touchpoints", "event_time"); !reflect.DeepEqual(got, before) {
+		t.Fatalf("the dry run removed rows: %v, want %v", got, before)
+	}
+
+	got, err = clickhouse.Expire(ctx, conn, cfg.ClickHouse, now, false, zap.NewNop())
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("run: %+v, %v; want %+v", got, err, want)
+	}
+	if got, want := months("touchpoints", "event_time"), map[uint32]uint64{202601: 2, 202602: 1}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("touchpoints per month after: %v, want %v", got, want)
+	}
+	if got := months("segment_changes", "changed_at"); !reflect.DeepEqual(got, before) {
+		t.Fatalf("segment changes (no retention) per month after: %v, want %v", got, before)
+	}
+	if got, err = clickhouse.Expire(ctx, conn, cfg.ClickHouse, now, false, zap.NewNop()); err != nil || len(got) != 0 {
+		t.Fatalf("second run: %+v, %v; want nothing", got, err)
+	}
+}

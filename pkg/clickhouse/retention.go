@@ -79,14 +79,14 @@ func ExpiredPartitions(partitions []uint32, cutoff time.Time) []uint32 {
 // Removal is one monthly partition that Expire removed, or would remove.
 type Removal struct {
 	// Table is the table's name (its Distributed table on a cluster).
-	Table string `json:"table"`
+	Table string
 	// Partition is the month, YYYYMM.
-	Partition uint32 `json:"partition"`
+	Partition uint32
 	// Rows counts the partition's rows before it was removed, duplicates
 	// not yet merged included.
-	Rows uint64 `json:"rows"`
+	Rows uint64
 	// Cutoff is the time before which the table's rows had expired.
-	Cutoff time.Time `json:"cutoff"`
+	Cutoff time.Time
 }
 
 // Expire removes, for every table family with a retention, the monthly

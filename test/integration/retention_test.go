@@ -3,14 +3,16 @@ package integration
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/touchline-io/touchline/pkg/clickhouse"
-	"github.com/touchline-io/touchline/test/testenv"
 )
 
 // TestRetentionDropsWholeExpiredMonths stores touchpoints and segment
@@ -24,12 +26,7 @@ import (
 func TestRetentionDropsWholeExpiredMonths(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cfg := servers(t).Config(uniqueName(t))
-	conn, err := testenv.Prepare(ctx, cfg, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	cfg, conn, _ := setup(ctx, t, 1, nil)
 	day := func(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 10, 0, 0, 0, time.UTC) }
 	times := []time.Time{day(2025, 12, 1), day(2025, 12, 15), day(2025, 12, 31).Add(13*time.Hour + 59*time.Minute),
 		day(2026, 1, 1).Add(-10 * time.Hour), day(2026, 1, 20), day(2026, 2, 3)}
@@ -93,5 +90,58 @@ func TestRetentionDropsWholeExpiredMonths(t *testing.T) {
 	}
 	if got, err = clickhouse.Expire(ctx, conn, cfg.ClickHouse, now, false, zap.NewNop()); err != nil || len(got) != 0 {
 		t.Fatalf("second run: %+v, %v; want nothing", got, err)
+	}
+}
+
+// TestRetentionCommand runs `touchline retention` with alert notifications
+// kept 30 days, on one notification from the first day of the month three
+// months ago and one from an hour ago: --dry-run prints the old month's
+// partition and removes nothing; the run prints it as dropped and leaves
+// the recent notification alone.
+func TestRetentionCommand(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg, conn, _ := setup(ctx, t, 1, nil)
+	now := time.Now().UTC()
+	old := time.Date(now.Year(), now.Month()-3, 1, 12, 0, 0, 0, time.UTC)
+	recent := now.Add(-time.Hour).Truncate(time.Second)
+	var rows []clickhouse.AlertNotificationRow
+	for i, at := range []time.Time{old, recent} {
+		rows = append(rows, clickhouse.AlertNotificationRow{IdempotencyKey: fmt.Sprint("k", i), Incident: "i", Status: "firing", Rule: "r",
+			WindowStart: at, WindowEnd: at, NotifiedAt: at})
+	}
+	if err := clickhouse.InsertAlertNotifications(ctx, conn, rows); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "touchline.yaml")
+	yaml := fmt.Sprintf("clickhouse:\n  addr: [%s]\n  database: %s\n  retention:\n    alert_notifications: 30d\n",
+		cfg.ClickHouse.Addr[0], cfg.ClickHouse.Database)
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	left := func() []time.Time {
+		t.Helper()
+		var out []time.Time
+		if err := conn.QueryRow(ctx, "SELECT arraySort(groupArray(notified_at)) FROM alert_notifications").Scan(&out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	partition := old.Format("200601")
+	for _, c := range []struct {
+		args []string
+		verb string
+		left []time.Time
+	}{
+		{[]string{"--dry-run"}, "would drop", []time.Time{old, recent}},
+		{nil, "dropped", []time.Time{recent}},
+	} {
+		out, err := runTouchline(ctx, append([]string{"retention", "--config", path, "--log-level", "error"}, c.args...)...)
+		if want := c.verb + " alert_notifications partition " + partition + " (1 rows, all before "; err != nil || !strings.HasPrefix(out, want) || strings.Count(out, "\n") != 1 {
+			t.Fatalf("touchline retention %v: %v\n%s\nwant one line starting %q", c.args, err, out, want)
+		}
+		if got := left(); fmt.Sprint(got) != fmt.Sprint(c.left) {
+			t.Fatalf("after touchline retention %v: notifications at %v, want %v", c.args, got, c.left)
+		}
 	}
 }

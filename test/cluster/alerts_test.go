@@ -19,10 +19,11 @@ import (
 	"github.com/touchline-io/touchline/test/testenv"
 )
 
-// clusterAlertRules fire on ctrDrops's data: email's and social's CTR
-// drops, paid_search's never does.
+// clusterAlertRules fire on ctrDrops's data: email's, social's and sms's
+// CTR drops, paid_search's never does.
 const clusterAlertRules = `rules:
-  - name: ctr-low
+  - name: ctr-below-3pct
+    description: a channel's click-through rate under 3% for two evaluations
     kpi: ctr
     scope: channel
     window: 30m
@@ -36,18 +37,19 @@ const clusterAlertRules = `rules:
 `
 
 // ctrDrops returns 100 impressions and 5 clicks (CTR 5%) per channel and
-// 10 minutes from 09:00 to 13:00 on day, each by a person of its own, except
-// in the drops: 1 click in email's buckets from 10:00 to 11:00 and in
-// social's from 11:30 to 12:00.
+// 10 minutes from 09:00 to 13:30 on day, each by a person of its own, except
+// in the drops: 1 click in email's buckets from 10:00 to 11:00, in social's
+// from 11:30 to 12:00 and in sms's from 12:30 to 13:00.
 func ctrDrops(day time.Time) []clickhouse.TouchpointRow {
-	drops := map[string][2]time.Duration{"email": {10 * time.Hour, 11 * time.Hour}, "social": {11*time.Hour + 30*time.Minute, 12 * time.Hour}}
+	drops := map[string][2]time.Duration{"email": {10 * time.Hour, 11 * time.Hour}, "social": {11*time.Hour + 30*time.Minute, 12 * time.Hour},
+		"sms": {12*time.Hour + 30*time.Minute, 13 * time.Hour}}
 	var rows []clickhouse.TouchpointRow
 	row := func(id, typ, channel string, at time.Time) clickhouse.TouchpointRow {
 		return clickhouse.TouchpointRow{EventID: id, EventType: typ, Channel: channel, Campaign: "c", EventTime: at,
 			PersonID: "p_" + id, IngestedAt: day}
 	}
-	for _, channel := range []string{"email", "paid_search", "social"} {
-		for b := 9 * time.Hour; b < 13*time.Hour; b += 10 * time.Minute {
+	for _, channel := range []string{"email", "paid_search", "social", "sms"} {
+		for b := 9 * time.Hour; b < 13*time.Hour+30*time.Minute; b += 10 * time.Minute {
 			clicks := 5
 			if d, ok := drops[channel]; ok && b >= d[0] && b < d[1] {
 				clicks = 1
@@ -83,13 +85,14 @@ type alertsTarget struct {
 // TestClusterAlertsMatchOneServer runs the alerts service's engine (as
 // `touchline alerts` builds it) on the same touchpoints, written twice as a
 // replay would, in a database on the lone server and in one on the
-// cluster, evaluating a CTR rule every 10 minutes from 09:30 to 13:00, and
+// cluster, evaluating a CTR rule every 10 minutes from 09:30 to 13:30, and
 // restarting both services at 10:50, mid-incident.
 // Worked out by hand (window 30m, below 3%, for 2): a window with two of its
 // three buckets in a drop has 7 clicks in 300 impressions (2.3%), one with
 // one 11 (3.7%). Email breaches from 10:20 to 11:10: fires at 10:30,
 // resolves at 11:20; social breaches from 11:50 to 12:10: fires at 12:00,
-// resolves at 12:20. Both sinks get exactly these four notifications, once
+// resolves at 12:20; sms breaches from 12:50 to 13:10: fires at 13:00,
+// resolves at 13:20. Both sinks get exactly these six notifications, once
 // each across the restart, and alert_states, alert_notifications and the
 // alert-state and alert-history analyses are the same on both, row for
 // row.
@@ -146,7 +149,7 @@ func TestClusterAlertsMatchOneServer(t *testing.T) {
 		}
 	}
 	start()
-	for at := day.Add(9*time.Hour + 30*time.Minute); !at.After(day.Add(13 * time.Hour)); at = at.Add(10 * time.Minute) {
+	for at := day.Add(9*time.Hour + 30*time.Minute); !at.After(day.Add(13*time.Hour + 30*time.Minute)); at = at.Add(10 * time.Minute) {
 		if at.Equal(day.Add(10*time.Hour + 50*time.Minute)) {
 			start() // a restart while email's incident fires
 		}
@@ -157,7 +160,7 @@ func TestClusterAlertsMatchOneServer(t *testing.T) {
 		}
 	}
 
-	want := "firing email 10:30, resolved email 11:20, firing social 12:00, resolved social 12:20"
+	want := "firing email 10:30, resolved email 11:20, firing social 12:00, resolved social 12:20, firing sms 13:00, resolved sms 13:20"
 	for _, tg := range targets {
 		var got []string
 		for _, n := range tg.sink.sent {
@@ -180,11 +183,41 @@ func TestClusterAlertsMatchOneServer(t *testing.T) {
 			t.Errorf("%s differs: %s", sql, firstDifference(a, b))
 		}
 	}
-	if got := dump(ctx, t, many, "SELECT count(), uniqExact(idempotency_key) FROM alert_notifications"); got != `[[4,4]]` {
-		t.Errorf("the cluster's alert_notifications, without FINAL, hold %s rows and keys, want 4 and 4", got)
+	if got := dump(ctx, t, many, "SELECT count(), uniqExact(idempotency_key) FROM alert_notifications"); got != `[[6,6]]` {
+		t.Errorf("the cluster's alert_notifications, without FINAL, hold %s rows and keys, want 6 and 6", got)
 	}
-	if got := dump(ctx, t, many, "SELECT channel, status FROM alert_states FINAL ORDER BY channel"); got != `[["email","ok"],["social","ok"]]` {
-		t.Errorf("the cluster's alert states: %s, want email and social, both ok", got)
+	if got := dump(ctx, t, many, "SELECT channel, status FROM alert_states FINAL ORDER BY channel"); got != `[["email","ok"],["sms","ok"],["social","ok"]]` {
+		t.Errorf("the cluster's alert states: %s, want email, sms and social, all ok", got)
+	}
+	// The three groups' states lie on more than one shard (sharded by rule
+	// and group), both replicas of a shard alike: the comparisons above
+	// read FINAL across shards.
+	perShard := map[int]uint64{}
+	for _, r := range c.Replicas() {
+		var n uint64
+		rc, err := clickhouse.Open(ctx, r.Config(name), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rc.QueryRow(ctx, "SELECT count() FROM alert_states_local FINAL").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		rc.Close()
+		if seen, ok := perShard[r.Shard]; ok && seen != n {
+			t.Errorf("the replicas of shard %d hold %d and %d alert states", r.Shard, seen, n)
+		}
+		perShard[r.Shard] = n
+	}
+	var total uint64
+	holding := 0
+	for _, n := range perShard {
+		total += n
+		if n > 0 {
+			holding++
+		}
+	}
+	if total != 3 || holding < min(2, len(perShard)) {
+		t.Errorf("alert states per shard: %v, want 3 in all, on more than one shard", perShard)
 	}
 	for _, q := range [][]string{{"alert-state"}, {"alert-history", "--from", "2026-03-01", "--to", "2026-03-03"}} {
 		a, b := one.query(ctx, t, q...), many.query(ctx, t, q...)

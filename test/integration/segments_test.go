@@ -32,16 +32,7 @@ import (
 func segmentsPipelines(t *testing.T, definitions string) string {
 	t.Helper()
 	dir := t.TempDir()
-	for _, f := range []string{"channels.yaml", "identity.yaml"} {
-		b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "pipelines", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(dir, "segments.yaml"), []byte(definitions), 0o644); err != nil {
+	if err := segmentsref.WritePipelines(dir, testenv.RepoRoot(), definitions); err != nil {
 		t.Fatal(err)
 	}
 	return dir

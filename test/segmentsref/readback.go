@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -140,4 +141,23 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// WritePipelines writes into dir a pipelines directory with the channel and
+// identity rules shipped in the repository at repoRoot and definitions as
+// its segments.yaml.
+func WritePipelines(dir, repoRoot, definitions string) error {
+	for _, f := range []string{"channels.yaml", "identity.yaml"} {
+		b, err := os.ReadFile(filepath.Join(repoRoot, "pipelines", f))
+		if err != nil {
+			return fmt.Errorf("reading the shipped %s: %w", f, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			return fmt.Errorf("writing the pipelines directory: %w", err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "segments.yaml"), []byte(definitions), 0o644); err != nil {
+		return fmt.Errorf("writing the pipelines directory: %w", err)
+	}
+	return nil
 }

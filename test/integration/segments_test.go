@@ -322,21 +322,9 @@ func waitChanges(ctx context.Context, t *testing.T, cfg config.Config, conn driv
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	rows, err := conn.Query(ctx, `SELECT person_id, segment, entered, changed_at, changed_millis FROM segment_changes FINAL`)
+	out, err := segmentsref.ReadStoredChanges(ctx, conn, "segment_changes")
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []segmentsref.Change
-	for rows.Next() {
-		var c segmentsref.Change
-		var entered uint8
-		var millis uint16
-		if err := rows.Scan(&c.Person, &c.Segment, &entered, &c.At, &millis); err != nil {
-			t.Fatal(err)
-		}
-		c.Entered, c.At = entered == 1, c.At.Add(time.Duration(millis)*time.Millisecond)
-		out = append(out, c)
 	}
 	return out, consumed
 }

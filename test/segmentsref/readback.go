@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/touchline-io/touchline/pkg/avro"
@@ -160,4 +161,30 @@ func WritePipelines(dir, repoRoot, definitions string) error {
 		return fmt.Errorf("writing the pipelines directory: %w", err)
 	}
 	return nil
+}
+
+// ReadStoredChanges reads the segment changes table tableName of conn's
+// database (segment_changes, or segment_changes_local on a cluster's
+// server), FINAL.
+func ReadStoredChanges(ctx context.Context, conn driver.Conn, tableName string) ([]Change, error) {
+	rows, err := conn.Query(ctx, "SELECT person_id, segment, entered, changed_at, changed_millis FROM "+tableName+" FINAL")
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", tableName, err)
+	}
+	defer rows.Close()
+	var out []Change
+	for rows.Next() {
+		var c Change
+		var entered uint8
+		var millis uint16
+		if err := rows.Scan(&c.Person, &c.Segment, &entered, &c.At, &millis); err != nil {
+			return nil, fmt.Errorf("reading %s: %w", tableName, err)
+		}
+		c.Entered, c.At = entered == 1, c.At.Add(time.Duration(millis)*time.Millisecond)
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", tableName, err)
+	}
+	return out, nil
 }

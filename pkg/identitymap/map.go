@@ -258,8 +258,9 @@ func (m *Map) cacheKey(id identifiers.Identifier) cacheKey {
 }
 
 // lookup returns the person of id, whose cache key is k: from the cache
-// when it knows, else from the database, filling the cache. A person equal
-// to one of earlier is returned as that string rather than a new one.
+// when it knows, else from the database, filling the cache. With a cache,
+// a person equal to one of earlier is returned as that string rather than a
+// new one, whichever of the two answered.
 func (m *Map) lookup(id identifiers.Identifier, k cacheKey, earlier []string) (string, error) {
 	if m.closed.Load() {
 		return "", ErrClosed
@@ -272,10 +273,16 @@ func (m *Map) lookup(id identifiers.Identifier, k cacheKey, earlier []string) (s
 		return a.name(earlier), nil
 	}
 	person, err := m.read(id)
-	if err == nil {
-		m.cache.fill(k, person, a.epoch)
+	if err != nil {
+		return "", err
 	}
-	return person, err
+	m.cache.fill(k, person, a.epoch)
+	for _, e := range earlier {
+		if e == person {
+			return e, nil
+		}
+	}
+	return person, nil
 }
 
 // read returns the person of id stored in the database, "" when absent.

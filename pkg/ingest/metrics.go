@@ -60,7 +60,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		commits: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "offset_commits_total", Help: "Successful offset commits."}),
 		commitErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-			Name: "offset_commit_errors_total", Help: "Failed offset commits; the records are consumed again later."}),
+			Name: "offset_commit_errors_total", Help: "Failed offset commits; they are retried every flush_interval until one succeeds or the partitions are revoked or lost."}),
 		clickhouseUp: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
 			Name: "clickhouse_up", Help: "1 while ClickHouse answers its ping within ingest.probe_timeout and writes to it succeed, 0 otherwise."}),
 	}

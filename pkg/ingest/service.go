@@ -12,7 +12,6 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 
 	"github.com/touchline-io/touchline/pkg/clickhouse"
@@ -56,6 +55,7 @@ type Service struct {
 	// columns are the flusher's touchpoint columns, kept from one insert
 	// to the next.
 	columns  clickhouse.TouchpointColumns
+	owed     owedOffsets
 	closed   bool           // batches is closed: Run has returned
 	inflight sync.WaitGroup // buffers handed off and not yet flushed
 	health   *health.Status
@@ -101,8 +101,8 @@ func New(cfg Config, kcfg kafka.Config, conn driver.Conn, proc *enrich.Processor
 // Ready returns nil while the service can do its work, otherwise an error
 // wrapping ErrNotReady that names each failing check: a write target being
 // retried (clickhouse, dead_letter, identity_links, schema_registry) or
-// stalled past stall_timeout, or a ClickHouse or Kafka ping that fails or
-// times out.
+// stalled past stall_timeout, a ClickHouse or Kafka ping that fails or
+// times out, or offsets of written records uncommitted past stall_timeout.
 func (s *Service) Ready() error {
 	if err := s.health.Err(); err != nil {
 		return fmt.Errorf("%w: %w", ErrNotReady, err)
@@ -172,19 +172,29 @@ func (s *Service) Run(ctx context.Context) error {
 	return nil
 }
 
-// flusher writes handed-off buffers in order until the channel closes. It
-// returns the first error, which only happens when ctx ends mid-write.
+// flusher writes handed-off buffers in order until the channel closes, and
+// between them commits offsets owed by a failed commit. It returns the first
+// error, which only happens when ctx ends mid-write.
 func (s *Service) flusher(ctx context.Context) error {
 	var first error
-	for b := range s.batches {
-		rows := b.touchpoints
-		if err := s.flush(ctx, b); err != nil && first == nil {
-			first = err
+	retry := time.NewTicker(s.cfg.FlushInterval)
+	defer retry.Stop()
+	for {
+		select {
+		case b, ok := <-s.batches:
+			if !ok {
+				return first
+			}
+			rows := b.touchpoints
+			if err := s.flush(ctx, b); err != nil && first == nil {
+				first = err
+			}
+			s.recycle(rows)
+			s.inflight.Done()
+		case <-retry.C:
+			s.commit(ctx, nil) // offsets owed by a failed commit, if any
 		}
-		s.recycle(rows)
-		s.inflight.Done()
 	}
-	return first
 }
 
 // recycle keeps rows, which ClickHouse has or will never get, for the next
@@ -420,32 +430,6 @@ func writeRows[T any](ctx context.Context, s *Service, table string, rows *[]T, 
 	return nil
 }
 
-// commit commits the buffered offsets. A failed commit is logged and not
-// retried: the records are consumed again later and deduplicated by
-// ClickHouse.
-func (s *Service) commit(ctx context.Context, offsets map[string]map[int32]kgo.EpochOffset) {
-	var commitErr error
-	s.cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
-		if err != nil {
-			commitErr = err
-			return
-		}
-		for _, t := range resp.Topics {
-			for _, p := range t.Partitions {
-				if p.ErrorCode != 0 && commitErr == nil {
-					commitErr = fmt.Errorf("topic %s partition %d: error code %d", t.Topic, p.Partition, p.ErrorCode)
-				}
-			}
-		}
-	})
-	if commitErr != nil {
-		s.m.commitErrors.Inc()
-		s.log.Warn("offset commit failed", zap.Error(commitErr))
-		return
-	}
-	s.m.commits.Inc()
-}
-
 // produceDeadLetters sends b's dead letters, keeping in b those that fail.
 // One the broker refuses as too large (a dead-letter topic with a smaller
 // max.message.bytes than the client's limit) is sent again as its
@@ -485,11 +469,13 @@ func (s *Service) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[stri
 		s.log.Warn("flush on revoke did not finish; leaving the revoked partitions to their next owner", zap.Error(err))
 		s.buf.drop(s.topics, revoked)
 	}
+	s.forgetOwed(revoked)
 }
 
 func (s *Service) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.buf.drop(s.topics, lost)
+	s.forgetOwed(lost)
 	s.log.Warn("partitions lost; their buffered records are left to the next owner", zap.Any("partitions", lost))
 }

@@ -59,6 +59,10 @@ func (k KPI) NeedsSpend() bool {
 // Attributed reports KPIs computed from attributed conversions.
 func (k KPI) Attributed() bool { return k == CPA || k == ROAS || k == ROMI }
 
+// Money reports KPIs computed from revenue or spend, which are measured in
+// the reporting currency of the pipelines when they name one.
+func (k KPI) Money() bool { return k == Revenue || k == Spend || k == CAC || k.Attributed() }
+
 // Scope is how a rule groups what it measures.
 type Scope string
 

@@ -72,7 +72,7 @@ func (q OverviewQuery) SQL() (string, error) {
         FROM `+spendFrom+`
     )`, spendDays)
 		revenue, cost = "sumIf(money, "+isPurchase+")", "sum(money)"
-		guard = "purchases_unconverted > 0 OR spend_unconverted > 0 OR "
+		guard = "unconverted_purchases > 0 OR unconverted_spend > 0 OR "
 	}
 	c := q.Currency
 	title := "per channel"

@@ -180,7 +180,7 @@ ORDER BY cohort%[7]s, period`,
 		periods, dense("active_map", periods), dense("revenue_map", periods), // 13-15
 		fmt.Sprintf(p.after, "cohort_start", "period"), dateLit(ceilDay(q.Range.To)), // 16-17
 		q.Currency.column(), q.Currency.unconvertedColumn("unconverted_purchases", "period_unconverted"), // 18-19
-		q.Currency.unconvertedColumn("unconverted_map", "sumMap(purchase_offsets, purchase_unconverted)"), // 20
+		q.Currency.unconvertedColumn("unconverted_map", "sumMap(purchase_offsets, purchase_unconverted)"),  // 20
 		q.Currency.unconvertedColumn("purchase_unconverted", "purchase_unconverted"), revenue, unconverted, // 21-23
 		q.Currency.unconvertedColumn("period_unconverted", dense("unconverted_map", periods))), nil // 24
 }

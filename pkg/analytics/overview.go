@@ -116,7 +116,7 @@ ORDER BY %[4]s`,
 		keys, eventKeys, isPurchase, events, // 4-7
 		spendFrom, spendKeys, // 8-9
 		c.column(), revenue, cost, guard, // 10-13
-		c.unconvertedColumn("unconverted_purchases", "sum(purchases_unconverted)")+c.unconvertedColumn("unconverted_spend", "sum(spend_unconverted)"), // 14
+		c.unconvertedColumn("unconverted_purchases", "sum(purchases_unconverted)")+c.unconvertedColumn("unconverted_spend", "sum(spend_unconverted)"),   // 14
 		c.unconvertedColumn("purchases_unconverted", "countIf("+isPurchase+" AND unconverted)")+c.unconvertedColumn("spend_unconverted", "toUInt64(0)"), // 15
-		c.unconvertedColumn("purchases_unconverted", "toUInt64(0)")+c.unconvertedColumn("spend_unconverted", "toUInt64(sum(unconverted))")), nil // 16
+		c.unconvertedColumn("purchases_unconverted", "toUInt64(0)")+c.unconvertedColumn("spend_unconverted", "toUInt64(sum(unconverted))")), nil         // 16
 }

@@ -65,7 +65,7 @@ func currencyMoneyCases() []spec {
 			fixture: monthly.fixture,
 			query:   monthlyUSD,
 			columns: cohortCurrencyColumns, key: 2,
-			want:    monthlyWant,
+			want: monthlyWant,
 		},
 		{
 			name:    "currency: overview per channel in USD",

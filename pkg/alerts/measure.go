@@ -114,6 +114,16 @@ func NewSource(conn driver.Conn, attribution analytics.Attribution) *Source {
 	return &Source{conn: conn, attribution: attribution}
 }
 
+// currencyOf returns the currency r's values are in: the reporting currency
+// of the pipelines for a money KPI, when they name one; none (the zero
+// Currency) for the other KPIs, which need no rates.
+func (s *Source) currencyOf(r *rules.Rule) analytics.Currency {
+	if r.KPI.Money() {
+		return s.attribution.Currency
+	}
+	return analytics.Currency{}
+}
+
 // measure returns the measures of every group of r in window w.
 func (s *Source) measure(ctx context.Context, r *rules.Rule, w analytics.Range) (map[Group]*measures, error) {
 	rows := map[Group]*measures{} // per (channel, campaign), before filters and scope
@@ -124,12 +134,7 @@ func (s *Source) measure(ctx context.Context, r *rules.Rule, w analytics.Range) 
 		}
 		return rows[g]
 	}
-	// Money is in the reporting currency of the pipelines, when they name
-	// one; the other KPIs need no rates.
-	var cur analytics.Currency
-	if r.KPI.Money() {
-		cur = s.attribution.Currency
-	}
+	cur := s.currencyOf(r)
 	switch {
 	case r.KPI.Attributed():
 		a := s.attribution

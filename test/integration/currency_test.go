@@ -203,6 +203,7 @@ func TestAlertsInAReportingCurrency(t *testing.T) {
 		value          float64
 		defined, fires bool
 	}
+	currencies := map[string]bool{}
 	observe := func(at time.Time, rule *rules.Rule) map[string]seen {
 		t.Helper()
 		outcomes, err := engine.Plan(ctx, at, []*rules.Rule{rule})
@@ -212,6 +213,7 @@ func TestAlertsInAReportingCurrency(t *testing.T) {
 		got := map[string]seen{}
 		for _, o := range outcomes {
 			got[o.Observation.Group.Key()] = seen{o.Observation.Value, o.Observation.Defined, o.Observation.Breach}
+			currencies[o.Observation.Currency] = true
 		}
 		return got
 	}
@@ -238,6 +240,9 @@ func TestAlertsInAReportingCurrency(t *testing.T) {
 	expect("roas of April", roas, "display", seen{0, true, true})
 	expect("roas of April", roas, "email", seen{350 / 24.0, true, false})
 	expect("roas of April", roas, "social", seen{0, false, false})
+	if len(currencies) != 1 || !currencies["USD"] {
+		t.Errorf("the values are in %v, want USD only", currencies)
+	}
 }
 
 // pipelinesWithCurrency returns a copy of the shipped pipelines directory

@@ -1,6 +1,7 @@
 package alerts
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -90,6 +91,10 @@ func TestNotificationStatesItsCurrency(t *testing.T) {
 	n := notificationOf(r, &State{Incident: "i"}, Observation{Value: 240, Currency: "USD"}, time.Now(), windowsAtZero(r), Firing)
 	if n.Currency != "USD" || n.Message != "revenue 240 USD" {
 		t.Errorf("currency %q, message %q; want USD and \"revenue 240 USD\"", n.Currency, n.Message)
+	}
+	res := OutcomesResult([]Outcome{{Rule: r, Observation: Observation{Value: 240, Defined: true, Currency: "USD"}}})
+	if i := slices.Index(res.Columns, "currency"); i != slices.Index(res.Columns, "value")+1 || res.Rows[0][i] != "USD" {
+		t.Errorf("alerts eval columns %v, row %v: want the currency after the value", res.Columns, res.Rows[0])
 	}
 	if v := slackMessage(n)["attachments"].([]map[string]any)[0]["fields"].([]map[string]any)[1]["value"]; v != "240 USD" {
 		t.Errorf("slack value field %v, want 240 USD", v)

@@ -117,7 +117,9 @@ func (e *Engine) plan(ctx context.Context, r *rules.Rule, at time.Time) ([]Outco
 		}
 	}
 	out := make([]Outcome, 0, len(observations))
+	currency := e.source.currencyOf(r).Code
 	for _, o := range observations {
+		o.Currency = currency
 		st := State{Rule: r.Name, Group: o.Group, Status: StatusOK}
 		if s := e.states[keyOf(r.Name, o.Group)]; s != nil {
 			st = *s

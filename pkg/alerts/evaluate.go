@@ -24,6 +24,10 @@ type Observation struct {
 	Score float64
 	// Breach says whether the condition holds.
 	Breach bool
+	// Currency is the ISO 4217 code of a money KPI's value and reference
+	// (the pipelines' reporting currency); empty for the other KPIs and
+	// when money is summed as stored.
+	Currency string
 }
 
 // observe applies r's condition to the measures of the current window and

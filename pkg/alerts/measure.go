@@ -34,8 +34,9 @@ type measures struct {
 	revenue, spend                           float64
 	attributedConversions, attributedRevenue float64
 	newCustomers                             float64
-	// unconverted counts the attributed conversions and spend rows whose
-	// money had no exchange rate into the reporting currency.
+	// unconverted counts the conversions (attributed ones for the
+	// attributed KPIs) and spend rows whose money had no exchange rate into
+	// the reporting currency.
 	unconverted float64
 }
 
@@ -61,10 +62,10 @@ func ratio(a, b float64) (float64, bool) {
 }
 
 // kpi returns the value of k, whether it is defined (ratios of nothing are
-// not, nor attributed ratios over money part of which had no exchange rate),
-// and the volume min_volume is compared with.
+// not, nor money KPIs over money part of which had no exchange rate), and
+// the volume min_volume is compared with.
 func (m *measures) kpi(k rules.KPI) (value float64, defined bool, volume float64) {
-	if k.Attributed() && m.unconverted > 0 {
+	if k.Money() && m.unconverted > 0 {
 		return 0, false, 0
 	}
 	switch k {
@@ -113,6 +114,16 @@ func NewSource(conn driver.Conn, attribution analytics.Attribution) *Source {
 	return &Source{conn: conn, attribution: attribution}
 }
 
+// currencyOf returns the currency r's values are in: the reporting currency
+// of the pipelines for a money KPI, when they name one; none (the zero
+// Currency) for the other KPIs, which need no rates.
+func (s *Source) currencyOf(r *rules.Rule) analytics.Currency {
+	if r.KPI.Money() {
+		return s.attribution.Currency
+	}
+	return analytics.Currency{}
+}
+
 // measure returns the measures of every group of r in window w.
 func (s *Source) measure(ctx context.Context, r *rules.Rule, w analytics.Range) (map[Group]*measures, error) {
 	rows := map[Group]*measures{} // per (channel, campaign), before filters and scope
@@ -123,30 +134,31 @@ func (s *Source) measure(ctx context.Context, r *rules.Rule, w analytics.Range) 
 		}
 		return rows[g]
 	}
+	cur := s.currencyOf(r)
 	switch {
 	case r.KPI.Attributed():
 		a := s.attribution
 		if r.Model != "" {
 			a.Model = r.Model
 		}
-		// In the reporting currency of the pipelines, when they name one:
-		// its column follows the keys, and the unconverted counts end the row.
-		money := 2
-		if a.Currency.Code != "" {
-			money = 3
-		}
-		if err := s.scan(ctx, analytics.ROMIQuery{Range: w, Attribution: a, ByCampaign: true, Currency: a.Currency}, func(res []any) {
+		money := firstMeasure(cur)
+		if err := s.scan(ctx, analytics.ROMIQuery{Range: w, Attribution: a, ByCampaign: true, Currency: cur}, func(res []any) {
 			m := row(res[0].(string), res[1].(string))
 			m.attributedConversions, m.attributedRevenue, m.spend = res[money].(float64), res[money+1].(float64), res[money+2].(float64)
-			if a.Currency.Code != "" {
+			if cur.Code != "" {
 				m.unconverted = res[len(res)-2].(float64) + res[len(res)-1].(float64)
 			}
 		}); err != nil {
 			return nil, err
 		}
 	case r.KPI.NeedsSpend(): // spend, cac
-		if err := s.scan(ctx, analytics.SpendQuery{Range: w}, func(res []any) {
-			row(res[0].(string), res[1].(string)).spend = res[2].(float64)
+		money := firstMeasure(cur)
+		if err := s.scan(ctx, analytics.SpendQuery{Range: w, Currency: cur}, func(res []any) {
+			m := row(res[0].(string), res[1].(string))
+			m.spend = res[money].(float64)
+			if cur.Code != "" {
+				m.unconverted = float64(res[money+1].(uint64))
+			}
 		}); err != nil {
 			return nil, err
 		}
@@ -158,11 +170,15 @@ func (s *Source) measure(ctx context.Context, r *rules.Rule, w analytics.Range) 
 			}
 		}
 	default:
-		q := analytics.TouchpointCountsQuery{Range: w, ConversionType: s.attribution.ConversionType, EventTypes: r.EventTypes}
+		q := analytics.TouchpointCountsQuery{Range: w, ConversionType: s.attribution.ConversionType, EventTypes: r.EventTypes, Currency: cur}
+		n := firstMeasure(cur)
 		if err := s.scan(ctx, q, func(res []any) {
 			m := row(res[0].(string), res[1].(string))
-			m.impressions, m.clicks, m.conversions = float64(res[2].(uint64)), float64(res[3].(uint64)), float64(res[4].(uint64))
-			m.revenue, m.events = res[5].(float64), float64(res[6].(uint64))
+			m.impressions, m.clicks, m.conversions = float64(res[n].(uint64)), float64(res[n+1].(uint64)), float64(res[n+2].(uint64))
+			m.revenue, m.events = res[n+3].(float64), float64(res[n+4].(uint64))
+			if cur.Code != "" {
+				m.unconverted = float64(res[n+5].(uint64))
+			}
 		}); err != nil {
 			return nil, err
 		}
@@ -182,6 +198,15 @@ func (s *Source) measure(ctx context.Context, r *rules.Rule, w analytics.Range) 
 		out[scoped].add(m)
 	}
 	return out, nil
+}
+
+// firstMeasure returns the index of the first measure of a row keyed by
+// channel and campaign: in a reporting currency, its column comes first.
+func firstMeasure(c analytics.Currency) int {
+	if c.Code != "" {
+		return 3
+	}
+	return 2
 }
 
 // scoped returns the group of r that row group g counts for.

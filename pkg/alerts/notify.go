@@ -86,9 +86,13 @@ func slackMessage(n *rules.Notification) map[string]any {
 	if n.Status == Resolved {
 		color = "good"
 	}
+	value := fmt.Sprintf("%.4g", n.Value)
+	if n.Currency != "" {
+		value += " " + n.Currency
+	}
 	fields := []map[string]any{
 		{"title": "KPI", "value": string(n.KPI), "short": true},
-		{"title": "Value", "value": fmt.Sprintf("%.4g", n.Value), "short": true},
+		{"title": "Value", "value": value, "short": true},
 		{"title": "Severity", "value": n.Severity, "short": true},
 		{"title": "Window", "value": describe(windowOf(n)), "short": false},
 	}

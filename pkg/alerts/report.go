@@ -10,7 +10,7 @@ import (
 // with what a notification would say ("" when none would be sent).
 func OutcomesResult(outcomes []Outcome) *table.Result {
 	res := &table.Result{Columns: []string{"rule", "kpi", "channel", "campaign", "window_start", "window_end",
-		"value", "volume", "reference", "score", "breach", "before", "after", "streak", "sends", "message"}}
+		"value", "currency", "volume", "reference", "score", "breach", "before", "after", "streak", "sends", "message"}}
 	for _, o := range outcomes {
 		ob := o.Observation
 		var value any
@@ -22,7 +22,7 @@ func OutcomesResult(outcomes []Outcome) *table.Result {
 			sends, message = n.Status, n.Message
 		}
 		res.Rows = append(res.Rows, []any{o.Rule.Name, string(o.Rule.KPI), ob.Group.Channel, ob.Group.Campaign,
-			o.Window.From, o.Window.To, value, ob.Volume, ob.Reference, ob.Score, boolValue(ob.Breach),
+			o.Window.From, o.Window.To, value, ob.Currency, ob.Volume, ob.Reference, ob.Score, boolValue(ob.Breach),
 			string(o.Before), string(o.State.Status), int64(o.State.Streak), sends, message})
 	}
 	return res

@@ -94,7 +94,7 @@ func notificationOf(r *rules.Rule, s *State, o Observation, at time.Time, w anal
 		Key: s.Incident + ":" + status, Incident: s.Incident, Status: status,
 		Rule: r.Name, Description: r.Description, KPI: r.KPI, Severity: r.Severity,
 		Channel: s.Group.Channel, Campaign: s.Group.Campaign,
-		Value: o.Value, Reference: o.Reference, Score: o.Score,
+		Value: o.Value, Reference: o.Reference, Score: o.Score, Currency: o.Currency,
 		WindowStart: w.From, WindowEnd: w.To, At: at, Labels: r.Labels,
 	}
 	message, err := rules.RenderMessage(r.Message, n)

@@ -1,6 +1,7 @@
 package alerts
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -75,5 +76,27 @@ func TestMessageRangesOverLabels(t *testing.T) {
 	n := notificationOf(r, &State{Incident: "i"}, Observation{}, time.Now(), current, Firing)
 	if n.Message != "x team=growth tier=1" {
 		t.Errorf("message %q, want the labels in order", n.Message)
+	}
+}
+
+// TestNotificationStatesItsCurrency: a money KPI's notification carries the
+// reporting currency its value is in, for sinks and message templates.
+func TestNotificationStatesItsCurrency(t *testing.T) {
+	rs, err := rules.ParseRules("a.yaml", []byte("rules:\n  - name: r\n    kpi: revenue\n    window: 1d\n    threshold: {above: 5}\n"+
+		"    message: '{{.KPI}} {{.Value}} {{.Currency}}'\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rs.Rules[0]
+	n := notificationOf(r, &State{Incident: "i"}, Observation{Value: 240, Currency: "USD"}, time.Now(), windowsAtZero(r), Firing)
+	if n.Currency != "USD" || n.Message != "revenue 240 USD" {
+		t.Errorf("currency %q, message %q; want USD and \"revenue 240 USD\"", n.Currency, n.Message)
+	}
+	res := OutcomesResult([]Outcome{{Rule: r, Observation: Observation{Value: 240, Defined: true, Currency: "USD"}}})
+	if i := slices.Index(res.Columns, "currency"); i != slices.Index(res.Columns, "value")+1 || res.Rows[0][i] != "USD" {
+		t.Errorf("alerts eval columns %v, row %v: want the currency after the value", res.Columns, res.Rows[0])
+	}
+	if v := slackMessage(n)["attachments"].([]map[string]any)[0]["fields"].([]map[string]any)[1]["value"]; v != "240 USD" {
+		t.Errorf("slack value field %v, want 240 USD", v)
 	}
 }

@@ -138,9 +138,9 @@ func (q AttributionQuery) SQL() (string, error) {
 	}
 	keys := groupKeys(q.ByCampaign)
 	return q.header("Multi-touch attribution") + `SELECT
-    ` + keys + `,` + q.currencyColumn() + `
+    ` + keys + `,` + q.Currency.column() + `
     sum(credit) AS conversions,
-    sum(credit * conversion_revenue) / 1000000 AS revenue` + q.unconvertedColumn("unconverted_conversions", "sum(credit * conversion_unconverted)") + `
+    sum(credit * conversion_revenue) / 1000000 AS revenue` + q.Currency.unconvertedColumn("unconverted_conversions", "sum(credit * conversion_unconverted)") + `
 FROM ` + q.credits() + `
 GROUP BY ` + keys + `
 ORDER BY revenue DESC, ` + keys, nil
@@ -185,23 +185,23 @@ func (q ROMIQuery) SQL() (string, error) {
 	}
 	return a.header("ROMI per channel") + `-- Spend: days whose start lies in the range, restatements applied (FINAL).
 SELECT
-    ` + keys + `,` + a.currencyColumn() + `
+    ` + keys + `,` + a.Currency.column() + `
     sum(attributed_conversions) AS conversions,
     sum(attributed_revenue) AS revenue,
     sum(spend_units) AS spend,
     if(` + ratioGuard + `spend = 0, NULL, revenue / spend) AS roas,
     if(` + ratioGuard + `spend = 0, NULL, (revenue - spend) / spend) AS romi,
     if(` + ratioGuard + `spend = 0 OR conversions = 0, NULL, spend / conversions) AS cpa` +
-		a.unconvertedColumn("unconverted_conversions", "sum(credit_unconverted)") +
-		a.unconvertedColumn("unconverted_spend", "sum(spend_unconverted)") + `
+		a.Currency.unconvertedColumn("unconverted_conversions", "sum(credit_unconverted)") +
+		a.Currency.unconvertedColumn("unconverted_spend", "sum(spend_unconverted)") + `
 FROM
 (
     SELECT
         ` + keys + `,
         sum(credit) AS attributed_conversions,
         sum(credit * conversion_revenue) / 1000000 AS attributed_revenue,
-        toFloat64(0) AS spend_units` + a.unconvertedColumn("credit_unconverted", "sum(credit * conversion_unconverted)") +
-		a.unconvertedColumn("spend_unconverted", "toFloat64(0)") + `
+        toFloat64(0) AS spend_units` + a.Currency.unconvertedColumn("credit_unconverted", "sum(credit * conversion_unconverted)") +
+		a.Currency.unconvertedColumn("spend_unconverted", "toFloat64(0)") + `
     FROM ` + a.credits() + `
     GROUP BY ` + keys + `
     UNION ALL
@@ -209,31 +209,13 @@ FROM
         ` + keys + `,
         toFloat64(0) AS attributed_conversions,
         toFloat64(0) AS attributed_revenue,
-        ` + spendSum + ` / 1000000 AS spend_units` + a.unconvertedColumn("credit_unconverted", "toFloat64(0)") +
-		a.unconvertedColumn("spend_unconverted", "toFloat64(sum(unconverted))") + `
+        ` + spendSum + ` / 1000000 AS spend_units` + a.Currency.unconvertedColumn("credit_unconverted", "toFloat64(0)") +
+		a.Currency.unconvertedColumn("spend_unconverted", "toFloat64(sum(unconverted))") + `
     FROM ` + spendFrom + `
     GROUP BY ` + keys + `
 )
 GROUP BY ` + keys + `
 ORDER BY revenue DESC, spend DESC, ` + keys, nil
-}
-
-// currencyColumn renders the select item that states the reporting
-// currency, or nothing without one.
-func (q AttributionQuery) currencyColumn() string {
-	if q.Currency.Code == "" {
-		return ""
-	}
-	return "\n    " + quote(q.Currency.Code) + " AS currency,"
-}
-
-// unconvertedColumn renders the select item expr AS name that counts what
-// had no rate, or nothing without a reporting currency.
-func (q AttributionQuery) unconvertedColumn(name, expr string) string {
-	if q.Currency.Code == "" {
-		return ""
-	}
-	return ",\n    " + expr + " AS " + name
 }
 
 func groupKeys(byCampaign bool) string {
@@ -283,17 +265,12 @@ func (q AttributionQuery) credits() string {
 		{expr: isConversion, name: "is_conversion"},
 	}
 	conversion := "(at_ms, revenue)"
-	if q.Currency.Code != "" {
-		// The revenue of each event converted at the rate of its UTC day.
-		columns[4] = column{expr: "revenue", name: "amount"}
-		columns = append(columns, col("currency"), column{expr: "toDate(event_time)", name: "rate_day"})
-		conversion = "(at_ms, money, unconverted)"
-	}
 	events := resolvedEvents(columns, where)
 	unconverted, selectUnconverted := "", ""
 	if q.Currency.Code != "" {
-		days := Range{From: q.Range.From.Add(-a.Lookback), To: q.Range.To}
-		events = q.Currency.converted("at_ms, event_id, channel, campaign, is_touch, is_conversion, person", events, days)
+		// The revenue of each event converted at the rate of its UTC day.
+		conversion = "(at_ms, money, unconverted)"
+		events = q.Currency.convertedEvents(columns, where, Range{From: q.Range.From.Add(-a.Lookback), To: q.Range.To})
 		unconverted = "\n            tupleElement(conversion, 3) AS conversion_unconverted,"
 		selectUnconverted = ",\n        conversion_unconverted"
 	}

@@ -64,12 +64,18 @@ type CohortQuery struct {
 	// PurchaseType is the event type of purchases (the attribution
 	// settings' conversion type).
 	PurchaseType string
+	// Currency, when it has a code, converts each purchase's revenue into
+	// it at the rate of the purchase's UTC day.
+	Currency Currency
 }
 
 // SQL returns the query. Its columns: cohort (the period's first day),
 // [channel,] period, cohort_size, active, retention, revenue (currency units,
 // of the cohort's purchases in the period), revenue_per_person and
-// cumulative_revenue_per_person (the LTV curve).
+// cumulative_revenue_per_person (the LTV curve). With a reporting currency
+// a currency column follows period, revenue is converted (purchases without
+// a rate left out) and unconverted_purchases, the cohort's purchases of the
+// period whose revenue had no rate, ends the row.
 func (q CohortQuery) SQL() (string, error) {
 	if err := q.validate(); err != nil {
 		return "", err
@@ -88,7 +94,7 @@ func (q CohortQuery) SQL() (string, error) {
 	if q.By == FirstPurchase && q.Activity == PurchaseActivity {
 		where += " AND " + isPurchase
 	}
-	events := resolvedEvents([]column{
+	columns := []column{
 		col("event_time"),
 		col("channel"),
 		col("revenue"),
@@ -96,7 +102,15 @@ func (q CohortQuery) SQL() (string, error) {
 		{expr: isCohortEvent, name: "is_cohort_event"},
 		{expr: isActivity, name: "is_activity"},
 		{expr: isPurchase, name: "is_purchase"},
-	}, where)
+	}
+	events := resolvedEvents(columns, where)
+	revenue, unconverted := "revenue", ""
+	if q.Currency.Code != "" {
+		// Only the purchases of persons placed in the range count, and
+		// they lie in it: the rates of its days are enough.
+		events, revenue = q.Currency.convertedEvents(columns, where, q.Range), "money"
+		unconverted = ",\n                groupArrayIf(toUInt64(unconverted), is_purchase) AS purchase_unconverted"
+	}
 	channel, channelKey := "", ""
 	if q.ByChannel {
 		channel, channelKey = "\n    first_channel AS channel,", ", first_channel"
@@ -105,22 +119,22 @@ func (q CohortQuery) SQL() (string, error) {
 -- everything as of %[5]s.
 SELECT
     toString(cohort_start) AS cohort,%s
-    period,
+    period,%[18]s
     cohort_size,
     active,
     active / cohort_size AS retention,
     period_revenue / 1000000 AS revenue,
     revenue / cohort_size AS revenue_per_person,
-    cumulative_revenue / 1000000 / cohort_size AS cumulative_revenue_per_person
+    cumulative_revenue / 1000000 / cohort_size AS cumulative_revenue_per_person%[19]s
 FROM
 (
     -- per cohort: its size, and (period offset -> sum) maps of its active
     -- members and of its revenue
     SELECT
-        cohort_start%s,
+        cohort_start%[7]s,
         count() AS cohort_size,
         sumMap(activity_offsets, activity_ones) AS active_map,
-        sumMap(purchase_offsets, purchase_revenues) AS revenue_map
+        sumMap(purchase_offsets, purchase_revenues) AS revenue_map%[20]s
     FROM
     (
         -- per person: the cohort, and the periods of their activity and of
@@ -131,7 +145,7 @@ FROM
             arrayMap((x, c) -> toInt64(x) - c, activity_numbers, replicate(toInt64(%[9]s), activity_numbers)) AS activity_offsets,
             arrayMap(x -> toUInt64(1), activity_numbers) AS activity_ones,
             arrayMap((x, c) -> toInt64(x) - c, purchase_numbers, replicate(toInt64(%[9]s), purchase_numbers)) AS purchase_offsets,
-            purchase_revenues
+            purchase_revenues%[21]s
         FROM
         (
             SELECT
@@ -140,7 +154,7 @@ FROM
                 argMinIf(channel, event_time, is_cohort_event) AS first_channel,
                 groupUniqArrayIf(period_number, is_activity) AS activity_numbers,
                 groupArrayIf(period_number, is_purchase) AS purchase_numbers,
-                groupArrayIf(revenue, is_purchase) AS purchase_revenues
+                groupArrayIf(%[22]s, is_purchase) AS purchase_revenues%[23]s
             FROM %[10]s
             GROUP BY person
             HAVING countIf(is_cohort_event) > 0
@@ -155,7 +169,7 @@ ARRAY JOIN
     range(%[13]s) AS period,
     %[14]s AS active,
     %[15]s AS period_revenue,
-    arrayCumSum(%[15]s) AS cumulative_revenue
+    arrayCumSum(%[15]s) AS cumulative_revenue%[24]s
 WHERE %[16]s < %[17]s
 ORDER BY cohort%[7]s, period`,
 		q.By, q.Period, q.Activity, // 1-3
@@ -164,7 +178,11 @@ ORDER BY cohort%[7]s, period`,
 		fmt.Sprintf(p.start, "first_time"), fmt.Sprintf(p.number, "first_time"), // 8-9
 		events, timeLit(q.Range.From), timeLit(q.Range.To), // 10-12
 		periods, dense("active_map", periods), dense("revenue_map", periods), // 13-15
-		fmt.Sprintf(p.after, "cohort_start", "period"), dateLit(ceilDay(q.Range.To))), nil // 16-17
+		fmt.Sprintf(p.after, "cohort_start", "period"), dateLit(ceilDay(q.Range.To)), // 16-17
+		q.Currency.column(), q.Currency.unconvertedColumn("unconverted_purchases", "period_unconverted"), // 18-19
+		q.Currency.unconvertedColumn("unconverted_map", "sumMap(purchase_offsets, purchase_unconverted)"),  // 20
+		q.Currency.unconvertedColumn("purchase_unconverted", "purchase_unconverted"), revenue, unconverted, // 21-23
+		q.Currency.unconvertedColumn("period_unconverted", dense("unconverted_map", periods))), nil // 24
 }
 
 // dense renders the array of the values of a (keys, values) map for keys
@@ -195,6 +213,9 @@ func (q CohortQuery) validate() error {
 	}
 	if q.PurchaseType == "" {
 		problems = append(problems, "purchase event type is empty")
+	}
+	if err := q.Currency.Validate(); err != nil {
+		problems = append(problems, err.Error())
 	}
 	return errorList(problems)
 }

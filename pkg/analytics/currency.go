@@ -3,6 +3,7 @@ package analytics
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -37,6 +38,43 @@ func (c Currency) Validate() error {
 		return fmt.Errorf("maximum rate age %d days is not within 0 to 366", c.MaxRateAge)
 	}
 	return nil
+}
+
+// column renders the select item that states the reporting currency, or
+// nothing without one.
+func (c Currency) column() string {
+	if c.Code == "" {
+		return ""
+	}
+	return "\n    " + quote(c.Code) + " AS currency,"
+}
+
+// unconvertedColumn renders the select item expr AS name that counts what
+// had no rate, or nothing without a reporting currency.
+func (c Currency) unconvertedColumn(name, expr string) string {
+	if c.Code == "" {
+		return ""
+	}
+	return ",\n    " + expr + " AS " + name
+}
+
+// convertedEvents renders resolvedEvents(columns, where) with the column
+// named revenue converted at the rate of its event's UTC day: the subquery
+// returns the other columns, person, money and unconverted (see
+// converted), with the rates of the days in days.
+func (c Currency) convertedEvents(columns []column, where string, days Range) string {
+	in := make([]column, 0, len(columns)+2)
+	var names []string
+	for _, cl := range columns {
+		if cl.name == "revenue" {
+			in = append(in, column{expr: cl.expr, name: "amount"})
+			continue
+		}
+		in = append(in, cl)
+		names = append(names, cl.name)
+	}
+	in = append(in, col("currency"), column{expr: "toDate(event_time)", name: "rate_day"})
+	return c.converted(strings.Join(append(names, "person"), ", "), resolvedEvents(in, where), days)
 }
 
 // converted renders a subquery over from (which has the columns of cols,

@@ -194,7 +194,7 @@ func caughtUp(cfg config.Config) func(context.Context) (bool, error) {
 }
 
 // report prints progress until the ingest service has caught up with what was
-// published, then the channel report and the analyses of the traffic's days;
+// published, then the analyses of the traffic's days;
 // without Once it goes on printing progress until ctx ends.
 func report(ctx context.Context, conn driver.Conn, out io.Writer, caughtUp func(context.Context) (bool, error), pipelines string, opts Options) error {
 	tick := time.NewTicker(opts.ReportEvery)
@@ -215,9 +215,6 @@ func report(ctx context.Context, conn driver.Conn, out io.Writer, caughtUp func(
 			return fmt.Errorf("checking the ingest group: %w", err)
 		}
 		if !reported && done {
-			if err := printChannelReport(ctx, conn, out); err != nil {
-				return err
-			}
 			days := opts.Traffic.Days
 			if days <= 0 {
 				days = generate.DefaultDays

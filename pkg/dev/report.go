@@ -7,7 +7,6 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -21,61 +20,11 @@ import (
 	"github.com/touchline-io/touchline/pkg/table"
 )
 
-// ChannelReportSQL is the dev mode's report: touchpoints, persons, purchases,
-// revenue and spend per channel, in currency units. It runs on ClickHouse
-// 18.16 and current releases.
-const ChannelReportSQL = `SELECT
-    t.channel AS channel,
-    t.touchpoints AS touchpoints,
-    t.persons AS persons,
-    t.purchases AS purchases,
-    t.revenue AS revenue,
-    s.spend AS spend
-FROM
-(
-    SELECT channel, count() AS touchpoints, uniqExact(person_id) AS persons,
-           countIf(event_type = 'purchase') AS purchases, sum(revenue) / 1000000 AS revenue
-    FROM touchpoints FINAL
-    GROUP BY channel
-) AS t
-ANY LEFT JOIN
-(
-    SELECT channel, sum(cost) / 1000000 AS spend
-    FROM spend FINAL
-    GROUP BY channel
-) AS s USING (channel)
-ORDER BY touchpoints DESC, channel`
-
-func printChannelReport(ctx context.Context, conn driver.Conn, out io.Writer) error {
-	rows, err := conn.Query(ctx, ChannelReportSQL)
-	if err != nil {
-		return fmt.Errorf("channel report: %w", err)
-	}
-	defer rows.Close()
-	fmt.Fprintln(out, "\nreport:      touchpoints per channel (all currencies summed)")
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "channel\ttouchpoints\tpersons\tpurchases\trevenue\tspend\t")
-	for rows.Next() {
-		var (
-			channel                    string
-			touchpoints, persons, buys uint64
-			revenue, spend             float64
-		)
-		if err := rows.Scan(&channel, &touchpoints, &persons, &buys, &revenue, &spend); err != nil {
-			return fmt.Errorf("channel report: %w", err)
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.2f\t%.2f\t\n", channel, touchpoints, persons, buys, revenue, spend)
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("channel report: %w", err)
-	}
-	fmt.Fprintln(out)
-	return tw.Flush()
-}
-
-// printAnalyses prints two of touchline's analyses over r: the
-// page_view -> add_to_cart -> purchase funnel within 24 hours, and ROMI per
-// channel under the attribution settings of the pipelines directory.
+// printAnalyses prints three of touchline's analyses over r: the channel
+// KPIs (the overview), the page_view -> add_to_cart -> purchase funnel
+// within 24 hours, and ROMI per channel under the attribution settings of
+// the pipelines directory. Money is in the pipelines' reporting currency,
+// USD when they name none, and the titles say which.
 func printAnalyses(ctx context.Context, conn driver.Conn, out io.Writer, pipelines string, r analytics.Range) error {
 	a, err := analytics.LoadAttribution(filepath.Join(pipelines, analytics.AttributionFile))
 	if err != nil {
@@ -87,7 +36,7 @@ func printAnalyses(ctx context.Context, conn driver.Conn, out io.Writer, pipelin
 	}
 	span := fmt.Sprintf("[%s, %s)", r.From.Format(time.DateOnly), r.To.Format(time.DateOnly))
 	// The generated spend is in USD and its EUR revenue has the generated
-	// EUR/USD rates: ROMI is in USD unless the pipelines name a currency.
+	// EUR/USD rates: money is in USD unless the pipelines name a currency.
 	cur := a.Currency
 	if cur.Code == "" {
 		cur.Code = "USD"
@@ -96,6 +45,7 @@ func printAnalyses(ctx context.Context, conn driver.Conn, out io.Writer, pipelin
 		title string
 		query interface{ SQL() (string, error) }
 	}{
+		{"channel KPIs in " + cur.Code + ", " + span, analytics.OverviewQuery{Range: r, PurchaseType: a.ConversionType, Currency: cur}},
 		{"funnel page_view -> add_to_cart -> purchase within 24h, " + span, analytics.FunnelQuery{Range: r, Steps: steps, Window: 24 * time.Hour}},
 		{"ROMI per channel in " + cur.Code + ", " + string(a.Model) + " attribution, " + span, analytics.ROMIQuery{Range: r, Attribution: a, Currency: cur}},
 	} {
@@ -113,7 +63,7 @@ func printAnalyses(ctx context.Context, conn driver.Conn, out io.Writer, pipelin
 		}
 		fmt.Fprintln(out)
 	}
-	fmt.Fprintln(out, "more:        touchline query funnel|attribution|romi|cohort --help (docs/analytics.md)")
+	fmt.Fprintln(out, "more:        touchline query overview|funnel|attribution|romi|cohort --help (docs/analytics.md)")
 	return printAlerts(ctx, conn, out, pipelines)
 }
 

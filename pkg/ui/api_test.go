@@ -88,7 +88,7 @@ func TestBadParametersAnswer400(t *testing.T) {
 		{"/api/cohort?periods=1001", "periods 1001: want 1 to 1000"},
 		{"/api/cohort?by-channel=maybe", `by-channel: "maybe" is not true or false`},
 		{"/api/overview?to=2200-01-01", "to 2200-01-01T00:00:00Z is out of range"},
-		{"/api/overview?steps=a", `unknown parameter "steps" for overview: want by-day, campaign, channel, format, from, sql, to`},
+		{"/api/overview?steps=a", `unknown parameter "steps" for overview: want by-day, campaign, channel, currency, format, from, sql, to`},
 		{"/api/overview?channel=a&channel=b", "channel: given 2 times"},
 		{"/api/overview?format=xml", `format "xml": want json or csv`},
 		{"/api/person-touches?person=" + url.QueryEscape(`p_1' OR 1=1 --`), `person: "p_1' OR 1=1 --" is not a person id`},

@@ -14,11 +14,11 @@ import (
 	"github.com/testcontainers/testcontainers-go/wait"
 	"go.uber.org/zap"
 
+	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/app"
 	"github.com/touchline-io/touchline/pkg/cli/ingestcmd"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
-	"github.com/touchline-io/touchline/pkg/dev"
 	"github.com/touchline-io/touchline/test/testenv"
 )
 
@@ -101,7 +101,13 @@ func TestCurrentServers(t *testing.T) {
 	if got.Rows != n || got.Revenue != revenue {
 		t.Fatalf("got %d rows, revenue %d; want %d, %d", got.Rows, got.Revenue, n, revenue)
 	}
-	rows, err := conn.Query(ctx, dev.ChannelReportSQL)
+	// The dev report's channel KPIs, in USD at the generated rates.
+	overview, err := analytics.OverviewQuery{Range: analytics.LastDays(time.Now(), 30), PurchaseType: "purchase",
+		Currency: analytics.Currency{Code: "USD", MaxRateAge: analytics.DefaultMaxRateAge}}.SQL()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := conn.Query(ctx, overview)
 	if err != nil {
 		t.Fatalf("dev report on ClickHouse 24.8: %v", err)
 	}

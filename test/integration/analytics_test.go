@@ -78,6 +78,9 @@ func TestQueryCommand(t *testing.T) {
 		{"currency: ROMI per channel in USD, linear", []string{"romi", "--model", "linear", "--currency", "USD", "--from", "2026-04-01", "--to", "2026-05-01"}},
 		{"cohort: monthly by first purchase across the year boundary",
 			[]string{"cohort", "--period", "month", "--periods", "3", "--from", "2025-11-01", "--to", "2026-02-01"}},
+		{"currency: weekly cohorts revenue and LTV in USD",
+			[]string{"cohort", "--period", "week", "--periods", "3", "--currency", "USD", "--from", "2026-04-01", "--to", "2026-05-01"}},
+		{"currency: overview per channel in USD", []string{"overview", "--currency", "USD", "--from", "2026-04-01", "--to", "2026-05-01"}},
 	} {
 		c, ok := byName[tc.caseName]
 		if !ok {

@@ -49,7 +49,8 @@ func TestDevMode(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, text)
 		}
 	}
-	checkDevROMIInUSD(t, text)
+	checkDevReportInUSD(t, text, "channel KPIs in USD", "unconverted_purchases")
+	checkDevReportInUSD(t, text, "ROMI per channel in USD", "unconverted_conversions")
 	m := regexp.MustCompile(`published (\d+) touchpoints`).FindStringSubmatch(text)
 	if m == nil || m[1] != strconv.Itoa(events) {
 		t.Fatalf("published count missing or wrong:\n%s", text)
@@ -59,19 +60,20 @@ func TestDevMode(t *testing.T) {
 	}
 }
 
-// checkDevROMIInUSD: the dev report's ROMI is in USD, its EUR revenue
-// converted at the generated rates, none of it left unconverted.
-func checkDevROMIInUSD(t *testing.T, text string) {
+// checkDevReportInUSD: the dev report titled title is in USD, its EUR
+// revenue converted at the generated rates, none of it left unconverted
+// (its last two columns, the first of them named unconverted).
+func checkDevReportInUSD(t *testing.T, text, title, unconverted string) {
 	t.Helper()
-	_, romi, ok := strings.Cut(text, "report:      ROMI per channel in USD")
+	_, report, ok := strings.Cut(text, "report:      "+title)
 	if !ok {
-		t.Fatalf("no ROMI report in USD:\n%s", text)
+		t.Fatalf("no report %q:\n%s", title, text)
 	}
-	_, romi, _ = strings.Cut(romi, "\n\n") // the title's line, then the table
-	romi, _, _ = strings.Cut(romi, "\n\n")
-	lines := strings.Split(romi, "\n")
-	if len(lines) < 3 || !strings.Contains(lines[0], "unconverted_conversions") {
-		t.Fatalf("ROMI report:\n%s", romi)
+	_, report, _ = strings.Cut(report, "\n\n") // the title's line, then the table
+	report, _, _ = strings.Cut(report, "\n\n")
+	lines := strings.Split(report, "\n")
+	if len(lines) < 3 || !strings.Contains(lines[0], unconverted) {
+		t.Fatalf("%s:\n%s", title, report)
 	}
 	rows := 0
 	for _, l := range lines[1:] {
@@ -81,10 +83,10 @@ func checkDevROMIInUSD(t *testing.T, text string) {
 		}
 		rows++
 		if f[1] != "USD" || f[len(f)-1] != "0" || f[len(f)-2] != "0" {
-			t.Errorf("ROMI row not all in USD: %q", l)
+			t.Errorf("%s: row not all in USD: %q", title, l)
 		}
 	}
 	if rows == 0 {
-		t.Fatalf("ROMI report without rows:\n%s", romi)
+		t.Fatalf("%s without rows:\n%s", title, report)
 	}
 }

@@ -422,6 +422,13 @@ func TestWebUI(t *testing.T) {
 		// The channel filter reaches the query.
 		p = b.show(t, base+"/#/overview?"+hashRange+"&channel=email", filepath.Join(shots, "overview-email.png"))
 		sameRows(t, "overview of email", p.Tables["overview-channels"], cliRows(ctx, t, cfg, append([]string{"overview", "--channel", "email"}, uiRange...)...))
+		// In a reporting currency the table is the CLI's, converted, with
+		// the money that had no rate counted apart.
+		p = b.show(t, base+"/#/overview?"+hashRange+"&currency=USD", filepath.Join(shots, "overview-usd.png"))
+		sameRows(t, "overview in USD", p.Tables["overview-channels"], cliRows(ctx, t, cfg, append([]string{"overview", "--currency", "USD"}, uiRange...)...))
+		if rows := p.Tables["overview-channels"]; len(rows) == 0 || rows[0]["unconverted_purchases"] == "" || rows[0]["unconverted_spend"] == "" {
+			t.Errorf("the overview in USD does not show the money without a rate: %v", rows)
+		}
 	})
 
 	t.Run("attribution", func(t *testing.T) {
@@ -466,6 +473,11 @@ func TestWebUI(t *testing.T) {
 		}
 		p = b.show(t, base+"/#/cohorts?"+hashRange+"&period=month&periods=2&by-channel=true", filepath.Join(shots, "cohorts-by-channel.png"))
 		sameRows(t, "cohorts by channel", p.Tables["cohort"], cliRows(ctx, t, cfg, append([]string{"cohort", "--period", "month", "--periods", "2", "--by-channel"}, uiRange...)...))
+		p = b.show(t, base+"/#/cohorts?"+hashRange+"&period=week&periods=3&currency=USD", filepath.Join(shots, "cohorts-usd.png"))
+		sameRows(t, "cohorts in USD", p.Tables["cohort"], cliRows(ctx, t, cfg, append([]string{"cohort", "--period", "week", "--periods", "3", "--currency", "USD"}, uiRange...)...))
+		if rows := p.Tables["cohort"]; len(rows) == 0 || rows[0]["unconverted_purchases"] == "" {
+			t.Errorf("the cohorts in USD do not show the purchases without a rate: %v", rows)
+		}
 	})
 
 	t.Run("api", func(t *testing.T) {

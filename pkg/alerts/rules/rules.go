@@ -59,6 +59,10 @@ func (k KPI) NeedsSpend() bool {
 // Attributed reports KPIs computed from attributed conversions.
 func (k KPI) Attributed() bool { return k == CPA || k == ROAS || k == ROMI }
 
+// Money reports KPIs computed from revenue or spend, which are measured in
+// the reporting currency of the pipelines when they name one.
+func (k KPI) Money() bool { return k == Revenue || k == Spend || k == CAC || k.Attributed() }
+
 // Scope is how a rule groups what it measures.
 type Scope string
 
@@ -555,16 +559,19 @@ type Notification struct {
 	Key      string `json:"idempotency_key"`
 	Incident string `json:"incident"`
 	// Status is "firing" or "resolved".
-	Status      string            `json:"status"`
-	Rule        string            `json:"rule"`
-	Description string            `json:"description,omitempty"`
-	KPI         KPI               `json:"kpi"`
-	Severity    string            `json:"severity"`
-	Channel     string            `json:"channel,omitempty"`
-	Campaign    string            `json:"campaign,omitempty"`
-	Value       float64           `json:"value"`
-	Reference   float64           `json:"reference"`
-	Score       float64           `json:"score"`
+	Status      string  `json:"status"`
+	Rule        string  `json:"rule"`
+	Description string  `json:"description,omitempty"`
+	KPI         KPI     `json:"kpi"`
+	Severity    string  `json:"severity"`
+	Channel     string  `json:"channel,omitempty"`
+	Campaign    string  `json:"campaign,omitempty"`
+	Value       float64 `json:"value"`
+	Reference   float64 `json:"reference"`
+	Score       float64 `json:"score"`
+	// Currency is the ISO 4217 code Value and Reference are in, for a
+	// money KPI in the pipelines' reporting currency; empty otherwise.
+	Currency    string            `json:"currency,omitempty"`
 	WindowStart time.Time         `json:"window_start"`
 	WindowEnd   time.Time         `json:"window_end"`
 	At          time.Time         `json:"at"`

@@ -265,16 +265,21 @@ func ParseTime(s string) (time.Time, error) {
 func overview() Analysis {
 	return Analysis{
 		Name:  "overview",
-		Use:   "overview [--by-day] [--channel C] [--campaign K]",
+		Use:   "overview [--by-day] [--channel C] [--campaign K] [--currency USD]",
 		Short: "Touchpoints, persons, purchases, revenue, spend and ROAS per channel (or per day and channel)",
 		Params: withRange(
 			Param{Name: "by-day", Default: "false", Kind: Bool, Usage: "split by UTC day"},
 			Param{Name: "channel", Usage: "only this channel's touchpoints and spend"},
 			Param{Name: "campaign", Usage: "only this campaign's touchpoints and spend"},
+			currencyParam,
 		),
 		build: func(p *reader, r analytics.Range) (string, error) {
+			c, err := p.currency()
+			if err != nil {
+				return "", err
+			}
 			return analytics.OverviewQuery{Range: r, PurchaseType: p.env.Attribution.ConversionType,
-				Channel: p.get("channel"), Campaign: p.get("campaign"), ByDay: p.flag("by-day")}.SQL()
+				Channel: p.get("channel"), Campaign: p.get("campaign"), ByDay: p.flag("by-day"), Currency: c}.SQL()
 		},
 	}
 }
@@ -321,8 +326,7 @@ func attribution(romi bool) Analysis {
 		Param{Name: "lookback", Usage: "how far before a conversion a touch counts, e.g. 30d"},
 		Param{Name: "half-life", Usage: "half-life of the time_decay model, e.g. 7d"},
 		Param{Name: "by-campaign", Default: "false", Kind: Bool, Usage: "split by campaign within each channel"},
-		Param{Name: "currency", Usage: "reporting currency (ISO 4217) money is converted into at the day's exchange rate (default reporting_currency of " +
-			analytics.AttributionFile + "; none: summed as stored)"},
+		currencyParam,
 	)
 	a.build = func(p *reader, r analytics.Range) (string, error) {
 		settings, err := p.attribution()
@@ -366,19 +370,31 @@ func (p *reader) attribution() (analytics.Attribution, error) {
 			return a, err
 		}
 	}
+	a.Currency, err = p.currency()
+	return a, err
+}
+
+// currencyParam is the reporting currency of a money analysis.
+var currencyParam = Param{Name: "currency", Usage: "reporting currency (ISO 4217) money is converted into at the day's exchange rate (default reporting_currency of " +
+	analytics.AttributionFile + "; none: summed as stored)"}
+
+// currency returns the environment's reporting currency, or the currency
+// parameter's when it was given.
+func (p *reader) currency() (analytics.Currency, error) {
+	c := p.env.Attribution.Currency
 	if v := p.get("currency"); v != "" {
-		a.Currency.Code = v
-		if err := a.Currency.Validate(); err != nil {
-			return a, p.wrap("currency", err)
+		c.Code = v
+		if err := c.Validate(); err != nil {
+			return c, p.wrap("currency", err)
 		}
 	}
-	return a, nil
+	return c, nil
 }
 
 func cohort() Analysis {
 	return Analysis{
 		Name:  "cohort",
-		Use:   "cohort [--period day|week|month] [--periods 6] [--by first_purchase|first_seen] [--activity purchase|any] [--by-channel]",
+		Use:   "cohort [--period day|week|month] [--periods 6] [--by first_purchase|first_seen] [--activity purchase|any] [--by-channel] [--currency USD]",
 		Short: "Retention and revenue per person of cohorts, period by period",
 		Params: withRange(
 			Param{Name: "period", Default: "month", Usage: "cohort and activity period: day, week (from Monday) or month, UTC"},
@@ -386,11 +402,16 @@ func cohort() Analysis {
 			Param{Name: "by", Default: analytics.FirstPurchase, Usage: "what places a person in a cohort: first_purchase or first_seen"},
 			Param{Name: "activity", Default: analytics.PurchaseActivity, Usage: "what makes a member active in a period: purchase or any (event)"},
 			Param{Name: "by-channel", Default: "false", Kind: Bool, Usage: "split cohorts by the channel of the event that placed the person"},
+			currencyParam,
 		),
 		build: func(p *reader, r analytics.Range) (string, error) {
+			c, err := p.currency()
+			if err != nil {
+				return "", err
+			}
 			return analytics.CohortQuery{Range: r, Period: analytics.Period(p.get("period")), Periods: p.integer("periods"),
 				By: p.get("by"), Activity: p.get("activity"), ByChannel: p.flag("by-channel"),
-				PurchaseType: p.env.Attribution.ConversionType}.SQL()
+				PurchaseType: p.env.Attribution.ConversionType, Currency: c}.SQL()
 		},
 	}
 }

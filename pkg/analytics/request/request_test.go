@@ -33,6 +33,8 @@ func TestBadParametersAreRefusedWithTheirName(t *testing.T) {
 		{"attribution", Values{"lookback": "ever"}, `lookback: `},
 		{"romi", Values{"currency": "usd"}, `currency: reporting currency "usd" is not an ISO 4217 code`},
 		{"attribution", Values{"currency": "EUR' OR 1"}, `currency: reporting currency "EUR' OR 1" is not`},
+		{"overview", Values{"currency": "US"}, `currency: reporting currency "US" is not an ISO 4217 code`},
+		{"cohort", Values{"currency": "USD1"}, `currency: reporting currency "USD1" is not an ISO 4217 code`},
 		{"funnel", Values{"steps": "a,b", "window": "0"}, "window 0s is shorter than a second"},
 		{"funnel", Values{"steps": "a,b", "from": "2026-05-01", "to": "2026-04-01"}, "empty time range: from 2026-05-01T00:00:00Z is not before to 2026-04-01T00:00:00Z"},
 		{"funnel", Values{"steps": `page_view'),purchase`}, `steps: funnel step 1: "page_view')" is not an event type`},
@@ -135,9 +137,12 @@ func TestDefaultsOfTheSettings(t *testing.T) {
 // settings' reporting currency, or convert nothing when it is empty; the
 // parameter overrides it and the result states it.
 func TestCurrencyParameter(t *testing.T) {
-	plain, err := mustLookup(t, "romi").SQL(Values{}, env)
-	if err != nil || strings.Contains(plain, "exchange_rates") || strings.Contains(plain, "AS currency") {
-		t.Fatalf("romi without a currency converts: %v\n%s", err, plain)
+	money := []string{"romi", "attribution", "overview", "cohort"}
+	for _, name := range money {
+		plain, err := mustLookup(t, name).SQL(Values{}, env)
+		if err != nil || strings.Contains(plain, "exchange_rates") || strings.Contains(plain, "AS currency") {
+			t.Fatalf("%s without a currency converts: %v\n%s", name, err, plain)
+		}
 	}
 	withSettings := env
 	withSettings.Attribution.Currency = analytics.Currency{Code: "EUR", MaxRateAge: 3}
@@ -145,15 +150,17 @@ func TestCurrencyParameter(t *testing.T) {
 		values Values
 		want   string
 	}{{Values{}, "'EUR' AS currency"}, {Values{"currency": "HUF"}, "'HUF' AS currency"}} {
-		for _, name := range []string{"romi", "attribution"} {
+		for _, name := range money {
 			sql, err := mustLookup(t, name).SQL(c.values, withSettings)
 			if err != nil || !strings.Contains(sql, c.want) || !strings.Contains(sql, "FROM exchange_rates FINAL") || !strings.Contains(sql, "range(4)") {
 				t.Errorf("%s %v: %v, want the SQL to state %s and convert with rates up to 3 days old", name, c.values, err, c.want)
 			}
 		}
 	}
-	if got := mustLookup(t, "romi").Defaults(withSettings.Attribution)["currency"]; got != "EUR" {
-		t.Errorf("currency default %q, want EUR", got)
+	for _, name := range money {
+		if got := mustLookup(t, name).Defaults(withSettings.Attribution)["currency"]; got != "EUR" {
+			t.Errorf("%s: currency default %q, want EUR", name, got)
+		}
 	}
 }
 

@@ -196,16 +196,38 @@ function rangeFields(p) {
 
 function rangeParams(p) { return { from: p.get('from') || '', to: p.get('to') || '' }; }
 
+// currencyDefault returns the reporting currency of analysis when the page
+// names none: reporting_currency of attribution.yaml, as the API's index
+// reports it ('' for none).
+async function currencyDefault(analysis) {
+  const index = await api('', {});
+  const param = index.analyses.find(a => a.name === analysis).parameters.find(x => x.name === 'currency');
+  return param ? param.default : '';
+}
+
+// currencyField renders the reporting currency input, whose placeholder
+// names the default.
+function currencyField(value, dflt) {
+  return field('Reporting currency', textInput('currency', value, { placeholder: dflt ? 'default: ' + dflt : 'none: summed as stored' }));
+}
+
+// inCurrency is the suffix of a money title: ', in USD', or '' without a
+// reporting currency.
+function inCurrency(currency) { return currency ? ', in ' + currency : ''; }
+
 // ---- Overview -----------------------------------------------------------------------
 
 const METRICS = [['revenue', 'Revenue'], ['spend', 'Spend'], ['touchpoints', 'Touchpoints'], ['purchases', 'Purchases'], ['persons', 'Persons']];
 
 async function overview(p, out) {
-  const params = Object.assign(rangeParams(p), { channel: p.get('channel') || '', campaign: p.get('campaign') || '' });
+  const params = Object.assign(rangeParams(p), { channel: p.get('channel') || '', campaign: p.get('campaign') || '', currency: p.get('currency') || '' });
   const metric = p.get('metric') || 'revenue';
+  const dflt = await currencyDefault('overview');
+  const currency = params.currency || dflt;
   out.append(form('overview', [...rangeFields(p),
     field('Channel', textInput('channel', params.channel, { placeholder: 'all' })),
     field('Campaign', textInput('campaign', params.campaign, { placeholder: 'all' })),
+    currencyField(params.currency, dflt),
     field('Chart', select('metric', METRICS, metric))]));
   const queries = [query('per channel', 'overview', params), query('per day', 'overview', Object.assign({ 'by-day': 'true' }, params))];
   const [rows, days] = await Promise.all(queries.map(q => api(q.analysis, q.params)));
@@ -215,13 +237,15 @@ async function overview(p, out) {
   out.append(el('div', { class: 'cards' },
     card('touchpoints', 'Touchpoints', fmt.int(sum('touchpoints'))),
     card('purchases', 'Purchases', fmt.int(sum('purchases'))),
-    card('revenue', 'Revenue', fmt.num2(revenue)),
-    card('spend', 'Spend', fmt.num2(spend)),
-    card('roas', 'ROAS', fmt.num2(spend === 0 ? null : revenue / spend))));
+    card('revenue', 'Revenue' + (currency ? ' (' + currency + ')' : ''), fmt.num2(revenue)),
+    card('spend', 'Spend' + (currency ? ' (' + currency + ')' : ''), fmt.num2(spend)),
+    // Like the query's roas, none over money part of which had no rate.
+    card('roas', 'ROAS', fmt.num2(spend === 0 || sum('unconverted_purchases') + sum('unconverted_spend') > 0 ? null : revenue / spend))));
   const dates = uniq(days.map(r => r.day)).sort();
   const channels = uniq(days.map(r => r.channel)).sort();
   const label = METRICS.find(m => m[0] === metric)[1];
-  out.append(el('h2', { text: label + ' per day and channel' }), chart('overview-days', {
+  const money = metric === 'revenue' || metric === 'spend';
+  out.append(el('h2', { text: label + ' per day and channel' + (money ? inCurrency(currency) : '') }), chart('overview-days', {
     xAxis: { type: 'category', data: dates },
     yAxis: { type: 'value' },
     series: channels.map(c => ({
@@ -229,9 +253,11 @@ async function overview(p, out) {
       data: dates.map(d => { const r = days.find(x => x.day === d && x.channel === c); return r ? r[metric] : 0; }),
     })),
   }));
-  out.append(el('h2', { text: 'Per channel' }), table('overview-channels', rows, [
+  // In a reporting currency, the money without a rate is counted apart.
+  const unconverted = currency ? [['unconverted_purchases', 'Purchases without a rate', fmt.int], ['unconverted_spend', 'Spend rows without a rate', fmt.int]] : [];
+  out.append(el('h2', { text: 'Per channel' + inCurrency(currency) }), table('overview-channels', rows, [
     ['channel', 'Channel', fmt.text], ['touchpoints', 'Touchpoints', fmt.int], ['persons', 'Persons', fmt.int],
-    ['purchases', 'Purchases', fmt.int], ['revenue', 'Revenue', fmt.num2], ['spend', 'Spend', fmt.num2], ['roas', 'ROAS', fmt.num2]]));
+    ['purchases', 'Purchases', fmt.int], ['revenue', 'Revenue', fmt.num2], ['spend', 'Spend', fmt.num2], ['roas', 'ROAS', fmt.num2]].concat(unconverted)));
   out.append(el('p', { class: 'muted', text: 'Persons are distinct resolved persons per channel; a person who touched several channels counts in each. ROAS here is revenue where the purchase happened over spend; the Attribution page credits revenue to the touches that led to it.' }));
   out.append(tools(queries));
 }
@@ -250,7 +276,7 @@ async function attribution(p, out) {
     field('Lookback', textInput('lookback', settings.lookback, { placeholder: 'default: ' + defaults.lookback })),
     field('Half-life (time decay)', textInput('half-life', settings['half-life'], { placeholder: 'default: ' + defaults['half-life'] })),
     checkbox('by-campaign', 'per campaign', settings['by-campaign']),
-    field('Reporting currency', textInput('currency', settings.currency, { placeholder: defaults.currency ? 'default: ' + defaults.currency : 'none: summed as stored' })),
+    currencyField(settings.currency, defaults.currency),
     field('Chart', select('measure', [['revenue', 'Attributed revenue'], ['conversions', 'Attributed conversions']], measure))]));
   const queries = MODELS.map(m => query(m, 'attribution', Object.assign({ model: m }, settings)));
   // model 'all' shows a ROMI table per model.
@@ -262,8 +288,7 @@ async function attribution(p, out) {
   const key = r => settings['by-campaign'] ? r.channel + ' / ' + r.campaign : r.channel;
   const keys = uniq(results.flat().map(key)).sort();
   const currency = settings.currency || defaults.currency;
-  const inCurrency = currency ? ', in ' + currency : '';
-  out.append(el('h2', { text: (measure === 'revenue' ? 'Attributed revenue' : 'Attributed conversions') + ' per channel under each model' + (measure === 'revenue' ? inCurrency : '') }), chart('attribution-models', {
+  out.append(el('h2', { text: (measure === 'revenue' ? 'Attributed revenue' : 'Attributed conversions') + ' per channel under each model' + (measure === 'revenue' ? inCurrency(currency) : '') }), chart('attribution-models', {
     xAxis: { type: 'category', data: keys, axisLabel: { rotate: keys.length > 8 ? 30 : 0 } },
     yAxis: { type: 'value' },
     series: MODELS.map((m, i) => ({
@@ -276,10 +301,10 @@ async function attribution(p, out) {
   // In a reporting currency, the money without a rate is counted apart.
   const unconverted = currency ? [['unconverted_conversions', 'Conversions without a rate', fmt.num2], ['unconverted_spend', 'Spend rows without a rate', fmt.num2]] : [];
   romiModels.forEach((m, i) => out.append(
-    el('h2', { text: 'ROMI per ' + (settings['by-campaign'] ? 'campaign' : 'channel') + ', model ' + (m || defaults.model) + inCurrency }),
+    el('h2', { text: 'ROMI per ' + (settings['by-campaign'] ? 'campaign' : 'channel') + ', model ' + (m || defaults.model) + inCurrency(currency) }),
     table(model === 'all' ? 'romi-' + m : 'romi', romis[i], cols.concat([['conversions', 'Conversions', fmt.num2], ['revenue', 'Revenue', fmt.num2],
       ['spend', 'Spend', fmt.num2], ['roas', 'ROAS', fmt.num2], ['romi', 'ROMI', fmt.pct], ['cpa', 'CPA', fmt.num2]], unconverted))));
-  out.append(el('h2', { text: 'Attributed revenue per model' + inCurrency }), table('attribution-revenue',
+  out.append(el('h2', { text: 'Attributed revenue per model' + inCurrency(currency) }), table('attribution-revenue',
     keys.map(k => Object.assign({ key: k }, ...MODELS.map((m, i) => { const r = results[i].find(x => key(x) === k); return { [m]: r ? r.revenue : 0 }; }))),
     [['key', settings['by-campaign'] ? 'Channel / campaign' : 'Channel', fmt.text], ...MODELS.map(m => [m, m, fmt.num2])]));
   out.append(tools(queries));
@@ -328,14 +353,17 @@ async function funnel(p, out) {
 async function cohorts(p, out) {
   const params = Object.assign(rangeParams(p), {
     period: p.get('period') || 'month', periods: p.get('periods') || '6', by: p.get('by') || 'first_purchase',
-    activity: p.get('activity') || 'purchase', 'by-channel': p.get('by-channel') || '',
+    activity: p.get('activity') || 'purchase', 'by-channel': p.get('by-channel') || '', currency: p.get('currency') || '',
   });
+  const dflt = await currencyDefault('cohort');
+  const currency = params.currency || dflt;
   out.append(form('cohorts', [...rangeFields(p),
     field('Period', select('period', [['day', 'day'], ['week', 'week'], ['month', 'month']], params.period)),
     field('Periods', el('input', { type: 'number', name: 'periods', min: 1, max: 1000, value: params.periods })),
     field('Cohort by', select('by', [['first_purchase', 'first purchase'], ['first_seen', 'first seen']], params.by)),
     field('Active with', select('activity', [['purchase', 'a purchase'], ['any', 'any event']], params.activity)),
-    checkbox('by-channel', 'per channel', params['by-channel'])]));
+    checkbox('by-channel', 'per channel', params['by-channel']),
+    currencyField(params.currency, dflt)]));
   const queries = [query('cohorts', 'cohort', params)];
   const rows = await api('cohort', params);
   const name = r => params['by-channel'] ? r.cohort + ' ' + r.channel : r.cohort;
@@ -350,16 +378,18 @@ async function cohorts(p, out) {
     series: [{ type: 'heatmap', data: rows.map(r => [periods.indexOf(r.period), names.indexOf(name(r)), r.retention]),
       label: { show: names.length * periods.length <= 120, formatter: x => fmt.pct(x.value[2]) } }],
   }));
-  out.append(el('h2', { text: 'Cumulative revenue per person (LTV)' }), chart('cohort-ltv', {
+  out.append(el('h2', { text: 'Cumulative revenue per person (LTV)' + inCurrency(currency) }), chart('cohort-ltv', {
     xAxis: { type: 'category', data: periods, name: 'period' },
     yAxis: { type: 'value' },
     series: names.map(n => ({ name: n, type: 'line', data: rows.filter(r => name(r) === n).map(r => r.cumulative_revenue_per_person) })),
   }));
   const cols = [['cohort', 'Cohort', fmt.text]];
   if (params['by-channel']) cols.push(['channel', 'Channel', fmt.text]);
-  out.append(el('h2', { text: 'Cohorts' }), table('cohort', rows, cols.concat([
+  // In a reporting currency, the purchases without a rate are counted apart.
+  const unconverted = currency ? [['unconverted_purchases', 'Purchases without a rate', fmt.int]] : [];
+  out.append(el('h2', { text: 'Cohorts' + inCurrency(currency) }), table('cohort', rows, cols.concat([
     ['period', 'Period', fmt.int], ['cohort_size', 'Size', fmt.int], ['active', 'Active', fmt.int], ['retention', 'Retention', fmt.pct],
-    ['revenue', 'Revenue', fmt.num2], ['revenue_per_person', 'Per person', fmt.num2], ['cumulative_revenue_per_person', 'LTV', fmt.num2]])));
+    ['revenue', 'Revenue', fmt.num2], ['revenue_per_person', 'Per person', fmt.num2], ['cumulative_revenue_per_person', 'LTV', fmt.num2]], unconverted)));
   out.append(tools(queries));
 }
 

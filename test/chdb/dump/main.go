@@ -16,7 +16,6 @@ import (
 	"github.com/touchline-io/touchline/deploy/grafana"
 	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
-	"github.com/touchline-io/touchline/pkg/dev"
 	"github.com/touchline-io/touchline/pkg/identity"
 	"github.com/touchline-io/touchline/pkg/segments"
 	"github.com/touchline-io/touchline/test/analyticscases"
@@ -44,7 +43,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	out := shipped{Queries: map[string]string{"dev.channel_report": dev.ChannelReportSQL, "alerts.states": analytics.AlertStatesQuery,
+	out := shipped{Queries: map[string]string{"alerts.states": analytics.AlertStatesQuery,
 		"segments.member_counts": analytics.SegmentCountsQuery,
 		"segments.merges":        strings.ReplaceAll(segments.MergesQuery, "?", "0")}}
 	state, _ := analytics.AlertStateQuery{Rule: "roas_drop"}.SQL()

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"time"
@@ -172,7 +171,7 @@ func LoadFile(path string, rules Rules) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("destinations: %w", err)
 	}
-	return Parse(filepath.Base(path), data, rules)
+	return Parse(path, data, rules)
 }
 
 // Parse reads and checks a destinations file's content; file names it in

@@ -161,18 +161,21 @@ destinations:
 	return r
 }
 
-// produce publishes n generated changes (random persons of the run, three
-// segments of which the webhook receives two, entries and exits) keyed by
-// person, stores them in segment_changes as the segments service does,
-// and returns them.
-func (r *activateRun) produce(ctx context.Context, n int, from time.Time) []activate.Change {
+// produce publishes n generated changes (random persons of pool, or of the
+// run when pool is empty; three segments of which the webhook receives two;
+// entries and exits) keyed by person, stores them in segment_changes as the
+// segments service does, and returns them.
+func (r *activateRun) produce(ctx context.Context, n int, from time.Time, pool ...string) []activate.Change {
+	if len(pool) == 0 {
+		pool = r.persons
+	}
 	r.t.Helper()
 	segments := []string{"cart_abandoners", "lapsed_buyers", "high_value_customers"}
 	var out []activate.Change
 	var recs []*kgo.Record
 	var rows []clickhouse.SegmentChangeRow
 	for i := range n {
-		c := activate.Change{Person: r.persons[r.rng.IntN(len(r.persons))], Segment: segments[r.rng.IntN(len(segments))],
+		c := activate.Change{Person: pool[r.rng.IntN(len(pool))], Segment: segments[r.rng.IntN(len(segments))],
 			Entered: r.rng.IntN(3) > 0, At: from.Add(time.Duration(i) * 1500 * time.Millisecond).UTC(),
 			Features: map[string]string{"purchases": fmt.Sprint(r.rng.IntN(5))}}
 		features := map[string]any{}
@@ -230,14 +233,22 @@ func webhookKeys(changes []activate.Change, except ...string) map[string]bool {
 }
 
 // waitDelivered waits until the receiver holds every key of want, each
-// posted once, and activation_deliveries records them, or ctx ends.
-func waitDelivered(ctx context.Context, t *testing.T, h *hookReceiver, conn driver.Conn, want map[string]bool) {
+// posted once, and activation_deliveries records them (but those of the
+// erased person, whose records forget deleted), or ctx ends.
+func waitDelivered(ctx context.Context, t *testing.T, h *hookReceiver, conn driver.Conn, want map[string]bool, erased string) {
 	t.Helper()
 	for {
 		keys, posts := h.counts()
-		var recorded uint64
+		var recorded, wantRecorded uint64
 		err := conn.QueryRow(ctx, "SELECT count() FROM activation_deliveries FINAL WHERE destination = 'crm' AND status = 'delivered'").Scan(&recorded)
-		if err == nil && keys == len(want) && posts == keys && recorded == uint64(keys) {
+		h.mu.Lock()
+		for k := range want {
+			if p, ok := h.got[k]; !ok || p.Person != erased {
+				wantRecorded++
+			}
+		}
+		h.mu.Unlock()
+		if err == nil && keys == len(want) && posts == keys && recorded == wantRecorded {
 			break
 		}
 		select {
@@ -301,7 +312,7 @@ func TestActivateWebhookExactlyOnce(t *testing.T) {
 	changes := r.produce(ctx, 300, start)
 	log := logPath(t)
 	svc := r.start(ctx, log)
-	waitDelivered(ctx, t, hook, r.conn, webhookKeys(changes))
+	waitDelivered(ctx, t, hook, r.conn, webhookKeys(changes), "")
 	for k, p := range hook.got {
 		if p.Person == "p_act00" && (p.Identifiers["email_sha256"] != sha("ann@example.com") || p.Identifiers["phone_sha256"] != sha("+442079460958")) {
 			t.Fatalf("%s: identifiers %v", k, p.Identifiers)
@@ -315,7 +326,7 @@ func TestActivateWebhookExactlyOnce(t *testing.T) {
 	svc.Kill()
 	r.start(ctx, log)
 	time.Sleep(3 * time.Second)
-	waitDelivered(ctx, t, hook, r.conn, webhookKeys(changes))
+	waitDelivered(ctx, t, hook, r.conn, webhookKeys(changes), "")
 
 	// A 60 s outage: /readyz says so; every change comes after it.
 	hook.setDown(true)
@@ -333,27 +344,40 @@ func TestActivateWebhookExactlyOnce(t *testing.T) {
 		t.Error("/readyz never said that the deliveries to crm were failing during the outage")
 	}
 	hook.setDown(false)
-	waitDelivered(ctx, t, hook, r.conn, webhookKeys(changes))
+	waitDelivered(ctx, t, hook, r.conn, webhookKeys(changes), "")
 	if code, body := readyStatus(t, r.cfg.HTTPAddr); code != http.StatusOK {
 		t.Errorf("/readyz after the outage: %d %s", code, body)
 	}
 
-	// Erasure: ann (p_act00) is recorded as erased, as `touchline forget`
-	// does; her later changes are not sent, nor are they on a replay, and
-	// the next audience file has no row of hers.
+	// Erasure: `touchline forget` erases ann (p_act00), with the identity
+	// resolver running; her later changes are not sent, nor are they on a
+	// replay; the next audience files have no row of hers, and
+	// segment_changes and activation_deliveries none either.
 	if !audienceHas(ctx, t, audiences, sha("ann@example.com")) {
 		t.Log("ann is not a member of lapsed_buyers in this run; the audience check is vacuous")
 	}
-	if err := activate.Forget(ctx, r.conn, []string{"p_act00"}); err != nil {
-		t.Fatal(err)
+	resolverCfg := r.cfg
+	resolverCfg.HTTPAddr = "127.0.0.1:0" // the activate service has the other
+	startResolver(t, configFile(t, resolverCfg), log)
+	if out, err := runTouchline(ctx, "--config", r.cfgPath, "forget", "email: Ann@Example.com ", "--timeout", "1m"); err != nil {
+		t.Fatalf("forget: %v\n%s", err, out)
+	}
+	for _, table := range []string{"segment_changes", "activation_deliveries"} {
+		var n uint64
+		if err := r.conn.QueryRow(ctx, "SELECT count() FROM "+table+" FINAL WHERE person_id = 'p_act00'").Scan(&n); err != nil || n != 0 {
+			t.Errorf("%s: %d rows of ann after forget (%v)", table, n, err)
+		}
 	}
 	erasedAt := time.Now()
-	after := r.produce(ctx, 40, start.Add(45*time.Minute))
+	after := r.produce(ctx, 40, start.Add(45*time.Minute), "p_act00", "p_act01")
+	if len(webhookKeys(after)) == len(webhookKeys(after, "p_act00")) {
+		t.Fatal("no change of ann for the webhook after her erasure: the test would show nothing")
+	}
 	want := webhookKeys(changes)
 	for k := range webhookKeys(after, "p_act00") {
 		want[k] = true
 	}
-	waitDelivered(ctx, t, hook, r.conn, want)
+	waitDelivered(ctx, t, hook, r.conn, want, "p_act00")
 	for _, p := range hook.got {
 		if p.Person == "p_act00" && p.At.After(start.Add(45*time.Minute-time.Second)) {
 			t.Errorf("ann's change %+v was delivered after her erasure", p)

@@ -8,10 +8,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/touchline-io/touchline/pkg/activate"
 	"github.com/touchline-io/touchline/pkg/alerts/rules"
 	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/app"
 	"github.com/touchline-io/touchline/pkg/channel"
+	"github.com/touchline-io/touchline/pkg/cli/activatecmd"
 	"github.com/touchline-io/touchline/pkg/cli/command"
 	"github.com/touchline-io/touchline/pkg/collect"
 	"github.com/touchline-io/touchline/pkg/identity/stitch"
@@ -39,6 +41,7 @@ var pipelinesFiles = []pipelinesFile{
 	{rules.RulesFile, "", func(p string) error { _, err := rules.LoadRules(p); return err }},
 	{analytics.AttributionFile, "", func(p string) error { _, err := analytics.LoadAttribution(p); return err }},
 	{collect.MappingFile, "", func(p string) error { _, err := collect.LoadMapping(p); return err }},
+	{activate.DestinationsFile, "", func(p string) error { _, _, err := activatecmd.Load(filepath.Dir(p), "", p); return err }},
 }
 
 // errCheckFailed is the error of a check that found problems, which it

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/touchline-io/touchline/pkg/activate"
 	"github.com/touchline-io/touchline/pkg/cli/command"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/identifiers"
@@ -27,11 +28,13 @@ func newForgetCommand(g *command.Globals) *cobra.Command {
 			"person's identifiers, puts tombstones on the identity map topic, which removes them from\n" +
 			"every local copy, and suppresses them: ingest, the resolver and the segments service drop\n" +
 			"every later event that carries one, also when they consume old records again. Once the\n" +
-			"resolver has passed the request, erases the person's segments state (the segments service\n" +
-			"must be running if it has ever run), then deletes the person's touchpoints (also any event\n" +
-			"carrying one of its identifiers), identity map, merges, refusals, person overrides and\n" +
-			"segment changes from ClickHouse and waits for the deletions. The identity resolver must be\n" +
-			"running. Prints what it removed as JSON.\n\n" +
+			"resolver has passed the request, records the person as erased for the activation service\n" +
+			"(none of her changes is delivered again, and no audience file lists her), erases the\n" +
+			"person's segments state (the segments service must be running if it has ever run), then\n" +
+			"deletes the person's touchpoints (also any event carrying one of its identifiers), identity\n" +
+			"map, merges, refusals, person overrides, segment changes and activation deliveries from\n" +
+			"ClickHouse and waits for the deletions. The identity resolver must be running. Prints what\n" +
+			"it removed as JSON.\n\n" +
 			"With --undo, lifts the suppression of the erasure the identifier was part of instead: the\n" +
 			"person's identifiers may be stored again from then on. Nothing erased comes back.",
 		Args: cobra.ExactArgs(1),
@@ -47,6 +50,9 @@ func newForgetCommand(g *command.Globals) *cobra.Command {
 					return nil
 				}
 				erased, err := identity.Forget(ctx, cfg.Kafka, cfg.Identity.Group, conn, cfg.ClickHouse, id, func(ctx context.Context, persons []string) error {
+					if err := activate.Forget(ctx, conn, persons); err != nil {
+						return err
+					}
 					return segments.Forget(ctx, cfg.Kafka, cfg.Segments, persons)
 				})
 				if err != nil {

@@ -8,6 +8,7 @@ package cli
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/touchline-io/touchline/pkg/cli/activatecmd"
 	"github.com/touchline-io/touchline/pkg/cli/alertscmd"
 	"github.com/touchline-io/touchline/pkg/cli/collectcmd"
 	"github.com/touchline-io/touchline/pkg/cli/command"
@@ -44,6 +45,7 @@ func NewRoot() *cobra.Command {
 		newRetentionCommand(g),
 		alertscmd.New(g),
 		segmentscmd.New(g),
+		activatecmd.New(g),
 		newDevCommand(g),
 		newQueryCommand(g),
 		newReportCommand(g),

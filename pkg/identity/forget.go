@@ -28,6 +28,7 @@ var erasures = []erasure{
 	{"identity_refusals", "has(?, person_id) OR has(?, other_person_id)"},
 	{"person_overrides", "has(?, person_id) OR has(?, surviving_person_id)"},
 	{"segment_changes", "has(?, person_id)"},
+	{"activation_deliveries", "has(?, person_id)"},
 }
 
 type erasure struct{ table, where string }

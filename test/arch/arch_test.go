@@ -49,6 +49,7 @@ var serviceOf = map[string]string{
 	"pkg/segments":          "segments",
 	"pkg/segments/settings": "segments",
 	"pkg/alerts":            "alerts",
+	"pkg/activate":          "activate",
 	"pkg/collect":           "collect",
 	"pkg/ui":                "ui",
 	"pkg/ui/settings":       "ui",
@@ -65,8 +66,8 @@ var packages = map[group][]string{
 		"pkg/observe", "pkg/pebblelog", "pkg/publish", "pkg/tlsconfig", "pkg/version", "schemas",
 	},
 	tools: {
-		"cmd/alerts", "cmd/collect", "cmd/identity", "cmd/ingest", "cmd/segments", "cmd/touchline", "cmd/ui",
-		"pkg/app", "pkg/cli", "pkg/cli/alertscmd", "pkg/cli/collectcmd", "pkg/cli/command", "pkg/cli/identitycmd",
+		"cmd/activate", "cmd/alerts", "cmd/collect", "cmd/identity", "cmd/ingest", "cmd/segments", "cmd/touchline", "cmd/ui",
+		"pkg/app", "pkg/cli", "pkg/cli/activatecmd", "pkg/cli/alertscmd", "pkg/cli/collectcmd", "pkg/cli/command", "pkg/cli/identitycmd",
 		"pkg/cli/ingestcmd", "pkg/cli/segmentscmd", "pkg/cli/uicmd", "pkg/config", "pkg/dev", "pkg/servers",
 		"deploy/grafana",
 	},

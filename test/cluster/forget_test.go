@@ -80,7 +80,7 @@ func TestClusterForgetErasesEveryShardAndReplica(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]uint64{"touchpoints": perPerson + 1, "identity_map": 2, "identity_merges": 1, "identity_refusals": 0,
-		"person_overrides": 1, "segment_changes": 1}
+		"person_overrides": 1, "segment_changes": 1, "activation_deliveries": 0}
 	if fmt.Sprint(rows) != fmt.Sprint(want) {
 		t.Errorf("erased rows %v, want %v", rows, want)
 	}

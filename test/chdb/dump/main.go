@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/touchline-io/touchline/deploy/grafana"
+	"github.com/touchline-io/touchline/pkg/activate"
 	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/identity"
@@ -60,6 +61,10 @@ func main() {
 		// Sample arguments: an array where has() takes one, else a string.
 		q = strings.ReplaceAll(q, "has(?", "has(['p_1']")
 		out.Queries[fmt.Sprintf("resolver.describe_%d", i+1)] = strings.ReplaceAll(q, "?", "'p_1'")
+	}
+	for i, q := range activate.Statements() {
+		q = strings.ReplaceAll(q, "has(?", "has(['p_1']")
+		out.Queries[fmt.Sprintf("activate.query_%d", i+1)] = strings.ReplaceAll(q, "?", "'p_1'")
 	}
 	for i, q := range identity.ForgetStatements() {
 		out.Queries[fmt.Sprintf("resolver.forget_%d", i+1)] = strings.ReplaceAll(q, "?", "['p_1']")

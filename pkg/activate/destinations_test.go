@@ -1,0 +1,86 @@
+package activate
+
+import (
+	"strings"
+	"testing"
+)
+
+// rules are the checks of the tests: two segments, emails and phones
+// hashed at ingest, one secret in the environment.
+var rules = Rules{Segments: []string{"cart_abandoners", "lapsed_buyers"}, Hashed: []string{"email", "phone"},
+	Getenv: func(k string) string {
+		if k == "HOOK_SECRET" {
+			return "s3cret"
+		}
+		return ""
+	}}
+
+func TestParseDestinations(t *testing.T) {
+	f, err := Parse("destinations.yaml", []byte(`destinations:
+  - name: crm
+    kind: webhook
+    segments: [cart_abandoners]
+    identifiers: [Email, phone, customer_id]
+    clear_text: [customer_id]
+    features: ["*"]
+    url: https://hooks.example.com/in
+    secret_env: HOOK_SECRET
+  - name: ads
+    kind: audience_file
+    segments: [lapsed_buyers]
+    identifiers: [email]
+    directory: /tmp/audiences
+    every: 15m
+`), rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crm, ads := f.Destinations[0], f.Destinations[1]
+	if f.Group != "touchline-activate" || f.MaxAttempts != 12 || f.RetryBackoff.String() != "500ms" || f.RetryBackoffMax.String() != "30s" {
+		t.Errorf("defaults: %+v", f)
+	}
+	if string(crm.Secret()) != "s3cret" || crm.Rate != 50 || crm.Timeout.String() != "10s" || crm.Identifiers[0] != "email" {
+		t.Errorf("webhook: %+v", crm)
+	}
+	if ads.Every.String() != "15m0s" || !ads.Receives("lapsed_buyers") || ads.Receives("cart_abandoners") {
+		t.Errorf("audience file: %+v", ads)
+	}
+}
+
+func TestParseDestinationsErrors(t *testing.T) {
+	for _, tc := range []struct{ name, file, want string }{
+		{"unknown key", "destinations:\n  - name: a\n    kind: webhook\n    segmnts: [x]\n", `destinations.yaml:4: destinations.1.segmnts: unknown key`},
+		{"kind", "destinations:\n  - name: a\n    kind: email\n    segments: [lapsed_buyers]\n", `destinations.yaml:3: destination "a": kind "email": want webhook or audience_file`},
+		{"segment", "destinations:\n  - name: a\n    kind: audience_file\n    directory: /d\n    segments: [lapsed]\n", `destinations.yaml:5: destination "a": unknown segment "lapsed"`},
+		{"no segments", "destinations:\n  - name: a\n    kind: audience_file\n    directory: /d\n", `destinations.yaml:2: destination "a": segments: want at least one`},
+		{"secret", "destinations:\n  - name: a\n    kind: webhook\n    url: https://x.example\n    segments: [lapsed_buyers]\n    secret_env: NOPE\n",
+			`destinations.yaml:6: destination "a": the environment variable NOPE of the signing secret is empty`},
+		{"url", "destinations:\n  - name: a\n    kind: webhook\n    url: ftp://x\n    segments: [lapsed_buyers]\n    secret_env: HOOK_SECRET\n",
+			`destinations.yaml:4: destination "a": url "ftp://x": want an http or https URL`},
+		{"clear text", "destinations:\n  - name: a\n    kind: audience_file\n    directory: /d\n    segments: [lapsed_buyers]\n    clear_text: [email]\n",
+			`destinations.yaml:6: destination "a": clear_text: email is hashed at ingest`},
+		{"twice", "destinations:\n  - {name: a, kind: audience_file, directory: /d, segments: [lapsed_buyers]}\n  - {name: a, kind: audience_file, directory: /d, segments: [lapsed_buyers]}\n",
+			`destinations.yaml:3: destination "a": defined twice`},
+		{"name", "destinations:\n  - {name: A B, kind: audience_file, directory: /d, segments: [lapsed_buyers]}\n", `destinations.yaml:2: destination 1: name "A B"`},
+		{"attempts", "max_attempts: 0\n", ""},
+		{"attempts", "max_attempts: 101\n", `destinations.yaml:1: max_attempts: 101, want 1 to 100`},
+		{"every", "destinations:\n  - {name: a, kind: audience_file, directory: /d, segments: [lapsed_buyers], every: 10ms}\n", `destinations.yaml:2: destination "a": every: 10ms, want at least 1s`},
+	} {
+		_, err := Parse("destinations.yaml", []byte(tc.file), rules)
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("%s: %v", tc.name, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	peppered := rules
+	peppered.Peppered = true
+	_, err := Parse("d.yaml", []byte("destinations:\n  - name: a\n    kind: audience_file\n    directory: /d\n    segments: [lapsed_buyers]\n    identifiers: [email]\n"), peppered)
+	if err == nil || !strings.Contains(err.Error(), `d.yaml:6: destination "a": identifiers: email is hashed with identifiers.pepper`) {
+		t.Errorf("a peppered email: %v", err)
+	}
+}

@@ -1,0 +1,306 @@
+package activate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/touchline-io/touchline/pkg/avro"
+	"github.com/touchline-io/touchline/pkg/backoff"
+	"github.com/touchline-io/touchline/pkg/kafka"
+)
+
+// The bounds of the service's work: the records of one poll, the records
+// written to ClickHouse at once, and the attempts of a ClickHouse read or
+// write before the service gives up and stops (its offsets uncommitted,
+// so that nothing is lost).
+const (
+	pollRecords       = 500
+	recordBatch       = 100
+	clickhouseRetries = 8
+)
+
+// Service is the activation service. Run it once per deployment: deliveries
+// are exactly once per (destination, change) because one service consumes
+// the changes and records what it delivered.
+type Service struct {
+	file     *File
+	kcfg     kafka.Config
+	store    *Store
+	codecs   *avro.Codecs
+	exporter Exporter
+	hooks    map[string]*webhook
+	m        *Metrics
+	log      *zap.Logger
+
+	mu      sync.Mutex
+	failing map[string]string // what is failing now (a destination, ClickHouse), and why
+}
+
+// NewService returns the service of file, consuming the changes topic of
+// kcfg, with its state in store.
+func NewService(file *File, kcfg kafka.Config, store *Store, codecs *avro.Codecs, exporter Exporter, m *Metrics, log *zap.Logger) *Service {
+	s := &Service{file: file, kcfg: kcfg, store: store, codecs: codecs, exporter: exporter, hooks: map[string]*webhook{},
+		m: m, log: log, failing: map[string]string{}}
+	for _, d := range file.Destinations {
+		if d.Kind == Webhook {
+			s.hooks[d.Name] = newWebhook(d)
+			m.start(d.Name)
+		}
+	}
+	return s
+}
+
+// Ready reports what keeps the service from delivering now: a destination
+// whose deliveries are being retried, a failing audience export, ClickHouse
+// or Kafka failing; nil when all is well.
+func (s *Service) Ready() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keys := make([]string, 0, len(s.failing))
+	for k := range s.failing {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var errs []error
+	for _, k := range keys {
+		errs = append(errs, fmt.Errorf("%s: %s", k, s.failing[k]))
+	}
+	return errors.Join(errs...)
+}
+
+// setFailing records (reason not empty) or clears what fails.
+func (s *Service) setFailing(what, reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if reason == "" {
+		delete(s.failing, what)
+		return
+	}
+	s.failing[what] = reason
+}
+
+// Run consumes the changes topic in the service's group until ctx ends:
+// each poll's changes are delivered to the webhooks and recorded before its
+// offsets are committed. The audience files are written alongside.
+func (s *Service) Run(ctx context.Context) error {
+	cl, err := kafka.NewClient(s.kcfg, s.log, kgo.ConsumerGroup(s.file.Group), kgo.ConsumeTopics(s.kcfg.Topics.SegmentChanges),
+		kgo.DisableAutoCommit(), kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	g, gctx := errgroup.WithContext(ctx)
+	for _, d := range s.file.Destinations {
+		if d.Kind == AudienceFile {
+			g.Go(func() error { return s.exportEvery(gctx, d) })
+		}
+	}
+	g.Go(func() error { return s.consume(gctx, cl) })
+	return g.Wait()
+}
+
+// consume polls, delivers and commits until ctx ends.
+func (s *Service) consume(ctx context.Context, cl *kgo.Client) error {
+	for {
+		fetches := cl.PollRecords(ctx, pollRecords)
+		if ctx.Err() != nil {
+			return nil
+		}
+		var fetchErr error
+		fetches.EachError(func(t string, p int32, err error) {
+			fetchErr = fmt.Errorf("fetching %s partition %d: %w", t, p, err)
+		})
+		if fetchErr != nil {
+			s.setFailing("kafka", fetchErr.Error())
+			s.log.Warn("fetch failed", zap.Error(fetchErr))
+		} else {
+			s.setFailing("kafka", "")
+		}
+		var changes []Change
+		fetches.EachRecord(func(r *kgo.Record) {
+			c, err := DecodeChange(ctx, s.codecs, r.Value)
+			if err != nil {
+				s.m.invalid.Inc()
+				s.log.Warn("skipping a record of the changes topic", zap.Int32("partition", r.Partition), zap.Int64("offset", r.Offset), zap.Error(err))
+				return
+			}
+			changes = append(changes, c)
+		})
+		if err := s.Deliver(ctx, changes, false); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if err := cl.CommitUncommittedOffsets(ctx); err != nil && ctx.Err() == nil {
+			// The changes are recorded: consumed again, they are not sent again.
+			s.log.Warn("committing offsets", zap.Error(err))
+		}
+	}
+}
+
+// Deliver delivers changes, in order, to every webhook that receives their
+// segments, and records each delivery (or dead letter). A change already
+// recorded for a destination is skipped unless replay is set; a change of
+// an erased person is never sent. It returns an error when ClickHouse keeps
+// failing or ctx ends.
+func (s *Service) Deliver(ctx context.Context, changes []Change, replay bool) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	persons := make([]string, 0, len(changes))
+	for _, c := range changes {
+		persons = append(persons, c.Person)
+	}
+	var erased map[string]bool
+	var ids map[string]map[string][]string
+	if err := s.clickhouse(ctx, "reading the persons", func(ctx context.Context) (err error) {
+		if erased, err = s.store.Erased(ctx, persons); err != nil {
+			return err
+		}
+		ids, err = s.store.Identifiers(ctx, persons)
+		return err
+	}); err != nil {
+		return err
+	}
+	for _, d := range s.file.Destinations {
+		hook := s.hooks[d.Name]
+		if hook == nil {
+			continue
+		}
+		var mine []Change
+		keys := map[string]string{}
+		for _, c := range changes {
+			if !d.Receives(c.Segment) {
+				continue
+			}
+			if erased[c.Person] {
+				s.m.deliveries.WithLabelValues(d.Name, resultErased).Inc()
+				continue
+			}
+			mine = append(mine, c)
+			keys[IdempotencyKey(d.Name, c)] = c.Person
+		}
+		done := map[string]bool{}
+		if !replay && len(mine) > 0 {
+			list := make([]string, 0, len(keys))
+			for k := range keys {
+				list = append(list, k)
+			}
+			if err := s.clickhouse(ctx, "reading the deliveries", func(ctx context.Context) (err error) {
+				done, err = s.store.Done(ctx, d.Name, list)
+				return err
+			}); err != nil {
+				return err
+			}
+		}
+		if err := s.send(ctx, hook, mine, done, ids); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// send posts each change of mine that is not done and records the
+// outcomes, recordBatch at a time.
+func (s *Service) send(ctx context.Context, hook *webhook, mine []Change, done map[string]bool, ids map[string]map[string][]string) error {
+	var recs []Record
+	flush := func() error {
+		err := s.clickhouse(ctx, "recording deliveries", func(ctx context.Context) error { return s.store.Write(ctx, recs) })
+		recs = recs[:0]
+		return err
+	}
+	for _, c := range mine {
+		p := payload(hook.d, c, s.exporter.Export(hook.d, ids[c.Person]))
+		if done[p.IdempotencyKey] {
+			s.m.deliveries.WithLabelValues(hook.d.Name, resultDone).Inc()
+			continue
+		}
+		rec, err := s.attempt(ctx, hook, c, p)
+		if err != nil {
+			return errors.Join(err, flush())
+		}
+		done[p.IdempotencyKey] = true // a change twice in one poll goes once
+		if recs = append(recs, rec); len(recs) >= recordBatch {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
+}
+
+// attempt posts p until it is accepted, refused for good or the attempts
+// run out, and returns the record of the outcome. It fails only when ctx
+// ends.
+func (s *Service) attempt(ctx context.Context, hook *webhook, c Change, p Payload) (Record, error) {
+	name := hook.d.Name
+	rec := Record{Destination: name, IdempotencyKey: p.IdempotencyKey, Segment: c.Segment, Person: c.Person, Entered: c.Entered, ChangedAt: c.At}
+	var last error
+	err := s.file.Policy().Retry(ctx, func(ctx context.Context) error {
+		rec.Attempts++
+		last = hook.post(ctx, p)
+		if last != nil && ctx.Err() == nil {
+			s.m.deliveries.WithLabelValues(name, resultFailed).Inc()
+		}
+		if last == nil || errors.Is(last, errPermanent) || rec.Attempts >= uint32(s.file.MaxAttempts) {
+			return nil
+		}
+		return last
+	}, func(attempt int, wait time.Duration, err error) {
+		s.m.deliveries.WithLabelValues(name, resultRetried).Inc()
+		s.setFailing("destination "+name, fmt.Sprintf("delivery failing, attempt %d of %d: %v", attempt, s.file.MaxAttempts, err))
+		s.log.Warn("delivery failed, retrying", zap.String("destination", name), zap.Int("attempt", attempt), zap.Duration("wait", wait), zap.Error(err))
+	})
+	if err == nil {
+		err = ctx.Err() // cancelled during the last attempt: nothing is known
+	}
+	if err != nil {
+		return rec, err
+	}
+	s.setFailing("destination "+name, "")
+	rec.RecordedAt = time.Now()
+	if last != nil {
+		rec.Status, rec.Error = Dead, last.Error()
+		s.m.deliveries.WithLabelValues(name, resultDead).Inc()
+		s.log.Error("delivery given up: dead letter recorded", zap.String("destination", name), zap.String("idempotency_key", rec.IdempotencyKey),
+			zap.Uint32("attempts", rec.Attempts), zap.Error(last))
+		return rec, nil
+	}
+	rec.Status = Delivered
+	s.m.deliveries.WithLabelValues(name, resultDelivered).Inc()
+	s.m.lag.WithLabelValues(name).Set(time.Since(c.At).Seconds())
+	return rec, nil
+}
+
+// clickhouse runs op, retrying it with backoff up to clickhouseRetries
+// times while /readyz reports the failure.
+func (s *Service) clickhouse(ctx context.Context, what string, op func(context.Context) error) error {
+	attempts := 0
+	var last error
+	err := backoff.DefaultSettings().Policy().Retry(ctx, func(ctx context.Context) error {
+		attempts++
+		if last = op(ctx); last == nil || attempts >= clickhouseRetries {
+			return nil
+		}
+		return last
+	}, func(attempt int, wait time.Duration, err error) {
+		s.setFailing("clickhouse", fmt.Sprintf("%s, attempt %d of %d: %v", what, attempt, clickhouseRetries, err))
+		s.log.Warn("clickhouse failed, retrying", zap.String("doing", what), zap.Int("attempt", attempt), zap.Error(err))
+	})
+	if err == nil && last != nil {
+		err = fmt.Errorf("%s: giving up after %d attempts: %w", what, attempts, last)
+	}
+	if err == nil {
+		s.setFailing("clickhouse", "")
+	}
+	return err
+}

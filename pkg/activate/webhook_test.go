@@ -1,0 +1,128 @@
+package activate
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/zap"
+
+	"github.com/touchline-io/touchline/pkg/backoff"
+	"github.com/touchline-io/touchline/pkg/kafka"
+)
+
+// receiver answers with the statuses of answers in turn (then 200), checks
+// every request's signature and idempotency key, and records what the
+// service's readiness said while it was retrying.
+type receiver struct {
+	t       *testing.T
+	secret  []byte
+	mu      sync.Mutex
+	answers []int
+	got     []Payload
+	ready   func() error
+	readyAt []error
+}
+
+func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !Verify(r.secret, body, req.Header.Get(SignatureHeader)) {
+		r.t.Errorf("bad signature %q", req.Header.Get(SignatureHeader))
+	}
+	var p Payload
+	if err := json.Unmarshal(body, &p); err != nil || p.IdempotencyKey != req.Header.Get(IdempotencyHeader) {
+		r.t.Errorf("body %s, header %q: %v", body, req.Header.Get(IdempotencyHeader), err)
+	}
+	r.got = append(r.got, p)
+	if r.ready != nil {
+		r.readyAt = append(r.readyAt, r.ready())
+	}
+	status := http.StatusOK
+	if len(r.answers) > 0 {
+		status, r.answers = r.answers[0], r.answers[1:]
+	}
+	w.WriteHeader(status)
+}
+
+// testService returns a service with one webhook to url, at most attempts
+// attempts a millisecond apart.
+func testService(url string, attempts int) (*Service, *prometheus.Registry) {
+	reg := prometheus.NewRegistry()
+	d := Destination{Name: "crm", Kind: Webhook, Segments: []string{"s"}, URL: url, Timeout: 5 * time.Second, Rate: 1000, secret: []byte("k")}
+	f := &File{MaxAttempts: attempts, Settings: backoff.Settings{RetryBackoff: time.Millisecond, RetryBackoffMax: time.Millisecond},
+		Destinations: []Destination{d}}
+	return NewService(f, kafka.Config{}, nil, nil, NewExporter(nil), NewMetrics(reg), zap.NewNop()), reg
+}
+
+func TestAttemptRetriesThenDelivers(t *testing.T) {
+	r := &receiver{t: t, secret: []byte("k"), answers: []int{500, 429, 200}}
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	svc, _ := testService(srv.URL, 5)
+	r.ready = svc.Ready
+	c := Change{Person: "p", Segment: "s", Entered: true, At: time.Now()}
+	hook := svc.hooks["crm"]
+	rec, err := svc.attempt(context.Background(), hook, c, payload(hook.d, c, nil))
+	if err != nil || rec.Status != Delivered || rec.Attempts != 3 || rec.IdempotencyKey != IdempotencyKey("crm", c) {
+		t.Fatalf("record %+v, %v", rec, err)
+	}
+	if len(r.got) != 3 || r.got[0].IdempotencyKey != r.got[2].IdempotencyKey {
+		t.Errorf("posts %+v: want three with the same key", r.got)
+	}
+	if r.readyAt[0] != nil || r.readyAt[1] == nil || !strings.Contains(r.readyAt[1].Error(), "destination crm: delivery failing, attempt 1 of 5") {
+		t.Errorf("readiness during the attempts: %v", r.readyAt)
+	}
+	if err := svc.Ready(); err != nil {
+		t.Errorf("ready after the delivery: %v", err)
+	}
+}
+
+func TestAttemptGivesUpAfterMaxAttempts(t *testing.T) {
+	r := &receiver{t: t, secret: []byte("k"), answers: []int{503, 503, 503, 503}}
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	svc, reg := testService(srv.URL, 3)
+	c := Change{Person: "p", Segment: "s", At: time.Now()}
+	hook := svc.hooks["crm"]
+	rec, err := svc.attempt(context.Background(), hook, c, payload(hook.d, c, nil))
+	if err != nil || rec.Status != Dead || rec.Attempts != 3 || !strings.Contains(rec.Error, "503") || len(r.got) != 3 {
+		t.Fatalf("record %+v (%d posts), %v; want dead after 3", rec, len(r.got), err)
+	}
+	if got := testutil.ToFloat64(svc.m.deliveries.WithLabelValues("crm", resultDead)); got != 1 {
+		t.Errorf("dead counter %v", got)
+	}
+	if n, err := testutil.GatherAndCount(reg, "touchline_activate_deliveries_total"); err != nil || n != 6 {
+		t.Errorf("series %d, %v: want every result of crm", n, err)
+	}
+	// A refusal (4xx) is not retried.
+	r.answers = []int{400}
+	rec, err = svc.attempt(context.Background(), hook, c, payload(hook.d, c, nil))
+	if err != nil || rec.Status != Dead || rec.Attempts != 1 {
+		t.Errorf("refused: %+v, %v", rec, err)
+	}
+}
+
+func TestAttemptStopsWithItsContext(t *testing.T) {
+	r := &receiver{t: t, secret: []byte("k"), answers: []int{500, 500, 500, 500, 500, 500}}
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	svc, _ := testService(srv.URL, 100)
+	svc.file.Settings = backoff.Settings{RetryBackoff: time.Hour, RetryBackoffMax: time.Hour}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.ready = func() error { cancel(); return nil }
+	c := Change{Person: "p", Segment: "s", At: time.Now()}
+	hook := svc.hooks["crm"]
+	if _, err := svc.attempt(ctx, hook, c, payload(hook.d, c, nil)); err == nil {
+		t.Error("an attempt cancelled during its wait returned a record")
+	}
+}

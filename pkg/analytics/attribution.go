@@ -269,10 +269,7 @@ func (q AttributionQuery) header(title string) string {
 func (q AttributionQuery) credits() string {
 	a := q.Attribution
 	lookback := strconv.FormatInt(a.Lookback.Milliseconds(), 10)
-	isConversion := "event_type = " + quote(a.ConversionType) + " AND event_time >= " + timeLit(q.Range.From)
-	where := "event_time >= " + timeLit(q.Range.From.Add(-a.Lookback).Truncate(time.Second)) +
-		" AND event_time < " + timeLit(q.Range.To) +
-		" AND event_type IN (" + quoteList(append([]string{a.ConversionType}, a.TouchTypes...)) + ")"
+	isConversion, where := touchWindow(q.Range, a)
 	columns := []column{
 		{expr: eventMillis, name: "at_ms"},
 		col("event_id"),

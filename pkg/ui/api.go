@@ -117,7 +117,8 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, name, http.StatusBadRequest, "%v", err)
 		return
 	}
-	sql, err := analysis.SQL(values, request.Env{Now: a.now(), Attribution: a.attribution, Identify: a.identify})
+	plan, err := analysis.Plan(values, request.Env{Now: a.now(), Attribution: a.attribution, Identify: a.identify})
+	sql := plan.SQL
 	if err != nil {
 		a.fail(w, name, http.StatusBadRequest, "%v", err)
 		return
@@ -128,6 +129,9 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	start := time.Now()
 	res, err := a.run(r.Context(), sql)
+	if err == nil && plan.Finish != nil {
+		res, err = plan.Finish(res)
+	}
 	a.metrics.seconds.WithLabelValues(name).Observe(time.Since(start).Seconds())
 	if err != nil {
 		code, msg := a.failure(r.Context(), err)

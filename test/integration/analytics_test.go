@@ -37,6 +37,9 @@ func TestAnalyticsCases(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v\n%s", err, c.SQL)
 			}
+			if res, err = c.Result(res); err != nil {
+				t.Fatal(err)
+			}
 			if err := c.Check(res.Columns, res.Rows); err != nil {
 				t.Fatal(err)
 			}

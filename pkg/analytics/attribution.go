@@ -46,6 +46,9 @@ func ParseModel(s string) (Model, error) {
 	for i, m := range Models {
 		names[i] = string(m)
 	}
+	if Model(s).DataDriven() {
+		return "", fmt.Errorf("model %s is data-driven, chosen per query (--model %s): want one of %s", s, s, strings.Join(names, ", "))
+	}
 	return "", fmt.Errorf("unknown attribution model %q: want one of %s", s, strings.Join(names, ", "))
 }
 

@@ -212,29 +212,9 @@ func touchWindow(r Range, a Attribution) (isConversion, where string) {
 
 // paths renders the query of the distinct paths and their counts.
 func (q DataDrivenQuery) paths() string {
-	a := q.Attribution
-	lookback := strconv.FormatInt(a.Lookback.Milliseconds(), 10)
-	fromMs := strconv.FormatInt(max(q.Range.From.UnixMilli(), 0), 10)
-	isConversion, where := touchWindow(q.Range, a)
-	columns := []column{
-		{expr: eventMillis, name: "at_ms"},
-		{expr: q.stateExpr(), name: "state"},
-		col("revenue"),
-		{expr: "event_type IN (" + quoteList(a.TouchTypes) + ")", name: "is_touch"},
-		{expr: isConversion, name: "is_conversion"},
-	}
-	conversion := "(at_ms, at_ms, toFloat64(revenue), toUInt8(0), toUInt8(1))"
 	unconvertedSum := ""
 	if q.Currency.Code != "" {
-		columns[2] = column{expr: "revenue", name: "amount"}
-		columns = append(columns, col("currency"), column{expr: "toDate(event_time)", name: "rate_day"})
-		conversion = "(at_ms, at_ms, money, unconverted, toUInt8(1))"
 		unconvertedSum = ",\n    sum(end_unconverted) AS unconverted_conversions"
-	}
-	events := resolvedEvents(columns, where)
-	if q.Currency.Code != "" {
-		days := Range{From: q.Range.From.Add(-a.Lookback), To: q.Range.To}
-		events = q.Currency.converted("at_ms, state, is_touch, is_conversion, person", events, days)
 	}
 	return `SELECT
     path,
@@ -242,15 +222,61 @@ func (q DataDrivenQuery) paths() string {
     sumIf(end_revenue, end_converted = 1) / 1000000 AS revenue,
     countIf(end_converted = 0) AS nulls` + unconvertedSum + `
 FROM
-(
-    -- one row per path end: each conversion, or a person's null path
+` + pathEnds(q.Range, q.Attribution, q.stateExpr(), q.Currency, true) + `
+GROUP BY path
+ORDER BY conversions DESC, nulls DESC, path`
+}
+
+// pathEnds renders a subquery with one row per path end: each conversion
+// in r and, with nulls, each person's null path (see DataDrivenQuery). Its
+// columns: end_ms (the conversion's time, or after the null path's last
+// touch), end_revenue (micros, converted into cur when it has a code, 0
+// for a null path), end_unconverted (1 for revenue without a rate),
+// end_converted (1 for a conversion, 0 for a null path), states (the
+// touches' states, state being the SQL of a touch's state, oldest first),
+// touch_times (their times in ms), collapsed (states with consecutive
+// repeats collapsed) and path (collapsed joined by " > ").
+func pathEnds(r Range, a Attribution, state string, cur Currency, nulls bool) string {
+	lookback := strconv.FormatInt(a.Lookback.Milliseconds(), 10)
+	fromMs := strconv.FormatInt(max(r.From.UnixMilli(), 0), 10)
+	isConversion, where := touchWindow(r, a)
+	columns := []column{
+		{expr: eventMillis, name: "at_ms"},
+		{expr: state, name: "state"},
+		col("revenue"),
+		{expr: "event_type IN (" + quoteList(a.TouchTypes) + ")", name: "is_touch"},
+		{expr: isConversion, name: "is_conversion"},
+	}
+	conversion := "(at_ms, at_ms, toFloat64(revenue), toUInt8(0), toUInt8(1))"
+	if cur.Code != "" {
+		columns[2] = column{expr: "revenue", name: "amount"}
+		columns = append(columns, col("currency"), column{expr: "toDate(event_time)", name: "rate_day"})
+		conversion = "(at_ms, at_ms, money, unconverted, toUInt8(1))"
+	}
+	events := resolvedEvents(columns, where)
+	if cur.Code != "" {
+		days := Range{From: r.From.Add(-a.Lookback), To: r.To}
+		events = cur.converted("at_ms, state, is_touch, is_conversion, person", events, days)
+	}
+	ends, having := "conversions", "notEmpty(conversions)"
+	endsComment := "the conversions in the range"
+	if nulls {
+		ends = `if(notEmpty(conversions), conversions,
+               [(tupleElement(touches[length(touches)], 1) + 1, tupleElement(touches[length(touches)], 1), toFloat64(0), toUInt8(0), toUInt8(0))])`
+		having += " OR countIf(is_touch AND at_ms >= " + fromMs + ") > 0"
+		endsComment += " or, without any, the last touch in the range (a null path)"
+	}
+	return `(
+    -- one row per path end: each conversion` + map[bool]string{true: ", or a person's null path"}[nulls] + `
     SELECT
         tupleElement(path_end, 1) AS end_ms,
         tupleElement(path_end, 2) AS anchor_ms,
         tupleElement(path_end, 3) AS end_revenue,
         tupleElement(path_end, 4) AS end_unconverted,
         tupleElement(path_end, 5) AS end_converted,
-        arrayMap(t -> tupleElement(t, 2), arrayFilter(t -> tupleElement(t, 1) < end_ms AND tupleElement(t, 1) + ` + lookback + ` >= anchor_ms, touches)) AS states,
+        arrayFilter(t -> tupleElement(t, 1) < end_ms AND tupleElement(t, 1) + ` + lookback + ` >= anchor_ms, touches) AS window_touches,
+        arrayMap(t -> tupleElement(t, 2), window_touches) AS states,
+        arrayMap(t -> tupleElement(t, 1), window_touches) AS touch_times,
         -- consecutive repeats collapsed
         arrayFilter((s, i, previous) -> i = 1 OR s != previous, states, arrayEnumerate(states), arrayPopBack(arrayPushFront(states, ''))) AS collapsed,
         arrayStringConcat(collapsed, ' > ') AS path
@@ -258,22 +284,18 @@ FROM
     (
         -- per resolved person: touches as (ms, state) sorted by time, and
         -- the path ends as (end ms, exclusive; anchor ms, the lookback's
-        -- reference; revenue; unconverted; converted): the conversions in
-        -- the range or, without any, the last touch in the range (a null path)
+        -- reference; revenue; unconverted; converted): ` + endsComment + `
         SELECT
             person,
             arraySort(groupArrayIf((at_ms, state), is_touch)) AS touches,
             groupArrayIf(` + conversion + `, is_conversion) AS conversions,
-            if(notEmpty(conversions), conversions,
-               [(tupleElement(touches[length(touches)], 1) + 1, tupleElement(touches[length(touches)], 1), toFloat64(0), toUInt8(0), toUInt8(0))]) AS path_ends
+            ` + ends + ` AS path_ends
         FROM ` + events + `
         GROUP BY person
-        HAVING notEmpty(conversions) OR countIf(is_touch AND at_ms >= ` + fromMs + `) > 0
+        HAVING ` + having + `
     )
     ARRAY JOIN path_ends AS path_end
-)
-GROUP BY path
-ORDER BY conversions DESC, nulls DESC, path`
+)`
 }
 
 // Path is one distinct path of DataDrivenQuery's SQL with its counts.

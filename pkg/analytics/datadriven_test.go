@@ -129,12 +129,7 @@ func TestShapleySumsAgree(t *testing.T) {
 	for _, set := range [][]string{{"a"}, {"a", "b"}, {"a", "c", "e", "g"}, channels} {
 		members := g.members(set)
 		n := len(members)
-		weight := make([]float64, n)
-		binomial := 1.0
-		for k := range n {
-			weight[k] = 1 / (float64(n) * binomial)
-			binomial = binomial * float64(n-1-k) / float64(k+1)
-		}
+		weight := shapleyWeights(n)
 		bySubsets, bySets := make([]float64, n), make([]float64, n)
 		g.bySubsets(members, weight, bySubsets)
 		g.bySets(members, weight, bySets)

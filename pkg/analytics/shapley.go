@@ -127,13 +127,7 @@ func (g *game) value(members []int) float64 {
 // |T|! (n - |T| - 1)! / n! * (v(T + i) - v(T)).
 func (g *game) shapley(s []int) []float64 {
 	n := len(s)
-	// weight[t] = t! (n-t-1)! / n! = 1 / (n * C(n-1, t))
-	weight := make([]float64, n)
-	binomial := 1.0
-	for t := range n {
-		weight[t] = 1 / (float64(n) * binomial)
-		binomial = binomial * float64(n-1-t) / float64(t+1)
-	}
+	weight := shapleyWeights(n)
 	phi := make([]float64, n)
 	if n < 63 && 1<<n <= len(g.sets) {
 		g.bySubsets(s, weight, phi)
@@ -141,6 +135,18 @@ func (g *game) shapley(s []int) []float64 {
 		g.bySets(s, weight, phi)
 	}
 	return phi
+}
+
+// shapleyWeights returns the weights of coalitions of t = 0 .. n-1 other
+// members in a game of n: t! (n-t-1)! / n! = 1 / (n * C(n-1, t)).
+func shapleyWeights(n int) []float64 {
+	weight := make([]float64, n)
+	binomial := 1.0
+	for t := range n {
+		weight[t] = 1 / (float64(n) * binomial)
+		binomial = binomial * float64(n-1-t) / float64(t+1)
+	}
+	return weight
 }
 
 // bySubsets sums the Shapley values of s over every subset of s.

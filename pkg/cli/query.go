@@ -100,7 +100,7 @@ func analysisPlan(cmd *cobra.Command, cfg config.Config, a request.Analysis) (re
 func newQueryCommand(g *command.Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "query",
-		Short: "Run an analysis on ClickHouse: overview, funnel, attribution, romi, cohort, alerts, segments and persons",
+		Short: "Run an analysis on ClickHouse: overview, funnel, attribution, romi, paths, cohort, alerts, segments and persons",
 		Long: "Runs one of touchline's analyses over the half-open UTC range [--from, --to)\n" +
 			"and prints the result as a table, CSV or JSON; --sql prints the SQL instead.\n" +
 			"The exact semantics are those of docs/analytics.md.",

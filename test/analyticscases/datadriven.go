@@ -36,6 +36,7 @@ func markovJourneys() Fixture {
 			ev("m1-0", "m1", "click", "display", "", at(2026, 5, 3, 9, 0, 0)),
 			ev("m1-1", "m1-anon", "email_click", "email", "news", d(1, 10)),
 			ev("m1-2", "m1-anon", "email_click", "email", "news", d(1, 11)),
+			// a page_view is no touch
 			ev("m1-3", "m1", "page_view", "display", "", d(2, 9)),
 			ev("m1-4", "m1", "click", "paid_search", "brand", d(2, 10)),
 			purchase("m1-5", "m1", d(3, 10), 100),
@@ -128,7 +129,7 @@ func dataDrivenCases() []spec {
 				{"social", 1 + 2*3.0/8, 20 + 240*3.0/8},
 			},
 		},
-	}, generatedDataDrivenCases()...)
+	}, append(generatedDataDrivenCases(), journeyCases()...)...)
 }
 
 // generatedDataDrivenCases: random journeys over eight channels, some
@@ -220,4 +221,65 @@ func generatedJourneys() (Fixture, []attributionref.Event, map[string]string) {
 		}
 	}
 	return f, events, overrides
+}
+
+// journeyFixture: the journeys of markovJourneys, p1, whose first
+// purchase was stored under an anonymous id that was merged into the
+// customer after it, so the second purchase's path starts with the touch
+// before the first, and m7, who converts six hours after one touch.
+func journeyFixture() Fixture {
+	f := markovJourneys()
+	d := func(dd, hh int) time.Time { return at(2026, 7, dd, hh, 0, 0) }
+	f.Events = append(f.Events,
+		ev("p1-1", "p1-anon", "click", "social", "", d(10, 10)),
+		Event{ID: "p1-2", Person: "p1-anon", Type: "purchase", Channel: "web", At: d(11, 10), Revenue: 20},
+		ev("p1-3", "p1", "email_click", "email", "", d(12, 10)),
+		purchase("p1-4", "p1", d(13, 10), 60),
+		ev("m7-1", "m7", "click", "paid_search", "", d(20, 10)),
+		purchase("m7-2", "m7", d(20, 16), 10),
+	)
+	f.Overrides = append(f.Overrides, Override{Person: "p1-anon", Survivor: "p1", Version: 1})
+	return f
+}
+
+func journeyCases() []spec {
+	a := analytics.DefaultAttribution()
+	q := analytics.PathsQuery{Range: july, Attribution: a, Collapse: true, Top: 20}
+	columns := []string{"path", "conversions", "revenue", "avg_touches", "median_seconds_to_convert"}
+	// Conversions: m1 email, email, paid_search (2 days; 3 touches), m3
+	// paid_search (1 day), m5 none, p1 social (1 day) and social > email
+	// (3 days from the social click), m7 paid_search (6 h).
+	converting := [][]any{
+		{"email > paid_search", 1.0, 100.0, 3.0, 172800.0},
+		{"paid_search", 2.0, 60.0, 1.0, (86400 + 21600) / 2.0},
+		{"", 1.0, 30.0, 0.0, nil},
+		{"social", 1.0, 20.0, 1.0, 86400.0},
+		{"social > email", 1.0, 60.0, 2.0, 259200.0},
+	}
+	repeats := q
+	repeats.Collapse = false
+	all := q
+	all.All = true
+	lengths := q
+	lengths.Report = analytics.LengthsReport
+	times := q
+	times.Report = analytics.TimesReport
+	uncollapsed := append([][]any{{"email > email > paid_search", 1.0, 100.0, 3.0, 172800.0}}, converting[1:]...)
+	withNulls := [][]any{{"email", 0.0, 0.0, 1.0, nil, nil}, {"display", 0.0, 0.0, 1.0, nil, nil}}
+	for _, r := range converting {
+		withNulls = append(withNulls, []any{r[0], r[1], r[2], 0.0, r[3], r[4]})
+	}
+	return []spec{
+		{name: "paths: converting, repeats collapsed, a person stitched after the first purchase", fixture: journeyFixture(), query: q,
+			columns: columns, key: 1, want: converting},
+		{name: "paths: repeats kept", fixture: journeyFixture(), query: repeats, columns: columns, key: 1, want: uncollapsed},
+		{name: "paths: all, with the null paths", fixture: journeyFixture(), query: all,
+			columns: []string{"path", "conversions", "revenue", "nulls", "avg_touches", "median_seconds_to_convert"}, key: 1, want: withNulls},
+		{name: "paths: the distribution of path lengths", fixture: journeyFixture(), query: lengths,
+			columns: []string{"path_length", "conversions", "share"}, key: 1,
+			want: [][]any{{0.0, 1.0, 1.0 / 6}, {1.0, 3.0, 0.5}, {2.0, 2.0, 1.0 / 3}}},
+		{name: "paths: the distribution of days to convert", fixture: journeyFixture(), query: times,
+			columns: []string{"days", "conversions", "share"}, key: 1,
+			want: [][]any{{0.0, 1.0, 0.2}, {1.0, 2.0, 0.4}, {2.0, 1.0, 0.2}, {3.0, 1.0, 0.2}}},
+	}
 }

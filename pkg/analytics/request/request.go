@@ -104,7 +104,7 @@ const DefaultDays = 30
 
 // Analyses returns every analysis, by name.
 func Analyses() []Analysis {
-	return []Analysis{overview(), funnel(), attribution(false), attribution(true), cohort(), alertState(), alertHistory(),
+	return []Analysis{overview(), funnel(), attribution(false), attribution(true), paths(), cohort(), alertState(), alertHistory(),
 		segmentCounts(), segmentHistory(), segmentMembers(), person(analytics.PersonIdentifiers), person(analytics.PersonMerges),
 		person(analytics.PersonTouches), person(analytics.PersonSegments)}
 }
@@ -414,6 +414,37 @@ func (p *reader) attribution() (analytics.Attribution, error) {
 		}
 	}
 	return a, nil
+}
+
+func paths() Analysis {
+	return Analysis{
+		Name:  "paths",
+		Use:   "paths [--by channel|event_type|campaign] [--converting|--all] [--collapse=false] [--max-length N] [--top 20] [--report paths|lengths|times] [--lookback 30d]",
+		Short: "The journeys to conversion: the most frequent paths of touches, or the distributions of path lengths and times to convert",
+		Long: "A path is the touches (the touch types of " + analytics.AttributionFile + ") within the lookback before a conversion;\n" +
+			"--all adds a null path per person with touches and no conversion in the range.",
+		Params: withRange(
+			Param{Name: "by", Default: "channel", Usage: "what a touch is in a path: channel, event_type or campaign"},
+			Param{Name: "converting", Default: "false", Kind: Bool, Usage: "only the paths of conversions (the default)"},
+			Param{Name: "all", Default: "false", Kind: Bool, Usage: "also the null paths of persons without a conversion in the range"},
+			Param{Name: "collapse", Default: "true", Kind: Bool, Usage: "collapse consecutive repeats of a touch"},
+			Param{Name: "max-length", Default: "0", Kind: Int, Usage: "keep only the last N touches of a path (0: all)"},
+			Param{Name: "top", Default: "20", Kind: Int, Usage: "how many paths to list, the most frequent first (1 to 10000)"},
+			Param{Name: "report", Default: analytics.PathsReport, Usage: "paths, lengths (the distribution of path lengths) or times (of days to convert)"},
+			Param{Name: "lookback", Usage: "how far before a conversion a touch counts, e.g. 30d"},
+		),
+		build: func(p *reader, r analytics.Range) (string, error) {
+			if p.flag("converting") && p.flag("all") {
+				return "", p.errorf("all", "--converting and --all do not go together")
+			}
+			settings, err := p.attribution()
+			if err != nil {
+				return "", err
+			}
+			return analytics.PathsQuery{Range: r, Attribution: settings, By: p.get("by"), All: p.flag("all"), Collapse: p.flag("collapse"),
+				MaxLength: p.integer("max-length"), Top: p.integer("top"), Report: p.get("report")}.SQL()
+		},
+	}
 }
 
 func cohort() Analysis {

@@ -228,6 +228,10 @@ func buildQueries(r analytics.Range) ([]query, error) {
 	a.Model = analytics.TimeDecay
 	build("romi time_decay", analytics.ROMIQuery{Range: r, Attribution: a})
 	build("romi markov", analytics.DataDrivenQuery{Range: r, Attribution: dd, Model: analytics.Markov, ROMI: true})
+	build("paths top 20", analytics.PathsQuery{Range: r, Attribution: dd, Collapse: true, Top: 20})
+	build("paths all by campaign", analytics.PathsQuery{Range: r, Attribution: dd, By: "campaign", All: true, Collapse: true, Top: 20})
+	build("path lengths", analytics.PathsQuery{Range: r, Attribution: dd, Collapse: true, Report: analytics.LengthsReport})
+	build("days to convert", analytics.PathsQuery{Range: r, Attribution: dd, Collapse: true, Report: analytics.TimesReport})
 	build("cohort week x4 first_purchase", analytics.CohortQuery{Range: r, Period: analytics.Week, Periods: 4,
 		By: analytics.FirstPurchase, Activity: analytics.PurchaseActivity, PurchaseType: a.ConversionType})
 	build("cohort day x7 first_seen any", analytics.CohortQuery{Range: r, Period: analytics.Day, Periods: 7,

@@ -129,7 +129,7 @@ func dataDrivenCases() []spec {
 				{"social", 1 + 2*3.0/8, 20 + 240*3.0/8},
 			},
 		},
-	}, append(generatedDataDrivenCases(), journeyCases()...)...)
+	}, append(append(generatedDataDrivenCases(), dataDrivenCurrencyCases()...), journeyCases()...)...)
 }
 
 // generatedDataDrivenCases: random journeys over eight channels, some
@@ -282,4 +282,21 @@ func journeyCases() []spec {
 			columns: []string{"days", "conversions", "share"}, key: 1,
 			want: [][]any{{0.0, 1.0, 0.2}, {1.0, 2.0, 0.4}, {2.0, 1.0, 0.2}, {3.0, 1.0, 0.2}}},
 	}
+}
+
+// dataDrivenCurrencyCases: in currencyFixture every path converts, so in
+// the Markov chain P(conversion) = 1 and removing email, paid_search or
+// social each leaves 3/5 (removal effect 2/5 each), and every coalition's
+// conversion rate is 1, so the Shapley values of {paid_search, social} are
+// 1/2 each: both models share x2's path as linear does, and their rows in
+// USD (x5's JPY without a rate counted apart) are the linear cases'.
+func dataDrivenCurrencyCases() []spec {
+	linear := currencyCases()
+	a := analytics.DefaultAttribution()
+	attribution, romi := linear[0], linear[1]
+	attribution.name = "data-driven: shapley in USD"
+	attribution.query = analytics.DataDrivenQuery{Range: april, Attribution: a, Model: analytics.Shapley, Currency: usd}
+	romi.name = "data-driven: markov ROMI in USD"
+	romi.query = analytics.DataDrivenQuery{Range: april, Attribution: a, Model: analytics.Markov, Currency: usd, ROMI: true}
+	return []spec{attribution, romi}
 }

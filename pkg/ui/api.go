@@ -130,7 +130,13 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	res, err := a.run(r.Context(), sql)
 	if err == nil && plan.Finish != nil {
-		res, err = plan.Finish(res)
+		if res, err = plan.Finish(res); err != nil {
+			// The model's own error (a chain that does not settle): the
+			// request's data cannot be answered, and the message says why.
+			a.log.Warn("analysis failed", zap.String("analysis", name), zap.String("query", r.URL.RawQuery), zap.Error(err))
+			a.fail(w, name, http.StatusUnprocessableEntity, "%v", err)
+			return
+		}
 	}
 	a.metrics.seconds.WithLabelValues(name).Observe(time.Since(start).Seconds())
 	if err != nil {

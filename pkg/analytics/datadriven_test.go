@@ -248,3 +248,23 @@ func TestDataDrivenFinish(t *testing.T) {
 		t.Error("shapley took an order")
 	}
 }
+
+// TestMarkovThatDoesNotSettleIsAnError: a path that alternates between two
+// channels 20,000 times leaves b for a with probability 1 - 1/10,000, too
+// slow to settle within the sweeps allowed: an error, not a loop without
+// end.
+func TestMarkovThatDoesNotSettleIsAnError(t *testing.T) {
+	states := make([]string, 20000)
+	for i := range states {
+		states[i] = []string{"a", "b"}[i%2]
+	}
+	_, err := MarkovCredits([]Path{{States: states, Conversions: 1, Revenue: 1}}, 1, NoTouch)
+	if err == nil || !strings.Contains(err.Error(), "did not settle") {
+		t.Fatalf("%v, want that the chain did not settle", err)
+	}
+	// Short alternations settle.
+	credits, err := MarkovCredits([]Path{{States: states[:20], Conversions: 1, Revenue: 1}}, 1, NoTouch)
+	if err != nil || !near(credits["a"].Conversions+credits["b"].Conversions, 1) {
+		t.Fatalf("%v %v", credits, err)
+	}
+}

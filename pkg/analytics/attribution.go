@@ -46,6 +46,9 @@ func ParseModel(s string) (Model, error) {
 	for i, m := range Models {
 		names[i] = string(m)
 	}
+	if Model(s).DataDriven() {
+		return "", fmt.Errorf("model %s is data-driven, chosen per query (--model %s): want one of %s", s, s, strings.Join(names, ", "))
+	}
 	return "", fmt.Errorf("unknown attribution model %q: want one of %s", s, strings.Join(names, ", "))
 }
 
@@ -251,10 +254,7 @@ func (q AttributionQuery) header(title string) string {
 func (q AttributionQuery) credits() string {
 	a := q.Attribution
 	lookback := strconv.FormatInt(a.Lookback.Milliseconds(), 10)
-	isConversion := "event_type = " + quote(a.ConversionType) + " AND event_time >= " + timeLit(q.Range.From)
-	where := "event_time >= " + timeLit(q.Range.From.Add(-a.Lookback).Truncate(time.Second)) +
-		" AND event_time < " + timeLit(q.Range.To) +
-		" AND event_type IN (" + quoteList(append([]string{a.ConversionType}, a.TouchTypes...)) + ")"
+	isConversion, where := touchWindow(q.Range, a)
 	columns := []column{
 		{expr: eventMillis, name: "at_ms"},
 		col("event_id"),

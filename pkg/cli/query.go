@@ -37,12 +37,12 @@ func newAnalysisCommand(g *command.Globals, a request.Analysis) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			q, err := analysisSQL(cmd, cfg, a)
+			plan, err := analysisPlan(cmd, cfg, a)
 			if err != nil {
 				return err
 			}
 			if printSQL {
-				_, err := fmt.Fprintln(cmd.OutOrStdout(), q+";")
+				_, err := fmt.Fprintln(cmd.OutOrStdout(), plan.SQL+";")
 				return err
 			}
 			conn, err := clickhouse.Open(cmd.Context(), cfg.ClickHouse, log)
@@ -50,7 +50,10 @@ func newAnalysisCommand(g *command.Globals, a request.Analysis) *cobra.Command {
 				return err
 			}
 			defer conn.Close()
-			res, err := table.Run(cmd.Context(), conn, q)
+			res, err := table.Run(cmd.Context(), conn, plan.SQL)
+			if err == nil && plan.Finish != nil {
+				res, err = plan.Finish(res)
+			}
 			if err != nil {
 				return err
 			}
@@ -80,24 +83,24 @@ func newAnalysisCommand(g *command.Globals, a request.Analysis) *cobra.Command {
 	return cmd
 }
 
-// analysisSQL returns the SQL of analysis a for the flags of cmd, with the
-// attribution settings of the pipelines directory of cfg.
-func analysisSQL(cmd *cobra.Command, cfg config.Config, a request.Analysis) (string, error) {
+// analysisPlan returns the plan of analysis a for the flags of cmd, with
+// the attribution settings of the pipelines directory of cfg.
+func analysisPlan(cmd *cobra.Command, cfg config.Config, a request.Analysis) (request.Plan, error) {
 	attribution, err := analytics.LoadAttribution(filepath.Join(cfg.Pipelines, analytics.AttributionFile))
 	if err != nil {
-		return "", err
+		return request.Plan{}, err
 	}
 	values := request.Values{}
 	for _, p := range a.Params {
 		values[p.Name] = cmd.Flags().Lookup(p.Name).Value.String()
 	}
-	return a.SQL(values, request.Env{Now: time.Now(), Attribution: attribution, Prefix: "--", Identify: command.Identify(cfg)})
+	return a.Plan(values, request.Env{Now: time.Now(), Attribution: attribution, Prefix: "--", Identify: command.Identify(cfg)})
 }
 
 func newQueryCommand(g *command.Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "query",
-		Short: "Run an analysis on ClickHouse: overview, funnel, attribution, romi, cohort, alerts, segments and persons",
+		Short: "Run an analysis on ClickHouse: overview, funnel, attribution, romi, paths, cohort, alerts, segments and persons",
 		Long: "Runs one of touchline's analyses over the half-open UTC range [--from, --to)\n" +
 			"and prints the result as a table, CSV or JSON; --sql prints the SQL instead.\n" +
 			"The exact semantics are those of docs/analytics.md.",

@@ -117,7 +117,8 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, name, http.StatusBadRequest, "%v", err)
 		return
 	}
-	sql, err := analysis.SQL(values, request.Env{Now: a.now(), Attribution: a.attribution, Identify: a.identify})
+	plan, err := analysis.Plan(values, request.Env{Now: a.now(), Attribution: a.attribution, Identify: a.identify})
+	sql := plan.SQL
 	if err != nil {
 		a.fail(w, name, http.StatusBadRequest, "%v", err)
 		return
@@ -128,6 +129,15 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	start := time.Now()
 	res, err := a.run(r.Context(), sql)
+	if err == nil && plan.Finish != nil {
+		if res, err = plan.Finish(res); err != nil {
+			// The model's own error (a chain that does not settle): the
+			// request's data cannot be answered, and the message says why.
+			a.log.Warn("analysis failed", zap.String("analysis", name), zap.String("query", r.URL.RawQuery), zap.Error(err))
+			a.fail(w, name, http.StatusUnprocessableEntity, "%v", err)
+			return
+		}
+	}
 	a.metrics.seconds.WithLabelValues(name).Observe(time.Since(start).Seconds())
 	if err != nil {
 		code, msg := a.failure(r.Context(), err)

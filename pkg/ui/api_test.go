@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -153,7 +154,7 @@ func TestAnswersAreTheCLIsFormats(t *testing.T) {
 		} `json:"analyses"`
 	}
 	rec = get(t, mux, "/api/")
-	if err := json.Unmarshal(rec.Body.Bytes(), &index); err != nil || len(index.Analyses) != 15 || index.Analyses[0].Name != "overview" || index.Analyses[14].Name != "alert-rules" {
+	if err := json.Unmarshal(rec.Body.Bytes(), &index); err != nil || len(index.Analyses) != 16 || index.Analyses[0].Name != "overview" || index.Analyses[15].Name != "alert-rules" {
 		t.Errorf("index: %v %s", err, rec.Body.String())
 	}
 	// The model defaults to the attribution settings' (time_decay here).
@@ -242,5 +243,40 @@ func TestAuthentication(t *testing.T) {
 	open := newTestMux(t, &fakeRunner{res: &table.Result{}}, settings.DefaultConfig())
 	if rec := get(t, open, "/api/overview"); rec.Code != http.StatusOK {
 		t.Errorf("without authentication configured: %d", rec.Code)
+	}
+}
+
+// TestDataDrivenModelsAnswerCredits: the API runs the path query of a
+// data-driven model and answers the model's credits, with the columns of
+// the rule-based models; rows that are not paths answer 422.
+func TestDataDrivenModelsAnswerCredits(t *testing.T) {
+	f := &fakeRunner{res: &table.Result{Columns: []string{"path", "conversions", "revenue", "nulls"},
+		Rows: [][]any{{"email > sms", uint64(2), 30.0, uint64(0)}, {"email", uint64(0), 0.0, uint64(2)}, {"sms", uint64(1), 10.0, uint64(0)}}}}
+	mux := newTestMux(t, f, settings.DefaultConfig())
+	rec := get(t, mux, "/api/attribution?model=shapley&from=2026-11-01&to=2026-11-08")
+	// v(email) = 0, v(sms) = 1, v(both) = 1: phi(email) = 0, phi(sms) = 1.
+	var compact bytes.Buffer
+	_ = json.Compact(&compact, rec.Body.Bytes())
+	if want := `[{"channel":"sms","conversions":3,"revenue":40}]`; rec.Code != http.StatusOK || compact.String() != want {
+		t.Errorf("%d %s, want %s", rec.Code, rec.Body.String(), want)
+	}
+	if len(f.queries) != 1 || !strings.Contains(f.queries[0], "GROUP BY path") {
+		t.Errorf("ran %q, want the path query", f.queries)
+	}
+	rec = get(t, mux, "/api/attribution?model=markov&order=2&from=2026-11-01&to=2026-11-08&sql=1")
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "model markov of order 2") {
+		t.Errorf("sql: %d %s", rec.Code, rec.Body.String())
+	}
+	for target, want := range map[string]string{
+		"/api/romi?model=shapley&order=2": "order: 2: the markov model's order is 1 to 4",
+		"/api/romi?model=linear&order=3":  "order: only the markov model has an order",
+	} {
+		if rec := get(t, mux, target); rec.Code != http.StatusBadRequest || !strings.Contains(errorOf(t, rec), want) {
+			t.Errorf("%s: %d %s, want 400 %q", target, rec.Code, rec.Body.String(), want)
+		}
+	}
+	f.res = &table.Result{Columns: []string{"channel"}, Rows: [][]any{{"email"}}}
+	if rec := get(t, mux, "/api/attribution?model=markov"); rec.Code != http.StatusUnprocessableEntity || !strings.Contains(errorOf(t, rec), "no column path") {
+		t.Errorf("not paths: %d %s", rec.Code, rec.Body.String())
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/touchline-io/touchline/pkg/analytics"
+	"github.com/touchline-io/touchline/pkg/table"
 )
 
 // query is what every analysis query of pkg/analytics offers.
@@ -16,16 +17,26 @@ type query interface {
 // All returns every case. An error means a query refused its parameters.
 func All() ([]Case, error) {
 	var out []Case
-	for _, group := range [][]spec{funnelCases(), attributionCases(), romiCases(), currencyCases(), currencyMoneyCases(), cohortCases(), stitchedCases(), kpiCases(), overviewCases(), segmentCases()} {
+	for _, group := range [][]spec{funnelCases(), attributionCases(), romiCases(), currencyCases(), currencyMoneyCases(), cohortCases(), stitchedCases(), kpiCases(), overviewCases(), segmentCases(), dataDrivenCases()} {
 		for _, s := range group {
 			sql, err := s.query.SQL()
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", s.name, err)
 			}
-			out = append(out, Case{Name: s.name, Fixture: s.fixture, SQL: sql, Columns: s.columns, Key: s.key, Want: s.want})
+			c := Case{Name: s.name, Fixture: s.fixture, SQL: sql, Columns: s.columns, Key: s.key, Want: s.want}
+			if f, ok := s.query.(finisher); ok {
+				c.Finish = f.Finish
+			}
+			out = append(out, c)
 		}
 	}
 	return out, nil
+}
+
+// finisher is what the queries whose result Go computes from their rows
+// (the data-driven attribution models) offer besides SQL.
+type finisher interface {
+	Finish(*table.Result) (*table.Result, error)
 }
 
 type spec struct {

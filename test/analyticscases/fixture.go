@@ -20,6 +20,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/touchline-io/touchline/pkg/clickhouse"
+	"github.com/touchline-io/touchline/pkg/table"
 )
 
 // Event is one touchpoint of a fixture.
@@ -308,6 +309,17 @@ type Case struct {
 	// Want are the expected rows: strings, float64 for every number, nil
 	// for NULL.
 	Want [][]any
+	// Finish, when set, computes the result from the rows of SQL (the
+	// data-driven attribution models); Want is its result.
+	Finish func(*table.Result) (*table.Result, error)
+}
+
+// Result runs the case's Finish, if any, on the rows of its SQL.
+func (c Case) Result(res *table.Result) (*table.Result, error) {
+	if c.Finish == nil {
+		return res, nil
+	}
+	return c.Finish(res)
 }
 
 // Tolerance is the largest difference allowed between an expected and a

@@ -5,10 +5,16 @@ hand-computed analytics cases (each in a fresh database: migrations, fixture
 inserts, query, rows compared with the expected ones), and prints a closing
 line 'N passed, N failed'. Exit status 1 when anything fails.
 
-Usage: go run ./test/chdb/dump | python3 test/chdb/check.py
+The cases whose result Go computes from the rows of their SQL (the
+data-driven attribution models) are finished by `go run ./test/chdb/finish`
+on chDB's rows, all in one run, and then compared.
+
+Usage: go run ./test/chdb/dump | python3 test/chdb/check.py (from the
+repository root)
 """
 import json
 import math
+import subprocess
 import sys
 
 from chdb import session
@@ -83,6 +89,7 @@ def main() -> int:
     for name, sql in sorted(shipped["queries"].items()):
         run(f"query {name}", "touchline", sql)
 
+    results = {}
     for n, case in enumerate(shipped["cases"], 1):
         database = f"analytics_case_{n}"
         s.query(f"DROP DATABASE IF EXISTS {database}")
@@ -106,13 +113,31 @@ def main() -> int:
             failed += 1
             print(f"FAIL  case {case['name']}: {e}")
             continue
+        results[case["name"]] = (case, result)
+    finishing = {name: r for name, (c, r) in results.items() if c.get("finish")}
+    finished = {}
+    if finishing:
+        run_finish = subprocess.run(["go", "run", "./test/chdb/finish"], input=json.dumps(finishing),
+                                    capture_output=True, text=True, check=False)
+        if run_finish.returncode != 0:
+            print(f"FAIL  finishing the data-driven cases: {run_finish.stderr.strip()}")
+            failed += 1
+        else:
+            finished = json.loads(run_finish.stdout)
+    for name, (case, result) in results.items():
+        if case.get("finish"):
+            result = finished.get(name, {"error": "not finished"})
+            if result.get("error"):
+                failed += 1
+                print(f"FAIL  case {name}: {result['error']}")
+                continue
         problems = compare(case, result)
         if problems:
             failed += 1
-            print(f"FAIL  case {case['name']}: {problems}")
+            print(f"FAIL  case {name}: {problems}")
         else:
             passed += 1
-            print(f"ok    case {case['name']}")
+            print(f"ok    case {name}")
     print(f"chdb: {passed} passed, {failed} failed")
     return 1 if failed else 0
 

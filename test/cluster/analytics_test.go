@@ -53,6 +53,9 @@ func TestClusterAnalyticsCases(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v\n%s", err, tc.SQL)
 			}
+			if res, err = tc.Result(res); err != nil {
+				t.Fatal(err)
+			}
 			if err := tc.Check(res.Columns, res.Rows); err != nil {
 				t.Fatal(err)
 			}

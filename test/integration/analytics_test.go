@@ -37,6 +37,9 @@ func TestAnalyticsCases(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v\n%s", err, c.SQL)
 			}
+			if res, err = c.Result(res); err != nil {
+				t.Fatal(err)
+			}
 			if err := c.Check(res.Columns, res.Rows); err != nil {
 				t.Fatal(err)
 			}
@@ -76,6 +79,10 @@ func TestQueryCommand(t *testing.T) {
 		{"attribution: linear", []string{"attribution", "--model", "linear", "--lookback", "30d", "--from", "2026-04-01", "--to", "2026-05-01T00:00:00Z"}},
 		{"romi: first touch per campaign", []string{"romi", "--model", "first_touch", "--by-campaign", "--from", "2026-04-01", "--to", "2026-05-01"}},
 		{"currency: ROMI per channel in USD, linear", []string{"romi", "--model", "linear", "--currency", "USD", "--from", "2026-04-01", "--to", "2026-05-01"}},
+		{"data-driven: markov ROMI", []string{"romi", "--model", "markov", "--from", "2026-07-01", "--to", "2026-08-01"}},
+		{"data-driven: shapley with two channels by hand", []string{"attribution", "--model", "shapley", "--from", "2026-07-01", "--to", "2026-08-01"}},
+		{"data-driven: markov of order 2 on generated journeys against the reference",
+			[]string{"attribution", "--model", "markov", "--order", "2", "--from", "2026-07-01", "--to", "2026-08-01"}},
 		{"cohort: monthly by first purchase across the year boundary",
 			[]string{"cohort", "--period", "month", "--periods", "3", "--from", "2025-11-01", "--to", "2026-02-01"}},
 		{"currency: weekly cohorts revenue and LTV in USD",
@@ -86,7 +93,7 @@ func TestQueryCommand(t *testing.T) {
 		if !ok {
 			t.Fatalf("no case %q", tc.caseName)
 		}
-		t.Run(tc.args[0], func(t *testing.T) {
+		t.Run(strings.Join(tc.args[:3], " "), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			cfg := s.Config(uniqueName(t))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/pipefile"
+	"github.com/touchline-io/touchline/pkg/table"
 )
 
 // Kind is the type of a parameter's value.
@@ -78,6 +79,15 @@ type Analysis struct {
 	build func(p *reader, r analytics.Range) (string, error)
 }
 
+// Plan is what an analysis runs: its SQL and, for the analyses whose
+// result is computed from the rows of the SQL (the data-driven
+// attribution models), Finish, which computes it.
+type Plan struct {
+	SQL string
+	// Finish, when set, turns the rows of SQL into the analysis's result.
+	Finish func(*table.Result) (*table.Result, error)
+}
+
 // The range parameters every analysis takes.
 var rangeParams = []Param{
 	{Name: "from", Usage: "start of the range, inclusive: RFC 3339 time or YYYY-MM-DD, UTC (default: 30 days before --to)"},
@@ -94,7 +104,7 @@ const DefaultDays = 30
 
 // Analyses returns every analysis, by name.
 func Analyses() []Analysis {
-	return []Analysis{overview(), funnel(), attribution(false), attribution(true), cohort(), alertState(), alertHistory(),
+	return []Analysis{overview(), funnel(), attribution(false), attribution(true), paths(), cohort(), alertState(), alertHistory(),
 		segmentCounts(), segmentHistory(), segmentMembers(), person(analytics.PersonIdentifiers), person(analytics.PersonMerges),
 		person(analytics.PersonTouches), person(analytics.PersonSegments)}
 }
@@ -144,17 +154,28 @@ func (a Analysis) Defaults(attribution analytics.Attribution) map[string]string 
 // parameter at fault, or says which parameters do not fit together: it is
 // the caller's request that is wrong, never the server.
 func (a Analysis) SQL(values Values, env Env) (string, error) {
+	plan, err := a.Plan(values, env)
+	return plan.SQL, err
+}
+
+// Plan returns the SQL of the analysis for values, as SQL does, and the
+// step that computes its result from the SQL's rows, if it has one.
+func (a Analysis) Plan(values Values, env Env) (Plan, error) {
 	p := &reader{analysis: a, values: values, env: env}
 	for _, param := range a.Params {
 		if err := p.check(param); err != nil {
-			return "", err
+			return Plan{}, err
 		}
 	}
 	r, err := p.queryRange()
 	if err != nil {
-		return "", err
+		return Plan{}, err
 	}
-	return a.build(p, r)
+	sql, err := a.build(p, r)
+	if err != nil {
+		return Plan{}, err
+	}
+	return Plan{SQL: sql, Finish: p.finish}, nil
 }
 
 // reader reads the values of one request.
@@ -162,6 +183,8 @@ type reader struct {
 	analysis Analysis
 	values   Values
 	env      Env
+	// finish is set by an analysis whose result Go computes from the rows.
+	finish func(*table.Result) (*table.Result, error)
 }
 
 // get returns the value of the parameter called name, or its default.
@@ -318,11 +341,13 @@ func attribution(romi bool) Analysis {
 	if romi {
 		a.Name, a.Short = "romi", "Attributed revenue against spend per channel: ROAS, ROMI and CPA"
 	}
-	a.Use = a.Name + " [--model M] [--lookback 30d] [--half-life 7d] [--by-campaign] [--currency USD]"
+	a.Use = a.Name + " [--model M] [--order 1..4] [--lookback 30d] [--half-life 7d] [--by-campaign] [--currency USD]"
 	a.Long = "Defaults come from " + analytics.AttributionFile + " in the pipelines directory;\n" +
-		"the flags override them. Models: " + strings.Join(modelNames(), ", ") + "."
+		"the flags override them. Models: " + strings.Join(modelNames(analytics.Models), ", ") + ";\n" +
+		"data-driven (computed from every path, per query): " + strings.Join(modelNames(analytics.DataDrivenModels), ", ") + "."
 	a.Params = withRange(
 		Param{Name: "model", Usage: "attribution model (default from " + analytics.AttributionFile + ")"},
+		Param{Name: "order", Default: "1", Kind: Int, Usage: "order of the markov model: a state is the last 1 to 4 touches"},
 		Param{Name: "lookback", Usage: "how far before a conversion a touch counts, e.g. 30d"},
 		Param{Name: "half-life", Usage: "half-life of the time_decay model, e.g. 7d"},
 		Param{Name: "by-campaign", Default: "false", Kind: Bool, Usage: "split by campaign within each channel"},
@@ -333,6 +358,18 @@ func attribution(romi bool) Analysis {
 		if err != nil {
 			return "", err
 		}
+		if model, _ := analytics.ParseQueryModel(p.get("model")); model.DataDriven() {
+			q := analytics.DataDrivenQuery{Range: r, Attribution: settings, Model: model, Order: p.integer("order"),
+				ByCampaign: p.flag("by-campaign"), Currency: settings.Currency, ROMI: romi}
+			if q.Order < 1 || q.Order > analytics.MaxMarkovOrder || q.Order > 1 && model != analytics.Markov {
+				return "", p.errorf("order", "%d: the markov model's order is 1 to %d; the other models have none", q.Order, analytics.MaxMarkovOrder)
+			}
+			p.finish = q.Finish
+			return q.SQL()
+		}
+		if p.integer("order") != 1 {
+			return "", p.errorf("order", "only the markov model has an order")
+		}
 		q := analytics.AttributionQuery{Range: r, Attribution: settings, ByCampaign: p.flag("by-campaign"), Currency: settings.Currency}
 		if romi {
 			return analytics.ROMIQuery(q).SQL()
@@ -342,9 +379,9 @@ func attribution(romi bool) Analysis {
 	return a
 }
 
-func modelNames() []string {
-	names := make([]string, len(analytics.Models))
-	for i, m := range analytics.Models {
+func modelNames(models []analytics.Model) []string {
+	names := make([]string, len(models))
+	for i, m := range models {
 		names[i] = string(m)
 	}
 	return names
@@ -356,8 +393,12 @@ func (p *reader) attribution() (analytics.Attribution, error) {
 	a := p.env.Attribution
 	var err error
 	if v := p.get("model"); v != "" {
-		if a.Model, err = analytics.ParseModel(v); err != nil {
+		m, err := analytics.ParseQueryModel(v)
+		if err != nil {
 			return a, p.wrap("model", err)
+		}
+		if !m.DataDriven() {
+			a.Model = m
 		}
 	}
 	if p.get("lookback") != "" {
@@ -389,6 +430,37 @@ func (p *reader) currency() (analytics.Currency, error) {
 		}
 	}
 	return c, nil
+}
+
+func paths() Analysis {
+	return Analysis{
+		Name:  "paths",
+		Use:   "paths [--by channel|event_type|campaign] [--converting|--all] [--collapse=false] [--max-length N] [--top 20] [--report paths|lengths|times] [--lookback 30d]",
+		Short: "The journeys to conversion: the most frequent paths of touches, or the distributions of path lengths and times to convert",
+		Long: "A path is the touches (the touch types of " + analytics.AttributionFile + ") within the lookback before a conversion;\n" +
+			"--all adds a null path per person with touches and no conversion in the range.",
+		Params: withRange(
+			Param{Name: "by", Default: "channel", Usage: "what a touch is in a path: channel, event_type or campaign"},
+			Param{Name: "converting", Default: "false", Kind: Bool, Usage: "only the paths of conversions (the default)"},
+			Param{Name: "all", Default: "false", Kind: Bool, Usage: "also the null paths of persons without a conversion in the range"},
+			Param{Name: "collapse", Default: "true", Kind: Bool, Usage: "collapse consecutive repeats of a touch"},
+			Param{Name: "max-length", Default: "0", Kind: Int, Usage: "keep only the last N touches of a path (0: all)"},
+			Param{Name: "top", Default: "20", Kind: Int, Usage: "how many paths to list, the most frequent first (1 to 10000)"},
+			Param{Name: "report", Default: analytics.PathsReport, Usage: "paths, lengths (the distribution of path lengths) or times (of days to convert)"},
+			Param{Name: "lookback", Usage: "how far before a conversion a touch counts, e.g. 30d"},
+		),
+		build: func(p *reader, r analytics.Range) (string, error) {
+			if p.flag("converting") && p.flag("all") {
+				return "", p.errorf("all", "--converting and --all do not go together")
+			}
+			settings, err := p.attribution()
+			if err != nil {
+				return "", err
+			}
+			return analytics.PathsQuery{Range: r, Attribution: settings, By: p.get("by"), All: p.flag("all"), Collapse: p.flag("collapse"),
+				MaxLength: p.integer("max-length"), Top: p.integer("top"), Report: p.get("report")}.SQL()
+		},
+	}
 }
 
 func cohort() Analysis {

@@ -170,7 +170,7 @@ func measure(ctx context.Context, chCfg clickhouse.Config, proc *enrich.Processo
 
 	out := make([]namedTiming, 0, len(queries))
 	for _, q := range queries {
-		t := timeQuery(ctx, conn, q.sql, runs)
+		t := timeQuery(ctx, conn, q, runs)
 		if t.err != nil {
 			fmt.Printf("  %-34s FAILED: %v\n", q.name, t.err)
 		} else {
@@ -181,9 +181,11 @@ func measure(ctx context.Context, chCfg clickhouse.Config, proc *enrich.Processo
 	return out, nil
 }
 
-// query is a named analytics query.
+// query is a named analytics query, with the step that computes its
+// result from its rows when Go does (the data-driven models).
 type query struct {
 	name, sql string
+	finish    func(*table.Result) (*table.Result, error)
 }
 
 // buildQueries returns the queries to time over r.
@@ -200,7 +202,13 @@ func buildQueries(r analytics.Range) ([]query, error) {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 			return
 		}
-		qs = append(qs, query{name, sql})
+		q := query{name: name, sql: sql}
+		if f, ok := b.(interface {
+			Finish(*table.Result) (*table.Result, error)
+		}); ok {
+			q.finish = f.Finish
+		}
+		qs = append(qs, q)
 	}
 	funnel := analytics.FunnelQuery{Range: r, Steps: steps, Window: 24 * time.Hour}
 	build("funnel (3 steps, 24h)", funnel)
@@ -211,9 +219,19 @@ func buildQueries(r analytics.Range) ([]query, error) {
 		a.Model = m
 		build("attribution "+string(m), analytics.AttributionQuery{Range: r, Attribution: a})
 	}
+	dd := analytics.DefaultAttribution()
+	for order := 1; order <= analytics.MaxMarkovOrder; order += analytics.MaxMarkovOrder - 1 {
+		build(fmt.Sprintf("attribution markov order %d", order), analytics.DataDrivenQuery{Range: r, Attribution: dd, Model: analytics.Markov, Order: order})
+	}
+	build("attribution shapley", analytics.DataDrivenQuery{Range: r, Attribution: dd, Model: analytics.Shapley})
 	a := analytics.DefaultAttribution()
 	a.Model = analytics.TimeDecay
 	build("romi time_decay", analytics.ROMIQuery{Range: r, Attribution: a})
+	build("romi markov", analytics.DataDrivenQuery{Range: r, Attribution: dd, Model: analytics.Markov, ROMI: true})
+	build("paths top 20", analytics.PathsQuery{Range: r, Attribution: dd, Collapse: true, Top: 20})
+	build("paths all by campaign", analytics.PathsQuery{Range: r, Attribution: dd, By: "campaign", All: true, Collapse: true, Top: 20})
+	build("path lengths", analytics.PathsQuery{Range: r, Attribution: dd, Collapse: true, Report: analytics.LengthsReport})
+	build("days to convert", analytics.PathsQuery{Range: r, Attribution: dd, Collapse: true, Report: analytics.TimesReport})
 	build("cohort week x4 first_purchase", analytics.CohortQuery{Range: r, Period: analytics.Week, Periods: 4,
 		By: analytics.FirstPurchase, Activity: analytics.PurchaseActivity, PurchaseType: a.ConversionType})
 	build("cohort day x7 first_seen any", analytics.CohortQuery{Range: r, Period: analytics.Day, Periods: 7,
@@ -221,14 +239,18 @@ func buildQueries(r analytics.Range) ([]query, error) {
 	return qs, errors.Join(errs...)
 }
 
-// timeQuery runs sql runs times and returns the median wall time, including
-// reading the result, and the number of rows of the last run.
-func timeQuery(ctx context.Context, conn driver.Conn, sql string, runs int) timing {
+// timeQuery runs q runs times and returns the median wall time, including
+// reading the result and computing it from the rows where Go does, and the
+// number of rows of the last run.
+func timeQuery(ctx context.Context, conn driver.Conn, q query, runs int) timing {
 	times := make([]time.Duration, 0, runs)
 	var rows int
 	for range runs {
 		start := time.Now()
-		res, err := table.Run(ctx, conn, sql)
+		res, err := table.Run(ctx, conn, q.sql)
+		if err == nil && q.finish != nil {
+			res, err = q.finish(res)
+		}
 		if err != nil {
 			return timing{err: err}
 		}

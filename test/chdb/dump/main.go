@@ -36,6 +36,9 @@ type analyticsCase struct {
 	Columns []string `json:"columns"`
 	Key     int      `json:"key"`
 	Want    [][]any  `json:"want"`
+	// Finish says that Go computes the result from the rows of SQL:
+	// check.py has test/chdb/finish run it.
+	Finish bool `json:"finish,omitempty"`
 }
 
 func main() {
@@ -104,7 +107,7 @@ func main() {
 	}
 	for _, c := range cases {
 		out.Cases = append(out.Cases, analyticsCase{Name: c.Name, Inserts: c.Fixture.Inserts(), SQL: c.SQL,
-			Columns: c.Columns, Key: c.Key, Want: c.Want})
+			Columns: c.Columns, Key: c.Key, Want: c.Want, Finish: c.Finish != nil})
 	}
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")

@@ -44,6 +44,9 @@ type PathsQuery struct {
 	Top int
 	// Report is PathsReport (""), LengthsReport or TimesReport.
 	Report string
+	// Currency converts the revenue of PathsReport into a reporting
+	// currency; the zero value sums it as stored.
+	Currency Currency
 }
 
 // MaxTop bounds PathsQuery.Top.
@@ -59,6 +62,9 @@ func (q PathsQuery) validate() error {
 		return fmt.Errorf("report %q: want paths, lengths or times", q.Report)
 	case (q.Report == "" || q.Report == PathsReport) && (q.Top < 1 || q.Top > MaxTop):
 		return fmt.Errorf("top %d is not within 1 to %d", q.Top, MaxTop)
+	}
+	if err := q.Currency.Validate(); err != nil {
+		return err
 	}
 	a := AttributionQuery{Range: q.Range, Attribution: q.Attribution}
 	a.Attribution.Model = TimeDecay // no model is used
@@ -77,11 +83,13 @@ func containsString(list []string, s string) bool {
 // SQL returns the query. PathsReport: one row per path (its touches joined
 // by " > ", \, > and / escaped by a backslash; empty for conversions
 // without touches), the Top with the most conversions (then null paths,
-// then path): path, conversions, revenue (currency units, as stored),
+// then path): path, [currency with a reporting currency,] conversions,
+// revenue (currency units: of the reporting currency, or as stored),
 // [nulls with All,] avg_touches (touches per conversion, before collapsing
 // and trimming), median_seconds_to_convert (exact median over the
 // conversions with touches of the time from the path's first touch to the
-// conversion; NULL without any). LengthsReport: length (touches of the
+// conversion; NULL without any)[, unconverted_conversions: conversions
+// whose revenue had no rate, left out of revenue]. LengthsReport: length (touches of the
 // path, after collapsing and trimming), conversions, [nulls,] share (of
 // the conversions). TimesReport: days (whole days from the first touch to
 // the conversion; conversions with touches), conversions, share.
@@ -93,7 +101,7 @@ func (q PathsQuery) SQL() (string, error) {
 	if by == "" {
 		by = "channel"
 	}
-	ends := pathEnds(q.Range, q.Attribution, escapeExpr(by), Currency{}, q.All)
+	ends := pathEnds(q.Range, q.Attribution, escapeExpr(by), q.Currency, q.All)
 	kept := "states"
 	if q.Collapse {
 		kept = "collapsed"
@@ -110,7 +118,7 @@ FROM
 (
     SELECT
         end_converted,
-        end_revenue,
+        end_revenue,` + map[bool]string{true: "\n        end_unconverted,"}[q.Currency.Code != ""] + `
         length(states) AS touch_count,
         ` + kept + ` AS kept,
         arrayStringConcat(kept, ' > ') AS journey,
@@ -134,12 +142,12 @@ FROM
 		order = "conversions DESC, nulls DESC, path"
 	}
 	return header + `SELECT
-    path,
+    path,` + q.Currency.column() + `
     conversions,
     revenue` + strings.ReplaceAll(nulls, "countIf(end_converted = 0) AS ", "") + `,
     avg_touches,
     if(empty(durations), NULL,
-       (arrayElement(durations, intDiv(length(durations) + 1, 2)) + arrayElement(durations, intDiv(length(durations), 2) + 1)) / 2000) AS median_seconds_to_convert
+       (arrayElement(durations, intDiv(length(durations) + 1, 2)) + arrayElement(durations, intDiv(length(durations), 2) + 1)) / 2000) AS median_seconds_to_convert` + map[bool]string{true: ",\n    unconverted_conversions"}[q.Currency.Code != ""] + `
 FROM
 (
     SELECT
@@ -148,7 +156,8 @@ FROM
         sumIf(end_revenue, end_converted = 1) / 1000000 AS revenue` + nulls + `,
         if(conversions = 0, NULL, sumIf(touch_count, end_converted = 1) / conversions) AS avg_touches,
         -- the exact median: the mean of the two middle ones for an even count
-        arraySort(groupArrayIf(to_convert_ms, end_converted = 1 AND touch_count > 0)) AS durations` + indent(strings.TrimPrefix(from, "\n")) + `
+        arraySort(groupArrayIf(to_convert_ms, end_converted = 1 AND touch_count > 0)) AS durations` +
+		strings.ReplaceAll(q.Currency.unconvertedColumn("unconverted_conversions", "countIf(end_converted = 1 AND end_unconverted = 1)"), "\n", "\n    ") + indent(strings.TrimPrefix(from, "\n")) + `
     GROUP BY journey
 )
 ORDER BY ` + order + `

@@ -76,7 +76,8 @@ func currencyFixture() Fixture {
 var currencyROMIColumns = []string{"channel", "currency", "conversions", "revenue", "spend", "roas", "romi", "cpa",
 	"unconverted_conversions", "unconverted_spend"}
 
-// currencyCases: attribution and ROMI per channel in USD under two models.
+// currencyCases: attribution and ROMI per channel in USD under two models,
+// and the journey paths in USD.
 // A channel with money that has no rate states it, and has no ratios.
 func currencyCases() []spec {
 	linear := analytics.DefaultAttribution()
@@ -120,6 +121,19 @@ func currencyCases() []spec {
 				{"paid_search", "USD", 2.0, 80.0, 110.0, 80 / 110.0, -30 / 110.0, 55.0, 0.0, 0.0}, // x2 25 + x3 55
 				{"social", "USD", 1.0, 0.0, 0.0, nil, nil, nil, 1.0, 1.0},                         // x5 only
 				{"display", "USD", 0.0, 0.0, 30.0, 0.0, -1.0, nil, 0.0, 0.0},
+			},
+		},
+		{
+			name:    "currency: journey paths in USD",
+			fixture: currencyFixture(),
+			query:   analytics.PathsQuery{Range: april, Attribution: analytics.DefaultAttribution(), Collapse: true, Top: 20, Currency: usd},
+			columns: []string{"path", "currency", "conversions", "revenue", "avg_touches", "median_seconds_to_convert", "unconverted_conversions"}, key: 1,
+			want: [][]any{
+				{"email", "USD", 2.0, 350.0, 1.0, 86400.0, 0.0},                // x1 110 + x4 240, each a day after its touch
+				{"", "USD", 1.0, 25.0, 0.0, nil, 0.0},                          // x6
+				{"paid_search", "USD", 1.0, 55.0, 1.0, 86400.0, 0.0},           // x3
+				{"paid_search > social", "USD", 1.0, 25.0, 2.0, 172800.0, 0.0}, // x2, two days from its first touch
+				{"social", "USD", 1.0, 0.0, 1.0, 86400.0, 1.0},                 // x5 has no rate
 			},
 		},
 	}

@@ -435,7 +435,7 @@ func (p *reader) currency() (analytics.Currency, error) {
 func paths() Analysis {
 	return Analysis{
 		Name:  "paths",
-		Use:   "paths [--by channel|event_type|campaign] [--converting|--all] [--collapse=false] [--max-length N] [--top 20] [--report paths|lengths|times] [--lookback 30d]",
+		Use:   "paths [--by channel|event_type|campaign] [--converting|--all] [--collapse=false] [--max-length N] [--top 20] [--report paths|lengths|times] [--lookback 30d] [--currency USD]",
 		Short: "The journeys to conversion: the most frequent paths of touches, or the distributions of path lengths and times to convert",
 		Long: "A path is the touches (the touch types of " + analytics.AttributionFile + ") within the lookback before a conversion;\n" +
 			"--all adds a null path per person with touches and no conversion in the range.",
@@ -447,6 +447,7 @@ func paths() Analysis {
 			Param{Name: "max-length", Default: "0", Kind: Int, Usage: "keep only the last N touches of a path (0: all)"},
 			Param{Name: "top", Default: "20", Kind: Int, Usage: "how many paths to list, the most frequent first (1 to 10000)"},
 			Param{Name: "report", Default: analytics.PathsReport, Usage: "paths, lengths (the distribution of path lengths) or times (of days to convert)"},
+			currencyParam,
 			Param{Name: "lookback", Usage: "how far before a conversion a touch counts, e.g. 30d"},
 		),
 		build: func(p *reader, r analytics.Range) (string, error) {
@@ -458,7 +459,7 @@ func paths() Analysis {
 				return "", err
 			}
 			return analytics.PathsQuery{Range: r, Attribution: settings, By: p.get("by"), All: p.flag("all"), Collapse: p.flag("collapse"),
-				MaxLength: p.integer("max-length"), Top: p.integer("top"), Report: p.get("report")}.SQL()
+				MaxLength: p.integer("max-length"), Top: p.integer("top"), Report: p.get("report"), Currency: settings.Currency}.SQL()
 		},
 	}
 }

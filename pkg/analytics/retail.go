@@ -185,15 +185,22 @@ func orderBy(by string) string {
 	return "orders"
 }
 
+// Check reports a grouping other than those of RetailKPIsQuery.By.
+func (q RetailKPIsQuery) Check() error {
+	switch q.By {
+	case KPIsTotal, KPIsByChannel, KPIsByCampaign, KPIsByCohort:
+		return nil
+	}
+	return fmt.Errorf("%q: want channel, campaign, cohort or nothing", q.By)
+}
+
 func (q RetailKPIsQuery) validate() error {
 	if err := q.Range.Validate(); err != nil {
 		return err
 	}
 	var problems []string
-	switch q.By {
-	case KPIsTotal, KPIsByChannel, KPIsByCampaign, KPIsByCohort:
-	default:
-		problems = append(problems, fmt.Sprintf("kpis by %q: want channel, campaign or cohort", q.By))
+	if err := q.Check(); err != nil {
+		problems = append(problems, "kpis by "+err.Error())
 	}
 	if err := q.Attribution.Validate(); err != nil {
 		problems = append(problems, err.Error())

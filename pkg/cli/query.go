@@ -87,17 +87,21 @@ func analysisSQL(cmd *cobra.Command, cfg config.Config, a request.Analysis) (str
 	if err != nil {
 		return "", err
 	}
+	stages, err := analytics.LoadStages(filepath.Join(cfg.Pipelines, analytics.StagesFile))
+	if err != nil {
+		return "", err
+	}
 	values := request.Values{}
 	for _, p := range a.Params {
 		values[p.Name] = cmd.Flags().Lookup(p.Name).Value.String()
 	}
-	return a.SQL(values, request.Env{Now: time.Now(), Attribution: attribution, Prefix: "--", Identify: command.Identify(cfg)})
+	return a.SQL(values, request.Env{Now: time.Now(), Attribution: attribution, Stages: stages, Prefix: "--", Identify: command.Identify(cfg)})
 }
 
 func newQueryCommand(g *command.Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "query",
-		Short: "Run an analysis on ClickHouse: overview, funnel, attribution, romi, cohort, alerts, segments and persons",
+		Short: "Run an analysis on ClickHouse: overview, funnel, attribution, romi, cohort, kpis, stages, alerts, segments and persons",
 		Long: "Runs one of touchline's analyses over the half-open UTC range [--from, --to)\n" +
 			"and prints the result as a table, CSV or JSON; --sql prints the SQL instead.\n" +
 			"The exact semantics are those of docs/analytics.md.",

@@ -131,6 +131,18 @@ func retailCases() []spec {
 			},
 		},
 		{
+			// The orders of the currency cases in USD: x1 110, x2 25, x4
+			// 240 less a refund of 50 EUR at 1.20 (60), x6 25; x3's order
+			// has a refund in JPY without a rate and x5's order itself has
+			// none: both left out of the money and of aov's orders.
+			// Net 400 - 60 = 340 over 4 orders.
+			name:    "retail kpis: in a reporting currency, orders and refunds without a rate left out",
+			fixture: currencyRetail(),
+			query:   analytics.RetailKPIsQuery{Range: april, Attribution: settings, Currency: usd},
+			columns: append([]string{"currency"}, append(retailColumns, "unconverted_orders")...), key: 1,
+			want: [][]any{{"USD", 6.0, 6.0, 400.0, 60.0, 340.0, 85.0, 1.0, 0.0, nil, 1.0, 85.0, 2.0}},
+		},
+		{
 			name:    "retail kpis: no orders, no rows",
 			fixture: customers(),
 			query:   analytics.RetailKPIsQuery{Range: analytics.Range{From: day(2026, 3, 1), To: day(2026, 4, 1)}, Attribution: settings},
@@ -138,4 +150,22 @@ func retailCases() []spec {
 			want: [][]any{},
 		},
 	}
+}
+
+// currencyRetail is the currency cases' fixture with order ids and refunds:
+// 50 EUR of x4's order on 04-15 and 1,000 JPY of x3's on 04-17.
+func currencyRetail() Fixture {
+	f := currencyFixture()
+	for i, e := range f.Events {
+		if e.Type == "purchase" {
+			f.Events[i].OrderID = "X-" + e.Person
+		}
+	}
+	refundIn := func(id, person string, d int, amount float64, currency string) Event {
+		e := refund(id, person, "X-"+person, at(2026, 4, d, 13, 0, 0), amount)
+		e.Currency = currency
+		return e
+	}
+	f.Events = append(f.Events, refundIn("x4-r", "x4", 15, 50, "EUR"), refundIn("x3-r", "x3", 17, 1000, "JPY"))
+	return f
 }

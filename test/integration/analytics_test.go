@@ -76,6 +76,8 @@ func TestQueryCommand(t *testing.T) {
 		{"attribution: linear", []string{"attribution", "--model", "linear", "--lookback", "30d", "--from", "2026-04-01", "--to", "2026-05-01T00:00:00Z"}},
 		{"romi: first touch per campaign", []string{"romi", "--model", "first_touch", "--by-campaign", "--from", "2026-04-01", "--to", "2026-05-01"}},
 		{"currency: ROMI per channel in USD, linear", []string{"romi", "--model", "linear", "--currency", "USD", "--from", "2026-04-01", "--to", "2026-05-01"}},
+		{"retail kpis: by acquisition channel", []string{"kpis", "--by", "channel", "--from", "2026-05-01", "--to", "2026-06-01"}},
+		{"stages: by acquisition channel", []string{"stages", "--by", "channel", "--from", "2026-05-01", "--to", "2026-06-01"}},
 		{"cohort: monthly by first purchase across the year boundary",
 			[]string{"cohort", "--period", "month", "--periods", "3", "--from", "2025-11-01", "--to", "2026-02-01"}},
 		{"currency: weekly cohorts revenue and LTV in USD",

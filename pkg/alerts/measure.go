@@ -3,6 +3,7 @@ package alerts
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -34,6 +35,9 @@ type measures struct {
 	revenue, spend                           float64
 	attributedConversions, attributedRevenue float64
 	newCustomers                             float64
+	// orders, customers, repeatCustomers and netRevenue are those of the
+	// retail KPIs, per acquisition group.
+	orders, customers, repeatCustomers, netRevenue float64
 	// unconverted counts the conversions (attributed ones for the
 	// attributed KPIs) and spend rows whose money had no exchange rate into
 	// the reporting currency.
@@ -50,6 +54,10 @@ func (m *measures) add(o *measures) {
 	m.attributedConversions += o.attributedConversions
 	m.attributedRevenue += o.attributedRevenue
 	m.newCustomers += o.newCustomers
+	m.orders += o.orders
+	m.customers += o.customers
+	m.repeatCustomers += o.repeatCustomers
+	m.netRevenue += o.netRevenue
 	m.unconverted += o.unconverted
 }
 
@@ -97,6 +105,15 @@ func (m *measures) kpi(k rules.KPI) (value float64, defined bool, volume float64
 	case rules.ROMI:
 		value, defined = ratio(m.attributedRevenue-m.spend, m.spend)
 		return value, defined, m.spend
+	case rules.AOV:
+		value, defined = ratio(m.netRevenue, m.orders)
+		return value, defined, m.orders
+	case rules.PurchaseFrequency:
+		value, defined = ratio(m.orders, m.customers)
+		return value, defined, m.customers
+	case rules.RepeatRate:
+		value, defined = ratio(m.repeatCustomers, m.customers)
+		return value, defined, m.customers
 	default: // Events, NoData
 		return m.events, true, m.events
 	}
@@ -147,6 +164,22 @@ func (s *Source) measure(ctx context.Context, r *rules.Rule, w analytics.Range) 
 			m.attributedConversions, m.attributedRevenue, m.spend = res[money].(float64), res[money+1].(float64), res[money+2].(float64)
 			if cur.Code != "" {
 				m.unconverted = res[len(res)-2].(float64) + res[len(res)-1].(float64)
+			}
+		}); err != nil {
+			return nil, err
+		}
+	case r.KPI.Retail():
+		// Each customer has one acquisition channel and campaign, so the
+		// groups' customers, orders and revenue add up.
+		n := firstMeasure(cur)
+		q := analytics.RetailKPIsQuery{Range: w, Attribution: s.attribution, By: analytics.KPIsByCampaign, Currency: cur}
+		if err := s.scan(ctx, q, func(res []any) {
+			m := row(res[0].(string), res[1].(string))
+			m.customers, m.orders = float64(res[n].(uint64)), float64(res[n+1].(uint64))
+			m.netRevenue = res[n+4].(float64)
+			m.repeatCustomers = math.Round(res[n+7].(float64) * m.customers)
+			if cur.Code != "" {
+				m.unconverted = float64(res[len(res)-1].(uint64))
 			}
 		}); err != nil {
 			return nil, err

@@ -40,6 +40,7 @@ var pipelinesFiles = []pipelinesFile{
 	{engine.DefinitionsFile, "segments", func(p string) error { _, err := engine.LoadDefinitions(p); return err }},
 	{rules.RulesFile, "", func(p string) error { _, err := rules.LoadRules(p); return err }},
 	{analytics.AttributionFile, "", func(p string) error { _, err := analytics.LoadAttribution(p); return err }},
+	{analytics.StagesFile, "", func(p string) error { _, err := analytics.LoadStages(p); return err }},
 	{collect.MappingFile, "", func(p string) error { _, err := collect.LoadMapping(p); return err }},
 	{activate.DestinationsFile, "", func(p string) error { _, _, err := activatecmd.Load(filepath.Dir(p), "", p); return err }},
 }

@@ -84,9 +84,13 @@ func newAnalysisCommand(g *command.Globals, a request.Analysis) *cobra.Command {
 }
 
 // analysisPlan returns the plan of analysis a for the flags of cmd, with
-// the attribution settings of the pipelines directory of cfg.
+// the attribution and stages settings of the pipelines directory of cfg.
 func analysisPlan(cmd *cobra.Command, cfg config.Config, a request.Analysis) (request.Plan, error) {
 	attribution, err := analytics.LoadAttribution(filepath.Join(cfg.Pipelines, analytics.AttributionFile))
+	if err != nil {
+		return request.Plan{}, err
+	}
+	stages, err := analytics.LoadStages(filepath.Join(cfg.Pipelines, analytics.StagesFile))
 	if err != nil {
 		return request.Plan{}, err
 	}
@@ -94,13 +98,13 @@ func analysisPlan(cmd *cobra.Command, cfg config.Config, a request.Analysis) (re
 	for _, p := range a.Params {
 		values[p.Name] = cmd.Flags().Lookup(p.Name).Value.String()
 	}
-	return a.Plan(values, request.Env{Now: time.Now(), Attribution: attribution, Prefix: "--", Identify: command.Identify(cfg)})
+	return a.Plan(values, request.Env{Now: time.Now(), Attribution: attribution, Stages: stages, Prefix: "--", Identify: command.Identify(cfg)})
 }
 
 func newQueryCommand(g *command.Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "query",
-		Short: "Run an analysis on ClickHouse: overview, funnel, attribution, romi, paths, cohort, alerts, segments and persons",
+		Short: "Run an analysis on ClickHouse: overview, funnel, attribution, romi, paths, cohort, kpis, stages, alerts, segments and persons",
 		Long: "Runs one of touchline's analyses over the half-open UTC range [--from, --to)\n" +
 			"and prints the result as a table, CSV or JSON; --sql prints the SQL instead.\n" +
 			"The exact semantics are those of docs/analytics.md.",

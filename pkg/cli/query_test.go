@@ -33,7 +33,7 @@ func TestQueryRefusesWhatItCannotAnswer(t *testing.T) {
 	}{
 		{[]string{"query", "funel"}, `query: unknown analysis "funel": want funnel`},
 		{[]string{"query", "cohorts"}, `query: unknown analysis "cohorts": want cohort`},
-		{[]string{"query"}, "query: name an analysis: alert-history, alert-rules, alert-state, attribution, cohort, funnel, overview, paths, person-identifiers, person-merges, person-segments, person-touches, romi, segment-history, segment-members, segments"},
+		{[]string{"query"}, "query: name an analysis: alert-history, alert-rules, alert-state, attribution, cohort, funnel, kpis, overview, paths, person-identifiers, person-merges, person-segments, person-touches, romi, segment-history, segment-members, segments, stages"},
 		{[]string{"query", "funnel", "--steps", "a,b", "--window", "213504d", "--sql"}, `--window: duration "213504d" is out of range`},
 		{[]string{"query", "attribution", "--lookback", "213504d", "--sql"}, `--lookback: duration "213504d" is out of range`},
 		{[]string{"query", "romi", "--half-life", "9999999999d", "--sql"}, `--half-life: duration "9999999999d" is out of range`},

@@ -154,7 +154,7 @@ func TestAnswersAreTheCLIsFormats(t *testing.T) {
 		} `json:"analyses"`
 	}
 	rec = get(t, mux, "/api/")
-	if err := json.Unmarshal(rec.Body.Bytes(), &index); err != nil || len(index.Analyses) != 16 || index.Analyses[0].Name != "overview" || index.Analyses[15].Name != "alert-rules" {
+	if err := json.Unmarshal(rec.Body.Bytes(), &index); err != nil || len(index.Analyses) != 18 || index.Analyses[0].Name != "overview" || index.Analyses[17].Name != "alert-rules" {
 		t.Errorf("index: %v %s", err, rec.Body.String())
 	}
 	// The model defaults to the attribution settings' (time_decay here).

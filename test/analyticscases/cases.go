@@ -17,7 +17,7 @@ type query interface {
 // All returns every case. An error means a query refused its parameters.
 func All() ([]Case, error) {
 	var out []Case
-	for _, group := range [][]spec{funnelCases(), attributionCases(), romiCases(), currencyCases(), currencyMoneyCases(), cohortCases(), stitchedCases(), kpiCases(), overviewCases(), segmentCases(), dataDrivenCases()} {
+	for _, group := range [][]spec{funnelCases(), attributionCases(), romiCases(), currencyCases(), currencyMoneyCases(), cohortCases(), stitchedCases(), kpiCases(), overviewCases(), segmentCases(), dataDrivenCases(), retailCases(), stagesCases()} {
 		for _, s := range group {
 			sql, err := s.query.SQL()
 			if err != nil {

@@ -31,7 +31,9 @@ type Event struct {
 	Revenue float64
 	// Currency of the revenue; empty in the fixtures of one currency.
 	Currency string
-	Props    map[string]string
+	// OrderID of a purchase, and of the refund of one; usually empty.
+	OrderID string
+	Props   map[string]string
 }
 
 // Spend is one spend report of a fixture; a later Version restates it.
@@ -107,7 +109,7 @@ func (f Fixture) rows() ([]clickhouse.TouchpointRow, []clickhouse.SpendRow, []cl
 			tps = append(tps, clickhouse.TouchpointRow{
 				EventID: e.ID, EventTime: e.At.Truncate(time.Second), EventMillis: uint16(e.At.Nanosecond() / int(time.Millisecond)),
 				EventType: e.Type, Channel: e.Channel, Campaign: e.Campaign, PersonID: e.Person,
-				Revenue: micros(e.Revenue), Currency: e.Currency, PropertyKeys: keys, PropertyValues: values, IngestedAt: ingested,
+				Revenue: micros(e.Revenue), Currency: e.Currency, OrderID: e.OrderID, PropertyKeys: keys, PropertyValues: values, IngestedAt: ingested,
 			})
 		}
 		for _, s := range f.Spend {
@@ -200,12 +202,12 @@ func (f Fixture) Inserts() []string {
 	if len(tps) > 0 {
 		values := make([]string, len(tps))
 		for i, r := range tps {
-			values[i] = fmt.Sprintf("(%s, %s, %d, %s, %s, %s, %s, %d, %s, %s, %s, %s)",
+			values[i] = fmt.Sprintf("(%s, %s, %d, %s, %s, %s, %s, %d, %s, %s, %s, %s, %s)",
 				lit(r.EventID), sqlTime(r.EventTime), r.EventMillis, lit(r.EventType), lit(r.Channel),
-				lit(r.Campaign), lit(r.PersonID), r.Revenue, lit(r.Currency), array(r.PropertyKeys), array(r.PropertyValues), sqlTime(r.IngestedAt))
+				lit(r.Campaign), lit(r.PersonID), r.Revenue, lit(r.Currency), lit(r.OrderID), array(r.PropertyKeys), array(r.PropertyValues), sqlTime(r.IngestedAt))
 		}
 		out = append(out, "INSERT INTO touchpoints (event_id, event_time, event_millis, event_type, channel, campaign, "+
-			"person_id, revenue, currency, property_keys, property_values, ingested_at) VALUES "+strings.Join(values, ", "))
+			"person_id, revenue, currency, order_id, property_keys, property_values, ingested_at) VALUES "+strings.Join(values, ", "))
 	}
 	if len(spend) > 0 {
 		values := make([]string, len(spend))

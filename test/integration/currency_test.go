@@ -11,16 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/zap/zaptest"
-
-	"github.com/touchline-io/touchline/pkg/alerts"
 	"github.com/touchline-io/touchline/pkg/alerts/rules"
-	"github.com/touchline-io/touchline/pkg/cli/alertscmd"
 	"github.com/touchline-io/touchline/pkg/publish"
 	"github.com/touchline-io/touchline/pkg/rates"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
-	"github.com/touchline-io/touchline/test/analyticscases"
 	"github.com/touchline-io/touchline/test/testenv"
 )
 
@@ -164,20 +158,7 @@ func TestAlertsInAReportingCurrency(t *testing.T) {
 	defer cancel()
 	cfg, conn, _ := setup(ctx, t, 1, nil)
 	cfg.Pipelines = pipelinesWithCurrency(t, "USD")
-	cases, err := analyticscases.All()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var fixture analyticscases.Fixture
-	for _, c := range cases {
-		if c.Name == "currency: overview per channel in USD" {
-			fixture = c.Fixture
-		}
-	}
-	if err := fixture.Load(ctx, conn); err != nil {
-		t.Fatal(err)
-	}
-	set, err := rules.ParseRules("alerts.yaml", []byte(`rules:
+	engine, set := caseEngine(ctx, t, cfg, conn, "currency: overview per channel in USD", `rules:
   - name: big-day
     kpi: revenue
     scope: channel
@@ -191,14 +172,7 @@ func TestAlertsInAReportingCurrency(t *testing.T) {
     window: 30d
     every: 1d
     threshold: {below: 1}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine, err := alertscmd.NewEngine(ctx, cfg, conn, set, nil, alerts.NewMetrics(prometheus.NewRegistry()), zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	type seen struct {
 		value          float64
 		defined, fires bool

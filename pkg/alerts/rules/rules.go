@@ -45,10 +45,16 @@ const (
 	ROMI        KPI = "romi"
 	Events      KPI = "events"
 	NoData      KPI = "no_data"
+	// AOV, PurchaseFrequency and RepeatRate are the retail KPIs of the
+	// orders in the window, per acquisition channel and campaign.
+	AOV               KPI = "aov"
+	PurchaseFrequency KPI = "purchase_frequency"
+	RepeatRate        KPI = "repeat_rate"
 )
 
 // KPIs lists every KPI.
-var KPIs = []KPI{Spend, Impressions, Clicks, CTR, Conversions, CVR, CPA, CAC, Revenue, ROAS, ROMI, Events, NoData}
+var KPIs = []KPI{Spend, Impressions, Clicks, CTR, Conversions, CVR, CPA, CAC, Revenue, ROAS, ROMI, Events, NoData,
+	AOV, PurchaseFrequency, RepeatRate}
 
 // NeedsSpend reports KPIs computed from the spend table, which holds whole
 // days: their windows must be whole days.
@@ -61,7 +67,13 @@ func (k KPI) Attributed() bool { return k == CPA || k == ROAS || k == ROMI }
 
 // Money reports KPIs computed from revenue or spend, which are measured in
 // the reporting currency of the pipelines when they name one.
-func (k KPI) Money() bool { return k == Revenue || k == Spend || k == CAC || k.Attributed() }
+func (k KPI) Money() bool {
+	return k == Revenue || k == Spend || k == CAC || k == AOV || k.Attributed()
+}
+
+// Retail reports KPIs computed from the retail KPIs query, whose groups are
+// the customers' acquisition channels and campaigns.
+func (k KPI) Retail() bool { return k == AOV || k == PurchaseFrequency || k == RepeatRate }
 
 // Scope is how a rule groups what it measures.
 type Scope string

@@ -105,7 +105,7 @@ func TestParseRulesReportsEveryError(t *testing.T) {
 	want := []string{
 		`a.yaml:6: rule "low-roas": every: duration "soon": want e.g. 30d, 2w, 36h or 90m`,
 		`a.yaml:7: rule "low-roas": below: "lots" is not a number`,
-		`a.yaml:13: rule "x": kpi: unknown value "roaz": want one of spend, impressions, clicks, ctr, conversions, cvr, cpa, cac, revenue, roas, romi, events, no_data`,
+		`a.yaml:13: rule "x": kpi: unknown value "roaz": want one of spend, impressions, clicks, ctr, conversions, cvr, cpa, cac, revenue, roas, romi, events, no_data, aov, purchase_frequency, repeat_rate`,
 		`a.yaml:14: unknown key "colour": want rules`,
 	}
 	if err == nil || err.Error() != strings.Join(want, "\n") {

@@ -54,6 +54,9 @@ type Env struct {
 	Attribution analytics.Attribution
 	// Prefix goes before a parameter's name in errors: "--" for flags.
 	Prefix string
+	// Stages is the funnel stages of the pipelines directory
+	// (analytics.LoadStages); nil for analytics.DefaultStages.
+	Stages analytics.Stages
 	// Identify normalises and hashes an identifier given as type:value, as
 	// ingest does, for a person named by an identifier; nil refuses them.
 	Identify func(arg string) (analytics.Identifier, error)
@@ -106,7 +109,7 @@ const DefaultDays = 30
 func Analyses() []Analysis {
 	return []Analysis{overview(), funnel(), attribution(false), attribution(true), paths(), cohort(), alertState(), alertHistory(),
 		segmentCounts(), segmentHistory(), segmentMembers(), person(analytics.PersonIdentifiers), person(analytics.PersonMerges),
-		person(analytics.PersonTouches), person(analytics.PersonSegments)}
+		person(analytics.PersonTouches), person(analytics.PersonSegments), retailKPIs(), stages()}
 }
 
 // Lookup returns the analysis called name.

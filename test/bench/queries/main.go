@@ -3,7 +3,7 @@
 // generated touchpoints and spend into a fresh database, converted to rows by
 // the ingest service's own processor and inserted in batches, waits for the
 // background merges the load started, and then times every query: funnels,
-// attribution under each model, ROMI and cohorts. It prints the median wall
+// attribution under each model, ROMI, cohorts, retail KPIs and funnel stages. It prints the median wall
 // time and the rows returned of each query at each size and the growth of the
 // time from the smallest to the largest size (about 10 from 1M to 10M events
 // means linear). Timings are printed, never asserted.
@@ -12,6 +12,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -236,6 +237,10 @@ func buildQueries(r analytics.Range) ([]query, error) {
 		By: analytics.FirstPurchase, Activity: analytics.PurchaseActivity, PurchaseType: a.ConversionType})
 	build("cohort day x7 first_seen any", analytics.CohortQuery{Range: r, Period: analytics.Day, Periods: 7,
 		By: analytics.FirstSeen, Activity: analytics.AnyActivity, PurchaseType: a.ConversionType})
+	for _, by := range []string{analytics.KPIsTotal, analytics.KPIsByChannel, analytics.KPIsByCampaign, analytics.KPIsByCohort} {
+		build("retail kpis by "+cmp.Or(by, "all"), analytics.RetailKPIsQuery{Range: r, Attribution: a, By: by})
+	}
+	build("stages by channel", analytics.StagesQuery{Range: r, Stages: analytics.DefaultStages(), Attribution: a, ByChannel: true})
 	return qs, errors.Join(errs...)
 }
 

@@ -10,9 +10,15 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 )
+
+// memberStartTimeout bounds each start of a cluster member: a restart loads
+// every replicated table of every database and reconnects them to
+// ZooKeeper, which takes longer than a lone server's start.
+const memberStartTimeout = 3 * time.Minute
 
 // ClusterOptions configures StartClickHouseCluster. Dir and Name are
 // required.
@@ -78,6 +84,7 @@ func StartClickHouseCluster(ctx context.Context, opts ClusterOptions) (*ClickHou
 			id := fmt.Sprintf("s%02dr%d", s+1, r+1)
 			srv, err := StartClickHouse(ctx, ClickHouseOptions{
 				Dir: filepath.Join(opts.Dir, id), TCPPort: ports[s][r], Users: opts.Users, Logger: opts.Logger,
+				StartTimeout: memberStartTimeout,
 				Cluster: &ClusterMember{Name: opts.Name, Shard: fmt.Sprintf("%02d", s+1), Replica: id,
 					Shards: ports, ZooKeeperPort: zk.Port()},
 			})

@@ -15,7 +15,9 @@ import (
 )
 
 // migrated migrates database on the cluster and returns a connection to it,
-// closed when the test ends.
+// closed, and the database dropped on the cluster, when t ends: every case
+// of the suite has its own database, and a member restarted later loads
+// only the databases still there.
 func migrated(ctx context.Context, t *testing.T, cfg clickhouse.Config) driver.Conn {
 	t.Helper()
 	if _, err := clickhouse.Migrate(ctx, cfg, zap.NewNop()); err != nil {
@@ -25,7 +27,14 @@ func migrated(ctx context.Context, t *testing.T, cfg clickhouse.Config) driver.C
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { conn.Close() })
+	t.Cleanup(func() {
+		defer conn.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+cfg.Database+" ON CLUSTER "+cfg.Cluster); err != nil {
+			t.Logf("dropping %s on cluster %s: %v", cfg.Database, cfg.Cluster, err)
+		}
+	})
 	return conn
 }
 

@@ -17,7 +17,7 @@ import (
 
 // longRunning are the compose stack's touchline services, by the port
 // each listens on inside its container.
-var longRunning = map[string]string{"ingest": "8080", "identity": "8080", "alerts": "8080", "segments": "8080", "collect": "8090", "ui": "8070"}
+var longRunning = map[string]string{"ingest": "8080", "identity": "8080", "alerts": "8080", "segments": "8080", "activate": "8080", "collect": "8090", "ui": "8070"}
 
 // TestComposeInitServices: the stack creates its topics and tables with
 // `touchline topics create` and `touchline migrate`, run once before the
@@ -36,8 +36,8 @@ func TestComposeInitServices(t *testing.T) {
 		}
 	}
 	needs := map[string][]string{
-		"migrate": {"ingest", "identity", "alerts", "segments", "ui"},
-		"topics":  {"ingest", "identity", "alerts", "segments", "collect"},
+		"migrate": {"ingest", "identity", "alerts", "segments", "activate", "ui"},
+		"topics":  {"ingest", "identity", "alerts", "segments", "activate", "collect"},
 	}
 	for init, services := range needs {
 		for _, name := range services {

@@ -153,8 +153,8 @@ func TestComposeStarts(t *testing.T) {
 			}
 			checkEnv(t, "compose "+name, env)
 		}
-		if path == composePath && touchline != 8 {
-			t.Errorf("%d touchline services in compose, want migrate, topics, ingest, identity, alerts, segments, collect and ui", touchline)
+		if path == composePath && touchline != 9 {
+			t.Errorf("%d touchline services in compose, want migrate, topics, ingest, identity, alerts, segments, activate, collect and ui", touchline)
 		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 	"gopkg.in/yaml.v3"
 
+	"github.com/touchline-io/touchline/pkg/cli/activatecmd"
 	"github.com/touchline-io/touchline/pkg/cli/collectcmd"
 	"github.com/touchline-io/touchline/pkg/cli/ingestcmd"
 	"github.com/touchline-io/touchline/pkg/cli/segmentscmd"
@@ -270,7 +271,7 @@ func TestHelmChart(t *testing.T) {
 	if pepperSecret.Metadata.Annotations["helm.sh/resource-policy"] != "keep" {
 		t.Errorf("the pepper's Secret %s is not kept on uninstall: %v", pepperSecret.Metadata.Name, pepperSecret.Metadata.Annotations)
 	}
-	listens := map[string]int{"ingest": 8080, "identity": 8080, "alerts": 8080, "segments": 8080, "collect": 8090, "ui": 8070}
+	listens := map[string]int{"ingest": 8080, "identity": 8080, "alerts": 8080, "segments": 8080, "activate": 8080, "collect": 8090, "ui": 8070}
 	var hashes []string
 	for service := range hashingServices {
 		hashes = append(hashes, service)
@@ -417,7 +418,7 @@ func checkMonitoring(t *testing.T, byKind map[string]map[string]object) {
 		t.Errorf("ServiceMonitor endpoints %+v", sm.Spec.Endpoints)
 	}
 	match, _ := sm.Spec.Selector["matchLabels"].(map[string]any)
-	if len(byKind["Service"]) != 6 {
+	if len(byKind["Service"]) != 7 {
 		t.Errorf("%d Services, want one per service", len(byKind["Service"]))
 	}
 	for component, svc := range byKind["Service"] {
@@ -477,6 +478,9 @@ func checkMonitoring(t *testing.T, byKind map[string]map[string]object) {
 // their command runs.
 var hashingServices = map[string]func(context.Context, config.Config, *prometheus.Registry, *zap.Logger) error{
 	"ingest": ingestcmd.Run, "segments": segmentscmd.Run, "collect": collectcmd.Run,
+	// activate sends the stored hashes, and refuses emails and phones
+	// when they are keyed: it must know whether they are.
+	"activate": activatecmd.Run,
 }
 
 // TestServicesThatHashRefuseToStartWithoutThePepper: the chart and compose
@@ -529,6 +533,6 @@ func TestHelmChartRequiresThePepper(t *testing.T) {
 		}
 	}
 	if refs != len(hashingServices) {
-		t.Errorf("%d containers get the pepper, want ingest, segments and collect", refs)
+		t.Errorf("%d containers get the pepper, want ingest, segments, collect and activate", refs)
 	}
 }

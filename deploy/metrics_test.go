@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/touchline-io/touchline/deploy/grafana"
+	"github.com/touchline-io/touchline/pkg/activate"
 	"github.com/touchline-io/touchline/pkg/alerts"
 	"github.com/touchline-io/touchline/pkg/app"
 	"github.com/touchline-io/touchline/pkg/collect"
@@ -32,6 +33,7 @@ var serviceMetrics = map[string]func(prometheus.Registerer){
 	"identity": func(r prometheus.Registerer) { identity.NewMetrics(r) },
 	"segments": func(r prometheus.Registerer) { segments.NewMetrics(r) },
 	"alerts":   func(r prometheus.Registerer) { alerts.NewMetrics(r) },
+	"activate": func(r prometheus.Registerer) { activate.NewMetrics(r) },
 	"collect":  func(r prometheus.Registerer) { collect.NewMetrics(r) },
 	"ui":       func(r prometheus.Registerer) { ui.NewMetrics(r) },
 }

@@ -136,9 +136,7 @@ destinations:
     directory: %s
     every: 1s
 `, group, url, audiences)
-	if err := os.WriteFile(filepath.Join(cfg.Pipelines, activate.DestinationsFile), []byte(dest), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeDestinations(t, cfg.Pipelines, dest)
 	cl, err := kafka.NewClient(cfg.Kafka, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -208,15 +206,36 @@ func (r *activateRun) produce(ctx context.Context, n int, from time.Time, pool .
 // ready.
 func (r *activateRun) start(ctx context.Context, log string) *testenv.Process {
 	r.t.Helper()
-	p, err := testenv.StartProcess(touchlineBin, log, "--config", r.cfgPath, "activate")
+	return startActivate(ctx, r.t, r.cfgPath, r.cfg.HTTPAddr, log)
+}
+
+// startActivate runs the activate service of cfgPath as a process and
+// waits until its /readyz at addr answers 200.
+func startActivate(ctx context.Context, t *testing.T, cfgPath, addr, log string) *testenv.Process {
+	t.Helper()
+	p, err := testenv.StartProcess(touchlineBin, log, "--config", cfgPath, "activate")
 	if err != nil {
-		r.t.Fatal(err)
+		t.Fatal(err)
 	}
-	r.t.Cleanup(p.Kill)
-	if err := testenv.WaitReady(ctx, p, "http://"+r.cfg.HTTPAddr, log); err != nil {
-		r.t.Fatal(err)
+	t.Cleanup(p.Kill)
+	if err := testenv.WaitReady(ctx, p, "http://"+addr, log); err != nil {
+		t.Fatal(err)
 	}
 	return p
+}
+
+// writeDestinations writes a destinations file into the pipelines
+// directory dir.
+func writeDestinations(t *testing.T, dir, content string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, activate.DestinationsFile), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// newHookReceiver returns a receiver that is up.
+func newHookReceiver(t *testing.T) *hookReceiver {
+	return &hookReceiver{t: t, posts: map[string]int{}, got: map[string]activate.Payload{}}
 }
 
 // webhookKeys returns the idempotency keys of the changes the webhook
@@ -237,6 +256,14 @@ func webhookKeys(changes []activate.Change, except ...string) map[string]bool {
 // erased person, whose records forget deleted), or ctx ends.
 func waitDelivered(ctx context.Context, t *testing.T, h *hookReceiver, conn driver.Conn, want map[string]bool, erased string) {
 	t.Helper()
+	waitDeliveredResent(ctx, t, h, conn, want, erased, 0)
+}
+
+// waitDeliveredResent is waitDelivered with up to resent POSTs of keys
+// posted before: those a SIGKILL caught between their POST and its record
+// (docs/activation.md), which a receiver drops by their key.
+func waitDeliveredResent(ctx context.Context, t *testing.T, h *hookReceiver, conn driver.Conn, want map[string]bool, erased string, resent int) {
+	t.Helper()
 	for {
 		keys, posts := h.counts()
 		var recorded, wantRecorded uint64
@@ -248,7 +275,7 @@ func waitDelivered(ctx context.Context, t *testing.T, h *hookReceiver, conn driv
 			}
 		}
 		h.mu.Unlock()
-		if err == nil && keys == len(want) && posts == keys && recorded == wantRecorded {
+		if err == nil && keys == len(want) && posts >= keys && posts-keys <= resent && recorded == wantRecorded {
 			break
 		}
 		select {
@@ -263,7 +290,7 @@ func waitDelivered(ctx context.Context, t *testing.T, h *hookReceiver, conn driv
 		if !want[k] {
 			t.Errorf("received %s, which no change of the webhook's segments has", k)
 		}
-		if n != 1 {
+		if n != 1 && resent == 0 {
 			t.Errorf("%s posted %d times", k, n)
 		}
 	}
@@ -293,7 +320,7 @@ func readyStatus(t *testing.T, addr string) (int, string) {
 func TestActivateWebhookExactlyOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	hook := &hookReceiver{t: t, posts: map[string]int{}, got: map[string]activate.Payload{}}
+	hook := newHookReceiver(t)
 	srv := httptest.NewServer(hook)
 	defer srv.Close()
 	audiences := t.TempDir()

@@ -153,15 +153,7 @@ func TestSegmentsServiceMatchesReference(t *testing.T) {
 			svc = startSegments(t, cfgPath, log)
 		}
 		if e := in.Event; e != nil {
-			channel := "direct"
-			if e.Channel == "email" {
-				channel = "email"
-			}
-			revenue := touchpoint.Money(e.Revenue * touchpoint.MicrosPerUnit)
-			if err := pub.Touchpoint(ctx, &touchpoint.Touchpoint{EventID: e.ID, EventTime: e.At, EventType: e.Type, Channel: channel,
-				Identifiers: map[string]string{"customer_id": customers[e.Person]}, Revenue: &revenue, Currency: "USD"}); err != nil {
-				t.Fatal(err)
-			}
+			publishEvent(ctx, t, pub, e, customers[e.Person])
 			continue
 		}
 		// A merge reaches the inputs topic through ClickHouse: route
@@ -236,6 +228,21 @@ func TestSegmentsServiceMatchesReference(t *testing.T) {
 		if !strings.Contains(string(logged), load) {
 			t.Errorf("no partition's state was loaded with %s", load)
 		}
+	}
+}
+
+// publishEvent publishes a reference event as a touchpoint of customer
+// (channel email or direct, revenue in USD).
+func publishEvent(ctx context.Context, t *testing.T, pub *publish.Publisher, e *segmentsref.Event, customer string) {
+	t.Helper()
+	channel := "direct"
+	if e.Channel == "email" {
+		channel = "email"
+	}
+	revenue := touchpoint.Money(e.Revenue * touchpoint.MicrosPerUnit)
+	if err := pub.Touchpoint(ctx, &touchpoint.Touchpoint{EventID: e.ID, EventTime: e.At, EventType: e.Type, Channel: channel,
+		Identifiers: map[string]string{"customer_id": customer}, Revenue: &revenue, Currency: "USD"}); err != nil {
+		t.Fatal(err)
 	}
 }
 

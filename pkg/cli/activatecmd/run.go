@@ -24,8 +24,14 @@ import (
 
 // Run runs the activation service of cfg, with its HTTP endpoints on
 // cfg.HTTPAddr, until ctx is cancelled. It creates the changes topic when
-// it does not exist and kafka.create_topics allows it.
+// it does not exist and kafka.create_topics allows it. It refuses a
+// missing pepper that the configuration requires: without it, the service
+// could not tell that stored emails and phones are keyed hashes, which no
+// platform can match.
 func Run(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *zap.Logger) error {
+	if err := cfg.Identifiers.CheckPepper(); err != nil {
+		return err
+	}
 	file, rules, err := Load(cfg.Pipelines, cfg.Identifiers.Pepper, "")
 	if err != nil {
 		return err

@@ -31,11 +31,11 @@ func (s *Service) exportEvery(ctx context.Context, d Destination) error {
 		}
 		if err != nil {
 			s.m.exports.WithLabelValues(d.Name, "failed").Inc()
-			s.setFailing("destination "+d.Name, "audience export failed: "+err.Error())
+			s.health.Fail("destination "+d.Name, fmt.Errorf("audience export failed: %w", err))
 			s.log.Warn("audience export failed", zap.String("destination", d.Name), zap.Error(err))
 		} else {
 			s.m.exports.WithLabelValues(d.Name, "ok").Inc()
-			s.setFailing("destination "+d.Name, "")
+			s.health.Pass("destination " + d.Name)
 		}
 		select {
 		case <-ctx.Done():

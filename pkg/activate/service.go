@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
-	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/touchline-io/touchline/pkg/avro"
 	"github.com/touchline-io/touchline/pkg/backoff"
+	"github.com/touchline-io/touchline/pkg/health"
 	"github.com/touchline-io/touchline/pkg/kafka"
 )
 
@@ -40,15 +39,14 @@ type Service struct {
 	m        *Metrics
 	log      *zap.Logger
 
-	mu      sync.Mutex
-	failing map[string]string // what is failing now (a destination, ClickHouse), and why
+	health *health.Status // what is failing now (a destination, ClickHouse, Kafka), and why
 }
 
 // NewService returns the service of file, consuming the changes topic of
 // kcfg, with its state in store.
 func NewService(file *File, kcfg kafka.Config, store *Store, codecs *avro.Codecs, exporter Exporter, m *Metrics, log *zap.Logger) *Service {
 	s := &Service{file: file, kcfg: kcfg, store: store, codecs: codecs, exporter: exporter, hooks: map[string]*webhook{},
-		m: m, log: log, failing: map[string]string{}}
+		m: m, log: log, health: health.New(nil)}
 	for _, d := range file.Destinations {
 		if d.Kind == Webhook {
 			s.hooks[d.Name] = newWebhook(d)
@@ -61,31 +59,7 @@ func NewService(file *File, kcfg kafka.Config, store *Store, codecs *avro.Codecs
 // Ready reports what keeps the service from delivering now: a destination
 // whose deliveries are being retried, a failing audience export, ClickHouse
 // or Kafka failing; nil when all is well.
-func (s *Service) Ready() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	keys := make([]string, 0, len(s.failing))
-	for k := range s.failing {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var errs []error
-	for _, k := range keys {
-		errs = append(errs, fmt.Errorf("%s: %s", k, s.failing[k]))
-	}
-	return errors.Join(errs...)
-}
-
-// setFailing records (reason not empty) or clears what fails.
-func (s *Service) setFailing(what, reason string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if reason == "" {
-		delete(s.failing, what)
-		return
-	}
-	s.failing[what] = reason
-}
+func (s *Service) Ready() error { return s.health.Err() }
 
 // Run consumes the changes topic in the service's group until ctx ends:
 // each poll's changes are delivered to the webhooks and recorded before its
@@ -119,10 +93,10 @@ func (s *Service) consume(ctx context.Context, cl *kgo.Client) error {
 			fetchErr = fmt.Errorf("fetching %s partition %d: %w", t, p, err)
 		})
 		if fetchErr != nil {
-			s.setFailing("kafka", fetchErr.Error())
+			s.health.Fail("kafka", fetchErr)
 			s.log.Warn("fetch failed", zap.Error(fetchErr))
 		} else {
-			s.setFailing("kafka", "")
+			s.health.Pass("kafka")
 		}
 		var changes []Change
 		fetches.EachRecord(func(r *kgo.Record) {
@@ -257,7 +231,7 @@ func (s *Service) attempt(ctx context.Context, hook *webhook, c Change, p Payloa
 		return last
 	}, func(attempt int, wait time.Duration, err error) {
 		s.m.deliveries.WithLabelValues(name, resultRetried).Inc()
-		s.setFailing("destination "+name, fmt.Sprintf("delivery failing, attempt %d of %d: %v", attempt, s.file.MaxAttempts, err))
+		s.health.Fail("destination "+name, fmt.Errorf("delivery failing, attempt %d of %d: %w", attempt, s.file.MaxAttempts, err))
 		s.log.Warn("delivery failed, retrying", zap.String("destination", name), zap.Int("attempt", attempt), zap.Duration("wait", wait), zap.Error(err))
 	})
 	if err == nil {
@@ -266,7 +240,7 @@ func (s *Service) attempt(ctx context.Context, hook *webhook, c Change, p Payloa
 	if err != nil {
 		return rec, err
 	}
-	s.setFailing("destination "+name, "")
+	s.health.Pass("destination " + name)
 	rec.RecordedAt = time.Now()
 	if last != nil {
 		rec.Status, rec.Error = Dead, last.Error()
@@ -293,14 +267,14 @@ func (s *Service) clickhouse(ctx context.Context, what string, op func(context.C
 		}
 		return last
 	}, func(attempt int, wait time.Duration, err error) {
-		s.setFailing("clickhouse", fmt.Sprintf("%s, attempt %d of %d: %v", what, attempt, clickhouseRetries, err))
+		s.health.Fail("clickhouse", fmt.Errorf("%s, attempt %d of %d: %w", what, attempt, clickhouseRetries, err))
 		s.log.Warn("clickhouse failed, retrying", zap.String("doing", what), zap.Int("attempt", attempt), zap.Error(err))
 	})
 	if err == nil && last != nil {
 		err = fmt.Errorf("%s: giving up after %d attempts: %w", what, attempts, last)
 	}
 	if err == nil {
-		s.setFailing("clickhouse", "")
+		s.health.Pass("clickhouse")
 	}
 	return err
 }

@@ -48,10 +48,11 @@ func retailKPIs() Analysis {
 
 func stages() Analysis {
 	return Analysis{
-		Name:  "stages",
-		Use:   "stages [--by channel]",
-		Short: "Persons reaching each funnel stage (awareness, consideration, conversion, retention), per acquisition channel",
-		Long:  "The stages' event types come from " + analytics.StagesFile + " in the pipelines directory.",
+		Name:       "stages",
+		Use:        "stages [--by channel]",
+		Short:      "Persons reaching each funnel stage (awareness, consideration, conversion, retention), per acquisition channel",
+		Long:       "The stages' event types come from " + analytics.StagesFile + " in the pipelines directory.",
+		UsesStages: true,
 		Params: withRange(
 			Param{Name: "by", Usage: "channel: split by acquisition channel (default: all persons)"},
 		),

@@ -174,6 +174,20 @@ func retailCases() []spec {
 			},
 		},
 		{
+			// Without k2, email acquires nobody but earns K1-C under last
+			// touch: its credited orders, and no customer KPIs.
+			name:    "retail kpis: a channel credited with orders that acquired no customer",
+			fixture: without(customers(), "k2"),
+			query:   analytics.RetailKPIsQuery{Range: may, Attribution: settings, By: analytics.KPIsByChannel, Model: analytics.LastTouch},
+			columns: append([]string{"channel"}, retailColumns...), key: 1,
+			want: [][]any{
+				{"(none)", 1.0, 1.0, 50.0, 0.0, 50.0, 50.0, 1.0, 0.0, nil, 1.0, 50.0},
+				{"email", 0.0, 1.0, 100.0, 0.0, 100.0, 100.0, nil, nil, nil, nil, nil},
+				{"paid_search", 2.0, 5.0, 440.0, 50.0, 390.0, 78.0, 2.5, 1.0, 4.0, nil, nil},
+				{"social", 1.0, 1.0, 60.0, 0.0, 60.0, 60.0, 2.0, 1.0, 15.0, nil, nil},
+			},
+		},
+		{
 			// Linear in USD: x2's order (25) is shared by paid_search
 			// and social; x3's (refund without a rate) and x5's (no
 			// rate) orders keep their credit in orders and
@@ -198,6 +212,18 @@ func retailCases() []spec {
 			want: [][]any{},
 		},
 	}
+}
+
+// without returns f without the events of person.
+func without(f Fixture, person string) Fixture {
+	events := f.Events[:0]
+	for _, e := range f.Events {
+		if e.Person != person {
+			events = append(events, e)
+		}
+	}
+	f.Events = events
+	return f
 }
 
 // currencyRetail is the currency cases' fixture with order ids and refunds:

@@ -252,6 +252,13 @@ func (q AttributionQuery) header(title string) string {
 // reporting currency, the revenue converted (0 without a rate) and
 // conversion_unconverted, 1 when it had no rate.
 func (q AttributionQuery) credits() string {
+	return q.creditRows(false)
+}
+
+// creditRows renders the subquery of credits; with orders, each row also
+// has order_id, the conversion's order id, for the retail KPIs to net its
+// refunds.
+func (q AttributionQuery) creditRows(orders bool) string {
 	a := q.Attribution
 	lookback := strconv.FormatInt(a.Lookback.Milliseconds(), 10)
 	isConversion, where := touchWindow(q.Range, a)
@@ -265,14 +272,22 @@ func (q AttributionQuery) credits() string {
 		{expr: isConversion, name: "is_conversion"},
 	}
 	conversion := "(at_ms, revenue)"
-	events := resolvedEvents(columns, where)
-	unconverted, selectUnconverted := "", ""
+	conversionItems, extraColumns := "", ""
 	if q.Currency.Code != "" {
 		// The revenue of each event converted at the rate of its UTC day.
 		conversion = "(at_ms, money, unconverted)"
+		conversionItems = "\n            tupleElement(conversion, 3) AS conversion_unconverted,"
+		extraColumns = ",\n        conversion_unconverted"
+	}
+	if orders {
+		columns = append(columns, col("order_id"))
+		conversion = strings.TrimSuffix(conversion, ")") + ", order_id)"
+		conversionItems += "\n            tupleElement(conversion, " + strconv.Itoa(strings.Count(conversion, ",")+1) + ") AS order_id,"
+		extraColumns += ",\n        order_id"
+	}
+	events := resolvedEvents(columns, where)
+	if q.Currency.Code != "" {
 		events = q.Currency.convertedEvents(columns, where, Range{From: q.Range.From.Add(-a.Lookback), To: q.Range.To})
-		unconverted = "\n            tupleElement(conversion, 3) AS conversion_unconverted,"
-		selectUnconverted = ",\n        conversion_unconverted"
 	}
 	return `
 (
@@ -281,14 +296,14 @@ func (q AttributionQuery) credits() string {
         tupleElement(touch, 3) AS channel,
         tupleElement(touch, 4) AS campaign,
         credit,
-        conversion_revenue` + selectUnconverted + `
+        conversion_revenue` + extraColumns + `
     FROM
     (
         -- each conversion with the touches of its lookback window, oldest
         -- first, or the single pseudo-touch (none) when there is none
         SELECT
             tupleElement(conversion, 1) AS conversion_ms,
-            tupleElement(conversion, 2) AS conversion_revenue,` + unconverted + `
+            tupleElement(conversion, 2) AS conversion_revenue,` + conversionItems + `
             arrayFilter(t -> tupleElement(t, 1) < conversion_ms AND tupleElement(t, 1) + ` + lookback + ` >= conversion_ms, touches) AS window_touches,
             if(empty(window_touches), [(toUInt64(0), '', ` + quote(NoTouch) + `, ` + quote(NoTouch) + `)], window_touches) AS credited,
             length(credited) AS n,` + lastNonDirect(a) + `

@@ -54,6 +54,20 @@ func TestRetailAndStagesQueriesRefuseBadParameters(t *testing.T) {
 	if _, err := (RetailKPIsQuery{Range: r, Attribution: DefaultAttribution(), Currency: Currency{Code: "usd"}}).SQL(); err == nil {
 		t.Error("a lower-case currency was accepted")
 	}
+	for _, c := range []struct {
+		model Model
+		by    string
+		want  string
+	}{
+		{"u_shaped", KPIsByChannel, `kpis: unknown attribution model "u_shaped"`},
+		{Markov, KPIsByChannel, "kpis: markov: the data-driven models credit channels from the counts of whole paths"},
+		{Linear, KPIsByCohort, `kpis: linear credits orders to channels and campaigns: want it with by channel or campaign, not "cohort"`},
+	} {
+		if _, err := (RetailKPIsQuery{Range: r, Attribution: DefaultAttribution(), By: c.by, Model: c.model}).SQL(); err == nil ||
+			!strings.Contains(err.Error(), c.want) {
+			t.Errorf("model %s by %s: %v, want %q", c.model, c.by, err, c.want)
+		}
+	}
 	if _, err := (StagesQuery{Range: r, Stages: Stages{"awareness": {"impression"}}, Attribution: DefaultAttribution()}).SQL(); err == nil ||
 		!strings.Contains(err.Error(), "stage consideration has no event types") {
 		t.Errorf("incomplete stages: %v", err)

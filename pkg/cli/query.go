@@ -84,15 +84,19 @@ func newAnalysisCommand(g *command.Globals, a request.Analysis) *cobra.Command {
 }
 
 // analysisPlan returns the plan of analysis a for the flags of cmd, with
-// the attribution and stages settings of the pipelines directory of cfg.
+// the attribution settings of the pipelines directory of cfg and, for an
+// analysis that uses them only, its funnel stages: a bad stages file fails
+// the stages query alone.
 func analysisPlan(cmd *cobra.Command, cfg config.Config, a request.Analysis) (request.Plan, error) {
 	attribution, err := analytics.LoadAttribution(filepath.Join(cfg.Pipelines, analytics.AttributionFile))
 	if err != nil {
 		return request.Plan{}, err
 	}
-	stages, err := analytics.LoadStages(filepath.Join(cfg.Pipelines, analytics.StagesFile))
-	if err != nil {
-		return request.Plan{}, err
+	var stages analytics.Stages
+	if a.UsesStages {
+		if stages, err = analytics.LoadStages(filepath.Join(cfg.Pipelines, analytics.StagesFile)); err != nil {
+			return request.Plan{}, err
+		}
 	}
 	values := request.Values{}
 	for _, p := range a.Params {

@@ -73,3 +73,27 @@ func TestQueryAlertRules(t *testing.T) {
 		t.Errorf("no alerts.yaml: %v, want no rules", err)
 	}
 }
+
+// TestBrokenStagesFailOnlyTheStagesQuery: stages.yaml is read for `query
+// stages` alone, so a broken one fails it with the file and line and
+// leaves every other analysis working.
+func TestBrokenStagesFailOnlyTheStagesQuery(t *testing.T) {
+	dir := t.TempDir()
+	stages := filepath.Join(dir, "stages.yaml")
+	if err := os.WriteFile(stages, []byte("stages:\n  awareness: [impression]\n  interest: [page_view]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"funnel", "--steps", "page_view,purchase"},
+		{"attribution"},
+		{"kpis", "--by", "channel", "--model", "linear"},
+	} {
+		if out, err := execute(t, append(append([]string{"query"}, args...), "--sql", "--pipelines", dir)...); err != nil || !strings.Contains(out, "SELECT") {
+			t.Errorf("query %s with a broken %s: %v\n%s", args[0], stages, err, out)
+		}
+	}
+	_, err := execute(t, "query", "stages", "--sql", "--pipelines", dir)
+	if want := stages + ":3: "; err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), `unknown stage "interest"`) {
+		t.Errorf("query stages with a broken %s: %v, want an error naming %q and the unknown stage", stages, err, want)
+	}
+}

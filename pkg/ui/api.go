@@ -40,11 +40,13 @@ const (
 type API struct {
 	run         Runner
 	attribution analytics.Attribution
-	identify    func(string) (analytics.Identifier, error)
-	cfg         settings.Config
-	metrics     *Metrics
-	log         *zap.Logger
-	now         func() time.Time
+	// stages is the funnel stages of stages.yaml; nil for the defaults.
+	stages   analytics.Stages
+	identify func(string) (analytics.Identifier, error)
+	cfg      settings.Config
+	metrics  *Metrics
+	log      *zap.Logger
+	now      func() time.Time
 	// alertRules are the rules of alerts.yaml, read at start.
 	alertRules *table.Result
 	// limits are the ClickHouse settings the queries run under, as the
@@ -117,7 +119,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, name, http.StatusBadRequest, "%v", err)
 		return
 	}
-	plan, err := analysis.Plan(values, request.Env{Now: a.now(), Attribution: a.attribution, Identify: a.identify})
+	plan, err := analysis.Plan(values, request.Env{Now: a.now(), Attribution: a.attribution, Stages: a.stages, Identify: a.identify})
 	sql := plan.SQL
 	if err != nil {
 		a.fail(w, name, http.StatusBadRequest, "%v", err)

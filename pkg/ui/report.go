@@ -13,6 +13,7 @@ import (
 
 	"github.com/touchline-io/touchline/pkg/analytics"
 	"github.com/touchline-io/touchline/pkg/analytics/request"
+	"github.com/touchline-io/touchline/pkg/table"
 )
 
 // The funnel of a report when none is given, as the funnel page's.
@@ -58,10 +59,13 @@ type reportQuery struct {
 	SQL      string            `json:"sql,omitempty"`
 	Rows     json.RawMessage   `json:"rows"`
 	CSV      string            `json:"csv,omitempty"`
+	// finish, for a data-driven model, computes the answer from the rows
+	// of SQL, as the API does.
+	finish func(*table.Result) (*table.Result, error)
 }
 
 // PlanReport checks opts and returns the report of the overview, ROMI and
-// attribution per channel under every model, the funnel and the cohorts
+// attribution per channel under every model (the data-driven ones too), the funnel and the cohorts
 // over the range, with the SQL of each query: the SQL that `touchline
 // query` runs for the same parameters. Errors name the flag at fault.
 func PlanReport(opts ReportOptions, attribution analytics.Attribution, now time.Time) (*Report, error) {
@@ -99,11 +103,11 @@ func PlanReport(opts ReportOptions, attribution analytics.Attribution, now time.
 	r.queries = append(r.queries, reportQuery{Params: map[string]string{}, Rows: index})
 	add := func(analysis string, params map[string]string) error {
 		a, _ := request.Lookup(analysis)
-		sql, err := a.SQL(request.Values(params), env)
+		plan, err := a.Plan(request.Values(params), env)
 		if err != nil {
 			return err
 		}
-		r.queries = append(r.queries, reportQuery{Analysis: analysis, Params: params, SQL: sql})
+		r.queries = append(r.queries, reportQuery{Analysis: analysis, Params: params, SQL: plan.SQL, finish: plan.Finish})
 		return nil
 	}
 	if err := add("overview", span); err != nil {
@@ -112,7 +116,7 @@ func PlanReport(opts ReportOptions, attribution analytics.Attribution, now time.
 	if err := add("overview", with(map[string]string{"by-day": "true"})); err != nil {
 		return nil, err
 	}
-	for _, m := range analytics.Models {
+	for _, m := range append(append([]analytics.Model{}, analytics.Models...), analytics.DataDrivenModels...) {
 		for _, analysis := range []string{"attribution", "romi"} {
 			if err := add(analysis, with(map[string]string{"model": string(m)})); err != nil {
 				return nil, err
@@ -145,6 +149,9 @@ func (r *Report) Run(ctx context.Context, run Runner) error {
 			continue
 		}
 		res, err := run(ctx, q.SQL)
+		if err == nil && q.finish != nil {
+			res, err = q.finish(res)
+		}
 		if err != nil {
 			return fmt.Errorf("running the %s query of the report: %w", q.Analysis, err)
 		}

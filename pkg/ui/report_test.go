@@ -2,6 +2,7 @@ package ui
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"regexp"
@@ -18,7 +19,7 @@ var reportData = regexp.MustCompile(`(?s)<script>window\.TOUCHLINE_REPORT = (.*?
 
 // TestReportIsOneFileThatLoadsNothing: the report of a range holds the
 // answer of each of its queries (the index, the overview per channel and
-// per day, attribution and ROMI under each of the six models, the funnel and
+// per day, attribution and ROMI under each of the eight models, the funnel and
 // the cohorts), loads nothing from outside the file, and text from the data
 // cannot end its script.
 func TestReportIsOneFileThatLoadsNothing(t *testing.T) {
@@ -29,11 +30,22 @@ func TestReportIsOneFileThatLoadsNothing(t *testing.T) {
 	}
 	hostile := "</script><script>alert(1)</script><!--"
 	f := &fakeRunner{res: &table.Result{Columns: []string{"channel", "revenue"}, Rows: [][]any{{hostile, 12.5}}}}
-	if err := r.Run(t.Context(), f.run); err != nil {
+	// The path queries of the data-driven models get one path, from which
+	// the report computes their credits.
+	paths := &table.Result{Columns: []string{"path", "conversions", "revenue", "nulls", "kind", "spend"},
+		Rows: [][]any{{"email", uint64(1), 12.5, uint64(0), "path", 0.0}}}
+	run := func(ctx context.Context, sql string) (*table.Result, error) {
+		res, err := f.run(ctx, sql)
+		if strings.Contains(sql, "GROUP BY path") {
+			return paths, err
+		}
+		return res, err
+	}
+	if err := r.Run(t.Context(), run); err != nil {
 		t.Fatal(err)
 	}
-	if len(f.queries) != 16 {
-		t.Errorf("%d queries ran, want 16: 2 overviews, 6 attributions, 6 ROMIs, the funnel and the cohorts", len(f.queries))
+	if len(f.queries) != 20 {
+		t.Errorf("%d queries ran, want 20: 2 overviews, 8 attributions, 8 ROMIs, the funnel and the cohorts", len(f.queries))
 	}
 	var out bytes.Buffer
 	if err := r.WriteHTML(&out); err != nil {
@@ -88,18 +100,22 @@ func TestReportIsOneFileThatLoadsNothing(t *testing.T) {
 		if q.SQL != f.queries[i-1] {
 			t.Errorf("%s: the report shows SQL other than it ran", q.Analysis)
 		}
+		channel, csv := hostile, "channel,revenue\n"
+		if analytics.Model(q.Params["model"]).DataDriven() {
+			channel, csv = "email", "channel,conversions,revenue"
+		}
 		var rows []map[string]any
-		if err := json.Unmarshal(q.Rows, &rows); err != nil || len(rows) != 1 || rows[0]["channel"] != hostile || rows[0]["revenue"] != 12.5 {
+		if err := json.Unmarshal(q.Rows, &rows); err != nil || len(rows) != 1 || rows[0]["channel"] != channel || rows[0]["revenue"] != 12.5 {
 			t.Errorf("%s: rows %s (%v)", q.Analysis, q.Rows, err)
 		}
-		if !strings.HasPrefix(q.CSV, "channel,revenue\n") {
+		if !strings.HasPrefix(q.CSV, csv) {
 			t.Errorf("%s: CSV %q", q.Analysis, q.CSV)
 		}
 		if q.Analysis == "romi" {
 			romi++
 		}
 	}
-	if romi != len(analytics.Models) {
+	if romi != len(analytics.Models)+len(analytics.DataDrivenModels) {
 		t.Errorf("%d ROMI queries, want one per model", romi)
 	}
 

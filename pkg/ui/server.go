@@ -42,13 +42,24 @@ type Server struct {
 	cfg   settings.Config
 }
 
+// Pipelines is what the UI reads from the pipelines directory, as
+// `touchline query` does.
+type Pipelines struct {
+	// Attribution is the attribution settings of attribution.yaml.
+	Attribution analytics.Attribution
+	// Stages is the funnel stages of stages.yaml; nil for
+	// analytics.DefaultStages.
+	Stages analytics.Stages
+	// AlertRules is the rules of alerts.yaml.
+	AlertRules *rules.Rules
+}
+
 // Listen prepares the UI of cfg: it connects to ClickHouse as the UI's user
 // (cfg.ClickHouseUser, else the clickhouse section's) with the UI's query
-// limits, and binds cfg.Listen. attribution is the attribution settings of
-// the pipelines directory, alertRules the rules of its alerts.yaml;
-// identify reads a person given by an identifier (type:value). Serve runs
-// it. pprof serves Go's profiles too.
-func Listen(ctx context.Context, cfg settings.Config, chCfg clickhouse.Config, attribution analytics.Attribution, alertRules *rules.Rules,
+// limits, and binds cfg.Listen. pipelines is what the analyses read from
+// the pipelines directory; identify reads a person given by an identifier
+// (type:value). Serve runs it. pprof serves Go's profiles too.
+func Listen(ctx context.Context, cfg settings.Config, chCfg clickhouse.Config, pipelines Pipelines,
 	identify func(string) (analytics.Identifier, error), reg *prometheus.Registry, pprof bool, log *zap.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -74,8 +85,8 @@ func Listen(ctx context.Context, cfg settings.Config, chCfg clickhouse.Config, a
 		_ = conn.Close()
 		return nil, err
 	}
-	api := NewAPI(run, attribution, alertRules, cfg, NewMetrics(reg), log.Named("ui"))
-	api.limits, api.identify = limits, identify
+	api := NewAPI(run, pipelines.Attribution, pipelines.AlertRules, cfg, NewMetrics(reg), log.Named("ui"))
+	api.limits, api.identify, api.stages = limits, identify, pipelines.Stages
 	Register(srv.Mux(), api, cfg)
 	return &Server{http: srv, conn: conn, pings: pings, cfg: cfg}, nil
 }

@@ -143,6 +143,68 @@ func retailCases() []spec {
 			want: [][]any{{"USD", 6.0, 6.0, 400.0, 60.0, 340.0, 85.0, 1.0, 0.0, nil, 1.0, 85.0, 2.0}},
 		},
 		{
+			// Linear credit of May's orders: K1-C and K3-B are shared
+			// half and half (paid_search with email, and with social);
+			// the refunds of K2-A (email) and K5-C (paid_search) follow
+			// their orders' credit. The customers' KPIs stay those of
+			// the acquisition channels above.
+			name:    "retail kpis: orders and revenue credited by the linear model",
+			fixture: customers(),
+			query:   analytics.RetailKPIsQuery{Range: may, Attribution: settings, By: analytics.KPIsByChannel, Model: analytics.Linear},
+			columns: append([]string{"channel"}, retailColumns...), key: 1,
+			want: [][]any{
+				{"(none)", 1.0, 1.0, 50.0, 0.0, 50.0, 50.0, 1.0, 0.0, nil, 1.0, 50.0},
+				{"email", 1.0, 1.5, 130.0, 30.0, 100.0, 100 / 1.5, 1.0, 0.0, nil, 1.0, 50.0},
+				{"paid_search", 2.0, 5.0, 470.0, 50.0, 420.0, 84.0, 2.5, 1.0, 4.0, nil, nil},
+				{"social", 1.0, 1.5, 80.0, 0.0, 80.0, 80 / 1.5, 2.0, 1.0, 15.0, nil, nil},
+			},
+		},
+		{
+			// Last touch: K1-C goes to the May email click, K3-B to
+			// paid_search.
+			name:    "retail kpis: orders and revenue credited by the last touch model, by campaign",
+			fixture: customers(),
+			query:   analytics.RetailKPIsQuery{Range: may, Attribution: settings, By: analytics.KPIsByCampaign, Model: analytics.LastTouch},
+			columns: append([]string{"channel", "campaign"}, retailColumns...), key: 2,
+			want: [][]any{
+				{"(none)", "(none)", 1.0, 1.0, 50.0, 0.0, 50.0, 50.0, 1.0, 0.0, nil, 1.0, 50.0},
+				{"email", "newsletter", 1.0, 2.0, 180.0, 30.0, 150.0, 75.0, 1.0, 0.0, nil, 1.0, 50.0},
+				{"paid_search", "brand", 2.0, 5.0, 440.0, 50.0, 390.0, 78.0, 2.5, 1.0, 4.0, nil, nil},
+				{"social", "prospecting", 1.0, 1.0, 60.0, 0.0, 60.0, 60.0, 2.0, 1.0, 15.0, nil, nil},
+			},
+		},
+		{
+			// Without k2, email acquires nobody but earns K1-C under last
+			// touch: its credited orders, and no customer KPIs.
+			name:    "retail kpis: a channel credited with orders that acquired no customer",
+			fixture: without(customers(), "k2"),
+			query:   analytics.RetailKPIsQuery{Range: may, Attribution: settings, By: analytics.KPIsByChannel, Model: analytics.LastTouch},
+			columns: append([]string{"channel"}, retailColumns...), key: 1,
+			want: [][]any{
+				{"(none)", 1.0, 1.0, 50.0, 0.0, 50.0, 50.0, 1.0, 0.0, nil, 1.0, 50.0},
+				{"email", 0.0, 1.0, 100.0, 0.0, 100.0, 100.0, nil, nil, nil, nil, nil},
+				{"paid_search", 2.0, 5.0, 440.0, 50.0, 390.0, 78.0, 2.5, 1.0, 4.0, nil, nil},
+				{"social", 1.0, 1.0, 60.0, 0.0, 60.0, 60.0, 2.0, 1.0, 15.0, nil, nil},
+			},
+		},
+		{
+			// Linear in USD: x2's order (25) is shared by paid_search
+			// and social; x3's (refund without a rate) and x5's (no
+			// rate) orders keep their credit in orders and
+			// unconverted_orders, out of the money and aov. Social's
+			// only customer, x5, has no converted order: no CLV.
+			name:    "retail kpis: linear credit in a reporting currency, orders without a rate left out",
+			fixture: currencyRetail(),
+			query:   analytics.RetailKPIsQuery{Range: april, Attribution: settings, By: analytics.KPIsByChannel, Model: analytics.Linear, Currency: usd},
+			columns: append([]string{"channel", "currency"}, append(retailColumns, "unconverted_orders")...), key: 1,
+			want: [][]any{
+				{"(none)", "USD", 1.0, 1.0, 25.0, 0.0, 25.0, 25.0, 1.0, 0.0, nil, 1.0, 25.0, 0.0},
+				{"email", "USD", 2.0, 2.0, 350.0, 60.0, 290.0, 145.0, 1.0, 0.0, nil, 1.0, 145.0, 0.0},
+				{"paid_search", "USD", 2.0, 1.5, 12.5, 0.0, 12.5, 25.0, 1.0, 0.0, nil, 1.0, 25.0, 1.0},
+				{"social", "USD", 1.0, 1.5, 12.5, 0.0, 12.5, 25.0, 1.0, 0.0, nil, 1.0, nil, 1.0},
+			},
+		},
+		{
 			name:    "retail kpis: no orders, no rows",
 			fixture: customers(),
 			query:   analytics.RetailKPIsQuery{Range: analytics.Range{From: day(2026, 3, 1), To: day(2026, 4, 1)}, Attribution: settings},
@@ -150,6 +212,18 @@ func retailCases() []spec {
 			want: [][]any{},
 		},
 	}
+}
+
+// without returns f without the events of person.
+func without(f Fixture, person string) Fixture {
+	events := f.Events[:0]
+	for _, e := range f.Events {
+		if e.Person != person {
+			events = append(events, e)
+		}
+	}
+	f.Events = events
+	return f
 }
 
 // currencyRetail is the currency cases' fixture with order ids and refunds:

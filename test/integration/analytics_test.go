@@ -84,6 +84,8 @@ func TestQueryCommand(t *testing.T) {
 		{"data-driven: markov of order 2 on generated journeys against the reference",
 			[]string{"attribution", "--model", "markov", "--order", "2", "--from", "2026-07-01", "--to", "2026-08-01"}},
 		{"retail kpis: by acquisition channel", []string{"kpis", "--by", "channel", "--from", "2026-05-01", "--to", "2026-06-01"}},
+		{"retail kpis: orders and revenue credited by the linear model",
+			[]string{"kpis", "--model", "linear", "--by", "channel", "--from", "2026-05-01", "--to", "2026-06-01"}},
 		{"stages: by acquisition channel", []string{"stages", "--by", "channel", "--from", "2026-05-01", "--to", "2026-06-01"}},
 		{"cohort: monthly by first purchase across the year boundary",
 			[]string{"cohort", "--period", "month", "--periods", "3", "--from", "2025-11-01", "--to", "2026-02-01"}},

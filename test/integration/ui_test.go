@@ -445,6 +445,12 @@ func TestWebUI(t *testing.T) {
 		if p.Charts != 1 {
 			t.Errorf("%d charts drawn, want the grouped bars", p.Charts)
 		}
+		// The markov model's order reaches its queries (and only its), and
+		// the ROMI table of a data-driven model is the CLI's.
+		p = b.show(t, base+"/#/attribution?"+hashRange+"&model=markov&order=2", filepath.Join(shots, "attribution-markov-order-2.png"))
+		sameModel(ctx, t, cfg, p.Tables["attribution-revenue"], "markov", "--order", "2")
+		sameModel(ctx, t, cfg, p.Tables["attribution-revenue"], "shapley")
+		sameRows(t, "ROMI, markov of order 2", p.Tables["romi"], cliRows(ctx, t, cfg, append([]string{"romi", "--model", "markov", "--order", "2"}, uiRange...)...))
 		// Without a model, the ROMI table is the one of attribution.yaml's.
 		p = b.show(t, base+"/#/attribution?"+hashRange+"&by-campaign=true", filepath.Join(shots, "attribution-default-by-campaign.png"))
 		sameRows(t, "ROMI per campaign, default model", p.Tables["romi"], cliRows(ctx, t, cfg, append([]string{"romi", "--by-campaign"}, uiRange...)...))
@@ -530,8 +536,9 @@ func sameOverview(ctx context.Context, t *testing.T, cfg config.Config, p page) 
 	}
 }
 
-// models are the attribution models, in the order of the pages.
-var models = []string{"first_touch", "last_touch", "last_non_direct", "linear", "position_based", "time_decay"}
+// models are the attribution models, in the order of the pages: the six
+// rule-based ones and the two data-driven ones.
+var models = []string{"first_touch", "last_touch", "last_non_direct", "linear", "position_based", "time_decay", "markov", "shapley"}
 
 // sameAttribution checks the table of attributed revenue per channel and
 // model against `touchline query attribution --model M` over uiRange with
@@ -539,29 +546,37 @@ var models = []string{"first_touch", "last_touch", "last_non_direct", "linear", 
 func sameAttribution(ctx context.Context, t *testing.T, cfg config.Config, shown []map[string]string, flags ...string) {
 	t.Helper()
 	for _, m := range models {
-		byChannel := map[string]any{}
-		for _, r := range cliRows(ctx, t, cfg, append(append([]string{"attribution", "--model", m}, flags...), uiRange...)...) {
-			byChannel[r["channel"].(string)] = r["revenue"]
+		sameModel(ctx, t, cfg, shown, m, flags...)
+	}
+}
+
+// sameModel checks the column of model m in the table of attributed
+// revenue per channel against `touchline query attribution --model m`
+// over uiRange with the extra flags.
+func sameModel(ctx context.Context, t *testing.T, cfg config.Config, shown []map[string]string, m string, flags ...string) {
+	t.Helper()
+	byChannel := map[string]any{}
+	for _, r := range cliRows(ctx, t, cfg, append(append([]string{"attribution", "--model", m}, flags...), uiRange...)...) {
+		byChannel[r["channel"].(string)] = r["revenue"]
+	}
+	// The page shows every channel any model credits; a model that
+	// credits none of a channel's revenue shows 0.
+	onPage := map[string]bool{}
+	for _, row := range shown {
+		onPage[row["key"]] = true
+	}
+	for channel := range byChannel {
+		if !onPage[channel] {
+			t.Errorf("%s: the page does not show channel %q", m, channel)
 		}
-		// The page shows every channel any model credits; a model
-		// that credits none of a channel's revenue shows 0.
-		onPage := map[string]bool{}
-		for _, row := range shown {
-			onPage[row["key"]] = true
+	}
+	for _, row := range shown {
+		want, ok := byChannel[row["key"]]
+		if !ok {
+			want = 0.0
 		}
-		for channel := range byChannel {
-			if !onPage[channel] {
-				t.Errorf("%s: the page does not show channel %q", m, channel)
-			}
-		}
-		for _, row := range shown {
-			want, ok := byChannel[row["key"]]
-			if !ok {
-				want = 0.0
-			}
-			if err := displayed(row[m], want); err != nil {
-				t.Errorf("%s, %s: %v", m, row["key"], err)
-			}
+		if err := displayed(row[m], want); err != nil {
+			t.Errorf("%s, %s: %v", m, row["key"], err)
 		}
 	}
 }

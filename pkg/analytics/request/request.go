@@ -78,6 +78,9 @@ type Analysis struct {
 	Long string
 	// Params are the analysis's parameters, the range's first.
 	Params []Param
+	// UsesStages says the analysis reads Env.Stages: callers load the
+	// stages file for it, and only for it.
+	UsesStages bool
 
 	build func(p *reader, r analytics.Range) (string, error)
 }

@@ -60,6 +60,10 @@ func TestBadParametersAreRefusedWithTheirName(t *testing.T) {
 		{"person-identifiers", Values{"person": strings.Repeat("p", 129)}, "is not a person id"},
 		{"person-segments", Values{"person": "p_1", "limit": "1e9"}, `limit: "1e9" is not an integer`},
 		{"person-segments", Values{"person": "p_1", "limit": "1000000"}, "limit: limit 1000000 is out of range"},
+		{"kpis", Values{"by": "channel", "model": "u_shaped"}, `model: unknown attribution model "u_shaped"`},
+		{"kpis", Values{"by": "channel", "model": "shapley"}, "model: shapley: the data-driven models credit channels from the counts of whole paths"},
+		{"kpis", Values{"by": "cohort", "model": "linear"}, `model: linear credits orders to channels and campaigns: want it with by channel or campaign, not "cohort"`},
+		{"kpis", Values{"model": "first_touch"}, `model: first_touch credits orders to channels and campaigns: want it with by channel or campaign, not ""`},
 	} {
 		_, err := mustLookup(t, c.analysis).SQL(c.values, env)
 		if err == nil || !strings.Contains(err.Error(), c.want) {

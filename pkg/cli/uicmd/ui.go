@@ -33,10 +33,16 @@ func Run(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *
 	return srv.Serve(ctx)
 }
 
-// Listen prepares the UI of cfg: it loads the attribution settings and the
-// alert rules of the pipelines directory, connects to ClickHouse and binds cfg.UI.Listen.
+// Listen prepares the UI of cfg: it loads the attribution settings, the
+// funnel stages and the alert rules of the pipelines directory, as
+// `touchline query` does (a bad file is refused at start with its line),
+// connects to ClickHouse and binds cfg.UI.Listen.
 func Listen(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *zap.Logger) (*ui.Server, error) {
 	attribution, err := analytics.LoadAttribution(filepath.Join(cfg.Pipelines, analytics.AttributionFile))
+	if err != nil {
+		return nil, err
+	}
+	stages, err := analytics.LoadStages(filepath.Join(cfg.Pipelines, analytics.StagesFile))
 	if err != nil {
 		return nil, err
 	}
@@ -44,7 +50,7 @@ func Listen(ctx context.Context, cfg config.Config, reg *prometheus.Registry, lo
 	if err != nil {
 		return nil, err
 	}
-	srv, err := ui.Listen(ctx, cfg.UI, cfg.ClickHouse, attribution, alertRules, command.Identify(cfg), reg, cfg.PProf, log)
+	srv, err := ui.Listen(ctx, cfg.UI, cfg.ClickHouse, ui.Pipelines{Attribution: attribution, Stages: stages, AlertRules: alertRules}, command.Identify(cfg), reg, cfg.PProf, log)
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,9 @@
 // and the API's answers its pages read; null in the served app.
 const REPORT = window.TOUCHLINE_REPORT || null;
 
-const MODELS = ['first_touch', 'last_touch', 'last_non_direct', 'linear', 'position_based', 'time_decay'];
+// MODELS are the attribution models the pages compare: the six rule-based
+// ones and the two data-driven ones, which Go computes from the paths.
+const MODELS = ['first_touch', 'last_touch', 'last_non_direct', 'linear', 'position_based', 'time_decay', 'markov', 'shapley'];
 const BREAKDOWNS = ['', 'channel', 'campaign', 'utm_source', 'utm_medium', 'utm_campaign', 'device_type', 'os', 'country', 'referrer'];
 
 // ---- formatting: what the tables show -------------------------------------
@@ -267,7 +269,12 @@ async function overview(p, out) {
 async function attribution(p, out) {
   const settings = Object.assign(rangeParams(p), { lookback: p.get('lookback') || '', 'half-life': p.get('half-life') || '', 'by-campaign': p.get('by-campaign') || '', currency: p.get('currency') || '' });
   const model = p.get('model') || '';
+  const order = p.get('order') || '';
   const measure = p.get('measure') || 'revenue';
+  // The parameters of a model's queries: the markov model's order goes to
+  // it alone (the others have none).
+  const paramsOf = m => Object.assign({ model: m }, settings, m === 'markov' ? { order } : {});
+  const modelName = m => m === 'markov' && order ? 'markov (order ' + order + ')' : m;
   // The defaults of attribution.yaml, as the API's index reports them.
   const index = await api('', {});
   const defaults = Object.fromEntries(index.analyses.find(a => a.name === 'romi').parameters.map(x => [x.name, x.default]));
@@ -275,13 +282,14 @@ async function attribution(p, out) {
     field('Model of the ROMI table', select('model', [['', 'default: ' + defaults.model], ...MODELS.map(m => [m, m]), ['all', 'every model']], model)),
     field('Lookback', textInput('lookback', settings.lookback, { placeholder: 'default: ' + defaults.lookback })),
     field('Half-life (time decay)', textInput('half-life', settings['half-life'], { placeholder: 'default: ' + defaults['half-life'] })),
+    field('Markov order', select('order', [['', 'default: ' + defaults.order], ...['1', '2', '3', '4'].map(o => [o, o])], order)),
     checkbox('by-campaign', 'per campaign', settings['by-campaign']),
     currencyField(settings.currency, defaults.currency),
     field('Chart', select('measure', [['revenue', 'Attributed revenue'], ['conversions', 'Attributed conversions']], measure))]));
-  const queries = MODELS.map(m => query(m, 'attribution', Object.assign({ model: m }, settings)));
+  const queries = MODELS.map(m => query(modelName(m), 'attribution', paramsOf(m)));
   // model 'all' shows a ROMI table per model.
   const romiModels = model === 'all' ? MODELS : [model];
-  const romiQueries = romiModels.map(m => query('ROMI' + (model === 'all' ? ', ' + m : ''), 'romi', Object.assign({ model: m }, settings)));
+  const romiQueries = romiModels.map(m => query('ROMI' + (model === 'all' ? ', ' + modelName(m) : ''), 'romi', paramsOf(m)));
   queries.push(...romiQueries);
   const results = await Promise.all(queries.map(q => api(q.analysis, q.params)));
   const romis = results.splice(MODELS.length);
@@ -292,7 +300,7 @@ async function attribution(p, out) {
     xAxis: { type: 'category', data: keys, axisLabel: { rotate: keys.length > 8 ? 30 : 0 } },
     yAxis: { type: 'value' },
     series: MODELS.map((m, i) => ({
-      name: m, type: 'bar',
+      name: modelName(m), type: 'bar',
       data: keys.map(k => { const r = results[i].find(x => key(x) === k); return r ? r[measure] : 0; }),
     })),
   }));
@@ -301,12 +309,12 @@ async function attribution(p, out) {
   // In a reporting currency, the money without a rate is counted apart.
   const unconverted = currency ? [['unconverted_conversions', 'Conversions without a rate', fmt.num2], ['unconverted_spend', 'Spend rows without a rate', fmt.num2]] : [];
   romiModels.forEach((m, i) => out.append(
-    el('h2', { text: 'ROMI per ' + (settings['by-campaign'] ? 'campaign' : 'channel') + ', model ' + (m || defaults.model) + inCurrency(currency) }),
+    el('h2', { text: 'ROMI per ' + (settings['by-campaign'] ? 'campaign' : 'channel') + ', model ' + modelName(m || defaults.model) + inCurrency(currency) }),
     table(model === 'all' ? 'romi-' + m : 'romi', romis[i], cols.concat([['conversions', 'Conversions', fmt.num2], ['revenue', 'Revenue', fmt.num2],
       ['spend', 'Spend', fmt.num2], ['roas', 'ROAS', fmt.num2], ['romi', 'ROMI', fmt.pct], ['cpa', 'CPA', fmt.num2]], unconverted))));
   out.append(el('h2', { text: 'Attributed revenue per model' + inCurrency(currency) }), table('attribution-revenue',
     keys.map(k => Object.assign({ key: k }, ...MODELS.map((m, i) => { const r = results[i].find(x => key(x) === k); return { [m]: r ? r.revenue : 0 }; }))),
-    [['key', settings['by-campaign'] ? 'Channel / campaign' : 'Channel', fmt.text], ...MODELS.map(m => [m, m, fmt.num2])]));
+    [['key', settings['by-campaign'] ? 'Channel / campaign' : 'Channel', fmt.text], ...MODELS.map(m => [m, modelName(m), fmt.num2])]));
   out.append(tools(queries));
 }
 

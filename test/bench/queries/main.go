@@ -240,6 +240,7 @@ func buildQueries(r analytics.Range) ([]query, error) {
 	for _, by := range []string{analytics.KPIsTotal, analytics.KPIsByChannel, analytics.KPIsByCampaign, analytics.KPIsByCohort} {
 		build("retail kpis by "+cmp.Or(by, "all"), analytics.RetailKPIsQuery{Range: r, Attribution: a, By: by})
 	}
+	build("retail kpis by channel, linear", analytics.RetailKPIsQuery{Range: r, Attribution: a, By: analytics.KPIsByChannel, Model: analytics.Linear})
 	build("stages by channel", analytics.StagesQuery{Range: r, Stages: analytics.DefaultStages(), Attribution: a, ByChannel: true})
 	return qs, errors.Join(errs...)
 }

@@ -111,7 +111,8 @@ func appRequests(person, segment string) ([]*endpoint, []page) {
 	overview, byDay := ep("overview", "overview"), ep("overview by day", "overview?by-day=true")
 	index := &endpoint{name: "index (/api/)", noSQL: true}
 	var models []*endpoint
-	for _, m := range analytics.Models {
+	// The attribution page compares every model, the data-driven ones too.
+	for _, m := range append(append([]analytics.Model{}, analytics.Models...), analytics.DataDrivenModels...) {
 		models = append(models, ep("attribution "+string(m), "attribution?model="+string(m)))
 	}
 	romi := ep("romi", "romi")

@@ -250,6 +250,7 @@ type touchpointDecoder struct {
 	// dup is goavro's error for the first duplicate map key; checkBody
 	// errors anywhere in the body come first, as on the general path.
 	dup string
+	// out is the value the touchpoint is decoded into.
 	out *decodedTouchpoint
 }
 

@@ -250,13 +250,15 @@ type touchpointDecoder struct {
 	// dup is goavro's error for the first duplicate map key; checkBody
 	// errors anywhere in the body come first, as on the general path.
 	dup string
+	// out is the value the touchpoint is decoded into.
+	out *decodedTouchpoint
 }
 
 // decodeTouchpoint decodes a body in the shipped Touchpoint schema. Errors
 // are a *corruptError or a *touchpoint.ValidationError, with the texts of
 // the general path.
 func decodeTouchpoint(body []byte) (*touchpoint.Touchpoint, error) {
-	d := touchpointDecoder{walker: walker{b: body}, s: string(body)}
+	d := touchpointDecoder{walker: walker{b: body}, s: string(body), out: &decodedTouchpoint{}}
 	t, rev, err := d.record()
 	if err != nil {
 		return nil, &corruptError{err.Error()}
@@ -279,15 +281,24 @@ func decodeTouchpoint(body []byte) (*touchpoint.Touchpoint, error) {
 		if err != nil {
 			return nil, &touchpoint.ValidationError{Reason: touchpoint.ReasonInvalidField, Field: "revenue", Msg: err.Error()}
 		}
-		t.Revenue = &m
+		d.out.revenue = m
+		t.Revenue = &d.out.revenue
 	}
 	return t, nil
+}
+
+// decodedTouchpoint holds a decoded touchpoint with its context and
+// revenue, which point into it: one allocation instead of three.
+type decodedTouchpoint struct {
+	t       touchpoint.Touchpoint
+	context touchpoint.Context
+	revenue touchpoint.Money
 }
 
 // record reads the fields in schema order; rev is the revenue's decimal
 // bytes, nil when null.
 func (d *touchpointDecoder) record() (t *touchpoint.Touchpoint, rev []byte, err error) {
-	t = &touchpoint.Touchpoint{}
+	t = &d.out.t
 	if t.EventID, err = d.str(); err != nil {
 		return nil, nil, err
 	}
@@ -325,7 +336,7 @@ func (d *touchpointDecoder) record() (t *touchpoint.Touchpoint, rev []byte, err 
 	if err != nil || !present {
 		return t, rev, err
 	}
-	c := &touchpoint.Context{}
+	c := &d.out.context
 	for _, f := range [...]*string{&c.DeviceType, &c.OS, &c.Country} {
 		if *f, err = d.optString(); err != nil {
 			return nil, nil, err

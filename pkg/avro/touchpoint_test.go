@@ -96,14 +96,49 @@ func randomTouchpoint(r *rand.Rand) *touchpoint.Touchpoint {
 	return t
 }
 
+// bothWays checks tp through both codecs: goavro reads the fast encoding
+// back as want, the fast decoder reads goavro's encoding back as want, and
+// the two encodings are equal byte for byte when no map of tp has more than
+// one entry (whose order could differ). It says whether the bytes were
+// compared.
+func bothWays(t *testing.T, c *Codecs, name string, tp, want *touchpoint.Touchpoint) bool {
+	t.Helper()
+	ctx, id := context.Background(), Latest(KindTouchpoint).ID
+	fast, err := c.EncodeTouchpoint(ctx, id, tp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := generalTouchpoint(c, fast)
+	if err != nil {
+		t.Fatalf("%s: goavro cannot read the fast encoding: %v", name, err)
+	}
+	if !reflect.DeepEqual(back, want) {
+		t.Fatalf("%s: fast encode, goavro decode:\n got %+v\nwant %+v", name, back, want)
+	}
+	general, err := c.Encode(ctx, id, tp.ToAvro())
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err = c.DecodeTouchpoint(ctx, general)
+	if err != nil {
+		t.Fatalf("%s: the fast path cannot read goavro's encoding: %v", name, err)
+	}
+	if !reflect.DeepEqual(back, want) {
+		t.Fatalf("%s: goavro encode, fast decode:\n got %+v\nwant %+v", name, back, want)
+	}
+	if len(tp.Identifiers) > 1 || len(tp.Properties) > 1 {
+		return false
+	}
+	if !bytes.Equal(fast, general) {
+		t.Fatalf("%s: fast encoding\n% x\ngoavro's\n% x", name, fast, general)
+	}
+	return true
+}
+
 // TestTouchpointFastPathRoundTrip checks the fast codec against goavro on
-// random touchpoints, both ways: what the fast encoder writes goavro reads
-// back equal, and what goavro writes the fast decoder reads back equal.
-// Where map order cannot differ (at most one entry per map), the bytes are
-// equal too.
+// random touchpoints, both ways (bothWays).
 func TestTouchpointFastPathRoundTrip(t *testing.T) {
-	c, id := shippedCodecs(t), Latest(KindTouchpoint).ID
-	ctx := context.Background()
+	c := shippedCodecs(t)
 	r := rand.New(rand.NewPCG(1, 19))
 	sameBytes := 0
 	for i := range 5000 {
@@ -111,37 +146,108 @@ func TestTouchpointFastPathRoundTrip(t *testing.T) {
 		if tp.EventID == "" || tp.EventType == "" {
 			tp.EventID, tp.EventType = "e", "t" // required by TouchpointFromAvro
 		}
-		fast, err := c.EncodeTouchpoint(ctx, id, tp)
-		if err != nil {
-			t.Fatal(err)
-		}
-		back, err := generalTouchpoint(c, fast)
-		if err != nil {
-			t.Fatalf("#%d: goavro cannot read the fast encoding: %v", i, err)
-		}
-		if !reflect.DeepEqual(back, tp) {
-			t.Fatalf("#%d: fast encode, goavro decode:\n got %+v\nwant %+v", i, back, tp)
-		}
-		general, err := c.Encode(ctx, id, tp.ToAvro())
-		if err != nil {
-			t.Fatal(err)
-		}
-		back, err = c.DecodeTouchpoint(ctx, general)
-		if err != nil {
-			t.Fatalf("#%d: the fast path cannot read goavro's encoding: %v", i, err)
-		}
-		if !reflect.DeepEqual(back, tp) {
-			t.Fatalf("#%d: goavro encode, fast decode:\n got %+v\nwant %+v", i, back, tp)
-		}
-		if len(tp.Identifiers) <= 1 && len(tp.Properties) <= 1 {
+		if bothWays(t, c, fmt.Sprintf("#%d", i), tp, tp) {
 			sameBytes++
-			if !bytes.Equal(fast, general) {
-				t.Fatalf("#%d: fast encoding\n% x\ngoavro's\n% x", i, fast, general)
-			}
 		}
 	}
 	if sameBytes < 100 {
 		t.Fatalf("only %d touchpoints compared byte for byte", sameBytes)
+	}
+}
+
+// TestTouchpointFastPathEachOptionalField sets each optional part of a
+// touchpoint alone on a bare one and clears it alone on a full one, and
+// checks each through both codecs (bothWays), byte for byte; then times
+// the schema cannot hold exactly (below a millisecond, before 1970), which
+// both write as the millisecond at or before them.
+func TestTouchpointFastPathEachOptionalField(t *testing.T) {
+	c := shippedCodecs(t)
+	str := func(f func(*touchpoint.Touchpoint) *string, v string) func(*touchpoint.Touchpoint, bool) {
+		return func(tp *touchpoint.Touchpoint, on bool) {
+			*f(tp) = ""
+			if on {
+				*f(tp) = v
+			}
+		}
+	}
+	// a field of the context makes the context present
+	ctxStr := func(f func(*touchpoint.Context) *string, v string) func(*touchpoint.Touchpoint, bool) {
+		return str(func(tp *touchpoint.Touchpoint) *string {
+			if tp.Context == nil {
+				tp.Context = &touchpoint.Context{}
+			}
+			return f(tp.Context)
+		}, v)
+	}
+	oneEntry := func(f func(*touchpoint.Touchpoint) *map[string]string, k, v string) func(*touchpoint.Touchpoint, bool) {
+		return func(tp *touchpoint.Touchpoint, on bool) {
+			*f(tp) = map[string]string{}
+			if on {
+				*f(tp) = map[string]string{k: v}
+			}
+		}
+	}
+	fields := []struct {
+		name string
+		set  func(tp *touchpoint.Touchpoint, on bool)
+	}{
+		{"channel", str(func(tp *touchpoint.Touchpoint) *string { return &tp.Channel }, "email")},
+		{"campaign", str(func(tp *touchpoint.Touchpoint) *string { return &tp.Campaign }, "spring")},
+		{"utm_source", str(func(tp *touchpoint.Touchpoint) *string { return &tp.UTMSource }, "google")},
+		{"utm_medium", str(func(tp *touchpoint.Touchpoint) *string { return &tp.UTMMedium }, "cpc")},
+		{"utm_campaign", str(func(tp *touchpoint.Touchpoint) *string { return &tp.UTMCampaign }, "brand")},
+		{"utm_content", str(func(tp *touchpoint.Touchpoint) *string { return &tp.UTMContent }, "banner-1")},
+		{"utm_term", str(func(tp *touchpoint.Touchpoint) *string { return &tp.UTMTerm }, "running shoes")},
+		{"referrer", str(func(tp *touchpoint.Touchpoint) *string { return &tp.Referrer }, "https://www.google.com/")},
+		{"page_url", str(func(tp *touchpoint.Touchpoint) *string { return &tp.PageURL }, "https://shop.example/?gclid=x")},
+		{"currency", str(func(tp *touchpoint.Touchpoint) *string { return &tp.Currency }, "EUR")},
+		{"order_id", str(func(tp *touchpoint.Touchpoint) *string { return &tp.OrderID }, "o-17")},
+		{"identifiers", oneEntry(func(tp *touchpoint.Touchpoint) *map[string]string { return &tp.Identifiers }, "email", "jane@example.com")},
+		{"properties", oneEntry(func(tp *touchpoint.Touchpoint) *map[string]string { return &tp.Properties }, "sku", "x-1")},
+		{"revenue", func(tp *touchpoint.Touchpoint, on bool) {
+			tp.Revenue = nil
+			if on {
+				m := touchpoint.Money(-12_345_678)
+				tp.Revenue = &m
+			}
+		}},
+		{"context.device_type", ctxStr(func(c *touchpoint.Context) *string { return &c.DeviceType }, "mobile")},
+		{"context.os", ctxStr(func(c *touchpoint.Context) *string { return &c.OS }, "iOS")},
+		{"context.country", ctxStr(func(c *touchpoint.Context) *string { return &c.Country }, "DE")},
+		// after its fields: set alone, the context is present with every field null
+		{"context", func(tp *touchpoint.Touchpoint, on bool) {
+			if !on {
+				tp.Context = nil
+			} else if tp.Context == nil {
+				tp.Context = &touchpoint.Context{}
+			}
+		}},
+	}
+	// base is a touchpoint with every optional field set, or none
+	base := func(on bool) *touchpoint.Touchpoint {
+		tp := &touchpoint.Touchpoint{EventID: "e-1", EventTime: time.UnixMilli(1_764_000_000_123).UTC(), EventType: "click"}
+		for _, f := range fields {
+			f.set(tp, on)
+		}
+		return tp
+	}
+	for _, f := range fields {
+		for _, on := range []bool{true, false} {
+			tp := base(!on)
+			f.set(tp, on)
+			bothWays(t, c, fmt.Sprintf("%s %v, every other optional field %v", f.name, on, !on), tp, tp)
+		}
+	}
+	for _, at := range []time.Time{
+		time.Unix(1_764_000_000, 123_456_789), // microseconds from the collector
+		time.Unix(-1, 999_999_999),            // just before 1970
+		time.Unix(-1_000_000, 1),
+		time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC),
+	} {
+		tp, want := base(true), base(true)
+		tp.EventTime, want.EventTime = at, at.Truncate(time.Millisecond).UTC()
+		bothWays(t, c, "event_time "+at.Format(time.RFC3339Nano), tp, want)
 	}
 }
 
@@ -320,6 +426,9 @@ func FuzzDecodeTouchpoint(f *testing.F) {
 	f.Add(body(head(), -1, 4, "a", "1", 0, tail))
 	f.Add(body(head(), 1<<31, "a", "b", 0, tail))
 	f.Add(body(head(), 0, byte(2), string([]byte{0x7f, 1, 2, 3, 4, 5, 6, 7, 8}), 0, 0, 0, 0))
+	f.Add(body("e\xff", 1, "cl\xc3", make([]byte, 9), 1, "\xed\xa0\x80", "v", 0, tail)) // not UTF-8
+	f.Add(body(head(), 0, 0, 0, 0, 0, byte(10)))                                        // context index 5
+	f.Add(body(head(), 0, tail, byte(7)))                                               // a trailing byte
 	f.Fuzz(func(t *testing.T, b []byte) {
 		msg := append(AppendHeader(nil, id), b...)
 		want, wantErr := generalTouchpoint(c, msg)

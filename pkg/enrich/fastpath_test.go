@@ -62,6 +62,11 @@ func TestProcessorFastAndGeneralPathsAgree(t *testing.T) {
 		func(tp *touchpoint.Touchpoint) { tp.Identifiers["customer_id"] = "c\xff" },
 		func(tp *touchpoint.Touchpoint) { tp.Revenue = &huge },
 		func(tp *touchpoint.Touchpoint) { tp.Identifiers = map[string]string{} },
+		func(tp *touchpoint.Touchpoint) { tp.EventType = "cl\xffick" },
+		func(tp *touchpoint.Touchpoint) { tp.Properties = map[string]string{"s\xc3ku": "x"} },
+		func(tp *touchpoint.Touchpoint) { tp.Properties = map[string]string{"sku": "\xed\xa0\x80"} },
+		func(tp *touchpoint.Touchpoint) { tp.Context = &touchpoint.Context{Country: "D\x80"} },
+		func(tp *touchpoint.Touchpoint) { neg := touchpoint.Money(-1); tp.Revenue = &neg },
 	} {
 		tp := *ts[0]
 		tp.Identifiers = map[string]string{"customer_id": "c"}
@@ -99,7 +104,7 @@ func TestProcessorFastAndGeneralPathsAgree(t *testing.T) {
 			rejected++
 		}
 	}
-	if rejected < 6 {
+	if rejected < 11 {
 		t.Fatalf("only %d touchpoints rejected", rejected)
 	}
 }

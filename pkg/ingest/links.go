@@ -1,8 +1,9 @@
 package ingest
 
 import (
+	"encoding/binary"
 	"hash/maphash"
-	"sort"
+	"slices"
 
 	"github.com/touchline-io/touchline/pkg/identity/stitch"
 )
@@ -26,18 +27,27 @@ func newRecentLinks() *recentLinks {
 }
 
 // fresh reports whether no recent request had l's identifiers, and
-// remembers them.
+// remembers them. A set's signature hashes its identifiers' own hashes in
+// ascending order, so that the order of the identifiers does not matter
+// and a request of up to 8 identifiers is checked without allocating.
 func (r *recentLinks) fresh(l *stitch.LinkRequest) bool {
-	keys := make([]string, len(l.Identifiers))
-	for i, id := range l.Identifiers {
-		keys[i] = string(stitch.MapKey(id))
-	}
-	sort.Strings(keys)
+	var room [8]uint64
+	each := room[:0]
 	var h maphash.Hash
 	h.SetSeed(r.seed)
-	for _, k := range keys {
-		h.WriteString(k)
+	for _, id := range l.Identifiers {
+		h.Reset()
+		h.WriteString(id.Type)
 		h.WriteByte(0)
+		h.WriteString(id.Value)
+		each = append(each, h.Sum64())
+	}
+	slices.Sort(each)
+	h.Reset()
+	var b [8]byte
+	for _, x := range each {
+		binary.LittleEndian.PutUint64(b[:], x)
+		_, _ = h.Write(b[:])
 	}
 	sig := h.Sum64()
 	if _, ok := r.current[sig]; ok {

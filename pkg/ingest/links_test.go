@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/touchline-io/touchline/pkg/identifiers"
@@ -30,5 +31,39 @@ func TestRecentLinks(t *testing.T) {
 	}
 	if !r.fresh(link("a", "b")) {
 		t.Error("a set from two generations ago is still remembered")
+	}
+}
+
+// TestRecentLinksDoNotAllocate checks a request's identifiers against the
+// recent ones without allocating (the ingest profile had the signature's
+// keys at an eighth of its allocations).
+func TestRecentLinksDoNotAllocate(t *testing.T) {
+	r := newRecentLinks()
+	l := link("device-1", "device-2", "device-3")
+	l.Identifiers = append(l.Identifiers, identifiers.Identifier{Type: "email", Value: strings.Repeat("f", 64)})
+	r.fresh(l)
+	if n := testing.AllocsPerRun(100, func() {
+		if r.fresh(l) {
+			t.Fatal("a request seen before is fresh")
+		}
+	}); n != 0 {
+		t.Fatalf("checking a request allocated %v times", n)
+	}
+	if !r.fresh(link("device-1", "device-2")) || !r.fresh(link("device-1", "device-2", "device-3", "device-3")) {
+		t.Fatal("a subset, or the set with an identifier twice, counts as seen")
+	}
+}
+
+// BenchmarkRecentLinks checks link requests of two identifiers, most of
+// them seen before, as the events of returning persons are.
+func BenchmarkRecentLinks(b *testing.B) {
+	r := newRecentLinks()
+	reqs := make([]*stitch.LinkRequest, 1000)
+	for i := range reqs {
+		reqs[i] = link(fmt.Sprint("anon-", i%300), fmt.Sprint("cust-", i%200))
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		r.fresh(reqs[i%len(reqs)])
 	}
 }

@@ -249,6 +249,20 @@ func checkAlertsCLI(ctx context.Context, t *testing.T, cfgPath, rulesPath string
 // keyed by incident, in order.
 func checkAlertTopic(ctx context.Context, t *testing.T, cfg config.Config, want []rules.Notification) {
 	t.Helper()
+	got := readAlertTopic(ctx, t, cfg, len(want))
+	for i, rec := range got {
+		if rec["idempotency_key"] != want[i].Key || rec["status"] != want[i].Status ||
+			rec["channel"].(map[string]any)["string"] != "email" || math.Abs(rec["value"].(float64)-want[i].Value) > 1e-12 {
+			t.Errorf("alert record %d: %v, want %+v", i, rec, want[i])
+		}
+	}
+}
+
+// readAlertTopic reads n Alert records from the start of the alerts topic,
+// decoded with their writer's schema, and checks that each is keyed by its
+// incident.
+func readAlertTopic(ctx context.Context, t *testing.T, cfg config.Config, n int) []map[string]any {
+	t.Helper()
 	cl, err := kafka.NewClient(cfg.Kafka, nil, kgo.ConsumeTopics(cfg.Kafka.Topics.Alerts), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		t.Fatal(err)
@@ -260,7 +274,7 @@ func checkAlertTopic(ctx context.Context, t *testing.T, cfg config.Config, want 
 	}
 	codecs := avro.NewCodecs(reg)
 	var got []map[string]any
-	for len(got) < len(want) {
+	for len(got) < n {
 		fetches := cl.PollFetches(ctx)
 		if err := fetches.Err0(); err != nil {
 			t.Fatalf("reading the alerts topic after %d records: %v", len(got), err)
@@ -276,12 +290,7 @@ func checkAlertTopic(ctx context.Context, t *testing.T, cfg config.Config, want 
 			got = append(got, rec)
 		})
 	}
-	for i, rec := range got {
-		if rec["idempotency_key"] != want[i].Key || rec["status"] != want[i].Status ||
-			rec["channel"].(map[string]any)["string"] != "email" || math.Abs(rec["value"].(float64)-want[i].Value) > 1e-12 {
-			t.Errorf("alert record %d: %v, want %+v", i, rec, want[i])
-		}
-	}
+	return got
 }
 
 // recordingSink collects notifications.

@@ -141,24 +141,9 @@ func TestAlertsFireOnceResolveAndSurviveRestarts(t *testing.T) {
 	defer srv.Close()
 	cfg.Alerts.Webhooks = []alerts.WebhookConfig{{Name: "ops", URL: srv.URL}}
 	cfg.Alerts.RetryBackoff, cfg.Alerts.RetryBackoffMax = 10*time.Millisecond, 50*time.Millisecond
-	cl, err := kafka.NewClient(cfg.Kafka, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	if err := kafka.EnsureTopics(ctx, cl, 1, 1, cfg.Kafka.Topics.Alerts); err != nil {
-		t.Fatal(err)
-	}
+	cl := alertsClient(ctx, t, cfg)
 	newEngine := func() *alerts.Engine {
-		reg, err := kafka.NewRegistry(cfg.Kafka)
-		if err != nil {
-			t.Fatal(err)
-		}
-		topic, err := alerts.NewTopic(ctx, cl, reg, cfg.Kafka.Topics.Alerts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sinks := []alerts.Sink{alerts.NewWebhooks(cfg.Alerts)[0], topic}
+		sinks := []alerts.Sink{alerts.NewWebhooks(cfg.Alerts)[0], alertTopic(ctx, t, cfg, cl)}
 		e, err := alertscmd.NewEngine(ctx, cfg, conn, set, sinks, alerts.NewMetrics(prometheus.NewRegistry()), zaptest.NewLogger(t))
 		if err != nil {
 			t.Fatal(err)
@@ -256,6 +241,35 @@ func checkAlertTopic(ctx context.Context, t *testing.T, cfg config.Config, want 
 			t.Errorf("alert record %d: %v, want %+v", i, rec, want[i])
 		}
 	}
+}
+
+// alertsClient returns a Kafka client of cfg, closed when the test ends,
+// once the alerts topic exists.
+func alertsClient(ctx context.Context, t *testing.T, cfg config.Config) *kgo.Client {
+	t.Helper()
+	cl, err := kafka.NewClient(cfg.Kafka, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	if err := kafka.EnsureTopics(ctx, cl, 1, 1, cfg.Kafka.Topics.Alerts); err != nil {
+		t.Fatal(err)
+	}
+	return cl
+}
+
+// alertTopic returns the alerts topic sink of cfg, producing through cl.
+func alertTopic(ctx context.Context, t *testing.T, cfg config.Config, cl *kgo.Client) *alerts.Topic {
+	t.Helper()
+	reg, err := kafka.NewRegistry(cfg.Kafka)
+	if err != nil {
+		t.Fatal(err)
+	}
+	topic, err := alerts.NewTopic(ctx, cl, reg, cfg.Kafka.Topics.Alerts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return topic
 }
 
 // readAlertTopic reads n Alert records from the start of the alerts topic,

@@ -20,7 +20,6 @@ import (
 	"github.com/touchline-io/touchline/pkg/alerts/rules"
 	"github.com/touchline-io/touchline/pkg/cli/alertscmd"
 	"github.com/touchline-io/touchline/pkg/config"
-	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/publish"
 	"github.com/touchline-io/touchline/pkg/rates"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
@@ -156,6 +155,16 @@ func TestROMIInAReportingCurrencyEndToEnd(t *testing.T) {
 	}
 }
 
+// bigDayRule is the revenue rule of the currency alerts: a channel's
+// revenue of a day above 220.
+const bigDayRule = `  - name: big-day
+    kpi: revenue
+    scope: channel
+    window: 1d
+    every: 1d
+    threshold: {above: 220}
+`
+
 // TestAlertsInAReportingCurrency evaluates revenue and ROAS rules with the
 // reporting currency USD in attribution.yaml, on the hand-computed fixture
 // of the currency cases (test/analyticscases): a rule fires exactly where
@@ -167,14 +176,7 @@ func TestAlertsInAReportingCurrency(t *testing.T) {
 	defer cancel()
 	cfg, conn, _ := setup(ctx, t, 1, nil)
 	cfg.Pipelines = pipelinesWithCurrency(t, "USD")
-	engine, set := caseEngine(ctx, t, cfg, conn, "currency: overview per channel in USD", `rules:
-  - name: big-day
-    kpi: revenue
-    scope: channel
-    window: 1d
-    every: 1d
-    threshold: {above: 220}
-  - name: unprofitable
+	engine, set := caseEngine(ctx, t, cfg, conn, "currency: overview per channel in USD", "rules:\n"+bigDayRule+`  - name: unprofitable
     kpi: roas
     model: linear
     scope: channel
@@ -235,14 +237,7 @@ func TestAlertsInAReportingCurrency(t *testing.T) {
 // 240 in the currency USD, the conversions record with 1 and no currency.
 func checkAlertRecordCurrencies(ctx context.Context, t *testing.T, cfg config.Config, conn driver.Conn, at time.Time) {
 	t.Helper()
-	set, err := rules.ParseRules("alerts.yaml", []byte(`rules:
-  - name: big-day
-    kpi: revenue
-    scope: channel
-    window: 1d
-    every: 1d
-    threshold: {above: 220}
-  - name: any-purchase
+	set, err := rules.ParseRules("alerts.yaml", []byte("rules:\n"+bigDayRule+`  - name: any-purchase
     kpi: conversions
     scope: channel
     window: 1d
@@ -252,22 +247,7 @@ func checkAlertRecordCurrencies(ctx context.Context, t *testing.T, cfg config.Co
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := kafka.NewClient(cfg.Kafka, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	if err := kafka.EnsureTopics(ctx, cl, 1, 1, cfg.Kafka.Topics.Alerts); err != nil {
-		t.Fatal(err)
-	}
-	reg, err := kafka.NewRegistry(cfg.Kafka)
-	if err != nil {
-		t.Fatal(err)
-	}
-	topic, err := alerts.NewTopic(ctx, cl, reg, cfg.Kafka.Topics.Alerts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	topic := alertTopic(ctx, t, cfg, alertsClient(ctx, t, cfg))
 	engine, err := alertscmd.NewEngine(ctx, cfg, conn, set, []alerts.Sink{topic}, alerts.NewMetrics(prometheus.NewRegistry()), zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)

@@ -88,7 +88,7 @@ func newReportCommand(g *command.Globals) *cobra.Command {
 	fl.StringVar(&opts.Steps, "steps", ui.DefaultFunnelSteps, "the funnel's steps in order: event types, each with optional [name=value;...] filters")
 	fl.StringVar(&opts.Window, "window", ui.DefaultFunnelWindow, "the funnel's conversion window from step 1 (e.g. 30m, 24h, 7d)")
 	fl.StringVar(&opts.Currency, "currency", "", "reporting currency (ISO 4217) every money figure is converted into at the day's exchange rate (default reporting_currency of "+
-		analytics.AttributionFile+"; none: summed as stored)")
+		analytics.AttributionFile+"; none: amounts as stored, for a shop with one currency)")
 	return cmd
 }
 

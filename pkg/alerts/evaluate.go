@@ -26,7 +26,7 @@ type Observation struct {
 	Breach bool
 	// Currency is the ISO 4217 code of a money KPI's value and reference
 	// (the pipelines' reporting currency); empty for the other KPIs and
-	// when money is summed as stored.
+	// without a reporting currency (money as stored).
 	Currency string
 }
 

@@ -113,7 +113,7 @@ func upper(status string) string {
 }
 
 // Topic produces notifications to the alerts topic as Alert records
-// (schemas/avro/alert.v1.avsc), keyed by incident.
+// (schemas/avro/alert.v2.avsc, the latest version), keyed by incident.
 type Topic struct {
 	cl     *kgo.Client
 	topic  string
@@ -163,6 +163,6 @@ func avroOf(n *rules.Notification) map[string]any {
 		"channel": optional(n.Channel), "campaign": optional(n.Campaign),
 		"value": n.Value, "reference": n.Reference, "score": n.Score,
 		"window_start": n.WindowStart, "window_end": n.WindowEnd, "at": n.At,
-		"labels": labels, "message": n.Message,
+		"labels": labels, "message": n.Message, "currency": optional(n.Currency),
 	}
 }

@@ -13,7 +13,7 @@ import (
 const DefaultMaxRateAge = 7
 
 // Currency is the reporting currency of a money query. The zero value
-// converts nothing: amounts are summed as stored, whatever their currency,
+// converts nothing: amounts are taken as stored, for a shop with one currency,
 // exactly as before reporting currencies existed.
 type Currency struct {
 	// Code is the ISO 4217 code money is converted into; empty for none.

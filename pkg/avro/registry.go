@@ -44,6 +44,7 @@ var ShippedSchemas = []Shipped{
 	{Kind: KindAlert, Version: 1, ID: 3, File: "avro/alert.v1.avsc"},
 	{Kind: KindSegment, Version: 1, ID: 4, File: "avro/segment_change.v1.avsc"},
 	{Kind: KindRate, Version: 1, ID: 5, File: "avro/exchange_rate.v1.avsc"},
+	{Kind: KindAlert, Version: 2, ID: 6, File: "avro/alert.v2.avsc"},
 }
 
 // Latest returns the newest shipped schema of kind k.

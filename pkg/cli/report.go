@@ -22,13 +22,15 @@ func newReportCommand(g *command.Globals) *cobra.Command {
 		opts ui.ReportOptions
 	)
 	cmd := &cobra.Command{
-		Use:   "report --html FILE [--from T] [--to T] [--steps a,b,c] [--window 24h]",
+		Use:   "report --html FILE [--from T] [--to T] [--steps a,b,c] [--window 24h] [--currency USD]",
 		Short: "Write one self-contained HTML file with the overview, attribution and ROMI, funnel and cohorts",
 		Long: "Runs the analyses of the web UI's overview, attribution and ROMI (every model),\n" +
 			"funnel and cohorts pages over the half-open UTC range [--from, --to) and writes\n" +
 			"them, drawn by the UI's own page code, as one HTML file that loads nothing from\n" +
 			"anywhere (charts, data, downloads and SQL inside): for sharing. Its numbers are\n" +
-			"those of touchline query for the same range. See docs/ui.md.",
+			"those of touchline query for the same range. With a reporting currency (--currency,\n" +
+			"or reporting_currency of attribution.yaml) every money figure is converted into it\n" +
+			"and labelled with it, as touchline query --currency does. See docs/ui.md.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if path == "" {
@@ -85,6 +87,8 @@ func newReportCommand(g *command.Globals) *cobra.Command {
 	fl.StringVar(&opts.To, "to", "", "end of the range, exclusive: RFC 3339 time or YYYY-MM-DD, UTC (default: the next UTC midnight)")
 	fl.StringVar(&opts.Steps, "steps", ui.DefaultFunnelSteps, "the funnel's steps in order: event types, each with optional [name=value;...] filters")
 	fl.StringVar(&opts.Window, "window", ui.DefaultFunnelWindow, "the funnel's conversion window from step 1 (e.g. 30m, 24h, 7d)")
+	fl.StringVar(&opts.Currency, "currency", "", "reporting currency (ISO 4217) every money figure is converted into at the day's exchange rate (default reporting_currency of "+
+		analytics.AttributionFile+"; none: amounts as stored, for a shop with one currency)")
 	return cmd
 }
 

@@ -22,6 +22,8 @@ func TestReportRefusesBadFlags(t *testing.T) {
 		{[]string{"report", "--html", file, "--from", "2026-09-01", "--to", "2026-09-01"}, "empty time range"},
 		{[]string{"report", "--html", file, "--from", "yesterday"}, `--from: "yesterday" is neither YYYY-MM-DD`},
 		{[]string{"report", "--html", file, "--window", "0"}, "window 0s is shorter than a second"},
+		{[]string{"report", "--html", file, "--currency", "usd"}, `--currency: reporting currency "usd" is not an ISO 4217 code`},
+		{[]string{"report", "--html", file, "--currency", "EURO"}, `--currency: reporting currency "EURO" is not an ISO 4217 code`},
 		{[]string{"report", "--html", file, "--steps", "page_view',purchase"}, "--steps"},
 		{[]string{"report", "--html", filepath.Join(dir, "no such dir", "report.html")}, "--html: cannot write " + filepath.Join(dir, "no such dir", "report.html")},
 		{[]string{"report", "--html", "/proc/report.html"}, "--html: cannot write /proc/report.html"},

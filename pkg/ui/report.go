@@ -32,6 +32,10 @@ type ReportOptions struct {
 	From, To string
 	// Steps and Window are the funnel's (--steps, --window).
 	Steps, Window string
+	// Currency is the reporting currency of every money figure
+	// (--currency), as `touchline query --currency` takes it: by default
+	// reporting_currency of attribution.yaml, none when that is empty.
+	Currency string
 }
 
 // Report is an HTML report planned by PlanReport: the pages it shows and
@@ -39,6 +43,7 @@ type ReportOptions struct {
 type Report struct {
 	rng      analytics.Range
 	made     time.Time
+	currency string
 	sections []reportSection
 	queries  []reportQuery
 }
@@ -67,7 +72,8 @@ type reportQuery struct {
 // PlanReport checks opts and returns the report of the overview, ROMI and
 // attribution per channel under every model (the data-driven ones too), the funnel and the cohorts
 // over the range, with the SQL of each query: the SQL that `touchline
-// query` runs for the same parameters. Errors name the flag at fault.
+// query` runs for the same parameters, the money queries with --currency
+// when opts names one. Errors name the flag at fault.
 func PlanReport(opts ReportOptions, attribution analytics.Attribution, now time.Time) (*Report, error) {
 	env := request.Env{Now: now, Attribution: attribution, Prefix: "--"}
 	rng, err := env.Range(opts.From, opts.To)
@@ -89,12 +95,25 @@ func PlanReport(opts ReportOptions, attribution analytics.Attribution, now time.
 		}
 		return out
 	}
+	// The money analyses take the currency, when one is given, as a
+	// parameter: their pages label their figures with it.
+	money := func(params map[string]string) map[string]string {
+		out := with(params)
+		if opts.Currency != "" {
+			out["currency"] = opts.Currency
+		}
+		return out
+	}
 	cohort, _ := request.Lookup("cohort")
 	defaults := cohort.Defaults(attribution)
-	cohorts := with(map[string]string{"period": defaults["period"], "periods": defaults["periods"], "by": defaults["by"], "activity": defaults["activity"]})
+	cohorts := money(map[string]string{"period": defaults["period"], "periods": defaults["periods"], "by": defaults["by"], "activity": defaults["activity"]})
 	funnel := with(map[string]string{"steps": steps, "window": window})
-	r := &Report{rng: rng, made: now.UTC(), sections: []reportSection{
-		{"overview", span}, {"attribution", with(map[string]string{"model": "all"})}, {"funnel", funnel}, {"cohorts", cohorts},
+	currency := opts.Currency
+	if currency == "" {
+		currency = attribution.Currency.Code
+	}
+	r := &Report{rng: rng, made: now.UTC(), currency: currency, sections: []reportSection{
+		{"overview", money(nil)}, {"attribution", money(map[string]string{"model": "all"})}, {"funnel", funnel}, {"cohorts", cohorts},
 	}}
 	index, err := json.Marshal(map[string]any{"analyses": describe(attribution)})
 	if err != nil {
@@ -110,15 +129,15 @@ func PlanReport(opts ReportOptions, attribution analytics.Attribution, now time.
 		r.queries = append(r.queries, reportQuery{Analysis: analysis, Params: params, SQL: plan.SQL, finish: plan.Finish})
 		return nil
 	}
-	if err := add("overview", span); err != nil {
+	if err := add("overview", money(nil)); err != nil {
 		return nil, err
 	}
-	if err := add("overview", with(map[string]string{"by-day": "true"})); err != nil {
+	if err := add("overview", money(map[string]string{"by-day": "true"})); err != nil {
 		return nil, err
 	}
 	for _, m := range append(append([]analytics.Model{}, analytics.Models...), analytics.DataDrivenModels...) {
 		for _, analysis := range []string{"attribution", "romi"} {
-			if err := add(analysis, with(map[string]string{"model": string(m)})); err != nil {
+			if err := add(analysis, money(map[string]string{"model": string(m)})); err != nil {
 				return nil, err
 			}
 		}
@@ -213,7 +232,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		return fmt.Errorf("reading the embedded ECharts notice: %w", err)
 	}
 	err = reportTemplate.Execute(w, map[string]any{
-		"From": formatTime(r.rng.From), "To": formatTime(r.rng.To), "Made": r.made.Format(time.RFC3339),
+		"From": formatTime(r.rng.From), "To": formatTime(r.rng.To), "Made": r.made.Format(time.RFC3339), "Currency": r.currency,
 		"CSS": template.CSS(css), "ECharts": echarts, "App": app, "License": string(license), "Notice": string(notice),
 		"Data": map[string]any{"sections": r.sections, "queries": r.queries},
 	})

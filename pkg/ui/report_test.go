@@ -124,3 +124,69 @@ func TestReportIsOneFileThatLoadsNothing(t *testing.T) {
 		t.Errorf("a failed query: %v", err)
 	}
 }
+
+// TestReportInAReportingCurrency: with --currency every money query of the
+// report (overviews, attributions, ROMIs, cohorts) takes it as a parameter,
+// so the pages label their figures with it, and converts into it; the
+// funnel, which has no money, does not. Without --currency the reporting
+// currency of attribution.yaml converts them, as for touchline query.
+func TestReportInAReportingCurrency(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	eur := analytics.DefaultAttribution()
+	eur.Currency.Code = "EUR"
+	for _, c := range []struct {
+		name        string
+		opts        ReportOptions
+		attribution analytics.Attribution
+		param, code string
+	}{
+		{"--currency", ReportOptions{Currency: "USD"}, analytics.DefaultAttribution(), "USD", "USD"},
+		{"--currency over reporting_currency", ReportOptions{Currency: "USD"}, eur, "USD", "USD"},
+		{"reporting_currency", ReportOptions{}, eur, "", "EUR"},
+	} {
+		r, err := PlanReport(c.opts, c.attribution, now)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		money := 0
+		for _, q := range r.queries {
+			if q.Analysis == "" {
+				continue
+			}
+			converts := strings.Contains(q.SQL, "'"+c.code+"' AS currency")
+			if q.Analysis == "funnel" {
+				if converts || q.Params["currency"] != "" {
+					t.Errorf("%s: the funnel takes a currency: %v", c.name, q.Params)
+				}
+				continue
+			}
+			money++
+			if !converts || q.Params["currency"] != c.param {
+				t.Errorf("%s: %s %v converts into %s: %v, want it with the parameter %q", c.name, q.Analysis, q.Params, c.code, converts, c.param)
+			}
+		}
+		for _, s := range r.sections {
+			want := c.param
+			if s.Page == "funnel" {
+				want = ""
+			}
+			if s.Params["currency"] != want {
+				t.Errorf("%s: section %s has the parameters %v", c.name, s.Page, s.Params)
+			}
+		}
+		if money != 15 {
+			t.Errorf("%s: %d money queries, want 15: 2 overviews, 6 attributions, 6 ROMIs and the cohorts", c.name, money)
+		}
+		var out bytes.Buffer
+		if err := r.WriteHTML(&out); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), "; money in "+c.code+" at each day's exchange rate;") {
+			t.Errorf("%s: the report's header does not say the money is in %s", c.name, c.code)
+		}
+	}
+	if _, err := PlanReport(ReportOptions{Currency: "usd"}, analytics.DefaultAttribution(), now); err == nil ||
+		!strings.Contains(err.Error(), `--currency: reporting currency "usd" is not an ISO 4217 code`) {
+		t.Errorf("--currency usd: %v, want it refused by name", err)
+	}
+}

@@ -42,7 +42,7 @@ func currencyMoneyCases() []spec {
 		monthlyWant = append(monthlyWant, append(append(append([]any{}, row[:2]...), "USD"), append(row[2:], 0.0)...))
 	}
 
-	return []spec{
+	return append([]spec{
 		{
 			name:    "currency: weekly cohorts revenue and LTV in USD",
 			fixture: currencyCohortFixture(),
@@ -121,5 +121,5 @@ func currencyMoneyCases() []spec {
 				{"social", "prospecting", "USD", 0.0, 1.0},
 			},
 		},
-	}
+	}, channelMoneyCases()...)
 }

@@ -168,6 +168,7 @@ func TestClusterGeneratedRunMatchesOneServer(t *testing.T) {
 	for _, sql := range []string{
 		"SELECT count(), sum(revenue) FROM touchpoints FINAL",
 		"SELECT * FROM channel_kpis ORDER BY date, channel, campaign",
+		"SELECT * FROM channel_money ORDER BY date, channel, campaign, currency",
 		"SELECT date, channel, campaign, source, cost, currency, impressions, clicks FROM spend_current ORDER BY date, channel, campaign, source",
 		"SELECT identifier_type, identifier_value, person_id FROM identity_map FINAL ORDER BY identifier_type, identifier_value",
 		"SELECT person_id, surviving_person_id FROM person_overrides FINAL ORDER BY person_id",

@@ -141,24 +141,9 @@ func TestAlertsFireOnceResolveAndSurviveRestarts(t *testing.T) {
 	defer srv.Close()
 	cfg.Alerts.Webhooks = []alerts.WebhookConfig{{Name: "ops", URL: srv.URL}}
 	cfg.Alerts.RetryBackoff, cfg.Alerts.RetryBackoffMax = 10*time.Millisecond, 50*time.Millisecond
-	cl, err := kafka.NewClient(cfg.Kafka, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	if err := kafka.EnsureTopics(ctx, cl, 1, 1, cfg.Kafka.Topics.Alerts); err != nil {
-		t.Fatal(err)
-	}
+	cl := alertsClient(ctx, t, cfg)
 	newEngine := func() *alerts.Engine {
-		reg, err := kafka.NewRegistry(cfg.Kafka)
-		if err != nil {
-			t.Fatal(err)
-		}
-		topic, err := alerts.NewTopic(ctx, cl, reg, cfg.Kafka.Topics.Alerts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sinks := []alerts.Sink{alerts.NewWebhooks(cfg.Alerts)[0], topic}
+		sinks := []alerts.Sink{alerts.NewWebhooks(cfg.Alerts)[0], alertTopic(ctx, t, cfg, cl)}
 		e, err := alertscmd.NewEngine(ctx, cfg, conn, set, sinks, alerts.NewMetrics(prometheus.NewRegistry()), zaptest.NewLogger(t))
 		if err != nil {
 			t.Fatal(err)
@@ -249,6 +234,49 @@ func checkAlertsCLI(ctx context.Context, t *testing.T, cfgPath, rulesPath string
 // keyed by incident, in order.
 func checkAlertTopic(ctx context.Context, t *testing.T, cfg config.Config, want []rules.Notification) {
 	t.Helper()
+	got := readAlertTopic(ctx, t, cfg, len(want))
+	for i, rec := range got {
+		if rec["idempotency_key"] != want[i].Key || rec["status"] != want[i].Status ||
+			rec["channel"].(map[string]any)["string"] != "email" || math.Abs(rec["value"].(float64)-want[i].Value) > 1e-12 {
+			t.Errorf("alert record %d: %v, want %+v", i, rec, want[i])
+		}
+	}
+}
+
+// alertsClient returns a Kafka client of cfg, closed when the test ends,
+// once the alerts topic exists.
+func alertsClient(ctx context.Context, t *testing.T, cfg config.Config) *kgo.Client {
+	t.Helper()
+	cl, err := kafka.NewClient(cfg.Kafka, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	if err := kafka.EnsureTopics(ctx, cl, 1, 1, cfg.Kafka.Topics.Alerts); err != nil {
+		t.Fatal(err)
+	}
+	return cl
+}
+
+// alertTopic returns the alerts topic sink of cfg, producing through cl.
+func alertTopic(ctx context.Context, t *testing.T, cfg config.Config, cl *kgo.Client) *alerts.Topic {
+	t.Helper()
+	reg, err := kafka.NewRegistry(cfg.Kafka)
+	if err != nil {
+		t.Fatal(err)
+	}
+	topic, err := alerts.NewTopic(ctx, cl, reg, cfg.Kafka.Topics.Alerts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return topic
+}
+
+// readAlertTopic reads n Alert records from the start of the alerts topic,
+// decoded with their writer's schema, and checks that each is keyed by its
+// incident.
+func readAlertTopic(ctx context.Context, t *testing.T, cfg config.Config, n int) []map[string]any {
+	t.Helper()
 	cl, err := kafka.NewClient(cfg.Kafka, nil, kgo.ConsumeTopics(cfg.Kafka.Topics.Alerts), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		t.Fatal(err)
@@ -260,7 +288,7 @@ func checkAlertTopic(ctx context.Context, t *testing.T, cfg config.Config, want 
 	}
 	codecs := avro.NewCodecs(reg)
 	var got []map[string]any
-	for len(got) < len(want) {
+	for len(got) < n {
 		fetches := cl.PollFetches(ctx)
 		if err := fetches.Err0(); err != nil {
 			t.Fatalf("reading the alerts topic after %d records: %v", len(got), err)
@@ -276,12 +304,7 @@ func checkAlertTopic(ctx context.Context, t *testing.T, cfg config.Config, want 
 			got = append(got, rec)
 		})
 	}
-	for i, rec := range got {
-		if rec["idempotency_key"] != want[i].Key || rec["status"] != want[i].Status ||
-			rec["channel"].(map[string]any)["string"] != "email" || math.Abs(rec["value"].(float64)-want[i].Value) > 1e-12 {
-			t.Errorf("alert record %d: %v, want %+v", i, rec, want[i])
-		}
-	}
+	return got
 }
 
 // recordingSink collects notifications.

@@ -7,11 +7,19 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/touchline-io/touchline/pkg/alerts"
 	"github.com/touchline-io/touchline/pkg/alerts/rules"
+	"github.com/touchline-io/touchline/pkg/cli/alertscmd"
+	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/publish"
 	"github.com/touchline-io/touchline/pkg/rates"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
@@ -147,6 +155,16 @@ func TestROMIInAReportingCurrencyEndToEnd(t *testing.T) {
 	}
 }
 
+// bigDayRule is the revenue rule of the currency alerts: a channel's
+// revenue of a day above 220.
+const bigDayRule = `  - name: big-day
+    kpi: revenue
+    scope: channel
+    window: 1d
+    every: 1d
+    threshold: {above: 220}
+`
+
 // TestAlertsInAReportingCurrency evaluates revenue and ROAS rules with the
 // reporting currency USD in attribution.yaml, on the hand-computed fixture
 // of the currency cases (test/analyticscases): a rule fires exactly where
@@ -158,14 +176,7 @@ func TestAlertsInAReportingCurrency(t *testing.T) {
 	defer cancel()
 	cfg, conn, _ := setup(ctx, t, 1, nil)
 	cfg.Pipelines = pipelinesWithCurrency(t, "USD")
-	engine, set := caseEngine(ctx, t, cfg, conn, "currency: overview per channel in USD", `rules:
-  - name: big-day
-    kpi: revenue
-    scope: channel
-    window: 1d
-    every: 1d
-    threshold: {above: 220}
-  - name: unprofitable
+	engine, set := caseEngine(ctx, t, cfg, conn, "currency: overview per channel in USD", "rules:\n"+bigDayRule+`  - name: unprofitable
     kpi: roas
     model: linear
     scope: channel
@@ -216,6 +227,49 @@ func TestAlertsInAReportingCurrency(t *testing.T) {
 	expect("roas of April", roas, "social", seen{0, false, false})
 	if len(currencies) != 1 || !currencies["USD"] {
 		t.Errorf("the values are in %v, want USD only", currencies)
+	}
+	checkAlertRecordCurrencies(ctx, t, cfg, conn, day(16))
+}
+
+// checkAlertRecordCurrencies runs the revenue rule of the currency alerts
+// and a conversions rule at `at` (the end of 04-15) with the alerts topic
+// as sink, and reads the topic: both fire for web, the revenue record with
+// 240 in the currency USD, the conversions record with 1 and no currency.
+func checkAlertRecordCurrencies(ctx context.Context, t *testing.T, cfg config.Config, conn driver.Conn, at time.Time) {
+	t.Helper()
+	set, err := rules.ParseRules("alerts.yaml", []byte("rules:\n"+bigDayRule+`  - name: any-purchase
+    kpi: conversions
+    scope: channel
+    window: 1d
+    every: 1d
+    threshold: {above: 0}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	topic := alertTopic(ctx, t, cfg, alertsClient(ctx, t, cfg))
+	engine, err := alertscmd.NewEngine(ctx, cfg, conn, set, []alerts.Sink{topic}, alerts.NewMetrics(prometheus.NewRegistry()), zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := engine.Step(ctx, at); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]struct {
+		value    float64
+		currency any
+	}{
+		"big-day":      {240, map[string]any{"string": "USD"}},
+		"any-purchase": {1, nil},
+	}
+	for _, rec := range readAlertTopic(ctx, t, cfg, len(want)) {
+		w, ok := want[rec["rule"].(string)]
+		delete(want, rec["rule"].(string))
+		channel, _ := rec["channel"].(map[string]any)
+		if !ok || rec["status"] != "firing" || channel["string"] != "web" || math.Abs(rec["value"].(float64)-w.value) > 1e-9 ||
+			!reflect.DeepEqual(rec["currency"], w.currency) {
+			t.Errorf("alert record %v: want value %v, currency %v", rec, w.value, w.currency)
+		}
 	}
 }
 

@@ -8,12 +8,15 @@ import (
 	"time"
 
 	"github.com/touchline-io/touchline/pkg/clickhouse"
+	"github.com/touchline-io/touchline/pkg/table"
 	"github.com/touchline-io/touchline/test/testenv"
 )
 
 // TestChannelKPIsExactUnderReplays writes touchpoints twice, as a replay
-// would, plus spend with a restatement, and checks the channel_kpis view
-// against hand-computed numbers; a backfill run again changes nothing.
+// would, plus spend with a restatement, and checks the channel_kpis and
+// channel_money views against hand-computed numbers (channel_money keeps a
+// USD and a EUR purchase of one channel and day apart); the backfills run
+// again change nothing.
 func TestChannelKPIsExactUnderReplays(t *testing.T) {
 	s := servers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -38,6 +41,9 @@ func TestChannelKPIsExactUnderReplays(t *testing.T) {
 		row("e1", "email_click", "email", "welcome", 6*time.Hour, 0),
 		row("p3", "purchase", "email", "welcome", 26*time.Hour, 7_000_000), // next day
 	}
+	for i, currency := range []string{"", "", "", "USD", "EUR", "", "USD"} {
+		rows[i].Currency = currency
+	}
 	for i := 0; i < 2; i++ { // the second insert is a replay
 		if err := clickhouse.InsertTouchpoints(ctx, conn, rows); err != nil {
 			t.Fatal(err)
@@ -45,9 +51,9 @@ func TestChannelKPIsExactUnderReplays(t *testing.T) {
 	}
 	clicks := int64(120)
 	if err := clickhouse.InsertSpend(ctx, conn, []clickhouse.SpendRow{
-		{Date: day, Channel: "paid_search", Campaign: "brand", Source: "google_ads", Cost: 40_000_000, Version: 1, Clicks: &clicks},
-		{Date: day, Channel: "paid_search", Campaign: "brand", Source: "google_ads", Cost: 42_250_000, Version: 2, Clicks: &clicks},
-		{Date: day, Channel: "display", Campaign: "retarget", Source: "criteo", Cost: 5_000_000, Version: 1},
+		{Date: day, Channel: "paid_search", Campaign: "brand", Source: "google_ads", Cost: 40_000_000, Currency: "USD", Version: 1, Clicks: &clicks},
+		{Date: day, Channel: "paid_search", Campaign: "brand", Source: "google_ads", Cost: 42_250_000, Currency: "USD", Version: 2, Clicks: &clicks},
+		{Date: day, Channel: "display", Campaign: "retarget", Source: "criteo", Cost: 5_000_000, Currency: "USD", Version: 1},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -81,16 +87,27 @@ FROM channel_kpis ORDER BY date, channel, campaign`)
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Fatalf("%s:\n%s\nwant:\n%s", stage, strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
+		// date channel campaign currency conversions revenue spend.
+		money, err := table.Run(ctx, conn, `SELECT toString(date), channel, campaign, currency, conversions, toString(revenue), toString(spend)
+FROM channel_money ORDER BY date, channel, campaign, currency`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantMoney := "[[2026-10-05 display retarget USD 0 0 5] [2026-10-05 paid_search brand EUR 1 10.5 0] " +
+			"[2026-10-05 paid_search brand USD 1 10.5 42.25] [2026-10-06 email welcome USD 1 7 0]]"
+		if fmt.Sprint(money.Rows) != wantMoney {
+			t.Fatalf("%s: channel_money\n%v\nwant\n%s", stage, money.Rows, wantMoney)
+		}
 	}
 	check("after a replay")
-	// Run the backfill statement of the migration again.
+	// Run the backfill statements of the migrations again.
 	ms, err := clickhouse.Migrations()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, m := range ms {
 		for _, stmt := range m.Statements {
-			if strings.HasPrefix(stmt, "INSERT INTO channel_kpis_daily") {
+			if strings.HasPrefix(stmt, "INSERT INTO channel_kpis_daily") || strings.HasPrefix(stmt, "INSERT INTO channel_revenue_daily") {
 				if err := conn.Exec(ctx, stmt); err != nil {
 					t.Fatal(err)
 				}

@@ -542,7 +542,8 @@ var models = []string{"first_touch", "last_touch", "last_non_direct", "linear", 
 
 // sameAttribution checks the table of attributed revenue per channel and
 // model against `touchline query attribution --model M` over uiRange with
-// the extra flags.
+// the extra flags, which come last: a --from or --to among them replaces
+// uiRange's.
 func sameAttribution(ctx context.Context, t *testing.T, cfg config.Config, shown []map[string]string, flags ...string) {
 	t.Helper()
 	for _, m := range models {
@@ -556,7 +557,7 @@ func sameAttribution(ctx context.Context, t *testing.T, cfg config.Config, shown
 func sameModel(ctx context.Context, t *testing.T, cfg config.Config, shown []map[string]string, m string, flags ...string) {
 	t.Helper()
 	byChannel := map[string]any{}
-	for _, r := range cliRows(ctx, t, cfg, append(append([]string{"attribution", "--model", m}, flags...), uiRange...)...) {
+	for _, r := range cliRows(ctx, t, cfg, append(append([]string{"attribution", "--model", m}, uiRange...), flags...)...) {
 		byChannel[r["channel"].(string)] = r["revenue"]
 	}
 	// The page shows every channel any model credits; a model that

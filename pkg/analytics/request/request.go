@@ -423,7 +423,7 @@ func (p *reader) attribution() (analytics.Attribution, error) {
 
 // currencyParam is the reporting currency of a money analysis.
 var currencyParam = Param{Name: "currency", Usage: "reporting currency (ISO 4217) money is converted into at the day's exchange rate (default reporting_currency of " +
-	analytics.AttributionFile + "; none: summed as stored)"}
+	analytics.AttributionFile + "; none: amounts as stored, for a shop with one currency)"}
 
 // currency returns the environment's reporting currency, or the currency
 // parameter's when it was given.

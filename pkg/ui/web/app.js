@@ -210,7 +210,7 @@ async function currencyDefault(analysis) {
 // currencyField renders the reporting currency input, whose placeholder
 // names the default.
 function currencyField(value, dflt) {
-  return field('Reporting currency', textInput('currency', value, { placeholder: dflt ? 'default: ' + dflt : 'none: summed as stored' }));
+  return field('Reporting currency', textInput('currency', value, { placeholder: dflt ? 'default: ' + dflt : 'none: amounts as stored (one currency)' }));
 }
 
 // inCurrency is the suffix of a money title: ', in USD', or '' without a

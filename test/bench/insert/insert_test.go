@@ -38,8 +38,8 @@ var (
 	setupErr  error
 	server    *testenv.ClickHouseOnly
 	conn      driver.Conn
-	// bareConn is connected to a database without the channel_kpis_daily
-	// view, to tell the view's share of the server's CPU.
+	// bareConn is connected to a database without the materialised views
+	// on touchpoints, to tell the views' share of the server's CPU.
 	bareConn  driver.Conn
 	serverPid int
 	rows      []clickhouse.TouchpointRow
@@ -79,8 +79,10 @@ func start() error {
 	if bareConn, err = migrated(ctx, "bench_insert_bare"); err != nil {
 		return err
 	}
-	if err := bareConn.Exec(ctx, "DROP TABLE channel_kpis_daily_mv"); err != nil {
-		return fmt.Errorf("dropping the KPI view: %w", err)
+	for _, view := range []string{"channel_kpis_daily_mv", "channel_revenue_daily_mv"} {
+		if err := bareConn.Exec(ctx, "DROP TABLE "+view); err != nil {
+			return fmt.Errorf("dropping the materialised view %s: %w", view, err)
+		}
 	}
 	if serverPid, err = pidOf(server.Server.Dir()); err != nil {
 		return err
@@ -168,16 +170,17 @@ func selfCPU() time.Duration {
 // BenchmarkInsertTouchpoints inserts b.N rows in inserts of 20,000, 50,000,
 // 100,000 and 200,000 rows, the way the ingest service does, and reports
 // client-cpu-ns/row (this process, mostly clickhouse-go building and sending
-// the blocks) and server-cpu-ns/row (ClickHouse, including the
-// channel_kpis_daily view, excluding background merges that end after the
-// last insert). Run it with -benchtime Nx: N is rows.
+// the blocks) and server-cpu-ns/row (ClickHouse, including the materialised
+// views of channel_kpis_daily and channel_revenue_daily, excluding
+// background merges that end after the last insert). Run it with
+// -benchtime Nx: N is rows.
 func BenchmarkInsertTouchpoints(b *testing.B) {
 	benchmarkInserts(b, func() driver.Conn { return conn })
 }
 
 // BenchmarkInsertTouchpointsWithoutKPIView is BenchmarkInsertTouchpoints
-// into a database without the channel_kpis_daily view: the difference of
-// server-cpu-ns/row is the view's cost.
+// into a database without the materialised views on touchpoints: the
+// difference of server-cpu-ns/row is the views' cost.
 func BenchmarkInsertTouchpointsWithoutKPIView(b *testing.B) {
 	benchmarkInserts(b, func() driver.Conn { return bareConn })
 }

@@ -48,8 +48,11 @@ func NewService(file *File, kcfg kafka.Config, store *Store, codecs *avro.Codecs
 	s := &Service{file: file, kcfg: kcfg, store: store, codecs: codecs, exporter: exporter, hooks: map[string]*webhook{},
 		m: m, log: log, health: health.New(nil)}
 	for _, d := range file.Destinations {
-		if d.Kind == Webhook {
+		switch d.Kind {
+		case Webhook:
 			s.hooks[d.Name] = newWebhook(d)
+			m.start(d.Name)
+		case Kafka:
 			m.start(d.Name)
 		}
 	}
@@ -63,7 +66,9 @@ func (s *Service) Ready() error { return s.health.Err() }
 
 // Run consumes the changes topic in the service's group until ctx ends:
 // each poll's changes are delivered to the webhooks and recorded before its
-// offsets are committed. The audience files are written alongside.
+// offsets are committed. The kafka destinations are fed by a transactional
+// consumer of their own group, and the audience files are written
+// alongside.
 func (s *Service) Run(ctx context.Context) error {
 	cl, err := kafka.NewClient(s.kcfg, s.log, kgo.ConsumerGroup(s.file.Group), kgo.ConsumeTopics(s.kcfg.Topics.SegmentChanges),
 		kgo.DisableAutoCommit(), kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
@@ -72,10 +77,17 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	defer cl.Close()
 	g, gctx := errgroup.WithContext(ctx)
+	forwards := false
 	for _, d := range s.file.Destinations {
-		if d.Kind == AudienceFile {
+		switch d.Kind {
+		case AudienceFile:
 			g.Go(func() error { return s.exportEvery(gctx, d) })
+		case Kafka:
+			forwards = true
 		}
+	}
+	if forwards {
+		g.Go(func() error { return s.forward(gctx) })
 	}
 	g.Go(func() error { return s.consume(gctx, cl) })
 	return g.Wait()
@@ -98,17 +110,7 @@ func (s *Service) consume(ctx context.Context, cl *kgo.Client) error {
 		} else {
 			s.health.Pass("kafka")
 		}
-		var changes []Change
-		fetches.EachRecord(func(r *kgo.Record) {
-			c, err := DecodeChange(ctx, s.codecs, r.Value)
-			if err != nil {
-				s.m.invalid.Inc()
-				s.log.Warn("skipping a record of the changes topic", zap.Int32("partition", r.Partition), zap.Int64("offset", r.Offset), zap.Error(err))
-				return
-			}
-			changes = append(changes, c)
-		})
-		if err := s.Deliver(ctx, changes, false); err != nil {
+		if err := s.Deliver(ctx, s.decode(ctx, fetches), false); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -121,6 +123,22 @@ func (s *Service) consume(ctx context.Context, cl *kgo.Client) error {
 	}
 }
 
+// decode returns the changes of fetches' records, in order; a record that
+// is not a change is counted, logged and skipped.
+func (s *Service) decode(ctx context.Context, fetches kgo.Fetches) []Change {
+	var changes []Change
+	fetches.EachRecord(func(r *kgo.Record) {
+		c, err := DecodeChange(ctx, s.codecs, r.Value)
+		if err != nil {
+			s.m.invalid.Inc()
+			s.log.Warn("skipping a record of the changes topic", zap.Int32("partition", r.Partition), zap.Int64("offset", r.Offset), zap.Error(err))
+			return
+		}
+		changes = append(changes, c)
+	})
+	return changes
+}
+
 // Deliver delivers changes, in order, to every webhook that receives their
 // segments, and records each delivery (or dead letter). A change already
 // recorded for a destination is skipped unless replay is set; a change of
@@ -130,19 +148,8 @@ func (s *Service) Deliver(ctx context.Context, changes []Change, replay bool) er
 	if len(changes) == 0 {
 		return nil
 	}
-	persons := make([]string, 0, len(changes))
-	for _, c := range changes {
-		persons = append(persons, c.Person)
-	}
-	var erased map[string]bool
-	var ids map[string]map[string][]string
-	if err := s.clickhouse(ctx, "reading the persons", func(ctx context.Context) (err error) {
-		if erased, err = s.store.Erased(ctx, persons); err != nil {
-			return err
-		}
-		ids, err = s.store.Identifiers(ctx, persons)
-		return err
-	}); err != nil {
+	erased, ids, err := s.persons(ctx, changes)
+	if err != nil {
 		return err
 	}
 	for _, d := range s.file.Destinations {
@@ -181,6 +188,23 @@ func (s *Service) Deliver(ctx context.Context, changes []Change, replay bool) er
 		}
 	}
 	return nil
+}
+
+// persons reads which persons of changes are erased, and the identifiers
+// of each.
+func (s *Service) persons(ctx context.Context, changes []Change) (erased map[string]bool, ids map[string]map[string][]string, err error) {
+	persons := make([]string, 0, len(changes))
+	for _, c := range changes {
+		persons = append(persons, c.Person)
+	}
+	err = s.clickhouse(ctx, "reading the persons", func(ctx context.Context) (err error) {
+		if erased, err = s.store.Erased(ctx, persons); err != nil {
+			return err
+		}
+		ids, err = s.store.Identifiers(ctx, persons)
+		return err
+	})
+	return erased, ids, err
 }
 
 // send posts each change of mine that is not done and records the

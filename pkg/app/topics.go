@@ -3,12 +3,14 @@ package app
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"go.uber.org/zap"
 
+	"github.com/touchline-io/touchline/pkg/activate"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/kafka"
 )
@@ -41,16 +43,36 @@ func Topics(cfg config.Config) []kafka.TopicSpec {
 	}
 }
 
-// CreateTopics creates the topics of cfg that do not exist (Topics), and
-// returns the specs of those it created.
+// AllTopics returns Topics and the topics of the kafka destinations of the
+// pipelines' destinations file, created like the segments changes topic
+// (segments.partitions, kafka.replication_factor, kafka.retention).
+func AllTopics(cfg config.Config) ([]kafka.TopicSpec, error) {
+	specs := Topics(cfg)
+	names, err := activate.Topics(filepath.Join(cfg.Pipelines, activate.DestinationsFile))
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		spec := kafka.TopicSpec{Name: name, Partitions: cfg.Segments.Partitions, Replication: cfg.Kafka.ReplicationFactor, Retention: cfg.Kafka.Retention}
+		specs = append(specs, spec)
+	}
+	return specs, nil
+}
+
+// CreateTopics creates the topics of cfg that do not exist (AllTopics),
+// and returns the specs of those it created.
 func CreateTopics(ctx context.Context, cfg config.Config, log *zap.Logger) ([]kafka.TopicSpec, error) {
+	specs, err := AllTopics(cfg)
+	if err != nil {
+		return nil, err
+	}
 	var created []string
-	err := withClient(cfg, log, func(cl *kgo.Client) error {
+	err = withClient(cfg, log, func(cl *kgo.Client) error {
 		var err error
-		created, err = kafka.CreateTopics(ctx, cl, Topics(cfg)...)
+		created, err = kafka.CreateTopics(ctx, cl, specs...)
 		return err
 	})
-	return specsNamed(Topics(cfg), created), err
+	return specsNamed(specs, created), err
 }
 
 // PrepareTopics makes sure the topics of cfg that a service reads or writes
@@ -58,8 +80,12 @@ func CreateTopics(ctx context.Context, cfg config.Config, log *zap.Logger) ([]ka
 // kafka.create_topics allows it, and otherwise refuses to start while one
 // is missing.
 func PrepareTopics(ctx context.Context, cfg config.Config, log *zap.Logger, names ...string) error {
+	specs, err := AllTopics(cfg)
+	if err != nil {
+		return err
+	}
 	return withClient(cfg, log, func(cl *kgo.Client) error {
-		if err := kafka.PrepareTopics(ctx, cl, cfg.Kafka.CreateTopics, specsNamed(Topics(cfg), names)...); err != nil {
+		if err := kafka.PrepareTopics(ctx, cl, cfg.Kafka.CreateTopics, specsNamed(specs, names)...); err != nil {
 			return fmt.Errorf("preparing the topics %v: %w", names, err)
 		}
 		return nil

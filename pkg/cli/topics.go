@@ -24,7 +24,8 @@ func newTopicsCommand(g *command.Globals) *cobra.Command {
 		Long: `Create every Kafka topic of the configuration that does not exist yet, with its
 partitions, replication factor (kafka.replication_factor), compaction for the
 identity map and the segments changelog, and retention (kafka.retention) for the
-others, and wait until each partition has a leader. Existing topics are left as
+others, and wait until each partition has a leader. The topics of the kafka
+destinations of the pipelines' destinations.yaml are created too. Existing topics are left as
 they are. Run it before the services, as ` + "`touchline migrate`" + ` for ClickHouse.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -34,7 +35,11 @@ they are. Run it before the services, as ` + "`touchline migrate`" + ` for Click
 			}
 			out := cmd.OutOrStdout()
 			if dryRun {
-				for _, s := range app.Topics(cfg) {
+				specs, err := app.AllTopics(cfg)
+				if err != nil {
+					return err
+				}
+				for _, s := range specs {
 					fmt.Fprintln(out, s)
 				}
 				return nil

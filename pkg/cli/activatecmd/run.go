@@ -23,8 +23,10 @@ import (
 )
 
 // Run runs the activation service of cfg, with its HTTP endpoints on
-// cfg.HTTPAddr, until ctx is cancelled. It creates the changes topic when
-// it does not exist and kafka.create_topics allows it. It refuses a
+// cfg.HTTPAddr, until ctx is cancelled. It creates the changes topic and
+// the kafka destinations' topics when they do not exist and
+// kafka.create_topics allows it; a kafka destination may not write to one
+// of touchline's own topics. It refuses a
 // missing pepper that the configuration requires: without it, the service
 // could not tell that stored emails and phones are keyed hashes, which no
 // platform can match.
@@ -41,7 +43,14 @@ func Run(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *
 		return err
 	}
 	defer conn.Close()
-	if err := app.PrepareTopics(ctx, cfg, log, cfg.Kafka.Topics.SegmentChanges); err != nil {
+	var own []string
+	for _, t := range app.Topics(cfg) {
+		own = append(own, t.Name)
+	}
+	if err := file.CheckTopics(own...); err != nil {
+		return err
+	}
+	if err := app.PrepareTopics(ctx, cfg, log, append(file.KafkaTopics(), cfg.Kafka.Topics.SegmentChanges)...); err != nil {
 		return err
 	}
 	svc, err := newService(cfg, conn, file, rules, activate.NewMetrics(reg), log.Named("activate"))

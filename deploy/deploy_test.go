@@ -247,6 +247,21 @@ func TestKubernetesRunsEveryService(t *testing.T) {
 			t.Errorf("touchline-%s: replicas %v, strategy %q; want one instance, Recreate", service, o.Spec.Replicas, o.Spec.Strategy.Type)
 		}
 	}
+	// activate's journal is in its state directory, on a volume that
+	// outlives a restart of its container.
+	spec := deployments["touchline-activate"].Spec.Template.Spec
+	if len(spec.Containers) == 0 {
+		return
+	}
+	onVolume := false
+	for _, e := range spec.Containers[0].Env {
+		for _, m := range spec.Containers[0].VolumeMounts {
+			onVolume = onVolume || (e.Name == "TOUCHLINE_STATE_DIR" && e.Value == m.MountPath && m.Name == "state")
+		}
+	}
+	if !onVolume || !slices.ContainsFunc(spec.Volumes, func(v volume) bool { return v.Name == "state" && v.EmptyDir != nil }) {
+		t.Errorf("touchline-activate: its state directory is not on an emptyDir volume: %+v", spec)
+	}
 }
 
 // readKubernetes parses the objects of the Kubernetes manifest.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"path/filepath"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -40,13 +42,18 @@ type Service struct {
 	log      *zap.Logger
 
 	health *health.Status // what is failing now (a destination, ClickHouse, Kafka), and why
+
+	journalPath string   // where Run keeps the journal; none when empty
+	journal     *journal // the POSTs not yet recorded in ClickHouse, while Run runs
 }
 
 // NewService returns the service of file, consuming the changes topic of
-// kcfg, with its state in store.
-func NewService(file *File, kcfg kafka.Config, store *Store, codecs *avro.Codecs, exporter Exporter, m *Metrics, log *zap.Logger) *Service {
+// kcfg, with its state in store and the journal of its POSTs at journal
+// (JournalPath); with no journal, as for a replay, a crash sends again the
+// changes posted since the last record of outcomes in ClickHouse.
+func NewService(file *File, kcfg kafka.Config, store *Store, codecs *avro.Codecs, exporter Exporter, journal string, m *Metrics, log *zap.Logger) *Service {
 	s := &Service{file: file, kcfg: kcfg, store: store, codecs: codecs, exporter: exporter, hooks: map[string]*webhook{},
-		m: m, log: log, health: health.New(nil)}
+		m: m, log: log, health: health.New(nil), journalPath: journal}
 	for _, d := range file.Destinations {
 		switch d.Kind {
 		case Webhook:
@@ -70,6 +77,12 @@ func (s *Service) Ready() error { return s.health.Err() }
 // consumer of their own group, and the audience files are written
 // alongside.
 func (s *Service) Run(ctx context.Context) error {
+	if s.journalPath != "" {
+		if err := s.openJournal(ctx); err != nil {
+			return err
+		}
+		defer func() { _ = s.journal.Close() }()
+	}
 	cl, err := kafka.NewClient(s.kcfg, s.log, kgo.ConsumerGroup(s.file.Group), kgo.ConsumeTopics(s.kcfg.Topics.SegmentChanges),
 		kgo.DisableAutoCommit(), kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
@@ -91,6 +104,39 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	g.Go(func() error { return s.consume(gctx, cl) })
 	return g.Wait()
+}
+
+// JournalPath is where the service of group keeps the journal of its POSTs
+// in the state directory stateDir.
+func JournalPath(stateDir, group string) string {
+	return filepath.Join(stateDir, "activate", url.PathEscape(group)+".journal")
+}
+
+// openJournal opens the journal, records the outcomes it holds in
+// ClickHouse, logs the POSTs in doubt (sent again when their changes are
+// consumed again), and empties it.
+func (s *Service) openJournal(ctx context.Context) error {
+	j, outcomes, inDoubt, err := openJournal(s.journalPath)
+	if err != nil {
+		return err
+	}
+	err = s.clickhouse(ctx, "recording the journal's deliveries", func(ctx context.Context) error { return s.store.Write(ctx, outcomes) })
+	if err == nil {
+		err = j.reset()
+	}
+	if err != nil {
+		_ = j.Close()
+		return err
+	}
+	for d, keys := range inDoubt {
+		s.log.Warn("a POST was in flight when the service stopped: its changes are sent again, with the same idempotency keys",
+			zap.String("destination", d), zap.Strings("idempotency_keys", keys))
+	}
+	if len(outcomes) > 0 {
+		s.log.Info("recorded the journal's deliveries", zap.Int("deliveries", len(outcomes)))
+	}
+	s.journal = j
+	return nil
 }
 
 // consume polls, delivers and commits until ctx ends.
@@ -208,12 +254,17 @@ func (s *Service) persons(ctx context.Context, changes []Change) (erased map[str
 }
 
 // send posts each change of mine that is not done and records the
-// outcomes, recordBatch at a time.
+// outcomes, recordBatch at a time. With a journal, each POST's intent and
+// outcome are written to it first, so that a kill re-sends at most the
+// POST in flight.
 func (s *Service) send(ctx context.Context, hook *webhook, mine []Change, done map[string]bool, ids map[string]map[string][]string) error {
 	var recs []Record
 	flush := func() error {
 		err := s.clickhouse(ctx, "recording deliveries", func(ctx context.Context) error { return s.store.Write(ctx, recs) })
 		recs = recs[:0]
+		if err == nil && s.journal != nil {
+			err = s.journal.reset()
+		}
 		return err
 	}
 	for _, c := range mine {
@@ -222,7 +273,7 @@ func (s *Service) send(ctx context.Context, hook *webhook, mine []Change, done m
 			s.m.deliveries.WithLabelValues(hook.d.Name, resultDone).Inc()
 			continue
 		}
-		rec, err := s.attempt(ctx, hook, c, p)
+		rec, err := s.post(ctx, hook, c, p)
 		if err != nil {
 			return errors.Join(err, flush())
 		}
@@ -234,6 +285,21 @@ func (s *Service) send(ctx context.Context, hook *webhook, mine []Change, done m
 		}
 	}
 	return flush()
+}
+
+// post delivers p (attempt), with its intent written to the journal before
+// and its outcome after, when there is a journal.
+func (s *Service) post(ctx context.Context, hook *webhook, c Change, p Payload) (Record, error) {
+	if s.journal != nil {
+		if err := s.journal.intent(hook.d.Name, p.IdempotencyKey); err != nil {
+			return Record{}, err
+		}
+	}
+	rec, err := s.attempt(ctx, hook, c, p)
+	if err == nil && s.journal != nil {
+		err = s.journal.outcome(rec)
+	}
+	return rec, err
 }
 
 // attempt posts p until it is accepted, refused for good or the attempts

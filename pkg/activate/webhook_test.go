@@ -61,7 +61,7 @@ func testService(url string, attempts int) (*Service, *prometheus.Registry) {
 	d := Destination{Name: "crm", Kind: Webhook, Segments: []string{"s"}, URL: url, Timeout: 5 * time.Second, Rate: 1000, secret: []byte("k")}
 	f := &File{MaxAttempts: attempts, Settings: backoff.Settings{RetryBackoff: time.Millisecond, RetryBackoffMax: time.Millisecond},
 		Destinations: []Destination{d}}
-	return NewService(f, kafka.Config{}, nil, nil, NewExporter(nil), NewMetrics(reg), zap.NewNop()), reg
+	return NewService(f, kafka.Config{}, nil, nil, NewExporter(nil), "", NewMetrics(reg), zap.NewNop()), reg
 }
 
 func TestAttemptRetriesThenDelivers(t *testing.T) {

@@ -53,7 +53,7 @@ func Run(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *
 	if err := app.PrepareTopics(ctx, cfg, log, append(file.KafkaTopics(), cfg.Kafka.Topics.SegmentChanges)...); err != nil {
 		return err
 	}
-	svc, err := newService(cfg, conn, file, rules, activate.NewMetrics(reg), log.Named("activate"))
+	svc, err := newService(cfg, conn, file, rules, activate.JournalPath(cfg.StateDir, file.Group), activate.NewMetrics(reg), log.Named("activate"))
 	if err != nil {
 		return err
 	}
@@ -61,13 +61,14 @@ func Run(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *
 	return app.Serve(ctx, cfg, reg, conn, svc.Ready, svc.Run, log)
 }
 
-// newService builds the service of file over conn.
-func newService(cfg config.Config, conn driver.Conn, file *activate.File, rules activate.Rules, m *activate.Metrics, log *zap.Logger) (*activate.Service, error) {
+// newService builds the service of file over conn, with the journal of its
+// POSTs at journal (none when empty).
+func newService(cfg config.Config, conn driver.Conn, file *activate.File, rules activate.Rules, journal string, m *activate.Metrics, log *zap.Logger) (*activate.Service, error) {
 	registry, err := kafka.NewRegistry(cfg.Kafka)
 	if err != nil {
 		return nil, err
 	}
-	return activate.NewService(file, cfg.Kafka, activate.NewStore(conn), avro.NewCodecs(registry), activate.NewExporter(rules.Hashed), m, log), nil
+	return activate.NewService(file, cfg.Kafka, activate.NewStore(conn), avro.NewCodecs(registry), activate.NewExporter(rules.Hashed), journal, m, log), nil
 }
 
 // Load reads the destinations file (path, or destinations.yaml of the

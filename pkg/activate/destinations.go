@@ -87,6 +87,14 @@ type Destination struct {
 	Timeout time.Duration `yaml:"timeout"`
 	// Rate is the most POSTs per second to the destination. Default 50.
 	Rate float64 `yaml:"rate"`
+	// BatchSize is the most changes of one POST (1 to MaxBatchSize). Default
+	// 1: one POST per change, its payload as the body. Above 1, the body is
+	// a JSON array of payloads under one idempotency key (BatchKey).
+	BatchSize int `yaml:"batch_size"`
+	// BatchWait is how long the service waits for more changes to fill a
+	// batch after the first change it holds: then it sends the batches it
+	// has, the last one partial. Default 1s; used with a BatchSize above 1.
+	BatchWait time.Duration `yaml:"batch_wait"`
 
 	// Topic is the Kafka topic a kafka destination writes to, its own:
 	// `touchline topics create` and the service create it like the others.
@@ -116,6 +124,14 @@ func (d Destination) Receives(segment string) bool {
 	return false
 }
 
+// The bounds of a webhook's batches: the changes the service holds while
+// it waits for a batch to fill are those of one poll at most, and they wait
+// at most MaxBatchWait.
+const (
+	MaxBatchSize = pollRecords
+	MaxBatchWait = time.Minute
+)
+
 // ErrConfig reports an invalid destinations file.
 var ErrConfig = errors.New("invalid destinations")
 
@@ -140,6 +156,12 @@ func (f *File) defaults() {
 		}
 		if d.Rate == 0 {
 			d.Rate = 50
+		}
+		if d.BatchSize == 0 {
+			d.BatchSize = 1
+		}
+		if d.BatchWait == 0 {
+			d.BatchWait = time.Second
 		}
 		if d.Every == 0 {
 			d.Every = time.Hour
@@ -269,6 +291,12 @@ func Parse(file string, data []byte, rules Rules) (*File, error) {
 			}
 			if d.Timeout < 0 {
 				bad(key("timeout"), "%s: timeout: want a positive duration", where)
+			}
+			if d.BatchSize < 1 || d.BatchSize > MaxBatchSize {
+				bad(key("batch_size"), "%s: batch_size: %d, want 1 to %d", where, d.BatchSize, MaxBatchSize)
+			}
+			if d.BatchWait < 10*time.Millisecond || d.BatchWait > MaxBatchWait {
+				bad(key("batch_wait"), "%s: batch_wait: %s, want 10ms to %s", where, d.BatchWait, MaxBatchWait)
 			}
 		case AudienceFile:
 			if d.Directory == "" {

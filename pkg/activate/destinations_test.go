@@ -42,7 +42,7 @@ func TestParseDestinations(t *testing.T) {
 	if f.Group != "touchline-activate" || f.MaxAttempts != 12 || f.RetryBackoff.String() != "500ms" || f.RetryBackoffMax.String() != "30s" {
 		t.Errorf("defaults: %+v", f)
 	}
-	if string(crm.Secret()) != "s3cret" || crm.Rate != 50 || crm.Timeout.String() != "10s" || crm.Identifiers[0] != "email" {
+	if string(crm.Secret()) != "s3cret" || crm.Rate != 50 || crm.Timeout.String() != "10s" || crm.Identifiers[0] != "email" || crm.BatchSize != 1 || crm.BatchWait.String() != "1s" {
 		t.Errorf("webhook: %+v", crm)
 	}
 	if ads.Every.String() != "15m0s" || !ads.Receives("lapsed_buyers") || ads.Receives("cart_abandoners") {
@@ -68,6 +68,10 @@ func TestParseDestinationsErrors(t *testing.T) {
 		{"attempts", "max_attempts: 0\n", ""},
 		{"attempts", "max_attempts: 101\n", `destinations.yaml:1: max_attempts: 101, want 1 to 100`},
 		{"every", "destinations:\n  - {name: a, kind: audience_file, directory: /d, segments: [lapsed_buyers], every: 10ms}\n", `destinations.yaml:2: destination "a": every: 10ms, want at least 1s`},
+		{"batch size", "destinations:\n  - {name: a, kind: webhook, url: 'https://x.example', secret_env: HOOK_SECRET, segments: [lapsed_buyers], batch_size: 501}\n",
+			`destinations.yaml:2: destination "a": batch_size: 501, want 1 to 500`},
+		{"batch wait", "destinations:\n  - name: a\n    kind: webhook\n    url: https://x.example\n    secret_env: HOOK_SECRET\n    segments: [lapsed_buyers]\n    batch_wait: 2m\n",
+			`destinations.yaml:7: destination "a": batch_wait: 2m0s, want 10ms to 1m0s`},
 		{"kafka topic", "destinations:\n  - name: a\n    kind: kafka\n    segments: [lapsed_buyers]\n    topic: 'a topic'\n",
 			`destinations.yaml:5: destination "a": topic "a topic": want a Kafka topic name`},
 		{"kafka no topic", "destinations:\n  - {name: a, kind: kafka, segments: [lapsed_buyers]}\n", `destinations.yaml:2: destination "a": topic "": want a Kafka topic name`},

@@ -102,7 +102,7 @@ func BenchmarkPost(b *testing.B) {
 			c := Change{Person: "p", Segment: "s", Entered: true, At: at.Add(time.Duration(i) * time.Millisecond)}
 			i++
 			start := time.Now()
-			if _, err := svc.post(ctx, hook, c, payload(hook.d, c, nil)); err != nil {
+			if _, err := svc.post(ctx, hook, batch{{c, payload(hook.d, c, nil)}}); err != nil {
 				b.Fatal(err)
 			}
 			spent[k] += time.Since(start)

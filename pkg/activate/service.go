@@ -139,16 +139,29 @@ func (s *Service) openJournal(ctx context.Context) error {
 	return nil
 }
 
-// consume polls, delivers and commits until ctx ends.
+// consume polls, delivers and commits until ctx ends. Whole batches are
+// sent at once. While a webhook's batch is partial, its changes are held
+// and the service polls for more, up to the batch_wait of the webhook after
+// the first change held, and up to pollRecords changes held; then the
+// partial batches are sent too, and the offsets committed.
 func (s *Service) consume(ctx context.Context, cl *kgo.Client) error {
+	var held []Change
+	var since time.Time // when the first change held was polled
 	for {
-		fetches := cl.PollRecords(ctx, pollRecords)
+		pollCtx, cancel := ctx, context.CancelFunc(func() {})
+		if len(held) > 0 {
+			pollCtx, cancel = context.WithDeadline(ctx, since.Add(s.batchWait(held)))
+		}
+		fetches := cl.PollRecords(pollCtx, pollRecords-len(held))
+		cancel()
 		if ctx.Err() != nil {
 			return nil
 		}
 		var fetchErr error
 		fetches.EachError(func(t string, p int32, err error) {
-			fetchErr = fmt.Errorf("fetching %s partition %d: %w", t, p, err)
+			if !errors.Is(err, context.DeadlineExceeded) {
+				fetchErr = fmt.Errorf("fetching %s partition %d: %w", t, p, err)
+			}
 		})
 		if fetchErr != nil {
 			s.health.Fail("kafka", fetchErr)
@@ -156,17 +169,49 @@ func (s *Service) consume(ctx context.Context, cl *kgo.Client) error {
 		} else {
 			s.health.Pass("kafka")
 		}
-		if err := s.Deliver(ctx, s.decode(ctx, fetches), false); err != nil {
+		changes := s.decode(ctx, fetches)
+		if len(held) == 0 {
+			since = time.Now()
+		}
+		held = append(held, changes...)
+		// Whole batches go now; partial ones wait for more changes, unless
+		// their time is up or the service holds enough.
+		last := len(held) >= pollRecords || time.Since(since) >= s.batchWait(held)
+		var err error
+		if held, err = s.deliver(ctx, held, false, last); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return err
+		}
+		if len(held) > 0 {
+			continue
 		}
 		if err := cl.CommitUncommittedOffsets(ctx); err != nil && ctx.Err() == nil {
 			// The changes are recorded: consumed again, they are not sent again.
 			s.log.Warn("committing offsets", zap.Error(err))
 		}
 	}
+}
+
+// batchWait returns how long changes may be held for the batches of the
+// webhooks: the shortest batch_wait of the webhooks whose changes in
+// changes do not fill whole batches; zero when they all do (every webhook
+// with a batch_size of 1 does).
+func (s *Service) batchWait(changes []Change) time.Duration {
+	var wait time.Duration
+	for _, hook := range s.hooks {
+		n := 0
+		for _, c := range changes {
+			if hook.d.Receives(c.Segment) {
+				n++
+			}
+		}
+		if n%hook.d.BatchSize != 0 && (wait == 0 || hook.d.BatchWait < wait) {
+			wait = hook.d.BatchWait
+		}
+	}
+	return wait
 }
 
 // decode returns the changes of fetches' records, in order; a record that
@@ -191,21 +236,31 @@ func (s *Service) decode(ctx context.Context, fetches kgo.Fetches) []Change {
 // an erased person is never sent. It returns an error when ClickHouse keeps
 // failing or ctx ends.
 func (s *Service) Deliver(ctx context.Context, changes []Change, replay bool) error {
+	_, err := s.deliver(ctx, changes, replay, true)
+	return err
+}
+
+// deliver is Deliver, which without partial sends whole batches only and
+// returns the changes it kept back, in order: those of the webhooks'
+// partial batches.
+func (s *Service) deliver(ctx context.Context, changes []Change, replay, partial bool) ([]Change, error) {
 	if len(changes) == 0 {
-		return nil
+		return nil, nil
 	}
 	erased, ids, err := s.persons(ctx, changes)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	kept := map[int]bool{}
 	for _, d := range s.file.Destinations {
 		hook := s.hooks[d.Name]
 		if hook == nil {
 			continue
 		}
 		var mine []Change
+		var at []int // the index in changes of each of mine
 		keys := map[string]string{}
-		for _, c := range changes {
+		for i, c := range changes {
 			if !d.Receives(c.Segment) {
 				continue
 			}
@@ -213,7 +268,7 @@ func (s *Service) Deliver(ctx context.Context, changes []Change, replay bool) er
 				s.m.deliveries.WithLabelValues(d.Name, resultErased).Inc()
 				continue
 			}
-			mine = append(mine, c)
+			mine, at = append(mine, c), append(at, i)
 			keys[IdempotencyKey(d.Name, c)] = c.Person
 		}
 		done := map[string]bool{}
@@ -226,14 +281,24 @@ func (s *Service) Deliver(ctx context.Context, changes []Change, replay bool) er
 				done, err = s.store.Done(ctx, d.Name, list)
 				return err
 			}); err != nil {
-				return err
+				return nil, err
 			}
 		}
-		if err := s.send(ctx, hook, mine, done, ids); err != nil {
-			return err
+		back, err := s.send(ctx, hook, mine, done, ids, partial)
+		if err != nil {
+			return nil, err
+		}
+		for _, j := range back {
+			kept[at[j]] = true
 		}
 	}
-	return nil
+	var out []Change
+	for i, c := range changes {
+		if kept[i] {
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }
 
 // persons reads which persons of changes are erased, and the identifiers
@@ -253,11 +318,13 @@ func (s *Service) persons(ctx context.Context, changes []Change) (erased map[str
 	return erased, ids, err
 }
 
-// send posts each change of mine that is not done and records the
-// outcomes, recordBatch at a time. With a journal, each POST's intent and
-// outcome are written to it first, so that a kill re-sends at most the
-// POST in flight.
-func (s *Service) send(ctx context.Context, hook *webhook, mine []Change, done map[string]bool, ids map[string]map[string][]string) error {
+// send posts each change of mine that is not done, batch_size changes per
+// POST, and records the outcomes,
+// recordBatch at a time. With a journal, each POST's intent and outcome
+// are written to it first, so that a kill re-sends at most the POST in
+// flight. With partial, the last POST takes the changes left; without, it
+// is not sent, and send returns the indexes in mine of its changes.
+func (s *Service) send(ctx context.Context, hook *webhook, mine []Change, done map[string]bool, ids map[string]map[string][]string, partial bool) ([]int, error) {
 	var recs []Record
 	flush := func() error {
 		err := s.clickhouse(ctx, "recording deliveries", func(ctx context.Context) error { return s.store.Write(ctx, recs) })
@@ -267,60 +334,109 @@ func (s *Service) send(ctx context.Context, hook *webhook, mine []Change, done m
 		}
 		return err
 	}
-	for _, c := range mine {
+	var batch batch
+	var at []int // the index in mine of each change of batch
+	post := func() error {
+		out, err := s.post(ctx, hook, batch)
+		batch, at = batch[:0], at[:0]
+		if err != nil {
+			return errors.Join(err, flush())
+		}
+		if recs = append(recs, out...); len(recs) >= recordBatch {
+			return flush()
+		}
+		return nil
+	}
+	for i, c := range mine {
 		p := payload(hook.d, c, s.exporter.Export(hook.d, ids[c.Person]))
 		if done[p.IdempotencyKey] {
 			s.m.deliveries.WithLabelValues(hook.d.Name, resultDone).Inc()
 			continue
 		}
-		rec, err := s.post(ctx, hook, c, p)
-		if err != nil {
-			return errors.Join(err, flush())
-		}
 		done[p.IdempotencyKey] = true // a change twice in one poll goes once
-		if recs = append(recs, rec); len(recs) >= recordBatch {
-			if err := flush(); err != nil {
-				return err
+		batch, at = append(batch, item{c, p}), append(at, i)
+		if len(batch) >= hook.d.BatchSize {
+			if err := post(); err != nil {
+				return nil, err
 			}
 		}
 	}
-	return flush()
-}
-
-// post delivers p (attempt), with its intent written to the journal before
-// and its outcome after, when there is a journal.
-func (s *Service) post(ctx context.Context, hook *webhook, c Change, p Payload) (Record, error) {
-	if s.journal != nil {
-		if err := s.journal.intent(hook.d.Name, p.IdempotencyKey); err != nil {
-			return Record{}, err
+	if !partial {
+		return at, flush()
+	}
+	if len(batch) > 0 {
+		if err := post(); err != nil {
+			return nil, err
 		}
 	}
-	rec, err := s.attempt(ctx, hook, c, p)
-	if err == nil && s.journal != nil {
-		err = s.journal.outcome(rec)
-	}
-	return rec, err
+	return nil, flush()
 }
 
-// attempt posts p until it is accepted, refused for good or the attempts
-// run out, and returns the record of the outcome. It fails only when ctx
-// ends.
-func (s *Service) attempt(ctx context.Context, hook *webhook, c Change, p Payload) (Record, error) {
+// item is one change of a POST and its payload.
+type item struct {
+	change  Change
+	payload Payload
+}
+
+// batch is the changes of one POST.
+type batch []item
+
+// keys returns the idempotency keys of b's changes.
+func (b batch) keys() []string {
+	keys := make([]string, len(b))
+	for i, it := range b {
+		keys[i] = it.payload.IdempotencyKey
+	}
+	return keys
+}
+
+// post delivers b (attempt), with its intent written to the journal before
+// and its outcomes after, when there is a journal.
+func (s *Service) post(ctx context.Context, hook *webhook, b batch) ([]Record, error) {
+	if s.journal != nil {
+		if err := s.journal.intent(hook.d.Name, b.keys()...); err != nil {
+			return nil, err
+		}
+	}
+	recs, err := s.attempt(ctx, hook, b)
+	for _, rec := range recs {
+		if err == nil && s.journal != nil {
+			err = s.journal.outcome(rec)
+		}
+	}
+	return recs, err
+}
+
+// attempt posts b until it is accepted, refused for good or the attempts
+// run out, and returns the record of the outcome of each change. It fails
+// only when ctx ends. A destination with a batch_size above 1 gets a JSON
+// array under the batch's key (BatchKey); else the change's payload under
+// its key.
+func (s *Service) attempt(ctx context.Context, hook *webhook, b batch) ([]Record, error) {
 	name := hook.d.Name
-	rec := Record{Destination: name, IdempotencyKey: p.IdempotencyKey, Segment: c.Segment, Person: c.Person, Entered: c.Entered, ChangedAt: c.At}
+	var body any = b[0].payload
+	key := b[0].payload.IdempotencyKey
+	if hook.d.BatchSize > 1 {
+		payloads := make([]Payload, len(b))
+		for i, it := range b {
+			payloads[i] = it.payload
+		}
+		body, key = payloads, BatchKey(b.keys())
+	}
+	var attempts uint32
 	var last error
 	err := s.file.Policy().Retry(ctx, func(ctx context.Context) error {
-		rec.Attempts++
-		last = hook.post(ctx, p)
+		attempts++
+		last = hook.post(ctx, key, body)
 		if last != nil && ctx.Err() == nil {
-			s.m.deliveries.WithLabelValues(name, resultFailed).Inc()
+			s.m.deliveries.WithLabelValues(name, resultFailed).Add(float64(len(b)))
 		}
-		if last == nil || errors.Is(last, errPermanent) || rec.Attempts >= uint32(s.file.MaxAttempts) {
+		if last == nil || errors.Is(last, errPermanent) || attempts >= uint32(s.file.MaxAttempts) {
 			return nil
 		}
 		return last
 	}, func(attempt int, wait time.Duration, err error) {
-		s.m.deliveries.WithLabelValues(name, resultRetried).Inc()
+		s.m.deliveries.WithLabelValues(name, resultRetried).Add(float64(len(b)))
 		s.health.Fail("destination "+name, fmt.Errorf("delivery failing, attempt %d of %d: %w", attempt, s.file.MaxAttempts, err))
 		s.log.Warn("delivery failed, retrying", zap.String("destination", name), zap.Int("attempt", attempt), zap.Duration("wait", wait), zap.Error(err))
 	})
@@ -328,21 +444,27 @@ func (s *Service) attempt(ctx context.Context, hook *webhook, c Change, p Payloa
 		err = ctx.Err() // cancelled during the last attempt: nothing is known
 	}
 	if err != nil {
-		return rec, err
+		return nil, err
 	}
 	s.health.Pass("destination " + name)
-	rec.RecordedAt = time.Now()
+	status, result, message := Delivered, resultDelivered, ""
 	if last != nil {
-		rec.Status, rec.Error = Dead, last.Error()
-		s.m.deliveries.WithLabelValues(name, resultDead).Inc()
-		s.log.Error("delivery given up: dead letter recorded", zap.String("destination", name), zap.String("idempotency_key", rec.IdempotencyKey),
-			zap.Uint32("attempts", rec.Attempts), zap.Error(last))
-		return rec, nil
+		status, result, message = Dead, resultDead, last.Error()
+		s.log.Error("delivery given up: dead letters recorded", zap.String("destination", name), zap.String("idempotency_key", key),
+			zap.Int("changes", len(b)), zap.Uint32("attempts", attempts), zap.Error(last))
 	}
-	rec.Status = Delivered
-	s.m.deliveries.WithLabelValues(name, resultDelivered).Inc()
-	s.m.lag.WithLabelValues(name).Set(time.Since(c.At).Seconds())
-	return rec, nil
+	now := time.Now()
+	recs := make([]Record, len(b))
+	for i, it := range b {
+		c := it.change
+		recs[i] = Record{Destination: name, IdempotencyKey: it.payload.IdempotencyKey, Segment: c.Segment, Person: c.Person, Entered: c.Entered,
+			ChangedAt: c.At, Status: status, Attempts: attempts, Error: message, RecordedAt: now}
+	}
+	s.m.deliveries.WithLabelValues(name, result).Add(float64(len(b)))
+	if last == nil {
+		s.m.lag.WithLabelValues(name).Set(time.Since(b[len(b)-1].change.At).Seconds())
+	}
+	return recs, nil
 }
 
 // clickhouse runs op, retrying it with backoff up to clickhouseRetries

@@ -3,14 +3,12 @@ package app
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"go.uber.org/zap"
 
-	"github.com/touchline-io/touchline/pkg/activate"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/kafka"
 )
@@ -22,13 +20,15 @@ import (
 // erased identifiers compacted with one partition; the alerts topic
 // with one partition; the segment topics with segments.partitions, the
 // changelog compacted. All take kafka.replication_factor, and the ones not
-// compacted kafka.retention.
-func Topics(cfg config.Config) []kafka.TopicSpec {
+// compacted kafka.retention. The topics of destinations that are none of
+// these (the activation service's kafka destinations) are created like the
+// segment changes topic.
+func Topics(cfg config.Config, destinations ...string) []kafka.TopicSpec {
 	k, t := cfg.Kafka, cfg.Kafka.Topics
 	spec := func(name string, partitions int32, compacted bool) kafka.TopicSpec {
 		return kafka.TopicSpec{Name: name, Partitions: partitions, Replication: k.ReplicationFactor, Compacted: compacted, Retention: k.Retention}
 	}
-	return []kafka.TopicSpec{
+	specs := []kafka.TopicSpec{
 		spec(t.Touchpoints, k.Partitions, false),
 		spec(t.Spend, k.Partitions, false),
 		spec(t.Rates(), k.Partitions, false),
@@ -41,33 +41,20 @@ func Topics(cfg config.Config) []kafka.TopicSpec {
 		spec(t.SegmentChangelog, cfg.Segments.Partitions, true),
 		spec(t.SegmentChanges, cfg.Segments.Partitions, false),
 	}
+	for _, name := range destinations {
+		if !slices.ContainsFunc(specs, func(s kafka.TopicSpec) bool { return s.Name == name }) {
+			specs = append(specs, spec(name, cfg.Segments.Partitions, false))
+		}
+	}
+	return specs
 }
 
-// AllTopics returns Topics and the topics of the kafka destinations of the
-// pipelines' destinations file, created like the segments changes topic
-// (segments.partitions, kafka.replication_factor, kafka.retention).
-func AllTopics(cfg config.Config) ([]kafka.TopicSpec, error) {
-	specs := Topics(cfg)
-	names, err := activate.Topics(filepath.Join(cfg.Pipelines, activate.DestinationsFile))
-	if err != nil {
-		return nil, err
-	}
-	for _, name := range names {
-		spec := kafka.TopicSpec{Name: name, Partitions: cfg.Segments.Partitions, Replication: cfg.Kafka.ReplicationFactor, Retention: cfg.Kafka.Retention}
-		specs = append(specs, spec)
-	}
-	return specs, nil
-}
-
-// CreateTopics creates the topics of cfg that do not exist (AllTopics),
-// and returns the specs of those it created.
-func CreateTopics(ctx context.Context, cfg config.Config, log *zap.Logger) ([]kafka.TopicSpec, error) {
-	specs, err := AllTopics(cfg)
-	if err != nil {
-		return nil, err
-	}
+// CreateTopics creates the topics of cfg and destinations that do not
+// exist (Topics), and returns the specs of those it created.
+func CreateTopics(ctx context.Context, cfg config.Config, log *zap.Logger, destinations ...string) ([]kafka.TopicSpec, error) {
+	specs := Topics(cfg, destinations...)
 	var created []string
-	err = withClient(cfg, log, func(cl *kgo.Client) error {
+	err := withClient(cfg, log, func(cl *kgo.Client) error {
 		var err error
 		created, err = kafka.CreateTopics(ctx, cl, specs...)
 		return err
@@ -78,14 +65,11 @@ func CreateTopics(ctx context.Context, cfg config.Config, log *zap.Logger) ([]ka
 // PrepareTopics makes sure the topics of cfg that a service reads or writes
 // exist before it starts: it creates missing ones when
 // kafka.create_topics allows it, and otherwise refuses to start while one
-// is missing.
+// is missing. A name that is not a topic of cfg is a destination's
+// (Topics).
 func PrepareTopics(ctx context.Context, cfg config.Config, log *zap.Logger, names ...string) error {
-	specs, err := AllTopics(cfg)
-	if err != nil {
-		return err
-	}
 	return withClient(cfg, log, func(cl *kgo.Client) error {
-		if err := kafka.PrepareTopics(ctx, cl, cfg.Kafka.CreateTopics, specsNamed(specs, names)...); err != nil {
+		if err := kafka.PrepareTopics(ctx, cl, cfg.Kafka.CreateTopics, specsNamed(Topics(cfg, names...), names)...); err != nil {
 			return fmt.Errorf("preparing the topics %v: %w", names, err)
 		}
 		return nil

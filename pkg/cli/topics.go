@@ -2,9 +2,11 @@ package cli
 
 import (
 	"fmt"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
+	"github.com/touchline-io/touchline/pkg/activate"
 	"github.com/touchline-io/touchline/pkg/app"
 	"github.com/touchline-io/touchline/pkg/cli/command"
 )
@@ -33,18 +35,18 @@ they are. Run it before the services, as ` + "`touchline migrate`" + ` for Click
 			if err != nil {
 				return err
 			}
+			destinations, err := activate.Topics(filepath.Join(cfg.Pipelines, activate.DestinationsFile))
+			if err != nil {
+				return err
+			}
 			out := cmd.OutOrStdout()
 			if dryRun {
-				specs, err := app.AllTopics(cfg)
-				if err != nil {
-					return err
-				}
-				for _, s := range specs {
+				for _, s := range app.Topics(cfg, destinations...) {
 					fmt.Fprintln(out, s)
 				}
 				return nil
 			}
-			created, err := app.CreateTopics(cmd.Context(), cfg, log)
+			created, err := app.CreateTopics(cmd.Context(), cfg, log, destinations...)
 			for _, s := range created {
 				fmt.Fprintf(out, "created %s\n", s)
 			}

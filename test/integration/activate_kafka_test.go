@@ -70,27 +70,29 @@ destinations:
 		t.Errorf("ann's change: %+v", p)
 	}
 
-	// Many more changes; the SIGKILL falls while they are forwarded.
-	more := r.produce(ctx, 6000, start.Add(10*time.Minute))
-	changes = append(changes, more...)
+	// Many more changes; the SIGKILL falls while they are forwarded, once a
+	// transaction of theirs has committed.
 	adm := admin(t, r.cfg)
-	for {
-		ends, err := adm.ListEndOffsets(ctx, topic)
+	stable := func() int64 { // the sum of the partitions' last stable offsets
+		offsets, err := adm.ListCommittedOffsets(ctx, topic)
 		if err != nil {
 			t.Fatal(err)
 		}
 		n := int64(0)
-		ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
-		if n > int64(len(got)+len(got)/2) { // past the first changes, and their transaction markers
-			break
-		}
+		offsets.Each(func(o kadm.ListedOffset) { n += o.Offset })
+		return n
+	}
+	before := stable()
+	more := r.produce(ctx, 6000, start.Add(10*time.Minute))
+	changes = append(changes, more...)
+	for stable() < before+100 {
 		time.Sleep(10 * time.Millisecond)
 	}
 	svc.Kill()
 	atKill := readForwarded(ctx, t, r, topic)
 	t.Logf("SIGKILL with %d of %d changes forwarded", countOf(atKill), len(keys(changes)))
-	if countOf(atKill) >= len(keys(changes)) {
-		t.Error("the SIGKILL fell after every change was forwarded: the test shows nothing of the restart")
+	if countOf(atKill) >= len(keys(changes)) || countOf(atKill) <= len(got) {
+		t.Error("the SIGKILL fell after every change was forwarded, or before any of the new ones: the test shows less of the restart")
 	}
 	r.start(ctx, log)
 	waitForwarded(ctx, t, r, topic, keys(changes))

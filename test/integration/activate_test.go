@@ -47,10 +47,16 @@ type hookReceiver struct {
 	down  bool
 	// batches are the POSTs of several changes (a JSON array), in order.
 	batches []receivedBatch
+	// delay is how long it takes to answer.
+	delay time.Duration
 }
 
 func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
+	h.mu.Lock()
+	delay := h.delay
+	h.mu.Unlock()
+	time.Sleep(delay)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.down {
@@ -538,7 +544,9 @@ func readAudience(ctx context.Context, t *testing.T, path string) [][]string {
 // batch_size 7 and batch_wait 3s: every change exactly once, in POSTs that
 // are signed JSON arrays under the key of their changes' keys, all of 7
 // changes but the last; the whole batches at once, the last once its first
-// change has waited batch_wait; and none again after a restart.
+// change has waited batch_wait; none again after a restart; and, after a
+// SIGKILL while batches flow, at most the changes of the batch in flight
+// again.
 func TestActivateWebhookBatches(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -589,7 +597,27 @@ destinations:
 		t.Fatal(err)
 	}
 	svc.Kill()
-	r.start(ctx, log)
+	svc = r.start(ctx, log)
 	time.Sleep(wait + time.Second)
 	waitDelivered(ctx, t, hook, r.conn, want, "")
+
+	// A SIGKILL while batches flow (each answered after 30ms) posts again
+	// at most the batch in flight: 7 changes, with their keys.
+	hook.mu.Lock()
+	hook.delay = 30 * time.Millisecond
+	hook.mu.Unlock()
+	_, before := hook.counts()
+	changes = append(changes, r.produce(ctx, 600, time.Now().Add(-30*time.Minute).Truncate(time.Second))...)
+	want = webhookKeys(changes)
+	waitUntil(ctx, t, "batches of the new changes", func() bool { _, posts := hook.counts(); return posts >= before+5*size })
+	svc.Kill()
+	keys, posts := hook.counts()
+	if keys >= len(want) {
+		t.Fatal("every change was posted before the SIGKILL: the test shows nothing")
+	}
+	t.Logf("SIGKILL with %d of %d changes posted", posts, len(want))
+	r.start(ctx, log)
+	waitDeliveredResent(ctx, t, hook, r.conn, want, "", size)
+	keys, posts = hook.counts()
+	t.Logf("%d changes posted again after the SIGKILL, with their keys", posts-keys)
 }

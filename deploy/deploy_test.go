@@ -209,13 +209,59 @@ func TestKubernetesRequiresThePepper(t *testing.T) {
 	if env["TOUCHLINE_REQUIRE_PEPPER"] != "true" {
 		t.Errorf("the touchline-env ConfigMap does not set TOUCHLINE_REQUIRE_PEPPER: %v", env)
 	}
-	for _, d := range []string{"touchline-ingest", "touchline-segments", "touchline-collect"} { // the services that hash
+	for _, d := range []string{"touchline-ingest", "touchline-segments", "touchline-collect", "touchline-activate"} { // the services that hash, and activate
 		if !peppered[d] {
 			t.Errorf("%s, which hashes identifiers, does not get the pepper (deployments with it: %v)", d, peppered)
 		}
 	}
 	env["TOUCHLINE_PEPPER"] = "a-secret"
 	checkEnv(t, "kubernetes", env)
+}
+
+// TestKubernetesRunsEveryService: the plain manifests run every
+// long-running service of compose, each as a Deployment of its own binary
+// probed on the port it listens on, and the alerts and activate services as
+// one instance replaced, never doubled, on updates.
+func TestKubernetesRunsEveryService(t *testing.T) {
+	deployments := map[string]object{}
+	for _, o := range readKubernetes(t) {
+		if o.Kind == "Deployment" {
+			deployments[o.Metadata.Name] = o
+		}
+	}
+	for service, port := range longRunning {
+		o, ok := deployments["touchline-"+service]
+		if !ok {
+			t.Errorf("no Deployment touchline-%s", service)
+			continue
+		}
+		c := o.Spec.Template.Spec.Containers[0]
+		if len(c.Command) != 1 || c.Command[0] != "/usr/local/bin/"+service || len(c.Ports) != 1 || strconv.Itoa(c.Ports[0].ContainerPort) != port ||
+			c.ReadinessProbe == nil || c.LivenessProbe == nil {
+			t.Errorf("touchline-%s: command %v, ports %+v, probes %v %v; want its binary listening on %s, probed", service, c.Command, c.Ports,
+				c.ReadinessProbe, c.LivenessProbe, port)
+		}
+	}
+	for _, service := range []string{"alerts", "activate"} {
+		if o := deployments["touchline-"+service]; o.Spec.Replicas == nil || *o.Spec.Replicas != 1 || o.Spec.Strategy.Type != "Recreate" {
+			t.Errorf("touchline-%s: replicas %v, strategy %q; want one instance, Recreate", service, o.Spec.Replicas, o.Spec.Strategy.Type)
+		}
+	}
+	// activate's journal is in its state directory, on a volume that
+	// outlives a restart of its container.
+	spec := deployments["touchline-activate"].Spec.Template.Spec
+	if len(spec.Containers) == 0 {
+		return
+	}
+	onVolume := false
+	for _, e := range spec.Containers[0].Env {
+		for _, m := range spec.Containers[0].VolumeMounts {
+			onVolume = onVolume || (e.Name == "TOUCHLINE_STATE_DIR" && e.Value == m.MountPath && m.Name == "state")
+		}
+	}
+	if !onVolume || !slices.ContainsFunc(spec.Volumes, func(v volume) bool { return v.Name == "state" && v.EmptyDir != nil }) {
+		t.Errorf("touchline-activate: its state directory is not on an emptyDir volume: %+v", spec)
+	}
 }
 
 // readKubernetes parses the objects of the Kubernetes manifest.

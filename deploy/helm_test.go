@@ -150,6 +150,8 @@ type object struct {
 	Data       map[string]string `yaml:"data"`
 	StringData map[string]string `yaml:"stringData"`
 	Spec       struct {
+		Replicas    *int                    `yaml:"replicas"`
+		Strategy    struct{ Type string }   `yaml:"strategy"`
 		ServiceName string                  `yaml:"serviceName"`
 		ClusterIP   string                  `yaml:"clusterIP"`
 		Selector    map[string]any          `yaml:"selector"`

@@ -57,6 +57,18 @@ func IdempotencyKey(destination string, c Change) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// BatchKey is the idempotency key of a POST of several changes, whose keys
+// are keys in the order of the body: the hex SHA-256 of the keys, each
+// followed by a newline. The same changes in the same order have the same
+// key.
+func BatchKey(keys []string) string {
+	h := sha256.New()
+	for _, k := range keys {
+		h.Write([]byte(k + "\n"))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
 // Payload is the JSON body of a webhook delivery.
 type Payload struct {
 	IdempotencyKey string            `json:"idempotency_key"`

@@ -1,11 +1,12 @@
 // Package activate is the activation service: it consumes the segments
 // service's changes topic in its own consumer group and delivers each change
 // to the destinations of pipelines/destinations.yaml (webhooks, one POST per
-// change, signed and with an idempotency key) and exports segment members as
-// hashed audience files. What it has delivered is recorded in ClickHouse
-// (activation_deliveries) before its offsets are committed, so a restart or a
-// replay delivers nothing twice; persons erased by `touchline forget`
-// (activation_erasures) are never delivered again.
+// change, signed and with an idempotency key; Kafka topics, in transactions
+// with the consumed offsets) and exports segment members as hashed audience
+// files. What it has posted is recorded in ClickHouse (activation_deliveries)
+// before its offsets are committed, so a restart or a replay delivers
+// nothing twice; persons erased by `touchline forget` (activation_erasures)
+// are never delivered again.
 package activate
 
 import (
@@ -14,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"time"
 
@@ -32,6 +34,9 @@ const (
 	// AudienceFile writes the members of each of its segments to a CSV
 	// file in a directory, every `every`.
 	AudienceFile = "audience_file"
+	// Kafka produces every change of its segments as JSON to its own topic,
+	// exactly once: in one transaction with the consumed offsets.
+	Kafka = "kafka"
 )
 
 // File is a destinations file: the service's settings and its
@@ -57,7 +62,7 @@ type Destination struct {
 	// Name names the destination in idempotency keys, records and metrics;
 	// keep it stable. Lower case letters, digits, '_', '-' and '.'.
 	Name string `yaml:"name"`
-	// Kind is webhook or audience_file.
+	// Kind is webhook, audience_file or kafka.
 	Kind string `yaml:"kind"`
 	// Segments are the segments it receives (at least one).
 	Segments []string `yaml:"segments"`
@@ -82,6 +87,18 @@ type Destination struct {
 	Timeout time.Duration `yaml:"timeout"`
 	// Rate is the most POSTs per second to the destination. Default 50.
 	Rate float64 `yaml:"rate"`
+	// BatchSize is the most changes of one POST (1 to MaxBatchSize). Default
+	// 1: one POST per change, its payload as the body. Above 1, the body is
+	// a JSON array of payloads under one idempotency key (BatchKey).
+	BatchSize int `yaml:"batch_size"`
+	// BatchWait is how long the service waits for more changes to fill a
+	// batch after the first change it holds: then it sends the batches it
+	// has, the last one partial. Default 1s; used with a BatchSize above 1.
+	BatchWait time.Duration `yaml:"batch_wait"`
+
+	// Topic is the Kafka topic a kafka destination writes to, its own:
+	// `touchline topics create` and the service create it like the others.
+	Topic string `yaml:"topic"`
 
 	// Directory is where an audience file is written.
 	Directory string `yaml:"directory"`
@@ -107,6 +124,14 @@ func (d Destination) Receives(segment string) bool {
 	return false
 }
 
+// The bounds of a webhook's batches: the changes the service holds while
+// it waits for a batch to fill are those of one poll at most, and they wait
+// at most MaxBatchWait.
+const (
+	MaxBatchSize = pollRecords
+	MaxBatchWait = time.Minute
+)
+
 // ErrConfig reports an invalid destinations file.
 var ErrConfig = errors.New("invalid destinations")
 
@@ -131,6 +156,12 @@ func (f *File) defaults() {
 		}
 		if d.Rate == 0 {
 			d.Rate = 50
+		}
+		if d.BatchSize == 0 {
+			d.BatchSize = 1
+		}
+		if d.BatchWait == 0 {
+			d.BatchWait = time.Second
 		}
 		if d.Every == 0 {
 			d.Every = time.Hour
@@ -206,6 +237,7 @@ func Parse(file string, data []byte, rules Rules) (*File, error) {
 	known := set(rules.Segments)
 	hashed := set(rules.Hashed)
 	seen := map[string]bool{}
+	topics := map[string]string{} // topic -> its kafka destination
 	for i := range f.Destinations {
 		d := &f.Destinations[i]
 		at := "destinations." + strconv.Itoa(i+1)
@@ -260,6 +292,12 @@ func Parse(file string, data []byte, rules Rules) (*File, error) {
 			if d.Timeout < 0 {
 				bad(key("timeout"), "%s: timeout: want a positive duration", where)
 			}
+			if d.BatchSize < 1 || d.BatchSize > MaxBatchSize {
+				bad(key("batch_size"), "%s: batch_size: %d, want 1 to %d", where, d.BatchSize, MaxBatchSize)
+			}
+			if d.BatchWait < 10*time.Millisecond || d.BatchWait > MaxBatchWait {
+				bad(key("batch_wait"), "%s: batch_wait: %s, want 10ms to %s", where, d.BatchWait, MaxBatchWait)
+			}
 		case AudienceFile:
 			if d.Directory == "" {
 				bad(key("directory"), "%s: directory: want the directory the files are written to", where)
@@ -267,11 +305,66 @@ func Parse(file string, data []byte, rules Rules) (*File, error) {
 			if d.Every < time.Second {
 				bad(key("every"), "%s: every: %s, want at least 1s", where, d.Every)
 			}
+		case Kafka:
+			switch {
+			case !topicName.MatchString(d.Topic):
+				bad(key("topic"), "%s: topic %q: want a Kafka topic name (letters, digits, '.', '_', '-'; at most 249)", where, d.Topic)
+			case topics[d.Topic] != "":
+				bad(key("topic"), "%s: topic %s is destination %q's already", where, d.Topic, topics[d.Topic])
+			}
+			topics[d.Topic] = d.Name
 		default:
-			bad(key("kind"), "%s: kind %q: want webhook or audience_file", where, d.Kind)
+			bad(key("kind"), "%s: kind %q: want webhook, audience_file or kafka", where, d.Kind)
 		}
 	}
 	return f, errs.Err()
+}
+
+// topicName is what a Kafka topic name may look like.
+var topicName = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
+
+// Topics returns the topics of the kafka destinations of the destinations
+// file at path, without checking anything else: what `touchline topics
+// create` creates. A missing file has none.
+func Topics(path string) ([]string, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("destinations: %w", err)
+	}
+	root, err := pipefile.Document(path, data)
+	if err != nil || root == nil {
+		return nil, err
+	}
+	f := &File{}
+	if err := pipefile.Decode(path, root, "", f); err != nil {
+		return nil, err
+	}
+	return f.KafkaTopics(), nil
+}
+
+// KafkaTopics returns the topics of the kafka destinations.
+func (f *File) KafkaTopics() []string {
+	var out []string
+	for _, d := range f.Destinations {
+		if d.Kind == Kafka && d.Topic != "" && !slices.Contains(out, d.Topic) {
+			out = append(out, d.Topic)
+		}
+	}
+	return out
+}
+
+// CheckTopics returns an error when a kafka destination writes to one of
+// topics (the service's own topics, which it must never write to).
+func (f *File) CheckTopics(topics ...string) error {
+	for _, d := range f.Destinations {
+		if d.Kind == Kafka && slices.Contains(topics, d.Topic) {
+			return fmt.Errorf("%w: %s:%d: destination %q: topic %s is one of touchline's own topics", ErrConfig, DestinationsFile, d.line, d.Name, d.Topic)
+		}
+	}
+	return nil
 }
 
 // Destination returns the destination called name, or an error.

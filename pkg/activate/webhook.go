@@ -54,9 +54,10 @@ func newWebhook(d Destination) *webhook {
 	return &webhook{d: d, client: &http.Client{Timeout: d.Timeout}, limit: newLimiter(d.Rate)}
 }
 
-// post sends p once. An error wrapping errPermanent is not worth a retry.
-func (w *webhook) post(ctx context.Context, p Payload) error {
-	body, err := json.Marshal(p)
+// post sends the JSON of v once, under the idempotency key key. An error
+// wrapping errPermanent is not worth a retry.
+func (w *webhook) post(ctx context.Context, key string, v any) error {
+	body, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("%w: encoding the delivery: %v", errPermanent, err)
 	}
@@ -68,7 +69,7 @@ func (w *webhook) post(ctx context.Context, p Payload) error {
 		return fmt.Errorf("%w: %v", errPermanent, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(IdempotencyHeader, p.IdempotencyKey)
+	req.Header.Set(IdempotencyHeader, key)
 	req.Header.Set(SignatureHeader, Sign(w.d.secret, body))
 	resp, err := w.client.Do(req)
 	if err != nil {

@@ -20,13 +20,15 @@ import (
 // erased identifiers compacted with one partition; the alerts topic
 // with one partition; the segment topics with segments.partitions, the
 // changelog compacted. All take kafka.replication_factor, and the ones not
-// compacted kafka.retention.
-func Topics(cfg config.Config) []kafka.TopicSpec {
+// compacted kafka.retention. The topics of destinations that are none of
+// these (the activation service's kafka destinations) are created like the
+// segment changes topic.
+func Topics(cfg config.Config, destinations ...string) []kafka.TopicSpec {
 	k, t := cfg.Kafka, cfg.Kafka.Topics
 	spec := func(name string, partitions int32, compacted bool) kafka.TopicSpec {
 		return kafka.TopicSpec{Name: name, Partitions: partitions, Replication: k.ReplicationFactor, Compacted: compacted, Retention: k.Retention}
 	}
-	return []kafka.TopicSpec{
+	specs := []kafka.TopicSpec{
 		spec(t.Touchpoints, k.Partitions, false),
 		spec(t.Spend, k.Partitions, false),
 		spec(t.Rates(), k.Partitions, false),
@@ -39,27 +41,35 @@ func Topics(cfg config.Config) []kafka.TopicSpec {
 		spec(t.SegmentChangelog, cfg.Segments.Partitions, true),
 		spec(t.SegmentChanges, cfg.Segments.Partitions, false),
 	}
+	for _, name := range destinations {
+		if !slices.ContainsFunc(specs, func(s kafka.TopicSpec) bool { return s.Name == name }) {
+			specs = append(specs, spec(name, cfg.Segments.Partitions, false))
+		}
+	}
+	return specs
 }
 
-// CreateTopics creates the topics of cfg that do not exist (Topics), and
-// returns the specs of those it created.
-func CreateTopics(ctx context.Context, cfg config.Config, log *zap.Logger) ([]kafka.TopicSpec, error) {
+// CreateTopics creates the topics of cfg and destinations that do not
+// exist (Topics), and returns the specs of those it created.
+func CreateTopics(ctx context.Context, cfg config.Config, log *zap.Logger, destinations ...string) ([]kafka.TopicSpec, error) {
+	specs := Topics(cfg, destinations...)
 	var created []string
 	err := withClient(cfg, log, func(cl *kgo.Client) error {
 		var err error
-		created, err = kafka.CreateTopics(ctx, cl, Topics(cfg)...)
+		created, err = kafka.CreateTopics(ctx, cl, specs...)
 		return err
 	})
-	return specsNamed(Topics(cfg), created), err
+	return specsNamed(specs, created), err
 }
 
 // PrepareTopics makes sure the topics of cfg that a service reads or writes
 // exist before it starts: it creates missing ones when
 // kafka.create_topics allows it, and otherwise refuses to start while one
-// is missing.
+// is missing. A name that is not a topic of cfg is a destination's
+// (Topics).
 func PrepareTopics(ctx context.Context, cfg config.Config, log *zap.Logger, names ...string) error {
 	return withClient(cfg, log, func(cl *kgo.Client) error {
-		if err := kafka.PrepareTopics(ctx, cl, cfg.Kafka.CreateTopics, specsNamed(Topics(cfg), names)...); err != nil {
+		if err := kafka.PrepareTopics(ctx, cl, cfg.Kafka.CreateTopics, specsNamed(Topics(cfg, names...), names)...); err != nil {
 			return fmt.Errorf("preparing the topics %v: %w", names, err)
 		}
 		return nil

@@ -2,9 +2,11 @@ package cli
 
 import (
 	"fmt"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
+	"github.com/touchline-io/touchline/pkg/activate"
 	"github.com/touchline-io/touchline/pkg/app"
 	"github.com/touchline-io/touchline/pkg/cli/command"
 )
@@ -24,7 +26,8 @@ func newTopicsCommand(g *command.Globals) *cobra.Command {
 		Long: `Create every Kafka topic of the configuration that does not exist yet, with its
 partitions, replication factor (kafka.replication_factor), compaction for the
 identity map and the segments changelog, and retention (kafka.retention) for the
-others, and wait until each partition has a leader. Existing topics are left as
+others, and wait until each partition has a leader. The topics of the kafka
+destinations of the pipelines' destinations.yaml are created too. Existing topics are left as
 they are. Run it before the services, as ` + "`touchline migrate`" + ` for ClickHouse.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -32,14 +35,18 @@ they are. Run it before the services, as ` + "`touchline migrate`" + ` for Click
 			if err != nil {
 				return err
 			}
+			destinations, err := activate.Topics(filepath.Join(cfg.Pipelines, activate.DestinationsFile))
+			if err != nil {
+				return err
+			}
 			out := cmd.OutOrStdout()
 			if dryRun {
-				for _, s := range app.Topics(cfg) {
+				for _, s := range app.Topics(cfg, destinations...) {
 					fmt.Fprintln(out, s)
 				}
 				return nil
 			}
-			created, err := app.CreateTopics(cmd.Context(), cfg, log)
+			created, err := app.CreateTopics(cmd.Context(), cfg, log, destinations...)
 			for _, s := range created {
 				fmt.Fprintf(out, "created %s\n", s)
 			}

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/csv"
@@ -36,17 +37,26 @@ import (
 const hookSecret = "activate-test-secret"
 
 // hookReceiver is a webhook receiver that verifies every signature, counts
-// the POSTs of every idempotency key and, while down, answers 503.
+// the POSTs of every idempotency key (a batch's changes one by one, after
+// checking the batch's key) and, while down, answers 503.
 type hookReceiver struct {
 	t     *testing.T
 	mu    sync.Mutex
 	posts map[string]int
 	got   map[string]activate.Payload
 	down  bool
+	// batches are the POSTs of several changes (a JSON array), in order.
+	batches []receivedBatch
+	// delay is how long it takes to answer.
+	delay time.Duration
 }
 
 func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
+	h.mu.Lock()
+	delay := h.delay
+	h.mu.Unlock()
+	time.Sleep(delay)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.down {
@@ -58,12 +68,33 @@ func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusUnauthorized)
 		return
 	}
+	if bytes.HasPrefix(body, []byte("[")) { // a batch
+		var ps []activate.Payload
+		var keys []string
+		err := json.Unmarshal(body, &ps)
+		for _, p := range ps {
+			keys = append(keys, p.IdempotencyKey)
+			h.posts[p.IdempotencyKey]++
+			h.got[p.IdempotencyKey] = p
+		}
+		if err != nil || len(ps) == 0 || activate.BatchKey(keys) != r.Header.Get(activate.IdempotencyHeader) {
+			h.t.Errorf("a batch with body %s and key %q: %v", body, r.Header.Get(activate.IdempotencyHeader), err)
+		}
+		h.batches = append(h.batches, receivedBatch{size: len(ps), at: time.Now()})
+		return
+	}
 	var p activate.Payload
 	if err := json.Unmarshal(body, &p); err != nil || p.IdempotencyKey != r.Header.Get(activate.IdempotencyHeader) {
 		h.t.Errorf("a POST with body %s and key %q: %v", body, r.Header.Get(activate.IdempotencyHeader), err)
 	}
 	h.posts[p.IdempotencyKey]++
 	h.got[p.IdempotencyKey] = p
+}
+
+// receivedBatch is a POST of several changes: how many, and when it came.
+type receivedBatch struct {
+	size int
+	at   time.Time
 }
 
 // counts returns the distinct keys received and the POSTs in all.
@@ -238,6 +269,15 @@ func newHookReceiver(t *testing.T) *hookReceiver {
 	return &hookReceiver{t: t, posts: map[string]int{}, got: map[string]activate.Payload{}}
 }
 
+// startHookReceiver serves a receiver that is up until the test ends, and
+// returns it and its URL.
+func startHookReceiver(t *testing.T) (*hookReceiver, string) {
+	hook := newHookReceiver(t)
+	srv := httptest.NewServer(hook)
+	t.Cleanup(srv.Close)
+	return hook, srv.URL
+}
+
 // webhookKeys returns the idempotency keys of the changes the webhook
 // receives (cart_abandoners and lapsed_buyers), without those of persons
 // in except.
@@ -320,11 +360,9 @@ func readyStatus(t *testing.T, addr string) (int, string) {
 func TestActivateWebhookExactlyOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	hook := newHookReceiver(t)
-	srv := httptest.NewServer(hook)
-	defer srv.Close()
+	hook, url := startHookReceiver(t)
 	audiences := t.TempDir()
-	r := newActivateRun(ctx, t, srv.URL, audiences)
+	r := newActivateRun(ctx, t, url, audiences)
 	start := time.Now().Add(-time.Hour).Truncate(time.Second)
 	// Persons 0 and 1 have an email and a phone, stored as ingest stores
 	// them (SHA-256 of the normal forms).
@@ -500,4 +538,86 @@ func readAudience(ctx context.Context, t *testing.T, path string) [][]string {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// TestActivateWebhookBatches delivers generated changes to a webhook with
+// batch_size 7 and batch_wait 3s: every change exactly once, in POSTs that
+// are signed JSON arrays under the key of their changes' keys, all of 7
+// changes but the last; the whole batches at once, the last once its first
+// change has waited batch_wait; none again after a restart; and, after a
+// SIGKILL while batches flow, at most the changes of the batch in flight
+// again.
+func TestActivateWebhookBatches(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	hook, url := startHookReceiver(t)
+	r := newActivateRun(ctx, t, url, t.TempDir())
+	const size, wait = 7, 3 * time.Second
+	writeDestinations(t, r.cfg.Pipelines, fmt.Sprintf(`group: %s
+destinations:
+  - name: crm
+    kind: webhook
+    segments: [cart_abandoners, lapsed_buyers]
+    url: %s
+    secret_env: TL_TEST_HOOK_SECRET
+    rate: 500
+    batch_size: %d
+    batch_wait: %s
+`, r.group, url, size, wait))
+	changes := r.produce(ctx, 150, time.Now().Add(-time.Hour).Truncate(time.Second))
+	want := webhookKeys(changes)
+	if len(want)%size == 0 {
+		t.Fatalf("%d changes for the webhook fill whole batches: no partial batch to show", len(want))
+	}
+	log := logPath(t)
+	started := time.Now()
+	svc := r.start(ctx, log)
+	waitDelivered(ctx, t, hook, r.conn, want, "")
+	hook.mu.Lock()
+	batches := append([]receivedBatch(nil), hook.batches...)
+	hook.mu.Unlock()
+	if len(batches) != len(want)/size+1 {
+		t.Fatalf("%d batches for %d changes, want %d", len(batches), len(want), len(want)/size+1)
+	}
+	for i, b := range batches[:len(batches)-1] {
+		if b.size != size {
+			t.Errorf("batch %d has %d changes, want %d", i, b.size, size)
+		}
+	}
+	// Whole batches go at once; the partial one waits batch_wait from the
+	// poll that brought its first change, just before the first batch.
+	first, last := batches[0], batches[len(batches)-1]
+	if last.size != len(want)%size || last.at.Sub(first.at) < wait-time.Second || last.at.Sub(started) < wait {
+		t.Errorf("the last batch has %d changes, %s after the first; want %d, about batch_wait %s after", last.size, last.at.Sub(first.at), len(want)%size, wait)
+	}
+	if whole := batches[len(batches)-2]; whole.at.Sub(first.at) >= wait/2 {
+		t.Errorf("the whole batches were held: the last came %s after the first", whole.at.Sub(first.at))
+	}
+	if err := testenv.WaitCommitted(ctx, r.cfg, r.group, r.cfg.Kafka.Topics.SegmentChanges); err != nil {
+		t.Fatal(err)
+	}
+	svc.Kill()
+	svc = r.start(ctx, log)
+	time.Sleep(wait + time.Second)
+	waitDelivered(ctx, t, hook, r.conn, want, "")
+
+	// A SIGKILL while batches flow (each answered after 30ms) posts again
+	// at most the batch in flight: 7 changes, with their keys.
+	hook.mu.Lock()
+	hook.delay = 30 * time.Millisecond
+	hook.mu.Unlock()
+	_, before := hook.counts()
+	changes = append(changes, r.produce(ctx, 600, time.Now().Add(-30*time.Minute).Truncate(time.Second))...)
+	want = webhookKeys(changes)
+	waitUntil(ctx, t, "batches of the new changes", func() bool { _, posts := hook.counts(); return posts >= before+5*size })
+	svc.Kill()
+	keys, posts := hook.counts()
+	if keys >= len(want) {
+		t.Fatal("every change was posted before the SIGKILL: the test shows nothing")
+	}
+	t.Logf("SIGKILL with %d of %d changes posted", posts, len(want))
+	r.start(ctx, log)
+	waitDeliveredResent(ctx, t, hook, r.conn, want, "", size)
+	keys, posts = hook.counts()
+	t.Logf("%d changes posted again after the SIGKILL, with their keys", posts-keys)
 }

@@ -133,7 +133,9 @@ func newReplayCommand(g *command.Globals) *cobra.Command {
 				}
 				only := *file
 				only.Destinations = []activate.Destination{d}
-				svc, err := newService(cfg, conn, &only, rules, activate.NewMetrics(prometheus.NewRegistry()), zap.NewNop())
+				// No journal: a replay sends again on purpose, and the
+				// service's journal is the running service's.
+				svc, err := newService(cfg, conn, &only, rules, "", activate.NewMetrics(prometheus.NewRegistry()), zap.NewNop())
 				if err != nil {
 					return err
 				}

@@ -23,8 +23,10 @@ import (
 )
 
 // Run runs the activation service of cfg, with its HTTP endpoints on
-// cfg.HTTPAddr, until ctx is cancelled. It creates the changes topic when
-// it does not exist and kafka.create_topics allows it. It refuses a
+// cfg.HTTPAddr, until ctx is cancelled. It creates the changes topic and
+// the kafka destinations' topics when they do not exist and
+// kafka.create_topics allows it; a kafka destination may not write to one
+// of touchline's own topics. It refuses a
 // missing pepper that the configuration requires: without it, the service
 // could not tell that stored emails and phones are keyed hashes, which no
 // platform can match.
@@ -41,10 +43,17 @@ func Run(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *
 		return err
 	}
 	defer conn.Close()
-	if err := app.PrepareTopics(ctx, cfg, log, cfg.Kafka.Topics.SegmentChanges); err != nil {
+	var own []string
+	for _, t := range app.Topics(cfg) {
+		own = append(own, t.Name)
+	}
+	if err := file.CheckTopics(own...); err != nil {
 		return err
 	}
-	svc, err := newService(cfg, conn, file, rules, activate.NewMetrics(reg), log.Named("activate"))
+	if err := app.PrepareTopics(ctx, cfg, log, append(file.KafkaTopics(), cfg.Kafka.Topics.SegmentChanges)...); err != nil {
+		return err
+	}
+	svc, err := newService(cfg, conn, file, rules, activate.JournalPath(cfg.StateDir, file.Group), activate.NewMetrics(reg), log.Named("activate"))
 	if err != nil {
 		return err
 	}
@@ -52,13 +61,14 @@ func Run(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *
 	return app.Serve(ctx, cfg, reg, conn, svc.Ready, svc.Run, log)
 }
 
-// newService builds the service of file over conn.
-func newService(cfg config.Config, conn driver.Conn, file *activate.File, rules activate.Rules, m *activate.Metrics, log *zap.Logger) (*activate.Service, error) {
+// newService builds the service of file over conn, with the journal of its
+// POSTs at journal (none when empty).
+func newService(cfg config.Config, conn driver.Conn, file *activate.File, rules activate.Rules, journal string, m *activate.Metrics, log *zap.Logger) (*activate.Service, error) {
 	registry, err := kafka.NewRegistry(cfg.Kafka)
 	if err != nil {
 		return nil, err
 	}
-	return activate.NewService(file, cfg.Kafka, activate.NewStore(conn), avro.NewCodecs(registry), activate.NewExporter(rules.Hashed), m, log), nil
+	return activate.NewService(file, cfg.Kafka, activate.NewStore(conn), avro.NewCodecs(registry), activate.NewExporter(rules.Hashed), journal, m, log), nil
 }
 
 // Load reads the destinations file (path, or destinations.yaml of the

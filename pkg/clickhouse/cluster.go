@@ -67,6 +67,7 @@ var (
 	createMV    = regexp.MustCompile(`(?s)^CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+) TO (\w+) AS(.*)$`)
 	fromTable   = regexp.MustCompile(`\b(FROM|JOIN)\s+(\w+)\b`)
 	createView  = regexp.MustCompile(`(?s)^CREATE VIEW IF NOT EXISTS (\w+) AS(.*)$`)
+	addColumn   = regexp.MustCompile(`(?s)^ALTER TABLE (\w+) (ADD COLUMN .*)$`)
 )
 
 // ClusterStatements rewrites one statement of a migration for the cluster
@@ -84,6 +85,10 @@ var (
 //   - CREATE VIEW is created ON CLUSTER on the Distributed tables, its
 //     tables named with their database (ClickHouse 18.16 runs distributed
 //     DDL in the database default, where it would look for them);
+//   - ALTER TABLE t ADD COLUMN ... goes ON CLUSTER to the shard-local
+//     t_local, then to the Distributed t, both named with their database:
+//     the Distributed table reads from the shards only the columns it
+//     declares itself.
 //   - INSERT is sent once, through the Distributed tables.
 //
 // Any other statement is an error: a migration must say what it means on a
@@ -118,6 +123,12 @@ func ClusterStatements(stmt, database, cluster string) ([]string, error) {
 		m := createView.FindStringSubmatch(stmt)
 		body := fromTable.ReplaceAllString(m[2], "$1 "+database+".$2")
 		return []string{fmt.Sprintf("CREATE VIEW IF NOT EXISTS %s.%s%s AS%s", database, m[1], on, body)}, nil
+	case addColumn.MatchString(stmt):
+		m := addColumn.FindStringSubmatch(stmt)
+		return []string{
+			fmt.Sprintf("ALTER TABLE %s.%s%s%s %s", database, m[1], LocalSuffix, on, m[2]),
+			fmt.Sprintf("ALTER TABLE %s.%s%s %s", database, m[1], on, m[2]),
+		}, nil
 	case strings.HasPrefix(stmt, "INSERT INTO "):
 		return []string{stmt}, nil
 	}

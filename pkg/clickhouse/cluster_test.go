@@ -50,8 +50,9 @@ func TestClusterStatementsOfShippedMigrations(t *testing.T) {
 		case strings.HasPrefix(stmt, "ALTER TABLE"):
 			alters++
 			name := addColumn.FindStringSubmatch(stmt)[1]
-			if len(out) != 2 || !strings.HasPrefix(out[0], "ALTER TABLE tl."+name+"_local ON CLUSTER c1 ADD COLUMN ") ||
-				!strings.HasPrefix(out[1], "ALTER TABLE tl."+name+" ON CLUSTER c1 ADD COLUMN ") {
+			if len(out) != 3 || !strings.HasPrefix(out[0], "ALTER TABLE tl."+name+"_local ON CLUSTER c1 ADD COLUMN ") ||
+				out[1] != "DROP TABLE IF EXISTS tl."+name+" ON CLUSTER c1" ||
+				!strings.HasPrefix(out[2], "CREATE TABLE IF NOT EXISTS tl."+name+" ON CLUSTER c1 AS tl."+name+"_local\nENGINE = Distributed(c1, tl, "+name+"_local, cityHash64(") {
 				t.Errorf("alter of %s:\n%s", name, strings.Join(out, "\n---\n"))
 			}
 		case strings.HasPrefix(stmt, "INSERT"):
@@ -104,7 +105,9 @@ func TestClusterStatementsExact(t *testing.T) {
 	}, {
 		in: "ALTER TABLE alert_notifications ADD COLUMN currency String DEFAULT ''",
 		want: "ALTER TABLE tl.alert_notifications_local ON CLUSTER c1 ADD COLUMN currency String DEFAULT ''" +
-			"\n---\nALTER TABLE tl.alert_notifications ON CLUSTER c1 ADD COLUMN currency String DEFAULT ''",
+			"\n---\nDROP TABLE IF EXISTS tl.alert_notifications ON CLUSTER c1" +
+			"\n---\nCREATE TABLE IF NOT EXISTS tl.alert_notifications ON CLUSTER c1 AS tl.alert_notifications_local\n" +
+			"ENGINE = Distributed(c1, tl, alert_notifications_local, cityHash64(rule, incident, idempotency_key))",
 	}} {
 		out, err := ClusterStatements(tc.in, "tl", "c1")
 		if err != nil {
@@ -114,7 +117,7 @@ func TestClusterStatementsExact(t *testing.T) {
 			t.Errorf("got\n%s\nwant\n%s", got, tc.want)
 		}
 	}
-	for _, stmt := range []string{"ALTER TABLE touchpoints DROP COLUMN x", "ALTER TABLE touchpoints MODIFY COLUMN x UInt8", "OPTIMIZE TABLE touchpoints FINAL"} {
+	for _, stmt := range []string{"ALTER TABLE no_such_table ADD COLUMN x String", "ALTER TABLE touchpoints DROP COLUMN x", "ALTER TABLE touchpoints MODIFY COLUMN x UInt8", "OPTIMIZE TABLE touchpoints FINAL"} {
 		if _, err := ClusterStatements(stmt, "tl", "c1"); err == nil {
 			t.Errorf("%q was given a cluster form; want an error until one is written", stmt)
 		}

@@ -40,9 +40,11 @@ type State struct {
 	PendingSince time.Time
 	// FiredAt is when the last incident fired, ResolvedAt when it resolved.
 	FiredAt, ResolvedAt time.Time
-	// EvaluatedAt, Value and Defined are of the last evaluation.
+	// EvaluatedAt, Value and Defined are of the last evaluation, and
+	// Currency that of Value, as in a notification's (rules.Notification).
 	EvaluatedAt time.Time
 	Value       float64
+	Currency    string
 	Defined     bool
 	// Outbox holds notifications not yet delivered to every sink.
 	Outbox []Delivery
@@ -58,7 +60,7 @@ type Delivery struct {
 // s, the state of r and o's group, and returns the notification the
 // transition sends, if any.
 func advance(r *rules.Rule, s *State, o Observation, at time.Time, w analytics.Range) *rules.Notification {
-	s.EvaluatedAt, s.Value, s.Defined = at, o.Value, o.Defined
+	s.EvaluatedAt, s.Value, s.Currency, s.Defined = at, o.Value, o.Currency, o.Defined
 	if !o.Breach {
 		s.Streak = 0
 		was := s.Status

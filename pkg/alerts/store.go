@@ -60,7 +60,7 @@ func (s *Store) load(ctx context.Context) (map[stateKey]*State, error) {
 			version        uint64
 		)
 		if err := rows.Scan(&st.Rule, &st.Group.Channel, &st.Group.Campaign, &status, &streak, &st.Incident,
-			&st.PendingSince, &st.FiredAt, &st.ResolvedAt, &st.EvaluatedAt, &st.Value, &defined, &outbox, &version); err != nil {
+			&st.PendingSince, &st.FiredAt, &st.ResolvedAt, &st.EvaluatedAt, &st.Value, &st.Currency, &defined, &outbox, &version); err != nil {
 			return nil, fmt.Errorf("reading alert states: %w", err)
 		}
 		st.Status, st.Streak, st.Defined = Status(status), int(streak), defined == 1
@@ -102,7 +102,7 @@ func (s *Store) Save(ctx context.Context, states []*State) error {
 			Rule: st.Rule, GroupKey: st.Group.Key(), Channel: st.Group.Channel, Campaign: st.Group.Campaign,
 			Status: string(st.Status), Streak: uint32(st.Streak), Incident: st.Incident,
 			PendingSince: storable(st.PendingSince), FiredAt: storable(st.FiredAt), ResolvedAt: storable(st.ResolvedAt),
-			EvaluatedAt: storable(st.EvaluatedAt), Value: st.Value, Defined: defined, Outbox: string(outbox), Version: version,
+			EvaluatedAt: storable(st.EvaluatedAt), Value: st.Value, Currency: st.Currency, Defined: defined, Outbox: string(outbox), Version: version,
 		}
 	}
 	if err := clickhouse.InsertAlertStates(ctx, s.conn, rows); err != nil {
@@ -118,7 +118,7 @@ func (s *Store) Record(ctx context.Context, ns []*rules.Notification) error {
 		rows[i] = clickhouse.AlertNotificationRow{
 			IdempotencyKey: n.Key, Incident: n.Incident, Status: n.Status, Rule: n.Rule, Severity: n.Severity,
 			KPI: string(n.KPI), Channel: n.Channel, Campaign: n.Campaign, Value: n.Value, Reference: n.Reference,
-			Score: n.Score, WindowStart: n.WindowStart, WindowEnd: n.WindowEnd, NotifiedAt: n.At, Message: n.Message,
+			Score: n.Score, Currency: n.Currency, WindowStart: n.WindowStart, WindowEnd: n.WindowEnd, NotifiedAt: n.At, Message: n.Message,
 		}
 	}
 	if err := clickhouse.InsertAlertNotifications(ctx, s.conn, rows); err != nil {

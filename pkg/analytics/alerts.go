@@ -5,7 +5,7 @@ import "fmt"
 // AlertStatesQuery reads every stored state of the alerts service
 // (alert_states), as the service loads them to resume.
 const AlertStatesQuery = `SELECT rule, channel, campaign, status, streak, incident, pending_since,
-    fired_at, resolved_at, evaluated_at, value, defined, outbox, version
+    fired_at, resolved_at, evaluated_at, value, currency, defined, outbox, version
 FROM alert_states FINAL`
 
 // happened renders a time column of alert_states as text in UTC, or NULL
@@ -19,8 +19,9 @@ func happened(column, name string) string {
 // AlertStateQuery is the current state of every alert rule and group that
 // ever breached, as the alerts service stored it last: its status (ok,
 // pending, firing), the open incident and the times of its last incident,
-// times in UTC as text and a time that has not happened as NULL. Rule, when
-// set, keeps one rule's.
+// times in UTC as text and a time that has not happened as NULL, and the
+// last value with its currency (the reporting currency for a money KPI, ”
+// for the others). Rule, when set, keeps one rule's.
 type AlertStateQuery struct {
 	Rule string
 }
@@ -37,7 +38,7 @@ SELECT rule, channel, campaign, status, incident,
     %s,
     %s,
     %s,
-    if(defined = 1, toNullable(value), NULL) AS last_value
+    if(defined = 1, toNullable(value), NULL) AS last_value, currency
 FROM alert_states FINAL%s
 ORDER BY rule, channel, campaign`, happened("pending_since", "since"), happened("fired_at", "last_fired"),
 		happened("resolved_at", "last_resolved"), happened("evaluated_at", "evaluated"), filter), nil
@@ -45,7 +46,10 @@ ORDER BY rule, channel, campaign`, happened("pending_since", "since"), happened(
 
 // AlertHistoryQuery is the incident history: every notification the
 // alerts service sent (an incident firing, then resolved) in the range,
-// newest first. Rule, when set, keeps one rule's.
+// newest first, each with the currency of its value and reference (the
+// reporting currency for a money KPI, ” for the others and for
+// notifications stored before touchline stored it). Rule, when set, keeps
+// one rule's.
 type AlertHistoryQuery struct {
 	Range Range
 	Rule  string
@@ -62,7 +66,7 @@ func (q AlertHistoryQuery) SQL() (string, error) {
 	}
 	return fmt.Sprintf(`-- alert history: the notifications sent in the range, newest first
 SELECT toString(notified_at) AS sent, status, rule, severity, kpi, channel, campaign,
-    value, reference, incident, message
+    value, currency, reference, incident, message
 FROM alert_notifications FINAL
 WHERE notified_at >= %s AND notified_at < %s%s
 ORDER BY notified_at DESC, rule, incident, status`, timeLit(q.Range.From), timeLit(q.Range.To), filter), nil

@@ -67,6 +67,7 @@ var (
 	createMV    = regexp.MustCompile(`(?s)^CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+) TO (\w+) AS(.*)$`)
 	fromTable   = regexp.MustCompile(`\b(FROM|JOIN)\s+(\w+)\b`)
 	createView  = regexp.MustCompile(`(?s)^CREATE VIEW IF NOT EXISTS (\w+) AS(.*)$`)
+	addColumn   = regexp.MustCompile(`(?s)^ALTER TABLE (\w+) (ADD COLUMN .*)$`)
 )
 
 // ClusterStatements rewrites one statement of a migration for the cluster
@@ -84,6 +85,17 @@ var (
 //   - CREATE VIEW is created ON CLUSTER on the Distributed tables, its
 //     tables named with their database (ClickHouse 18.16 runs distributed
 //     DDL in the database default, where it would look for them);
+//   - ALTER TABLE t ADD COLUMN ... goes ON CLUSTER to the shard-local
+//     t_local (named with its database; each shard runs it on one replica,
+//     which ClickHouse waits for its peers to apply); the Distributed t,
+//     which reads from the shards only the columns it declares, is then
+//     dropped and created again ON CLUSTER over t_local, sharded as its
+//     CREATE TABLE in the shipped migrations says. ClickHouse 18.16 runs
+//     no ALTER ON CLUSTER on a table that is not replicated in a cluster
+//     whose shards are ("isn't replicated, but shard #1 is replicated");
+//     a Distributed table holds no rows of its own (inserts are
+//     synchronous, ClusterSettings), and a migration interrupted between
+//     the two is applied again whole (Migrate).
 //   - INSERT is sent once, through the Distributed tables.
 //
 // Any other statement is an error: a migration must say what it means on a
@@ -106,8 +118,7 @@ func ClusterStatements(stmt, database, cluster string) ([]string, error) {
 		return []string{
 			fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s%s %s\nENGINE = Replicated%s(%s)%s",
 				database, local, on, columns, engine, replicated, rest),
-			fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s%s AS %s.%s\nENGINE = Distributed(%s, %s, %s, cityHash64(%s))",
-				database, name, on, database, local, cluster, database, local, key[1]+key[2]),
+			distributed(name, database, cluster, key[1]+key[2]),
 		}, nil
 	case createMV.MatchString(stmt):
 		m := createMV.FindStringSubmatch(stmt)
@@ -118,10 +129,48 @@ func ClusterStatements(stmt, database, cluster string) ([]string, error) {
 		m := createView.FindStringSubmatch(stmt)
 		body := fromTable.ReplaceAllString(m[2], "$1 "+database+".$2")
 		return []string{fmt.Sprintf("CREATE VIEW IF NOT EXISTS %s.%s%s AS%s", database, m[1], on, body)}, nil
+	case addColumn.MatchString(stmt):
+		m := addColumn.FindStringSubmatch(stmt)
+		key, err := shippedShardKey(m[1])
+		if err != nil {
+			return nil, err
+		}
+		return []string{
+			fmt.Sprintf("ALTER TABLE %s.%s%s%s %s", database, m[1], LocalSuffix, on, m[2]),
+			fmt.Sprintf("DROP TABLE IF EXISTS %s.%s%s", database, m[1], on),
+			distributed(m[1], database, cluster, key),
+		}, nil
 	case strings.HasPrefix(stmt, "INSERT INTO "):
 		return []string{stmt}, nil
 	}
 	return nil, fmt.Errorf("no cluster form for the statement %.60q", stmt)
+}
+
+// distributed returns the statement creating the Distributed table name ON
+// CLUSTER over name_local, sharded by cityHash64 of key.
+func distributed(name, database, cluster, key string) string {
+	local := name + LocalSuffix
+	return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s ON CLUSTER %s AS %s.%s\nENGINE = Distributed(%s, %s, %s, cityHash64(%s))",
+		database, name, cluster, database, local, cluster, database, local, key)
+}
+
+// shippedShardKey returns the ORDER BY key of table name's CREATE TABLE in
+// the shipped migrations, which its Distributed table is sharded by.
+func shippedShardKey(name string) (string, error) {
+	migrations, err := Migrations()
+	if err != nil {
+		return "", err
+	}
+	for _, m := range migrations {
+		for _, stmt := range m.Statements {
+			if c := createTable.FindStringSubmatch(stmt); c != nil && c[1] == name {
+				if key := orderBy.FindStringSubmatch(c[5]); key != nil {
+					return key[1] + key[2], nil
+				}
+			}
+		}
+	}
+	return "", fmt.Errorf("table %s: no CREATE TABLE with an ORDER BY key in the shipped migrations to shard its Distributed table by", name)
 }
 
 // Delete deletes the rows of table that match where (with args for its ?),

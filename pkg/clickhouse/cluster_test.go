@@ -19,7 +19,7 @@ func TestClusterStatementsOfShippedMigrations(t *testing.T) {
 	for _, m := range migrations {
 		all = append(all, m.Statements...)
 	}
-	tables, views, mvs, inserts := 0, 0, 0, 0
+	tables, views, mvs, inserts, alters := 0, 0, 0, 0, 0
 	for _, stmt := range all {
 		out, err := ClusterStatements(stmt, "tl", "c1")
 		if err != nil {
@@ -47,6 +47,14 @@ func TestClusterStatementsOfShippedMigrations(t *testing.T) {
 				regexp.MustCompile(`(FROM|JOIN)\s+[a-z]\w+\b[^.]`).MatchString(out[0]) {
 				t.Errorf("view:\n%s", out)
 			}
+		case strings.HasPrefix(stmt, "ALTER TABLE"):
+			alters++
+			name := addColumn.FindStringSubmatch(stmt)[1]
+			if len(out) != 3 || !strings.HasPrefix(out[0], "ALTER TABLE tl."+name+"_local ON CLUSTER c1 ADD COLUMN ") ||
+				out[1] != "DROP TABLE IF EXISTS tl."+name+" ON CLUSTER c1" ||
+				!strings.HasPrefix(out[2], "CREATE TABLE IF NOT EXISTS tl."+name+" ON CLUSTER c1 AS tl."+name+"_local\nENGINE = Distributed(c1, tl, "+name+"_local, cityHash64(") {
+				t.Errorf("alter of %s:\n%s", name, strings.Join(out, "\n---\n"))
+			}
 		case strings.HasPrefix(stmt, "INSERT"):
 			inserts++
 			if !reflect.DeepEqual(out, []string{stmt}) {
@@ -56,21 +64,23 @@ func TestClusterStatementsOfShippedMigrations(t *testing.T) {
 			t.Errorf("unexpected statement %q", stmt)
 		}
 	}
-	// 0001-0010: touchpoints, spend, channel_kpis_daily, person_overrides,
+	// 0001-0011: touchpoints, spend, channel_kpis_daily, person_overrides,
 	// identity_map, identity_merges, identity_refusals, alert_states,
 	// alert_notifications, segment_changes, exchange_rates,
 	// activation_deliveries, activation_erasures, channel_revenue_daily,
 	// plus touchline_migrations; views touchpoints_dedup, spend_current,
 	// channel_kpis, touchpoints_resolved, segment_members, channel_money;
-	// two materialised views and their backfills.
-	if tables != 15 || views != 6 || mvs != 2 || inserts != 2 {
-		t.Errorf("tables, views, materialised views, inserts = %d, %d, %d, %d; want 15, 6, 2, 2", tables, views, mvs, inserts)
+	// two materialised views and their backfills; 0011: the currency of
+	// alert_notifications and alert_states.
+	if tables != 15 || views != 6 || mvs != 2 || inserts != 2 || alters != 2 {
+		t.Errorf("tables, views, materialised views, inserts, alters = %d, %d, %d, %d, %d; want 15, 6, 2, 2, 2", tables, views, mvs, inserts, alters)
 	}
 }
 
-// TestClusterStatementsExact checks three rewrites to the character: a
+// TestClusterStatementsExact checks rewrites to the character: a
 // ReplacingMergeTree with a version and a partition key, the materialised
-// view on the shard-local tables, and a single-column ORDER BY.
+// view on the shard-local tables, a single-column ORDER BY, a view, and an
+// ADD COLUMN on both tables; other ALTERs have no cluster form yet.
 func TestClusterStatementsExact(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{{
 		in: "CREATE TABLE IF NOT EXISTS touchpoints\n(\n    event_id String,\n    event_time DateTime('UTC'),\n    event_type String,\n    ingested_at DateTime('UTC')\n)\n" +
@@ -92,6 +102,12 @@ func TestClusterStatementsExact(t *testing.T) {
 	}, {
 		in:   "CREATE VIEW IF NOT EXISTS spend_current AS\nSELECT * FROM spend FINAL",
 		want: "CREATE VIEW IF NOT EXISTS tl.spend_current ON CLUSTER c1 AS\nSELECT * FROM tl.spend FINAL",
+	}, {
+		in: "ALTER TABLE alert_notifications ADD COLUMN currency String DEFAULT ''",
+		want: "ALTER TABLE tl.alert_notifications_local ON CLUSTER c1 ADD COLUMN currency String DEFAULT ''" +
+			"\n---\nDROP TABLE IF EXISTS tl.alert_notifications ON CLUSTER c1" +
+			"\n---\nCREATE TABLE IF NOT EXISTS tl.alert_notifications ON CLUSTER c1 AS tl.alert_notifications_local\n" +
+			"ENGINE = Distributed(c1, tl, alert_notifications_local, cityHash64(rule, incident, idempotency_key))",
 	}} {
 		out, err := ClusterStatements(tc.in, "tl", "c1")
 		if err != nil {
@@ -101,8 +117,10 @@ func TestClusterStatementsExact(t *testing.T) {
 			t.Errorf("got\n%s\nwant\n%s", got, tc.want)
 		}
 	}
-	if _, err := ClusterStatements("ALTER TABLE touchpoints ADD COLUMN x String", "tl", "c1"); err == nil {
-		t.Error("an ALTER was given a cluster form; want an error until one is written")
+	for _, stmt := range []string{"ALTER TABLE no_such_table ADD COLUMN x String", "ALTER TABLE touchpoints DROP COLUMN x", "ALTER TABLE touchpoints MODIFY COLUMN x UInt8", "OPTIMIZE TABLE touchpoints FINAL"} {
+		if _, err := ClusterStatements(stmt, "tl", "c1"); err == nil {
+			t.Errorf("%q was given a cluster form; want an error until one is written", stmt)
+		}
 	}
 }
 

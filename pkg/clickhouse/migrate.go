@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"sort"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"go.uber.org/zap"
 
@@ -109,8 +111,9 @@ func SplitStatements(sql string) []string {
 
 // Migrate creates the configured database if needed and applies, in order,
 // every shipped migration not yet recorded in MigrationsTable. It is
-// idempotent: statements use IF NOT EXISTS, so a migration interrupted half-way
-// is simply applied again. It returns the names of the migrations it applied.
+// idempotent: statements use IF NOT EXISTS, and an ADD COLUMN of a column
+// that exists counts as done (columnExists), so a migration interrupted
+// half-way is simply applied again. It returns the names of the migrations it applied.
 // A recorded migration whose file changed since is an error.
 func Migrate(ctx context.Context, cfg Config, log *zap.Logger) ([]string, error) {
 	migrations, err := Migrations()
@@ -214,7 +217,7 @@ func applyMigrations(ctx context.Context, conn driver.Conn, cfg Config, migratio
 			return done, fmt.Errorf("migration %s: %w", label, err)
 		}
 		for i, stmt := range stmts {
-			if err := conn.Exec(ctx, stmt); err != nil {
+			if err := conn.Exec(ctx, stmt); err != nil && !columnExists(stmt, err) {
 				return done, fmt.Errorf("migration %s statement %d: %w", label, i+1, err)
 			}
 		}
@@ -227,6 +230,25 @@ func applyMigrations(ctx context.Context, conn driver.Conn, cfg Config, migratio
 		done = append(done, label)
 	}
 	return done, nil
+}
+
+// The codes with which ClickHouse refuses to add a column that exists:
+// ILLEGAL_COLUMN on 18.16, DUPLICATE_COLUMN on current releases.
+const (
+	codeDuplicateColumn = 15
+	codeIllegalColumn   = 44
+)
+
+// columnExists reports whether err is ClickHouse refusing stmt, an ALTER
+// TABLE ... ADD COLUMN, because the column exists. ClickHouse 18.16 has no
+// ADD COLUMN IF NOT EXISTS, so a migration interrupted after one of its
+// ALTERs (or, on a cluster, after the ALTER of the shard-local table and
+// before that of the Distributed one) meets the column when it is applied
+// again, and counts it as added.
+func columnExists(stmt string, err error) bool {
+	var ex *ch.Exception
+	return strings.HasPrefix(stmt, "ALTER TABLE ") && strings.Contains(stmt, " ADD COLUMN ") && errors.As(err, &ex) &&
+		(ex.Code == codeDuplicateColumn || ex.Code == codeIllegalColumn) && strings.Contains(ex.Message, "already exists")
 }
 
 func appliedMigrations(ctx context.Context, conn driver.Conn) (map[int]string, error) {

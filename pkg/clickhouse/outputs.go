@@ -16,6 +16,7 @@ type AlertStateRow struct {
 	PendingSince, FiredAt, ResolvedAt         time.Time
 	EvaluatedAt                               time.Time
 	Value                                     float64
+	Currency                                  string
 	Defined                                   uint8
 	Outbox                                    string
 	Version                                   uint64
@@ -25,6 +26,7 @@ type AlertStateRow struct {
 type AlertNotificationRow struct {
 	IdempotencyKey, Incident, Status, Rule, Severity, KPI, Channel, Campaign string
 	Value, Reference, Score                                                  float64
+	Currency                                                                 string
 	WindowStart, WindowEnd, NotifiedAt                                       time.Time
 	Message                                                                  string
 }
@@ -32,22 +34,22 @@ type AlertNotificationRow struct {
 // InsertAlertStates writes rows to alert_states in one batch.
 func InsertAlertStates(ctx context.Context, conn driver.Conn, rows []AlertStateRow) error {
 	return insert(ctx, conn, `INSERT INTO alert_states (rule, group_key, channel, campaign, status, streak, incident,
-	pending_since, fired_at, resolved_at, evaluated_at, value, defined, outbox, version)`,
+	pending_since, fired_at, resolved_at, evaluated_at, value, currency, defined, outbox, version)`,
 		len(rows), func(b driver.Batch, i int) error {
 			r := &rows[i]
 			return b.Append(r.Rule, r.GroupKey, r.Channel, r.Campaign, r.Status, r.Streak, r.Incident,
-				r.PendingSince, r.FiredAt, r.ResolvedAt, r.EvaluatedAt, r.Value, r.Defined, r.Outbox, r.Version)
+				r.PendingSince, r.FiredAt, r.ResolvedAt, r.EvaluatedAt, r.Value, r.Currency, r.Defined, r.Outbox, r.Version)
 		})
 }
 
 // InsertAlertNotifications writes rows to alert_notifications in one batch.
 func InsertAlertNotifications(ctx context.Context, conn driver.Conn, rows []AlertNotificationRow) error {
 	return insert(ctx, conn, `INSERT INTO alert_notifications (idempotency_key, incident, status, rule, severity, kpi,
-	channel, campaign, value, reference, score, window_start, window_end, notified_at, message)`,
+	channel, campaign, value, reference, score, currency, window_start, window_end, notified_at, message)`,
 		len(rows), func(b driver.Batch, i int) error {
 			r := &rows[i]
 			return b.Append(r.IdempotencyKey, r.Incident, r.Status, r.Rule, r.Severity, r.KPI, r.Channel, r.Campaign,
-				r.Value, r.Reference, r.Score, r.WindowStart, r.WindowEnd, r.NotifiedAt, r.Message)
+				r.Value, r.Reference, r.Score, r.Currency, r.WindowStart, r.WindowEnd, r.NotifiedAt, r.Message)
 		})
 }
 

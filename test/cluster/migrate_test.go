@@ -2,12 +2,15 @@ package cluster
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/touchline-io/touchline/pkg/alerts"
+	"github.com/touchline-io/touchline/pkg/alerts/rules"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 )
 
@@ -45,5 +48,54 @@ func TestClusterMigrateRefusesTheOtherLayout(t *testing.T) {
 		if done, err := clickhouse.Migrate(ctx, cfg, zap.NewNop()); err != nil || len(done) != 0 {
 			t.Errorf("migrating %s again applied %v (%v), want nothing", cfg.Database, done, err)
 		}
+	}
+}
+
+// TestClusterMigrateAppliesAnInterruptedAddColumnAgain migrates a database
+// on the cluster, then puts it back where a run of 0011_alert_currency
+// dies after altering the shard-local tables and dropping the Distributed
+// alert_notifications: the migration unrecorded, the columns on the
+// shards, the Distributed table gone. Migrating again applies 0011 whole,
+// and every server has the currency column in all four tables; a
+// notification's currency written through the cluster reads back.
+func TestClusterMigrateAppliesAnInterruptedAddColumnAgain(t *testing.T) {
+	c := theCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cfg := c.ClickHouseConfig(uniqueName(t))
+	conn := migrated(ctx, t, cfg)
+	if err := clickhouse.Delete(ctx, conn, cfg, clickhouse.MigrationsTable, "version = 11"); err != nil {
+		t.Fatal(err)
+	}
+	if err := clickhouse.WaitForMutations(ctx, conn, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Exec(ctx, "DROP TABLE "+cfg.Database+".alert_notifications ON CLUSTER "+cfg.Cluster); err != nil {
+		t.Fatal(err)
+	}
+	done, err := clickhouse.Migrate(ctx, cfg, zap.NewNop())
+	if err != nil || !reflect.DeepEqual(done, []string{"0011_alert_currency"}) {
+		t.Fatalf("migrating again applied %v (%v), want 0011_alert_currency", done, err)
+	}
+	for _, r := range c.Replicas() {
+		rc, err := clickhouse.Open(ctx, r.Config(cfg.Database), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tables []string
+		err = rc.QueryRow(ctx, "SELECT groupArray(table) FROM (SELECT table FROM system.columns "+
+			"WHERE database = currentDatabase() AND name = 'currency' AND table LIKE 'alert_%' ORDER BY table)").Scan(&tables)
+		rc.Close()
+		if want := []string{"alert_notifications", "alert_notifications_local", "alert_states", "alert_states_local"}; err != nil || !reflect.DeepEqual(tables, want) {
+			t.Errorf("%s: currency columns in %v (%v), want %v", r.Server.Addr(), tables, err, want)
+		}
+	}
+	if err := alerts.NewStore(conn).Record(ctx, []*rules.Notification{{Key: "k", Incident: "i", Status: alerts.Firing, Rule: "r",
+		KPI: rules.Revenue, Currency: "USD", At: time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)}}); err != nil {
+		t.Fatal(err)
+	}
+	var currency string
+	if err := conn.QueryRow(ctx, "SELECT currency FROM alert_notifications").Scan(&currency); err != nil || currency != "USD" {
+		t.Errorf("the stored notification's currency is %q (%v), want USD", currency, err)
 	}
 }

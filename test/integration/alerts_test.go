@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/touchline-io/touchline/pkg/alerts"
@@ -552,5 +553,40 @@ func TestAlertsServiceRestartSendsNothingTwice(t *testing.T) {
 	}
 	if evaluated.Before(restarted) {
 		t.Errorf("the restarted service did not evaluate the rule: last evaluation %s, restart %s", evaluated, restarted)
+	}
+}
+
+// TestMigrateAppliesAnInterruptedAddColumnAgain puts a migrated database
+// back where a run of 0011_alert_currency dies after its first ALTER: the
+// migration unrecorded, alert_notifications with the currency column,
+// alert_states without. Migrating again applies 0011 (ClickHouse 18.16 has
+// no ADD COLUMN IF NOT EXISTS; the existing column counts as added), and a
+// state's currency then reads back.
+func TestMigrateAppliesAnInterruptedAddColumnAgain(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg := servers(t).Config(uniqueName(t))
+	conn := migrated(ctx, t, cfg)
+	if err := conn.Exec(ctx, "ALTER TABLE alert_states DROP COLUMN currency"); err != nil {
+		t.Fatal(err)
+	}
+	if err := clickhouse.Delete(ctx, conn, cfg.ClickHouse, clickhouse.MigrationsTable, "version = 11"); err != nil {
+		t.Fatal(err)
+	}
+	if err := clickhouse.WaitForMutations(ctx, conn, cfg.ClickHouse); err != nil {
+		t.Fatal(err)
+	}
+	done, err := clickhouse.Migrate(ctx, cfg.ClickHouse, zap.NewNop())
+	if err != nil || fmt.Sprint(done) != "[0011_alert_currency]" {
+		t.Fatalf("migrating again applied %v (%v), want 0011_alert_currency", done, err)
+	}
+	store := alerts.NewStore(conn)
+	if err := store.Save(ctx, []*alerts.State{{Rule: "r", Group: alerts.Group{Channel: "web"}, Status: alerts.StatusOK,
+		Value: 240, Currency: "USD", Defined: true}}); err != nil {
+		t.Fatal(err)
+	}
+	states, err := store.States(ctx)
+	if err != nil || len(states) != 1 || states[0].Currency != "USD" || states[0].Value != 240 {
+		t.Errorf("stored states %v (%v), want r/web at 240 USD", states, err)
 	}
 }

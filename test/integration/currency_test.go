@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/big"
 	"os"
@@ -235,6 +236,8 @@ func TestAlertsInAReportingCurrency(t *testing.T) {
 // and a conversions rule at `at` (the end of 04-15) with the alerts topic
 // as sink, and reads the topic: both fire for web, the revenue record with
 // 240 in the currency USD, the conversions record with 1 and no currency.
+// The notifications and states stored in ClickHouse, as `touchline query
+// alert-history` and `alert-state` print them, state the same currencies.
 func checkAlertRecordCurrencies(ctx context.Context, t *testing.T, cfg config.Config, conn driver.Conn, at time.Time) {
 	t.Helper()
 	set, err := rules.ParseRules("alerts.yaml", []byte("rules:\n"+bigDayRule+`  - name: any-purchase
@@ -269,6 +272,17 @@ func checkAlertRecordCurrencies(ctx context.Context, t *testing.T, cfg config.Co
 		if !ok || rec["status"] != "firing" || channel["string"] != "web" || math.Abs(rec["value"].(float64)-w.value) > 1e-9 ||
 			!reflect.DeepEqual(rec["currency"], w.currency) {
 			t.Errorf("alert record %v: want value %v, currency %v", rec, w.value, w.currency)
+		}
+	}
+	history := cliRows(ctx, t, cfg, "alert-history", "--from", at.Add(-time.Hour).Format(time.DateOnly), "--to", at.AddDate(0, 0, 1).Format(time.DateOnly))
+	states := cliRows(ctx, t, cfg, "alert-state")
+	for what, rows := range map[string][]map[string]any{"alert-history": history, "alert-state": states} {
+		got := map[string]any{}
+		for _, r := range rows {
+			got[fmt.Sprint(r["rule"], "/", r["channel"])] = r["currency"]
+		}
+		if want := map[string]any{"big-day/web": "USD", "any-purchase/web": ""}; !reflect.DeepEqual(got, want) {
+			t.Errorf("touchline query %s: currencies by rule and channel %v, want %v", what, got, want)
 		}
 	}
 }

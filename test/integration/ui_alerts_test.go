@@ -21,7 +21,8 @@ import (
 // its cards count what was stored (by hand: one firing, one pending, two
 // incidents fired and one resolved in the range, a notification before it
 // left out), and its tables equal `touchline query alert-state` and
-// `alert-history` for the same range and rule; the SQL view shows --sql.
+// `alert-history` for the same range and rule, the currency of a money
+// KPI's value beside it; the SQL view shows --sql.
 func TestWebUIAlerts(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -36,7 +37,7 @@ func TestWebUIAlerts(t *testing.T) {
 		{Rule: "roas_drop", Group: alerts.Group{Channel: "email"}, Status: alerts.StatusPending, Streak: 1, Incident: "inc-3",
 			PendingSince: at(20, 9, 55), EvaluatedAt: evaluated, Value: 1.1, Defined: true},
 		{Rule: "spend_pacing", Group: alerts.Group{Channel: "display"}, Status: alerts.StatusOK,
-			FiredAt: at(5, 12, 0), ResolvedAt: at(6, 12, 0), EvaluatedAt: evaluated},
+			FiredAt: at(5, 12, 0), ResolvedAt: at(6, 12, 0), EvaluatedAt: evaluated, Currency: "EUR"},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -45,11 +46,13 @@ func TestWebUIAlerts(t *testing.T) {
 			Channel: channel, Value: value, Reference: reference, WindowStart: when.Add(-time.Hour), WindowEnd: when, At: when,
 			Message: rule + " " + status + " on " + channel}
 	}
+	// spend_pacing's values are money, in the reporting currency EUR.
+	inEUR := func(n *rules.Notification) *rules.Notification { n.KPI, n.Currency = rules.Spend, "EUR"; return n }
 	if err := store.Record(ctx, []*rules.Notification{
 		notification("k0", "inc-0", alerts.Firing, "roas_drop", "paid_search", time.Date(2026, 8, 20, 0, 0, 0, 0, time.UTC), 0.5, 2),
 		notification("k1", "inc-1", alerts.Firing, "roas_drop", "paid_search", at(10, 9, 0), 0.8, 2),
-		notification("k2", "inc-2", alerts.Firing, "spend_pacing", "display", at(5, 12, 0), 1500, 1000),
-		notification("k3", "inc-2", alerts.Resolved, "spend_pacing", "display", at(6, 12, 0), 900, 1000),
+		inEUR(notification("k2", "inc-2", alerts.Firing, "spend_pacing", "display", at(5, 12, 0), 1500, 1000)),
+		inEUR(notification("k3", "inc-2", alerts.Resolved, "spend_pacing", "display", at(6, 12, 0), 900, 1000)),
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -100,14 +103,14 @@ func TestWebUIAlerts(t *testing.T) {
 	// By hand: the states by rule and channel, never-happened times and an
 	// undefined value as dashes; the notifications of the range newest first.
 	if s := p.Tables["alert-state"]; len(s) != 3 || s[0]["channel"] != "email" || s[0]["status"] != "pending" || s[0]["since"] != "2026-09-20 09:55:00" ||
-		s[0]["last_fired"] != "—" || s[0]["last_value"] != "1.10" || s[2]["last_value"] != "—" || s[2]["last_resolved"] != "2026-09-06 12:00:00" {
+		s[0]["last_fired"] != "—" || s[0]["last_value"] != "1.10" || s[0]["currency"] != "" || s[2]["last_value"] != "—" || s[2]["currency"] != "EUR" || s[2]["last_resolved"] != "2026-09-06 12:00:00" {
 		t.Errorf("alert state: %v", s)
 	}
 	var sent []string
 	for _, r := range p.Tables["alert-history"] {
-		sent = append(sent, r["sent"]+" "+r["status"])
+		sent = append(sent, r["sent"]+" "+r["status"]+" "+r["value"]+" "+r["currency"])
 	}
-	if want := "[2026-09-10 09:00:00 firing 2026-09-06 12:00:00 resolved 2026-09-05 12:00:00 firing]"; len(sent) != 3 || fmt.Sprint(sent) != want {
+	if want := "[2026-09-10 09:00:00 firing 0.80  2026-09-06 12:00:00 resolved 900.00 EUR 2026-09-05 12:00:00 firing 1,500.00 EUR]"; len(sent) != 3 || fmt.Sprint(sent) != want {
 		t.Errorf("alert history: %v, want %s", sent, want)
 	}
 	if p.Charts != 1 {

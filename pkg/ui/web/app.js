@@ -435,10 +435,10 @@ async function alerts(p, out) {
   out.append(el('h2', { text: 'Current state of each rule and group' }), table('alert-state', state, [
     ['rule', 'Rule', fmt.text], ['channel', 'Channel', fmt.text], ['campaign', 'Campaign', fmt.text], ['status', 'Status', fmt.text],
     ['since', 'Pending since', fmt.text], ['last_fired', 'Last fired', fmt.text], ['last_resolved', 'Last resolved', fmt.text],
-    ['evaluated', 'Evaluated', fmt.text], ['last_value', 'Last value', fmt.num2], ['incident', 'Incident', fmt.text]]));
+    ['evaluated', 'Evaluated', fmt.text], ['last_value', 'Last value', fmt.num2], ['currency', 'Currency', fmt.text], ['incident', 'Incident', fmt.text]]));
   out.append(el('h2', { text: 'Incident history (UTC)' }), table('alert-history', history, [
     ['sent', 'Sent', fmt.text], ['status', 'Status', fmt.text], ['rule', 'Rule', fmt.text], ['severity', 'Severity', fmt.text],
-    ['kpi', 'KPI', fmt.text], ['channel', 'Channel', fmt.text], ['campaign', 'Campaign', fmt.text], ['value', 'Value', fmt.num2],
+    ['kpi', 'KPI', fmt.text], ['channel', 'Channel', fmt.text], ['campaign', 'Campaign', fmt.text], ['value', 'Value', fmt.num2], ['currency', 'Currency', fmt.text],
     ['reference', 'Reference', fmt.num2], ['incident', 'Incident', fmt.text], ['message', 'Message', fmt.text]]));
   out.append(el('p', { class: 'muted', text: 'The rules are those of alerts.yaml in the pipelines directory, read when touchline ui started; touchline alerts eval shows each evaluated now.' }));
   out.append(tools(queries));

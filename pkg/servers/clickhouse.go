@@ -40,6 +40,12 @@ type ClickHouseOptions struct {
 	// and the profile readonly: readonly = 2 (reads only, settings may
 	// change), as docs/ui.md advises for the web UI.
 	ReadOnlyUsers map[string]string
+	// KafkaAutoOffsetReset, when set, is the Kafka engine's
+	// auto_offset_reset (librdkafka's: smallest or largest), written into
+	// the <kafka> section of config.xml. A Kafka engine table then starts a
+	// new consumer group at the start (smallest) of its topic instead of
+	// its end.
+	KafkaAutoOffsetReset string
 	// StartTimeout bounds waiting for the server to answer /ping after each
 	// start. Default 60s.
 	StartTimeout time.Duration
@@ -193,6 +199,10 @@ func (c *ClickHouse) Addr() string { return hostPort(c.opts.TCPPort) }
 // HTTPAddr returns the HTTP interface's address as host:port, without a
 // scheme.
 func (c *ClickHouse) HTTPAddr() string { return hostPort(c.opts.HTTPPort) }
+
+// Pid returns the process id of the running server, or 0 when it is not
+// running; its /proc entry gives the server's CPU time.
+func (c *ClickHouse) Pid() int { return c.proc.pid() }
 
 // Dir returns the directory holding the server's configuration, data and
 // logs, as an absolute path.
@@ -365,6 +375,11 @@ const (
     <uncompressed_cache_size>268435456</uncompressed_cache_size>
 {{- end}}
     <max_concurrent_queries>100</max_concurrent_queries>
+{{- with .KafkaAutoOffsetReset}}
+    <kafka>
+        <auto_offset_reset>{{xml .}}</auto_offset_reset>
+    </kafka>
+{{- end}}
 </yandex>
 `
 	clickHouseUsers = `<?xml version="1.0"?>

@@ -190,6 +190,10 @@ func kafkaJVM(opts KafkaOptions) []string {
 // caller may modify the returned slice.
 func (k *Kafka) Brokers() []string { return []string{hostPort(k.opts.Port)} }
 
+// Pid returns the process id of the running broker, or 0 when it is not
+// running; its /proc entry gives the broker's CPU time.
+func (k *Kafka) Pid() int { return k.proc.pid() }
+
 // Dir returns the directory holding the broker's configuration, data and
 // output, as an absolute path.
 func (k *Kafka) Dir() string { return k.opts.Dir }

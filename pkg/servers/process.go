@@ -65,6 +65,15 @@ func (r *run) exited() bool {
 	}
 }
 
+// pid returns the process id of the running process, or 0 when it is not
+// running.
+func (p *process) pid() int {
+	if r := p.running(); r != nil {
+		return r.pid
+	}
+	return 0
+}
+
 // start starts the process. It fails if the process is running already.
 func (p *process) start() error {
 	p.mu.Lock()

@@ -1,0 +1,53 @@
+package testenv
+
+import (
+	"os"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestParseCPUTime reads utime and stime after a command name holding
+// spaces and parentheses, and refuses lines that are not a stat line.
+func TestParseCPUTime(t *testing.T) {
+	got, err := parseCPUTime([]byte("4242 (a (b) c) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 17 0 0 20 0 3 0 100 0 0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 2670 * time.Millisecond; got != want {
+		t.Errorf("CPU time %s, want %s (250 + 17 ticks)", got, want)
+	}
+	for _, bad := range []string{"", "4242 no parentheses", "4242 (x) S 1 2", "4242 (x) S 1 4242 4242 0 -1 4194560 100 0 0 0 x 17"} {
+		if _, err := parseCPUTime([]byte(bad)); err == nil {
+			t.Errorf("parseCPUTime(%q) accepted it", bad)
+		}
+	}
+}
+
+// TestCPUTimeOfThisProcess burns 300 ms of CPU, as getrusage counts it,
+// and checks that CPUTime of this process grew by as much, to the clock
+// tick.
+func TestCPUTimeOfThisProcess(t *testing.T) {
+	rusage := func() time.Duration {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+			t.Fatal(err)
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	before, err := CPUTime(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := rusage()
+	for rusage()-start < 300*time.Millisecond {
+	}
+	used := rusage() - start
+	after, err := CPUTime(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := (after - before) - used; d < -30*time.Millisecond || d > 100*time.Millisecond {
+		t.Errorf("CPUTime grew by %s while getrusage counted %s", after-before, used)
+	}
+}

@@ -1,8 +1,12 @@
 // Command bench measures the ingest service end to end on a real Kafka broker
-// and a real ClickHouse server, against two baselines run on the same data in
-// the same run: a bare franz-go consume of the topic and a bare clickhouse-go
-// batch insert of the same rows. It prints events/s of each, the ratio of the
-// ingest service to the slower baseline, and the ingest process's peak RSS.
+// and a real ClickHouse server against, on the same data in the same run,
+// two bare baselines (a franz-go consume of the topic and a clickhouse-go
+// batch insert of the same rows) and the peer users would pick instead:
+// ClickHouse's own Kafka engine loading the same rows, already normalised,
+// as JSONEachRow into the same tables. It prints events/s of each, the CPU
+// time per event of each process taking part (this process for the
+// baselines, the ingest service, ClickHouse and Kafka, from /proc), the
+// ratios against the aims, and the ingest process's peak RSS.
 //
 //	go run ./test/bench [-events 200000] [-batch 20000]
 package main
@@ -27,7 +31,7 @@ import (
 
 func main() {
 	events := flag.Int("events", 200_000, "touchpoints to publish and ingest")
-	batch := flag.Int("batch", 20_000, "ingest batch size, also used by the insert baseline")
+	batch := flag.Int("batch", 20_000, "ingest batch size, also the insert baseline's and the Kafka engine's block size")
 	profile := flag.String("cpuprofile", "", "write a 5-second CPU profile of the ingest process to this file")
 	onCluster := flag.Bool("cluster", false, "also ingest the same touchpoints into a ClickHouse cluster of 2 shards x 2 replicas")
 	flag.Parse()
@@ -35,6 +39,79 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+}
+
+// partitions is the partition count of the touchpoints topic and of the
+// Kafka engine's topic.
+const partitions = 4
+
+// The processes whose CPU time a measurement counts, by role. The client
+// is this process for the baselines and the ingest service end to end.
+const (
+	client = iota
+	server // ClickHouse
+	broker // Kafka
+	roles
+)
+
+// measurement is the outcome of one way of loading the touchpoints.
+type measurement struct {
+	name string
+	rate float64 // events/s
+	// cpu is the CPU time per event of each role, for the roles in
+	// counted.
+	cpu     [roles]time.Duration
+	counted [roles]bool
+}
+
+// box is the CPU time per event of every process counted.
+func (m measurement) box() time.Duration {
+	var sum time.Duration
+	for r, c := range m.cpu {
+		if m.counted[r] {
+			sum += c
+		}
+	}
+	return sum
+}
+
+// meter reads the CPU time of processes around a measurement.
+type meter struct {
+	pids  [roles]int // 0: not counted
+	start [roles]time.Duration
+}
+
+// startMeter reads the CPU time of the processes of pids (by role; 0 for
+// a role not taking part) at the start of a measurement.
+func startMeter(pids [roles]int) (*meter, error) {
+	m := &meter{pids: pids}
+	for r, pid := range pids {
+		if pid == 0 {
+			continue
+		}
+		var err error
+		if m.start[r], err = testenv.CPUTime(pid); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// finish returns the measurement of n events loaded in elapsed, with the
+// CPU time each process used since startMeter.
+func (m *meter) finish(name string, n int, elapsed time.Duration) (measurement, error) {
+	out := measurement{name: name, rate: float64(n) / elapsed.Seconds()}
+	for r, pid := range m.pids {
+		if pid == 0 {
+			continue
+		}
+		end, err := testenv.CPUTime(pid)
+		if err != nil {
+			return measurement{}, err
+		}
+		out.cpu[r], out.counted[r] = (end-m.start[r])/time.Duration(n), true
+	}
+	return out, nil
 }
 
 func run(n, batch int, profile string, onCluster bool) error {
@@ -58,7 +135,7 @@ func run(n, batch int, profile string, onCluster bool) error {
 	}
 	cfg.HTTPAddr = fmt.Sprintf("127.0.0.1:%d", port)
 	cfg.PProf = profile != ""
-	conn, err := testenv.Prepare(ctx, cfg, 4)
+	conn, err := testenv.Prepare(ctx, cfg, partitions)
 	if err != nil {
 		return err
 	}
@@ -69,46 +146,80 @@ func run(n, batch int, profile string, onCluster bool) error {
 		return err
 	}
 
-	records, consumeRate, err := bareConsume(ctx, cfg, n)
+	self, ch, kf := os.Getpid(), srv.ClickHouse.Pid(), srv.Kafka.Pid()
+	records, consume, err := bareConsume(ctx, cfg, n, [roles]int{client: self, broker: kf})
 	if err != nil {
 		return err
 	}
-	insertRate, err := bareInsert(ctx, cfg, records, batch)
+	rows, err := touchpointRows(ctx, cfg, records)
 	if err != nil {
 		return err
 	}
-	ingestRate, peak, err := endToEnd(ctx, cfg, conn, dir, n, profile)
+	insert, err := bareInsert(ctx, cfg, rows, batch, [roles]int{client: self, server: ch})
 	if err != nil {
 		return err
 	}
-	clusterRate, clusterPeak := 0.0, int64(0)
+	ingest, peak, err := endToEnd(ctx, cfg, conn, dir, n, profile, [roles]int{server: ch, broker: kf})
+	if err != nil {
+		return err
+	}
+	engine, err := kafkaEngine(ctx, cfg, rows, batch, [roles]int{server: ch, broker: kf})
+	if err != nil {
+		return err
+	}
+	var cluster measurement
+	var clusterPeak int64
 	if onCluster {
-		if clusterRate, clusterPeak, err = endToEndOnCluster(ctx, cfg, dir, n); err != nil {
+		if cluster, clusterPeak, err = endToEndOnCluster(ctx, cfg, dir, n, kf); err != nil {
 			return err
 		}
 	}
-	slower := min(consumeRate, insertRate)
-	fmt.Printf("\n%-44s %12s\n", "measurement", "events/s")
-	fmt.Printf("%-44s %12.0f\n", "baseline: bare franz-go consume", consumeRate)
-	fmt.Printf("%-44s %12.0f\n", "baseline: bare clickhouse-go batch insert", insertRate)
-	fmt.Printf("%-44s %12.0f\n", "ingest service end to end", ingestRate)
-	fmt.Printf("\nratio ingest / slower baseline: %.2f (aim: >= 0.5)\n", ingestRate/slower)
-	fmt.Printf("ingest peak RSS: %d MiB\n", peak>>20)
+	report([]measurement{consume, insert, ingest, engine})
+	fmt.Printf("\nratio ingest / slower baseline: %.2f (aim: >= 0.5)\n", ingest.rate/min(consume.rate, insert.rate))
+	fmt.Printf("ratio ingest / Kafka engine: %.2f (aim: >= 2)\n", ingest.rate/engine.rate)
+	fmt.Printf("CPU per event: ingest process %s (aim: <= 12µs), whole box %s (aim: <= 20µs); Kafka engine's box %s\n",
+		micros(ingest.cpu[client]), micros(ingest.box()), micros(engine.box()))
+	fmt.Printf("ingest peak RSS: %d MiB (aim: <= 500 MiB)\n", peak>>20)
 	if onCluster {
-		fmt.Printf("\n%-44s %12.0f\n", "ingest end to end, 2 x 2 ClickHouse cluster", clusterRate)
-		fmt.Printf("ratio cluster / one server: %.2f; ingest peak RSS on the cluster: %d MiB\n", clusterRate/ingestRate, clusterPeak>>20)
+		fmt.Printf("\n%-44s %12.0f\n", "ingest end to end, 2 x 2 ClickHouse cluster", cluster.rate)
+		fmt.Printf("ratio cluster / one server: %.2f; ingest peak RSS on the cluster: %d MiB\n", cluster.rate/ingest.rate, clusterPeak>>20)
 	}
 	return nil
 }
 
+// report prints events/s and the CPU time per event of each process of
+// every measurement.
+func report(ms []measurement) {
+	fmt.Printf("\n%-44s %10s   %s\n", "", "", "CPU time per event")
+	fmt.Printf("%-44s %10s %10s %10s %10s %10s\n", "measurement", "events/s", "client", "ClickHouse", "Kafka", "box")
+	for _, m := range ms {
+		fmt.Printf("%-44s %10.0f", m.name, m.rate)
+		for r := range roles {
+			if m.counted[r] {
+				fmt.Printf(" %10s", micros(m.cpu[r]))
+			} else {
+				fmt.Printf(" %10s", "-")
+			}
+		}
+		fmt.Printf(" %10s\n", micros(m.box()))
+	}
+	fmt.Println("client: this process for the baselines, the ingest process end to end; box: the sum of the row")
+}
+
+// micros writes d in microseconds with one decimal.
+func micros(d time.Duration) string {
+	return fmt.Sprintf("%.1fµs", float64(d)/float64(time.Microsecond))
+}
+
 // endToEndOnCluster starts ZooKeeper and a ClickHouse cluster of 2 shards x
 // 2 replicas and times the ingest service on the same touchpoints topic,
-// with a group of its own, into the cluster.
-func endToEndOnCluster(ctx context.Context, cfg config.Config, dir string, n int) (float64, int64, error) {
+// with a group of its own, into the cluster; it counts the CPU of the
+// ingest service and of Kafka (kafkaPid), not of the four servers.
+func endToEndOnCluster(ctx context.Context, cfg config.Config, dir string, n, kafkaPid int) (measurement, int64, error) {
 	fmt.Println("starting a ClickHouse cluster of 2 shards x 2 replicas ...")
 	c, err := testenv.StartCluster(ctx, dir, 2, 2)
 	if err != nil {
-		return 0, 0, err
+		return measurement{}, 0, err
 	}
 	defer c.Stop()
 	ccfg := cfg
@@ -116,110 +227,165 @@ func endToEndOnCluster(ctx context.Context, cfg config.Config, dir string, n int
 	ccfg.Ingest.Group += ".cluster"
 	ccfg.StateDir += "-cluster"
 	ccfg.PProf = false
-	conn, err := testenv.Prepare(ctx, ccfg, 4)
+	conn, err := testenv.Prepare(ctx, ccfg, partitions)
 	if err != nil {
-		return 0, 0, err
+		return measurement{}, 0, err
 	}
 	defer conn.Close()
-	return endToEnd(ctx, ccfg, conn, dir, n, "")
+	return endToEnd(ctx, ccfg, conn, dir, n, "", [roles]int{broker: kafkaPid})
 }
 
 // bareConsume reads the whole topic with a plain franz-go consumer.
-func bareConsume(ctx context.Context, cfg config.Config, n int) ([]*kgo.Record, float64, error) {
+func bareConsume(ctx context.Context, cfg config.Config, n int, pids [roles]int) ([]*kgo.Record, measurement, error) {
 	cl, err := kafka.NewClient(cfg.Kafka, nil, kgo.ConsumeTopics(cfg.Kafka.Topics.Touchpoints),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
-		return nil, 0, err
+		return nil, measurement{}, err
 	}
 	defer cl.Close()
 	records := make([]*kgo.Record, 0, n)
+	m, err := startMeter(pids)
+	if err != nil {
+		return nil, measurement{}, err
+	}
 	start := time.Now()
 	for len(records) < n {
 		fs := cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
-			return nil, 0, err
+			return nil, measurement{}, err
 		}
 		fs.EachRecord(func(r *kgo.Record) { records = append(records, r) })
 	}
-	return records, float64(n) / time.Since(start).Seconds(), nil
+	out, err := m.finish("baseline: bare franz-go consume", n, time.Since(start))
+	return records, out, err
 }
 
-// bareInsert inserts the rows of records into a touchpoints table of its own
-// with plain clickhouse-go batches (PrepareBatch, Append, Send). Building the rows is not timed.
-func bareInsert(ctx context.Context, cfg config.Config, records []*kgo.Record, batch int) (float64, error) {
+// touchpointRows converts records to rows with the ingest service's own
+// processor.
+func touchpointRows(ctx context.Context, cfg config.Config, records []*kgo.Record) ([]clickhouse.TouchpointRow, error) {
 	proc, err := app.NewIngestProcessor(cfg)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	rows := make([]clickhouse.TouchpointRow, 0, len(records))
 	for _, r := range records {
 		tp, rej, err := proc.Touchpoint(ctx, r)
 		if err != nil || rej != nil {
-			return 0, fmt.Errorf("building baseline rows: %v %v", err, rej)
+			return nil, fmt.Errorf("building baseline rows: %v %v", err, rej)
 		}
 		rows = append(rows, tp.Row)
 	}
+	return rows, nil
+}
+
+// bareInsert inserts rows into a touchpoints table of its own with plain
+// clickhouse-go batches of batch rows, column by column as ingest does.
+func bareInsert(ctx context.Context, cfg config.Config, rows []clickhouse.TouchpointRow, batch int, pids [roles]int) (measurement, error) {
 	// The baseline writes to a database of its own, so the ingest run
 	// starts from an empty table.
-	bcfg := cfg.ClickHouse
-	bcfg.Database = cfg.ClickHouse.Database + "_baseline"
-	if _, err := clickhouse.Migrate(ctx, bcfg, nil); err != nil {
-		return 0, err
-	}
-	bconn, err := clickhouse.Open(ctx, bcfg, nil)
+	bconn, err := openFresh(ctx, cfg, "_baseline")
 	if err != nil {
-		return 0, err
+		return measurement{}, err
 	}
 	defer bconn.Close()
+	m, err := startMeter(pids)
+	if err != nil {
+		return measurement{}, err
+	}
 	start := time.Now()
 	for i := 0; i < len(rows); i += batch {
 		if err := clickhouse.InsertTouchpoints(ctx, bconn, rows[i:min(i+batch, len(rows))]); err != nil {
-			return 0, err
+			return measurement{}, err
 		}
 	}
-	return float64(len(rows)) / time.Since(start).Seconds(), nil
+	return m.finish("baseline: bare clickhouse-go batch insert", len(rows), time.Since(start))
+}
+
+// openFresh migrates the database named after cfg's with suffix and opens
+// a connection to it.
+func openFresh(ctx context.Context, cfg config.Config, suffix string) (driver.Conn, error) {
+	ccfg := cfg.ClickHouse
+	ccfg.Database += suffix
+	if _, err := clickhouse.Migrate(ctx, ccfg, nil); err != nil {
+		return nil, err
+	}
+	return clickhouse.Open(ctx, ccfg, nil)
 }
 
 // endToEnd runs the ingest service as its own process and times it from
-// start until every touchpoint is in ClickHouse.
-func endToEnd(ctx context.Context, cfg config.Config, conn driver.Conn, dir string, n int, profile string) (float64, int64, error) {
+// start until every touchpoint is in ClickHouse; pids are the servers
+// whose CPU it counts besides the service's (the client).
+func endToEnd(ctx context.Context, cfg config.Config, conn driver.Conn, dir string, n int, profile string, pids [roles]int) (measurement, int64, error) {
 	bin, err := testenv.Build(ctx, dir, "ingest")
 	if err != nil {
-		return 0, 0, err
+		return measurement{}, 0, err
 	}
 	cfgPath := filepath.Join(dir, "bench.yaml")
 	if err := testenv.WriteConfig(cfg, cfgPath); err != nil {
-		return 0, 0, err
+		return measurement{}, 0, err
+	}
+	m, err := startMeter(pids)
+	if err != nil {
+		return measurement{}, 0, err
 	}
 	start := time.Now()
 	p, err := testenv.StartProcess(bin, filepath.Join(dir, "ingest.log"), "--config", cfgPath)
 	if err != nil {
-		return 0, 0, err
+		return measurement{}, 0, err
 	}
 	defer p.Kill()
+	// The service's CPU time counts from its start, from zero.
+	m.pids[client] = p.Pid()
 	if profile != "" {
 		go testenv.SaveProfile(ctx, "http://"+cfg.HTTPAddr+"/debug/pprof/profile?seconds=5", profile)
 	}
 	var peak int64
-	for {
-		var rows uint64
-		if err := conn.QueryRow(ctx, "SELECT count() FROM touchpoints").Scan(&rows); err != nil {
-			return 0, 0, err
-		}
+	if err := waitRows(ctx, conn, n, func() {
 		if _, pk, err := p.RSS(); err == nil {
 			peak = max(peak, pk)
 		}
-		if rows >= uint64(n) {
-			break
-		}
-		if ctx.Err() != nil {
-			return 0, 0, ctx.Err()
-		}
-		time.Sleep(50 * time.Millisecond)
+	}); err != nil {
+		return measurement{}, 0, err
 	}
-	rate := float64(n) / time.Since(start).Seconds()
+	out, err := m.finish("ingest service end to end", n, time.Since(start))
+	if err != nil {
+		return measurement{}, 0, err
+	}
 	if _, pk, err := p.RSS(); err == nil {
 		peak = max(peak, pk)
 	}
-	return rate, peak, p.Terminate(time.Minute)
+	return out, peak, p.Terminate(time.Minute)
+}
+
+// stallTimeout bounds how long waitRows waits without a new row.
+const stallTimeout = time.Minute
+
+// waitRows polls the touchpoints table of conn every 50 ms until it holds
+// at least n rows, calling each (when not nil) at every poll. It fails when
+// the count has not grown for stallTimeout.
+func waitRows(ctx context.Context, conn driver.Conn, n int, each func()) error {
+	var last uint64
+	grew := time.Now()
+	for {
+		var rows uint64
+		if err := conn.QueryRow(ctx, "SELECT count() FROM touchpoints").Scan(&rows); err != nil {
+			return err
+		}
+		if each != nil {
+			each()
+		}
+		if rows >= uint64(n) {
+			return nil
+		}
+		if rows > last {
+			last, grew = rows, time.Now()
+		} else if time.Since(grew) > stallTimeout {
+			return fmt.Errorf("no new touchpoints row for %s: %d of %d loaded", stallTimeout, rows, n)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }

@@ -24,8 +24,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -131,7 +129,7 @@ func run(n, concurrency int, profile, trace string) error {
 	fmt.Printf("%d records per size, %d requests in flight\n", n, concurrency)
 	fmt.Printf("%-9s %14s %9s %9s %14s %9s %9s %7s %10s %10s %10s\n", "records", "bare ev/s", "p50", "p99", "collect ev/s", "p50", "p99", "ratio",
 		"bare cpu", "coll. cpu", "client cpu")
-	self, collector := strconv.Itoa(os.Getpid()), strconv.Itoa(proc.Pid())
+	self, collector := os.Getpid(), proc.Pid()
 	for i, size := range sizes {
 		bare, err := measure(ctx, self, self, slices.Collect(slices.Chunk(encoded, size)), n, concurrency, func(ctx context.Context, batch []*kgo.Record) error {
 			for _, r := range batch {
@@ -215,7 +213,7 @@ func encode(ctx context.Context, cfg kafka.Config, touchpoints []*touchpoint.Tou
 // send, and returns the rate and the latency percentiles of a request, and
 // the CPU time per record of the processes pid and client. A failed request
 // stops the measurement.
-func measure[B any](ctx context.Context, pid, client string, batches []B, n, concurrency int, send func(context.Context, B) error) (result, error) {
+func measure[B any](ctx context.Context, pid, client int, batches []B, n, concurrency int, send func(context.Context, B) error) (result, error) {
 	before, err := cpuTimes(pid, client)
 	if err != nil {
 		return result{}, err
@@ -271,37 +269,16 @@ func measure[B any](ctx context.Context, pid, client string, batches []B, n, con
 	}, nil
 }
 
-// cpuTimes returns the CPU time of each of pids (see cpuTime).
-func cpuTimes(pids ...string) ([]time.Duration, error) {
+// cpuTimes returns the CPU time of each of pids (testenv.CPUTime).
+func cpuTimes(pids ...int) ([]time.Duration, error) {
 	times := make([]time.Duration, len(pids))
 	for i, pid := range pids {
 		var err error
-		if times[i], err = cpuTime(pid); err != nil {
+		if times[i], err = testenv.CPUTime(pid); err != nil {
 			return nil, err
 		}
 	}
 	return times, nil
-}
-
-// cpuTime returns the CPU time (user and system) process pid has used, from
-// /proc/<pid>/stat, in clock ticks of 10 ms (Linux's USER_HZ).
-func cpuTime(pid string) (time.Duration, error) {
-	b, err := os.ReadFile("/proc/" + pid + "/stat")
-	if err != nil {
-		return 0, fmt.Errorf("reading the CPU time of process %s: %w", pid, err)
-	}
-	// The fields after the command name, which is in parentheses and may
-	// hold spaces: state is the first, utime the 12th and stime the 13th.
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	if len(f) < 13 {
-		return 0, fmt.Errorf("process %s: unexpected /proc stat %q", pid, b)
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("process %s: reading /proc stat: %w", pid, err)
-	}
-	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
 }
 
 // requests returns the bodies of the Segment batch requests that send

@@ -11,9 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -84,9 +81,7 @@ func start() error {
 			return fmt.Errorf("dropping the materialised view %s: %w", view, err)
 		}
 	}
-	if serverPid, err = pidOf(server.Server.Dir()); err != nil {
-		return err
-	}
+	serverPid = server.Server.Pid()
 	proc, err := app.NewIngestProcessor(server.Config)
 	if err != nil {
 		return fmt.Errorf("making the ingest processor: %w", err)
@@ -120,43 +115,9 @@ func migrated(ctx context.Context, database string) (driver.Conn, error) {
 	return c, nil
 }
 
-// pidOf finds the ClickHouse server whose command line names its directory
-// dir, so that a server of another suite on the machine is never measured.
-func pidOf(dir string) (int, error) {
-	procs, err := filepath.Glob("/proc/[0-9]*/cmdline")
-	if err != nil {
-		return 0, fmt.Errorf("listing processes: %w", err)
-	}
-	for _, p := range procs {
-		cmd, err := os.ReadFile(p)
-		if err != nil || !strings.Contains(string(cmd), dir) || !strings.Contains(string(cmd), "clickhouse") {
-			continue
-		}
-		return strconv.Atoi(filepath.Base(filepath.Dir(p)))
-	}
-	return 0, fmt.Errorf("no clickhouse process with %s on its command line", dir)
-}
-
 // serverCPU returns the CPU time (user and system) the server process has
-// used, from the 14th and 15th fields of /proc/<pid>/stat, in clock ticks
-// of 10 ms.
-func serverCPU() (time.Duration, error) {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", serverPid))
-	if err != nil {
-		return 0, fmt.Errorf("reading the server's CPU time: %w", err)
-	}
-	// The command name, in parentheses, may hold spaces: count after it.
-	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
-	var ticks int64
-	for _, f := range fields[11:13] {
-		n, err := strconv.ParseInt(f, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("parsing the server's CPU time %q: %w", f, err)
-		}
-		ticks += n
-	}
-	return time.Duration(ticks) * 10 * time.Millisecond, nil
-}
+// used.
+func serverCPU() (time.Duration, error) { return testenv.CPUTime(serverPid) }
 
 // selfCPU returns the CPU time (user and system) this process has used.
 func selfCPU() time.Duration {

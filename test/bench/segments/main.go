@@ -187,7 +187,7 @@ func run(persons, rate int, length, lateness time.Duration, maxPoll, cachePerson
 	defer stopReading()
 	runFrom := time.Now().UTC()
 	go changes.read(readCtx, cfg.Kafka, runFrom)
-	cpuStart, err := cpuSeconds(svc.Pid())
+	cpuStart, err := testenv.CPUTime(svc.Pid())
 	if err != nil {
 		return err
 	}
@@ -230,7 +230,7 @@ func run(persons, rate int, length, lateness time.Duration, maxPoll, cachePerson
 		}
 		lateKilled, _ = scrape(metrics, `touchline_segments_inputs_total{result="late"}`)
 		lateBeforeOutage = lateKilled - lateBefore
-		cpuBefore, err := cpuSeconds(svc.Pid())
+		cpuBefore, err := testenv.CPUTime(svc.Pid())
 		if err != nil {
 			return err
 		}
@@ -264,7 +264,7 @@ func run(persons, rate int, length, lateness time.Duration, maxPoll, cachePerson
 		return err
 	}
 	processedIn := time.Since(runStart)
-	cpuEnd, err := cpuSeconds(svc.Pid())
+	cpuEnd, err := testenv.CPUTime(svc.Pid())
 	if err != nil {
 		return err
 	}
@@ -287,7 +287,7 @@ func run(persons, rate int, length, lateness time.Duration, maxPoll, cachePerson
 	}
 	fmt.Printf("%-52s %.0f/s (service / processor: %.2f)\n", "baseline: processor alone, in process", inProcess,
 		float64(published)/processedIn.Seconds()/inProcess)
-	fmt.Printf("%-52s %.2f cores\n", "service CPU during the timed run", (cpuEnd-cpuStart)/processedIn.Seconds())
+	fmt.Printf("%-52s %.2f cores\n", "service CPU during the timed run", (cpuEnd-cpuStart).Seconds()/processedIn.Seconds())
 	fmt.Printf("%-52s %.0f\n", "persons held in state", held)
 	fmt.Printf("%-52s %.0f of %d\n", "timed-run inputs dropped as late", lateBeforeOutage+late-lateBefore, published)
 	if outage > 0 || hog {
@@ -473,20 +473,6 @@ func scrape(url, name string) (float64, error) {
 		}
 	}
 	return sum, nil
-}
-
-// cpuSeconds returns the user and system CPU time of process pid.
-func cpuSeconds(pid int) (float64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The fields after the command name (in parentheses): utime and stime
-	// are the 12th and 13th of them, in clock ticks of 1/100 s.
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-	utime, _ := strconv.ParseFloat(f[11], 64)
-	stime, _ := strconv.ParseFloat(f[12], 64)
-	return (utime + stime) / 100, nil
 }
 
 // latencies collects the latency of every change of an event after since,

@@ -49,7 +49,7 @@ test-cluster: deps ## the cluster suite on ZooKeeper and 2 shards x 2 replicas o
 	TOUCHLINE_CLUSTER_EVENTS=200000 $(GO) test -count=1 -timeout 30m -v ./test/cluster/
 
 .PHONY: bench
-bench: deps ## end-to-end ingest benchmark against bare franz-go and clickhouse-go baselines
+bench: deps ## end-to-end ingest against bare franz-go and clickhouse-go baselines and ClickHouse's Kafka engine: events/s and CPU per event of each process
 	$(GO) run ./test/bench
 
 .PHONY: bench-cluster

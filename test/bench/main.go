@@ -159,8 +159,16 @@ func run(n, batch int, profile string, onCluster bool) error {
 	if err != nil {
 		return err
 	}
+	// Each measurement starts once the merges of the one before have
+	// ended, so that the server's CPU time is its own.
+	if _, err := testenv.Settle(ctx, conn, cfg.ClickHouse.Database+"_baseline"); err != nil {
+		return err
+	}
 	ingest, peak, err := endToEnd(ctx, cfg, conn, dir, n, profile, [roles]int{server: ch, broker: kf})
 	if err != nil {
+		return err
+	}
+	if _, err := testenv.Settle(ctx, conn, cfg.ClickHouse.Database); err != nil {
 		return err
 	}
 	engine, err := kafkaEngine(ctx, cfg, rows, batch, [roles]int{server: ch, broker: kf})

@@ -124,7 +124,7 @@ func (p *parser) parse(data []byte) (*Rules, error) {
 			errs.Add(p.file, p.errf(kv.keyNode.Line, "unknown key %q (want channels, lists, internal_hosts or rules)", kv.key))
 		}
 	}
-	r := &Rules{names: map[string]string{}, internal: map[string]struct{}{}}
+	r := &Rules{names: map[string]string{}, internal: map[string]struct{}{}, results: newResults()}
 	if channels == nil {
 		errs.Add(p.file, p.errf(root.Line, "no channels: the file must define the channel taxonomy"))
 	} else {

@@ -46,7 +46,8 @@ type Channel struct {
 }
 
 // Rules is a compiled rule set: a channel taxonomy and ordered rules. It is
-// immutable once built by Load or Parse and safe for concurrent use by any
+// immutable once built by Load or Parse (apart from the bounded memory of
+// recent results, which only saves work) and safe for concurrent use by any
 // number of goroutines. The zero value has no rules and is not usable.
 type Rules struct {
 	channels []Channel
@@ -56,6 +57,8 @@ type Rules struct {
 	// internal holds the internal hosts: a referrer from one of them or a
 	// subdomain counts as no referrer.
 	internal map[string]struct{}
+	// results remembers the rule that matched recent inputs.
+	results *results
 }
 
 // field is a field of the input that conditions look at.
@@ -218,7 +221,12 @@ func (r *Rules) Classify(in Input) string {
 		}
 	}
 	v := r.values(in)
-	return r.rules[r.first(&v)].channel
+	i, ok := r.results.get(&v)
+	if !ok {
+		i = r.first(&v)
+		r.results.put(&v, i)
+	}
+	return r.rules[i].channel
 }
 
 // values returns the normalised fields of in that rules look at.

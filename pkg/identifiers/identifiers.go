@@ -96,16 +96,27 @@ var ErrInvalid = errors.New("invalid identifier")
 type Normalizer struct {
 	cfg     Config
 	hashed  map[string]bool
-	blocked map[string]bool // "type:normalised value", or "any:value"
-	phones  *phoneCache
+	blocked map[blockKey]bool // type and normalised value, or "any" and the lower-cased value
+	// anyMaxLen is the length in bytes of the longest lower-cased value of
+	// the "any" blocklist.
+	anyMaxLen int
+	phones    *phoneCache
 }
+
+// blockKey is an entry of the blocklist: a type (or "any") and a value.
+type blockKey struct{ typ, value string }
+
+// maxLowerShrink bounds how many times shorter, in bytes, lower-casing can
+// make a valid UTF-8 string: one rune is at most 4 bytes and its lower case
+// at least 1 (the Kelvin sign, 3 bytes, lowers to "k").
+const maxLowerShrink = 4
 
 // New returns a Normalizer for cfg.
 func New(cfg Config) (*Normalizer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	n := &Normalizer{cfg: cfg, hashed: map[string]bool{}, blocked: map[string]bool{}, phones: newPhoneCache()}
+	n := &Normalizer{cfg: cfg, hashed: map[string]bool{}, blocked: map[blockKey]bool{}, phones: newPhoneCache()}
 	for _, t := range cfg.Hashed {
 		n.hashed[NormalizeType(t)] = true
 	}
@@ -113,14 +124,16 @@ func New(cfg Config) (*Normalizer, error) {
 		typ := NormalizeType(t)
 		for _, v := range values {
 			if typ == "any" {
-				n.blocked["any:"+strings.ToLower(strings.TrimSpace(v))] = true
+				lower := strings.ToLower(strings.TrimSpace(v))
+				n.blocked[blockKey{"any", lower}] = true
+				n.anyMaxLen = max(n.anyMaxLen, len(lower))
 				continue
 			}
 			norm, err := n.normalize(typ, v)
 			if err != nil {
 				return nil, fmt.Errorf("blocked %s %q: %w", typ, v, err)
 			}
-			n.blocked[typ+":"+norm] = true
+			n.blocked[blockKey{typ, norm}] = true
 		}
 	}
 	return n, nil
@@ -194,7 +207,7 @@ func (n *Normalizer) identifier(typ, v string, hash bool) (Identifier, error) {
 		return id, fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalid, typ)
 	}
 	v = strings.TrimSpace(v)
-	if n.blocked["any:"+strings.ToLower(v)] {
+	if n.blockedAny(v) {
 		id.Blocked = true
 	} else {
 		norm, err := n.normalize(typ, v)
@@ -202,13 +215,23 @@ func (n *Normalizer) identifier(typ, v string, hash bool) (Identifier, error) {
 			return id, err
 		}
 		v = norm
-		id.Blocked = n.blocked[typ+":"+v]
+		id.Blocked = n.blocked[blockKey{typ, v}]
 	}
 	id.Value = v
 	if hash && n.hashed[typ] {
 		id.Value = n.hash(v)
 	}
 	return id, nil
+}
+
+// blockedAny reports whether the "any" blocklist holds v, compared
+// case-insensitively. A value too long to lower-case into any of its
+// entries is not lower-cased at all.
+func (n *Normalizer) blockedAny(v string) bool {
+	if len(v) > maxLowerShrink*n.anyMaxLen {
+		return false
+	}
+	return n.blocked[blockKey{"any", strings.ToLower(v)}]
 }
 
 // Value returns the stored form of one value of type typ: normalised, and

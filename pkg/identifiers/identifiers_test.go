@@ -73,7 +73,7 @@ func TestPepperAndSorting(t *testing.T) {
 func TestBlocklist(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Kinds["work_email"] = Email
-	cfg.Blocked = map[string][]string{"any": {"Unknown", "0"}, "email": {" Test@Example.com"}}
+	cfg.Blocked = map[string][]string{"any": {"Unknown", "0", "kkkkkkkkk"}, "email": {" Test@Example.com"}}
 	n, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -89,6 +89,11 @@ func TestBlocklist(t *testing.T) {
 		{"customer_id", "0", true, "0"},
 		{"customer_id", "c-1", false, "c-1"},
 		{"work_email", "Test@Example.com", false, "test@example.com"}, // the email list names email only
+		// The Kelvin sign (3 bytes) lower-cases to "k": values longer in
+		// bytes than every "any" entry still match them.
+		{"customer_id", "UN\u212aNOWN", true, "UN\u212aNOWN"},
+		{"customer_id", strings.Repeat("\u212a", 9), true, strings.Repeat("\u212a", 9)},
+		{"customer_id", strings.Repeat("\u212a", 10), false, strings.Repeat("\u212a", 10)},
 	} {
 		id, err := n.Identifier(tc.typ, tc.in)
 		if err != nil || id.Blocked != tc.blocked || id.Value != tc.value {

@@ -226,12 +226,23 @@ func (n *Normalizer) identifier(typ, v string, hash bool) (Identifier, error) {
 
 // blockedAny reports whether the "any" blocklist holds v, compared
 // case-insensitively. A value too long to lower-case into any of its
-// entries is not lower-cased at all.
+// entries is not lower-cased at all: lower-casing keeps the length of ASCII
+// and shortens other text at most maxLowerShrink times.
 func (n *Normalizer) blockedAny(v string) bool {
-	if len(v) > maxLowerShrink*n.anyMaxLen {
+	if len(v) > n.anyMaxLen && (len(v) > maxLowerShrink*n.anyMaxLen || isASCII(v)) {
 		return false
 	}
 	return n.blocked[blockKey{"any", strings.ToLower(v)}]
+}
+
+// isASCII reports whether s holds only ASCII bytes.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // Value returns the stored form of one value of type typ: normalised, and

@@ -94,6 +94,8 @@ func TestBlocklist(t *testing.T) {
 		{"customer_id", "UN\u212aNOWN", true, "UN\u212aNOWN"},
 		{"customer_id", strings.Repeat("\u212a", 9), true, strings.Repeat("\u212a", 9)},
 		{"customer_id", strings.Repeat("\u212a", 10), false, strings.Repeat("\u212a", 10)},
+		{"customer_id", " KKKKKKKKK ", true, "KKKKKKKKK"},
+		{"customer_id", "KKKKKKKKKK", false, "KKKKKKKKKK"},
 	} {
 		id, err := n.Identifier(tc.typ, tc.in)
 		if err != nil || id.Blocked != tc.blocked || id.Value != tc.value {

@@ -58,19 +58,18 @@ const (
 type measurement struct {
 	name string
 	rate float64 // events/s
-	// cpu is the CPU time per event of each role, for the roles in
-	// counted.
+	// cpu is the CPU time per event of each role; zero for a role not
+	// counted, which report prints as "-".
 	cpu     [roles]time.Duration
 	counted [roles]bool
 }
 
-// box is the CPU time per event of every process counted.
+// box is the CPU time per event of every process counted (a role not
+// counted has none).
 func (m measurement) box() time.Duration {
 	var sum time.Duration
-	for r, c := range m.cpu {
-		if m.counted[r] {
-			sum += c
-		}
+	for _, c := range m.cpu {
+		sum += c
 	}
 	return sum
 }

@@ -33,7 +33,7 @@ type Config struct {
 	// Default: the number of CPUs.
 	Workers int `yaml:"workers"`
 	// FetchMaxBytes bounds what the Kafka client buffers ahead of processing,
-	// which with BatchSize bounds memory. Default 16 MiB.
+	// which with BatchSize bounds memory. Default 4 MiB.
 	FetchMaxBytes int32 `yaml:"fetch_max_bytes"`
 	// Settings bound the waits between retries of writes (retry_backoff,
 	// doubling up to retry_backoff_max, with jitter). Defaults 200ms and 10s.
@@ -71,7 +71,7 @@ func DefaultConfig() Config {
 		BatchSize:             20000,
 		FlushInterval:         time.Second,
 		Workers:               runtime.NumCPU(),
-		FetchMaxBytes:         16 << 20,
+		FetchMaxBytes:         4 << 20,
 		Settings:              backoff.DefaultSettings(),
 		ShutdownTimeout:       30 * time.Second,
 		RebalanceFlushTimeout: 15 * time.Second,

@@ -6,9 +6,11 @@
 // attribution under each model, ROMI, cohorts, retail KPIs and funnel stages. It prints the median wall
 // time and the rows returned of each query at each size and the growth of the
 // time from the smallest to the largest size (about 10 from 1M to 10M events
-// means linear). Timings are printed, never asserted.
+// means linear). With -chdb it also loads the same rows into a current
+// ClickHouse engine (chDB, through test/bench/queries/chdb_timings.py) and times the
+// same queries there. Timings are printed, never asserted.
 //
-//	go run ./test/bench/queries [-sizes 1000000,10000000] [-runs 3]
+//	go run ./test/bench/queries [-sizes 1000000,10000000] [-runs 3] [-chdb]
 package main
 
 import (
@@ -44,13 +46,14 @@ const (
 func main() {
 	sizes := flag.String("sizes", "1000000,10000000", "comma-separated numbers of generated events, one database each")
 	runs := flag.Int("runs", 3, "runs of each query; the median is reported")
+	withChDB := flag.Bool("chdb", false, "also time every query on a current ClickHouse engine (chDB, pip install chdb) loaded with the same rows")
 	flag.Parse()
 	ns, err := parseSizes(*sizes)
 	if err == nil && *runs < 1 {
 		err = fmt.Errorf("-runs must be at least 1, got %d", *runs)
 	}
 	if err == nil {
-		err = run(ns, *runs)
+		err = run(ns, *runs, *withChDB)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench queries:", err)
@@ -78,7 +81,7 @@ type timing struct {
 	err    error
 }
 
-func run(sizes []int, runs int) error {
+func run(sizes []int, runs int, withChDB bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Hour)
 	defer cancel()
 	env, err := testenv.StartClickHouseTemp(ctx, "touchline-bench-queries-")
@@ -95,27 +98,55 @@ func run(sizes []int, runs int) error {
 		return err
 	}
 
-	var names []string
-	results := map[string][]timing{}
+	server, current := newTimings(), newTimings()
+	var version string
 	for _, n := range sizes {
 		chCfg := cfg.ClickHouse
 		chCfg.Database = fmt.Sprintf("bench_%d", n)
-		qs, err := measure(ctx, chCfg, proc, n, runs)
+		qs, queries, err := measure(ctx, chCfg, proc, n, runs)
 		if err != nil {
 			return fmt.Errorf("%d events: %w", n, err)
 		}
-		for _, q := range qs {
-			if _, ok := results[q.name]; !ok {
-				names = append(names, q.name)
+		server.add(qs)
+		if withChDB {
+			fmt.Println("copying the rows into chDB and timing the queries there ...")
+			var cs []namedTiming
+			version, cs, err = timeOnChDB(ctx, env.Server.HTTPAddr(), chCfg.Database, env.Dir, queries, runs)
+			if err != nil {
+				return fmt.Errorf("%d events on chDB: %w", n, err)
 			}
-			results[q.name] = append(results[q.name], q.timing)
+			current.add(cs)
 		}
 	}
-	report(sizes, runs, names, results)
+	fmt.Printf("\nClickHouse server %s: median wall time of %d runs per query (rows returned in brackets)\n", env.Version, runs)
+	report(sizes, server)
+	if withChDB {
+		fmt.Printf("\nchDB %s (the same rows; the data-driven models without Go's step on the rows): median wall time of %d runs per query\n", version, runs)
+		report(sizes, current)
+	}
 	if peak, err := testenv.PeakRSS(); err == nil {
 		fmt.Printf("\nbench process peak RSS: %d MiB\n", peak>>20)
 	}
 	return nil
+}
+
+// timings are the timings of each query at each size, with the queries'
+// names in the order they were first timed.
+type timings struct {
+	names []string
+	by    map[string][]timing
+}
+
+func newTimings() *timings { return &timings{by: map[string][]timing{}} }
+
+// add appends the timings of one size.
+func (t *timings) add(qs []namedTiming) {
+	for _, q := range qs {
+		if _, ok := t.by[q.name]; !ok {
+			t.names = append(t.names, q.name)
+		}
+		t.by[q.name] = append(t.by[q.name], q.timing)
+	}
 }
 
 // namedTiming is a query's name and its timing at one size.
@@ -125,23 +156,23 @@ type namedTiming struct {
 }
 
 // measure loads n generated events into the database of chCfg and times
-// every query on it.
-func measure(ctx context.Context, chCfg clickhouse.Config, proc *enrich.Processor, n, runs int) ([]namedTiming, error) {
+// every query on it. It returns the timings and the queries.
+func measure(ctx context.Context, chCfg clickhouse.Config, proc *enrich.Processor, n, runs int) ([]namedTiming, []query, error) {
 	gen, err := generate.New(generate.Config{Events: n, Persons: max(n/20, 1), Days: 30, Seed: seed})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	from, to := gen.Period()
 	queries, err := buildQueries(analytics.Range{From: from, To: to})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if _, err := clickhouse.Migrate(ctx, chCfg, nil); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	conn, err := clickhouse.Open(ctx, chCfg, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer conn.Close()
 
@@ -150,22 +181,22 @@ func measure(ctx context.Context, chCfg clickhouse.Config, proc *enrich.Processo
 	start := time.Now()
 	tps, spend, err := testenv.LoadGenerated(ctx, conn, proc, gen)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	took := time.Since(start)
 	fmt.Printf("loaded %d touchpoints and %d spend rows in %s: %.0f events/s (generation, conversion and insert)\n",
 		tps, spend, took.Round(time.Millisecond), float64(tps)/took.Seconds())
 	settled, err := testenv.Settle(ctx, conn, chCfg.Database)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	fmt.Println(settled)
 	var rows, final uint64
 	if err := conn.QueryRow(ctx, "SELECT count() FROM touchpoints").Scan(&rows); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := conn.QueryRow(ctx, "SELECT count() FROM touchpoints FINAL").Scan(&final); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	fmt.Printf("rows in touchpoints: %d (%d with FINAL)\n", rows, final)
 
@@ -179,7 +210,7 @@ func measure(ctx context.Context, chCfg clickhouse.Config, proc *enrich.Processo
 		}
 		out = append(out, namedTiming{q.name, t})
 	}
-	return out, nil
+	return out, queries, nil
 }
 
 // query is a named analytics query, with the step that computes its
@@ -273,8 +304,7 @@ func timeQuery(ctx context.Context, conn driver.Conn, q query, runs int) timing 
 
 // report prints the table of median times per query and size, and the
 // growth from the first size to the last.
-func report(sizes []int, runs int, names []string, results map[string][]timing) {
-	fmt.Printf("\nmedian wall time of %d runs per query (rows returned in brackets)\n", runs)
+func report(sizes []int, t *timings) {
 	fmt.Printf("%-34s", "query")
 	for _, n := range sizes {
 		fmt.Printf(" %20s", sizeLabel(n)+" median")
@@ -285,8 +315,8 @@ func report(sizes []int, runs int, names []string, results map[string][]timing) 
 	}
 	fmt.Println()
 	var failures []string
-	for _, name := range names {
-		ts := results[name]
+	for _, name := range t.names {
+		ts := t.by[name]
 		fmt.Printf("%-34s", name)
 		for i, t := range ts {
 			if t.err != nil {

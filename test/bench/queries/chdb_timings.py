@@ -23,9 +23,16 @@ import time
 from chdb import session
 
 
+# Longest wait for the background merges after the load, as on the server
+# (testenv.Settle): past it the queries are timed anyway.
+MERGE_WAIT_SECONDS = 120
+
+
 def settle(s: session.Session) -> None:
-    """Waits until no merge runs and no more parts disappear."""
+    """Waits until no merge runs and no more parts disappear, at most
+    MERGE_WAIT_SECONDS."""
     last = None
+    deadline = time.monotonic() + MERGE_WAIT_SECONDS
     while True:
         row = s.query(
             "SELECT (SELECT count() FROM system.merges), "
@@ -33,6 +40,10 @@ def settle(s: session.Session) -> None:
         ).bytes().decode().strip().split(",")
         merges, parts = int(row[0]), int(row[1])
         if merges == 0 and parts == last:
+            return
+        if time.monotonic() > deadline:
+            print(f"chdb: merges still running after {MERGE_WAIT_SECONDS} s ({merges} merges, {parts} parts); "
+                  "timing the queries anyway", file=sys.stderr)
             return
         last = parts
         time.sleep(1)

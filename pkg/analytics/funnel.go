@@ -156,10 +156,13 @@ type FunnelQuery struct {
 //
 // A person reaches step k when events matching steps 1..k occur in that
 // order, at strictly increasing times, with step k at most Window after step
-// 1 (windowFunnel semantics). For each step-1 event the query follows the
-// earliest matching events (which reaches the furthest step from that start);
-// the person's level is the best over all starts, and the time to step k is
-// taken from the earliest start that reaches it.
+// 1 (windowFunnel semantics). For each step-1 event (start) the query
+// follows the earliest matching events (which reaches the furthest step from
+// that start); the person's level is the best over all starts, and the time
+// to step k is taken from the earliest start that reaches it. The starts are
+// walked with array functions within the person's row rather than spread
+// into rows of their own: it saves a second GROUP BY over persons, which in
+// ClickHouse 18.16 held most of the query's memory.
 func (q FunnelQuery) SQL() (string, error) {
 	if err := q.validate(); err != nil {
 		return "", err
@@ -192,6 +195,10 @@ func (q FunnelQuery) SQL() (string, error) {
 	if bd != "" {
 		perPerson = append(perPerson, bd)
 	}
+	// at_k holds, per start, the time of the earliest step-k event of the
+	// chain from it (0 where the chain stops before k), reach_k the first
+	// start whose chain reaches k (0 for none). Starts are sorted, so
+	// reach_k is also the earliest such start.
 	var chain, level, since strings.Builder
 	steps := make([]string, n)
 	for k := 1; k <= n; k++ {
@@ -200,14 +207,15 @@ func (q FunnelQuery) SQL() (string, error) {
 		if k == 1 {
 			continue
 		}
-		prev, guard := "start", ""
-		if k > 2 {
-			prev = fmt.Sprintf("at_%d", k-1)
-			guard = prev + " > 0 AND "
+		if k == 2 {
+			fmt.Fprintf(&chain, "\n                arrayMap((start, ts) -> arrayFirst(t -> t > start AND t <= start + %s, ts), times_1, replicate(times_2, times_1)) AS at_2,", window)
+		} else {
+			fmt.Fprintf(&chain, "\n                arrayMap((start, prev, ts) -> if(prev > 0, arrayFirst(t -> t > prev AND t <= start + %s, ts), 0), times_1, at_%d, replicate(times_%d, times_1)) AS at_%d,",
+				window, k-1, k, k)
 		}
-		fmt.Fprintf(&chain, "\n                    arrayFirst(t -> %st > %s AND t <= start + %s, times_%d) AS at_%d,", guard, prev, window, k, k)
-		fmt.Fprintf(&level, " + (at_%d > 0)", k)
-		fmt.Fprintf(&since, ", argMinIf(at_%d - start, start, at_%d > 0)", k, k)
+		fmt.Fprintf(&chain, "\n                arrayFirstIndex(x -> x > 0, at_%d) AS reach_%d,", k, k)
+		fmt.Fprintf(&level, " + (reach_%d > 0)", k)
+		fmt.Fprintf(&since, ",\n                 if(reach_%[1]d = 0, 0, toInt64(at_%[1]d[reach_%[1]d]) - toInt64(times_1[reach_%[1]d]))", k)
 	}
 	groupBreakdown := ""
 	if bdKey != "" {
@@ -237,31 +245,22 @@ FROM
                (arrayElement(durations, intDiv(length(durations) + 1, 2)) + arrayElement(durations, intDiv(length(durations), 2) + 1)) / 2) AS median_ms
         FROM
         (
-            -- per person: the furthest step, and the time from step 1 to
-            -- each step, from the earliest step-1 event that reaches it
+            -- per person: for each step-1 event (start), the earliest events
+            -- of the next steps in order within the window; the furthest step
+            -- over all starts, and the time from step 1 to each step from the
+            -- earliest start that reaches it
             SELECT
-                %sperson,
-                max(chain_level) AS person_level,
+                %sperson,%s
+                1%s AS person_level,
                 [toInt64(0)%s] AS since_first_by_step
             FROM
             (
-                -- per step-1 event (start): the earliest events of the next
-                -- steps in order within the window, 0 where the chain stops
                 SELECT
-                    %sperson,
-                    start,%s
-                    1%s AS chain_level
-                FROM
-                (
-                    SELECT
-                        %s
-                    FROM %s
-                    GROUP BY person
-                    HAVING notEmpty(times_1)
-                )
-                ARRAY JOIN times_1 AS start
+                    %s
+                FROM %s
+                GROUP BY person
+                HAVING notEmpty(times_1)
             )
-            GROUP BY %sperson
         )
         ARRAY JOIN [%s] AS step_number, since_first_by_step AS since_first
         GROUP BY %sstep_number
@@ -273,10 +272,8 @@ ORDER BY %sstep`,
 		bdOut, strings.Join(names, ", "),
 		bdKey,
 		bdKey,
-		bdKey, since.String(),
-		bdKey, chain.String(), level.String(),
-		strings.Join(perPerson, ",\n                        "), resolvedEvents(cols, where),
-		bdKey,
+		bdKey, chain.String(), level.String(), since.String(),
+		strings.Join(perPerson, ",\n                    "), resolvedEvents(cols, where),
 		strings.Join(steps, ", "),
 		bdKey, groupBreakdown,
 		bdKey)

@@ -144,12 +144,11 @@ func (q RetailKPIsQuery) customerRows(keys string) string {
             tupleElement(placed, 4) AS order_amount_unconverted
         FROM
         (
-            -- per resolved person: touches oldest first, the first purchase
-            -- ever and the orders of the range as (ms, order id, amount,
+            -- per resolved person: the first purchase ever, the acquiring
+            -- touch and the orders of the range as (ms, order id, amount,
             -- unconverted)
             SELECT
                 person,
-                arraySort(groupArrayIf((at_ms, channel, campaign), is_touch)) AS touches,
                 minIf(at_ms, is_purchase) AS first_purchase_ms,
                 groupArrayIf(%[2]s, is_order) AS placed_orders,
                 %[3]s,

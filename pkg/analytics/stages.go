@@ -176,7 +176,7 @@ func (q StagesQuery) SQL() (string, error) {
 		reached[i] = "countIf(in_" + name + ") > 0"
 	}
 	// Retention: an event of its types after the first conversion event.
-	reached[3] = "notEmpty(arrayFilter((t, f) -> f > 0 AND t > f, retention_times, replicate(first_conversion_ms, retention_times)))"
+	reached[3] = "first_conversion_ms > 0 AND maxIf(at_ms, in_retention) > first_conversion_ms"
 	types = append(types, q.Attribution.ConversionType)
 	types = append(types, q.Attribution.TouchTypes...)
 	where := "event_time < " + timeLit(q.Range.To) + " AND event_type IN (" + quoteList(types) + ")"
@@ -207,10 +207,8 @@ FROM
         SELECT
             person,
             toUInt8(1) AS everyone,
-            arraySort(groupArrayIf((at_ms, channel, campaign), is_touch)) AS touches,
             minIf(at_ms, is_purchase) AS first_purchase_ms,
             minIf(at_ms, is_conversion_stage) AS first_conversion_ms,
-            groupArrayIf(at_ms, in_retention) AS retention_times,
             [` + strings.Join(ones, ",\n             ") + `] AS stage_reached,
             ` + acquisition + `
         FROM ` + resolvedEvents(columns, where) + `
@@ -227,13 +225,14 @@ ARRAY JOIN
 ORDER BY ` + keyOrder + `stage_number`, nil
 }
 
-// acquisition is the select items of a per-person aggregation (which has
-// touches, its (ms, channel, campaign) tuples sorted by time, and
-// first_purchase_ms, 0 for none) that find the acquiring touches (those
-// before the first purchase, or all without one) and name the channel and
-// campaign of the oldest acquisition_channel and acquisition_campaign, or
-// (none) without one. Columns are passed to the lambda rather than
-// captured: ClickHouse 18.16 does not see columns only a lambda captures.
-const acquisition = `arrayFilter((t, f) -> f = 0 OR tupleElement(t, 1) < f, touches, replicate(first_purchase_ms, touches)) AS acquiring,
-            if(empty(acquiring), '` + NoTouch + `', tupleElement(acquiring[1], 2)) AS acquisition_channel,
-            if(empty(acquiring), '` + NoTouch + `', tupleElement(acquiring[1], 3)) AS acquisition_campaign`
+// acquisition is the select items of a per-person aggregation of events
+// with is_touch, at_ms, channel and campaign, which has first_purchase_ms (0
+// for none), that name the channel and campaign of the person's oldest
+// acquiring touch (one before the first purchase, or any without one) as
+// acquisition_channel and acquisition_campaign, or (none) without one. The
+// oldest touch acquires if any does, so it is the one to look at; among
+// touches at the same millisecond the least channel, then campaign, wins.
+const acquisition = `minIf((at_ms, channel, campaign), is_touch) AS first_touch,
+            countIf(is_touch) > 0 AND (first_purchase_ms = 0 OR tupleElement(first_touch, 1) < first_purchase_ms) AS acquired,
+            if(acquired, tupleElement(first_touch, 2), '` + NoTouch + `') AS acquisition_channel,
+            if(acquired, tupleElement(first_touch, 3), '` + NoTouch + `') AS acquisition_campaign`

@@ -22,12 +22,16 @@ func funnelStages() Fixture {
 		ev("s3-1", "s3", "login", "web", "", at(2026, 5, 6, 9, 0, 0)),
 		// s4's impression lies before the range.
 		ev("s4-1", "s4", "impression", "display", "retarget", at(2026, 4, 30, 23, 0, 0)),
+		// s5 clicked two links in the same millisecond: the lesser channel
+		// (affiliate) acquires.
+		ev("s5-1", "s5", "click", "social", "spring", at(2026, 5, 7, 9, 0, 0)),
+		ev("s5-2", "s5", "click", "affiliate", "partners", at(2026, 5, 7, 9, 0, 0)),
 	)
 	return f
 }
 
 // stagesCases: the default stages in May. Awareness: k2, s1, s2;
-// consideration: k1 (email click), k2, k3 (stitched), k5, s2; conversion:
+// consideration: k1 (email click), k2, k3 (stitched), k5, s2, s5; conversion:
 // k1..k5; retention (a purchase or login after the first purchase ever): k1
 // (first purchase in April), k3 (second purchase as k3-cust), k5, k6.
 func stagesCases() []spec {
@@ -41,14 +45,14 @@ func stagesCases() []spec {
 			columns: columns, key: 1,
 			want: [][]any{
 				{1.0, "awareness", 3.0, 1.0},
-				{2.0, "consideration", 5.0, 5.0 / 3},
-				{3.0, "conversion", 5.0, 1.0},
+				{2.0, "consideration", 6.0, 2.0},
+				{3.0, "conversion", 5.0, 5.0 / 6},
 				{4.0, "retention", 4.0, 0.8},
 			},
 		},
 		{
-			// (none): s1, k4, k6; display: s2; email: k2; paid_search:
-			// k1, k5; social: k3.
+			// (none): s1, k4, k6; affiliate: s5; display: s2; email: k2;
+			// paid_search: k1, k5; social: k3.
 			name:    "stages: by acquisition channel",
 			fixture: funnelStages(),
 			query:   analytics.StagesQuery{Range: may, Stages: analytics.DefaultStages(), Attribution: settings, ByChannel: true},
@@ -58,6 +62,10 @@ func stagesCases() []spec {
 				{"(none)", 2.0, "consideration", 0.0, 0.0},
 				{"(none)", 3.0, "conversion", 1.0, nil},
 				{"(none)", 4.0, "retention", 1.0, 1.0},
+				{"affiliate", 1.0, "awareness", 0.0, 1.0},
+				{"affiliate", 2.0, "consideration", 1.0, nil},
+				{"affiliate", 3.0, "conversion", 0.0, 0.0},
+				{"affiliate", 4.0, "retention", 0.0, nil},
 				{"display", 1.0, "awareness", 1.0, 1.0},
 				{"display", 2.0, "consideration", 1.0, 1.0},
 				{"display", 3.0, "conversion", 0.0, 0.0},

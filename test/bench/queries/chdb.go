@@ -42,19 +42,21 @@ type chDBAnswer struct {
 		Name    string  `json:"name"`
 		Seconds float64 `json:"seconds"`
 		Rows    int     `json:"rows"`
+		TSV     string  `json:"tsv"`
 		Error   string  `json:"error"`
 	} `json:"results"`
 }
 
 // timeOnChDB copies the loaded tables of database from the server at
 // httpAddr into chDB, in Native format through files in dir, and times
-// queries there. It returns chDB's version and a timing per query, in the
-// order of queries. A query that Go finishes from its rows (the
-// data-driven models) is timed without that step.
-func timeOnChDB(ctx context.Context, httpAddr, database, dir string, queries []query, runs int) (string, []namedTiming, error) {
+// queries there. It returns chDB's version, and a timing and the rows (as
+// TabSeparated text) per query, in the order of queries. A query that Go
+// finishes from its rows (the data-driven models) is timed without that
+// step.
+func timeOnChDB(ctx context.Context, httpAddr, database, dir string, queries []query, runs int) (string, []namedTiming, []string, error) {
 	ms, err := clickhouse.Migrations()
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	req := chDBRequest{Tables: map[string]string{}, Runs: runs}
 	for _, m := range ms {
@@ -63,7 +65,7 @@ func timeOnChDB(ctx context.Context, httpAddr, database, dir string, queries []q
 	for _, t := range loadedTables {
 		file := filepath.Join(dir, database+"."+t+".native")
 		if err := export(ctx, httpAddr, database, t, file); err != nil {
-			return "", nil, err
+			return "", nil, nil, err
 		}
 		defer os.Remove(file)
 		req.Tables[t] = file
@@ -73,58 +75,71 @@ func timeOnChDB(ctx context.Context, httpAddr, database, dir string, queries []q
 	}
 	in, err := json.Marshal(req)
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	cmd := exec.CommandContext(ctx, "python3", filepath.Join(testenv.RepoRoot(), "test", "bench", "queries", "chdb_timings.py"))
 	cmd.Stdin = bytes.NewReader(in)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return "", nil, fmt.Errorf("chdb_timings.py (pip install chdb): %w", err)
+		return "", nil, nil, fmt.Errorf("chdb_timings.py (pip install chdb): %w", err)
 	}
 	var answer chDBAnswer
 	if err := json.Unmarshal(out, &answer); err != nil {
-		return "", nil, fmt.Errorf("reading chdb_timings.py's answer: %w", err)
+		return "", nil, nil, fmt.Errorf("reading chdb_timings.py's answer: %w", err)
 	}
 	if len(answer.Results) != len(queries) {
-		return "", nil, fmt.Errorf("chdb_timings.py timed %d queries, want %d", len(answer.Results), len(queries))
+		return "", nil, nil, fmt.Errorf("chdb_timings.py timed %d queries, want %d", len(answer.Results), len(queries))
 	}
 	timings := make([]namedTiming, len(queries))
+	rows := make([]string, len(queries))
 	for i, r := range answer.Results {
+		rows[i] = r.TSV
 		t := timing{median: time.Duration(r.Seconds * float64(time.Second)), rows: r.Rows}
 		if r.Error != "" {
 			t = timing{err: fmt.Errorf("%s", firstLine(r.Error))}
 		}
 		timings[i] = namedTiming{queries[i].name, t}
 	}
-	return answer.Version, timings, nil
+	return answer.Version, timings, rows, nil
 }
 
 // export writes table of database, in the server's Native format, to file.
 func export(ctx context.Context, httpAddr, database, table, file string) error {
-	u := url.URL{Scheme: "http", Host: httpAddr, Path: "/", RawQuery: url.Values{"database": {database}}.Encode()}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader("SELECT * FROM "+table+" FORMAT Native"))
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
+	body, err := post(ctx, httpAddr, database, "SELECT * FROM "+table+" FORMAT Native")
 	if err != nil {
 		return fmt.Errorf("exporting %s: %w", table, err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("exporting %s: %s: %s", table, resp.Status, bytes.TrimSpace(msg))
-	}
+	defer body.Close()
 	f, err := os.Create(file)
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(f, resp.Body); err != nil {
+	if _, err := io.Copy(f, body); err != nil {
 		f.Close()
 		return fmt.Errorf("exporting %s: %w", table, err)
 	}
 	return f.Close()
+}
+
+// post sends sql to the server's HTTP interface at httpAddr in database and
+// returns the answer's body, which the caller closes.
+func post(ctx context.Context, httpAddr, database, sql string) (io.ReadCloser, error) {
+	u := url.URL{Scheme: "http", Host: httpAddr, Path: "/", RawQuery: url.Values{"database": {database}}.Encode()}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(sql))
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		return nil, fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(msg))
+	}
+	return resp.Body, nil
 }
 
 // firstLine is the first line of s.

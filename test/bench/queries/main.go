@@ -7,8 +7,10 @@
 // time and the rows returned of each query at each size and the growth of the
 // time from the smallest to the largest size (about 10 from 1M to 10M events
 // means linear). With -chdb it also loads the same rows into a current
-// ClickHouse engine (chDB, through test/bench/queries/chdb_timings.py) and times the
-// same queries there. Timings are printed, never asserted.
+// ClickHouse engine (chDB, through test/bench/queries/chdb_timings.py), times the
+// same queries there and compares the rows each query returns on both engines
+// (numbers within a relative 1e-9). Timings and differences are printed, never
+// asserted.
 //
 //	go run ./test/bench/queries [-sizes 1000000,10000000] [-runs 3] [-chdb]
 package main
@@ -111,11 +113,20 @@ func run(sizes []int, runs int, withChDB bool) error {
 		if withChDB {
 			fmt.Println("copying the rows into chDB and timing the queries there ...")
 			var cs []namedTiming
-			version, cs, err = timeOnChDB(ctx, env.Server.HTTPAddr(), chCfg.Database, env.Dir, queries, runs)
+			var rows []string
+			version, cs, rows, err = timeOnChDB(ctx, env.Server.HTTPAddr(), chCfg.Database, env.Dir, queries, runs)
 			if err != nil {
 				return fmt.Errorf("%d events on chDB: %w", n, err)
 			}
 			current.add(cs)
+			compared, diffs, err := compareRows(ctx, env.Server.HTTPAddr(), chCfg.Database, queries, cs, rows)
+			if err != nil {
+				return fmt.Errorf("%d events, comparing the rows: %w", n, err)
+			}
+			fmt.Printf("rows of chDB and of the server: the same for %d of the %d queries both answered\n", compared-len(diffs), compared)
+			for _, d := range diffs {
+				fmt.Println("  DIFFERENT:", d)
+			}
 		}
 	}
 	fmt.Printf("\nClickHouse server %s: median wall time of %d runs per query (rows returned in brackets)\n", env.Version, runs)

@@ -274,6 +274,30 @@ func (c *ClickHouse) get(ctx context.Context, path string) (string, error) {
 	return string(body), nil
 }
 
+// Query sends sql to the server's HTTP interface, in database unless it is
+// empty, and returns the answer's body for the caller to read and close. An
+// answer other than 200 OK is an error carrying the server's message.
+func (c *ClickHouse) Query(ctx context.Context, database, sql string) (io.ReadCloser, error) {
+	u := url.URL{Scheme: "http", Host: c.HTTPAddr(), Path: "/"}
+	if database != "" {
+		u.RawQuery = url.Values{"database": {database}}.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(sql))
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		return nil, fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(msg)))
+	}
+	return resp.Body, nil
+}
+
 // writeClickHouseConfig writes config.xml and users.xml into opts.Dir and
 // creates the directories they name.
 func writeClickHouseConfig(opts ClickHouseOptions) error {

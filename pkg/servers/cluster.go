@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -120,20 +117,11 @@ func StartClickHouseCluster(ctx context.Context, opts ClusterOptions) (*ClickHou
 
 // post runs query, a statement that writes, through the HTTP interface.
 func (c *ClickHouse) post(ctx context.Context, query string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+c.HTTPAddr()+"/", strings.NewReader(query))
+	body, err := c.Query(ctx, "", query)
 	if err != nil {
 		return err
 	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
-	}
-	return nil
+	return body.Close()
 }
 
 // zooKeeperReady checks that the server reads ZooKeeper: a server whose

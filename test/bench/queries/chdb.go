@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +13,7 @@ import (
 	"time"
 
 	"github.com/touchline-io/touchline/pkg/clickhouse"
+	"github.com/touchline-io/touchline/pkg/servers"
 	"github.com/touchline-io/touchline/test/testenv"
 )
 
@@ -41,19 +40,17 @@ type chDBAnswer struct {
 	Results []struct {
 		Name    string  `json:"name"`
 		Seconds float64 `json:"seconds"`
-		Rows    int     `json:"rows"`
 		TSV     string  `json:"tsv"`
 		Error   string  `json:"error"`
 	} `json:"results"`
 }
 
-// timeOnChDB copies the loaded tables of database from the server at
-// httpAddr into chDB, in Native format through files in dir, and times
+// timeOnChDB copies the loaded tables of database from server into chDB, in Native format through files in dir, and times
 // queries there. It returns chDB's version, and a timing and the rows (as
 // TabSeparated text) per query, in the order of queries. A query that Go
 // finishes from its rows (the data-driven models) is timed without that
 // step.
-func timeOnChDB(ctx context.Context, httpAddr, database, dir string, queries []query, runs int) (string, []namedTiming, []string, error) {
+func timeOnChDB(ctx context.Context, server *servers.ClickHouse, database, dir string, queries []query, runs int) (string, []namedTiming, []string, error) {
 	ms, err := clickhouse.Migrations()
 	if err != nil {
 		return "", nil, nil, err
@@ -64,7 +61,7 @@ func timeOnChDB(ctx context.Context, httpAddr, database, dir string, queries []q
 	}
 	for _, t := range loadedTables {
 		file := filepath.Join(dir, database+"."+t+".native")
-		if err := export(ctx, httpAddr, database, t, file); err != nil {
+		if err := export(ctx, server, database, t, file); err != nil {
 			return "", nil, nil, err
 		}
 		defer os.Remove(file)
@@ -95,7 +92,7 @@ func timeOnChDB(ctx context.Context, httpAddr, database, dir string, queries []q
 	rows := make([]string, len(queries))
 	for i, r := range answer.Results {
 		rows[i] = r.TSV
-		t := timing{median: time.Duration(r.Seconds * float64(time.Second)), rows: r.Rows}
+		t := timing{median: time.Duration(r.Seconds * float64(time.Second)), rows: len(lines(r.TSV))}
 		if r.Error != "" {
 			t = timing{err: fmt.Errorf("%s", firstLine(r.Error))}
 		}
@@ -105,8 +102,8 @@ func timeOnChDB(ctx context.Context, httpAddr, database, dir string, queries []q
 }
 
 // export writes table of database, in the server's Native format, to file.
-func export(ctx context.Context, httpAddr, database, table, file string) error {
-	body, err := post(ctx, httpAddr, database, "SELECT * FROM "+table+" FORMAT Native")
+func export(ctx context.Context, server *servers.ClickHouse, database, table, file string) error {
+	body, err := server.Query(ctx, database, "SELECT * FROM "+table+" FORMAT Native")
 	if err != nil {
 		return fmt.Errorf("exporting %s: %w", table, err)
 	}
@@ -120,26 +117,6 @@ func export(ctx context.Context, httpAddr, database, table, file string) error {
 		return fmt.Errorf("exporting %s: %w", table, err)
 	}
 	return f.Close()
-}
-
-// post sends sql to the server's HTTP interface at httpAddr in database and
-// returns the answer's body, which the caller closes.
-func post(ctx context.Context, httpAddr, database, sql string) (io.ReadCloser, error) {
-	u := url.URL{Scheme: "http", Host: httpAddr, Path: "/", RawQuery: url.Values{"database": {database}}.Encode()}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(sql))
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		resp.Body.Close()
-		return nil, fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(msg))
-	}
-	return resp.Body, nil
 }
 
 // firstLine is the first line of s.

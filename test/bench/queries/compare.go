@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/touchline-io/touchline/pkg/servers"
 )
 
 // floatTolerance is the relative difference up to which two numbers of a
@@ -15,21 +17,20 @@ import (
 // in, which differs between engines and runs.
 const floatTolerance = 1e-9
 
-// compareRows runs each query once more on the server at httpAddr, in
-// database, and compares the rows it returns with chDB's (TabSeparated text,
+// compareRows runs each query once more on server, in database, and compares the rows it returns with chDB's (TabSeparated text,
 // in the order of queries; a query chDB failed is skipped). Rows are the
 // same when they are in the same order, or else (ties of an ORDER BY) the
 // same once both are sorted, with numbers equal within floatTolerance. It
 // returns how many queries it compared and a line per query whose rows
 // differ.
-func compareRows(ctx context.Context, httpAddr, database string, queries []query, chDB []namedTiming, chDBRows []string) (int, []string, error) {
+func compareRows(ctx context.Context, server *servers.ClickHouse, database string, queries []query, chDB []namedTiming, chDBRows []string) (int, []string, error) {
 	compared := 0
 	var diffs []string
 	for i, q := range queries {
 		if chDB[i].err != nil {
 			continue
 		}
-		body, err := post(ctx, httpAddr, database, q.sql+"\nFORMAT TabSeparated")
+		body, err := server.Query(ctx, database, q.sql+"\nFORMAT TabSeparated")
 		if err != nil {
 			return compared, diffs, fmt.Errorf("%s on the server: %w", q.name, err)
 		}

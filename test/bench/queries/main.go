@@ -114,12 +114,12 @@ func run(sizes []int, runs int, withChDB bool) error {
 			fmt.Println("copying the rows into chDB and timing the queries there ...")
 			var cs []namedTiming
 			var rows []string
-			version, cs, rows, err = timeOnChDB(ctx, env.Server.HTTPAddr(), chCfg.Database, env.Dir, queries, runs)
+			version, cs, rows, err = timeOnChDB(ctx, env.Server, chCfg.Database, env.Dir, queries, runs)
 			if err != nil {
 				return fmt.Errorf("%d events on chDB: %w", n, err)
 			}
 			current.add(cs)
-			compared, diffs, err := compareRows(ctx, env.Server.HTTPAddr(), chCfg.Database, queries, cs, rows)
+			compared, diffs, err := compareRows(ctx, env.Server, chCfg.Database, queries, cs, rows)
 			if err != nil {
 				return fmt.Errorf("%d events, comparing the rows: %w", n, err)
 			}

@@ -113,7 +113,7 @@ func rowValues(r TouchpointRow) []any {
 }
 
 func TestTouchpointColumnsInsertWholeColumnsInBlocks(t *testing.T) {
-	const n = 2*touchpointBlockRows + 1 // blocks of 20,000, 20,000 and 1 row
+	const n = 2*touchpointBlockRows + 1 // two full blocks and one of 1 row
 	rows := testRows(n)
 	conn := &recordingConn{}
 	var cols TouchpointColumns

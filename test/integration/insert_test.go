@@ -9,7 +9,7 @@ import (
 )
 
 // TestInsertTouchpointsStreamsBlocksAsOnePart inserts 40,001 touchpoints,
-// more than one block of 20,000, in one INSERT: every value comes back in
+// nine blocks (eight of 5,000 and one of 1 row), in one INSERT: every value comes back in
 // its row (arrays of 0, 1 and 2 entries across the blocks' edges),
 // ClickHouse writes them as one part, and the channel KPI view counts each
 // purchase once.
@@ -59,8 +59,8 @@ func TestInsertTouchpointsStreamsBlocksAsOnePart(t *testing.T) {
 	if err := got.Err(); err != nil || i != n {
 		t.Fatalf("read %d rows (error %v), want %d", i, err, n)
 	}
-	// One part, counting inactive ones: the three blocks were not written as
-	// three parts and merged.
+	// One part, counting inactive ones: the nine blocks were not written as
+	// nine parts and merged.
 	var parts uint64
 	if err := conn.QueryRow(ctx, `SELECT count() FROM system.parts WHERE database = currentDatabase() AND table = 'touchpoints'`).Scan(&parts); err != nil {
 		t.Fatal(err)

@@ -102,13 +102,14 @@ func TestAllErrorsAreReported(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("decoding errors:\n got %q\nwant %q", got, want)
 	}
-	_, got = load(t, "clickhouse:\n  addr: []\n  max_open_conns: 0\ningest:\n  batch_size: 0\n  workers: 0\nlog:\n  level: loud\n")
+	_, got = load(t, "clickhouse:\n  addr: []\n  max_open_conns: 0\ningest:\n  batch_size: 0\n  workers: 0\n  gc_percent: 10\nlog:\n  level: loud\n")
 	want = []string{
 		"F:2: clickhouse: invalid clickhouse config: addr is empty",
 		"F:3: clickhouse: invalid clickhouse config: max_open_conns must be at least 1",
 		"F:5: ingest: invalid ingest config: batch_size must be at least 1",
 		"F:6: ingest: invalid ingest config: workers must be at least 1",
-		`F:8: log: log level "loud": want debug, info, warn or error`,
+		"F:7: ingest: invalid ingest config: gc_percent must be at least 25",
+		`F:9: log: log level "loud": want debug, info, warn or error`,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("invalid settings:\n got %q\nwant %q", got, want)

@@ -62,7 +62,7 @@ var packages = map[group][]string{
 		"pkg/identity/stitch", "pkg/pipefile", "pkg/scrub", "pkg/segments/engine", "pkg/table", "pkg/touchpoint", "pkg/rates",
 	},
 	adapters: {
-		"pkg/avro", "pkg/clickhouse", "pkg/health", "pkg/identitymap", "pkg/kafka", "pkg/kafka/kafkatest", "pkg/logging",
+		"pkg/avro", "pkg/clickhouse", "pkg/gctune", "pkg/health", "pkg/identitymap", "pkg/kafka", "pkg/kafka/kafkatest", "pkg/logging",
 		"pkg/observe", "pkg/pebblelog", "pkg/publish", "pkg/tlsconfig", "pkg/version", "schemas",
 	},
 	tools: {

@@ -16,6 +16,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/pkg/enrich"
+	"github.com/touchline-io/touchline/pkg/gctune"
 	"github.com/touchline-io/touchline/pkg/identity"
 	"github.com/touchline-io/touchline/pkg/ingest"
 )
@@ -26,8 +27,13 @@ func New(g *command.Globals) *cobra.Command {
 }
 
 // Run runs the ingest service of cfg with its HTTP endpoints on
-// cfg.HTTPAddr until ctx is cancelled. Metrics register with reg.
+// cfg.HTTPAddr until ctx is cancelled. Metrics register with reg. It first
+// sets the process's garbage collector (gctune.Apply with
+// ingest.gc_percent), which in dev mode's one process all services share.
 func Run(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *zap.Logger) error {
+	gc := gctune.Apply(cfg.Ingest.GCPercent)
+	log.Info("garbage collector", zap.Int("gc_percent", gc.GCPercent), zap.Bool("gc_percent_from_GOGC", gc.GCPercentFromEnv),
+		zap.Int64("memory_limit_from_cgroup", gc.MemoryLimit))
 	proc, err := app.NewIngestProcessor(cfg)
 	if err != nil {
 		return err

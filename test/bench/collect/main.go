@@ -66,9 +66,9 @@ type result struct {
 	rate     float64
 	p50, p99 time.Duration
 	// cpu is the CPU time per record of the process measured (the
-	// collector; for the baseline, the benchmark's own produce), and
-	// client that of the benchmark's own process.
-	cpu, client time.Duration
+	// collector; for the baseline, the benchmark's own produce), client
+	// that of the benchmark's own process and broker the Kafka broker's.
+	cpu, client, broker time.Duration
 }
 
 func run(n, concurrency int, profile, trace string) error {
@@ -127,11 +127,11 @@ func run(n, concurrency int, profile, trace string) error {
 
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: concurrency}}
 	fmt.Printf("%d records per size, %d requests in flight\n", n, concurrency)
-	fmt.Printf("%-9s %14s %9s %9s %14s %9s %9s %7s %10s %10s %10s\n", "records", "bare ev/s", "p50", "p99", "collect ev/s", "p50", "p99", "ratio",
-		"bare cpu", "coll. cpu", "client cpu")
-	self, collector := os.Getpid(), proc.Pid()
+	fmt.Printf("%-9s %14s %9s %9s %14s %9s %9s %7s %10s %10s %10s %10s %10s\n", "records", "bare ev/s", "p50", "p99", "collect ev/s", "p50", "p99", "ratio",
+		"bare cpu", "coll. cpu", "client cpu", "broker/b", "broker/c")
+	self, collector, broker := os.Getpid(), proc.Pid(), srv.Kafka.Pid()
 	for i, size := range sizes {
-		bare, err := measure(ctx, self, self, slices.Collect(slices.Chunk(encoded, size)), n, concurrency, func(ctx context.Context, batch []*kgo.Record) error {
+		bare, err := measure(ctx, [3]int{self, self, broker}, slices.Collect(slices.Chunk(encoded, size)), n, concurrency, func(ctx context.Context, batch []*kgo.Record) error {
 			for _, r := range batch {
 				// Reused across sizes: the delivery timeout counts
 				// from the record's timestamp.
@@ -152,22 +152,24 @@ func run(n, concurrency int, profile, trace string) error {
 		if trace != "" && i == len(sizes)-1 {
 			go testenv.SaveProfile(ctx, base+"/debug/pprof/trace?seconds=2", trace)
 		}
-		col, err := measure(ctx, collector, self, bodies, n, concurrency, func(ctx context.Context, body []byte) error {
+		col, err := measure(ctx, [3]int{collector, self, broker}, bodies, n, concurrency, func(ctx context.Context, body []byte) error {
 			return post(ctx, client, base, body)
 		})
 		if err != nil {
 			return fmt.Errorf("collector at %d records per request (log %s): %w", size, logPath, err)
 		}
-		fmt.Printf("%-9d %14.0f %9s %9s %14.0f %9s %9s %7.2f %10s %10s %10s\n", size, bare.rate, bare.p50.Round(time.Microsecond), bare.p99.Round(time.Microsecond),
+		fmt.Printf("%-9d %14.0f %9s %9s %14.0f %9s %9s %7.2f %10s %10s %10s %10s %10s\n", size, bare.rate, bare.p50.Round(time.Microsecond), bare.p99.Round(time.Microsecond),
 			col.rate, col.p50.Round(time.Microsecond), col.p99.Round(time.Microsecond), col.rate/bare.rate,
-			bare.cpu.Round(100*time.Nanosecond), col.cpu.Round(100*time.Nanosecond), col.client.Round(100*time.Nanosecond))
+			bare.cpu.Round(100*time.Nanosecond), col.cpu.Round(100*time.Nanosecond), col.client.Round(100*time.Nanosecond),
+			bare.broker.Round(100*time.Nanosecond), col.broker.Round(100*time.Nanosecond))
 	}
 	_, peak, err := proc.RSS()
 	if err != nil {
 		return fmt.Errorf("reading the collector's peak RSS: %w", err)
 	}
 	fmt.Printf("collector peak RSS: %.1f MiB (aim: ratio >= 0.5 at 100 records per request)\n", float64(peak)/(1<<20))
-	fmt.Println("cpu: CPU time per record of the bare produce (this process), of the collector, and of this process's HTTP client")
+	fmt.Println("cpu: CPU time per record of the bare produce (this process), of the collector, of this process's HTTP client,")
+	fmt.Println("and of the Kafka broker during the bare produce (broker/b) and during the collector's run (broker/c)")
 	return nil
 }
 
@@ -211,10 +213,11 @@ func encode(ctx context.Context, cfg kafka.Config, touchpoints []*touchpoint.Tou
 
 // measure sends batches (n records in all), concurrency at a time, with
 // send, and returns the rate and the latency percentiles of a request, and
-// the CPU time per record of the processes pid and client. A failed request
-// stops the measurement.
-func measure[B any](ctx context.Context, pid, client int, batches []B, n, concurrency int, send func(context.Context, B) error) (result, error) {
-	before, err := cpuTimes(pid, client)
+// the CPU time per record of the processes pids: the one measured, the
+// benchmark's client and the Kafka broker. A failed request stops the
+// measurement.
+func measure[B any](ctx context.Context, pids [3]int, batches []B, n, concurrency int, send func(context.Context, B) error) (result, error) {
+	before, err := cpuTimes(pids[:]...)
 	if err != nil {
 		return result{}, err
 	}
@@ -255,7 +258,7 @@ func measure[B any](ctx context.Context, pid, client int, batches []B, n, concur
 	if firstErr != nil {
 		return result{}, firstErr
 	}
-	after, err := cpuTimes(pid, client)
+	after, err := cpuTimes(pids[:]...)
 	if err != nil {
 		return result{}, err
 	}
@@ -266,6 +269,7 @@ func measure[B any](ctx context.Context, pid, client int, batches []B, n, concur
 		p99:    latencies[len(latencies)*99/100],
 		cpu:    (after[0] - before[0]) / time.Duration(n),
 		client: (after[1] - before[1]) / time.Duration(n),
+		broker: (after[2] - before[2]) / time.Duration(n),
 	}, nil
 }
 

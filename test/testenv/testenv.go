@@ -218,6 +218,9 @@ ingest:
   group: %s
   batch_size: %d
   flush_interval: %s
+  workers: %d
+  fetch_max_bytes: %d
+  gc_percent: %d
   session_timeout: 6s
 identity:
   group: %s
@@ -241,7 +244,7 @@ log:
 		cfg.Kafka.Topics.IdentityLinks, cfg.Kafka.Topics.IdentityMap, cfg.Kafka.Topics.Alerts,
 		cfg.Kafka.Topics.SegmentInputs, cfg.Kafka.Topics.SegmentChangelog, cfg.Kafka.Topics.SegmentChanges,
 		strings.Join(cfg.ClickHouse.Addr, ", "), cfg.ClickHouse.Database, cfg.Ingest.Group,
-		cfg.Ingest.BatchSize, cfg.Ingest.FlushInterval, cfg.Identity.Group,
+		cfg.Ingest.BatchSize, cfg.Ingest.FlushInterval, cfg.Ingest.Workers, cfg.Ingest.FetchMaxBytes, cfg.Ingest.GCPercent, cfg.Identity.Group,
 		cfg.Segments.Group, cfg.Segments.RouterGroup, cfg.Segments.Partitions, cfg.Segments.MaxPollRecords, cfg.Segments.CachePersons, cfg.Segments.IdleAdvance, cfg.Segments.MergePoll,
 		cfg.Pipelines, cfg.StateDir, cfg.HTTPAddr, cfg.PProf)
 	if cfg.ClickHouse.Cluster != "" {

@@ -55,12 +55,16 @@ func TestRecentLinksDoNotAllocate(t *testing.T) {
 }
 
 // BenchmarkRecentLinks checks link requests of two identifiers, most of
-// them seen before, as the events of returning persons are.
+// them seen before, as the events of returning persons are. The values are
+// 64 hexadecimal digits, as ingest's hashed identifiers are.
 func BenchmarkRecentLinks(b *testing.B) {
 	r := newRecentLinks()
 	reqs := make([]*stitch.LinkRequest, 1000)
 	for i := range reqs {
-		reqs[i] = link(fmt.Sprint("anon-", i%300), fmt.Sprint("cust-", i%200))
+		reqs[i] = &stitch.LinkRequest{Identifiers: []identifiers.Identifier{
+			{Type: "anonymous_id", Value: fmt.Sprintf("%064x", i%300)},
+			{Type: "customer_id", Value: fmt.Sprintf("%064x", 1000+i%200)},
+		}}
 	}
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {

@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -16,14 +15,7 @@ func TestWriteConfigKeepsTheCollectSection(t *testing.T) {
 	cfg.Collect.Addr = "127.0.0.1:1"
 	cfg.Collect.MaxBodyBytes, cfg.Collect.MaxInflightBytes = 8<<20, 16<<20
 	cfg.Collect.WriteKeys = []collect.WriteKey{{Key: "k", Source: "s", Origins: []string{"*"}, RatePerSecond: 2.5}}
-	path := filepath.Join(t.TempDir(), "touchline.yaml")
-	if err := WriteConfig(cfg, path); err != nil {
-		t.Fatal(err)
-	}
-	got, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := writtenAndRead(t, cfg)
 	if !reflect.DeepEqual(got.Collect, cfg.Collect) {
 		t.Errorf("read back %+v\nwrote %+v", got.Collect, cfg.Collect)
 	}

@@ -15,8 +15,8 @@ import (
 
 // Settings is what Apply left in effect.
 type Settings struct {
-	// GCPercent is the collector's target: the heap grows by this percentage
-	// of the live heap before the next collection.
+	// GCPercent is the garbage collector's target: the heap grows by this
+	// percentage of the live heap before the next collection.
 	GCPercent int
 	// GCPercentFromEnv is true when GOGC was set, and so was kept.
 	GCPercentFromEnv bool
@@ -30,11 +30,12 @@ type Settings struct {
 // count (thread stacks of C code, the binary, the page cache's share).
 const memoryLimitShare = 0.9
 
-// Apply sets the collector's target to gcPercent unless GOGC is set in the
-// environment, and, unless GOMEMLIMIT is set, a soft memory limit of nine
-// tenths of the memory limit of the cgroup the process runs in, if it has
-// one: near that limit the collector then runs as often as it must instead
-// of letting the heap grow to gcPercent and the process be killed.
+// Apply sets the garbage collector's target to gcPercent unless GOGC is set
+// in the environment, and, unless GOMEMLIMIT is set, a soft memory limit of
+// nine tenths of the memory limit of the cgroup the process runs in, if it
+// has one: near that limit the garbage collector then runs as often as it
+// must instead of letting the heap grow to gcPercent and the process be
+// killed.
 func Apply(gcPercent int) Settings {
 	return apply(gcPercent, os.LookupEnv, "/proc/self/cgroup", "/sys/fs/cgroup")
 }

@@ -1,6 +1,7 @@
 package servers
 
 import (
+	"bytes"
 	"context"
 	"encoding/xml"
 	"errors"
@@ -221,6 +222,32 @@ func (c *ClickHouse) Start(ctx context.Context) error {
 		return fmt.Errorf("waiting for clickhouse-server on %s: %w", c.HTTPAddr(), err)
 	}
 	return nil
+}
+
+// RefusedUnknownParts reports whether the server's error log records a start
+// refused because a replicated table's local parts did not look like those
+// ZooKeeper knows:
+// ClickHouse's safety check after a crash between writing a part and
+// registering it, when such parts hold too large a share of the replica's
+// rows.
+func (c *ClickHouse) RefusedUnknownParts() (bool, error) {
+	b, err := os.ReadFile(filepath.Join(c.opts.Dir, "log", "clickhouse-server.err.log"))
+	if err != nil {
+		return false, fmt.Errorf("reading clickhouse's error log: %w", err)
+	}
+	return bytes.Contains(b, []byte("doesn't look like the set of parts in ZooKeeper")), nil
+}
+
+// ForceRestoreData asks the server, at its next start, to restore its
+// replicated tables as ClickHouse documents for that case (the
+// flags/force_restore_data file): local parts ZooKeeper does not know are
+// detached and the replica fetches what it lacks from the other replicas.
+func (c *ClickHouse) ForceRestoreData() error {
+	dir := filepath.Join(c.opts.Dir, "data", "flags")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "force_restore_data"), nil, 0o644)
 }
 
 // Stop shuts the server down with SIGTERM and waits for it to exit, sending

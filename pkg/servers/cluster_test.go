@@ -46,3 +46,40 @@ func TestClusterMemberConfig(t *testing.T) {
 		t.Error("a lone server's configuration names a cluster setting")
 	}
 }
+
+// TestRestoreAfterUnknownParts: a server whose error log records the
+// refusal to start on parts ZooKeeper does not know is told so, one whose
+// log does not is not, and ForceRestoreData leaves the flag ClickHouse
+// reads at its next start.
+func TestRestoreAfterUnknownParts(t *testing.T) {
+	dir := t.TempDir()
+	c := &ClickHouse{opts: ClickHouseOptions{Dir: dir}}
+	if _, err := c.RefusedUnknownParts(); err == nil {
+		t.Error("no error log, and no error")
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "log"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(dir, "log", "clickhouse-server.err.log")
+	for _, tc := range []struct {
+		log  string
+		want bool
+	}{
+		{"2026.12.04 19:46:04 <Error> Application: DB::Exception: Cannot create table from metadata file x.sql, error: DB::Exception: " +
+			"The local set of parts of table t.touchpoints_local doesn't look like the set of parts in ZooKeeper: 934.00 rows", true},
+		{"2026.12.04 19:46:04 <Error> Application: DB::Exception: Address already in use", false},
+	} {
+		if err := os.WriteFile(logPath, []byte(tc.log), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := c.RefusedUnknownParts(); err != nil || got != tc.want {
+			t.Errorf("RefusedUnknownParts on %q = %v, %v; want %v", tc.log, got, err, tc.want)
+		}
+	}
+	if err := c.ForceRestoreData(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data", "flags", "force_restore_data")); err != nil {
+		t.Errorf("the flag is not there: %v", err)
+	}
+}

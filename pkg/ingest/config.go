@@ -60,8 +60,8 @@ type Config struct {
 	// GCPercent is the Go garbage collector's target for the service (what
 	// GOGC sets): the heap grows by this percentage of the live heap before
 	// the next collection. Default 200: the service holds two batches of
-	// rows, which the collector would otherwise mark twice as often. The
-	// GOGC environment variable, when set, wins.
+	// rows, which the garbage collector would otherwise mark twice as
+	// often. The GOGC environment variable, when set, wins.
 	GCPercent int `yaml:"gc_percent"`
 	// Limits bounds valid records.
 	Limits touchpoint.Limits `yaml:"limits"`

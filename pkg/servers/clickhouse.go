@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"text/template"
 	"time"
 
@@ -101,6 +102,9 @@ type ClickHouse struct {
 	opts ClickHouseOptions // with defaults and ports filled in
 	proc *process
 	http *http.Client
+	// errorLogFrom is the size of the error log when the last start began:
+	// what that start logged follows it.
+	errorLogFrom atomic.Int64
 }
 
 // StartClickHouse writes a server configuration into opts.Dir, starts
@@ -152,7 +156,7 @@ func StartClickHouse(ctx context.Context, opts ClickHouseOptions) (*ClickHouse, 
 			dir:      dir,
 			argv:     append(argv, "--config-file="+filepath.Join(dir, "config.xml")),
 			outPath:  filepath.Join(dir, "clickhouse-server.out"),
-			logFiles: []string{filepath.Join(dir, "log", "clickhouse-server.err.log")},
+			logFiles: []string{errorLog(dir)},
 			log:      log,
 		},
 		// Without keep-alive, so that no idle connection of ours delays
@@ -214,6 +218,7 @@ func (c *ClickHouse) Dir() string { return c.opts.Dir }
 // kills the server and returns an error quoting the end of the server's logs.
 // It fails if the server is running.
 func (c *ClickHouse) Start(ctx context.Context) error {
+	c.markErrorLog()
 	if err := c.proc.start(); err != nil {
 		return err
 	}
@@ -224,14 +229,34 @@ func (c *ClickHouse) Start(ctx context.Context) error {
 	return nil
 }
 
-// RefusedUnknownParts reports whether the server's error log records a start
-// refused because a replicated table's local parts did not look like those
-// ZooKeeper knows:
+// errorLog is the error log of the server whose directory is dir.
+func errorLog(dir string) string { return filepath.Join(dir, "log", "clickhouse-server.err.log") }
+
+// markErrorLog notes where the error log ends, before a start.
+func (c *ClickHouse) markErrorLog() {
+	var size int64
+	if info, err := os.Stat(errorLog(c.opts.Dir)); err == nil {
+		size = info.Size()
+	}
+	c.errorLogFrom.Store(size)
+}
+
+// RefusedUnknownParts reports whether the server's last start was refused
+// because a replicated table's local parts did not look like those
+// ZooKeeper knows, as what that start wrote to the error log says:
 // ClickHouse's safety check after a crash between writing a part and
 // registering it, when such parts hold too large a share of the replica's
 // rows.
 func (c *ClickHouse) RefusedUnknownParts() (bool, error) {
-	b, err := os.ReadFile(filepath.Join(c.opts.Dir, "log", "clickhouse-server.err.log"))
+	f, err := os.Open(errorLog(c.opts.Dir))
+	if err != nil {
+		return false, fmt.Errorf("reading clickhouse's error log: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.Seek(c.errorLogFrom.Load(), io.SeekStart); err != nil {
+		return false, fmt.Errorf("reading clickhouse's error log: %w", err)
+	}
+	b, err := io.ReadAll(f)
 	if err != nil {
 		return false, fmt.Errorf("reading clickhouse's error log: %w", err)
 	}

@@ -47,10 +47,10 @@ func TestClusterMemberConfig(t *testing.T) {
 	}
 }
 
-// TestRestoreAfterUnknownParts: a server whose error log records the
+// TestRestoreAfterUnknownParts: a server whose last start logged the
 // refusal to start on parts ZooKeeper does not know is told so, one whose
-// log does not is not, and ForceRestoreData leaves the flag ClickHouse
-// reads at its next start.
+// last start did not (or an earlier one did) is not, and ForceRestoreData
+// leaves the flag ClickHouse reads at its next start.
 func TestRestoreAfterUnknownParts(t *testing.T) {
 	dir := t.TempDir()
 	c := &ClickHouse{opts: ClickHouseOptions{Dir: dir}}
@@ -68,6 +68,8 @@ func TestRestoreAfterUnknownParts(t *testing.T) {
 		{"2026.12.04 19:46:04 <Error> Application: DB::Exception: Cannot create table from metadata file x.sql, error: DB::Exception: " +
 			"The local set of parts of table t.touchpoints_local doesn't look like the set of parts in ZooKeeper: 934.00 rows", true},
 		{"2026.12.04 19:46:04 <Error> Application: DB::Exception: Address already in use", false},
+		{"2026.12.04 19:46:04 <Error> Application: DB::Exception: Cannot create table from metadata file x.sql, error: DB::Exception: " +
+			"The local set of parts of table t.touchpoints_local doesn't look like the set of parts in ZooKeeper: 934.00 rows", true},
 	} {
 		if err := os.WriteFile(logPath, []byte(tc.log), 0o644); err != nil {
 			t.Fatal(err)
@@ -75,6 +77,11 @@ func TestRestoreAfterUnknownParts(t *testing.T) {
 		if got, err := c.RefusedUnknownParts(); err != nil || got != tc.want {
 			t.Errorf("RefusedUnknownParts on %q = %v, %v; want %v", tc.log, got, err, tc.want)
 		}
+	}
+	// A refusal an earlier start logged is not the last start's.
+	c.markErrorLog()
+	if got, err := c.RefusedUnknownParts(); err != nil || got {
+		t.Errorf("a refusal logged before the last start counts: %v, %v", got, err)
 	}
 	if err := c.ForceRestoreData(); err != nil {
 		t.Fatal(err)

@@ -9,10 +9,10 @@ import (
 )
 
 // TestInsertTouchpointsStreamsBlocksAsOnePart inserts 40,001 touchpoints,
-// nine blocks (eight of 5,000 and one of 1 row), in one INSERT: every value comes back in
-// its row (arrays of 0, 1 and 2 entries across the blocks' edges),
-// ClickHouse writes them as one part, and the channel KPI view counts each
-// purchase once.
+// nine blocks (eight of 5,000 and one of 1 row), in one INSERT: every value
+// comes back in its row (arrays of 0, 1 and 2 entries across the blocks'
+// edges), ClickHouse writes them as one part, and the channel KPI view
+// counts each purchase once.
 func TestInsertTouchpointsStreamsBlocksAsOnePart(t *testing.T) {
 	ctx, conn := preparedDatabase(t, 2*time.Minute)
 	const n = 40_001

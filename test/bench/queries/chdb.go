@@ -45,11 +45,11 @@ type chDBAnswer struct {
 	} `json:"results"`
 }
 
-// timeOnChDB copies the loaded tables of database from server into chDB, in Native format through files in dir, and times
-// queries there. It returns chDB's version, and a timing and the rows (as
-// TabSeparated text) per query, in the order of queries. A query that Go
-// finishes from its rows (the data-driven models) is timed without that
-// step.
+// timeOnChDB copies the loaded tables of database from server into chDB,
+// in Native format through files in dir, and times queries there. It
+// returns chDB's version, and a timing and the rows (as TabSeparated text)
+// per query, in the order of queries. A query that Go finishes from its
+// rows (the data-driven models) is timed without that step.
 func timeOnChDB(ctx context.Context, server *servers.ClickHouse, database, dir string, queries []query, runs int) (string, []namedTiming, []string, error) {
 	ms, err := clickhouse.Migrations()
 	if err != nil {

@@ -17,8 +17,9 @@ import (
 // in, which differs between engines and runs.
 const floatTolerance = 1e-9
 
-// compareRows runs each query once more on server, in database, and compares the rows it returns with chDB's (TabSeparated text,
-// in the order of queries; a query chDB failed is skipped). Rows are the
+// compareRows runs each query once more on server, in database, and
+// compares the rows it returns with chDB's (TabSeparated text, in the order
+// of queries; a query chDB failed is skipped). Rows are the
 // same when they are in the same order, or else (ties of an ORDER BY) the
 // same once both are sorted, with numbers equal within floatTolerance. It
 // returns how many queries it compared and a line per query whose rows
@@ -34,13 +35,13 @@ func compareRows(ctx context.Context, server *servers.ClickHouse, database strin
 		if err != nil {
 			return compared, diffs, fmt.Errorf("%s on the server: %w", q.name, err)
 		}
-		server, err := io.ReadAll(body)
+		got, err := io.ReadAll(body)
 		body.Close()
 		if err != nil {
 			return compared, diffs, fmt.Errorf("%s on the server: %w", q.name, err)
 		}
 		compared++
-		if d := rowsDiffer(string(server), chDBRows[i]); d != "" {
+		if d := rowsDiffer(string(got), chDBRows[i]); d != "" {
 			diffs = append(diffs, q.name+": "+d)
 		}
 	}

@@ -7,24 +7,38 @@ import (
 
 // ClickIDs are the query parameters ad platforms add to the landing URL of a
 // click on an ad, in the order they are looked at.
-var ClickIDs = []string{"gclid", "gbraid", "wbraid", "msclkid", "fbclid", "ttclid", "li_fat_id"}
+var ClickIDs = [...]string{"gclid", "gbraid", "wbraid", "msclkid", "fbclid", "ttclid", "li_fat_id"}
 
 // clickSources are the source and medium a click id implies when the URL
 // carries no UTM parameters: Google's, Microsoft's, TikTok's and LinkedIn's
 // click ids are only added to ad clicks (paid); Meta adds fbclid to every
 // outbound link, so it only says the visit came from Facebook.
-var clickSources = map[string][2]string{
-	"gclid": {"google", "cpc"}, "gbraid": {"google", "cpc"}, "wbraid": {"google", "cpc"},
-	"msclkid": {"bing", "cpc"}, "fbclid": {"facebook", "social"},
-	"ttclid": {"tiktok", "cpc"}, "li_fat_id": {"linkedin", "cpc"},
+// They are in the order of ClickIDs.
+var clickSources = [len(ClickIDs)][2]string{
+	{"google", "cpc"}, {"google", "cpc"}, {"google", "cpc"},
+	{"bing", "cpc"}, {"facebook", "social"},
+	{"tiktok", "cpc"}, {"linkedin", "cpc"},
+}
+
+// clickIndex is the index of the click id name in ClickIDs, -1 for a
+// name that is none.
+func clickIndex(name string) int {
+	for i, id := range ClickIDs {
+		if name == id {
+			return i
+		}
+	}
+	return -1
 }
 
 // Campaign is what a landing URL says about how a visitor came: its UTM
 // parameters and ad click ids.
 type Campaign struct {
 	UTMSource, UTMMedium, UTMCampaign, UTMContent, UTMTerm string
-	// Clicks maps each click id parameter present (gclid, ...) to its value.
-	Clicks map[string]string
+	// Clicks holds the value of each click id parameter present, in the
+	// order of ClickIDs (empty for one absent): an array rather than a
+	// map, since a campaign is read from every page URL.
+	Clicks [len(ClickIDs)]string
 }
 
 // Tagged reports whether c has any UTM parameter.
@@ -39,10 +53,9 @@ func (c Campaign) Implied() (source, medium string) {
 	if c.UTMSource != "" || c.UTMMedium != "" {
 		return c.UTMSource, c.UTMMedium
 	}
-	for _, id := range ClickIDs {
-		if _, ok := c.Clicks[id]; ok {
-			sm := clickSources[id]
-			return sm[0], sm[1]
+	for i, v := range c.Clicks {
+		if v != "" {
+			return clickSources[i][0], clickSources[i][1]
 		}
 	}
 	return "", ""
@@ -72,11 +85,11 @@ func FromURL(raw string) Campaign {
 		}
 		lower := strings.ToLower(name) // no copy when it is lower case already
 		field := c.field(lower)
-		_, click := clickSources[lower]
+		click := clickIndex(lower)
 		switch {
-		case field == nil && !click:
+		case field == nil && click < 0:
 			continue
-		case field != nil && *field != "", click && c.Clicks[lower] != "", emptied[name]:
+		case field != nil && *field != "", click >= 0 && c.Clicks[click] != "", emptied[name]:
 			continue // the first value of a name counts
 		}
 		_, v, _ := strings.Cut(param, "=")
@@ -89,10 +102,8 @@ func FromURL(raw string) Campaign {
 			emptied[name] = true
 		case field != nil:
 			*field = v
-		case c.Clicks == nil:
-			c.Clicks = map[string]string{lower: v}
 		default:
-			c.Clicks[lower] = v
+			c.Clicks[click] = v
 		}
 	}
 	return c

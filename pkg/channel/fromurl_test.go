@@ -30,11 +30,8 @@ func refFromURL(raw string) Campaign {
 		case "utm_term":
 			c.UTMTerm = v
 		default:
-			if _, ok := clickSources[name]; ok {
-				if c.Clicks == nil {
-					c.Clicks = map[string]string{}
-				}
-				c.Clicks[name] = v
+			if i := clickIndex(name); i >= 0 {
+				c.Clicks[i] = v
 			}
 		}
 	}
@@ -96,12 +93,12 @@ func TestFromURLTakesTheFirstCaseOfAName(t *testing.T) {
 }
 
 // FromURL builds nothing for the parameters it does not keep, nor for
-// values that need no unescaping: a URL with UTM parameters and no click
-// id is read without allocating.
+// values that need no unescaping: a URL with UTM parameters and click
+// ids is read without allocating.
 func TestFromURLDoesNotAllocate(t *testing.T) {
-	raw := "https://shop.example.com/p/1?utm_source=google&utm_medium=cpc&utm_campaign=winter&page=2&sort=price"
+	raw := "https://shop.example.com/p/1?utm_source=google&utm_medium=cpc&utm_campaign=winter&page=2&gclid=G&fbclid=F&sort=price"
 	if allocs := testing.AllocsPerRun(100, func() {
-		if c := FromURL(raw); c.UTMCampaign != "winter" {
+		if c := FromURL(raw); c.UTMCampaign != "winter" || c.Clicks[0] != "G" || c.Clicks[4] != "F" {
 			t.Fatal(c)
 		}
 	}); allocs != 0 {

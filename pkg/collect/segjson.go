@@ -50,6 +50,8 @@ type scanner struct {
 	depth int
 	bad   error
 	rooms rooms
+	// read holds the members of the dicts read, each a slice of it.
+	read []member
 }
 
 // rooms hands out the objects of a message's context, so that a batch's
@@ -583,17 +585,57 @@ func (sc *scanner) fields(path string, null, alloc func(), set func(key string) 
 	return sc.mismatch(path, "an object")
 }
 
-// dict reads an object into *dst, adding to the map it holds.
-func (sc *scanner) dict(dst *map[string]any, path string) error {
-	return sc.fields(path, func() { *dst = nil }, func() {
-		if *dst == nil {
-			*dst = map[string]any{}
+// dict reads an object into *dst, after the members it holds. The
+// members of a body's objects are appended to one buffer, each object
+// a slice of it, so that they take a few allocations per body.
+func (sc *scanner) dict(dst *dict, path string) error {
+	switch sc.peek() {
+	case '{':
+		start := len(sc.read)
+		err := sc.object(func(key string) error {
+			v, err := sc.member()
+			sc.read = append(sc.read, member{key: key, val: v})
+			return err
+		})
+		read := sc.read[start:len(sc.read):len(sc.read)]
+		switch {
+		case *dst != nil:
+			*dst = append(*dst, read...)
+		case read == nil:
+			*dst = dict{}
+		default:
+			*dst = read
 		}
-	}, func(key string) error {
-		v, err := sc.value()
-		(*dst)[key] = v
 		return err
-	})
+	case 'n':
+		*dst = nil
+		return sc.literal()
+	}
+	return sc.mismatch(path, "an object")
+}
+
+// member reads the value of a dict's member: a string, a number or a
+// literal as its text, an object or an array as value does.
+func (sc *scanner) member() (jsonValue, error) {
+	switch c := sc.peek(); {
+	case c == '"':
+		s, err := sc.str()
+		return jsonValue{kind: kindString, text: s}, err
+	case c == '-' || c >= '0' && c <= '9':
+		n, err := sc.number()
+		return jsonValue{kind: kindNumber, text: n}, err
+	case c == 't' || c == 'f' || c == 'n':
+		err := sc.literal()
+		switch c {
+		case 't':
+			return jsonValue{kind: kindBool, text: "true"}, err
+		case 'f':
+			return jsonValue{kind: kindBool, text: "false"}, err
+		}
+		return jsonValue{}, err
+	}
+	v, err := sc.value()
+	return jsonValue{kind: kindNested, nested: v}, err
 }
 
 // obj reads an object into the struct *dst points to (a new one from room
@@ -758,17 +800,28 @@ var (
 	headerKeys = []string{"sentAt", "writeKey"}
 )
 
+// The bytes of a batch's body per message and per member of a dict that
+// decodeBatch makes room for at first.
+const (
+	batchBytesPerMessage = 512
+	batchBytesPerMember  = 128
+)
+
 // decodeBatch reads the body of a batch call in one pass. A message of
 // the wrong shape is refused alone; the error is the body's (a syntax
 // error, or a body that is not a batch). A message without a messageId
 // keeps its JSON, which its event id is made of.
 func decodeBatch(body string) ([]record, batchHeader, error) {
-	sc := &scanner{s: body}
+	// The messages and their dicts' members are read into slices made,
+	// from the body's length, as long as a batch of the analytics SDKs'
+	// messages (some hundreds of bytes each, a member in about every
+	// 150) needs, so that they are not grown by copying while read.
+	sc := &scanner{s: body, read: make([]member, 0, len(body)/batchBytesPerMember)}
 	var (
 		h       batchHeader
-		msgs    []Message // every batch array is read into it, as encoding/json reuses a slice
-		raws    []string  // the last batch array's messages
-		bad     []error   // and which of them are of the wrong shape
+		msgs    = make([]Message, 0, len(body)/batchBytesPerMessage) // every batch array is read into it, as encoding/json reuses a slice
+		raws    []string                                             // the last batch array's messages
+		bad     []error                                              // and which of them are of the wrong shape
 		arrays  int
 		anyBad  bool
 		readMsg = func(i int) error {

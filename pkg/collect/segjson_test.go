@@ -26,8 +26,8 @@ func TestSegmentDecoderReadsAsEncodingJSON(t *testing.T) {
 	}
 	want := &Message{Type: "page", Event: "E", AnonymousID: "-1.50e+2", MessageID: "x", Name: "caf\ufffd\ufffd",
 		Context:    &messageContext{IP: "1.2.3.4", UserAgent: "ua", Page: &page{URL: "u1", Referrer: "r"}},
-		Properties: map[string]any{"a": "2", "b": []any{true, false, nil, "s", map[string]any{}}}}
-	if !reflect.DeepEqual(m, want) {
+		Properties: dict{{"a", jsonValue{kind: kindString, text: "2"}}, {"b", jsonValue{kind: kindNested, nested: []any{true, false, nil, "s", map[string]any{}}}}}}
+	if !reflect.DeepEqual(canonical(m), want) {
 		t.Errorf("got  %#v\nwant %#v", m, want)
 	}
 	m, err = decodeMessage(`{"messageId":"a\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00\ud800x\udc00\ud83d\u0041"}`)

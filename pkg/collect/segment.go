@@ -28,8 +28,8 @@ type Message struct {
 	GroupID           flexString      `json:"groupId"`
 	Event             string          `json:"event"`
 	Name              string          `json:"name"`
-	Properties        map[string]any  `json:"properties"`
-	Traits            map[string]any  `json:"traits"`
+	Properties        dict            `json:"properties"`
+	Traits            dict            `json:"traits"`
 	Context           *messageContext `json:"context"`
 	Timestamp         string          `json:"timestamp"`
 	OriginalTimestamp string          `json:"originalTimestamp"`
@@ -39,14 +39,78 @@ type Message struct {
 
 // messageContext is the context object of a Segment call.
 type messageContext struct {
-	Campaign  *campaign      `json:"campaign"`
-	Page      *page          `json:"page"`
-	UserAgent string         `json:"userAgent"`
-	IP        string         `json:"ip"`
-	Traits    map[string]any `json:"traits"`
-	Device    *device        `json:"device"`
-	OS        *osInfo        `json:"os"`
-	Location  *location      `json:"location"`
+	Campaign  *campaign `json:"campaign"`
+	Page      *page     `json:"page"`
+	UserAgent string    `json:"userAgent"`
+	IP        string    `json:"ip"`
+	Traits    dict      `json:"traits"`
+	Device    *device   `json:"device"`
+	OS        *osInfo   `json:"os"`
+	Location  *location `json:"location"`
+}
+
+// dict is an object of a message whose values the collector reads (its
+// properties, its traits), as the scanner read it: its members in the
+// order sent, a repeated key's later member winning (lookup), made
+// without a map or a boxed value for each member. Null is nil, {} is
+// empty and not nil.
+type dict []member
+
+// member is a key of a dict and its value.
+type member struct {
+	key string
+	val jsonValue
+}
+
+// jsonValue is a JSON value: a string, a number (as written) or true or
+// false as its text, or an object or an array as encoding/json decodes it
+// into an interface (numbers as json.Number).
+type jsonValue struct {
+	kind   valueKind
+	text   string
+	nested any
+}
+
+// valueKind is the kind of a jsonValue.
+type valueKind uint8
+
+// The kinds of a jsonValue.
+const (
+	kindNull valueKind = iota
+	kindString
+	kindNumber
+	kindBool
+	kindNested
+)
+
+// lookup returns the value of key (its last member), and whether there is
+// one that is not null.
+func (d dict) lookup(key string) (jsonValue, bool) {
+	for i := len(d) - 1; i >= 0; i-- {
+		if d[i].key == key {
+			return d[i].val, d[i].val.kind != kindNull
+		}
+	}
+	return jsonValue{}, false
+}
+
+// str returns the value of key when it is a string.
+func (d dict) str(key string) (string, bool) {
+	v, _ := d.lookup(key)
+	return v.text, v.kind == kindString
+}
+
+// String is v as a property value: strings as they are, numbers as sent,
+// booleans as true/false, null empty, objects and arrays as JSON.
+func (v jsonValue) String() string {
+	if v.kind != kindNested {
+		return v.text
+	}
+	b, err := json.Marshal(v.nested) // object keys come out sorted
+	if err != nil {
+		return fmt.Sprint(v.nested)
+	}
+	return string(b)
 }
 
 // campaign is a context's campaign (the UTM parameters).
@@ -200,9 +264,11 @@ func (c *Converter) Touchpoint(m *Message, raw string, rcv Received) (*touchpoin
 		return nil, err
 	}
 	c.context(t, m, rcv)
-	for k, v := range m.Properties {
+	// From the last member: a repeated key's last value wins.
+	for i := len(m.Properties) - 1; i >= 0; i-- {
+		k := m.Properties[i].key
 		if _, taken := t.Properties[k]; !taken && !c.special(k) {
-			t.Properties[k] = propertyString(v)
+			t.Properties[k] = m.Properties[i].val.String()
 		}
 	}
 	if rcv.Source != "" {
@@ -245,8 +311,8 @@ func (c *Converter) identifiers(t *touchpoint.Touchpoint, m *Message) {
 		traits = m.Context.Traits
 	}
 	for _, typ := range []string{"email", "phone"} {
-		if v, ok := traits[typ]; ok && v != nil {
-			set(typ, flexString(propertyString(v)))
+		if v, ok := traits.lookup(typ); ok {
+			set(typ, flexString(v.String()))
 		}
 	}
 }
@@ -256,12 +322,12 @@ func (c *Converter) identifiers(t *touchpoint.Touchpoint, m *Message) {
 // order id.
 func (c *Converter) money(t *touchpoint.Touchpoint, m *Message) error {
 	p := m.Properties
-	if id, ok := p["order_id"]; ok && id != nil {
-		t.OrderID = propertyString(id)
+	if id, ok := p.lookup("order_id"); ok {
+		t.OrderID = id.String()
 	}
 	for _, name := range c.Mapping.Revenue {
-		v, ok := p[name]
-		if !ok || v == nil {
+		v, ok := p.lookup(name)
+		if !ok {
 			continue
 		}
 		amount, err := moneyOf(v)
@@ -270,7 +336,7 @@ func (c *Converter) money(t *touchpoint.Touchpoint, m *Message) error {
 		}
 		t.Revenue = &amount
 		t.Currency = c.Mapping.DefaultCurrency
-		if cur, ok := p["currency"].(string); ok && strings.TrimSpace(cur) != "" {
+		if cur, ok := p.str("currency"); ok && strings.TrimSpace(cur) != "" {
 			t.Currency = strings.ToUpper(strings.TrimSpace(cur))
 		}
 		break
@@ -280,15 +346,15 @@ func (c *Converter) money(t *touchpoint.Touchpoint, m *Message) error {
 
 // moneyOf reads an amount sent as a JSON number or a string of one,
 // rounded to the micro-unit (browsers send 0.1+0.2 as 0.30000000000000004).
-func moneyOf(v any) (touchpoint.Money, error) {
+func moneyOf(v jsonValue) (touchpoint.Money, error) {
 	var s string
-	switch v := v.(type) {
-	case json.Number:
-		s = v.String()
-	case string:
-		s = strings.TrimSpace(v)
+	switch v.kind {
+	case kindNumber:
+		s = v.text
+	case kindString:
+		s = strings.TrimSpace(v.text)
 	default:
-		return 0, fmt.Errorf("%s is not a number", propertyString(v))
+		return 0, fmt.Errorf("%s is not a number", v)
 	}
 	if m, ok := decimalMicros(s); ok {
 		return m, nil
@@ -356,10 +422,10 @@ func (c *Converter) context(t *touchpoint.Touchpoint, m *Message, rcv Received) 
 		t.PageURL, t.Referrer = ctx.Page.URL, ctx.Page.Referrer
 	}
 	if m.Type == "page" { // a page call's own url and referrer win
-		if u, ok := m.Properties["url"].(string); ok && u != "" {
+		if u, ok := m.Properties.str("url"); ok && u != "" {
 			t.PageURL = u
 		}
-		if r, ok := m.Properties["referrer"].(string); ok && r != "" {
+		if r, ok := m.Properties.str("referrer"); ok && r != "" {
 			t.Referrer = r
 		}
 	}
@@ -370,8 +436,10 @@ func (c *Converter) context(t *touchpoint.Touchpoint, m *Message, rcv Received) 
 		t.UTMSource, t.UTMMedium, t.UTMCampaign = fromURL.UTMSource, fromURL.UTMMedium, fromURL.UTMCampaign
 		t.UTMTerm, t.UTMContent = fromURL.UTMTerm, fromURL.UTMContent
 	}
-	for k, v := range fromURL.Clicks {
-		t.Properties[k] = v
+	for i, v := range fromURL.Clicks {
+		if v != "" {
+			t.Properties[channel.ClickIDs[i]] = v
+		}
 	}
 	if ctx.UserAgent != "" {
 		t.Properties["user_agent"] = ctx.UserAgent
@@ -511,28 +579,4 @@ func EventTime(m *Message, rcv Received) (time.Time, error) {
 // without fractions).
 func parseTime(s string) (time.Time, error) {
 	return time.Parse(time.RFC3339Nano, strings.TrimSpace(s))
-}
-
-// propertyString is a property value as a string: strings as they are,
-// numbers as sent, booleans as true/false, objects and arrays as JSON.
-func propertyString(v any) string {
-	switch v := v.(type) {
-	case string:
-		return v
-	case json.Number:
-		return v.String()
-	case bool:
-		if v {
-			return "true"
-		}
-		return "false"
-	case nil:
-		return ""
-	default:
-		b, err := json.Marshal(v) // object keys come out sorted
-		if err != nil {
-			return fmt.Sprint(v)
-		}
-		return string(b)
-	}
 }

@@ -1,7 +1,6 @@
 package collect
 
 import (
-	"encoding/json"
 	"fmt"
 	"math/big"
 	"math/rand/v2"
@@ -116,6 +115,12 @@ func TestConverterMapsSegmentCalls(t *testing.T) {
 		`{"type":"alias","previousId":"a","userId":"u"}`:                                                            "alias|anonymous_id=a,customer_id=u",
 		`{"type":"screen","name":"Cart","userId":"u"}`:                                                              "screen_view|customer_id=u",
 		`{"type":"group","groupId":"g1","userId":"u"}`:                                                              "group|customer_id=u",
+		// A repeated key's last value counts; empty traits are the
+		// call's, null ones give way to the context's.
+		`{"type":"identify","anonymousId":"a","traits":{"email":"x@y.io","email":"j@x.io"}}`:          "identify|anonymous_id=a,email=j@x.io",
+		`{"type":"identify","anonymousId":"a","traits":{"email":"x@y.io"},"traits":{"email":null}}`:   "identify|anonymous_id=a",
+		`{"type":"identify","anonymousId":"a","traits":{},"context":{"traits":{"email":"j@x.io"}}}`:   "identify|anonymous_id=a",
+		`{"type":"identify","anonymousId":"a","traits":null,"context":{"traits":{"email":"j@x.io"}}}`: "identify|anonymous_id=a,email=j@x.io",
 	} {
 		tp, err := convert(t, body, rcv)
 		if err != nil {
@@ -156,17 +161,30 @@ func TestConverterRefusesWhatCannotBeATouchpoint(t *testing.T) {
 	}
 }
 
+// TestConverterReadsTheLastOfARepeatedKey: a property sent twice, in one
+// properties object or in two, is the last value sent, as for a map.
+func TestConverterReadsTheLastOfARepeatedKey(t *testing.T) {
+	tp, err := convert(t, `{"type":"track","event":"Order Completed","anonymousId":"a","properties":{"coupon":"A","revenue":"x","coupon":"B","size":[1]},
+		"properties":{"coupon":"C","revenue":5,"currency":"gbp","currency":{"c":1}},"properties":{"size":{"b":2,"a":1}}}`, Received{At: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tp.Properties["coupon"] != "C" || tp.Properties["size"] != `{"a":1,"b":2}` || tp.Revenue == nil || *tp.Revenue != 5_000_000 || tp.Currency != DefaultMapping().DefaultCurrency {
+		t.Errorf("properties %v, revenue %v %s", tp.Properties, tp.Revenue, tp.Currency)
+	}
+}
+
 func TestMoneyOf(t *testing.T) {
 	for in, want := range map[string]touchpoint.Money{
 		"0.30000000000000004": 300_000, "12.5": 12_500_000, "-3": -3_000_000, "1e3": 1_000_000_000,
 		"0.0000005": 1, "-0.0000005": -1, "0.0000004": 0,
 	} {
-		got, err := moneyOf(json.Number(in))
+		got, err := moneyOf(jsonValue{kind: kindNumber, text: in})
 		if err != nil || got != want {
 			t.Errorf("moneyOf(%s) = %d, %v; want %d", in, got, err, want)
 		}
 	}
-	if _, err := moneyOf("1e30"); err == nil {
+	if _, err := moneyOf(jsonValue{kind: kindString, text: "1e30"}); err == nil {
 		t.Error("1e30 fits")
 	}
 }

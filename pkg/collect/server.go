@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"go.uber.org/zap"
 
@@ -450,19 +451,26 @@ func (s *Server) decode(body []byte, call string, rcv *Received) ([]record, stri
 		}
 		return recs, "", nil
 	case "batch":
-		recs, b, err := decodeBatch(string(body))
+		recs, b, err := decodeBatch(text(body))
 		if err != nil {
 			return nil, "", malformed(err)
 		}
 		rcv.SentAt = b.SentAt
 		return recs, b.WriteKey, nil
 	default:
-		rec := messageRecord(string(body), call)
+		rec := messageRecord(text(body), call)
 		if rec.decoded != nil {
 			return nil, "", malformed(errors.Unwrap(rec.decoded))
 		}
 		return []record{rec}, rec.msg.WriteKey, nil
 	}
+}
+
+// text is body as a string, without a copy: readBody makes each body
+// anew and nothing writes to it after, so the string, and the strings of
+// the messages that are slices of it, do not change.
+func text(body []byte) string {
+	return unsafe.String(unsafe.SliceData(body), len(body))
 }
 
 // messageRecord decodes one Segment message; call, when not empty, is its

@@ -129,34 +129,33 @@ func run(n, concurrency int, profile, trace string) error {
 	fmt.Printf("%d records per size, %d requests in flight\n", n, concurrency)
 	fmt.Printf("%-9s %14s %9s %9s %14s %9s %9s %7s %10s %10s %10s %10s %10s\n", "records", "bare ev/s", "p50", "p99", "collect ev/s", "p50", "p99", "ratio",
 		"bare cpu", "coll. cpu", "client cpu", "broker/b", "broker/c")
-	self, collector, broker := os.Getpid(), proc.Pid(), srv.Kafka.Pid()
-	for i, size := range sizes {
-		bare, err := measure(ctx, [3]int{self, self, broker}, slices.Collect(slices.Chunk(encoded, size)), n, concurrency, func(ctx context.Context, batch []*kgo.Record) error {
-			for _, r := range batch {
-				// Reused across sizes: the delivery timeout counts
-				// from the record's timestamp.
-				r.Partition, r.Offset, r.Timestamp = 0, 0, time.Time{}
-			}
-			return producer.ProduceSync(ctx, batch...).FirstErr()
-		})
-		if err != nil {
-			return fmt.Errorf("bare produce at %d records per request: %w", size, err)
-		}
-		bodies, err := requests(records, size)
-		if err != nil {
-			return err
-		}
-		if profile != "" && i == len(sizes)-1 {
-			go testenv.SaveProfile(ctx, base+"/debug/pprof/profile?seconds=5", profile)
-		}
-		if trace != "" && i == len(sizes)-1 {
-			go testenv.SaveProfile(ctx, base+"/debug/pprof/trace?seconds=2", trace)
-		}
-		col, err := measure(ctx, [3]int{collector, self, broker}, bodies, n, concurrency, func(ctx context.Context, body []byte) error {
+	pids := processes{self: os.Getpid(), collector: proc.Pid(), broker: srv.Kafka.Pid()}
+	round := func(size int, encoded []*kgo.Record, records []*touchpoint.Touchpoint) (bare, col result, err error) {
+		return compare(ctx, pids, size, concurrency, encoded, records, producer, func(ctx context.Context, body []byte) error {
 			return post(ctx, client, base, body)
 		})
+	}
+	// A round first, not reported, so that the broker's JVM compiles its
+	// hot paths and both clients open their connections before the first
+	// size is measured, rather than during its bare produce alone.
+	warm := min(n, warmUpRecords)
+	if _, _, err := round(100, encoded[:warm], records[:warm]); err != nil {
+		return fmt.Errorf("warming up: %w", err)
+	}
+	for i, size := range sizes {
+		if i == len(sizes)-1 {
+			pids.onCollector = func() {
+				if profile != "" {
+					go testenv.SaveProfile(ctx, base+"/debug/pprof/profile?seconds=5", profile)
+				}
+				if trace != "" {
+					go testenv.SaveProfile(ctx, base+"/debug/pprof/trace?seconds=2", trace)
+				}
+			}
+		}
+		bare, col, err := round(size, encoded, records)
 		if err != nil {
-			return fmt.Errorf("collector at %d records per request (log %s): %w", size, logPath, err)
+			return fmt.Errorf("at %d records per request (collector's log %s): %w", size, logPath, err)
 		}
 		fmt.Printf("%-9d %14.0f %9s %9s %14.0f %9s %9s %7.2f %10s %10s %10s %10s %10s\n", size, bare.rate, bare.p50.Round(time.Microsecond), bare.p99.Round(time.Microsecond),
 			col.rate, col.p50.Round(time.Microsecond), col.p99.Round(time.Microsecond), col.rate/bare.rate,
@@ -171,6 +170,48 @@ func run(n, concurrency int, profile, trace string) error {
 	fmt.Println("cpu: CPU time per record of the bare produce (this process), of the collector, of this process's HTTP client,")
 	fmt.Println("and of the Kafka broker during the bare produce (broker/b) and during the collector's run (broker/c)")
 	return nil
+}
+
+// warmUpRecords is how many records the round before the measured ones
+// sends by each of the baseline and the collector.
+const warmUpRecords = 20_000
+
+// processes are the processes whose CPU time a round reads, and what to
+// do as the collector's part of it starts (nil: nothing).
+type processes struct {
+	self, collector, broker int
+	onCollector             func()
+}
+
+// compare measures, at size records per request, the bare produce of
+// encoded and then the collector's handling of the same records sent as
+// Segment batches by post.
+func compare(ctx context.Context, pids processes, size, concurrency int, encoded []*kgo.Record, records []*touchpoint.Touchpoint,
+	producer *kgo.Client, post func(context.Context, []byte) error) (bare, col result, err error) {
+	n := len(encoded)
+	bare, err = measure(ctx, [3]int{pids.self, pids.self, pids.broker}, slices.Collect(slices.Chunk(encoded, size)), n, concurrency, func(ctx context.Context, batch []*kgo.Record) error {
+		for _, r := range batch {
+			// Reused across rounds: the delivery timeout counts
+			// from the record's timestamp.
+			r.Partition, r.Offset, r.Timestamp = 0, 0, time.Time{}
+		}
+		return producer.ProduceSync(ctx, batch...).FirstErr()
+	})
+	if err != nil {
+		return result{}, result{}, fmt.Errorf("bare produce: %w", err)
+	}
+	bodies, err := requests(records, size)
+	if err != nil {
+		return result{}, result{}, err
+	}
+	if pids.onCollector != nil {
+		pids.onCollector()
+	}
+	col, err = measure(ctx, [3]int{pids.collector, pids.self, pids.broker}, bodies, n, concurrency, post)
+	if err != nil {
+		return result{}, result{}, fmt.Errorf("collector: %w", err)
+	}
+	return bare, col, nil
 }
 
 // generated returns n generated touchpoints.

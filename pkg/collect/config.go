@@ -74,6 +74,14 @@ type Config struct {
 	ClockSkew time.Duration `yaml:"clock_skew"`
 	// ProbeInterval schedules the Kafka ping behind /readyz. Default 1s.
 	ProbeInterval time.Duration `yaml:"probe_interval"`
+	// GCPercent is the Go garbage collector's target for the collector
+	// (what GOGC sets): the heap grows by this percentage of the live heap
+	// before the next collection. Default 400: the live heap is little
+	// more than the requests in flight, so at Go's default of 100 the
+	// garbage collector would run every few requests. The GOGC
+	// environment variable, when set, wins; dev mode, whose one process
+	// all services share, keeps ingest.gc_percent.
+	GCPercent int `yaml:"gc_percent"`
 }
 
 // DefaultConfig returns the defaults documented on Config.
@@ -87,6 +95,7 @@ func DefaultConfig() Config {
 		AckTimeout:       10 * time.Second,
 		ClockSkew:        30 * time.Second,
 		ProbeInterval:    time.Second,
+		GCPercent:        400,
 	}
 }
 
@@ -105,6 +114,7 @@ func (c Config) Validate() error {
 	ch.Check(c.AckTimeout <= 0, "ack_timeout", "ack_timeout must be positive")
 	ch.Check(c.ClockSkew < 0, "clock_skew", "clock_skew must not be negative")
 	ch.Check(c.ProbeInterval <= 0, "probe_interval", "probe_interval must be positive")
+	ch.Check(c.GCPercent < 25, "gc_percent", "gc_percent must be at least 25")
 	seen := map[string]bool{}
 	for i, k := range c.WriteKeys {
 		const key = "write_keys"

@@ -15,6 +15,7 @@ func TestConfigValidate(t *testing.T) {
 	c := DefaultConfig()
 	c.IP = "hash"
 	c.MaxBodyBytes = 10
+	c.GCPercent = 24
 	c.WriteKeys = []WriteKey{{Key: "k", Source: "web"}, {Key: "k", Source: "app", RatePerSecond: -1}, {Source: "x"}}
 	err := c.Validate()
 	var got []string
@@ -27,6 +28,7 @@ func TestConfigValidate(t *testing.T) {
 	want := []string{
 		"max_body_bytes: max_body_bytes must be at least 1024",
 		`ip: ip must be drop, truncate or keep, not "hash"`,
+		"gc_percent: gc_percent must be at least 25",
 		"write_keys: write_keys[1]: key repeats an earlier one",
 		"write_keys: write_keys[1]: rate_per_second must not be negative",
 		"write_keys: write_keys[2]: key is empty",

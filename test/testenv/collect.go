@@ -22,7 +22,7 @@ func collectYAML(c collect.Config) (string, error) {
 		"addr": c.Addr, "write_keys": c.WriteKeys, "max_body_bytes": c.MaxBodyBytes,
 		"max_inflight_bytes": c.MaxInflightBytes,
 		"max_batch_records":  c.MaxBatchRecords, "ip": c.IP, "ack_timeout": c.AckTimeout.String(),
-		"clock_skew": c.ClockSkew.String(), "probe_interval": c.ProbeInterval.String(),
+		"clock_skew": c.ClockSkew.String(), "probe_interval": c.ProbeInterval.String(), "gc_percent": c.GCPercent,
 	}})
 	if err != nil {
 		return "", fmt.Errorf("writing the collect section: %w", err)

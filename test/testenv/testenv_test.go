@@ -20,6 +20,16 @@ func TestWriteConfigKeepsTheIngestTuning(t *testing.T) {
 	}
 }
 
+// TestWriteConfigKeepsTheCollectorsGCTarget: a collector started from the
+// file WriteConfig writes collects garbage as the test set it to.
+func TestWriteConfigKeepsTheCollectorsGCTarget(t *testing.T) {
+	cfg := config.Default()
+	cfg.Collect.Addr, cfg.Collect.GCPercent = "127.0.0.1:1", 150
+	if got := writtenAndRead(t, cfg); got.Collect.GCPercent != 150 {
+		t.Errorf("read back gc_percent %d, wrote 150", got.Collect.GCPercent)
+	}
+}
+
 // writtenAndRead writes cfg with WriteConfig and returns what loading the
 // file gives.
 func writtenAndRead(t *testing.T, cfg config.Config) config.Config {

@@ -17,6 +17,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/cli/command"
 	"github.com/touchline-io/touchline/pkg/collect"
 	"github.com/touchline-io/touchline/pkg/config"
+	"github.com/touchline-io/touchline/pkg/gctune"
 	"github.com/touchline-io/touchline/pkg/health"
 	"github.com/touchline-io/touchline/pkg/observe"
 	"github.com/touchline-io/touchline/pkg/publish"
@@ -29,7 +30,13 @@ func New(g *command.Globals) *cobra.Command {
 
 // Run runs the collector of cfg on cfg.Collect.Addr (the API, /metrics,
 // /healthz and /readyz) until ctx is cancelled. Metrics register with reg.
+// It first sets the process's garbage collector (gctune.Apply with
+// collect.gc_percent); dev mode, which runs the collector by Listen, does
+// not.
 func Run(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *zap.Logger) error {
+	gc := gctune.Apply(cfg.Collect.GCPercent)
+	log.Info("garbage collector", zap.Int("gc_percent", gc.GCPercent), zap.Bool("gc_percent_from_GOGC", gc.GCPercentFromEnv),
+		zap.Int64("memory_limit_from_cgroup", gc.MemoryLimit))
 	srv, err := Listen(ctx, cfg, reg, log)
 	if err != nil {
 		return err

@@ -812,16 +812,21 @@ const (
 // error, or a body that is not a batch). A message without a messageId
 // keeps its JSON, which its event id is made of.
 func decodeBatch(body string) ([]record, batchHeader, error) {
-	// The messages and their dicts' members are read into slices made,
-	// from the body's length, as long as a batch of the analytics SDKs'
-	// messages (some hundreds of bytes each, a member in about every
-	// 150) needs, so that they are not grown by copying while read.
-	sc := &scanner{s: body, read: make([]member, 0, len(body)/batchBytesPerMember)}
+	return new(scratch).decodeBatch(body)
+}
+
+// decodeBatch is decodeBatch reading the messages and their dicts' members
+// into w's room, which it keeps for the next batch. That room is made,
+// from the body's length, as large as a batch of the analytics SDKs'
+// messages (some hundreds of bytes each, a member in about every 150)
+// needs, so that it is not grown by copying while read.
+func (w *scratch) decodeBatch(body string) ([]record, batchHeader, error) {
+	sc := &scanner{s: body, read: w.members(len(body))}
 	var (
 		h       batchHeader
-		msgs    = make([]Message, 0, len(body)/batchBytesPerMessage) // every batch array is read into it, as encoding/json reuses a slice
-		raws    []string                                             // the last batch array's messages
-		bad     []error                                              // and which of them are of the wrong shape
+		msgs    = w.messages(len(body)) // every batch array is read into it, as encoding/json reuses a slice
+		raws    []string                // the last batch array's messages
+		bad     []error                 // and which of them are of the wrong shape
 		arrays  int
 		anyBad  bool
 		readMsg = func(i int) error {
@@ -840,6 +845,13 @@ func decodeBatch(body string) ([]record, batchHeader, error) {
 			return err
 		}
 	)
+	defer func() {
+		// The room kept is the largest either had.
+		w.read = sc.read
+		if cap(msgs) > cap(w.msgs) {
+			w.msgs = msgs
+		}
+	}()
 	err := sc.fields("body", nothing, nothing, func(key string) error {
 		if field(key, batchKeys) < 0 {
 			return sc.texts(key, headerKeys, "", &h.SentAt, &h.WriteKey)

@@ -200,6 +200,12 @@ func sameRecords(got []record, want []refRecord) string {
 // (-1 for the whole body).
 func decodedAlike(t *testing.T, body []byte, call string) (refused int) {
 	t.Helper()
+	return decodedAlikeIn(t, body, call, new(scratch))
+}
+
+// decodedAlikeIn is decodedAlike reading a batch into w's room.
+func decodedAlikeIn(t *testing.T, body []byte, call string, w *scratch) (refused int) {
+	t.Helper()
 	var (
 		got            []record
 		gotH, wantH    batchHeader
@@ -207,7 +213,7 @@ func decodedAlike(t *testing.T, body []byte, call string) (refused int) {
 		gotErr, refErr error
 	)
 	if call == "batch" {
-		got, gotH, gotErr = decodeBatch(string(body))
+		got, gotH, gotErr = w.decodeBatch(string(body))
 		want, wantH, refErr = refBatch(body)
 	} else {
 		rec := messageRecord(string(body), call)

@@ -210,6 +210,31 @@ func (g *randomJSON) object(depth int) {
 	g.b.WriteString("}")
 }
 
+// batch writes a batch body of up to n random messages; with repeated
+// set, it may have a second batch array, which encoding/json reads into
+// the first one's messages.
+func (g *randomJSON) batch(n int, repeated bool) {
+	g.b.WriteString(`{"batch":[`)
+	for j := range g.r.IntN(n + 1) {
+		if j > 0 {
+			g.b.WriteByte(',')
+		}
+		g.object(0)
+	}
+	g.b.WriteString(`],"sentAt":"2026-11-30T10:00:00Z"`)
+	if repeated && g.r.IntN(3) == 0 {
+		g.b.WriteString(`,"batch":[`)
+		for j := range g.r.IntN(3) {
+			if j > 0 {
+				g.b.WriteByte(',')
+			}
+			g.object(0)
+		}
+		g.b.WriteString(`]`)
+	}
+	g.b.WriteString(`}`)
+}
+
 // TestSegmentDecoderOnRandomMessages: random messages and batches of them
 // (the property: the scanner decodes as encoding/json does, accepting and
 // refusing alike); one in ten made invalid by a cut.
@@ -221,14 +246,7 @@ func TestSegmentDecoderOnRandomMessages(t *testing.T) {
 		if i%2 == 0 {
 			g.object(0)
 		} else {
-			g.b.WriteString(`{"batch":[`)
-			for j := range g.r.IntN(5) {
-				if j > 0 {
-					g.b.WriteByte(',')
-				}
-				g.object(0)
-			}
-			g.b.WriteString(`],"sentAt":"2026-11-30T10:00:00Z"}`)
+			g.batch(4, false)
 		}
 		body := g.b.String()
 		if i%10 == 9 {
@@ -247,6 +265,26 @@ func TestSegmentDecoderOnRandomMessages(t *testing.T) {
 	}
 	if whole < 500 || alone < 500 || good < 500 {
 		t.Errorf("%d bodies refused, %d messages refused alone, %d bodies all good: the messages are not random enough", whole, alone, good)
+	}
+}
+
+// TestSegmentDecoderReusesItsRoomCleanly: batches read one after another
+// into the same room (as a request's scratch is reused) decode as
+// encoding/json decodes each alone, whatever the batch before left there:
+// more messages, more members, messages of a second batch array.
+func TestSegmentDecoderReusesItsRoomCleanly(t *testing.T) {
+	g := &randomJSON{r: rand.New(rand.NewPCG(17, 2026))}
+	w := new(scratch)
+	var good int
+	for range 3000 {
+		g.b.Reset()
+		g.batch(8, true)
+		if decodedAlikeIn(t, []byte(g.b.String()), "batch", w) == 0 {
+			good++
+		}
+	}
+	if good < 500 || cap(w.msgs) < 8 || cap(w.read) == 0 {
+		t.Errorf("%d bodies all good, room for %d messages and %d members: the batches are not random enough", good, cap(w.msgs), cap(w.read))
 	}
 }
 

@@ -219,10 +219,21 @@ func refusal(reason touchpoint.Reason, field, format string, args ...any) error 
 // messageId). The touchpoint is not validated yet: the caller runs
 // ingest's validation on it. The error is a *touchpoint.ValidationError.
 func (c *Converter) Touchpoint(m *Message, raw string, rcv Received) (*touchpoint.Touchpoint, error) {
-	// The properties are the call's and, most often, four of the
-	// collector's (event_name or name, user_agent, ip, source) and a
-	// click id: a map made that size is not grown while filled.
-	t := &touchpoint.Touchpoint{EventID: m.MessageID, Identifiers: map[string]string{}, Properties: make(map[string]string, len(m.Properties)+5)}
+	return c.fill(&touchpoint.Touchpoint{}, m, raw, rcv)
+}
+
+// fill converts m into t, an empty touchpoint that may have empty maps.
+func (c *Converter) fill(t *touchpoint.Touchpoint, m *Message, raw string, rcv Received) (*touchpoint.Touchpoint, error) {
+	if t.Identifiers == nil {
+		t.Identifiers = map[string]string{}
+	}
+	if t.Properties == nil {
+		// The properties are the call's and, most often, four of the
+		// collector's (event_name or name, user_agent, ip, source) and
+		// a click id: a map made that size is not grown while filled.
+		t.Properties = make(map[string]string, len(m.Properties)+5)
+	}
+	t.EventID = m.MessageID
 	if t.EventID == "" {
 		// The same message retried gets the same id, so retries do
 		// not count twice.

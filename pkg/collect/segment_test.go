@@ -64,7 +64,7 @@ func convert(t *testing.T, body string, rcv Received) (*touchpoint.Touchpoint, e
 		t.Fatal(rec.decoded)
 	}
 	c := &Converter{Mapping: DefaultMapping(), IP: IPTruncate}
-	return rec.touchpoint(c, rcv)
+	return rec.touchpoint(c, rcv, &touchpoint.Touchpoint{})
 }
 
 // TestConverterMapsSegmentCalls checks each call's event type, ids,

@@ -25,7 +25,10 @@ import (
 )
 
 // Sender delivers touchpoints to Kafka and returns only once all of them
-// are acknowledged, or with an error (ctx ending among them).
+// are acknowledged, or with an error (ctx ending among them). The
+// touchpoints, and the strings in them, are reused by the collector once
+// TouchpointsSync has returned: a Sender that keeps anything of them must
+// copy it first (encoding them as Kafka records does).
 type Sender interface {
 	TouchpointsSync(ctx context.Context, ts []*touchpoint.Touchpoint) error
 }
@@ -156,7 +159,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, call string) int 
 		w.Header().Set("Access-Control-Allow-Origin", origin)
 		w.Header().Set("Vary", "Origin")
 	}
-	resp, herr := s.handle(r, call, origin)
+	space := scratches.Get().(*scratch)
+	defer scratches.Put(space) // once answered: nothing of the request is used after
+	resp, herr := s.handle(r, call, origin, space)
 	if herr != nil {
 		if herr.retryAfter > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(herr.retryAfter.Seconds()))))
@@ -215,7 +220,7 @@ const (
 )
 
 // handle reads, checks, converts and delivers a request's records.
-func (s *Server) handle(r *http.Request, call, origin string) (Response, *httpError) {
+func (s *Server) handle(r *http.Request, call, origin string, w *scratch) (Response, *httpError) {
 	var resp Response
 	if r.Method != http.MethodPost {
 		return resp, fail(http.StatusMethodNotAllowed, ReasonMethod, "%s: only POST is allowed", r.Method)
@@ -233,12 +238,12 @@ func (s *Server) handle(r *http.Request, call, origin string) (Response, *httpEr
 		return resp, herr
 	}
 	defer s.reserve(-n)
-	body, herr := s.readBody(r)
+	body, herr := s.readBody(r, w)
 	if herr != nil {
 		return resp, herr
 	}
 	rcv := Received{At: s.now().UTC(), IP: clientIP(r), Tolerance: s.cfg.ClockSkew, seen: &seen{}}
-	recs, bodyKey, herr := s.decode(body, call, &rcv)
+	recs, bodyKey, herr := s.decode(body, call, &rcv, w)
 	if herr != nil {
 		return resp, herr
 	}
@@ -256,8 +261,9 @@ func (s *Server) handle(r *http.Request, call, origin string) (Response, *httpEr
 		return resp, herr
 	}
 	good := make([]*touchpoint.Touchpoint, 0, len(recs))
+	w.touchpoints(len(recs))
 	for i, rec := range recs {
-		t, err := rec.touchpoint(&s.convert, rcv)
+		t, err := rec.touchpoint(&s.convert, rcv, w.touchpoint(i))
 		var rej *enrich.Rejection
 		if err != nil {
 			rej = asRejection(err)
@@ -345,14 +351,14 @@ func tooLarge(max int64) *httpError {
 // readBody reads the body, gunzipping it when it says so, up to
 // MaxBodyBytes before and after decompression. A body of known length
 // (at most MaxBodyBytes, which handle checked) is read into a buffer of
-// its size, rather than one grown while reading.
-func (s *Server) readBody(r *http.Request) ([]byte, *httpError) {
+// its size from w, rather than one grown while reading.
+func (s *Server) readBody(r *http.Request, w *scratch) ([]byte, *httpError) {
 	max := s.cfg.MaxBodyBytes
 	over := tooLarge(max)
 	var raw []byte
 	var err error
 	if n := r.ContentLength; n >= 0 && n <= max {
-		raw = make([]byte, n)
+		raw = w.bodyOf(int(n))
 		_, err = io.ReadFull(r.Body, raw)
 	} else {
 		raw, err = io.ReadAll(io.LimitReader(r.Body, max+1))
@@ -394,7 +400,9 @@ type record struct {
 	decoded error
 }
 
-func (rec record) touchpoint(c *Converter, rcv Received) (*touchpoint.Touchpoint, error) {
+// touchpoint is the record's touchpoint; a Segment message is converted
+// into empty, which must be empty but may have empty maps.
+func (rec record) touchpoint(c *Converter, rcv Received, empty *touchpoint.Touchpoint) (*touchpoint.Touchpoint, error) {
 	switch {
 	case rec.decoded != nil:
 		return nil, rec.decoded
@@ -409,7 +417,7 @@ func (rec record) touchpoint(c *Converter, rcv Received) (*touchpoint.Touchpoint
 		}
 		return rec.tp, nil
 	default:
-		return c.Touchpoint(rec.msg, rec.raw, rcv)
+		return c.fill(empty, rec.msg, rec.raw, rcv)
 	}
 }
 
@@ -422,7 +430,7 @@ type batchHeader struct {
 // decode reads the records of body for call, and the write key the body
 // carries. A body that is not JSON of the right shape is refused whole; a
 // record of a batch that is not a message is refused alone.
-func (s *Server) decode(body []byte, call string, rcv *Received) ([]record, string, *httpError) {
+func (s *Server) decode(body []byte, call string, rcv *Received, w *scratch) ([]record, string, *httpError) {
 	malformed := func(err error) *httpError {
 		return fail(http.StatusBadRequest, ReasonMalformed, "invalid JSON: %v", err)
 	}
@@ -451,7 +459,7 @@ func (s *Server) decode(body []byte, call string, rcv *Received) ([]record, stri
 		}
 		return recs, "", nil
 	case "batch":
-		recs, b, err := decodeBatch(text(body))
+		recs, b, err := w.decodeBatch(text(body))
 		if err != nil {
 			return nil, "", malformed(err)
 		}
@@ -466,9 +474,10 @@ func (s *Server) decode(body []byte, call string, rcv *Received) ([]record, stri
 	}
 }
 
-// text is body as a string, without a copy: readBody makes each body
-// anew and nothing writes to it after, so the string, and the strings of
-// the messages that are slices of it, do not change.
+// text is body as a string, without a copy: nothing writes to a body
+// read until its request is answered (its scratch is not reused before),
+// so the string, and the strings of the messages that are slices of it,
+// do not change while they are used.
 func text(body []byte) string {
 	return unsafe.String(unsafe.SliceData(body), len(body))
 }

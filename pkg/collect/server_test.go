@@ -9,9 +9,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -47,8 +49,24 @@ func (f *fakeSender) TouchpointsSync(ctx context.Context, ts []*touchpoint.Touch
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.got = append(f.got, ts...)
+	for _, t := range ts {
+		f.got = append(f.got, copied(t))
+	}
 	return nil
+}
+
+// copied is a copy of t that shares no memory with it, as a Sender must
+// keep what it keeps: a request's touchpoints are reused after it.
+func copied(t *touchpoint.Touchpoint) *touchpoint.Touchpoint {
+	b, err := json.Marshal(t)
+	if err != nil {
+		panic(err)
+	}
+	c := &touchpoint.Touchpoint{}
+	if err := json.Unmarshal(b, c); err != nil {
+		panic(err)
+	}
+	return c
 }
 
 func (f *fakeSender) ids() []string {
@@ -374,5 +392,76 @@ func TestServerCapsBytesInFlight(t *testing.T) {
 	}
 	if s.inflight != 0 {
 		t.Errorf("%d bytes still counted in flight", s.inflight)
+	}
+}
+
+// TestServerReusesRequestsRoomCleanly: requests of batches of different
+// sizes and shapes, four at a time, each sending what its body converted
+// alone gives, whatever the requests before left in the room they reuse
+// (bodies, messages, members, touchpoints and their maps).
+func TestServerReusesRequestsRoomCleanly(t *testing.T) {
+	send := &fakeSender{}
+	s := newTestServer(t, send, nil)
+	r := rand.New(rand.NewPCG(5, 2026))
+	var bodies []string
+	for i := range 200 {
+		var msgs []string
+		for j := range 1 + r.IntN(30) {
+			var props []string
+			for k := range r.IntN(12) {
+				props = append(props, fmt.Sprintf(`"p%d":"v%d"`, (k*7+i)%15, r.IntN(5)))
+			}
+			extra := `,"properties":{` + strings.Join(props, ",") + `}`
+			if r.IntN(2) == 0 {
+				extra += `,"traits":{"email":"u` + fmt.Sprint(r.IntN(9)) + `@example.com"}`
+			}
+			if r.IntN(2) == 0 {
+				extra += `,"context":{"ip":"203.0.113.9","page":{"url":"https://shop.example.com/?gclid=g` + fmt.Sprint(j) + `"},"campaign":{"source":"s` + fmt.Sprint(j) + `"}}`
+			}
+			if r.IntN(3) == 0 {
+				extra += `,"userId":"c-` + fmt.Sprint(j) + `"`
+			}
+			msgs = append(msgs, fmt.Sprintf(`{"type":"track","event":"E%d","messageId":"m-%d-%d","anonymousId":"a-%d","timestamp":"2026-11-30T10:00:00Z"%s}`, j%3, i, j, j, extra))
+		}
+		bodies = append(bodies, `{"batch":[`+strings.Join(msgs, ",")+`]}`)
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := g; i < len(bodies); i += 4 {
+				if w, _ := s.do(call{path: "/v1/batch", body: bodies[i], key: "wk_srv"}); w.Code != http.StatusOK {
+					t.Errorf("body %d: answered %d %s", i, w.Code, w.Body)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	sent := map[string]*touchpoint.Touchpoint{}
+	for _, tp := range send.got {
+		sent[tp.EventID] = tp
+	}
+	c := &Converter{Mapping: DefaultMapping(), IP: IPTruncate}
+	var n int
+	for _, body := range bodies {
+		recs, _, err := decodeBatch(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rec := range recs {
+			want, err := c.Touchpoint(rec.msg, rec.raw, Received{At: time.Now(), Source: "backend", IP: "192.0.2.1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rej := s.validate(want); rej != nil {
+				t.Fatal(rej.Err)
+			}
+			if got := sent[want.EventID]; !reflect.DeepEqual(got, copied(want)) {
+				t.Fatalf("sent  %+v\nalone %+v", got, want)
+			}
+			n++
+		}
+	}
+	if n != len(send.got) {
+		t.Errorf("sent %d touchpoints, the bodies hold %d", len(send.got), n)
 	}
 }

@@ -1,0 +1,87 @@
+package collect
+
+import (
+	"sync"
+
+	"github.com/touchline-io/touchline/pkg/touchpoint"
+)
+
+// scratch is the memory a request's handling takes by the batch: its body,
+// the messages read from it and their dicts' members, and the touchpoints
+// converted from them with their maps. A request takes one from scratches
+// and gives it back once answered, for the next request to reuse, so that
+// a batch does not allocate (and the garbage collector reclaim) all of it
+// anew. That is safe because nothing of a request outlives its answer: the
+// Kafka records are encoded into memory of their own before they are
+// produced, and answers and logs carry copies.
+type scratch struct {
+	body []byte
+	msgs []Message
+	read []member
+	tps  []touchpoint.Touchpoint
+}
+
+// scratches holds the scratch space of requests answered, for reuse.
+var scratches = sync.Pool{New: func() any { return new(scratch) }}
+
+// maxKeptEntries is the most entries a touchpoint's map may have held to
+// be kept, cleared, for the next request: a larger one is dropped, so that
+// one record with many properties does not make every later request clear
+// a large map.
+const maxKeptEntries = 64
+
+// bodyOf returns a buffer of n bytes, the earlier body's when it is large
+// enough.
+func (w *scratch) bodyOf(n int) []byte {
+	if cap(w.body) < n {
+		w.body = make([]byte, n)
+	}
+	return w.body[:n]
+}
+
+// messages returns the earlier batch's messages' room, emptied, with room
+// for about as many as a batch body of n bytes holds.
+func (w *scratch) messages(n int) []Message {
+	msgs := w.msgs[:cap(w.msgs)]
+	clear(msgs) // a batch array is read into what the one before left
+	if want := n / batchBytesPerMessage; cap(msgs) < want {
+		msgs = make([]Message, 0, want)
+	}
+	return msgs[:0]
+}
+
+// members returns the earlier batch's members' room, with room for about
+// as many as a batch body of n bytes holds.
+func (w *scratch) members(n int) []member {
+	if want := n / batchBytesPerMember; cap(w.read) < want {
+		return make([]member, 0, want)
+	}
+	return w.read[:0]
+}
+
+// touchpoints makes room for n touchpoints, keeping those there are.
+func (w *scratch) touchpoints(n int) {
+	if cap(w.tps) < n {
+		tps := make([]touchpoint.Touchpoint, n)
+		copy(tps, w.tps)
+		w.tps = tps
+	}
+	w.tps = w.tps[:max(n, len(w.tps))]
+}
+
+// touchpoint returns the i-th touchpoint (touchpoints made room for it),
+// empty, with the maps an earlier request's left, cleared.
+func (w *scratch) touchpoint(i int) *touchpoint.Touchpoint {
+	t := &w.tps[i]
+	*t = touchpoint.Touchpoint{Identifiers: emptied(t.Identifiers), Properties: emptied(t.Properties)}
+	return t
+}
+
+// emptied returns m cleared, or nil when it held more than maxKeptEntries.
+func emptied(m map[string]string) map[string]string {
+	if len(m) > maxKeptEntries {
+		return nil
+	}
+	clear(m)
+	return m
+}

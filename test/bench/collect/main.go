@@ -135,12 +135,16 @@ func run(n, concurrency int, profile, trace string) error {
 			return post(ctx, client, base, body)
 		})
 	}
-	// A round first, not reported, so that the broker's JVM compiles its
-	// hot paths and both clients open their connections before the first
-	// size is measured, rather than during its bare produce alone.
+	// Rounds first, not reported, so that the broker's JVM has compiled
+	// its hot paths (which takes many requests and some seconds of its
+	// compiler threads) and both clients have opened their connections
+	// before the first size is measured, rather than during it.
+	fmt.Printf("warming up for %s ...\n", warmUp)
 	warm := min(n, warmUpRecords)
-	if _, _, err := round(100, encoded[:warm], records[:warm]); err != nil {
-		return fmt.Errorf("warming up: %w", err)
+	for start := time.Now(); time.Since(start) < warmUp; {
+		if _, _, err := round(10, encoded[:warm], records[:warm]); err != nil {
+			return fmt.Errorf("warming up: %w", err)
+		}
 	}
 	for i, size := range sizes {
 		if i == len(sizes)-1 {
@@ -172,9 +176,12 @@ func run(n, concurrency int, profile, trace string) error {
 	return nil
 }
 
-// warmUpRecords is how many records the round before the measured ones
-// sends by each of the baseline and the collector.
-const warmUpRecords = 20_000
+// The rounds before the measured ones go on for warmUp, each sending
+// warmUpRecords by each of the baseline and the collector.
+const (
+	warmUp        = 15 * time.Second
+	warmUpRecords = 20_000
+)
 
 // processes are the processes whose CPU time a round reads, and what to
 // do as the collector's part of it starts (nil: nothing).

@@ -62,6 +62,9 @@ type measurement struct {
 	// counted, which report prints as "-".
 	cpu     [roles]time.Duration
 	counted [roles]bool
+	// upkeep is the part of the broker's CPU time per event that its
+	// JVM spent collecting garbage and compiling (testenv.JVMUpkeepTime).
+	upkeep time.Duration
 }
 
 // box is the CPU time per event of every process counted (a role not
@@ -76,8 +79,9 @@ func (m measurement) box() time.Duration {
 
 // meter reads the CPU time of processes around a measurement.
 type meter struct {
-	pids  [roles]int // 0: not counted
-	start [roles]time.Duration
+	pids   [roles]int // 0: not counted
+	start  [roles]time.Duration
+	upkeep time.Duration // the broker's JVM upkeep at the start
 }
 
 // startMeter reads the CPU time of the processes of pids (by role; 0 for
@@ -90,6 +94,12 @@ func startMeter(pids [roles]int) (*meter, error) {
 		}
 		var err error
 		if m.start[r], err = testenv.CPUTime(pid); err != nil {
+			return nil, err
+		}
+	}
+	if pid := pids[broker]; pid != 0 {
+		var err error
+		if m.upkeep, err = testenv.JVMUpkeepTime(pid); err != nil {
 			return nil, err
 		}
 	}
@@ -109,6 +119,13 @@ func (m *meter) finish(name string, n int, elapsed time.Duration) (measurement, 
 			return measurement{}, err
 		}
 		out.cpu[r], out.counted[r] = (end-m.start[r])/time.Duration(n), true
+	}
+	if pid := m.pids[broker]; pid != 0 {
+		end, err := testenv.JVMUpkeepTime(pid)
+		if err != nil {
+			return measurement{}, err
+		}
+		out.upkeep = (end - m.upkeep) / time.Duration(n)
 	}
 	return out, nil
 }
@@ -211,6 +228,12 @@ func report(ms []measurement) {
 		fmt.Printf(" %10s\n", micros(m.box()))
 	}
 	fmt.Println("client: this process for the baselines, the ingest process end to end; box: the sum of the row")
+	fmt.Println("of the Kafka column, what the broker's JVM spent collecting garbage and compiling:")
+	for _, m := range ms {
+		if m.counted[broker] {
+			fmt.Printf("  %-42s %10s of %s\n", m.name, micros(m.upkeep), micros(m.cpu[broker]))
+		}
+	}
 }
 
 // micros writes d in microseconds with one decimal.

@@ -2,9 +2,12 @@ package testenv
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -44,4 +47,45 @@ func parseCPUTime(stat []byte) (time.Duration, error) {
 		return 0, fmt.Errorf("reading /proc stat %q: %w", stat, err)
 	}
 	return time.Duration(utime+stime) * time.Second / userHZ, nil
+}
+
+// JVMUpkeepTime returns the CPU time that the threads of the Java process
+// pid which do the JVM's own work have used: its garbage collector's (G1's
+// and the parallel GC threads) and its JIT compilers'. It is part of
+// CPUTime(pid); a benchmark prints it to tell a broker's work per record
+// from what its JVM spends catching up on a heap that filled earlier or on
+// compiling a code path used for the first time.
+func JVMUpkeepTime(pid int) (time.Duration, error) {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*", pid))
+	if err != nil || len(tasks) == 0 {
+		return 0, fmt.Errorf("listing the threads of process %d: %v", pid, cmp.Or(err, os.ErrNotExist))
+	}
+	var sum time.Duration
+	for _, task := range tasks {
+		comm, err1 := os.ReadFile(filepath.Join(task, "comm"))
+		stat, err2 := os.ReadFile(filepath.Join(task, "stat"))
+		if err1 != nil || err2 != nil {
+			continue // the thread has ended
+		}
+		if !jvmUpkeep(strings.TrimSpace(string(comm))) {
+			continue
+		}
+		t, err := parseCPUTime(stat)
+		if err != nil {
+			return 0, err
+		}
+		sum += t
+	}
+	return sum, nil
+}
+
+// jvmUpkeepThreads are the name prefixes of the HotSpot threads that
+// collect garbage ("G1 Conc#0", "G1 Refine#0", "GC Thread#1", "VM Thread")
+// and compile ("C1 CompilerThre", "C2 CompilerThre": names are cut at 15
+// bytes).
+var jvmUpkeepThreads = []string{"G1 ", "GC Thread", "VM Thread", "C1 Compiler", "C2 Compiler"}
+
+// jvmUpkeep reports whether a thread named comm does the JVM's own work.
+func jvmUpkeep(comm string) bool {
+	return slices.ContainsFunc(jvmUpkeepThreads, func(p string) bool { return strings.HasPrefix(comm, p) })
 }

@@ -51,3 +51,25 @@ func TestCPUTimeOfThisProcess(t *testing.T) {
 		t.Errorf("CPUTime grew by %s while getrusage counted %s", after-before, used)
 	}
 }
+
+// TestJVMUpkeepThreads: the garbage collector and compiler threads of a
+// HotSpot broker (names as /proc gives them, cut at 15 bytes) count as
+// the JVM's upkeep, its request handlers and network threads do not; a Go
+// process has none, and a process that does not exist is an error.
+func TestJVMUpkeepThreads(t *testing.T) {
+	for comm, want := range map[string]bool{
+		"G1 Conc#0": true, "G1 Refine#0": true, "G1 Main Marker": true, "GC Thread#1": true, "VM Thread": true,
+		"C2 CompilerThre": true, "C1 CompilerThre": true,
+		"data-plane-kafk": false, "kafka-1-raft-io": false, "java": false, "kafka-log-clean": false, "metrics-meter-t": false,
+	} {
+		if got := jvmUpkeep(comm); got != want {
+			t.Errorf("jvmUpkeep(%q) = %t, want %t", comm, got, want)
+		}
+	}
+	if got, err := JVMUpkeepTime(os.Getpid()); err != nil || got != 0 {
+		t.Errorf("JVMUpkeepTime of this Go process = %s, %v; want 0", got, err)
+	}
+	if _, err := JVMUpkeepTime(1 << 30); err == nil {
+		t.Error("JVMUpkeepTime of a process that does not exist: no error")
+	}
+}

@@ -181,11 +181,11 @@ func (v *validator) stringMap(field string, m map[string]string, limit int) {
 		if k == "" {
 			v.fail(ReasonInvalidField, field, "has an empty key")
 		}
-		if p := badUTF8(k); p != "" { // checked here so that no error names the key
-			v.fail(ReasonInvalidField, field, "has a key that is "+p)
+		if !utf8.ValidString(k) { // checked here so that no error names the key
+			v.fail(ReasonInvalidField, field, "has a key that is "+badUTF8(k))
 			continue
 		}
-		if v.textOK(k) && v.textOK(val) {
+		if len(k) <= v.l.MaxFieldBytes && v.textOK(val) {
 			continue // the entry's name is only built for an error
 		}
 		name := field + "." + k

@@ -145,4 +145,12 @@ func TestValidateBuildsEntryNamesOnlyForErrors(t *testing.T) {
 	if err := tp.Validate(DefaultLimits(), now); err == nil || err.Error() != "properties.category: has 8193 bytes, the limit is 8192" {
 		t.Errorf("oversize property value: got %v", err)
 	}
+	tp.Properties = map[string]string{"k\xff": "v"}
+	if err := tp.Validate(DefaultLimits(), now); err == nil || err.Error() != "properties: has a key that is not valid UTF-8 (byte 1 of 2)" {
+		t.Errorf("bad property key: got %v", err)
+	}
+	tp.Properties = map[string]string{strings.Repeat("k", 8193): "v"}
+	if err := tp.Validate(DefaultLimits(), now); err == nil || err.Error() != "properties."+strings.Repeat("k", 64)+"...: has 8193 bytes, the limit is 8192" {
+		t.Errorf("oversize property key: got %v", err)
+	}
 }

@@ -17,8 +17,11 @@ import (
 type scratch struct {
 	body []byte
 	msgs []Message
-	read []member
-	tps  []touchpoint.Touchpoint
+	// written is how many of msgs the last batch may have written to;
+	// the rest are zero.
+	written int
+	read    []member
+	tps     []touchpoint.Touchpoint
 }
 
 // scratches holds the scratch space of requests answered, for reuse.
@@ -41,13 +44,16 @@ func (w *scratch) bodyOf(n int) []byte {
 
 // messages returns the earlier batch's messages' room, emptied, with room
 // for about as many as a batch body of n bytes holds.
+// A batch array is read into what the one before left, so the messages
+// the last batch wrote are cleared; only those, so that a small batch
+// after a large one does not clear the large one's room.
 func (w *scratch) messages(n int) []Message {
-	msgs := w.msgs[:cap(w.msgs)]
-	clear(msgs) // a batch array is read into what the one before left
-	if want := n / batchBytesPerMessage; cap(msgs) < want {
-		msgs = make([]Message, 0, want)
+	clear(w.msgs[:min(w.written, cap(w.msgs))])
+	w.written = 0
+	if want := n / batchBytesPerMessage; cap(w.msgs) < want {
+		return make([]Message, 0, want)
 	}
-	return msgs[:0]
+	return w.msgs[:0]
 }
 
 // members returns the earlier batch's members' room, with room for about

@@ -836,6 +836,7 @@ func (w *scratch) decodeBatch(body string) ([]record, batchHeader, error) {
 			case i >= len(msgs):
 				msgs = msgs[:i+1]
 			}
+			w.written = max(w.written, i+1)
 			start, outer := sc.i, sc.bad
 			sc.bad = nil
 			err := sc.message(&msgs[i])

@@ -43,10 +43,10 @@ func (w *scratch) bodyOf(n int) []byte {
 }
 
 // messages returns the earlier batch's messages' room, emptied, with room
-// for about as many as a batch body of n bytes holds.
-// A batch array is read into what the one before left, so the messages
-// the last batch wrote are cleared; only those, so that a small batch
-// after a large one does not clear the large one's room.
+// for about as many as a batch body of n bytes holds. A batch array is
+// read into what the one before left, so the messages the last batch
+// wrote are cleared; only those, so that a small batch after a large one
+// does not clear the large one's room.
 func (w *scratch) messages(n int) []Message {
 	clear(w.msgs[:min(w.written, cap(w.msgs))])
 	w.written = 0
@@ -69,10 +69,10 @@ func (w *scratch) members(n int) []member {
 func (w *scratch) touchpoints(n int) {
 	if cap(w.tps) < n {
 		tps := make([]touchpoint.Touchpoint, n)
-		copy(tps, w.tps)
+		copy(tps, w.tps[:cap(w.tps)])
 		w.tps = tps
 	}
-	w.tps = w.tps[:max(n, len(w.tps))]
+	w.tps = w.tps[:n]
 }
 
 // touchpoint returns the i-th touchpoint (touchpoints made room for it),

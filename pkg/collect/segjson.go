@@ -1,7 +1,6 @@
 package collect
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -498,8 +497,8 @@ func (sc *scanner) skipStr() error {
 // value reads any value as encoding/json reads it into an interface, with
 // numbers as json.Number.
 func (sc *scanner) value() (any, error) {
-	switch c := sc.peek(); {
-	case c == '{':
+	switch sc.peek() {
+	case '{':
 		m := map[string]any{}
 		err := sc.object(func(key string) error {
 			v, err := sc.value()
@@ -507,7 +506,7 @@ func (sc *scanner) value() (any, error) {
 			return err
 		})
 		return m, err
-	case c == '[':
+	case '[':
 		a := []any{}
 		err := sc.array(func(int) error {
 			v, err := sc.value()
@@ -515,22 +514,9 @@ func (sc *scanner) value() (any, error) {
 			return err
 		})
 		return a, err
-	case c == '"':
-		return sc.str()
-	case c == '-' || c >= '0' && c <= '9':
-		n, err := sc.number()
-		return json.Number(n), err
-	case c == 't' || c == 'f' || c == 'n':
-		err := sc.literal()
-		switch c {
-		case 't':
-			return true, err
-		case 'f':
-			return false, err
-		}
-		return nil, err
 	}
-	return nil, sc.invalid("looking for beginning of value")
+	v, err := sc.scalar()
+	return v.boxed(), err
 }
 
 // text reads a string into *dst; null leaves it as it is.
@@ -617,6 +603,16 @@ func (sc *scanner) dict(dst *dict, path string) error {
 // member reads the value of a dict's member: a string, a number or a
 // literal as its text, an object or an array as value does.
 func (sc *scanner) member() (jsonValue, error) {
+	switch sc.peek() {
+	case '{', '[':
+		v, err := sc.value()
+		return jsonValue{kind: kindNested, nested: v}, err
+	}
+	return sc.scalar()
+}
+
+// scalar reads a string, a number or a literal as its text.
+func (sc *scanner) scalar() (jsonValue, error) {
 	switch c := sc.peek(); {
 	case c == '"':
 		s, err := sc.str()
@@ -634,8 +630,7 @@ func (sc *scanner) member() (jsonValue, error) {
 		}
 		return jsonValue{}, err
 	}
-	v, err := sc.value()
-	return jsonValue{kind: kindNested, nested: v}, err
+	return jsonValue{}, sc.invalid("looking for beginning of value")
 }
 
 // obj reads an object into the struct *dst points to (a new one from room

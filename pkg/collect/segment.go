@@ -100,6 +100,22 @@ func (d dict) str(key string) (string, bool) {
 	return v.text, v.kind == kindString
 }
 
+// boxed is v as encoding/json decodes it into an interface: a string,
+// a json.Number, a bool, nil, or the object or array.
+func (v jsonValue) boxed() any {
+	switch v.kind {
+	case kindString:
+		return v.text
+	case kindNumber:
+		return json.Number(v.text)
+	case kindBool:
+		return v.text == "true"
+	case kindNested:
+		return v.nested
+	}
+	return nil
+}
+
 // String is v as a property value: strings as they are, numbers as sent,
 // booleans as true/false, null empty, objects and arrays as JSON.
 func (v jsonValue) String() string {

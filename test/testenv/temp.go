@@ -10,14 +10,14 @@ import (
 	"github.com/touchline-io/touchline/pkg/servers"
 )
 
-// StartTemp starts the servers in a new temporary directory whose name
-// begins with prefix, for programs such as the benchmarks. It returns the
+// StartTemp starts the servers in a new directory made by BenchDir, for
+// programs such as the benchmarks. It returns the
 // servers, the directory (for the program's own files) and a function that
 // stops the servers and removes the directory.
 func StartTemp(ctx context.Context, prefix string) (*Servers, string, func(), error) {
-	dir, err := os.MkdirTemp("", prefix)
+	dir, err := BenchDir(prefix)
 	if err != nil {
-		return nil, "", nil, fmt.Errorf("making a directory for the servers: %w", err)
+		return nil, "", nil, err
 	}
 	srv, err := Start(ctx, dir)
 	if err != nil {
@@ -34,7 +34,7 @@ func StartTemp(ctx context.Context, prefix string) (*Servers, string, func(), er
 // directory, for a benchmark that needs no Kafka.
 type ClickHouseOnly struct {
 	Server *servers.ClickHouse
-	// Dir is the temporary directory, for the program's own files too.
+	// Dir is the server's directory, for the program's own files too.
 	Dir string
 	// Version is the server's version.
 	Version string
@@ -43,13 +43,13 @@ type ClickHouseOnly struct {
 	Config config.Config
 }
 
-// StartClickHouseTemp starts a ClickHouse server in a new temporary
-// directory whose name begins with prefix. Stop stops it and removes the
+// StartClickHouseTemp starts a ClickHouse server in a new directory made
+// by BenchDir. Stop stops it and removes the
 // directory.
 func StartClickHouseTemp(ctx context.Context, prefix string) (*ClickHouseOnly, error) {
-	dir, err := os.MkdirTemp("", prefix)
+	dir, err := BenchDir(prefix)
 	if err != nil {
-		return nil, fmt.Errorf("making a directory for clickhouse: %w", err)
+		return nil, err
 	}
 	srv, err := servers.StartClickHouse(ctx, servers.ClickHouseOptions{Dir: filepath.Join(dir, "clickhouse")})
 	if err != nil {

@@ -199,7 +199,7 @@ func (r *results) notePeak(phase string) {
 func run(w workload, lookups, events, serviceEvents, servicePairs int, settle time.Duration, profile string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Hour)
 	defer cancel()
-	dir, err := os.MkdirTemp("", "touchline-bench-identity-")
+	dir, err := testenv.BenchDir("touchline-bench-identity-")
 	if err != nil {
 		return err
 	}

@@ -96,7 +96,7 @@ const sources = 4
 func run(persons, rate int, length, lateness time.Duration, maxPoll, cachePersons int, outage time.Duration, hog, check, keep bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
 	defer cancel()
-	dir, err := os.MkdirTemp("", "touchline-bench-segments-")
+	dir, err := testenv.BenchDir("touchline-bench-segments-")
 	if err != nil {
 		return err
 	}

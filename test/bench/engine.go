@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
+	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -72,56 +75,155 @@ func array(s []string) []string {
 	return s
 }
 
-// kafkaEngine measures ClickHouse's own Kafka engine, the peer users would
-// pick instead of the ingest service: the rows, already normalised by the
-// ingest processor, are published as JSONEachRow (one row per record) to a
-// topic of their own with as many partitions as the touchpoints topic, and
-// a Kafka engine table with a materialised view into the touchpoints table
-// of a fresh database (with its own views) loads them in blocks of batch
-// rows, ingest's batch size. The server reads a new group from the start
-// of a topic (testenv.Start). Publishing is not timed; the load is timed
-// from the view's creation until the table holds every row, and its rows
-// must then equal the insert baseline's.
-func kafkaEngine(ctx context.Context, cfg config.Config, rows []clickhouse.TouchpointRow, batch int, pids [roles]int) (measurement, error) {
-	topic := cfg.Kafka.Topics.Touchpoints + ".json"
-	if err := publishJSON(ctx, cfg, topic, rows); err != nil {
-		return measurement{}, err
+// engineConsumers returns the Kafka engine set-ups measured, as numbers of
+// consumers: the engine's default of one, and one per core of this machine
+// (at most one per partition), what its documentation suggests when one
+// consumer is not fast enough.
+func engineConsumers() []int {
+	perCore := min(runtime.NumCPU(), partitions)
+	if perCore <= 1 {
+		return []int{1}
 	}
-	conn, err := openFresh(ctx, cfg, "_kafka_engine")
+	return []int{1, perCore}
+}
+
+// kafkaEngine measures ClickHouse's own Kafka engine, the peer users would
+// pick instead of the ingest service, with consumers consumers: it loads
+// n rows published by publishJSON to topic in blocks of batch rows,
+// ingest's batch size, into the touchpoints table of a fresh database and
+// into the tables of its materialised views. The server reads a new group
+// from the start of a topic (testenv.Start). The load is timed from the
+// moment every view is in place until the table holds every row, and its
+// rows and views must then equal the insert baseline's.
+func kafkaEngine(ctx context.Context, cfg config.Config, topic string, n, batch, consumers int, pids [roles]int) (measurement, error) {
+	suffix := fmt.Sprintf("_kafka_engine_%d", consumers)
+	database := cfg.ClickHouse.Database + suffix
+	conn, err := openFresh(ctx, cfg, suffix)
 	if err != nil {
 		return measurement{}, err
 	}
 	defer conn.Close()
-	queue := fmt.Sprintf(`CREATE TABLE touchpoints_queue AS touchpoints
+	views, targets, err := queueViews(ctx, conn, database)
+	if err != nil {
+		return measurement{}, err
+	}
+	// The engine streams a block to every view on the queue, and only
+	// while every such view's target table exists: 18.16 checks them
+	// before each block, and looks again when a view is created and every
+	// 500 ms. A gate view whose target does not exist yet holds the stream
+	// back while the views are created; creating its target and one more
+	// view starts the load with all of them in place.
+	setUp := slices.Concat([]string{
+		fmt.Sprintf(`CREATE TABLE touchpoints_queue AS touchpoints
 ENGINE = Kafka SETTINGS kafka_broker_list = '%s', kafka_topic_list = '%s', kafka_group_name = '%s',
-    kafka_format = 'JSONEachRow', kafka_max_block_size = %d`,
-		strings.Join(cfg.Kafka.Brokers, ","), topic, cfg.Ingest.Group+".kafka-engine", batch)
-	if err := conn.Exec(ctx, queue); err != nil {
-		return measurement{}, fmt.Errorf("creating the Kafka engine table: %w", err)
+    kafka_format = 'JSONEachRow', kafka_max_block_size = %d, kafka_num_consumers = %d`,
+			strings.Join(cfg.Kafka.Brokers, ","), topic, cfg.Ingest.Group+suffix, batch, consumers),
+		"CREATE MATERIALIZED VIEW touchpoints_gate TO touchpoints_gate_open AS SELECT event_id FROM touchpoints_queue",
+		"CREATE MATERIALIZED VIEW touchpoints_consumer TO touchpoints AS SELECT * FROM touchpoints_queue",
+	}, views)
+	start := []string{
+		"CREATE TABLE touchpoints_gate_open (event_id String) ENGINE = Null",
+		"CREATE MATERIALIZED VIEW touchpoints_start TO touchpoints_gate_open AS SELECT event_id FROM touchpoints_queue",
+	}
+	for _, q := range setUp {
+		if err := conn.Exec(ctx, q); err != nil {
+			return measurement{}, fmt.Errorf("setting up the Kafka engine: %s: %w", q, err)
+		}
 	}
 	m, err := startMeter(pids)
 	if err != nil {
 		return measurement{}, err
 	}
-	start := time.Now()
-	if err := conn.Exec(ctx, "CREATE MATERIALIZED VIEW touchpoints_consumer TO touchpoints AS SELECT * FROM touchpoints_queue"); err != nil {
-		return measurement{}, fmt.Errorf("creating the Kafka engine's view: %w", err)
+	began := time.Now()
+	for _, q := range start {
+		if err := conn.Exec(ctx, q); err != nil {
+			return measurement{}, fmt.Errorf("starting the Kafka engine: %s: %w", q, err)
+		}
 	}
-	if err := waitRows(ctx, conn, len(rows), nil); err != nil {
+	if err := waitRows(ctx, conn, n, nil); err != nil {
 		return measurement{}, fmt.Errorf("the Kafka engine (its errors are in the server's clickhouse-server.err.log): %w", err)
 	}
-	out, err := m.finish("ClickHouse Kafka engine, JSONEachRow", len(rows), time.Since(start))
+	// The engine writes a block to its views in the order of their names,
+	// so touchpoints_consumer's rows come last: once touchpoints holds
+	// every row, every view has written its part.
+	name := fmt.Sprintf("ClickHouse Kafka engine, %d consumer", consumers)
+	if consumers > 1 {
+		name += "s"
+	}
+	out, err := m.finish(name, n, time.Since(began))
 	if err != nil {
 		return measurement{}, err
 	}
-	if err := conn.Exec(ctx, "DROP TABLE touchpoints_consumer"); err != nil {
+	// Dropping the views stops the stream; it waits for the stream's
+	// current read, which ends stream_flush_interval_ms after it began.
+	views, err = viewsOn(ctx, conn, database, "touchpoints_queue")
+	if err != nil {
 		return measurement{}, err
 	}
-	return out, sameRows(ctx, conn, cfg.ClickHouse.Database+"_baseline")
+	for _, v := range views {
+		if err := conn.Exec(ctx, "DROP TABLE "+v); err != nil {
+			return measurement{}, err
+		}
+	}
+	return out, sameRows(ctx, conn, cfg.ClickHouse.Database+"_baseline", targets)
 }
 
-// publishJSON publishes rows as JSONEachRow records to topic, which it
-// creates with the touchpoints topic's partitions.
+// queueViews returns, for every materialised view of database that reads
+// touchpoints, the statement creating a copy of it that reads
+// touchpoints_queue instead, and the tables those views write to.
+// ClickHouse 18.16 does not pass the rows a view writes into a table on to
+// that table's own views, so the engine's rows reach the tables of the
+// views on touchpoints only through such copies.
+func queueViews(ctx context.Context, conn driver.Conn, database string) (creates, targets []string, err error) {
+	names, err := viewsOn(ctx, conn, database, "touchpoints")
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(names) == 0 {
+		return nil, nil, fmt.Errorf("found no materialised view on %s.touchpoints", database)
+	}
+	from := "FROM " + database + ".touchpoints "
+	target := regexp.MustCompile(`^CREATE MATERIALIZED VIEW \S+ TO ` + regexp.QuoteMeta(database) + `\.(\w+) `)
+	for _, name := range names {
+		var create string
+		if err := conn.QueryRow(ctx, "SHOW CREATE TABLE "+database+"."+name).Scan(&create); err != nil {
+			return nil, nil, err
+		}
+		view := "VIEW " + database + "." + name + " "
+		to := target.FindStringSubmatch(create)
+		if strings.Count(create, from) != 1 || !strings.Contains(create, view) || to == nil {
+			return nil, nil, fmt.Errorf("cannot copy the view %s onto the Kafka engine's queue: %s", name, create)
+		}
+		create = strings.Replace(create, view, "VIEW "+database+"."+name+"_queue ", 1)
+		creates = append(creates, strings.Replace(create, from, "FROM "+database+".touchpoints_queue ", 1))
+		targets = append(targets, to[1])
+	}
+	return creates, targets, nil
+}
+
+// viewsOn returns the names of the materialised views of database that
+// read table.
+func viewsOn(ctx context.Context, conn driver.Conn, database, table string) ([]string, error) {
+	rows, err := conn.Query(ctx, `SELECT arrayJoin(dependencies_table) AS view FROM system.tables
+WHERE database = ? AND name = ? ORDER BY view`, database, table)
+	if err != nil {
+		return nil, fmt.Errorf("listing the views on %s.%s: %w", database, table, err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, err
+		}
+		names = append(names, name)
+	}
+	return names, rows.Err()
+}
+
+// publishJSON publishes rows as JSONEachRow records (one row per record)
+// to topic, which it creates with the touchpoints topic's partitions, for
+// the Kafka engine. It is not timed.
 func publishJSON(ctx context.Context, cfg config.Config, topic string, rows []clickhouse.TouchpointRow) error {
 	cl, err := kafka.NewClient(cfg.Kafka, nil, kgo.DefaultProduceTopic(topic))
 	if err != nil {
@@ -152,10 +254,25 @@ func publishJSON(ctx context.Context, cfg config.Config, topic string, rows []cl
 	return failed
 }
 
+// viewSummaries read each table a view on touchpoints writes to as one
+// row of its merged states per key, and sum a hash of those rows, so that
+// two databases compare whatever parts their states sit in.
+var viewSummaries = map[string]string{
+	"channel_kpis_daily": `SELECT count(), sum(cityHash64(date, channel, campaign, n_impressions, n_clicks, n_conversions, toString(purchases)))
+FROM (SELECT date, channel, campaign, uniqExactMerge(impressions) AS n_impressions, uniqExactMerge(clicks) AS n_clicks,
+    uniqExactMerge(conversions) AS n_conversions, arraySort(groupUniqArrayMerge(revenue)) AS purchases
+    FROM %s GROUP BY date, channel, campaign)`,
+	"channel_revenue_daily": `SELECT count(), sum(cityHash64(date, channel, campaign, currency, n_conversions, toString(purchases)))
+FROM (SELECT date, channel, campaign, currency, uniqExactMerge(conversions) AS n_conversions,
+    arraySort(groupUniqArrayMerge(revenue)) AS purchases
+    FROM %s GROUP BY date, channel, campaign, currency)`,
+}
+
 // sameRows checks that the touchpoints table of conn's database holds the
-// same rows as that of database: the same count, events, revenue and sum
-// of a hash of every column.
-func sameRows(ctx context.Context, conn driver.Conn, database string) error {
+// same rows as that of database (the same count, events, revenue and sum
+// of a hash of every column), and that each of the views' tables, targets,
+// holds the same merged states.
+func sameRows(ctx context.Context, conn driver.Conn, database string, targets []string) error {
 	const summary = "SELECT count(), uniqExact(event_id), sum(revenue), sum(cityHash64(*)) FROM %s"
 	var got, want [4]uint64
 	for _, q := range []struct {
@@ -170,6 +287,24 @@ func sameRows(ctx context.Context, conn driver.Conn, database string) error {
 	}
 	if got != want {
 		return fmt.Errorf("the Kafka engine loaded other rows than the insert baseline: count, events, revenue, hash %v, want %v", got, want)
+	}
+	for _, table := range targets {
+		query, ok := viewSummaries[table]
+		if !ok {
+			return fmt.Errorf("no summary to compare the view table %s by; add one to viewSummaries", table)
+		}
+		var got, want [2]uint64
+		for _, q := range []struct {
+			table string
+			into  *[2]uint64
+		}{{table, &got}, {database + "." + table, &want}} {
+			if err := conn.QueryRow(ctx, fmt.Sprintf(query, q.table)).Scan(&q.into[0], &q.into[1]); err != nil {
+				return fmt.Errorf("summarising %s: %w", q.table, err)
+			}
+		}
+		if got != want || got[0] == 0 {
+			return fmt.Errorf("the Kafka engine's views filled %s otherwise than the insert baseline's: keys, hash %v, want %v", table, got, want)
+		}
 	}
 	return nil
 }

@@ -3,12 +3,13 @@
 // two bare baselines (a franz-go consume of the topic and a clickhouse-go
 // batch insert of the same rows) and the peer users would pick instead:
 // ClickHouse's own Kafka engine loading the same rows, already normalised,
-// as JSONEachRow into the same tables. It prints events/s of each, the CPU
+// as JSONEachRow into the same tables and views, with its default single
+// consumer and with one consumer per core. It prints events/s of each, the CPU
 // time per event of each process taking part (this process for the
 // baselines, the ingest service, ClickHouse and Kafka, from /proc), the
 // ratios against the aims, and the ingest process's peak RSS.
 //
-//	go run ./test/bench [-events 200000] [-batch 20000]
+//	go run ./test/bench [-events 1000000] [-batch 20000]
 package main
 
 import (
@@ -30,7 +31,7 @@ import (
 )
 
 func main() {
-	events := flag.Int("events", 200_000, "touchpoints to publish and ingest")
+	events := flag.Int("events", 1_000_000, "touchpoints to publish and ingest")
 	batch := flag.Int("batch", 20_000, "ingest batch size, also the insert baseline's and the Kafka engine's block size")
 	profile := flag.String("cpuprofile", "", "write a 5-second CPU profile of the ingest process to this file")
 	onCluster := flag.Bool("cluster", false, "also ingest the same touchpoints into a ClickHouse cluster of 2 shards x 2 replicas")
@@ -133,7 +134,7 @@ func (m *meter) finish(name string, n int, elapsed time.Duration) (measurement, 
 func run(n, batch int, profile string, onCluster bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
-	dir, err := os.MkdirTemp("", "touchline-bench-")
+	dir, err := testenv.BenchDir("touchline-bench-")
 	if err != nil {
 		return err
 	}
@@ -187,9 +188,20 @@ func run(n, batch int, profile string, onCluster bool) error {
 	if _, err := testenv.Settle(ctx, conn, cfg.ClickHouse.Database); err != nil {
 		return err
 	}
-	engine, err := kafkaEngine(ctx, cfg, rows, batch, [roles]int{server: ch, broker: kf})
-	if err != nil {
+	topic := cfg.Kafka.Topics.Touchpoints + ".json"
+	if err := publishJSON(ctx, cfg, topic, rows); err != nil {
 		return err
+	}
+	var engines []measurement
+	for _, consumers := range engineConsumers() {
+		engine, err := kafkaEngine(ctx, cfg, topic, len(rows), batch, consumers, [roles]int{server: ch, broker: kf})
+		if err != nil {
+			return err
+		}
+		if _, err := testenv.Settle(ctx, conn, cfg.ClickHouse.Database+fmt.Sprintf("_kafka_engine_%d", consumers)); err != nil {
+			return err
+		}
+		engines = append(engines, engine)
 	}
 	var cluster measurement
 	var clusterPeak int64
@@ -198,11 +210,13 @@ func run(n, batch int, profile string, onCluster bool) error {
 			return err
 		}
 	}
-	report([]measurement{consume, insert, ingest, engine})
+	report(append([]measurement{consume, insert, ingest}, engines...))
 	fmt.Printf("\nratio ingest / slower baseline: %.2f (aim: >= 0.5)\n", ingest.rate/min(consume.rate, insert.rate))
-	fmt.Printf("ratio ingest / Kafka engine: %.2f (aim: >= 2)\n", ingest.rate/engine.rate)
-	fmt.Printf("CPU per event: ingest process %s (aim: <= 12µs), whole box %s (aim: <= 20µs); Kafka engine's box %s\n",
-		micros(ingest.cpu[client]), micros(ingest.box()), micros(engine.box()))
+	for _, engine := range engines {
+		fmt.Printf("ratio ingest / %s: %.2f (aim: >= 2); its box %s\n", engine.name, ingest.rate/engine.rate, micros(engine.box()))
+	}
+	fmt.Printf("CPU per event: ingest process %s (aim: <= 12µs), whole box %s (aim: <= 20µs)\n",
+		micros(ingest.cpu[client]), micros(ingest.box()))
 	fmt.Printf("ingest peak RSS: %d MiB (aim: <= 500 MiB)\n", peak>>20)
 	if onCluster {
 		fmt.Printf("\n%-44s %12.0f\n", "ingest end to end, 2 x 2 ClickHouse cluster", cluster.rate)

@@ -17,10 +17,10 @@ func fold(s string) string {
 	return s
 }
 
-// channelKey is the normalised form of a channel id or alias: folded, with
-// spaces and hyphens as underscores ("Paid Search" and "paid-search" are
-// paid_search).
-func channelKey(s string) string {
+// Key returns the normalised form of a channel id or alias, in which
+// names are compared: folded, with spaces and hyphens as underscores
+// ("Paid Search" and "paid-search" are paid_search).
+func Key(s string) string {
 	return strings.Map(func(r rune) rune {
 		if r == ' ' || r == '-' {
 			return '_'

@@ -212,7 +212,7 @@ func (p *parser) channels(r *Rules, n *yaml.Node) error {
 				return err
 			}
 			for _, a := range aliases {
-				key := channelKey(a.Value)
+				key := Key(a.Value)
 				if key == "" {
 					return p.errf(a.Line, "%s: empty alias", what)
 				}

@@ -51,7 +51,7 @@ type Channel struct {
 // number of goroutines. The zero value has no rules and is not usable.
 type Rules struct {
 	channels []Channel
-	// names maps the channelKey of every channel id and alias to the id.
+	// names maps the Key of every channel id and alias to the id.
 	names map[string]string
 	rules []rule
 	// internal holds the internal hosts: a referrer from one of them or a
@@ -299,7 +299,7 @@ func (r *Rules) Lookup(name string) (id string, ok bool) {
 			return id, ok
 		}
 	}
-	id, ok = r.names[channelKey(s)]
+	id, ok = r.names[Key(s)]
 	return id, ok
 }
 

@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/touchline-io/touchline/pkg/channel"
 )
 
 // Touchpoint is one interaction of a person with a channel: an ad impression or
@@ -55,11 +57,13 @@ type Spend struct {
 	Source      string `json:"source"`
 }
 
-// Key returns the restatement key of s: records with equal keys replace each
-// other. It is also the Kafka record key producers should use, so that all
-// restatements of a key land in one partition, in order.
+// Key returns the restatement key of s, date|channel|campaign|source with
+// the channel in its normalised form (channel.Key): records with equal keys
+// replace each other. It is also the Kafka record key producers should use,
+// so that all restatements of a key land in one partition, in order, however
+// the channel's case and spacing are written.
 func (s *Spend) Key() string {
-	return s.Date.String() + "|" + s.Channel + "|" + s.Campaign + "|" + s.Source
+	return s.Date.String() + "|" + channel.Key(s.Channel) + "|" + s.Campaign + "|" + s.Source
 }
 
 // Day is a calendar day in UTC. Its JSON form is "YYYY-MM-DD".

@@ -87,6 +87,10 @@ func engineConsumers() []int {
 	return []int{1, perCore}
 }
 
+// engineSuffix is the suffix of the name of the database the Kafka engine
+// with consumers consumers loads.
+func engineSuffix(consumers int) string { return fmt.Sprintf("_kafka_engine_%d", consumers) }
+
 // kafkaEngine measures ClickHouse's own Kafka engine, the peer users would
 // pick instead of the ingest service, with consumers consumers: it loads
 // n rows published by publishJSON to topic in blocks of batch rows,
@@ -96,7 +100,7 @@ func engineConsumers() []int {
 // moment every view is in place until the table holds every row, and its
 // rows and views must then equal the insert baseline's.
 func kafkaEngine(ctx context.Context, cfg config.Config, topic string, n, batch, consumers int, pids [roles]int) (measurement, error) {
-	suffix := fmt.Sprintf("_kafka_engine_%d", consumers)
+	suffix := engineSuffix(consumers)
 	database := cfg.ClickHouse.Database + suffix
 	conn, err := openFresh(ctx, cfg, suffix)
 	if err != nil {

@@ -198,7 +198,7 @@ func run(n, batch int, profile string, onCluster bool) error {
 		if err != nil {
 			return err
 		}
-		if _, err := testenv.Settle(ctx, conn, cfg.ClickHouse.Database+fmt.Sprintf("_kafka_engine_%d", consumers)); err != nil {
+		if _, err := testenv.Settle(ctx, conn, cfg.ClickHouse.Database+engineSuffix(consumers)); err != nil {
 			return err
 		}
 		engines = append(engines, engine)

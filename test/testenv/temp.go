@@ -11,9 +11,9 @@ import (
 )
 
 // StartTemp starts the servers in a new directory made by BenchDir, for
-// programs such as the benchmarks. It returns the
-// servers, the directory (for the program's own files) and a function that
-// stops the servers and removes the directory.
+// programs such as the benchmarks. It returns the servers, the directory
+// (for the program's own files) and a function that stops the servers and
+// removes the directory.
 func StartTemp(ctx context.Context, prefix string) (*Servers, string, func(), error) {
 	dir, err := BenchDir(prefix)
 	if err != nil {
@@ -44,8 +44,7 @@ type ClickHouseOnly struct {
 }
 
 // StartClickHouseTemp starts a ClickHouse server in a new directory made
-// by BenchDir. Stop stops it and removes the
-// directory.
+// by BenchDir. Stop stops it and removes the directory.
 func StartClickHouseTemp(ctx context.Context, prefix string) (*ClickHouseOnly, error) {
 	dir, err := BenchDir(prefix)
 	if err != nil {

@@ -184,14 +184,18 @@ type Received struct {
 
 // seen is what the conversion of a request's messages remembers of the
 // last one: a batch mostly comes from one client, so its messages share a
-// user agent and an address, whose reading it need not repeat. It is used
-// by one goroutine at a time.
+// user agent and an address, and most often the batch's sentAt, whose
+// reading it need not repeat. It is used by one goroutine at a time.
 type seen struct {
 	ok                  bool
 	ua, os, dev, osName string
 	ipOK                bool
 	ipIn, ipOut         string
 	ipHandling          IPHandling
+	sentOK              bool
+	sentIn              string
+	sentAt              time.Time
+	sentErr             error
 }
 
 // device is deviceOf(ua, os), remembered for the next message.
@@ -204,6 +208,18 @@ func (s *seen) device(ua, os string) (device, osName string) {
 		s.dev, s.osName = deviceOf(ua, os)
 	}
 	return s.dev, s.osName
+}
+
+// sent is parseTime(sent), remembered for the next message.
+func (s *seen) sent(sent string) (time.Time, error) {
+	if s == nil {
+		return parseTime(sent)
+	}
+	if !s.sentOK || s.sentIn != sent {
+		s.sentOK, s.sentIn = true, sent
+		s.sentAt, s.sentErr = parseTime(sent)
+	}
+	return s.sentAt, s.sentErr
 }
 
 // ip is HandleIP(h, ip), remembered for the next message.
@@ -591,7 +607,7 @@ func EventTime(m *Message, rcv Received) (time.Time, error) {
 	if sent == "" {
 		return at.UTC(), nil
 	}
-	sentAt, err := parseTime(sent)
+	sentAt, err := rcv.seen.sent(sent)
 	if err != nil {
 		return time.Time{}, refusal(touchpoint.ReasonInvalidTime, "sentAt", "%q is not an ISO 8601 time", sent)
 	}

@@ -385,3 +385,30 @@ func TestARequestsMessagesShareTheirClientsReading(t *testing.T) {
 		t.Errorf("a message like the last took %v allocations, %v alone; want one fewer", shared, alone)
 	}
 }
+
+// TestARequestsMessagesShareTheirSentAtReading: within a request, a sentAt
+// repeated by the messages (most often the batch's) is parsed once, and
+// every message still gets the time and the error it gets alone: a change
+// of sentAt, an invalid one between valid ones, and a message's own sentAt
+// beside the batch's are each read anew.
+func TestARequestsMessagesShareTheirSentAtReading(t *testing.T) {
+	rcv := Received{At: mustTime(t, "2026-11-02T12:00:10Z"), SentAt: "2026-11-02T10:00:05Z", Tolerance: 30 * time.Second}
+	msgs := []Message{
+		{Timestamp: "2026-11-02T10:00:00Z"},
+		{Timestamp: "2026-11-02T10:00:01Z"},
+		{Timestamp: "2026-11-02T10:00:01Z", SentAt: "2026-11-02T12:00:09Z"},
+		{Timestamp: "2026-11-02T10:00:02Z", SentAt: "soon"},
+		{Timestamp: "2026-11-02T10:00:03Z", SentAt: "soon"},
+		{Timestamp: "2026-11-02T10:00:04Z"},
+		{Timestamp: "2026-11-02T10:00:04Z", SentAt: "2026-11-02T10:00:04Z"},
+	}
+	remembering := rcv
+	remembering.seen = &seen{}
+	for i := range msgs {
+		want, wantErr := EventTime(&msgs[i], rcv)
+		got, err := EventTime(&msgs[i], remembering)
+		if !got.Equal(want) || fmt.Sprint(err) != fmt.Sprint(wantErr) {
+			t.Errorf("message %d: remembering gave %v (%v), want %v (%v)", i, got, err, want, wantErr)
+		}
+	}
+}

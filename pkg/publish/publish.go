@@ -123,8 +123,11 @@ const recordBytes = 512
 
 // TouchpointRecords encodes ts into records for the touchpoints topic,
 // keyed by TouchpointKey, as Touchpoint and TouchpointsSync produce them.
-// The records, and their keys and values, share a few allocations.
+// The records, and their keys and values, share a few allocations, and
+// one timestamp: the time they were made, which the client would
+// otherwise read for each record as it is produced.
 func (p *Publisher) TouchpointRecords(ctx context.Context, ts []*touchpoint.Touchpoint) ([]*kgo.Record, error) {
+	now := time.Now()
 	recs := make([]kgo.Record, len(ts))
 	out := make([]*kgo.Record, len(ts))
 	buf := make([]byte, 0, recordBytes*len(ts))
@@ -137,7 +140,7 @@ func (p *Publisher) TouchpointRecords(ctx context.Context, ts []*touchpoint.Touc
 			return nil, fmt.Errorf("event %s: %w", t.EventID, err)
 		}
 		// Capped, so that nothing appended to one runs into the next.
-		recs[i] = kgo.Record{Topic: p.topics.Touchpoints, Key: buf[start:key:key], Value: buf[key:len(buf):len(buf)]}
+		recs[i] = kgo.Record{Topic: p.topics.Touchpoints, Key: buf[start:key:key], Value: buf[key:len(buf):len(buf)], Timestamp: now}
 		out[i] = &recs[i]
 	}
 	return out, nil

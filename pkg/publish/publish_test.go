@@ -57,8 +57,8 @@ func TestTouchpointRecordReadsBackThroughGoavro(t *testing.T) {
 // TestTouchpointRecordsShareTheirAllocations: the records of a batch
 // carry each touchpoint's own key (TouchpointKey, the hash form
 // included) and value (EncodeTouchpoint's bytes), none running into the
-// next, and a batch of 100 takes a few allocations in all, not several
-// per record.
+// next, one timestamp (the time they were made), and a batch of 100 takes
+// a few allocations in all, not several per record.
 func TestTouchpointRecordsShareTheirAllocations(t *testing.T) {
 	reg, err := avro.NewStaticRegistry()
 	if err != nil {
@@ -79,11 +79,16 @@ func TestTouchpointRecordsShareTheirAllocations(t *testing.T) {
 			EventTime: time.Date(2026, 11, 30, 9, 0, i, 0, time.UTC), Identifiers: ids,
 			Properties: map[string]string{"user_agent": strings.Repeat("u", 300+i)}}
 	}
+	before := time.Now()
 	recs, err := p.TouchpointRecords(ctx, ts)
 	if err != nil {
 		t.Fatal(err)
 	}
+	after := time.Now()
 	for i, r := range recs {
+		if !r.Timestamp.Equal(recs[0].Timestamp) || r.Timestamp.Before(before) || r.Timestamp.After(after) {
+			t.Fatalf("record %d: timestamp %v, want the first record's %v, between %v and %v", i, r.Timestamp, recs[0].Timestamp, before, after)
+		}
 		want, err := p.codecs.EncodeTouchpoint(ctx, p.tpID, ts[i])
 		if err != nil {
 			t.Fatal(err)

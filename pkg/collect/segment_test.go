@@ -388,27 +388,39 @@ func TestARequestsMessagesShareTheirClientsReading(t *testing.T) {
 
 // TestARequestsMessagesShareTheirSentAtReading: within a request, a sentAt
 // repeated by the messages (most often the batch's) is parsed once, and
-// every message still gets the time and the error it gets alone: a change
-// of sentAt, an invalid one between valid ones, and a message's own sentAt
-// beside the batch's are each read anew.
+// every message still gets its own corrected time or error (worked out by
+// hand, and the same as without remembering): a change of sentAt, an
+// invalid one between valid ones, and a message's own sentAt beside the
+// batch's are each read anew.
 func TestARequestsMessagesShareTheirSentAtReading(t *testing.T) {
+	// The batch was sent at 10:00:05 by the sender's clock and received
+	// at 12:00:10: its messages are moved by 2h0m5s.
 	rcv := Received{At: mustTime(t, "2026-11-02T12:00:10Z"), SentAt: "2026-11-02T10:00:05Z", Tolerance: 30 * time.Second}
-	msgs := []Message{
-		{Timestamp: "2026-11-02T10:00:00Z"},
-		{Timestamp: "2026-11-02T10:00:01Z"},
-		{Timestamp: "2026-11-02T10:00:01Z", SentAt: "2026-11-02T12:00:09Z"},
-		{Timestamp: "2026-11-02T10:00:02Z", SentAt: "soon"},
-		{Timestamp: "2026-11-02T10:00:03Z", SentAt: "soon"},
-		{Timestamp: "2026-11-02T10:00:04Z"},
-		{Timestamp: "2026-11-02T10:00:04Z", SentAt: "2026-11-02T10:00:04Z"},
-	}
 	remembering := rcv
 	remembering.seen = &seen{}
-	for i := range msgs {
-		want, wantErr := EventTime(&msgs[i], rcv)
-		got, err := EventTime(&msgs[i], remembering)
-		if !got.Equal(want) || fmt.Sprint(err) != fmt.Sprint(wantErr) {
-			t.Errorf("message %d: remembering gave %v (%v), want %v (%v)", i, got, err, want, wantErr)
+	const badSentAt = `sentAt: "soon" is not an ISO 8601 time`
+	for i, c := range []struct {
+		m       Message
+		want    string // the corrected time, when there is no error
+		wantErr string
+	}{
+		{m: Message{Timestamp: "2026-11-02T10:00:00Z"}, want: "2026-11-02T12:00:05Z"},
+		{m: Message{Timestamp: "2026-11-02T10:00:01Z"}, want: "2026-11-02T12:00:06Z"},
+		{m: Message{Timestamp: "2026-11-02T10:00:01Z", SentAt: "2026-11-02T12:00:09Z"}, want: "2026-11-02T10:00:01Z"},
+		{m: Message{Timestamp: "2026-11-02T10:00:02Z", SentAt: "soon"}, wantErr: badSentAt},
+		{m: Message{Timestamp: "2026-11-02T10:00:03Z", SentAt: "soon"}, wantErr: badSentAt},
+		{m: Message{Timestamp: "2026-11-02T10:00:04Z"}, want: "2026-11-02T12:00:09Z"},
+		{m: Message{Timestamp: "2026-11-02T10:00:04Z", SentAt: "2026-11-02T10:00:04Z"}, want: "2026-11-02T12:00:10Z"},
+	} {
+		for _, r := range []Received{rcv, remembering} {
+			got, err := EventTime(&c.m, r)
+			if c.wantErr != "" {
+				if err == nil || err.Error() != c.wantErr {
+					t.Errorf("message %d (remembering %t): %v, %v; want the error %s", i, r.seen != nil, got, err, c.wantErr)
+				}
+			} else if err != nil || !got.Equal(mustTime(t, c.want)) {
+				t.Errorf("message %d (remembering %t): %v, %v; want %s", i, r.seen != nil, got, err, c.want)
+			}
 		}
 	}
 }

@@ -79,7 +79,7 @@ func FromURL(raw string) Campaign {
 	for rest := query; rest != ""; {
 		var param string
 		param, rest, _ = strings.Cut(rest, "&")
-		name, ok := paramName(param)
+		name, v, ok := splitParam(param)
 		if !ok {
 			continue
 		}
@@ -92,8 +92,6 @@ func FromURL(raw string) Campaign {
 		case field != nil && *field != "", click >= 0 && c.Clicks[click] != "", emptied[name]:
 			continue // the first value of a name counts
 		}
-		_, v, _ := strings.Cut(param, "=")
-		v, _ = unescapeQuery(v) // paramName checked it
 		switch v = strings.TrimSpace(v); {
 		case v == "":
 			if emptied == nil {
@@ -138,31 +136,46 @@ func (c *Campaign) field(name string) *string {
 	return nil
 }
 
-// paramName returns the name of one name=value parameter of a query, and
-// whether ParseQuery would keep it: no semicolon, a name, and a name and a
-// value that unescape.
-func paramName(param string) (string, bool) {
-	if param == "" || strings.Contains(param, ";") {
-		return "", false
+// splitParam returns the name and the value of one name=value parameter
+// of a query, both unescaped, and whether ParseQuery would keep it: no
+// semicolon, a name, and a name and a value that unescape. It reads the
+// parameter once, and unescapes only what has escapes or plus signs.
+func splitParam(param string) (name, value string, ok bool) {
+	if param == "" {
+		return "", "", false
 	}
-	name, v, _ := strings.Cut(param, "=")
-	name, err := unescapeQuery(name)
-	if err != nil {
-		return "", false
-	}
-	if strings.ContainsAny(v, "%+") {
-		if _, err := url.QueryUnescape(v); err != nil {
-			return "", false
+	eq := len(param) // the first "=", which ends the name
+	escapedName, escapedValue := false, false
+	for i := 0; i < len(param); i++ {
+		switch param[i] {
+		case ';':
+			return "", "", false
+		case '=':
+			if eq == len(param) {
+				eq = i
+			}
+		case '%', '+':
+			if eq == len(param) {
+				escapedName = true
+			} else {
+				escapedValue = true
+			}
 		}
 	}
-	return name, true
-}
-
-// unescapeQuery is url.QueryUnescape, without its work when s has nothing
-// to unescape.
-func unescapeQuery(s string) (string, error) {
-	if !strings.ContainsAny(s, "%+") {
-		return s, nil
+	name = param[:eq]
+	if eq < len(param) {
+		value = param[eq+1:]
 	}
-	return url.QueryUnescape(s)
+	var err error
+	if escapedName {
+		if name, err = url.QueryUnescape(name); err != nil {
+			return "", "", false
+		}
+	}
+	if escapedValue {
+		if value, err = url.QueryUnescape(value); err != nil {
+			return "", "", false
+		}
+	}
+	return name, value, true
 }

@@ -122,3 +122,21 @@ func casings(name, sep string) string {
 	}
 	return b.String()
 }
+
+var sinkCampaign Campaign
+
+// BenchmarkFromURL reads landing URLs as SDKs send them: UTM parameters and
+// a click id, a click id alone, other parameters, and escapes.
+func BenchmarkFromURL(b *testing.B) {
+	urls := []string{
+		"https://shop.example.com/p/1?utm_source=google&utm_medium=cpc&utm_campaign=winter&gclid=abc",
+		"https://shop.example.com/p/2?utm_source=google&gclid=abc",
+		"https://shop.example.com/search?q=red+shoes&page=2&sort=price",
+		"https://shop.example.com/p/3?utm_source=news%20letter&utm_term=red+shoes",
+		"https://shop.example.com/",
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		sinkCampaign = FromURL(urls[i%len(urls)])
+	}
+}

@@ -76,10 +76,14 @@ func (w *scratch) touchpoints(n int) {
 }
 
 // touchpoint returns the i-th touchpoint (touchpoints made room for it),
-// empty, with the maps an earlier request's left, cleared.
+// empty, with the maps and the context an earlier request's left, cleared.
 func (w *scratch) touchpoint(i int) *touchpoint.Touchpoint {
 	t := &w.tps[i]
-	*t = touchpoint.Touchpoint{Identifiers: emptied(t.Identifiers), Properties: emptied(t.Properties)}
+	ctx := t.Context
+	if ctx != nil {
+		*ctx = touchpoint.Context{}
+	}
+	*t = touchpoint.Touchpoint{Identifiers: emptied(t.Identifiers), Properties: emptied(t.Properties), Context: ctx}
 	return t
 }
 

@@ -254,7 +254,8 @@ func (c *Converter) Touchpoint(m *Message, raw string, rcv Received) (*touchpoin
 	return c.fill(&touchpoint.Touchpoint{}, m, raw, rcv)
 }
 
-// fill converts m into t, an empty touchpoint that may have empty maps.
+// fill converts m into t, an empty touchpoint that may have empty maps and
+// an empty context to fill.
 func (c *Converter) fill(t *touchpoint.Touchpoint, m *Message, raw string, rcv Received) (*touchpoint.Touchpoint, error) {
 	if t.Identifiers == nil {
 		t.Identifiers = map[string]string{}
@@ -494,7 +495,10 @@ func (c *Converter) context(t *touchpoint.Touchpoint, m *Message, rcv Received) 
 	if ip = rcv.seen.ip(c.IP, ip); ip != "" {
 		t.Properties["ip"] = ip
 	}
-	dc := &touchpoint.Context{}
+	dc := t.Context // an empty one the scratch kept, or nil
+	if dc == nil {
+		dc = &touchpoint.Context{}
+	}
 	if ctx.Device != nil {
 		dc.DeviceType = ctx.Device.Type
 	}
@@ -507,6 +511,7 @@ func (c *Converter) context(t *touchpoint.Touchpoint, m *Message, rcv Received) 
 	if dc.DeviceType == "" && ctx.UserAgent != "" {
 		dc.DeviceType, dc.OS = rcv.seen.device(ctx.UserAgent, dc.OS)
 	}
+	t.Context = nil
 	if *dc != (touchpoint.Context{}) {
 		t.Context = dc
 	}

@@ -401,7 +401,8 @@ type record struct {
 }
 
 // touchpoint is the record's touchpoint; a Segment message is converted
-// into empty, which must be empty but may have empty maps.
+// into empty, which must be empty but may have empty maps and an empty
+// context.
 func (rec record) touchpoint(c *Converter, rcv Received, empty *touchpoint.Touchpoint) (*touchpoint.Touchpoint, error) {
 	switch {
 	case rec.decoded != nil:

@@ -398,7 +398,7 @@ func TestServerCapsBytesInFlight(t *testing.T) {
 // TestServerReusesRequestsRoomCleanly: requests of batches of different
 // sizes and shapes, four at a time, each sending what its body converted
 // alone gives, whatever the requests before left in the room they reuse
-// (bodies, messages, members, touchpoints and their maps).
+// (bodies, messages, members, touchpoints, their maps and contexts).
 func TestServerReusesRequestsRoomCleanly(t *testing.T) {
 	send := &fakeSender{}
 	s := newTestServer(t, send, nil)
@@ -415,8 +415,11 @@ func TestServerReusesRequestsRoomCleanly(t *testing.T) {
 			if r.IntN(2) == 0 {
 				extra += `,"traits":{"email":"u` + fmt.Sprint(r.IntN(9)) + `@example.com"}`
 			}
-			if r.IntN(2) == 0 {
+			switch r.IntN(4) {
+			case 0:
 				extra += `,"context":{"ip":"203.0.113.9","page":{"url":"https://shop.example.com/?gclid=g` + fmt.Sprint(j) + `"},"campaign":{"source":"s` + fmt.Sprint(j) + `"}}`
+			case 1: // a touchpoint context, which a later message without one must not inherit
+				extra += `,"context":{"device":{"type":"d` + fmt.Sprint(r.IntN(3)) + `"},"os":{"name":"iOS"},"location":{"country":"DE"}}`
 			}
 			if r.IntN(3) == 0 {
 				extra += `,"userId":"c-` + fmt.Sprint(j) + `"`

@@ -107,8 +107,17 @@ func quoteChar(c byte) string {
 }
 
 // peek skips white space and returns the next byte, 0 at the end (and
-// for a NUL byte, which no JSON value starts with either).
+// for a NUL byte, which no JSON value starts with either). Its first test
+// is all that bodies without white space need, and is inlined.
 func (sc *scanner) peek() byte {
+	if sc.i < len(sc.s) && sc.s[sc.i] > ' ' {
+		return sc.s[sc.i]
+	}
+	return sc.skipSpace()
+}
+
+// skipSpace is peek past the first byte.
+func (sc *scanner) skipSpace() byte {
 	for ; sc.i < len(sc.s); sc.i++ {
 		switch c := sc.s[sc.i]; c {
 		case ' ', '\t', '\n', '\r':
@@ -643,20 +652,37 @@ func obj[T any](sc *scanner, dst **T, room *slab[T], path string, set func(v *T,
 	}, func(key string) error { return set(*dst, key) })
 }
 
-// field is the index of key in names: the exact name, else the first
-// equal without regard to case; -1 for none.
+// field is the index of key in names (all ASCII): the exact name, else
+// the first equal without regard to case; -1 for none.
 func field(key string, names []string) int {
 	for i, n := range names {
 		if key == n {
 			return i
 		}
 	}
+	// Only a key longer than a name and beyond ASCII (the Kelvin sign
+	// folds to k) can equal a name of another length without regard to
+	// case.
+	ascii := isASCII(key)
 	for i, n := range names {
+		if len(key) != len(n) && (ascii || len(key) < len(n)) {
+			continue
+		}
 		if strings.EqualFold(key, n) {
 			return i
 		}
 	}
 	return -1
+}
+
+// isASCII reports whether s holds only ASCII bytes.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // The keys of a message and of its context, in the order of their

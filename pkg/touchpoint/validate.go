@@ -76,11 +76,8 @@ func (t *Touchpoint) Validate(l Limits, now time.Time) error {
 	if len(t.Identifiers) == 0 {
 		v.fail(ReasonMissingField, "identifiers", "needs at least one entry")
 	}
-	v.stringMap("identifiers", t.Identifiers, l.MaxIdentifiers)
-	for k, val := range t.Identifiers {
-		if val == "" {
-			v.fail(ReasonInvalidField, "identifiers", fmt.Sprintf("%q has an empty value", k))
-		}
+	if k, ok := v.stringMap("identifiers", t.Identifiers, l.MaxIdentifiers); ok {
+		v.fail(ReasonInvalidField, "identifiers", fmt.Sprintf("%q has an empty value", k))
 	}
 	v.stringMap("properties", t.Properties, l.MaxProperties)
 	if t.Revenue != nil {
@@ -173,11 +170,18 @@ func (v *validator) eventTime(field string, t, now time.Time) {
 	}
 }
 
-func (v *validator) stringMap(field string, m map[string]string, limit int) {
+// stringMap checks a map of strings: at most limit entries, keys not
+// empty, keys and values as text checks them. It also returns the key of
+// an entry with an empty value, if there is one, for a caller to whom that
+// is an error after the others (found in the same pass over m).
+func (v *validator) stringMap(field string, m map[string]string, limit int) (emptyValue string, found bool) {
 	if len(m) > limit {
 		v.fail(ReasonOversizeField, field, fmt.Sprintf("has %d entries, the limit is %d", len(m), limit))
 	}
 	for k, val := range m {
+		if val == "" && !found {
+			emptyValue, found = k, true
+		}
 		if k == "" {
 			v.fail(ReasonInvalidField, field, "has an empty key")
 		}
@@ -195,6 +199,7 @@ func (v *validator) stringMap(field string, m map[string]string, limit int) {
 		v.text(name, k)
 		v.text(name, val)
 	}
+	return emptyValue, found
 }
 
 func (v *validator) currency(c string) {

@@ -33,6 +33,9 @@ func TestTouchpointValidate(t *testing.T) {
 		{"near future", func(t *Touchpoint) { t.EventTime = now.Add(23 * time.Hour) }, ""},
 		{"no identifiers", func(t *Touchpoint) { t.Identifiers = nil }, ReasonMissingField},
 		{"empty identifier", func(t *Touchpoint) { t.Identifiers = map[string]string{"email": ""} }, ReasonInvalidField},
+		{"empty identifier beside an oversize one", func(t *Touchpoint) { // the entries' own errors come first
+			t.Identifiers = map[string]string{"email": "", "customer_id": strings.Repeat("x", 8193)}
+		}, ReasonOversizeField},
 		{"negative revenue", func(t *Touchpoint) { t.Revenue = &neg }, ReasonNegativeRevenue},
 		{"bad currency", func(t *Touchpoint) { t.Currency = "usd" }, ReasonInvalidField},
 		{"oversize url", func(t *Touchpoint) { t.PageURL = strings.Repeat("x", 8193) }, ReasonOversizeField},

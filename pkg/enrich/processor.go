@@ -154,15 +154,15 @@ func (p *Processor) Touchpoint(ctx context.Context, r *kgo.Record) (*Touchpoint,
 // the collector, which refuses what ingest would dead-letter and leaves
 // the row to ingest.
 func (p *Processor) Check(t *touchpoint.Touchpoint) *Rejection {
-	_, rej, _ := p.check(t, false)
+	_, rej, _ := p.check(t, time.Now(), false)
 	return rej
 }
 
-// check is the validation of TouchpointRow: true and, when keep is set,
-// t's normalised identifiers, or false and t's rejection (nil for an
-// erased person's invalid event, which is dropped instead).
-func (p *Processor) check(t *touchpoint.Touchpoint, keep bool) ([]identifiers.Identifier, *Rejection, bool) {
-	if err := t.Validate(p.limits, time.Now()); err != nil {
+// check is the validation of TouchpointRow at the time now: true and, when
+// keep is set, t's normalised identifiers, or false and t's rejection (nil
+// for an erased person's invalid event, which is dropped instead).
+func (p *Processor) check(t *touchpoint.Touchpoint, now time.Time, keep bool) ([]identifiers.Identifier, *Rejection, bool) {
+	if err := t.Validate(p.limits, now); err != nil {
 		return nil, p.unlessSuppressed(t, reject(err)), false
 	}
 	var ids []identifiers.Identifier
@@ -184,7 +184,8 @@ func (p *Processor) check(t *touchpoint.Touchpoint, keep bool) ([]identifiers.Id
 // (page_url, referrer, utm_content, utm_term and property values) are stored
 // scrubbed of personal data.
 func (p *Processor) TouchpointRow(t *touchpoint.Touchpoint) (*Touchpoint, *Rejection) {
-	ids, rej, ok := p.check(t, true)
+	now := time.Now() // one reading for the validation and ingested_at
+	ids, rej, ok := p.check(t, now, true)
 	if !ok {
 		return nil, rej
 	}
@@ -212,7 +213,7 @@ func (p *Processor) TouchpointRow(t *touchpoint.Touchpoint) (*Touchpoint, *Rejec
 		PageURL:     p.scrubber.Text(t.PageURL),
 		Currency:    t.Currency,
 		OrderID:     t.OrderID,
-		IngestedAt:  time.Now().UTC().Truncate(time.Second),
+		IngestedAt:  now.UTC().Truncate(time.Second),
 	}
 	row.IdentifierTypes, row.IdentifierValues = pairs(len(ids))
 	for i, id := range ids {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -119,8 +120,9 @@ func benchmarkPoll(b *testing.B, writer int) {
 		start := i % len(records)
 		batch := records[start:min(start+poll, len(records), start+b.N-i)]
 		outcomes := s.processAll(ctx, batch)
+		consumed := time.Now()
 		for j, o := range outcomes {
-			s.add(batch[j], o)
+			s.add(batch[j], o, consumed)
 		}
 		if s.buf.records >= s.cfg.BatchSize {
 			s.handOffLocked(ctx)

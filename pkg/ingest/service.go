@@ -278,11 +278,12 @@ func (s *Service) pollOnce(ctx context.Context) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	consumed := time.Now()
 	for i, o := range outcomes {
 		if o.err != nil {
 			break // ctx cancelled: this record and the rest stay uncommitted
 		}
-		s.add(records[i], o)
+		s.add(records[i], o, consumed)
 	}
 	s.m.buffered.Set(float64(s.buf.records))
 	if s.buf.records >= s.cfg.BatchSize || (s.buf.records > 0 && time.Since(s.buf.oldest) >= s.cfg.FlushInterval) {
@@ -339,8 +340,9 @@ func (s *Service) process(ctx context.Context, r *kgo.Record) outcome {
 	return o
 }
 
-// add puts the outcome of r into the buffer and records r as consumed.
-func (s *Service) add(r *kgo.Record, o outcome) {
+// add puts the outcome of r into the buffer and records r as consumed at
+// the time now.
+func (s *Service) add(r *kgo.Record, o outcome, now time.Time) {
 	switch {
 	case o.touchpoint != nil:
 		s.buf.touchpoints = append(s.buf.touchpoints, o.touchpoint.Row)
@@ -368,7 +370,7 @@ func (s *Service) add(r *kgo.Record, o outcome) {
 		s.log.Debug("dead letter", zap.String("topic", r.Topic), zap.Int32("partition", r.Partition),
 			zap.Int64("offset", r.Offset), zap.String("reason", string(rej.Reason)), zap.Error(rej.Err))
 	}
-	s.buf.consumed(r, time.Now())
+	s.buf.consumed(r, now)
 }
 
 // flush makes b durable (ClickHouse rows, then dead letters) and then commits

@@ -9,6 +9,8 @@ import (
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/touchline-io/touchline/pkg/utf8fast"
 )
 
 // The collector reads Segment messages with the scanner of this file
@@ -663,7 +665,7 @@ func field(key string, names []string) int {
 	// Only a key longer than a name and beyond ASCII (the Kelvin sign
 	// folds to k) can equal a name of another length without regard to
 	// case.
-	ascii := isASCII(key)
+	ascii := utf8fast.IsASCII(key)
 	for i, n := range names {
 		if len(key) != len(n) && (ascii || len(key) < len(n)) {
 			continue
@@ -673,16 +675,6 @@ func field(key string, names []string) int {
 		}
 	}
 	return -1
-}
-
-// isASCII reports whether s holds only ASCII bytes.
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			return false
-		}
-	}
-	return true
 }
 
 // The keys of a message and of its context, in the order of their

@@ -13,9 +13,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
+
+	"github.com/touchline-io/touchline/pkg/utf8fast"
 )
 
 // The identifier types touchline knows. Producers may send other types; they
@@ -177,7 +178,7 @@ func (n *Normalizer) Check(in map[string]string) error {
 // is set (hashed where configured), and returns the first error.
 func (n *Normalizer) each(in map[string]string, out []Identifier, keep bool) ([]Identifier, error) {
 	for t, v := range in {
-		if !utf8.ValidString(t) {
+		if !utf8fast.ValidString(t) {
 			return nil, fmt.Errorf("%w: a type is not valid UTF-8", ErrInvalid)
 		}
 		id, err := n.identifier(NormalizeType(t), v, keep)
@@ -203,7 +204,7 @@ func (n *Normalizer) Identifier(typ, v string) (Identifier, error) {
 // identifier is Identifier, hashing only when hash is set.
 func (n *Normalizer) identifier(typ, v string, hash bool) (Identifier, error) {
 	id := Identifier{Type: typ}
-	if !utf8.ValidString(v) {
+	if !utf8fast.ValidString(v) {
 		return id, fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalid, typ)
 	}
 	v = strings.TrimSpace(v)
@@ -229,20 +230,10 @@ func (n *Normalizer) identifier(typ, v string, hash bool) (Identifier, error) {
 // entries is not lower-cased at all: lower-casing keeps the length of ASCII
 // and shortens other text at most maxLowerShrink times.
 func (n *Normalizer) blockedAny(v string) bool {
-	if len(v) > n.anyMaxLen && (len(v) > maxLowerShrink*n.anyMaxLen || isASCII(v)) {
+	if len(v) > n.anyMaxLen && (len(v) > maxLowerShrink*n.anyMaxLen || utf8fast.IsASCII(v)) {
 		return false
 	}
 	return n.blocked[blockKey{"any", strings.ToLower(v)}]
-}
-
-// isASCII reports whether s holds only ASCII bytes.
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			return false
-		}
-	}
-	return true
 }
 
 // Value returns the stored form of one value of type typ: normalised, and

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/touchline-io/touchline/pkg/utf8fast"
 )
 
 // Reason classifies why a record was refused. It is the value of the
@@ -146,7 +148,7 @@ func (v *validator) text(field, value string) {
 // textOK reports whether text would find nothing wrong with value, so that
 // a caller need not build the name of a field that is fine.
 func (v *validator) textOK(value string) bool {
-	return len(value) <= v.l.MaxFieldBytes && utf8.ValidString(value)
+	return len(value) <= v.l.MaxFieldBytes && utf8fast.ValidString(value)
 }
 
 // amount checks an amount of money: not negative, at most MaxAmount.
@@ -185,7 +187,7 @@ func (v *validator) stringMap(field string, m map[string]string, limit int) (emp
 		if k == "" {
 			v.fail(ReasonInvalidField, field, "has an empty key")
 		}
-		if !utf8.ValidString(k) { // checked here so that no error names the key
+		if !utf8fast.ValidString(k) { // checked here so that no error names the key
 			v.fail(ReasonInvalidField, field, "has a key that is "+badUTF8(k))
 			continue
 		}
@@ -214,7 +216,7 @@ func (v *validator) currency(c string) {
 // badUTF8 says where s is not valid UTF-8, or returns "" when it is. It
 // names the offset, not the value, which may be personal data.
 func badUTF8(s string) string {
-	if utf8.ValidString(s) {
+	if utf8fast.ValidString(s) {
 		return ""
 	}
 	for i, r := range s {

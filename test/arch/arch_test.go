@@ -59,7 +59,7 @@ var serviceOf = map[string]string{
 var packages = map[group][]string{
 	domain: {
 		"pkg/alerts/rules", "pkg/analytics", "pkg/analytics/request", "pkg/backoff", "pkg/channel", "pkg/enrich", "pkg/generate", "pkg/identifiers",
-		"pkg/identity/stitch", "pkg/pipefile", "pkg/scrub", "pkg/segments/engine", "pkg/table", "pkg/touchpoint", "pkg/rates",
+		"pkg/identity/stitch", "pkg/pipefile", "pkg/scrub", "pkg/segments/engine", "pkg/table", "pkg/touchpoint", "pkg/rates", "pkg/utf8fast",
 	},
 	adapters: {
 		"pkg/avro", "pkg/clickhouse", "pkg/gctune", "pkg/health", "pkg/identitymap", "pkg/kafka", "pkg/kafka/kafkatest", "pkg/logging",

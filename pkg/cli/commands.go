@@ -125,7 +125,7 @@ func ingestCheck(proc *enrich.Processor, rec any) error {
 	var rej *enrich.Rejection
 	switch r := rec.(type) {
 	case *touchpoint.Touchpoint:
-		rej = proc.Check(r)
+		rej = proc.Check(r, time.Now())
 	case *touchpoint.Spend:
 		_, rej = proc.SpendRow(r)
 	}

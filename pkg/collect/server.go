@@ -33,9 +33,9 @@ type Sender interface {
 	TouchpointsSync(ctx context.Context, ts []*touchpoint.Touchpoint) error
 }
 
-// Validator validates a touchpoint as the ingest service does: nil, or
-// the rejection ingest would dead-letter it with.
-type Validator func(t *touchpoint.Touchpoint) *enrich.Rejection
+// Validator validates a touchpoint at the time now as the ingest service
+// does: nil, or the rejection ingest would dead-letter it with.
+type Validator func(t *touchpoint.Touchpoint, now time.Time) *enrich.Rejection
 
 // Server answers the collector's API. It is safe for concurrent use.
 type Server struct {
@@ -268,7 +268,7 @@ func (s *Server) handle(r *http.Request, call, origin string, w *scratch) (Respo
 		if err != nil {
 			rej = asRejection(err)
 		} else {
-			rej = s.validate(t)
+			rej = s.validate(t, rcv.At) // one clock reading for the request
 		}
 		if rej != nil {
 			resp.Rejected = append(resp.Rejected, Rejected{Index: i, Reason: string(rej.Reason), Error: rej.Err.Error()})

@@ -455,7 +455,7 @@ func TestServerReusesRequestsRoomCleanly(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if rej := s.validate(want); rej != nil {
+			if rej := s.validate(want, time.Now()); rej != nil {
 				t.Fatal(rej.Err)
 			}
 			if got := sent[want.EventID]; !reflect.DeepEqual(got, copied(want)) {

@@ -149,12 +149,12 @@ func (p *Processor) Touchpoint(ctx context.Context, r *kgo.Record) (*Touchpoint,
 	return tp, rej, nil
 }
 
-// Check validates t and normalises its identifiers as TouchpointRow does
-// and returns the same rejection, or nil, without building the row: for
-// the collector, which refuses what ingest would dead-letter and leaves
-// the row to ingest.
-func (p *Processor) Check(t *touchpoint.Touchpoint) *Rejection {
-	_, rej, _ := p.check(t, time.Now(), false)
+// Check validates t at the time now and normalises its identifiers as
+// TouchpointRow does and returns the same rejection, or nil, without
+// building the row: for the collector, which refuses what ingest would
+// dead-letter and leaves the row to ingest.
+func (p *Processor) Check(t *touchpoint.Touchpoint, now time.Time) *Rejection {
+	_, rej, _ := p.check(t, now, false)
 	return rej
 }
 

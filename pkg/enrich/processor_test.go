@@ -298,7 +298,7 @@ func TestCheckRejectsAsTouchpointRowDoes(t *testing.T) {
 	} {
 		tp := valid()
 		c.edit(tp)
-		rej := p.Check(tp)
+		rej := p.Check(tp, time.Now())
 		_, rowRej := p.TouchpointRow(tp)
 		switch {
 		case c.reason == "" && (rej != nil || rowRej != nil):
@@ -311,6 +311,22 @@ func TestCheckRejectsAsTouchpointRowDoes(t *testing.T) {
 	}
 }
 
+// TestCheckValidatesAtTheTimeGiven: an event time is checked against the
+// time Check is given (the collector's is the request's arrival), not the
+// clock: 23 hours ahead of it passes, 25 hours ahead is refused.
+func TestCheckValidatesAtTheTimeGiven(t *testing.T) {
+	p, _ := newProcessor(t)
+	at := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+	tp := &touchpoint.Touchpoint{EventID: "e", EventType: "page_view", EventTime: at,
+		Identifiers: map[string]string{"anonymous_id": "a1"}}
+	if rej := p.Check(tp, at.Add(-23*time.Hour)); rej != nil {
+		t.Errorf("23 hours ahead: %v, want nil", rej.Err)
+	}
+	if rej := p.Check(tp, at.Add(-25*time.Hour)); rej == nil || rej.Reason != touchpoint.ReasonInvalidTime {
+		t.Errorf("25 hours ahead: %v, want %s", rej, touchpoint.ReasonInvalidTime)
+	}
+}
+
 // TestCheckDoesNotBuildIdentifiers: the collector's validation of a valid
 // touchpoint normalises its identifiers only to refuse what ingest would,
 // without building, hashing or sorting them, so it allocates nothing.
@@ -320,7 +336,7 @@ func TestCheckDoesNotBuildIdentifiers(t *testing.T) {
 		Identifiers: map[string]string{"email": "jane@example.com", "anonymous_id": "a1", "customer_id": "c-42"},
 		Properties:  map[string]string{"path": "/", "title": "Shop"}}
 	if allocs := testing.AllocsPerRun(100, func() {
-		if rej := p.Check(tp); rej != nil {
+		if rej := p.Check(tp, time.Now()); rej != nil {
 			t.Fatal(rej)
 		}
 	}); allocs != 0 {

@@ -95,17 +95,17 @@ var ErrInvalid = errors.New("invalid identifier")
 // Normalizer normalises and hashes identifiers. It is immutable and safe for
 // concurrent use.
 type Normalizer struct {
-	cfg     Config
-	hashed  map[string]bool
-	blocked map[blockKey]bool // type and normalised value, or "any" and the lower-cased value
+	cfg    Config
+	hashed map[string]bool
+	// blocked holds the normalised values of the blocklist by type;
+	// blockedAny the lower-cased values of its "any" entry.
+	blocked    map[string]map[string]bool
+	blockedAny map[string]bool
 	// anyMaxLen is the length in bytes of the longest lower-cased value of
 	// the "any" blocklist.
 	anyMaxLen int
 	phones    *phoneCache
 }
-
-// blockKey is an entry of the blocklist: a type (or "any") and a value.
-type blockKey struct{ typ, value string }
 
 // maxLowerShrink bounds how many times shorter, in bytes, lower-casing can
 // make a valid UTF-8 string: one rune is at most 4 bytes and its lower case
@@ -117,7 +117,7 @@ func New(cfg Config) (*Normalizer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	n := &Normalizer{cfg: cfg, hashed: map[string]bool{}, blocked: map[blockKey]bool{}, phones: newPhoneCache()}
+	n := &Normalizer{cfg: cfg, hashed: map[string]bool{}, blocked: map[string]map[string]bool{}, blockedAny: map[string]bool{}, phones: newPhoneCache()}
 	for _, t := range cfg.Hashed {
 		n.hashed[NormalizeType(t)] = true
 	}
@@ -126,7 +126,7 @@ func New(cfg Config) (*Normalizer, error) {
 		for _, v := range values {
 			if typ == "any" {
 				lower := strings.ToLower(strings.TrimSpace(v))
-				n.blocked[blockKey{"any", lower}] = true
+				n.blockedAny[lower] = true
 				n.anyMaxLen = max(n.anyMaxLen, len(lower))
 				continue
 			}
@@ -134,7 +134,10 @@ func New(cfg Config) (*Normalizer, error) {
 			if err != nil {
 				return nil, fmt.Errorf("blocked %s %q: %w", typ, v, err)
 			}
-			n.blocked[blockKey{typ, norm}] = true
+			if n.blocked[typ] == nil {
+				n.blocked[typ] = map[string]bool{}
+			}
+			n.blocked[typ][norm] = true
 		}
 	}
 	return n, nil
@@ -208,7 +211,7 @@ func (n *Normalizer) identifier(typ, v string, hash bool) (Identifier, error) {
 		return id, fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalid, typ)
 	}
 	v = strings.TrimSpace(v)
-	if n.blockedAny(v) {
+	if n.isBlockedAny(v) {
 		id.Blocked = true
 	} else {
 		norm, err := n.normalize(typ, v)
@@ -216,7 +219,7 @@ func (n *Normalizer) identifier(typ, v string, hash bool) (Identifier, error) {
 			return id, err
 		}
 		v = norm
-		id.Blocked = n.blocked[blockKey{typ, v}]
+		id.Blocked = n.blocked[typ][v] // a type without entries has no map: nothing is hashed
 	}
 	id.Value = v
 	if hash && n.hashed[typ] {
@@ -225,15 +228,15 @@ func (n *Normalizer) identifier(typ, v string, hash bool) (Identifier, error) {
 	return id, nil
 }
 
-// blockedAny reports whether the "any" blocklist holds v, compared
+// isBlockedAny reports whether the "any" blocklist holds v, compared
 // case-insensitively. A value too long to lower-case into any of its
 // entries is not lower-cased at all: lower-casing keeps the length of ASCII
 // and shortens other text at most maxLowerShrink times.
-func (n *Normalizer) blockedAny(v string) bool {
+func (n *Normalizer) isBlockedAny(v string) bool {
 	if len(v) > n.anyMaxLen && (len(v) > maxLowerShrink*n.anyMaxLen || utf8fast.IsASCII(v)) {
 		return false
 	}
-	return n.blocked[blockKey{"any", strings.ToLower(v)}]
+	return n.blockedAny[strings.ToLower(v)]
 }
 
 // Value returns the stored form of one value of type typ: normalised, and

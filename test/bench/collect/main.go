@@ -3,17 +3,21 @@
 // run, at 1, 10 and 100 records per request. Both sides do only their own
 // work while timed: the baseline's records are encoded as Avro beforehand
 // and produced with the collector's own producer settings, and the
-// collector's requests are encoded as JSON beforehand. It prints, for each
-// size, events/s and the p50/p99 latency of a request (an HTTP POST
-// /v1/batch answered 200 by the collector; for the baseline, producing that
-// many records and waiting for their acknowledgements), the ratio of the
-// two rates and the collector process's peak RSS.
+// collector's requests are encoded as JSON beforehand. Each size is measured
+// in rounds, the baseline then the collector in each, so that a change in
+// the machine's speed falls on both. It prints, for each size, the medians
+// over the rounds of events/s and the p50/p99 latency of a request (an HTTP
+// POST /v1/batch answered 200 by the collector; for the baseline, producing
+// that many records and waiting for their acknowledgements) and of the
+// ratio of the two rates with its range, and the collector process's peak
+// RSS.
 //
-//	go run ./test/bench/collect [-events 100000] [-concurrency 32] [-size N] [-cpuprofile F] [-trace F]
+//	go run ./test/bench/collect [-events 100000] [-rounds 3] [-concurrency 32] [-size N] [-cpuprofile F] [-trace F]
 package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -46,7 +50,8 @@ const writeKey = "wk_bench"
 var sizes = []int{1, 10, 100}
 
 func main() {
-	events := flag.Int("events", 100_000, "records sent at each size, by each of the collector and the baseline")
+	events := flag.Int("events", 100_000, "records sent in each round at each size, by each of the collector and the baseline")
+	rounds := flag.Int("rounds", 3, "rounds at each size, each measuring the baseline then the collector; the medians are printed")
 	concurrency := flag.Int("concurrency", 32, "requests in flight at once")
 	only := flag.Int("size", 0, "measure only this many records per request (default: 1, 10 and 100)")
 	profile := flag.String("cpuprofile", "", "write a 5-second CPU profile of the collector, taken at the start of its last size, to this file")
@@ -55,7 +60,11 @@ func main() {
 	if *only > 0 {
 		sizes = []int{*only}
 	}
-	if err := run(*events, *concurrency, *profile, *trace); err != nil {
+	if *rounds < 1 {
+		fmt.Fprintln(os.Stderr, "bench-collect: -rounds must be at least 1")
+		os.Exit(2)
+	}
+	if err := run(*events, *rounds, *concurrency, *profile, *trace); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-collect:", err)
 		os.Exit(1)
 	}
@@ -71,7 +80,7 @@ type result struct {
 	cpu, client, broker time.Duration
 }
 
-func run(n, concurrency int, profile, trace string) error {
+func run(n, rounds, concurrency int, profile, trace string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	srv, dir, stop, err := testenv.StartTemp(ctx, "touchline-bench-collect-")
@@ -126,8 +135,8 @@ func run(n, concurrency int, profile, trace string) error {
 	}
 
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: concurrency, WriteBufferSize: clientWriteBuffer}}
-	fmt.Printf("%d records per size, %d requests in flight\n", n, concurrency)
-	fmt.Printf("%-9s %14s %9s %9s %14s %9s %9s %7s %10s %10s %10s %10s %10s\n", "records", "bare ev/s", "p50", "p99", "collect ev/s", "p50", "p99", "ratio",
+	fmt.Printf("%d records per round, %d rounds per size, %d requests in flight\n", n, rounds, concurrency)
+	fmt.Printf("%-9s %14s %9s %9s %14s %9s %9s %7s %11s %10s %10s %10s %10s %10s\n", "records", "bare ev/s", "p50", "p99", "collect ev/s", "p50", "p99", "ratio", "range",
 		"bare cpu", "coll. cpu", "client cpu", "broker/b", "broker/c")
 	pids := processes{self: os.Getpid(), collector: proc.Pid(), broker: srv.Kafka.Pid()}
 	round := func(size int, encoded []*kgo.Record, records []*touchpoint.Touchpoint) (bare, col result, err error) {
@@ -147,22 +156,30 @@ func run(n, concurrency int, profile, trace string) error {
 		}
 	}
 	for i, size := range sizes {
-		if i == len(sizes)-1 {
-			pids.onCollector = func() {
-				if profile != "" {
-					go testenv.SaveProfile(ctx, base+"/debug/pprof/profile?seconds=5", profile)
-				}
-				if trace != "" {
-					go testenv.SaveProfile(ctx, base+"/debug/pprof/trace?seconds=2", trace)
+		var bares, cols []result
+		var ratios []float64
+		for r := range rounds {
+			pids.onCollector = nil
+			if i == len(sizes)-1 && r == 0 {
+				pids.onCollector = func() {
+					if profile != "" {
+						go testenv.SaveProfile(ctx, base+"/debug/pprof/profile?seconds=5", profile)
+					}
+					if trace != "" {
+						go testenv.SaveProfile(ctx, base+"/debug/pprof/trace?seconds=2", trace)
+					}
 				}
 			}
+			bare, col, err := round(size, encoded, records)
+			if err != nil {
+				return fmt.Errorf("at %d records per request (collector's log %s): %w", size, logPath, err)
+			}
+			bares, cols, ratios = append(bares, bare), append(cols, col), append(ratios, col.rate/bare.rate)
 		}
-		bare, col, err := round(size, encoded, records)
-		if err != nil {
-			return fmt.Errorf("at %d records per request (collector's log %s): %w", size, logPath, err)
-		}
-		fmt.Printf("%-9d %14.0f %9s %9s %14.0f %9s %9s %7.2f %10s %10s %10s %10s %10s\n", size, bare.rate, bare.p50.Round(time.Microsecond), bare.p99.Round(time.Microsecond),
-			col.rate, col.p50.Round(time.Microsecond), col.p99.Round(time.Microsecond), col.rate/bare.rate,
+		bare, col := medians(bares), medians(cols)
+		fmt.Printf("%-9d %14.0f %9s %9s %14.0f %9s %9s %7.2f %11s %10s %10s %10s %10s %10s\n", size, bare.rate, bare.p50.Round(time.Microsecond), bare.p99.Round(time.Microsecond),
+			col.rate, col.p50.Round(time.Microsecond), col.p99.Round(time.Microsecond), median(ratios),
+			fmt.Sprintf("%.2f-%.2f", slices.Min(ratios), slices.Max(ratios)),
 			bare.cpu.Round(100*time.Nanosecond), col.cpu.Round(100*time.Nanosecond), col.client.Round(100*time.Nanosecond),
 			bare.broker.Round(100*time.Nanosecond), col.broker.Round(100*time.Nanosecond))
 	}
@@ -171,9 +188,40 @@ func run(n, concurrency int, profile, trace string) error {
 		return fmt.Errorf("reading the collector's peak RSS: %w", err)
 	}
 	fmt.Printf("collector peak RSS: %.1f MiB (aim: ratio >= 0.5 at 100 records per request)\n", float64(peak)/(1<<20))
+	fmt.Println("each column is the median over the rounds, ratio the median of the rounds' ratios and range their least and greatest;")
 	fmt.Println("cpu: CPU time per record of the bare produce (this process), of the collector, of this process's HTTP client,")
 	fmt.Println("and of the Kafka broker during the bare produce (broker/b) and during the collector's run (broker/c)")
 	return nil
+}
+
+// medians is the median of each figure of rs, taken apart.
+func medians(rs []result) result {
+	field := func(f func(result) time.Duration) time.Duration {
+		ds := make([]time.Duration, len(rs))
+		for i, r := range rs {
+			ds[i] = f(r)
+		}
+		return median(ds)
+	}
+	rates := make([]float64, len(rs))
+	for i, r := range rs {
+		rates[i] = r.rate
+	}
+	return result{
+		rate:   median(rates),
+		p50:    field(func(r result) time.Duration { return r.p50 }),
+		p99:    field(func(r result) time.Duration { return r.p99 }),
+		cpu:    field(func(r result) time.Duration { return r.cpu }),
+		client: field(func(r result) time.Duration { return r.client }),
+		broker: field(func(r result) time.Duration { return r.broker }),
+	}
+}
+
+// median is the middle value of xs (of an even number, the lower of the
+// two middle ones).
+func median[T cmp.Ordered](xs []T) T {
+	sorted := slices.Sorted(slices.Values(xs))
+	return sorted[(len(sorted)-1)/2]
 }
 
 // clientWriteBuffer is the size of the write buffer of each of the

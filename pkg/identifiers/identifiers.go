@@ -219,7 +219,7 @@ func (n *Normalizer) identifier(typ, v string, hash bool) (Identifier, error) {
 			return id, err
 		}
 		v = norm
-		id.Blocked = n.blocked[typ][v] // a type without entries has no map: nothing is hashed
+		id.Blocked = n.blocked[typ][v] // a type without entries has no map to look v up in
 	}
 	id.Value = v
 	if hash && n.hashed[typ] {

@@ -14,6 +14,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -194,11 +195,22 @@ func run(n, batch int, profile string, onCluster bool) error {
 	}
 	var engines []measurement
 	for _, consumers := range engineConsumers() {
-		engine, err := kafkaEngine(ctx, cfg, topic, len(rows), batch, consumers, [roles]int{server: ch, broker: kf})
+		var engine measurement
+		attempt := 1
+		for ; ; attempt++ {
+			engine, err = kafkaEngine(ctx, cfg, topic, len(rows), batch, consumers, attempt, [roles]int{server: ch, broker: kf})
+			if !errors.Is(err, errRedelivered) || attempt == engineAttempts {
+				break
+			}
+			fmt.Printf("%v (attempt %d of %d); loading it again, into a fresh database by a fresh consumer group\n", err, attempt, engineAttempts)
+			if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+cfg.ClickHouse.Database+engineSuffix(consumers, attempt)); err != nil {
+				return err
+			}
+		}
 		if err != nil {
 			return err
 		}
-		if _, err := testenv.Settle(ctx, conn, cfg.ClickHouse.Database+engineSuffix(consumers)); err != nil {
+		if _, err := testenv.Settle(ctx, conn, cfg.ClickHouse.Database+engineSuffix(consumers, attempt)); err != nil {
 			return err
 		}
 		engines = append(engines, engine)

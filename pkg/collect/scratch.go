@@ -7,13 +7,13 @@ import (
 )
 
 // scratch is the memory a request's handling takes by the batch: its body,
-// the messages read from it and their dicts' members, and the touchpoints
-// converted from them with their maps. A request takes one from scratches
-// and gives it back once answered, for the next request to reuse, so that
-// a batch does not allocate (and the garbage collector reclaim) all of it
-// anew. That is safe because nothing of a request outlives its answer: the
-// Kafka records are encoded into memory of their own before they are
-// produced, and answers and logs carry copies.
+// the messages read from it with their dicts' members and context objects,
+// and the touchpoints converted from them with their maps. A request takes
+// one from scratches and gives it back once answered, for the next request
+// to reuse, so that a batch does not allocate (and the garbage collector
+// reclaim) all of it anew. That is safe because nothing of a request
+// outlives its answer: the Kafka records are encoded into memory of their
+// own before they are produced, and answers and logs carry copies.
 type scratch struct {
 	body []byte
 	msgs []Message
@@ -21,7 +21,9 @@ type scratch struct {
 	// the rest are zero.
 	written int
 	read    []member
-	tps     []touchpoint.Touchpoint
+	// rooms holds the messages' context objects.
+	rooms rooms
+	tps   []touchpoint.Touchpoint
 }
 
 // scratches holds the scratch space of requests answered, for reuse.

@@ -50,13 +50,14 @@ type scanner struct {
 	i     int
 	depth int
 	bad   error
-	rooms rooms
+	rooms *rooms
 	// read holds the members of the dicts read, each a slice of it.
 	read []member
 }
 
 // rooms hands out the objects of a message's context, so that a batch's
-// take a few allocations instead of one each.
+// take a few allocations instead of one each. A scratch keeps its rooms
+// for the next batch, which takes the same values again (reset).
 type rooms struct {
 	contexts  slab[messageContext]
 	campaigns slab[campaign]
@@ -66,20 +67,54 @@ type rooms struct {
 	locations slab[location]
 }
 
-// slab hands out zero values of T from chunks of slabChunk.
-type slab[T any] struct{ free []T }
+// reset makes every value handed out by r free for the next batch.
+func (r *rooms) reset() {
+	r.contexts.reset()
+	r.campaigns.reset()
+	r.pages.reset()
+	r.devices.reset()
+	r.oses.reset()
+	r.locations.reset()
+}
+
+// slab hands out zero values of T from chunks of slabChunk, which it keeps
+// for reuse (reset).
+type slab[T any] struct {
+	chunks [][]T
+	// used is how many values of chunks have been handed out since the
+	// last reset.
+	used int
+}
 
 // slabChunk is how many values a slab makes room for at a time.
 const slabChunk = 32
 
+// maxKeptSlabChunks is how many chunks a slab keeps for reuse: the room of
+// a batch of a few thousand messages with every context object. A larger
+// batch's further chunks are dropped, so that one large batch does not
+// hold on to its room for good.
+const maxKeptSlabChunks = 128
+
 // take returns a pointer to a zero T.
 func (s *slab[T]) take() *T {
-	if len(s.free) == 0 {
-		s.free = make([]T, slabChunk)
+	c, i := s.used/slabChunk, s.used%slabChunk
+	if c == len(s.chunks) {
+		s.chunks = append(s.chunks, make([]T, slabChunk))
 	}
-	v := &s.free[0]
-	s.free = s.free[1:]
+	s.used++
+	v := &s.chunks[c][i]
+	*v = *new(T) // left by a batch before
 	return v
+}
+
+// reset makes the values handed out free to be handed out again: none of
+// them may be used after it.
+func (s *slab[T]) reset() {
+	s.used = 0
+	if len(s.chunks) > maxKeptSlabChunks {
+		clear(s.chunks[maxKeptSlabChunks:])
+		s.chunks = s.chunks[:maxKeptSlabChunks]
+	}
 }
 
 // eof is the error of a body that ends too soon.
@@ -792,7 +827,7 @@ func (sc *scanner) end() error {
 // decodeMessage reads body, one Segment message. The error is the
 // body's syntax error, or the first value of a wrong type.
 func decodeMessage(body string) (*Message, error) {
-	sc := &scanner{s: body}
+	sc := &scanner{s: body, rooms: new(rooms)}
 	m := &Message{}
 	if err := sc.message(m); err != nil {
 		return nil, err
@@ -834,7 +869,8 @@ func decodeBatch(body string) ([]record, batchHeader, error) {
 // messages (some hundreds of bytes each, a member in about every 150)
 // needs, so that it is not grown by copying while read.
 func (w *scratch) decodeBatch(body string) ([]record, batchHeader, error) {
-	sc := &scanner{s: body, read: w.members(len(body))}
+	w.rooms.reset()
+	sc := &scanner{s: body, read: w.members(len(body)), rooms: &w.rooms}
 	var (
 		h       batchHeader
 		msgs    = w.messages(len(body)) // every batch array is read into it, as encoding/json reuses a slice

@@ -288,6 +288,34 @@ func TestSegmentDecoderReusesItsRoomCleanly(t *testing.T) {
 	}
 }
 
+// TestSlabKeepsBoundedRoom: a slab hands out zero values again after a
+// reset, in the room it kept, and keeps at most maxKeptSlabChunks chunks
+// of a batch that took more.
+func TestSlabKeepsBoundedRoom(t *testing.T) {
+	var s slab[campaign]
+	first := s.take()
+	first.Source = "left"
+	for range (maxKeptSlabChunks+3)*slabChunk - 1 {
+		s.take().Name = "left"
+	}
+	if len(s.chunks) != maxKeptSlabChunks+3 {
+		t.Fatalf("%d chunks after %d values, want %d", len(s.chunks), s.used, maxKeptSlabChunks+3)
+	}
+	s.reset()
+	if len(s.chunks) != maxKeptSlabChunks {
+		t.Errorf("%d chunks kept, want %d", len(s.chunks), maxKeptSlabChunks)
+	}
+	again := s.take()
+	if again != first || *again != (campaign{}) {
+		t.Errorf("after a reset took %p holding %+v, want the first value's room (%p), zero", again, *again, first)
+	}
+	for range maxKeptSlabChunks*slabChunk + 1 {
+		if v := s.take(); *v != (campaign{}) {
+			t.Fatalf("took %+v after a reset, want zero", *v)
+		}
+	}
+}
+
 // FuzzSegmentDecode: the scanner never panics, and accepts and refuses
 // what encoding/json accepts and refuses, with the same records.
 func FuzzSegmentDecode(f *testing.F) {

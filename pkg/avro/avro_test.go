@@ -16,9 +16,9 @@ func sample() *touchpoint.Touchpoint {
 	return &touchpoint.Touchpoint{
 		EventID: "e-1", EventTime: time.Date(2026, 11, 2, 10, 11, 12, 345_000_000, time.UTC), EventType: "purchase",
 		UTMSource: "google", UTMMedium: "cpc", UTMCampaign: "brand",
-		Identifiers: map[string]string{"anonymous_id": "a-1", "email": "jane@example.com"},
+		Identifiers: touchpoint.AttrsOf(map[string]string{"anonymous_id": "a-1", "email": "jane@example.com"}),
 		Revenue:     &rev, Currency: "EUR", OrderID: "o-1",
-		Properties: map[string]string{"sku": "x"},
+		Properties: touchpoint.AttrsOf(map[string]string{"sku": "x"}),
 		Context:    &touchpoint.Context{DeviceType: "mobile", Country: "DE"},
 	}
 }

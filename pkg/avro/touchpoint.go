@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -208,11 +209,11 @@ func appendOptString(dst []byte, s string) []byte {
 	return appendString(append(dst, 2), s)
 }
 
-func appendStringMap(dst []byte, m map[string]string) []byte {
+func appendStringMap(dst []byte, m touchpoint.Attrs) []byte {
 	if len(m) > 0 {
 		dst = appendLong(dst, int64(len(m)))
-		for k, v := range m {
-			dst = appendString(appendString(dst, k), v)
+		for _, e := range m {
+			dst = appendString(appendString(dst, e.Key), e.Value)
 		}
 	}
 	return append(dst, 0)
@@ -390,15 +391,23 @@ func (d *touchpointDecoder) optString() (string, error) {
 }
 
 // mapHint bounds the room a map is made with: a block's count is only
-// known to fit the remaining bytes, not to be followed by its entries.
+// known to fit the remaining bytes, not to be followed by its entries. It
+// is also the most entries looked through one by one for a repeated key;
+// a larger map's keys are indexed.
 const mapHint = 16
 
 // stringMap reads a map of strings block by block, as walker.blocks walks
-// it. The map grows with the entries read, never with a count the body
-// claims.
-func (d *touchpointDecoder) stringMap(field string) (map[string]string, error) {
+// it, into Attrs (in the order of their keys; a repeated key's last value
+// wins, and the first repeated key is goavro's error). The map grows with
+// the distinct entries read, never with a count the body claims.
+func (d *touchpointDecoder) stringMap(field string) (touchpoint.Attrs, error) {
 	const per = 2 // the fewest bytes an entry takes: two empty strings
-	var m map[string]string
+	var (
+		m touchpoint.Attrs
+		// at indexes m by key once it has more than mapHint entries,
+		// below which a repeated key is looked for by walking m.
+		at map[string]int
+	)
 	for {
 		n, err := d.long("map block count")
 		if err != nil {
@@ -406,8 +415,9 @@ func (d *touchpointDecoder) stringMap(field string) (map[string]string, error) {
 		}
 		if n == 0 {
 			if m == nil {
-				m = map[string]string{}
+				return touchpoint.Attrs{}, nil
 			}
+			slices.SortFunc(m, func(x, y touchpoint.Attr) int { return strings.Compare(x.Key, y.Key) }) // a check, mostly: touchline's producers write keys in order
 			return m, nil
 		}
 		start, end := d.pos, -1
@@ -426,7 +436,7 @@ func (d *touchpointDecoder) stringMap(field string) (map[string]string, error) {
 			return nil, d.errorf("map claims %d items, %d bytes remain", n, d.left())
 		}
 		if m == nil {
-			m = make(map[string]string, min(n, mapHint))
+			m = make(touchpoint.Attrs, 0, min(n, mapHint))
 		}
 		for i := int64(0); i < n; i++ {
 			k, err := d.str()
@@ -437,16 +447,46 @@ func (d *touchpointDecoder) stringMap(field string) (map[string]string, error) {
 			if err != nil {
 				return nil, err
 			}
-			if _, ok := m[k]; ok && d.dup == "" {
-				d.dup = clip(fmt.Sprintf("cannot decode binary record %q field %q: cannot decode binary map: duplicate key: %q",
-					touchpointName, field, k))
+			if i := repeated(m, at, k); i >= 0 { // the last value wins, as in a map
+				if d.dup == "" {
+					d.dup = clip(fmt.Sprintf("cannot decode binary record %q field %q: cannot decode binary map: duplicate key: %q",
+						touchpointName, field, k))
+				}
+				m[i].Value = v
+				continue
 			}
-			m[k] = v
+			m = append(m, touchpoint.Attr{Key: k, Value: v})
+			switch {
+			case at != nil:
+				at[k] = len(m) - 1
+			case len(m) > mapHint:
+				at = make(map[string]int, 2*len(m))
+				for j, e := range m {
+					at[e.Key] = j
+				}
+			}
 		}
 		if end >= 0 && d.pos != end {
 			return nil, d.errorf("map block says %d bytes, its items took %d", end-start, d.pos-start)
 		}
 	}
+}
+
+// repeated returns where key is in m, -1 when it is not there, looking
+// it up in at when there is one.
+func repeated(m touchpoint.Attrs, at map[string]int, key string) int {
+	if at != nil {
+		if i, ok := at[key]; ok {
+			return i
+		}
+		return -1
+	}
+	for i := range m {
+		if m[i].Key == key {
+			return i
+		}
+	}
+	return -1
 }
 
 // decimalMoney converts the bytes of a decimal of scale 6 (two's

@@ -69,8 +69,8 @@ func randomTouchpoint(r *rand.Rand) *touchpoint.Touchpoint {
 		EventID:     randomText(r, 40),
 		EventTime:   time.UnixMilli(r.Int64N(1<<45) - 1<<44).UTC(),
 		EventType:   randomText(r, 20),
-		Identifiers: randomMap(r, 4),
-		Properties:  randomMap(r, 6),
+		Identifiers: touchpoint.AttrsOf(randomMap(r, 4)),
+		Properties:  touchpoint.AttrsOf(randomMap(r, 6)),
 	}
 	for _, f := range []*string{&t.Channel, &t.Campaign, &t.UTMSource, &t.UTMMedium, &t.UTMCampaign,
 		&t.UTMContent, &t.UTMTerm, &t.Referrer, &t.PageURL, &t.Currency, &t.OrderID} {
@@ -179,11 +179,11 @@ func TestTouchpointFastPathEachOptionalField(t *testing.T) {
 			return f(tp.Context)
 		}, v)
 	}
-	oneEntry := func(f func(*touchpoint.Touchpoint) *map[string]string, k, v string) func(*touchpoint.Touchpoint, bool) {
+	oneEntry := func(f func(*touchpoint.Touchpoint) *touchpoint.Attrs, k, v string) func(*touchpoint.Touchpoint, bool) {
 		return func(tp *touchpoint.Touchpoint, on bool) {
-			*f(tp) = map[string]string{}
+			*f(tp) = touchpoint.Attrs{}
 			if on {
-				*f(tp) = map[string]string{k: v}
+				*f(tp) = touchpoint.Attrs{{Key: k, Value: v}}
 			}
 		}
 	}
@@ -202,8 +202,8 @@ func TestTouchpointFastPathEachOptionalField(t *testing.T) {
 		{"page_url", str(func(tp *touchpoint.Touchpoint) *string { return &tp.PageURL }, "https://shop.example/?gclid=x")},
 		{"currency", str(func(tp *touchpoint.Touchpoint) *string { return &tp.Currency }, "EUR")},
 		{"order_id", str(func(tp *touchpoint.Touchpoint) *string { return &tp.OrderID }, "o-17")},
-		{"identifiers", oneEntry(func(tp *touchpoint.Touchpoint) *map[string]string { return &tp.Identifiers }, "email", "jane@example.com")},
-		{"properties", oneEntry(func(tp *touchpoint.Touchpoint) *map[string]string { return &tp.Properties }, "sku", "x-1")},
+		{"identifiers", oneEntry(func(tp *touchpoint.Touchpoint) *touchpoint.Attrs { return &tp.Identifiers }, "email", "jane@example.com")},
+		{"properties", oneEntry(func(tp *touchpoint.Touchpoint) *touchpoint.Attrs { return &tp.Properties }, "sku", "x-1")},
 		{"revenue", func(tp *touchpoint.Touchpoint, on bool) {
 			tp.Revenue = nil
 			if on {
@@ -368,6 +368,18 @@ func TestTouchpointFastPathHostile(t *testing.T) {
 		"context union index 5":         body(head(), 0, 0, 0, 0, 0, byte(10)),
 		"trailing bytes":                append(append([]byte{}, valid[5:]...), 1, 2),
 	}
+	// Duplicates among more entries than are looked through one by one
+	// (mapHint), in one block and across two: the index finds them.
+	many := []any{head(), 2 * mapHint}
+	for i := range 2 * mapHint {
+		many = append(many, fmt.Sprint("k", i%(2*mapHint-1)), "v") // the last repeats k0
+	}
+	cases["duplicate among many"] = body(append(many, 0, tail)...)
+	split := []any{head(), mapHint + 2}
+	for i := range mapHint + 2 {
+		split = append(split, fmt.Sprint("k", i), "v")
+	}
+	cases["duplicate among many, in a later block"] = body(append(split, 1, "k3", "w", 0, tail)...)
 	for n := range len(valid) - 5 {
 		cases[fmt.Sprintf("cut to %d bytes", n)] = valid[5 : 5+n]
 	}

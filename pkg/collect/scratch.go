@@ -8,12 +8,13 @@ import (
 
 // scratch is the memory a request's handling takes by the batch: its body,
 // the messages read from it with their dicts' members and context objects,
-// and the touchpoints converted from them with their maps. A request takes
-// one from scratches and gives it back once answered, for the next request
-// to reuse, so that a batch does not allocate (and the garbage collector
-// reclaim) all of it anew. That is safe because nothing of a request
-// outlives its answer: the Kafka records are encoded into memory of their
-// own before they are produced, and answers and logs carry copies.
+// and the touchpoints converted from them with their identifiers and
+// properties. A request takes one from scratches and gives it back once
+// answered, for the next request to reuse, so that a batch does not
+// allocate (and the garbage collector reclaim) all of it anew. That is
+// safe because nothing of a request outlives its answer: the Kafka records
+// are encoded into memory of their own before they are produced, and
+// answers and logs carry copies.
 type scratch struct {
 	body []byte
 	msgs []Message
@@ -29,10 +30,10 @@ type scratch struct {
 // scratches holds the scratch space of requests answered, for reuse.
 var scratches = sync.Pool{New: func() any { return new(scratch) }}
 
-// maxKeptEntries is the most entries a touchpoint's map may have held to
-// be kept, cleared, for the next request: a larger one is dropped, so that
-// one record with many properties does not make every later request clear
-// a large map.
+// maxKeptEntries is the most entries a touchpoint's identifiers or
+// properties may have had room for to be kept, emptied, for the next
+// request: a larger room is dropped, so that one record with many
+// properties does not make later requests hold on to a large one.
 const maxKeptEntries = 64
 
 // bodyOf returns a buffer of n bytes, the earlier body's when it is large
@@ -78,7 +79,8 @@ func (w *scratch) touchpoints(n int) {
 }
 
 // touchpoint returns the i-th touchpoint (touchpoints made room for it),
-// empty, with the maps and the context an earlier request's left, cleared.
+// empty, with the room for identifiers and properties and the context an
+// earlier request's left, cleared.
 func (w *scratch) touchpoint(i int) *touchpoint.Touchpoint {
 	t := &w.tps[i]
 	ctx := t.Context
@@ -89,11 +91,12 @@ func (w *scratch) touchpoint(i int) *touchpoint.Touchpoint {
 	return t
 }
 
-// emptied returns m cleared, or nil when it held more than maxKeptEntries.
-func emptied(m map[string]string) map[string]string {
-	if len(m) > maxKeptEntries {
+// emptied returns a emptied, with the room it had, or nil when it had room
+// for more than maxKeptEntries.
+func emptied(a touchpoint.Attrs) touchpoint.Attrs {
+	if cap(a) > maxKeptEntries {
 		return nil
 	}
-	clear(m)
-	return m
+	clear(a) // holds on to no request's strings
+	return a[:0]
 }

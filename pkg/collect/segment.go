@@ -254,17 +254,17 @@ func (c *Converter) Touchpoint(m *Message, raw string, rcv Received) (*touchpoin
 	return c.fill(&touchpoint.Touchpoint{}, m, raw, rcv)
 }
 
-// fill converts m into t, an empty touchpoint that may have empty maps and
-// an empty context to fill.
+// fill converts m into t, an empty touchpoint that may have empty room for
+// identifiers and properties and an empty context to fill.
 func (c *Converter) fill(t *touchpoint.Touchpoint, m *Message, raw string, rcv Received) (*touchpoint.Touchpoint, error) {
 	if t.Identifiers == nil {
-		t.Identifiers = map[string]string{}
+		t.Identifiers = make(touchpoint.Attrs, 0, 4)
 	}
 	if t.Properties == nil {
 		// The properties are the call's and, most often, four of the
 		// collector's (event_name or name, user_agent, ip, source) and
-		// a click id: a map made that size is not grown while filled.
-		t.Properties = make(map[string]string, len(m.Properties)+5)
+		// a click id: room made that size is not grown while filled.
+		t.Properties = make(touchpoint.Attrs, 0, len(m.Properties)+5)
 	}
 	t.EventID = m.MessageID
 	if t.EventID == "" {
@@ -283,7 +283,7 @@ func (c *Converter) fill(t *touchpoint.Touchpoint, m *Message, raw string, rcv R
 		if m.Event == "" {
 			return nil, refusal(touchpoint.ReasonMissingField, "event", "is required for a track call")
 		}
-		t.Properties["event_name"] = m.Event
+		t.Properties.Set("event_name", m.Event)
 	case "page":
 		t.EventType = c.Mapping.Page
 	case "screen":
@@ -295,13 +295,13 @@ func (c *Converter) fill(t *touchpoint.Touchpoint, m *Message, raw string, rcv R
 	case "group":
 		t.EventType = c.Mapping.Group
 		if m.GroupID != "" {
-			t.Properties["group_id"] = string(m.GroupID)
+			t.Properties.Set("group_id", string(m.GroupID))
 		}
 	default:
 		return nil, refusal(touchpoint.ReasonInvalidField, "type", "%q is not a Segment call (track, page, screen, identify, alias, group)", m.Type)
 	}
 	if m.Name != "" {
-		t.Properties["name"] = m.Name
+		t.Properties.Set("name", m.Name)
 	}
 	c.identifiers(t, m)
 	if err := c.money(t, m); err != nil {
@@ -311,12 +311,12 @@ func (c *Converter) fill(t *touchpoint.Touchpoint, m *Message, raw string, rcv R
 	// From the last member: a repeated key's last value wins.
 	for i := len(m.Properties) - 1; i >= 0; i-- {
 		k := m.Properties[i].key
-		if _, taken := t.Properties[k]; !taken && !c.special(k) {
-			t.Properties[k] = m.Properties[i].val.String()
+		if _, taken := t.Properties.Lookup(k); !taken && !c.special(k) {
+			t.Properties.Set(k, m.Properties[i].val.String())
 		}
 	}
 	if rcv.Source != "" {
-		t.Properties["source"] = rcv.Source
+		t.Properties.Set("source", rcv.Source)
 	}
 	return t, nil
 }
@@ -342,12 +342,12 @@ func (c *Converter) special(k string) bool {
 func (c *Converter) identifiers(t *touchpoint.Touchpoint, m *Message) {
 	set := func(typ string, v flexString) {
 		if s := strings.TrimSpace(string(v)); s != "" {
-			t.Identifiers[typ] = s
+			t.Identifiers.Set(typ, s)
 		}
 	}
 	set("anonymous_id", m.AnonymousID)
 	set("customer_id", m.UserID)
-	if m.Type == "alias" && t.Identifiers["anonymous_id"] == "" {
+	if m.Type == "alias" && t.Identifiers.Get("anonymous_id") == "" {
 		set("anonymous_id", m.PreviousID)
 	}
 	traits := m.Traits
@@ -482,18 +482,18 @@ func (c *Converter) context(t *touchpoint.Touchpoint, m *Message, rcv Received) 
 	}
 	for i, v := range fromURL.Clicks {
 		if v != "" {
-			t.Properties[channel.ClickIDs[i]] = v
+			t.Properties.Set(channel.ClickIDs[i], v)
 		}
 	}
 	if ctx.UserAgent != "" {
-		t.Properties["user_agent"] = ctx.UserAgent
+		t.Properties.Set("user_agent", ctx.UserAgent)
 	}
 	ip := ctx.IP
 	if ip == "" {
 		ip = rcv.IP
 	}
 	if ip = rcv.seen.ip(c.IP, ip); ip != "" {
-		t.Properties["ip"] = ip
+		t.Properties.Set("ip", ip)
 	}
 	dc := t.Context // an empty one the scratch kept, or nil
 	if dc == nil {

@@ -84,11 +84,11 @@ func TestConverterMapsSegmentCalls(t *testing.T) {
 	want := &touchpoint.Touchpoint{EventID: "m-1", EventTime: at, EventType: "purchase",
 		UTMSource: "google", UTMMedium: "cpc", UTMCampaign: "brand", Referrer: "https://www.google.com/",
 		PageURL:     "https://shop.example.com/done?utm_source=google&utm_medium=cpc&utm_campaign=brand&gclid=G",
-		Identifiers: map[string]string{"anonymous_id": "a-1", "customer_id": "42", "email": "Jane@Example.com"},
+		Identifiers: touchpoint.AttrsOf(map[string]string{"anonymous_id": "a-1", "customer_id": "42", "email": "Jane@Example.com"}),
 		Revenue:     &rev, Currency: "EUR", OrderID: "o-7",
-		Properties: map[string]string{"event_name": "Order Completed", "coupon": "X", "products": `[{"sku":"s1"}]`,
+		Properties: touchpoint.AttrsOf(map[string]string{"event_name": "Order Completed", "coupon": "X", "products": `[{"sku":"s1"}]`,
 			"gclid": "G", "user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile",
-			"ip": "2001:db8:abcd::", "source": "web"},
+			"ip": "2001:db8:abcd::", "source": "web"}),
 		Context: &touchpoint.Context{DeviceType: "mobile", OS: "ios"}}
 	if !reflect.DeepEqual(tp, want) {
 		t.Errorf("order completed:\n got %+v\nwant %+v", tp, want)
@@ -103,7 +103,7 @@ func TestConverterMapsSegmentCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	if tp.EventType != "page_view" || tp.UTMSource != "newsletter" || tp.UTMMedium != "email" || tp.UTMCampaign != "spring" ||
-		tp.Properties["fbclid"] != "F" || tp.Properties["ip"] != "203.0.113.0" || tp.Properties["name"] != "Home" {
+		tp.Properties.Get("fbclid") != "F" || tp.Properties.Get("ip") != "203.0.113.0" || tp.Properties.Get("name") != "Home" {
 		t.Errorf("page: %+v", tp)
 	}
 
@@ -128,7 +128,7 @@ func TestConverterMapsSegmentCalls(t *testing.T) {
 		}
 		var ids []string
 		for _, k := range []string{"anonymous_id", "customer_id", "email", "phone"} {
-			if v, ok := tp.Identifiers[k]; ok {
+			if v, ok := tp.Identifiers.Lookup(k); ok {
 				ids = append(ids, k+"="+v)
 			}
 		}
@@ -169,7 +169,7 @@ func TestConverterReadsTheLastOfARepeatedKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tp.Properties["coupon"] != "C" || tp.Properties["size"] != `{"a":1,"b":2}` || tp.Revenue == nil || *tp.Revenue != 5_000_000 || tp.Currency != DefaultMapping().DefaultCurrency {
+	if tp.Properties.Get("coupon") != "C" || tp.Properties.Get("size") != `{"a":1,"b":2}` || tp.Revenue == nil || *tp.Revenue != 5_000_000 || tp.Currency != DefaultMapping().DefaultCurrency {
 		t.Errorf("properties %v, revenue %v %s", tp.Properties, tp.Revenue, tp.Currency)
 	}
 }

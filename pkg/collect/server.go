@@ -401,19 +401,16 @@ type record struct {
 }
 
 // touchpoint is the record's touchpoint; a Segment message is converted
-// into empty, which must be empty but may have empty maps and an empty
-// context.
+// into empty, which must be empty but may have empty room for identifiers
+// and properties and an empty context.
 func (rec record) touchpoint(c *Converter, rcv Received, empty *touchpoint.Touchpoint) (*touchpoint.Touchpoint, error) {
 	switch {
 	case rec.decoded != nil:
 		return nil, rec.decoded
 	case rec.tp != nil:
 		if rcv.Source != "" {
-			if rec.tp.Properties == nil {
-				rec.tp.Properties = map[string]string{}
-			}
-			if _, ok := rec.tp.Properties["source"]; !ok {
-				rec.tp.Properties["source"] = rcv.Source
+			if _, ok := rec.tp.Properties.Lookup("source"); !ok {
+				rec.tp.Properties.Set("source", rcv.Source)
 			}
 		}
 		return rec.tp, nil

@@ -155,7 +155,7 @@ func TestServerDeliversAndAnswersAfterTheAcknowledgement(t *testing.T) {
 	if w.Code != 200 || !resp.Success || resp.Accepted != 1 || len(send.got) != 1 {
 		t.Fatalf("%d %s, sent %d", w.Code, w.Body, len(send.got))
 	}
-	if got := send.got[0]; got.EventType != "add_to_cart" || got.Properties["source"] != "backend" {
+	if got := send.got[0]; got.EventType != "add_to_cart" || got.Properties.Get("source") != "backend" {
 		t.Errorf("sent %+v", got)
 	}
 	// analytics-next: /v1/t, text/plain, the write key in the body.

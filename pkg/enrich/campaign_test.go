@@ -25,7 +25,7 @@ func TestProcessorReadsTheCampaignOfThePageURL(t *testing.T) {
 		{"no tags", "https://shop.example.com/shoes", "", "direct", "", ""},
 	} {
 		tp := &touchpoint.Touchpoint{EventID: "e", EventTime: time.Now().Add(-time.Minute), EventType: "page_view",
-			PageURL: c.url, UTMSource: c.utmSource, Identifiers: map[string]string{"anonymous_id": "a"}}
+			PageURL: c.url, UTMSource: c.utmSource, Identifiers: touchpoint.AttrsOf(map[string]string{"anonymous_id": "a"})}
 		got, rej := p.TouchpointRow(tp)
 		if rej != nil {
 			t.Fatalf("%s: %v", c.name, rej.Err)

@@ -59,17 +59,19 @@ func TestProcessorFastAndGeneralPathsAgree(t *testing.T) {
 		func(tp *touchpoint.Touchpoint) { tp.EventType = "" },
 		func(tp *touchpoint.Touchpoint) { tp.EventID = "" },
 		func(tp *touchpoint.Touchpoint) { tp.PageURL = "https://x.example/\xc3" },
-		func(tp *touchpoint.Touchpoint) { tp.Identifiers["customer_id"] = "c\xff" },
+		func(tp *touchpoint.Touchpoint) { tp.Identifiers.Set("customer_id", "c\xff") },
 		func(tp *touchpoint.Touchpoint) { tp.Revenue = &huge },
-		func(tp *touchpoint.Touchpoint) { tp.Identifiers = map[string]string{} },
+		func(tp *touchpoint.Touchpoint) { tp.Identifiers = touchpoint.AttrsOf(map[string]string{}) },
 		func(tp *touchpoint.Touchpoint) { tp.EventType = "cl\xffick" },
-		func(tp *touchpoint.Touchpoint) { tp.Properties = map[string]string{"s\xc3ku": "x"} },
-		func(tp *touchpoint.Touchpoint) { tp.Properties = map[string]string{"sku": "\xed\xa0\x80"} },
+		func(tp *touchpoint.Touchpoint) { tp.Properties = touchpoint.AttrsOf(map[string]string{"s\xc3ku": "x"}) },
+		func(tp *touchpoint.Touchpoint) {
+			tp.Properties = touchpoint.AttrsOf(map[string]string{"sku": "\xed\xa0\x80"})
+		},
 		func(tp *touchpoint.Touchpoint) { tp.Context = &touchpoint.Context{Country: "D\x80"} },
 		func(tp *touchpoint.Touchpoint) { neg := touchpoint.Money(-1); tp.Revenue = &neg },
 	} {
 		tp := *ts[0]
-		tp.Identifiers = map[string]string{"customer_id": "c"}
+		tp.Identifiers = touchpoint.AttrsOf(map[string]string{"customer_id": "c"})
 		bad(&tp)
 		ts = append(ts, &tp)
 	}

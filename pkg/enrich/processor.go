@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -223,14 +222,8 @@ func (p *Processor) TouchpointRow(t *touchpoint.Touchpoint) (*Touchpoint, *Rejec
 		row.Revenue = int64(*t.Revenue)
 	}
 	row.PropertyKeys, row.PropertyValues = pairs(len(t.Properties))
-	i := 0
-	for k := range t.Properties {
-		row.PropertyKeys[i] = k
-		i++
-	}
-	sort.Strings(row.PropertyKeys)
-	for i, k := range row.PropertyKeys {
-		row.PropertyValues[i] = p.scrubber.Property(k, t.Properties[k])
+	for i, e := range t.Properties { // in the order of their keys
+		row.PropertyKeys[i], row.PropertyValues[i] = e.Key, p.scrubber.Property(e.Key, e.Value)
 	}
 	if c := t.Context; c != nil {
 		row.DeviceType, row.OS, row.Country = c.DeviceType, c.OS, c.Country

@@ -47,8 +47,8 @@ func TestProcessorTouchpointRow(t *testing.T) {
 	tp := &touchpoint.Touchpoint{
 		EventID: "e1", EventTime: at, EventType: "purchase",
 		UTMSource: "google", UTMMedium: "cpc", UTMCampaign: "brand",
-		Identifiers: map[string]string{"anonymous_id": "a1", "email": " Jane@Example.com", "customer_id": "c9"},
-		Revenue:     &rev, Currency: "USD", Properties: map[string]string{"b": "2", "a": "1"},
+		Identifiers: touchpoint.AttrsOf(map[string]string{"anonymous_id": "a1", "email": " Jane@Example.com", "customer_id": "c9"}),
+		Revenue:     &rev, Currency: "USD", Properties: touchpoint.AttrsOf(map[string]string{"b": "2", "a": "1"}),
 	}
 	b, err := codecs.Encode(ctx, 1, tp.ToAvro())
 	if err != nil {
@@ -128,7 +128,7 @@ func TestProcessorResolvesPersonsThroughTheLocalMap(t *testing.T) {
 	p, _ := newProcessor(t)
 	at := time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond)
 	event := func(ids map[string]string) *touchpoint.Touchpoint {
-		return &touchpoint.Touchpoint{EventID: "e", EventType: "click", EventTime: at, Identifiers: ids}
+		return &touchpoint.Touchpoint{EventID: "e", EventType: "click", EventTime: at, Identifiers: touchpoint.AttrsOf(ids)}
 	}
 	p.WithPersons(fakeMap{"anonymous_id:a": "p_device", "customer_id:c": "p_customer", "device_id:d": "p_customer"})
 	for _, tc := range []struct {
@@ -163,7 +163,7 @@ func TestProcessorTreatsAFailedLookupAsUnknown(t *testing.T) {
 	p.WithPersons(failingMap{})
 	ids := map[string]string{"customer_id": "c", "anonymous_id": "a"}
 	out, rej := p.TouchpointRow(&touchpoint.Touchpoint{EventID: "e", EventType: "click",
-		EventTime: time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond), Identifiers: ids})
+		EventTime: time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond), Identifiers: touchpoint.AttrsOf(ids)})
 	if rej != nil {
 		t.Fatalf("rejected: %v", rej.Err)
 	}
@@ -185,7 +185,7 @@ func TestProcessorDeadLettersHostileRecords(t *testing.T) {
 		return b
 	}
 	touch := func(mutate func(*touchpoint.Touchpoint)) []byte {
-		tp := &touchpoint.Touchpoint{EventID: "e", EventType: "purchase", EventTime: at, Identifiers: map[string]string{"customer_id": "c"}}
+		tp := &touchpoint.Touchpoint{EventID: "e", EventType: "purchase", EventTime: at, Identifiers: touchpoint.AttrsOf(map[string]string{"customer_id": "c"})}
 		mutate(tp)
 		return encode(1, tp.ToAvro())
 	}
@@ -210,9 +210,9 @@ func TestProcessorDeadLettersHostileRecords(t *testing.T) {
 	}{
 		{"a record that claims 2^31 map entries", bomb, false, ReasonCorrupt},
 		{"the same bytes on the spend topic", append(avro.AppendHeader(nil, 2), bomb[5:]...), true, ReasonCorrupt},
-		{"invalid UTF-8 in an identifier", touch(func(tp *touchpoint.Touchpoint) { tp.Identifiers["customer_id"] = "cus\xff\xfe" }), false, touchpoint.ReasonInvalidField},
+		{"invalid UTF-8 in an identifier", touch(func(tp *touchpoint.Touchpoint) { tp.Identifiers.Set("customer_id", "cus\xff\xfe") }), false, touchpoint.ReasonInvalidField},
 		{"invalid UTF-8 in page_url", touch(func(tp *touchpoint.Touchpoint) { tp.PageURL = "https://x.example/\xc3" }), false, touchpoint.ReasonInvalidField},
-		{"invalid UTF-8 in a property", touch(func(tp *touchpoint.Touchpoint) { tp.Properties = map[string]string{"k": "\xfe"} }), false, touchpoint.ReasonInvalidField},
+		{"invalid UTF-8 in a property", touch(func(tp *touchpoint.Touchpoint) { tp.Properties = touchpoint.AttrsOf(map[string]string{"k": "\xfe"}) }), false, touchpoint.ReasonInvalidField},
 		{"revenue of 999,999,999,999.999999", touch(func(tp *touchpoint.Touchpoint) { tp.Revenue = &huge }), false, touchpoint.ReasonInvalidField},
 		{"invalid UTF-8 in a spend campaign", spend(func(s *touchpoint.Spend) { s.Campaign = "br\xffand" }), true, touchpoint.ReasonInvalidField},
 		{"spend above the bound", spend(func(s *touchpoint.Spend) { s.Cost = huge }), true, touchpoint.ReasonInvalidField},
@@ -237,12 +237,12 @@ func TestProcessorScrubsFreeText(t *testing.T) {
 	p, _ := newProcessor(t)
 	tp := &touchpoint.Touchpoint{
 		EventID: "e", EventType: "page_view", EventTime: time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond),
-		Identifiers: map[string]string{"anonymous_id": "a"},
+		Identifiers: touchpoint.AttrsOf(map[string]string{"anonymous_id": "a"}),
 		PageURL:     "https://shop.example/welcome?email=jane.doe%40example.com&step=2",
 		Referrer:    "https://www.google.com/search?q=jane.doe%40example.com",
 		UTMTerm:     "call +44 20 7946 0018",
 		UTMContent:  "banner",
-		Properties:  map[string]string{"email": "jane.doe@example.com", "note": "from jane.doe@example.com", "sku": "shoe-1"},
+		Properties:  touchpoint.AttrsOf(map[string]string{"email": "jane.doe@example.com", "note": "from jane.doe@example.com", "sku": "shoe-1"}),
 	}
 	out, rej := p.TouchpointRow(tp)
 	if rej != nil {
@@ -283,7 +283,7 @@ func TestCheckRejectsAsTouchpointRowDoes(t *testing.T) {
 	neg := touchpoint.Money(-1)
 	valid := func() *touchpoint.Touchpoint {
 		return &touchpoint.Touchpoint{EventID: "e", EventType: "page_view", EventTime: at,
-			Identifiers: map[string]string{"email": "jane@example.com"}}
+			Identifiers: touchpoint.AttrsOf(map[string]string{"email": "jane@example.com"})}
 	}
 	for _, c := range []struct {
 		name   string
@@ -294,7 +294,7 @@ func TestCheckRejectsAsTouchpointRowDoes(t *testing.T) {
 		{"no event type", func(tp *touchpoint.Touchpoint) { tp.EventType = "" }, touchpoint.ReasonMissingField},
 		{"no identifiers", func(tp *touchpoint.Touchpoint) { tp.Identifiers = nil }, touchpoint.ReasonMissingField},
 		{"negative revenue", func(tp *touchpoint.Touchpoint) { tp.Revenue, tp.Currency = &neg, "EUR" }, touchpoint.ReasonNegativeRevenue},
-		{"invalid email", func(tp *touchpoint.Touchpoint) { tp.Identifiers["email"] = "not an email" }, ReasonInvalidIdentifier},
+		{"invalid email", func(tp *touchpoint.Touchpoint) { tp.Identifiers.Set("email", "not an email") }, ReasonInvalidIdentifier},
 	} {
 		tp := valid()
 		c.edit(tp)
@@ -318,7 +318,7 @@ func TestCheckValidatesAtTheTimeGiven(t *testing.T) {
 	p, _ := newProcessor(t)
 	at := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
 	tp := &touchpoint.Touchpoint{EventID: "e", EventType: "page_view", EventTime: at,
-		Identifiers: map[string]string{"anonymous_id": "a1"}}
+		Identifiers: touchpoint.AttrsOf(map[string]string{"anonymous_id": "a1"})}
 	if rej := p.Check(tp, at.Add(-23*time.Hour)); rej != nil {
 		t.Errorf("23 hours ahead: %v, want nil", rej.Err)
 	}
@@ -333,8 +333,8 @@ func TestCheckValidatesAtTheTimeGiven(t *testing.T) {
 func TestCheckDoesNotBuildIdentifiers(t *testing.T) {
 	p, _ := newProcessor(t)
 	tp := &touchpoint.Touchpoint{EventID: "e", EventType: "page_view", EventTime: time.Now().Add(-time.Hour),
-		Identifiers: map[string]string{"email": "jane@example.com", "anonymous_id": "a1", "customer_id": "c-42"},
-		Properties:  map[string]string{"path": "/", "title": "Shop"}}
+		Identifiers: touchpoint.AttrsOf(map[string]string{"email": "jane@example.com", "anonymous_id": "a1", "customer_id": "c-42"}),
+		Properties:  touchpoint.AttrsOf(map[string]string{"path": "/", "title": "Shop"})}
 	if allocs := testing.AllocsPerRun(100, func() {
 		if rej := p.Check(tp, time.Now()); rej != nil {
 			t.Fatal(rej)

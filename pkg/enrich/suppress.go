@@ -50,8 +50,8 @@ func (p *Processor) unlessSuppressed(t *touchpoint.Touchpoint, rej *Rejection) *
 		return rej
 	}
 	ids := make([]identifiers.Identifier, 0, len(t.Identifiers))
-	for typ, value := range t.Identifiers {
-		if id, err := p.normalizer.Identifier(identifiers.NormalizeType(typ), value); err == nil {
+	for _, e := range t.Identifiers {
+		if id, err := p.normalizer.Identifier(identifiers.NormalizeType(e.Key), e.Value); err == nil {
 			ids = append(ids, id)
 		}
 	}

@@ -55,7 +55,7 @@ func TestProcessorDropsSuppressedEvents(t *testing.T) {
 		{"another person", map[string]string{"email": "john@example.com", "anonymous_id": "a-new"}, "page_view", true, "", 4},
 		{"an invalid event of another person", map[string]string{"email": "john@example.com"}, "", false, touchpoint.ReasonMissingField, 4},
 	} {
-		tp, rej := p.TouchpointRow(&touchpoint.Touchpoint{EventID: "e", EventType: c.typ, EventTime: at, Identifiers: c.ids})
+		tp, rej := p.TouchpointRow(&touchpoint.Touchpoint{EventID: "e", EventType: c.typ, EventTime: at, Identifiers: touchpoint.AttrsOf(c.ids)})
 		switch {
 		case c.stored && (tp == nil || rej != nil || tp.Link == nil):
 			t.Errorf("%s: got %+v, %+v; want a row and a link request", c.name, tp, rej)

@@ -403,7 +403,7 @@ func TestJourneys(t *testing.T) {
 			s.purchases++
 			s.cartAfterPurchase = false
 		}
-		anon, cust := ids["anonymous_id"], ids["customer_id"]
+		anon, cust := ids.Get("anonymous_id"), ids.Get("customer_id")
 		if anon != "" && cust == "" {
 			s.anonBefore[anon] = true
 		}
@@ -416,7 +416,7 @@ func TestJourneys(t *testing.T) {
 			}
 			s.cust = cust
 		}
-		if v, ok := ids["email"]; ok {
+		if v, ok := ids.Lookup("email"); ok {
 			if strings.TrimSpace(v) != v {
 				spaced++
 			} else if strings.ToLower(v) != v {
@@ -435,7 +435,7 @@ func TestJourneys(t *testing.T) {
 			}
 			emailOwner[n] = e.person
 		}
-		if v, ok := ids["phone"]; ok {
+		if v, ok := ids.Lookup("phone"); ok {
 			phoneForms[strings.Map(func(r rune) rune {
 				if r >= '0' && r <= '9' {
 					return '9'

@@ -179,11 +179,11 @@ func (j *journey) add(typ string, gap int64) *touchpoint.Touchpoint {
 func (j *journey) deviceEvent(typ string, gap int64, d *device) *touchpoint.Touchpoint {
 	tp := j.add(typ, gap)
 	j.buf[len(j.buf)-1].ad = j.ad
-	ids := make(map[string]string, 4)
-	ids["anonymous_id"] = d.anonID
-	ids["device_id"] = d.deviceID
+	ids := make(touchpoint.Attrs, 0, 4)
+	ids.Set("anonymous_id", d.anonID)
+	ids.Set("device_id", d.deviceID)
 	if d.loggedIn {
-		ids["customer_id"] = j.p.customerID
+		ids.Set("customer_id", j.p.customerID)
 	}
 	tp.Identifiers = ids
 	if j.chance(0.96) {
@@ -199,7 +199,7 @@ func (j *journey) deviceEvent(typ string, gap int64, d *device) *touchpoint.Touc
 func (j *journey) personal(typ, channel, campaign string, gap int64) *touchpoint.Touchpoint {
 	tp := j.add(typ, gap)
 	tp.Channel, tp.Campaign = channel, campaign
-	tp.Identifiers = make(map[string]string, 3)
+	tp.Identifiers = make(touchpoint.Attrs, 0, 3)
 	tp.Context = &touchpoint.Context{Country: j.p.country.code}
 	return tp
 }
@@ -250,17 +250,20 @@ func (j *journey) landing(deep bool) page {
 // session's UTM parameters (and utm_content, utm_term when set).
 func (j *journey) pageView(d *device, pg page, gap int64, landing bool, content, term string) *touchpoint.Touchpoint {
 	tp := j.deviceEvent("page_view", gap, d)
-	props := make(map[string]string, 3)
-	props["page_type"] = pg.typ
+	props := make(touchpoint.Attrs, 0, 4)
+	props.Set("page_type", pg.typ)
 	if pg.prod != nil {
-		props["product_id"], props["category"] = pg.prod.id, pg.prod.category
+		props.Set("product_id", pg.prod.id)
+		props.Set("category", pg.prod.category)
 		j.product = pg.prod
 	} else if pg.cat != nil {
-		props["category"] = pg.cat.name
+		props.Set("category", pg.cat.name)
+	}
+	if j.inApp {
+		props.Set("screen", pg.typ)
 	}
 	tp.Properties = props
 	if j.inApp {
-		props["screen"] = pg.typ
 		return tp
 	}
 	tp.PageURL = pg.url
@@ -341,7 +344,7 @@ func (j *journey) visitWith(d *device, landing page, gap int64, content, term st
 	if j.inApp {
 		tp.PageURL = ""
 	}
-	tp.Properties = map[string]string{"items": strconv.Itoa(len(p.cart)), "value": centsString(cartCents(p.cart))}
+	tp.Properties = touchpoint.AttrsOf(map[string]string{"items": strconv.Itoa(len(p.cart)), "value": centsString(cartCents(p.cart))})
 	guest := false
 	if !d.loggedIn {
 		switch {
@@ -388,25 +391,25 @@ func (j *journey) addToCart(d *device, gap int64) {
 	if !j.inApp {
 		tp.PageURL = pr.url
 	}
-	tp.Properties = map[string]string{
+	tp.Properties = touchpoint.AttrsOf(map[string]string{
 		"product_id": pr.id, "category": pr.category, "quantity": strconv.FormatInt(qty, 10), "price": pr.price,
-	}
+	})
 }
 
 // login appends a login on d: it reveals the customer_id (and often the
 // email) on this device, joining its anonymous history to the person.
 func (j *journey) login(d *device, gap int64) {
 	tp := j.deviceEvent("login", gap, d)
-	tp.Identifiers["customer_id"] = j.p.customerID
+	tp.Identifiers.Set("customer_id", j.p.customerID)
 	switch {
 	case j.chance(0.6):
-		tp.Identifiers["email"] = j.p.email(j.rng)
+		tp.Identifiers.Set("email", j.p.email(j.rng))
 	case j.chance(0.2):
-		tp.Identifiers["phone"] = j.p.phone(j.rng)
+		tp.Identifiers.Set("phone", j.p.phone(j.rng))
 	}
-	tp.Properties = map[string]string{"method": "password"}
+	tp.Properties = touchpoint.AttrsOf(map[string]string{"method": "password"})
 	if j.chance(0.25) {
-		tp.Properties["method"] = "magic_link"
+		tp.Properties.Set("method", "magic_link")
 	}
 	d.loggedIn = true
 }
@@ -416,17 +419,17 @@ func (j *journey) login(d *device, gap int64) {
 func (j *journey) signup(d *device, gap int64) {
 	p := j.p
 	tp := j.deviceEvent("signup", gap, d)
-	tp.Identifiers["customer_id"] = p.customerID
-	tp.Identifiers["email"] = p.email(j.rng)
+	tp.Identifiers.Set("customer_id", p.customerID)
+	tp.Identifiers.Set("email", p.email(j.rng))
 	withPhone := j.chance(0.4)
 	if withPhone {
-		tp.Identifiers["phone"] = p.phone(j.rng)
+		tp.Identifiers.Set("phone", p.phone(j.rng))
 	}
 	p.known, d.loggedIn = true, true
 	p.signedUpSession = p.sessions
 	p.emailOptIn = j.chance(0.75)
 	p.smsOptIn = withPhone && j.chance(0.5)
-	tp.Properties = map[string]string{"newsletter": strconv.FormatBool(p.emailOptIn)}
+	tp.Properties = touchpoint.AttrsOf(map[string]string{"newsletter": strconv.FormatBool(p.emailOptIn)})
 }
 
 // purchase appends the order of the cart and empties it; some orders are
@@ -440,15 +443,15 @@ func (j *journey) purchase(d *device, gap int64, guest bool) {
 	tp.OrderID = j.g.keys.orderID("ORD-", j.orders)
 	j.orders++
 	if guest || j.chance(0.5) {
-		tp.Identifiers["email"] = p.email(j.rng)
+		tp.Identifiers.Set("email", p.email(j.rng))
 	}
 	if !j.inApp {
 		tp.PageURL = siteURL + "/checkout/confirmation"
 	}
-	tp.Properties = map[string]string{
+	tp.Properties = touchpoint.AttrsOf(map[string]string{
 		"items": strconv.Itoa(len(p.cart)), "product_id": p.cart[0].p.id, "category": p.cart[0].p.category,
 		"payment": pickWeighted(j.rng, payments),
-	}
+	})
 	j.ordered(tp, !guest)
 }
 
@@ -486,17 +489,17 @@ func (j *journey) refundSession() {
 		gap = j.mins(30, 48*60)
 	}
 	tp := j.add("refund", gap)
-	ids := make(map[string]string, 2)
+	ids := make(touchpoint.Attrs, 0, 2)
 	if r.withCustomer {
-		ids["customer_id"] = p.customerID
+		ids.Set("customer_id", p.customerID)
 	}
 	if !r.withCustomer || j.chance(0.5) {
-		ids["email"] = p.email(j.rng)
+		ids.Set("email", p.email(j.rng))
 	}
 	tp.Identifiers = ids
 	amount := touchpoint.Money(r.amount)
 	tp.Revenue, tp.Currency, tp.OrderID = &amount, r.currency, r.orderID
-	tp.Properties = map[string]string{"reason": pickWeighted(j.rng, refundReasons)}
+	tp.Properties = touchpoint.AttrsOf(map[string]string{"reason": pickWeighted(j.rng, refundReasons)})
 }
 
 var (
@@ -513,14 +516,14 @@ func (j *journey) supportContact(gap int64, reason string) {
 	via := pickWeighted(j.rng, supportVia)
 	tp := j.personal("support_contact", channelOffline, "", gap)
 	if p.known {
-		tp.Identifiers["customer_id"] = p.customerID
+		tp.Identifiers.Set("customer_id", p.customerID)
 	}
 	if via == "phone" {
-		tp.Identifiers["phone"] = p.phone(j.rng)
+		tp.Identifiers.Set("phone", p.phone(j.rng))
 	} else if !p.known || j.chance(0.5) {
-		tp.Identifiers["email"] = p.email(j.rng)
+		tp.Identifiers.Set("email", p.email(j.rng))
 	}
-	tp.Properties = map[string]string{"reason": reason, "via": via}
+	tp.Properties = touchpoint.AttrsOf(map[string]string{"reason": reason, "via": via})
 }
 
 func (j *journey) organicSearch() {
@@ -659,15 +662,15 @@ func (j *journey) emailSession() {
 	if j.chance(0.4) {
 		link = "product"
 	}
-	click.Properties = map[string]string{"link": link}
+	click.Properties = touchpoint.AttrsOf(map[string]string{"link": link})
 	j.acquire("newsletter", "email", camp, "", -1)
 	j.visit(d, j.landing(link == "product"), j.secs(1, 4))
 }
 
 func (j *journey) emailIDs(tp *touchpoint.Touchpoint) {
-	tp.Identifiers["email"] = j.p.email(j.rng)
+	tp.Identifiers.Set("email", j.p.email(j.rng))
 	if j.chance(0.5) {
-		tp.Identifiers["customer_id"] = j.p.customerID
+		tp.Identifiers.Set("customer_id", j.p.customerID)
 	}
 }
 
@@ -677,9 +680,9 @@ func (j *journey) smsSession() {
 	d := j.phoneDevice()
 	tp := j.personal("sms_click", channelSMS, camp, 0)
 	tp.Context.DeviceType, tp.Context.OS = d.typ, d.os
-	tp.Identifiers["phone"] = p.phone(j.rng)
+	tp.Identifiers.Set("phone", p.phone(j.rng))
 	if j.chance(0.4) {
-		tp.Identifiers["customer_id"] = p.customerID
+		tp.Identifiers.Set("customer_id", p.customerID)
 	}
 	j.acquire("sms", "sms", camp, "", -1)
 	j.visit(d, j.landing(true), j.secs(1, 5))
@@ -713,7 +716,7 @@ func (j *journey) storeSession() {
 	store := ss[j.rng.IntN(len(ss))]
 	visit := j.personal("store_visit", channelOffline, "", 0)
 	j.storeIDs(visit, false)
-	visit.Properties = map[string]string{"store_id": store}
+	visit.Properties = touchpoint.AttrsOf(map[string]string{"store_id": store})
 	if !j.chance(0.4) {
 		return
 	}
@@ -734,7 +737,7 @@ func (j *journey) storeSession() {
 	tp.Revenue, tp.Currency = &rev, p.country.currency
 	tp.OrderID = j.g.keys.orderID("POS-", j.orders)
 	j.orders++
-	tp.Properties = map[string]string{"store_id": store, "items": strconv.Itoa(items), "payment": pickWeighted(j.rng, storePayments)}
+	tp.Properties = touchpoint.AttrsOf(map[string]string{"store_id": store, "items": strconv.Itoa(items), "payment": pickWeighted(j.rng, storePayments)})
 	j.ordered(tp, p.known)
 }
 
@@ -744,12 +747,12 @@ func (j *journey) storeSession() {
 func (j *journey) storeIDs(tp *touchpoint.Touchpoint, till bool) {
 	p := j.p
 	if p.known {
-		tp.Identifiers["customer_id"] = p.customerID
+		tp.Identifiers.Set("customer_id", p.customerID)
 	}
 	if app := j.appDevice(); app != nil && !till && j.chance(0.5) {
-		tp.Identifiers["device_id"] = app.deviceID
+		tp.Identifiers.Set("device_id", app.deviceID)
 	}
 	if len(tp.Identifiers) == 0 || j.chance(0.3) {
-		tp.Identifiers["phone"] = p.phone(j.rng)
+		tp.Identifiers.Set("phone", p.phone(j.rng))
 	}
 }

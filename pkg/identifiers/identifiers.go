@@ -16,6 +16,7 @@ import (
 
 	"github.com/nyaruka/phonenumbers"
 
+	"github.com/touchline-io/touchline/pkg/touchpoint"
 	"github.com/touchline-io/touchline/pkg/utf8fast"
 )
 
@@ -158,7 +159,7 @@ type Identifier struct {
 // Normalize returns the identifiers of a touchpoint, normalised, hashed where
 // configured, sorted by type then value. An invalid value is an error wrapping
 // ErrInvalid that names the type.
-func (n *Normalizer) Normalize(in map[string]string) ([]Identifier, error) {
+func (n *Normalizer) Normalize(in touchpoint.Attrs) ([]Identifier, error) {
 	out, err := n.each(in, make([]Identifier, 0, len(in)), true)
 	if err != nil {
 		return nil, err
@@ -172,15 +173,16 @@ func (n *Normalizer) Normalize(in map[string]string) ([]Identifier, error) {
 // Check returns the error Normalize would return for in, or nil, without
 // building, hashing or sorting the identifiers: for callers that only
 // validate.
-func (n *Normalizer) Check(in map[string]string) error {
+func (n *Normalizer) Check(in touchpoint.Attrs) error {
 	_, err := n.each(in, nil, false)
 	return err
 }
 
 // each normalises every identifier of in, appending them to out when keep
 // is set (hashed where configured), and returns the first error.
-func (n *Normalizer) each(in map[string]string, out []Identifier, keep bool) ([]Identifier, error) {
-	for t, v := range in {
+func (n *Normalizer) each(in touchpoint.Attrs, out []Identifier, keep bool) ([]Identifier, error) {
+	for _, e := range in {
+		t, v := e.Key, e.Value
 		if !utf8fast.ValidString(t) {
 			return nil, fmt.Errorf("%w: a type is not valid UTF-8", ErrInvalid)
 		}

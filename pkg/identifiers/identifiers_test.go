@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/touchline-io/touchline/pkg/touchpoint"
 )
 
 func sha(s string) string {
@@ -46,7 +48,7 @@ func TestNormalize(t *testing.T) {
 func TestPepperAndSorting(t *testing.T) {
 	n, _ := New(Config{Pepper: "s3cret", Hashed: []string{"Email"}, Region: "GB",
 		Kinds: map[string]string{"email": Email, "phone": Phone}})
-	ids, err := n.Normalize(map[string]string{"Email": "a@b.co", "device_id": "d1", "phone": "020 7946 0000"})
+	ids, err := n.Normalize(touchpoint.AttrsOf(map[string]string{"Email": "a@b.co", "device_id": "d1", "phone": "020 7946 0000"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,13 +277,13 @@ func TestCheckRefusesAsNormalizeDoes(t *testing.T) {
 		{"anonymous_id": "a\xff"},
 		{"anonymous\xff": "a"},
 	} {
-		_, want := n.Normalize(in)
-		got := n.Check(in)
+		_, want := n.Normalize(touchpoint.AttrsOf(in))
+		got := n.Check(touchpoint.AttrsOf(in))
 		if fmt.Sprint(got) != fmt.Sprint(want) || errors.Is(got, ErrInvalid) != errors.Is(want, ErrInvalid) {
 			t.Errorf("Check(%q) = %v, Normalize's error %v", in, got, want)
 		}
 	}
-	valid := map[string]string{"email": "jane@example.com", "anonymous_id": "a1", "customer_id": "c-42"}
+	valid := touchpoint.AttrsOf(map[string]string{"email": "jane@example.com", "anonymous_id": "a1", "customer_id": "c-42"})
 	if allocs := testing.AllocsPerRun(100, func() {
 		if err := n.Check(valid); err != nil {
 			t.Fatal(err)
@@ -297,7 +299,7 @@ func TestNormalizeSortsWithoutAllocating(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := map[string]string{"z": "1", "customer_id": "c", "anonymous_id": "b", "device_id": "d"}
+	in := touchpoint.AttrsOf(map[string]string{"z": "1", "customer_id": "c", "anonymous_id": "b", "device_id": "d"})
 	ids, err := n.Normalize(in)
 	if err != nil || fmt.Sprint(ids) != "[{anonymous_id b false} {customer_id c false} {device_id d false} {z 1 false}]" {
 		t.Fatalf("got %v, %v", ids, err)
@@ -320,11 +322,11 @@ func BenchmarkCheck(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	sets := []map[string]string{
-		{"anonymous_id": "anon-3", "customer_id": "c-3"},
-		{"anonymous_id": "anon-4", "customer_id": "c-4"},
-		{"anonymous_id": "anon-5"},
-		{"anonymous_id": "anon-6", "customer_id": "c-6", "email": "Jane.Doe@Example.com"},
+	sets := []touchpoint.Attrs{
+		touchpoint.AttrsOf(map[string]string{"anonymous_id": "anon-3", "customer_id": "c-3"}),
+		touchpoint.AttrsOf(map[string]string{"anonymous_id": "anon-4", "customer_id": "c-4"}),
+		touchpoint.AttrsOf(map[string]string{"anonymous_id": "anon-5"}),
+		touchpoint.AttrsOf(map[string]string{"anonymous_id": "anon-6", "customer_id": "c-6", "email": "Jane.Doe@Example.com"}),
 	}
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {

@@ -3,6 +3,8 @@ package identifiers
 import (
 	"errors"
 	"testing"
+
+	"github.com/touchline-io/touchline/pkg/touchpoint"
 )
 
 func TestInvalidUTF8IsInvalid(t *testing.T) {
@@ -16,11 +18,11 @@ func TestInvalidUTF8IsInvalid(t *testing.T) {
 		{Email: "jane\xff@example.com"},
 		{"cus\xff": "1"},
 	} {
-		if ids, err := n.Normalize(in); !errors.Is(err, ErrInvalid) {
+		if ids, err := n.Normalize(touchpoint.AttrsOf(in)); !errors.Is(err, ErrInvalid) {
 			t.Errorf("Normalize(%q) = %v, %v; want ErrInvalid", in, ids, err)
 		}
 	}
-	if _, err := n.Normalize(map[string]string{CustomerID: "cus✓", Email: "jürgen@exämple.de"}); err != nil {
+	if _, err := n.Normalize(touchpoint.AttrsOf(map[string]string{CustomerID: "cus✓", Email: "jürgen@exämple.de"})); err != nil {
 		t.Errorf("valid UTF-8 refused: %v", err)
 	}
 }

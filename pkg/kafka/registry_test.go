@@ -75,7 +75,7 @@ func TestSchemaRegistry(t *testing.T) {
 		t.Fatalf("register: id %d, %v", id, err)
 	}
 	codecs := avro.NewCodecs(reg)
-	tp := &touchpoint.Touchpoint{EventID: "e", EventType: "click", Identifiers: map[string]string{"device_id": "d"}}
+	tp := &touchpoint.Touchpoint{EventID: "e", EventType: "click", Identifiers: touchpoint.AttrsOf(map[string]string{"device_id": "d"})}
 	b, err := codecs.Encode(ctx, id, tp.ToAvro())
 	if err != nil {
 		t.Fatal(err)

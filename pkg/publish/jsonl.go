@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 )
@@ -129,13 +128,4 @@ func decodeLine(line []byte, kind Kind) (any, error) {
 		return nil, fmt.Errorf("invalid JSON: %q after the object", rest)
 	}
 	return rec, nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -245,13 +245,13 @@ func TouchpointKey(t *touchpoint.Touchpoint) string {
 // appendTouchpointKey appends TouchpointKey(t) to dst.
 func appendTouchpointKey(dst []byte, t *touchpoint.Touchpoint) []byte {
 	for _, k := range keyTypes {
-		if v := t.Identifiers[k]; v != "" {
+		if v := t.Identifiers.Get(k); v != "" {
 			return append(append(append(dst, k...), ':'), v...)
 		}
 	}
 	h := sha256.New()
-	for _, k := range sortedKeys(t.Identifiers) {
-		h.Write([]byte(k + "=" + t.Identifiers[k] + ";"))
+	for _, e := range t.Identifiers { // in the order of their types
+		h.Write([]byte(e.Key + "=" + e.Value + ";"))
 	}
 	return hex.AppendEncode(append(dst, "h:"...), h.Sum(nil)[:16])
 }

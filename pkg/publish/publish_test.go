@@ -30,8 +30,8 @@ func TestTouchpointRecordReadsBackThroughGoavro(t *testing.T) {
 	tp := &touchpoint.Touchpoint{
 		EventID: "e-9", EventTime: time.Date(2026, 11, 30, 9, 0, 0, 7_000_000, time.UTC), EventType: "refund",
 		Channel: "email", PageURL: "https://shop.example/r?x=1",
-		Identifiers: map[string]string{"device_id": "d-1", "email": "jane@example.com"},
-		Revenue:     &rev, Currency: "EUR", Properties: map[string]string{"reason": "size", "sku": "s-1"},
+		Identifiers: touchpoint.AttrsOf(map[string]string{"device_id": "d-1", "email": "jane@example.com"}),
+		Revenue:     &rev, Currency: "EUR", Properties: touchpoint.AttrsOf(map[string]string{"reason": "size", "sku": "s-1"}),
 		Context: &touchpoint.Context{OS: "iOS"},
 	}
 	r, err := p.touchpointRecord(context.Background(), tp)
@@ -76,8 +76,8 @@ func TestTouchpointRecordsShareTheirAllocations(t *testing.T) {
 			ids = map[string]string{"email": fmt.Sprint(i, "@example.com")}
 		}
 		ts[i] = &touchpoint.Touchpoint{EventID: fmt.Sprint("e-", i), EventType: "page_view",
-			EventTime: time.Date(2026, 11, 30, 9, 0, i, 0, time.UTC), Identifiers: ids,
-			Properties: map[string]string{"user_agent": strings.Repeat("u", 300+i)}}
+			EventTime: time.Date(2026, 11, 30, 9, 0, i, 0, time.UTC), Identifiers: touchpoint.AttrsOf(ids),
+			Properties: touchpoint.AttrsOf(map[string]string{"user_agent": strings.Repeat("u", 300+i)})}
 	}
 	before := time.Now()
 	recs, err := p.TouchpointRecords(ctx, ts)

@@ -137,10 +137,10 @@ func optString(s string) any {
 	return map[string]any{avroString: s}
 }
 
-func stringMap(in map[string]string) map[string]any {
+func stringMap(in Attrs) map[string]any {
 	out := make(map[string]any, len(in))
-	for k, v := range in {
-		out[k] = v
+	for _, e := range in {
+		out[e.Key] = e.Value
 	}
 	return out
 }
@@ -202,7 +202,7 @@ func (d *decoder) time(field string) time.Time {
 	return time.Time{}
 }
 
-func (d *decoder) stringMap(field string) map[string]string {
+func (d *decoder) stringMap(field string) Attrs {
 	raw, ok := unwrap(d.m[field]).(map[string]any)
 	if !ok {
 		return nil
@@ -216,7 +216,7 @@ func (d *decoder) stringMap(field string) map[string]string {
 		}
 		out[k] = s
 	}
-	return out
+	return AttrsOf(out)
 }
 
 func (d *decoder) money(field string) *Money {

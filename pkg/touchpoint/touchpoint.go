@@ -17,24 +17,24 @@ import (
 // purchase, a store visit, a support contact. Empty optional strings mean
 // absent.
 type Touchpoint struct {
-	EventID     string            `json:"event_id"`
-	EventTime   time.Time         `json:"event_time"`
-	EventType   string            `json:"event_type"`
-	Channel     string            `json:"channel,omitempty"`
-	Campaign    string            `json:"campaign,omitempty"`
-	UTMSource   string            `json:"utm_source,omitempty"`
-	UTMMedium   string            `json:"utm_medium,omitempty"`
-	UTMCampaign string            `json:"utm_campaign,omitempty"`
-	UTMContent  string            `json:"utm_content,omitempty"`
-	UTMTerm     string            `json:"utm_term,omitempty"`
-	Referrer    string            `json:"referrer,omitempty"`
-	PageURL     string            `json:"page_url,omitempty"`
-	Identifiers map[string]string `json:"identifiers"`
-	Revenue     *Money            `json:"revenue,omitempty"`
-	Currency    string            `json:"currency,omitempty"`
-	OrderID     string            `json:"order_id,omitempty"`
-	Properties  map[string]string `json:"properties,omitempty"`
-	Context     *Context          `json:"context,omitempty"`
+	EventID     string    `json:"event_id"`
+	EventTime   time.Time `json:"event_time"`
+	EventType   string    `json:"event_type"`
+	Channel     string    `json:"channel,omitempty"`
+	Campaign    string    `json:"campaign,omitempty"`
+	UTMSource   string    `json:"utm_source,omitempty"`
+	UTMMedium   string    `json:"utm_medium,omitempty"`
+	UTMCampaign string    `json:"utm_campaign,omitempty"`
+	UTMContent  string    `json:"utm_content,omitempty"`
+	UTMTerm     string    `json:"utm_term,omitempty"`
+	Referrer    string    `json:"referrer,omitempty"`
+	PageURL     string    `json:"page_url,omitempty"`
+	Identifiers Attrs     `json:"identifiers"`
+	Revenue     *Money    `json:"revenue,omitempty"`
+	Currency    string    `json:"currency,omitempty"`
+	OrderID     string    `json:"order_id,omitempty"`
+	Properties  Attrs     `json:"properties,omitempty"`
+	Context     *Context  `json:"context,omitempty"`
 }
 
 // Context describes the device and place of a touchpoint.

@@ -43,9 +43,9 @@ type Limits struct {
 	// MaxFieldBytes bounds every string field, identifier and property.
 	// Default 8192.
 	MaxFieldBytes int `yaml:"max_field_bytes"`
-	// MaxIdentifiers bounds the identifiers map. Default 32.
+	// MaxIdentifiers bounds the identifiers. Default 32.
 	MaxIdentifiers int `yaml:"max_identifiers"`
-	// MaxProperties bounds the properties map. Default 100.
+	// MaxProperties bounds the properties. Default 100.
 	MaxProperties int `yaml:"max_properties"`
 }
 
@@ -172,15 +172,16 @@ func (v *validator) eventTime(field string, t, now time.Time) {
 	}
 }
 
-// stringMap checks a map of strings: at most limit entries, keys not
-// empty, keys and values as text checks them. It also returns the key of
+// stringMap checks identifiers or properties: at most limit entries, keys
+// not empty, keys and values as text checks them. It also returns the key of
 // an entry with an empty value, if there is one, for a caller to whom that
 // is an error after the others (found in the same pass over m).
-func (v *validator) stringMap(field string, m map[string]string, limit int) (emptyValue string, found bool) {
+func (v *validator) stringMap(field string, m Attrs, limit int) (emptyValue string, found bool) {
 	if len(m) > limit {
 		v.fail(ReasonOversizeField, field, fmt.Sprintf("has %d entries, the limit is %d", len(m), limit))
 	}
-	for k, val := range m {
+	for _, e := range m {
+		k, val := e.Key, e.Value
 		if val == "" && !found {
 			emptyValue, found = k, true
 		}

@@ -12,7 +12,7 @@ func valid() *Touchpoint {
 	rev := Money(19_990_000)
 	return &Touchpoint{
 		EventID: "e1", EventTime: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC), EventType: "purchase",
-		Identifiers: map[string]string{"anonymous_id": "a1"}, Revenue: &rev, Currency: "USD",
+		Identifiers: AttrsOf(map[string]string{"anonymous_id": "a1"}), Revenue: &rev, Currency: "USD",
 	}
 }
 
@@ -32,14 +32,14 @@ func TestTouchpointValidate(t *testing.T) {
 		{"far future", func(t *Touchpoint) { t.EventTime = now.Add(25 * time.Hour) }, ReasonInvalidTime},
 		{"near future", func(t *Touchpoint) { t.EventTime = now.Add(23 * time.Hour) }, ""},
 		{"no identifiers", func(t *Touchpoint) { t.Identifiers = nil }, ReasonMissingField},
-		{"empty identifier", func(t *Touchpoint) { t.Identifiers = map[string]string{"email": ""} }, ReasonInvalidField},
+		{"empty identifier", func(t *Touchpoint) { t.Identifiers = AttrsOf(map[string]string{"email": ""}) }, ReasonInvalidField},
 		{"empty identifier beside an oversize one", func(t *Touchpoint) { // the entries' own errors come first
-			t.Identifiers = map[string]string{"email": "", "customer_id": strings.Repeat("x", 8193)}
+			t.Identifiers = AttrsOf(map[string]string{"email": "", "customer_id": strings.Repeat("x", 8193)})
 		}, ReasonOversizeField},
 		{"negative revenue", func(t *Touchpoint) { t.Revenue = &neg }, ReasonNegativeRevenue},
 		{"bad currency", func(t *Touchpoint) { t.Currency = "usd" }, ReasonInvalidField},
 		{"oversize url", func(t *Touchpoint) { t.PageURL = strings.Repeat("x", 8193) }, ReasonOversizeField},
-		{"oversize property", func(t *Touchpoint) { t.Properties = map[string]string{"k": strings.Repeat("x", 8193)} }, ReasonOversizeField},
+		{"oversize property", func(t *Touchpoint) { t.Properties = AttrsOf(map[string]string{"k": strings.Repeat("x", 8193)}) }, ReasonOversizeField},
 		{"invalid UTF-8 in event_id", func(t *Touchpoint) { t.EventID = "e\xff" }, ReasonInvalidField},
 		{"invalid UTF-8 in event_type", func(t *Touchpoint) { t.EventType = "pur\xc3chase" }, ReasonInvalidField},
 		{"invalid UTF-8 in channel", func(t *Touchpoint) { t.Channel = "\xfe" }, ReasonInvalidField},
@@ -52,21 +52,21 @@ func TestTouchpointValidate(t *testing.T) {
 		{"invalid UTF-8 in referrer", func(t *Touchpoint) { t.Referrer = "https://x.example/\xfe" }, ReasonInvalidField},
 		{"invalid UTF-8 in page_url", func(t *Touchpoint) { t.PageURL = "https://x.example/\xfe" }, ReasonInvalidField},
 		{"invalid UTF-8 in order_id", func(t *Touchpoint) { t.OrderID = "o\xed\xa0\x80" }, ReasonInvalidField},
-		{"invalid UTF-8 in an identifier value", func(t *Touchpoint) { t.Identifiers = map[string]string{"customer_id": "cus\xff\xfe"} }, ReasonInvalidField},
-		{"invalid UTF-8 in an identifier type", func(t *Touchpoint) { t.Identifiers = map[string]string{"cus\xff": "1"} }, ReasonInvalidField},
-		{"invalid UTF-8 in a property key", func(t *Touchpoint) { t.Properties = map[string]string{"k\xff": "v"} }, ReasonInvalidField},
-		{"invalid UTF-8 in a property value", func(t *Touchpoint) { t.Properties = map[string]string{"k": "v\xff"} }, ReasonInvalidField},
+		{"invalid UTF-8 in an identifier value", func(t *Touchpoint) { t.Identifiers = AttrsOf(map[string]string{"customer_id": "cus\xff\xfe"}) }, ReasonInvalidField},
+		{"invalid UTF-8 in an identifier type", func(t *Touchpoint) { t.Identifiers = AttrsOf(map[string]string{"cus\xff": "1"}) }, ReasonInvalidField},
+		{"invalid UTF-8 in a property key", func(t *Touchpoint) { t.Properties = AttrsOf(map[string]string{"k\xff": "v"}) }, ReasonInvalidField},
+		{"invalid UTF-8 in a property value", func(t *Touchpoint) { t.Properties = AttrsOf(map[string]string{"k": "v\xff"}) }, ReasonInvalidField},
 		{"invalid UTF-8 in the context", func(t *Touchpoint) { t.Context = &Context{OS: "ios\xff"} }, ReasonInvalidField},
 		{"valid UTF-8 everywhere", func(t *Touchpoint) {
-			t.PageURL, t.Properties = "https://x.example/straße", map[string]string{"größe": "42 ½"}
-			t.Identifiers["customer_id"] = "cus✓"
+			t.PageURL, t.Properties = "https://x.example/straße", AttrsOf(map[string]string{"größe": "42 ½"})
+			t.Identifiers.Set("customer_id", "cus✓")
 		}, ""},
 		{"revenue at the bound", func(t *Touchpoint) { m := MaxAmount; t.Revenue = &m }, ""},
 		{"revenue above the bound", func(t *Touchpoint) { m := MaxAmount + 1; t.Revenue = &m }, ReasonInvalidField},
 		{"too many properties", func(t *Touchpoint) {
-			t.Properties = map[string]string{}
+			t.Properties = AttrsOf(map[string]string{})
 			for i := 0; i < 101; i++ {
-				t.Properties[strings.Repeat("k", i+1)] = "v"
+				t.Properties.Set(strings.Repeat("k", i+1), "v")
 			}
 		}, ReasonOversizeField},
 	} {
@@ -118,7 +118,7 @@ func TestSpendValidate(t *testing.T) {
 
 func TestValidationErrorsNameLongKeysShortly(t *testing.T) {
 	tp := valid()
-	tp.Properties = map[string]string{strings.Repeat("é", 5000): "v"}
+	tp.Properties = AttrsOf(map[string]string{strings.Repeat("é", 5000): "v"})
 	err := tp.Validate(DefaultLimits(), time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC))
 	var ve *ValidationError
 	if !errors.As(err, &ve) || ve.Reason != ReasonOversizeField || len(err.Error()) > 200 || !utf8.ValidString(err.Error()) {
@@ -131,8 +131,8 @@ func TestValidationErrorsNameLongKeysShortly(t *testing.T) {
 func TestValidateBuildsEntryNamesOnlyForErrors(t *testing.T) {
 	now := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
 	tp := valid()
-	tp.Identifiers["customer_id"] = "c1"
-	tp.Properties = map[string]string{"price": "19.99", "quantity": "1", "category": "shoes", "user_agent": "Mozilla/5.0"}
+	tp.Identifiers.Set("customer_id", "c1")
+	tp.Properties = AttrsOf(map[string]string{"price": "19.99", "quantity": "1", "category": "shoes", "user_agent": "Mozilla/5.0"})
 	if allocs := testing.AllocsPerRun(100, func() {
 		if err := tp.Validate(DefaultLimits(), now); err != nil {
 			t.Fatal(err)
@@ -140,19 +140,19 @@ func TestValidateBuildsEntryNamesOnlyForErrors(t *testing.T) {
 	}); allocs != 0 {
 		t.Errorf("validating a valid record took %v allocations, want 0", allocs)
 	}
-	tp.Properties["category"] = "sh\xffoes"
+	tp.Properties.Set("category", "sh\xffoes")
 	if err := tp.Validate(DefaultLimits(), now); err == nil || err.Error() != "properties.category: is not valid UTF-8 (byte 2 of 6)" {
 		t.Errorf("bad property value: got %v", err)
 	}
-	tp.Properties["category"] = strings.Repeat("x", 8193)
+	tp.Properties.Set("category", strings.Repeat("x", 8193))
 	if err := tp.Validate(DefaultLimits(), now); err == nil || err.Error() != "properties.category: has 8193 bytes, the limit is 8192" {
 		t.Errorf("oversize property value: got %v", err)
 	}
-	tp.Properties = map[string]string{"k\xff": "v"}
+	tp.Properties = AttrsOf(map[string]string{"k\xff": "v"})
 	if err := tp.Validate(DefaultLimits(), now); err == nil || err.Error() != "properties: has a key that is not valid UTF-8 (byte 1 of 2)" {
 		t.Errorf("bad property key: got %v", err)
 	}
-	tp.Properties = map[string]string{strings.Repeat("k", 8193): "v"}
+	tp.Properties = AttrsOf(map[string]string{strings.Repeat("k", 8193): "v"})
 	if err := tp.Validate(DefaultLimits(), now); err == nil || err.Error() != "properties."+strings.Repeat("k", 64)+"...: has 8193 bytes, the limit is 8192" {
 		t.Errorf("oversize property key: got %v", err)
 	}

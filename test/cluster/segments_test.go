@@ -79,7 +79,7 @@ func TestClusterSegmentsMatchTheChangesTopic(t *testing.T) {
 	send := func(customer, id, typ string, at time.Time, revenue touchpoint.Money) {
 		t.Helper()
 		tp := &touchpoint.Touchpoint{EventID: id, EventTime: at, EventType: typ, Channel: "direct",
-			Identifiers: map[string]string{"customer_id": customer}}
+			Identifiers: touchpoint.AttrsOf(map[string]string{"customer_id": customer})}
 		if revenue != 0 {
 			tp.Revenue, tp.Currency = &revenue, "USD"
 		}

@@ -51,7 +51,7 @@ func TestROMIInAReportingCurrencyEndToEnd(t *testing.T) {
 	money := func(units int64) *touchpoint.Money { m := touchpoint.Money(units * 1_000_000); return &m }
 	touch := func(id, customer, typ, channel string, t time.Time) *touchpoint.Touchpoint {
 		return &touchpoint.Touchpoint{EventID: id, EventTime: t, EventType: typ, Channel: channel, Campaign: "spring",
-			Identifiers: map[string]string{"customer_id": customer}}
+			Identifiers: touchpoint.AttrsOf(map[string]string{"customer_id": customer})}
 	}
 	buy := func(id, customer string, t time.Time, units int64, currency string) *touchpoint.Touchpoint {
 		p := touch(id, customer, "purchase", "direct", t)

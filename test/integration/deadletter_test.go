@@ -22,7 +22,7 @@ func goodTouchpoint(id string, at time.Time, revenue touchpoint.Money) *touchpoi
 	return &touchpoint.Touchpoint{
 		EventID: id, EventTime: at, EventType: "purchase",
 		UTMSource: "google", UTMMedium: "cpc",
-		Identifiers: map[string]string{"anonymous_id": "anon-" + id, "email": " Jane.Doe@Example.com "},
+		Identifiers: touchpoint.AttrsOf(map[string]string{"anonymous_id": "anon-" + id, "email": " Jane.Doe@Example.com "}),
 		Revenue:     &revenue, Currency: "USD", OrderID: "o-" + id,
 	}
 }
@@ -171,7 +171,7 @@ func badRecords(ctx context.Context, t *testing.T, now time.Time) []badRecord {
 	oversize := goodTouchpoint("oversize", now, 1)
 	oversize.PageURL = "https://example.com/?q=" + strings.Repeat("a", 9000)
 	badEmail := goodTouchpoint("bademail", now, 1)
-	badEmail.Identifiers = map[string]string{"email": "not-an-address"}
+	badEmail.Identifiers = touchpoint.AttrsOf(map[string]string{"email": "not-an-address"})
 	return []badRecord{
 		{"corrupt bytes", []byte("{\"event_id\": \"json is not avro\"}"), enrich.ReasonNotWireFormat},
 		{"unknown schema id", append([]byte{0, 0, 0, 3, 231}, valid[5:]...), enrich.ReasonUnknownSchema},

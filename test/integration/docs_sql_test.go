@@ -131,17 +131,17 @@ func publishJourneys(ctx context.Context, t *testing.T, cfg config.Config, n int
 		day := time.Date(2026, 11, 3+i, 9, 0, 0, 0, time.UTC)
 		a, b, c := fmt.Sprintf("device-a-%d", i), fmt.Sprintf("device-b-%d", i), fmt.Sprintf("cust-%d", i)
 		events := []*touchpoint.Touchpoint{
-			{EventType: "click", Channel: "paid_search", Campaign: "spring", Identifiers: map[string]string{"anonymous_id": a}},
-			{EventType: "email_click", Channel: "email", Campaign: "newsletter", Identifiers: map[string]string{"anonymous_id": b}},
-			{EventType: "page_view", Channel: "direct", Identifiers: map[string]string{"anonymous_id": a}},
-			{EventType: "add_to_cart", Channel: "direct", Identifiers: map[string]string{"anonymous_id": b}},
-			{EventType: "login", Channel: "direct", Identifiers: map[string]string{"anonymous_id": b, "customer_id": c}},
-			{EventType: "login", Channel: "direct", Identifiers: map[string]string{"anonymous_id": a, "customer_id": c}},
+			{EventType: "click", Channel: "paid_search", Campaign: "spring", Identifiers: touchpoint.AttrsOf(map[string]string{"anonymous_id": a})},
+			{EventType: "email_click", Channel: "email", Campaign: "newsletter", Identifiers: touchpoint.AttrsOf(map[string]string{"anonymous_id": b})},
+			{EventType: "page_view", Channel: "direct", Identifiers: touchpoint.AttrsOf(map[string]string{"anonymous_id": a})},
+			{EventType: "add_to_cart", Channel: "direct", Identifiers: touchpoint.AttrsOf(map[string]string{"anonymous_id": b})},
+			{EventType: "login", Channel: "direct", Identifiers: touchpoint.AttrsOf(map[string]string{"anonymous_id": b, "customer_id": c})},
+			{EventType: "login", Channel: "direct", Identifiers: touchpoint.AttrsOf(map[string]string{"anonymous_id": a, "customer_id": c})},
 		}
 		if i%2 == 0 {
 			revenue := touchpoint.Money((100 + 100*i) * 1_000_000)
 			events = append(events, &touchpoint.Touchpoint{EventType: "purchase", Channel: "direct", Revenue: &revenue, Currency: "USD",
-				Identifiers: map[string]string{"anonymous_id": a, "customer_id": c}})
+				Identifiers: touchpoint.AttrsOf(map[string]string{"anonymous_id": a, "customer_id": c})})
 		}
 		for k, e := range events {
 			e.EventID = fmt.Sprintf("p%d-e%d", i, k)

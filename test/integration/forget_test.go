@@ -49,7 +49,7 @@ func TestForgetRemovesEveryTrace(t *testing.T) {
 	at := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
 	send := func(id string, ids map[string]string) {
 		t.Helper()
-		if err := p.Touchpoint(ctx, &touchpoint.Touchpoint{EventID: id, EventType: "page_view", EventTime: at, Identifiers: ids}); err != nil {
+		if err := p.Touchpoint(ctx, &touchpoint.Touchpoint{EventID: id, EventType: "page_view", EventTime: at, Identifiers: touchpoint.AttrsOf(ids)}); err != nil {
 			t.Fatal(err)
 		}
 		if err := p.Flush(ctx); err != nil {
@@ -192,7 +192,7 @@ func TestForgetHoldsUnderReplayAndReachesSegments(t *testing.T) {
 	cart := now.Add(-time.Hour + time.Minute)
 	send := func(id, typ string, at time.Time, ids map[string]string) {
 		t.Helper()
-		if err := pub.Touchpoint(ctx, &touchpoint.Touchpoint{EventID: id, EventType: typ, EventTime: at, Identifiers: ids}); err != nil {
+		if err := pub.Touchpoint(ctx, &touchpoint.Touchpoint{EventID: id, EventType: typ, EventTime: at, Identifiers: touchpoint.AttrsOf(ids)}); err != nil {
 			t.Fatal(err)
 		}
 		if err := pub.Flush(ctx); err != nil {

@@ -66,12 +66,12 @@ func TestHostileRecordsNeverStopIngest(t *testing.T) {
 	}
 	withIDs := func(id string, ids map[string]string) *touchpoint.Touchpoint {
 		tp := goodTouchpoint(id, now, 1)
-		tp.Identifiers = ids
+		tp.Identifiers = touchpoint.AttrsOf(ids)
 		return tp
 	}
 	withProps := func(id string, props map[string]string) *touchpoint.Touchpoint {
 		tp := goodTouchpoint(id, now, 1)
-		tp.Properties = props
+		tp.Properties = touchpoint.AttrsOf(props)
 		return tp
 	}
 	type bad struct {
@@ -95,7 +95,7 @@ func TestHostileRecordsNeverStopIngest(t *testing.T) {
 	pii := goodTouchpoint("pii", now, 1_000_000)
 	pii.PageURL = "https://shop.example/welcome?email=jane.doe%40example.com&step=2"
 	pii.Referrer = "https://mail.example.com/read?from=jane.doe@example.com"
-	pii.Properties = map[string]string{"email": "jane.doe@example.com", "note": "call +44 20 7946 0018", "sku": "shoe-1"}
+	pii.Properties = touchpoint.AttrsOf(map[string]string{"email": "jane.doe@example.com", "note": "call +44 20 7946 0018", "sku": "shoe-1"})
 	goods := []*touchpoint.Touchpoint{pii}
 	for i := 0; i < 10; i++ { // at the bound: their sum fits
 		goods = append(goods, goodTouchpoint(fmt.Sprintf("max-%d", i), now.Add(-time.Duration(i)*time.Second), touchpoint.MaxAmount))

@@ -41,7 +41,7 @@ func TestJourneyAcrossDevices(t *testing.T) {
 	t0 := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 	revenue := touchpoint.Money(100_000_000)
 	event := func(id, typ, channel string, at time.Duration, ids map[string]string) *touchpoint.Touchpoint {
-		tp := &touchpoint.Touchpoint{EventID: id, EventType: typ, Channel: channel, EventTime: t0.Add(at), Identifiers: ids}
+		tp := &touchpoint.Touchpoint{EventID: id, EventType: typ, Channel: channel, EventTime: t0.Add(at), Identifiers: touchpoint.AttrsOf(ids)}
 		if typ == "purchase" {
 			tp.Revenue, tp.Currency = &revenue, "USD"
 		}

@@ -44,7 +44,7 @@ func TestIngestInstancesConvergeOnTheIdentityMap(t *testing.T) {
 	at := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
 	send := func(id string, ids map[string]string) {
 		t.Helper()
-		if err := p.Touchpoint(ctx, &touchpoint.Touchpoint{EventID: id, EventType: "page_view", EventTime: at, Identifiers: ids}); err != nil {
+		if err := p.Touchpoint(ctx, &touchpoint.Touchpoint{EventID: id, EventType: "page_view", EventTime: at, Identifiers: touchpoint.AttrsOf(ids)}); err != nil {
 			t.Fatal(err)
 		}
 	}

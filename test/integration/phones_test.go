@@ -55,7 +55,7 @@ func TestPhoneFormsStayOnePerson(t *testing.T) {
 	}
 	for i, e := range events {
 		if err := p.Touchpoint(ctx, &touchpoint.Touchpoint{EventID: e.id, EventType: "page_view", EventTime: t0.Add(time.Duration(i) * time.Minute),
-			Identifiers: map[string]string{"anonymous_id": e.device, "phone": e.phone}}); err != nil {
+			Identifiers: touchpoint.AttrsOf(map[string]string{"anonymous_id": e.device, "phone": e.phone})}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -201,7 +201,7 @@ func TestIngestHostileStreamStaysReady(t *testing.T) {
 	huge.PageURL = "https://example.com/?q=" + strings.Repeat("a", 1_009_900-len("https://example.com/?q="))
 	hugeValue := encodeTouchpoint(ctx, t, huge)
 	badUTF8 := goodTouchpoint("bad-utf8", now, 1)
-	badUTF8.Identifiers = map[string]string{"customer_id": "cus\xff\xfe"}
+	badUTF8.Identifiers = touchpoint.AttrsOf(map[string]string{"customer_id": "cus\xff\xfe"})
 	bads := append(badRecords(ctx, t, now),
 		badRecord{"claims 2^31-1 identifiers", bomb, enrich.ReasonCorrupt},
 		badRecord{"invalid UTF-8 identifier", encodeTouchpoint(ctx, t, badUTF8), touchpoint.ReasonInvalidField},

@@ -53,7 +53,7 @@ func publishViews(ctx context.Context, t *testing.T, cfg config.Config, at time.
 	defer pub.Close()
 	for i, c := range customers {
 		if err := pub.Touchpoint(ctx, &touchpoint.Touchpoint{EventID: "view-" + c, EventTime: at.Add(time.Duration(i) * time.Second),
-			EventType: "page_view", Identifiers: map[string]string{"customer_id": c}, Properties: map[string]string{"path": paths[i]}}); err != nil {
+			EventType: "page_view", Identifiers: touchpoint.AttrsOf(map[string]string{"customer_id": c}), Properties: touchpoint.AttrsOf(map[string]string{"path": paths[i]})}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -241,7 +241,7 @@ func publishEvent(ctx context.Context, t *testing.T, pub *publish.Publisher, e *
 	}
 	revenue := touchpoint.Money(e.Revenue * touchpoint.MicrosPerUnit)
 	if err := pub.Touchpoint(ctx, &touchpoint.Touchpoint{EventID: e.ID, EventTime: e.At, EventType: e.Type, Channel: channel,
-		Identifiers: map[string]string{"customer_id": customer}, Revenue: &revenue, Currency: "USD"}); err != nil {
+		Identifiers: touchpoint.AttrsOf(map[string]string{"customer_id": customer}), Revenue: &revenue, Currency: "USD"}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -406,7 +406,7 @@ func TestCartAbandonerEntersWithoutAnotherEvent(t *testing.T) {
 	defer pub.Close()
 	cart := time.Now().UTC().Add(-time.Hour + 8*time.Second).Truncate(time.Millisecond)
 	if err := pub.Touchpoint(ctx, &touchpoint.Touchpoint{EventID: "cart-1", EventTime: cart, EventType: "add_to_cart",
-		Identifiers: map[string]string{"customer_id": "shopper-1"}}); err != nil {
+		Identifiers: touchpoint.AttrsOf(map[string]string{"customer_id": "shopper-1"})}); err != nil {
 		t.Fatal(err)
 	}
 	if err := pub.Flush(ctx); err != nil {
@@ -478,7 +478,7 @@ func TestSegmentsCatchUpAfterAStopDropsNothing(t *testing.T) {
 	for i := 0; len(byPartition[0]) < 12 || len(byPartition[1]) < 12 || len(byPartition[2]) < 12 || len(byPartition[3]) < 12; i++ {
 		c := fmt.Sprintf("cust-%03d", i)
 		p := partitioner.Partition(&kgo.Record{Key: []byte(publish.TouchpointKey(&touchpoint.Touchpoint{
-			Identifiers: map[string]string{"customer_id": c}}))}, sources)
+			Identifiers: touchpoint.AttrsOf(map[string]string{"customer_id": c})}))}, sources)
 		if len(byPartition[p]) < 12 {
 			byPartition[p] = append(byPartition[p], c)
 		}
@@ -516,7 +516,7 @@ func TestSegmentsCatchUpAfterAStopDropsNothing(t *testing.T) {
 					channel := map[string]string{"email": "email", "web": "direct"}[e.Channel]
 					revenue := touchpoint.Money(e.Revenue * touchpoint.MicrosPerUnit)
 					if err := pub.Touchpoint(ctx, &touchpoint.Touchpoint{EventID: e.ID, EventTime: e.At, EventType: e.Type, Channel: channel,
-						Identifiers: map[string]string{"customer_id": customer}, Revenue: &revenue, Currency: "USD"}); err != nil {
+						Identifiers: touchpoint.AttrsOf(map[string]string{"customer_id": customer}), Revenue: &revenue, Currency: "USD"}); err != nil {
 						t.Fatal(err)
 					}
 				}

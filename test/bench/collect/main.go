@@ -507,21 +507,21 @@ func segmentMessage(t *touchpoint.Touchpoint) map[string]any {
 			"page":     map[string]any{"url": t.PageURL, "referrer": t.Referrer},
 		},
 	}
-	if v := t.Identifiers["anonymous_id"]; v != "" {
+	if v := t.Identifiers.Get("anonymous_id"); v != "" {
 		m["anonymousId"] = v
 	}
-	if v := t.Identifiers["customer_id"]; v != "" {
+	if v := t.Identifiers.Get("customer_id"); v != "" {
 		m["userId"] = v
 	}
 	if m["anonymousId"] == nil && m["userId"] == nil {
-		for _, v := range t.Identifiers {
-			m["anonymousId"] = v
+		for _, e := range t.Identifiers {
+			m["anonymousId"] = e.Value
 			break
 		}
 	}
 	props := map[string]any{}
-	for k, v := range t.Properties {
-		props[k] = v
+	for _, e := range t.Properties {
+		props[e.Key] = e.Value
 	}
 	if t.Revenue != nil {
 		props["revenue"] = json.RawMessage(t.Revenue.String())

@@ -974,7 +974,7 @@ func ingestWithMap(ctx context.Context, cfg config.Config, m *identitymap.Map, w
 	records, idCount, err := encodeTouchpoints(ctx, events, func(t *touchpoint.Touchpoint) {
 		ids := w.ids(person())
 		last := ids[len(ids)-1]
-		t.Identifiers = map[string]string{ids[0].Type: ids[0].Value, last.Type: last.Value}
+		t.Identifiers = touchpoint.AttrsOf(map[string]string{ids[0].Type: ids[0].Value, last.Type: last.Value})
 	})
 	if err != nil {
 		return ingestLookups{}, err

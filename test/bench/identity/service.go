@@ -79,7 +79,7 @@ func ingestService(ctx context.Context, cfg config.Config, m *identitymap.Map, w
 	records, _, err := encodeTouchpoints(ctx, events, func(t *touchpoint.Touchpoint) {
 		ids := w.ids(rng.IntN(w.persons))
 		last := ids[len(ids)-1]
-		t.Identifiers = map[string]string{ids[0].Type: ids[0].Value, last.Type: last.Value}
+		t.Identifiers = touchpoint.AttrsOf(map[string]string{ids[0].Type: ids[0].Value, last.Type: last.Value})
 	})
 	if err != nil {
 		return cost, err

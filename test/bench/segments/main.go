@@ -320,7 +320,7 @@ func checkChanges(ctx context.Context, cfg config.Config, lateness time.Duration
 	}
 	live := segmentsref.NewLive(sources, lateness)
 	if err := segmentsref.ReadPublished(ctx, cfg.Kafka, func(source int, t *touchpoint.Touchpoint) error {
-		person, err := personOf(t.Identifiers["customer_id"])
+		person, err := personOf(t.Identifiers.Get("customer_id"))
 		if err != nil {
 			return err
 		}
@@ -428,7 +428,7 @@ func pipelines(dir string, lateness time.Duration, reference bool) (string, erro
 // event is a touchpoint of person i.
 func event(id string, i int, typ, channel string, at time.Time) *touchpoint.Touchpoint {
 	t := &touchpoint.Touchpoint{EventID: id, EventTime: at, EventType: typ, Channel: channel,
-		Identifiers: map[string]string{"customer_id": "c" + strconv.Itoa(i)}}
+		Identifiers: touchpoint.AttrsOf(map[string]string{"customer_id": "c" + strconv.Itoa(i)})}
 	if typ == "purchase" {
 		revenue := touchpoint.Money(120 * touchpoint.MicrosPerUnit)
 		t.Revenue, t.Currency = &revenue, "USD"

@@ -1,0 +1,111 @@
+package touchpoint
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+)
+
+// Attrs are a touchpoint's identifiers or its properties: names, each with
+// one value, kept in the order of their names. A touchpoint has a few of
+// each, and every record is filled, checked, encoded and decoded on the hot
+// paths of the collector and ingest, where a slice costs a fraction of a
+// map: walking four entries takes a few nanoseconds rather than some forty.
+// Their JSON form is an object, as a map's (keys in order, null for none),
+// and their Avro form a map. The zero value holds none.
+type Attrs []Attr
+
+// Attr is one name of Attrs and its value.
+type Attr struct {
+	Key, Value string
+}
+
+// AttrsOf returns the entries of m as Attrs: nil for a nil map, empty (not
+// nil) for an empty one.
+func AttrsOf(m map[string]string) Attrs {
+	if m == nil {
+		return nil
+	}
+	a := make(Attrs, 0, len(m))
+	for k, v := range m {
+		a = append(a, Attr{k, v})
+	}
+	slices.SortFunc(a, func(x, y Attr) int { return strings.Compare(x.Key, y.Key) })
+	return a
+}
+
+// find returns where key is, or would be inserted, in a, and whether it is
+// there.
+func (a Attrs) find(key string) (int, bool) {
+	if len(a) <= 8 { // a few: a walk beats halving
+		for i := range a {
+			if c := strings.Compare(a[i].Key, key); c >= 0 {
+				return i, c == 0
+			}
+		}
+		return len(a), false
+	}
+	return slices.BinarySearchFunc(a, key, func(x Attr, k string) int { return strings.Compare(x.Key, k) })
+}
+
+// Lookup returns the value of key and whether a has it.
+func (a Attrs) Lookup(key string) (string, bool) {
+	if i, ok := a.find(key); ok {
+		return a[i].Value, true
+	}
+	return "", false
+}
+
+// Get returns the value of key, "" when a does not have it.
+func (a Attrs) Get(key string) string {
+	v, _ := a.Lookup(key)
+	return v
+}
+
+// Set gives key the value v, replacing the value it had.
+func (a *Attrs) Set(key, v string) {
+	i, ok := a.find(key)
+	if ok {
+		(*a)[i].Value = v
+		return
+	}
+	*a = slices.Insert(*a, i, Attr{key, v})
+}
+
+// Delete removes key, if a has it.
+func (a *Attrs) Delete(key string) {
+	if i, ok := a.find(key); ok {
+		*a = slices.Delete(*a, i, i+1)
+	}
+}
+
+// Map returns the entries of a in a new map, nil when a is nil.
+func (a Attrs) Map() map[string]string {
+	if a == nil {
+		return nil
+	}
+	m := make(map[string]string, len(a))
+	for _, e := range a {
+		m[e.Key] = e.Value
+	}
+	return m
+}
+
+// Clone returns a copy of a that shares no memory with it.
+func (a Attrs) Clone() Attrs { return slices.Clone(a) }
+
+// MarshalJSON writes a as a JSON object, as encoding/json writes a map.
+func (a Attrs) MarshalJSON() ([]byte, error) { return json.Marshal(a.Map()) }
+
+// UnmarshalJSON reads a JSON object of strings, as encoding/json reads a
+// map (a repeated key's last value wins; null leaves a as it is).
+func (a *Attrs) UnmarshalJSON(b []byte) error {
+	var m map[string]string
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	if m != nil {
+		*a = AttrsOf(m)
+	}
+	return nil
+}

@@ -1,0 +1,133 @@
+package touchpoint
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestAttrsActAsAMap: random sets, deletes and lookups, on few entries and
+// on more than are walked one by one, give what a map gives, and the
+// entries stay in the order of their keys.
+func TestAttrsActAsAMap(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 2026))
+	for round := range 200 {
+		keys := 1 + r.IntN(30) // up to 30 distinct keys: both lookups
+		var a Attrs
+		m := map[string]string{}
+		for step := range 100 {
+			k := fmt.Sprint("k", r.IntN(keys))
+			switch r.IntN(4) {
+			case 0:
+				a.Delete(k)
+				delete(m, k)
+			default:
+				v := fmt.Sprint(round, "-", step)
+				a.Set(k, v)
+				m[k] = v
+			}
+			probe := fmt.Sprint("k", r.IntN(keys+2)) // sometimes one never set
+			got, ok := a.Lookup(probe)
+			want, wantOK := m[probe]
+			if got != want || ok != wantOK || a.Get(probe) != want {
+				t.Fatalf("round %d step %d: Lookup(%q) = %q, %v; the map has %q, %v", round, step, probe, got, ok, want, wantOK)
+			}
+			if !slices.IsSortedFunc(a, func(x, y Attr) int { return strings.Compare(x.Key, y.Key) }) {
+				t.Fatalf("round %d step %d: %v is not in the order of its keys", round, step, a)
+			}
+			if !reflect.DeepEqual(a.Map(), m) && len(m) > 0 {
+				t.Fatalf("round %d step %d: %v holds %v, the map %v", round, step, a, a.Map(), m)
+			}
+		}
+		if !reflect.DeepEqual(AttrsOf(m), a) && len(m) > 0 {
+			t.Fatalf("round %d: AttrsOf(%v) = %v, want %v", round, m, AttrsOf(m), a)
+		}
+	}
+}
+
+// TestAttrsNilAndEmpty: nil stays nil and empty stays empty through
+// AttrsOf, Map and JSON, as with a map.
+func TestAttrsNilAndEmpty(t *testing.T) {
+	if AttrsOf(nil) != nil || Attrs(nil).Map() != nil {
+		t.Error("a nil map must give nil Attrs, and nil Attrs a nil map")
+	}
+	if a := AttrsOf(map[string]string{}); a == nil || len(a) != 0 {
+		t.Errorf("AttrsOf of an empty map = %#v, want empty, not nil", a)
+	}
+	if m := (Attrs{}).Map(); m == nil || len(m) != 0 {
+		t.Errorf("empty Attrs' Map = %#v, want empty, not nil", m)
+	}
+	var a Attrs
+	a.Delete("x")
+	if a != nil || a.Get("x") != "" {
+		t.Errorf("deleting from nil Attrs gave %#v", a)
+	}
+}
+
+// TestAttrsJSONIsAMapsJSON: Attrs write and read the JSON a map of strings
+// has, byte for byte, with encoding/json's escaping, its last-wins rule
+// for a repeated key, its refusal of other values, and null.
+func TestAttrsJSONIsAMapsJSON(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 2026))
+	chars := []string{"a", "b", "<", ">", "&", "\"", "\\", "é", "\u2028", "\xff", " ", "\n"}
+	text := func() string {
+		var b strings.Builder
+		for range r.IntN(6) {
+			b.WriteString(chars[r.IntN(len(chars))])
+		}
+		return b.String()
+	}
+	for range 500 {
+		m := map[string]string{}
+		for range r.IntN(12) {
+			m[text()] = text()
+		}
+		want, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := json.Marshal(AttrsOf(m))
+		if err != nil || string(got) != string(want) {
+			t.Fatalf("Attrs of %q write %s, %v; the map writes %s", m, got, err, want)
+		}
+		var back Attrs
+		if err := json.Unmarshal(got, &back); err != nil {
+			t.Fatal(err)
+		}
+		var mapBack map[string]string
+		if err := json.Unmarshal(got, &mapBack); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(back, AttrsOf(mapBack)) {
+			t.Fatalf("%s read back as %v, want %v", got, back, AttrsOf(mapBack))
+		}
+	}
+	for _, c := range []struct {
+		in   string
+		want Attrs
+		err  bool
+	}{
+		{`{"b":"1","a":"2","b":"3"}`, Attrs{{"a", "2"}, {"b", "3"}}, false},
+		{`{}`, Attrs{}, false},
+		{`null`, nil, false},
+		{`{"a":1}`, nil, true},
+		{`["a"]`, nil, true},
+	} {
+		var got Attrs
+		err := json.Unmarshal([]byte(c.in), &got)
+		if (err != nil) != c.err || !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s read as %#v, %v; want %#v (error %v)", c.in, got, err, c.want, c.err)
+		}
+	}
+	var tp Touchpoint
+	if err := json.Unmarshal([]byte(`{"identifiers":null}`), &tp); err != nil || tp.Identifiers != nil {
+		t.Errorf("null identifiers read as %#v, %v", tp.Identifiers, err)
+	}
+	if b, _ := json.Marshal(Touchpoint{}); !strings.Contains(string(b), `"identifiers":null`) || strings.Contains(string(b), `"properties"`) {
+		t.Errorf("an empty touchpoint writes %s: want null identifiers and no properties, as with maps", b)
+	}
+}

@@ -25,6 +25,9 @@ type scratch struct {
 	// rooms holds the messages' context objects.
 	rooms rooms
 	tps   []touchpoint.Touchpoint
+	// ctxs holds the context of each of tps, which the conversion drops
+	// from a touchpoint when it is empty.
+	ctxs []touchpoint.Context
 }
 
 // scratches holds the scratch space of requests answered, for reuse.
@@ -74,20 +77,18 @@ func (w *scratch) touchpoints(n int) {
 		tps := make([]touchpoint.Touchpoint, n)
 		copy(tps, w.tps[:cap(w.tps)])
 		w.tps = tps
+		w.ctxs = make([]touchpoint.Context, n)
 	}
 	w.tps = w.tps[:n]
 }
 
 // touchpoint returns the i-th touchpoint (touchpoints made room for it),
-// empty, with the room for identifiers and properties and the context an
-// earlier request's left, cleared.
+// empty, with the room for identifiers and properties an earlier request's
+// left and its context, cleared.
 func (w *scratch) touchpoint(i int) *touchpoint.Touchpoint {
 	t := &w.tps[i]
-	ctx := t.Context
-	if ctx != nil {
-		*ctx = touchpoint.Context{}
-	}
-	*t = touchpoint.Touchpoint{Identifiers: emptied(t.Identifiers), Properties: emptied(t.Properties), Context: ctx}
+	w.ctxs[i] = touchpoint.Context{}
+	*t = touchpoint.Touchpoint{Identifiers: emptied(t.Identifiers), Properties: emptied(t.Properties), Context: &w.ctxs[i]}
 	return t
 }
 

@@ -495,7 +495,7 @@ func (c *Converter) context(t *touchpoint.Touchpoint, m *Message, rcv Received) 
 	if ip = rcv.seen.ip(c.IP, ip); ip != "" {
 		t.Properties.Set("ip", ip)
 	}
-	dc := t.Context // an empty one the scratch kept, or nil
+	dc := t.Context // an empty one of the scratch, or nil
 	if dc == nil {
 		dc = &touchpoint.Context{}
 	}

@@ -127,10 +127,37 @@ const recordBytes = 512
 // one timestamp: the time they were made, which the client would
 // otherwise read for each record as it is produced.
 func (p *Publisher) TouchpointRecords(ctx context.Context, ts []*touchpoint.Touchpoint) ([]*kgo.Record, error) {
+	return p.touchpointRecords(ctx, ts, new(recordRoom))
+}
+
+// recordRoom is the memory the records of a batch are encoded into.
+type recordRoom struct {
+	recs []kgo.Record
+	ptrs []*kgo.Record
+	buf  []byte
+}
+
+// recordRooms holds the rooms of batches TouchpointsSync produced, once
+// the client is done with their records, for the next batches to reuse.
+var recordRooms = sync.Pool{New: func() any { return new(recordRoom) }}
+
+// maxKeptRoomBytes is the most bytes of encoded records a room may hold to
+// be kept for reuse, so that one huge batch does not stay in memory.
+const maxKeptRoomBytes = 4 << 20
+
+// touchpointRecords is TouchpointRecords encoding into room's memory,
+// which it grows as needed (the records are its until they are dropped).
+func (p *Publisher) touchpointRecords(ctx context.Context, ts []*touchpoint.Touchpoint, room *recordRoom) ([]*kgo.Record, error) {
 	now := time.Now()
-	recs := make([]kgo.Record, len(ts))
-	out := make([]*kgo.Record, len(ts))
-	buf := make([]byte, 0, recordBytes*len(ts))
+	if cap(room.recs) < len(ts) {
+		room.recs, room.ptrs = make([]kgo.Record, len(ts)), make([]*kgo.Record, len(ts))
+	}
+	recs, out := room.recs[:len(ts)], room.ptrs[:len(ts)]
+	buf := room.buf[:0]
+	if cap(buf) < recordBytes*len(ts) {
+		buf = make([]byte, 0, recordBytes*len(ts))
+	}
+	defer func() { room.buf = buf[:0] }() // grown, if it was, for the next batch
 	for i, t := range ts {
 		start := len(buf)
 		buf = appendTouchpointKey(buf, t)
@@ -152,12 +179,22 @@ func (p *Publisher) TouchpointRecords(ctx context.Context, ts []*touchpoint.Touc
 // or may not arrive; the client goes on trying for at most its delivery
 // timeout). It does not touch the error Flush reports.
 func (p *Publisher) TouchpointsSync(ctx context.Context, ts []*touchpoint.Touchpoint) error {
-	recs, err := p.TouchpointRecords(ctx, ts)
+	room := recordRooms.Get().(*recordRoom)
+	recs, err := p.touchpointRecords(ctx, ts, room)
 	if err != nil {
+		recordRooms.Put(room) // the client never saw them
 		return err
 	}
 	done := make(chan error, 1)
-	go func() { done <- p.cl.ProduceSync(ctx, recs...).FirstErr() }()
+	go func() {
+		err := p.cl.ProduceSync(ctx, recs...).FirstErr()
+		// Every record's promise has been called: the client is done
+		// with them, even when this call's caller gave up waiting.
+		if cap(room.buf) <= maxKeptRoomBytes {
+			recordRooms.Put(room)
+		}
+		done <- err
+	}()
 	select {
 	case err := <-done:
 		if err != nil {

@@ -100,6 +100,22 @@ func TestTouchpointRecordsShareTheirAllocations(t *testing.T) {
 			t.Fatalf("record %d: key or value can grow into the next", i)
 		}
 	}
+	// Encoded again into the memory of earlier batches, larger and
+	// smaller, the records are the same: nothing of an earlier batch
+	// shows through.
+	room := new(recordRoom)
+	for _, n := range []int{100, 3, 100, 1} {
+		batch := ts[len(ts)-n:]
+		again, err := p.touchpointRecords(ctx, batch, room)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range again {
+			if want := recs[len(ts)-n+i]; string(r.Key) != string(want.Key) || !bytes.Equal(r.Value, want.Value) || cap(r.Value) != len(r.Value) {
+				t.Fatalf("batch of %d in a used room, record %d: key %q value %x, want %q %x", n, i, r.Key, r.Value, want.Key, want.Value)
+			}
+		}
+	}
 	if allocs := testing.AllocsPerRun(20, func() {
 		if _, err := p.TouchpointRecords(ctx, ts); err != nil {
 			t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -171,6 +172,50 @@ func TestConverterReadsTheLastOfARepeatedKey(t *testing.T) {
 	}
 	if tp.Properties.Get("coupon") != "C" || tp.Properties.Get("size") != `{"a":1,"b":2}` || tp.Revenue == nil || *tp.Revenue != 5_000_000 || tp.Currency != DefaultMapping().DefaultCurrency {
 		t.Errorf("properties %v, revenue %v %s", tp.Properties, tp.Revenue, tp.Currency)
+	}
+}
+
+// TestConverterPropertiesFewAndMany: calls of a few properties and of more
+// than are set one by one (manyProperties), with repeated keys, keys the
+// collector reads into fields of their own, and keys it sets itself, give
+// the properties a map would: the last value sent of each key, the
+// collector's own values over the call's.
+func TestConverterPropertiesFewAndMany(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 2026))
+	for _, n := range []int{3, manyProperties, manyProperties + 1, 500} {
+		for round := range 20 {
+			var b strings.Builder
+			want := map[string]string{}
+			b.WriteString(`{"type":"track","event":"E","anonymousId":"a","properties":{`)
+			for i := range n {
+				k := fmt.Sprint("p", r.IntN(n)) // some repeat
+				switch r.IntN(10) {
+				case 0:
+					k = "event_name" // the collector's own: the event wins
+				case 1:
+					k = "currency" // read into a field of its own
+				}
+				v := fmt.Sprint(round, "-", i)
+				if i > 0 {
+					b.WriteString(",")
+				}
+				fmt.Fprintf(&b, "%q:%q", k, v)
+				want[k] = v
+			}
+			b.WriteString(`}}`)
+			delete(want, "currency")
+			want["event_name"] = "E"
+			tp, err := convert(t, b.String(), Received{At: time.Now()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tp.Properties.Map(); !reflect.DeepEqual(got, want) {
+				t.Fatalf("%d properties, round %d: got %v, want %v", n, round, got, want)
+			}
+			if !slices.IsSortedFunc(tp.Properties, func(x, y touchpoint.Attr) int { return strings.Compare(x.Key, y.Key) }) {
+				t.Fatalf("%d properties, round %d: %v is not in the order of its keys", n, round, tp.Properties)
+			}
+		}
 	}
 }
 

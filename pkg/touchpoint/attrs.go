@@ -79,6 +79,24 @@ func (a *Attrs) Delete(key string) {
 	}
 }
 
+// With returns a with the entries of more whose keys it lacks: a's own
+// values win, and of a key more repeats, its first entry's. It sorts once,
+// so that adding many entries costs n log n where setting each would walk
+// and shift a. a's memory is reused.
+func (a Attrs) With(more []Attr) Attrs {
+	a = append(a, more...)
+	slices.SortStableFunc(a, func(x, y Attr) int { return strings.Compare(x.Key, y.Key) })
+	out := a[:0]
+	for i, e := range a {
+		if i > 0 && e.Key == out[len(out)-1].Key {
+			continue
+		}
+		out = append(out, e)
+	}
+	clear(a[len(out):]) // holds on to no dropped entry's strings
+	return out
+}
+
 // Map returns the entries of a in a new map, nil when a is nil.
 func (a Attrs) Map() map[string]string {
 	if a == nil {

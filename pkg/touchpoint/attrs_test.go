@@ -131,3 +131,27 @@ func TestAttrsJSONIsAMapsJSON(t *testing.T) {
 		t.Errorf("an empty touchpoint writes %s: want null identifiers and no properties, as with maps", b)
 	}
 }
+
+// TestAttrsWith: With gives what setting, on a map, each of more's
+// entries whose key neither a nor an earlier entry of more has gives.
+func TestAttrsWith(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 2026))
+	for round := range 300 {
+		m := map[string]string{}
+		for range r.IntN(10) {
+			m[fmt.Sprint("k", r.IntN(20))] = fmt.Sprint("own-", round)
+		}
+		a := AttrsOf(m)
+		var more []Attr
+		for i := range r.IntN(60) {
+			k := fmt.Sprint("k", r.IntN(40))
+			more = append(more, Attr{k, fmt.Sprint(round, "-", i)})
+			if _, ok := m[k]; !ok {
+				m[k] = more[len(more)-1].Value
+			}
+		}
+		if got := a.With(more); !reflect.DeepEqual(got, AttrsOf(m)) && len(m) > 0 {
+			t.Fatalf("round %d: With gave %v, want %v", round, got, AttrsOf(m))
+		}
+	}
+}

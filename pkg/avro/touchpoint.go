@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"math/big"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -417,7 +416,7 @@ func (d *touchpointDecoder) stringMap(field string) (touchpoint.Attrs, error) {
 			if m == nil {
 				return touchpoint.Attrs{}, nil
 			}
-			slices.SortFunc(m, func(x, y touchpoint.Attr) int { return strings.Compare(x.Key, y.Key) }) // a check, mostly: touchline's producers write keys in order
+			m.Sort() // repeats were folded; touchline's producers write keys in order
 			return m, nil
 		}
 		start, end := d.pos, -1

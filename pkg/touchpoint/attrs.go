@@ -30,9 +30,16 @@ func AttrsOf(m map[string]string) Attrs {
 	for k, v := range m {
 		a = append(a, Attr{k, v})
 	}
-	slices.SortFunc(a, func(x, y Attr) int { return strings.Compare(x.Key, y.Key) })
+	a.Sort()
 	return a
 }
+
+// byKey orders entries by their keys.
+func byKey(x, y Attr) int { return strings.Compare(x.Key, y.Key) }
+
+// Sort puts a, whose keys must be distinct, in the order of its keys: for
+// entries gathered in another order.
+func (a Attrs) Sort() { slices.SortFunc(a, byKey) }
 
 // find returns where key is, or would be inserted, in a, and whether it is
 // there.
@@ -72,20 +79,13 @@ func (a *Attrs) Set(key, v string) {
 	*a = slices.Insert(*a, i, Attr{key, v})
 }
 
-// Delete removes key, if a has it.
-func (a *Attrs) Delete(key string) {
-	if i, ok := a.find(key); ok {
-		*a = slices.Delete(*a, i, i+1)
-	}
-}
-
 // With returns a with the entries of more whose keys it lacks: a's own
 // values win, and of a key more repeats, its first entry's. It sorts once,
 // so that adding many entries costs n log n where setting each would walk
 // and shift a. a's memory is reused.
 func (a Attrs) With(more []Attr) Attrs {
 	a = append(a, more...)
-	slices.SortStableFunc(a, func(x, y Attr) int { return strings.Compare(x.Key, y.Key) })
+	slices.SortStableFunc(a, byKey)
 	out := a[:0]
 	for i, e := range a {
 		if i > 0 && e.Key == out[len(out)-1].Key {
@@ -108,9 +108,6 @@ func (a Attrs) Map() map[string]string {
 	}
 	return m
 }
-
-// Clone returns a copy of a that shares no memory with it.
-func (a Attrs) Clone() Attrs { return slices.Clone(a) }
 
 // MarshalJSON writes a as a JSON object, as encoding/json writes a map.
 func (a Attrs) MarshalJSON() ([]byte, error) { return json.Marshal(a.Map()) }

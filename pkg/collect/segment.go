@@ -312,9 +312,8 @@ func (c *Converter) fill(t *touchpoint.Touchpoint, m *Message, raw string, rcv R
 	// collector's own properties win over the call's.
 	if len(m.Properties) <= manyProperties {
 		for i := len(m.Properties) - 1; i >= 0; i-- {
-			k := m.Properties[i].key
-			if _, taken := t.Properties.Lookup(k); !taken && !c.special(k) {
-				t.Properties.Set(k, m.Properties[i].val.String())
+			if k := m.Properties[i].key; !c.special(k) {
+				t.Properties.Add(k, m.Properties[i].val.String())
 			}
 		}
 	} else {

@@ -409,9 +409,7 @@ func (rec record) touchpoint(c *Converter, rcv Received, empty *touchpoint.Touch
 		return nil, rec.decoded
 	case rec.tp != nil:
 		if rcv.Source != "" {
-			if _, ok := rec.tp.Properties.Lookup("source"); !ok {
-				rec.tp.Properties.Set("source", rcv.Source)
-			}
+			rec.tp.Properties.Add("source", rcv.Source)
 		}
 		return rec.tp, nil
 	default:

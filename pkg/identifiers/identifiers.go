@@ -206,8 +206,9 @@ func (n *Normalizer) Identifier(typ, v string) (Identifier, error) {
 	return n.identifier(typ, v, true)
 }
 
-// identifier is Identifier, hashing only when hash is set.
-func (n *Normalizer) identifier(typ, v string, hash bool) (Identifier, error) {
+// identifier is Identifier when full is set; otherwise it only checks v,
+// leaving out what a check does not need (the type's blocklist, the hash).
+func (n *Normalizer) identifier(typ, v string, full bool) (Identifier, error) {
 	id := Identifier{Type: typ}
 	if !utf8fast.ValidString(v) {
 		return id, fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalid, typ)
@@ -221,10 +222,12 @@ func (n *Normalizer) identifier(typ, v string, hash bool) (Identifier, error) {
 			return id, err
 		}
 		v = norm
-		id.Blocked = n.blocked[typ][v] // a type without entries has no map to look v up in
+		if full {
+			id.Blocked = n.blocked[typ][v] // a type without entries has no map to look v up in
+		}
 	}
 	id.Value = v
-	if hash && n.hashed[typ] {
+	if full && n.hashed[typ] {
 		id.Value = n.hash(v)
 	}
 	return id, nil

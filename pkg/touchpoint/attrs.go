@@ -46,7 +46,16 @@ func (a Attrs) Sort() { slices.SortFunc(a, byKey) }
 func (a Attrs) find(key string) (int, bool) {
 	if len(a) <= 8 { // a few: a walk beats halving
 		for i := range a {
-			if c := strings.Compare(a[i].Key, key); c >= 0 {
+			k := a[i].Key
+			// Keys mostly differ in their first byte, which orders
+			// them without a call to compare the rest.
+			if len(k) > 0 && len(key) > 0 && k[0] != key[0] {
+				if k[0] > key[0] {
+					return i, false
+				}
+				continue
+			}
+			if c := strings.Compare(k, key); c >= 0 {
 				return i, c == 0
 			}
 		}
@@ -77,6 +86,16 @@ func (a *Attrs) Set(key, v string) {
 		return
 	}
 	*a = slices.Insert(*a, i, Attr{key, v})
+}
+
+// Add gives key the value v unless a has key already, and reports whether
+// it did: one walk where Lookup and Set would take two.
+func (a *Attrs) Add(key, v string) bool {
+	i, ok := a.find(key)
+	if !ok {
+		*a = slices.Insert(*a, i, Attr{key, v})
+	}
+	return !ok
 }
 
 // With returns a with the entries of more whose keys it lacks: a's own

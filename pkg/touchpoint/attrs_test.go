@@ -15,16 +15,36 @@ import (
 // entries stay in the order of their keys.
 func TestAttrsActAsAMap(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 2026))
+	// Keys that differ in their first byte, share it, are empty, or
+	// start beyond ASCII, so that every way the walk orders two keys
+	// is taken.
+	starts := []string{"", "k", "k", "a", "z", "é", "K"}
+	key := func(n int) string {
+		if n == 0 {
+			return ""
+		}
+		return fmt.Sprint(starts[n%len(starts)], n)
+	}
 	for round := range 200 {
 		keys := 1 + r.IntN(30) // up to 30 distinct keys: both lookups
 		var a Attrs
 		m := map[string]string{}
 		for step := range 100 {
-			k := fmt.Sprint("k", r.IntN(keys))
+			k := key(r.IntN(keys))
 			v := fmt.Sprint(round, "-", step)
-			a.Set(k, v)
-			m[k] = v
-			probe := fmt.Sprint("k", r.IntN(keys+2)) // sometimes one never set
+			if r.IntN(2) == 0 {
+				a.Set(k, v)
+				m[k] = v
+			} else {
+				_, had := m[k]
+				if added := a.Add(k, v); added == had {
+					t.Fatalf("round %d step %d: Add(%q) = %v, but the map had it: %v", round, step, k, added, had)
+				}
+				if !had {
+					m[k] = v
+				}
+			}
+			probe := key(r.IntN(keys + 2)) // sometimes one never set
 			got, ok := a.Lookup(probe)
 			want, wantOK := m[probe]
 			if got != want || ok != wantOK || a.Get(probe) != want {

@@ -182,6 +182,41 @@ func TestDecodeErrorsAreBounded(t *testing.T) {
 	}
 }
 
+// TestCodecsCompileConcurrently asks a fresh cache for every shipped
+// schema and an unknown id from several goroutines at once (run with
+// -race): each gets its codec or the unknown-schema error, and the cache
+// ends with each shipped schema once.
+func TestCodecsCompileConcurrently(t *testing.T) {
+	c := shippedCodecs(t)
+	ctx := context.Background()
+	const goroutines, unknown = 8, 99
+	errs := make(chan error, goroutines)
+	for g := range goroutines {
+		go func() {
+			for i := range ShippedSchemas {
+				s := ShippedSchemas[(g+i)%len(ShippedSchemas)] // each goroutine in another order
+				if codec, err := c.Codec(ctx, s.ID); err != nil || codec == nil {
+					errs <- fmt.Errorf("schema %d: %v", s.ID, err)
+					return
+				}
+				if _, err := c.Codec(ctx, unknown); !errors.Is(err, ErrUnknownSchema) {
+					errs <- fmt.Errorf("unknown id: %v", err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range goroutines {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if got := len(*c.byID.Load()); got != len(ShippedSchemas) {
+		t.Errorf("the cache holds %d schemas, want %d", got, len(ShippedSchemas))
+	}
+}
+
 // TestDecodeConcurrently decodes good and hostile records from several
 // goroutines through one cache (run with -race).
 func TestDecodeConcurrently(t *testing.T) {

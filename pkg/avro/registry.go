@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/linkedin/goavro/v2"
 	"github.com/twmb/franz-go/pkg/sr"
@@ -169,9 +171,15 @@ func (r *SchemaRegistry) Register(ctx context.Context, subject, text string) (in
 // Codecs caches compiled codecs by schema id over a Registry. It is safe for
 // concurrent use.
 type Codecs struct {
-	reg   Registry
-	mu    sync.RWMutex
-	byID  map[int]*compiled
+	reg Registry
+	// byID holds the compiled schemas. It is read for every record, by
+	// many goroutines at once, so it is a map never changed once stored:
+	// adding a schema stores a copy with it. A read lock would write to
+	// one counter that every core reading shares.
+	byID atomic.Pointer[map[int]*compiled]
+	// mu orders the additions to byID and guards known, the ids that
+	// cannot be compiled (read only when byID lacks an id).
+	mu    sync.Mutex
 	known map[int]error
 }
 
@@ -187,7 +195,9 @@ type compiled struct {
 
 // NewCodecs returns a codec cache over reg.
 func NewCodecs(reg Registry) *Codecs {
-	return &Codecs{reg: reg, byID: map[int]*compiled{}, known: map[int]error{}}
+	c := &Codecs{reg: reg, known: map[int]error{}}
+	c.byID.Store(&map[int]*compiled{})
+	return c
 }
 
 // Codec returns the compiled codec of schema id. Unknown ids are remembered,
@@ -201,13 +211,12 @@ func (c *Codecs) Codec(ctx context.Context, id int) (*goavro.Codec, error) {
 }
 
 func (c *Codecs) compiled(ctx context.Context, id int) (*compiled, error) {
-	c.mu.RLock()
-	comp, ok := c.byID[id]
-	bad := c.known[id]
-	c.mu.RUnlock()
-	if ok {
+	if comp, ok := (*c.byID.Load())[id]; ok {
 		return comp, nil
 	}
+	c.mu.Lock()
+	bad := c.known[id]
+	c.mu.Unlock()
 	if bad != nil {
 		return nil, bad
 	}
@@ -218,7 +227,7 @@ func (c *Codecs) compiled(ctx context.Context, id int) (*compiled, error) {
 		}
 		return nil, err
 	}
-	comp = &compiled{}
+	comp := &compiled{}
 	if comp.codec, err = goavro.NewCodec(text); err == nil {
 		comp.shape, err = parseShape(text)
 	}
@@ -235,11 +244,18 @@ func (c *Codecs) compiled(ctx context.Context, id int) (*compiled, error) {
 func (c *Codecs) remember(id int, comp *compiled, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if comp != nil {
-		c.byID[id] = comp
-	} else {
+	if comp == nil {
 		c.known[id] = err
+		return
 	}
+	old := *c.byID.Load()
+	if _, ok := old[id]; ok {
+		return // compiled by another goroutine meanwhile
+	}
+	byID := make(map[int]*compiled, len(old)+1)
+	maps.Copy(byID, old)
+	byID[id] = comp
+	c.byID.Store(&byID)
 }
 
 // Decode decodes a wire-format message to its schema id and native Avro

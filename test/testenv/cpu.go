@@ -89,3 +89,53 @@ var jvmUpkeepThreads = []string{"G1 ", "GC Thread", "VM Thread", "C1 Compiler", 
 func jvmUpkeep(comm string) bool {
 	return slices.ContainsFunc(jvmUpkeepThreads, func(p string) bool { return strings.HasPrefix(comm, p) })
 }
+
+// MachineCPU is the machine's CPU time since boot, summed over its CPUs,
+// from the first line of /proc/stat.
+type MachineCPU struct {
+	// Busy is the time spent running anything: user, nice, system, and
+	// the interrupts' and soft interrupts' work, which the kernel
+	// charges to no process (a loopback connection's delivery, for one).
+	Busy time.Duration
+	// Idle is the time with nothing to run, waiting for I/O included.
+	Idle time.Duration
+	// Steal is the time a virtual machine's CPUs were ready to run but
+	// the host ran something else.
+	Steal time.Duration
+}
+
+// Sub returns the times between an earlier reading and m.
+func (m MachineCPU) Sub(earlier MachineCPU) MachineCPU {
+	return MachineCPU{Busy: m.Busy - earlier.Busy, Idle: m.Idle - earlier.Idle, Steal: m.Steal - earlier.Steal}
+}
+
+// ReadMachineCPU returns the machine's CPU time from /proc/stat.
+func ReadMachineCPU() (MachineCPU, error) {
+	stat, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return MachineCPU{}, fmt.Errorf("reading the machine's CPU time: %w", err)
+	}
+	return parseMachineCPU(stat)
+}
+
+// parseMachineCPU reads the "cpu" line of /proc/stat: user, nice, system,
+// idle, iowait, irq, softirq and steal, in clock ticks (guest time is part
+// of user time already).
+func parseMachineCPU(stat []byte) (MachineCPU, error) {
+	line, _, _ := bytes.Cut(stat, []byte("\n"))
+	f := strings.Fields(string(line))
+	if len(f) < 9 || f[0] != "cpu" {
+		return MachineCPU{}, fmt.Errorf("unexpected /proc/stat line %q", line)
+	}
+	var ticks [8]int64
+	for i := range ticks {
+		v, err := strconv.ParseInt(f[i+1], 10, 64)
+		if err != nil {
+			return MachineCPU{}, fmt.Errorf("reading /proc/stat line %q: %w", line, err)
+		}
+		ticks[i] = v
+	}
+	tick := func(n int64) time.Duration { return time.Duration(n) * time.Second / userHZ }
+	user, nice, system, idle, iowait, irq, softirq, steal := ticks[0], ticks[1], ticks[2], ticks[3], ticks[4], ticks[5], ticks[6], ticks[7]
+	return MachineCPU{Busy: tick(user + nice + system + irq + softirq), Idle: tick(idle + iowait), Steal: tick(steal)}, nil
+}

@@ -73,3 +73,26 @@ func TestJVMUpkeepThreads(t *testing.T) {
 		t.Error("JVMUpkeepTime of a process that does not exist: no error")
 	}
 }
+
+// TestParseMachineCPU reads busy, idle and steal time from /proc/stat's
+// first line, and refuses text that is not one.
+func TestParseMachineCPU(t *testing.T) {
+	got, err := parseMachineCPU([]byte("cpu  100 5 40 900 10 2 3 50 7 0\ncpu0 50 2 20 450 5 1 1 25 3 0\nintr 1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// busy: user 100 + nice 5 + system 40 + irq 2 + softirq 3 ticks;
+	// idle: 900 + iowait 10; steal 50; guest (7) is inside user.
+	want := MachineCPU{Busy: 1500 * time.Millisecond, Idle: 9100 * time.Millisecond, Steal: 500 * time.Millisecond}
+	if got != want {
+		t.Errorf("parseMachineCPU = %+v, want %+v", got, want)
+	}
+	if d := want.Sub(MachineCPU{Busy: time.Second, Idle: 9 * time.Second, Steal: 100 * time.Millisecond}); d != (MachineCPU{Busy: 500 * time.Millisecond, Idle: 100 * time.Millisecond, Steal: 400 * time.Millisecond}) {
+		t.Errorf("Sub = %+v", d)
+	}
+	for _, bad := range []string{"", "intr 1 2 3", "cpu 1 2 3", "cpu 1 2 3 4 5 6 7 x"} {
+		if _, err := parseMachineCPU([]byte(bad)); err == nil {
+			t.Errorf("parseMachineCPU(%q) accepted it", bad)
+		}
+	}
+}

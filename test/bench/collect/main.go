@@ -80,6 +80,11 @@ type result struct {
 	// collector; for the baseline, the benchmark's own produce), client
 	// that of the benchmark's own process and broker the Kafka broker's.
 	cpu, client, broker time.Duration
+	// machine is the whole machine's busy CPU time per record, what no
+	// process is charged for included; idle and steal are the shares of
+	// its CPUs' time they had nothing to run and were taken by the host.
+	machine     time.Duration
+	idle, steal float64
 }
 
 func run(n, rounds, concurrency int, profile, trace string) error {
@@ -139,8 +144,8 @@ func run(n, rounds, concurrency int, profile, trace string) error {
 	client := &poster{addr: cfg.Collect.Addr, conns: make(chan *keptConn, concurrency)}
 	defer client.close()
 	fmt.Printf("%d records per round, %d rounds per size, %d requests in flight\n", n, rounds, concurrency)
-	fmt.Printf("%-9s %14s %9s %9s %14s %9s %9s %7s %11s %10s %10s %10s %10s %10s\n", "records", "bare ev/s", "p50", "p99", "collect ev/s", "p50", "p99", "ratio", "range",
-		"bare cpu", "coll. cpu", "client cpu", "broker/b", "broker/c")
+	fmt.Printf("%-9s %14s %9s %9s %14s %9s %9s %7s %11s %10s %10s %10s %10s %10s %10s %10s %7s %7s\n", "records", "bare ev/s", "p50", "p99", "collect ev/s", "p50", "p99", "ratio", "range",
+		"bare cpu", "coll. cpu", "client cpu", "broker/b", "broker/c", "machine/b", "machine/c", "idle/c", "steal")
 	pids := processes{self: os.Getpid(), collector: proc.Pid(), broker: srv.Kafka.Pid()}
 	round := func(size int, encoded []*kgo.Record, records []*touchpoint.Touchpoint) (bare, col result, err error) {
 		return compare(ctx, pids, size, concurrency, encoded, records, producer, client)
@@ -178,11 +183,12 @@ func run(n, rounds, concurrency int, profile, trace string) error {
 			bares, cols, ratios = append(bares, bare), append(cols, col), append(ratios, col.rate/bare.rate)
 		}
 		bare, col := medians(bares), medians(cols)
-		fmt.Printf("%-9d %14.0f %9s %9s %14.0f %9s %9s %7.2f %11s %10s %10s %10s %10s %10s\n", size, bare.rate, bare.p50.Round(time.Microsecond), bare.p99.Round(time.Microsecond),
+		fmt.Printf("%-9d %14.0f %9s %9s %14.0f %9s %9s %7.2f %11s %10s %10s %10s %10s %10s %10s %10s %6.0f%% %6.1f%%\n", size, bare.rate, bare.p50.Round(time.Microsecond), bare.p99.Round(time.Microsecond),
 			col.rate, col.p50.Round(time.Microsecond), col.p99.Round(time.Microsecond), median(ratios),
 			fmt.Sprintf("%.2f-%.2f", slices.Min(ratios), slices.Max(ratios)),
 			bare.cpu.Round(100*time.Nanosecond), col.cpu.Round(100*time.Nanosecond), col.client.Round(100*time.Nanosecond),
-			bare.broker.Round(100*time.Nanosecond), col.broker.Round(100*time.Nanosecond))
+			bare.broker.Round(100*time.Nanosecond), col.broker.Round(100*time.Nanosecond),
+			bare.machine.Round(100*time.Nanosecond), col.machine.Round(100*time.Nanosecond), 100*col.idle, 100*max(bare.steal, col.steal))
 	}
 	_, peak, err := proc.RSS()
 	if err != nil {
@@ -191,7 +197,9 @@ func run(n, rounds, concurrency int, profile, trace string) error {
 	fmt.Printf("collector peak RSS: %.1f MiB (aim: ratio >= 0.5 at 100 records per request)\n", float64(peak)/(1<<20))
 	fmt.Println("each column is the median over the rounds, ratio the median of the rounds' ratios and range their least and greatest;")
 	fmt.Println("cpu: CPU time per record of the bare produce (this process), of the collector, of this process's HTTP client,")
-	fmt.Println("and of the Kafka broker during the bare produce (broker/b) and during the collector's run (broker/c)")
+	fmt.Println("and of the Kafka broker during the bare produce (broker/b) and during the collector's run (broker/c);")
+	fmt.Println("machine: the whole machine's busy CPU time per record (/proc/stat; work no process is charged for included),")
+	fmt.Println("idle/c: the share of its CPU time idle during the collector's run, steal: the greater share the host took in either run")
 	return nil
 }
 
@@ -208,13 +216,23 @@ func medians(rs []result) result {
 	for i, r := range rs {
 		rates[i] = r.rate
 	}
+	share := func(f func(result) float64) float64 {
+		xs := make([]float64, len(rs))
+		for i, r := range rs {
+			xs[i] = f(r)
+		}
+		return median(xs)
+	}
 	return result{
-		rate:   median(rates),
-		p50:    field(func(r result) time.Duration { return r.p50 }),
-		p99:    field(func(r result) time.Duration { return r.p99 }),
-		cpu:    field(func(r result) time.Duration { return r.cpu }),
-		client: field(func(r result) time.Duration { return r.client }),
-		broker: field(func(r result) time.Duration { return r.broker }),
+		rate:    median(rates),
+		p50:     field(func(r result) time.Duration { return r.p50 }),
+		p99:     field(func(r result) time.Duration { return r.p99 }),
+		cpu:     field(func(r result) time.Duration { return r.cpu }),
+		client:  field(func(r result) time.Duration { return r.client }),
+		broker:  field(func(r result) time.Duration { return r.broker }),
+		machine: field(func(r result) time.Duration { return r.machine }),
+		idle:    share(func(r result) float64 { return r.idle }),
+		steal:   share(func(r result) float64 { return r.steal }),
 	}
 }
 
@@ -318,6 +336,10 @@ func measure[B any](ctx context.Context, pids [3]int, batches []B, n, concurrenc
 	if err != nil {
 		return result{}, err
 	}
+	machineBefore, err := testenv.ReadMachineCPU()
+	if err != nil {
+		return result{}, err
+	}
 	latencies := make([]time.Duration, len(batches))
 	next := make(chan int)
 	var wg sync.WaitGroup
@@ -359,14 +381,23 @@ func measure[B any](ctx context.Context, pids [3]int, batches []B, n, concurrenc
 	if err != nil {
 		return result{}, err
 	}
+	machineAfter, err := testenv.ReadMachineCPU()
+	if err != nil {
+		return result{}, err
+	}
+	machine := machineAfter.Sub(machineBefore)
+	capacity := float64(machine.Busy + machine.Idle + machine.Steal)
 	slices.Sort(latencies)
 	return result{
-		rate:   float64(n) / elapsed.Seconds(),
-		p50:    latencies[len(latencies)/2],
-		p99:    latencies[len(latencies)*99/100],
-		cpu:    (after[0] - before[0]) / time.Duration(n),
-		client: (after[1] - before[1]) / time.Duration(n),
-		broker: (after[2] - before[2]) / time.Duration(n),
+		rate:    float64(n) / elapsed.Seconds(),
+		p50:     latencies[len(latencies)/2],
+		p99:     latencies[len(latencies)*99/100],
+		cpu:     (after[0] - before[0]) / time.Duration(n),
+		client:  (after[1] - before[1]) / time.Duration(n),
+		broker:  (after[2] - before[2]) / time.Duration(n),
+		machine: machine.Busy / time.Duration(n),
+		idle:    float64(machine.Idle) / max(capacity, 1),
+		steal:   float64(machine.Steal) / max(capacity, 1),
 	}, nil
 }
 

@@ -47,24 +47,38 @@ func (c *scalarColumn[T]) reset() {
 
 // arrayColumn is an Array(String) column. clickhouse-go appends a slice of
 // arrays by reflection, element by element; one array at a time it does not
-// reflect, so the arrays are appended row by row.
+// reflect, so the arrays are appended row by row. It hands each element to
+// the nested column as an interface, which takes an allocation for a
+// string and none for a pointer: so each row's array goes as pointers to
+// its strings (the column copies them at once), gathered in elems, kept
+// from one row and one insert to the next.
 type arrayColumn struct {
 	column string
 	get    func(*TouchpointRow) []string
+	elems  []*string
 }
 
 func (c *arrayColumn) name() string { return c.column }
 
 func (c *arrayColumn) appendTo(col driver.BatchColumn, rows []TouchpointRow) error {
 	for i := range rows {
-		if err := col.AppendRow(c.get(&rows[i])); err != nil {
+		values := c.get(&rows[i])
+		c.elems = c.elems[:0]
+		for j := range values {
+			c.elems = append(c.elems, &values[j])
+		}
+		if err := col.AppendRow(c.elems); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (c *arrayColumn) reset() {}
+func (c *arrayColumn) reset() {
+	// Holds on to no row's strings.
+	c.elems = c.elems[:0]
+	clear(c.elems[:cap(c.elems)])
+}
 
 func stringColumn(name string, get func(*TouchpointRow) string) touchpointColumn {
 	return &scalarColumn[string]{column: name, get: get}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/column"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
@@ -73,6 +74,13 @@ func (c *recordingColumn) Append(v any) error {
 }
 
 func (c *recordingColumn) AppendRow(v any) error {
+	if elems, ok := v.([]*string); ok { // copied at once, as clickhouse-go's arrays do
+		values := make([]string, len(elems))
+		for i, e := range elems {
+			values[i] = *e
+		}
+		v = values
+	}
 	c.values = append(c.values, v)
 	c.blocks = append(c.blocks, c.batch.blocks)
 	return nil
@@ -166,6 +174,52 @@ func TestTouchpointColumnsInsertWholeColumnsInBlocks(t *testing.T) {
 		}
 	}
 }
+
+// TestArrayColumnGoesToClickHouseGo appends arrays the way arrayColumn
+// does to clickhouse-go's own Array(String) column, reusing one slice of
+// pointers from row to row: the column holds every row's strings, and an
+// append takes no allocation per element.
+func TestArrayColumnGoesToClickHouseGo(t *testing.T) {
+	col, err := column.Type("Array(String)").Column("property_keys", &column.ServerContext{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := testRows(6) // arrays of 0, 1 and 2 entries
+	a := &arrayColumn{column: "property_keys", get: func(r *TouchpointRow) []string { return r.PropertyKeys }}
+	if err := a.appendTo(appender{col}, rows); err != nil {
+		t.Fatal(err)
+	}
+	if col.Rows() != len(rows) {
+		t.Fatalf("%d rows, want %d", col.Rows(), len(rows))
+	}
+	for i, r := range rows {
+		var got []string
+		if err := col.ScanRow(&got, i); err != nil {
+			t.Fatal(err)
+		}
+		if want := r.PropertyKeys; !reflect.DeepEqual(got, want) && len(got)+len(want) > 0 {
+			t.Errorf("row %d: %q, want %q", i, got, want)
+		}
+	}
+	many := []TouchpointRow{{PropertyKeys: []string{"a", "b", "c", "d", "e", "f", "g", "h"}}}
+	if n := testing.AllocsPerRun(100, func() {
+		if err := a.appendTo(appender{col}, many); err != nil {
+			t.Fatal(err)
+		}
+	}); n >= float64(len(many[0].PropertyKeys)) {
+		t.Errorf("%v allocations to append an array of %d, want fewer than one per element", n, len(many[0].PropertyKeys))
+	}
+}
+
+// appender is a clickhouse-go column as a batch hands it out.
+type appender struct{ col column.Interface }
+
+func (a appender) Append(v any) error {
+	_, err := a.col.Append(v)
+	return err
+}
+
+func (a appender) AppendRow(v any) error { return a.col.AppendRow(v) }
 
 func TestTouchpointColumnsInsertNothing(t *testing.T) {
 	conn := &recordingConn{}

@@ -88,7 +88,8 @@ func TestProcessorFastAndGeneralPathsAgree(t *testing.T) {
 			t.Fatal(err)
 		}
 		outcome := func(b []byte) string {
-			out, rej, err := p.Touchpoint(ctx, &kgo.Record{Partition: 2, Offset: int64(i), Value: b})
+			out := new(Touchpoint)
+			_, rej, err := p.Touchpoint(ctx, &kgo.Record{Partition: 2, Offset: int64(i), Value: b}, out)
 			switch {
 			case err != nil:
 				t.Fatal(err)

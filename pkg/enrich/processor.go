@@ -132,20 +132,22 @@ type Touchpoint struct {
 	Link *stitch.LinkRequest
 }
 
-// Touchpoint converts a record of the touchpoints topic. A record written
-// with the shipped Touchpoint schema is decoded by avro's fast path,
-// straight into a touchpoint.Touchpoint.
-func (p *Processor) Touchpoint(ctx context.Context, r *kgo.Record) (*Touchpoint, *Rejection, error) {
+// Touchpoint converts a record of the touchpoints topic into dst, which a
+// caller converting many keeps in memory of its own (a slice of them), and
+// reports whether it did, as TouchpointRow does. A record written with the
+// shipped Touchpoint schema is decoded by avro's fast path, straight into
+// a touchpoint.Touchpoint.
+func (p *Processor) Touchpoint(ctx context.Context, r *kgo.Record, dst *Touchpoint) (bool, *Rejection, error) {
 	t, err := p.codecs.DecodeTouchpoint(ctx, r.Value)
 	if err != nil {
 		rej, err := decodeFailure(err)
-		return nil, rej, err
+		return false, rej, err
 	}
-	tp, rej := p.TouchpointRow(t)
-	if tp != nil {
-		tp.Row.SourcePartition, tp.Row.SourceOffset = r.Partition, r.Offset
+	ok, rej := p.touchpointRow(t, dst)
+	if ok {
+		dst.Row.SourcePartition, dst.Row.SourceOffset = r.Partition, r.Offset
 	}
-	return tp, rej, nil
+	return ok, rej, nil
 }
 
 // Check validates t at the time now and normalises its identifiers as
@@ -183,17 +185,27 @@ func (p *Processor) check(t *touchpoint.Touchpoint, now time.Time, keep bool) ([
 // (page_url, referrer, utm_content, utm_term and property values) are stored
 // scrubbed of personal data.
 func (p *Processor) TouchpointRow(t *touchpoint.Touchpoint) (*Touchpoint, *Rejection) {
+	tp := new(Touchpoint)
+	if ok, rej := p.touchpointRow(t, tp); !ok {
+		return nil, rej
+	}
+	return tp, nil
+}
+
+// touchpointRow is TouchpointRow into tp: true, or false and the
+// rejection (none for an erased person's event).
+func (p *Processor) touchpointRow(t *touchpoint.Touchpoint, tp *Touchpoint) (bool, *Rejection) {
 	now := time.Now() // one reading for the validation and ingested_at
 	ids, rej, ok := p.check(t, now, true)
 	if !ok {
-		return nil, rej
+		return false, rej
 	}
 	if p.suppressed(ids) {
-		return nil, nil
+		return false, nil
 	}
 	utm := Campaign(t)
 	source, medium := utm.Implied()
-	row := &clickhouse.TouchpointRow{
+	*tp = Touchpoint{Row: clickhouse.TouchpointRow{
 		EventID:     t.EventID,
 		EventTime:   t.EventTime.Truncate(time.Second),
 		EventMillis: uint16(t.EventTime.Nanosecond() / int(time.Millisecond)),
@@ -213,22 +225,23 @@ func (p *Processor) TouchpointRow(t *touchpoint.Touchpoint) (*Touchpoint, *Rejec
 		Currency:    t.Currency,
 		OrderID:     t.OrderID,
 		IngestedAt:  now.UTC().Truncate(time.Second),
-	}
-	row.IdentifierTypes, row.IdentifierValues = pairs(len(ids))
+	}}
+	row := &tp.Row
+	arrays := make([]string, 2*(len(ids)+len(t.Properties))) // the row's four arrays, in one allocation
+	row.IdentifierTypes, row.IdentifierValues, arrays = pair(arrays, len(ids))
+	row.PropertyKeys, row.PropertyValues, _ = pair(arrays, len(t.Properties))
 	for i, id := range ids {
 		row.IdentifierTypes[i], row.IdentifierValues[i] = id.Type, id.Value
 	}
 	if t.Revenue != nil {
 		row.Revenue = int64(*t.Revenue)
 	}
-	row.PropertyKeys, row.PropertyValues = pairs(len(t.Properties))
 	for i, e := range t.Properties { // in the order of their keys
 		row.PropertyKeys[i], row.PropertyValues[i] = e.Key, p.scrubber.Property(e.Key, e.Value)
 	}
 	if c := t.Context; c != nil {
 		row.DeviceType, row.OS, row.Country = c.DeviceType, c.OS, c.Country
 	}
-	tp := &Touchpoint{Row: *row}
 	if linkable := linkableIdentifiers(ids); len(linkable) > 0 {
 		linked := false
 		if p.persons != nil {
@@ -241,17 +254,16 @@ func (p *Processor) TouchpointRow(t *touchpoint.Touchpoint) (*Touchpoint, *Rejec
 	if tp.Row.PersonID == "" { // unknown to the map: the best identifier names the person
 		tp.Row.PersonID = p.identity.PersonID(ids)
 	}
-	return tp, nil
+	return true, nil
 }
 
-// pairs returns two slices of n strings made in one allocation, or nils
-// for n == 0.
-func pairs(n int) (a, b []string) {
+// pair returns two slices of n strings each from the start of room, or
+// nils for n == 0, and the rest of room.
+func pair(room []string, n int) (a, b, rest []string) {
 	if n == 0 {
-		return nil, nil
+		return nil, nil, room
 	}
-	s := make([]string, 2*n)
-	return s[:n:n], s[n:]
+	return room[:n:n], room[n : 2*n : 2*n], room[2*n:]
 }
 
 // resolve looks an event's identifiers up in the local identity map, in one

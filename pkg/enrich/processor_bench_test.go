@@ -27,9 +27,10 @@ func BenchmarkProcessorTouchpoint(b *testing.B) {
 	}); err != nil {
 		b.Fatal(err)
 	}
+	var tp Touchpoint
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, rej, err := p.Touchpoint(ctx, records[i%len(records)]); err != nil || rej != nil {
+		if _, rej, err := p.Touchpoint(ctx, records[i%len(records)], &tp); err != nil || rej != nil {
 			b.Fatal(err, rej)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/touchline-io/touchline/pkg/avro"
 	"github.com/touchline-io/touchline/pkg/channel"
+	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/identifiers"
 	"github.com/touchline-io/touchline/pkg/identity/stitch"
 	"github.com/touchline-io/touchline/pkg/scrub"
@@ -54,9 +55,10 @@ func TestProcessorTouchpointRow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, rej, err := p.Touchpoint(ctx, &kgo.Record{Topic: "t", Partition: 3, Offset: 77, Value: b})
-	if err != nil || rej != nil {
-		t.Fatalf("%v %v", err, rej)
+	out := &Touchpoint{Row: clickhouse.TouchpointRow{PersonID: "left by an earlier record"}, Link: &stitch.LinkRequest{ID: "earlier"}}
+	ok, rej, err := p.Touchpoint(ctx, &kgo.Record{Topic: "t", Partition: 3, Offset: 77, Value: b}, out)
+	if !ok || err != nil || rej != nil {
+		t.Fatalf("%v %v %v", ok, err, rej)
 	}
 	row := &out.Row
 	if out.Link == nil || out.Link.ID != "e1" || len(out.Link.Identifiers) != 3 || !out.Link.At.Equal(at) {
@@ -224,7 +226,7 @@ func TestProcessorDeadLettersHostileRecords(t *testing.T) {
 			if tc.spend {
 				_, rej, err = p.Spend(ctx, r)
 			} else {
-				_, rej, err = p.Touchpoint(ctx, r)
+				_, rej, err = p.Touchpoint(ctx, r, new(Touchpoint))
 			}
 			if err != nil || rej == nil || rej.Reason != tc.reason {
 				t.Fatalf("got rejection %+v, error %v; want reason %s", rej, err, tc.reason)

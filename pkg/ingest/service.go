@@ -295,11 +295,14 @@ func (s *Service) pollOnce(ctx context.Context) {
 // letter; err is set only when ctx ended while the schema registry was
 // unreachable.
 type outcome struct {
-	touchpoint *enrich.Touchpoint
-	spend      *clickhouse.SpendRow
-	rate       *clickhouse.ExchangeRateRow
-	rejection  *enrich.Rejection
-	err        error
+	// touchpoint is the row, when isTouchpoint is set: held here, in the
+	// poll's slice of outcomes, rather than allocated for each event.
+	touchpoint   enrich.Touchpoint
+	isTouchpoint bool
+	spend        *clickhouse.SpendRow
+	rate         *clickhouse.ExchangeRateRow
+	rejection    *enrich.Rejection
+	err          error
 }
 
 // processAll processes records on cfg.Workers goroutines, each taking an
@@ -329,7 +332,7 @@ func (s *Service) process(ctx context.Context, r *kgo.Record) outcome {
 		var err error
 		switch r.Topic {
 		case s.topics.Touchpoints:
-			o.touchpoint, o.rejection, err = s.proc.Touchpoint(ctx, r)
+			o.isTouchpoint, o.rejection, err = s.proc.Touchpoint(ctx, r, &o.touchpoint)
 		case s.topics.Spend:
 			o.spend, o.rejection, err = s.proc.Spend(ctx, r)
 		case s.topics.Rates():
@@ -344,7 +347,7 @@ func (s *Service) process(ctx context.Context, r *kgo.Record) outcome {
 // the time now.
 func (s *Service) add(r *kgo.Record, o outcome, now time.Time) {
 	switch {
-	case o.touchpoint != nil:
+	case o.isTouchpoint:
 		s.buf.touchpoints = append(s.buf.touchpoints, o.touchpoint.Row)
 		if l := o.touchpoint.Link; l != nil && s.links.fresh(l) {
 			key, value := stitch.EncodeLinkRequest(*l)

@@ -217,8 +217,14 @@ func (r *Router) step(ctx context.Context, fetches kgo.Fetches) error {
 // without reaching the segments, because the registry was down.
 func (r *Router) touchpoint(ctx context.Context, rec *kgo.Record) (tp *enrich.Touchpoint, rej *enrich.Rejection, err error) {
 	err = r.health.Retry(ctx, "schema_registry", r.cfg.RetryBackoff, r.cfg.RetryBackoffMax, 0, func(ctx context.Context) error {
-		var err error
-		tp, rej, err = r.proc.Touchpoint(ctx, rec)
+		var (
+			ok  bool
+			err error
+		)
+		tp = new(enrich.Touchpoint)
+		if ok, rej, err = r.proc.Touchpoint(ctx, rec, tp); !ok {
+			tp = nil
+		}
 		return err
 	}, func(attempt int, wait time.Duration, err error) {
 		r.m.writeErrors.WithLabelValues("schema_registry").Inc()

@@ -27,6 +27,7 @@ import (
 	"github.com/touchline-io/touchline/pkg/app"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/config"
+	"github.com/touchline-io/touchline/pkg/enrich"
 	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/test/testenv"
 )
@@ -325,8 +326,8 @@ func touchpointRows(ctx context.Context, cfg config.Config, records []*kgo.Recor
 	}
 	rows := make([]clickhouse.TouchpointRow, 0, len(records))
 	for _, r := range records {
-		tp, rej, err := proc.Touchpoint(ctx, r)
-		if err != nil || rej != nil {
+		var tp enrich.Touchpoint
+		if ok, rej, err := proc.Touchpoint(ctx, r, &tp); !ok {
 			return nil, fmt.Errorf("building baseline rows: %v %v", err, rej)
 		}
 		rows = append(rows, tp.Row)

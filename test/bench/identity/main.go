@@ -936,9 +936,10 @@ func encodeTouchpoints(ctx context.Context, events int, rewrite func(*touchpoint
 func timeProcessor(ctx context.Context, proc *enrich.Processor, records []*kgo.Record, check func(*enrich.Touchpoint) error) (time.Duration, error) {
 	start := time.Now()
 	for _, r := range records {
-		tp, rej, err := proc.Touchpoint(ctx, r)
+		var tp enrich.Touchpoint
+		_, rej, err := proc.Touchpoint(ctx, r, &tp)
 		if err == nil && rej == nil {
-			err = check(tp)
+			err = check(&tp)
 		}
 		if err != nil || rej != nil {
 			return 0, fmt.Errorf("generated touchpoint at %d: %v %v", r.Offset, err, rej)

@@ -205,35 +205,26 @@ func run(n, rounds, concurrency int, profile, trace string) error {
 
 // medians is the median of each figure of rs, taken apart.
 func medians(rs []result) result {
-	field := func(f func(result) time.Duration) time.Duration {
-		ds := make([]time.Duration, len(rs))
-		for i, r := range rs {
-			ds[i] = f(r)
-		}
-		return median(ds)
-	}
-	rates := make([]float64, len(rs))
-	for i, r := range rs {
-		rates[i] = r.rate
-	}
-	share := func(f func(result) float64) float64 {
-		xs := make([]float64, len(rs))
-		for i, r := range rs {
-			xs[i] = f(r)
-		}
-		return median(xs)
-	}
 	return result{
-		rate:    median(rates),
-		p50:     field(func(r result) time.Duration { return r.p50 }),
-		p99:     field(func(r result) time.Duration { return r.p99 }),
-		cpu:     field(func(r result) time.Duration { return r.cpu }),
-		client:  field(func(r result) time.Duration { return r.client }),
-		broker:  field(func(r result) time.Duration { return r.broker }),
-		machine: field(func(r result) time.Duration { return r.machine }),
-		idle:    share(func(r result) float64 { return r.idle }),
-		steal:   share(func(r result) float64 { return r.steal }),
+		rate:    medianOf(rs, func(r result) float64 { return r.rate }),
+		p50:     medianOf(rs, func(r result) time.Duration { return r.p50 }),
+		p99:     medianOf(rs, func(r result) time.Duration { return r.p99 }),
+		cpu:     medianOf(rs, func(r result) time.Duration { return r.cpu }),
+		client:  medianOf(rs, func(r result) time.Duration { return r.client }),
+		broker:  medianOf(rs, func(r result) time.Duration { return r.broker }),
+		machine: medianOf(rs, func(r result) time.Duration { return r.machine }),
+		idle:    medianOf(rs, func(r result) float64 { return r.idle }),
+		steal:   medianOf(rs, func(r result) float64 { return r.steal }),
 	}
+}
+
+// medianOf is the median of the figure f of rs.
+func medianOf[T cmp.Ordered](rs []result, f func(result) T) T {
+	xs := make([]T, len(rs))
+	for i, r := range rs {
+		xs[i] = f(r)
+	}
+	return median(xs)
 }
 
 // median is the middle value of xs (of an even number, the lower of the

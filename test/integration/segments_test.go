@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -296,12 +297,16 @@ func waitChanges(ctx context.Context, t *testing.T, cfg config.Config, conn driv
 	adm := admin(t, cfg)
 	var consumed [][]segmentsref.Observed
 	for {
-		// The committed offsets first: what the stage forwards it produces
-		// in the transaction that commits the inputs it consumed, so once
-		// the offsets cover every record read after them, nothing more
-		// comes.
+		// The router first: until its group has committed every
+		// touchpoint, inputs may still come (a restarted router
+		// catching up routes a backlog).
+		done := routedAll(ctx, t, adm, cfg)
+		// Then the committed offsets: what the stage forwards it
+		// produces in the transaction that commits the inputs it
+		// consumed, so once the offsets cover every record read after
+		// them, nothing more comes.
 		committed, err := adm.FetchOffsets(ctx, cfg.Segments.Group)
-		done := err == nil
+		done = done && err == nil
 		ends := map[int32]int64{} // after the last data record of each partition
 		consumed = make([][]segmentsref.Observed, cfg.Segments.Partitions)
 		if err := kafka.ReadCommitted(ctx, cfg.Kafka, nil, cfg.Kafka.Topics.SegmentInputs, nil, func(r *kgo.Record) error {
@@ -579,6 +584,27 @@ func TestSegmentsCatchUpAfterAStopDropsNothing(t *testing.T) {
 	if diff := segmentsref.Diff(readChanges(ctx, t, cfg), want, 0); diff != "" {
 		t.Fatalf("the changes topic differs from the reference over the touchpoints as published:\n%s", diff)
 	}
+}
+
+// routedAll reports whether the segments router's group has committed
+// every touchpoint the topic holds.
+func routedAll(ctx context.Context, t *testing.T, adm *kadm.Client, cfg config.Config) bool {
+	t.Helper()
+	ends, err := adm.ListEndOffsets(ctx, cfg.Kafka.Topics.Touchpoints)
+	if err != nil {
+		t.Fatal(err)
+	}
+	routed, err := adm.FetchOffsets(ctx, cfg.Segments.RouterGroup)
+	if err != nil {
+		return false // the group has not committed yet
+	}
+	all := true
+	ends.Each(func(end kadm.ListedOffset) {
+		if c, ok := routed.Lookup(end.Topic, end.Partition); end.Err != nil || end.Offset > 0 && (!ok || c.At < end.Offset) {
+			all = false
+		}
+	})
+	return all
 }
 
 // metricValue returns the value of the sample named exactly name (with its

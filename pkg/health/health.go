@@ -18,8 +18,12 @@ import (
 // "clickhouse" or "dead_letter"). The zero value is not usable; create it
 // with New. It is safe for concurrent use.
 type Status struct {
-	mu       sync.Mutex
-	failing  map[string]error
+	mu      sync.Mutex
+	failing map[string]error
+	// retrying counts, by check, the Retry loops whose last attempt failed
+	// or stalled: one loop's success passes the check only when no other
+	// loop retrying the same check is failing.
+	retrying map[string]int
 	onChange func(check string, err error)
 }
 
@@ -27,13 +31,17 @@ type Status struct {
 // called (under the Status's lock, so it must not call back into it) each
 // time a check starts failing (err set) or passes again (err nil).
 func New(onChange func(check string, err error)) *Status {
-	return &Status{failing: map[string]error{}, onChange: onChange}
+	return &Status{failing: map[string]error{}, retrying: map[string]int{}, onChange: onChange}
 }
 
 // Fail marks check as failing with err.
 func (s *Status) Fail(check string, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.failLocked(check, err)
+}
+
+func (s *Status) failLocked(check string, err error) {
 	_, was := s.failing[check]
 	s.failing[check] = err
 	if !was && s.onChange != nil {
@@ -45,6 +53,10 @@ func (s *Status) Fail(check string, err error) {
 func (s *Status) Pass(check string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.passLocked(check)
+}
+
+func (s *Status) passLocked(check string) {
 	if _, was := s.failing[check]; was {
 		delete(s.failing, check)
 		if s.onChange != nil {
@@ -84,29 +96,59 @@ func (s *Status) Err() error {
 // Retry is backoff.Policy.Retry (waits from initial up to max, with
 // jitter) that keeps check up to date: it fails while attempts fail, and
 // also while one attempt has run longer than stall (a server that accepts
-// a connection and never answers), and passes once an attempt succeeds. A
-// stall of zero disables the stall deadline. failed, when not nil, is
-// called after each failed attempt as backoff.Policy.Retry does.
+// a connection and never answers), and passes once an attempt succeeds,
+// unless another Retry of the same check, running at the same time, is
+// failing. A stall of zero disables the stall deadline. failed, when not
+// nil, is called after each failed attempt as backoff.Policy.Retry does.
 func (s *Status) Retry(ctx context.Context, check string, initial, max, stall time.Duration,
 	op func(context.Context) error, failed func(attempt int, wait time.Duration, err error)) error {
+	var loop retryLoop // guarded by s.mu
 	err := backoff.Policy{Initial: initial, Max: max}.Retry(ctx, func(ctx context.Context) error {
 		if stall > 0 {
 			timer := time.AfterFunc(stall, func() {
-				s.Fail(check, fmt.Errorf("a write has had no answer for %s", stall))
+				s.failRetry(check, &loop, fmt.Errorf("a write has had no answer for %s", stall))
 			})
 			defer timer.Stop()
 		}
 		return op(ctx)
 	}, func(attempt int, wait time.Duration, err error) {
-		s.Fail(check, err)
+		s.failRetry(check, &loop, err)
 		if failed != nil {
 			failed(attempt, wait, err)
 		}
 	})
-	if err == nil {
-		s.Pass(check)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	loop.ended = true
+	if loop.failing {
+		s.retrying[check]--
+	}
+	if err == nil && s.retrying[check] == 0 {
+		delete(s.retrying, check)
+		s.passLocked(check)
 	}
 	return err
+}
+
+// retryLoop is the state of one Retry loop that its Status counts.
+type retryLoop struct {
+	failing bool // counted in Status.retrying
+	ended   bool // Retry has returned
+}
+
+// failRetry marks check failing with err on behalf of loop, unless loop
+// has ended (a stall deadline that fired as its attempt returned).
+func (s *Status) failRetry(check string, loop *retryLoop, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if loop.ended {
+		return
+	}
+	if !loop.failing {
+		loop.failing = true
+		s.retrying[check]++
+	}
+	s.failLocked(check, err)
 }
 
 // Probe runs check every interval, each run bounded by timeout, until ctx

@@ -66,6 +66,44 @@ func TestRetryFailsWhileRetrying(t *testing.T) {
 	}
 }
 
+// Two writes retried at once under one check: the one that succeeds does
+// not pass the check while the other is still failing.
+func TestRetryPassesWhenNoConcurrentRetryFails(t *testing.T) {
+	s := New(nil)
+	release := make(chan struct{})
+	failedOnce := make(chan struct{})
+	stuck := make(chan error, 1)
+	go func() {
+		attempts := 0
+		stuck <- s.Retry(context.Background(), "clickhouse", time.Millisecond, time.Millisecond, 0, func(context.Context) error {
+			attempts++
+			if attempts == 2 {
+				close(failedOnce)
+			}
+			select {
+			case <-release:
+				return nil
+			default:
+				return errors.New("TOO_MANY_PARTS")
+			}
+		}, nil)
+	}()
+	<-failedOnce
+	if err := s.Retry(context.Background(), "clickhouse", time.Millisecond, time.Millisecond, 0, func(context.Context) error { return nil }, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !s.Failing("clickhouse") {
+		t.Fatal("one write's success passed the check while another write to it was still retried")
+	}
+	close(release)
+	if err := <-stuck; err != nil {
+		t.Fatal(err)
+	}
+	if s.Err() != nil {
+		t.Fatalf("the check still fails after both writes succeeded: %v", s.Err())
+	}
+}
+
 // An attempt that hangs fails its check after the stall deadline, before
 // it returns: a hung server is not ready.
 func TestRetryStall(t *testing.T) {

@@ -29,6 +29,12 @@ type Config struct {
 	// FlushInterval is the age of the oldest buffered record that triggers a
 	// flush. Default 1s.
 	FlushInterval time.Duration `yaml:"flush_interval"`
+	// ConcurrentInserts is the most batches whose touchpoints are inserted
+	// into ClickHouse at once, each on a connection of its own, while the
+	// next batch fills: (concurrent_inserts + 1) x batch_size rows are held
+	// at most. The rest of each batch's write and its offset commit still
+	// go in order. Default 2.
+	ConcurrentInserts int `yaml:"concurrent_inserts"`
 	// Workers is the number of goroutines decoding and validating records.
 	// Default: the number of CPUs.
 	Workers int `yaml:"workers"`
@@ -59,9 +65,11 @@ type Config struct {
 	IdentityCacheEntries int `yaml:"identity_cache_entries"`
 	// GCPercent is the Go garbage collector's target for the service (what
 	// GOGC sets): the heap grows by this percentage of the live heap before
-	// the next collection. Default 200: the service holds two batches of
-	// rows, which the garbage collector would otherwise mark twice as
-	// often. The GOGC environment variable, when set, wins.
+	// the next collection. Default 150: the service holds up to
+	// concurrent_inserts + 1 batches of rows, which the garbage collector
+	// would otherwise mark more often, and a higher target would take its
+	// memory past 500 MiB at the defaults. The GOGC environment variable,
+	// when set, wins.
 	GCPercent int `yaml:"gc_percent"`
 	// Limits bounds valid records.
 	Limits touchpoint.Limits `yaml:"limits"`
@@ -76,6 +84,7 @@ func DefaultConfig() Config {
 		Consumer:              kafka.Consumer{Group: "touchline-ingest", SessionTimeout: 10 * time.Second},
 		BatchSize:             20000,
 		FlushInterval:         time.Second,
+		ConcurrentInserts:     2,
 		Workers:               runtime.NumCPU(),
 		FetchMaxBytes:         4 << 20,
 		Settings:              backoff.DefaultSettings(),
@@ -85,7 +94,7 @@ func DefaultConfig() Config {
 		ProbeTimeout:          3 * time.Second,
 		StallTimeout:          10 * time.Second,
 		IdentityCacheEntries:  identitymap.DefaultCacheEntries,
-		GCPercent:             200,
+		GCPercent:             150,
 		Limits:                touchpoint.DefaultLimits(),
 		Scrub:                 scrub.DefaultConfig(),
 	}
@@ -100,6 +109,7 @@ func (c Config) Validate() error {
 	ch := pipefile.NewChecks(ErrConfig)
 	c.Consumer.Check(ch)
 	ch.Check(c.BatchSize < 1, "batch_size", "batch_size must be at least 1")
+	ch.Check(c.ConcurrentInserts < 1, "concurrent_inserts", "concurrent_inserts must be at least 1")
 	ch.Check(c.Workers < 1, "workers", "workers must be at least 1")
 	ch.Check(c.FlushInterval <= 0, "flush_interval", "flush_interval must be positive")
 	ch.Check(c.FetchMaxBytes < 1<<20, "fetch_max_bytes", "fetch_max_bytes must be at least 1 MiB")

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -48,13 +50,15 @@ type Service struct {
 	buf     *buffer
 	links   *recentLinks
 	batches chan *buffer // full buffers, to the flusher
-	// spare holds the touchpoint rows of the last written buffer, emptied,
-	// for the next buffer to fill: a batch's rows are one large array,
-	// which is then not allocated and grown again for every batch.
+	// spare holds the touchpoint rows of written buffers, emptied, for the
+	// next buffers to fill: a batch's rows are one large array, which is
+	// then not allocated and grown again for every batch.
 	spare chan []clickhouse.TouchpointRow
-	// columns are the flusher's touchpoint columns, kept from one insert
-	// to the next.
-	columns  clickhouse.TouchpointColumns
+	// columns holds a set of touchpoint columns for each insert that may
+	// run at once, kept from one insert to the next.
+	columns chan *clickhouse.TouchpointColumns
+	// keySeed hashes event ids for flights' keys.
+	keySeed  maphash.Seed
 	owed     owedOffsets
 	closed   bool           // batches is closed: Run has returned
 	inflight sync.WaitGroup // buffers handed off and not yet flushed
@@ -73,7 +77,11 @@ func New(cfg Config, kcfg kafka.Config, conn driver.Conn, proc *enrich.Processor
 		return nil, err
 	}
 	s := &Service{cfg: cfg, topics: kcfg.Topics, conn: conn, proc: proc, m: m, log: log,
-		buf: &buffer{}, links: newRecentLinks(), batches: make(chan *buffer), spare: make(chan []clickhouse.TouchpointRow, 1), clickhouseDown: map[string]bool{}}
+		buf: &buffer{}, links: newRecentLinks(), batches: make(chan *buffer), spare: make(chan []clickhouse.TouchpointRow, cfg.ConcurrentInserts),
+		columns: make(chan *clickhouse.TouchpointColumns, cfg.ConcurrentInserts), keySeed: maphash.MakeSeed(), clickhouseDown: map[string]bool{}}
+	for range cfg.ConcurrentInserts {
+		s.columns <- &clickhouse.TouchpointColumns{}
+	}
 	s.health = health.New(s.healthChanged)
 	// Consumption is paused while a write is retried, which bounds memory.
 	s.writes = health.Writes{Status: s.health, Settings: cfg.Settings, Stall: cfg.StallTimeout, Failures: m.writeErrors, Log: log}
@@ -135,10 +143,10 @@ func (s *Service) Close() { s.cl.Close() }
 // Run consumes until ctx is cancelled, then flushes and commits what it holds
 // within the shutdown timeout. It returns nil after a clean shutdown.
 //
-// A poll loop decodes records into a buffer while a flusher goroutine writes
-// the previous buffer, so decoding overlaps with ClickHouse inserts. At most
-// one buffer is being written while the next one fills; when writes fail the
-// hand-off blocks, and with it consumption.
+// A poll loop decodes records into a buffer while the flusher writes the
+// buffers before it, so decoding overlaps with ClickHouse inserts. At most
+// concurrent_inserts buffers are being written while the next one fills;
+// when writes fail the hand-off blocks, and with it consumption.
 func (s *Service) Run(ctx context.Context) error {
 	s.log.Info("ingest started", zap.String("group", s.cfg.Group),
 		zap.Strings("topics", []string{s.topics.Touchpoints, s.topics.Spend, s.topics.Rates()}))
@@ -172,25 +180,134 @@ func (s *Service) Run(ctx context.Context) error {
 	return nil
 }
 
-// flusher writes handed-off buffers in order until the channel closes, and
-// between them commits offsets owed by a failed commit. It returns the first
-// error, which only happens when ctx ends mid-write.
+// flusher writes handed-off buffers until the channel closes. The
+// touchpoints of up to concurrent_inserts buffers are inserted at once,
+// each buffer's in a goroutine of its own; the rest of a buffer's write
+// (spend, rates, dead letters, link requests and the offset commit) is
+// finish's, on one goroutine, in the order the buffers were handed off.
+// It returns the first error, which only happens when ctx ends mid-write.
 func (s *Service) flusher(ctx context.Context) error {
+	slots := make(chan struct{}, s.cfg.ConcurrentInserts) // one per buffer handed off and not finished
+	queue := make(chan *flight, s.cfg.ConcurrentInserts)
+	finished := make(chan error, 1)
+	go func() { finished <- s.finisher(ctx, queue, slots) }()
+	var earlier []*flight // those whose inserts may still run
+	for {
+		slots <- struct{}{}
+		b, ok := <-s.batches
+		if !ok {
+			close(queue)
+			return <-finished
+		}
+		f := &flight{buffer: b, handedOff: time.Now(), inserted: make(chan struct{})}
+		if s.cfg.ConcurrentInserts > 1 {
+			earlier = f.follow(earlier, s.keySeed)
+		}
+		queue <- f
+		go s.insert(ctx, f)
+	}
+}
+
+// flight is a handed-off buffer on its way to ClickHouse.
+type flight struct {
+	*buffer
+	handedOff time.Time
+	// keys are the hashes of the event ids of the buffer's touchpoints,
+	// kept while later buffers' inserts may run at the same time.
+	keys map[uint64]struct{}
+	// after are the earlier flights, inserted at the same time, that hold
+	// an event id this one holds too: this insert starts once theirs have
+	// ended, so that of two copies of an event ingested within the same
+	// second (ingested_at, the version, ties) the later one is stored last
+	// and wins, as when inserts run one at a time.
+	after    []*flight
+	inserted chan struct{} // closed when the insert has ended
+	err      error         // the insert's, set before inserted is closed
+}
+
+// follow sets f's keys and the flights of earlier that f's insert must
+// wait for, and returns earlier without the flights whose inserts have
+// ended and with f.
+func (f *flight) follow(earlier []*flight, seed maphash.Seed) []*flight {
+	f.keys = make(map[uint64]struct{}, len(f.touchpoints))
+	for i := range f.touchpoints {
+		f.keys[maphash.String(seed, f.touchpoints[i].EventID)] = struct{}{}
+	}
+	earlier = slices.DeleteFunc(earlier, func(e *flight) bool {
+		select {
+		case <-e.inserted:
+			e.keys = nil
+			return true
+		default:
+			return false
+		}
+	})
+	for _, e := range earlier {
+		if e.sharesKeyWith(f) {
+			f.after = append(f.after, e)
+		}
+	}
+	return append(earlier, f)
+}
+
+// sharesKeyWith reports whether f and g hold a touchpoint with the same
+// event id hash.
+func (f *flight) sharesKeyWith(g *flight) bool {
+	small, large := f.keys, g.keys
+	if len(small) > len(large) {
+		small, large = large, small
+	}
+	for k := range small {
+		if _, ok := large[k]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// insert writes f's touchpoints, once the inserts f must follow have
+// ended, retrying until they are written or ctx ends.
+func (s *Service) insert(ctx context.Context, f *flight) {
+	defer close(f.inserted)
+	for _, e := range f.after {
+		<-e.inserted
+	}
+	f.after = nil
+	if len(f.touchpoints) == 0 {
+		return
+	}
+	columns := <-s.columns
+	defer func() { s.columns <- columns }()
+	f.err = s.writes.Retry(ctx, checkClickHouse, func(ctx context.Context) error {
+		return columns.Insert(ctx, s.conn, f.touchpoints)
+	})
+}
+
+// finisher finishes the flights of queue in order, once each one's insert
+// has ended, and frees a slot for each; between them it commits offsets
+// owed by a failed commit. After the first error (ctx ended) it commits
+// nothing more. It returns that error.
+func (s *Service) finisher(ctx context.Context, queue <-chan *flight, slots <-chan struct{}) error {
 	var first error
 	retry := time.NewTicker(s.cfg.FlushInterval)
 	defer retry.Stop()
 	for {
 		select {
-		case b, ok := <-s.batches:
+		case f, ok := <-queue:
 			if !ok {
 				return first
 			}
-			rows := b.touchpoints
-			if err := s.flush(ctx, b); err != nil && first == nil {
-				first = err
+			<-f.inserted
+			rows := f.touchpoints
+			if first == nil {
+				first = f.err
+			}
+			if first == nil {
+				first = s.finish(ctx, f)
 			}
 			s.recycle(rows)
 			s.inflight.Done()
+			<-slots
 		case <-retry.C:
 			s.commit(ctx, nil) // offsets owed by a failed commit, if any
 		}
@@ -218,8 +335,8 @@ func (s *Service) newBuffer() *buffer {
 	}
 }
 
-// handOffLocked passes the current buffer to the flusher, waiting while the
-// flusher is busy with the previous one, and starts a new buffer.
+// handOffLocked passes the current buffer to the flusher, waiting while
+// concurrent_inserts buffers are being written, and starts a new buffer.
 func (s *Service) handOffLocked(ctx context.Context) {
 	if s.buf.records == 0 || s.closed {
 		return
@@ -376,17 +493,13 @@ func (s *Service) add(r *kgo.Record, o outcome, now time.Time) {
 	s.buf.consumed(r, now)
 }
 
-// flush makes b durable (ClickHouse rows, then dead letters) and then commits
-// its offsets. Writes are retried until they succeed or ctx ends; parts
-// already written are not written again.
-func (s *Service) flush(ctx context.Context, b *buffer) error {
-	start := time.Now()
+// finish makes the rest of f durable once its touchpoints are inserted
+// (spend and exchange rates, then dead letters and link requests) and then
+// commits its offsets. Writes are retried until they succeed or ctx ends;
+// parts already written are not written again.
+func (s *Service) finish(ctx context.Context, f *flight) error {
+	b := f.buffer
 	if len(b.touchpoints) > 0 {
-		if err := s.writes.Retry(ctx, checkClickHouse, func(ctx context.Context) error {
-			return s.columns.Insert(ctx, s.conn, b.touchpoints)
-		}); err != nil {
-			return err
-		}
 		s.m.rows.WithLabelValues("touchpoints").Add(float64(len(b.touchpoints)))
 		b.touchpoints = nil
 	}
@@ -414,7 +527,7 @@ func (s *Service) flush(ctx context.Context, b *buffer) error {
 	}
 	s.commit(ctx, b.offsets)
 	s.m.batchRows.Observe(float64(b.records))
-	s.m.flushSeconds.Observe(time.Since(start).Seconds())
+	s.m.flushSeconds.Observe(time.Since(f.handedOff).Seconds())
 	return nil
 }
 

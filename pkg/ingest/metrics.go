@@ -49,7 +49,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		batchRows: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
 			Name: "batch_records", Help: "Records per flushed batch.", Buckets: prometheus.ExponentialBuckets(1, 4, 10)}),
 		flushSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
-			Name: "flush_seconds", Help: "Time to flush a batch: ClickHouse inserts, dead letters and the offset commit, retries included.",
+			Name: "flush_seconds", Help: "Time to flush a batch, from its hand-off to its offset commit: ClickHouse inserts (waiting for the batches before it), dead letters, link requests and the commit, retries included.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
 		writeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "write_errors_total", Help: "Failed writes that will be retried, by target."}, []string{"target"}),

@@ -27,8 +27,9 @@ build: ## build every command into bin/
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ ./cmd/...
 
 .PHONY: test
-test: deps lint ## lint, unit tests, the integration suite on real Kafka and ClickHouse, and the chDB check
+test: deps lint ## lint, unit tests, the integration suite on real Kafka and ClickHouse, the unit tests under the race detector, and the chDB check
 	$(GO) test -count=1 -timeout 60m ./...
+	$(GO) test -race -short -count=1 -timeout 30m ./pkg/...
 	$(GO) run ./test/chdb/dump | $(PYTHON) test/chdb/check.py
 
 .PHONY: test-unit

@@ -139,8 +139,13 @@ func (r *Rules) PersonID(ids []identifiers.Identifier) string {
 // digits of the SHA-256 of "type:value". Every identifier starts as this
 // person; merges keep one of the merged persons' ids.
 func SingletonID(id identifiers.Identifier) string {
-	sum := sha256.Sum256([]byte(id.Type + ":" + id.Value))
-	return "p_" + hex.EncodeToString(sum[:10])
+	var room [128]byte // "type:value" of most identifiers, on the stack
+	key := append(append(append(room[:0], id.Type...), ':'), id.Value...)
+	sum := sha256.Sum256(key)
+	var out [2 + 20]byte
+	copy(out[:], "p_")
+	hex.Encode(out[2:], sum[:10])
+	return string(out[:])
 }
 
 // phoneRegion returns the region of a phone_default_region setting: an

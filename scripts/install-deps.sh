@@ -4,7 +4,7 @@
 # that are already present are left alone.
 #
 # Usage: scripts/install-deps.sh [clickhouse|kafka|chdb|golangci-lint|helm|
-#        chromium|segment-python|nodejs|segment-node|clients|all]   (default: all)
+#        cc|chromium|segment-python|nodejs|segment-node|clients|all]   (default: all)
 #
 #   clickhouse  Debian packages clickhouse-server and clickhouse-client.
 #   kafka       Apache Kafka jars, fetched from Maven Central with mvn, into
@@ -22,6 +22,8 @@
 #               the kubernetes-validate Python module ($KUBERNETES_VALIDATE_VERSION,
 #               Kubernetes' JSON schemas offline), with pip: deploy's test
 #               lints, renders and validates the Helm chart with them.
+#   cc          Debian's gcc, with apt-get, when no C compiler is found: Go's
+#               race detector (make test runs go test -race) needs cgo.
 #   chromium    Debian's chromium, with apt-get (the browser SDK test drives
 #               it headless with chromedp).
 #   segment-python  Segment's Python SDK (PyPI segment-analytics-python
@@ -208,6 +210,17 @@ clients_dir() {
 	echo "${TOUCHLINE_CLIENTS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/touchline/clients}"
 }
 
+install_cc() {
+	local cc
+	cc="$(go env CC)"
+	if command -v "${cc:-gcc}" >/dev/null 2>&1; then
+		echo "cc: ${cc:-gcc} already installed, nothing to do"
+		return
+	fi
+	apt_install gcc libc6-dev
+	echo "cc: installed Debian's gcc with apt-get"
+}
+
 install_chromium() {
 	if command -v chromium >/dev/null 2>&1; then
 		echo "chromium: already installed, nothing to do"
@@ -274,6 +287,7 @@ main() {
 	chdb) install_chdb ;;
 	golangci-lint) install_golangci_lint ;;
 	helm) install_helm ;;
+	cc) install_cc ;;
 	chromium) install_chromium ;;
 	segment-python) install_segment_python ;;
 	nodejs) install_nodejs ;;
@@ -285,6 +299,7 @@ main() {
 		install_chdb
 		install_golangci_lint
 		install_helm
+		install_cc
 		install_clients
 		;;
 	-h | --help) usage ;;

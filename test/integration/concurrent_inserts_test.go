@@ -51,6 +51,24 @@ func (b *heldBatch) Send() error {
 	return b.Batch.Send()
 }
 
+// consumed returns the records the ingest service of reg has consumed.
+func consumed(t *testing.T, reg *prometheus.Registry) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n float64
+	for _, f := range families {
+		if f.GetName() == "touchline_ingest_records_consumed_total" {
+			for _, m := range f.GetMetric() {
+				n += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return n
+}
+
 // unknownPersons resolves no identifier to a person.
 type unknownPersons struct{}
 
@@ -93,7 +111,8 @@ func TestConcurrentInsertsKeepOrder(t *testing.T) {
 	}
 	proc.WithPersons(unknownPersons{})
 	held := &heldConn{Conn: conn, heldID: "order-a", release: make(chan struct{})}
-	svc, err := ingest.New(cfg.Ingest, cfg.Kafka, held, proc, ingest.NewMetrics(prometheus.NewRegistry()), zaptest.NewLogger(t))
+	reg := prometheus.NewRegistry()
+	svc, err := ingest.New(cfg.Ingest, cfg.Kafka, held, proc, ingest.NewMetrics(reg), zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,6 +135,7 @@ func TestConcurrentInsertsKeepOrder(t *testing.T) {
 	waitUntil(ctx, t, "B stored beside the held insert", func() bool {
 		return count("SELECT count() FROM touchpoints WHERE event_id = 'order-b'") == 1
 	})
+	waitUntil(ctx, t, "the third record consumed", func() bool { return consumed(t, reg) == 3 })
 	time.Sleep(2 * time.Second) // the time the third batch's insert would take to start and end
 	if n := count("SELECT count() FROM touchpoints WHERE event_id = 'order-a'"); n != 0 {
 		t.Fatalf("%d copies of A stored while the insert of its first copy was held: the second copy did not wait", n)

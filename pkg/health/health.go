@@ -121,10 +121,11 @@ func (s *Status) Retry(ctx context.Context, check string, initial, max, stall ti
 	defer s.mu.Unlock()
 	loop.ended = true
 	if loop.failing {
-		s.retrying[check]--
+		if s.retrying[check]--; s.retrying[check] == 0 {
+			delete(s.retrying, check)
+		}
 	}
 	if err == nil && s.retrying[check] == 0 {
-		delete(s.retrying, check)
 		s.passLocked(check)
 	}
 	return err

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -300,7 +299,8 @@ func waitChanges(ctx context.Context, t *testing.T, cfg config.Config, conn driv
 		// The router first: until its group has committed every
 		// touchpoint, inputs may still come (a restarted router
 		// catching up routes a backlog).
-		done := routedAll(ctx, t, adm, cfg)
+		done, err := kafka.GroupCaughtUp(ctx, adm, cfg.Segments.RouterGroup, cfg.Kafka.Topics.Touchpoints)
+		done = done && err == nil
 		// Then the committed offsets: what the stage forwards it
 		// produces in the transaction that commits the inputs it
 		// consumed, so once the offsets cover every record read after
@@ -584,27 +584,6 @@ func TestSegmentsCatchUpAfterAStopDropsNothing(t *testing.T) {
 	if diff := segmentsref.Diff(readChanges(ctx, t, cfg), want, 0); diff != "" {
 		t.Fatalf("the changes topic differs from the reference over the touchpoints as published:\n%s", diff)
 	}
-}
-
-// routedAll reports whether the segments router's group has committed
-// every touchpoint the topic holds.
-func routedAll(ctx context.Context, t *testing.T, adm *kadm.Client, cfg config.Config) bool {
-	t.Helper()
-	ends, err := adm.ListEndOffsets(ctx, cfg.Kafka.Topics.Touchpoints)
-	if err != nil {
-		t.Fatal(err)
-	}
-	routed, err := adm.FetchOffsets(ctx, cfg.Segments.RouterGroup)
-	if err != nil {
-		return false // the group has not committed yet
-	}
-	all := true
-	ends.Each(func(end kadm.ListedOffset) {
-		if c, ok := routed.Lookup(end.Topic, end.Partition); end.Err != nil || end.Offset > 0 && (!ok || c.At < end.Offset) {
-			all = false
-		}
-	})
-	return all
 }
 
 // metricValue returns the value of the sample named exactly name (with its

@@ -143,9 +143,10 @@ func TestParseRulesReportsEveryError(t *testing.T) {
 
 // TestSingletonIDIsStable pins the person id of an identifier on its own:
 // ids already stored in ClickHouse and in the identity map must not change.
-// The first is "p_" and the first 20 hex digits of the SHA-256 of
-// "email:jane@example.com" (sha256sum); the second has a value longer than
-// SingletonID's stack buffer. It takes one allocation, the returned string
+// Each is "p_" and the first 20 hex digits of the SHA-256 of "type:value"
+// (sha256sum of "email:jane@example.com"; Python's hashlib of
+// "anonymous_id:" and 300 NUL bytes, a value longer than SingletonID's stack
+// buffer). It takes one allocation, the returned string
 // (two before, for a value past Go's 32-byte buffer for concatenations).
 func TestSingletonIDIsStable(t *testing.T) {
 	for _, c := range []struct {

@@ -21,8 +21,8 @@ func newRetentionCommand(g *command.Globals) *cobra.Command {
 		Long: "For every table family with a retention in clickhouse.retention (touchpoints,\n" +
 			"segment_changes, alert_notifications; all off by default), drops the monthly partitions\n" +
 			"whose whole month is older than now minus the retention (ALTER TABLE ... DROP PARTITION;\n" +
-			"on a cluster, on the shard-local tables ON CLUSTER). A month that is only partly older\n" +
-			"is kept until its last day has expired. Prints every partition it removed, or with\n" +
+			"on a cluster, on the shard-local tables, on one replica of each shard). A month that is only\n" +
+			"partly older is kept until its last day has expired. Prints every partition it removed, or with\n" +
 			"--dry-run would remove, with its rows.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -2,6 +2,7 @@ package clickhouse
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"regexp"
@@ -85,17 +86,18 @@ var (
 //   - CREATE VIEW is created ON CLUSTER on the Distributed tables, its
 //     tables named with their database (ClickHouse 18.16 runs distributed
 //     DDL in the database default, where it would look for them);
-//   - ALTER TABLE t ADD COLUMN ... goes ON CLUSTER to the shard-local
-//     t_local (named with its database; each shard runs it on one replica,
-//     which ClickHouse waits for its peers to apply); the Distributed t,
-//     which reads from the shards only the columns it declares, is then
-//     dropped and created again ON CLUSTER over t_local, sharded as its
-//     CREATE TABLE in the shipped migrations says. ClickHouse 18.16 runs
-//     no ALTER ON CLUSTER on a table that is not replicated in a cluster
-//     whose shards are ("isn't replicated, but shard #1 is replicated");
-//     a Distributed table holds no rows of its own (inserts are
-//     synchronous, ClusterSettings), and a migration interrupted between
-//     the two is applied again whole (Migrate).
+//   - ALTER TABLE t ADD COLUMN ... becomes an ALTER of the shard-local
+//     t_local (named with its database), without ON CLUSTER: Migrate
+//     runs it on one replica of every shard (OnEveryShard), which
+//     ClickHouse waits for the shard's other replicas to apply; the
+//     Distributed t, which reads from the shards only the columns it
+//     declares, is then dropped and created again ON CLUSTER over
+//     t_local, sharded as its CREATE TABLE in the shipped migrations says.
+//     ClickHouse 18.16 runs no ALTER ON CLUSTER on a table that is not
+//     replicated in a cluster whose shards are ("isn't replicated, but
+//     shard #1 is replicated"); a Distributed table holds no rows of its
+//     own (inserts are synchronous, ClusterSettings), and a migration
+//     interrupted between the two is applied again whole (Migrate).
 //   - INSERT is sent once, through the Distributed tables.
 //
 // Any other statement is an error: a migration must say what it means on a
@@ -136,7 +138,7 @@ func ClusterStatements(stmt, database, cluster string) ([]string, error) {
 			return nil, err
 		}
 		return []string{
-			fmt.Sprintf("ALTER TABLE %s.%s%s%s %s", database, m[1], LocalSuffix, on, m[2]),
+			fmt.Sprintf("ALTER TABLE %s.%s%s %s", database, m[1], LocalSuffix, m[2]),
 			fmt.Sprintf("DROP TABLE IF EXISTS %s.%s%s", database, m[1], on),
 			distributed(m[1], database, cluster, key),
 		}, nil
@@ -174,40 +176,132 @@ func shippedShardKey(name string) (string, error) {
 }
 
 // Delete deletes the rows of table that match where (with args for its ?),
-// on one server, or, with a cluster, on every shard and replica
-// (ALTER TABLE <table>_local ON CLUSTER ... DELETE, which every replica
-// applies from the replication log), and waits until every server of the
-// database has finished every mutation.
+// on one server, or, with a cluster, on every shard and replica (ALTER
+// TABLE <table>_local ... DELETE on one replica of every shard,
+// OnEveryShard, which the shard's other replicas apply from its
+// replication log). WaitForMutations waits until they have.
 func Delete(ctx context.Context, conn driver.Conn, cfg Config, table, where string, args ...any) error {
-	stmt := "ALTER TABLE " + table + " DELETE WHERE " + where
-	if cfg.Cluster != "" {
-		stmt = "ALTER TABLE " + cfg.Database + "." + table + LocalSuffix + " ON CLUSTER " + cfg.Cluster + " DELETE WHERE " + where
+	var err error
+	if cfg.Cluster == "" {
+		err = conn.Exec(ctx, "ALTER TABLE "+table+" DELETE WHERE "+where, args...)
+	} else {
+		err = OnEveryShard(ctx, conn, cfg, "ALTER TABLE "+cfg.Database+"."+table+LocalSuffix+" DELETE WHERE "+where, args...)
 	}
-	if err := conn.Exec(ctx, stmt, args...); err != nil {
+	if err != nil {
 		return fmt.Errorf("deleting from %s: %w", table, err)
 	}
 	return nil
 }
 
-// WaitForMutations waits until the database has no unfinished mutation: on
-// the server of conn, or, with a cluster, on every replica of every shard
-// (read through remote() with cfg's user).
+// OnEveryShard runs stmt (with args for its ?) on one replica of every
+// shard of cfg's cluster, connecting to each replica itself (at its
+// host_name and port in system.clusters, as the server of conn knows
+// them, with cfg's user and TLS settings). It is for the ALTERs of
+// shard-local tables (ADD COLUMN, DELETE, DROP PARTITION), which a
+// Replicated table passes on to the shard's other replicas itself.
+//
+// These do not go ON CLUSTER: ClickHouse 18.16's distributed DDL runs an
+// ALTER of a replicated table on each shard's leader replica under a lock
+// in ZooKeeper, and that path can stop a server's DDL worker for good
+// ("Unexpected ZooKeeper error: Node exists ... /executed. Terminating."),
+// seen on the test cluster when an ADD COLUMN met its column; every later
+// ON CLUSTER statement then waits for that server until its timeout.
+//
+// Within a shard, a replica that cannot be reached is skipped for the
+// next; an error the server answered with (a column that exists, say) is
+// returned as it is, since another replica would answer the same.
+func OnEveryShard(ctx context.Context, conn driver.Conn, cfg Config, stmt string, args ...any) error {
+	shards, err := shardReplicas(ctx, conn, cfg.Cluster)
+	if err != nil {
+		return err
+	}
+	for _, replicas := range shards {
+		if err := onOneReplica(ctx, cfg, replicas, stmt, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// onOneReplica runs stmt on the first of replicas that can be reached.
+func onOneReplica(ctx context.Context, cfg Config, replicas []string, stmt string, args ...any) error {
+	var unreachable []error
+	for _, addr := range replicas {
+		one := cfg
+		one.Addr, one.MaxOpenConns = []string{addr}, 1
+		conn, err := open(ctx, one, cfg.Database, nil, nil)
+		if err != nil {
+			unreachable = append(unreachable, err)
+			continue
+		}
+		err = conn.Exec(ctx, stmt, args...)
+		_ = conn.Close()
+		var ex *ch.Exception
+		if err == nil || errors.As(err, &ex) || ctx.Err() != nil {
+			return err
+		}
+		unreachable = append(unreachable, fmt.Errorf("%s: %w", addr, err))
+	}
+	return fmt.Errorf("no replica of the shard of %s could run it: %w", strings.Join(replicas, ", "), errors.Join(unreachable...))
+}
+
+// shardReplicas returns host_name:port of the replicas of every shard of
+// cluster, shard by shard, as the server of conn knows them.
+func shardReplicas(ctx context.Context, conn driver.Conn, cluster string) ([][]string, error) {
+	rows, err := conn.Query(ctx, "SELECT shard_num, host_name, toString(port) FROM system.clusters WHERE cluster = ? ORDER BY shard_num, replica_num", cluster)
+	if err != nil {
+		return nil, fmt.Errorf("listing the shards of cluster %s: %w", cluster, err)
+	}
+	defer rows.Close()
+	var (
+		out  [][]string
+		last uint32
+	)
+	for rows.Next() {
+		var (
+			shard      uint32
+			host, port string
+		)
+		if err := rows.Scan(&shard, &host, &port); err != nil {
+			return nil, fmt.Errorf("listing the shards of cluster %s: %w", cluster, err)
+		}
+		if len(out) == 0 || shard != last {
+			out, last = append(out, nil), shard
+		}
+		out[len(out)-1] = append(out[len(out)-1], net.JoinHostPort(host, port))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing the shards of cluster %s: %w", cluster, err)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("cluster %s is not in the remote_servers of the server", cluster)
+	}
+	return out, nil
+}
+
+// WaitForMutations waits until the database has no unfinished mutation:
+// on the server of conn, or, with a cluster, until every replica of every
+// shard has finished every mutation that ZooKeeper holds for its tables
+// (clusterMutationsDone); or until ctx ends.
 func WaitForMutations(ctx context.Context, conn driver.Conn, cfg Config) error {
-	query, args := "SELECT count() FROM system.mutations WHERE database = currentDatabase() AND is_done = 0", []any(nil)
+	done := func() (bool, error) {
+		var pending uint64
+		err := conn.QueryRow(ctx, "SELECT count() FROM system.mutations WHERE database = currentDatabase() AND is_done = 0").Scan(&pending)
+		return pending == 0, err
+	}
 	if cfg.Cluster != "" {
 		hosts, err := clusterHosts(ctx, conn, cfg.Cluster)
 		if err != nil {
 			return err
 		}
-		query = "SELECT count() FROM remote(?, system, mutations, ?, ?) WHERE database = ? AND is_done = 0"
-		args = []any{strings.Join(hosts, ","), cfg.User, cfg.Password, cfg.Database}
+		done = func() (bool, error) { return clusterMutationsDone(ctx, conn, cfg, hosts) }
 	}
 	for {
-		var pending uint64
-		if err := conn.QueryRow(ctx, query, args...).Scan(&pending); err != nil {
+		ok, err := done()
+		if err != nil {
 			return fmt.Errorf("waiting for the deletions: %w", err)
 		}
-		if pending == 0 {
+		if ok {
 			return nil
 		}
 		select {
@@ -216,6 +310,74 @@ func WaitForMutations(ctx context.Context, conn driver.Conn, cfg Config) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// clusterMutationsDone reports whether each of hosts (read through remote()
+// with cfg's user) has finished every mutation that ZooKeeper lists for
+// each of its replicated tables of the database. A replica's own list of
+// mutations is not enough: a replica started again after the mutation was
+// made lists it only once it has read it from ZooKeeper, which can take
+// until its old session expires, and until then its rows are all there.
+func clusterMutationsDone(ctx context.Context, conn driver.Conn, cfg Config, hosts []string) (bool, error) {
+	listed := map[string][]string{} // mutation ids by the table's path in ZooKeeper
+	for _, host := range hosts {
+		tables, err := stringRows(ctx, conn, 2, "SELECT table, zookeeper_path FROM remote(?, system, replicas, ?, ?) WHERE database = ?",
+			host, cfg.User, cfg.Password, cfg.Database)
+		if err != nil {
+			return false, err
+		}
+		finished, err := stringRows(ctx, conn, 2, "SELECT table, mutation_id FROM remote(?, system, mutations, ?, ?) WHERE database = ? AND is_done = 1",
+			host, cfg.User, cfg.Password, cfg.Database)
+		if err != nil {
+			return false, err
+		}
+		done := map[[2]string]bool{}
+		for _, f := range finished {
+			done[[2]string{f[0], f[1]}] = true
+		}
+		for _, t := range tables {
+			table, path := t[0], t[1]
+			ids, ok := listed[path]
+			if !ok {
+				children, err := stringRows(ctx, conn, 1, "SELECT name FROM system.zookeeper WHERE path = ?", path+"/mutations")
+				if err != nil {
+					return false, err
+				}
+				for _, c := range children {
+					ids = append(ids, c[0])
+				}
+				listed[path] = ids
+			}
+			for _, id := range ids {
+				if !done[[2]string{table, id}] {
+					return false, nil
+				}
+			}
+		}
+	}
+	return true, nil
+}
+
+// stringRows returns the rows of query, whose columns are n strings.
+func stringRows(ctx context.Context, conn driver.Conn, n int, query string, args ...any) ([][]string, error) {
+	rows, err := conn.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out [][]string
+	for rows.Next() {
+		row := make([]string, n)
+		dest := make([]any, n)
+		for i := range row {
+			dest[i] = &row[i]
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
+		out = append(out, row)
+	}
+	return out, rows.Err()
 }
 
 // clusterHosts returns host:port of every replica of every shard of cluster,

@@ -50,7 +50,7 @@ func TestClusterStatementsOfShippedMigrations(t *testing.T) {
 		case strings.HasPrefix(stmt, "ALTER TABLE"):
 			alters++
 			name := addColumn.FindStringSubmatch(stmt)[1]
-			if len(out) != 3 || !strings.HasPrefix(out[0], "ALTER TABLE tl."+name+"_local ON CLUSTER c1 ADD COLUMN ") ||
+			if len(out) != 3 || !strings.HasPrefix(out[0], "ALTER TABLE tl."+name+"_local ADD COLUMN ") ||
 				out[1] != "DROP TABLE IF EXISTS tl."+name+" ON CLUSTER c1" ||
 				!strings.HasPrefix(out[2], "CREATE TABLE IF NOT EXISTS tl."+name+" ON CLUSTER c1 AS tl."+name+"_local\nENGINE = Distributed(c1, tl, "+name+"_local, cityHash64(") {
 				t.Errorf("alter of %s:\n%s", name, strings.Join(out, "\n---\n"))
@@ -104,7 +104,7 @@ func TestClusterStatementsExact(t *testing.T) {
 		want: "CREATE VIEW IF NOT EXISTS tl.spend_current ON CLUSTER c1 AS\nSELECT * FROM tl.spend FINAL",
 	}, {
 		in: "ALTER TABLE alert_notifications ADD COLUMN currency String DEFAULT ''",
-		want: "ALTER TABLE tl.alert_notifications_local ON CLUSTER c1 ADD COLUMN currency String DEFAULT ''" +
+		want: "ALTER TABLE tl.alert_notifications_local ADD COLUMN currency String DEFAULT ''" +
 			"\n---\nDROP TABLE IF EXISTS tl.alert_notifications ON CLUSTER c1" +
 			"\n---\nCREATE TABLE IF NOT EXISTS tl.alert_notifications ON CLUSTER c1 AS tl.alert_notifications_local\n" +
 			"ENGINE = Distributed(c1, tl, alert_notifications_local, cityHash64(rule, incident, idempotency_key))",

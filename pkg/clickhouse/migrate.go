@@ -217,7 +217,7 @@ func applyMigrations(ctx context.Context, conn driver.Conn, cfg Config, migratio
 			return done, fmt.Errorf("migration %s: %w", label, err)
 		}
 		for i, stmt := range stmts {
-			if err := conn.Exec(ctx, stmt); err != nil && !columnExists(stmt, err) {
+			if err := execMigration(ctx, conn, cfg, stmt); err != nil && !columnExists(stmt, err) {
 				return done, fmt.Errorf("migration %s statement %d: %w", label, i+1, err)
 			}
 		}
@@ -230,6 +230,16 @@ func applyMigrations(ctx context.Context, conn driver.Conn, cfg Config, migratio
 		done = append(done, label)
 	}
 	return done, nil
+}
+
+// execMigration runs one statement of a migration as its layout needs: on a
+// cluster, an ALTER (of a shard-local table, ClusterStatements) on one
+// replica of every shard (OnEveryShard), anything else through conn.
+func execMigration(ctx context.Context, conn driver.Conn, cfg Config, stmt string) error {
+	if cfg.Cluster != "" && strings.HasPrefix(stmt, "ALTER TABLE ") {
+		return OnEveryShard(ctx, conn, cfg, stmt)
+	}
+	return conn.Exec(ctx, stmt)
 }
 
 // The codes with which ClickHouse refuses to add a column that exists:

@@ -92,7 +92,7 @@ type Removal struct {
 // Expire removes, for every table family with a retention, the monthly
 // partitions whose whole month is before now minus the retention: ALTER
 // TABLE ... DROP PARTITION on one server, or, with a cluster, on the
-// shard-local tables ON CLUSTER, on every shard and replica. With dryRun
+// shard-local tables, on every shard and replica (dropPartition). With dryRun
 // it removes nothing. It returns what it removed, or would remove.
 func Expire(ctx context.Context, conn driver.Conn, cfg Config, now time.Time, dryRun bool, log *zap.Logger) ([]Removal, error) {
 	var out []Removal
@@ -123,14 +123,17 @@ func Expire(ctx context.Context, conn driver.Conn, cfg Config, now time.Time, dr
 	return out, nil
 }
 
-// dropPartition drops partition p of table, on one server or ON CLUSTER on
-// its shard-local tables.
+// dropPartition drops partition p of table, on one server, or on its
+// shard-local tables on one replica of every shard (OnEveryShard), which
+// the shard's other replicas follow.
 func dropPartition(ctx context.Context, conn driver.Conn, cfg Config, table string, p uint32) error {
-	stmt := fmt.Sprintf("ALTER TABLE %s DROP PARTITION %d", table, p)
-	if cfg.Cluster != "" {
-		stmt = fmt.Sprintf("ALTER TABLE %s.%s%s ON CLUSTER %s DROP PARTITION %d", cfg.Database, table, LocalSuffix, cfg.Cluster, p)
+	var err error
+	if cfg.Cluster == "" {
+		err = conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s DROP PARTITION %d", table, p))
+	} else {
+		err = OnEveryShard(ctx, conn, cfg, fmt.Sprintf("ALTER TABLE %s.%s%s DROP PARTITION %d", cfg.Database, table, LocalSuffix, p))
 	}
-	if err := conn.Exec(ctx, stmt); err != nil {
+	if err != nil {
 		return fmt.Errorf("dropping partition %d of %s: %w", p, table, err)
 	}
 	return nil

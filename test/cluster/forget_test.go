@@ -27,11 +27,7 @@ func TestClusterForgetErasesEveryShardAndReplica(t *testing.T) {
 	var ids []clickhouse.IdentityMapRow
 	var changes []clickhouse.SegmentChangeRow
 	for _, p := range []string{"ann", "bob"} {
-		for i := range perPerson {
-			tps = append(tps, clickhouse.TouchpointRow{EventID: fmt.Sprintf("%s-%d", p, i), EventTime: at.Add(time.Duration(i) * time.Hour),
-				EventType: "page_view", Channel: "web", PersonID: "p_" + p,
-				IdentifierTypes: []string{"email"}, IdentifierValues: []string{"h_" + p}, IngestedAt: at})
-		}
+		tps = append(tps, pageViews(p, perPerson, at)...)
 		ids = append(ids, clickhouse.IdentityMapRow{IdentifierType: "email", IdentifierValue: "h_" + p, PersonID: "p_" + p, FirstSeen: at, Version: 1},
 			clickhouse.IdentityMapRow{IdentifierType: "device_id", IdentifierValue: "d_" + p, PersonID: "p_" + p, FirstSeen: at, Version: 1})
 		changes = append(changes, clickhouse.SegmentChangeRow{Segment: "s", PersonID: "p_" + p, Entered: 1, ChangedAt: at, WrittenAt: at})
@@ -121,4 +117,85 @@ func TestClusterForgetErasesEveryShardAndReplica(t *testing.T) {
 			t.Errorf("%s: bob has %d rows over the shards (%v), want %d", tc.table, total, perShard, tc.bobRows)
 		}
 	}
+}
+
+// TestClusterDeleteSkipsADeadReplica kills the first replica of the first
+// shard, the one each shard's ALTER goes to first, and deletes a person's
+// touchpoints through a connection to the other servers: the deletion is
+// submitted on the shard's other replica (it would otherwise wait for the
+// dead server until the distributed DDL timeout and fail), and once the
+// dead replica is back it applies the deletion too, from the replication
+// log. WaitForMutations, called as soon as the replica has started again,
+// returns only once it has: every replica then holds the other person's
+// rows and none of hers (a restarted replica lists the mutation only once
+// it has read it from ZooKeeper, so its own list would have passed at once).
+func TestClusterDeleteSkipsADeadReplica(t *testing.T) {
+	c := theCluster(t)
+	if len(c.Shards[0]) < 2 {
+		t.Skip("the first shard has one replica")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cfg := c.ClickHouseConfig(uniqueName(t))
+	conn := migrated(ctx, t, cfg)
+	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	if err := clickhouse.InsertTouchpoints(ctx, conn, append(pageViews("ann", 20, at), pageViews("bob", 20, at)...)); err != nil {
+		t.Fatal(err)
+	}
+	synced(ctx, t, c, cfg.Database)
+
+	victim := c.Shards[0][0]
+	t.Logf("killing clickhouse %s", victim.Addr())
+	if err := victim.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	others := cfg
+	others.Addr = nil
+	for _, addr := range cfg.Addr {
+		if addr != victim.Addr() {
+			others.Addr = append(others.Addr, addr)
+		}
+	}
+	oc, err := clickhouse.Open(ctx, others, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer oc.Close()
+	if err := clickhouse.Delete(ctx, oc, others, "touchpoints", "person_id = ?", "p_ann"); err != nil {
+		t.Fatalf("deleting with a dead replica: %v", err)
+	}
+	t.Logf("starting clickhouse %s again", victim.Addr())
+	if err := restart(ctx, t, victim); err != nil {
+		t.Fatal(err)
+	}
+	if err := clickhouse.WaitForMutations(ctx, oc, others); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range c.Replicas() {
+		rc, err := clickhouse.Open(ctx, r.Config(cfg.Database), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ann, bob uint64
+		err = rc.QueryRow(ctx, "SELECT countIf(person_id = 'p_ann'), countIf(person_id = 'p_bob') FROM touchpoints_local").Scan(&ann, &bob)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ann != 0 || bob == 0 {
+			t.Errorf("shard %d %s: %d of ann's touchpoints and %d of bob's, want none and some", r.Shard, r.Server.Addr(), ann, bob)
+		}
+	}
+}
+
+// pageViews returns n page views of person p (person id p_<p>, email hash
+// h_<p>), an hour apart from at, which spread over every shard.
+func pageViews(p string, n int, at time.Time) []clickhouse.TouchpointRow {
+	out := make([]clickhouse.TouchpointRow, n)
+	for i := range out {
+		out[i] = clickhouse.TouchpointRow{EventID: fmt.Sprintf("%s-%d", p, i), EventTime: at.Add(time.Duration(i) * time.Hour),
+			EventType: "page_view", Channel: "web", PersonID: "p_" + p,
+			IdentifierTypes: []string{"email"}, IdentifierValues: []string{"h_" + p}, IngestedAt: at}
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"go.uber.org/zap"
 
 	"github.com/touchline-io/touchline/pkg/alerts"
@@ -57,7 +58,10 @@ func TestClusterMigrateRefusesTheOtherLayout(t *testing.T) {
 // alert_notifications: the migration unrecorded, the columns on the
 // shards, the Distributed table gone. Migrating again applies 0011 whole,
 // and every server has the currency column in all four tables; a
-// notification's currency written through the cluster reads back.
+// notification's currency written through the cluster reads back. None of
+// the ALTERs (the migrations' ADD COLUMNs, the first run's and the one
+// meeting its column, and the DELETE) went through the distributed DDL
+// queue (clickhouse.OnEveryShard says why).
 func TestClusterMigrateAppliesAnInterruptedAddColumnAgain(t *testing.T) {
 	c := theCluster(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -98,4 +102,48 @@ func TestClusterMigrateAppliesAnInterruptedAddColumnAgain(t *testing.T) {
 	if err := conn.QueryRow(ctx, "SELECT currency FROM alert_notifications").Scan(&currency); err != nil || currency != "USD" {
 		t.Errorf("the stored notification's currency is %q (%v), want USD", currency, err)
 	}
+	if alters := distributedAlters(ctx, t, conn, cfg.Database); len(alters) != 0 {
+		t.Errorf("ALTERs went ON CLUSTER:\n%s", strings.Join(alters, "\n"))
+	}
+}
+
+// distributedDDL is the cluster's distributed DDL queue in ZooKeeper
+// (pkg/servers' <distributed_ddl>).
+const distributedDDL = "/clickhouse/task_queue/ddl"
+
+// distributedAlters returns the queries of the distributed DDL tasks that
+// alter a table of database. It fails the test unless the queue holds some
+// task of database (its CREATE TABLEs ON CLUSTER), so that no ALTER among
+// them means something.
+func distributedAlters(ctx context.Context, t *testing.T, conn driver.Conn, database string) []string {
+	t.Helper()
+	rows, err := conn.Query(ctx, "SELECT value FROM system.zookeeper WHERE path = ?", distributedDDL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var (
+		ofDatabase int
+		alters     []string
+	)
+	for rows.Next() {
+		var task string
+		if err := rows.Scan(&task); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(task, " "+database+".") {
+			continue
+		}
+		ofDatabase++
+		if strings.Contains(task, "ALTER TABLE "+database+".") {
+			alters = append(alters, task)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if ofDatabase == 0 {
+		t.Fatalf("no distributed DDL task of %s under %s: the check of its ALTERs would show nothing", database, distributedDDL)
+	}
+	return alters
 }

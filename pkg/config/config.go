@@ -5,6 +5,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"strings"
@@ -149,7 +150,29 @@ func (c *Config) Validate() error {
 			l = append(l, &pipefile.ConfigError{File: c.file, Line: c.line(s.name, pipefile.Key(err)), Reason: s.name + ": " + err.Error(), Err: err})
 		}
 	}
+	if err := c.insertConnections(); err != nil {
+		l = append(l, err)
+	}
 	return l.Err()
+}
+
+// insertConnections checks that ingest's concurrent inserts leave a
+// ClickHouse connection free: each insert holds one for as long as it
+// runs, and the readiness probe and the other writes need one too. It is
+// placed at ingest.concurrent_inserts when the file sets it, else at
+// clickhouse.max_open_conns.
+func (c *Config) insertConnections() *pipefile.ConfigError {
+	n, conns := c.Ingest.ConcurrentInserts, c.ClickHouse.MaxOpenConns
+	if conns < 1 || n < conns {
+		return nil
+	}
+	line, ok := c.lines[pipefile.Join("ingest", "concurrent_inserts")]
+	if !ok {
+		line = c.line("clickhouse", "max_open_conns")
+	}
+	return &pipefile.ConfigError{File: c.file, Line: line, Reason: fmt.Sprintf(
+		"ingest: concurrent_inserts (%d) must be less than clickhouse.max_open_conns (%d): each insert holds a connection while it runs, and the readiness probe and the other writes need one",
+		n, conns)}
 }
 
 func emptyErr(v string) error {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -113,6 +114,25 @@ func TestAllErrorsAreReported(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("invalid settings:\n got %q\nwant %q", got, want)
+	}
+}
+
+// TestInsertsLeaveAConnection: ingest's concurrent inserts must leave a
+// ClickHouse connection free; the error is placed at whichever of the two
+// settings the file has, concurrent_inserts first, and one fewer insert
+// passes.
+func TestInsertsLeaveAConnection(t *testing.T) {
+	const tail = "must be less than clickhouse.max_open_conns (%d): each insert holds a connection while it runs, and the readiness probe and the other writes need one"
+	for _, tc := range []struct{ file, want string }{
+		{"clickhouse:\n  max_open_conns: 2\n", "F:2: ingest: concurrent_inserts (2) " + fmt.Sprintf(tail, 2)},
+		{"clickhouse:\n  max_open_conns: 4\ningest:\n  concurrent_inserts: 4\n", "F:4: ingest: concurrent_inserts (4) " + fmt.Sprintf(tail, 4)},
+		{"clickhouse:\n  max_open_conns: 4\ningest:\n  concurrent_inserts: 3\n", ""},
+		{"ingest:\n  concurrent_inserts: 3\n", ""},
+	} {
+		_, got := load(t, tc.file)
+		if tc.want == "" && got != nil || tc.want != "" && !reflect.DeepEqual(got, []string{tc.want}) {
+			t.Errorf("%q:\n got %q\nwant %q", tc.file, got, tc.want)
+		}
 	}
 }
 

@@ -26,10 +26,16 @@ dev: ## all-in-one dev mode: embedded Kafka, all services, local ClickHouse, syn
 build: ## build every command into bin/
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ ./cmd/...
 
+# RACE_LOGS holds the race detector's reports of make test's run, the test
+# binaries' and those of the service processes the tests start.
+RACE_LOGS := .race
+
 .PHONY: test
-test: deps lint ## lint, unit tests, the integration suite on real Kafka and ClickHouse, the unit tests under the race detector, and the chDB check
-	$(GO) test -count=1 -timeout 60m ./...
-	$(GO) test -race -short -count=1 -timeout 30m ./pkg/...
+test: deps lint ## lint, every test (unit, and the integration and cluster suites on real Kafka and ClickHouse) under the race detector, and the chDB check
+	rm -rf $(RACE_LOGS) && mkdir $(RACE_LOGS)
+	status=0; TOUCHLINE_TEST_RACE=true GORACE="log_path=$(CURDIR)/$(RACE_LOGS)/report" $(GO) test -race -count=1 -timeout 60m ./... || status=$$?; \
+	if ls $(RACE_LOGS)/report.* > /dev/null 2>&1; then cat $(RACE_LOGS)/report.*; echo "data races reported, above" >&2; exit 1; fi; \
+	exit $$status
 	$(GO) run ./test/chdb/dump | $(PYTHON) test/chdb/check.py
 
 .PHONY: test-unit

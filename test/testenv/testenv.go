@@ -185,10 +185,17 @@ func RepoRoot() string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
-// Build builds cmd/<name> into dir and returns the binary's path.
+// Build builds cmd/<name> into dir and returns the binary's path. With
+// TOUCHLINE_TEST_RACE=true in the environment the binary has the race
+// detector built in (make test-race), so the services the tests start as
+// processes are checked too.
 func Build(ctx context.Context, dir, name string) (string, error) {
 	bin := filepath.Join(dir, name)
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/"+name)
+	args := []string{"build", "-o", bin}
+	if os.Getenv("TOUCHLINE_TEST_RACE") == "true" {
+		args = append(args, "-race")
+	}
+	cmd := exec.CommandContext(ctx, "go", append(args, "./cmd/"+name)...)
 	cmd.Dir = RepoRoot()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("building cmd/%s: %v\n%s", name, err, out)

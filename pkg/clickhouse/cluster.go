@@ -281,8 +281,8 @@ func shardReplicas(ctx context.Context, conn driver.Conn, cluster string) ([][]s
 
 // WaitForMutations waits until the database has no unfinished mutation:
 // on the server of conn, or, with a cluster, until every replica of every
-// shard has finished every mutation that ZooKeeper holds for its tables
-// (clusterMutationsDone); or until ctx ends.
+// shard has finished every mutation that ZooKeeper held for its tables
+// when it was called (clusterMutations); or until ctx ends.
 func WaitForMutations(ctx context.Context, conn driver.Conn, cfg Config) error {
 	done := func() (bool, error) {
 		var pending uint64
@@ -290,11 +290,11 @@ func WaitForMutations(ctx context.Context, conn driver.Conn, cfg Config) error {
 		return pending == 0, err
 	}
 	if cfg.Cluster != "" {
-		hosts, err := clusterHosts(ctx, conn, cfg.Cluster)
+		want, err := clusterMutations(ctx, conn, cfg)
 		if err != nil {
-			return err
+			return fmt.Errorf("waiting for the deletions: %w", err)
 		}
-		done = func() (bool, error) { return clusterMutationsDone(ctx, conn, cfg, hosts) }
+		done = func() (bool, error) { return clusterMutationsDone(ctx, conn, cfg, want) }
 	}
 	for {
 		ok, err := done()
@@ -312,36 +312,39 @@ func WaitForMutations(ctx context.Context, conn driver.Conn, cfg Config) error {
 	}
 }
 
-// clusterMutationsDone reports whether each of hosts (read through remote()
-// with cfg's user) has finished every mutation that ZooKeeper lists for
-// each of its replicated tables of the database. A replica's own list of
-// mutations is not enough: a replica started again after the mutation was
-// made lists it only once it has read it from ZooKeeper, which can take
-// until its old session expires, and until then its rows are all there.
-func clusterMutationsDone(ctx context.Context, conn driver.Conn, cfg Config, hosts []string) (bool, error) {
+// tableMutation names a mutation of a replicated table: its table and its
+// id, which is its node's name in ZooKeeper and the same on every replica.
+type tableMutation struct{ table, id string }
+
+// clusterMutations returns, for each server of cfg's cluster, the
+// mutations that ZooKeeper lists for each of its replicated tables of the
+// database (the tables and their paths read from the server's
+// system.replicas through remote() with cfg's user). They are what the
+// server must have finished: a replica's own list of mutations is not
+// enough, since a replica started again after a mutation was made lists
+// it only once it has read it from ZooKeeper, which can take until its old
+// session expires, and until then its rows are all there.
+func clusterMutations(ctx context.Context, conn driver.Conn, cfg Config) (map[string][]tableMutation, error) {
+	hosts, err := clusterHosts(ctx, conn, cfg.Cluster)
+	if err != nil {
+		return nil, err
+	}
 	listed := map[string][]string{} // mutation ids by the table's path in ZooKeeper
+	want := map[string][]tableMutation{}
 	for _, host := range hosts {
 		tables, err := stringRows(ctx, conn, 2, "SELECT table, zookeeper_path FROM remote(?, system, replicas, ?, ?) WHERE database = ?",
 			host, cfg.User, cfg.Password, cfg.Database)
 		if err != nil {
-			return false, err
+			return nil, err
 		}
-		finished, err := stringRows(ctx, conn, 2, "SELECT table, mutation_id FROM remote(?, system, mutations, ?, ?) WHERE database = ? AND is_done = 1",
-			host, cfg.User, cfg.Password, cfg.Database)
-		if err != nil {
-			return false, err
-		}
-		done := map[[2]string]bool{}
-		for _, f := range finished {
-			done[[2]string{f[0], f[1]}] = true
-		}
+		want[host] = nil // a server without replicated tables has nothing to finish
 		for _, t := range tables {
 			table, path := t[0], t[1]
 			ids, ok := listed[path]
 			if !ok {
 				children, err := stringRows(ctx, conn, 1, "SELECT name FROM system.zookeeper WHERE path = ?", path+"/mutations")
 				if err != nil {
-					return false, err
+					return nil, err
 				}
 				for _, c := range children {
 					ids = append(ids, c[0])
@@ -349,9 +352,32 @@ func clusterMutationsDone(ctx context.Context, conn driver.Conn, cfg Config, hos
 				listed[path] = ids
 			}
 			for _, id := range ids {
-				if !done[[2]string{table, id}] {
-					return false, nil
-				}
+				want[host] = append(want[host], tableMutation{table, id})
+			}
+		}
+	}
+	return want, nil
+}
+
+// clusterMutationsDone reports whether each server of want (read through
+// remote() with cfg's user) has finished the mutations want lists for it.
+func clusterMutationsDone(ctx context.Context, conn driver.Conn, cfg Config, want map[string][]tableMutation) (bool, error) {
+	for host, mutations := range want {
+		if len(mutations) == 0 {
+			continue
+		}
+		finished, err := stringRows(ctx, conn, 2, "SELECT table, mutation_id FROM remote(?, system, mutations, ?, ?) WHERE database = ? AND is_done = 1",
+			host, cfg.User, cfg.Password, cfg.Database)
+		if err != nil {
+			return false, err
+		}
+		done := map[tableMutation]bool{}
+		for _, f := range finished {
+			done[tableMutation{f[0], f[1]}] = true
+		}
+		for _, m := range mutations {
+			if !done[m] {
+				return false, nil
 			}
 		}
 	}
@@ -381,26 +407,15 @@ func stringRows(ctx context.Context, conn driver.Conn, n int, query string, args
 }
 
 // clusterHosts returns host:port of every replica of every shard of cluster,
-// as the server of conn knows them.
+// as the server of conn knows them (shardReplicas, flattened).
 func clusterHosts(ctx context.Context, conn driver.Conn, cluster string) ([]string, error) {
-	rows, err := conn.Query(ctx, "SELECT host_address, toString(port) FROM system.clusters WHERE cluster = ?", cluster)
+	shards, err := shardReplicas(ctx, conn, cluster)
 	if err != nil {
-		return nil, fmt.Errorf("listing the servers of cluster %s: %w", cluster, err)
+		return nil, err
 	}
-	defer rows.Close()
 	var out []string
-	for rows.Next() {
-		var host, port string
-		if err := rows.Scan(&host, &port); err != nil {
-			return nil, fmt.Errorf("listing the servers of cluster %s: %w", cluster, err)
-		}
-		out = append(out, net.JoinHostPort(host, port))
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("listing the servers of cluster %s: %w", cluster, err)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("cluster %s is not in the remote_servers of the server", cluster)
+	for _, replicas := range shards {
+		out = append(out, replicas...)
 	}
 	return out, nil
 }

@@ -282,16 +282,39 @@ func (n *Normalizer) normalize(typ, v string) (string, error) {
 // cannot be a phone number of its country (too short or too long for its
 // plan, an unknown calling code, a local number without its area code) is
 // refused with the reason.
+//
+// The E.164 form is the one the number's every form gets, itself included.
+// A reading drops a trunk prefix from the national number once, and a
+// national number that itself starts with one (India's "0(000000000" reads
+// as +91000000000) would lose it again when its E.164 form is read. So a
+// form is read again until it stays as it is; each change shortens the
+// national number, so that ends within maxPhoneRereads.
 func (n *Normalizer) phone(v string) (string, error) {
+	return n.phoneWithin(v, maxPhoneRereads)
+}
+
+// maxPhoneRereads bounds the readings of a number's successive E.164 forms:
+// more than the longest national number has digits.
+const maxPhoneRereads = 20
+
+// phoneWithin is phone with at most rereads readings of E.164 forms left.
+func (n *Normalizer) phoneWithin(v string, rereads int) (string, error) {
 	if r, ok := n.phones.get(v); ok {
 		return r.e164, r.err
 	}
 	e164, err := n.parsePhone(v)
+	if err == nil && e164 != v {
+		if rereads == 0 {
+			e164, err = "", fmt.Errorf("%w: phone has no E.164 form that reads as itself", ErrInvalid)
+		} else {
+			e164, err = n.phoneWithin(e164, rereads-1)
+		}
+	}
 	n.phones.put(v, phoneResult{e164, err})
 	return e164, err
 }
 
-// parsePhone is phone without the cache.
+// parsePhone reads v once by the numbering plans, without the cache.
 func (n *Normalizer) parsePhone(v string) (string, error) {
 	if strings.HasPrefix(v, "00") {
 		v = "+" + v[2:]

@@ -163,6 +163,13 @@ func TestPhoneNumbers(t *testing.T) {
 		{"JP", "03-1234-5678", "+81312345678"},
 		{"JP", "090-1234-5678", "+819012345678"},
 		{"US", "+81 (0)90 1234 5678", "+819012345678"},
+		// A trunk prefix written twice: one reading drops one 0 and leaves
+		// +49030901820, whose reading drops the other. Every form of a
+		// number gets the form its E.164 form reads as.
+		{"DE", "+49 0030 901820", "+4930901820"},
+		{"US", "+49030901820", "+4930901820"},
+		{"IN", "0(000000000", "+9100000000"},
+		{"US", "+91000000000", "+9100000000"},
 	} {
 		cfg := DefaultConfig()
 		cfg.Region = c.region
@@ -175,6 +182,21 @@ func TestPhoneNumbers(t *testing.T) {
 			norm, _ := n.normalize(Phone, c.in)
 			t.Errorf("%s %q: %q (hashed %q), %v; want %q", c.region, c.in, norm, id.Value, err, c.want)
 		}
+	}
+}
+
+func TestPhoneRereadsAreBounded(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Region = "DE"
+	n, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.phoneWithin("+49 0030 901820", 0); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "reads as itself") {
+		t.Errorf("a form that needs a second reading, with none left: %v", err)
+	}
+	if got, err := n.phoneWithin("+4930901820", 0); got != "+4930901820" || err != nil {
+		t.Errorf("an E.164 form that reads as itself, with no second reading left: %q, %v", got, err)
 	}
 }
 

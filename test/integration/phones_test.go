@@ -17,12 +17,14 @@ import (
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 )
 
-// TestPhoneFormsStayOnePerson publishes, from five devices, one London
+// TestPhoneFormsStayOnePerson publishes, from seven devices, one London
 // number written three ways (with the "(0)" trunk prefix, without it, with
-// an extension) and one Rome number written nationally (default region IT)
-// and internationally, to ingest and the resolver as processes: every event
+// an extension), one Rome number written nationally (default region IT)
+// and internationally, and one Berlin number written internationally with
+// and without a doubled trunk prefix ("+49 0030", which one reading turns
+// into +49030901820), to ingest and the resolver as processes: every event
 // of a number is stored with the person of its E.164 form, worked out by
-// hand, and the resolver ends with two persons, not five.
+// hand, and the resolver ends with three persons, not seven.
 func TestPhoneFormsStayOnePerson(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -52,6 +54,8 @@ func TestPhoneFormsStayOnePerson(t *testing.T) {
 		{"gb-3", "dev-3", "0044 20 7946 0018 ext. 7"},
 		{"it-1", "dev-4", "06 1234 5678"},
 		{"it-2", "dev-5", "+39 06 1234 5678"},
+		{"de-1", "dev-6", "+49 30 901820"},
+		{"de-2", "dev-7", "+49 0030 901820"},
 	}
 	for i, e := range events {
 		if err := p.Touchpoint(ctx, &touchpoint.Touchpoint{EventID: e.id, EventType: "page_view", EventTime: t0.Add(time.Duration(i) * time.Minute),
@@ -68,8 +72,8 @@ func TestPhoneFormsStayOnePerson(t *testing.T) {
 		sum := sha256.Sum256([]byte(e164))
 		return stitch.SingletonID(identifiers.Identifier{Type: "phone", Value: hex.EncodeToString(sum[:])})
 	}
-	london, rome := person("+442079460018"), person("+390612345678")
-	want := map[string]string{"gb-1": london, "gb-2": london, "gb-3": london, "it-1": rome, "it-2": rome}
+	london, rome, berlin := person("+442079460018"), person("+390612345678"), person("+4930901820")
+	want := map[string]string{"gb-1": london, "gb-2": london, "gb-3": london, "it-1": rome, "it-2": rome, "de-1": berlin, "de-2": berlin}
 	for {
 		got := map[string]string{}
 		rows, err := conn.Query(ctx, "SELECT event_id, person_id FROM touchpoints FINAL")
@@ -98,19 +102,19 @@ func TestPhoneFormsStayOnePerson(t *testing.T) {
 		case <-time.After(300 * time.Millisecond):
 		}
 	}
-	// The resolver knows two phones and the five devices, in two persons.
+	// The resolver knows three phones and the seven devices, in three persons.
 	for {
 		var persons, phones uint64
 		if err := conn.QueryRow(ctx, `SELECT uniqExact(person_id), uniqExactIf(identifier_value, identifier_type = 'phone')
 FROM identity_map FINAL`).Scan(&persons, &phones); err != nil {
 			t.Fatal(err)
 		}
-		if persons == 2 && phones == 2 {
+		if persons == 3 && phones == 3 {
 			break
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("identity_map: %d persons and %d phones, want 2 and 2", persons, phones)
+			t.Fatalf("identity_map: %d persons and %d phones, want 3 and 3", persons, phones)
 		case <-time.After(300 * time.Millisecond):
 		}
 	}

@@ -140,3 +140,30 @@ func BenchmarkFromURL(b *testing.B) {
 		sinkCampaign = FromURL(urls[i%len(urls)])
 	}
 }
+
+// FuzzFromURL holds FromURL to url.ParseQuery on arbitrary URLs, but for
+// a name written in two cases, where the reference left the choice to its
+// map's order.
+func FuzzFromURL(f *testing.F) {
+	for _, raw := range []string{
+		"https://shop.example.com/p?utm_source=google&utm_medium=cpc&gclid=abc",
+		"/p?utm_source=a%20b&utm_term=red+shoes&utm_content=%E2%82%AC",
+		"/p?utm_source=%zz&utm_source=b&gclid=%", "/p?utm_source=a;b&utm_medium=x;&utm_campaign=c",
+		"/p?=x&&utm_source&utm_medium=%20&fbclid= f ", "/p?gclid=a#utm_source=fragment",
+		"/p?ms%63lkid=1&%3Dutm_term=x&utm_term=y=z", "?utm_source=\xff", "/p?msclkid=\u212a",
+	} {
+		f.Add(raw)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		values, _ := url.ParseQuery(queryOf(raw))
+		cases := map[string]int{}
+		for name := range values {
+			if cases[strings.ToLower(name)]++; cases[strings.ToLower(name)] > 1 {
+				return
+			}
+		}
+		if got, want := FromURL(raw), refFromURL(raw); got != want {
+			t.Fatalf("FromURL(%q) = %+v, want %+v", raw, got, want)
+		}
+	})
+}

@@ -19,7 +19,7 @@ func FuzzNormalize(f *testing.F) {
 		"+44 (0)20 7946 0018", "0044 20 7946 0018", "06 1234 5678", "(11) 91234-5678",
 		"415-555-0100 ext. 12", "+1 415 555 0100 x99", "+44 20 7946 0018;ext=123",
 		"12", "+", "00", "0000", "+999 123", "tel:+1-415-555-0100", "+1 (415) 555-0100\xff",
-		"  Jane.Doe@Example.COM ", "@example.com", "a@", "İ@example.com", "\u212a@example.com",
+		"  Jane.Doe@Example.COM ", "@example.com", "a@", "İ@example.com", "\u212a@example.com", "JOSE\u0301@Example.com", "\u0130\u0301@x.de",
 		"", "   ", "\xff\xfe", strings.Repeat("9", 300), strings.Repeat("+1", 100),
 	} {
 		for kind := range 3 {

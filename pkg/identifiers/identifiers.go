@@ -15,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/nyaruka/phonenumbers"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 	"github.com/touchline-io/touchline/pkg/utf8fast"
@@ -257,6 +258,10 @@ func (n *Normalizer) normalize(typ, v string) (string, error) {
 	switch n.cfg.Kinds[typ] {
 	case Email:
 		v = strings.ToLower(v)
+		if !utf8fast.IsASCII(v) {
+			// "é" typed as one character or as "e" and an accent.
+			v = norm.NFC.String(v)
+		}
 		if at := strings.IndexByte(v, '@'); at <= 0 || at == len(v)-1 {
 			return "", fmt.Errorf("%w: %s is not an email address", ErrInvalid, typ)
 		}

@@ -26,6 +26,9 @@ func TestNormalize(t *testing.T) {
 		typ, in, want string
 	}{
 		{"email", "  Jane.Doe@Example.COM ", sha("jane.doe@example.com")},
+		// One "é" and an "e" with a combining acute accent are one address.
+		{"email", "Jos\u00e9@example.com", sha("jos\u00e9@example.com")},
+		{"email", "JOSE\u0301@Example.com", sha("jos\u00e9@example.com")},
 		{"phone", "+1 (415) 555-0100", sha("+14155550100")},
 		{"phone", "0044 20 7946 0000", sha("+442079460000")},
 		{"customer_id", " C-42 ", "C-42"},

@@ -17,15 +17,17 @@ import (
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 )
 
-// TestPhoneFormsStayOnePerson publishes, from seven devices, one London
+// TestIdentifierFormsStayOnePerson publishes, from nine devices, one London
 // number written three ways (with the "(0)" trunk prefix, without it, with
 // an extension), one Rome number written nationally (default region IT)
-// and internationally, and one Berlin number written internationally with
-// and without a doubled trunk prefix ("+49 0030", which one reading turns
-// into +49030901820), to ingest and the resolver as processes: every event
-// of a number is stored with the person of its E.164 form, worked out by
-// hand, and the resolver ends with three persons, not seven.
-func TestPhoneFormsStayOnePerson(t *testing.T) {
+// and internationally, one Berlin number written internationally with and
+// without a doubled trunk prefix ("+49 0030", which one reading turns into
+// +49030901820), and one email address with its "é" written as one
+// character and as an "e" and a combining accent, to ingest and the
+// resolver as processes: every event is stored with the person of its
+// identifier's normal form, worked out by hand, and the resolver ends with
+// four persons, not nine.
+func TestIdentifierFormsStayOnePerson(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	// The shipped rules with Italy as the default region.
@@ -48,18 +50,20 @@ func TestPhoneFormsStayOnePerson(t *testing.T) {
 	}
 	defer p.Close()
 	t0 := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
-	events := []struct{ id, device, phone string }{
-		{"gb-1", "dev-1", "+44 (0)20 7946 0018"},
-		{"gb-2", "dev-2", "+44 20 7946 0018"},
-		{"gb-3", "dev-3", "0044 20 7946 0018 ext. 7"},
-		{"it-1", "dev-4", "06 1234 5678"},
-		{"it-2", "dev-5", "+39 06 1234 5678"},
-		{"de-1", "dev-6", "+49 30 901820"},
-		{"de-2", "dev-7", "+49 0030 901820"},
+	events := []struct{ id, device, typ, value string }{
+		{"gb-1", "dev-1", "phone", "+44 (0)20 7946 0018"},
+		{"gb-2", "dev-2", "phone", "+44 20 7946 0018"},
+		{"gb-3", "dev-3", "phone", "0044 20 7946 0018 ext. 7"},
+		{"it-1", "dev-4", "phone", "06 1234 5678"},
+		{"it-2", "dev-5", "phone", "+39 06 1234 5678"},
+		{"de-1", "dev-6", "phone", "+49 30 901820"},
+		{"de-2", "dev-7", "phone", "+49 0030 901820"},
+		{"em-1", "dev-8", "email", "Jos\u00e9@example.com"},
+		{"em-2", "dev-9", "email", "JOSE\u0301@Example.com"},
 	}
 	for i, e := range events {
 		if err := p.Touchpoint(ctx, &touchpoint.Touchpoint{EventID: e.id, EventType: "page_view", EventTime: t0.Add(time.Duration(i) * time.Minute),
-			Identifiers: touchpoint.AttrsOf(map[string]string{"anonymous_id": e.device, "phone": e.phone})}); err != nil {
+			Identifiers: touchpoint.AttrsOf(map[string]string{"anonymous_id": e.device, e.typ: e.value})}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -67,13 +71,16 @@ func TestPhoneFormsStayOnePerson(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The stored person is the singleton id of the event's best identifier,
-	// the phone: SHA-256 of its E.164 form (no pepper in the tests).
-	person := func(e164 string) string {
-		sum := sha256.Sum256([]byte(e164))
-		return stitch.SingletonID(identifiers.Identifier{Type: "phone", Value: hex.EncodeToString(sum[:])})
+	// the phone or the email: SHA-256 of its normal form (no pepper in the
+	// tests).
+	person := func(typ, normal string) string {
+		sum := sha256.Sum256([]byte(normal))
+		return stitch.SingletonID(identifiers.Identifier{Type: typ, Value: hex.EncodeToString(sum[:])})
 	}
-	london, rome, berlin := person("+442079460018"), person("+390612345678"), person("+4930901820")
-	want := map[string]string{"gb-1": london, "gb-2": london, "gb-3": london, "it-1": rome, "it-2": rome, "de-1": berlin, "de-2": berlin}
+	london, rome, berlin := person("phone", "+442079460018"), person("phone", "+390612345678"), person("phone", "+4930901820")
+	jose := person("email", "jos\u00e9@example.com")
+	want := map[string]string{"gb-1": london, "gb-2": london, "gb-3": london, "it-1": rome, "it-2": rome, "de-1": berlin, "de-2": berlin,
+		"em-1": jose, "em-2": jose}
 	for {
 		got := map[string]string{}
 		rows, err := conn.Query(ctx, "SELECT event_id, person_id FROM touchpoints FINAL")
@@ -102,19 +109,21 @@ func TestPhoneFormsStayOnePerson(t *testing.T) {
 		case <-time.After(300 * time.Millisecond):
 		}
 	}
-	// The resolver knows three phones and the seven devices, in three persons.
+	// The resolver knows three phones, one email and the nine devices, in
+	// four persons.
 	for {
-		var persons, phones uint64
-		if err := conn.QueryRow(ctx, `SELECT uniqExact(person_id), uniqExactIf(identifier_value, identifier_type = 'phone')
-FROM identity_map FINAL`).Scan(&persons, &phones); err != nil {
+		var persons, phones, emails uint64
+		if err := conn.QueryRow(ctx, `SELECT uniqExact(person_id), uniqExactIf(identifier_value, identifier_type = 'phone'),
+    uniqExactIf(identifier_value, identifier_type = 'email')
+FROM identity_map FINAL`).Scan(&persons, &phones, &emails); err != nil {
 			t.Fatal(err)
 		}
-		if persons == 3 && phones == 3 {
+		if persons == 4 && phones == 3 && emails == 1 {
 			break
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("identity_map: %d persons and %d phones, want 3 and 3", persons, phones)
+			t.Fatalf("identity_map: %d persons, %d phones and %d emails, want 4, 3 and 1", persons, phones, emails)
 		case <-time.After(300 * time.Millisecond):
 		}
 	}

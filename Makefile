@@ -42,6 +42,16 @@ test: deps lint ## lint, every test (unit, and the integration and cluster suite
 test-unit: ## unit tests and the package-map checks (no servers needed)
 	$(GO) test -count=1 -short ./pkg/... ./test/arch
 
+# FUZZTIME is how long make fuzz runs each fuzz target.
+FUZZTIME ?= 1m
+
+.PHONY: fuzz
+fuzz: ## run every fuzz target (hostile bytes against the decoders and normalisers) for FUZZTIME each, default 1m
+	@grep -r --include='*_test.go' -o '^func Fuzz[A-Za-z0-9_]*' pkg | sed 's/:func / /' | while read -r file name; do \
+		echo "== $$name ($$(dirname $$file))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) ./$$(dirname $$file) || exit 1; \
+	done
+
 .PHONY: test-integration
 test-integration: deps ## the integration suite on real Kafka and ClickHouse
 	$(GO) test -count=1 -timeout 60m -v ./test/integration/

@@ -433,8 +433,9 @@ func (s *Server) decode(body []byte, call string, rcv *Received, w *scratch) ([]
 	switch call {
 	case "":
 		trimmed := bytes.TrimSpace(body)
+		array := len(trimmed) > 0 && trimmed[0] == '['
 		var raws []json.RawMessage
-		if len(trimmed) > 0 && trimmed[0] == '[' {
+		if array {
 			if err := strictJSON(trimmed, &raws); err != nil {
 				return nil, "", malformed(err)
 			}
@@ -445,7 +446,7 @@ func (s *Server) decode(body []byte, call string, rcv *Received, w *scratch) ([]
 		for i, raw := range raws {
 			t := &touchpoint.Touchpoint{}
 			if err := strictJSON(raw, t); err != nil {
-				if len(raws) == 1 && trimmed[0] != '[' {
+				if !array { // an empty body included
 					return nil, "", malformed(err)
 				}
 				recs[i].decoded = refusal(touchpoint.ReasonInvalidField, "record", "invalid JSON: %v", err)

@@ -214,6 +214,10 @@ func TestServerBadInput(t *testing.T) {
 		{"origin not allowed", call{path: "/v1/track", body: track("x", ""), key: "wk_srv", origin: "https://shop.example.com"}, 403, ReasonOrigin, "not allowed"},
 		{"unknown touchpoint field", call{path: "/v1/touchpoints", body: `{"event_id":"x","colour":"red"}`, key: "wk_srv"}, 400, ReasonMalformed, "unknown field"},
 		{"bad gzip", call{path: "/v1/track", body: "not gzip", key: "wk_srv", encoding: "gzip"}, 400, ReasonMalformed, "gzip"},
+		{"empty touchpoints body", call{path: "/v1/touchpoints", body: "", key: "wk_srv"}, 400, ReasonMalformed, "invalid JSON"},
+		{"white space as touchpoints body", call{path: "/v1/touchpoints", body: " \r\n", key: "wk_srv"}, 400, ReasonMalformed, "invalid JSON"},
+		{"empty batch body", call{path: "/v1/batch", body: "", key: "wk_srv"}, 400, ReasonMalformed, "invalid JSON"},
+		{"empty track body", call{path: "/v1/track", body: "", key: "wk_srv"}, 400, ReasonMalformed, "invalid JSON"},
 	} {
 		w, resp := s.do(c.call)
 		if w.Code != c.status || resp.Success || resp.Reason != c.reason || !strings.Contains(resp.Error, c.errSub) {

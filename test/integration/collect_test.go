@@ -82,6 +82,7 @@ func TestCollectBadInput(t *testing.T) {
 		{"oversize body", "/v1/track", "application/json", `{"event":"X","userId":"u","properties":{"p":"` + strings.Repeat("x", 3<<20) + `"}}`, 413, collect.ReasonTooLarge},
 		{"invalid email", "/v1/identify", "application/json", `{"userId":"u-1","messageId":"bad-2","traits":{"email":"jane.example.com"}}`, 400, "invalid_identifier"},
 		{"negative revenue", "/v1/track", "application/json", `{"event":"Order Completed","messageId":"bad-3","userId":"u-1","properties":{"revenue":-10,"currency":"EUR"}}`, 400, "negative_revenue"},
+		{"touchline form, empty body", "/v1/touchpoints", "application/json", "", 400, collect.ReasonMalformed},
 		{"touchline form, bad field", "/v1/touchpoints", "application/json", `{"event_id":"bad-4","event_time":"` + now + `","event_type":"click","identifiers":{"anonymous_id":"a"},"currency":"euro"}`, 400, "invalid_field"},
 	} {
 		status, r := post(t, base, c.path, c.contentType, c.body)

@@ -136,6 +136,20 @@ func TestInsertsLeaveAConnection(t *testing.T) {
 	}
 }
 
+// TestIdentifiersFitALinkRequest: ingest's limit on an event's identifiers
+// may not pass what a link request may carry, at the line of the limit.
+func TestIdentifiersFitALinkRequest(t *testing.T) {
+	for _, tc := range []struct{ file, want string }{
+		{"ingest:\n  limits:\n    max_identifiers: 65536\n", "F:3: ingest: invalid ingest config: limits.max_identifiers (65536) must be at most 65535, the most identifiers a link request may carry"},
+		{"ingest:\n  limits:\n    max_identifiers: 65535\n", ""},
+	} {
+		_, got := load(t, tc.file)
+		if tc.want == "" && got != nil || tc.want != "" && !reflect.DeepEqual(got, []string{tc.want}) {
+			t.Errorf("%q:\n got %q\nwant %q", tc.file, got, tc.want)
+		}
+	}
+}
+
 // TestDurationsTakeDaysAndWeeks: touchline.yaml's durations read 1d and 2w
 // as the pipelines files do.
 func TestDurationsTakeDaysAndWeeks(t *testing.T) {

@@ -161,9 +161,24 @@ func (w *writes) insert(conn driver.Conn) func(context.Context) error {
 }
 
 // versionsPerRequest spaces the versions of the rows of consecutive
-// requests: a row's version is the request's offset times this, plus its
-// index among the request's rows of its table.
-const versionsPerRequest = 1 << 16
+// requests: a row's version is the request's offset plus one times this,
+// plus its index among the request's rows of its table (rowVersion).
+const versionsPerRequest = stitch.MaxLinkIdentifiers + 1
+
+// rowVersion is the version of the i-th row of a request whose versions
+// start at base. The index orders the rows of one request: an identifier
+// the request sees first is mapped to a person of its own, and then, when
+// that person is merged, again to the survivor, which must win. A merge
+// gives a row for every identifier of the merged person, so a request can
+// give more rows than versionsPerRequest; the index stops at its last
+// value, so that every row of a later request still outranks the earlier
+// one's. That keeps the order within a request: an identifier's first row
+// is among the request's own identifiers, of which DecodeLinkRequest lets
+// through fewer than versionsPerRequest, and no other key of a table gets
+// two rows from one request.
+func rowVersion(base uint64, i int) uint64 {
+	return base + uint64(min(i, versionsPerRequest-1))
+}
 
 // apply applies one link request and adds its changes to w.
 func (s *Service) apply(r *kgo.Record, w *writes) {
@@ -189,20 +204,20 @@ func (s *Service) apply(r *kgo.Record, w *writes) {
 		key, value := stitch.EncodeAssignment(a)
 		w.records = append(w.records, &kgo.Record{Key: key, Value: value})
 		w.mapRows = append(w.mapRows, clickhouse.IdentityMapRow{IdentifierType: a.Identifier.Type, IdentifierValue: a.Identifier.Value,
-			PersonID: a.Person, FirstSeen: a.FirstSeen.Truncate(time.Second), Version: base + uint64(i)})
+			PersonID: a.Person, FirstSeen: a.FirstSeen.Truncate(time.Second), Version: rowVersion(base, i)})
 	}
 	at := req.At.UTC().Truncate(time.Second)
 	for i, m := range out.Merges {
 		w.merges = append(w.merges, clickhouse.IdentityMergeRow{MergedPersonID: m.From, SurvivingPersonID: m.Into,
-			RequestID: m.Request, MergedAt: at, Version: base + uint64(i)})
+			RequestID: m.Request, MergedAt: at, Version: rowVersion(base, i)})
 	}
 	for i, o := range out.Overrides {
 		w.overrides = append(w.overrides, clickhouse.PersonOverrideRow{PersonID: o.Person, SurvivingPersonID: o.Survivor,
-			MergedAt: at, Version: base + uint64(i)})
+			MergedAt: at, Version: rowVersion(base, i)})
 	}
 	for i, f := range out.Refusals {
 		w.refusals = append(w.refusals, clickhouse.IdentityRefusalRow{RequestID: f.Request, PersonID: f.Person,
-			OtherPersonID: f.Other, ConflictingType: f.ConflictingType, Reason: f.Reason, RefusedAt: at, Version: base + uint64(i)})
+			OtherPersonID: f.Other, ConflictingType: f.ConflictingType, Reason: f.Reason, RefusedAt: at, Version: rowVersion(base, i)})
 		s.m.refusals.WithLabelValues(f.ConflictingType).Inc()
 	}
 	s.m.merges.Add(float64(len(out.Merges)))

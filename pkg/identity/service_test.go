@@ -3,6 +3,7 @@ package identity
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -22,20 +23,32 @@ import (
 // replays it) maps nothing, not even its other identifier; the lift
 // removes every suppression of that forget, after which the identifiers
 // are mapped again.
-func TestForgetSuppressesAndLiftRestores(t *testing.T) {
-	kcfg := kafka.DefaultConfig()
-	s := &Service{kcfg: kcfg, m: NewMetrics(prometheus.NewRegistry()), log: zap.NewNop(),
+// resolverService is a Service with a fresh resolver and no Kafka or
+// ClickHouse, and apply, which hands it requests as records of the links
+// topic at offsets 0, 1, ..., returning what each writes and its offset.
+func resolverService(t *testing.T) (s *Service, apply func(stitch.LinkRequest) (*writes, int64)) {
+	s = &Service{kcfg: kafka.DefaultConfig(), m: NewMetrics(prometheus.NewRegistry()), log: zap.NewNop(),
 		res: stitch.NewResolver(stitch.DefaultRules()), sup: NewSuppressions()}
-	anon, cust := identifiers.Identifier{Type: "anonymous_id", Value: "anon-x"}, identifiers.Identifier{Type: "customer_id", Value: "cust-x"}
-	other := identifiers.Identifier{Type: "anonymous_id", Value: "anon-new"}
-	at := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
 	offset := int64(0)
-	apply := func(req stitch.LinkRequest) *writes {
+	return s, func(req stitch.LinkRequest) (*writes, int64) {
 		t.Helper()
 		_, value := stitch.EncodeLinkRequest(req)
 		w := &writes{}
 		s.apply(&kgo.Record{Value: value, Offset: offset}, w)
 		offset++
+		return w, offset - 1
+	}
+}
+
+func TestForgetSuppressesAndLiftRestores(t *testing.T) {
+	s, applyAt := resolverService(t)
+	kcfg := s.kcfg
+	anon, cust := identifiers.Identifier{Type: "anonymous_id", Value: "anon-x"}, identifiers.Identifier{Type: "customer_id", Value: "cust-x"}
+	other := identifiers.Identifier{Type: "anonymous_id", Value: "anon-new"}
+	at := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	apply := func(req stitch.LinkRequest) *writes {
+		t.Helper()
+		w, _ := applyAt(req)
 		return w
 	}
 	topics := func(w *writes) (mapped, suppressed map[string][]byte) {
@@ -139,5 +152,58 @@ func TestSuppressionsReportAStalledFollower(t *testing.T) {
 	s.noteFetch(nil, t0.Add(stallAfter+time.Second))
 	if err := s.errAt(t0.Add(time.Hour)); err != nil {
 		t.Errorf("after a clean poll: %v", err)
+	}
+}
+
+// TestAMergeOfManyIdentifiersKeepsTheVersionsInOrder merges a person of
+// 70,001 identifiers, more than the versions one request spaces, with a new
+// identifier, which the request first maps to a person of its own and then,
+// as that person is merged too, to the survivor. Every row it writes must
+// rank below every row of the next request, and the new identifier's
+// second row above its first.
+func TestAMergeOfManyIdentifiersKeepsTheVersionsInOrder(t *testing.T) {
+	_, apply := resolverService(t)
+	at := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	anon := func(v string) identifiers.Identifier { return identifiers.Identifier{Type: "anonymous_id", Value: v} }
+	survivor, anchor, fresh := anon("survivor"), anon("anchor"), anon("fresh")
+	apply(stitch.LinkRequest{ID: "s", Identifiers: []identifiers.Identifier{survivor}, At: at})
+	for part := range 2 { // one person of the anchor and 70,000 more, in two requests
+		ids := []identifiers.Identifier{anchor}
+		for i := range 35_000 {
+			ids = append(ids, anon(fmt.Sprintf("a-%d-%d", part, i)))
+		}
+		apply(stitch.LinkRequest{ID: fmt.Sprint("part-", part), Identifiers: ids, At: at.Add(time.Hour)})
+	}
+	w, offset := apply(stitch.LinkRequest{ID: "merge", Identifiers: []identifiers.Identifier{survivor, anchor, fresh}, At: at.Add(2 * time.Hour)})
+	if len(w.mapRows) < versionsPerRequest || len(w.overrides) < versionsPerRequest {
+		t.Fatalf("%d map rows and %d overrides, want more than %d each", len(w.mapRows), len(w.overrides), versionsPerRequest)
+	}
+	next := uint64(offset+2) * versionsPerRequest // where the next request's versions start
+	var versions []uint64
+	for _, r := range w.mapRows {
+		versions = append(versions, r.Version)
+	}
+	for _, r := range w.overrides {
+		versions = append(versions, r.Version)
+	}
+	for _, r := range w.merges {
+		versions = append(versions, r.Version)
+	}
+	for _, v := range versions {
+		if v >= next {
+			t.Fatalf("a row of version %d, not below the next request's first, %d", v, next)
+		}
+	}
+	var freshRows []uint64
+	for _, r := range w.mapRows {
+		if r.IdentifierValue == "fresh" {
+			freshRows = append(freshRows, r.Version)
+			if len(freshRows) == 2 && r.PersonID != stitch.SingletonID(survivor) {
+				t.Errorf("the new identifier's second row names %s, want the survivor", r.PersonID)
+			}
+		}
+	}
+	if len(freshRows) != 2 || freshRows[1] <= freshRows[0] {
+		t.Errorf("the new identifier's rows have versions %v, want two, rising", freshRows)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/touchline-io/touchline/pkg/backoff"
+	"github.com/touchline-io/touchline/pkg/identity/stitch"
 	"github.com/touchline-io/touchline/pkg/identitymap"
 	"github.com/touchline-io/touchline/pkg/kafka"
 	"github.com/touchline-io/touchline/pkg/pipefile"
@@ -123,6 +124,8 @@ func (c Config) Validate() error {
 	ch.Check(c.IdentityCacheEntries < 0, "identity_cache_entries", "identity_cache_entries must not be negative")
 	ch.Check(c.Limits.MaxFieldBytes < 1 || c.Limits.MaxIdentifiers < 1 || c.Limits.MaxProperties < 0 || c.Limits.MaxFuture < 0,
 		"limits", "limits must be positive")
+	ch.Check(c.Limits.MaxIdentifiers > stitch.MaxLinkIdentifiers, "limits.max_identifiers",
+		"limits.max_identifiers (%d) must be at most %d, the most identifiers a link request may carry", c.Limits.MaxIdentifiers, stitch.MaxLinkIdentifiers)
 	if _, err := scrub.New(c.Scrub); err != nil {
 		ch.Add("scrub", fmt.Errorf("scrub: %w", err))
 	}

@@ -87,6 +87,13 @@ func EncodeLinkRequest(req LinkRequest) (key, value []byte) {
 	return []byte(req.ID), value
 }
 
+// MaxLinkIdentifiers is the most identifiers a link request may carry. The
+// resolver versions a request's rows of each table by the request's offset
+// times MaxLinkIdentifiers+1 plus the row's index, so that every row of a
+// later request outranks those of an earlier one; a request with more
+// identifiers could give more rows than that spacing holds.
+const MaxLinkIdentifiers = 1<<16 - 1
+
 // DecodeLinkRequest reads a links topic value.
 func DecodeLinkRequest(value []byte) (LinkRequest, error) {
 	var v linkValue
@@ -95,6 +102,9 @@ func DecodeLinkRequest(value []byte) (LinkRequest, error) {
 	}
 	if len(v.Identifiers) == 0 {
 		return LinkRequest{}, fmt.Errorf("link request %q has no identifiers", v.ID)
+	}
+	if len(v.Identifiers) > MaxLinkIdentifiers {
+		return LinkRequest{}, fmt.Errorf("link request %q has %d identifiers, more than %d", v.ID, len(v.Identifiers), MaxLinkIdentifiers)
 	}
 	req := LinkRequest{ID: v.ID, At: time.UnixMilli(v.At).UTC(), Forget: v.Forget, Lift: v.Lift && v.Forget}
 	for _, id := range v.Identifiers {

@@ -187,7 +187,7 @@ func RepoRoot() string {
 
 // Build builds cmd/<name> into dir and returns the binary's path. With
 // TOUCHLINE_TEST_RACE=true in the environment the binary has the race
-// detector built in (make test-race), so the services the tests start as
+// detector built in (make test sets it), so the services the tests start as
 // processes are checked too.
 func Build(ctx context.Context, dir, name string) (string, error) {
 	bin := filepath.Join(dir, name)

@@ -89,9 +89,11 @@ func EncodeLinkRequest(req LinkRequest) (key, value []byte) {
 
 // MaxLinkIdentifiers is the most identifiers a link request may carry. The
 // resolver versions a request's rows of each table by the request's offset
-// times MaxLinkIdentifiers+1 plus the row's index, so that every row of a
-// later request outranks those of an earlier one; a request with more
-// identifiers could give more rows than that spacing holds.
+// times MaxLinkIdentifiers+1 plus the row's index, which stops at
+// MaxLinkIdentifiers (a merge can give more rows than that). The rows of the
+// request's own new identifiers come first and must stay below that stop,
+// so that a new identifier's later row, when its person is merged, outranks
+// its first.
 const MaxLinkIdentifiers = 1<<16 - 1
 
 // DecodeLinkRequest reads a links topic value.

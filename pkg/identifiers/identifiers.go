@@ -15,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/nyaruka/phonenumbers"
+	"golang.org/x/net/idna"
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/touchline-io/touchline/pkg/touchpoint"
@@ -260,7 +261,7 @@ func (n *Normalizer) normalize(typ, v string) (string, error) {
 		v = strings.ToLower(v)
 		if !utf8fast.IsASCII(v) {
 			// "é" typed as one character or as "e" and an accent.
-			v = norm.NFC.String(v)
+			v = asciiDomain(norm.NFC.String(v))
 		}
 		if at := strings.IndexByte(v, '@'); at <= 0 || at == len(v)-1 {
 			return "", fmt.Errorf("%w: %s is not an email address", ErrInvalid, typ)
@@ -276,6 +277,23 @@ func (n *Normalizer) normalize(typ, v string) (string, error) {
 		return "", fmt.Errorf("%w: %s is empty", ErrInvalid, typ)
 	}
 	return v, nil
+}
+
+// asciiDomain returns the address v with its domain in IDNA's ASCII form
+// (müller.de as xn--mller-kva.de, ｅｘａｍｐｌｅ.com as example.com), the
+// form mail is delivered to, so that an address written either way is one
+// address. A domain IDNA refuses (a label with an underscore, or one that
+// starts with a hyphen) is left as it is, as an address was before.
+func asciiDomain(v string) string {
+	at := strings.LastIndexByte(v, '@')
+	if at < 0 || utf8fast.IsASCII(v[at+1:]) {
+		return v
+	}
+	domain, err := idna.Lookup.ToASCII(v[at+1:])
+	if err != nil {
+		return v
+	}
+	return v[:at+1] + domain
 }
 
 // phone returns v in E.164 form ("+", the country calling code and the

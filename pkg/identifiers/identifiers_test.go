@@ -29,6 +29,15 @@ func TestNormalize(t *testing.T) {
 		// One "é" and an "e" with a combining acute accent are one address.
 		{"email", "Jos\u00e9@example.com", sha("jos\u00e9@example.com")},
 		{"email", "JOSE\u0301@Example.com", sha("jos\u00e9@example.com")},
+		// A domain in Unicode is the one its ASCII (punycode) form names.
+		{"email", "anna@M\u00fcller.de", sha("anna@xn--mller-kva.de")},
+		{"email", "Anna@MU\u0308LLER.de", sha("anna@xn--mller-kva.de")},
+		{"email", "anna@xn--mller-kva.de", sha("anna@xn--mller-kva.de")},
+		{"email", "Jos\u00e9@stra\u00dfe.de", sha("jos\u00e9@xn--strae-oqa.de")},
+		{"email", "anna@\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45.com", sha("anna@example.com")},
+		// A domain IDNA refuses stays as it was.
+		{"email", "anna@bad_name.m\u00fcller.de", sha("anna@bad_name.m\u00fcller.de")},
+		{"email", "anna@-m\u00fcller.de", sha("anna@-m\u00fcller.de")},
 		{"phone", "+1 (415) 555-0100", sha("+14155550100")},
 		{"phone", "0044 20 7946 0000", sha("+442079460000")},
 		{"customer_id", " C-42 ", "C-42"},

@@ -17,16 +17,17 @@ import (
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 )
 
-// TestIdentifierFormsStayOnePerson publishes, from nine devices, one London
+// TestIdentifierFormsStayOnePerson publishes, from eleven devices, one London
 // number written three ways (with the "(0)" trunk prefix, without it, with
 // an extension), one Rome number written nationally (default region IT)
 // and internationally, one Berlin number written internationally with and
 // without a doubled trunk prefix ("+49 0030", which one reading turns into
-// +49030901820), and one email address with its "é" written as one
-// character and as an "e" and a combining accent, to ingest and the
-// resolver as processes: every event is stored with the person of its
-// identifier's normal form, worked out by hand, and the resolver ends with
-// four persons, not nine.
+// +49030901820), one email address with its "é" written as one character
+// and as an "e" and a combining accent, and one with its domain written in
+// Unicode and in IDNA's ASCII form, to ingest and the resolver as
+// processes: every event is stored with the person of its identifier's
+// normal form, worked out by hand, and the resolver ends with five persons,
+// not eleven.
 func TestIdentifierFormsStayOnePerson(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -60,6 +61,8 @@ func TestIdentifierFormsStayOnePerson(t *testing.T) {
 		{"de-2", "dev-7", "phone", "+49 0030 901820"},
 		{"em-1", "dev-8", "email", "Jos\u00e9@example.com"},
 		{"em-2", "dev-9", "email", "JOSE\u0301@Example.com"},
+		{"idn-1", "dev-10", "email", "Anna@M\u00fcller.de"},
+		{"idn-2", "dev-11", "email", "anna@xn--mller-kva.de"},
 	}
 	for i, e := range events {
 		if err := p.Touchpoint(ctx, &touchpoint.Touchpoint{EventID: e.id, EventType: "page_view", EventTime: t0.Add(time.Duration(i) * time.Minute),
@@ -78,9 +81,9 @@ func TestIdentifierFormsStayOnePerson(t *testing.T) {
 		return stitch.SingletonID(identifiers.Identifier{Type: typ, Value: hex.EncodeToString(sum[:])})
 	}
 	london, rome, berlin := person("phone", "+442079460018"), person("phone", "+390612345678"), person("phone", "+4930901820")
-	jose := person("email", "jos\u00e9@example.com")
+	jose, anna := person("email", "jos\u00e9@example.com"), person("email", "anna@xn--mller-kva.de")
 	want := map[string]string{"gb-1": london, "gb-2": london, "gb-3": london, "it-1": rome, "it-2": rome, "de-1": berlin, "de-2": berlin,
-		"em-1": jose, "em-2": jose}
+		"em-1": jose, "em-2": jose, "idn-1": anna, "idn-2": anna}
 	for {
 		got := map[string]string{}
 		rows, err := conn.Query(ctx, "SELECT event_id, person_id FROM touchpoints FINAL")
@@ -109,8 +112,8 @@ func TestIdentifierFormsStayOnePerson(t *testing.T) {
 		case <-time.After(300 * time.Millisecond):
 		}
 	}
-	// The resolver knows three phones, one email and the nine devices, in
-	// four persons.
+	// The resolver knows three phones, two emails and the eleven devices,
+	// in five persons.
 	for {
 		var persons, phones, emails uint64
 		if err := conn.QueryRow(ctx, `SELECT uniqExact(person_id), uniqExactIf(identifier_value, identifier_type = 'phone'),
@@ -118,12 +121,12 @@ func TestIdentifierFormsStayOnePerson(t *testing.T) {
 FROM identity_map FINAL`).Scan(&persons, &phones, &emails); err != nil {
 			t.Fatal(err)
 		}
-		if persons == 4 && phones == 3 && emails == 1 {
+		if persons == 5 && phones == 3 && emails == 2 {
 			break
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("identity_map: %d persons, %d phones and %d emails, want 4, 3 and 1", persons, phones, emails)
+			t.Fatalf("identity_map: %d persons, %d phones and %d emails, want 5, 3 and 2", persons, phones, emails)
 		case <-time.After(300 * time.Millisecond):
 		}
 	}

@@ -1,6 +1,10 @@
 package analyticscases
 
-import "github.com/touchline-io/touchline/pkg/analytics"
+import (
+	"fmt"
+
+	"github.com/touchline-io/touchline/pkg/analytics"
+)
 
 // overviewCases: the channel KPIs of two days. Person d is stitched into b
 // after both were stored, so web's purchasers a and d and its visitor b are
@@ -24,7 +28,7 @@ func overviewCases() []spec {
 		Overrides: []Override{{Person: "d", Survivor: "b", Version: 1}},
 	}
 	columns := []string{"channel", "touchpoints", "persons", "purchases", "revenue", "spend", "roas"}
-	return []spec{
+	specs := []spec{
 		{
 			name:    "overview: per channel, stitched persons, spend without touchpoints",
 			fixture: fixture,
@@ -64,4 +68,36 @@ func overviewCases() []spec {
 			want: [][]any{{"web", 3.0, 2.0, 2.0, 150.0, 0.0, nil}},
 		},
 	}
+	return append(specs, hostileCampaignCases(twoDays, columns)...)
+}
+
+// hostileCampaignCases: campaign names that break SQL written by hand, each
+// with its own count of touchpoints, filter only their own; one that would
+// match everything if it reached the SQL unquoted matches nothing.
+func hostileCampaignCases(r analytics.Range, columns []string) []spec {
+	campaigns := []string{`a'`, `a\`, `a\'`, "a\x00b", `x'); DROP TABLE touchpoints; --`}
+	var fixture Fixture
+	for k, c := range campaigns {
+		for j := range k + 1 {
+			fixture.Events = append(fixture.Events, ev(fmt.Sprintf("h%d-%d", k, j), fmt.Sprintf("p%d", j), "email_click", "email", c,
+				at(2026, 4, 10, 9, k, j)))
+		}
+	}
+	var specs []spec
+	for k, c := range campaigns {
+		specs = append(specs, spec{
+			name:    fmt.Sprintf("overview: the hostile campaign name %q filters its own touchpoints", c),
+			fixture: fixture,
+			query:   analytics.OverviewQuery{Range: r, PurchaseType: "purchase", Campaign: c},
+			columns: columns, key: 1,
+			want: [][]any{{"email", float64(k + 1), float64(k + 1), 0.0, 0.0, 0.0, nil}},
+		})
+	}
+	return append(specs, spec{
+		name:    "overview: a campaign name that would match everything unquoted matches nothing",
+		fixture: fixture,
+		query:   analytics.OverviewQuery{Range: r, PurchaseType: "purchase", Campaign: `a' OR '1'='1`},
+		columns: columns, key: 1,
+		want:    [][]any{},
+	})
 }

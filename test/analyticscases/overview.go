@@ -98,6 +98,6 @@ func hostileCampaignCases(r analytics.Range, columns []string) []spec {
 		fixture: fixture,
 		query:   analytics.OverviewQuery{Range: r, PurchaseType: "purchase", Campaign: `a' OR '1'='1`},
 		columns: columns, key: 1,
-		want:    [][]any{},
+		want: [][]any{},
 	})
 }

@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/touchline-io/touchline/pkg/analytics/request"
 	"github.com/touchline-io/touchline/pkg/app"
 	"github.com/touchline-io/touchline/pkg/clickhouse"
 	"github.com/touchline-io/touchline/pkg/touchpoint"
@@ -29,7 +32,8 @@ var hostileCampaigns = []string{
 // the channel KPIs of each campaign: each answers exactly that campaign's
 // count. Parameters that would match everything if they reached the SQL
 // unquoted, or match by pattern, answer no rows; so does a campaign that is
-// not valid UTF-8. The funnel, broken down by a property holding the
+// not valid UTF-8. A value at the bound of a parameter's length runs; one
+// past it is refused with the parameter's name. The funnel, broken down by a property holding the
 // campaign's name or with the name as a step's filter, counts each alone.
 func TestHostileParametersReadAsThemselves(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
@@ -120,6 +124,23 @@ func TestHostileParametersReadAsThemselves(t *testing.T) {
 		if got := cli(p.name, p.value); got != 0 {
 			t.Errorf("touchline query, %s %q: %d touchpoints, want none", p.name, p.value, got)
 		}
+	}
+
+	// At the bound of a parameter's length the query runs (and matches
+	// nothing); past it the request is refused with the parameter's name,
+	// before any SQL reaches ClickHouse.
+	long := strings.Repeat(`\'`, request.MaxValueBytes/2)
+	if got := api(url.Values{"campaign": {long}}); got != 0 {
+		t.Errorf("API, a campaign of %d bytes: %d touchpoints, want none", len(long), got)
+	}
+	resp, err := http.Get(base + "/api/overview?" + url.Values{"campaign": {long + "x"}}.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := fmt.Sprintf("campaign: %d bytes: at most %d", len(long)+1, request.MaxValueBytes); resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), want) {
+		t.Errorf("API, a campaign of %d bytes: %d %s, want 400 %q", len(long)+1, resp.StatusCode, body, want)
 	}
 
 	// The funnel of page views broken down by a property holding the

@@ -215,12 +215,22 @@ func (p *reader) wrap(name string, err error) error {
 	return p.errorf(name, "%v", err)
 }
 
-// check refuses a missing required value and one that is not of its kind.
+// MaxValueBytes bounds a parameter's value. A longer one cannot name a
+// stored field (ingest keeps at most touchpoint.DefaultLimits' 8,192 bytes
+// of one) or a filter worth writing, and written into the SQL, which
+// repeats some values, it could take the query past ClickHouse's
+// max_query_size (256 KiB): refused here, it gets an answer that says so.
+const MaxValueBytes = 16 << 10
+
+// check refuses a missing required value, a value over MaxValueBytes and
+// one that is not of its kind.
 func (p *reader) check(param Param) error {
 	v := p.get(param.Name)
 	switch {
 	case param.Required && strings.TrimSpace(v) == "":
 		return p.errorf(param.Name, "required")
+	case len(v) > MaxValueBytes:
+		return p.errorf(param.Name, "%d bytes: at most %d", len(v), MaxValueBytes)
 	case param.Kind == Bool:
 		if _, err := strconv.ParseBool(v); err != nil {
 			return p.errorf(param.Name, "%q is not true or false", v)

@@ -229,8 +229,13 @@ func (a *API) failure(ctx context.Context, err error) (int, string) {
 	var ex *ch.Exception
 	isEx := errors.As(err, &ex)
 	switch {
-	case isEx && ex.Code == codeTimeoutExceeded, errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+	case isEx && ex.Code == codeTimeoutExceeded:
 		return http.StatusGatewayTimeout, fmt.Sprintf("the query ran longer than ui.max_execution_time (%s): narrow the range", a.cfg.MaxExecutionTime)
+	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+		// ClickHouse stops a query at max_execution_time; one that said
+		// nothing for 5 seconds more is a server that does not answer.
+		return http.StatusGatewayTimeout, fmt.Sprintf("ClickHouse did not answer within ui.max_execution_time (%s) and 5s more: "+
+			"the server is hung or unreachable (the UI's /readyz and log say more)", a.cfg.MaxExecutionTime)
 	case errors.Is(err, ch.ErrAcquireConnTimeout):
 		return http.StatusServiceUnavailable, "every ClickHouse connection of the ui is busy (clickhouse.max_open_conns): try again shortly"
 	case errors.Is(err, table.ErrTooManyRows):

@@ -176,7 +176,7 @@ func TestQueryFailures(t *testing.T) {
 		want   string
 	}{
 		{&ch.Exception{Code: 159, Message: "Timeout exceeded: elapsed 30.1 seconds"}, http.StatusGatewayTimeout, "the query ran longer than ui.max_execution_time (30s)"},
-		{context.DeadlineExceeded, http.StatusGatewayTimeout, "ui.max_execution_time"},
+		{context.DeadlineExceeded, http.StatusGatewayTimeout, "ClickHouse did not answer within ui.max_execution_time (30s) and 5s more"},
 		{fmt.Errorf("reading: %w", table.ErrTooManyRows), http.StatusUnprocessableEntity, "more than ui.max_rows (100000) rows"},
 		{fmt.Errorf("running query: %w", ch.ErrAcquireConnTimeout), http.StatusServiceUnavailable, "every ClickHouse connection of the ui is busy"},
 		{&ch.Exception{Code: 60, Message: "Table touchline.touchpoints doesn't exist"}, http.StatusBadGateway, "ClickHouse did not answer the query"},

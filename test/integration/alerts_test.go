@@ -491,21 +491,7 @@ func TestAlertsServiceRestartSendsNothingTwice(t *testing.T) {
 	hook := &flakyWebhook{attempts: map[string]int{}}
 	srv := httptest.NewServer(hook)
 	defer srv.Close()
-	cfgPath := filepath.Join(t.TempDir(), "touchline.yaml")
-	if err := testenv.WriteConfig(cfg, cfgPath); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(cfgPath, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = fmt.Fprintf(f, "alerts:\n  tick: 200ms\n  webhooks: [{name: ops, url: %q}]\n", srv.URL)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := writeConfigWith(t, cfg, fmt.Sprintf("alerts:\n  tick: 200ms\n  webhooks: [{name: ops, url: %q}]\n", srv.URL))
 	log := logPath(t)
 	start := func() *testenv.Process {
 		p, err := testenv.StartProcess(touchlineBin, log, "--config", cfgPath, "alerts")

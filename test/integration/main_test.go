@@ -13,6 +13,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/touchline-io/touchline/pkg/config"
 	"github.com/touchline-io/touchline/test/testenv"
 )
 
@@ -109,4 +110,27 @@ func preparedDatabase(t *testing.T, timeout time.Duration) (context.Context, dri
 	}
 	t.Cleanup(func() { conn.Close() })
 	return ctx, conn
+}
+
+// writeConfigWith writes cfg as a service's config file, followed by extra,
+// sections of YAML that testenv.WriteConfig does not write, and returns
+// its path.
+func writeConfigWith(t *testing.T, cfg config.Config, extra string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "touchline.yaml")
+	if err := testenv.WriteConfig(cfg, path); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.WriteString(extra)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

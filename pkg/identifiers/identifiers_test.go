@@ -35,6 +35,10 @@ func TestNormalize(t *testing.T) {
 		{"email", "anna@xn--mller-kva.de", sha("anna@xn--mller-kva.de")},
 		{"email", "Jos\u00e9@stra\u00dfe.de", sha("jos\u00e9@xn--strae-oqa.de")},
 		{"email", "anna@\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45.com", sha("anna@example.com")},
+		// An invisible character copied with the address (a zero-width
+		// space, a soft hyphen) and an ideographic full stop.
+		{"email", "anna@example.com\u200b", sha("anna@example.com")},
+		{"email", "anna@exam\u00adple\u3002com", sha("anna@example.com")},
 		// A domain IDNA refuses stays as it was.
 		{"email", "anna@bad_name.m\u00fcller.de", sha("anna@bad_name.m\u00fcller.de")},
 		{"email", "anna@-m\u00fcller.de", sha("anna@-m\u00fcller.de")},

@@ -602,8 +602,8 @@ func startWatched(t *testing.T, cfgPath, service string) *readiness {
 	return watchReadiness(t, addr)
 }
 
-// TestServicesReadinessHungClickHouse runs the identity, alerts and
-// segments services and stops ClickHouse with SIGSTOP: each /readyz
+// TestServicesReadinessHungClickHouse runs the identity, alerts, segments
+// and activate services and stops ClickHouse with SIGSTOP: each /readyz
 // answers 503 within a few seconds and 200 again after SIGCONT.
 func TestServicesReadinessHungClickHouse(t *testing.T) {
 	s := servers(t)
@@ -611,7 +611,7 @@ func TestServicesReadinessHungClickHouse(t *testing.T) {
 	defer cancel()
 	_, _, cfgPath := setup(ctx, t, 2, nil)
 	watches := map[string]*readiness{}
-	for _, service := range []string{"identity", "alerts", "segments"} {
+	for _, service := range []string{"identity", "alerts", "segments", "activate"} {
 		watches[service] = startWatched(t, cfgPath, service)
 	}
 	for service, w := range watches {

@@ -157,9 +157,9 @@ func FollowIdentityMap(ctx context.Context, cfg config.Config, dir string, log *
 	return f, closeMap, nil
 }
 
-// The ClickHouse ping behind the /readyz of the identity, segments and
-// alerts services (ingest has its own, set by ingest.probe_interval and
-// ingest.probe_timeout).
+// The pings of ClickHouse and of the Kafka brokers behind the /readyz of
+// the identity, segments, alerts and activate services (ingest has its own,
+// set by ingest.probe_interval and ingest.probe_timeout).
 const (
 	probeInterval = time.Second
 	probeTimeout  = 3 * time.Second
@@ -168,9 +168,21 @@ const (
 // Serve runs a service with /metrics, /healthz and /readyz, and the
 // profiles when cfg.PProf is set, on cfg.HTTPAddr until ctx ends or either
 // fails. /readyz answers with ready and, when conn is not nil, with a ping
-// of ClickHouse through conn, which fails when ClickHouse does not answer
-// within probeTimeout (a hung server).
+// of ClickHouse through conn and one of the Kafka brokers through a client
+// of its own: each fails when its server does not answer within
+// probeTimeout (a hung server), so that a service idle for want of input
+// does not answer 200 while it could neither read nor write. Ingest passes
+// nil: it probes both through its own clients.
 func Serve(ctx context.Context, cfg config.Config, reg *prometheus.Registry, conn driver.Conn, ready func() error, run func(context.Context) error, log *zap.Logger) error {
+	probes := map[string]func(context.Context) error{}
+	if conn != nil {
+		brokers, err := kafka.NewClient(cfg.Kafka, log.Named("kafka_ping"))
+		if err != nil {
+			return err
+		}
+		defer brokers.Close()
+		probes["clickhouse_ping"], probes["kafka_ping"] = conn.Ping, brokers.Ping
+	}
 	pings := health.New(nil)
 	srv, err := observe.Listen(cfg.HTTPAddr, reg, func() error { return errors.Join(ready(), pings.Err()) }, cfg.PProf, log)
 	if err != nil {
@@ -179,9 +191,9 @@ func Serve(ctx context.Context, cfg config.Config, reg *prometheus.Registry, con
 	log.Info("serving metrics and health", zap.String("addr", srv.Addr()))
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx) })
-	if conn != nil {
+	for name, ping := range probes {
 		g.Go(func() error {
-			pings.Probe(gctx, "clickhouse_ping", probeInterval, probeTimeout, conn.Ping)
+			pings.Probe(gctx, name, probeInterval, probeTimeout, ping)
 			return nil
 		})
 	}

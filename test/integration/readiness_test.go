@@ -606,7 +606,21 @@ func startWatched(t *testing.T, cfgPath, service string) *readiness {
 // and activate services and stops ClickHouse with SIGSTOP: each /readyz
 // answers 503 within a few seconds and 200 again after SIGCONT.
 func TestServicesReadinessHungClickHouse(t *testing.T) {
-	s := servers(t)
+	servicesUnderHungServer(t, servers(t).ClickHouse, "ClickHouse")
+}
+
+// TestServicesReadinessHungKafka runs the identity, alerts, segments and
+// activate services and stops the Kafka broker with SIGSTOP: each /readyz
+// answers 503 within a few seconds, also when the service has no input to
+// wait on, and 200 again after SIGCONT.
+func TestServicesReadinessHungKafka(t *testing.T) {
+	servicesUnderHungServer(t, servers(t).Kafka, "the broker")
+}
+
+// servicesUnderHungServer runs the identity, alerts, segments and activate
+// services, stops srv (named what) with SIGSTOP and checks that each
+// /readyz answers 503 within a few seconds and 200 again after SIGCONT.
+func servicesUnderHungServer(t *testing.T, srv pausable, what string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	_, _, cfgPath := setup(ctx, t, 2, nil)
@@ -617,11 +631,11 @@ func TestServicesReadinessHungClickHouse(t *testing.T) {
 	for service, w := range watches {
 		t.Run(service+" ready", func(t *testing.T) { w.waitFor(t, http.StatusOK, 2*time.Minute) })
 	}
-	paused := pause(t, s.ClickHouse)
+	paused := pause(t, srv)
 	for service, w := range watches {
-		w.notReadySoonAfter(t, paused, "ClickHouse hung under "+service)
+		w.notReadySoonAfter(t, paused, what+" hung under "+service)
 	}
-	if err := s.ClickHouse.Resume(); err != nil {
+	if err := srv.Resume(); err != nil {
 		t.Fatal(err)
 	}
 	for service, w := range watches {

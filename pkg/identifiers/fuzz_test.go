@@ -20,7 +20,7 @@ func FuzzNormalize(f *testing.F) {
 		"415-555-0100 ext. 12", "+1 415 555 0100 x99", "+44 20 7946 0018;ext=123",
 		"12", "+", "00", "0000", "+999 123", "tel:+1-415-555-0100", "+1 (415) 555-0100\xff",
 		"  Jane.Doe@Example.COM ", "@example.com", "a@", "İ@example.com", "\u212a@example.com", "JOSE\u0301@Example.com", "\u0130\u0301@x.de",
-		"anna@M\u00fcller.DE", "a@xn--mller-kva.de", "a@\uff45\uff58.com", "a@bad_name.\u00fc", "a@\u00fc..de.", "a@xn--zz.\u00fc",
+		"anna@M\u00fcller.DE", "a@xn--mller-kva.de", "a@\uff45\uff58.com", "a@bad_name.\u00fc", "a@\u00fc..de.", "a@xn--zz.\u00fc", "\u200ba\u00ad@x.de \ufeff", "\u200b",
 		"", "   ", "\xff\xfe", strings.Repeat("9", 300), strings.Repeat("+1", 100),
 	} {
 		for kind := range 3 {

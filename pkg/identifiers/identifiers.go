@@ -260,8 +260,9 @@ func (n *Normalizer) normalize(typ, v string) (string, error) {
 	case Email:
 		v = strings.ToLower(v)
 		if !utf8fast.IsASCII(v) {
-			// "é" typed as one character or as "e" and an accent.
-			v = asciiDomain(norm.NFC.String(v))
+			// "é" typed as one character or as "e" and an accent, and
+			// what a copy from a web page brings along unseen.
+			v = asciiDomain(norm.NFC.String(strings.TrimSpace(strings.Map(dropInvisible, v))))
 		}
 		if at := strings.IndexByte(v, '@'); at <= 0 || at == len(v)-1 {
 			return "", fmt.Errorf("%w: %s is not an email address", ErrInvalid, typ)
@@ -277,6 +278,19 @@ func (n *Normalizer) normalize(typ, v string) (string, error) {
 		return "", fmt.Errorf("%w: %s is empty", ErrInvalid, typ)
 	}
 	return v, nil
+}
+
+// dropInvisible drops, for strings.Map, the characters that have no
+// place in an address and show nothing when it is read: the soft hyphen,
+// the zero-width space, the word joiner and the byte order mark. The
+// zero-width joiner and non-joiner are kept: they tell words apart in some
+// scripts.
+func dropInvisible(r rune) rune {
+	switch r {
+	case '\u00ad', '\u200b', '\u2060', '\ufeff':
+		return -1
+	}
+	return r
 }
 
 // asciiDomain returns the address v with its domain in IDNA's ASCII form

@@ -39,6 +39,8 @@ func TestNormalize(t *testing.T) {
 		// space, a soft hyphen) and an ideographic full stop.
 		{"email", "anna@example.com\u200b", sha("anna@example.com")},
 		{"email", "anna@exam\u00adple\u3002com", sha("anna@example.com")},
+		{"email", "\ufeffan\u00adna\u200b@example.com \u2060", sha("anna@example.com")},
+		{"email", "jos\u00e9\u200b@example.com", sha("jos\u00e9@example.com")},
 		// A domain IDNA refuses stays as it was.
 		{"email", "anna@bad_name.m\u00fcller.de", sha("anna@bad_name.m\u00fcller.de")},
 		{"email", "anna@-m\u00fcller.de", sha("anna@-m\u00fcller.de")},

@@ -17,17 +17,17 @@ import (
 	"github.com/touchline-io/touchline/pkg/touchpoint"
 )
 
-// TestIdentifierFormsStayOnePerson publishes, from eleven devices, one London
+// TestIdentifierFormsStayOnePerson publishes, from twelve devices, one London
 // number written three ways (with the "(0)" trunk prefix, without it, with
 // an extension), one Rome number written nationally (default region IT)
 // and internationally, one Berlin number written internationally with and
 // without a doubled trunk prefix ("+49 0030", which one reading turns into
 // +49030901820), one email address with its "é" written as one character
 // and as an "e" and a combining accent, and one with its domain written in
-// Unicode and in IDNA's ASCII form, to ingest and the resolver as
-// processes: every event is stored with the person of its identifier's
-// normal form, worked out by hand, and the resolver ends with five persons,
-// not eleven.
+// Unicode and in IDNA's ASCII form and once with invisible characters
+// copied along, to ingest and the resolver as processes: every event is
+// stored with the person of its identifier's normal form, worked out by
+// hand, and the resolver ends with five persons, not twelve.
 func TestIdentifierFormsStayOnePerson(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -63,6 +63,7 @@ func TestIdentifierFormsStayOnePerson(t *testing.T) {
 		{"em-2", "dev-9", "email", "JOSE\u0301@Example.com"},
 		{"idn-1", "dev-10", "email", "Anna@M\u00fcller.de"},
 		{"idn-2", "dev-11", "email", "anna@xn--mller-kva.de"},
+		{"idn-3", "dev-12", "email", "\ufeffan\u00adna\u200b@m\u00fcller.de"},
 	}
 	for i, e := range events {
 		if err := p.Touchpoint(ctx, &touchpoint.Touchpoint{EventID: e.id, EventType: "page_view", EventTime: t0.Add(time.Duration(i) * time.Minute),
@@ -83,7 +84,7 @@ func TestIdentifierFormsStayOnePerson(t *testing.T) {
 	london, rome, berlin := person("phone", "+442079460018"), person("phone", "+390612345678"), person("phone", "+4930901820")
 	jose, anna := person("email", "jos\u00e9@example.com"), person("email", "anna@xn--mller-kva.de")
 	want := map[string]string{"gb-1": london, "gb-2": london, "gb-3": london, "it-1": rome, "it-2": rome, "de-1": berlin, "de-2": berlin,
-		"em-1": jose, "em-2": jose, "idn-1": anna, "idn-2": anna}
+		"em-1": jose, "em-2": jose, "idn-1": anna, "idn-2": anna, "idn-3": anna}
 	for {
 		got := map[string]string{}
 		rows, err := conn.Query(ctx, "SELECT event_id, person_id FROM touchpoints FINAL")
@@ -112,7 +113,7 @@ func TestIdentifierFormsStayOnePerson(t *testing.T) {
 		case <-time.After(300 * time.Millisecond):
 		}
 	}
-	// The resolver knows three phones, two emails and the eleven devices,
+	// The resolver knows three phones, two emails and the twelve devices,
 	// in five persons.
 	for {
 		var persons, phones, emails uint64

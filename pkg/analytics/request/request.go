@@ -215,11 +215,11 @@ func (p *reader) wrap(name string, err error) error {
 	return p.errorf(name, "%v", err)
 }
 
-// MaxValueBytes bounds a parameter's value. A longer one cannot name a
-// stored field (ingest keeps at most touchpoint.DefaultLimits' 8,192 bytes
-// of one) or a filter worth writing, and written into the SQL, which
-// repeats some values, it could take the query past ClickHouse's
-// max_query_size (256 KiB): refused here, it gets an answer that says so.
+// MaxValueBytes bounds a parameter's value. At ingest's default limits
+// (touchpoint.DefaultLimits: 8,192 bytes of a field) a longer one names no
+// stored field, and written into the SQL, which repeats some values, it
+// could take the query past ClickHouse's max_query_size (256 KiB): refused
+// here, it gets an answer that says so.
 const MaxValueBytes = 16 << 10
 
 // check refuses a missing required value, a value over MaxValueBytes and
